@@ -1,0 +1,58 @@
+/*
+ * util.h — small shared helpers: checked allocation, a growable byte buffer,
+ * bounded string copy, strict integer parsing, hashing, random numbers and
+ * UUIDs. Out-of-memory aborts (the process cannot do anything sensible then);
+ * every buffer filled from outside has its own cap, enforced by its user.
+ */
+#ifndef BK_CORE_UTIL_H
+#define BK_CORE_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define BK_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define BK_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define BK_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+void *bk_xmalloc(size_t n);
+void *bk_xcalloc(size_t n, size_t size);
+void *bk_xrealloc(void *p, size_t n);
+char *bk_xstrdup(const char *s);
+/* Grow *p (an array of *cap elements of size sz) to hold at least need elements. */
+void bk_grow(void **p, size_t *cap, size_t need, size_t sz);
+
+/* Copy at most cap-1 bytes and NUL-terminate; returns strlen(src). */
+size_t bk_strlcpy(char *dst, const char *src, size_t cap);
+
+/* Parse a whole decimal integer in [min, max]; returns 0, BK_EINVAL or BK_ERANGE. */
+int bk_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
+
+/* Growable byte buffer, always NUL-terminated. */
+typedef struct bk_buf {
+    char *data;
+    size_t len, cap;
+} bk_buf;
+void bk_buf_init(bk_buf *b);
+void bk_buf_fini(bk_buf *b);
+void bk_buf_reset(bk_buf *b);
+void bk_buf_append(bk_buf *b, const void *data, size_t n);
+void bk_buf_puts(bk_buf *b, const char *s);
+void bk_buf_printf(bk_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* 64-bit mixing (splitmix64 finaliser) and a hash of bytes seeded by h. */
+uint64_t bk_mix64(uint64_t x);
+uint64_t bk_hash_bytes(uint64_t h, const void *data, size_t n);
+/* Uniform double in [0, 1) from a 64-bit hash. */
+double bk_unit(uint64_t h);
+
+/* Per-thread fast PRNG (xorshift*), seeded from the OS on first use. */
+uint64_t bk_rand64(void);
+
+/* A random (v4) UUID as 36 characters plus NUL. */
+void bk_uuid4(char out[37]);
+
+/* Host identity for lease owners: "host:pid". */
+const char *bk_host_id(void);
+
+#endif

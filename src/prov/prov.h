@@ -1,0 +1,101 @@
+/*
+ * prov.h — the market-data provider interface.
+ *
+ * A provider answers one page of bars per call for (symbol, timeframe,
+ * [from, to)), where to is exclusive and both are bar-start instants: it
+ * returns the bars whose label (start) lies in [from, to). Bars are
+ * normalised to bar-start UTC (see model/bar.h). A page that is not the last
+ * sets next_token; the caller passes it back for the next page. The worker
+ * validates every bar; providers only parse.
+ *
+ * Errors are BK_EPROV_* codes (core/err.h) with the provider's words in err;
+ * a 429 sets err->retry_after_ms when the provider said how long to wait.
+ *
+ * Threads: one bk_prov is shared by all workers; fetch must be thread-safe.
+ */
+#ifndef BK_PROV_PROV_H
+#define BK_PROV_PROV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cal/cal.h"
+#include "core/err.h"
+#include "model/bar.h"
+#include "model/tf.h"
+
+#define BK_PAGE_TOKEN_MAX 512
+
+typedef struct bk_fetch_req {
+    const char *symbol;
+    bk_tf tf;
+    int64_t from_us, to_us;  /* bar labels in [from, to) */
+    const char *page_token;  /* NULL or "" for the first page */
+    int attempt;             /* the run's attempt number (1-based) */
+} bk_fetch_req;
+
+typedef struct bk_page {
+    bk_bar *bars; /* grown by the provider with bk_page_push */
+    size_t n, cap;
+    char next_token[BK_PAGE_TOKEN_MAX]; /* "" on the last page */
+    int64_t total_hint;                 /* expected bars in the whole request, 0 if unknown */
+} bk_page;
+
+void bk_page_init(bk_page *p);
+void bk_page_fini(bk_page *p);
+/* Empty the page for reuse (keeps the allocation). */
+void bk_page_reset(bk_page *p);
+void bk_page_push(bk_page *p, const bk_bar *bar);
+
+typedef struct bk_prov bk_prov;
+
+typedef struct bk_prov_ops {
+    int (*fetch)(bk_prov *p, const bk_fetch_req *req, bk_page *out, bk_err *err);
+    void (*free)(bk_prov *p);
+} bk_prov_ops;
+
+struct bk_prov {
+    const bk_prov_ops *ops;
+    char name[32];        /* the value stored in the provider column */
+    char feed[16];        /* e.g. "sim", "sip", "iex" */
+    char adjustment[16];  /* "raw" | "split" | "split+div" */
+    bk_anchor anchor;     /* how its 1h/4h bars are anchored */
+    int64_t delay_us;     /* publication delay after a bar closes */
+    void *impl;
+};
+
+/* Fetch one page. */
+int bk_prov_fetch(bk_prov *p, const bk_fetch_req *req, bk_page *out, bk_err *err);
+void bk_prov_free(bk_prov *p);
+
+/* ---- sim: the deterministic simulated market ---- */
+
+enum bk_sim_fault {
+    BK_SIM_FAULT_TIMEOUT = 1 << 0,   /* waits timeout_ms, then BK_ETIMEDOUT */
+    BK_SIM_FAULT_5XX = 1 << 1,       /* BK_EPROV_5XX */
+    BK_SIM_FAULT_429 = 1 << 2,       /* BK_EPROV_RATE with retry_after_ms */
+    BK_SIM_FAULT_MALFORMED = 1 << 3, /* BK_EPROV_MALFORMED (unparseable body) */
+    BK_SIM_FAULT_INVALID = 1 << 4,   /* a page holding an impossible bar (high < low, NaN, ...) */
+};
+
+typedef struct bk_sim_opts {
+    int64_t latency_us;   /* per page */
+    size_t page_size;     /* bars per page (>= 1) */
+    double fault_rate;    /* probability that a page fails, 0 .. 1 */
+    unsigned fault_kinds; /* bk_sim_fault bits to choose from (0 = all) */
+    int64_t timeout_us;   /* how long a timeout fault waits */
+    uint64_t seed;        /* fault draws; prices depend on the symbol only */
+    bk_anchor anchor;     /* 1h/4h anchoring */
+} bk_sim_opts;
+
+void bk_sim_opts_default(bk_sim_opts *o);
+/* The sim provider. Same (symbol, tf, bar label) → same bar, however the
+ * range is sliced, paged or refetched. Bars exist only for expected bars of the
+ * calendar; they are aggregates of one underlying minute path. Fault draws
+ * are deterministic in (seed, symbol, tf, from, to, page, attempt). */
+int bk_sim_new(bk_prov **out, const bk_sim_opts *opts, bk_err *err);
+/* The sim bar labelled ts (false if ts is not an expected bar). For tests. */
+bool bk_sim_bar(const char *symbol, bk_tf tf, bk_anchor anchor, int64_t ts_us, bk_bar *out);
+
+#endif

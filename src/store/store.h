@@ -1,0 +1,246 @@
+/*
+ * store.h — barkeep's persistent state behind one interface: job definitions,
+ * job runs (the queue), coverage (interval sets plus the coverage_status
+ * summary) and bars. Backends: SQLite (a file path) and, later, PostgreSQL (a
+ * postgres:// URL). Schema and migrations: docs/internals/store.md.
+ *
+ * Threads: a bk_store is one connection. It is not thread-safe: each thread
+ * opens its own. Every call may block on the database (SQLite busy timeout).
+ * Lifetimes: arrays returned through **out are malloc'd and owned by the
+ * caller (free() them; bk_series arrays with bk_series_free). Strings inside
+ * returned structs are inline arrays.
+ *
+ * Time columns are UTC microseconds; 0 means NULL.
+ */
+#ifndef BK_STORE_STORE_H
+#define BK_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "model/bar.h"
+#include "model/ivset.h"
+#include "model/job.h"
+#include "model/sym.h"
+#include "model/tf.h"
+
+#define BK_ID_MAX 37   /* uuid text + NUL */
+#define BK_PROV_NAME_MAX 32
+#define BK_OWNER_MAX 96
+#define BK_CODE_MAX 40
+#define BK_MSG_MAX 256
+
+typedef struct bk_store bk_store;
+
+typedef struct bk_def {
+    char id[BK_ID_MAX];
+    bk_job type;
+    char symbol[BK_SYM_MAX + 1];
+    bk_tf tf;
+    int32_t window_days; /* 1 .. 36500 */
+    int32_t priority;    /* higher runs first */
+    bool enabled;
+    int64_t created_us, updated_us;
+} bk_def;
+
+typedef struct bk_run {
+    char id[BK_ID_MAX];
+    char def_id[BK_ID_MAX]; /* "" when the definition was removed */
+    char symbol[BK_SYM_MAX + 1];
+    bk_tf tf;
+    bk_job type;
+    int64_t slice_from_us, slice_to_us; /* [from, to) */
+    bk_status status;
+    double progress_percent; /* 0 .. 100 */
+    int64_t rows_written;
+    char provider[BK_PROV_NAME_MAX]; /* the provider that answered; "" until one did */
+    int32_t attempt;                 /* 1 for the first attempt */
+    int32_t max_attempts;            /* dead-letter when a failed attempt reaches this */
+    int32_t priority;
+    char error_code[BK_CODE_MAX];
+    char error_message[BK_MSG_MAX];
+    char triggered_by[32]; /* scheduler | tick | ensure-coverage | retry_failed | lease_expired | ... */
+    char lease_owner[BK_OWNER_MAX];
+    int64_t created_us, started_us, finished_us, updated_us;
+    int64_t not_before_us;  /* not claimable before this instant */
+    int64_t lease_until_us; /* running: requeued after this instant */
+} bk_run;
+
+/* The state of one (symbol, timeframe) series that planning needs. */
+typedef struct bk_series {
+    char symbol[BK_SYM_MAX + 1];
+    bk_tf tf;
+    bk_ivset covered; /* coverage intervals */
+    bk_ivset active;  /* slices of queued or running runs */
+    bk_ivset dead;    /* slices of failed (dead-lettered) runs */
+} bk_series;
+
+typedef struct bk_coverage {
+    char symbol[BK_SYM_MAX + 1];
+    bk_tf tf;
+    int64_t from_us, to_us; /* summary: earliest and latest covered time (0 = none) */
+    int64_t last_success_us;
+    int64_t last_rows_written;
+    char last_provider[BK_PROV_NAME_MAX];
+    int64_t updated_us;
+    int64_t n_intervals;   /* pieces of the interval set */
+    int64_t covered_us;    /* total covered time */
+} bk_coverage;
+
+typedef struct bk_run_filter {
+    int status;            /* a bk_status, or -1 for any */
+    const char *symbol;    /* NULL for any */
+    int tf;                /* a bk_tf, or -1 for any */
+    int64_t since_us;      /* created at or after; 0 for any */
+    size_t limit;          /* 0 for no limit */
+} bk_run_filter;
+
+/* A finished run to commit in one transaction. */
+typedef struct bk_commit {
+    const char *run_id;
+    const char *owner;       /* must still hold the lease */
+    const char *symbol;
+    bk_tf tf;
+    const char *provider;
+    const bk_bar *bars;
+    size_t n_bars;
+    bk_iv covered;           /* time the fetch proved; its from < to, or empty (from == to) */
+    bk_iv covered_ext;       /* covered widened over adjacent closed-market time (for the set) */
+    int64_t now_us;
+} bk_commit;
+
+/* A failed attempt. retry_at_us > 0: back to queued with attempt + 1, not
+ * claimable before retry_at_us. retry_at_us == 0: dead-lettered (failed). */
+typedef struct bk_failure {
+    const char *run_id;
+    const char *owner;
+    const char *error_code;    /* stable code, e.g. "PROVIDER_5XX" */
+    const char *error_message;
+    const char *provider;      /* may be NULL or "" */
+    int64_t now_us;
+    int64_t retry_at_us;
+} bk_failure;
+
+/* ---- connection ---- */
+
+/* Open a store: a file path (SQLite, created if missing) or postgres:// URL.
+ * Does not migrate; fails with BK_ESCHEMA if the schema is newer than this
+ * binary, BK_ECORRUPT (naming the file) if it is not a database. */
+int bk_store_open(bk_store **out, const char *url, bk_err *err);
+void bk_store_close(bk_store *s);
+/* "sqlite" or "postgres". */
+const char *bk_store_kind(const bk_store *s);
+/* Apply pending migrations; *out_version (may be NULL) receives the version. */
+int bk_store_migrate(bk_store *s, int *out_version, bk_err *err);
+/* Current schema version (0 for an empty database). */
+int bk_store_schema_version(bk_store *s, int *out_version, bk_err *err);
+/* BK_ESCHEMA unless the schema is exactly the current one (run migrate). */
+int bk_store_check_schema(bk_store *s, bk_err *err);
+
+/* ---- job definitions ---- */
+
+enum bk_put_mode {
+    BK_PUT_SET,   /* insert, or set window, priority and enabled=true on the existing one */
+    BK_PUT_RAISE, /* insert, or enable and raise window/priority, never lower them */
+};
+/* Upsert by (symbol, tf, type). On return def holds the stored row (id,
+ * timestamps, effective window and priority). *created (may be NULL) says
+ * whether a new row was inserted. */
+int bk_store_def_put(bk_store *s, bk_def *def, enum bk_put_mode mode, bool *created,
+                     int64_t now_us, bk_err *err);
+int bk_store_def_get(bk_store *s, const char *symbol, bk_tf tf, bk_job type, bk_def *out,
+                     bk_err *err); /* BK_ENOENT */
+/* Definitions ordered by priority desc, symbol, timeframe. */
+int bk_store_def_list(bk_store *s, bool enabled_only, bk_def **out, size_t *n, bk_err *err);
+int bk_store_def_set_enabled(bk_store *s, const char *symbol, bk_tf tf, bk_job type,
+                             bool enabled, int64_t now_us, bk_err *err); /* BK_ENOENT */
+/* Remove a definition; its queued runs are cancelled. BK_ENOENT. */
+int bk_store_def_remove(bk_store *s, const char *symbol, bk_tf tf, bk_job type, int64_t now_us,
+                        bk_err *err);
+
+/* ---- runs ---- */
+
+/* Insert queued runs in one transaction. A run whose (symbol, tf, type,
+ * slice) is already queued or running is skipped (unique index). Fills id,
+ * created/updated of inserted runs; *n_inserted counts them. Input fields
+ * used: def_id symbol tf type slice_* priority max_attempts triggered_by
+ * not_before_us (attempt starts at 1, status queued). */
+int bk_store_runs_enqueue(bk_store *s, bk_run *runs, size_t n, size_t *n_inserted, int64_t now_us,
+                          bk_err *err);
+/* Claim the next queued run (priority desc, created asc, not_before <= now)
+ * for owner: status running, lease until now+lease, started_at now.
+ * BK_ENOENT when nothing is claimable. */
+int bk_store_run_claim(bk_store *s, const char *owner, int64_t now_us, int64_t lease_us,
+                       bk_run *out, bk_err *err);
+/* Claim one specific queued run (fetch-bars). BK_ENOENT unknown, BK_EBUSY not queued. */
+int bk_store_run_claim_id(bk_store *s, const char *id, const char *owner, int64_t now_us,
+                          int64_t lease_us, bk_run *out, bk_err *err);
+/* Renew the lease and, if progress >= 0, set progress_percent. BK_ELEASE if
+ * the run is no longer running under owner. */
+int bk_store_run_heartbeat(bk_store *s, const char *run_id, const char *owner, double progress,
+                           int64_t now_us, int64_t lease_until_us, bk_err *err);
+/* Bars + coverage + run success in one transaction. BK_ELEASE (nothing
+ * written) if the lease was lost. */
+int bk_store_run_commit(bk_store *s, const bk_commit *c, bk_err *err);
+/* Record a failed attempt (see bk_failure). BK_ELEASE if the lease was lost. */
+int bk_store_run_fail(bk_store *s, const bk_failure *f, bk_err *err);
+/* Give a running run back (shutdown): queued again, same attempt. */
+int bk_store_run_release(bk_store *s, const char *run_id, const char *owner, int64_t now_us,
+                         bk_err *err);
+/* Requeue running runs whose lease expired before now (attempt + 1,
+ * triggered_by "lease_expired"); a run already at max_attempts is dead-lettered
+ * with error_code LEASE_EXPIRED. *n counts runs touched. */
+int bk_store_runs_requeue_expired(bk_store *s, int64_t now_us, size_t *n, bk_err *err);
+/* Revive dead-lettered runs: queued, attempt + 1, max_attempts = attempt +
+ * extra_attempts, error kept until the next outcome. Skips a run whose slice
+ * is already active again. *n counts revived runs. */
+int bk_store_runs_retry_failed(bk_store *s, int64_t now_us, int extra_attempts, size_t *n,
+                               bk_err *err);
+int bk_store_run_get(bk_store *s, const char *id, bk_run *out, bk_err *err); /* BK_ENOENT */
+/* Runs matching f, newest first. */
+int bk_store_runs_list(bk_store *s, const bk_run_filter *f, bk_run **out, size_t *n,
+                       bk_err *err);
+/* Count of runs per status (counts[BK_ST__N]) matching f (limit ignored). */
+int bk_store_runs_count(bk_store *s, const bk_run_filter *f, int64_t counts[BK_ST__N],
+                        bk_err *err);
+/* Earliest not_before/lease instant at which a queued run becomes claimable or
+ * a running lease expires (0 if none); lets waiters sleep exactly. */
+int bk_store_runs_next_event(bk_store *s, int64_t *out_us, bk_err *err);
+
+/* ---- planning state ---- */
+
+/* State of every series that has coverage or runs, or only the one asked for
+ * (symbol non-NULL and tf >= 0). Sorted by (symbol, tf). */
+int bk_store_series_load(bk_store *s, const char *symbol, int tf, bk_series **out, size_t *n,
+                         bk_err *err);
+void bk_series_free(bk_series *arr, size_t n);
+
+/* ---- coverage ---- */
+
+/* coverage_status rows (with interval counts), filtered like series_load. */
+int bk_store_coverage_list(bk_store *s, const char *symbol, int tf, bk_coverage **out,
+                           size_t *n, bk_err *err);
+
+/* ---- bars ---- */
+
+/* Upsert by (symbol, tf, ts) in one transaction. */
+int bk_store_bars_upsert(bk_store *s, const char *symbol, bk_tf tf, const char *provider,
+                         const bk_bar *bars, size_t n, bk_err *err);
+/* Called once per bar in ts order; return non-zero to stop (that value is
+ * returned by bars_read). provider is valid during the call only. */
+typedef int (*bk_bar_cb)(void *ctx, const bk_bar *bar, const char *provider);
+int bk_store_bars_read(bk_store *s, const char *symbol, bk_tf tf, int64_t from_us, int64_t to_us,
+                       bk_bar_cb cb, void *ctx, bk_err *err);
+int bk_store_bars_count(bk_store *s, const char *symbol, int tf, int64_t *out, bk_err *err);
+
+/* ---- leadership ---- */
+
+/* Try to hold (or renew) the named leader lease until now+ttl. *is_leader
+ * tells whether owner holds it afterwards. */
+int bk_store_leader_try(bk_store *s, const char *name, const char *owner, int64_t now_us,
+                        int64_t ttl_us, bool *is_leader, bk_err *err);
+int bk_store_leader_release(bk_store *s, const char *name, const char *owner, bk_err *err);
+
+#endif
