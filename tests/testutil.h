@@ -1,0 +1,38 @@
+/*
+ * testutil.h — helpers shared by the cmocka suites: temporary directories
+ * and running the real barkeep binary with captured output.
+ */
+#ifndef BK_TESTUTIL_H
+#define BK_TESTUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Create a fresh temporary directory (under $TMPDIR or /tmp); returns a
+ * malloc'd path. bk_t_rmtree removes it and everything below. */
+char *bk_t_tmpdir(const char *tag);
+void bk_t_rmtree(const char *path);
+/* path = dir + "/" + name, malloc'd. */
+char *bk_t_path(const char *dir, const char *name);
+
+/* The barkeep binary under test ($BARKEEP_BIN). */
+const char *bk_t_bin(void);
+
+typedef struct bk_t_result {
+    int status;  /* exit code, or 128 + signal */
+    char *out;   /* captured stdout (malloc'd, NUL-terminated) */
+    char *err;   /* captured stderr */
+} bk_t_result;
+
+/* Run argv (argv[0] is the program) with extra environment entries
+ * ("K=V", NULL-terminated list or NULL), wait, capture output. */
+bk_t_result bk_t_run(char *const argv[], char *const env[]);
+void bk_t_result_free(bk_t_result *r);
+
+/* Start argv in the background with stdout/stderr to log_path; returns pid. */
+pid_t bk_t_spawn(char *const argv[], char *const env[], const char *log_path);
+/* Wait for pid; returns exit status as in bk_t_result. */
+int bk_t_wait(pid_t pid);
+
+#endif
