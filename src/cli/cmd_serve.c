@@ -1,0 +1,327 @@
+/*
+ * cmd_serve.c — the commands that run the loop: `migrate`, `config`, `tick`
+ * (plan once, optionally drain the queue) and `serve` (scheduler + workers
+ * until a signal). The scheduler is the leader of one named lease in the
+ * store; a second serve on the same database runs workers only and takes
+ * over if the leader goes away.
+ */
+#include "cli/cli.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "model/time.h"
+#include "plan/plan.h"
+#include "work/work.h"
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#define LEADER_NAME "scheduler"
+#define LEADER_TTL_US (15 * BK_US_PER_S)
+#define WAIT_SLICE_US (200 * BK_US_PER_MS) /* how often waits look at the stop flag */
+
+static const char migrate_usage[] =
+    "usage: barkeep migrate\n\nCreate the database or bring its schema up to date.\n";
+static const char config_usage[] =
+    "usage: barkeep config\n\n"
+    "Every setting with its current value, its environment variable and what it does.\n"
+    "Set one with --set NAME=VALUE (before the command) or the variable.\n";
+static const char tick_usage[] =
+    "usage: barkeep tick [--wait] [--workers N]\n"
+    "\n"
+    "Plan once: requeue expired leases, find gaps, enqueue slices. With --wait, also\n"
+    "run the queue with N workers (default: the workers setting), planning again as\n"
+    "runs finish, until nothing is queued, running or left to plan. Exit status 1 if\n"
+    "a run was dead-lettered meanwhile.\n";
+static const char serve_usage[] =
+    "usage: barkeep serve [--workers N]\n"
+    "\n"
+    "Run the scheduler and N worker threads (default: the workers setting) until\n"
+    "SIGINT or SIGTERM. In-flight runs are released back to the queue on exit.\n";
+
+static atomic_bool g_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    atomic_store(&g_stop, true);
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int bk_cmd_migrate(bk_cli *cli, int argc, char **argv)
+{
+    const char *pos[1];
+    int n_pos, rc;
+    if ((rc = bk_cli_parse(argc - 1, argv + 1, NULL, pos, 0, &n_pos, migrate_usage)) != 0)
+        return rc < 0 ? 0 : rc;
+    bk_store *s;
+    bk_err err = {0};
+    if (bk_store_open(&s, cli->db, &err) != 0)
+        return bk_cli_fail("%s", err.msg);
+    int before = 0, after = 0;
+    rc = bk_store_schema_version(s, &before, &err);
+    if (rc == 0)
+        rc = bk_store_migrate(s, &after, &err);
+    bk_store_close(s);
+    if (rc)
+        return bk_cli_fail("%s: %s", cli->db, err.msg);
+    printf("%s: schema version %d%s\n", cli->db, after,
+           before == after ? " (up to date)" : " (migrated)");
+    return 0;
+}
+
+int bk_cmd_config(bk_cli *cli, int argc, char **argv)
+{
+    const char *pos[1];
+    int n_pos, rc;
+    if ((rc = bk_cli_parse(argc - 1, argv + 1, NULL, pos, 0, &n_pos, config_usage)) != 0)
+        return rc < 0 ? 0 : rc;
+    bk_conf_print(&cli->conf, stdout);
+    return 0;
+}
+
+static int workers_opt(bk_cli *cli, const char *s)
+{
+    int64_t v;
+    if (!s)
+        return 0;
+    if (bk_cli_int("worker count", s, 1, 256, &v))
+        return BK_EXIT_USAGE;
+    cli->conf.workers = v;
+    return 0;
+}
+
+static void log_tick(const bk_tick_stats *t)
+{
+    bk_log(t->enqueued || t->requeued ? BK_LOG_INFO : BK_LOG_DEBUG, "plan",
+           "tick defs=%zu planned=%zu enqueued=%zu requeued=%zu more=%d", t->defs, t->planned,
+           t->enqueued, t->requeued, t->more);
+}
+
+static void warn_simulated(const bk_prov *p)
+{
+    if (strcmp(p->name, "sim") == 0)
+        bk_log(BK_LOG_WARN, "prov",
+               "NO PROVIDER KEYS CONFIGURED: using the sim provider; every bar is SIMULATED "
+               "data (provider column 'sim'), not market prices");
+}
+
+/* Wait for worker progress up to timeout_us, in slices that watch g_stop. */
+static void wait_progress(bk_pool *pool, int64_t timeout_us)
+{
+    int64_t end = bk_clock_mono_us() + timeout_us;
+    while (!atomic_load(&g_stop)) {
+        int64_t left = end - bk_clock_mono_us();
+        if (left <= 0)
+            break;
+        int64_t before_f, before_d, after_f, after_d;
+        bk_pool_counts(pool, &before_f, &before_d);
+        bk_pool_wait_progress(pool, BK_MIN(left, WAIT_SLICE_US));
+        bk_pool_counts(pool, &after_f, &after_d);
+        if (after_f != before_f)
+            break;
+    }
+}
+
+/* How long until something in the queue changes state by itself. */
+static int64_t queue_wait_us(bk_store *s, int64_t cap_us)
+{
+    int64_t next = 0;
+    bk_err err = {0};
+    if (bk_store_runs_next_event(s, &next, &err) == 0 && next > 0)
+        return BK_MAX(BK_MIN(next - bk_clock_now_us(), cap_us), 1000);
+    return cap_us;
+}
+
+typedef struct loop {
+    bk_cli *cli;
+    bk_store *s;
+    bk_prov *prov;
+    bk_pool *pool;
+    bk_plan_cfg cfg;
+} loop;
+
+static int loop_start(loop *l, bk_cli *cli)
+{
+    memset(l, 0, sizeof *l);
+    l->cli = cli;
+    int rc = bk_cli_open(cli, &l->s);
+    if (rc)
+        return rc;
+    if ((rc = bk_cli_provider(cli, &l->prov)) != 0)
+        return rc;
+    bk_plan_cfg_from_conf(&l->cfg, &cli->conf, l->prov->delay_us);
+    bk_pool_opts po = {.db_url = cli->db, .threads = (int)cli->conf.workers};
+    po.env.prov = l->prov;
+    po.env.conf = &cli->conf;
+    po.env.anchor = l->cfg.anchor;
+    bk_err err = {0};
+    if (bk_pool_start(&l->pool, &po, &err) != 0)
+        return bk_cli_fail("%s", err.msg);
+    return 0;
+}
+
+static void loop_stop(loop *l)
+{
+    bk_pool_stop(l->pool);
+    bk_prov_free(l->prov);
+    bk_store_close(l->s);
+}
+
+static int do_tick(loop *l, const char *why, bk_tick_stats *t)
+{
+    bk_err err = {0};
+    int rc = bk_plan_tick(l->s, &l->cfg, NULL, bk_clock_now_us(), why, t, &err);
+    if (rc) {
+        bk_log(BK_LOG_ERROR, "plan", "tick failed error=\"%s\"", err.msg);
+        return rc;
+    }
+    log_tick(t);
+    if (l->pool && (t->enqueued || t->requeued))
+        bk_pool_wake(l->pool);
+    return 0;
+}
+
+int bk_cmd_tick(bk_cli *cli, int argc, char **argv)
+{
+    bool wait = false;
+    const char *workers = NULL, *pos[1];
+    int n_pos, rc;
+    bk_opt opts[] = {{"--wait", false, NULL, &wait},
+                     {"--workers", true, &workers, NULL},
+                     {NULL, false, NULL, NULL}};
+    if ((rc = bk_cli_parse(argc - 1, argv + 1, opts, pos, 0, &n_pos, tick_usage)) != 0)
+        return rc < 0 ? 0 : rc;
+    if ((rc = workers_opt(cli, workers)) != 0)
+        return rc;
+    bk_tick_stats t;
+    if (!wait) {
+        bk_store *s;
+        bk_prov *p;
+        if ((rc = bk_cli_open(cli, &s)) != 0)
+            return rc;
+        if ((rc = bk_cli_provider(cli, &p)) != 0) {
+            bk_store_close(s);
+            return rc;
+        }
+        loop l = {.cli = cli, .s = s, .prov = p};
+        bk_plan_cfg_from_conf(&l.cfg, &cli->conf, p->delay_us);
+        rc = do_tick(&l, "tick", &t);
+        bk_prov_free(p);
+        bk_store_close(s);
+        if (rc)
+            return BK_EXIT_FAIL;
+        printf("planned %zu slices for %zu definitions, enqueued %zu, requeued %zu\n",
+               t.planned, t.defs, t.enqueued, t.requeued);
+        return 0;
+    }
+    install_signals();
+    loop l;
+    if ((rc = loop_start(&l, cli)) != 0) {
+        loop_stop(&l);
+        return rc;
+    }
+    warn_simulated(l.prov);
+    size_t enqueued = 0;
+    for (;;) {
+        if (do_tick(&l, "tick", &t) != 0) {
+            rc = BK_EXIT_FAIL;
+            break;
+        }
+        enqueued += t.enqueued;
+        int64_t counts[BK_ST__N] = {0};
+        bk_run_filter f = {.status = -1, .tf = -1};
+        bk_err err = {0};
+        if (bk_store_runs_count(l.s, &f, counts, &err) != 0) {
+            rc = bk_cli_fail("%s", err.msg);
+            break;
+        }
+        if (counts[BK_ST_QUEUED] + counts[BK_ST_RUNNING] == 0 && t.enqueued == 0)
+            break;
+        if (atomic_load(&g_stop))
+            break;
+        wait_progress(l.pool, queue_wait_us(l.s, BK_US_PER_S));
+    }
+    int64_t finished, dead;
+    bk_pool_counts(l.pool, &finished, &dead);
+    loop_stop(&l);
+    if (rc)
+        return rc;
+    printf("enqueued %zu runs, finished %lld attempts, dead-lettered %lld%s\n", enqueued,
+           (long long)finished, (long long)dead, atomic_load(&g_stop) ? " (interrupted)" : "");
+    return dead > 0 || atomic_load(&g_stop) ? BK_EXIT_FAIL : 0;
+}
+
+/* One scheduler step: hold or renew leadership, tick if leader, and say how
+ * long to sleep. */
+static int64_t scheduler_step(loop *l, const char *owner, bool *was_leader)
+{
+    bk_err err = {0};
+    bool leader = false;
+    int64_t now = bk_clock_now_us();
+    if (bk_store_leader_try(l->s, LEADER_NAME, owner, now, LEADER_TTL_US, &leader, &err) != 0) {
+        bk_log(BK_LOG_ERROR, "plan", "leader lease failed error=\"%s\"", err.msg);
+        return BK_US_PER_S;
+    }
+    if (leader != *was_leader)
+        bk_log(BK_LOG_INFO, "plan", "%s owner=%s",
+               leader ? "this process is the scheduler leader"
+                      : "another process holds the scheduler lease; running workers only",
+               owner);
+    *was_leader = leader;
+    if (!leader)
+        return LEADER_TTL_US / 3;
+    bk_tick_stats t;
+    if (do_tick(l, "scheduler", &t) != 0)
+        return BK_US_PER_S;
+    int64_t wait = l->cli->conf.tick_max_ms * BK_US_PER_MS;
+    if (t.next_close_us)
+        wait = BK_MIN(wait, BK_MAX(t.next_close_us - bk_clock_now_us(), 1000));
+    if (t.more)
+        wait = BK_MIN(wait, BK_US_PER_S); /* next wave as soon as runs finish */
+    wait = BK_MIN(wait, queue_wait_us(l->s, LEADER_TTL_US / 3));
+    return wait;
+}
+
+int bk_cmd_serve(bk_cli *cli, int argc, char **argv)
+{
+    const char *workers = NULL, *pos[1];
+    int n_pos, rc;
+    bk_opt opts[] = {{"--workers", true, &workers, NULL}, {NULL, false, NULL, NULL}};
+    if ((rc = bk_cli_parse(argc - 1, argv + 1, opts, pos, 0, &n_pos, serve_usage)) != 0)
+        return rc < 0 ? 0 : rc;
+    if ((rc = workers_opt(cli, workers)) != 0)
+        return rc;
+    install_signals();
+    loop l;
+    if ((rc = loop_start(&l, cli)) != 0) {
+        loop_stop(&l);
+        return rc;
+    }
+    warn_simulated(l.prov);
+    char owner[BK_OWNER_MAX];
+    snprintf(owner, sizeof owner, "%s:scheduler", bk_host_id());
+    bk_log(BK_LOG_INFO, "serve", "started db=%s store=%s workers=%lld", cli->db,
+           bk_store_kind(l.s), (long long)cli->conf.workers);
+    bool leader = false;
+    while (!atomic_load(&g_stop))
+        wait_progress(l.pool, scheduler_step(&l, owner, &leader));
+    bk_log(BK_LOG_INFO, "serve", "stopping: releasing in-flight runs");
+    bk_err err = {0};
+    if (leader)
+        bk_store_leader_release(l.s, LEADER_NAME, owner, &err);
+    loop_stop(&l);
+    bk_log(BK_LOG_INFO, "serve", "stopped");
+    return 0;
+}

@@ -1,0 +1,17 @@
+/*
+ * render.h — JSON renderings of store rows shared by the commands (and, with
+ * the same keys, by the HTTP API): the guide's column names, ISO-8601 UTC
+ * times, null for unset values.
+ */
+#ifndef BK_CLI_RENDER_H
+#define BK_CLI_RENDER_H
+
+#include "json/jw.h"
+#include "store/store.h"
+
+void bk_render_run(bk_jw *w, const bk_run *r);
+void bk_render_coverage(bk_jw *w, const bk_coverage *c);
+/* "2024-06-03T13:30:00Z", or "-" for 0. */
+const char *bk_render_time(int64_t us, char buf[40]);
+
+#endif

@@ -1,0 +1,167 @@
+/*
+ * conf.c — the settings table and its parsers. Adding a setting is one row
+ * here plus one field in bk_conf.
+ */
+#include "conf/conf.h"
+#include "core/util.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum kind { K_INT, K_REAL, K_STR };
+
+typedef struct setting {
+    const char *name;
+    enum kind kind;
+    size_t offset;
+    size_t size;          /* for strings */
+    const char *def;
+    double min, max;
+    const char *help;
+} setting;
+
+#define F(field) offsetof(bk_conf, field)
+#define S(field) sizeof(((bk_conf *)0)->field)
+
+static const setting settings[] = {
+    {"workers", K_INT, F(workers), 0, "5", 1, 256, "worker threads (the guide's MAX_CONCURRENT_JOBS)"},
+    {"lease_ms", K_INT, F(lease_ms), 0, "30000", 100, 3600000, "lease of a running run; renewed every lease/3"},
+    {"max_attempts", K_INT, F(max_attempts), 0, "5", 1, 100, "attempts before a run is dead-lettered"},
+    {"retry_base_ms", K_INT, F(retry_base_ms), 0, "2000", 0, 3600000, "first retry back-off (doubles per attempt, jittered)"},
+    {"retry_max_ms", K_INT, F(retry_max_ms), 0, "300000", 0, 86400000, "retry back-off cap"},
+    {"slice_hours_intraday", K_INT, F(slice_hours[BK_JOB_INTRADAY]), 0, "2", 1, 8760, "slice grid for fetch_intraday (hours)"},
+    {"slice_hours_historical", K_INT, F(slice_hours[BK_JOB_HISTORICAL]), 0, "2160", 1, 876000, "slice grid for fetch_historical (hours)"},
+    {"max_slices_intraday", K_INT, F(max_slices[BK_JOB_INTRADAY]), 0, "5", 1, 100000, "slices enqueued per intraday definition per tick"},
+    {"max_slices_historical", K_INT, F(max_slices[BK_JOB_HISTORICAL]), 0, "10", 1, 100000, "slices enqueued per historical definition per tick"},
+    {"tail_boost", K_INT, F(tail_boost), 0, "1000", 0, 1000000, "priority added to a series' newest slice (freshness first)"},
+    {"tick_max_ms", K_INT, F(tick_max_ms), 0, "60000", 10, 3600000, "longest the scheduler sleeps between ticks"},
+    {"anchor", K_STR, F(anchor), S(anchor), "session", 0, 0, "1h/4h bar anchor: session (09:30) or clock (09:00)"},
+    {"closures_file", K_STR, F(closures_file), S(closures_file), "", 0, 0, "file of extra market closures (YYYY-MM-DD [HH:MM])"},
+    {"sim_latency_ms", K_INT, F(sim_latency_ms), 0, "0", 0, 600000, "sim: latency per page"},
+    {"sim_page_size", K_INT, F(sim_page_size), 0, "5000", 1, 1000000, "sim: bars per page"},
+    {"sim_fault_rate", K_REAL, F(sim_fault_rate), 0, "0", 0, 1, "sim: probability that a page fails"},
+    {"sim_faults", K_STR, F(sim_faults), S(sim_faults), "all", 0, 0, "sim: fault kinds (timeout,5xx,429,malformed,invalid | all)"},
+    {"sim_timeout_ms", K_INT, F(sim_timeout_ms), 0, "50", 0, 600000, "sim: how long a timeout fault waits"},
+    {"sim_seed", K_INT, F(sim_seed), 0, "1", 0, 9007199254740991.0, "sim: seed of the fault draws"},
+};
+
+static const setting *find(const char *name)
+{
+    for (size_t i = 0; i < BK_ARRAY_LEN(settings); i++)
+        if (strcmp(settings[i].name, name) == 0)
+            return &settings[i];
+    return NULL;
+}
+
+static int set_one(bk_conf *c, const setting *s, const char *value, const char *label,
+                   bk_err *err)
+{
+    char *base = (char *)c;
+    if (s->kind == K_STR) {
+        if (strlen(value) >= s->size)
+            return bk_err_set(err, BK_ERANGE, "%s: value too long", label);
+        bk_strlcpy(base + s->offset, value, s->size);
+        if (strcmp(s->name, "anchor") == 0 && strcmp(value, "session") != 0 &&
+            strcmp(value, "clock") != 0)
+            return bk_err_set(err, BK_EINVAL, "%s: '%s' is not session or clock", label, value);
+        return 0;
+    }
+    if (s->kind == K_INT) {
+        int64_t v;
+        int rc = bk_parse_i64(value, (int64_t)s->min, (int64_t)s->max, &v);
+        if (rc == BK_ERANGE)
+            return bk_err_set(err, rc, "%s: %s is outside %.0f..%.0f", label, value, s->min,
+                              s->max);
+        if (rc)
+            return bk_err_set(err, rc, "%s: '%s' is not an integer", label, value);
+        memcpy(base + s->offset, &v, sizeof v);
+        return 0;
+    }
+    char *end;
+    double d = strtod(value, &end);
+    if (!*value || *end || !isfinite(d))
+        return bk_err_set(err, BK_EINVAL, "%s: '%s' is not a number", label, value);
+    if (d < s->min || d > s->max)
+        return bk_err_set(err, BK_ERANGE, "%s: %s is outside %g..%g", label, value, s->min, s->max);
+    memcpy(base + s->offset, &d, sizeof d);
+    return 0;
+}
+
+void bk_conf_defaults(bk_conf *c)
+{
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < BK_ARRAY_LEN(settings); i++)
+        set_one(c, &settings[i], settings[i].def, settings[i].name, NULL);
+    c->slice_hours[BK_JOB_FORECAST] = 24;
+    c->max_slices[BK_JOB_FORECAST] = 1;
+}
+
+static void env_name(const char *name, char *out, size_t cap)
+{
+    size_t n = bk_strlcpy(out, "BARKEEP_", cap);
+    for (size_t i = 0; name[i] && n + 1 < cap; i++)
+        out[n++] = (char)toupper((unsigned char)name[i]);
+    out[n] = '\0';
+}
+
+int bk_conf_from_env(bk_conf *c, bk_err *err)
+{
+    for (size_t i = 0; i < BK_ARRAY_LEN(settings); i++) {
+        char var[64];
+        env_name(settings[i].name, var, sizeof var);
+        const char *v = getenv(var);
+        if (!v)
+            continue;
+        int rc = set_one(c, &settings[i], v, var, err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int bk_conf_set(bk_conf *c, const char *name, const char *value, bk_err *err)
+{
+    const setting *s = find(name);
+    if (!s)
+        return bk_err_set(err, BK_EINVAL, "unknown setting '%s' (see barkeep config)", name);
+    return set_one(c, s, value, name, err);
+}
+
+int bk_conf_set_pair(bk_conf *c, const char *pair, bk_err *err)
+{
+    const char *eq = strchr(pair, '=');
+    if (!eq || eq == pair)
+        return bk_err_set(err, BK_EINVAL, "'%s' is not name=value", pair);
+    char name[64];
+    size_t n = (size_t)(eq - pair);
+    if (n >= sizeof name)
+        return bk_err_set(err, BK_EINVAL, "unknown setting '%.*s'", (int)n, pair);
+    memcpy(name, pair, n);
+    name[n] = '\0';
+    return bk_conf_set(c, name, eq + 1, err);
+}
+
+void bk_conf_print(const bk_conf *c, FILE *f)
+{
+    const char *base = (const char *)c;
+    for (size_t i = 0; i < BK_ARRAY_LEN(settings); i++) {
+        const setting *s = &settings[i];
+        char var[64], val[600];
+        env_name(s->name, var, sizeof var);
+        if (s->kind == K_INT) {
+            int64_t v;
+            memcpy(&v, base + s->offset, sizeof v);
+            snprintf(val, sizeof val, "%lld", (long long)v);
+        } else if (s->kind == K_REAL) {
+            double d;
+            memcpy(&d, base + s->offset, sizeof d);
+            snprintf(val, sizeof val, "%g", d);
+        } else {
+            snprintf(val, sizeof val, "%s", base + s->offset);
+        }
+        fprintf(f, "%-24s %-10s %-32s %s\n", s->name, val, var, s->help);
+    }
+}

@@ -1,0 +1,50 @@
+/*
+ * conf.h — barkeep's settings: one table of named, typed, bounded values.
+ *
+ * Every setting has a name ("lease_ms"), an environment variable
+ * (BARKEEP_LEASE_MS), a default, bounds and a line of help. Precedence:
+ * defaults < environment < --set name=value on the command line.
+ * `barkeep config` prints the table with current values.
+ * A bk_conf is a plain value: fill it at start-up, then share it read-only.
+ */
+#ifndef BK_CONF_CONF_H
+#define BK_CONF_CONF_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/err.h"
+#include "model/job.h"
+
+typedef struct bk_conf {
+    int64_t workers;             /* worker threads in serve / tick --wait */
+    int64_t lease_ms;            /* a running run's lease; renewed every lease/3 */
+    int64_t max_attempts;        /* attempts before a run is dead-lettered */
+    int64_t retry_base_ms;       /* first back-off; doubles per attempt, with jitter */
+    int64_t retry_max_ms;        /* back-off cap */
+    int64_t slice_hours[BK_JOB__N]; /* fixed slice grid per job type */
+    int64_t max_slices[BK_JOB__N];  /* slices enqueued per definition per tick */
+    int64_t tail_boost;          /* priority added to a series' newest slice */
+    int64_t tick_max_ms;         /* longest the scheduler sleeps between ticks */
+    char anchor[16];             /* 1h/4h anchor: session | clock */
+    char closures_file[512];     /* extra special closures ("" = none) */
+    int64_t sim_latency_ms;
+    int64_t sim_page_size;
+    double sim_fault_rate;
+    char sim_faults[64];         /* comma list: timeout,5xx,429,malformed,invalid | all */
+    int64_t sim_timeout_ms;
+    int64_t sim_seed;
+} bk_conf;
+
+void bk_conf_defaults(bk_conf *c);
+/* Apply BARKEEP_* environment variables. BK_EINVAL naming the variable. */
+int bk_conf_from_env(bk_conf *c, bk_err *err);
+/* Set one setting from text ("name=value" split by the caller). BK_EINVAL
+ * (unknown name or bad value) / BK_ERANGE (out of bounds), message names it. */
+int bk_conf_set(bk_conf *c, const char *name, const char *value, bk_err *err);
+/* Parse "name=value" and set it. */
+int bk_conf_set_pair(bk_conf *c, const char *pair, bk_err *err);
+/* Print every setting: name, value, env variable, help. */
+void bk_conf_print(const bk_conf *c, FILE *f);
+
+#endif

@@ -1,0 +1,271 @@
+/*
+ * plan.c — gaps and slices (pure) and the tick that feeds them to the store.
+ * Read plan.h first; docs/internals/plan.md explains the fixed grid.
+ */
+#include "plan/plan.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void bk_plan_cfg_from_conf(bk_plan_cfg *cfg, const bk_conf *conf, int64_t delay_us)
+{
+    memset(cfg, 0, sizeof *cfg);
+    for (int j = 0; j < BK_JOB__N; j++) {
+        cfg->slice_us[j] = conf->slice_hours[j] * BK_US_PER_HOUR;
+        cfg->max_slices[j] = conf->max_slices[j];
+    }
+    cfg->max_attempts = (int32_t)conf->max_attempts;
+    cfg->tail_boost = conf->tail_boost;
+    cfg->anchor = strcmp(conf->anchor, "clock") == 0 ? BK_ANCHOR_CLOCK : BK_ANCHOR_SESSION;
+    cfg->delay_us = delay_us;
+}
+
+int64_t bk_plan_horizon(const bk_plan_cfg *cfg, bk_tf tf, int64_t now_us)
+{
+    return bk_cal_closed_through(tf, cfg->anchor, now_us - cfg->delay_us);
+}
+
+int64_t bk_plan_window_start(int32_t window_days, int64_t now_us)
+{
+    int64_t t = now_us - (int64_t)window_days * BK_US_PER_DAY;
+    int64_t r = t % BK_US_PER_DAY;
+    return t - (r < 0 ? r + BK_US_PER_DAY : r);
+}
+
+void bk_plan_expected(const bk_plan_cfg *cfg, bk_tf tf, int32_t window_days, int64_t now_us,
+                      bk_ivset *out)
+{
+    bk_ivset_clear(out);
+    int64_t from = bk_plan_window_start(window_days, now_us);
+    int64_t to = bk_plan_horizon(cfg, tf, now_us);
+    if (to > from)
+        bk_cal_trading_time(from, to, false, out);
+}
+
+void bk_plan_gaps(const bk_plan_cfg *cfg, const bk_def *def, const bk_ivset *covered,
+                  int64_t now_us, bk_ivset *out)
+{
+    bk_plan_expected(cfg, def->tf, def->window_days, now_us, out);
+    if (covered)
+        bk_ivset_subtract(out, covered);
+}
+
+/* floor(t / step) for possibly negative t. */
+static int64_t cell_of(int64_t t, int64_t step)
+{
+    int64_t q = t / step;
+    return (t % step != 0 && t < 0) ? q - 1 : q;
+}
+
+/* True if expected has no time inside [from, to). */
+static bool expected_empty_between(const bk_ivset *expected, int64_t from, int64_t to)
+{
+    size_t lo = 0, hi = expected->n;
+    while (lo < hi) { /* first interval ending after from */
+        size_t mid = (lo + hi) / 2;
+        if (expected->v[mid].to_us <= from)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo == expected->n || expected->v[lo].from_us >= to;
+}
+
+static void fill_run(bk_run *r, const bk_def *def, const bk_plan_cfg *cfg, bk_iv slice,
+                     int32_t priority, const char *triggered_by)
+{
+    memset(r, 0, sizeof *r);
+    bk_strlcpy(r->def_id, def->id, sizeof r->def_id);
+    bk_strlcpy(r->symbol, def->symbol, sizeof r->symbol);
+    r->tf = def->tf;
+    r->type = def->type;
+    r->slice_from_us = slice.from_us;
+    r->slice_to_us = slice.to_us;
+    r->status = BK_ST_QUEUED;
+    r->attempt = 1;
+    r->max_attempts = cfg->max_attempts;
+    r->priority = priority;
+    bk_strlcpy(r->triggered_by, triggered_by, sizeof r->triggered_by);
+}
+
+size_t bk_plan_slices(const bk_plan_cfg *cfg, const bk_def *def, const bk_series *st,
+                      const bk_ivset *expected, int64_t now_us, const char *triggered_by,
+                      bk_run *out, size_t cap, bool *more)
+{
+    (void)now_us;
+    *more = false;
+    bk_ivset free_time;
+    bk_ivset_init(&free_time);
+    bk_ivset_copy(&free_time, expected);
+    if (st) {
+        bk_ivset_subtract(&free_time, &st->covered);
+        bk_ivset_subtract(&free_time, &st->active);
+        bk_ivset_subtract(&free_time, &st->dead);
+    }
+    int64_t step = cfg->slice_us[def->type] > 0 ? cfg->slice_us[def->type] : BK_US_PER_HOUR;
+    size_t limit = BK_MIN(cap, (size_t)cfg->max_slices[def->type]);
+    size_t n = 0;
+    /* Walk newest first; a slice grows backwards over pieces in the same cell
+     * that only closed-market time separates. */
+    size_t i = free_time.n;
+    while (i > 0) {
+        bk_iv s = free_time.v[--i];
+        int64_t cell = cell_of(s.to_us - 1, step);
+        int64_t cell_from = cell * step;
+        if (s.from_us < cell_from) { /* split a piece that crosses cell edges */
+            free_time.v[i].to_us = cell_from;
+            s.from_us = cell_from;
+            i++;
+        }
+        while (i > 0 && free_time.v[i - 1].to_us > cell_from &&
+               expected_empty_between(expected, free_time.v[i - 1].to_us, s.from_us)) {
+            bk_iv *p = &free_time.v[i - 1];
+            if (p->from_us < cell_from) {
+                s.from_us = cell_from;
+                p->to_us = cell_from;
+                break;
+            }
+            s.from_us = p->from_us;
+            i--;
+        }
+        if (n == limit) {
+            *more = true;
+            break;
+        }
+        int32_t prio = def->priority;
+        if (n == 0 && bk_tf_intraday(def->tf) && s.to_us == expected->v[expected->n - 1].to_us)
+            prio = (int32_t)BK_MIN((int64_t)def->priority + cfg->tail_boost, INT32_MAX);
+        fill_run(&out[n++], def, cfg, s, prio, triggered_by);
+    }
+    bk_ivset_fini(&free_time);
+    return n;
+}
+
+/* ---- the tick ---- */
+
+/* Expected time per (tf, window_days), computed once per tick. */
+typedef struct exp_cache {
+    bk_tf tf;
+    int32_t window_days;
+    bk_ivset set;
+} exp_cache;
+
+typedef struct tick_ctx {
+    const bk_plan_cfg *cfg;
+    int64_t now_us;
+    exp_cache *cache;
+    size_t n_cache, cap_cache;
+} tick_ctx;
+
+static const bk_ivset *expected_for(tick_ctx *t, bk_tf tf, int32_t window_days)
+{
+    for (size_t i = 0; i < t->n_cache; i++)
+        if (t->cache[i].tf == tf && t->cache[i].window_days == window_days)
+            return &t->cache[i].set;
+    bk_grow((void **)&t->cache, &t->cap_cache, t->n_cache + 1, sizeof *t->cache);
+    exp_cache *c = &t->cache[t->n_cache++];
+    c->tf = tf;
+    c->window_days = window_days;
+    bk_ivset_init(&c->set);
+    bk_plan_expected(t->cfg, tf, window_days, t->now_us, &c->set);
+    return &c->set;
+}
+
+static int series_cmp(const char *sym, bk_tf tf, const bk_series *s)
+{
+    int c = strcmp(sym, s->symbol);
+    return c ? c : (int)tf - (int)s->tf;
+}
+
+static const bk_series *find_series(const bk_series *arr, size_t n, const char *sym, bk_tf tf)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = series_cmp(sym, tf, &arr[mid]);
+        if (c == 0)
+            return &arr[mid];
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
+}
+
+/* When the next bar of tf closes after now (plus the delay). */
+static int64_t next_close(const bk_plan_cfg *cfg, bk_tf tf, int64_t now_us)
+{
+    int64_t ref = now_us - cfg->delay_us;
+    bk_calbar bars[4];
+    size_t n = bk_cal_bars(tf, cfg->anchor, ref, ref + 15 * BK_US_PER_DAY, bars, 4);
+    for (size_t i = 0; i < n && i < 4; i++)
+        if (bars[i].to_us > ref)
+            return bars[i].to_us + cfg->delay_us;
+    return 0;
+}
+
+int bk_plan_tick(bk_store *s, const bk_plan_cfg *cfg, const bk_def *only, int64_t now_us,
+                 const char *triggered_by, bk_tick_stats *out, bk_err *err)
+{
+    memset(out, 0, sizeof *out);
+    bk_def *defs = NULL;
+    bk_series *series = NULL;
+    bk_run *runs = NULL;
+    size_t n_defs = 0, n_series = 0, n_runs = 0, cap_runs = 0;
+    tick_ctx t = {.cfg = cfg, .now_us = now_us};
+    int rc = bk_store_runs_requeue_expired(s, now_us, &out->requeued, err);
+    if (rc)
+        goto out;
+    if (only) {
+        defs = bk_xmalloc(sizeof *defs);
+        defs[0] = *only;
+        n_defs = 1;
+        rc = bk_store_series_load(s, only->symbol, (int)only->tf, &series, &n_series, err);
+    } else {
+        rc = bk_store_def_list(s, true, &defs, &n_defs, err);
+        if (rc == 0)
+            rc = bk_store_series_load(s, NULL, -1, &series, &n_series, err);
+    }
+    if (rc)
+        goto out;
+    bool tf_seen[BK_TF__N] = {false};
+    for (size_t i = 0; i < n_defs; i++) {
+        const bk_def *d = &defs[i];
+        if (d->type == BK_JOB_FORECAST || !d->enabled)
+            continue; /* forecasts are planned by the forecast worker (later) */
+        out->defs++;
+        tf_seen[d->tf] = true;
+        const bk_ivset *exp = expected_for(&t, d->tf, d->window_days);
+        if (exp->n == 0)
+            continue;
+        size_t max = (size_t)cfg->max_slices[d->type];
+        bk_grow((void **)&runs, &cap_runs, n_runs + max, sizeof *runs);
+        bool more = false;
+        size_t k = bk_plan_slices(cfg, d, find_series(series, n_series, d->symbol, d->tf), exp,
+                                  now_us, triggered_by, runs + n_runs, max, &more);
+        n_runs += k;
+        out->more |= more;
+    }
+    out->planned = n_runs;
+    if (n_runs)
+        rc = bk_store_runs_enqueue(s, runs, n_runs, &out->enqueued, now_us, err);
+    for (int tf = 0; tf < BK_TF__N; tf++) {
+        if (!tf_seen[tf])
+            continue;
+        int64_t nc = next_close(cfg, (bk_tf)tf, now_us);
+        if (nc && (out->next_close_us == 0 || nc < out->next_close_us))
+            out->next_close_us = nc;
+    }
+out:
+    for (size_t i = 0; i < t.n_cache; i++)
+        bk_ivset_fini(&t.cache[i].set);
+    free(t.cache);
+    bk_series_free(series, n_series);
+    free(defs);
+    free(runs);
+    return rc;
+}

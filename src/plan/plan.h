@@ -1,0 +1,76 @@
+/*
+ * plan.h — the orchestrator tick: definitions → gaps → slices → queued runs.
+ *
+ * For each enabled definition, by priority:
+ *   window   = [00:00 UTC of (now − window_days), horizon), where horizon is
+ *              the end of the latest bar that has closed at now − delay;
+ *   expected = window ∩ regular trading sessions (the calendar);
+ *   gaps     = expected − covered;
+ *   free     = gaps − slices of active runs − slices of dead-lettered runs;
+ *   slices   = free cut on a fixed grid of slice_hours cells counted from the
+ *              Unix epoch; within one cell, free pieces separated only by
+ *              closed-market time form one slice.
+ * Planning twice over the same state yields identical slices; the store's
+ * unique index on active slices makes a double enqueue impossible. Slices are
+ * taken newest first (max_slices per definition per tick); the newest slice
+ * of a series gets tail_boost extra priority so freshness beats backfill.
+ *
+ * The bk_plan_* functions without a store are pure (no clock, no I/O).
+ */
+#ifndef BK_PLAN_PLAN_H
+#define BK_PLAN_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cal/cal.h"
+#include "conf/conf.h"
+#include "store/store.h"
+
+typedef struct bk_plan_cfg {
+    int64_t slice_us[BK_JOB__N];
+    int64_t max_slices[BK_JOB__N];
+    int32_t max_attempts;
+    int64_t tail_boost;
+    bk_anchor anchor;
+    int64_t delay_us; /* the provider's publication delay */
+} bk_plan_cfg;
+
+void bk_plan_cfg_from_conf(bk_plan_cfg *cfg, const bk_conf *conf, int64_t delay_us);
+
+/* End of the latest closed bar of tf at now (see above). */
+int64_t bk_plan_horizon(const bk_plan_cfg *cfg, bk_tf tf, int64_t now_us);
+/* Start of a window of window_days ending at now. */
+int64_t bk_plan_window_start(int32_t window_days, int64_t now_us);
+/* Expected trading time of (tf, window_days) at now, into out (cleared first). */
+void bk_plan_expected(const bk_plan_cfg *cfg, bk_tf tf, int32_t window_days, int64_t now_us,
+                      bk_ivset *out);
+/* gaps = expected − covered, into out (cleared first). */
+void bk_plan_gaps(const bk_plan_cfg *cfg, const bk_def *def, const bk_ivset *covered,
+                  int64_t now_us, bk_ivset *out);
+
+/* Slices for one definition given its series state (NULL = nothing covered or
+ * active) and its expected time. Writes at most cfg->max_slices[type] runs
+ * (newest first) into out (cap entries); *more is set when free time remained
+ * beyond them. Runs are filled for bk_store_runs_enqueue. Returns the count. */
+size_t bk_plan_slices(const bk_plan_cfg *cfg, const bk_def *def, const bk_series *st,
+                      const bk_ivset *expected, int64_t now_us, const char *triggered_by,
+                      bk_run *out, size_t cap, bool *more);
+
+typedef struct bk_tick_stats {
+    size_t defs;        /* definitions planned */
+    size_t planned;     /* slices proposed */
+    size_t enqueued;    /* runs inserted */
+    size_t requeued;    /* expired leases requeued or dead-lettered */
+    bool more;          /* some definition has more free time than it was allowed to enqueue */
+    int64_t next_close_us; /* when the next bar of any definition closes (+ delay); 0 = none */
+} bk_tick_stats;
+
+/* One tick over every enabled definition (or only def, when non-NULL, e.g.
+ * for ensure-coverage): requeue expired leases, plan, enqueue in one
+ * transaction. */
+int bk_plan_tick(bk_store *s, const bk_plan_cfg *cfg, const bk_def *def, int64_t now_us,
+                 const char *triggered_by, bk_tick_stats *out, bk_err *err);
+
+#endif

@@ -1,0 +1,256 @@
+/*
+ * pool.c — the worker pool: N threads claiming runs, one heartbeat thread
+ * renewing the leases of the runs in flight. Each thread owns its store
+ * connection. Idle workers sleep on a condition variable until woken by
+ * bk_pool_wake or until the next queued run becomes claimable.
+ */
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "work/work.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define IDLE_POLL_US (1000 * BK_US_PER_MS) /* catch runs enqueued by other processes */
+
+typedef struct slot {
+    struct bk_pool *pool;
+    int index;
+    pthread_t thread;
+    char owner[BK_OWNER_MAX];
+    char run_id[BK_ID_MAX]; /* "" when idle; guarded by pool->lock */
+} slot;
+
+struct bk_pool {
+    bk_pool_opts opts;
+    char *db_url;
+    atomic_bool stop;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;     /* workers wait here for work */
+    pthread_cond_t progress; /* waiters on finished runs */
+    pthread_cond_t hb_cond;  /* heartbeat thread sleeps here */
+    uint64_t wake_seq;
+    int64_t finished, dead;
+    int busy;
+    slot *slots;
+    int n_slots;
+    pthread_t hb_thread;
+    bool hb_started;
+};
+
+static void timed_wait(pthread_cond_t *c, pthread_mutex_t *m, int64_t timeout_us)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t ns = ts.tv_nsec + (timeout_us % BK_US_PER_S) * 1000;
+    ts.tv_sec += (time_t)(timeout_us / BK_US_PER_S + ns / 1000000000);
+    ts.tv_nsec = (long)(ns % 1000000000);
+    pthread_cond_timedwait(c, m, &ts);
+}
+
+static bk_store *open_store(bk_pool *p, const char *who)
+{
+    int64_t backoff = 50 * BK_US_PER_MS;
+    while (!atomic_load(&p->stop)) {
+        bk_store *s = NULL;
+        bk_err err = {0};
+        if (bk_store_open(&s, p->db_url, &err) == 0)
+            return s;
+        bk_log(BK_LOG_ERROR, "work", "cannot open store who=%s error=\"%s\"", who, err.msg);
+        pthread_mutex_lock(&p->lock);
+        timed_wait(&p->wake, &p->lock, backoff);
+        pthread_mutex_unlock(&p->lock);
+        backoff = BK_MIN(backoff * 2, 5 * BK_US_PER_S);
+    }
+    return NULL;
+}
+
+/* Sleep until woken, or until the next run could become claimable. */
+static void idle_wait(bk_pool *p, bk_store *s, uint64_t seen_seq)
+{
+    int64_t next = 0, timeout = IDLE_POLL_US;
+    bk_err err = {0};
+    if (bk_store_runs_next_event(s, &next, &err) == 0 && next > 0)
+        timeout = BK_MAX(BK_MIN(next - bk_clock_now_us(), timeout), 1000);
+    pthread_mutex_lock(&p->lock);
+    if (p->wake_seq == seen_seq && !atomic_load(&p->stop))
+        timed_wait(&p->wake, &p->lock, timeout);
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void run_claimed(bk_pool *p, slot *sl, bk_store *s, bk_run *run)
+{
+    const bk_work_env *env = &p->opts.env;
+    pthread_mutex_lock(&p->lock);
+    bk_strlcpy(sl->run_id, run->id, sizeof sl->run_id);
+    p->busy++;
+    pthread_mutex_unlock(&p->lock);
+    if (env->on_event)
+        env->on_event(env->event_ctx, run);
+    bk_outcome out;
+    bk_err err = {0};
+    int rc = bk_work_execute(s, env, sl->owner, run, &out, &err);
+    if (rc && rc != BK_ELEASE)
+        bk_log(BK_LOG_ERROR, "work", "run outcome not recorded run=%s error=\"%s\"", run->id,
+               err.msg);
+    pthread_mutex_lock(&p->lock);
+    sl->run_id[0] = '\0';
+    p->busy--;
+    p->finished++;
+    if (out.status == BK_ST_FAILED)
+        p->dead++;
+    pthread_cond_broadcast(&p->progress);
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void *worker_main(void *arg)
+{
+    slot *sl = arg;
+    bk_pool *p = sl->pool;
+    bk_store *s = open_store(p, sl->owner);
+    while (s && !atomic_load(&p->stop)) {
+        pthread_mutex_lock(&p->lock);
+        uint64_t seq = p->wake_seq;
+        pthread_mutex_unlock(&p->lock);
+        bk_run run;
+        bk_err err = {0};
+        int64_t now = bk_clock_now_us();
+        int rc = bk_store_run_claim(s, sl->owner, now, p->opts.env.conf->lease_ms * BK_US_PER_MS,
+                                    &run, &err);
+        if (rc == 0) {
+            run_claimed(p, sl, s, &run);
+            continue;
+        }
+        if (rc != BK_ENOENT)
+            bk_log(BK_LOG_WARN, "work", "claim failed owner=%s error=\"%s\"", sl->owner, err.msg);
+        idle_wait(p, s, seq);
+    }
+    bk_store_close(s);
+    return NULL;
+}
+
+/* Renew the lease of every run in flight every lease/3. */
+static void *heartbeat_main(void *arg)
+{
+    bk_pool *p = arg;
+    bk_store *s = open_store(p, "heartbeat");
+    int64_t lease = p->opts.env.conf->lease_ms * BK_US_PER_MS;
+    while (s && !atomic_load(&p->stop)) {
+        pthread_mutex_lock(&p->lock);
+        timed_wait(&p->hb_cond, &p->lock, lease / 3);
+        size_t n = 0;
+        char (*ids)[BK_ID_MAX] = bk_xmalloc((size_t)p->n_slots * sizeof *ids);
+        char (*owners)[BK_OWNER_MAX] = bk_xmalloc((size_t)p->n_slots * sizeof *owners);
+        for (int i = 0; i < p->n_slots; i++) {
+            if (!p->slots[i].run_id[0])
+                continue;
+            memcpy(ids[n], p->slots[i].run_id, BK_ID_MAX);
+            memcpy(owners[n], p->slots[i].owner, BK_OWNER_MAX);
+            n++;
+        }
+        pthread_mutex_unlock(&p->lock);
+        for (size_t i = 0; i < n && !atomic_load(&p->stop); i++) {
+            bk_err err = {0};
+            int64_t now = bk_clock_now_us();
+            int rc = bk_store_run_heartbeat(s, ids[i], owners[i], -1, now, now + lease, &err);
+            if (rc && rc != BK_ELEASE)
+                bk_log(BK_LOG_WARN, "work", "heartbeat failed run=%s error=\"%s\"", ids[i],
+                       err.msg);
+        }
+        free(ids);
+        free(owners);
+    }
+    bk_store_close(s);
+    return NULL;
+}
+
+int bk_pool_start(bk_pool **out, const bk_pool_opts *opts, bk_err *err)
+{
+    bk_pool *p = bk_xcalloc(1, sizeof *p);
+    p->opts = *opts;
+    p->db_url = bk_xstrdup(opts->db_url);
+    p->opts.db_url = p->db_url;
+    p->opts.env.stop = &p->stop;
+    atomic_init(&p->stop, false);
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->wake, NULL);
+    pthread_cond_init(&p->progress, NULL);
+    pthread_cond_init(&p->hb_cond, NULL);
+    p->n_slots = opts->threads > 0 ? opts->threads : 1;
+    p->slots = bk_xcalloc((size_t)p->n_slots, sizeof *p->slots);
+    for (int i = 0; i < p->n_slots; i++) {
+        slot *sl = &p->slots[i];
+        sl->pool = p;
+        sl->index = i;
+        snprintf(sl->owner, sizeof sl->owner, "%s:w%d", bk_host_id(), i);
+        if (pthread_create(&sl->thread, NULL, worker_main, sl) != 0) {
+            p->n_slots = i;
+            bk_pool_stop(p);
+            return bk_err_set(err, BK_ENOMEM, "cannot start worker thread %d", i);
+        }
+    }
+    if (pthread_create(&p->hb_thread, NULL, heartbeat_main, p) != 0) {
+        bk_pool_stop(p);
+        return bk_err_set(err, BK_ENOMEM, "cannot start heartbeat thread");
+    }
+    p->hb_started = true;
+    *out = p;
+    return 0;
+}
+
+void bk_pool_wake(bk_pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    p->wake_seq++;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+}
+
+void bk_pool_wait_progress(bk_pool *p, int64_t timeout_us)
+{
+    pthread_mutex_lock(&p->lock);
+    timed_wait(&p->progress, &p->lock, timeout_us);
+    pthread_mutex_unlock(&p->lock);
+}
+
+void bk_pool_counts(bk_pool *p, int64_t *finished, int64_t *dead)
+{
+    pthread_mutex_lock(&p->lock);
+    *finished = p->finished;
+    *dead = p->dead;
+    pthread_mutex_unlock(&p->lock);
+}
+
+int bk_pool_busy(bk_pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    int b = p->busy;
+    pthread_mutex_unlock(&p->lock);
+    return b;
+}
+
+void bk_pool_stop(bk_pool *p)
+{
+    if (!p)
+        return;
+    atomic_store(&p->stop, true);
+    pthread_mutex_lock(&p->lock);
+    pthread_cond_broadcast(&p->wake);
+    pthread_cond_broadcast(&p->hb_cond);
+    pthread_mutex_unlock(&p->lock);
+    for (int i = 0; i < p->n_slots; i++)
+        pthread_join(p->slots[i].thread, NULL);
+    if (p->hb_started)
+        pthread_join(p->hb_thread, NULL);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->wake);
+    pthread_cond_destroy(&p->progress);
+    pthread_cond_destroy(&p->hb_cond);
+    free(p->slots);
+    free(p->db_url);
+    free(p);
+}

@@ -1,0 +1,242 @@
+/*
+ * work.c — one run from claim to outcome, and the worker pool around it.
+ * Read work.h first.
+ */
+#include "work/work.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "model/time.h"
+#include "work/validate.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_PAGES 100000 /* a provider that never stops paging is broken */
+
+int64_t bk_work_backoff_us(const bk_conf *conf, int attempt, int64_t retry_after_ms)
+{
+    int64_t d = conf->retry_base_ms * BK_US_PER_MS;
+    for (int i = 1; i < attempt && d < conf->retry_max_ms * BK_US_PER_MS; i++)
+        d *= 2;
+    d = BK_MIN(d, conf->retry_max_ms * BK_US_PER_MS);
+    int64_t half = d / 2;
+    d = half + (half > 0 ? (int64_t)(bk_rand64() % (uint64_t)(half + 1)) : 0);
+    return BK_MAX(d, retry_after_ms * BK_US_PER_MS);
+}
+
+static void emit(const bk_work_env *env, const bk_run *run)
+{
+    if (env->on_event)
+        env->on_event(env->event_ctx, run);
+}
+
+static bool stopping(const bk_work_env *env)
+{
+    return env->stop && atomic_load(env->stop);
+}
+
+/* Where a run's fetch stands while pages arrive. */
+typedef struct fetch_state {
+    bk_bar *bars;
+    size_t n, cap;
+    size_t expected;
+    int last_percent;
+} fetch_state;
+
+static int append_page(fetch_state *f, bk_page *pg, const bk_run *run, bk_anchor anchor,
+                       bk_err *err)
+{
+    int rc = bk_validate_bars(pg->bars, pg->n, run->tf, anchor, run->slice_from_us,
+                              run->slice_to_us, err);
+    if (rc)
+        return rc;
+    size_t n = bk_validate_keep_regular(pg->bars, pg->n, run->tf, anchor);
+    if (n && f->n && pg->bars[0].ts_us <= f->bars[f->n - 1].ts_us) {
+        char t[BK_TIME_STR_MAX];
+        return bk_err_set(err, BK_EBADBAR, "bar %s repeats or goes back across pages",
+                          bk_time_format(pg->bars[0].ts_us, t));
+    }
+    bk_grow((void **)&f->bars, &f->cap, f->n + n, sizeof *f->bars);
+    memcpy(f->bars + f->n, pg->bars, n * sizeof *f->bars);
+    f->n += n;
+    return 0;
+}
+
+/* Fetch every page of the run's slice into f. */
+static int fetch_all(bk_store *s, const bk_work_env *env, const char *owner, bk_run *run,
+                     fetch_state *f, bk_err *err)
+{
+    bk_prov *p = env->prov;
+    bk_calbar *cb = NULL;
+    f->expected = bk_cal_bars(run->tf, p->anchor, run->slice_from_us, run->slice_to_us, NULL, 0);
+    if (f->expected == 0)
+        return 0;
+    cb = bk_xmalloc(f->expected * sizeof *cb);
+    bk_cal_bars(run->tf, p->anchor, run->slice_from_us, run->slice_to_us, cb, f->expected);
+    bk_fetch_req req = {.symbol = run->symbol,
+                        .tf = run->tf,
+                        .from_us = cb[0].ts_us,
+                        .to_us = cb[f->expected - 1].ts_us + 1,
+                        .attempt = run->attempt};
+    free(cb);
+    bk_page pg;
+    bk_page_init(&pg);
+    char token[BK_PAGE_TOKEN_MAX] = "";
+    int rc = 0;
+    for (int page = 0; page < MAX_PAGES; page++) {
+        if (stopping(env)) {
+            rc = BK_ECANCELED;
+            break;
+        }
+        req.page_token = token;
+        rc = bk_prov_fetch(p, &req, &pg, err);
+        if (rc == 0)
+            rc = append_page(f, &pg, run, p->anchor, err);
+        if (rc)
+            break;
+        int pct = (int)BK_MIN(99, (int64_t)(100 * f->n / f->expected));
+        if (pct > f->last_percent || pg.next_token[0] == '\0') {
+            f->last_percent = pct;
+            int64_t now = bk_clock_now_us();
+            rc = bk_store_run_heartbeat(s, run->id, owner, pct, now,
+                                        now + env->conf->lease_ms * BK_US_PER_MS, err);
+            if (rc)
+                break;
+            run->progress_percent = pct;
+            run->updated_us = now;
+            emit(env, run);
+        }
+        if (pg.next_token[0] == '\0')
+            break;
+        if (strcmp(pg.next_token, token) == 0) {
+            rc = bk_err_set(err, BK_EPROV_MALFORMED, "provider repeated page token");
+            break;
+        }
+        bk_strlcpy(token, pg.next_token, sizeof token);
+    }
+    bk_page_fini(&pg);
+    return rc;
+}
+
+/* The covered range widened over closed-market time on both sides, so that
+ * adjacent sessions' coverage merges into one interval. */
+static bk_iv widen_closed(bk_iv iv)
+{
+    if (iv.from_us >= iv.to_us)
+        return iv;
+    bk_iv w = iv;
+    if (!bk_cal_is_open(iv.from_us - 1, false)) {
+        int64_t pc = bk_cal_prev_close(iv.from_us);
+        if (pc != INT64_MIN && pc < w.from_us)
+            w.from_us = pc;
+    }
+    if (!bk_cal_is_open(iv.to_us, false)) {
+        int64_t no = bk_cal_next_open(iv.to_us);
+        if (no != INT64_MAX && no > w.to_us)
+            w.to_us = no;
+    }
+    return w;
+}
+
+static int record_failure(bk_store *s, const bk_work_env *env, const char *owner, bk_run *run,
+                          int code, const bk_err *why, bk_outcome *out, bk_err *err)
+{
+    int64_t now = bk_clock_now_us();
+    bool retry = bk_err_retryable(code) && run->attempt < run->max_attempts;
+    bk_failure f = {.run_id = run->id,
+                    .owner = owner,
+                    .error_code = bk_err_run_code(code),
+                    .error_message = why->msg[0] ? why->msg : bk_strerror(code),
+                    .provider = env->prov->name,
+                    .now_us = now,
+                    .retry_at_us =
+                        retry ? now + bk_work_backoff_us(env->conf, run->attempt,
+                                                         why->retry_after_ms)
+                              : 0};
+    int rc = bk_store_run_fail(s, &f, err);
+    if (rc)
+        return rc;
+    out->status = retry ? BK_ST_QUEUED : BK_ST_FAILED;
+    out->code = code;
+    bk_log(retry ? BK_LOG_WARN : BK_LOG_ERROR, "work",
+           "%s run=%s symbol=%s tf=%s attempt=%d code=%s error=\"%s\"",
+           retry ? "attempt failed, retry pending" : "run dead-lettered", run->id, run->symbol,
+           bk_tf_name(run->tf), run->attempt, f.error_code, f.error_message);
+    run->status = out->status;
+    bk_strlcpy(run->error_code, f.error_code, sizeof run->error_code);
+    bk_strlcpy(run->error_message, f.error_message, sizeof run->error_message);
+    run->updated_us = now;
+    if (retry) {
+        run->attempt++;
+        run->not_before_us = f.retry_at_us;
+        run->progress_percent = 0;
+    } else {
+        run->finished_us = now;
+    }
+    emit(env, run);
+    return 0;
+}
+
+int bk_work_execute(bk_store *s, const bk_work_env *env, const char *owner, bk_run *run,
+                    bk_outcome *out, bk_err *err)
+{
+    int64_t t0 = bk_clock_mono_us();
+    memset(out, 0, sizeof *out);
+    out->status = BK_ST_RUNNING;
+    bk_strlcpy(out->provider, env->prov->name, sizeof out->provider);
+    fetch_state f = {0};
+    bk_err why = {0};
+    int rc = fetch_all(s, env, owner, run, &f, &why);
+    if (rc == BK_ELEASE) {
+        bk_log(BK_LOG_WARN, "work", "lease lost, run abandoned run=%s", run->id);
+    } else if (rc == BK_ECANCELED) {
+        int64_t now = bk_clock_now_us();
+        rc = bk_store_run_release(s, run->id, owner, now, err);
+        if (rc == 0) {
+            run->status = BK_ST_QUEUED;
+            run->progress_percent = 0;
+            run->updated_us = now;
+            emit(env, run);
+        }
+    } else if (rc == BK_ESTORE || rc == BK_EBUSY) {
+        *err = why; /* the heartbeat's store error; the lease will expire */
+    } else if (rc) {
+        rc = record_failure(s, env, owner, run, rc, &why, out, err);
+    } else {
+        int64_t now = bk_clock_now_us();
+        bk_iv covered = {run->slice_from_us, run->slice_to_us};
+        int64_t horizon = bk_cal_closed_through(run->tf, env->prov->anchor,
+                                                now - env->prov->delay_us);
+        if (covered.to_us > horizon)
+            covered.to_us = BK_MAX(horizon, covered.from_us);
+        bk_commit c = {.run_id = run->id,
+                       .owner = owner,
+                       .symbol = run->symbol,
+                       .tf = run->tf,
+                       .provider = env->prov->name,
+                       .bars = f.bars,
+                       .n_bars = f.n,
+                       .covered = covered,
+                       .covered_ext = widen_closed(covered),
+                       .now_us = now};
+        rc = bk_store_run_commit(s, &c, err);
+        if (rc == 0) {
+            out->status = BK_ST_SUCCESS;
+            out->rows_written = (int64_t)f.n;
+            run->status = BK_ST_SUCCESS;
+            run->progress_percent = 100;
+            run->rows_written = (int64_t)f.n;
+            bk_strlcpy(run->provider, env->prov->name, sizeof run->provider);
+            run->finished_us = run->updated_us = now;
+            run->error_code[0] = run->error_message[0] = '\0';
+            emit(env, run);
+        }
+    }
+    free(f.bars);
+    out->duration_us = bk_clock_mono_us() - t0;
+    return rc;
+}

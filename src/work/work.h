@@ -1,0 +1,83 @@
+/*
+ * work.h — executing job runs: one run (bk_work_execute) and a pool of
+ * worker threads that claim runs from the store.
+ *
+ * A run: claim → fetch pages through the provider → validate every bar →
+ * commit bars + coverage + success in one transaction. progress_percent moves
+ * as bars arrive (bars so far ÷ bars the calendar expects). On failure the
+ * worker — the only writer of a run's outcome — records it: retryable errors
+ * go back to the queue with exponential back-off and jitter (not before
+ * now + delay, or the provider's Retry-After if longer) until max_attempts;
+ * permanent errors (auth, unknown symbol) and exhausted runs are
+ * dead-lettered (failed). A lease, renewed by a heartbeat thread every
+ * lease/3, protects a running run; if it is lost, nothing is written.
+ *
+ * Threads: each worker thread opens its own store connection. The provider
+ * is shared. See docs/internals/work.md.
+ */
+#ifndef BK_WORK_WORK_H
+#define BK_WORK_WORK_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conf/conf.h"
+#include "prov/prov.h"
+#include "store/store.h"
+
+/* Called after every change a worker makes to a run (progress, outcome),
+ * from the worker's thread. Must not block for long. */
+typedef void (*bk_run_event_fn)(void *ctx, const bk_run *run);
+
+typedef struct bk_work_env {
+    bk_prov *prov;
+    const bk_conf *conf;
+    bk_anchor anchor;
+    bk_run_event_fn on_event; /* may be NULL */
+    void *event_ctx;
+    const atomic_bool *stop;  /* checked between pages; NULL = never */
+} bk_work_env;
+
+typedef struct bk_outcome {
+    bk_status status;      /* success, queued (retry pending), failed, or running (released/lease lost) */
+    int code;              /* 0 or the failure's BK_E* code */
+    int64_t rows_written;
+    int64_t duration_us;
+    char provider[BK_PROV_NAME_MAX];
+} bk_outcome;
+
+/* Execute a run already claimed by owner (run as returned by the claim) to
+ * its outcome, writing it to the store. Returns 0 when the outcome was
+ * recorded (whatever it was), BK_ELEASE when the lease was lost, or a store
+ * error. */
+int bk_work_execute(bk_store *s, const bk_work_env *env, const char *owner, bk_run *run,
+                    bk_outcome *out, bk_err *err);
+
+/* Back-off before attempt+1 after a failed attempt: min(cap, base·2^(attempt−1))
+ * with "equal jitter" (half fixed, half random), never below retry_after_ms. */
+int64_t bk_work_backoff_us(const bk_conf *conf, int attempt, int64_t retry_after_ms);
+
+typedef struct bk_pool bk_pool;
+
+typedef struct bk_pool_opts {
+    const char *db_url;
+    int threads;
+    bk_work_env env;
+} bk_pool_opts;
+
+/* Start the worker threads (and the heartbeat thread). */
+int bk_pool_start(bk_pool **out, const bk_pool_opts *opts, bk_err *err);
+/* New runs were enqueued: wake idle workers. Any thread. */
+void bk_pool_wake(bk_pool *p);
+/* Wait until a worker finishes a run or timeout_us passes. Any thread. */
+void bk_pool_wait_progress(bk_pool *p, int64_t timeout_us);
+/* Runs finished by this pool so far, and how many were dead-lettered. */
+void bk_pool_counts(bk_pool *p, int64_t *finished, int64_t *dead);
+/* Workers currently executing a run. */
+int bk_pool_busy(bk_pool *p);
+/* Stop: in-flight runs stop at the next page and are released to the queue
+ * (or finish if already committing); threads joined; pool freed. */
+void bk_pool_stop(bk_pool *p);
+
+#endif

@@ -1,0 +1,287 @@
+/*
+ * test_plan.c — the planner on a fixed clock: idempotent planning, slices
+ * on the fixed grid and only over trading time, waves that never overlap and
+ * end in complete coverage, tail runs when a bar closes, dead slices left
+ * alone.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "model/time.h"
+#include "plan/plan.h"
+
+static int64_t T(const char *s)
+{
+    int64_t us = 0;
+    assert_int_equal(bk_time_parse(s, &us), 0);
+    return us;
+}
+
+static bk_plan_cfg cfg_default(void)
+{
+    bk_conf c;
+    bk_conf_defaults(&c);
+    bk_plan_cfg cfg;
+    bk_plan_cfg_from_conf(&cfg, &c, 0);
+    return cfg;
+}
+
+static bk_def def_of(const char *sym, bk_tf tf, int window_days)
+{
+    bk_def d;
+    memset(&d, 0, sizeof d);
+    strcpy(d.id, "00000000-0000-4000-8000-000000000000");
+    strcpy(d.symbol, sym);
+    d.tf = tf;
+    d.type = bk_job_for_tf(tf);
+    d.window_days = window_days;
+    d.priority = 100;
+    d.enabled = true;
+    return d;
+}
+
+typedef struct series_fix {
+    bk_series st;
+} series_fix;
+
+static void series_init(bk_series *st, const char *sym, bk_tf tf)
+{
+    memset(st, 0, sizeof *st);
+    strcpy(st->symbol, sym);
+    st->tf = tf;
+    bk_ivset_init(&st->covered);
+    bk_ivset_init(&st->active);
+    bk_ivset_init(&st->dead);
+}
+
+static void series_fini(bk_series *st)
+{
+    bk_ivset_fini(&st->covered);
+    bk_ivset_fini(&st->active);
+    bk_ivset_fini(&st->dead);
+}
+
+static size_t plan(const bk_plan_cfg *cfg, const bk_def *d, const bk_series *st, int64_t now,
+                   bk_run *out, size_t cap, bool *more)
+{
+    bk_ivset exp;
+    bk_ivset_init(&exp);
+    bk_plan_expected(cfg, d->tf, d->window_days, now, &exp);
+    size_t n = bk_plan_slices(cfg, d, st, &exp, now, "test", out, cap, more);
+    bk_ivset_fini(&exp);
+    return n;
+}
+
+static int64_t cell(int64_t t, int64_t step)
+{
+    return t >= 0 ? t / step : -((-t + step - 1) / step);
+}
+
+/* Every slice: inside one grid cell, starts and ends in trading time. */
+static void check_slices(const bk_plan_cfg *cfg, const bk_def *d, const bk_run *runs, size_t n)
+{
+    int64_t step = cfg->slice_us[d->type];
+    for (size_t i = 0; i < n; i++) {
+        const bk_run *r = &runs[i];
+        assert_true(r->slice_from_us < r->slice_to_us);
+        assert_int_equal(cell(r->slice_from_us, step), cell(r->slice_to_us - 1, step));
+        assert_true(bk_cal_is_open(r->slice_from_us, false));
+        assert_true(bk_cal_is_open(r->slice_to_us - 1, false));
+        assert_string_equal(r->symbol, d->symbol);
+        assert_int_equal(r->status, BK_ST_QUEUED);
+        assert_int_equal(r->attempt, 1);
+        if (i > 0) /* newest first, disjoint */
+            assert_true(r->slice_to_us <= runs[i - 1].slice_from_us);
+    }
+}
+
+static void test_idempotent(void **state)
+{
+    (void)state;
+    bk_plan_cfg cfg = cfg_default();
+    bk_def d = def_of("AAPL", BK_TF_15M, 5);
+    int64_t now = T("2025-07-08T18:07:00Z");
+    bk_run a[16], b[16];
+    bool more_a, more_b;
+    size_t na = plan(&cfg, &d, NULL, now, a, 16, &more_a);
+    size_t nb = plan(&cfg, &d, NULL, now + 60 * BK_US_PER_S, b, 16, &more_b);
+    assert_int_equal(na, 5);
+    assert_int_equal(na, nb);
+    assert_true(more_a && more_b);
+    for (size_t i = 0; i < na; i++) {
+        assert_int_equal(a[i].slice_from_us, b[i].slice_from_us);
+        assert_int_equal(a[i].slice_to_us, b[i].slice_to_us);
+    }
+    check_slices(&cfg, &d, a, na);
+    /* the newest slice ends at the last closed 15m bar: 14:00 NY = 18:00Z */
+    assert_int_equal(a[0].slice_to_us, T("2025-07-08T18:00:00Z"));
+    assert_int_equal(a[0].priority, 100 + cfg.tail_boost);
+    assert_int_equal(a[1].priority, 100);
+}
+
+/* Waves of slices, each marked active then covered, drain the gaps exactly. */
+static void drain(const bk_plan_cfg *cfg, const bk_def *d, bk_series *st, int64_t now,
+                  size_t *n_slices)
+{
+    bk_run runs[64];
+    bool more = true;
+    *n_slices = 0;
+    for (int wave = 0; wave < 1000 && more; wave++) {
+        size_t n = plan(cfg, d, st, now, runs, 64, &more);
+        check_slices(cfg, d, runs, n);
+        for (size_t i = 0; i < n; i++) {
+            /* never overlaps active or covered time */
+            bk_ivset probe;
+            bk_ivset_init(&probe);
+            bk_ivset_add(&probe, runs[i].slice_from_us, runs[i].slice_to_us);
+            bk_ivset_intersect(&probe, &st->active);
+            assert_int_equal(probe.n, 0);
+            bk_ivset_add(&probe, runs[i].slice_from_us, runs[i].slice_to_us);
+            bk_ivset_intersect(&probe, &st->covered);
+            assert_int_equal(probe.n, 0);
+            bk_ivset_fini(&probe);
+            bk_ivset_add(&st->active, runs[i].slice_from_us, runs[i].slice_to_us);
+        }
+        *n_slices += n;
+        if (wave % 2 == 1) { /* every other wave the active runs succeed */
+            bk_ivset_union(&st->covered, &st->active);
+            bk_ivset_clear(&st->active);
+        }
+    }
+    bk_ivset_union(&st->covered, &st->active);
+    bk_ivset_clear(&st->active);
+}
+
+static void test_waves_complete_coverage(void **state)
+{
+    (void)state;
+    bk_plan_cfg cfg = cfg_default();
+    const struct {
+        bk_tf tf;
+        int days;
+    } cases[] = {{BK_TF_15M, 5}, {BK_TF_1H, 5}, {BK_TF_1M, 30}, {BK_TF_D1, 365}, {BK_TF_W1, 730}};
+    int64_t now = T("2025-07-08T18:07:00Z");
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        bk_def d = def_of("NVDA", cases[c].tf, cases[c].days);
+        bk_series st;
+        series_init(&st, "NVDA", d.tf);
+        size_t n = 0;
+        drain(&cfg, &d, &st, now, &n);
+        assert_true(n > 0);
+        bk_ivset gaps;
+        bk_ivset_init(&gaps);
+        bk_plan_gaps(&cfg, &d, &st.covered, now, &gaps);
+        assert_int_equal(gaps.n, 0);
+        /* and nothing more to plan */
+        bk_run runs[4];
+        bool more;
+        assert_int_equal(plan(&cfg, &d, &st, now, runs, 4, &more), 0);
+        assert_false(more);
+        bk_ivset_fini(&gaps);
+        series_fini(&st);
+    }
+}
+
+static void test_tail_run(void **state)
+{
+    (void)state;
+    bk_plan_cfg cfg = cfg_default();
+    bk_def d = def_of("TSLA", BK_TF_15M, 5);
+    bk_series st;
+    series_init(&st, "TSLA", d.tf);
+    int64_t now = T("2025-07-08T18:07:00Z");
+    size_t n;
+    drain(&cfg, &d, &st, now, &n);
+    bk_run runs[8];
+    bool more;
+    /* 18:14: the 17:45 bar closes at 18:00 already covered; nothing new */
+    assert_int_equal(plan(&cfg, &d, &st, T("2025-07-08T18:14:59Z"), runs, 8, &more), 0);
+    /* 18:15: the 18:00 bar has closed → exactly one tail slice */
+    assert_int_equal(plan(&cfg, &d, &st, T("2025-07-08T18:15:00Z"), runs, 8, &more), 1);
+    assert_int_equal(runs[0].slice_from_us, T("2025-07-08T18:00:00Z"));
+    assert_int_equal(runs[0].slice_to_us, T("2025-07-08T18:15:00Z"));
+    assert_int_equal(runs[0].priority, 100 + cfg.tail_boost);
+    series_fini(&st);
+}
+
+static void test_weekend_and_holiday(void **state)
+{
+    (void)state;
+    bk_plan_cfg cfg = cfg_default();
+    bk_def d = def_of("AAPL", BK_TF_1H, 5);
+    /* Saturday 2025-07-05: window covers Mon 30 Jun .. Fri 4 Jul (holiday),
+     * Thu 3 Jul closes at 13:00 NY = 17:00Z */
+    int64_t now = T("2025-07-05T12:00:00Z");
+    bk_ivset exp;
+    bk_ivset_init(&exp);
+    bk_plan_expected(&cfg, d.tf, d.window_days, now, &exp);
+    assert_true(exp.n > 0);
+    assert_int_equal(exp.v[exp.n - 1].to_us, T("2025-07-03T17:00:00Z"));
+    for (size_t i = 0; i < exp.n; i++) {
+        assert_true(bk_cal_is_open(exp.v[i].from_us, false));
+        assert_true(bk_cal_is_open(exp.v[i].to_us - 1, false));
+    }
+    bk_ivset_fini(&exp);
+}
+
+static void test_dead_slices_not_replanned(void **state)
+{
+    (void)state;
+    bk_plan_cfg cfg = cfg_default();
+    bk_def d = def_of("ZZZX", BK_TF_1H, 3);
+    bk_series st;
+    series_init(&st, "ZZZX", d.tf);
+    int64_t now = T("2025-07-08T18:07:00Z");
+    bk_run runs[64];
+    bool more;
+    size_t n = plan(&cfg, &d, &st, now, runs, 64, &more);
+    assert_true(n > 0);
+    for (size_t i = 0; i < n; i++)
+        bk_ivset_add(&st.dead, runs[i].slice_from_us, runs[i].slice_to_us);
+    bk_run again[64];
+    size_t m = plan(&cfg, &d, &st, now, again, 64, &more);
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++)
+            assert_false(again[i].slice_from_us < runs[j].slice_to_us &&
+                         runs[j].slice_from_us < again[i].slice_to_us);
+    series_fini(&st);
+}
+
+static void test_historical_slices_span_nights(void **state)
+{
+    (void)state;
+    bk_plan_cfg cfg = cfg_default();
+    bk_def d = def_of("AAPL", BK_TF_D1, 365);
+    bk_run runs[16];
+    bool more;
+    size_t n = plan(&cfg, &d, NULL, T("2025-07-08T18:07:00Z"), runs, 16, &more);
+    /* 365 days on a 90-day grid: at most 6 slices, each holding many sessions */
+    assert_true(n >= 4 && n <= 6);
+    assert_false(more);
+    for (size_t i = 0; i < n; i++) {
+        bk_ivset t;
+        bk_ivset_init(&t);
+        bk_cal_trading_time(runs[i].slice_from_us, runs[i].slice_to_us, false, &t);
+        if (i > 0 && i + 1 < n)
+            assert_true(t.n > 20);
+        bk_ivset_fini(&t);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_idempotent),
+        cmocka_unit_test(test_waves_complete_coverage),
+        cmocka_unit_test(test_tail_run),
+        cmocka_unit_test(test_weekend_and_holiday),
+        cmocka_unit_test(test_dead_slices_not_replanned),
+        cmocka_unit_test(test_historical_slices_span_nights),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
