@@ -1,0 +1,21 @@
+#!/bin/sh
+# Install the Debian packages barkeep needs to build and test, if missing.
+# Usage: scripts/deps.sh [build|test]   (test adds the test-only tools)
+set -eu
+want="build-essential cmake pkg-config libsqlite3-dev sqlite3"
+if [ "${1:-build}" = test ]; then
+    want="$want libcmocka-dev clang valgrind"
+fi
+missing=""
+for p in $want; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+        missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "barkeep: installing Debian packages:$missing" >&2
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

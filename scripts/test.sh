@@ -1,0 +1,19 @@
+#!/bin/sh
+# Build barkeep and run every test: the dev build (-Werror), then the same
+# suite under AddressSanitizer + UndefinedBehaviorSanitizer, then the
+# threaded suites under ThreadSanitizer. Installs missing Debian packages.
+set -eu
+cd "$(dirname "$0")/.."
+scripts/deps.sh test
+jobs="-j$(nproc)"
+for preset in dev asan; do
+    echo "== $preset build" >&2
+    cmake --preset "$preset" >/dev/null
+    cmake --build --preset "$preset" $jobs
+    echo "== $preset tests" >&2
+    ctest --preset "$preset" $jobs
+done
+echo "== tsan tests" >&2
+cmake --preset tsan >/dev/null
+cmake --build --preset tsan $jobs
+ctest --preset tsan $jobs -L 'store|integ'
