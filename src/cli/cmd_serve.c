@@ -19,7 +19,6 @@
 #include <string.h>
 
 #define LEADER_NAME "scheduler"
-#define LEADER_TTL_US (15 * BK_US_PER_S)
 #define WAIT_SLICE_US (200 * BK_US_PER_MS) /* how often waits look at the stop flag */
 
 static const char migrate_usage[] =
@@ -267,10 +266,11 @@ int bk_cmd_tick(bk_cli *cli, int argc, char **argv)
  * long to sleep. */
 static int64_t scheduler_step(loop *l, const char *owner, bool *was_leader)
 {
+    const int64_t leader_ttl_us = l->cli->conf.lease_ms * BK_US_PER_MS; /* same lease as runs */
     bk_err err = {0};
     bool leader = false;
     int64_t now = bk_clock_now_us();
-    if (bk_store_leader_try(l->s, LEADER_NAME, owner, now, LEADER_TTL_US, &leader, &err) != 0) {
+    if (bk_store_leader_try(l->s, LEADER_NAME, owner, now, leader_ttl_us, &leader, &err) != 0) {
         bk_log(BK_LOG_ERROR, "plan", "leader lease failed error=\"%s\"", err.msg);
         return BK_US_PER_S;
     }
@@ -281,7 +281,7 @@ static int64_t scheduler_step(loop *l, const char *owner, bool *was_leader)
                owner);
     *was_leader = leader;
     if (!leader)
-        return LEADER_TTL_US / 3;
+        return leader_ttl_us / 3;
     bk_tick_stats t;
     if (do_tick(l, "scheduler", &t) != 0)
         return BK_US_PER_S;
@@ -290,7 +290,7 @@ static int64_t scheduler_step(loop *l, const char *owner, bool *was_leader)
         wait = BK_MIN(wait, BK_MAX(t.next_close_us - bk_clock_now_us(), 1000));
     if (t.more)
         wait = BK_MIN(wait, BK_US_PER_S); /* next wave as soon as runs finish */
-    wait = BK_MIN(wait, queue_wait_us(l->s, LEADER_TTL_US / 3));
+    wait = BK_MIN(wait, queue_wait_us(l->s, leader_ttl_us / 3));
     return wait;
 }
 
