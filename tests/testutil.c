@@ -75,10 +75,19 @@ static char *slurp_fd(int fd)
     return buf;
 }
 
-static void apply_env(char *const env[])
+/* In the child: add env entries and exec argv (copied: exec wants char *). */
+static void exec_child(const char *const argv[], const char *const env[])
 {
     for (size_t i = 0; env && env[i]; i++)
-        putenv(env[i]);
+        putenv(strdup(env[i]));
+    size_t n = 0;
+    while (argv[n])
+        n++;
+    char **args = calloc(n + 1, sizeof *args);
+    for (size_t i = 0; i < n; i++)
+        args[i] = strdup(argv[i]);
+    execv(args[0], args);
+    _exit(127);
 }
 
 static int decode_status(int st)
@@ -90,7 +99,7 @@ static int decode_status(int st)
     return -1;
 }
 
-bk_t_result bk_t_run(char *const argv[], char *const env[])
+bk_t_result bk_t_run(const char *const argv[], const char *const env[])
 {
     bk_t_result r = {0};
     char tmpl_out[] = "/tmp/bk-out-XXXXXX", tmpl_err[] = "/tmp/bk-err-XXXXXX";
@@ -103,9 +112,7 @@ bk_t_result bk_t_run(char *const argv[], char *const env[])
         dup2(fe, 2);
         int devnull = open("/dev/null", O_RDONLY);
         dup2(devnull, 0);
-        apply_env(env);
-        execv(argv[0], argv);
-        _exit(127);
+        exec_child(argv, env);
     }
     int st = 0;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
@@ -127,7 +134,7 @@ void bk_t_result_free(bk_t_result *r)
     r->out = r->err = NULL;
 }
 
-pid_t bk_t_spawn(char *const argv[], char *const env[], const char *log_path)
+pid_t bk_t_spawn(const char *const argv[], const char *const env[], const char *log_path)
 {
     pid_t pid = fork();
     if (pid == 0) {
@@ -136,9 +143,7 @@ pid_t bk_t_spawn(char *const argv[], char *const env[], const char *log_path)
         dup2(fd, 2);
         int devnull = open("/dev/null", O_RDONLY);
         dup2(devnull, 0);
-        apply_env(env);
-        execv(argv[0], argv);
-        _exit(127);
+        exec_child(argv, env);
     }
     return pid;
 }

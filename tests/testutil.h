@@ -27,11 +27,11 @@ typedef struct bk_t_result {
 
 /* Run argv (argv[0] is the program) with extra environment entries
  * ("K=V", NULL-terminated list or NULL), wait, capture output. */
-bk_t_result bk_t_run(char *const argv[], char *const env[]);
+bk_t_result bk_t_run(const char *const argv[], const char *const env[]);
 void bk_t_result_free(bk_t_result *r);
 
 /* Start argv in the background with stdout/stderr to log_path; returns pid. */
-pid_t bk_t_spawn(char *const argv[], char *const env[], const char *log_path);
+pid_t bk_t_spawn(const char *const argv[], const char *const env[], const char *log_path);
 /* Wait for pid; returns exit status as in bk_t_result. */
 int bk_t_wait(pid_t pid);
 

@@ -72,7 +72,7 @@ void bk_prov_free(bk_prov *p);
 /* ---- sim: the deterministic simulated market ---- */
 
 enum bk_sim_fault {
-    BK_SIM_FAULT_TIMEOUT = 1 << 0,   /* waits timeout_ms, then BK_ETIMEDOUT */
+    BK_SIM_FAULT_TIMEOUT = 1 << 0,   /* waits timeout_us, then BK_ETIMEDOUT */
     BK_SIM_FAULT_5XX = 1 << 1,       /* BK_EPROV_5XX */
     BK_SIM_FAULT_429 = 1 << 2,       /* BK_EPROV_RATE with retry_after_ms */
     BK_SIM_FAULT_MALFORMED = 1 << 3, /* BK_EPROV_MALFORMED (unparseable body) */

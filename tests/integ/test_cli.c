@@ -21,15 +21,15 @@ static char *g_dir, *g_db;
 /* Run barkeep --db <g_db> args... (NULL-terminated). */
 static bk_t_result bk(const char *first, ...)
 {
-    char *argv[MAXARGS];
+    const char *argv[MAXARGS];
     int n = 0;
-    argv[n++] = (char *)bk_t_bin();
+    argv[n++] = bk_t_bin();
     argv[n++] = "--db";
     argv[n++] = g_db;
     va_list ap;
     va_start(ap, first);
     for (const char *a = first; a && n < MAXARGS - 1; a = va_arg(ap, const char *))
-        argv[n++] = (char *)a;
+        argv[n++] = a;
     va_end(ap);
     argv[n] = NULL;
     return bk_t_run(argv, NULL);
@@ -157,12 +157,12 @@ static void test_corrupt_database(void **state)
     for (int i = 0; i < 4096; i++)
         fputc("garbage!"[i % 8], f);
     fclose(f);
-    char *argv[] = {(char *)bk_t_bin(), "--db", bad, "jobs", "list", NULL};
+    const char *argv[] = {bk_t_bin(), "--db", bad, "jobs", "list", NULL};
     bk_t_result r = bk_t_run(argv, NULL);
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, bad));
     bk_t_result_free(&r);
-    char *dir_as_db[] = {(char *)bk_t_bin(), "--db", g_dir, "runs", NULL};
+    const char *dir_as_db[] = {bk_t_bin(), "--db", g_dir, "runs", NULL};
     r = bk_t_run(dir_as_db, NULL);
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, g_dir));
@@ -195,8 +195,8 @@ static void test_config(void **state)
     (void)state;
     expect(bk("config", NULL), 0, "BARKEEP_LEASE_MS", NULL);
     expect(bk("--set", "workers=9", "config", NULL), 0, "workers                  9", NULL);
-    char *env[] = {"BARKEEP_WORKERS=abc", NULL};
-    char *argv[] = {(char *)bk_t_bin(), "--db", g_db, "config", NULL};
+    const char *env[] = {"BARKEEP_WORKERS=abc", NULL};
+    const char *argv[] = {bk_t_bin(), "--db", g_db, "config", NULL};
     bk_t_result r = bk_t_run(argv, env);
     assert_int_equal(r.status, 2);
     assert_non_null(strstr(r.err, "BARKEEP_WORKERS"));

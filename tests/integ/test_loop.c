@@ -32,21 +32,21 @@
 #define MAXARGS 40
 
 static char *g_dir, *g_db;
-static char *g_env[16];
+static const char *g_env[16];
 
 static void set_env(const char *const *kv)
 {
     size_t n = 0;
     for (; kv && kv[n] && n < 15; n++)
-        g_env[n] = (char *)kv[n];
+        g_env[n] = kv[n];
     g_env[n] = NULL;
 }
 
 static bk_t_result bk(const char *first, ...)
 {
-    char *argv[MAXARGS];
+    const char *argv[MAXARGS];
     int n = 0;
-    argv[n++] = (char *)bk_t_bin();
+    argv[n++] = bk_t_bin();
     argv[n++] = "--db";
     argv[n++] = g_db;
     argv[n++] = "--now";
@@ -56,7 +56,7 @@ static bk_t_result bk(const char *first, ...)
     va_list ap;
     va_start(ap, first);
     for (const char *a = first; a && n < MAXARGS - 1; a = va_arg(ap, const char *))
-        argv[n++] = (char *)a;
+        argv[n++] = a;
     va_end(ap);
     argv[n] = NULL;
     return bk_t_run(argv, g_env);
@@ -221,7 +221,7 @@ static void pause_ms(long ms)
 
 static pid_t spawn_serve(const char *log)
 {
-    char *argv[] = {(char *)bk_t_bin(), "--db", g_db, "--now", NOW, "--log-level", "info",
+    const char *argv[] = {bk_t_bin(), "--db", g_db, "--now", NOW, "--log-level", "info",
                     "serve", "--workers", "2", NULL};
     return bk_t_spawn(argv, g_env, log);
 }
