@@ -32,6 +32,7 @@ static const setting settings[] = {
     {"max_attempts", K_INT, F(max_attempts), 0, "5", 1, 100, "attempts before a run is dead-lettered"},
     {"retry_base_ms", K_INT, F(retry_base_ms), 0, "2000", 0, 3600000, "first retry back-off (doubles per attempt, jittered)"},
     {"retry_max_ms", K_INT, F(retry_max_ms), 0, "300000", 0, 86400000, "retry back-off cap"},
+    {"page_retries", K_INT, F(page_retries), 0, "2", 0, 20, "retries of one failed page (same back-off) before the attempt fails"},
     {"slice_hours_intraday", K_INT, F(slice_hours[BK_JOB_INTRADAY]), 0, "2", 1, 8760, "slice grid for fetch_intraday (hours)"},
     {"slice_hours_historical", K_INT, F(slice_hours[BK_JOB_HISTORICAL]), 0, "2160", 1, 876000, "slice grid for fetch_historical (hours)"},
     {"max_slices_intraday", K_INT, F(max_slices[BK_JOB_INTRADAY]), 0, "5", 1, 100000, "slices enqueued per intraday definition per tick"},

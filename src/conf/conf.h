@@ -22,6 +22,7 @@ typedef struct bk_conf {
     int64_t max_attempts;        /* attempts before a run is dead-lettered */
     int64_t retry_base_ms;       /* first back-off; doubles per attempt, with jitter */
     int64_t retry_max_ms;        /* back-off cap */
+    int64_t page_retries;        /* quick retries of one page before the attempt fails */
     int64_t slice_hours[BK_JOB__N]; /* fixed slice grid per job type */
     int64_t max_slices[BK_JOB__N];  /* slices enqueued per definition per tick */
     int64_t tail_boost;          /* priority added to a series' newest slice */

@@ -33,6 +33,7 @@ typedef struct bk_fetch_req {
     int64_t from_us, to_us;  /* bar labels in [from, to) */
     const char *page_token;  /* NULL or "" for the first page */
     int attempt;             /* the run's attempt number (1-based) */
+    int retry;               /* 0, or how many times this page was retried within the attempt */
 } bk_fetch_req;
 
 typedef struct bk_page {
@@ -93,7 +94,7 @@ void bk_sim_opts_default(bk_sim_opts *o);
 /* The sim provider. Same (symbol, tf, bar label) → same bar, however the
  * range is sliced, paged or refetched. Bars exist only for expected bars of the
  * calendar; they are aggregates of one underlying minute path. Fault draws
- * are deterministic in (seed, symbol, tf, from, to, page, attempt). */
+ * are deterministic in (seed, symbol, tf, from, to, page, attempt, retry). */
 int bk_sim_new(bk_prov **out, const bk_sim_opts *opts, bk_err *err);
 /* The sim bar labelled ts (false if ts is not an expected bar). For tests. */
 bool bk_sim_bar(const char *symbol, bk_tf tf, bk_anchor anchor, int64_t ts_us, bk_bar *out);

@@ -18,7 +18,7 @@
  * fetch() serves the labels in [from, to) page by page (next_token is the
  * next label in decimal microseconds), sleeps the configured latency, refuses
  * "ZZZ…" symbols and "AUTHFAIL", and injects faults drawn deterministically
- * from (seed, symbol, tf, from, to, page start, attempt).
+ * from (seed, symbol, tf, from, to, page start, attempt, page retry).
  *
  * Read next: prov.h (the interface), cal/cal.h (which bars exist),
  * work/validate.h (what the worker checks, and the INVALID fault must fail).
@@ -299,7 +299,8 @@ static uint64_t fault_hash(const sim *s, const bk_fetch_req *req, int64_t start_
     h = bk_mix64(h ^ (uint64_t)req->from_us);
     h = bk_mix64(h ^ (uint64_t)req->to_us);
     h = bk_mix64(h ^ (uint64_t)start_us);
-    return bk_mix64(h ^ (uint64_t)(int64_t)req->attempt);
+    h = bk_mix64(h ^ (uint64_t)(int64_t)req->attempt);
+    return req->retry ? bk_mix64(h ^ (uint64_t)(int64_t)req->retry) : h;
 }
 
 /* The fault kind (one bk_sim_fault bit) for this page, or 0 for none. */

@@ -66,23 +66,52 @@ static int append_page(fetch_state *f, bk_page *pg, const bk_run *run, bk_anchor
     return 0;
 }
 
+/* Fetch and append one page, retrying a retryable failure up to
+ * page_retries times with the run back-off (or the provider's Retry-After). */
+static int fetch_page(const bk_work_env *env, bk_fetch_req *req, bk_page *pg, fetch_state *f,
+                      const bk_run *run, bk_err *err)
+{
+    int rc;
+    for (req->retry = 0;; req->retry++) {
+        bk_err_clear(err);
+        rc = bk_prov_fetch(env->prov, req, pg, err);
+        if (rc == 0)
+            rc = append_page(f, pg, run, env->prov->anchor, err);
+        if (rc == 0 || !bk_err_retryable(rc) || req->retry >= env->conf->page_retries ||
+            stopping(env))
+            return rc;
+        bk_log(BK_LOG_DEBUG, "work", "page retry run=%s retry=%d code=%s", run->id,
+               req->retry + 1, bk_err_run_code(rc));
+        bk_sleep_us(bk_work_backoff_us(env->conf, req->retry + 1, err->retry_after_ms));
+    }
+}
+
 /* Fetch every page of the run's slice into f. */
 static int fetch_all(bk_store *s, const bk_work_env *env, const char *owner, bk_run *run,
                      fetch_state *f, bk_err *err)
 {
     bk_prov *p = env->prov;
-    bk_calbar *cb = NULL;
-    f->expected = bk_cal_bars(run->tf, p->anchor, run->slice_from_us, run->slice_to_us, NULL, 0);
-    if (f->expected == 0)
-        return 0;
-    cb = bk_xmalloc(f->expected * sizeof *cb);
-    bk_cal_bars(run->tf, p->anchor, run->slice_from_us, run->slice_to_us, cb, f->expected);
+    /* The slice owns the bars whose trading span starts inside it, so
+     * adjacent slices never fetch the same bar. */
+    size_t n_cb = bk_cal_bars(run->tf, p->anchor, run->slice_from_us, run->slice_to_us, NULL, 0);
+    bk_calbar *cb = bk_xmalloc((n_cb + 1) * sizeof *cb);
+    bk_cal_bars(run->tf, p->anchor, run->slice_from_us, run->slice_to_us, cb, n_cb);
+    size_t first = n_cb, last = 0;
+    for (size_t i = 0; i < n_cb; i++) {
+        if (cb[i].from_us < run->slice_from_us || cb[i].from_us >= run->slice_to_us)
+            continue;
+        first = BK_MIN(first, i);
+        last = i;
+        f->expected++;
+    }
     bk_fetch_req req = {.symbol = run->symbol,
                         .tf = run->tf,
-                        .from_us = cb[0].ts_us,
-                        .to_us = cb[f->expected - 1].ts_us + 1,
+                        .from_us = f->expected ? cb[first].ts_us : 0,
+                        .to_us = f->expected ? cb[last].ts_us + 1 : 0,
                         .attempt = run->attempt};
     free(cb);
+    if (f->expected == 0)
+        return 0;
     bk_page pg;
     bk_page_init(&pg);
     char token[BK_PAGE_TOKEN_MAX] = "";
@@ -93,9 +122,7 @@ static int fetch_all(bk_store *s, const bk_work_env *env, const char *owner, bk_
             break;
         }
         req.page_token = token;
-        rc = bk_prov_fetch(p, &req, &pg, err);
-        if (rc == 0)
-            rc = append_page(f, &pg, run, p->anchor, err);
+        rc = fetch_page(env, &req, &pg, f, run, err);
         if (rc)
             break;
         int pct = (int)BK_MIN(99, (int64_t)(100 * f->n / f->expected));

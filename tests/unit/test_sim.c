@@ -56,7 +56,7 @@ static int fetch_all(bk_prov *p, const char *sym, bk_tf tf, int64_t from, int64_
     int rc = 0;
     bk_page_init(&pg);
     for (;;) {
-        bk_fetch_req req = {sym, tf, from, to, tok, 1};
+        bk_fetch_req req = {sym, tf, from, to, tok, 1, 0};
         rc = bk_prov_fetch(p, &req, &pg, &err);
         if (rc)
             break;
@@ -396,7 +396,7 @@ static void test_page_tokens(void **state)
     size_t total = 0;
     int64_t last = INT64_MIN;
     for (;;) {
-        bk_fetch_req req = {"AAPL", BK_TF_1M, from, to, tok, 1};
+        bk_fetch_req req = {"AAPL", BK_TF_1M, from, to, tok, 1, 0};
         assert_int_equal(bk_prov_fetch(p, &req, &pg, &err), 0);
         assert_int_equal(pg.total_hint, 1950);
         pages++;
@@ -415,7 +415,7 @@ static void test_page_tokens(void **state)
     assert_int_equal(last, ny(2024, 6, 7, 15, 59));
 
     /* Exactly one full page: no token. */
-    bk_fetch_req one = {"AAPL", BK_TF_15M, from, from + BK_US_PER_DAY, NULL, 1};
+    bk_fetch_req one = {"AAPL", BK_TF_15M, from, from + BK_US_PER_DAY, NULL, 1, 0};
     o.page_size = 26;
     bk_prov *q = new_sim(&o);
     assert_int_equal(bk_prov_fetch(q, &one, &pg, &err), 0);
@@ -425,7 +425,7 @@ static void test_page_tokens(void **state)
     /* Tokens that do not belong to the request are refused. */
     const char *bad[] = {"x", "12abc", "-5", "99999999999999999999"};
     for (size_t i = 0; i < BK_ARRAY_LEN(bad); i++) {
-        bk_fetch_req req = {"AAPL", BK_TF_1M, from, to, bad[i], 1};
+        bk_fetch_req req = {"AAPL", BK_TF_1M, from, to, bad[i], 1, 0};
         assert_int_equal(bk_prov_fetch(p, &req, &pg, &err), BK_EINVAL);
     }
     bk_page_fini(&pg);
@@ -437,7 +437,7 @@ static void test_page_tokens(void **state)
 static int outcome(bk_prov *p, const char *sym, int64_t from, int attempt, bk_page *pg)
 {
     bk_err err = {0};
-    bk_fetch_req req = {sym, BK_TF_15M, from, from + BK_US_PER_DAY, NULL, attempt};
+    bk_fetch_req req = {sym, BK_TF_15M, from, from + BK_US_PER_DAY, NULL, attempt, 0};
     return bk_prov_fetch(p, &req, pg, &err);
 }
 
@@ -491,7 +491,7 @@ static void test_fault_kinds(void **state)
     bk_page pg;
     bk_page_init(&pg);
     bk_err err = {0};
-    bk_fetch_req req = {"AAPL", BK_TF_15M, ny(2024, 6, 4, 0, 0), ny(2024, 6, 5, 0, 0), NULL, 1};
+    bk_fetch_req req = {"AAPL", BK_TF_15M, ny(2024, 6, 4, 0, 0), ny(2024, 6, 5, 0, 0), NULL, 1, 0};
 
     static const struct {
         unsigned kind;
@@ -542,7 +542,7 @@ static void test_symbol_errors(void **state)
     bk_page pg;
     bk_page_init(&pg);
     bk_err err = {0};
-    bk_fetch_req req = {"ZZZNOPE", BK_TF_1H, ny(2024, 6, 4, 0, 0), ny(2024, 6, 5, 0, 0), NULL, 1};
+    bk_fetch_req req = {"ZZZNOPE", BK_TF_1H, ny(2024, 6, 4, 0, 0), ny(2024, 6, 5, 0, 0), NULL, 1, 0};
     assert_int_equal(bk_prov_fetch(p, &req, &pg, &err), BK_EPROV_SYMBOL);
     assert_false(bk_err_retryable(err.code));
     req.symbol = "ZZZ";
@@ -581,7 +581,7 @@ static void test_fault_rate(void **state)
     for (int i = 0; i < n; i++) {
         char tok[32];
         snprintf(tok, sizeof tok, "%lld", (long long)(from + (i % 50) * 15 * BK_US_PER_MIN));
-        bk_fetch_req req = {"SPY", BK_TF_15M, from, from + 5 * BK_US_PER_DAY, tok, 1 + i / 50};
+        bk_fetch_req req = {"SPY", BK_TF_15M, from, from + 5 * BK_US_PER_DAY, tok, 1 + i / 50, 0};
         int rc = bk_prov_fetch(p, &req, &pg, &err);
         bool bad_bar = false;
         for (size_t k = 0; k < pg.n && rc == 0; k++)

@@ -279,7 +279,7 @@ static void test_sim_property(void **state)
             char tok[BK_PAGE_TOKEN_MAX] = "";
             size_t total = 0;
             do {
-                bk_fetch_req req = {"QQQ", (bk_tf)tf, from, to, tok, 1};
+                bk_fetch_req req = {"QQQ", (bk_tf)tf, from, to, tok, 1, 0};
                 assert_int_equal(bk_prov_fetch(p, &req, &pg, &err), 0);
                 assert_int_equal(
                     bk_validate_bars(pg.bars, pg.n, (bk_tf)tf, (bk_anchor)a, from, to, &err), 0);
@@ -300,7 +300,7 @@ static void test_sim_property(void **state)
             bk_tf tf = (bk_tf)(i % BK_TF__N);
             int64_t from = ny(2024, 3, 1, 0, 0) + (i / BK_TF__N) * BK_US_PER_DAY;
             int64_t to = from + (tf == BK_TF_W1 ? 30 : 3) * BK_US_PER_DAY;
-            bk_fetch_req req = {"QQQ", tf, from, to, NULL, i};
+            bk_fetch_req req = {"QQQ", tf, from, to, NULL, i, 0};
             assert_int_equal(bk_prov_fetch(p, &req, &pg, &err), 0);
             assert_int_equal(bk_validate_bars(pg.bars, pg.n, tf, (bk_anchor)a, from, to, &err),
                              BK_EBADBAR);
