@@ -1,0 +1,418 @@
+/*
+ * store.c — the public bk_store_* calls. bk_store_open classifies the URL (a
+ * postgres:// URL or a SQLite file path) and hands it to a backend; every
+ * other call checks its arguments once here and forwards through the
+ * backend's ops table (store_impl.h), so the backends see only valid input.
+ *
+ * Read next: store_sqlite.c.
+ */
+#include "store/store_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+
+static bool has_prefix(const char *s, const char *p)
+{
+    return strncmp(s, p, strlen(p)) == 0;
+}
+
+int bk_store_open(bk_store **out, const char *url, bk_err *err)
+{
+    *out = NULL;
+    if (!url || !*url)
+        return bk_err_set(err, BK_EINVAL, "store: empty database path");
+    if (has_prefix(url, "postgres://") || has_prefix(url, "postgresql://"))
+        return bk_err_set(err, BK_EINVAL, "PostgreSQL backend not built yet");
+    return bk_store__sqlite_open(out, url, err);
+}
+
+void bk_store_close(bk_store *s)
+{
+    if (s)
+        s->ops->close(s);
+}
+
+const char *bk_store_kind(const bk_store *s)
+{
+    return s->ops->kind;
+}
+
+int bk_store_migrate(bk_store *s, int *out_version, bk_err *err)
+{
+    int v = 0;
+    int rc = s->ops->migrate(s, &v, err);
+    if (out_version)
+        *out_version = v;
+    return rc;
+}
+
+int bk_store_schema_version(bk_store *s, int *out_version, bk_err *err)
+{
+    return s->ops->schema_version(s, out_version, err);
+}
+
+int bk_store_check_schema(bk_store *s, bk_err *err)
+{
+    int v = 0;
+    int rc = s->ops->schema_version(s, &v, err);
+    if (rc < 0)
+        return rc;
+    if (v != s->ops->schema_latest)
+        return bk_err_set(err, BK_ESCHEMA,
+                          v < s->ops->schema_latest
+                              ? "database schema is version %d, this barkeep needs %d: "
+                                "run 'barkeep migrate'"
+                              : "database schema is version %d, newer than this barkeep (%d)",
+                          v, s->ops->schema_latest);
+    return 0;
+}
+
+/* ---- argument checks shared by the backends ---- */
+
+int bk_store__check_key(char sym[BK_SYM_MAX + 1], const char *symbol, int tf, int type, bk_err *err)
+{
+    if (!symbol || bk_sym_parse(symbol, sym) < 0)
+        return bk_err_set(err, BK_EINVAL, "invalid symbol '%s'", symbol ? symbol : "(null)");
+    if (tf < 0 || tf >= BK_TF__N)
+        return bk_err_set(err, BK_EINVAL, "invalid timeframe %d", tf);
+    if (type < 0 || type >= BK_JOB__N)
+        return bk_err_set(err, BK_EINVAL, "invalid job type %d", type);
+    return 0;
+}
+
+static int cmp_series(const void *a, const void *b)
+{
+    const bk_series *x = a, *y = b;
+    int c = strcmp(x->symbol, y->symbol);
+    return c ? c : (int)x->tf - (int)y->tf;
+}
+
+static int cmp_coverage(const void *a, const void *b)
+{
+    const bk_coverage *x = a, *y = b;
+    int c = strcmp(x->symbol, y->symbol);
+    return c ? c : (int)x->tf - (int)y->tf;
+}
+
+static int cmp_defs(const void *a, const void *b)
+{
+    const bk_def *x = a, *y = b;
+    if (x->priority != y->priority)
+        return x->priority > y->priority ? -1 : 1;
+    int c = strcmp(x->symbol, y->symbol);
+    if (c)
+        return c;
+    if (x->tf != y->tf)
+        return (int)x->tf - (int)y->tf;
+    return (int)x->type - (int)y->type;
+}
+
+void bk_store__sort_series(bk_series *v, size_t n)
+{
+    if (n > 1)
+        qsort(v, n, sizeof *v, cmp_series);
+}
+
+void bk_store__sort_coverage(bk_coverage *v, size_t n)
+{
+    if (n > 1)
+        qsort(v, n, sizeof *v, cmp_coverage);
+}
+
+void bk_store__sort_defs(bk_def *v, size_t n)
+{
+    if (n > 1)
+        qsort(v, n, sizeof *v, cmp_defs);
+}
+
+/* ---- job definitions ---- */
+
+int bk_store_def_put(bk_store *s, bk_def *def, enum bk_put_mode mode, bool *created, int64_t now_us,
+                     bk_err *err)
+{
+    char sym[BK_SYM_MAX + 1];
+    int rc = bk_store__check_key(sym, def->symbol, (int)def->tf, (int)def->type, err);
+    if (rc < 0)
+        return rc;
+    if (def->window_days < 1 || def->window_days > 36500)
+        return bk_err_set(err, BK_EINVAL, "window_days %d out of range 1..36500",
+                          (int)def->window_days);
+    if (mode != BK_PUT_SET && mode != BK_PUT_RAISE)
+        return bk_err_set(err, BK_EINVAL, "invalid put mode %d", (int)mode);
+    memcpy(def->symbol, sym, sizeof sym);
+    bool c = false;
+    rc = s->ops->def_put(s, def, mode, &c, now_us, err);
+    if (created)
+        *created = c;
+    return rc;
+}
+
+int bk_store_def_get(bk_store *s, const char *symbol, bk_tf tf, bk_job type, bk_def *out,
+                     bk_err *err)
+{
+    char sym[BK_SYM_MAX + 1];
+    int rc = bk_store__check_key(sym, symbol, (int)tf, (int)type, err);
+    return rc < 0 ? rc : s->ops->def_get(s, sym, tf, type, out, err);
+}
+
+int bk_store_def_list(bk_store *s, bool enabled_only, bk_def **out, size_t *n, bk_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    return s->ops->def_list(s, enabled_only, out, n, err);
+}
+
+int bk_store_def_set_enabled(bk_store *s, const char *symbol, bk_tf tf, bk_job type, bool enabled,
+                             int64_t now_us, bk_err *err)
+{
+    char sym[BK_SYM_MAX + 1];
+    int rc = bk_store__check_key(sym, symbol, (int)tf, (int)type, err);
+    return rc < 0 ? rc : s->ops->def_set_enabled(s, sym, tf, type, enabled, now_us, err);
+}
+
+int bk_store_def_remove(bk_store *s, const char *symbol, bk_tf tf, bk_job type, int64_t now_us,
+                        bk_err *err)
+{
+    char sym[BK_SYM_MAX + 1];
+    int rc = bk_store__check_key(sym, symbol, (int)tf, (int)type, err);
+    return rc < 0 ? rc : s->ops->def_remove(s, sym, tf, type, now_us, err);
+}
+
+/* ---- runs ---- */
+
+int bk_store_runs_enqueue(bk_store *s, bk_run *runs, size_t n, size_t *n_inserted, int64_t now_us,
+                          bk_err *err)
+{
+    if (n_inserted)
+        *n_inserted = 0;
+    for (size_t i = 0; i < n; i++) {
+        char sym[BK_SYM_MAX + 1];
+        int rc = bk_store__check_key(sym, runs[i].symbol, (int)runs[i].tf, (int)runs[i].type, err);
+        if (rc < 0)
+            return rc;
+        if (runs[i].slice_from_us >= runs[i].slice_to_us)
+            return bk_err_set(err, BK_EINVAL, "run %zu: empty slice", i);
+        memcpy(runs[i].symbol, sym, sizeof sym);
+    }
+    size_t k = 0;
+    int rc = n ? s->ops->runs_enqueue(s, runs, n, &k, now_us, err) : 0;
+    if (n_inserted)
+        *n_inserted = k;
+    return rc;
+}
+
+static int check_owner(const char *owner, bk_err *err)
+{
+    if (!owner || !*owner || strlen(owner) >= BK_OWNER_MAX)
+        return bk_err_set(err, BK_EINVAL, "invalid lease owner");
+    return 0;
+}
+
+int bk_store_run_claim(bk_store *s, const char *owner, int64_t now_us, int64_t lease_us,
+                       bk_run *out, bk_err *err)
+{
+    int rc = check_owner(owner, err);
+    return rc < 0 ? rc : s->ops->run_claim(s, owner, now_us, lease_us, out, err);
+}
+
+int bk_store_run_claim_id(bk_store *s, const char *id, const char *owner, int64_t now_us,
+                          int64_t lease_us, bk_run *out, bk_err *err)
+{
+    int rc = check_owner(owner, err);
+    if (rc < 0)
+        return rc;
+    if (!id || !*id)
+        return bk_err_set(err, BK_EINVAL, "empty run id");
+    return s->ops->run_claim_id(s, id, owner, now_us, lease_us, out, err);
+}
+
+int bk_store_run_heartbeat(bk_store *s, const char *run_id, const char *owner, double progress,
+                           int64_t now_us, int64_t lease_until_us, bk_err *err)
+{
+    int rc = check_owner(owner, err);
+    if (rc < 0)
+        return rc;
+    if (progress > 100.0)
+        progress = 100.0;
+    return s->ops->run_heartbeat(s, run_id, owner, progress, now_us, lease_until_us, err);
+}
+
+int bk_store_run_commit(bk_store *s, const bk_commit *c, bk_err *err)
+{
+    int rc = check_owner(c->owner, err);
+    if (rc < 0)
+        return rc;
+    char sym[BK_SYM_MAX + 1];
+    rc = bk_store__check_key(sym, c->symbol, (int)c->tf, 0, err);
+    if (rc < 0)
+        return rc;
+    if (c->covered.from_us > c->covered.to_us || (c->n_bars && !c->bars))
+        return bk_err_set(err, BK_EINVAL, "commit: inverted covered interval or no bars");
+    bk_commit cc = *c;
+    cc.symbol = sym;
+    return s->ops->run_commit(s, &cc, err);
+}
+
+int bk_store_run_fail(bk_store *s, const bk_failure *f, bk_err *err)
+{
+    int rc = check_owner(f->owner, err);
+    return rc < 0 ? rc : s->ops->run_fail(s, f, err);
+}
+
+int bk_store_run_release(bk_store *s, const char *run_id, const char *owner, int64_t now_us,
+                         bk_err *err)
+{
+    int rc = check_owner(owner, err);
+    return rc < 0 ? rc : s->ops->run_release(s, run_id, owner, now_us, err);
+}
+
+int bk_store_runs_requeue_expired(bk_store *s, int64_t now_us, size_t *n, bk_err *err)
+{
+    size_t k = 0;
+    int rc = s->ops->runs_requeue_expired(s, now_us, &k, err);
+    if (n)
+        *n = k;
+    return rc;
+}
+
+int bk_store_runs_retry_failed(bk_store *s, int64_t now_us, int extra_attempts, size_t *n,
+                               bk_err *err)
+{
+    size_t k = 0;
+    int rc = s->ops->runs_retry_failed(s, now_us, extra_attempts < 1 ? 1 : extra_attempts, &k, err);
+    if (n)
+        *n = k;
+    return rc;
+}
+
+int bk_store_run_get(bk_store *s, const char *id, bk_run *out, bk_err *err)
+{
+    if (!id || !*id)
+        return bk_err_set(err, BK_ENOENT, "run '' not found");
+    return s->ops->run_get(s, id, out, err);
+}
+
+int bk_store_runs_list(bk_store *s, const bk_run_filter *f, bk_run **out, size_t *n, bk_err *err)
+{
+    static const bk_run_filter any = {.status = -1, .tf = -1};
+    *out = NULL;
+    *n = 0;
+    return s->ops->runs_list(s, f ? f : &any, out, n, err);
+}
+
+int bk_store_runs_count(bk_store *s, const bk_run_filter *f, int64_t counts[BK_ST__N], bk_err *err)
+{
+    static const bk_run_filter any = {.status = -1, .tf = -1};
+    memset(counts, 0, sizeof(int64_t) * BK_ST__N);
+    return s->ops->runs_count(s, f ? f : &any, counts, err);
+}
+
+int bk_store_runs_next_event(bk_store *s, int64_t *out_us, bk_err *err)
+{
+    *out_us = 0;
+    return s->ops->runs_next_event(s, out_us, err);
+}
+
+/* ---- planning state, coverage ---- */
+
+int bk_store_series_load(bk_store *s, const char *symbol, int tf, bk_series **out, size_t *n,
+                         bk_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    char sym[BK_SYM_MAX + 1];
+    if (symbol && tf >= 0) {
+        int rc = bk_store__check_key(sym, symbol, tf, 0, err);
+        if (rc < 0)
+            return rc;
+        return s->ops->series_load(s, sym, tf, out, n, err);
+    }
+    return s->ops->series_load(s, NULL, -1, out, n, err);
+}
+
+void bk_series_free(bk_series *arr, size_t n)
+{
+    if (!arr)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        bk_ivset_fini(&arr[i].covered);
+        bk_ivset_fini(&arr[i].active);
+        bk_ivset_fini(&arr[i].dead);
+    }
+    free(arr);
+}
+
+int bk_store_coverage_list(bk_store *s, const char *symbol, int tf, bk_coverage **out, size_t *n,
+                           bk_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    char sym[BK_SYM_MAX + 1];
+    if (symbol && tf >= 0) {
+        int rc = bk_store__check_key(sym, symbol, tf, 0, err);
+        if (rc < 0)
+            return rc;
+        return s->ops->coverage_list(s, sym, tf, out, n, err);
+    }
+    return s->ops->coverage_list(s, NULL, -1, out, n, err);
+}
+
+/* ---- bars ---- */
+
+int bk_store_bars_upsert(bk_store *s, const char *symbol, bk_tf tf, const char *provider,
+                         const bk_bar *bars, size_t n, bk_err *err)
+{
+    char sym[BK_SYM_MAX + 1];
+    int rc = bk_store__check_key(sym, symbol, (int)tf, 0, err);
+    if (rc < 0)
+        return rc;
+    if (!provider || !*provider)
+        return bk_err_set(err, BK_EINVAL, "bars upsert: empty provider");
+    return n ? s->ops->bars_upsert(s, sym, tf, provider, bars, n, err) : 0;
+}
+
+int bk_store_bars_read(bk_store *s, const char *symbol, bk_tf tf, int64_t from_us, int64_t to_us,
+                       bk_bar_cb cb, void *ctx, bk_err *err)
+{
+    char sym[BK_SYM_MAX + 1];
+    int rc = bk_store__check_key(sym, symbol, (int)tf, 0, err);
+    if (rc < 0)
+        return rc;
+    return s->ops->bars_read(s, sym, tf, from_us, to_us ? to_us : INT64_MAX, cb, ctx, err);
+}
+
+int bk_store_bars_count(bk_store *s, const char *symbol, int tf, int64_t *out, bk_err *err)
+{
+    char sym[BK_SYM_MAX + 1];
+    *out = 0;
+    if (tf >= BK_TF__N)
+        return bk_err_set(err, BK_EINVAL, "invalid timeframe %d", tf);
+    if (symbol) {
+        int rc = bk_store__check_key(sym, symbol, 0, 0, err);
+        if (rc < 0)
+            return rc;
+    }
+    return s->ops->bars_count(s, symbol ? sym : NULL, tf < 0 ? -1 : tf, out, err);
+}
+
+/* ---- leadership ---- */
+
+int bk_store_leader_try(bk_store *s, const char *name, const char *owner, int64_t now_us,
+                        int64_t ttl_us, bool *is_leader, bk_err *err)
+{
+    *is_leader = false;
+    int rc = check_owner(owner, err);
+    if (rc < 0)
+        return rc;
+    if (!name || !*name)
+        return bk_err_set(err, BK_EINVAL, "empty leader lease name");
+    return s->ops->leader_try(s, name, owner, now_us, ttl_us, is_leader, err);
+}
+
+int bk_store_leader_release(bk_store *s, const char *name, const char *owner, bk_err *err)
+{
+    int rc = check_owner(owner, err);
+    return rc < 0 ? rc : s->ops->leader_release(s, name, owner, err);
+}

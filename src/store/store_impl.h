@@ -1,0 +1,88 @@
+/*
+ * store_impl.h — the seam between store.c (the public bk_store_* calls) and
+ * the backends. A backend embeds struct bk_store as the first member of its
+ * own connection struct and points ops at a static table of its functions;
+ * store.c forwards every public call through that table. Each slot has the
+ * contract of the public function of the same name in store.h.
+ *
+ * Read next: store_sqlite.h (the SQLite backend's internals).
+ */
+#ifndef BK_STORE_STORE_IMPL_H
+#define BK_STORE_STORE_IMPL_H
+
+#include "store/store.h"
+
+typedef struct bk_store_ops {
+    const char *kind;  /* "sqlite" | "postgres" */
+    int schema_latest; /* the schema version this binary's migrations reach */
+
+    void (*close)(bk_store *s);
+    int (*migrate)(bk_store *s, int *out_version, bk_err *err);
+    int (*schema_version)(bk_store *s, int *out_version, bk_err *err);
+
+    int (*def_put)(bk_store *s, bk_def *def, enum bk_put_mode mode, bool *created, int64_t now_us,
+                   bk_err *err);
+    int (*def_get)(bk_store *s, const char *symbol, bk_tf tf, bk_job type, bk_def *out,
+                   bk_err *err);
+    int (*def_list)(bk_store *s, bool enabled_only, bk_def **out, size_t *n, bk_err *err);
+    int (*def_set_enabled)(bk_store *s, const char *symbol, bk_tf tf, bk_job type, bool enabled,
+                           int64_t now_us, bk_err *err);
+    int (*def_remove)(bk_store *s, const char *symbol, bk_tf tf, bk_job type, int64_t now_us,
+                      bk_err *err);
+
+    int (*runs_enqueue)(bk_store *s, bk_run *runs, size_t n, size_t *n_inserted, int64_t now_us,
+                        bk_err *err);
+    int (*run_claim)(bk_store *s, const char *owner, int64_t now_us, int64_t lease_us, bk_run *out,
+                     bk_err *err);
+    int (*run_claim_id)(bk_store *s, const char *id, const char *owner, int64_t now_us,
+                        int64_t lease_us, bk_run *out, bk_err *err);
+    int (*run_heartbeat)(bk_store *s, const char *run_id, const char *owner, double progress,
+                         int64_t now_us, int64_t lease_until_us, bk_err *err);
+    int (*run_commit)(bk_store *s, const bk_commit *c, bk_err *err);
+    int (*run_fail)(bk_store *s, const bk_failure *f, bk_err *err);
+    int (*run_release)(bk_store *s, const char *run_id, const char *owner, int64_t now_us,
+                       bk_err *err);
+    int (*runs_requeue_expired)(bk_store *s, int64_t now_us, size_t *n, bk_err *err);
+    int (*runs_retry_failed)(bk_store *s, int64_t now_us, int extra_attempts, size_t *n,
+                             bk_err *err);
+    int (*run_get)(bk_store *s, const char *id, bk_run *out, bk_err *err);
+    int (*runs_list)(bk_store *s, const bk_run_filter *f, bk_run **out, size_t *n, bk_err *err);
+    int (*runs_count)(bk_store *s, const bk_run_filter *f, int64_t counts[BK_ST__N], bk_err *err);
+    int (*runs_next_event)(bk_store *s, int64_t *out_us, bk_err *err);
+
+    int (*series_load)(bk_store *s, const char *symbol, int tf, bk_series **out, size_t *n,
+                       bk_err *err);
+    int (*coverage_list)(bk_store *s, const char *symbol, int tf, bk_coverage **out, size_t *n,
+                         bk_err *err);
+
+    int (*bars_upsert)(bk_store *s, const char *symbol, bk_tf tf, const char *provider,
+                       const bk_bar *bars, size_t n, bk_err *err);
+    int (*bars_read)(bk_store *s, const char *symbol, bk_tf tf, int64_t from_us, int64_t to_us,
+                     bk_bar_cb cb, void *ctx, bk_err *err);
+    int (*bars_count)(bk_store *s, const char *symbol, int tf, int64_t *out, bk_err *err);
+
+    int (*leader_try)(bk_store *s, const char *name, const char *owner, int64_t now_us,
+                      int64_t ttl_us, bool *is_leader, bk_err *err);
+    int (*leader_release)(bk_store *s, const char *name, const char *owner, bk_err *err);
+} bk_store_ops;
+
+struct bk_store {
+    const bk_store_ops *ops;
+};
+
+/* Backend constructors (path or URL already classified by bk_store_open). */
+int bk_store__sqlite_open(bk_store **out, const char *path, bk_err *err);
+
+/* Shared helpers for backends (store.c). */
+
+/* Validate the key of a definition or series: a valid symbol (copied
+ * upper-cased into sym), a timeframe and a job type in range. */
+int bk_store__check_key(char sym[BK_SYM_MAX + 1], const char *symbol, int tf, int type,
+                        bk_err *err);
+/* Sort series / coverage rows by (symbol, tf) and definitions by (priority
+ * desc, symbol, tf): backends may return them in text order. */
+void bk_store__sort_series(bk_series *v, size_t n);
+void bk_store__sort_coverage(bk_coverage *v, size_t n);
+void bk_store__sort_defs(bk_def *v, size_t n);
+
+#endif

@@ -1,0 +1,582 @@
+/*
+ * store_sqlite.c — the SQLite backend: opening a connection (WAL,
+ * synchronous=NORMAL, a busy timeout), the per-connection statement cache,
+ * error mapping, migrations, job definitions, the leader lease, and the ops
+ * table that store.c dispatches through.
+ *
+ * One sq_store is one sqlite3 connection opened with SQLITE_OPEN_NOMUTEX: it
+ * belongs to one thread at a time, as store.h says. Concurrency between
+ * connections (threads or processes) is SQLite's: readers never block, one
+ * writer at a time, BEGIN IMMEDIATE waits up to the busy timeout.
+ *
+ * Read next: store_sqlite_runs.c (the queue), store_sqlite_data.c (commit).
+ */
+#include "store/store_sqlite.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/util.h"
+
+#define BUSY_TIMEOUT_MS 10000
+
+/* ---- helpers ---- */
+
+static int map_code(int src)
+{
+    switch (src & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return BK_EBUSY;
+    case SQLITE_NOMEM:
+        return BK_ENOMEM;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        return BK_ECORRUPT;
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+        return BK_EIO;
+    default:
+        return BK_ESTORE;
+    }
+}
+
+int sq_fail(sq_store *q, int src, const char *what, bk_err *err)
+{
+    return bk_err_set(err, map_code(src), "%s: %s (%s)", what, sqlite3_errmsg(q->db), q->path);
+}
+
+sqlite3_stmt *sq_stmt(sq_store *q, int slot, const char *sql, bk_err *err)
+{
+    if (q->st[slot]) {
+        if (q->st_sql[slot] && q->st_sql[slot] != sql) {
+            bk_err_set(err, BK_ESTORE, "statement slot %d reused for different SQL", slot);
+            return NULL;
+        }
+        return q->st[slot];
+    }
+    int src = sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &q->st[slot], NULL);
+    if (src != SQLITE_OK) {
+        sq_fail(q, src, "prepare", err);
+        sqlite3_finalize(q->st[slot]);
+        q->st[slot] = NULL;
+        return NULL;
+    }
+    q->st_sql[slot] = sql;
+    return q->st[slot];
+}
+
+sqlite3_stmt *sq_stmt_dyn(sq_store *q, int slot, const char *sql, bk_err *err)
+{
+    if (q->st[slot])
+        return q->st[slot];
+    sqlite3_stmt *st = sq_stmt(q, slot, sql, err);
+    q->st_sql[slot] = NULL; /* sql is the caller's buffer */
+    return st;
+}
+
+int sq_exec_stmt(sq_store *q, sqlite3_stmt *st, const char *what, bk_err *err)
+{
+    int src;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW)
+        ;
+    int rc = src == SQLITE_DONE ? 0 : sq_fail(q, src, what, err);
+    sqlite3_reset(st);
+    return rc;
+}
+
+static const char SQL_BEGIN[] = "BEGIN IMMEDIATE";
+static const char SQL_COMMIT[] = "COMMIT";
+static const char SQL_ROLLBACK[] = "ROLLBACK";
+
+int sq_begin(sq_store *q, bk_err *err)
+{
+    sqlite3_stmt *st = sq_stmt(q, Q_BEGIN, SQL_BEGIN, err);
+    return st ? sq_exec_stmt(q, st, "begin", err) : BK_ESTORE;
+}
+
+int sq_commit(sq_store *q, bk_err *err)
+{
+    sqlite3_stmt *st = sq_stmt(q, Q_COMMIT, SQL_COMMIT, err);
+    int rc = st ? sq_exec_stmt(q, st, "commit", err) : BK_ESTORE;
+    if (rc < 0)
+        sq_rollback(q);
+    return rc;
+}
+
+void sq_rollback(sq_store *q)
+{
+    if (sqlite3_get_autocommit(q->db))
+        return; /* SQLite already rolled back (or nothing was begun) */
+    sqlite3_stmt *st = sq_stmt(q, Q_ROLLBACK, SQL_ROLLBACK, NULL);
+    if (st)
+        sq_exec_stmt(q, st, "rollback", NULL);
+}
+
+void sq_bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s && *s)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+void sq_bind_time(sqlite3_stmt *st, int i, int64_t us)
+{
+    if (us)
+        sqlite3_bind_int64(st, i, us);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+void sq_col_text(char *dst, size_t cap, sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    bk_strlcpy(dst, t ? (const char *)t : "", cap);
+}
+
+int sq_col_tf(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    bk_tf tf;
+    return t && bk_tf_parse((const char *)t, &tf) == 0 ? (int)tf : -1;
+}
+
+/* ---- connection ---- */
+
+static const char SQL_USER_VERSION[] = "PRAGMA user_version";
+
+static int read_version(sq_store *q, int *out, bk_err *err)
+{
+    sqlite3_stmt *st = sq_stmt(q, Q_USER_VERSION, SQL_USER_VERSION, err);
+    if (!st)
+        return err ? err->code : BK_ESTORE;
+    int src = sqlite3_step(st);
+    int rc = 0;
+    if (src == SQLITE_ROW)
+        *out = sqlite3_column_int(st, 0);
+    else
+        rc = sq_fail(q, src, "read schema version", err);
+    sqlite3_reset(st);
+    return rc;
+}
+
+static void sq_close(bk_store *s)
+{
+    sq_store *q = sq(s);
+    for (int i = 0; i < Q__N; i++)
+        sqlite3_finalize(q->st[i]);
+    sqlite3_close(q->db);
+    free(q->path);
+    free(q);
+}
+
+/* Connection settings. journal_mode is the first statement that reads the
+ * file, so a file that is not a database fails here. */
+static int configure(sq_store *q, bk_err *err)
+{
+    static const char *const pragmas[] = {
+        "PRAGMA journal_mode = WAL",  "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = OFF",
+        "PRAGMA temp_store = MEMORY", "PRAGMA cache_size = -16384",
+    };
+    sqlite3_busy_timeout(q->db, BUSY_TIMEOUT_MS);
+    for (size_t i = 0; i < BK_ARRAY_LEN(pragmas); i++) {
+        int src = sqlite3_exec(q->db, pragmas[i], NULL, NULL, NULL);
+        if ((src & 0xff) == SQLITE_NOTADB || (src & 0xff) == SQLITE_CORRUPT)
+            return bk_err_set(err, BK_ECORRUPT, "'%s' is not a SQLite database (or is corrupt)",
+                              q->path);
+        if (src != SQLITE_OK)
+            return sq_fail(q, src, "configure connection", err);
+    }
+    return 0;
+}
+
+static const bk_store_ops sq_ops;
+
+int bk_store__sqlite_open(bk_store **out, const char *path, bk_err *err)
+{
+    sq_store *q = bk_xcalloc(1, sizeof *q);
+    q->base.ops = &sq_ops;
+    q->path = bk_xstrdup(path);
+    int flags =
+        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+    int src = sqlite3_open_v2(path, &q->db, flags, NULL);
+    int rc = 0;
+    if (src != SQLITE_OK) {
+        int e = q->db ? sqlite3_system_errno(q->db) : 0;
+        rc = bk_err_set(err, BK_EIO, "cannot open database '%s': %s%s%s", path,
+                        q->db ? sqlite3_errmsg(q->db) : sqlite3_errstr(src), e ? ": " : "",
+                        e ? strerror(e) : "");
+        goto out;
+    }
+    rc = configure(q, err);
+    if (rc < 0)
+        goto out;
+    int v = 0;
+    rc = read_version(q, &v, err);
+    if (rc < 0)
+        goto out;
+    if (v > SQ_SCHEMA_LATEST)
+        rc = bk_err_set(err, BK_ESCHEMA,
+                        "database '%s' has schema version %d, newer than this barkeep (%d)", path,
+                        v, SQ_SCHEMA_LATEST);
+out:
+    if (rc < 0) {
+        sq_close(&q->base);
+        return rc;
+    }
+    *out = &q->base;
+    return 0;
+}
+
+/* ---- migrations ---- */
+
+static const char SQL_MIGRATION_LOG[] =
+    "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)";
+
+static int apply_migration(sq_store *q, int version, bk_err *err)
+{
+    char buf[64];
+    char *msg = NULL;
+    int src = sqlite3_exec(q->db, bk_store__sq_migrations[version - 1], NULL, NULL, &msg);
+    if (src != SQLITE_OK) {
+        int rc = bk_err_set(err, map_code(src), "migration %d: %s (%s)", version,
+                            msg ? msg : sqlite3_errstr(src), q->path);
+        sqlite3_free(msg);
+        return rc;
+    }
+    snprintf(buf, sizeof buf, "PRAGMA user_version = %d", version);
+    src = sqlite3_exec(q->db, buf, NULL, NULL, NULL);
+    if (src != SQLITE_OK)
+        return sq_fail(q, src, "set schema version", err);
+    sqlite3_stmt *st;
+    src = sqlite3_prepare_v2(q->db, SQL_MIGRATION_LOG, -1, &st, NULL);
+    if (src != SQLITE_OK)
+        return sq_fail(q, src, "log migration", err);
+    sqlite3_bind_int(st, 1, version);
+    sqlite3_bind_int64(st, 2, bk_clock_now_us());
+    src = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return src == SQLITE_DONE ? 0 : sq_fail(q, src, "log migration", err);
+}
+
+static int sq_migrate(bk_store *s, int *out_version, bk_err *err)
+{
+    sq_store *q = sq(s);
+    int latest = SQ_SCHEMA_LATEST;
+    for (;;) {
+        int rc = sq_begin(q, err);
+        if (rc < 0)
+            return rc;
+        int v = 0;
+        rc = read_version(q, &v, err); /* again, under the write lock */
+        if (rc == 0 && v > latest)
+            rc = bk_err_set(err, BK_ESCHEMA,
+                            "database '%s' has schema version %d, newer than "
+                            "this barkeep (%d)",
+                            q->path, v, latest);
+        if (rc == 0 && v < latest)
+            rc = apply_migration(q, v + 1, err);
+        if (rc < 0) {
+            sq_rollback(q);
+            return rc;
+        }
+        rc = sq_commit(q, err);
+        if (rc < 0)
+            return rc;
+        if (v >= latest) {
+            *out_version = v;
+            return 0;
+        }
+    }
+}
+
+static int sq_schema_version(bk_store *s, int *out_version, bk_err *err)
+{
+    return read_version(sq(s), out_version, err);
+}
+
+/* ---- job definitions ---- */
+
+#define DEF_COLS                                                                                   \
+    "id, job_type, symbol, timeframe, window_days, priority, enabled, created_at, updated_at"
+
+static const char SQL_DEF_PUT_SET[] =
+    "INSERT INTO job_definitions (" DEF_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7)"
+    " ON CONFLICT (symbol, timeframe, job_type) DO UPDATE SET"
+    " window_days = excluded.window_days, priority = excluded.priority, enabled = 1,"
+    " updated_at = excluded.updated_at"
+    " RETURNING " DEF_COLS;
+static const char SQL_DEF_PUT_RAISE[] =
+    "INSERT INTO job_definitions (" DEF_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7)"
+    " ON CONFLICT (symbol, timeframe, job_type) DO UPDATE SET"
+    " window_days = max(window_days, excluded.window_days),"
+    " priority = max(priority, excluded.priority), enabled = 1,"
+    " updated_at = excluded.updated_at"
+    " RETURNING " DEF_COLS;
+static const char SQL_DEF_GET[] = "SELECT " DEF_COLS " FROM job_definitions"
+                                  " WHERE symbol = ?1 AND timeframe = ?2 AND job_type = ?3";
+static const char SQL_DEF_LIST_ALL[] = "SELECT " DEF_COLS " FROM job_definitions";
+static const char SQL_DEF_LIST_ENABLED[] =
+    "SELECT " DEF_COLS " FROM job_definitions WHERE enabled <> 0";
+static const char SQL_DEF_ENABLE[] = "UPDATE job_definitions SET enabled = ?4, updated_at = ?5"
+                                     " WHERE symbol = ?1 AND timeframe = ?2 AND job_type = ?3";
+static const char SQL_DEF_DELETE[] =
+    "DELETE FROM job_definitions WHERE symbol = ?1 AND timeframe = ?2 AND job_type = ?3"
+    " RETURNING id";
+/* Runs outlive their definition (history); queued ones are cancelled. */
+static const char SQL_DEF_CANCEL_RUNS[] =
+    "UPDATE job_runs SET job_def_id = NULL,"
+    " status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END,"
+    " finished_at = CASE WHEN status = 'queued' THEN ?5 ELSE finished_at END,"
+    " updated_at = CASE WHEN status = 'queued' THEN ?5 ELSE updated_at END"
+    " WHERE symbol = ?1 AND timeframe = ?2 AND job_type = ?3 AND job_def_id = ?4";
+
+/* Returns 0 for a good row, BK_ESTORE for a row this binary cannot read. */
+static int read_def(sqlite3_stmt *st, bk_def *d)
+{
+    memset(d, 0, sizeof *d);
+    sq_col_text(d->id, sizeof d->id, st, 0);
+    const unsigned char *type = sqlite3_column_text(st, 1);
+    int tf = sq_col_tf(st, 3);
+    if (!type || bk_job_parse((const char *)type, &d->type) < 0 || tf < 0)
+        return BK_ESTORE;
+    sq_col_text(d->symbol, sizeof d->symbol, st, 2);
+    d->tf = (bk_tf)tf;
+    d->window_days = sqlite3_column_int(st, 4);
+    d->priority = sqlite3_column_int(st, 5);
+    d->enabled = sqlite3_column_int(st, 6) != 0;
+    d->created_us = sqlite3_column_int64(st, 7);
+    d->updated_us = sqlite3_column_int64(st, 8);
+    return 0;
+}
+
+static void bind_key(sqlite3_stmt *st, const char *symbol, bk_tf tf, bk_job type)
+{
+    sqlite3_bind_text(st, 1, symbol, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, bk_tf_name(tf), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, bk_job_name(type), -1, SQLITE_STATIC);
+}
+
+static int sq_def_put(bk_store *s, bk_def *def, enum bk_put_mode mode, bool *created,
+                      int64_t now_us, bk_err *err)
+{
+    sq_store *q = sq(s);
+    sqlite3_stmt *st = mode == BK_PUT_RAISE ? sq_stmt(q, Q_DEF_PUT_RAISE, SQL_DEF_PUT_RAISE, err)
+                                            : sq_stmt(q, Q_DEF_PUT_SET, SQL_DEF_PUT_SET, err);
+    if (!st)
+        return BK_ESTORE;
+    char id[BK_ID_MAX];
+    bk_uuid4(id);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, bk_job_name(def->type), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, def->symbol, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 4, bk_tf_name(def->tf), -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 5, def->window_days);
+    sqlite3_bind_int(st, 6, def->priority);
+    sqlite3_bind_int64(st, 7, now_us);
+    int src = sqlite3_step(st);
+    int rc = 0;
+    if (src == SQLITE_ROW) {
+        rc = read_def(st, def);
+        *created = strcmp(def->id, id) == 0;
+    } else {
+        rc = sq_fail(q, src, "put job definition", err);
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int sq_def_get(bk_store *s, const char *symbol, bk_tf tf, bk_job type, bk_def *out,
+                      bk_err *err)
+{
+    sq_store *q = sq(s);
+    sqlite3_stmt *st = sq_stmt(q, Q_DEF_GET, SQL_DEF_GET, err);
+    if (!st)
+        return BK_ESTORE;
+    bind_key(st, symbol, tf, type);
+    int src = sqlite3_step(st);
+    int rc;
+    if (src == SQLITE_ROW)
+        rc = read_def(st, out);
+    else if (src == SQLITE_DONE)
+        rc = bk_err_set(err, BK_ENOENT, "no %s job for %s %s", bk_job_name(type), symbol,
+                        bk_tf_name(tf));
+    else
+        rc = sq_fail(q, src, "get job definition", err);
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int sq_def_list(bk_store *s, bool enabled_only, bk_def **out, size_t *n, bk_err *err)
+{
+    sq_store *q = sq(s);
+    sqlite3_stmt *st = enabled_only ? sq_stmt(q, Q_DEF_LIST_ENABLED, SQL_DEF_LIST_ENABLED, err)
+                                    : sq_stmt(q, Q_DEF_LIST_ALL, SQL_DEF_LIST_ALL, err);
+    if (!st)
+        return BK_ESTORE;
+    bk_def *v = NULL;
+    size_t len = 0, cap = 0;
+    int src;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        bk_grow((void **)&v, &cap, len + 1, sizeof *v);
+        if (read_def(st, &v[len]) == 0) /* skip rows this binary cannot read */
+            len++;
+    }
+    int rc = src == SQLITE_DONE ? 0 : sq_fail(q, src, "list job definitions", err);
+    sqlite3_reset(st);
+    if (rc < 0) {
+        free(v);
+        return rc;
+    }
+    bk_store__sort_defs(v, len);
+    *out = v;
+    *n = len;
+    return 0;
+}
+
+static int sq_def_set_enabled(bk_store *s, const char *symbol, bk_tf tf, bk_job type, bool enabled,
+                              int64_t now_us, bk_err *err)
+{
+    sq_store *q = sq(s);
+    sqlite3_stmt *st = sq_stmt(q, Q_DEF_ENABLE, SQL_DEF_ENABLE, err);
+    if (!st)
+        return BK_ESTORE;
+    bind_key(st, symbol, tf, type);
+    sqlite3_bind_int(st, 4, enabled ? 1 : 0);
+    sqlite3_bind_int64(st, 5, now_us);
+    int rc = sq_exec_stmt(q, st, "enable job definition", err);
+    if (rc == 0 && sqlite3_changes(q->db) == 0)
+        rc = bk_err_set(err, BK_ENOENT, "no %s job for %s %s", bk_job_name(type), symbol,
+                        bk_tf_name(tf));
+    return rc;
+}
+
+static int def_delete(sq_store *q, const char *symbol, bk_tf tf, bk_job type, char id[BK_ID_MAX],
+                      bk_err *err)
+{
+    sqlite3_stmt *st = sq_stmt(q, Q_DEF_DELETE, SQL_DEF_DELETE, err);
+    if (!st)
+        return BK_ESTORE;
+    bind_key(st, symbol, tf, type);
+    int src = sqlite3_step(st);
+    int rc = 0;
+    if (src == SQLITE_ROW)
+        sq_col_text(id, BK_ID_MAX, st, 0);
+    else if (src == SQLITE_DONE)
+        rc = bk_err_set(err, BK_ENOENT, "no %s job for %s %s", bk_job_name(type), symbol,
+                        bk_tf_name(tf));
+    else
+        rc = sq_fail(q, src, "remove job definition", err);
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int sq_def_remove(bk_store *s, const char *symbol, bk_tf tf, bk_job type, int64_t now_us,
+                         bk_err *err)
+{
+    sq_store *q = sq(s);
+    char id[BK_ID_MAX];
+    int rc = sq_begin(q, err);
+    if (rc < 0)
+        return rc;
+    rc = def_delete(q, symbol, tf, type, id, err);
+    if (rc < 0)
+        goto out;
+    sqlite3_stmt *st = sq_stmt(q, Q_DEF_CANCEL_RUNS, SQL_DEF_CANCEL_RUNS, err);
+    if (!st) {
+        rc = BK_ESTORE;
+        goto out;
+    }
+    bind_key(st, symbol, tf, type);
+    sqlite3_bind_text(st, 4, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 5, now_us);
+    rc = sq_exec_stmt(q, st, "cancel runs of removed job", err);
+out:
+    if (rc < 0) {
+        sq_rollback(q);
+        return rc;
+    }
+    return sq_commit(q, err);
+}
+
+/* ---- leadership ---- */
+
+/* Take the lease if it is free, expired or already ours; one statement, so
+ * two contenders are serialised by SQLite's write lock. */
+static const char SQL_LEADER_TRY[] =
+    "INSERT INTO scheduler_leases (name, owner, lease_until) VALUES (?1, ?2, ?3)"
+    " ON CONFLICT (name) DO UPDATE SET owner = excluded.owner,"
+    " lease_until = excluded.lease_until"
+    " WHERE scheduler_leases.owner = excluded.owner OR scheduler_leases.lease_until <= ?4";
+static const char SQL_LEADER_RELEASE[] =
+    "DELETE FROM scheduler_leases WHERE name = ?1 AND owner = ?2";
+
+static int sq_leader_try(bk_store *s, const char *name, const char *owner, int64_t now_us,
+                         int64_t ttl_us, bool *is_leader, bk_err *err)
+{
+    sq_store *q = sq(s);
+    sqlite3_stmt *st = sq_stmt(q, Q_LEADER_TRY, SQL_LEADER_TRY, err);
+    if (!st)
+        return BK_ESTORE;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, owner, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 3, now_us + ttl_us);
+    sqlite3_bind_int64(st, 4, now_us);
+    int rc = sq_exec_stmt(q, st, "leader lease", err);
+    if (rc == 0)
+        *is_leader = sqlite3_changes(q->db) > 0;
+    return rc;
+}
+
+static int sq_leader_release(bk_store *s, const char *name, const char *owner, bk_err *err)
+{
+    sq_store *q = sq(s);
+    sqlite3_stmt *st = sq_stmt(q, Q_LEADER_RELEASE, SQL_LEADER_RELEASE, err);
+    if (!st)
+        return BK_ESTORE;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, owner, -1, SQLITE_TRANSIENT);
+    return sq_exec_stmt(q, st, "release leader lease", err);
+}
+
+/* ---- the ops table ---- */
+
+static const bk_store_ops sq_ops = {
+    .kind = "sqlite",
+    .schema_latest = SQ_SCHEMA_LATEST,
+    .close = sq_close,
+    .migrate = sq_migrate,
+    .schema_version = sq_schema_version,
+    .def_put = sq_def_put,
+    .def_get = sq_def_get,
+    .def_list = sq_def_list,
+    .def_set_enabled = sq_def_set_enabled,
+    .def_remove = sq_def_remove,
+    .runs_enqueue = sq_runs_enqueue,
+    .run_claim = sq_run_claim,
+    .run_claim_id = sq_run_claim_id,
+    .run_heartbeat = sq_run_heartbeat,
+    .run_commit = sq_run_commit,
+    .run_fail = sq_run_fail,
+    .run_release = sq_run_release,
+    .runs_requeue_expired = sq_runs_requeue_expired,
+    .runs_retry_failed = sq_runs_retry_failed,
+    .run_get = sq_run_get,
+    .runs_list = sq_runs_list,
+    .runs_count = sq_runs_count,
+    .runs_next_event = sq_runs_next_event,
+    .series_load = sq_series_load,
+    .coverage_list = sq_coverage_list,
+    .bars_upsert = sq_bars_upsert,
+    .bars_read = sq_bars_read,
+    .bars_count = sq_bars_count,
+    .leader_try = sq_leader_try,
+    .leader_release = sq_leader_release,
+};

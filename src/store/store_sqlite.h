@@ -1,0 +1,145 @@
+/*
+ * store_sqlite.h — internals of the SQLite backend, shared by its files:
+ *   store_sqlite.c       connection, statement cache, helpers, migrations, definitions,
+ *                        leadership, the ops table
+ *   store_sqlite_runs.c  the run queue: enqueue, claim, heartbeat, fail, requeue, lists
+ *   store_sqlite_data.c  commit (bars + coverage + run), bars, coverage, series_load
+ *   schema_sqlite.c      the migrations, as SQL text compiled into the binary
+ *
+ * Every statement is prepared once per connection (sq_stmt) into a slot named
+ * by enum sq_slot and reused; callers sqlite3_reset it when done, so no
+ * statement holds a read transaction between calls. Write transactions start
+ * with BEGIN IMMEDIATE so they take the write lock up front (waiting up to
+ * the busy timeout) instead of failing on a read-to-write upgrade.
+ */
+#ifndef BK_STORE_STORE_SQLITE_H
+#define BK_STORE_STORE_SQLITE_H
+
+#include <sqlite3.h>
+
+#include "store/store_impl.h"
+
+enum sq_slot {
+    Q_BEGIN,
+    Q_COMMIT,
+    Q_ROLLBACK,
+    Q_USER_VERSION,
+    Q_DEF_PUT_SET,
+    Q_DEF_PUT_RAISE,
+    Q_DEF_GET,
+    Q_DEF_LIST_ALL,
+    Q_DEF_LIST_ENABLED,
+    Q_DEF_ENABLE,
+    Q_DEF_DELETE,
+    Q_DEF_CANCEL_RUNS,
+    Q_RUN_INSERT,
+    Q_RUN_CLAIM,
+    Q_RUN_CLAIM_ID,
+    Q_RUN_EXISTS,
+    Q_RUN_HEARTBEAT,
+    Q_RUN_SUCCESS,
+    Q_RUN_RETRY,
+    Q_RUN_DEAD,
+    Q_RUN_RELEASE,
+    Q_RUNS_EXPIRED_DEAD,
+    Q_RUNS_EXPIRED_REQUEUE,
+    Q_RUNS_RETRY_FAILED,
+    Q_RUN_GET,
+    Q_RUNS_NEXT_QUEUED,
+    Q_RUNS_NEXT_LEASE,
+    Q_RUNS_LIST, /* + filter mask (16 variants) */
+    Q_RUNS_COUNT = Q_RUNS_LIST + 16,
+    Q_SERIES_COV = Q_RUNS_COUNT + 16, /* + 1 for one series */
+    Q_SERIES_ACTIVE = Q_SERIES_COV + 2,
+    Q_SERIES_DEAD = Q_SERIES_ACTIVE + 2,
+    Q_COV_LIST = Q_SERIES_DEAD + 2,
+    Q_COV_PREV = Q_COV_LIST + 2,
+    Q_COV_MAXTO,
+    Q_COV_DELETE,
+    Q_COV_INSERT,
+    Q_COV_STATUS,
+    Q_BAR_UPSERT,
+    Q_BAR_READ,
+    Q_BAR_COUNT, /* + mask: 1 symbol, 2 tf */
+    Q_LEADER_TRY = Q_BAR_COUNT + 4,
+    Q_LEADER_RELEASE,
+    Q__N
+};
+
+typedef struct sq_store {
+    bk_store base; /* first: a bk_store * is a sq_store * */
+    sqlite3 *db;
+    char *path;
+    sqlite3_stmt *st[Q__N];
+    const char *st_sql[Q__N]; /* the text each slot was prepared from (catches slot reuse) */
+} sq_store;
+
+static inline sq_store *sq(bk_store *s)
+{
+    return (sq_store *)s;
+}
+
+/* The migrations: bk_store__sq_migrations[i] brings the schema to version
+ * i + 1; SQ_SCHEMA_LATEST of them (schema_sqlite.c checks the count). */
+#define SQ_SCHEMA_LATEST 1
+extern const char *const bk_store__sq_migrations[SQ_SCHEMA_LATEST];
+
+/* Map a SQLite result code to a BK_E* code and fill err with "what: sqlite message". */
+int sq_fail(sq_store *q, int src, const char *what, bk_err *err);
+/* The statement for slot, prepared from sql on first use. NULL (err set) on failure. */
+sqlite3_stmt *sq_stmt(sq_store *q, int slot, const char *sql, bk_err *err);
+/* Like sq_stmt for SQL built at run time into a caller's buffer: sql is
+ * only read when the slot is empty. */
+sqlite3_stmt *sq_stmt_dyn(sq_store *q, int slot, const char *sql, bk_err *err);
+/* Step a statement that returns no rows (or whose rows are ignored), then reset it.
+ * 0 or a BK_E* code. */
+int sq_exec_stmt(sq_store *q, sqlite3_stmt *st, const char *what, bk_err *err);
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK (rollback never fails visibly). */
+int sq_begin(sq_store *q, bk_err *err);
+int sq_commit(sq_store *q, bk_err *err);
+void sq_rollback(sq_store *q);
+
+/* Bind "" or NULL as SQL NULL, else the text (SQLITE_TRANSIENT). */
+void sq_bind_text(sqlite3_stmt *st, int i, const char *s);
+/* Bind 0 as SQL NULL, else the integer. */
+void sq_bind_time(sqlite3_stmt *st, int i, int64_t us);
+/* Copy a text column (NULL → "") into dst of cap bytes. */
+void sq_col_text(char *dst, size_t cap, sqlite3_stmt *st, int i);
+/* Parse the timeframe text of a column; -1 if it is not one. */
+int sq_col_tf(sqlite3_stmt *st, int i);
+
+/* Upsert bars with the cached statement inside the caller's transaction. */
+int sq_bars_write(sq_store *q, const char *symbol, bk_tf tf, const char *provider,
+                  const bk_bar *bars, size_t n, bk_err *err);
+
+/* ops implemented in store_sqlite_runs.c */
+int sq_runs_enqueue(bk_store *s, bk_run *runs, size_t n, size_t *n_inserted, int64_t now_us,
+                    bk_err *err);
+int sq_run_claim(bk_store *s, const char *owner, int64_t now_us, int64_t lease_us, bk_run *out,
+                 bk_err *err);
+int sq_run_claim_id(bk_store *s, const char *id, const char *owner, int64_t now_us,
+                    int64_t lease_us, bk_run *out, bk_err *err);
+int sq_run_heartbeat(bk_store *s, const char *run_id, const char *owner, double progress,
+                     int64_t now_us, int64_t lease_until_us, bk_err *err);
+int sq_run_fail(bk_store *s, const bk_failure *f, bk_err *err);
+int sq_run_release(bk_store *s, const char *run_id, const char *owner, int64_t now_us, bk_err *err);
+int sq_runs_requeue_expired(bk_store *s, int64_t now_us, size_t *n, bk_err *err);
+int sq_runs_retry_failed(bk_store *s, int64_t now_us, int extra_attempts, size_t *n, bk_err *err);
+int sq_run_get(bk_store *s, const char *id, bk_run *out, bk_err *err);
+int sq_runs_list(bk_store *s, const bk_run_filter *f, bk_run **out, size_t *n, bk_err *err);
+int sq_runs_count(bk_store *s, const bk_run_filter *f, int64_t counts[BK_ST__N], bk_err *err);
+int sq_runs_next_event(bk_store *s, int64_t *out_us, bk_err *err);
+
+/* ops implemented in store_sqlite_data.c */
+int sq_run_commit(bk_store *s, const bk_commit *c, bk_err *err);
+int sq_series_load(bk_store *s, const char *symbol, int tf, bk_series **out, size_t *n,
+                   bk_err *err);
+int sq_coverage_list(bk_store *s, const char *symbol, int tf, bk_coverage **out, size_t *n,
+                     bk_err *err);
+int sq_bars_upsert(bk_store *s, const char *symbol, bk_tf tf, const char *provider,
+                   const bk_bar *bars, size_t n, bk_err *err);
+int sq_bars_read(bk_store *s, const char *symbol, bk_tf tf, int64_t from_us, int64_t to_us,
+                 bk_bar_cb cb, void *ctx, bk_err *err);
+int sq_bars_count(bk_store *s, const char *symbol, int tf, int64_t *out, bk_err *err);
+
+#endif

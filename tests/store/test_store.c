@@ -1,0 +1,1123 @@
+/*
+ * test_store.c — the store suite, on real databases.
+ *
+ * The backend-agnostic tests run through generic_suite(url): each test gets
+ * a fresh, migrated store. With BK_TEST_DB_URL unset that is a new SQLite
+ * file in a temporary directory per test; set it to a postgres:// URL to run
+ * the same tests against PostgreSQL once that backend exists (the fixture
+ * will then need to empty the database between tests: see fixture_setup).
+ * The SQLite-only tests (a corrupt file, a newer schema, an unopenable path)
+ * are a separate group.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/util.h"
+#include "store/store.h"
+#include "testutil.h"
+
+#define T0 INT64_C(1717400000000000) /* 2024-06-03T07:33:20Z */
+#define H  BK_US_PER_HOUR
+#define S  BK_US_PER_S
+
+static const char *g_base_url; /* NULL: a temporary SQLite file per test */
+
+typedef struct fixture {
+    char *dir;
+    char *url;
+    bk_store *s;
+} fixture;
+
+static bk_store *open_or_die(const char *url)
+{
+    bk_err err = {0};
+    bk_store *s = NULL;
+    int rc = bk_store_open(&s, url, &err);
+    if (rc < 0)
+        fail_msg("open %s: %s", url, err.msg);
+    return s;
+}
+
+static int fixture_setup(void **state)
+{
+    fixture *fx = calloc(1, sizeof *fx);
+    if (g_base_url) {
+        /* A shared database: the PostgreSQL backend's tests must start from
+         * an empty schema (drop and migrate) here. */
+        fx->url = bk_xstrdup(g_base_url);
+    } else {
+        fx->dir = bk_t_tmpdir("store");
+        fx->url = bk_t_path(fx->dir, "barkeep.db");
+    }
+    fx->s = open_or_die(fx->url);
+    bk_err err = {0};
+    int v = 0;
+    if (bk_store_migrate(fx->s, &v, &err) < 0)
+        fail_msg("migrate: %s", err.msg);
+    *state = fx;
+    return 0;
+}
+
+static int fixture_teardown(void **state)
+{
+    fixture *fx = *state;
+    bk_store_close(fx->s);
+    if (fx->dir)
+        bk_t_rmtree(fx->dir);
+    free(fx->dir);
+    free(fx->url);
+    free(fx);
+    return 0;
+}
+
+/* ---- helpers ---- */
+
+#define OK(call)                                                                                   \
+    do {                                                                                           \
+        bk_err err_ = {0};                                                                         \
+        int rc_ = (call);                                                                          \
+        if (rc_ != 0)                                                                              \
+            fail_msg("%s -> %s: %s", #call, bk_err_name(rc_), err_.msg);                           \
+    } while (0)
+#define ERR (&err_)
+
+static bk_run mk_run(const char *sym, bk_tf tf, int64_t from, int64_t to, int prio)
+{
+    bk_run r;
+    memset(&r, 0, sizeof r);
+    bk_strlcpy(r.symbol, sym, sizeof r.symbol);
+    r.tf = tf;
+    r.type = bk_job_for_tf(tf);
+    r.slice_from_us = from;
+    r.slice_to_us = to;
+    r.priority = prio;
+    r.max_attempts = 3;
+    bk_strlcpy(r.triggered_by, "tick", sizeof r.triggered_by);
+    return r;
+}
+
+/* Enqueue one run; returns whether it was inserted and fills r->id. */
+static bool enqueue1(bk_store *s, bk_run *r, int64_t now)
+{
+    size_t k = 99;
+    OK(bk_store_runs_enqueue(s, r, 1, &k, now, ERR));
+    return k == 1;
+}
+
+static void claim_ok(bk_store *s, const char *owner, int64_t now, bk_run *out)
+{
+    OK(bk_store_run_claim(s, owner, now, 60 * S, out, ERR));
+}
+
+static bk_run get_run(bk_store *s, const char *id)
+{
+    bk_run r;
+    OK(bk_store_run_get(s, id, &r, ERR));
+    return r;
+}
+
+static bk_commit mk_commit(const bk_run *r, const char *owner, const bk_bar *bars, size_t n,
+                           int64_t now)
+{
+    bk_commit c = {
+        .run_id = r->id,
+        .owner = owner,
+        .symbol = r->symbol,
+        .tf = r->tf,
+        .provider = "sim",
+        .bars = bars,
+        .n_bars = n,
+        .covered = {r->slice_from_us, r->slice_to_us},
+        .covered_ext = {r->slice_from_us, r->slice_to_us},
+        .now_us = now,
+    };
+    return c;
+}
+
+static bk_bar mk_bar(int64_t ts, double px)
+{
+    return (bk_bar){
+        .ts_us = ts, .open = px, .high = px + 1, .low = px - 1, .close = px + 0.5, .volume = 1000};
+}
+
+/* Enqueue, claim and commit one run over [from, to) with one bar at from. */
+static void fill_slice(bk_store *s, const char *sym, bk_tf tf, int64_t from, int64_t to,
+                       int64_t now)
+{
+    bk_run r = mk_run(sym, tf, from, to, 0), c;
+    assert_true(enqueue1(s, &r, now));
+    OK(bk_store_run_claim_id(s, r.id, "w", now, 60 * S, &c, ERR));
+    bk_bar b = mk_bar(from, 100);
+    bk_commit cm = mk_commit(&c, "w", &b, 1, now);
+    OK(bk_store_run_commit(s, &cm, ERR));
+}
+
+static int64_t bars_count(bk_store *s, const char *sym, int tf)
+{
+    int64_t n = -1;
+    OK(bk_store_bars_count(s, sym, tf, &n, ERR));
+    return n;
+}
+
+static void expect_series(bk_store *s, const char *sym, bk_tf tf, bk_series *out_copy)
+{
+    bk_series *v = NULL;
+    size_t n = 0;
+    OK(bk_store_series_load(s, sym, (int)tf, &v, &n, ERR));
+    assert_int_equal(n, 1);
+    *out_copy = v[0];
+    free(v); /* ownership of the ivsets moves to *out_copy */
+}
+
+static void series_fini(bk_series *x)
+{
+    bk_ivset_fini(&x->covered);
+    bk_ivset_fini(&x->active);
+    bk_ivset_fini(&x->dead);
+}
+
+/* ---- migrations ---- */
+
+static void t_migrate(void **state)
+{
+    fixture *fx = *state;
+    bk_err err = {0};
+    int v1 = 0, v2 = 0, v3 = 0;
+    OK(bk_store_migrate(fx->s, &v1, ERR));
+    assert_true(v1 >= 1);
+    OK(bk_store_migrate(fx->s, &v2, ERR)); /* idempotent */
+    assert_int_equal(v1, v2);
+    OK(bk_store_schema_version(fx->s, &v3, ERR));
+    assert_int_equal(v1, v3);
+    OK(bk_store_check_schema(fx->s, ERR));
+    if (!g_base_url) {
+        assert_string_equal(bk_store_kind(fx->s), "sqlite");
+        /* a new empty database: version 0, check_schema refuses */
+        char *p = bk_t_path(fx->dir, "empty.db");
+        bk_store *e = open_or_die(p);
+        OK(bk_store_schema_version(e, &v3, ERR));
+        assert_int_equal(v3, 0);
+        assert_int_equal(bk_store_check_schema(e, &err), BK_ESCHEMA);
+        bk_store_close(e);
+        free(p);
+    }
+}
+
+/* ---- job definitions ---- */
+
+static bk_def mk_def(const char *sym, bk_tf tf, int window, int prio)
+{
+    bk_def d;
+    memset(&d, 0, sizeof d);
+    bk_strlcpy(d.symbol, sym, sizeof d.symbol);
+    d.tf = tf;
+    d.type = bk_job_for_tf(tf);
+    d.window_days = window;
+    d.priority = prio;
+    d.enabled = true;
+    return d;
+}
+
+static void t_def_put(void **state)
+{
+    bk_store *s = ((fixture *)*state)->s;
+    bk_def d = mk_def("aapl", BK_TF_1H, 5, 190);
+    bool created = false;
+    OK(bk_store_def_put(s, &d, BK_PUT_SET, &created, T0, ERR));
+    assert_true(created);
+    assert_string_equal(d.symbol, "AAPL");
+    assert_int_equal(strlen(d.id), 36);
+    assert_true(d.enabled);
+    assert_int_equal(d.created_us, T0);
+    char id[BK_ID_MAX];
+    memcpy(id, d.id, sizeof id);
+
+    /* RAISE never lowers */
+    bk_def r = mk_def("AAPL", BK_TF_1H, 3, 100);
+    OK(bk_store_def_put(s, &r, BK_PUT_RAISE, &created, T0 + S, ERR));
+    assert_false(created);
+    assert_string_equal(r.id, id);
+    assert_int_equal(r.window_days, 5);
+    assert_int_equal(r.priority, 190);
+    r = mk_def("AAPL", BK_TF_1H, 30, 100);
+    OK(bk_store_def_put(s, &r, BK_PUT_RAISE, &created, T0 + S, ERR));
+    assert_int_equal(r.window_days, 30);
+    assert_int_equal(r.priority, 190);
+
+    /* SET sets (lower too) and re-enables */
+    OK(bk_store_def_set_enabled(s, "AAPL", BK_TF_1H, BK_JOB_INTRADAY, false, T0 + 2 * S, ERR));
+    bk_def g;
+    OK(bk_store_def_get(s, "AAPL", BK_TF_1H, BK_JOB_INTRADAY, &g, ERR));
+    assert_false(g.enabled);
+    bk_def d2 = mk_def("AAPL", BK_TF_1H, 2, 50);
+    OK(bk_store_def_put(s, &d2, BK_PUT_SET, &created, T0 + 3 * S, ERR));
+    assert_false(created);
+    assert_string_equal(d2.id, id);
+    assert_int_equal(d2.window_days, 2);
+    assert_int_equal(d2.priority, 50);
+    assert_true(d2.enabled);
+    assert_int_equal(d2.created_us, T0);
+    assert_int_equal(d2.updated_us, T0 + 3 * S);
+
+    bk_err err = {0};
+    assert_int_equal(bk_store_def_get(s, "MSFT", BK_TF_1H, BK_JOB_INTRADAY, &g, &err), BK_ENOENT);
+    assert_int_equal(bk_store_def_set_enabled(s, "MSFT", BK_TF_1H, BK_JOB_INTRADAY, true, T0, &err),
+                     BK_ENOENT);
+    bk_def bad = mk_def("AAPL", BK_TF_1H, 0, 1);
+    assert_int_equal(bk_store_def_put(s, &bad, BK_PUT_SET, NULL, T0, &err), BK_EINVAL);
+    bad = mk_def("no spaces", BK_TF_1H, 5, 1);
+    assert_int_equal(bk_store_def_put(s, &bad, BK_PUT_SET, NULL, T0, &err), BK_EINVAL);
+}
+
+static void t_def_list(void **state)
+{
+    bk_store *s = ((fixture *)*state)->s;
+    bk_def in[] = {
+        mk_def("NVDA", BK_TF_D1, 365, 100), mk_def("AAPL", BK_TF_15M, 5, 200),
+        mk_def("AAPL", BK_TF_5M, 5, 200),   mk_def("TSLA", BK_TF_1H, 5, 190),
+        mk_def("AAPL", BK_TF_D1, 365, 100),
+    };
+    for (size_t i = 0; i < BK_ARRAY_LEN(in); i++)
+        OK(bk_store_def_put(s, &in[i], BK_PUT_SET, NULL, T0, ERR));
+    OK(bk_store_def_set_enabled(s, "TSLA", BK_TF_1H, BK_JOB_INTRADAY, false, T0, ERR));
+
+    bk_def *v;
+    size_t n;
+    OK(bk_store_def_list(s, false, &v, &n, ERR));
+    assert_int_equal(n, 5);
+    /* priority desc, then symbol, then timeframe in timeframe order (5m before 15m) */
+    const char *want[] = {"AAPL 5m", "AAPL 15m", "TSLA 1h", "AAPL d1", "NVDA d1"};
+    for (size_t i = 0; i < n; i++) {
+        char got[64];
+        snprintf(got, sizeof got, "%s %s", v[i].symbol, bk_tf_name(v[i].tf));
+        assert_string_equal(got, want[i]);
+    }
+    free(v);
+    OK(bk_store_def_list(s, true, &v, &n, ERR));
+    assert_int_equal(n, 4);
+    for (size_t i = 0; i < n; i++)
+        assert_string_not_equal(v[i].symbol, "TSLA");
+    free(v);
+}
+
+static void t_def_remove(void **state)
+{
+    bk_store *s = ((fixture *)*state)->s;
+    bk_def d = mk_def("AAPL", BK_TF_1H, 5, 100);
+    OK(bk_store_def_put(s, &d, BK_PUT_SET, NULL, T0, ERR));
+    bk_run a = mk_run("AAPL", BK_TF_1H, T0, T0 + H, 0);
+    bk_run b = mk_run("AAPL", BK_TF_1H, T0 + H, T0 + 2 * H, 0);
+    bk_strlcpy(a.def_id, d.id, sizeof a.def_id);
+    bk_strlcpy(b.def_id, d.id, sizeof b.def_id);
+    assert_true(enqueue1(s, &a, T0));
+    assert_true(enqueue1(s, &b, T0));
+    bk_run c;
+    OK(bk_store_run_claim_id(s, b.id, "w1", T0, 60 * S, &c, ERR));
+    assert_string_equal(c.def_id, d.id);
+
+    OK(bk_store_def_remove(s, "AAPL", BK_TF_1H, BK_JOB_INTRADAY, T0 + S, ERR));
+    bk_err err = {0};
+    bk_def g;
+    assert_int_equal(bk_store_def_get(s, "AAPL", BK_TF_1H, BK_JOB_INTRADAY, &g, &err), BK_ENOENT);
+    assert_int_equal(bk_store_def_remove(s, "AAPL", BK_TF_1H, BK_JOB_INTRADAY, T0, &err),
+                     BK_ENOENT);
+    bk_run ra = get_run(s, a.id), rb = get_run(s, b.id);
+    assert_int_equal(ra.status, BK_ST_CANCELLED);
+    assert_int_equal(ra.finished_us, T0 + S);
+    assert_string_equal(ra.def_id, "");
+    assert_int_equal(rb.status, BK_ST_RUNNING); /* the worker finishes it */
+    assert_string_equal(rb.def_id, "");
+}
+
+/* ---- enqueue, claim ---- */
+
+static void t_enqueue_dedup(void **state)
+{
+    bk_store *s = ((fixture *)*state)->s;
+    bk_run v[3] = {mk_run("AAPL", BK_TF_1H, T0, T0 + H, 5),
+                   mk_run("AAPL", BK_TF_1H, T0 + H, T0 + 2 * H, 5),
+                   mk_run("AAPL", BK_TF_1H, T0, T0 + H, 5)};
+    size_t k = 0;
+    OK(bk_store_runs_enqueue(s, v, 3, &k, T0, ERR));
+    assert_int_equal(k, 2);
+    assert_int_equal(strlen(v[0].id), 36);
+    assert_string_equal(v[2].id, ""); /* skipped */
+    assert_int_equal(v[0].status, BK_ST_QUEUED);
+    assert_int_equal(v[0].attempt, 1);
+    assert_int_equal(v[0].created_us, T0);
+
+    bk_run again[2] = {mk_run("AAPL", BK_TF_1H, T0, T0 + H, 9),
+                       mk_run("AAPL", BK_TF_5M, T0, T0 + H, 9)}; /* other tf: allowed */
+    OK(bk_store_runs_enqueue(s, again, 2, &k, T0 + S, ERR));
+    assert_int_equal(k, 1);
+
+    /* still skipped while running; allowed again after success */
+    bk_run c;
+    OK(bk_store_run_claim_id(s, v[0].id, "w", T0, 60 * S, &c, ERR));
+    bk_run dup = mk_run("AAPL", BK_TF_1H, T0, T0 + H, 0);
+    assert_false(enqueue1(s, &dup, T0 + S));
+    bk_commit cm = mk_commit(&c, "w", NULL, 0, T0 + 2 * S);
+    OK(bk_store_run_commit(s, &cm, ERR));
+    dup = mk_run("AAPL", BK_TF_1H, T0, T0 + H, 0);
+    assert_true(enqueue1(s, &dup, T0 + 3 * S));
+
+    bk_err err = {0};
+    bk_run bad = mk_run("AAPL", BK_TF_1H, T0 + H, T0, 0);
+    assert_int_equal(bk_store_runs_enqueue(s, &bad, 1, &k, T0, &err), BK_EINVAL);
+}
+
+static void t_claim_order(void **state)
+{
+    bk_store *s = ((fixture *)*state)->s;
+    bk_err err = {0};
+    bk_run c;
+    assert_int_equal(bk_store_run_claim(s, "w", T0, 60 * S, &c, &err), BK_ENOENT);
+
+    bk_run old_low = mk_run("A", BK_TF_1H, T0, T0 + H, 1);
+    bk_run new_high = mk_run("B", BK_TF_1H, T0, T0 + H, 7);
+    bk_run old_high = mk_run("C", BK_TF_1H, T0, T0 + H, 7);
+    bk_run later = mk_run("D", BK_TF_1H, T0, T0 + H, 100);
+    later.not_before_us = T0 + 100 * S;
+    assert_true(enqueue1(s, &old_low, T0));
+    assert_true(enqueue1(s, &old_high, T0 + 1));
+    assert_true(enqueue1(s, &new_high, T0 + 2));
+    assert_true(enqueue1(s, &later, T0 + 3));
+
+    claim_ok(s, "w", T0 + 10 * S, &c);
+    assert_string_equal(c.symbol, "C");
+    assert_int_equal(c.status, BK_ST_RUNNING);
+    assert_string_equal(c.lease_owner, "w");
+    assert_int_equal(c.started_us, T0 + 10 * S);
+    assert_int_equal(c.lease_until_us, T0 + 70 * S);
+    claim_ok(s, "w", T0 + 10 * S, &c);
+    assert_string_equal(c.symbol, "B");
+    claim_ok(s, "w", T0 + 10 * S, &c);
+    assert_string_equal(c.symbol, "A");
+    assert_int_equal(bk_store_run_claim(s, "w", T0 + 99 * S, 60 * S, &c, &err), BK_ENOENT);
+    claim_ok(s, "w", T0 + 100 * S, &c);
+    assert_string_equal(c.symbol, "D");
+    assert_int_equal(bk_store_run_claim(s, "w", T0 + 200 * S, 60 * S, &c, &err), BK_ENOENT);
+
+    /* claim_id */
+    assert_int_equal(bk_store_run_claim_id(s, "nope", "w", T0, 60 * S, &c, &err), BK_ENOENT);
+    assert_int_equal(bk_store_run_claim_id(s, old_low.id, "w", T0, 60 * S, &c, &err), BK_EBUSY);
+}
+
+static void t_heartbeat(void **state)
+{
+    bk_store *s = ((fixture *)*state)->s;
+    bk_run r = mk_run("AAPL", BK_TF_1H, T0, T0 + H, 0), c;
+    assert_true(enqueue1(s, &r, T0));
+    claim_ok(s, "w1", T0, &c);
+    OK(bk_store_run_heartbeat(s, c.id, "w1", 40.0, T0 + 10 * S, T0 + 100 * S, ERR));
+    bk_run g = get_run(s, c.id);
+    assert_true(g.progress_percent > 39.9 && g.progress_percent < 40.1);
+    assert_int_equal(g.lease_until_us, T0 + 100 * S);
+    OK(bk_store_run_heartbeat(s, c.id, "w1", -1, T0 + 20 * S, T0 + 110 * S, ERR));
+    g = get_run(s, c.id);
+    assert_true(g.progress_percent > 39.9 && g.progress_percent < 40.1);
+
+    bk_err err = {0};
+    assert_int_equal(bk_store_run_heartbeat(s, c.id, "w2", 50, T0, T0 + H, &err), BK_ELEASE);
+    /* the lease expires and the run is requeued: w1 has lost it */
+    size_t n = 0;
+    OK(bk_store_runs_requeue_expired(s, T0 + 111 * S, &n, ERR));
+    assert_int_equal(n, 1);
+    assert_int_equal(bk_store_run_heartbeat(s, c.id, "w1", 50, T0, T0 + H, &err), BK_ELEASE);
+    assert_int_equal(err.code, BK_ELEASE);
+}
+
+/* ---- commit ---- */
+
+static void t_commit(void **state)
+{
+    bk_store *s = ((fixture *)*state)->s;
+    bk_run r = mk_run("AAPL", BK_TF_1H, T0, T0 + 3 * H, 0), c;
+    assert_true(enqueue1(s, &r, T0));
+    claim_ok(s, "w", T0 + S, &c);
+    bk_bar bars[3] = {mk_bar(T0, 10), mk_bar(T0 + H, 11), mk_bar(T0 + 2 * H, 12)};
+    bk_commit cm = mk_commit(&c, "w", bars, 3, T0 + 2 * S);
+    cm.covered_ext = (bk_iv){T0 - H, T0 + 3 * H}; /* widened over closed time */
+    OK(bk_store_run_commit(s, &cm, ERR));
+
+    assert_int_equal(bars_count(s, "AAPL", BK_TF_1H), 3);
+    bk_run g = get_run(s, c.id);
+    assert_int_equal(g.status, BK_ST_SUCCESS);
+    assert_int_equal(g.rows_written, 3);
+    assert_string_equal(g.provider, "sim");
+    assert_true(g.progress_percent > 99.9);
+    assert_int_equal(g.finished_us, T0 + 2 * S);
+    assert_string_equal(g.lease_owner, "");
+    assert_int_equal(g.lease_until_us, 0);
+
+    bk_coverage *cov;
+    size_t n;
+    OK(bk_store_coverage_list(s, "AAPL", BK_TF_1H, &cov, &n, ERR));
+    assert_int_equal(n, 1);
+    assert_int_equal(cov[0].from_us, T0); /* the summary uses covered, not the extension */
+    assert_int_equal(cov[0].to_us, T0 + 3 * H);
+    assert_int_equal(cov[0].last_success_us, T0 + 2 * S);
+    assert_int_equal(cov[0].last_rows_written, 3);
+    assert_string_equal(cov[0].last_provider, "sim");
+    assert_int_equal(cov[0].n_intervals, 1);
+    assert_int_equal(cov[0].covered_us, 4 * H);
+    free(cov);
+
+    /* a disjoint slice: two intervals; then the one that touches both: one */
+    fill_slice(s, "AAPL", BK_TF_1H, T0 + 5 * H, T0 + 6 * H, T0 + 10 * S);
+    bk_series x;
+    expect_series(s, "AAPL", BK_TF_1H, &x);
+    assert_int_equal(x.covered.n, 2);
+    series_fini(&x);
+    fill_slice(s, "AAPL", BK_TF_1H, T0 + 3 * H, T0 + 5 * H, T0 + 20 * S);
+    expect_series(s, "AAPL", BK_TF_1H, &x);
+    assert_int_equal(x.covered.n, 1);
+    assert_int_equal(x.covered.v[0].from_us, T0 - H);
+    assert_int_equal(x.covered.v[0].to_us, T0 + 6 * H);
+    assert_int_equal(x.active.n, 0);
+    series_fini(&x);
+    /* an overlapping one inside changes nothing but the summary's last_* */
+    fill_slice(s, "AAPL", BK_TF_1H, T0 + H, T0 + 2 * H, T0 + 30 * S);
+    OK(bk_store_coverage_list(s, NULL, -1, &cov, &n, ERR));
+    assert_int_equal(n, 1);
+    assert_int_equal(cov[0].from_us, T0);
+    assert_int_equal(cov[0].to_us, T0 + 6 * H);
+    assert_int_equal(cov[0].n_intervals, 1);
+    assert_int_equal(cov[0].covered_us, 7 * H);
+    assert_int_equal(cov[0].last_rows_written, 1);
+    assert_int_equal(cov[0].last_success_us, T0 + 30 * S);
+    free(cov);
+}
+
+static void t_commit_empty_covered(void **state)
+{
+    bk_store *s = ((fixture *)*state)->s;
+    bk_run r = mk_run("AAPL", BK_TF_5M, T0, T0 + H, 0), c;
+    assert_true(enqueue1(s, &r, T0));
+    claim_ok(s, "w", T0, &c);
+    bk_bar b = mk_bar(T0, 1);
+    bk_commit cm = mk_commit(&c, "w", &b, 1, T0 + S);
+    cm.covered = cm.covered_ext = (bk_iv){T0 + H, T0 + H};
+    OK(bk_store_run_commit(s, &cm, ERR));
+    assert_int_equal(bars_count(s, "AAPL", BK_TF_5M), 1);
+    assert_int_equal(get_run(s, c.id).status, BK_ST_SUCCESS);
+    bk_coverage *cov;
+    size_t n;
+    OK(bk_store_coverage_list(s, NULL, -1, &cov, &n, ERR));
+    assert_int_equal(n, 0);
+    free(cov);
+}
+
+static void t_commit_lease_lost(void **state)
+{
+    bk_store *s = ((fixture *)*state)->s;
+    bk_run r = mk_run("AAPL", BK_TF_1H, T0, T0 + H, 0), c1, c2;
+    assert_true(enqueue1(s, &r, T0));
+    claim_ok(s, "w1", T0, &c1);
+    size_t n;
+    OK(bk_store_runs_requeue_expired(s, T0 + 61 * S, &n, ERR));
+    assert_int_equal(n, 1);
+    claim_ok(s, "w2", T0 + 62 * S, &c2);
+    assert_string_equal(c1.id, c2.id);
+    assert_int_equal(c2.attempt, 2);
+
+    bk_bar b = mk_bar(T0, 5);
+    bk_commit cm = mk_commit(&c1, "w1", &b, 1, T0 + 63 * S);
+    bk_err err = {0};
+    assert_int_equal(bk_store_run_commit(s, &cm, &err), BK_ELEASE);
+    assert_int_equal(bars_count(s, NULL, -1), 0);
+    bk_coverage *cov;
+    OK(bk_store_coverage_list(s, NULL, -1, &cov, &n, ERR));
+    assert_int_equal(n, 0);
+    free(cov);
+    bk_run g = get_run(s, c1.id);
+    assert_int_equal(g.status, BK_ST_RUNNING);
+    assert_string_equal(g.lease_owner, "w2");
+    /* w2 still commits */
+    cm = mk_commit(&c2, "w2", &b, 1, T0 + 64 * S);
+    OK(bk_store_run_commit(s, &cm, ERR));
+    assert_int_equal(bars_count(s, "AAPL", BK_TF_1H), 1);
+    /* and a commit for the wrong series is refused, writing nothing */
+    bk_run r2 = mk_run("MSFT", BK_TF_1H, T0, T0 + H, 0), c3;
+    assert_true(enqueue1(s, &r2, T0));
+    claim_ok(s, "w", T0, &c3);
+    cm = mk_commit(&c3, "w", &b, 1, T0);
+    cm.symbol = "AAPL";
+    assert_int_equal(bk_store_run_commit(s, &cm, &err), BK_EINVAL);
+    assert_int_equal(get_run(s, c3.id).status, BK_ST_RUNNING);
+}
+
+/* ---- failures, expiry, dead letters ---- */
+
+static bk_failure mk_failure(const bk_run *r, const char *owner, int64_t now, int64_t retry_at)
+{
+    bk_failure f = {.run_id = r->id,
+                    .owner = owner,
+                    .error_code = "PROVIDER_5XX",
+                    .error_message = "HTTP 503",
+                    .provider = "massive",
+                    .now_us = now,
+                    .retry_at_us = retry_at};
+    return f;
+}
+
+static void t_fail(void **state)
+{
+    bk_store *s = ((fixture *)*state)->s;
+    bk_run r = mk_run("AAPL", BK_TF_1H, T0, T0 + H, 0), c;
+    assert_true(enqueue1(s, &r, T0));
+    claim_ok(s, "w", T0, &c);
+    bk_failure f = mk_failure(&c, "w", T0 + S, T0 + 30 * S);
+    OK(bk_store_run_fail(s, &f, ERR));
+    bk_run g = get_run(s, c.id);
+    assert_int_equal(g.status, BK_ST_QUEUED);
+    assert_int_equal(g.attempt, 2);
+    assert_int_equal(g.not_before_us, T0 + 30 * S);
+    assert_string_equal(g.error_code, "PROVIDER_5XX");
+    assert_string_equal(g.error_message, "HTTP 503");
+    assert_string_equal(g.lease_owner, "");
+
+    bk_err err = {0};
+    assert_int_equal(bk_store_run_claim(s, "w", T0 + 29 * S, 60 * S, &c, &err), BK_ENOENT);
+    claim_ok(s, "w", T0 + 30 * S, &c);
+    f = mk_failure(&c, "w", T0 + 31 * S, 0);
+    f.error_code = "PROVIDER_AUTH";
+    OK(bk_store_run_fail(s, &f, ERR));
+    g = get_run(s, c.id);
+    assert_int_equal(g.status, BK_ST_FAILED);
+    assert_int_equal(g.attempt, 2);
+    assert_int_equal(g.finished_us, T0 + 31 * S);
+    assert_string_equal(g.error_code, "PROVIDER_AUTH");
+    assert_int_equal(bk_store_run_fail(s, &f, &err), BK_ELEASE);
+
+    /* release: back to queued, same attempt */
+    bk_run r2 = mk_run("AAPL", BK_TF_1H, T0 + H, T0 + 2 * H, 0);
+    assert_true(enqueue1(s, &r2, T0));
+    claim_ok(s, "w", T0, &c);
+    OK(bk_store_run_release(s, c.id, "w", T0 + S, ERR));
+    g = get_run(s, c.id);
+    assert_int_equal(g.status, BK_ST_QUEUED);
+    assert_int_equal(g.attempt, 1);
+    assert_int_equal(bk_store_run_release(s, c.id, "w", T0 + S, &err), BK_ELEASE);
+}
+
+static void t_requeue_expired(void **state)
+{
+    bk_store *s = ((fixture *)*state)->s;
+    bk_run r = mk_run("AAPL", BK_TF_1H, T0, T0 + H, 0),
+           other = mk_run("MSFT", BK_TF_1H, T0, T0 + H, 0);
+    r.max_attempts = 2;
+    bk_run c, co;
+    assert_true(enqueue1(s, &r, T0));
+    claim_ok(s, "w", T0, &c);
+    assert_true(enqueue1(s, &other, T0));
+    OK(bk_store_run_claim(s, "w", T0 + 30 * S, 600 * S, &co, ERR)); /* long lease */
+
+    size_t n = 0;
+    OK(bk_store_runs_requeue_expired(s, T0 + 60 * S, &n, ERR)); /* not before: strictly after */
+    assert_int_equal(n, 0);
+    OK(bk_store_runs_requeue_expired(s, T0 + 61 * S, &n, ERR));
+    assert_int_equal(n, 1);
+    bk_run g = get_run(s, c.id);
+    assert_int_equal(g.status, BK_ST_QUEUED);
+    assert_int_equal(g.attempt, 2);
+    assert_string_equal(g.triggered_by, "lease_expired");
+    assert_int_equal(get_run(s, co.id).status, BK_ST_RUNNING);
+
+    claim_ok(s, "w", T0 + 70 * S, &c);
+    OK(bk_store_runs_requeue_expired(s, T0 + 200 * S, &n, ERR));
+    assert_int_equal(n, 1);
+    g = get_run(s, c.id);
+    assert_int_equal(g.status, BK_ST_FAILED);
+    assert_int_equal(g.attempt, 2);
+    assert_string_equal(g.error_code, "LEASE_EXPIRED");
+    assert_int_equal(g.finished_us, T0 + 200 * S);
+}
+
+static void t_retry_failed(void **state)
+{
+    bk_store *s = ((fixture *)*state)->s;
+    bk_run a = mk_run("AAPL", BK_TF_1H, T0, T0 + H, 0),
+           b = mk_run("AAPL", BK_TF_1H, T0 + H, T0 + 2 * H, 0);
+    bk_run c;
+    assert_true(enqueue1(s, &a, T0));
+    assert_true(enqueue1(s, &b, T0 + 1));
+    for (int i = 0; i < 2; i++) {
+        claim_ok(s, "w", T0, &c);
+        bk_failure f = mk_failure(&c, "w", T0 + S, 0);
+        OK(bk_store_run_fail(s, &f, ERR));
+    }
+    /* b's slice is active again: retry skips it */
+    bk_run b2 = mk_run("AAPL", BK_TF_1H, T0 + H, T0 + 2 * H, 0);
+    assert_true(enqueue1(s, &b2, T0 + 2 * S));
+
+    size_t n = 0;
+    OK(bk_store_runs_retry_failed(s, T0 + 10 * S, 2, &n, ERR));
+    assert_int_equal(n, 1);
+    bk_run g = get_run(s, a.id);
+    assert_int_equal(g.status, BK_ST_QUEUED);
+    assert_int_equal(g.attempt, 2);
+    assert_int_equal(g.max_attempts, 3);
+    assert_string_equal(g.triggered_by, "retry_failed");
+    assert_string_equal(g.error_code, "PROVIDER_5XX"); /* kept until the next outcome */
+    assert_int_equal(g.finished_us, 0);
+    assert_int_equal(get_run(s, b.id).status, BK_ST_FAILED);
+    OK(bk_store_runs_retry_failed(s, T0 + 11 * S, 1, &n, ERR));
+    assert_int_equal(n, 0);
+}
+
+/* ---- reading runs ---- */
+
+static void t_runs_list(void **state)
+{
+    bk_store *s = ((fixture *)*state)->s;
+    const char *syms[] = {"AAPL", "MSFT", "AAPL", "AAPL"};
+    bk_tf tfs[] = {BK_TF_1H, BK_TF_1H, BK_TF_15M, BK_TF_1H};
+    bk_run r[4];
+    for (int i = 0; i < 4; i++) {
+        r[i] = mk_run(syms[i], tfs[i], T0 + i * H, T0 + (i + 1) * H, 0);
+        assert_true(enqueue1(s, &r[i], T0 + i * S));
+    }
+    bk_run c;
+    OK(bk_store_run_claim_id(s, r[3].id, "w", T0, 60 * S, &c, ERR));
+
+    bk_run *v;
+    size_t n;
+    OK(bk_store_runs_list(s, NULL, &v, &n, ERR));
+    assert_int_equal(n, 4);
+    assert_string_equal(v[0].id, r[3].id); /* newest first */
+    assert_string_equal(v[3].id, r[0].id);
+    free(v);
+    bk_run_filter f = {.status = -1, .symbol = "AAPL", .tf = BK_TF_1H};
+    OK(bk_store_runs_list(s, &f, &v, &n, ERR));
+    assert_int_equal(n, 2);
+    free(v);
+    f = (bk_run_filter){.status = BK_ST_QUEUED, .symbol = "AAPL", .tf = -1, .limit = 1};
+    OK(bk_store_runs_list(s, &f, &v, &n, ERR));
+    assert_int_equal(n, 1);
+    assert_string_equal(v[0].id, r[2].id);
+    free(v);
+    f = (bk_run_filter){.status = -1, .tf = -1, .since_us = T0 + 2 * S};
+    OK(bk_store_runs_list(s, &f, &v, &n, ERR));
+    assert_int_equal(n, 2);
+    free(v);
+
+    int64_t counts[BK_ST__N];
+    OK(bk_store_runs_count(s, NULL, counts, ERR));
+    assert_int_equal(counts[BK_ST_QUEUED], 3);
+    assert_int_equal(counts[BK_ST_RUNNING], 1);
+    assert_int_equal(counts[BK_ST_SUCCESS], 0);
+    f = (bk_run_filter){.status = -1, .symbol = "AAPL", .tf = BK_TF_1H, .limit = 1};
+    OK(bk_store_runs_count(s, &f, counts, ERR));
+    assert_int_equal(counts[BK_ST_QUEUED], 1);
+    assert_int_equal(counts[BK_ST_RUNNING], 1);
+
+    bk_err err = {0};
+    assert_int_equal(bk_store_run_get(s, "no-such-run", &c, &err), BK_ENOENT);
+}
+
+static void t_next_event(void **state)
+{
+    bk_store *s = ((fixture *)*state)->s;
+    int64_t t = -1;
+    OK(bk_store_runs_next_event(s, &t, ERR));
+    assert_int_equal(t, 0);
+    bk_run a = mk_run("AAPL", BK_TF_1H, T0, T0 + H, 0),
+           b = mk_run("AAPL", BK_TF_1H, T0 + H, T0 + 2 * H, 0);
+    a.not_before_us = T0 + 500 * S;
+    assert_true(enqueue1(s, &a, T0));
+    OK(bk_store_runs_next_event(s, &t, ERR));
+    assert_int_equal(t, T0 + 500 * S);
+    assert_true(enqueue1(s, &b, T0));
+    OK(bk_store_runs_next_event(s, &t, ERR));
+    assert_int_equal(t, T0); /* b is claimable already */
+    bk_run c;
+    OK(bk_store_run_claim_id(s, b.id, "w", T0, 60 * S, &c, ERR));
+    OK(bk_store_runs_next_event(s, &t, ERR));
+    assert_int_equal(t, T0 + 60 * S); /* b's lease */
+}
+
+/* ---- planning state ---- */
+
+static void t_series_load(void **state)
+{
+    bk_store *s = ((fixture *)*state)->s;
+    fill_slice(s, "MSFT", BK_TF_1H, T0, T0 + H, T0);
+    bk_run act = mk_run("AAPL", BK_TF_5M, T0, T0 + H, 0);
+    bk_run act2 = mk_run("AAPL", BK_TF_5M, T0 + H, T0 + 2 * H, 0);
+    bk_run dead = mk_run("MSFT", BK_TF_1H, T0 + 2 * H, T0 + 3 * H, 0);
+    assert_true(enqueue1(s, &act, T0));
+    assert_true(enqueue1(s, &act2, T0));
+    assert_true(enqueue1(s, &dead, T0));
+    bk_run c;
+    OK(bk_store_run_claim_id(s, dead.id, "w", T0, 60 * S, &c, ERR));
+    bk_failure f = mk_failure(&c, "w", T0, 0);
+    OK(bk_store_run_fail(s, &f, ERR));
+    OK(bk_store_run_claim_id(s, act2.id, "w", T0, 60 * S, &c, ERR)); /* running is active too */
+
+    bk_series *v;
+    size_t n;
+    OK(bk_store_series_load(s, NULL, -1, &v, &n, ERR));
+    assert_int_equal(n, 2);
+    assert_string_equal(v[0].symbol, "AAPL");
+    assert_int_equal(v[0].tf, BK_TF_5M);
+    assert_int_equal(v[0].covered.n, 0);
+    assert_int_equal(v[0].active.n, 1); /* two touching slices, one interval */
+    assert_int_equal(v[0].active.v[0].from_us, T0);
+    assert_int_equal(v[0].active.v[0].to_us, T0 + 2 * H);
+    assert_string_equal(v[1].symbol, "MSFT");
+    assert_int_equal(v[1].covered.n, 1);
+    assert_int_equal(v[1].dead.n, 1);
+    assert_int_equal(v[1].dead.v[0].from_us, T0 + 2 * H);
+    assert_int_equal(v[1].active.n, 0);
+    bk_series_free(v, n);
+
+    OK(bk_store_series_load(s, "MSFT", BK_TF_1H, &v, &n, ERR));
+    assert_int_equal(n, 1);
+    assert_int_equal(v[0].covered.v[0].to_us, T0 + H);
+    bk_series_free(v, n);
+    OK(bk_store_series_load(s, "MSFT", BK_TF_D1, &v, &n, ERR));
+    assert_int_equal(n, 0);
+    bk_series_free(v, n);
+}
+
+static void t_series_load_many(void **state)
+{
+    bk_store *s = ((fixture *)*state)->s;
+    enum { N = 2000 };
+    bk_run *runs = calloc(N, sizeof *runs);
+    for (int i = 0; i < N; i++) {
+        char sym[16];
+        snprintf(sym, sizeof sym, "S%04d", i / 2);
+        runs[i] = mk_run(sym, i % 2 ? BK_TF_1H : BK_TF_D1, T0, T0 + H, 0);
+    }
+    size_t k;
+    OK(bk_store_runs_enqueue(s, runs, N, &k, T0, ERR));
+    assert_int_equal(k, N);
+    bk_series *v;
+    size_t n;
+    int64_t t = bk_clock_mono_us();
+    OK(bk_store_series_load(s, NULL, -1, &v, &n, ERR));
+    t = bk_clock_mono_us() - t;
+    assert_int_equal(n, N);
+    for (size_t i = 1; i < n; i++) {
+        int c = strcmp(v[i - 1].symbol, v[i].symbol);
+        assert_true(c < 0 || (c == 0 && v[i - 1].tf < v[i].tf));
+        assert_int_equal(v[i].active.n, 1);
+    }
+    assert_true(t < 2 * S);
+    bk_series_free(v, n);
+    free(runs);
+}
+
+/* ---- bars ---- */
+
+typedef struct bar_sink {
+    size_t n, stop_after;
+    int64_t first_ts, last_ts;
+    double close_at_5;
+    char provider[32];
+} bar_sink;
+
+static int sink_cb(void *ctx, const bk_bar *b, const char *provider)
+{
+    bar_sink *k = ctx;
+    if (k->n == 0)
+        k->first_ts = b->ts_us;
+    if (b->ts_us <= k->last_ts && k->n)
+        return -1; /* not in order */
+    k->last_ts = b->ts_us;
+    if (b->ts_us == T0 + 5 * 60 * S) {
+        k->close_at_5 = b->close;
+        bk_strlcpy(k->provider, provider, sizeof k->provider);
+    }
+    k->n++;
+    return k->stop_after && k->n >= k->stop_after ? 7 : 0;
+}
+
+static void t_bars(void **state)
+{
+    bk_store *s = ((fixture *)*state)->s;
+    enum { N = 100 };
+    bk_bar bars[N];
+    for (int i = 0; i < N; i++)
+        bars[i] = mk_bar(T0 + i * 60 * S, 100 + i);
+    OK(bk_store_bars_upsert(s, "AAPL", BK_TF_1M, "sim", bars, N, ERR));
+    OK(bk_store_bars_upsert(s, "MSFT", BK_TF_1M, "sim", bars, 10, ERR));
+    OK(bk_store_bars_upsert(s, "AAPL", BK_TF_5M, "sim", bars, 20, ERR));
+    /* overwrite 10 bars with new values and another provider */
+    for (int i = 0; i < 10; i++)
+        bars[i].close = 1.25;
+    OK(bk_store_bars_upsert(s, "AAPL", BK_TF_1M, "massive", bars, 10, ERR));
+    assert_int_equal(bars_count(s, "AAPL", BK_TF_1M), N);
+    assert_int_equal(bars_count(s, "AAPL", -1), N + 20);
+    assert_int_equal(bars_count(s, NULL, BK_TF_1M), N + 10);
+    assert_int_equal(bars_count(s, NULL, -1), N + 30);
+
+    bar_sink k = {0};
+    OK(bk_store_bars_read(s, "AAPL", BK_TF_1M, T0 + 2 * 60 * S, T0 + 12 * 60 * S, sink_cb, &k,
+                          ERR));
+    assert_int_equal(k.n, 10); /* [from, to) */
+    assert_int_equal(k.first_ts, T0 + 2 * 60 * S);
+    assert_int_equal(k.last_ts, T0 + 11 * 60 * S);
+    assert_true(k.close_at_5 == 1.25);
+    assert_string_equal(k.provider, "massive");
+
+    k = (bar_sink){.stop_after = 3};
+    bk_err err = {0};
+    assert_int_equal(bk_store_bars_read(s, "AAPL", BK_TF_1M, T0, T0 + H * 10, sink_cb, &k, &err),
+                     7);
+    assert_int_equal(k.n, 3);
+    k = (bar_sink){0};
+    OK(bk_store_bars_read(s, "AAPL", BK_TF_1M, T0 + 90 * 60 * S, 0, sink_cb, &k, ERR));
+    assert_int_equal(k.n, 10); /* to 0 = no upper bound */
+}
+
+/* ---- leadership ---- */
+
+static void t_leader(void **state)
+{
+    fixture *fx = *state;
+    bk_store *a = fx->s, *b = open_or_die(fx->url);
+    bool la = false, lb = true;
+    OK(bk_store_leader_try(a, "scheduler", "A", T0, 10 * S, &la, ERR));
+    OK(bk_store_leader_try(b, "scheduler", "B", T0 + S, 10 * S, &lb, ERR));
+    assert_true(la);
+    assert_false(lb);
+    OK(bk_store_leader_try(a, "scheduler", "A", T0 + 5 * S, 10 * S, &la, ERR)); /* renew */
+    assert_true(la);
+    OK(bk_store_leader_try(b, "scheduler", "B", T0 + 14 * S, 10 * S, &lb, ERR));
+    assert_false(lb);
+    OK(bk_store_leader_try(b, "other", "B", T0 + 14 * S, 10 * S, &lb, ERR)); /* another name */
+    assert_true(lb);
+    OK(bk_store_leader_try(b, "scheduler", "B", T0 + 16 * S, 10 * S, &lb, ERR)); /* expired */
+    assert_true(lb);
+    OK(bk_store_leader_try(a, "scheduler", "A", T0 + 17 * S, 10 * S, &la, ERR));
+    assert_false(la);
+    OK(bk_store_leader_release(a, "scheduler", "A", ERR)); /* not the holder: no effect */
+    OK(bk_store_leader_try(a, "scheduler", "A", T0 + 18 * S, 10 * S, &la, ERR));
+    assert_false(la);
+    OK(bk_store_leader_release(b, "scheduler", "B", ERR));
+    OK(bk_store_leader_try(a, "scheduler", "A", T0 + 19 * S, 10 * S, &la, ERR));
+    assert_true(la);
+    bk_store_close(b);
+}
+
+/* ---- concurrency ---- */
+
+enum { N_THREADS = 4, N_CLAIM_RUNS = 200 };
+
+typedef struct claimer {
+    const char *url;
+    char owner[16];
+    char (*ids)[BK_ID_MAX]; /* N_CLAIM_RUNS slots */
+    size_t n;
+    int rc;
+    char msg[BK_ERR_MSG_MAX];
+} claimer;
+
+static void *claim_thread(void *arg)
+{
+    claimer *w = arg;
+    bk_err err = {0};
+    bk_store *s = NULL;
+    w->rc = bk_store_open(&s, w->url, &err);
+    while (w->rc == 0) {
+        bk_run r;
+        int rc = bk_store_run_claim(s, w->owner, T0, 60 * S, &r, &err);
+        if (rc == BK_ENOENT)
+            break;
+        if (rc < 0) {
+            w->rc = rc;
+            break;
+        }
+        if (w->n < N_CLAIM_RUNS)
+            memcpy(w->ids[w->n], r.id, BK_ID_MAX);
+        w->n++;
+        /* and finish it, so the writers interleave claims and commits */
+        bk_bar b = mk_bar(r.slice_from_us, 1);
+        bk_commit c = mk_commit(&r, w->owner, &b, 1, T0);
+        rc = bk_store_run_commit(s, &c, &err);
+        if (rc < 0) {
+            w->rc = rc;
+            break;
+        }
+    }
+    if (w->rc < 0)
+        bk_strlcpy(w->msg, err.msg, sizeof w->msg);
+    bk_store_close(s);
+    return NULL;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+static void t_concurrent_claims(void **state)
+{
+    fixture *fx = *state;
+    bk_run *runs = calloc(N_CLAIM_RUNS, sizeof *runs);
+    for (int i = 0; i < N_CLAIM_RUNS; i++)
+        runs[i] = mk_run(i % 2 ? "AAPL" : "MSFT", BK_TF_1M, T0 + i * 60 * S, T0 + (i + 1) * 60 * S,
+                         i % 5);
+    size_t k;
+    OK(bk_store_runs_enqueue(fx->s, runs, N_CLAIM_RUNS, &k, T0 - S, ERR));
+    assert_int_equal(k, N_CLAIM_RUNS);
+
+    claimer w[N_THREADS];
+    pthread_t th[N_THREADS];
+    char(*ids)[BK_ID_MAX] = calloc((size_t)N_THREADS * N_CLAIM_RUNS, BK_ID_MAX);
+    for (int i = 0; i < N_THREADS; i++) {
+        w[i] = (claimer){.url = fx->url, .ids = ids + (size_t)i * N_CLAIM_RUNS};
+        snprintf(w[i].owner, sizeof w[i].owner, "worker-%d", i);
+        assert_int_equal(pthread_create(&th[i], NULL, claim_thread, &w[i]), 0);
+    }
+    size_t total = 0;
+    char(*all)[BK_ID_MAX] = calloc((size_t)N_THREADS * N_CLAIM_RUNS, BK_ID_MAX);
+    for (int i = 0; i < N_THREADS; i++) {
+        pthread_join(th[i], NULL);
+        if (w[i].rc != 0)
+            fail_msg("%s: %s %s", w[i].owner, bk_err_name(w[i].rc), w[i].msg);
+        for (size_t j = 0; j < w[i].n && j < N_CLAIM_RUNS; j++)
+            memcpy(all[total + j], w[i].ids[j], BK_ID_MAX);
+        total += w[i].n;
+    }
+    assert_int_equal(total, N_CLAIM_RUNS);
+    qsort(all, total, BK_ID_MAX, cmp_id);
+    for (size_t i = 1; i < total; i++)
+        assert_string_not_equal(all[i - 1], all[i]);
+    assert_int_equal(bars_count(fx->s, NULL, -1), N_CLAIM_RUNS);
+    int64_t counts[BK_ST__N];
+    OK(bk_store_runs_count(fx->s, NULL, counts, ERR));
+    assert_int_equal(counts[BK_ST_SUCCESS], N_CLAIM_RUNS);
+    free(all);
+    free(ids);
+    free(runs);
+}
+
+/* ---- SQLite only ---- */
+
+static void t_sqlite_corrupt(void **state)
+{
+    (void)state;
+    char *dir = bk_t_tmpdir("store-corrupt");
+    char *p = bk_t_path(dir, "garbage.db");
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    for (int i = 0; i < 4096; i++)
+        fputc((i * 7919) & 0xff, f);
+    fclose(f);
+    bk_err err = {0};
+    bk_store *s = (bk_store *)1;
+    assert_int_equal(bk_store_open(&s, p, &err), BK_ECORRUPT);
+    assert_null(s);
+    assert_non_null(strstr(err.msg, p));
+    bk_t_rmtree(dir);
+    free(p);
+    free(dir);
+}
+
+static void t_sqlite_newer_schema(void **state)
+{
+    (void)state;
+    char *dir = bk_t_tmpdir("store-newer");
+    char *p = bk_t_path(dir, "newer.db");
+    bk_store *s = open_or_die(p);
+    int v = 0;
+    OK(bk_store_migrate(s, &v, ERR));
+    bk_store_close(s);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    bk_err err = {0};
+    assert_int_equal(bk_store_open(&s, p, &err), BK_ESCHEMA);
+    assert_non_null(strstr(err.msg, p));
+    bk_t_rmtree(dir);
+    free(p);
+    free(dir);
+}
+
+static void t_sqlite_bad_path(void **state)
+{
+    (void)state;
+    bk_err err = {0};
+    bk_store *s;
+    const char *p = "/nonexistent-dir-for-barkeep/sub/x.db";
+    int rc = bk_store_open(&s, p, &err);
+    assert_true(rc < 0);
+    assert_non_null(strstr(err.msg, p));
+    char *dir = bk_t_tmpdir("store-dir");
+    rc = bk_store_open(&s, dir, &err); /* a directory */
+    assert_true(rc < 0);
+    assert_non_null(strstr(err.msg, dir));
+    bk_t_rmtree(dir);
+    free(dir);
+    assert_int_equal(bk_store_open(&s, "postgres://localhost/barkeep", &err), BK_EINVAL);
+    assert_int_equal(bk_store_open(&s, "postgresql://localhost/barkeep", &err), BK_EINVAL);
+}
+
+/* ---- suites ---- */
+
+#define FX(t) cmocka_unit_test_setup_teardown(t, fixture_setup, fixture_teardown)
+
+static int generic_suite(const char *url)
+{
+    g_base_url = url;
+    const struct CMUnitTest tests[] = {
+        FX(t_migrate),
+        FX(t_def_put),
+        FX(t_def_list),
+        FX(t_def_remove),
+        FX(t_enqueue_dedup),
+        FX(t_claim_order),
+        FX(t_heartbeat),
+        FX(t_commit),
+        FX(t_commit_empty_covered),
+        FX(t_commit_lease_lost),
+        FX(t_fail),
+        FX(t_requeue_expired),
+        FX(t_retry_failed),
+        FX(t_runs_list),
+        FX(t_next_event),
+        FX(t_series_load),
+        FX(t_series_load_many),
+        FX(t_bars),
+        FX(t_leader),
+        FX(t_concurrent_claims),
+    };
+    return cmocka_run_group_tests_name(url ? "store (BK_TEST_DB_URL)" : "store (sqlite)", tests,
+                                       NULL, NULL);
+}
+
+static int sqlite_suite(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(t_sqlite_corrupt),
+        cmocka_unit_test(t_sqlite_newer_schema),
+        cmocka_unit_test(t_sqlite_bad_path),
+    };
+    return cmocka_run_group_tests_name("store sqlite-only", tests, NULL, NULL);
+}
+
+int main(void)
+{
+    const char *url = getenv("BK_TEST_DB_URL");
+    int fails = generic_suite(url && *url ? url : NULL);
+    fails += sqlite_suite();
+    return fails ? 1 : 0;
+}
