@@ -91,6 +91,13 @@ static void must(bk_t_result r, int status)
     assert_int_equal(r.status, status);
 }
 
+/* must() for a result nobody reads afterwards. */
+static void must_free(bk_t_result r, int status)
+{
+    must(r, status);
+    bk_t_result_free(&r);
+}
+
 static int count_sub(const char *s, const char *sub)
 {
     int n = 0;
@@ -176,7 +183,7 @@ static void check_all_complete(void)
 static void test_guide_watchlist(void **state)
 {
     (void)state;
-    must(bk("jobs", "seed", NULL), 0);
+    must_free(bk("jobs", "seed", NULL), 0);
     bk_t_result r = bk("tick", "--wait", NULL);
     must(r, 0);
     assert_non_null(strstr(r.out, "dead-lettered 0"));
@@ -247,7 +254,7 @@ static void test_sigkill_and_restart(void **state)
     const char *env[] = {"BARKEEP_SIM_LATENCY_MS=25", "BARKEEP_SIM_PAGE_SIZE=2",
                          "BARKEEP_LEASE_MS=600", NULL};
     set_env(env);
-    must(bk("jobs", "seed", NULL), 0);
+    must_free(bk("jobs", "seed", NULL), 0);
     char *log = bk_t_path(g_dir, "serve.log");
     pid_t pid = spawn_serve(log);
     int64_t deadline = bk_clock_mono_us() + 60 * BK_US_PER_S;
@@ -283,7 +290,7 @@ static void test_fault_injection(void **state)
                          "BARKEEP_SIM_TIMEOUT_MS=5",   "BARKEEP_SIM_PAGE_SIZE=4",
                          NULL};
     set_env(env);
-    must(bk("jobs", "seed", NULL), 0);
+    must_free(bk("jobs", "seed", NULL), 0);
     bk_t_result r = bk("tick", "--wait", NULL);
     must(r, 0);
     bk_t_result_free(&r);
@@ -297,7 +304,7 @@ static void test_fault_injection(void **state)
 static void test_dead_letter_and_retry(void **state)
 {
     (void)state;
-    must(bk("jobs", "add", "ZZZQ", "1h", "--window-days", "3", NULL), 0);
+    must_free(bk("jobs", "add", "ZZZQ", "1h", "--window-days", "3", NULL), 0);
     bk_t_result r = bk("tick", "--wait", NULL);
     must(r, 1); /* runs were dead-lettered */
     bk_t_result_free(&r);
