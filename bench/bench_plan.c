@@ -16,6 +16,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/util.h"
 #include "model/time.h"
 #include "plan/plan.h"
 
