@@ -328,6 +328,70 @@ static void test_dead_letter_and_retry(void **state)
     assert_int_equal(runs_in("failed"), 0);
 }
 
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return strdup("");
+    size_t cap = 1 << 16, n = 0, k;
+    char *buf = malloc(cap);
+    while ((k = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += k;
+        if (n + 1 >= cap)
+            buf = realloc(buf, cap *= 2);
+    }
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static int log_has(const char *path, const char *what)
+{
+    char *s = slurp(path);
+    int yes = strstr(s, what) != NULL;
+    free(s);
+    return yes;
+}
+
+#define LEADER "this process is the scheduler leader"
+#define STANDBY "another process holds the scheduler lease"
+
+/* Two serve processes on one SQLite file: exactly one plans; when it stops,
+ * the other takes over and finishes the backfill. */
+static void test_two_serves_one_leader(void **state)
+{
+    (void)state;
+    const char *env[] = {"BARKEEP_SIM_LATENCY_MS=20", "BARKEEP_SIM_PAGE_SIZE=2",
+                         "BARKEEP_LEASE_MS=1000", NULL};
+    set_env(env);
+    must_free(bk("jobs", "seed", NULL), 0);
+    char *log_a = bk_t_path(g_dir, "a.log"), *log_b = bk_t_path(g_dir, "b.log");
+    pid_t a = spawn_serve(log_a), b = spawn_serve(log_b);
+    int64_t deadline = bk_clock_mono_us() + 30 * BK_US_PER_S;
+    while (bk_clock_mono_us() < deadline &&
+           !((log_has(log_a, LEADER) && log_has(log_b, STANDBY)) ||
+             (log_has(log_b, LEADER) && log_has(log_a, STANDBY))))
+        pause_ms(20);
+    int a_leads = log_has(log_a, LEADER);
+    assert_true(a_leads != log_has(log_b, LEADER)); /* exactly one leader */
+    pid_t leader = a_leads ? a : b, standby = a_leads ? b : a;
+    const char *standby_log = a_leads ? log_b : log_a;
+    kill(leader, SIGTERM);
+    assert_int_equal(bk_t_wait(leader), 0);
+    deadline = bk_clock_mono_us() + 30 * BK_US_PER_S;
+    while (bk_clock_mono_us() < deadline && !log_has(standby_log, LEADER))
+        pause_ms(20);
+    assert_true(log_has(standby_log, LEADER)); /* the standby took over */
+    deadline = bk_clock_mono_us() + 120 * BK_US_PER_S;
+    while (!backfill_done() && bk_clock_mono_us() < deadline)
+        pause_ms(50);
+    kill(standby, SIGTERM);
+    assert_int_equal(bk_t_wait(standby), 0);
+    check_all_complete();
+    free(log_a);
+    free(log_b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -335,6 +399,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sigkill_and_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fault_injection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dead_letter_and_retry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_two_serves_one_leader, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
