@@ -1,7 +1,8 @@
 #!/bin/sh
-# Build barkeep and run every test: the dev build (-Werror), then the same
-# suite under AddressSanitizer + UndefinedBehaviorSanitizer, then the
-# threaded suites under ThreadSanitizer. Installs missing Debian packages.
+# Build barkeep and run every test: the dev build (-Werror), the pure and
+# store suites and a whole loop under valgrind, the same suite under
+# AddressSanitizer + UndefinedBehaviorSanitizer, then the threaded suites
+# under ThreadSanitizer. Installs missing Debian packages.
 set -eu
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
@@ -12,6 +13,10 @@ for preset in dev asan; do
     cmake --build --preset "$preset" $jobs
     echo "== $preset tests" >&2
     ctest --preset "$preset" $jobs
+    if [ "$preset" = dev ]; then
+        echo "== valgrind" >&2
+        scripts/valgrind.sh
+    fi
 done
 echo "== tsan tests" >&2
 cmake --preset tsan >/dev/null

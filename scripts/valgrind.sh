@@ -1,0 +1,21 @@
+#!/bin/sh
+# Run the unit and store suites and one whole `tick --wait` loop under
+# valgrind memcheck (dev build). Any error or definite leak fails.
+set -eu
+cd "$(dirname "$0")/.."
+B=build/dev
+VG="valgrind --quiet --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite"
+for t in test_core test_time test_tf_sym test_ivset test_cal test_conf test_json test_plan \
+         test_validate test_sim test_store test_work; do
+    [ -x "$B/tests/$t" ] || continue
+    echo "valgrind $t" >&2
+    $VG "$B/tests/$t" >/dev/null
+done
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+$VG $B/barkeep --db "$dir/v.db" jobs seed >/dev/null
+$VG $B/barkeep --db "$dir/v.db" --now 2025-07-08T18:07:00Z --log-level error \
+    --set sim_fault_rate=0.2 --set retry_base_ms=1 tick --wait >/dev/null
+$VG $B/barkeep --db "$dir/v.db" --now 2025-07-08T18:07:00Z bars AAPL 1h --format json >/dev/null
+$VG $B/barkeep --db "$dir/v.db" --now 2025-07-08T18:07:00Z gaps AAPL 15m --json >/dev/null
+echo "valgrind: clean" >&2
