@@ -64,10 +64,10 @@ static int set_one(bk_conf *c, const setting *s, const char *value, const char *
     if (s->kind == K_STR) {
         if (strlen(value) >= s->size)
             return bk_err_set(err, BK_ERANGE, "%s: value too long", label);
-        bk_strlcpy(base + s->offset, value, s->size);
         if (strcmp(s->name, "anchor") == 0 && strcmp(value, "session") != 0 &&
             strcmp(value, "clock") != 0)
             return bk_err_set(err, BK_EINVAL, "%s: '%s' is not session or clock", label, value);
+        bk_strlcpy(base + s->offset, value, s->size);
         return 0;
     }
     if (s->kind == K_INT) {
