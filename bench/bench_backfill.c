@@ -144,8 +144,11 @@ int main(int argc, char **argv)
     if (bk_store_open(&s, db, &err) || bk_store_migrate(s, NULL, &err))
         die("store", &err);
     for (int i = 0; i < symbols; i++) {
-        bk_def d = {.type = BK_JOB_INTRADAY, .tf = BK_TF_1M, .window_days = days,
-                    .priority = 100, .enabled = true};
+        bk_def d = {.type = BK_JOB_INTRADAY,
+                    .tf = BK_TF_1M,
+                    .window_days = days,
+                    .priority = 100,
+                    .enabled = true};
         snprintf(d.symbol, sizeof d.symbol, "S%03d", i);
         if (bk_store_def_put(s, &d, BK_PUT_SET, NULL, now, &err))
             die("def", &err);

@@ -6,6 +6,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
+scripts/lint.sh
 jobs="-j$(nproc)"
 for preset in dev asan; do
     echo "== $preset build" >&2

@@ -20,9 +20,9 @@ char *bk_t_path(const char *dir, const char *name);
 const char *bk_t_bin(void);
 
 typedef struct bk_t_result {
-    int status;  /* exit code, or 128 + signal */
-    char *out;   /* captured stdout (malloc'd, NUL-terminated) */
-    char *err;   /* captured stderr */
+    int status; /* exit code, or 128 + signal */
+    char *out;  /* captured stdout (malloc'd, NUL-terminated) */
+    char *err;  /* captured stderr */
 } bk_t_result;
 
 /* Run argv (argv[0] is the program) with extra environment entries

@@ -28,7 +28,7 @@
 #include "model/tf.h"
 
 #define BK_CAL_FIRST_YEAR 1990
-#define BK_CAL_LAST_YEAR 2099
+#define BK_CAL_LAST_YEAR  2099
 
 typedef struct bk_session {
     int32_t day;      /* New York trading date, days since 1970-01-01 */

@@ -123,8 +123,8 @@ int bk_cli_parse(int argc, char **argv, const bk_opt *opts, const char **pos, in
 int bk_cli_symbol(const char *s, char out[BK_SYM_MAX + 1])
 {
     if (bk_sym_parse(s, out) != 0)
-        return bk_cli_usage_error("invalid symbol '%s' (1-%d characters of A-Z 0-9 . - ^ = /)",
-                                  s, BK_SYM_MAX);
+        return bk_cli_usage_error("invalid symbol '%s' (1-%d characters of A-Z 0-9 . - ^ = /)", s,
+                                  BK_SYM_MAX);
     return 0;
 }
 
@@ -179,8 +179,10 @@ static unsigned parse_faults(const char *s)
     static const struct {
         const char *name;
         unsigned bit;
-    } kinds[] = {{"timeout", BK_SIM_FAULT_TIMEOUT}, {"5xx", BK_SIM_FAULT_5XX},
-                 {"429", BK_SIM_FAULT_429},         {"malformed", BK_SIM_FAULT_MALFORMED},
+    } kinds[] = {{"timeout", BK_SIM_FAULT_TIMEOUT},
+                 {"5xx", BK_SIM_FAULT_5XX},
+                 {"429", BK_SIM_FAULT_429},
+                 {"malformed", BK_SIM_FAULT_MALFORMED},
                  {"invalid", BK_SIM_FAULT_INVALID}};
     unsigned bits = 0;
     for (size_t i = 0; i < BK_ARRAY_LEN(kinds); i++)
@@ -230,12 +232,10 @@ static const struct {
     const char *name;
     int (*fn)(bk_cli *, int, char **);
 } commands[] = {
-    {"migrate", bk_cmd_migrate},   {"jobs", bk_cmd_jobs},
-    {"tick", bk_cmd_tick},         {"serve", bk_cmd_serve},
-    {"runs", bk_cmd_runs},         {"retry-failed", bk_cmd_retry_failed},
-    {"coverage", bk_cmd_coverage}, {"gaps", bk_cmd_gaps},
-    {"bars", bk_cmd_bars},         {"calendar", bk_cmd_calendar},
-    {"config", bk_cmd_config},
+    {"migrate", bk_cmd_migrate},   {"jobs", bk_cmd_jobs},     {"tick", bk_cmd_tick},
+    {"serve", bk_cmd_serve},       {"runs", bk_cmd_runs},     {"retry-failed", bk_cmd_retry_failed},
+    {"coverage", bk_cmd_coverage}, {"gaps", bk_cmd_gaps},     {"bars", bk_cmd_bars},
+    {"calendar", bk_cmd_calendar}, {"config", bk_cmd_config},
 };
 
 /* Global options before the command; returns the index of the command, or

@@ -12,14 +12,14 @@
 #include "prov/prov.h"
 #include "store/store.h"
 
-#define BK_EXIT_OK 0
-#define BK_EXIT_FAIL 1
+#define BK_EXIT_OK    0
+#define BK_EXIT_FAIL  1
 #define BK_EXIT_USAGE 2
 
 typedef struct bk_cli {
-    const char *db;   /* path or URL */
+    const char *db; /* path or URL */
     bk_conf conf;
-    bool now_fixed;   /* --now given */
+    bool now_fixed; /* --now given */
 } bk_cli;
 
 /* One option of a command: "--json" (flag) or "--type" (takes a value). */

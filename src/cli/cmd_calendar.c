@@ -51,8 +51,10 @@ int bk_cmd_calendar(bk_cli *cli, int argc, char **argv)
     const char *from_s = NULL, *to_s = NULL, *format = "csv", *pos[1];
     bool extended = false;
     int n_pos, rc;
-    bk_opt opts[] = {{"--from", true, &from_s, NULL},   {"--to", true, &to_s, NULL},
-                     {"--format", true, &format, NULL}, {"--extended", false, NULL, &extended},
+    bk_opt opts[] = {{"--from", true, &from_s, NULL},
+                     {"--to", true, &to_s, NULL},
+                     {"--format", true, &format, NULL},
+                     {"--extended", false, NULL, &extended},
                      {NULL, false, NULL, NULL}};
     if ((rc = bk_cli_parse(argc - 1, argv + 1, opts, pos, 0, &n_pos, calendar_usage)) != 0)
         return rc < 0 ? 0 : rc;
@@ -85,8 +87,7 @@ int bk_cmd_calendar(bk_cli *cli, int argc, char **argv)
             session_json(&w, &ss, extended);
             continue;
         }
-        char d[16], o[BK_TIME_STR_MAX], c[BK_TIME_STR_MAX], p[BK_TIME_STR_MAX],
-            q[BK_TIME_STR_MAX];
+        char d[16], o[BK_TIME_STR_MAX], c[BK_TIME_STR_MAX], p[BK_TIME_STR_MAX], q[BK_TIME_STR_MAX];
         printf("%s,%s,%s,%s", bk_date_format(day, d), bk_time_format(ss.open_us, o),
                bk_time_format(ss.close_us, c), ss.early_close ? "true" : "false");
         if (extended)

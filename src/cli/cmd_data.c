@@ -193,8 +193,8 @@ static int print_bar(void *ctx, const bk_bar *bar, const char *provider)
     bars_out *o = ctx;
     char ts[BK_TIME_STR_MAX];
     if (!o->json) {
-        printf("%s,%.10g,%.10g,%.10g,%.10g,%.10g,%s\n", bk_time_format(bar->ts_us, ts),
-               bar->open, bar->high, bar->low, bar->close, bar->volume, provider);
+        printf("%s,%.10g,%.10g,%.10g,%.10g,%.10g,%s\n", bk_time_format(bar->ts_us, ts), bar->open,
+               bar->high, bar->low, bar->close, bar->volume, provider);
         return 0;
     }
     bk_jw_obj_begin(&o->w);

@@ -30,9 +30,9 @@ static const struct {
     bk_job type;
     int window_days, priority;
 } guide_watchlist[] = {
-    {"AAPL", "15m", BK_JOB_INTRADAY, 5, 200},  {"AAPL", "1h", BK_JOB_INTRADAY, 5, 190},
-    {"NVDA", "15m", BK_JOB_INTRADAY, 5, 200},  {"NVDA", "1h", BK_JOB_INTRADAY, 5, 190},
-    {"TSLA", "15m", BK_JOB_INTRADAY, 5, 200},  {"TSLA", "1h", BK_JOB_INTRADAY, 5, 190},
+    {"AAPL", "15m", BK_JOB_INTRADAY, 5, 200},    {"AAPL", "1h", BK_JOB_INTRADAY, 5, 190},
+    {"NVDA", "15m", BK_JOB_INTRADAY, 5, 200},    {"NVDA", "1h", BK_JOB_INTRADAY, 5, 190},
+    {"TSLA", "15m", BK_JOB_INTRADAY, 5, 200},    {"TSLA", "1h", BK_JOB_INTRADAY, 5, 190},
     {"AAPL", "d1", BK_JOB_HISTORICAL, 365, 100}, {"NVDA", "d1", BK_JOB_HISTORICAL, 365, 100},
     {"TSLA", "d1", BK_JOB_HISTORICAL, 365, 100},
 };
@@ -44,8 +44,7 @@ static int put_def(bk_store *s, bk_def *d)
     if (bk_store_def_put(s, d, BK_PUT_SET, &created, bk_clock_now_us(), &err) != 0)
         return bk_cli_fail("%s", err.msg);
     printf("%s %s %s %s window_days=%d priority=%d id=%s\n", created ? "added" : "updated",
-           d->symbol, bk_tf_name(d->tf), bk_job_name(d->type), d->window_days, d->priority,
-           d->id);
+           d->symbol, bk_tf_name(d->tf), bk_job_name(d->type), d->window_days, d->priority, d->id);
     return 0;
 }
 
@@ -163,8 +162,8 @@ static int jobs_list(bk_cli *cli, int argc, char **argv)
         printf("%s\n", b.data);
         bk_buf_fini(&b);
     } else {
-        printf("%-10s %-4s %-17s %7s %8s %-7s %s\n", "SYMBOL", "TF", "TYPE", "WINDOW",
-               "PRIORITY", "ENABLED", "ID");
+        printf("%-10s %-4s %-17s %7s %8s %-7s %s\n", "SYMBOL", "TF", "TYPE", "WINDOW", "PRIORITY",
+               "ENABLED", "ID");
         for (size_t i = 0; i < n; i++)
             printf("%-10s %-4s %-17s %7d %8d %-7s %s\n", defs[i].symbol, bk_tf_name(defs[i].tf),
                    bk_job_name(defs[i].type), defs[i].window_days, defs[i].priority,
@@ -207,7 +206,10 @@ static int jobs_change(bk_cli *cli, const char *verb, int argc, char **argv)
         return bk_cli_fail("no %s definition for %s %s", bk_job_name(job), sym, bk_tf_name(tf));
     if (rc)
         return bk_cli_fail("%s", err.msg);
-    printf("%s %s %s %s\n", strcmp(verb, "rm") == 0 ? "removed" : verb[0] == 'e' ? "enabled" : "disabled",
+    printf("%s %s %s %s\n",
+           strcmp(verb, "rm") == 0 ? "removed"
+           : verb[0] == 'e'        ? "enabled"
+                                   : "disabled",
            sym, bk_tf_name(tf), bk_job_name(job));
     return 0;
 }

@@ -22,8 +22,8 @@ static const char retry_usage[] =
 
 static void print_table(const bk_run *runs, size_t n)
 {
-    printf("%-36s %-8s %-4s %-20s %-20s %-9s %5s %6s %-8s %3s %s\n", "ID", "SYMBOL", "TF",
-           "FROM", "TO", "STATUS", "PCT", "ROWS", "PROVIDER", "ATT", "ERROR");
+    printf("%-36s %-8s %-4s %-20s %-20s %-9s %5s %6s %-8s %3s %s\n", "ID", "SYMBOL", "TF", "FROM",
+           "TO", "STATUS", "PCT", "ROWS", "PROVIDER", "ATT", "ERROR");
     for (size_t i = 0; i < n; i++) {
         const bk_run *r = &runs[i];
         char f[40], t[40];
@@ -40,9 +40,9 @@ int bk_cmd_runs(bk_cli *cli, int argc, char **argv)
     const char *status = NULL, *symbol = NULL, *tf_s = NULL, *limit = NULL, *pos[1];
     bool json = false;
     int n_pos, rc;
-    bk_opt opts[] = {{"--status", true, &status, NULL},   {"--symbol", true, &symbol, NULL},
-                     {"--timeframe", true, &tf_s, NULL},  {"--limit", true, &limit, NULL},
-                     {"--json", false, NULL, &json},       {NULL, false, NULL, NULL}};
+    bk_opt opts[] = {{"--status", true, &status, NULL},  {"--symbol", true, &symbol, NULL},
+                     {"--timeframe", true, &tf_s, NULL}, {"--limit", true, &limit, NULL},
+                     {"--json", false, NULL, &json},     {NULL, false, NULL, NULL}};
     if ((rc = bk_cli_parse(argc - 1, argv + 1, opts, pos, 0, &n_pos, runs_usage)) != 0)
         return rc < 0 ? 0 : rc;
     bk_run_filter f = {.status = -1, .tf = -1};

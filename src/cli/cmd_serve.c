@@ -18,7 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define LEADER_NAME "scheduler"
+#define LEADER_NAME   "scheduler"
 #define WAIT_SLICE_US (200 * BK_US_PER_MS) /* how often waits look at the stop flag */
 
 static const char migrate_usage[] =
@@ -221,8 +221,8 @@ int bk_cmd_tick(bk_cli *cli, int argc, char **argv)
         bk_store_close(s);
         if (rc)
             return BK_EXIT_FAIL;
-        printf("planned %zu slices for %zu definitions, enqueued %zu, requeued %zu\n",
-               t.planned, t.defs, t.enqueued, t.requeued);
+        printf("planned %zu slices for %zu definitions, enqueued %zu, requeued %zu\n", t.planned,
+               t.defs, t.enqueued, t.requeued);
         return 0;
     }
     install_signals();
@@ -312,8 +312,8 @@ int bk_cmd_serve(bk_cli *cli, int argc, char **argv)
     warn_simulated(l.prov);
     char owner[BK_OWNER_MAX];
     snprintf(owner, sizeof owner, "%s:scheduler", bk_host_id());
-    bk_log(BK_LOG_INFO, "serve", "started db=%s store=%s workers=%lld", cli->db,
-           bk_store_kind(l.s), (long long)cli->conf.workers);
+    bk_log(BK_LOG_INFO, "serve", "started db=%s store=%s workers=%lld", cli->db, bk_store_kind(l.s),
+           (long long)cli->conf.workers);
     bool leader = false;
     while (!atomic_load(&g_stop))
         wait_progress(l.pool, scheduler_step(&l, owner, &leader));

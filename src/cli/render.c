@@ -80,7 +80,10 @@ void bk_render_coverage(bk_jw *w, const bk_coverage *c)
 
 const char *bk_render_time(int64_t us, char buf[40])
 {
-    if (us == 0)
-        return strcpy(buf, "-");
+    if (us == 0) {
+        buf[0] = '-';
+        buf[1] = '\0';
+        return buf;
+    }
     return bk_time_format(us, buf);
 }

@@ -17,7 +17,7 @@ typedef struct setting {
     const char *name;
     enum kind kind;
     size_t offset;
-    size_t size;          /* for strings */
+    size_t size; /* for strings */
     const char *def;
     double min, max;
     const char *help;
@@ -27,25 +27,41 @@ typedef struct setting {
 #define S(field) sizeof(((bk_conf *)0)->field)
 
 static const setting settings[] = {
-    {"workers", K_INT, F(workers), 0, "5", 1, 256, "worker threads (the guide's MAX_CONCURRENT_JOBS)"},
-    {"lease_ms", K_INT, F(lease_ms), 0, "30000", 100, 3600000, "lease of a running run; renewed every lease/3"},
-    {"max_attempts", K_INT, F(max_attempts), 0, "5", 1, 100, "attempts before a run is dead-lettered"},
-    {"retry_base_ms", K_INT, F(retry_base_ms), 0, "2000", 0, 3600000, "first retry back-off (doubles per attempt, jittered)"},
+    {"workers", K_INT, F(workers), 0, "5", 1, 256,
+     "worker threads (the guide's MAX_CONCURRENT_JOBS)"},
+    {"lease_ms", K_INT, F(lease_ms), 0, "30000", 100, 3600000,
+     "lease of a running run; renewed every lease/3"},
+    {"max_attempts", K_INT, F(max_attempts), 0, "5", 1, 100,
+     "attempts before a run is dead-lettered"},
+    {"retry_base_ms", K_INT, F(retry_base_ms), 0, "2000", 0, 3600000,
+     "first retry back-off (doubles per attempt, jittered)"},
     {"retry_max_ms", K_INT, F(retry_max_ms), 0, "300000", 0, 86400000, "retry back-off cap"},
-    {"page_retries", K_INT, F(page_retries), 0, "2", 0, 20, "retries of one failed page (same back-off) before the attempt fails"},
-    {"slice_hours_intraday", K_INT, F(slice_hours[BK_JOB_INTRADAY]), 0, "2", 1, 8760, "slice grid for fetch_intraday (hours)"},
-    {"slice_hours_historical", K_INT, F(slice_hours[BK_JOB_HISTORICAL]), 0, "2160", 1, 876000, "slice grid for fetch_historical (hours)"},
-    {"max_slices_intraday", K_INT, F(max_slices[BK_JOB_INTRADAY]), 0, "5", 1, 100000, "slices enqueued per intraday definition per tick"},
-    {"max_slices_historical", K_INT, F(max_slices[BK_JOB_HISTORICAL]), 0, "10", 1, 100000, "slices enqueued per historical definition per tick"},
-    {"tail_boost", K_INT, F(tail_boost), 0, "1000", 0, 1000000, "priority added to a series' newest slice (freshness first)"},
-    {"tick_max_ms", K_INT, F(tick_max_ms), 0, "60000", 10, 3600000, "longest the scheduler sleeps between ticks"},
-    {"anchor", K_STR, F(anchor), S(anchor), "session", 0, 0, "1h/4h bar anchor: session (09:30) or clock (09:00)"},
-    {"closures_file", K_STR, F(closures_file), S(closures_file), "", 0, 0, "file of extra market closures (YYYY-MM-DD [HH:MM])"},
+    {"page_retries", K_INT, F(page_retries), 0, "2", 0, 20,
+     "retries of one failed page (same back-off) before the attempt fails"},
+    {"slice_hours_intraday", K_INT, F(slice_hours[BK_JOB_INTRADAY]), 0, "2", 1, 8760,
+     "slice grid for fetch_intraday (hours)"},
+    {"slice_hours_historical", K_INT, F(slice_hours[BK_JOB_HISTORICAL]), 0, "2160", 1, 876000,
+     "slice grid for fetch_historical (hours)"},
+    {"max_slices_intraday", K_INT, F(max_slices[BK_JOB_INTRADAY]), 0, "5", 1, 100000,
+     "slices enqueued per intraday definition per tick"},
+    {"max_slices_historical", K_INT, F(max_slices[BK_JOB_HISTORICAL]), 0, "10", 1, 100000,
+     "slices enqueued per historical definition per tick"},
+    {"tail_boost", K_INT, F(tail_boost), 0, "1000", 0, 1000000,
+     "priority added to a series' newest slice (freshness first)"},
+    {"tick_max_ms", K_INT, F(tick_max_ms), 0, "60000", 10, 3600000,
+     "longest the scheduler sleeps between ticks"},
+    {"anchor", K_STR, F(anchor), S(anchor), "session", 0, 0,
+     "1h/4h bar anchor: session (09:30) or clock (09:00)"},
+    {"closures_file", K_STR, F(closures_file), S(closures_file), "", 0, 0,
+     "file of extra market closures (YYYY-MM-DD [HH:MM])"},
     {"sim_latency_ms", K_INT, F(sim_latency_ms), 0, "0", 0, 600000, "sim: latency per page"},
     {"sim_page_size", K_INT, F(sim_page_size), 0, "5000", 1, 1000000, "sim: bars per page"},
-    {"sim_fault_rate", K_REAL, F(sim_fault_rate), 0, "0", 0, 1, "sim: probability that a page fails"},
-    {"sim_faults", K_STR, F(sim_faults), S(sim_faults), "all", 0, 0, "sim: fault kinds (timeout,5xx,429,malformed,invalid | all)"},
-    {"sim_timeout_ms", K_INT, F(sim_timeout_ms), 0, "50", 0, 600000, "sim: how long a timeout fault waits"},
+    {"sim_fault_rate", K_REAL, F(sim_fault_rate), 0, "0", 0, 1,
+     "sim: probability that a page fails"},
+    {"sim_faults", K_STR, F(sim_faults), S(sim_faults), "all", 0, 0,
+     "sim: fault kinds (timeout,5xx,429,malformed,invalid | all)"},
+    {"sim_timeout_ms", K_INT, F(sim_timeout_ms), 0, "50", 0, 600000,
+     "sim: how long a timeout fault waits"},
     {"sim_seed", K_INT, F(sim_seed), 0, "1", 0, 9007199254740991.0, "sim: seed of the fault draws"},
 };
 
@@ -57,8 +73,7 @@ static const setting *find(const char *name)
     return NULL;
 }
 
-static int set_one(bk_conf *c, const setting *s, const char *value, const char *label,
-                   bk_err *err)
+static int set_one(bk_conf *c, const setting *s, const char *value, const char *label, bk_err *err)
 {
     char *base = (char *)c;
     if (s->kind == K_STR) {

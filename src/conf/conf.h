@@ -17,22 +17,22 @@
 #include "model/job.h"
 
 typedef struct bk_conf {
-    int64_t workers;             /* worker threads in serve / tick --wait */
-    int64_t lease_ms;            /* a running run's lease; renewed every lease/3 */
-    int64_t max_attempts;        /* attempts before a run is dead-lettered */
-    int64_t retry_base_ms;       /* first back-off; doubles per attempt, with jitter */
-    int64_t retry_max_ms;        /* back-off cap */
-    int64_t page_retries;        /* quick retries of one page before the attempt fails */
+    int64_t workers;                /* worker threads in serve / tick --wait */
+    int64_t lease_ms;               /* a running run's lease; renewed every lease/3 */
+    int64_t max_attempts;           /* attempts before a run is dead-lettered */
+    int64_t retry_base_ms;          /* first back-off; doubles per attempt, with jitter */
+    int64_t retry_max_ms;           /* back-off cap */
+    int64_t page_retries;           /* quick retries of one page before the attempt fails */
     int64_t slice_hours[BK_JOB__N]; /* fixed slice grid per job type */
     int64_t max_slices[BK_JOB__N];  /* slices enqueued per definition per tick */
-    int64_t tail_boost;          /* priority added to a series' newest slice */
-    int64_t tick_max_ms;         /* longest the scheduler sleeps between ticks */
-    char anchor[16];             /* 1h/4h anchor: session | clock */
-    char closures_file[512];     /* extra special closures ("" = none) */
+    int64_t tail_boost;             /* priority added to a series' newest slice */
+    int64_t tick_max_ms;            /* longest the scheduler sleeps between ticks */
+    char anchor[16];                /* 1h/4h anchor: session | clock */
+    char closures_file[512];        /* extra special closures ("" = none) */
     int64_t sim_latency_ms;
     int64_t sim_page_size;
     double sim_fault_rate;
-    char sim_faults[64];         /* comma list: timeout,5xx,429,malformed,invalid | all */
+    char sim_faults[64]; /* comma list: timeout,5xx,429,malformed,invalid | all */
     int64_t sim_timeout_ms;
     int64_t sim_seed;
 } bk_conf;

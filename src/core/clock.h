@@ -11,11 +11,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BK_US_PER_MS INT64_C(1000)
-#define BK_US_PER_S INT64_C(1000000)
-#define BK_US_PER_MIN (60 * BK_US_PER_S)
+#define BK_US_PER_MS   INT64_C(1000)
+#define BK_US_PER_S    INT64_C(1000000)
+#define BK_US_PER_MIN  (60 * BK_US_PER_S)
 #define BK_US_PER_HOUR (60 * BK_US_PER_MIN)
-#define BK_US_PER_DAY (24 * BK_US_PER_HOUR)
+#define BK_US_PER_DAY  (24 * BK_US_PER_HOUR)
 
 /* Start the wall clock at now_us (process-wide; call once at start-up). */
 void bk_clock_start_at(int64_t now_us);

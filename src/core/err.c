@@ -31,8 +31,8 @@ const char *bk_err_name(int code)
     switch (code) {
     case 0:
         return "OK";
-#define BK_ERR_NAME(name, value, run_code, msg)                                                   \
-    case (value):                                                                               \
+#define BK_ERR_NAME(name, value, run_code, msg)                                                    \
+    case (value):                                                                                  \
         return #name;
         BK_ERR_MAP(BK_ERR_NAME)
 #undef BK_ERR_NAME
@@ -45,8 +45,8 @@ const char *bk_strerror(int code)
     switch (code) {
     case 0:
         return "ok";
-#define BK_ERR_STR(name, value, run_code, msg)                                                    \
-    case (value):                                                                               \
+#define BK_ERR_STR(name, value, run_code, msg)                                                     \
+    case (value):                                                                                  \
         return msg;
         BK_ERR_MAP(BK_ERR_STR)
 #undef BK_ERR_STR
@@ -59,8 +59,8 @@ const char *bk_err_run_code(int code)
     switch (code) {
     case 0:
         return "OK";
-#define BK_ERR_RUN(name, value, run_code, msg)                                                    \
-    case (value):                                                                               \
+#define BK_ERR_RUN(name, value, run_code, msg)                                                     \
+    case (value):                                                                                  \
         return run_code;
         BK_ERR_MAP(BK_ERR_RUN)
 #undef BK_ERR_RUN

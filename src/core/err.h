@@ -17,27 +17,27 @@
 #include <stdint.h>
 
 /* X(name, value, run_code, message) */
-#define BK_ERR_MAP(X)                                                                      \
-    X(EINVAL, -EINVAL, "INVALID_ARGUMENT", "invalid argument")                             \
-    X(ENOMEM, -ENOMEM, "OUT_OF_MEMORY", "out of memory")                                   \
-    X(ENOENT, -ENOENT, "NOT_FOUND", "not found")                                           \
-    X(EEXIST, -EEXIST, "ALREADY_EXISTS", "already exists")                                 \
-    X(ETIMEDOUT, -ETIMEDOUT, "PROVIDER_TIMEOUT", "timed out")                              \
-    X(EIO, -EIO, "IO_ERROR", "i/o error")                                                  \
-    X(EBUSY, -EBUSY, "BUSY", "resource busy")                                              \
-    X(ERANGE, -ERANGE, "OUT_OF_RANGE", "value out of range")                               \
-    X(ESTORE, -4001, "STORE_ERROR", "database error")                                      \
-    X(ECORRUPT, -4002, "STORE_CORRUPT", "database file is corrupt or not a database")      \
-    X(ELEASE, -4003, "LEASE_LOST", "run lease lost to another worker")                     \
-    X(ESCHEMA, -4004, "SCHEMA_TOO_NEW", "database schema is newer than this barkeep")      \
-    X(EPROV_5XX, -4010, "PROVIDER_5XX", "provider server error")                          \
-    X(EPROV_NET, -4011, "PROVIDER_NETWORK", "provider unreachable")                       \
-    X(EPROV_RATE, -4012, "PROVIDER_RATE_LIMITED", "provider rate limit hit")              \
-    X(EPROV_AUTH, -4013, "PROVIDER_AUTH", "provider refused the credentials")             \
-    X(EPROV_SYMBOL, -4014, "UNKNOWN_SYMBOL", "provider does not know the symbol")         \
-    X(EPROV_MALFORMED, -4015, "PROVIDER_MALFORMED", "malformed provider response")        \
-    X(EBADBAR, -4016, "INVALID_BAR", "provider returned an invalid bar")                  \
-    X(ENOPROV, -4017, "NO_PROVIDER", "no provider can serve this series")                 \
+#define BK_ERR_MAP(X)                                                                              \
+    X(EINVAL, -EINVAL, "INVALID_ARGUMENT", "invalid argument")                                     \
+    X(ENOMEM, -ENOMEM, "OUT_OF_MEMORY", "out of memory")                                           \
+    X(ENOENT, -ENOENT, "NOT_FOUND", "not found")                                                   \
+    X(EEXIST, -EEXIST, "ALREADY_EXISTS", "already exists")                                         \
+    X(ETIMEDOUT, -ETIMEDOUT, "PROVIDER_TIMEOUT", "timed out")                                      \
+    X(EIO, -EIO, "IO_ERROR", "i/o error")                                                          \
+    X(EBUSY, -EBUSY, "BUSY", "resource busy")                                                      \
+    X(ERANGE, -ERANGE, "OUT_OF_RANGE", "value out of range")                                       \
+    X(ESTORE, -4001, "STORE_ERROR", "database error")                                              \
+    X(ECORRUPT, -4002, "STORE_CORRUPT", "database file is corrupt or not a database")              \
+    X(ELEASE, -4003, "LEASE_LOST", "run lease lost to another worker")                             \
+    X(ESCHEMA, -4004, "SCHEMA_TOO_NEW", "database schema is newer than this barkeep")              \
+    X(EPROV_5XX, -4010, "PROVIDER_5XX", "provider server error")                                   \
+    X(EPROV_NET, -4011, "PROVIDER_NETWORK", "provider unreachable")                                \
+    X(EPROV_RATE, -4012, "PROVIDER_RATE_LIMITED", "provider rate limit hit")                       \
+    X(EPROV_AUTH, -4013, "PROVIDER_AUTH", "provider refused the credentials")                      \
+    X(EPROV_SYMBOL, -4014, "UNKNOWN_SYMBOL", "provider does not know the symbol")                  \
+    X(EPROV_MALFORMED, -4015, "PROVIDER_MALFORMED", "malformed provider response")                 \
+    X(EBADBAR, -4016, "INVALID_BAR", "provider returned an invalid bar")                           \
+    X(ENOPROV, -4017, "NO_PROVIDER", "no provider can serve this series")                          \
     X(ECANCELED, -4018, "CANCELLED", "cancelled")
 
 enum {
@@ -50,9 +50,9 @@ enum {
 
 /* A caller-owned error record: zero it (or bk_err_clear) before use. */
 typedef struct bk_err {
-    int code;                  /* 0 or a BK_E* code */
-    int64_t retry_after_ms;    /* > 0 when the failing party asked us to wait (429 Retry-After) */
-    char msg[BK_ERR_MSG_MAX];  /* human text, "" when none */
+    int code;                 /* 0 or a BK_E* code */
+    int64_t retry_after_ms;   /* > 0 when the failing party asked us to wait (429 Retry-After) */
+    char msg[BK_ERR_MSG_MAX]; /* human text, "" when none */
 } bk_err;
 
 /* Fill err (may be NULL) with code and a printf-style message; returns code. */

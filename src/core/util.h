@@ -12,8 +12,8 @@
 #include <stdint.h>
 
 #define BK_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-#define BK_MIN(a, b) ((a) < (b) ? (a) : (b))
-#define BK_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define BK_MIN(a, b)    ((a) < (b) ? (a) : (b))
+#define BK_MAX(a, b)    ((a) > (b) ? (a) : (b))
 
 void *bk_xmalloc(size_t n);
 void *bk_xcalloc(size_t n, size_t size);

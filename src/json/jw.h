@@ -30,9 +30,9 @@ void bk_jw_obj_end(bk_jw *w);
 void bk_jw_arr_begin(bk_jw *w);
 void bk_jw_arr_end(bk_jw *w);
 void bk_jw_key(bk_jw *w, const char *key);
-void bk_jw_str(bk_jw *w, const char *s);     /* NULL writes null */
+void bk_jw_str(bk_jw *w, const char *s); /* NULL writes null */
 void bk_jw_int(bk_jw *w, int64_t v);
-void bk_jw_num(bk_jw *w, double v);          /* shortest form that round-trips ("%.17g" trimmed) */
+void bk_jw_num(bk_jw *w, double v); /* shortest form that round-trips ("%.17g" trimmed) */
 void bk_jw_bool(bk_jw *w, bool v);
 void bk_jw_null(bk_jw *w);
 /* An instant as an ISO-8601 UTC string, or null when us == 0. */

@@ -59,11 +59,11 @@ size_t bk_plan_slices(const bk_plan_cfg *cfg, const bk_def *def, const bk_series
                       bk_run *out, size_t cap, bool *more);
 
 typedef struct bk_tick_stats {
-    size_t defs;        /* definitions planned */
-    size_t planned;     /* slices proposed */
-    size_t enqueued;    /* runs inserted */
-    size_t requeued;    /* expired leases requeued or dead-lettered */
-    bool more;          /* some definition has more free time than it was allowed to enqueue */
+    size_t defs;           /* definitions planned */
+    size_t planned;        /* slices proposed */
+    size_t enqueued;       /* runs inserted */
+    size_t requeued;       /* expired leases requeued or dead-lettered */
+    bool more;             /* some definition has more free time than it was allowed to enqueue */
     int64_t next_close_us; /* when the next bar of any definition closes (+ delay); 0 = none */
 } bk_tick_stats;
 

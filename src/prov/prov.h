@@ -30,10 +30,10 @@
 typedef struct bk_fetch_req {
     const char *symbol;
     bk_tf tf;
-    int64_t from_us, to_us;  /* bar labels in [from, to) */
-    const char *page_token;  /* NULL or "" for the first page */
-    int attempt;             /* the run's attempt number (1-based) */
-    int retry;               /* 0, or how many times this page was retried within the attempt */
+    int64_t from_us, to_us; /* bar labels in [from, to) */
+    const char *page_token; /* NULL or "" for the first page */
+    int attempt;            /* the run's attempt number (1-based) */
+    int retry;              /* 0, or how many times this page was retried within the attempt */
 } bk_fetch_req;
 
 typedef struct bk_page {
@@ -58,11 +58,11 @@ typedef struct bk_prov_ops {
 
 struct bk_prov {
     const bk_prov_ops *ops;
-    char name[32];        /* the value stored in the provider column */
-    char feed[16];        /* e.g. "sim", "sip", "iex" */
-    char adjustment[16];  /* "raw" | "split" | "split+div" */
-    bk_anchor anchor;     /* how its 1h/4h bars are anchored */
-    int64_t delay_us;     /* publication delay after a bar closes */
+    char name[32];       /* the value stored in the provider column */
+    char feed[16];       /* e.g. "sim", "sip", "iex" */
+    char adjustment[16]; /* "raw" | "split" | "split+div" */
+    bk_anchor anchor;    /* how its 1h/4h bars are anchored */
+    int64_t delay_us;    /* publication delay after a bar closes */
     void *impl;
 };
 

@@ -26,11 +26,11 @@
 #include "model/sym.h"
 #include "model/tf.h"
 
-#define BK_ID_MAX 37   /* uuid text + NUL */
+#define BK_ID_MAX        37 /* uuid text + NUL */
 #define BK_PROV_NAME_MAX 32
-#define BK_OWNER_MAX 96
-#define BK_CODE_MAX 40
-#define BK_MSG_MAX 256
+#define BK_OWNER_MAX     96
+#define BK_CODE_MAX      40
+#define BK_MSG_MAX       256
 
 typedef struct bk_store bk_store;
 
@@ -61,7 +61,8 @@ typedef struct bk_run {
     int32_t priority;
     char error_code[BK_CODE_MAX];
     char error_message[BK_MSG_MAX];
-    char triggered_by[32]; /* scheduler | tick | ensure-coverage | retry_failed | lease_expired | ... */
+    char triggered_by[32]; /* scheduler | tick | ensure-coverage | retry_failed | lease_expired |
+                              ... */
     char lease_owner[BK_OWNER_MAX];
     int64_t created_us, started_us, finished_us, updated_us;
     int64_t not_before_us;  /* not claimable before this instant */
@@ -85,29 +86,29 @@ typedef struct bk_coverage {
     int64_t last_rows_written;
     char last_provider[BK_PROV_NAME_MAX];
     int64_t updated_us;
-    int64_t n_intervals;   /* pieces of the interval set */
-    int64_t covered_us;    /* total covered time */
+    int64_t n_intervals; /* pieces of the interval set */
+    int64_t covered_us;  /* total covered time */
 } bk_coverage;
 
 typedef struct bk_run_filter {
-    int status;            /* a bk_status, or -1 for any */
-    const char *symbol;    /* NULL for any */
-    int tf;                /* a bk_tf, or -1 for any */
-    int64_t since_us;      /* created at or after; 0 for any */
-    size_t limit;          /* 0 for no limit */
+    int status;         /* a bk_status, or -1 for any */
+    const char *symbol; /* NULL for any */
+    int tf;             /* a bk_tf, or -1 for any */
+    int64_t since_us;   /* created at or after; 0 for any */
+    size_t limit;       /* 0 for no limit */
 } bk_run_filter;
 
 /* A finished run to commit in one transaction. */
 typedef struct bk_commit {
     const char *run_id;
-    const char *owner;       /* must still hold the lease */
+    const char *owner; /* must still hold the lease */
     const char *symbol;
     bk_tf tf;
     const char *provider;
     const bk_bar *bars;
     size_t n_bars;
-    bk_iv covered;           /* time the fetch proved; its from < to, or empty (from == to) */
-    bk_iv covered_ext;       /* covered widened over adjacent closed-market time (for the set) */
+    bk_iv covered;     /* time the fetch proved; its from < to, or empty (from == to) */
+    bk_iv covered_ext; /* covered widened over adjacent closed-market time (for the set) */
     int64_t now_us;
 } bk_commit;
 
@@ -116,9 +117,9 @@ typedef struct bk_commit {
 typedef struct bk_failure {
     const char *run_id;
     const char *owner;
-    const char *error_code;    /* stable code, e.g. "PROVIDER_5XX" */
+    const char *error_code; /* stable code, e.g. "PROVIDER_5XX" */
     const char *error_message;
-    const char *provider;      /* may be NULL or "" */
+    const char *provider; /* may be NULL or "" */
     int64_t now_us;
     int64_t retry_at_us;
 } bk_failure;
@@ -148,14 +149,14 @@ enum bk_put_mode {
 /* Upsert by (symbol, tf, type). On return def holds the stored row (id,
  * timestamps, effective window and priority). *created (may be NULL) says
  * whether a new row was inserted. */
-int bk_store_def_put(bk_store *s, bk_def *def, enum bk_put_mode mode, bool *created,
-                     int64_t now_us, bk_err *err);
+int bk_store_def_put(bk_store *s, bk_def *def, enum bk_put_mode mode, bool *created, int64_t now_us,
+                     bk_err *err);
 int bk_store_def_get(bk_store *s, const char *symbol, bk_tf tf, bk_job type, bk_def *out,
                      bk_err *err); /* BK_ENOENT */
 /* Definitions ordered by priority desc, symbol, timeframe. */
 int bk_store_def_list(bk_store *s, bool enabled_only, bk_def **out, size_t *n, bk_err *err);
-int bk_store_def_set_enabled(bk_store *s, const char *symbol, bk_tf tf, bk_job type,
-                             bool enabled, int64_t now_us, bk_err *err); /* BK_ENOENT */
+int bk_store_def_set_enabled(bk_store *s, const char *symbol, bk_tf tf, bk_job type, bool enabled,
+                             int64_t now_us, bk_err *err); /* BK_ENOENT */
 /* Remove a definition; its queued runs are cancelled. BK_ENOENT. */
 int bk_store_def_remove(bk_store *s, const char *symbol, bk_tf tf, bk_job type, int64_t now_us,
                         bk_err *err);
@@ -200,11 +201,9 @@ int bk_store_runs_retry_failed(bk_store *s, int64_t now_us, int extra_attempts, 
                                bk_err *err);
 int bk_store_run_get(bk_store *s, const char *id, bk_run *out, bk_err *err); /* BK_ENOENT */
 /* Runs matching f, newest first. */
-int bk_store_runs_list(bk_store *s, const bk_run_filter *f, bk_run **out, size_t *n,
-                       bk_err *err);
+int bk_store_runs_list(bk_store *s, const bk_run_filter *f, bk_run **out, size_t *n, bk_err *err);
 /* Count of runs per status (counts[BK_ST__N]) matching f (limit ignored). */
-int bk_store_runs_count(bk_store *s, const bk_run_filter *f, int64_t counts[BK_ST__N],
-                        bk_err *err);
+int bk_store_runs_count(bk_store *s, const bk_run_filter *f, int64_t counts[BK_ST__N], bk_err *err);
 /* Earliest not_before/lease instant at which a queued run becomes claimable or
  * a running lease expires (0 if none); lets waiters sleep exactly. */
 int bk_store_runs_next_event(bk_store *s, int64_t *out_us, bk_err *err);
@@ -220,8 +219,8 @@ void bk_series_free(bk_series *arr, size_t n);
 /* ---- coverage ---- */
 
 /* coverage_status rows (with interval counts), filtered like series_load. */
-int bk_store_coverage_list(bk_store *s, const char *symbol, int tf, bk_coverage **out,
-                           size_t *n, bk_err *err);
+int bk_store_coverage_list(bk_store *s, const char *symbol, int tf, bk_coverage **out, size_t *n,
+                           bk_err *err);
 
 /* ---- bars ---- */
 

@@ -143,8 +143,8 @@ static void *heartbeat_main(void *arg)
         pthread_mutex_lock(&p->lock);
         timed_wait(&p->hb_cond, &p->lock, lease / 3);
         size_t n = 0;
-        char (*ids)[BK_ID_MAX] = bk_xmalloc((size_t)p->n_slots * sizeof *ids);
-        char (*owners)[BK_OWNER_MAX] = bk_xmalloc((size_t)p->n_slots * sizeof *owners);
+        char(*ids)[BK_ID_MAX] = bk_xmalloc((size_t)p->n_slots * sizeof *ids);
+        char(*owners)[BK_OWNER_MAX] = bk_xmalloc((size_t)p->n_slots * sizeof *owners);
         for (int i = 0; i < p->n_slots; i++) {
             if (!p->slots[i].run_id[0])
                 continue;

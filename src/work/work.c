@@ -80,8 +80,8 @@ static int fetch_page(const bk_work_env *env, bk_fetch_req *req, bk_page *pg, fe
         if (rc == 0 || !bk_err_retryable(rc) || req->retry >= env->conf->page_retries ||
             stopping(env))
             return rc;
-        bk_log(BK_LOG_DEBUG, "work", "page retry run=%s retry=%d code=%s", run->id,
-               req->retry + 1, bk_err_run_code(rc));
+        bk_log(BK_LOG_DEBUG, "work", "page retry run=%s retry=%d code=%s", run->id, req->retry + 1,
+               bk_err_run_code(rc));
         bk_sleep_us(bk_work_backoff_us(env->conf, req->retry + 1, err->retry_after_ms));
     }
 }
@@ -174,16 +174,15 @@ static int record_failure(bk_store *s, const bk_work_env *env, const char *owner
 {
     int64_t now = bk_clock_now_us();
     bool retry = bk_err_retryable(code) && run->attempt < run->max_attempts;
-    bk_failure f = {.run_id = run->id,
-                    .owner = owner,
-                    .error_code = bk_err_run_code(code),
-                    .error_message = why->msg[0] ? why->msg : bk_strerror(code),
-                    .provider = env->prov->name,
-                    .now_us = now,
-                    .retry_at_us =
-                        retry ? now + bk_work_backoff_us(env->conf, run->attempt,
-                                                         why->retry_after_ms)
-                              : 0};
+    bk_failure f = {
+        .run_id = run->id,
+        .owner = owner,
+        .error_code = bk_err_run_code(code),
+        .error_message = why->msg[0] ? why->msg : bk_strerror(code),
+        .provider = env->prov->name,
+        .now_us = now,
+        .retry_at_us =
+            retry ? now + bk_work_backoff_us(env->conf, run->attempt, why->retry_after_ms) : 0};
     int rc = bk_store_run_fail(s, &f, err);
     if (rc)
         return rc;
@@ -236,8 +235,8 @@ int bk_work_execute(bk_store *s, const bk_work_env *env, const char *owner, bk_r
     } else {
         int64_t now = bk_clock_now_us();
         bk_iv covered = {run->slice_from_us, run->slice_to_us};
-        int64_t horizon = bk_cal_closed_through(run->tf, env->prov->anchor,
-                                                now - env->prov->delay_us);
+        int64_t horizon =
+            bk_cal_closed_through(run->tf, env->prov->anchor, now - env->prov->delay_us);
         if (covered.to_us > horizon)
             covered.to_us = BK_MAX(horizon, covered.from_us);
         bk_commit c = {.run_id = run->id,

@@ -36,12 +36,13 @@ typedef struct bk_work_env {
     bk_anchor anchor;
     bk_run_event_fn on_event; /* may be NULL */
     void *event_ctx;
-    const atomic_bool *stop;  /* checked between pages; NULL = never */
+    const atomic_bool *stop; /* checked between pages; NULL = never */
 } bk_work_env;
 
 typedef struct bk_outcome {
-    bk_status status;      /* success, queued (retry pending), failed, or running (released/lease lost) */
-    int code;              /* 0 or the failure's BK_E* code */
+    bk_status
+        status; /* success, queued (retry pending), failed, or running (released/lease lost) */
+    int code;   /* 0 or the failure's BK_E* code */
     int64_t rows_written;
     int64_t duration_us;
     char provider[BK_PROV_NAME_MAX];

@@ -69,8 +69,8 @@ static void test_help(void **state)
 {
     (void)state;
     expect(bk("--help", NULL), 0, "usage: barkeep", NULL);
-    const char *cmds[] = {"migrate", "tick", "serve", "runs", "retry-failed", "coverage",
-                          "gaps", "bars", "calendar", "config"};
+    const char *cmds[] = {"migrate",  "tick", "serve", "runs",     "retry-failed",
+                          "coverage", "gaps", "bars",  "calendar", "config"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         expect(bk(cmds[i], "--help", NULL), 0, "usage: barkeep", NULL);
     expect(bk("jobs", "--help", NULL), 0, "jobs add", NULL);
@@ -92,7 +92,8 @@ static void test_bad_input_changes_nothing(void **state)
 {
     (void)state;
     expect(bk("jobs", "add", "AA PL", "1h", NULL), 2, NULL, "'AA PL'");
-    expect(bk("jobs", "add", "ABCDEFGHIJKLMNOPQRSTU", "1h", NULL), 2, NULL, "ABCDEFGHIJKLMNOPQRSTU");
+    expect(bk("jobs", "add", "ABCDEFGHIJKLMNOPQRSTU", "1h", NULL), 2, NULL,
+           "ABCDEFGHIJKLMNOPQRSTU");
     expect(bk("jobs", "add", "", "1h", NULL), 2, NULL, "invalid symbol");
     expect(bk("jobs", "add", "AAPL", "2h", NULL), 2, NULL, "'2h'");
     expect(bk("jobs", "add", "AAPL", "1h", "--window-days", "0", NULL), 2, NULL, "'0'");
@@ -184,9 +185,10 @@ static void test_calendar(void **state)
     r = bk("calendar", "--from", "2024-12-24", "--to", "2024-12-24", "--extended", "--format",
            "json", NULL);
     assert_int_equal(r.status, 0);
-    assert_string_equal(r.out, "[{\"date\":\"2024-12-24\",\"open\":\"2024-12-24T14:30:00Z\","
-                               "\"close\":\"2024-12-24T18:00:00Z\",\"early_close\":true,"
-                               "\"pre\":\"2024-12-24T09:00:00Z\",\"post\":\"2024-12-25T01:00:00Z\"}]\n");
+    assert_string_equal(r.out,
+                        "[{\"date\":\"2024-12-24\",\"open\":\"2024-12-24T14:30:00Z\","
+                        "\"close\":\"2024-12-24T18:00:00Z\",\"early_close\":true,"
+                        "\"pre\":\"2024-12-24T09:00:00Z\",\"post\":\"2024-12-25T01:00:00Z\"}]\n");
     bk_t_result_free(&r);
 }
 
@@ -206,12 +208,9 @@ static void test_config(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_help),
-        cmocka_unit_test(test_bad_input_changes_nothing),
-        cmocka_unit_test(test_jobs_lifecycle),
-        cmocka_unit_test(test_corrupt_database),
-        cmocka_unit_test(test_calendar),
-        cmocka_unit_test(test_config),
+        cmocka_unit_test(test_help),           cmocka_unit_test(test_bad_input_changes_nothing),
+        cmocka_unit_test(test_jobs_lifecycle), cmocka_unit_test(test_corrupt_database),
+        cmocka_unit_test(test_calendar),       cmocka_unit_test(test_config),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

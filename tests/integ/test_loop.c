@@ -28,7 +28,7 @@
 #include "prov/prov.h"
 #include "testutil.h"
 
-#define NOW "2025-07-08T18:07:00Z" /* a Tuesday, mid-session; window spans 3-4 July */
+#define NOW     "2025-07-08T18:07:00Z" /* a Tuesday, mid-session; window spans 3-4 July */
 #define MAXARGS 40
 
 static char *g_dir, *g_db;
@@ -110,8 +110,8 @@ static const struct {
     const char *sym;
     bk_tf tf;
     int days;
-} watch[] = {{"AAPL", BK_TF_15M, 5}, {"AAPL", BK_TF_1H, 5}, {"NVDA", BK_TF_15M, 5},
-             {"NVDA", BK_TF_1H, 5},  {"TSLA", BK_TF_15M, 5}, {"TSLA", BK_TF_1H, 5},
+} watch[] = {{"AAPL", BK_TF_15M, 5},  {"AAPL", BK_TF_1H, 5},   {"NVDA", BK_TF_15M, 5},
+             {"NVDA", BK_TF_1H, 5},   {"TSLA", BK_TF_15M, 5},  {"TSLA", BK_TF_1H, 5},
              {"AAPL", BK_TF_D1, 365}, {"NVDA", BK_TF_D1, 365}, {"TSLA", BK_TF_D1, 365}};
 
 /* Every stored bar of the series is an expected bar of the window, each
@@ -137,9 +137,8 @@ static void check_series(const char *sym, bk_tf tf, int days)
     for (line++; *line; i++) {
         char ts[64], prov[32];
         double o, h, l, c, v;
-        assert_int_equal(sscanf(line, "%63[^,],%lf,%lf,%lf,%lf,%lf,%31[^\n]", ts, &o, &h, &l, &c,
-                                &v, prov),
-                         7);
+        assert_int_equal(
+            sscanf(line, "%63[^,],%lf,%lf,%lf,%lf,%lf,%31[^\n]", ts, &o, &h, &l, &c, &v, prov), 7);
         int64_t t;
         assert_int_equal(bk_time_parse(ts, &t), 0);
         assert_true(i < n_exp);
@@ -228,8 +227,8 @@ static void pause_ms(long ms)
 
 static pid_t spawn_serve(const char *log)
 {
-    const char *argv[] = {bk_t_bin(), "--db", g_db, "--now", NOW, "--log-level", "info",
-                    "serve", "--workers", "2", NULL};
+    const char *argv[] = {bk_t_bin(), "--db",  g_db,        "--now", NOW, "--log-level",
+                          "info",     "serve", "--workers", "2",     NULL};
     return bk_t_spawn(argv, g_env, log);
 }
 
@@ -285,9 +284,12 @@ static void test_sigkill_and_restart(void **state)
 static void test_fault_injection(void **state)
 {
     (void)state;
-    const char *env[] = {"BARKEEP_SIM_FAULT_RATE=0.3", "BARKEEP_MAX_ATTEMPTS=12",
-                         "BARKEEP_RETRY_BASE_MS=1",    "BARKEEP_RETRY_MAX_MS=20",
-                         "BARKEEP_SIM_TIMEOUT_MS=5",   "BARKEEP_SIM_PAGE_SIZE=4",
+    const char *env[] = {"BARKEEP_SIM_FAULT_RATE=0.3",
+                         "BARKEEP_MAX_ATTEMPTS=12",
+                         "BARKEEP_RETRY_BASE_MS=1",
+                         "BARKEEP_RETRY_MAX_MS=20",
+                         "BARKEEP_SIM_TIMEOUT_MS=5",
+                         "BARKEEP_SIM_PAGE_SIZE=4",
                          NULL};
     set_env(env);
     must_free(bk("jobs", "seed", NULL), 0);
@@ -353,7 +355,7 @@ static int log_has(const char *path, const char *what)
     return yes;
 }
 
-#define LEADER "this process is the scheduler leader"
+#define LEADER  "this process is the scheduler leader"
 #define STANDBY "another process holds the scheduler lease"
 
 /* Two serve processes on one SQLite file: exactly one plans; when it stops,
@@ -368,9 +370,8 @@ static void test_two_serves_one_leader(void **state)
     char *log_a = bk_t_path(g_dir, "a.log"), *log_b = bk_t_path(g_dir, "b.log");
     pid_t a = spawn_serve(log_a), b = spawn_serve(log_b);
     int64_t deadline = bk_clock_mono_us() + 30 * BK_US_PER_S;
-    while (bk_clock_mono_us() < deadline &&
-           !((log_has(log_a, LEADER) && log_has(log_b, STANDBY)) ||
-             (log_has(log_b, LEADER) && log_has(log_a, STANDBY))))
+    while (bk_clock_mono_us() < deadline && !((log_has(log_a, LEADER) && log_has(log_b, STANDBY)) ||
+                                              (log_has(log_b, LEADER) && log_has(log_a, STANDBY))))
         pause_ms(20);
     int a_leads = log_has(log_a, LEADER);
     assert_true(a_leads != log_has(log_b, LEADER)); /* exactly one leader */

@@ -116,9 +116,12 @@ static void test_hash(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_errors),     cmocka_unit_test(test_parse_i64),
-        cmocka_unit_test(test_buf),        cmocka_unit_test(test_uuid),
-        cmocka_unit_test(test_clock_start_at), cmocka_unit_test(test_hash),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_parse_i64),
+        cmocka_unit_test(test_buf),
+        cmocka_unit_test(test_uuid),
+        cmocka_unit_test(test_clock_start_at),
+        cmocka_unit_test(test_hash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

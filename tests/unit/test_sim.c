@@ -542,7 +542,8 @@ static void test_symbol_errors(void **state)
     bk_page pg;
     bk_page_init(&pg);
     bk_err err = {0};
-    bk_fetch_req req = {"ZZZNOPE", BK_TF_1H, ny(2024, 6, 4, 0, 0), ny(2024, 6, 5, 0, 0), NULL, 1, 0};
+    bk_fetch_req req = {"ZZZNOPE", BK_TF_1H, ny(2024, 6, 4, 0, 0), ny(2024, 6, 5, 0, 0), NULL,
+                        1,         0};
     assert_int_equal(bk_prov_fetch(p, &req, &pg, &err), BK_EPROV_SYMBOL);
     assert_false(bk_err_retryable(err.code));
     req.symbol = "ZZZ";
