@@ -4,7 +4,7 @@
 set -eu
 want="build-essential cmake pkg-config libsqlite3-dev sqlite3"
 if [ "${1:-build}" = test ]; then
-    want="$want libcmocka-dev clang valgrind"
+    want="$want libcmocka-dev clang clang-format valgrind"
 fi
 missing=""
 for p in $want; do

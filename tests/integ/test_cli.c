@@ -205,12 +205,56 @@ static void test_config(void **state)
     bk_t_result_free(&r);
 }
 
+static void test_closures_file_and_env_db(void **state)
+{
+    (void)state;
+    char *closures = bk_t_path(g_dir, "closures.txt");
+    FILE *f = fopen(closures, "w");
+    fputs("# unscheduled closures\n2025-07-02\n2025-07-07 13:00  # early close\n", f);
+    fclose(f);
+    char set[600];
+    snprintf(set, sizeof set, "closures_file=%s", closures);
+    bk_t_result r =
+        bk("--set", set, "calendar", "--from", "2025-07-01", "--to", "2025-07-07", NULL);
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.out, "date,open,close,early_close\n"
+                               "2025-07-01,2025-07-01T13:30:00Z,2025-07-01T20:00:00Z,false\n"
+                               "2025-07-03,2025-07-03T13:30:00Z,2025-07-03T17:00:00Z,true\n"
+                               "2025-07-07,2025-07-07T13:30:00Z,2025-07-07T17:00:00Z,true\n");
+    bk_t_result_free(&r);
+    f = fopen(closures, "w");
+    fputs("2025-07-02\nnot a date\n", f);
+    fclose(f);
+    expect(bk("--set", set, "calendar", NULL), 2, NULL, "line 2");
+
+    /* BARKEEP_DB picks the database when --db is absent */
+    char *db = bk_t_path(g_dir, "env.db");
+    char env_db[600];
+    snprintf(env_db, sizeof env_db, "BARKEEP_DB=%s", db);
+    const char *env[] = {env_db, NULL};
+    const char *add[] = {bk_t_bin(), "jobs", "add", "MSFT", "15m", NULL};
+    r = bk_t_run(add, env);
+    assert_int_equal(r.status, 0);
+    bk_t_result_free(&r);
+    const char *list[] = {bk_t_bin(), "--db", db, "jobs", "list", NULL};
+    r = bk_t_run(list, NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "MSFT"));
+    bk_t_result_free(&r);
+    free(db);
+    free(closures);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_help),           cmocka_unit_test(test_bad_input_changes_nothing),
-        cmocka_unit_test(test_jobs_lifecycle), cmocka_unit_test(test_corrupt_database),
-        cmocka_unit_test(test_calendar),       cmocka_unit_test(test_config),
+        cmocka_unit_test(test_help),
+        cmocka_unit_test(test_bad_input_changes_nothing),
+        cmocka_unit_test(test_jobs_lifecycle),
+        cmocka_unit_test(test_corrupt_database),
+        cmocka_unit_test(test_calendar),
+        cmocka_unit_test(test_config),
+        cmocka_unit_test(test_closures_file_and_env_db),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
