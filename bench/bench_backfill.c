@@ -163,7 +163,6 @@ int main(int argc, char **argv)
     bk_pool_opts po = {.db_url = db, .threads = workers};
     po.env.prov = prov;
     po.env.conf = &conf;
-    po.env.anchor = cfg.anchor;
     bk_pool *pool;
     int64_t t0 = bk_clock_mono_us();
     if (bk_pool_start(&pool, &po, &err))

@@ -164,7 +164,6 @@ static int loop_start(loop *l, bk_cli *cli)
     bk_pool_opts po = {.db_url = cli->db, .threads = (int)cli->conf.workers};
     po.env.prov = l->prov;
     po.env.conf = &cli->conf;
-    po.env.anchor = l->cfg.anchor;
     bk_err err = {0};
     if (bk_pool_start(&l->pool, &po, &err) != 0)
         return bk_cli_fail("%s", err.msg);

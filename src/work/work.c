@@ -39,6 +39,15 @@ static bool stopping(const bk_work_env *env)
     return env->stop && atomic_load(env->stop);
 }
 
+/* Sleep us, waking early when the stop flag is set; false if stopped. */
+static bool pause_unless_stopped(const bk_work_env *env, int64_t us)
+{
+    const int64_t slice = 20 * BK_US_PER_MS;
+    for (int64_t left = us; left > 0 && !stopping(env); left -= slice)
+        bk_sleep_us(BK_MIN(left, slice));
+    return !stopping(env);
+}
+
 /* Where a run's fetch stands while pages arrive. */
 typedef struct fetch_state {
     bk_bar *bars;
@@ -77,12 +86,18 @@ static int fetch_page(const bk_work_env *env, bk_fetch_req *req, bk_page *pg, fe
         rc = bk_prov_fetch(env->prov, req, pg, err);
         if (rc == 0)
             rc = append_page(f, pg, run, env->prov->anchor, err);
+        if (rc && stopping(env))
+            return BK_ECANCELED; /* released, not a failed attempt */
+        /* A wait longer than the back-off cap is the queue's job (not_before),
+         * not a worker's: the attempt fails and the run waits unclaimed. */
         if (rc == 0 || !bk_err_retryable(rc) || req->retry >= env->conf->page_retries ||
-            stopping(env))
+            err->retry_after_ms > env->conf->retry_max_ms)
             return rc;
         bk_log(BK_LOG_DEBUG, "work", "page retry run=%s retry=%d code=%s", run->id, req->retry + 1,
                bk_err_run_code(rc));
-        bk_sleep_us(bk_work_backoff_us(env->conf, req->retry + 1, err->retry_after_ms));
+        if (!pause_unless_stopped(
+                env, bk_work_backoff_us(env->conf, req->retry + 1, err->retry_after_ms)))
+            return BK_ECANCELED;
     }
 }
 

@@ -33,7 +33,6 @@ typedef void (*bk_run_event_fn)(void *ctx, const bk_run *run);
 typedef struct bk_work_env {
     bk_prov *prov;
     const bk_conf *conf;
-    bk_anchor anchor;
     bk_run_event_fn on_event; /* may be NULL */
     void *event_ctx;
     const atomic_bool *stop; /* checked between pages; NULL = never */
