@@ -2,7 +2,7 @@
  * cmd_data.c — read commands over the data: `coverage`, `gaps`, `bars`.
  */
 #include "cli/cli.h"
-#include "cli/render.h"
+#include "api/render.h"
 #include "core/clock.h"
 #include "model/time.h"
 #include "plan/plan.h"

@@ -2,7 +2,7 @@
  * cmd_runs.c — `barkeep runs` and `barkeep retry-failed`.
  */
 #include "cli/cli.h"
-#include "cli/render.h"
+#include "api/render.h"
 #include "core/clock.h"
 
 #include <stdio.h>

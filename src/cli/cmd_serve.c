@@ -11,6 +11,7 @@
 #include "core/util.h"
 #include "model/time.h"
 #include "plan/plan.h"
+#include "api/api.h"
 #include "work/work.h"
 
 #include <signal.h>
@@ -35,10 +36,13 @@ static const char tick_usage[] =
     "runs finish, until nothing is queued, running or left to plan. Exit status 1 if\n"
     "a run was dead-lettered meanwhile.\n";
 static const char serve_usage[] =
-    "usage: barkeep serve [--workers N]\n"
+    "usage: barkeep serve [--workers N] [--listen ADDR:PORT|off]\n"
     "\n"
-    "Run the scheduler and N worker threads (default: the workers setting) until\n"
-    "SIGINT or SIGTERM. In-flight runs are released back to the queue on exit.\n";
+    "Run the scheduler, N worker threads (default: the workers setting) and the\n"
+    "HTTP API (default 127.0.0.1:8080; port 0 picks a free port) until SIGINT or\n"
+    "SIGTERM. In-flight runs are released back to the queue on exit.\n"
+    "Keys: BARKEEP_SERVICE_KEY, BARKEEP_ANON_KEY or the keys_file setting; with no\n"
+    "key only trusted clients (trusted_clients, default loopback) are served.\n";
 
 static atomic_bool g_stop;
 
@@ -148,10 +152,43 @@ typedef struct loop {
     bk_store *s;
     bk_prov *prov;
     bk_pool *pool;
+    bk_bus *bus;
+    bk_api *api;
     bk_plan_cfg cfg;
 } loop;
 
-static int loop_start(loop *l, bk_cli *cli)
+static int write_port_file(const char *path, unsigned port)
+{
+    FILE *f = fopen(path, "w");
+    if (!f || fprintf(f, "%u\n", port) < 0 || fclose(f) != 0)
+        return bk_cli_fail("cannot write port file %s", path);
+    return 0;
+}
+
+/* The HTTP API and its event bus; run events and enqueues are routed to it. */
+static int api_start(loop *l, bk_cli *cli)
+{
+    bk_err err = {0};
+    bk_bus_opts bo = {.ring_size = (size_t)cli->conf.sse_ring,
+                      .max_clients = (size_t)cli->conf.sse_max_clients,
+                      .client_queue = (size_t)cli->conf.sse_queue};
+    bk_api_opts ao = {.listen = cli->conf.listen, .db_url = cli->db, .conf = &cli->conf,
+                      .prov = l->prov, .plan = l->cfg};
+    if (bk_api_load_keys(&cli->conf, ao.service_key, ao.anon_key, &err) != 0)
+        return bk_cli_usage_error("%s", err.msg);
+    if (bk_bus_new(&l->bus, &bo) != 0)
+        return bk_cli_fail("cannot create the event bus");
+    ao.bus = l->bus;
+    if (bk_api_start(&l->api, &ao, &err) != 0)
+        return bk_cli_fail("%s", err.msg);
+    l->cfg.on_enqueue = bk_api_on_enqueue;
+    l->cfg.hook_ctx = l->api;
+    if (cli->conf.port_file[0])
+        return write_port_file(cli->conf.port_file, bk_api_port(l->api));
+    return 0;
+}
+
+static int loop_start(loop *l, bk_cli *cli, bool with_api)
 {
     memset(l, 0, sizeof *l);
     l->cli = cli;
@@ -161,18 +198,30 @@ static int loop_start(loop *l, bk_cli *cli)
     if ((rc = bk_cli_provider(cli, &l->prov)) != 0)
         return rc;
     bk_plan_cfg_from_conf(&l->cfg, &cli->conf, l->prov->delay_us);
+    if (with_api && (rc = api_start(l, cli)) != 0)
+        return rc;
     bk_pool_opts po = {.db_url = cli->db, .threads = (int)cli->conf.workers};
     po.env.prov = l->prov;
     po.env.conf = &cli->conf;
+    if (l->api) {
+        po.env.on_event = bk_api_on_run;
+        po.env.event_ctx = l->api;
+    }
     bk_err err = {0};
     if (bk_pool_start(&l->pool, &po, &err) != 0)
         return bk_cli_fail("%s", err.msg);
+    if (l->api)
+        bk_api_attach_pool(l->api, l->pool);
     return 0;
 }
 
 static void loop_stop(loop *l)
 {
+    if (l->api)
+        bk_api_attach_pool(l->api, NULL);
     bk_pool_stop(l->pool);
+    bk_api_stop(l->api);
+    bk_bus_free(l->bus);
     bk_prov_free(l->prov);
     bk_store_close(l->s);
 }
@@ -226,7 +275,7 @@ int bk_cmd_tick(bk_cli *cli, int argc, char **argv)
     }
     install_signals();
     loop l;
-    if ((rc = loop_start(&l, cli)) != 0) {
+    if ((rc = loop_start(&l, cli, false)) != 0) {
         loop_stop(&l);
         return rc;
     }
@@ -295,16 +344,24 @@ static int64_t scheduler_step(loop *l, const char *owner, bool *was_leader)
 
 int bk_cmd_serve(bk_cli *cli, int argc, char **argv)
 {
-    const char *workers = NULL, *pos[1];
+    const char *workers = NULL, *listen = NULL, *pos[1];
     int n_pos, rc;
-    bk_opt opts[] = {{"--workers", true, &workers, NULL}, {NULL, false, NULL, NULL}};
+    bk_opt opts[] = {{"--workers", true, &workers, NULL},
+                     {"--listen", true, &listen, NULL},
+                     {NULL, false, NULL, NULL}};
     if ((rc = bk_cli_parse(argc - 1, argv + 1, opts, pos, 0, &n_pos, serve_usage)) != 0)
         return rc < 0 ? 0 : rc;
     if ((rc = workers_opt(cli, workers)) != 0)
         return rc;
+    if (listen) {
+        bk_err err = {0};
+        if (bk_conf_set(&cli->conf, "listen", listen, &err) != 0)
+            return bk_cli_usage_error("--listen: %s", err.msg);
+    }
     install_signals();
     loop l;
-    if ((rc = loop_start(&l, cli)) != 0) {
+    bool with_api = strcmp(cli->conf.listen, "off") != 0;
+    if ((rc = loop_start(&l, cli, with_api)) != 0) {
         loop_stop(&l);
         return rc;
     }

@@ -35,6 +35,8 @@ typedef struct bk_plan_cfg {
     int64_t tail_boost;
     bk_anchor anchor;
     int64_t delay_us; /* the provider's publication delay */
+    bk_run_fn on_enqueue; /* called for every run the tick inserted (may be NULL) */
+    void *hook_ctx;
 } bk_plan_cfg;
 
 void bk_plan_cfg_from_conf(bk_plan_cfg *cfg, const bk_conf *conf, int64_t delay_us);

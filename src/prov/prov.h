@@ -16,6 +16,7 @@
 #ifndef BK_PROV_PROV_H
 #define BK_PROV_PROV_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -56,6 +57,14 @@ typedef struct bk_prov_ops {
     void (*free)(bk_prov *p);
 } bk_prov_ops;
 
+/* Counters kept by bk_prov_fetch for metrics and health. */
+typedef struct bk_prov_stats {
+    atomic_llong requests;     /* fetch calls (pages asked) */
+    atomic_llong errors;       /* calls that failed, any reason */
+    atomic_llong rate_limited; /* calls answered BK_EPROV_RATE (HTTP 429) */
+    atomic_llong latency_us;   /* total time spent in fetch */
+} bk_prov_stats;
+
 struct bk_prov {
     const bk_prov_ops *ops;
     char name[32];       /* the value stored in the provider column */
@@ -63,10 +72,11 @@ struct bk_prov {
     char adjustment[16]; /* "raw" | "split" | "split+div" */
     bk_anchor anchor;    /* how its 1h/4h bars are anchored */
     int64_t delay_us;    /* publication delay after a bar closes */
+    bk_prov_stats stats; /* zeroed by the constructor */
     void *impl;
 };
 
-/* Fetch one page. */
+/* Fetch one page (and count it in p->stats). */
 int bk_prov_fetch(bk_prov *p, const bk_fetch_req *req, bk_page *out, bk_err *err);
 void bk_prov_free(bk_prov *p);
 

@@ -315,6 +315,12 @@ int bk_store_runs_next_event(bk_store *s, int64_t *out_us, bk_err *err)
     return s->ops->runs_next_event(s, out_us, err);
 }
 
+int bk_store_runs_oldest_queued(bk_store *s, int64_t *out_us, bk_err *err)
+{
+    *out_us = 0;
+    return s->ops->runs_oldest_queued(s, out_us, err);
+}
+
 /* ---- planning state, coverage ---- */
 
 int bk_store_series_load(bk_store *s, const char *symbol, int tf, bk_series **out, size_t *n,

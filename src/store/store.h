@@ -69,6 +69,9 @@ typedef struct bk_run {
     int64_t lease_until_us; /* running: requeued after this instant */
 } bk_run;
 
+/* A callback told about one run (a change event). */
+typedef void (*bk_run_fn)(void *ctx, const bk_run *run);
+
 /* The state of one (symbol, timeframe) series that planning needs. */
 typedef struct bk_series {
     char symbol[BK_SYM_MAX + 1];
@@ -207,6 +210,8 @@ int bk_store_runs_count(bk_store *s, const bk_run_filter *f, int64_t counts[BK_S
 /* Earliest not_before/lease instant at which a queued run becomes claimable or
  * a running lease expires (0 if none); lets waiters sleep exactly. */
 int bk_store_runs_next_event(bk_store *s, int64_t *out_us, bk_err *err);
+/* created_at of the oldest queued run (0 if none): the queue's age. */
+int bk_store_runs_oldest_queued(bk_store *s, int64_t *out_us, bk_err *err);
 
 /* ---- planning state ---- */
 

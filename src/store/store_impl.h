@@ -49,6 +49,7 @@ typedef struct bk_store_ops {
     int (*runs_list)(bk_store *s, const bk_run_filter *f, bk_run **out, size_t *n, bk_err *err);
     int (*runs_count)(bk_store *s, const bk_run_filter *f, int64_t counts[BK_ST__N], bk_err *err);
     int (*runs_next_event)(bk_store *s, int64_t *out_us, bk_err *err);
+    int (*runs_oldest_queued)(bk_store *s, int64_t *out_us, bk_err *err);
 
     int (*series_load)(bk_store *s, const char *symbol, int tf, bk_series **out, size_t *n,
                        bk_err *err);

@@ -572,6 +572,7 @@ static const bk_store_ops sq_ops = {
     .runs_list = sq_runs_list,
     .runs_count = sq_runs_count,
     .runs_next_event = sq_runs_next_event,
+    .runs_oldest_queued = sq_runs_oldest_queued,
     .series_load = sq_series_load,
     .coverage_list = sq_coverage_list,
     .bars_upsert = sq_bars_upsert,

@@ -47,6 +47,7 @@ enum sq_slot {
     Q_RUN_GET,
     Q_RUNS_NEXT_QUEUED,
     Q_RUNS_NEXT_LEASE,
+    Q_RUNS_OLDEST_QUEUED,
     Q_RUNS_LIST, /* + filter mask (16 variants) */
     Q_RUNS_COUNT = Q_RUNS_LIST + 16,
     Q_SERIES_COV = Q_RUNS_COUNT + 16, /* + 1 for one series */
@@ -129,6 +130,7 @@ int sq_run_get(bk_store *s, const char *id, bk_run *out, bk_err *err);
 int sq_runs_list(bk_store *s, const bk_run_filter *f, bk_run **out, size_t *n, bk_err *err);
 int sq_runs_count(bk_store *s, const bk_run_filter *f, int64_t counts[BK_ST__N], bk_err *err);
 int sq_runs_next_event(bk_store *s, int64_t *out_us, bk_err *err);
+int sq_runs_oldest_queued(bk_store *s, int64_t *out_us, bk_err *err);
 
 /* ops implemented in store_sqlite_data.c */
 int sq_run_commit(bk_store *s, const bk_commit *c, bk_err *err);

@@ -457,6 +457,8 @@ static const char SQL_RUNS_NEXT_QUEUED[] =
     " ORDER BY not_before LIMIT 1";
 static const char SQL_RUNS_NEXT_LEASE[] =
     "SELECT min(lease_until) FROM job_runs WHERE status = 'running'";
+static const char SQL_RUNS_OLDEST_QUEUED[] =
+    "SELECT min(created_at) FROM job_runs WHERE status = 'queued'";
 
 static int first_i64(sq_store *q, int slot, const char *sql, int64_t *out, bk_err *err)
 {
@@ -480,4 +482,9 @@ int sq_runs_next_event(bk_store *s, int64_t *out_us, bk_err *err)
     if (rc == 0)
         *out_us = !a ? b : !b ? a : BK_MIN(a, b);
     return rc;
+}
+
+int sq_runs_oldest_queued(bk_store *s, int64_t *out_us, bk_err *err)
+{
+    return first_i64(sq(s), Q_RUNS_OLDEST_QUEUED, SQL_RUNS_OLDEST_QUEUED, out_us, err);
 }

@@ -28,7 +28,7 @@
 
 /* Called after every change a worker makes to a run (progress, outcome),
  * from the worker's thread. Must not block for long. */
-typedef void (*bk_run_event_fn)(void *ctx, const bk_run *run);
+typedef bk_run_fn bk_run_event_fn;
 
 typedef struct bk_work_env {
     bk_prov *prov;

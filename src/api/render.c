@@ -1,7 +1,7 @@
 /*
  * render.c — rows to JSON with the guide's keys.
  */
-#include "cli/render.h"
+#include "api/render.h"
 #include "model/time.h"
 
 #include <string.h>

@@ -3,8 +3,8 @@
  * the same keys, by the HTTP API): the guide's column names, ISO-8601 UTC
  * times, null for unset values.
  */
-#ifndef BK_CLI_RENDER_H
-#define BK_CLI_RENDER_H
+#ifndef BK_API_RENDER_H
+#define BK_API_RENDER_H
 
 #include "json/jw.h"
 #include "store/store.h"

@@ -1,0 +1,59 @@
+/*
+ * api.h — barkeep's HTTP face: the endpoints of the guide under /functions/v1,
+ * server-sent job-run events, /metrics, /healthz, /readyz. Served by
+ * libmicrohttpd from its own threads (an epoll loop plus a small thread
+ * pool), so a slow client never blocks the workers or the scheduler: SSE
+ * connections are suspended while they have nothing to send.
+ *
+ * Reference: docs/http-api.md (every endpoint, parameter, response, error)
+ * and docs/openapi.yaml.
+ */
+#ifndef BK_API_API_H
+#define BK_API_API_H
+
+#include <stdint.h>
+
+#include "api/events.h"
+#include "conf/conf.h"
+#include "plan/plan.h"
+#include "prov/prov.h"
+#include "work/work.h"
+
+typedef struct bk_api bk_api;
+
+#define BK_KEY_MAX 256
+
+typedef struct bk_api_opts {
+    const char *listen;    /* "ADDR:PORT" ("[::1]:8080" for IPv6); port 0 picks a free one */
+    const char *db_url;
+    const bk_conf *conf;
+    bk_prov *prov;         /* for fetch-bars and provider metrics */
+    bk_bus *bus;           /* job_runs change events */
+    bk_plan_cfg plan;      /* planning for ensure-coverage and tick */
+    char service_key[BK_KEY_MAX]; /* "" = none */
+    char anon_key[BK_KEY_MAX];    /* "" = none; with no key at all only trusted clients are served */
+} bk_api_opts;
+
+/* Bind and start serving. BK_EINVAL for a bad listen address, BK_EIO when
+ * the address cannot be bound. */
+int bk_api_start(bk_api **out, const bk_api_opts *opts, bk_err *err);
+/* Workers to wake after enqueues (the pool starts after the API, because its
+ * events go to the API). Any thread. */
+void bk_api_attach_pool(bk_api *a, bk_pool *pool);
+/* The bound port (useful with port 0). */
+uint16_t bk_api_port(const bk_api *a);
+/* Publish the change of a run to SSE clients and count it in the metrics
+ * (the work/plan event callback; ctx is the bk_api). Any thread. */
+void bk_api_on_run(void *ctx, const bk_run *run);
+/* Same, for a newly enqueued run (INSERT). */
+void bk_api_on_enqueue(void *ctx, const bk_run *run);
+/* Close SSE streams, stop accepting, finish in-flight requests, free. */
+void bk_api_stop(bk_api *a);
+
+/* Load keys: BARKEEP_SERVICE_KEY / BARKEEP_ANON_KEY, then the keys file
+ * (conf->keys_file, lines "service=KEY" / "anon=KEY", must not be readable by
+ * group or others). BK_EINVAL with the reason. */
+int bk_api_load_keys(const bk_conf *conf, char service[BK_KEY_MAX], char anon[BK_KEY_MAX],
+                     bk_err *err);
+
+#endif

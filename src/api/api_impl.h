@@ -1,0 +1,76 @@
+/*
+ * api_impl.h — the bk_api object, shared by the files of src/api only.
+ */
+#ifndef BK_API_IMPL_H
+#define BK_API_IMPL_H
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "api/api.h"
+#include "api/http.h"
+
+#define BK_API_MAX_NETS 16
+#define BK_API_DB_POOL 16
+#define BK_HIST_BUCKETS 12
+
+typedef struct bk_net {
+    int family;              /* AF_INET or AF_INET6 */
+    unsigned char addr[16];
+    int prefix;
+} bk_net;
+
+typedef struct bk_sse bk_sse; /* one event-stream connection (sse.c) */
+
+/* Counters of this process, exported by /metrics. */
+typedef struct bk_api_metrics {
+    pthread_mutex_t lock;     /* guards the maps below */
+    struct prov_count {
+        char provider[32];
+        int64_t by_status[BK_ST__N];
+    } runs[16];               /* finished runs by provider and status */
+    int n_runs;
+    int64_t duration_buckets[BK_HIST_BUCKETS + 1]; /* cumulative per le, +Inf last */
+    double duration_sum_s;
+    int64_t duration_count;
+    atomic_llong bars_written;
+    atomic_llong http_by_class[6]; /* 1xx..5xx by status/100 */
+} bk_api_metrics;
+
+struct bk_api {
+    bk_api_opts opts;          /* opts.pool is not used: see pool below */
+    _Atomic(bk_pool *) pool;   /* attached after the workers start; may stay NULL */
+    char *listen, *db_url; /* owned copies */
+    struct MHD_Daemon *daemon;
+    uint16_t port;
+    bk_net nets[BK_API_MAX_NETS];
+    int n_nets;
+    /* store connections handed to requests */
+    pthread_mutex_t db_lock;
+    bk_store *db_free[BK_API_DB_POOL];
+    int n_db_free;
+    /* event streams */
+    pthread_mutex_t sse_lock;
+    pthread_cond_t sse_cond;
+    bk_sse *sse_head;
+    int n_sse;
+    atomic_bool stopping;
+    pthread_t ticker;
+    bool ticker_started;
+    bk_api_metrics metrics;
+};
+
+/* http.c: wake the attached worker pool, if any. */
+void bk_api__wake(bk_api *a);
+
+/* sse.c */
+void bk_sse__tick(bk_api *a, bool closing); /* keep-alive / close every stream */
+
+/* metrics.c */
+void bk_metrics__init(bk_api_metrics *m);
+void bk_metrics__fini(bk_api_metrics *m);
+void bk_metrics__on_run(bk_api_metrics *m, const bk_run *run);
+
+#endif

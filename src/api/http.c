@@ -1,0 +1,545 @@
+/*
+ * http.c — the libmicrohttpd server: binding, request bodies with a size
+ * cap, routing, keys and trusted clients, CORS, JSON answers, the pool of
+ * store connections handed to requests. Read api.h first; routes live in
+ * routes_*.c, the event streams in sse.c, the counters in metrics.c.
+ */
+#include "api/api_impl.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "store/store.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define HEADER_MEMORY (64 * 1024) /* request line + headers + body chunks per connection */
+
+/* Per-request state across the access handler's calls. */
+typedef struct req_ctx {
+    bk_buf body;
+    bool too_large;
+} req_ctx;
+
+typedef struct route {
+    const char *method; /* NULL = GET and HEAD */
+    const char *path;
+    bk_access access;
+    int (*fn)(bk_http_req *);
+} route;
+
+static const route routes[] = {
+    {"POST", "/functions/v1/orchestrator", BK_ACCESS_ANON, bk_route_orchestrator},
+    {"POST", "/functions/v1/ensure-coverage", BK_ACCESS_ANON, bk_route_ensure_coverage},
+    {"POST", "/functions/v1/fetch-bars", BK_ACCESS_SERVICE, bk_route_fetch_bars},
+    {"POST", "/functions/v1/chart-data-v2", BK_ACCESS_ANON, bk_route_chart},
+    {NULL, "/functions/v1/ops-jobs", BK_ACCESS_ANON, bk_route_ops_jobs},
+    {NULL, "/realtime/v1/job_runs", BK_ACCESS_ANON, bk_route_realtime},
+    {NULL, "/metrics", BK_ACCESS_ANON, bk_route_metrics},
+    {NULL, "/healthz", BK_ACCESS_PUBLIC, bk_route_healthz},
+    {NULL, "/readyz", BK_ACCESS_PUBLIC, bk_route_readyz},
+};
+
+const bk_api_opts *bk_api__opts(const bk_api *a)
+{
+    return &a->opts;
+}
+
+const char *bk_http_arg(const bk_http_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *bk_http_header(const bk_http_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+static void add_common_headers(struct MHD_Response *resp, const char *content_type)
+{
+    MHD_add_response_header(resp, "Content-Type", content_type);
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
+    MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+                            "authorization, x-client-info, apikey, content-type, last-event-id");
+    MHD_add_response_header(resp, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+}
+
+static int queue(bk_http_req *r, int status, const char *content_type, bk_buf *b)
+{
+    size_t len = b->len;
+    char *data = b->data ? b->data : bk_xstrdup("");
+    bk_buf_init(b);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(data);
+        return MHD_NO;
+    }
+    add_common_headers(resp, content_type);
+    r->status = status;
+    enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
+int bk_http_json(bk_http_req *r, int status, bk_buf *json)
+{
+    bk_buf_puts(json, "\n");
+    return queue(r, status, "application/json; charset=utf-8", json);
+}
+
+int bk_http_text(bk_http_req *r, int status, const char *content_type, bk_buf *text)
+{
+    return queue(r, status, content_type, text);
+}
+
+int bk_http_error(bk_http_req *r, int status, const char *code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    bk_buf b;
+    bk_buf_init(&b);
+    bk_jw w;
+    bk_jw_init(&w, &b);
+    bk_jw_obj_begin(&w);
+    bk_jw_key(&w, "error");
+    bk_jw_str(&w, msg);
+    bk_jw_key(&w, "code");
+    bk_jw_str(&w, code);
+    bk_jw_obj_end(&w);
+    return bk_http_json(r, status, &b);
+}
+
+int bk_http_api_error(bk_http_req *r, const bk_api_error *e)
+{
+    return bk_http_error(r, e->status, e->code, "%s", e->msg);
+}
+
+/* ---- store connections ---- */
+
+bk_store *bk_http_store(bk_http_req *r)
+{
+    bk_api *a = r->api;
+    bk_store *s = NULL;
+    pthread_mutex_lock(&a->db_lock);
+    if (a->n_db_free > 0)
+        s = a->db_free[--a->n_db_free];
+    pthread_mutex_unlock(&a->db_lock);
+    if (s)
+        return s;
+    bk_err err = {0};
+    if (bk_store_open(&s, a->db_url, &err) != 0) {
+        bk_log(BK_LOG_ERROR, "api", "cannot open store error=\"%s\"", err.msg);
+        bk_http_error(r, 503, "store_unavailable", "the database is not reachable");
+        return NULL;
+    }
+    return s;
+}
+
+void bk_http_store_put(bk_http_req *r, bk_store *s)
+{
+    bk_api *a = r->api;
+    if (!s)
+        return;
+    pthread_mutex_lock(&a->db_lock);
+    if (a->n_db_free < BK_API_DB_POOL) {
+        a->db_free[a->n_db_free++] = s;
+        s = NULL;
+    }
+    pthread_mutex_unlock(&a->db_lock);
+    bk_store_close(s);
+}
+
+/* ---- access ---- */
+
+static bool keys_configured(const bk_api *a)
+{
+    return a->opts.service_key[0] || a->opts.anon_key[0];
+}
+
+/* Constant-time equality of a presented key and a configured one. */
+static bool key_equal(const char *given, const char *want)
+{
+    size_t lg = strlen(given), lw = strlen(want);
+    unsigned char diff = (unsigned char)(lg != lw);
+    for (size_t i = 0; i < lw; i++)
+        diff |= (unsigned char)(want[i] ^ (i < lg ? given[i] : 0));
+    return diff == 0 && lw > 0;
+}
+
+static bool net_match(const bk_net *n, const struct sockaddr *sa)
+{
+    const unsigned char *addr;
+    unsigned char mapped[16];
+    int family = sa->sa_family;
+    if (family == AF_INET) {
+        addr = (const unsigned char *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+    } else if (family == AF_INET6) {
+        addr = (const unsigned char *)&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+        static const unsigned char v4prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (memcmp(addr, v4prefix, 12) == 0) { /* ::ffff:a.b.c.d */
+            memcpy(mapped, addr + 12, 4);
+            addr = mapped;
+            family = AF_INET;
+        }
+    } else {
+        return false;
+    }
+    if (family != n->family)
+        return false;
+    int bits = n->prefix;
+    for (int i = 0; bits > 0; i++, bits -= 8) {
+        unsigned char mask = (unsigned char)(bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff);
+        if ((addr[i] & mask) != (n->addr[i] & mask))
+            return false;
+    }
+    return true;
+}
+
+static bool client_trusted(const bk_api *a, struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr)
+        return false;
+    for (int i = 0; i < a->n_nets; i++)
+        if (net_match(&a->nets[i], ci->client_addr))
+            return true;
+    return false;
+}
+
+/* Decide what the caller may do; answers 401/403 itself and returns false. */
+static bool authorize(bk_http_req *r, bk_access need)
+{
+    bk_api *a = r->api;
+    if (!keys_configured(a)) {
+        if (!client_trusted(a, r->conn)) {
+            bk_http_error(r, 403, "untrusted_client",
+                          "no API key is configured: only trusted clients are served");
+            return false;
+        }
+        r->granted = BK_ACCESS_SERVICE;
+        return true;
+    }
+    if (need == BK_ACCESS_PUBLIC)
+        return true;
+    char key[BK_KEY_MAX];
+    bk_api_error e;
+    int rc = bk_req_credentials(bk_http_header(r, "Authorization"), bk_http_header(r, "apikey"),
+                                key, sizeof key, &e);
+    if (rc == BK_ENOENT) {
+        bk_http_error(r, 401, "unauthorized",
+                      "missing key: send Authorization: Bearer <key> or apikey: <key>");
+        return false;
+    }
+    if (rc) {
+        bk_http_api_error(r, &e);
+        return false;
+    }
+    if (a->opts.service_key[0] && key_equal(key, a->opts.service_key))
+        r->granted = BK_ACCESS_SERVICE;
+    else if (a->opts.anon_key[0] && key_equal(key, a->opts.anon_key))
+        r->granted = BK_ACCESS_ANON;
+    else {
+        bk_http_error(r, 401, "unauthorized", "invalid key");
+        return false;
+    }
+    if (r->granted < need) {
+        bk_http_error(r, 403, "forbidden", "this action needs the service key");
+        return false;
+    }
+    return true;
+}
+
+/* ---- dispatch ---- */
+
+static int dispatch(bk_http_req *r)
+{
+    if (strcmp(r->method, "OPTIONS") == 0) { /* CORS preflight */
+        bk_buf b;
+        bk_buf_init(&b);
+        bk_buf_puts(&b, "ok");
+        return bk_http_text(r, 200, "text/plain; charset=utf-8", &b);
+    }
+    bool path_known = false;
+    for (size_t i = 0; i < BK_ARRAY_LEN(routes); i++) {
+        const route *rt = &routes[i];
+        if (strcmp(rt->path, r->path) != 0)
+            continue;
+        path_known = true;
+        bool method_ok = rt->method ? strcmp(r->method, rt->method) == 0
+                                    : strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
+        if (!method_ok)
+            continue;
+        if (!authorize(r, rt->access))
+            return MHD_YES;
+        return rt->fn(r);
+    }
+    if (path_known)
+        return bk_http_error(r, 405, "method_not_allowed", "%s is not allowed on %s", r->method,
+                             r->path);
+    return bk_http_error(r, 404, "not_found", "no such endpoint: %s", r->path);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    (void)version;
+    bk_api *a = cls;
+    req_ctx *ctx = *con_cls;
+    bk_http_req r = {.api = a, .conn = conn, .method = method, .path = url};
+    if (!ctx) {
+        ctx = bk_xcalloc(1, sizeof *ctx);
+        bk_buf_init(&ctx->body);
+        *con_cls = ctx;
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        int64_t n = 0;
+        if (cl && bk_parse_i64(cl, 0, INT64_MAX, &n) == 0 && n > BK_REQ_BODY_MAX) {
+            int ok = bk_http_error(&r, 413, "payload_too_large",
+                                   "request body over %d bytes", BK_REQ_BODY_MAX);
+            bk_api__count_request(a, 413);
+            return ok;
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        if (ctx->body.len + *upload_data_size > BK_REQ_BODY_MAX)
+            ctx->too_large = true;
+        else
+            bk_buf_append(&ctx->body, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    int ok;
+    if (ctx->too_large) {
+        ok = bk_http_error(&r, 413, "payload_too_large", "request body over %d bytes",
+                           BK_REQ_BODY_MAX);
+    } else {
+        r.body = ctx->body.data ? ctx->body.data : "";
+        r.len = ctx->body.len;
+        ok = dispatch(&r);
+    }
+    bk_log(BK_LOG_DEBUG, "api", "request method=%s path=%s status=%d", method, url, r.status);
+    bk_api__count_request(a, r.status);
+    return ok == MHD_YES ? MHD_YES : MHD_NO;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    req_ctx *ctx = *con_cls;
+    if (!ctx)
+        return;
+    bk_buf_fini(&ctx->body);
+    free(ctx);
+    *con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '"'))
+        msg[--n] = '\0';
+    bk_log(BK_LOG_WARN, "http", "libmicrohttpd error=\"%s\"", msg);
+}
+
+/* ---- start / stop ---- */
+
+/* "ADDR:PORT" or "[V6ADDR]:PORT" into a socket address. */
+static int parse_listen(const char *s, struct sockaddr_storage *ss, bk_err *err)
+{
+    char host[128];
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s)
+        return bk_err_set(err, BK_EINVAL, "listen address '%s' is not ADDR:PORT", s);
+    int64_t port;
+    if (bk_parse_i64(colon + 1, 0, 65535, &port) != 0)
+        return bk_err_set(err, BK_EINVAL, "listen address '%s': bad port", s);
+    size_t hl = (size_t)(colon - s);
+    if (s[0] == '[' && hl >= 2 && s[hl - 1] == ']') {
+        s++;
+        hl -= 2;
+    }
+    if (hl >= sizeof host)
+        return bk_err_set(err, BK_EINVAL, "listen address '%s' too long", s);
+    memcpy(host, s, hl);
+    host[hl] = '\0';
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+    } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+    } else {
+        return bk_err_set(err, BK_EINVAL, "listen address '%s': '%s' is not an IP address", s,
+                          host);
+    }
+    return 0;
+}
+
+/* "127.0.0.0/8,::1/128" into nets. */
+static int parse_nets(bk_api *a, const char *list, bk_err *err)
+{
+    char buf[256];
+    bk_strlcpy(buf, list, sizeof buf);
+    a->n_nets = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ", ", &save); tok;
+         tok = strtok_r(NULL, ", ", &save)) {
+        if (a->n_nets == BK_API_MAX_NETS)
+            return bk_err_set(err, BK_EINVAL, "trusted_clients: too many networks");
+        bk_net *n = &a->nets[a->n_nets];
+        char *slash = strchr(tok, '/');
+        int64_t prefix = -1;
+        if (slash) {
+            *slash = '\0';
+            if (bk_parse_i64(slash + 1, 0, 128, &prefix) != 0)
+                return bk_err_set(err, BK_EINVAL, "trusted_clients: bad prefix in '%s'", tok);
+        }
+        if (inet_pton(AF_INET, tok, n->addr) == 1) {
+            n->family = AF_INET;
+            n->prefix = prefix < 0 ? 32 : (int)BK_MIN(prefix, 32);
+        } else if (inet_pton(AF_INET6, tok, n->addr) == 1) {
+            n->family = AF_INET6;
+            n->prefix = prefix < 0 ? 128 : (int)prefix;
+        } else {
+            return bk_err_set(err, BK_EINVAL, "trusted_clients: '%s' is not an address", tok);
+        }
+        a->n_nets++;
+    }
+    return 0;
+}
+
+static void *ticker_main(void *arg)
+{
+    bk_api *a = arg;
+    int64_t every = a->opts.conf->sse_keepalive_s * BK_US_PER_S;
+    pthread_mutex_lock(&a->sse_lock);
+    while (!atomic_load(&a->stopping)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += (time_t)(every / BK_US_PER_S);
+        pthread_cond_timedwait(&a->sse_cond, &a->sse_lock, &ts);
+        if (atomic_load(&a->stopping))
+            break;
+        pthread_mutex_unlock(&a->sse_lock);
+        bk_sse__tick(a, false);
+        pthread_mutex_lock(&a->sse_lock);
+    }
+    pthread_mutex_unlock(&a->sse_lock);
+    return NULL;
+}
+
+int bk_api_start(bk_api **out, const bk_api_opts *opts, bk_err *err)
+{
+    struct sockaddr_storage ss;
+    int rc = parse_listen(opts->listen, &ss, err);
+    if (rc)
+        return rc;
+    bk_api *a = bk_xcalloc(1, sizeof *a);
+    a->opts = *opts;
+    a->listen = bk_xstrdup(opts->listen);
+    a->db_url = bk_xstrdup(opts->db_url);
+    a->opts.listen = a->listen;
+    a->opts.db_url = a->db_url;
+    a->opts.plan.on_enqueue = bk_api_on_enqueue; /* ensure-coverage and tick publish inserts */
+    a->opts.plan.hook_ctx = a;
+    pthread_mutex_init(&a->db_lock, NULL);
+    pthread_mutex_init(&a->sse_lock, NULL);
+    pthread_cond_init(&a->sse_cond, NULL);
+    bk_metrics__init(&a->metrics);
+    if ((rc = parse_nets(a, opts->conf->trusted_clients, err)) != 0) {
+        bk_api_stop(a);
+        return rc;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    a->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, a, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opts->conf->http_threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)opts->conf->http_max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)opts->conf->http_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HEADER_MEMORY, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, a, MHD_OPTION_END);
+    if (!a->daemon) {
+        bk_api_stop(a);
+        return bk_err_set(err, BK_EIO, "cannot listen on %s (address in use or not local?)",
+                          opts->listen);
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(a->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    a->port = di ? di->port : 0;
+    if (pthread_create(&a->ticker, NULL, ticker_main, a) == 0)
+        a->ticker_started = true;
+    bk_log(BK_LOG_INFO, "api", "listening addr=%s port=%u", opts->listen, (unsigned)a->port);
+    if (!keys_configured(a))
+        bk_log(BK_LOG_WARN, "api",
+               "no API key configured (BARKEEP_SERVICE_KEY / BARKEEP_ANON_KEY): serving only "
+               "trusted clients=%s",
+               opts->conf->trusted_clients);
+    *out = a;
+    return 0;
+}
+
+void bk_api_attach_pool(bk_api *a, bk_pool *pool)
+{
+    atomic_store(&a->pool, pool);
+}
+
+void bk_api__wake(bk_api *a)
+{
+    bk_pool *p = atomic_load(&a->pool);
+    if (p)
+        bk_pool_wake(p);
+}
+
+uint16_t bk_api_port(const bk_api *a)
+{
+    return a->port;
+}
+
+void bk_api_stop(bk_api *a)
+{
+    if (!a)
+        return;
+    atomic_store(&a->stopping, true);
+    if (a->ticker_started) {
+        pthread_mutex_lock(&a->sse_lock);
+        pthread_cond_broadcast(&a->sse_cond);
+        pthread_mutex_unlock(&a->sse_lock);
+        pthread_join(a->ticker, NULL);
+    }
+    if (a->daemon) {
+        MHD_quiesce_daemon(a->daemon);
+        bk_sse__tick(a, true); /* end every stream, wait until they are gone */
+        MHD_stop_daemon(a->daemon);
+    }
+    for (int i = 0; i < a->n_db_free; i++)
+        bk_store_close(a->db_free[i]);
+    bk_metrics__fini(&a->metrics);
+    pthread_mutex_destroy(&a->db_lock);
+    pthread_mutex_destroy(&a->sse_lock);
+    pthread_cond_destroy(&a->sse_cond);
+    free(a->listen);
+    free(a->db_url);
+    free(a);
+}

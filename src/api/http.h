@@ -1,0 +1,67 @@
+/*
+ * http.h — internal to src/api: the request object the route handlers get,
+ * and the helpers they answer with. One request is handled on one server
+ * thread; handlers may block briefly on the store (a pooled connection).
+ */
+#ifndef BK_API_HTTP_H
+#define BK_API_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api/api.h"
+#include "api/req.h"
+#include "core/util.h"
+#include "json/jw.h"
+
+struct MHD_Connection;
+
+typedef enum bk_access { BK_ACCESS_PUBLIC, BK_ACCESS_ANON, BK_ACCESS_SERVICE } bk_access;
+
+typedef struct bk_http_req {
+    struct bk_api *api;
+    struct MHD_Connection *conn;
+    const char *method;
+    const char *path;
+    const char *body; /* NUL-terminated, len bytes */
+    size_t len;
+    bk_access granted; /* what the caller's key allows */
+    int status;        /* the status answered (for metrics and logs) */
+} bk_http_req;
+
+/* Query parameter or header (NULL if absent). */
+const char *bk_http_arg(const bk_http_req *r, const char *name);
+const char *bk_http_header(const bk_http_req *r, const char *name);
+
+/* Answer with a JSON document (takes the buffer's bytes). */
+int bk_http_json(bk_http_req *r, int status, bk_buf *json);
+/* Answer {"error": msg, "code": code} with status. */
+int bk_http_error(bk_http_req *r, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int bk_http_api_error(bk_http_req *r, const bk_api_error *e);
+/* Answer with text of the given content type. */
+int bk_http_text(bk_http_req *r, int status, const char *content_type, bk_buf *text);
+
+/* A pooled store connection for the duration of a request: NULL (after
+ * answering 503) when the store cannot be opened. Give it back with put. */
+bk_store *bk_http_store(bk_http_req *r);
+void bk_http_store_put(bk_http_req *r, bk_store *s);
+
+/* The api's shared parts, for route files. */
+const bk_api_opts *bk_api__opts(const struct bk_api *a);
+/* Count a finished HTTP request. */
+void bk_api__count_request(struct bk_api *a, int status);
+
+/* Route handlers. Each answers exactly once and returns its MHD result. */
+int bk_route_orchestrator(bk_http_req *r);
+int bk_route_ensure_coverage(bk_http_req *r);
+int bk_route_fetch_bars(bk_http_req *r);
+int bk_route_ops_jobs(bk_http_req *r);
+int bk_route_chart(bk_http_req *r);
+int bk_route_realtime(bk_http_req *r);
+int bk_route_metrics(bk_http_req *r);
+int bk_route_healthz(bk_http_req *r);
+int bk_route_readyz(bk_http_req *r);
+
+#endif

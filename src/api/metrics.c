@@ -1,0 +1,197 @@
+/*
+ * metrics.c — /metrics in the Prometheus text format (version 0.0.4), the
+ * counters behind it, and the run-event glue (bk_api_on_run) that feeds
+ * both the counters and the event bus. Counters describe this process;
+ * gauges (queue depth, freshness) are read from the store at scrape time, so
+ * they describe the whole database.
+ */
+#include "api/api_impl.h"
+#include "core/clock.h"
+#include "core/log.h"
+
+#include <microhttpd.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const double bucket_le[BK_HIST_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                  0.5,   1,    2.5,   5,    10,  30};
+
+void bk_metrics__init(bk_api_metrics *m)
+{
+    memset(m, 0, sizeof *m);
+    pthread_mutex_init(&m->lock, NULL);
+}
+
+void bk_metrics__fini(bk_api_metrics *m)
+{
+    pthread_mutex_destroy(&m->lock);
+}
+
+/* A run reached an outcome: success, failed, or queued again after a failed
+ * attempt (counted as "retry"). */
+void bk_metrics__on_run(bk_api_metrics *m, const bk_run *run)
+{
+    int slot;
+    if (run->status == BK_ST_SUCCESS || run->status == BK_ST_FAILED)
+        slot = (int)run->status;
+    else if (run->status == BK_ST_QUEUED && run->error_code[0])
+        slot = BK_ST_QUEUED; /* exported as "retry" */
+    else
+        return;
+    const char *prov = run->provider[0] ? run->provider : "none";
+    pthread_mutex_lock(&m->lock);
+    int i = 0;
+    while (i < m->n_runs && strcmp(m->runs[i].provider, prov) != 0)
+        i++;
+    if (i == m->n_runs && m->n_runs < (int)BK_ARRAY_LEN(m->runs))
+        bk_strlcpy(m->runs[m->n_runs++].provider, prov, sizeof m->runs[0].provider);
+    if (i < m->n_runs)
+        m->runs[i].by_status[slot]++;
+    if (run->status == BK_ST_SUCCESS && run->started_us && run->finished_us >= run->started_us) {
+        double s = (double)(run->finished_us - run->started_us) / 1e6;
+        for (int b = 0; b < BK_HIST_BUCKETS; b++)
+            if (s <= bucket_le[b])
+                m->duration_buckets[b]++;
+        m->duration_buckets[BK_HIST_BUCKETS]++;
+        m->duration_sum_s += s;
+        m->duration_count++;
+    }
+    pthread_mutex_unlock(&m->lock);
+    if (run->status == BK_ST_SUCCESS)
+        atomic_fetch_add(&m->bars_written, run->rows_written);
+}
+
+void bk_api_on_run(void *ctx, const bk_run *run)
+{
+    bk_api *a = ctx;
+    bk_bus_publish_run(a->opts.bus, "UPDATE", run, run->updated_us ? run->updated_us
+                                                                   : bk_clock_now_us());
+    bk_metrics__on_run(&a->metrics, run);
+}
+
+void bk_api_on_enqueue(void *ctx, const bk_run *run)
+{
+    bk_api *a = ctx;
+    bk_bus_publish_run(a->opts.bus, "INSERT", run,
+                       run->created_us ? run->created_us : bk_clock_now_us());
+}
+
+void bk_api__count_request(bk_api *a, int status)
+{
+    int cls = status / 100;
+    if (cls >= 1 && cls <= 5)
+        atomic_fetch_add(&a->metrics.http_by_class[cls], 1);
+}
+
+static void head(bk_buf *b, const char *name, const char *type, const char *help)
+{
+    bk_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void render_counters(bk_api *a, bk_buf *b)
+{
+    bk_api_metrics *m = &a->metrics;
+    static const char *const names[BK_ST__N] = {"retry", NULL, "success", "failed", NULL};
+    pthread_mutex_lock(&m->lock);
+    head(b, "barkeep_runs_finished_total", "counter",
+         "Run attempts finished by this process, by provider and outcome.");
+    for (int i = 0; i < m->n_runs; i++)
+        for (int st = 0; st < BK_ST__N; st++)
+            if (names[st])
+                bk_buf_printf(b, "barkeep_runs_finished_total{provider=\"%s\",outcome=\"%s\"} %lld\n",
+                              m->runs[i].provider, names[st], (long long)m->runs[i].by_status[st]);
+    head(b, "barkeep_run_duration_seconds", "histogram",
+         "Duration of successful runs, claim to commit.");
+    for (int i = 0; i < BK_HIST_BUCKETS; i++)
+        bk_buf_printf(b, "barkeep_run_duration_seconds_bucket{le=\"%g\"} %lld\n", bucket_le[i],
+                      (long long)m->duration_buckets[i]);
+    bk_buf_printf(b, "barkeep_run_duration_seconds_bucket{le=\"+Inf\"} %lld\n",
+                  (long long)m->duration_buckets[BK_HIST_BUCKETS]);
+    bk_buf_printf(b, "barkeep_run_duration_seconds_sum %.6f\n", m->duration_sum_s);
+    bk_buf_printf(b, "barkeep_run_duration_seconds_count %lld\n", (long long)m->duration_count);
+    pthread_mutex_unlock(&m->lock);
+    head(b, "barkeep_bars_written_total", "counter", "Bars committed by this process.");
+    bk_buf_printf(b, "barkeep_bars_written_total %lld\n", (long long)atomic_load(&m->bars_written));
+    const bk_prov *p = a->opts.prov;
+    if (p) {
+        head(b, "barkeep_provider_requests_total", "counter", "Page requests sent to a provider.");
+        bk_buf_printf(b, "barkeep_provider_requests_total{provider=\"%s\"} %lld\n", p->name,
+                      (long long)atomic_load(&p->stats.requests));
+        head(b, "barkeep_provider_errors_total", "counter", "Page requests that failed.");
+        bk_buf_printf(b, "barkeep_provider_errors_total{provider=\"%s\"} %lld\n", p->name,
+                      (long long)atomic_load(&p->stats.errors));
+        head(b, "barkeep_provider_rate_limited_total", "counter",
+             "Page requests answered with a rate limit (HTTP 429).");
+        bk_buf_printf(b, "barkeep_provider_rate_limited_total{provider=\"%s\"} %lld\n", p->name,
+                      (long long)atomic_load(&p->stats.rate_limited));
+        head(b, "barkeep_provider_latency_seconds_total", "counter",
+             "Time spent waiting for a provider.");
+        bk_buf_printf(b, "barkeep_provider_latency_seconds_total{provider=\"%s\"} %.6f\n",
+                      p->name, (double)atomic_load(&p->stats.latency_us) / 1e6);
+    }
+    head(b, "barkeep_sse_clients", "gauge", "Connected event-stream clients.");
+    bk_buf_printf(b, "barkeep_sse_clients %zu\n", bk_bus_clients(a->opts.bus));
+    head(b, "barkeep_http_requests_total", "counter", "HTTP requests answered, by status class.");
+    for (int c = 1; c <= 5; c++)
+        bk_buf_printf(b, "barkeep_http_requests_total{code=\"%dxx\"} %lld\n", c,
+                      (long long)atomic_load(&a->metrics.http_by_class[c]));
+}
+
+/* Gauges read from the store: runs by status, queue age, freshness. */
+static int render_store(bk_api *a, bk_store *s, bk_buf *b, bk_err *err)
+{
+    int64_t counts[BK_ST__N] = {0}, oldest = 0, now = bk_clock_now_us();
+    bk_run_filter all = {.status = -1, .tf = -1};
+    int rc = bk_store_runs_count(s, &all, counts, err);
+    if (rc == 0)
+        rc = bk_store_runs_oldest_queued(s, &oldest, err);
+    bk_coverage *cov = NULL;
+    size_t n = 0;
+    if (rc == 0)
+        rc = bk_store_coverage_list(s, NULL, -1, &cov, &n, err);
+    if (rc)
+        return rc;
+    head(b, "barkeep_runs", "gauge", "Runs in the database by status.");
+    for (int st = 0; st < BK_ST__N; st++)
+        bk_buf_printf(b, "barkeep_runs{status=\"%s\"} %lld\n", bk_status_name((bk_status)st),
+                      (long long)counts[st]);
+    head(b, "barkeep_queue_depth", "gauge", "Queued runs.");
+    bk_buf_printf(b, "barkeep_queue_depth %lld\n", (long long)counts[BK_ST_QUEUED]);
+    head(b, "barkeep_dead_letter_runs", "gauge", "Dead-lettered (failed) runs awaiting retry_failed.");
+    bk_buf_printf(b, "barkeep_dead_letter_runs %lld\n", (long long)counts[BK_ST_FAILED]);
+    head(b, "barkeep_oldest_queued_age_seconds", "gauge", "Age of the oldest queued run.");
+    bk_buf_printf(b, "barkeep_oldest_queued_age_seconds %.3f\n",
+                  oldest ? (double)(now - oldest) / 1e6 : 0.0);
+    head(b, "barkeep_freshness_lag_seconds", "gauge",
+         "Time between the latest closed bar and the end of coverage, per series.");
+    for (size_t i = 0; i < n; i++) {
+        int64_t horizon = bk_plan_horizon(&a->opts.plan, cov[i].tf, now);
+        double lag = cov[i].to_us && horizon > cov[i].to_us
+                         ? (double)(horizon - cov[i].to_us) / 1e6
+                         : 0.0;
+        bk_buf_printf(b, "barkeep_freshness_lag_seconds{symbol=\"%s\",timeframe=\"%s\"} %.3f\n",
+                      cov[i].symbol, bk_tf_name(cov[i].tf), lag);
+    }
+    free(cov);
+    return 0;
+}
+
+int bk_route_metrics(bk_http_req *r)
+{
+    bk_buf b;
+    bk_buf_init(&b);
+    render_counters(r->api, &b);
+    bk_store *s = bk_http_store(r);
+    if (!s) {
+        bk_buf_fini(&b);
+        return MHD_YES;
+    }
+    bk_err err = {0};
+    int rc = render_store(r->api, s, &b, &err);
+    bk_http_store_put(r, s);
+    if (rc) {
+        bk_buf_fini(&b);
+        return bk_http_error(r, 500, "store_error", "database error: %s", err.msg);
+    }
+    return bk_http_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
+}

@@ -1,0 +1,215 @@
+/*
+ * routes_chart.c — POST /functions/v1/chart-data-v2: the stored bars of a
+ * series in the guide's layer shape. Served from what is stored whatever
+ * the providers are doing (a failed fetch never blanks a chart that has
+ * bars), with metadata saying how fresh the series is and whether gaps
+ * remain. For intraday timeframes the latest trading day's bars form the
+ * "intraday" layer and earlier ones the "historical" layer; daily and weekly
+ * bars are all historical. The forecast layer is empty until forecasts exist.
+ */
+#include "api/api_impl.h"
+#include "core/clock.h"
+
+#include <microhttpd.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PROVIDERS_MAX 8
+
+typedef struct chart_bars {
+    bk_bar *bars;
+    unsigned char *prov; /* index into names, per bar */
+    size_t n, cap;
+    char names[PROVIDERS_MAX][BK_PROV_NAME_MAX];
+    int n_names;
+} chart_bars;
+
+static int collect(void *ctx, const bk_bar *bar, const char *provider)
+{
+    chart_bars *c = ctx;
+    int p = 0;
+    while (p < c->n_names && strcmp(c->names[p], provider) != 0)
+        p++;
+    if (p == c->n_names) {
+        if (c->n_names == PROVIDERS_MAX)
+            p = PROVIDERS_MAX - 1; /* more providers than that in one series: lump them */
+        else
+            bk_strlcpy(c->names[c->n_names++], provider, BK_PROV_NAME_MAX);
+    }
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 1024;
+        c->bars = bk_xrealloc(c->bars, cap * sizeof *c->bars);
+        c->prov = bk_xrealloc(c->prov, cap);
+        c->cap = cap;
+    }
+    c->bars[c->n] = *bar;
+    c->prov[c->n++] = (unsigned char)p;
+    return 0;
+}
+
+static void render_layer(bk_jw *w, const char *key, const chart_bars *c, size_t from, size_t to)
+{
+    bk_jw_key(w, key);
+    bk_jw_obj_begin(w);
+    bk_jw_key(w, "count");
+    bk_jw_int(w, (int64_t)(to - from));
+    bk_jw_key(w, "provider");
+    bk_jw_str(w, to > from ? c->names[c->prov[to - 1]] : NULL);
+    bk_jw_key(w, "data");
+    bk_jw_arr_begin(w);
+    for (size_t i = from; i < to; i++) {
+        const bk_bar *b = &c->bars[i];
+        bk_jw_obj_begin(w);
+        bk_jw_key(w, "ts");
+        bk_jw_time(w, b->ts_us);
+        bk_jw_key(w, "open");
+        bk_jw_num(w, b->open);
+        bk_jw_key(w, "high");
+        bk_jw_num(w, b->high);
+        bk_jw_key(w, "low");
+        bk_jw_num(w, b->low);
+        bk_jw_key(w, "close");
+        bk_jw_num(w, b->close);
+        bk_jw_key(w, "volume");
+        bk_jw_num(w, b->volume);
+        bk_jw_key(w, "provider");
+        bk_jw_str(w, c->names[c->prov[i]]);
+        bk_jw_obj_end(w);
+    }
+    bk_jw_arr_end(w);
+    bk_jw_obj_end(w);
+}
+
+/* Freshness and gaps of the series over the requested days. */
+typedef struct chart_meta {
+    int64_t cov_from, cov_to, last_success;
+    int64_t gaps, gap_us;
+    bool hydrating;
+} chart_meta;
+
+static int load_meta(bk_store *s, const bk_api_opts *o, const bk_chart_req *q, int64_t now,
+                     chart_meta *m, bk_err *err)
+{
+    bk_coverage *cov = NULL;
+    bk_series *st = NULL;
+    size_t n_cov = 0, n_st = 0;
+    int rc = bk_store_coverage_list(s, q->symbol, (int)q->tf, &cov, &n_cov, err);
+    if (rc == 0)
+        rc = bk_store_series_load(s, q->symbol, (int)q->tf, &st, &n_st, err);
+    if (rc == 0) {
+        bk_def d = {.tf = q->tf, .type = bk_job_for_tf(q->tf), .window_days = q->days};
+        bk_strlcpy(d.symbol, q->symbol, sizeof d.symbol);
+        bk_ivset gaps;
+        bk_ivset_init(&gaps);
+        bk_plan_gaps(&o->plan, &d, n_st ? &st[0].covered : NULL, now, &gaps);
+        m->gaps = (int64_t)gaps.n;
+        m->gap_us = bk_ivset_total(&gaps);
+        bk_ivset_fini(&gaps);
+        m->hydrating = n_st && st[0].active.n > 0;
+        if (n_cov) {
+            m->cov_from = cov[0].from_us;
+            m->cov_to = cov[0].to_us;
+            m->last_success = cov[0].last_success_us;
+        }
+    }
+    bk_series_free(st, n_st);
+    free(cov);
+    return rc;
+}
+
+static void render_meta(bk_jw *w, const bk_api_opts *o, const bk_chart_req *q,
+                        const chart_bars *c, const chart_meta *m, int64_t now)
+{
+    int64_t horizon = bk_plan_horizon(&o->plan, q->tf, now);
+    bk_jw_key(w, "metadata");
+    bk_jw_obj_begin(w);
+    bk_jw_key(w, "total_bars");
+    bk_jw_int(w, (int64_t)c->n);
+    bk_jw_key(w, "start_date");
+    bk_jw_time(w, c->n ? c->bars[0].ts_us : 0);
+    bk_jw_key(w, "end_date");
+    bk_jw_time(w, c->n ? c->bars[c->n - 1].ts_us : 0);
+    bk_jw_key(w, "days");
+    bk_jw_int(w, q->days);
+    bk_jw_key(w, "coverage_from");
+    bk_jw_time(w, m->cov_from);
+    bk_jw_key(w, "coverage_to");
+    bk_jw_time(w, m->cov_to);
+    bk_jw_key(w, "last_success_at");
+    bk_jw_time(w, m->last_success);
+    bk_jw_key(w, "freshness_lag_seconds");
+    if (m->cov_to)
+        bk_jw_int(w, horizon > m->cov_to ? (horizon - m->cov_to) / BK_US_PER_S : 0);
+    else
+        bk_jw_null(w);
+    bk_jw_key(w, "gaps_remaining");
+    bk_jw_int(w, m->gaps);
+    bk_jw_key(w, "gap_hours");
+    bk_jw_num(w, (double)m->gap_us / 3600e6);
+    bk_jw_key(w, "is_hydrating");
+    bk_jw_bool(w, m->hydrating);
+    bk_jw_key(w, "generated_at");
+    bk_jw_time(w, now);
+    bk_jw_obj_end(w);
+}
+
+int bk_route_chart(bk_http_req *r)
+{
+    bk_chart_req q;
+    bk_api_error e;
+    if (bk_req_chart(r->body, r->len, &q, &e) != 0)
+        return bk_http_api_error(r, &e);
+    bk_store *s = bk_http_store(r);
+    if (!s)
+        return MHD_YES;
+    const bk_api_opts *o = &r->api->opts;
+    int64_t now = bk_clock_now_us();
+    chart_bars c = {0};
+    chart_meta m = {0};
+    bk_err err = {0};
+    int rc = bk_store_bars_read(s, q.symbol, q.tf, now - (int64_t)q.days * BK_US_PER_DAY,
+                                now + 1, collect, &c, &err);
+    if (rc == 0)
+        rc = load_meta(s, o, &q, now, &m, &err);
+    bk_http_store_put(r, s);
+    if (rc) {
+        free(c.bars);
+        free(c.prov);
+        return bk_http_error(r, 500, "store_error", "database error: %s", err.msg);
+    }
+    size_t split = c.n; /* first bar of the intraday layer */
+    if (bk_tf_intraday(q.tf) && c.n) {
+        int32_t last_day = bk_cal_ny_day(c.bars[c.n - 1].ts_us);
+        while (split > 0 && bk_cal_ny_day(c.bars[split - 1].ts_us) == last_day)
+            split--;
+    }
+    bk_buf b;
+    bk_buf_init(&b);
+    bk_jw w;
+    bk_jw_init(&w, &b);
+    bk_jw_obj_begin(&w);
+    bk_jw_key(&w, "symbol");
+    bk_jw_str(&w, q.symbol);
+    bk_jw_key(&w, "timeframe");
+    bk_jw_str(&w, bk_tf_name(q.tf));
+    bk_jw_key(&w, "layers");
+    bk_jw_obj_begin(&w);
+    render_layer(&w, "historical", &c, 0, split);
+    render_layer(&w, "intraday", &c, split, c.n);
+    bk_jw_key(&w, "forecast");
+    bk_jw_obj_begin(&w);
+    bk_jw_key(&w, "count");
+    bk_jw_int(&w, 0);
+    bk_jw_key(&w, "provider");
+    bk_jw_null(&w);
+    bk_jw_key(&w, "data");
+    bk_jw_arr_begin(&w);
+    bk_jw_arr_end(&w);
+    bk_jw_obj_end(&w);
+    bk_jw_obj_end(&w);
+    render_meta(&w, o, &q, &c, &m, now);
+    bk_jw_obj_end(&w);
+    free(c.bars);
+    free(c.prov);
+    return bk_http_json(r, 200, &b);
+}

@@ -1,0 +1,309 @@
+/*
+ * routes_ops.c — what an operator reads: /functions/v1/ops-jobs (stats over
+ * a window, per-provider stats with duration percentiles, coverage with
+ * freshness lag, active and queued runs, recent errors, dead letters),
+ * /healthz and /readyz.
+ */
+#include "api/api_impl.h"
+#include "api/render.h"
+#include "core/clock.h"
+#include "core/log.h"
+
+#include <math.h>
+#include <microhttpd.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OPS_LIST_MAX 100
+#define OPS_ERRORS_MAX 50
+
+typedef struct prov_acc {
+    char name[BK_PROV_NAME_MAX];
+    int64_t total, success, failed, rows;
+    int64_t *durations_ms; /* of successful runs */
+    size_t n_dur, cap_dur;
+} prov_acc;
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile of a sorted array. */
+static int64_t percentile(const int64_t *v, size_t n, double p)
+{
+    if (n == 0)
+        return 0;
+    size_t rank = (size_t)ceil(p / 100.0 * (double)n);
+    return v[rank ? rank - 1 : 0];
+}
+
+static void num_or_null(bk_jw *w, const char *key, double v, bool present)
+{
+    bk_jw_key(w, key);
+    if (present)
+        bk_jw_num(w, round(v * 100.0) / 100.0);
+    else
+        bk_jw_null(w);
+}
+
+static void int_key(bk_jw *w, const char *key, int64_t v)
+{
+    bk_jw_key(w, key);
+    bk_jw_int(w, v);
+}
+
+static prov_acc *acc_for(prov_acc **accs, size_t *n, size_t *cap, const char *name)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*accs)[i].name, name) == 0)
+            return &(*accs)[i];
+    bk_grow((void **)accs, cap, *n + 1, sizeof **accs);
+    prov_acc *p = &(*accs)[(*n)++];
+    memset(p, 0, sizeof *p);
+    bk_strlcpy(p->name, name, sizeof p->name);
+    return p;
+}
+
+/* stats{} and provider_stats[] over the runs created in the window. */
+static void render_window(bk_jw *w, const bk_run *runs, size_t n)
+{
+    int64_t by[BK_ST__N] = {0};
+    prov_acc *accs = NULL;
+    size_t n_acc = 0, cap_acc = 0;
+    for (size_t i = 0; i < n; i++) {
+        const bk_run *r = &runs[i];
+        by[r->status]++;
+        if (!r->provider[0])
+            continue;
+        prov_acc *p = acc_for(&accs, &n_acc, &cap_acc, r->provider);
+        p->total++;
+        p->success += r->status == BK_ST_SUCCESS;
+        p->failed += r->status == BK_ST_FAILED;
+        if (r->status == BK_ST_SUCCESS) {
+            p->rows += r->rows_written;
+            if (r->started_us && r->finished_us >= r->started_us) {
+                bk_grow((void **)&p->durations_ms, &p->cap_dur, p->n_dur + 1, sizeof(int64_t));
+                p->durations_ms[p->n_dur++] = (r->finished_us - r->started_us) / 1000;
+            }
+        }
+    }
+    int64_t finished = by[BK_ST_SUCCESS] + by[BK_ST_FAILED];
+    bk_jw_key(w, "stats");
+    bk_jw_obj_begin(w);
+    int_key(w, "total", (int64_t)n);
+    for (int st = 0; st < BK_ST__N; st++)
+        int_key(w, bk_status_name((bk_status)st), by[st]);
+    num_or_null(w, "success_rate", 100.0 * (double)by[BK_ST_SUCCESS] / (double)(finished ? finished : 1),
+                finished > 0);
+    bk_jw_obj_end(w);
+    bk_jw_key(w, "provider_stats");
+    bk_jw_arr_begin(w);
+    for (size_t i = 0; i < n_acc; i++) {
+        prov_acc *p = &accs[i];
+        qsort(p->durations_ms, p->n_dur, sizeof(int64_t), cmp_i64);
+        int64_t fin = p->success + p->failed;
+        bk_jw_obj_begin(w);
+        bk_jw_key(w, "provider");
+        bk_jw_str(w, p->name);
+        int_key(w, "total_runs", p->total);
+        int_key(w, "success_runs", p->success);
+        int_key(w, "failed_runs", p->failed);
+        num_or_null(w, "success_rate", 100.0 * (double)p->success / (double)(fin ? fin : 1),
+                    fin > 0);
+        int_key(w, "total_rows", p->rows);
+        int_key(w, "p50_duration_ms", percentile(p->durations_ms, p->n_dur, 50));
+        int_key(w, "p95_duration_ms", percentile(p->durations_ms, p->n_dur, 95));
+        bk_jw_obj_end(w);
+        free(p->durations_ms);
+    }
+    bk_jw_arr_end(w);
+    free(accs);
+}
+
+static void render_errors(bk_jw *w, const bk_run *runs, size_t n)
+{
+    bk_jw_key(w, "recent_errors");
+    bk_jw_arr_begin(w);
+    size_t shown = 0;
+    for (size_t i = 0; i < n && shown < OPS_ERRORS_MAX; i++) {
+        const bk_run *r = &runs[i];
+        if (!r->error_code[0])
+            continue;
+        shown++;
+        bk_jw_obj_begin(w);
+        bk_jw_key(w, "id");
+        bk_jw_str(w, r->id);
+        bk_jw_key(w, "symbol");
+        bk_jw_str(w, r->symbol);
+        bk_jw_key(w, "timeframe");
+        bk_jw_str(w, bk_tf_name(r->tf));
+        bk_jw_key(w, "job_type");
+        bk_jw_str(w, bk_job_name(r->type));
+        bk_jw_key(w, "status");
+        bk_jw_str(w, bk_status_name(r->status));
+        bk_jw_key(w, "error_code");
+        bk_jw_str(w, r->error_code);
+        bk_jw_key(w, "error_message");
+        bk_jw_str(w, r->error_message);
+        int_key(w, "attempt", r->attempt);
+        bk_jw_key(w, "provider");
+        bk_jw_str(w, r->provider[0] ? r->provider : NULL);
+        bk_jw_key(w, "updated_at");
+        bk_jw_time(w, r->updated_us);
+        bk_jw_key(w, "finished_at");
+        bk_jw_time(w, r->finished_us);
+        bk_jw_obj_end(w);
+    }
+    bk_jw_arr_end(w);
+}
+
+static void render_coverage(bk_jw *w, const bk_api_opts *o, const bk_coverage *cov, size_t n,
+                            int64_t now)
+{
+    bk_jw_key(w, "coverage");
+    bk_jw_arr_begin(w);
+    for (size_t i = 0; i < n; i++) {
+        const bk_coverage *c = &cov[i];
+        int64_t horizon = bk_plan_horizon(&o->plan, c->tf, now);
+        bk_jw_obj_begin(w);
+        bk_jw_key(w, "symbol");
+        bk_jw_str(w, c->symbol);
+        bk_jw_key(w, "timeframe");
+        bk_jw_str(w, bk_tf_name(c->tf));
+        bk_jw_key(w, "from_ts");
+        bk_jw_time(w, c->from_us);
+        bk_jw_key(w, "to_ts");
+        bk_jw_time(w, c->to_us);
+        bk_jw_key(w, "last_success_at");
+        bk_jw_time(w, c->last_success_us);
+        int_key(w, "last_rows_written", c->last_rows_written);
+        bk_jw_key(w, "last_provider");
+        bk_jw_str(w, c->last_provider[0] ? c->last_provider : NULL);
+        num_or_null(w, "coverage_hours", (double)c->covered_us / 3600e6, true);
+        bk_jw_key(w, "freshness_lag_seconds");
+        if (c->to_us)
+            bk_jw_int(w, horizon > c->to_us ? (horizon - c->to_us) / BK_US_PER_S : 0);
+        else
+            bk_jw_null(w);
+        bk_jw_obj_end(w);
+    }
+    bk_jw_arr_end(w);
+}
+
+static int list_runs(bk_store *s, const bk_ops_req *q, int status, bk_jw *w, const char *key,
+                     bk_err *err)
+{
+    bk_run_filter f = {.status = status,
+                       .symbol = q->symbol[0] ? q->symbol : NULL,
+                       .tf = q->tf,
+                       .limit = OPS_LIST_MAX};
+    bk_run *runs = NULL;
+    size_t n = 0;
+    int rc = bk_store_runs_list(s, &f, &runs, &n, err);
+    if (rc)
+        return rc;
+    bk_jw_key(w, key);
+    bk_jw_arr_begin(w);
+    for (size_t i = 0; i < n; i++)
+        bk_render_run(w, &runs[i]);
+    bk_jw_arr_end(w);
+    free(runs);
+    return 0;
+}
+
+static int ops_body(bk_store *s, const bk_api_opts *o, const bk_ops_req *q, int64_t now,
+                    bk_jw *w, bk_err *err)
+{
+    const char *sym = q->symbol[0] ? q->symbol : NULL;
+    bk_run_filter win = {.status = -1, .symbol = sym, .tf = q->tf,
+                         .since_us = now - (int64_t)q->hours * BK_US_PER_HOUR};
+    bk_run_filter all = {.status = -1, .symbol = sym, .tf = q->tf};
+    bk_run *runs = NULL;
+    bk_coverage *cov = NULL;
+    size_t n = 0, n_cov = 0;
+    int64_t counts[BK_ST__N] = {0};
+    int rc = bk_store_runs_list(s, &win, &runs, &n, err);
+    if (rc == 0)
+        rc = bk_store_runs_count(s, &all, counts, err);
+    if (rc == 0)
+        rc = bk_store_coverage_list(s, sym, q->tf, &cov, &n_cov, err);
+    if (rc == 0) {
+        render_window(w, runs, n);
+        int_key(w, "dead_letter", counts[BK_ST_FAILED]);
+        int_key(w, "queue_depth", counts[BK_ST_QUEUED]);
+        render_coverage(w, o, cov, n_cov, now);
+        rc = list_runs(s, q, BK_ST_RUNNING, w, "active_jobs", err);
+    }
+    if (rc == 0)
+        rc = list_runs(s, q, BK_ST_QUEUED, w, "queued_jobs", err);
+    if (rc == 0)
+        render_errors(w, runs, n);
+    free(runs);
+    free(cov);
+    return rc;
+}
+
+int bk_route_ops_jobs(bk_http_req *r)
+{
+    bk_ops_req q;
+    bk_api_error e;
+    if (bk_req_ops(bk_http_arg(r, "symbol"), bk_http_arg(r, "timeframe"), bk_http_arg(r, "hours"),
+                   &q, &e) != 0)
+        return bk_http_api_error(r, &e);
+    bk_store *s = bk_http_store(r);
+    if (!s)
+        return MHD_YES;
+    int64_t now = bk_clock_now_us();
+    bk_buf b;
+    bk_buf_init(&b);
+    bk_jw w;
+    bk_jw_init(&w, &b);
+    bk_jw_obj_begin(&w);
+    int_key(&w, "window_hours", q.hours);
+    bk_jw_key(&w, "filters");
+    bk_jw_obj_begin(&w);
+    bk_jw_key(&w, "symbol");
+    bk_jw_str(&w, q.symbol[0] ? q.symbol : NULL);
+    bk_jw_key(&w, "timeframe");
+    bk_jw_str(&w, q.tf >= 0 ? bk_tf_name((bk_tf)q.tf) : NULL);
+    bk_jw_obj_end(&w);
+    bk_err err = {0};
+    int rc = ops_body(s, &r->api->opts, &q, now, &w, &err);
+    bk_http_store_put(r, s);
+    if (rc) {
+        bk_buf_fini(&b);
+        return bk_http_error(r, 500, "store_error", "database error: %s", err.msg);
+    }
+    bk_jw_key(&w, "timestamp");
+    bk_jw_time(&w, now);
+    bk_jw_obj_end(&w);
+    return bk_http_json(r, 200, &b);
+}
+
+int bk_route_healthz(bk_http_req *r)
+{
+    bk_buf b;
+    bk_buf_init(&b);
+    bk_buf_puts(&b, "{\"status\":\"ok\"}");
+    return bk_http_json(r, 200, &b);
+}
+
+int bk_route_readyz(bk_http_req *r)
+{
+    bk_store *s = bk_http_store(r);
+    if (!s)
+        return MHD_YES;
+    bk_err err = {0};
+    int rc = bk_store_check_schema(s, &err);
+    char kind[16];
+    bk_strlcpy(kind, bk_store_kind(s), sizeof kind);
+    bk_http_store_put(r, s);
+    if (rc)
+        return bk_http_error(r, 503, "not_ready", "store not ready: %s", err.msg);
+    bk_buf b;
+    bk_buf_init(&b);
+    bk_buf_printf(&b, "{\"status\":\"ready\",\"store\":\"%s\"}", kind);
+    return bk_http_json(r, 200, &b);
+}
