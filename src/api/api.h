@@ -24,14 +24,14 @@ typedef struct bk_api bk_api;
 #define BK_KEY_MAX 256
 
 typedef struct bk_api_opts {
-    const char *listen;    /* "ADDR:PORT" ("[::1]:8080" for IPv6); port 0 picks a free one */
+    const char *listen; /* "ADDR:PORT" ("[::1]:8080" for IPv6); port 0 picks a free one */
     const char *db_url;
     const bk_conf *conf;
-    bk_prov *prov;         /* for fetch-bars and provider metrics */
-    bk_bus *bus;           /* job_runs change events */
-    bk_plan_cfg plan;      /* planning for ensure-coverage and tick */
+    bk_prov *prov;                /* for fetch-bars and provider metrics */
+    bk_bus *bus;                  /* job_runs change events */
+    bk_plan_cfg plan;             /* planning for ensure-coverage and tick */
     char service_key[BK_KEY_MAX]; /* "" = none */
-    char anon_key[BK_KEY_MAX];    /* "" = none; with no key at all only trusted clients are served */
+    char anon_key[BK_KEY_MAX]; /* "" = none; with no key at all only trusted clients are served */
 } bk_api_opts;
 
 /* Bind and start serving. BK_EINVAL for a bad listen address, BK_EIO when

@@ -13,11 +13,11 @@
 #include "api/http.h"
 
 #define BK_API_MAX_NETS 16
-#define BK_API_DB_POOL 16
+#define BK_API_DB_POOL  16
 #define BK_HIST_BUCKETS 12
 
 typedef struct bk_net {
-    int family;              /* AF_INET or AF_INET6 */
+    int family; /* AF_INET or AF_INET6 */
     unsigned char addr[16];
     int prefix;
 } bk_net;
@@ -26,11 +26,11 @@ typedef struct bk_sse bk_sse; /* one event-stream connection (sse.c) */
 
 /* Counters of this process, exported by /metrics. */
 typedef struct bk_api_metrics {
-    pthread_mutex_t lock;     /* guards the maps below */
+    pthread_mutex_t lock; /* guards the maps below */
     struct prov_count {
         char provider[32];
         int64_t by_status[BK_ST__N];
-    } runs[16];               /* finished runs by provider and status */
+    } runs[16]; /* finished runs by provider and status */
     int n_runs;
     int64_t duration_buckets[BK_HIST_BUCKETS + 1]; /* cumulative per le, +Inf last */
     double duration_sum_s;
@@ -40,9 +40,9 @@ typedef struct bk_api_metrics {
 } bk_api_metrics;
 
 struct bk_api {
-    bk_api_opts opts;          /* opts.pool is not used: see pool below */
-    _Atomic(bk_pool *) pool;   /* attached after the workers start; may stay NULL */
-    char *listen, *db_url; /* owned copies */
+    bk_api_opts opts;        /* opts.pool is not used: see pool below */
+    _Atomic(bk_pool *) pool; /* attached after the workers start; may stay NULL */
+    char *listen, *db_url;   /* owned copies */
     struct MHD_Daemon *daemon;
     uint16_t port;
     bk_net nets[BK_API_MAX_NETS];

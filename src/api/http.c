@@ -74,8 +74,7 @@ static int queue(bk_http_req *r, int status, const char *content_type, bk_buf *b
     size_t len = b->len;
     char *data = b->data ? b->data : bk_xstrdup("");
     bk_buf_init(b);
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(data);
         return MHD_NO;
@@ -275,8 +274,9 @@ static int dispatch(bk_http_req *r)
         if (strcmp(rt->path, r->path) != 0)
             continue;
         path_known = true;
-        bool method_ok = rt->method ? strcmp(r->method, rt->method) == 0
-                                    : strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
+        bool method_ok = rt->method
+                             ? strcmp(r->method, rt->method) == 0
+                             : strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
         if (!method_ok)
             continue;
         if (!authorize(r, rt->access))
@@ -290,9 +290,8 @@ static int dispatch(bk_http_req *r)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     bk_api *a = cls;
@@ -305,8 +304,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         int64_t n = 0;
         if (cl && bk_parse_i64(cl, 0, INT64_MAX, &n) == 0 && n > BK_REQ_BODY_MAX) {
-            int ok = bk_http_error(&r, 413, "payload_too_large",
-                                   "request body over %d bytes", BK_REQ_BODY_MAX);
+            int ok = bk_http_error(&r, 413, "payload_too_large", "request body over %d bytes",
+                                   BK_REQ_BODY_MAX);
             bk_api__count_request(a, 413);
             return ok;
         }

@@ -25,8 +25,7 @@ static int take(char dst[BK_KEY_MAX], const char *src, const char *what, bk_err 
     return 0;
 }
 
-static int load_file(const char *path, char service[BK_KEY_MAX], char anon[BK_KEY_MAX],
-                     bk_err *err)
+static int load_file(const char *path, char service[BK_KEY_MAX], char anon[BK_KEY_MAX], bk_err *err)
 {
     FILE *f = fopen(path, "r");
     if (!f)

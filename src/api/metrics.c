@@ -64,8 +64,8 @@ void bk_metrics__on_run(bk_api_metrics *m, const bk_run *run)
 void bk_api_on_run(void *ctx, const bk_run *run)
 {
     bk_api *a = ctx;
-    bk_bus_publish_run(a->opts.bus, "UPDATE", run, run->updated_us ? run->updated_us
-                                                                   : bk_clock_now_us());
+    bk_bus_publish_run(a->opts.bus, "UPDATE", run,
+                       run->updated_us ? run->updated_us : bk_clock_now_us());
     bk_metrics__on_run(&a->metrics, run);
 }
 
@@ -98,7 +98,8 @@ static void render_counters(bk_api *a, bk_buf *b)
     for (int i = 0; i < m->n_runs; i++)
         for (int st = 0; st < BK_ST__N; st++)
             if (names[st])
-                bk_buf_printf(b, "barkeep_runs_finished_total{provider=\"%s\",outcome=\"%s\"} %lld\n",
+                bk_buf_printf(b,
+                              "barkeep_runs_finished_total{provider=\"%s\",outcome=\"%s\"} %lld\n",
                               m->runs[i].provider, names[st], (long long)m->runs[i].by_status[st]);
     head(b, "barkeep_run_duration_seconds", "histogram",
          "Duration of successful runs, claim to commit.");
@@ -126,8 +127,8 @@ static void render_counters(bk_api *a, bk_buf *b)
                       (long long)atomic_load(&p->stats.rate_limited));
         head(b, "barkeep_provider_latency_seconds_total", "counter",
              "Time spent waiting for a provider.");
-        bk_buf_printf(b, "barkeep_provider_latency_seconds_total{provider=\"%s\"} %.6f\n",
-                      p->name, (double)atomic_load(&p->stats.latency_us) / 1e6);
+        bk_buf_printf(b, "barkeep_provider_latency_seconds_total{provider=\"%s\"} %.6f\n", p->name,
+                      (double)atomic_load(&p->stats.latency_us) / 1e6);
     }
     head(b, "barkeep_sse_clients", "gauge", "Connected event-stream clients.");
     bk_buf_printf(b, "barkeep_sse_clients %zu\n", bk_bus_clients(a->opts.bus));
@@ -157,7 +158,8 @@ static int render_store(bk_api *a, bk_store *s, bk_buf *b, bk_err *err)
                       (long long)counts[st]);
     head(b, "barkeep_queue_depth", "gauge", "Queued runs.");
     bk_buf_printf(b, "barkeep_queue_depth %lld\n", (long long)counts[BK_ST_QUEUED]);
-    head(b, "barkeep_dead_letter_runs", "gauge", "Dead-lettered (failed) runs awaiting retry_failed.");
+    head(b, "barkeep_dead_letter_runs", "gauge",
+         "Dead-lettered (failed) runs awaiting retry_failed.");
     bk_buf_printf(b, "barkeep_dead_letter_runs %lld\n", (long long)counts[BK_ST_FAILED]);
     head(b, "barkeep_oldest_queued_age_seconds", "gauge", "Age of the oldest queued run.");
     bk_buf_printf(b, "barkeep_oldest_queued_age_seconds %.3f\n",
@@ -166,9 +168,8 @@ static int render_store(bk_api *a, bk_store *s, bk_buf *b, bk_err *err)
          "Time between the latest closed bar and the end of coverage, per series.");
     for (size_t i = 0; i < n; i++) {
         int64_t horizon = bk_plan_horizon(&a->opts.plan, cov[i].tf, now);
-        double lag = cov[i].to_us && horizon > cov[i].to_us
-                         ? (double)(horizon - cov[i].to_us) / 1e6
-                         : 0.0;
+        double lag =
+            cov[i].to_us && horizon > cov[i].to_us ? (double)(horizon - cov[i].to_us) / 1e6 : 0.0;
         bk_buf_printf(b, "barkeep_freshness_lag_seconds{symbol=\"%s\",timeframe=\"%s\"} %.3f\n",
                       cov[i].symbol, bk_tf_name(cov[i].tf), lag);
     }

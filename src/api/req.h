@@ -43,7 +43,8 @@ typedef struct bk_ensure_req {
 } bk_ensure_req;
 int bk_req_ensure(const char *body, size_t len, bk_ensure_req *out, bk_api_error *e);
 
-/* POST /functions/v1/chart-data-v2 body: {"symbol", "timeframe", "days"?: int 1..36500 (default 30)} */
+/* POST /functions/v1/chart-data-v2 body: {"symbol", "timeframe", "days"?: int 1..36500 (default
+ * 30)} */
 typedef struct bk_chart_req {
     char symbol[BK_SYM_MAX + 1];
     bk_tf tf;

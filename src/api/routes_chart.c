@@ -117,8 +117,8 @@ static int load_meta(bk_store *s, const bk_api_opts *o, const bk_chart_req *q, i
     return rc;
 }
 
-static void render_meta(bk_jw *w, const bk_api_opts *o, const bk_chart_req *q,
-                        const chart_bars *c, const chart_meta *m, int64_t now)
+static void render_meta(bk_jw *w, const bk_api_opts *o, const bk_chart_req *q, const chart_bars *c,
+                        const chart_meta *m, int64_t now)
 {
     int64_t horizon = bk_plan_horizon(&o->plan, q->tf, now);
     bk_jw_key(w, "metadata");
@@ -167,8 +167,8 @@ int bk_route_chart(bk_http_req *r)
     chart_bars c = {0};
     chart_meta m = {0};
     bk_err err = {0};
-    int rc = bk_store_bars_read(s, q.symbol, q.tf, now - (int64_t)q.days * BK_US_PER_DAY,
-                                now + 1, collect, &c, &err);
+    int rc = bk_store_bars_read(s, q.symbol, q.tf, now - (int64_t)q.days * BK_US_PER_DAY, now + 1,
+                                collect, &c, &err);
     if (rc == 0)
         rc = load_meta(s, o, &q, now, &m, &err);
     bk_http_store_put(r, s);

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define OPS_LIST_MAX 100
+#define OPS_LIST_MAX   100
 #define OPS_ERRORS_MAX 50
 
 typedef struct prov_acc {
@@ -95,7 +95,8 @@ static void render_window(bk_jw *w, const bk_run *runs, size_t n)
     int_key(w, "total", (int64_t)n);
     for (int st = 0; st < BK_ST__N; st++)
         int_key(w, bk_status_name((bk_status)st), by[st]);
-    num_or_null(w, "success_rate", 100.0 * (double)by[BK_ST_SUCCESS] / (double)(finished ? finished : 1),
+    num_or_null(w, "success_rate",
+                100.0 * (double)by[BK_ST_SUCCESS] / (double)(finished ? finished : 1),
                 finished > 0);
     bk_jw_obj_end(w);
     bk_jw_key(w, "provider_stats");
@@ -213,11 +214,13 @@ static int list_runs(bk_store *s, const bk_ops_req *q, int status, bk_jw *w, con
     return 0;
 }
 
-static int ops_body(bk_store *s, const bk_api_opts *o, const bk_ops_req *q, int64_t now,
-                    bk_jw *w, bk_err *err)
+static int ops_body(bk_store *s, const bk_api_opts *o, const bk_ops_req *q, int64_t now, bk_jw *w,
+                    bk_err *err)
 {
     const char *sym = q->symbol[0] ? q->symbol : NULL;
-    bk_run_filter win = {.status = -1, .symbol = sym, .tf = q->tf,
+    bk_run_filter win = {.status = -1,
+                         .symbol = sym,
+                         .tf = q->tf,
                          .since_us = now - (int64_t)q->hours * BK_US_PER_HOUR};
     bk_run_filter all = {.status = -1, .symbol = sym, .tf = q->tf};
     bk_run *runs = NULL;

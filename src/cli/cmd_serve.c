@@ -94,14 +94,18 @@ int bk_cmd_config(bk_cli *cli, int argc, char **argv)
     return 0;
 }
 
-static int workers_opt(bk_cli *cli, const char *s)
+/* --workers N; min is 0 for serve (API and scheduler only: runs are executed
+ * by other processes or through fetch-bars), 1 for tick --wait. */
+static int workers_opt(bk_cli *cli, const char *s, int64_t min)
 {
     int64_t v;
-    if (!s)
-        return 0;
-    if (bk_cli_int("worker count", s, 1, 256, &v))
-        return BK_EXIT_USAGE;
-    cli->conf.workers = v;
+    if (s) {
+        if (bk_cli_int("worker count", s, min, 256, &v))
+            return BK_EXIT_USAGE;
+        cli->conf.workers = v;
+    }
+    if (cli->conf.workers < min)
+        return bk_cli_usage_error("tick --wait needs at least one worker");
     return 0;
 }
 
@@ -172,8 +176,11 @@ static int api_start(loop *l, bk_cli *cli)
     bk_bus_opts bo = {.ring_size = (size_t)cli->conf.sse_ring,
                       .max_clients = (size_t)cli->conf.sse_max_clients,
                       .client_queue = (size_t)cli->conf.sse_queue};
-    bk_api_opts ao = {.listen = cli->conf.listen, .db_url = cli->db, .conf = &cli->conf,
-                      .prov = l->prov, .plan = l->cfg};
+    bk_api_opts ao = {.listen = cli->conf.listen,
+                      .db_url = cli->db,
+                      .conf = &cli->conf,
+                      .prov = l->prov,
+                      .plan = l->cfg};
     if (bk_api_load_keys(&cli->conf, ao.service_key, ao.anon_key, &err) != 0)
         return bk_cli_usage_error("%s", err.msg);
     if (bk_bus_new(&l->bus, &bo) != 0)
@@ -200,6 +207,8 @@ static int loop_start(loop *l, bk_cli *cli, bool with_api)
     bk_plan_cfg_from_conf(&l->cfg, &cli->conf, l->prov->delay_us);
     if (with_api && (rc = api_start(l, cli)) != 0)
         return rc;
+    if (cli->conf.workers == 0)
+        return 0; /* no workers in this process */
     bk_pool_opts po = {.db_url = cli->db, .threads = (int)cli->conf.workers};
     po.env.prov = l->prov;
     po.env.conf = &cli->conf;
@@ -250,7 +259,9 @@ int bk_cmd_tick(bk_cli *cli, int argc, char **argv)
                      {NULL, false, NULL, NULL}};
     if ((rc = bk_cli_parse(argc - 1, argv + 1, opts, pos, 0, &n_pos, tick_usage)) != 0)
         return rc < 0 ? 0 : rc;
-    if ((rc = workers_opt(cli, workers)) != 0)
+    if (wait && (rc = workers_opt(cli, workers, 1)) != 0)
+        return rc;
+    if (!wait && (rc = workers_opt(cli, workers, 0)) != 0)
         return rc;
     bk_tick_stats t;
     if (!wait) {
@@ -351,7 +362,7 @@ int bk_cmd_serve(bk_cli *cli, int argc, char **argv)
                      {NULL, false, NULL, NULL}};
     if ((rc = bk_cli_parse(argc - 1, argv + 1, opts, pos, 0, &n_pos, serve_usage)) != 0)
         return rc < 0 ? 0 : rc;
-    if ((rc = workers_opt(cli, workers)) != 0)
+    if ((rc = workers_opt(cli, workers, 0)) != 0)
         return rc;
     if (listen) {
         bk_err err = {0};

@@ -27,7 +27,7 @@ typedef struct setting {
 #define S(field) sizeof(((bk_conf *)0)->field)
 
 static const setting settings[] = {
-    {"workers", K_INT, F(workers), 0, "5", 1, 256,
+    {"workers", K_INT, F(workers), 0, "5", 0, 256,
      "worker threads (the guide's MAX_CONCURRENT_JOBS)"},
     {"lease_ms", K_INT, F(lease_ms), 0, "30000", 100, 3600000,
      "lease of a running run; renewed every lease/3"},

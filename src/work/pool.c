@@ -204,6 +204,8 @@ int bk_pool_start(bk_pool **out, const bk_pool_opts *opts, bk_err *err)
 
 void bk_pool_wake(bk_pool *p)
 {
+    if (!p)
+        return;
     pthread_mutex_lock(&p->lock);
     p->wake_seq++;
     pthread_cond_broadcast(&p->wake);
@@ -212,6 +214,10 @@ void bk_pool_wake(bk_pool *p)
 
 void bk_pool_wait_progress(bk_pool *p, int64_t timeout_us)
 {
+    if (!p) {
+        bk_sleep_us(timeout_us);
+        return;
+    }
     pthread_mutex_lock(&p->lock);
     timed_wait(&p->progress, &p->lock, timeout_us);
     pthread_mutex_unlock(&p->lock);
@@ -219,6 +225,10 @@ void bk_pool_wait_progress(bk_pool *p, int64_t timeout_us)
 
 void bk_pool_counts(bk_pool *p, int64_t *finished, int64_t *dead)
 {
+    if (!p) {
+        *finished = *dead = 0;
+        return;
+    }
     pthread_mutex_lock(&p->lock);
     *finished = p->finished;
     *dead = p->dead;

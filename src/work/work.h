@@ -68,6 +68,8 @@ typedef struct bk_pool_opts {
 
 /* Start the worker threads (and the heartbeat thread). */
 int bk_pool_start(bk_pool **out, const bk_pool_opts *opts, bk_err *err);
+/* The calls below accept NULL (a process without workers): wake does
+ * nothing, wait_progress just waits, counts are zero. */
 /* New runs were enqueued: wake idle workers. Any thread. */
 void bk_pool_wake(bk_pool *p);
 /* Wait until a worker finishes a run or timeout_us passes. Any thread. */

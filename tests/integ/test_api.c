@@ -1,0 +1,539 @@
+/*
+ * test_api.c — the HTTP API of the real binary over real HTTP on loopback
+ * (libcurl against `barkeep serve --listen 127.0.0.1:0`): the guide's curl
+ * commands one for one, ensure-coverage hydrating an empty database, live
+ * events with strictly increasing progress, Last-Event-ID replay, keys and
+ * trusted clients, bad input that changes nothing, fetch-bars for external
+ * dispatchers, and the operations endpoints.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api_client.h"
+#include "testutil.h"
+
+#define SERVICE "service-key-0123456789abcdef"
+#define ANON    "anon-key-0123456789abcdef0123"
+#define BEARER  "Authorization: Bearer " SERVICE
+#define JSON_CT "Content-Type: application/json"
+
+static const char *const svc_hdrs[] = {BEARER, JSON_CT, NULL};
+static const char *const key_env[] = {"BARKEEP_SERVICE_KEY=" SERVICE, "BARKEEP_ANON_KEY=" ANON,
+                                      NULL};
+
+static json_t *get(json_t *o, const char *path)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", path);
+    json_t *cur = o;
+    for (char *save = NULL, *k = strtok_r(buf, ".", &save); k && cur;
+         k = strtok_r(NULL, ".", &save))
+        cur = json_object_get(cur, k);
+    if (!cur)
+        fail_msg("missing key %s", path);
+    return cur;
+}
+
+static void want_int(json_t *o, const char *path)
+{
+    if (!json_is_integer(get(o, path)))
+        fail_msg("%s is not an integer", path);
+}
+
+static void want_str(json_t *o, const char *path)
+{
+    if (!json_is_string(get(o, path)))
+        fail_msg("%s is not a string", path);
+}
+
+static void want_str_or_null(json_t *o, const char *path)
+{
+    json_t *v = get(o, path);
+    if (!json_is_string(v) && !json_is_null(v))
+        fail_msg("%s is neither string nor null", path);
+}
+
+static void want_arr(json_t *o, const char *path)
+{
+    if (!json_is_array(get(o, path)))
+        fail_msg("%s is not an array", path);
+}
+
+static resp expect(const srv *s, const char *method, const char *path, const char *body,
+                   const char *const hdrs[], long status)
+{
+    resp r = http_req(s, method, path, body, hdrs, NULL);
+    if (r.status != status)
+        fail_msg("%s %s: status %ld (want %ld): %s", method, path, r.status, status, r.body);
+    return r;
+}
+
+/* 4xx with {"error": string, "code": code}. */
+static void expect_error(const srv *s, const char *method, const char *path, const char *body,
+                         long status, const char *code)
+{
+    resp r = expect(s, method, path, body, svc_hdrs, status);
+    assert_non_null(r.json);
+    want_str(r.json, "error");
+    if (strcmp(json_string_value(get(r.json, "code")), code) != 0)
+        fail_msg("%s %s %s: code %s, want %s", method, path, body ? body : "", r.body, code);
+    resp_free(&r);
+}
+
+static void assert_nothing_written(const srv *s)
+{
+    resp r = expect(s, "POST", "/functions/v1/orchestrator?action=status", NULL, svc_hdrs, 200);
+    assert_int_equal(json_integer_value(get(r.json, "definitions.total")), 0);
+    assert_int_equal(json_integer_value(get(r.json, "counts.total")), 0);
+    resp_free(&r);
+}
+
+/* ---- the guide's commands, Steps 2, 6 and 8 ---- */
+
+static void check_ensure_shape(json_t *j)
+{
+    want_str(j, "job_def_id");
+    want_str(j, "symbol");
+    want_str(j, "timeframe");
+    const char *st = json_string_value(get(j, "status"));
+    assert_true(strcmp(st, "coverage_complete") == 0 || strcmp(st, "gaps_detected") == 0);
+    want_str_or_null(j, "coverage_status.from_ts");
+    want_str_or_null(j, "coverage_status.to_ts");
+    want_str_or_null(j, "coverage_status.last_success_at");
+    want_int(j, "coverage_status.gaps_found");
+    const char *ints[] = {"total_slices",  "completed_slices", "running_slices", "queued_slices",
+                          "failed_slices", "progress_percent", "bars_written"};
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        char p[64];
+        snprintf(p, sizeof p, "backfill_progress.%s", ints[i]);
+        want_int(j, p);
+    }
+}
+
+static void check_ops_shape(json_t *j, int hours)
+{
+    want_int(j, "window_hours");
+    assert_int_equal(json_integer_value(get(j, "window_hours")), hours);
+    get(j, "filters");
+    const char *ints[] = {"stats.total", "stats.queued", "stats.running", "stats.success",
+                          "stats.failed"};
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
+        want_int(j, ints[i]);
+    json_t *rate = get(j, "stats.success_rate");
+    assert_true(json_is_number(rate) || json_is_null(rate));
+    want_arr(j, "provider_stats");
+    want_arr(j, "coverage");
+    want_arr(j, "active_jobs");
+    want_arr(j, "queued_jobs");
+    want_arr(j, "recent_errors");
+    want_int(j, "dead_letter");
+    want_str(j, "timestamp");
+}
+
+static bool chart_has_bars(const srv *s, const char *body)
+{
+    resp r = expect(s, "POST", "/functions/v1/chart-data-v2", body, svc_hdrs, 200);
+    bool yes = json_integer_value(get(r.json, "metadata.total_bars")) > 0;
+    resp_free(&r);
+    return yes;
+}
+
+static void nap_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void test_guide_commands(void **state)
+{
+    (void)state;
+    srv s;
+    srv_start(&s, NULL, key_env);
+    /* Step 2: test orchestrator, ensure-coverage, ops endpoint */
+    resp r = expect(&s, "POST", "/functions/v1/orchestrator?action=status", NULL, svc_hdrs, 200);
+    assert_true(json_is_true(get(r.json, "success")));
+    want_int(r.json, "counts.total");
+    want_int(r.json, "counts.queued");
+    want_arr(r.json, "active_jobs");
+    resp_free(&r);
+    const char *body = "{\"symbol\":\"AAPL\",\"timeframe\":\"1h\",\"window_days\":7}";
+    r = expect(&s, "POST", "/functions/v1/ensure-coverage", body, svc_hdrs, 200);
+    check_ensure_shape(r.json);
+    assert_string_equal(json_string_value(get(r.json, "symbol")), "AAPL");
+    /* on an empty database the slices are enqueued at once */
+    assert_true(json_integer_value(get(r.json, "backfill_progress.total_slices")) > 0);
+    resp_free(&r);
+    r = expect(&s, "GET", "/functions/v1/ops-jobs?symbol=AAPL&timeframe=1h", NULL, svc_hdrs, 200);
+    check_ops_shape(r.json, 24);
+    assert_string_equal(json_string_value(get(r.json, "filters.symbol")), "AAPL");
+    resp_free(&r);
+    /* Step 6: trigger orchestrator */
+    r = expect(&s, "POST", "/functions/v1/orchestrator?action=tick", NULL, svc_hdrs, 200);
+    want_int(r.json, "enqueued");
+    want_int(r.json, "requeued");
+    resp_free(&r);
+    /* Step 8: health, a symbol over 6 hours, retry failed */
+    r = expect(&s, "GET", "/functions/v1/ops-jobs?hours=24", NULL, svc_hdrs, 200);
+    check_ops_shape(r.json, 24);
+    resp_free(&r);
+    r = expect(&s, "GET", "/functions/v1/ops-jobs?symbol=AAPL&timeframe=1h&hours=6", NULL, svc_hdrs,
+               200);
+    check_ops_shape(r.json, 6);
+    resp_free(&r);
+    r = expect(&s, "POST", "/functions/v1/orchestrator?action=retry_failed", NULL, svc_hdrs, 200);
+    want_int(r.json, "retried");
+    resp_free(&r);
+    /* bars arrive shortly after ensure-coverage, served by chart-data-v2 */
+    const char *chart = "{\"symbol\":\"AAPL\",\"timeframe\":\"1h\",\"days\":7}";
+    for (int i = 0; i < 400 && !chart_has_bars(&s, chart); i++)
+        nap_ms(25);
+    r = expect(&s, "POST", "/functions/v1/chart-data-v2", chart, svc_hdrs, 200);
+    assert_true(json_integer_value(get(r.json, "metadata.total_bars")) > 0);
+    want_int(r.json, "layers.historical.count");
+    want_int(r.json, "layers.intraday.count");
+    want_arr(r.json, "layers.forecast.data");
+    json_t *bars = json_array_size(get(r.json, "layers.intraday.data"))
+                       ? get(r.json, "layers.intraday.data")
+                       : get(r.json, "layers.historical.data");
+    json_t *bar = json_array_get(bars, 0);
+    want_str(bar, "ts");
+    const char *num[] = {"open", "high", "low", "close", "volume"};
+    for (size_t i = 0; i < 5; i++)
+        assert_true(json_is_number(get(bar, num[i])));
+    assert_string_equal(json_string_value(get(bar, "provider")), "sim");
+    resp_free(&r);
+    srv_stop(&s);
+}
+
+/* ---- live progress ---- */
+
+typedef struct run_watch {
+    const char *symbol;
+    char run[40]; /* the first run seen reaching success */
+} run_watch;
+
+static bool some_run_succeeded(const sse *c, void *ctx)
+{
+    run_watch *w = ctx;
+    for (size_t i = 0; i < c->n_ev; i++)
+        if (strcmp(c->ev[i].status, "success") == 0 && strcmp(c->ev[i].symbol, w->symbol) == 0) {
+            snprintf(w->run, sizeof w->run, "%s", c->ev[i].run_id);
+            return true;
+        }
+    return false;
+}
+
+static void test_sse_progress(void **state)
+{
+    (void)state;
+    const char *args[] = {"--set", "sim_latency_ms=20", "--set", "sim_page_size=2",
+                          "--set", "workers=1",         NULL};
+    srv s;
+    srv_start(&s, args, NULL);
+    sse c;
+    sse_open(&c, &s, "?symbol=MSFT&timeframe=15m", 0);
+    sse_pump(&c, 100); /* connected */
+    resp r = expect(&s, "POST", "/functions/v1/ensure-coverage",
+                    "{\"symbol\":\"IBM\",\"timeframe\":\"15m\",\"window_days\":2}", svc_hdrs, 200);
+    resp_free(&r);
+    r = expect(&s, "POST", "/functions/v1/ensure-coverage",
+               "{\"symbol\":\"MSFT\",\"timeframe\":\"15m\",\"window_days\":2}", svc_hdrs, 200);
+    resp_free(&r);
+    run_watch w = {.symbol = "MSFT"};
+    assert_true(sse_until(&c, some_run_succeeded, &w, 30000));
+    /* the run's events: queued (INSERT), running with strictly rising
+     * progress, then success at 100 */
+    double last = -1;
+    int n = 0;
+    const char *prev_status = "";
+    for (size_t i = 0; i < c.n_ev; i++) {
+        sse_event *e = &c.ev[i];
+        assert_string_equal(e->symbol, "MSFT"); /* the filter holds */
+        assert_string_equal(e->timeframe, "15m");
+        if (strcmp(e->run_id, w.run) != 0)
+            continue;
+        if (n == 0) {
+            assert_string_equal(e->type, "INSERT");
+            assert_string_equal(e->status, "queued");
+        } else {
+            assert_string_equal(e->type, "UPDATE");
+            assert_true(e->progress > last);
+            assert_true(strcmp(e->status, "running") == 0 || strcmp(e->status, "success") == 0);
+        }
+        if (n > 0)
+            last = e->progress;
+        prev_status = e->status;
+        n++;
+    }
+    assert_string_equal(prev_status, "success");
+    assert_true(last == 100.0);
+    assert_true(n >= 5); /* queued, running 0, at least two steps, success */
+    sse_close(&c);
+    srv_stop(&s);
+}
+
+static bool has_n_events(const sse *c, void *ctx)
+{
+    return c->n_ev >= *(size_t *)ctx;
+}
+
+static bool saw_success_of(const sse *c, void *ctx)
+{
+    for (size_t i = 0; i < c->n_ev; i++)
+        if (strcmp(c->ev[i].symbol, (const char *)ctx) == 0 &&
+            strcmp(c->ev[i].status, "success") == 0)
+            return true;
+    return false;
+}
+
+static void wait_idle(const srv *s)
+{
+    for (int i = 0; i < 800; i++) {
+        resp r = expect(s, "POST", "/functions/v1/orchestrator?action=status", NULL, svc_hdrs, 200);
+        json_int_t busy = json_integer_value(get(r.json, "counts.queued")) +
+                          json_integer_value(get(r.json, "counts.running"));
+        resp_free(&r);
+        if (busy == 0)
+            return;
+        nap_ms(25);
+    }
+    fail_msg("queue never went idle");
+}
+
+static void test_sse_replay(void **state)
+{
+    (void)state;
+    srv s;
+    srv_start(&s, NULL, NULL);
+    sse c;
+    sse_open(&c, &s, NULL, 0);
+    sse_pump(&c, 100);
+    resp r = expect(&s, "POST", "/functions/v1/ensure-coverage",
+                    "{\"symbol\":\"IBM\",\"timeframe\":\"1h\",\"window_days\":2}", svc_hdrs, 200);
+    resp_free(&r);
+    size_t want = 3;
+    assert_true(sse_until(&c, has_n_events, &want, 20000));
+    long long last = c.ev[c.n_ev - 1].id;
+    sse_close(&c);
+    wait_idle(&s);
+    /* while disconnected: another series hydrates */
+    r = expect(&s, "POST", "/functions/v1/ensure-coverage",
+               "{\"symbol\":\"ORCL\",\"timeframe\":\"1h\",\"window_days\":2}", svc_hdrs, 200);
+    resp_free(&r);
+    wait_idle(&s);
+    sse_open(&c, &s, NULL, last);
+    char orcl[] = "ORCL";
+    assert_true(sse_until(&c, saw_success_of, orcl, 20000));
+    assert_int_equal(c.ev[0].id, last + 1); /* nothing missed, nothing repeated */
+    for (size_t i = 1; i < c.n_ev; i++)
+        assert_int_equal(c.ev[i].id, c.ev[i - 1].id + 1);
+    sse_close(&c);
+    srv_stop(&s);
+}
+
+/* ---- keys ---- */
+
+static void test_keys(void **state)
+{
+    (void)state;
+    srv s;
+    srv_start(&s, NULL, key_env);
+    const char *ensure = "{\"symbol\":\"AAPL\",\"timeframe\":\"1h\",\"window_days\":7}";
+    const char *none[] = {JSON_CT, NULL};
+    const char *wrong[] = {"Authorization: Bearer not-the-key-0123456789", NULL};
+    const char *anon[] = {"Authorization: Bearer " ANON, NULL};
+    const char *anon_apikey[] = {"apikey: " ANON, NULL};
+    resp r = http_req(&s, "POST", "/functions/v1/ensure-coverage", ensure, none, NULL);
+    assert_int_equal(r.status, 401);
+    assert_string_equal(json_string_value(get(r.json, "code")), "unauthorized");
+    resp_free(&r);
+    r = http_req(&s, "POST", "/functions/v1/ensure-coverage", ensure, wrong, NULL);
+    assert_int_equal(r.status, 401);
+    resp_free(&r);
+    const char *service_only[] = {"/functions/v1/orchestrator?action=tick",
+                                  "/functions/v1/orchestrator?action=retry_failed",
+                                  "/functions/v1/fetch-bars"};
+    for (size_t i = 0; i < 3; i++) {
+        r = http_req(&s, "POST", service_only[i],
+                     "{\"job_run_id\":\"00000000-0000-4000-8000-000000000000\"}", anon, NULL);
+        assert_int_equal(r.status, 403);
+        assert_string_equal(json_string_value(get(r.json, "code")), "forbidden");
+        resp_free(&r);
+    }
+    assert_nothing_written(&s);
+    r = http_req(&s, "GET", "/healthz", NULL, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    r = http_req(&s, "POST", "/functions/v1/orchestrator?action=status", NULL, anon_apikey, NULL);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    r = http_req(&s, "POST", "/functions/v1/ensure-coverage", ensure, anon, NULL);
+    assert_int_equal(r.status, 200); /* the anon key may ensure coverage */
+    resp_free(&r);
+    srv_stop(&s);
+}
+
+static void test_untrusted_client(void **state)
+{
+    (void)state;
+    const char *args[] = {"--set", "trusted_clients=127.0.0.1/32", NULL};
+    srv s;
+    srv_start(&s, args, NULL);
+    resp r =
+        http_req(&s, "POST", "/functions/v1/orchestrator?action=tick", NULL, NULL, "127.0.0.2");
+    assert_int_equal(r.status, 403);
+    assert_string_equal(json_string_value(get(r.json, "code")), "untrusted_client");
+    resp_free(&r);
+    r = http_req(&s, "POST", "/functions/v1/ensure-coverage",
+                 "{\"symbol\":\"AAPL\",\"timeframe\":\"1h\"}", NULL, "127.0.0.2");
+    assert_int_equal(r.status, 403);
+    resp_free(&r);
+    assert_nothing_written(&s);
+    r = http_req(&s, "GET", "/functions/v1/ops-jobs", NULL, NULL, "127.0.0.1");
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    srv_stop(&s);
+}
+
+/* ---- bad input ---- */
+
+static void test_bad_input(void **state)
+{
+    (void)state;
+    srv s;
+    srv_start(&s, NULL, key_env);
+    const char *E = "/functions/v1/ensure-coverage";
+    expect_error(&s, "POST", E, "{", 400, "invalid_json");
+    expect_error(&s, "POST", E, "", 400, "invalid_json");
+    expect_error(&s, "POST", E, "[1,2]", 400, "invalid_body");
+    expect_error(&s, "POST", E, "{\"symbol\":1,\"timeframe\":\"1h\"}", 400, "invalid_type");
+    expect_error(&s, "POST", E, "{\"symbol\":\"AAPL\",\"timeframe\":\"1h\",\"window_days\":\"7\"}",
+                 400, "invalid_type");
+    expect_error(&s, "POST", E, "{\"symbol\":\"AAPL\",\"timeframe\":\"1h\",\"window_days\":7.5}",
+                 400, "invalid_type");
+    expect_error(&s, "POST", E, "{}", 400, "missing_field");
+    expect_error(&s, "POST", E, "{\"symbol\":\"AAPL\"}", 400, "missing_field");
+    expect_error(&s, "POST", E, "{\"symbol\":\"AAPL\",\"timeframe\":\"1h\",\"window_days\":-1}",
+                 400, "invalid_window");
+    expect_error(&s, "POST", E, "{\"symbol\":\"AAPL\",\"timeframe\":\"1h\",\"window_days\":99999}",
+                 400, "invalid_window");
+    expect_error(&s, "POST", E, "{\"symbol\":\"AAPL\",\"timeframe\":\"2h\"}", 400,
+                 "invalid_timeframe");
+    expect_error(&s, "POST", E, "{\"symbol\":\"AA PL\",\"timeframe\":\"1h\"}", 400,
+                 "invalid_symbol");
+    size_t big = 70 * 1024;
+    char *huge = malloc(big + 64);
+    snprintf(huge, 64, "{\"symbol\":\"AAPL\",\"timeframe\":\"1h\",\"x\":\"");
+    size_t off = strlen(huge);
+    memset(huge + off, 'a', big);
+    strcpy(huge + off + big, "\"}");
+    expect_error(&s, "POST", E, huge, 413, "payload_too_large");
+    free(huge);
+    expect_error(&s, "POST", "/functions/v1/orchestrator?action=explode", NULL, 400,
+                 "unknown_action");
+    expect_error(&s, "POST", "/functions/v1/orchestrator", NULL, 400, "missing_action");
+    expect_error(&s, "GET", "/functions/v1/ops-jobs?hours=abc", NULL, 400, "invalid_hours");
+    expect_error(&s, "GET", "/functions/v1/ops-jobs?timeframe=7m", NULL, 400, "invalid_timeframe");
+    expect_error(&s, "POST", "/functions/v1/chart-data-v2",
+                 "{\"symbol\":\"AAPL\",\"timeframe\":\"1h\",\"days\":0}", 400, "invalid_days");
+    expect_error(&s, "POST", "/functions/v1/fetch-bars", "{\"job_run_id\":\"abc\"}", 400,
+                 "invalid_run_id");
+    expect_error(&s, "POST", "/functions/v1/fetch-bars",
+                 "{\"job_run_id\":\"00000000-0000-4000-8000-000000000000\"}", 404, "not_found");
+    expect_error(&s, "GET", "/realtime/v1/job_runs?filter=symbol=like.AAPL", NULL, 400,
+                 "invalid_filter");
+    expect_error(&s, "GET", "/functions/v1/nope", NULL, 404, "not_found");
+    expect_error(&s, "GET", E, NULL, 405, "method_not_allowed");
+    assert_nothing_written(&s);
+    srv_stop(&s);
+}
+
+/* ---- fetch-bars (external dispatchers) ---- */
+
+static void test_fetch_bars(void **state)
+{
+    (void)state;
+    const char *args[] = {"--set", "workers=0", NULL};
+    srv s;
+    srv_start(&s, args, key_env);
+    resp r = expect(&s, "POST", "/functions/v1/ensure-coverage",
+                    "{\"symbol\":\"NFLX\",\"timeframe\":\"1h\",\"window_days\":3}", svc_hdrs, 200);
+    int64_t queued = json_integer_value(get(r.json, "backfill_progress.queued_slices"));
+    assert_true(queued > 0); /* no worker in this process: they wait */
+    resp_free(&r);
+    r = expect(&s, "POST", "/functions/v1/orchestrator?action=status", NULL, svc_hdrs, 200);
+    json_t *q = json_array_get(get(r.json, "queued_jobs"), 0);
+    char id[40], body[128];
+    snprintf(id, sizeof id, "%s", json_string_value(get(q, "id")));
+    resp_free(&r);
+    snprintf(body, sizeof body, "{\"job_run_id\":\"%s\"}", id);
+    r = expect(&s, "POST", "/functions/v1/fetch-bars", body, svc_hdrs, 200);
+    assert_string_equal(json_string_value(get(r.json, "job_run_id")), id);
+    assert_string_equal(json_string_value(get(r.json, "status")), "success");
+    assert_string_equal(json_string_value(get(r.json, "provider")), "sim");
+    want_int(r.json, "rows_written");
+    want_int(r.json, "duration_ms");
+    want_str(r.json, "from");
+    want_str(r.json, "to");
+    resp_free(&r);
+    expect_error(&s, "POST", "/functions/v1/fetch-bars", body, 409, "not_queued");
+    srv_stop(&s);
+}
+
+/* ---- operations ---- */
+
+static void test_operations(void **state)
+{
+    (void)state;
+    srv s;
+    srv_start(&s, NULL, NULL);
+    resp r = expect(&s, "POST", "/functions/v1/ensure-coverage",
+                    "{\"symbol\":\"AMD\",\"timeframe\":\"d1\",\"window_days\":30}", NULL, 200);
+    resp_free(&r);
+    wait_idle(&s);
+    r = expect(&s, "GET", "/metrics", NULL, NULL, 200);
+    assert_non_null(strstr(r.content_type, "text/plain"));
+    assert_non_null(strstr(r.body, "# TYPE barkeep_run_duration_seconds histogram"));
+    assert_non_null(
+        strstr(r.body, "barkeep_runs_finished_total{provider=\"sim\",outcome=\"success\"}"));
+    assert_non_null(strstr(r.body, "barkeep_queue_depth 0"));
+    assert_non_null(
+        strstr(r.body, "barkeep_freshness_lag_seconds{symbol=\"AMD\",timeframe=\"d1\"}"));
+    assert_non_null(strstr(r.body, "barkeep_provider_requests_total{provider=\"sim\"}"));
+    resp_free(&r);
+    r = expect(&s, "GET", "/readyz", NULL, NULL, 200);
+    resp_free(&r);
+    r = expect(&s, "OPTIONS", "/functions/v1/ensure-coverage", NULL, NULL, 200);
+    resp_free(&r);
+    r = expect(&s, "GET", "/functions/v1/ops-jobs?symbol=AMD&timeframe=d1", NULL, NULL, 200);
+    json_t *cov = json_array_get(get(r.json, "coverage"), 0);
+    want_int(cov, "freshness_lag_seconds");
+    json_t *ps = json_array_get(get(r.json, "provider_stats"), 0);
+    want_int(ps, "p50_duration_ms");
+    want_int(ps, "p95_duration_ms");
+    assert_true(json_number_value(get(r.json, "stats.success_rate")) == 100.0);
+    resp_free(&r);
+    srv_stop(&s);
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_guide_commands),   cmocka_unit_test(test_sse_progress),
+        cmocka_unit_test(test_sse_replay),       cmocka_unit_test(test_keys),
+        cmocka_unit_test(test_untrusted_client), cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_fetch_bars),       cmocka_unit_test(test_operations),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return rc;
+}
