@@ -29,17 +29,17 @@ typedef struct bk_conf {
     int64_t tick_max_ms;            /* longest the scheduler sleeps between ticks */
     char anchor[16];                /* 1h/4h anchor: session | clock */
     char closures_file[512];        /* extra special closures ("" = none) */
-    char listen[128];            /* HTTP API address ADDR:PORT ("off" = no API) */
-    char port_file[512];         /* write the bound port here after start ("" = no) */
-    char keys_file[512];         /* service=KEY / anon=KEY lines, mode 0600 ("" = none) */
-    char trusted_clients[256];   /* clients served when no key is configured (CIDR list) */
-    int64_t http_threads;        /* libmicrohttpd thread pool */
+    char listen[128];               /* HTTP API address ADDR:PORT ("off" = no API) */
+    char port_file[512];            /* write the bound port here after start ("" = no) */
+    char keys_file[512];            /* service=KEY / anon=KEY lines, mode 0600 ("" = none) */
+    char trusted_clients[256];      /* clients served when no key is configured (CIDR list) */
+    int64_t http_threads;           /* libmicrohttpd thread pool */
     int64_t http_max_connections;
-    int64_t http_timeout_s;      /* idle connection timeout */
-    int64_t sse_keepalive_s;     /* comment line on idle event streams */
+    int64_t http_timeout_s;  /* idle connection timeout */
+    int64_t sse_keepalive_s; /* comment line on idle event streams */
     int64_t sse_max_clients;
-    int64_t sse_queue;           /* events queued per client before it is dropped */
-    int64_t sse_ring;            /* events kept for Last-Event-ID replay */
+    int64_t sse_queue; /* events queued per client before it is dropped */
+    int64_t sse_ring;  /* events kept for Last-Event-ID replay */
     int64_t sim_latency_ms;
     int64_t sim_page_size;
     double sim_fault_rate;

@@ -34,7 +34,7 @@ typedef struct bk_plan_cfg {
     int32_t max_attempts;
     int64_t tail_boost;
     bk_anchor anchor;
-    int64_t delay_us; /* the provider's publication delay */
+    int64_t delay_us;     /* the provider's publication delay */
     bk_run_fn on_enqueue; /* called for every run the tick inserted (may be NULL) */
     void *hook_ctx;
 } bk_plan_cfg;
