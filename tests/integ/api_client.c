@@ -206,6 +206,8 @@ static void parse_frames(sse *c)
         sse_event e;
         memset(&e, 0, sizeof e);
         bool has_data = false;
+        if (strncmp(frame, ": keep-alive", 12) == 0)
+            c->keepalives++;
         for (char *line = frame; line && *line;) {
             char *nl = strchr(line, '\n');
             if (nl)

@@ -53,7 +53,8 @@ typedef struct sse {
     size_t parsed; /* bytes of buf already parsed into events */
     sse_event *ev;
     size_t n_ev, cap_ev;
-    bool done; /* the server ended the stream */
+    size_t keepalives; /* ": keep-alive" comment frames seen */
+    bool done;         /* the server ended the stream */
 } sse;
 
 void sse_open(sse *c, const srv *s, const char *query, long long last_event_id);

@@ -490,11 +490,27 @@ static void test_fetch_bars(void **state)
 
 /* ---- operations ---- */
 
+static bool saw_keepalive(const sse *c, void *ctx)
+{
+    (void)ctx;
+    return c->keepalives > 0;
+}
+
 static void test_operations(void **state)
 {
     (void)state;
+    const char *args[] = {"--set", "sse_keepalive_s=1", "--set", "sse_max_clients=1", NULL};
     srv s;
-    srv_start(&s, NULL, NULL);
+    srv_start(&s, args, NULL);
+    /* an idle stream gets keep-alive comments; a second client is refused */
+    sse c;
+    sse_open(&c, &s, NULL, 0);
+    assert_true(sse_until(&c, saw_keepalive, NULL, 10000));
+    resp busy = http_req(&s, "GET", "/realtime/v1/job_runs", NULL, NULL, NULL);
+    assert_int_equal(busy.status, 503);
+    assert_string_equal(json_string_value(get(busy.json, "code")), "too_many_clients");
+    resp_free(&busy);
+    sse_close(&c);
     resp r = expect(&s, "POST", "/functions/v1/ensure-coverage",
                     "{\"symbol\":\"AMD\",\"timeframe\":\"d1\",\"window_days\":30}", NULL, 200);
     resp_free(&r);

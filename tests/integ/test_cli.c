@@ -106,7 +106,7 @@ static void test_bad_input_changes_nothing(void **state)
     expect(bk("jobs", "add", "AAPL", "1h", "--window-days", NULL), 2, NULL, "needs a value");
     expect(bk("--now", "yesterday", "jobs", "add", "AAPL", "1h", NULL), 2, NULL, "'yesterday'");
     expect(bk("--now", "2024-02-30", "jobs", "add", "AAPL", "1h", NULL), 2, NULL, "'2024-02-30'");
-    expect(bk("--set", "workers=0", "jobs", "add", "AAPL", "1h", NULL), 2, NULL, "workers");
+    expect(bk("--set", "workers=300", "jobs", "add", "AAPL", "1h", NULL), 2, NULL, "workers");
     expect(bk("--set", "nope=1", "jobs", "add", "AAPL", "1h", NULL), 2, NULL, "nope");
     assert_no_jobs();
     expect(bk("runs", "--status", "done", NULL), 2, NULL, "'done'");
@@ -116,7 +116,7 @@ static void test_bad_input_changes_nothing(void **state)
     expect(bk("gaps", "AAPL", "1h", "--window-days", "99999", NULL), 2, NULL, "'99999'");
     expect(bk("calendar", "--from", "2025-02-29", NULL), 2, NULL, "'2025-02-29'");
     expect(bk("calendar", "--from", "2025-03-01", "--to", "2025-02-01", NULL), 2, NULL, "before");
-    expect(bk("tick", "--workers", "0", NULL), 2, NULL, "'0'");
+    expect(bk("tick", "--wait", "--workers", "0", NULL), 2, NULL, "'0'");
     assert_no_jobs();
 }
 

@@ -227,8 +227,8 @@ static void pause_ms(long ms)
 
 static pid_t spawn_serve(const char *log)
 {
-    const char *argv[] = {bk_t_bin(), "--db",  g_db,        "--now", NOW, "--log-level",
-                          "info",     "serve", "--workers", "2",     NULL};
+    const char *argv[] = {bk_t_bin(), "--db",      g_db, "--now",    NOW,   "--log-level", "info",
+                          "serve",    "--workers", "2",  "--listen", "off", NULL};
     return bk_t_spawn(argv, g_env, log);
 }
 
