@@ -22,4 +22,4 @@ done
 echo "== tsan tests" >&2
 cmake --preset tsan >/dev/null
 cmake --build --preset tsan $jobs
-ctest --preset tsan $jobs -L 'store|integ'
+ctest --preset tsan $jobs -L 'unit|store|integ'
