@@ -219,6 +219,8 @@ static bool client_trusted(const bk_api *a, struct MHD_Connection *conn)
 static bool authorize(bk_http_req *r, bk_access need)
 {
     bk_api *a = r->api;
+    if (need == BK_ACCESS_PUBLIC)
+        return true; /* health probes come from anywhere */
     if (!keys_configured(a)) {
         if (!client_trusted(a, r->conn)) {
             bk_http_error(r, 403, "untrusted_client",
@@ -228,12 +230,12 @@ static bool authorize(bk_http_req *r, bk_access need)
         r->granted = BK_ACCESS_SERVICE;
         return true;
     }
-    if (need == BK_ACCESS_PUBLIC)
-        return true;
     char key[BK_KEY_MAX];
     bk_api_error e;
-    int rc = bk_req_credentials(bk_http_header(r, "Authorization"), bk_http_header(r, "apikey"),
-                                key, sizeof key, &e);
+    const char *apikey = bk_http_header(r, "apikey");
+    if (!apikey && strcmp(r->path, "/realtime/v1/job_runs") == 0)
+        apikey = bk_http_arg(r, "apikey"); /* EventSource cannot send headers */
+    int rc = bk_req_credentials(bk_http_header(r, "Authorization"), apikey, key, sizeof key, &e);
     if (rc == BK_ENOENT) {
         bk_http_error(r, 401, "unauthorized",
                       "missing key: send Authorization: Bearer <key> or apikey: <key>");
@@ -460,6 +462,7 @@ int bk_api_start(bk_api **out, const bk_api_opts *opts, bk_err *err)
     a->opts.listen = a->listen;
     a->opts.db_url = a->db_url;
     a->opts.plan.on_enqueue = bk_api_on_enqueue; /* ensure-coverage and tick publish inserts */
+    a->opts.plan.on_change = bk_api_on_run;
     a->opts.plan.hook_ctx = a;
     pthread_mutex_init(&a->db_lock, NULL);
     pthread_mutex_init(&a->sse_lock, NULL);
@@ -474,12 +477,12 @@ int bk_api_start(bk_api **out, const bk_api_opts *opts, bk_err *err)
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     a->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, a, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opts->conf->http_threads,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)opts->conf->http_max_connections,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)opts->conf->http_timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HEADER_MEMORY, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, a, MHD_OPTION_END);
+        flags, 0, NULL, NULL, on_request, a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, a,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)opts->conf->http_threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)opts->conf->http_max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)opts->conf->http_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)HEADER_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, a, MHD_OPTION_END);
     if (!a->daemon) {
         bk_api_stop(a);
         return bk_err_set(err, BK_EIO, "cannot listen on %s (address in use or not local?)",
@@ -492,8 +495,8 @@ int bk_api_start(bk_api **out, const bk_api_opts *opts, bk_err *err)
     bk_log(BK_LOG_INFO, "api", "listening addr=%s port=%u", opts->listen, (unsigned)a->port);
     if (!keys_configured(a))
         bk_log(BK_LOG_WARN, "api",
-               "no API key configured (BARKEEP_SERVICE_KEY / BARKEEP_ANON_KEY): serving only "
-               "trusted clients=%s",
+               "no API key configured (BARKEEP_SERVICE_KEY, BARKEEP_ANON_KEY): serving trusted "
+               "clients only trusted_clients=%s",
                opts->conf->trusted_clients);
     *out = a;
     return 0;

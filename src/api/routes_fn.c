@@ -50,6 +50,25 @@ static int runs_array(bk_jw *w, bk_store *s, const char *key, int status, bk_err
     return 0;
 }
 
+/* Revive dead-lettered runs and announce each one that changed. */
+static int retry_failed(bk_api *a, bk_store *s, int64_t now, size_t *n, bk_err *err)
+{
+    bk_run_filter f = {.status = BK_ST_FAILED, .tf = -1};
+    bk_run *dead = NULL;
+    size_t n_dead = 0;
+    int rc = bk_store_runs_list(s, &f, &dead, &n_dead, err);
+    if (rc == 0)
+        rc = bk_store_runs_retry_failed(s, now, (int)a->opts.conf->max_attempts, n, err);
+    for (size_t i = 0; rc == 0 && i < n_dead; i++) {
+        bk_run row;
+        bk_err ignore = {0};
+        if (bk_store_run_get(s, dead[i].id, &row, &ignore) == 0 && row.status != BK_ST_FAILED)
+            bk_api_on_run(a, &row);
+    }
+    free(dead);
+    return rc;
+}
+
 static int orchestrator_status(bk_http_req *r, bk_store *s, bk_jw *w, bk_err *err)
 {
     int64_t counts[BK_ST__N] = {0};
@@ -125,7 +144,7 @@ int bk_route_orchestrator(bk_http_req *r)
     } else if (act == BK_ACTION_RETRY_FAILED) {
         bk_jw_str(&w, "retry_failed");
         size_t n = 0;
-        rc = bk_store_runs_retry_failed(s, now, (int)o->conf->max_attempts, &n, &err);
+        rc = retry_failed(r->api, s, now, &n, &err);
         if (rc == 0) {
             int_key(&w, "retried", (int64_t)n);
             if (n)
@@ -334,7 +353,7 @@ int bk_route_fetch_bars(bk_http_req *r)
     bk_jw_str(&w, bk_status_name(run.status));
     int_key(&w, "rows_written", out.rows_written);
     bk_jw_key(&w, "provider");
-    bk_jw_str(&w, out.provider);
+    bk_jw_str(&w, out.provider[0] ? out.provider : NULL);
     time_key(&w, "from", run.slice_from_us);
     time_key(&w, "to", run.slice_to_us);
     int_key(&w, "duration_ms", out.duration_us / 1000);

@@ -189,6 +189,7 @@ static int api_start(loop *l, bk_cli *cli)
     if (bk_api_start(&l->api, &ao, &err) != 0)
         return bk_cli_fail("%s", err.msg);
     l->cfg.on_enqueue = bk_api_on_enqueue;
+    l->cfg.on_change = bk_api_on_run;
     l->cfg.hook_ctx = l->api;
     if (cli->conf.port_file[0])
         return write_port_file(cli->conf.port_file, bk_api_port(l->api));

@@ -208,6 +208,34 @@ static int64_t next_close(const bk_plan_cfg *cfg, bk_tf tf, int64_t now_us)
     return 0;
 }
 
+int bk_plan_requeue_expired(bk_store *s, const bk_plan_cfg *cfg, int64_t now_us, size_t *n,
+                            bk_err *err)
+{
+    bk_run *expired = NULL;
+    size_t n_expired = 0;
+    if (cfg->on_change) { /* remember which runs will change, to announce them after */
+        bk_run_filter f = {.status = BK_ST_RUNNING, .tf = -1};
+        bk_run *running = NULL;
+        size_t n_running = 0;
+        int rc = bk_store_runs_list(s, &f, &running, &n_running, err);
+        if (rc)
+            return rc;
+        for (size_t i = 0; i < n_running; i++)
+            if (running[i].lease_until_us && running[i].lease_until_us < now_us)
+                running[n_expired++] = running[i];
+        expired = running;
+    }
+    int rc = bk_store_runs_requeue_expired(s, now_us, n, err);
+    for (size_t i = 0; rc == 0 && i < n_expired; i++) {
+        bk_run now_row;
+        bk_err ignore = {0};
+        if (bk_store_run_get(s, expired[i].id, &now_row, &ignore) == 0)
+            cfg->on_change(cfg->hook_ctx, &now_row);
+    }
+    free(expired);
+    return rc;
+}
+
 int bk_plan_tick(bk_store *s, const bk_plan_cfg *cfg, const bk_def *only, int64_t now_us,
                  const char *triggered_by, bk_tick_stats *out, bk_err *err)
 {
@@ -217,7 +245,7 @@ int bk_plan_tick(bk_store *s, const bk_plan_cfg *cfg, const bk_def *only, int64_
     bk_run *runs = NULL;
     size_t n_defs = 0, n_series = 0, n_runs = 0, cap_runs = 0;
     tick_ctx t = {.cfg = cfg, .now_us = now_us};
-    int rc = bk_store_runs_requeue_expired(s, now_us, &out->requeued, err);
+    int rc = bk_plan_requeue_expired(s, cfg, now_us, &out->requeued, err);
     if (rc)
         goto out;
     if (only) {

@@ -36,6 +36,7 @@ typedef struct bk_plan_cfg {
     bk_anchor anchor;
     int64_t delay_us;     /* the provider's publication delay */
     bk_run_fn on_enqueue; /* called for every run the tick inserted (may be NULL) */
+    bk_run_fn on_change;  /* called for every run the tick requeued or dead-lettered */
     void *hook_ctx;
 } bk_plan_cfg;
 
@@ -68,6 +69,11 @@ typedef struct bk_tick_stats {
     bool more;             /* some definition has more free time than it was allowed to enqueue */
     int64_t next_close_us; /* when the next bar of any definition closes (+ delay); 0 = none */
 } bk_tick_stats;
+
+/* Requeue expired leases (bk_store_runs_requeue_expired), telling
+ * cfg->on_change about each run it touched. */
+int bk_plan_requeue_expired(bk_store *s, const bk_plan_cfg *cfg, int64_t now_us, size_t *n,
+                            bk_err *err);
 
 /* One tick over every enabled definition (or only def, when non-NULL, e.g.
  * for ensure-coverage): requeue expired leases, plan, enqueue in one

@@ -208,6 +208,9 @@ static int record_failure(bk_store *s, const bk_work_env *env, const char *owner
            retry ? "attempt failed, retry pending" : "run dead-lettered", run->id, run->symbol,
            bk_tf_name(run->tf), run->attempt, f.error_code, f.error_message);
     run->status = out->status;
+    bk_strlcpy(run->provider, env->prov->name, sizeof run->provider);
+    run->lease_owner[0] = '\0';
+    run->lease_until_us = 0;
     bk_strlcpy(run->error_code, f.error_code, sizeof run->error_code);
     bk_strlcpy(run->error_message, f.error_message, sizeof run->error_message);
     run->updated_us = now;
@@ -274,6 +277,8 @@ int bk_work_execute(bk_store *s, const bk_work_env *env, const char *owner, bk_r
             bk_strlcpy(run->provider, env->prov->name, sizeof run->provider);
             run->finished_us = run->updated_us = now;
             run->error_code[0] = run->error_message[0] = '\0';
+            run->lease_owner[0] = '\0';
+            run->lease_until_us = 0;
             emit(env, run);
         }
     }
