@@ -158,6 +158,43 @@ void bk_jw_int(bk_jw *w, int64_t v)
     bk_buf_printf(w->out, "%" PRId64, v);
 }
 
+/* Exact fast path for the common case of prices and volumes: v equals
+ * r / 10^k for an integer r < 2^53 and k <= 8 (division is correctly
+ * rounded, so the decimal text of r with k fraction digits reads back as v).
+ * The smallest such k gives the shortest text. Writes into out, returns the
+ * length, or 0 when v is not of that form. */
+static size_t num_fast(double v, char out[32])
+{
+    static const double p10[] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8};
+    double a = fabs(v);
+    if (!(a >= 1e-4 && a < 1e15))
+        return 0;
+    for (int k = 0; k <= 8; k++) {
+        double r = nearbyint(a * p10[k]);
+        if (r >= 9007199254740992.0)
+            return 0;
+        if (r / p10[k] != a)
+            continue;
+        char digits[24];
+        int n = 0;
+        for (uint64_t u = (uint64_t)r; u || n == 0; u /= 10)
+            digits[n++] = (char)('0' + u % 10);
+        while (n <= k) /* 0.0001 needs leading zeros */
+            digits[n++] = '0';
+        size_t len = 0;
+        if (v < 0)
+            out[len++] = '-';
+        for (int i = n - 1; i >= 0; i--) {
+            out[len++] = digits[i];
+            if (i == k && k > 0)
+                out[len++] = '.';
+        }
+        out[len] = '\0';
+        return len;
+    }
+    return 0;
+}
+
 void bk_jw_num(bk_jw *w, double v)
 {
     if (!isfinite(v)) {
@@ -165,13 +202,17 @@ void bk_jw_num(bk_jw *w, double v)
         return;
     }
     char tmp[32];
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*g", prec, v);
-        if (strtod(tmp, NULL) == v)
-            break;
+    size_t len = v == 0 ? (size_t)(tmp[0] = '0', tmp[1] = '\0', 1) : num_fast(v, tmp);
+    if (len == 0) {
+        for (int prec = 15; prec <= 17; prec++) {
+            snprintf(tmp, sizeof tmp, "%.*g", prec, v);
+            if (strtod(tmp, NULL) == v)
+                break;
+        }
+        len = strlen(tmp);
     }
     sep(w);
-    bk_buf_puts(w->out, tmp);
+    bk_buf_append(w->out, tmp, len);
 }
 
 void bk_jw_bool(bk_jw *w, bool v)

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -226,6 +228,54 @@ static void test_time(void **state)
                         "\"none\":null,\"old\":\"1969-12-31T23:59:59.999999Z\"}");
 }
 
+/* The shortest %.15g..%.17g text that reads back as v (the writer's slow path). */
+static void reference_num(double v, char *out, size_t cap)
+{
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(out, cap, "%.*g", prec, v);
+        if (strtod(out, NULL) == v)
+            return;
+    }
+}
+
+/* Numbers written by the fast path read back exactly and match the slow
+ * path's text, for prices in cents, volumes, fractions and random doubles. */
+static void test_number_round_trip(void **state)
+{
+    (void)state;
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        double v;
+        switch (i % 4) {
+        case 0:
+            v = (double)(x % 10000000) / 100.0;
+            break; /* prices */
+        case 1:
+            v = (double)(x % 100000000000ULL);
+            break; /* volumes */
+        case 2:
+            v = -(double)(x % 1000000) / 1e6;
+            break; /* fractions */
+        default:
+            v = (double)(x >> 11) / 9007199254740992.0 * 1e6; /* anything */
+        }
+        bk_buf b;
+        bk_buf_init(&b);
+        bk_jw w;
+        bk_jw_init(&w, &b);
+        bk_jw_num(&w, v);
+        assert_true(strtod(b.data, NULL) == v);
+        char ref[40];
+        reference_num(v, ref, sizeof ref);
+        if (strcmp(ref, b.data) != 0 && strtod(ref, NULL) == v)
+            assert_true(strlen(b.data) <= strlen(ref)); /* never longer than the reference */
+        bk_buf_fini(&b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -235,6 +285,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_utf8, setup, teardown),
         cmocka_unit_test_setup_teardown(test_numbers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_time, setup, teardown),
+        cmocka_unit_test(test_number_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,480 @@
+/*
+ * bench_sse.c — how long a job_runs change takes to reach server-sent-event
+ * clients: 100 connected clients against the baseline of 1 client, in the
+ * same run.
+ *
+ * Each phase starts the real binary on a fresh store (`barkeep serve
+ * --workers 2`, sim provider at zero latency, sse_max_clients=256, free port
+ * through port_file, real clock), connects K clients to
+ * GET /realtime/v1/job_runs with libcurl's multi interface (one thread, one
+ * connection each) and waits until every stream has opened. It then posts
+ * ensure-coverage for SERIES series (1m, 5 days) through the same multi
+ * handle, so streams keep being read while the posts run. The enqueued runs'
+ * INSERTs and the workers' claim/progress/commit UPDATEs arrive as events;
+ * for every (event, client) pair the latency is the client's CLOCK_REALTIME
+ * when the frame completed minus the event's commit_timestamp (ISO-8601 with
+ * microseconds; same machine, same clock). A phase ends when the posts are
+ * answered and no byte arrived for IDLE_MS, or after PHASE_S seconds.
+ *
+ * The receive time includes the client's own work: one thread reads K
+ * sockets in turn, so with 100 clients the last socket of a burst is read
+ * after the other 99.
+ *
+ * Usage: bench_sse [barkeep|- [clients [dir]]]
+ *        (defaults: ../barkeep next to this binary, 100 clients, $TMPDIR or /tmp)
+ */
+#define _GNU_SOURCE /* memmem */
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/util.h"
+#include "model/time.h"
+
+extern char **environ;
+
+#define PHASE_S     60   /* hard cap per phase */
+#define OPEN_S      10   /* all streams must open within this */
+#define IDLE_MS     1500 /* quiet time that ends a phase */
+#define MAX_CLIENTS 250
+#define PAIRS_MAX   (2u * 1000 * 1000)
+#define FRAME_MAX   (64 * 1024) /* a client's pending bytes; an event is ~1 KB */
+
+static const char *const SERIES[] = {"AAPL", "MSFT", "NVDA", "TSLA",
+                                     "AMZN", "META", "GOOG", "AMD"};
+#define N_SERIES BK_ARRAY_LEN(SERIES)
+
+static void die(const char *what, const char *msg)
+{
+    fprintf(stderr, "bench_sse: %s: %s\n", what, msg);
+    exit(1);
+}
+
+static int64_t wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * BK_US_PER_S + ts.tv_nsec / 1000;
+}
+
+/* ---- the server ---- */
+
+typedef struct server {
+    pid_t pid;
+    int port;
+} server;
+
+static void server_start(server *sv, const char *bin, const char *db, const char *dir)
+{
+    char pf[1200], portf[1100], log[1100];
+    snprintf(portf, sizeof portf, "%s/port", dir);
+    snprintf(pf, sizeof pf, "port_file=%s", portf);
+    snprintf(log, sizeof log, "%s/serve.log", dir);
+    unlink(portf);
+    const char *args[] = {bin,     "--db",
+                          db,      "--set",
+                          pf,      "--set",
+                          "listen=127.0.0.1:0", "--set",
+                          "sse_max_clients=256", "--set",
+                          "sim_latency_ms=0", "--log-level",
+                          "warn",  "serve",
+                          "--workers", "2"};
+    char *argv[BK_ARRAY_LEN(args) + 1];
+    for (size_t i = 0; i < BK_ARRAY_LEN(args); i++)
+        argv[i] = bk_xstrdup(args[i]);
+    argv[BK_ARRAY_LEN(args)] = NULL;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    int rc = posix_spawn(&sv->pid, bin, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    for (size_t i = 0; i < BK_ARRAY_LEN(args); i++)
+        free(argv[i]);
+    if (rc != 0)
+        die(bin, strerror(rc));
+    int64_t deadline = bk_clock_mono_us() + 20 * BK_US_PER_S;
+    while (bk_clock_mono_us() < deadline) {
+        FILE *f = fopen(portf, "r");
+        if (f) {
+            int ok = fscanf(f, "%d", &sv->port) == 1;
+            fclose(f);
+            if (ok && sv->port > 0)
+                return;
+        }
+        bk_sleep_us(10 * BK_US_PER_MS);
+    }
+    kill(sv->pid, SIGKILL);
+    die("serve did not start; see", log);
+}
+
+static void server_stop(server *sv)
+{
+    kill(sv->pid, SIGTERM);
+    for (int i = 0; i < 500; i++) { /* 10 s at most */
+        if (waitpid(sv->pid, NULL, WNOHANG) == sv->pid)
+            return;
+        bk_sleep_us(20 * BK_US_PER_MS);
+    }
+    kill(sv->pid, SIGKILL);
+    waitpid(sv->pid, NULL, 0);
+}
+
+/* ---- the clients ---- */
+
+/* Latencies of (event, client) pairs: [0] every event, [1] INSERTs (runs
+ * enqueued by ensure-coverage or the scheduler), [2] UPDATEs (a worker's
+ * claim, progress or commit). */
+typedef struct pairs {
+    int64_t *lat_us[3];
+    size_t n[3];
+    size_t bad; /* frames without a parseable commit_timestamp */
+} pairs;
+
+typedef struct client {
+    CURL *h;
+    pairs *out;
+    char buf[FRAME_MAX]; /* bytes of the frame being received */
+    size_t len;
+    size_t bytes, events;
+    uint64_t last_id;
+} client;
+
+static int64_t last_byte_mono;
+
+/* One complete frame (text up to its blank line, NUL-terminated). */
+static void on_frame(client *c, char *frame, int64_t recv_us)
+{
+    static const char key[] = "\"commit_timestamp\":\"";
+    char *data = strstr(frame, "\ndata: ");
+    if (!data && strncmp(frame, "data: ", 6) != 0)
+        return; /* a comment or keep-alive */
+    char *id = strncmp(frame, "id: ", 4) == 0 ? frame + 4 : NULL;
+    if (id)
+        c->last_id = strtoull(id, NULL, 10);
+    c->events++;
+    char *ts = strstr(frame, key), *end = ts ? strchr(ts + sizeof key - 1, '"') : NULL;
+    int64_t commit_us;
+    if (!end) {
+        c->out->bad++;
+        return;
+    }
+    *end = '\0';
+    if (bk_time_parse(ts + sizeof key - 1, &commit_us) != 0) {
+        c->out->bad++;
+        return;
+    }
+    int kinds[2] = {0, strstr(frame, "\"type\":\"INSERT\"") ? 1 : 2};
+    for (int j = 0; j < 2; j++) {
+        int i = kinds[j];
+        if (c->out->n[i] < PAIRS_MAX)
+            c->out->lat_us[i][c->out->n[i]++] = recv_us - commit_us;
+    }
+}
+
+static size_t on_sse(char *p, size_t size, size_t n, void *ctx)
+{
+    client *c = ctx;
+    int64_t recv_us = wall_us();
+    size_t len = size * n, total = len;
+    last_byte_mono = bk_clock_mono_us();
+    c->bytes += len;
+    while (len > 0) { /* copy what fits, cut complete frames at their blank line */
+        size_t take = BK_MIN(len, FRAME_MAX - 1 - c->len), from = c->len ? c->len - 1 : 0;
+        if (take == 0)
+            die("sse", "frame larger than the client buffer");
+        memcpy(c->buf + c->len, p, take);
+        c->len += take;
+        p += take;
+        len -= take;
+        char *end;
+        while ((end = memmem(c->buf + from, c->len - from, "\n\n", 2)) != NULL) {
+            size_t flen = (size_t)(end - c->buf) + 2;
+            char saved = c->buf[flen];
+            c->buf[flen] = '\0';
+            on_frame(c, c->buf, recv_us);
+            c->buf[flen] = saved;
+            memmove(c->buf, c->buf + flen, c->len - flen);
+            c->len -= flen;
+            from = 0;
+        }
+    }
+    return total;
+}
+
+static size_t on_discard(char *p, size_t size, size_t n, void *ctx)
+{
+    (void)p;
+    (void)ctx;
+    return size * n;
+}
+
+/* Drive the multi handle for up to wait_ms; returns posts finished (status 200). */
+static int pump(CURLM *m, int wait_ms, int *posts_failed)
+{
+    int running, done = 0;
+    curl_multi_perform(m, &running);
+    curl_multi_poll(m, NULL, 0, wait_ms, NULL);
+    curl_multi_perform(m, &running);
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(m, &left))) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        char *kind = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &kind);
+        long status = 0;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+        if (kind && strcmp(kind, "post") == 0) {
+            done++;
+            if (msg->data.result != CURLE_OK || status != 200)
+                (*posts_failed)++;
+        } else {
+            die("sse stream ended early", curl_easy_strerror(msg->data.result));
+        }
+    }
+    return done;
+}
+
+/* ---- statistics ---- */
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static double pct_ms(const int64_t *sorted, size_t n, double p)
+{
+    if (n == 0)
+        return 0;
+    size_t k = (size_t)(p / 100.0 * (double)n + 0.999999);
+    k = k < 1 ? 1 : (k > n ? n : k);
+    return (double)sorted[k - 1] / 1000.0;
+}
+
+typedef struct dist {
+    size_t n;
+    double p50, p90, p99, max;
+} dist;
+
+typedef struct phase {
+    int clients;
+    size_t events_min, events_max, bad;
+    dist d[3]; /* as pairs.lat_us */
+    double secs; /* first post to last byte, summed over rounds */
+} phase;
+
+static CURL *stream_handle(client *c, const char *url)
+{
+    CURL *h = curl_easy_init();
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_sse);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(h, CURLOPT_PRIVATE, "sse");
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)(PHASE_S + OPEN_S + 10));
+    curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+    return h;
+}
+
+static CURL *post_handle(const char *url, const char *body, struct curl_slist *hdr)
+{
+    CURL *h = curl_easy_init();
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_discard);
+    curl_easy_setopt(h, CURLOPT_PRIVATE, "post");
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
+    return h;
+}
+
+static void open_streams(CURLM *m, client *cl, int k, int *posts_failed)
+{
+    int64_t deadline = bk_clock_mono_us() + OPEN_S * BK_US_PER_S;
+    for (;;) {
+        int open = 0;
+        for (int i = 0; i < k; i++)
+            open += cl[i].bytes > 0;
+        if (open == k)
+            return;
+        if (bk_clock_mono_us() > deadline)
+            die("sse", "not every stream opened in time");
+        pump(m, 50, posts_failed);
+    }
+}
+
+/* One round: ensure-coverage for every series at timeframe tf, then wait
+ * until the events stop. Adds the round's span to ph->secs. */
+static void run_round(phase *ph, CURLM *m, const char *purl, const char *tf)
+{
+    struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+    char bodies[N_SERIES][128];
+    CURL *posts[N_SERIES];
+    int posts_failed = 0, posts_done = 0;
+    int64_t t0 = bk_clock_mono_us();
+    for (size_t i = 0; i < N_SERIES; i++) {
+        snprintf(bodies[i], sizeof bodies[i],
+                 "{\"symbol\":\"%s\",\"timeframe\":\"%s\",\"window_days\":5}", SERIES[i], tf);
+        posts[i] = post_handle(purl, bodies[i], hdr);
+        curl_multi_add_handle(m, posts[i]);
+    }
+    last_byte_mono = bk_clock_mono_us();
+    int64_t deadline = t0 + PHASE_S * BK_US_PER_S;
+    while (bk_clock_mono_us() < deadline) {
+        posts_done += pump(m, 50, &posts_failed);
+        if (posts_done == (int)N_SERIES &&
+            bk_clock_mono_us() - last_byte_mono > IDLE_MS * BK_US_PER_MS)
+            break;
+    }
+    ph->secs += (double)(last_byte_mono - t0) / 1e6;
+    if (posts_failed || posts_done != (int)N_SERIES)
+        die("ensure-coverage", "a post failed or did not finish");
+    for (size_t i = 0; i < N_SERIES; i++) {
+        curl_multi_remove_handle(m, posts[i]);
+        curl_easy_cleanup(posts[i]);
+    }
+    curl_slist_free_all(hdr);
+}
+
+static void summarise(dist *d, int64_t *v, size_t n)
+{
+    qsort(v, n, sizeof *v, cmp_i64);
+    d->n = n;
+    d->p50 = pct_ms(v, n, 50);
+    d->p90 = pct_ms(v, n, 90);
+    d->p99 = pct_ms(v, n, 99);
+    d->max = pct_ms(v, n, 100);
+}
+
+static void run_phase(phase *ph, const char *bin, const char *dir, int k, pairs *out)
+{
+    static const char *const TFS[] = {"1m", "5m", "15m"}; /* one round each */
+    char db[1100], url[128], purl[128];
+    snprintf(db, sizeof db, "%s/sse-%d.db", dir, k);
+    server sv;
+    server_start(&sv, bin, db, dir);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/realtime/v1/job_runs", sv.port);
+    snprintf(purl, sizeof purl, "http://127.0.0.1:%d/functions/v1/ensure-coverage", sv.port);
+    memset(out->n, 0, sizeof out->n);
+    out->bad = 0;
+    memset(ph, 0, sizeof *ph);
+    CURLM *m = curl_multi_init();
+    client *cl = bk_xcalloc((size_t)k, sizeof *cl);
+    for (int i = 0; i < k; i++) {
+        cl[i].out = out;
+        cl[i].h = stream_handle(&cl[i], url);
+        curl_multi_add_handle(m, cl[i].h);
+    }
+    int unused = 0;
+    open_streams(m, cl, k, &unused);
+    for (size_t r = 0; r < BK_ARRAY_LEN(TFS); r++)
+        run_round(ph, m, purl, TFS[r]);
+
+    ph->clients = k;
+    ph->events_min = SIZE_MAX;
+    for (int i = 0; i < k; i++) {
+        ph->events_min = BK_MIN(ph->events_min, cl[i].events);
+        ph->events_max = cl[i].events > ph->events_max ? cl[i].events : ph->events_max;
+        curl_multi_remove_handle(m, cl[i].h);
+        curl_easy_cleanup(cl[i].h);
+    }
+    curl_multi_cleanup(m);
+    free(cl);
+    server_stop(&sv);
+    for (int i = 0; i < 3; i++)
+        summarise(&ph->d[i], out->lat_us[i], out->n[i]);
+    ph->bad = out->bad;
+    const char *suffix[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < BK_ARRAY_LEN(suffix); i++) {
+        char p[1200];
+        snprintf(p, sizeof p, "%s%s", db, suffix[i]);
+        unlink(p);
+    }
+}
+
+static void print_phase(const char *name, const phase *p)
+{
+    static const char *const KIND[] = {"all", "INSERT", "UPDATE"};
+    for (int i = 0; i < 3; i++) {
+        const dist *d = &p->d[i];
+        printf("%-9s %7d %8zu %11zu %-7s %9zu %9.3f %9.3f %9.3f %9.3f\n", name, p->clients,
+               p->events_max, p->events_min, KIND[i], d->n, d->p50, d->p90, d->p99, d->max);
+    }
+}
+
+static void default_bin(char *out, size_t cap)
+{
+    char self[1000];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        die("readlink", "/proc/self/exe");
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash)
+        *slash = '\0';
+    snprintf(out, cap, "%.1000s/../barkeep", self);
+}
+
+int main(int argc, char **argv)
+{
+    char bin[1024];
+    int64_t k = 100;
+    if (argc > 1 && strcmp(argv[1], "-") != 0)
+        snprintf(bin, sizeof bin, "%.1000s", argv[1]);
+    else
+        default_bin(bin, sizeof bin);
+    if (argc > 2 && bk_parse_i64(argv[2], 1, MAX_CLIENTS, &k) < 0) {
+        fprintf(stderr, "usage: bench_sse [barkeep|- [clients (1..%d) [dir]]]\n", MAX_CLIENTS);
+        return 2;
+    }
+    if (access(bin, X_OK) != 0)
+        die(bin, "not executable (pass the barkeep binary as the first argument)");
+    const char *base = argc > 3 ? argv[3] : getenv("TMPDIR");
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%.990s/bk-bench-sse-XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(dir))
+        die("mkdtemp", strerror(errno));
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    pairs out = {0};
+    for (int i = 0; i < 3; i++)
+        out.lat_us[i] = bk_xcalloc(PAIRS_MAX, sizeof(int64_t));
+    phase base1, many;
+    run_phase(&base1, bin, dir, 1, &out);
+    run_phase(&many, bin, dir, (int)k, &out);
+    printf("bench_sse: commit_timestamp -> SSE frame at the client (CLOCK_REALTIME); "
+           "ensure-coverage for %zu series x 3 rounds (1m, 5m, 15m; 5 days), serve --workers 2, "
+           "sim latency 0; latencies in ms over (event, client) pairs\n",
+           N_SERIES);
+    printf("%-9s %7s %8s %11s %-7s %9s %9s %9s %9s %9s\n", "phase", "clients", "events",
+           "min/client", "kind", "pairs", "p50", "p90", "p99", "max");
+    print_phase("baseline", &base1);
+    print_phase("fan-out", &many);
+    printf("busy time (first post to last byte, 3 rounds): baseline %.2f s, fan-out %.2f s\n",
+           base1.secs, many.secs);
+    if (base1.bad || many.bad)
+        printf("frames without a parseable commit_timestamp: %zu, %zu\n", base1.bad, many.bad);
+    printf("p50 fan-out / baseline: %.2fx, p99: %.2fx\n",
+           many.d[0].p50 / (base1.d[0].p50 > 0 ? base1.d[0].p50 : 1e-9),
+           many.d[0].p99 / (base1.d[0].p99 > 0 ? base1.d[0].p99 : 1e-9));
+    for (int i = 0; i < 3; i++)
+        free(out.lat_us[i]);
+    char p[1100];
+    snprintf(p, sizeof p, "%s/port", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/serve.log", dir);
+    unlink(p);
+    rmdir(dir);
+    curl_global_cleanup();
+    return 0;
+}
