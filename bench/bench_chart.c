@@ -59,15 +59,14 @@ static bk_bar *make_bars(size_t n)
     int64_t span_days = (int64_t)(n / 390 * 7 / 5) + 10;
     size_t total;
     for (;;) {
-        total = bk_cal_bars(BK_TF_1M, BK_ANCHOR_SESSION, END_US - span_days * BK_US_PER_DAY,
-                            END_US, NULL, 0);
+        total = bk_cal_bars(BK_TF_1M, BK_ANCHOR_SESSION, END_US - span_days * BK_US_PER_DAY, END_US,
+                            NULL, 0);
         if (total >= n)
             break;
         span_days *= 2;
     }
     bk_calbar *cb = bk_xcalloc(total, sizeof *cb);
-    bk_cal_bars(BK_TF_1M, BK_ANCHOR_SESSION, END_US - span_days * BK_US_PER_DAY, END_US, cb,
-                total);
+    bk_cal_bars(BK_TF_1M, BK_ANCHOR_SESSION, END_US - span_days * BK_US_PER_DAY, END_US, cb, total);
     bk_bar *v = bk_xcalloc(n, sizeof *v);
     for (size_t i = 0; i < n; i++) {
         if (!bk_sim_bar(SYMBOL, BK_TF_1M, BK_ANCHOR_SESSION, cb[total - n + i].ts_us, &v[i]))
@@ -85,8 +84,7 @@ static void write_db(const char *path, const bk_bar *v, size_t n)
     if (bk_store_open(&s, path, &err) < 0 || bk_store_migrate(s, &ver, &err) < 0)
         die("create store", err.msg);
     for (size_t i = 0; i < n; i += BATCH) {
-        if (bk_store_bars_upsert(s, SYMBOL, BK_TF_1M, "sim", v + i, BK_MIN(BATCH, n - i), &err) <
-            0)
+        if (bk_store_bars_upsert(s, SYMBOL, BK_TF_1M, "sim", v + i, BK_MIN(BATCH, n - i), &err) < 0)
             die("upsert", err.msg);
     }
     bk_store_close(s);
@@ -107,9 +105,20 @@ static void server_start(server *sv, const char *bin, const char *db, const char
     snprintf(pf, sizeof pf, "port_file=%s", portf);
     snprintf(log, sizeof log, "%s/serve.log", dir);
     unlink(portf);
-    const char *args[] = {bin,     "--db",  db,     "--now",  now,   "--set",     pf,
-                          "--set", "listen=127.0.0.1:0", "--log-level", "warn", "serve",
-                          "--workers", "0"};
+    const char *args[] = {bin,
+                          "--db",
+                          db,
+                          "--now",
+                          now,
+                          "--set",
+                          pf,
+                          "--set",
+                          "listen=127.0.0.1:0",
+                          "--log-level",
+                          "warn",
+                          "serve",
+                          "--workers",
+                          "0"};
     char *argv[BK_ARRAY_LEN(args) + 1];
     for (size_t i = 0; i < BK_ARRAY_LEN(args); i++)
         argv[i] = bk_xstrdup(args[i]);
@@ -300,7 +309,8 @@ static void run_size(result *res, const char *bin, const char *dir, size_t n, in
     if (status != 200 || !strstr(body.data, want))
         die("chart", "unexpected answer (status or total_bars)");
 
-    int64_t *tc = bk_xcalloc((size_t)rounds, sizeof *tc), *tr = bk_xcalloc((size_t)rounds, sizeof *tr),
+    int64_t *tc = bk_xcalloc((size_t)rounds, sizeof *tc),
+            *tr = bk_xcalloc((size_t)rounds, sizeof *tr),
             *tj = bk_xcalloc((size_t)rounds, sizeof *tj);
     int64_t deadline = bk_clock_mono_us() + DEADLINE_S * BK_US_PER_S;
     int r = 0;

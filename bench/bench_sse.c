@@ -50,8 +50,7 @@ extern char **environ;
 #define PAIRS_MAX   (2u * 1000 * 1000)
 #define FRAME_MAX   (64 * 1024) /* a client's pending bytes; an event is ~1 KB */
 
-static const char *const SERIES[] = {"AAPL", "MSFT", "NVDA", "TSLA",
-                                     "AMZN", "META", "GOOG", "AMD"};
+static const char *const SERIES[] = {"AAPL", "MSFT", "NVDA", "TSLA", "AMZN", "META", "GOOG", "AMD"};
 #define N_SERIES BK_ARRAY_LEN(SERIES)
 
 static void die(const char *what, const char *msg)
@@ -81,14 +80,22 @@ static void server_start(server *sv, const char *bin, const char *db, const char
     snprintf(pf, sizeof pf, "port_file=%s", portf);
     snprintf(log, sizeof log, "%s/serve.log", dir);
     unlink(portf);
-    const char *args[] = {bin,     "--db",
-                          db,      "--set",
-                          pf,      "--set",
-                          "listen=127.0.0.1:0", "--set",
-                          "sse_max_clients=256", "--set",
-                          "sim_latency_ms=0", "--log-level",
-                          "warn",  "serve",
-                          "--workers", "2"};
+    const char *args[] = {bin,
+                          "--db",
+                          db,
+                          "--set",
+                          pf,
+                          "--set",
+                          "listen=127.0.0.1:0",
+                          "--set",
+                          "sse_max_clients=256",
+                          "--set",
+                          "sim_latency_ms=0",
+                          "--log-level",
+                          "warn",
+                          "serve",
+                          "--workers",
+                          "2"};
     char *argv[BK_ARRAY_LEN(args) + 1];
     for (size_t i = 0; i < BK_ARRAY_LEN(args); i++)
         argv[i] = bk_xstrdup(args[i]);
@@ -271,7 +278,7 @@ typedef struct dist {
 typedef struct phase {
     int clients;
     size_t events_min, events_max, bad;
-    dist d[3]; /* as pairs.lat_us */
+    dist d[3];   /* as pairs.lat_us */
     double secs; /* first post to last byte, summed over rounds */
 } phase;
 

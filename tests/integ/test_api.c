@@ -341,6 +341,12 @@ static void test_sse_replay(void **state)
 
 /* ---- keys ---- */
 
+static bool got_bytes(const sse *c, void *ctx)
+{
+    (void)ctx;
+    return c->len > 0;
+}
+
 static void test_keys(void **state)
 {
     (void)state;
@@ -378,6 +384,18 @@ static void test_keys(void **state)
     r = http_req(&s, "POST", "/functions/v1/ensure-coverage", ensure, anon, NULL);
     assert_int_equal(r.status, 200); /* the anon key may ensure coverage */
     resp_free(&r);
+    /* EventSource cannot send headers: the stream takes ?apikey= */
+    r = http_req(&s, "GET", "/realtime/v1/job_runs?apikey=not-the-key-0123456789", NULL, NULL,
+                 NULL);
+    assert_int_equal(r.status, 401);
+    resp_free(&r);
+    sse c;
+    sse_open(&c, &s, "?apikey=" ANON, 0);
+    assert_true(sse_until(&c, got_bytes, NULL, 10000));
+    long code = 0;
+    curl_easy_getinfo(c.easy, CURLINFO_RESPONSE_CODE, &code);
+    assert_int_equal(code, 200);
+    sse_close(&c);
     srv_stop(&s);
 }
 
@@ -397,6 +415,9 @@ static void test_untrusted_client(void **state)
     assert_int_equal(r.status, 403);
     resp_free(&r);
     assert_nothing_written(&s);
+    r = http_req(&s, "GET", "/healthz", NULL, NULL, "127.0.0.2"); /* probes from anywhere */
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
     r = http_req(&s, "GET", "/functions/v1/ops-jobs", NULL, NULL, "127.0.0.1");
     assert_int_equal(r.status, 200);
     resp_free(&r);
