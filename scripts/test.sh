@@ -1,8 +1,9 @@
 #!/bin/sh
-# Build barkeep and run every test: the dev build (-Werror), the pure and
-# store suites and a whole loop under valgrind, the same suite under
-# AddressSanitizer + UndefinedBehaviorSanitizer, then the threaded suites
-# under ThreadSanitizer. Installs missing Debian packages.
+# Build barkeep and run every test: the dev build (-Werror), the store suites
+# again on a throwaway PostgreSQL, the pure and store suites and a whole loop
+# under valgrind, the same under AddressSanitizer + UndefinedBehaviorSanitizer,
+# then the threaded suites under ThreadSanitizer. Installs missing Debian
+# packages.
 set -eu
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
@@ -14,6 +15,8 @@ for preset in dev asan; do
     cmake --build --preset "$preset" $jobs
     echo "== $preset tests" >&2
     ctest --preset "$preset" $jobs
+    echo "== $preset store suites on a throwaway PostgreSQL" >&2
+    scripts/with-pg.sh ctest --preset "$preset" -L store
     if [ "$preset" = dev ]; then
         echo "== valgrind" >&2
         scripts/valgrind.sh

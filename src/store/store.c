@@ -4,9 +4,10 @@
  * other call checks its arguments once here and forwards through the
  * backend's ops table (store_impl.h), so the backends see only valid input.
  *
- * Read next: store_sqlite.c.
+ * Read next: store_sqlite.c, store_pg.c.
  */
 #include "store/store_impl.h"
+#include "store/store_pg.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,7 @@ int bk_store_open(bk_store **out, const char *url, bk_err *err)
     if (!url || !*url)
         return bk_err_set(err, BK_EINVAL, "store: empty database path");
     if (has_prefix(url, "postgres://") || has_prefix(url, "postgresql://"))
-        return bk_err_set(err, BK_EINVAL, "PostgreSQL backend not built yet");
+        return bk_store__pg_open(out, url, err);
     return bk_store__sqlite_open(out, url, err);
 }
 

@@ -3,11 +3,12 @@
  *
  * The backend-agnostic tests run through generic_suite(url): each test gets
  * a fresh, migrated store. With BK_TEST_DB_URL unset that is a new SQLite
- * file in a temporary directory per test; set it to a postgres:// URL to run
- * the same tests against PostgreSQL once that backend exists (the fixture
- * will then need to empty the database between tests: see fixture_setup).
- * The SQLite-only tests (a corrupt file, a newer schema, an unopenable path)
- * are a separate group.
+ * file in a temporary directory per test; set it to a postgres:// URL
+ * (scripts/with-pg.sh does) to run the same tests against PostgreSQL, whose
+ * schema public the fixture drops and re-creates before each test. The
+ * SQLite-only tests (a corrupt file, a newer schema, an unopenable path) and
+ * the PostgreSQL-only tests (exact microseconds, get_coverage_gaps against
+ * bk_plan_gaps, claims from 8 connections) are separate groups.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,11 +28,21 @@
 #include "store/store.h"
 #include "testutil.h"
 
+#include "plan/plan.h" /* bk_plan_gaps, the reference for get_coverage_gaps */
+
 #define T0 INT64_C(1717400000000000) /* 2024-06-03T07:33:20Z */
 #define H  BK_US_PER_HOUR
 #define S  BK_US_PER_S
 
 static const char *g_base_url; /* NULL: a temporary SQLite file per test */
+
+/* Test hooks of the PostgreSQL backend (src/store/store_pg.h, which needs
+ * libpq's headers): run SQL text; run a query with text parameters and get
+ * every cell as text. */
+int bk_store__pg_exec(bk_store *s, const char *sql, bk_err *err);
+int bk_store__pg_query(bk_store *s, const char *sql, const char *const *params, int n_params,
+                       char ***out, size_t *rows, size_t *cols, bk_err *err);
+void bk_store__pg_cells_free(char **cells, size_t n);
 
 typedef struct fixture {
     char *dir;
@@ -52,16 +63,19 @@ static bk_store *open_or_die(const char *url)
 static int fixture_setup(void **state)
 {
     fixture *fx = calloc(1, sizeof *fx);
+    bk_err err = {0};
     if (g_base_url) {
-        /* A shared database: the PostgreSQL backend's tests must start from
-         * an empty schema (drop and migrate) here. */
+        /* A shared database: start every test from an empty schema. */
         fx->url = bk_xstrdup(g_base_url);
+        fx->s = open_or_die(fx->url);
+        if (bk_store__pg_exec(fx->s, "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public",
+                              &err) < 0)
+            fail_msg("reset database: %s", err.msg);
     } else {
         fx->dir = bk_t_tmpdir("store");
         fx->url = bk_t_path(fx->dir, "barkeep.db");
+        fx->s = open_or_die(fx->url);
     }
-    fx->s = open_or_die(fx->url);
-    bk_err err = {0};
     int v = 0;
     if (bk_store_migrate(fx->s, &v, &err) < 0)
         fail_msg("migrate: %s", err.msg);
@@ -1007,6 +1021,374 @@ static void t_concurrent_claims(void **state)
     free(runs);
 }
 
+/* ---- PostgreSQL only ---- */
+
+/* Every cell of a one-query result, as text. */
+typedef struct cells {
+    char **v;
+    size_t rows, cols;
+} cells;
+
+static cells pg_q(bk_store *s, const char *sql, const char *const *params, int n)
+{
+    cells c = {0};
+    bk_err err = {0};
+    if (bk_store__pg_query(s, sql, params, n, &c.v, &c.rows, &c.cols, &err) < 0)
+        fail_msg("%s: %s", sql, err.msg);
+    return c;
+}
+
+static void cells_free(cells *c)
+{
+    bk_store__pg_cells_free(c->v, c->rows * c->cols);
+}
+
+static int collect_bar(void *ctx, const bk_bar *bar, const char *provider)
+{
+    (void)provider;
+    bk_bar **p = ctx;
+    **p = *bar;
+    (*p)++;
+    return 0;
+}
+
+/* Instants round-trip to the microsecond through both bar paths, the run
+ * columns, and SQL's own view of the value. */
+static void t_pg_microseconds(void **state)
+{
+    bk_store *s = ((fixture *)*state)->s;
+    static const int64_t ts[] = {T0 + 1, T0 + 999999,     -1234567,
+                                 1,      T0 + 60 * S + 7, INT64_C(4102444799999999)};
+    enum { N = sizeof ts / sizeof ts[0] };
+    bk_bar in[N], out[N + 1], *p = out;
+    for (int i = 0; i < N; i++)
+        in[i] = mk_bar(ts[i], 10 + i);
+    OK(bk_store_bars_upsert(s, "AAPL", BK_TF_1M, "sim", in, N, ERR));     /* COPY path */
+    OK(bk_store_bars_upsert(s, "MSFT", BK_TF_1M, "sim", in + 0, 2, ERR)); /* one-row path */
+    OK(bk_store_bars_read(s, "AAPL", BK_TF_1M, INT64_MIN / 2, 0, collect_bar, &p, ERR));
+    assert_int_equal(p - out, N);
+    int64_t sorted[N];
+    memcpy(sorted, ts, sizeof ts);
+    for (int i = 1; i < N; i++) /* insertion sort: read order is ts order */
+        for (int j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
+            int64_t t = sorted[j];
+            sorted[j] = sorted[j - 1];
+            sorted[j - 1] = t;
+        }
+    for (int i = 0; i < N; i++)
+        assert_int_equal(out[i].ts_us, sorted[i]);
+    p = out;
+    OK(bk_store_bars_read(s, "MSFT", BK_TF_1M, T0, T0 + 2, collect_bar, &p, ERR));
+    assert_int_equal(p - out, 1);
+    assert_int_equal(out[0].ts_us, T0 + 1);
+
+    cells c = pg_q(s,
+                   "SELECT ts::text, bk_us(ts) FROM ohlc_bars_v2 WHERE symbol = 'MSFT'"
+                   " ORDER BY ts",
+                   NULL, 0);
+    assert_int_equal(c.rows, 2);
+    assert_string_equal(c.v[0], "2024-06-03 07:33:20.000001+00");
+    assert_string_equal(c.v[1], "1717400000000001");
+    assert_string_equal(c.v[2], "2024-06-03 07:33:20.999999+00");
+    cells_free(&c);
+    const char *v[] = {"-1234567"};
+    c = pg_q(s, "SELECT bk_us(bk_ts($1::int8))::text", v, 1);
+    assert_string_equal(c.v[0], "-1234567");
+    cells_free(&c);
+
+    bk_run r = mk_run("AAPL", BK_TF_1H, T0 + 3, T0 + H + 5, 0), g;
+    r.not_before_us = T0 + 11;
+    assert_true(enqueue1(s, &r, T0 + 7));
+    g = get_run(s, r.id);
+    assert_int_equal(g.slice_from_us, T0 + 3);
+    assert_int_equal(g.slice_to_us, T0 + H + 5);
+    assert_int_equal(g.created_us, T0 + 7);
+    assert_int_equal(g.not_before_us, T0 + 11);
+}
+
+/* get_coverage_gaps(symbol, tf, days, now) must equal bk_plan_gaps with the
+ * default configuration (session anchor, no delay). */
+static void expect_gaps_equal(bk_store *s, const char *sym, const char *tf_text, int days,
+                              int64_t now)
+{
+    bk_def d = {0};
+    bk_strlcpy(d.symbol, sym, sizeof d.symbol);
+    assert_int_equal(bk_tf_parse(tf_text, &d.tf), 0);
+    d.type = bk_job_for_tf(d.tf);
+    d.window_days = days;
+    bk_plan_cfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.anchor = BK_ANCHOR_SESSION;
+    bk_series *st = NULL;
+    size_t n = 0;
+    OK(bk_store_series_load(s, sym, (int)d.tf, &st, &n, ERR));
+    bk_ivset want;
+    bk_ivset_init(&want);
+    bk_plan_gaps(&cfg, &d, n ? &st[0].covered : NULL, now, &want);
+
+    char days_s[16], now_s[24];
+    snprintf(days_s, sizeof days_s, "%d", days);
+    snprintf(now_s, sizeof now_s, "%lld", (long long)now);
+    const char *v[] = {sym, tf_text, days_s, now_s};
+    cells c = pg_q(s,
+                   "SELECT bk_us(gap_from), bk_us(gap_to), gap_hours FROM"
+                   " get_coverage_gaps($1, $2, $3::int, bk_ts($4::int8))",
+                   v, 4);
+    if (c.rows != want.n)
+        fail_msg("%s %s %d days at %s: SQL %zu gaps, C %zu", sym, tf_text, days, now_s, c.rows,
+                 want.n);
+    for (size_t i = 0; i < want.n; i++) {
+        int64_t f = 0, t = 0;
+        assert_int_equal(bk_parse_i64(c.v[i * 3], INT64_MIN, INT64_MAX, &f), 0);
+        assert_int_equal(bk_parse_i64(c.v[i * 3 + 1], INT64_MIN, INT64_MAX, &t), 0);
+        assert_int_equal(f, want.v[i].from_us);
+        assert_int_equal(t, want.v[i].to_us);
+        double h = strtod(c.v[i * 3 + 2], NULL);
+        double expect = (double)(t - f) / 3600e6;
+        assert_true(h > expect - 1e-9 && h < expect + 1e-9);
+    }
+    cells_free(&c);
+    bk_ivset_fini(&want);
+    bk_series_free(st, n);
+}
+
+static void t_pg_coverage_gaps(void **state)
+{
+    bk_store *s = ((fixture *)*state)->s;
+    static const char *const tfs[] = {"1m", "5m", "15m", "30m", "1h", "4h", "d1", "w1"};
+    static const int64_t nows[] = {
+        INT64_C(1717602440000000), /* Wed 2024-06-05 15:47:20Z, mid-session */
+        INT64_C(1717848000000000), /* Sat 2024-06-08 12:00Z */
+        INT64_C(1718020800000000), /* Mon 2024-06-10 12:00Z, before the open */
+        INT64_C(1732900200000000), /* Fri 2024-11-29 17:10Z, after an early close */
+        INT64_C(1710165620000000), /* Mon 2024-03-11 13:60:20Z, after the DST switch */
+        INT64_C(1704205800000000), /* Tue 2024-01-02 14:30Z, the open after New Year */
+    };
+    for (size_t k = 0; k < sizeof nows / sizeof nows[0]; k++) /* nothing covered */
+        for (size_t i = 0; i < sizeof tfs / sizeof tfs[0]; i++)
+            expect_gaps_equal(s, "AAPL", tfs[i], 7, nows[k]);
+    /* partial coverage: pieces inside and across sessions */
+    int64_t now = nows[0];
+    fill_slice(s, "AAPL", BK_TF_1H, now - 3 * BK_US_PER_DAY + H, now - 2 * BK_US_PER_DAY, T0);
+    fill_slice(s, "AAPL", BK_TF_1H, now - 20 * H, now - 19 * H - 30 * 60 * S, T0);
+    fill_slice(s, "AAPL", BK_TF_1H, now - 2 * H, now + H, T0);
+    fill_slice(s, "AAPL", BK_TF_D1, now - 40 * BK_US_PER_DAY, now - 4 * BK_US_PER_DAY, T0);
+    for (size_t k = 0; k < sizeof nows / sizeof nows[0]; k++) {
+        expect_gaps_equal(s, "AAPL", "1h", 7, nows[k]);
+        expect_gaps_equal(s, "AAPL", "d1", 30, nows[k]);
+        expect_gaps_equal(s, "aapl", "h1", 5, nows[k]); /* aliases, lower case */
+        expect_gaps_equal(s, "AAPL", "1d", 10, nows[k]);
+    }
+    /* complete coverage: no gaps */
+    fill_slice(s, "MSFT", BK_TF_15M, now - 30 * BK_US_PER_DAY, now + BK_US_PER_DAY, T0);
+    expect_gaps_equal(s, "MSFT", "m15", 7, now);
+    char now_s[24];
+    snprintf(now_s, sizeof now_s, "%lld", (long long)now);
+    const char *v[] = {now_s};
+    cells c =
+        pg_q(s, "SELECT count(*) FROM get_coverage_gaps('MSFT', '15M', 7, bk_ts($1::int8))", v, 1);
+    assert_string_equal(c.v[0], "0");
+    cells_free(&c);
+    /* the guide's own call (now(), three arguments) runs */
+    c = pg_q(s, "SELECT * FROM get_coverage_gaps('AAPL', '1h', 7)", NULL, 0);
+    cells_free(&c);
+    bk_err err = {0};
+    char **x = NULL;
+    size_t rows, cols;
+    assert_int_equal(bk_store__pg_query(s, "SELECT * FROM get_coverage_gaps('AAPL', 'x9', 7)", NULL,
+                                        0, &x, &rows, &cols, &err),
+                     BK_ESTORE);
+    assert_non_null(strstr(err.msg, "unknown timeframe"));
+}
+
+/* Every SQL statement of the guide, verbatim, runs on the schema. */
+static void t_pg_guide_sql(void **state)
+{
+    bk_store *s = ((fixture *)*state)->s;
+    fill_slice(s, "AAPL", BK_TF_1H, T0, T0 + H, T0);
+    static const char *const stmts[] = {
+        "SELECT table_name FROM information_schema.tables \n"
+        "WHERE table_schema = 'public' \n"
+        "AND table_name IN ('job_definitions', 'job_runs', 'coverage_status');",
+        "SELECT symbol, timeframe, job_type, enabled, priority \n"
+        "FROM job_definitions \nORDER BY priority DESC;",
+        "SELECT schemaname, tablename \nFROM pg_publication_tables \n"
+        "WHERE pubname = 'supabase_realtime' \nAND tablename = 'job_runs';",
+        "INSERT INTO job_definitions (job_type, symbol, timeframe, window_days, priority, "
+        "enabled)\nVALUES\n"
+        "  ('fetch_intraday', 'AAPL', '15m', 5, 200, true),\n"
+        "  ('fetch_intraday', 'AAPL', '1h', 5, 190, true),\n"
+        "  ('fetch_intraday', 'NVDA', '15m', 5, 200, true),\n"
+        "  ('fetch_intraday', 'NVDA', '1h', 5, 190, true),\n"
+        "  ('fetch_intraday', 'TSLA', '15m', 5, 200, true),\n"
+        "  ('fetch_intraday', 'TSLA', '1h', 5, 190, true)\n"
+        "ON CONFLICT (symbol, timeframe, job_type) DO UPDATE\n"
+        "SET enabled = true, priority = EXCLUDED.priority;",
+        "INSERT INTO job_definitions (job_type, symbol, timeframe, window_days, priority, "
+        "enabled)\nVALUES\n"
+        "  ('fetch_historical', 'AAPL', 'd1', 365, 100, true),\n"
+        "  ('fetch_historical', 'NVDA', 'd1', 365, 100, true),\n"
+        "  ('fetch_historical', 'TSLA', 'd1', 365, 100, true)\n"
+        "ON CONFLICT (symbol, timeframe, job_type) DO UPDATE\nSET enabled = true;",
+        "SELECT id, symbol, timeframe, job_type, status, progress_percent, rows_written\n"
+        "FROM job_runs\nORDER BY created_at DESC\nLIMIT 10;",
+        "SELECT symbol, timeframe, from_ts, to_ts, last_success_at, last_rows_written\n"
+        "FROM coverage_status\nORDER BY updated_at DESC;",
+        "SELECT symbol, timeframe, error_code, error_message, attempt\nFROM job_runs\n"
+        "WHERE status = 'failed'\nORDER BY finished_at DESC\nLIMIT 5;",
+        "SELECT \n  provider,\n  COUNT(*) as total_runs,\n"
+        "  SUM(CASE WHEN status = 'success' THEN 1 ELSE 0 END) as success_runs,\n"
+        "  ROUND(100.0 * SUM(CASE WHEN status = 'success' THEN 1 ELSE 0 END) / COUNT(*), 2) as "
+        "success_rate,\n  SUM(rows_written) as total_rows\nFROM job_runs\n"
+        "WHERE created_at > NOW() - INTERVAL '24 hours'\n  AND provider IS NOT NULL\n"
+        "GROUP BY provider\nORDER BY success_rate DESC;",
+        "SELECT \n  job_type,\n  COUNT(*) as runs,\n"
+        "  ROUND(AVG(EXTRACT(EPOCH FROM (finished_at - started_at))), 2) as avg_duration_sec,\n"
+        "  ROUND(AVG(rows_written), 0) as avg_rows\nFROM job_runs\nWHERE status = 'success'\n"
+        "  AND started_at IS NOT NULL\n  AND finished_at IS NOT NULL\nGROUP BY job_type;",
+        "SELECT \n  symbol,\n  timeframe,\n  from_ts,\n  to_ts,\n"
+        "  EXTRACT(EPOCH FROM (to_ts - from_ts)) / 3600 as coverage_hours,\n"
+        "  last_success_at,\n  last_rows_written\nFROM coverage_status\n"
+        "ORDER BY last_success_at DESC;",
+        "SELECT \n  symbol,\n  timeframe,\n  job_type,\n  error_code,\n  error_message,\n"
+        "  attempt,\n  finished_at\nFROM job_runs\nWHERE status = 'failed'\n"
+        "ORDER BY finished_at DESC\nLIMIT 10;",
+        "SELECT * FROM job_definitions WHERE enabled = true;",
+        "SELECT * FROM get_coverage_gaps('AAPL', '1h', 7);",
+        "SELECT id, symbol, timeframe, created_at, attempt\nFROM job_runs\n"
+        "WHERE status = 'queued'\nORDER BY created_at ASC;",
+        "UPDATE job_runs\nSET status = 'queued', attempt = attempt + 1\n"
+        "WHERE status = 'running' AND started_at < NOW() - INTERVAL '10 minutes';",
+        "SELECT \n  error_code,\n  COUNT(*) as occurrences,\n"
+        "  MAX(error_message) as example_message\nFROM job_runs\nWHERE status = 'failed'\n"
+        "  AND created_at > NOW() - INTERVAL '1 hour'\nGROUP BY error_code\n"
+        "ORDER BY occurrences DESC;",
+        "SELECT * FROM pg_publication_tables \nWHERE pubname = 'supabase_realtime';",
+        "GRANT SELECT ON job_runs TO anon, authenticated;",
+        "UPDATE job_definitions\nSET priority = 250\n"
+        "WHERE symbol IN ('AAPL', 'NVDA', 'TSLA') AND timeframe = '15m';",
+        "INSERT INTO coverage_status (symbol, timeframe, from_ts, to_ts, last_success_at, "
+        "last_rows_written)\nSELECT \n  symbol,\n  timeframe,\n  MIN(ts) as from_ts,\n"
+        "  MAX(ts) as to_ts,\n  MAX(ts) as last_success_at,\n  COUNT(*) as last_rows_written\n"
+        "FROM ohlc_bars_v2\nGROUP BY symbol, timeframe\n"
+        "ON CONFLICT (symbol, timeframe) DO UPDATE\nSET from_ts = EXCLUDED.from_ts,\n"
+        "    to_ts = EXCLUDED.to_ts,\n    last_success_at = EXCLUDED.last_success_at,\n"
+        "    last_rows_written = EXCLUDED.last_rows_written;",
+        "SELECT symbol, timeframe, COUNT(*) as bar_count\nFROM ohlc_bars_v2\n"
+        "GROUP BY symbol, timeframe\nORDER BY symbol, timeframe;",
+    };
+    for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++) {
+        bk_err err = {0};
+        if (bk_store__pg_exec(s, stmts[i], &err) < 0)
+            fail_msg("guide statement %zu failed: %s\n%s", i, err.msg, stmts[i]);
+    }
+    cells c = pg_q(s, "SELECT count(*) FROM job_definitions", NULL, 0);
+    assert_string_equal(c.v[0], "9");
+    cells_free(&c);
+    bk_def d;
+    OK(bk_store_def_get(s, "NVDA", BK_TF_15M, BK_JOB_INTRADAY, &d, ERR));
+    assert_int_equal(d.priority, 250);
+    assert_int_equal(d.window_days, 5);
+}
+
+/* A connection the server dropped is reset once, and the call succeeds. */
+static void t_pg_reconnect(void **state)
+{
+    fixture *fx = *state;
+    bk_store *a = open_or_die(fx->url);
+    bk_def d = mk_def("AAPL", BK_TF_1H, 5, 1), *v = NULL;
+    bool created;
+    OK(bk_store_def_put(a, &d, BK_PUT_SET, &created, T0, ERR));
+    cells c = pg_q(a, "SELECT pg_backend_pid()::text", NULL, 0);
+    const char *pid[] = {c.v[0]};
+    cells k = pg_q(fx->s, "SELECT pg_terminate_backend($1::int)::text", pid, 1);
+    assert_string_equal(k.v[0], "true");
+    cells_free(&k);
+    cells_free(&c);
+    size_t n = 0;
+    OK(bk_store_def_list(a, false, &v, &n, ERR)); /* reset, then prepared again */
+    assert_int_equal(n, 1);
+    free(v);
+    bk_store_close(a);
+}
+
+enum { N_PG_THREADS = 8, N_PG_RUNS = 400 };
+
+typedef struct pg_claimer {
+    const char *url;
+    char owner[16];
+    char (*ids)[BK_ID_MAX]; /* N_PG_RUNS slots */
+    size_t n;
+    int rc;
+    char msg[BK_ERR_MSG_MAX];
+} pg_claimer;
+
+static void *pg_claim_thread(void *arg)
+{
+    pg_claimer *w = arg;
+    bk_err err = {0};
+    bk_store *s = NULL;
+    w->rc = bk_store_open(&s, w->url, &err);
+    while (w->rc == 0 && w->n < N_PG_RUNS) {
+        bk_run r;
+        int rc = bk_store_run_claim(s, w->owner, T0, 60 * S, &r, &err);
+        if (rc == BK_ENOENT)
+            break;
+        if (rc == 0) {
+            memcpy(w->ids[w->n++], r.id, BK_ID_MAX);
+            bk_bar b = mk_bar(r.slice_from_us, 1);
+            bk_commit c = mk_commit(&r, w->owner, &b, 1, T0);
+            rc = bk_store_run_commit(s, &c, &err);
+        }
+        w->rc = rc;
+    }
+    if (w->rc < 0)
+        bk_strlcpy(w->msg, err.msg, sizeof w->msg);
+    bk_store_close(s);
+    return NULL;
+}
+
+/* 8 connections claim 400 runs at once: each run exactly once. */
+static void t_pg_concurrent_claims(void **state)
+{
+    fixture *fx = *state;
+    bk_run *runs = calloc(N_PG_RUNS, sizeof *runs);
+    for (int i = 0; i < N_PG_RUNS; i++)
+        runs[i] = mk_run(i % 3 ? "AAPL" : "MSFT", BK_TF_1M, T0 + i * 60 * S, T0 + (i + 1) * 60 * S,
+                         i % 7);
+    size_t k;
+    OK(bk_store_runs_enqueue(fx->s, runs, N_PG_RUNS, &k, T0 - S, ERR));
+    assert_int_equal(k, N_PG_RUNS);
+    pg_claimer w[N_PG_THREADS];
+    pthread_t th[N_PG_THREADS];
+    char(*ids)[BK_ID_MAX] = calloc((size_t)N_PG_THREADS * N_PG_RUNS, BK_ID_MAX);
+    for (int i = 0; i < N_PG_THREADS; i++) {
+        w[i] = (pg_claimer){.url = fx->url, .ids = ids + (size_t)i * N_PG_RUNS};
+        snprintf(w[i].owner, sizeof w[i].owner, "pg-worker-%d", i);
+        assert_int_equal(pthread_create(&th[i], NULL, pg_claim_thread, &w[i]), 0);
+    }
+    char(*all)[BK_ID_MAX] = calloc(N_PG_RUNS + 1, BK_ID_MAX);
+    size_t total = 0;
+    for (int i = 0; i < N_PG_THREADS; i++) {
+        pthread_join(th[i], NULL);
+        if (w[i].rc != 0)
+            fail_msg("%s: %s %s", w[i].owner, bk_err_name(w[i].rc), w[i].msg);
+        for (size_t j = 0; j < w[i].n && total < N_PG_RUNS + 1; j++)
+            memcpy(all[total++], w[i].ids[j], BK_ID_MAX);
+    }
+    assert_int_equal(total, N_PG_RUNS);
+    qsort(all, total, BK_ID_MAX, cmp_id);
+    for (size_t i = 1; i < total; i++)
+        assert_string_not_equal(all[i - 1], all[i]);
+    int64_t counts[BK_ST__N];
+    OK(bk_store_runs_count(fx->s, NULL, counts, ERR));
+    assert_int_equal(counts[BK_ST_SUCCESS], N_PG_RUNS);
+    assert_int_equal(bars_count(fx->s, NULL, -1), N_PG_RUNS);
+    free(all);
+    free(ids);
+    free(runs);
+}
+
 /* ---- SQLite only ---- */
 
 static void t_sqlite_corrupt(void **state)
@@ -1067,8 +1449,15 @@ static void t_sqlite_bad_path(void **state)
     assert_non_null(strstr(err.msg, dir));
     bk_t_rmtree(dir);
     free(dir);
-    assert_int_equal(bk_store_open(&s, "postgres://localhost/barkeep", &err), BK_EINVAL);
-    assert_int_equal(bk_store_open(&s, "postgresql://localhost/barkeep", &err), BK_EINVAL);
+    /* a postgres URL goes to the PostgreSQL backend: nothing listens on
+     * port 1, and the message must not show the password */
+    s = (bk_store *)1;
+    assert_int_equal(bk_store_open(&s, "postgresql://bk:s3cretpw@127.0.0.1:1/barkeep", &err),
+                     BK_ESTORE);
+    assert_null(s);
+    assert_null(strstr(err.msg, "s3cretpw"));
+    assert_int_equal(bk_store_open(&s, "postgres://bk:s3cretpw@127.0.0.1:1/barkeep", &err),
+                     BK_ESTORE);
 }
 
 /* ---- suites ---- */
@@ -1114,10 +1503,22 @@ static int sqlite_suite(void)
     return cmocka_run_group_tests_name("store sqlite-only", tests, NULL, NULL);
 }
 
+static int pg_suite(const char *url)
+{
+    g_base_url = url;
+    const struct CMUnitTest tests[] = {
+        FX(t_pg_microseconds),      FX(t_pg_coverage_gaps), FX(t_pg_guide_sql),
+        FX(t_pg_concurrent_claims), FX(t_pg_reconnect),
+    };
+    return cmocka_run_group_tests_name("store postgres-only", tests, NULL, NULL);
+}
+
 int main(void)
 {
     const char *url = getenv("BK_TEST_DB_URL");
     int fails = generic_suite(url && *url ? url : NULL);
+    if (url && *url && strncmp(url, "postgres", 8) == 0)
+        fails += pg_suite(url);
     fails += sqlite_suite();
     return fails ? 1 : 0;
 }

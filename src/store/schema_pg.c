@@ -1,0 +1,310 @@
+/*
+ * schema_pg.c — the PostgreSQL schema as migrations compiled into the binary,
+ * the fill of market_sessions from the C calendar, and the SQL functions
+ * behind the guide's `get_coverage_gaps`.
+ *
+ * Migration i (0-based) brings the schema from version i to i + 1; pg_migrate
+ * (store_pg.c) applies each pending one in its own transaction holding
+ * pg_advisory_xact_lock, together with a row in schema_migrations. Never edit
+ * a migration that has shipped: append one.
+ *
+ * Times are timestamptz (microsecond resolution, exactly the C int64
+ * microseconds). Table and column names follow the guide; the guide's own
+ * SQL (seeding with ON CONFLICT, monitoring, backfill) runs unchanged on them.
+ * See docs/internals/store.md, "PostgreSQL".
+ */
+#include "store/store_pg.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cal/cal.h"
+#include "core/clock.h"
+#include "model/time.h"
+
+#define SQL_TF_CHECK "('1m','5m','15m','30m','1h','4h','d1','w1')"
+
+static const char migration_1[] =
+    "CREATE TABLE schema_migrations (\n"
+    "  version    int PRIMARY KEY,\n"
+    "  applied_at timestamptz NOT NULL DEFAULT now()\n"
+    ");\n"
+    "CREATE TABLE bk_meta (key text PRIMARY KEY, value text NOT NULL);\n"
+    "CREATE TABLE job_definitions (\n"
+    "  id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),\n"
+    "  job_type    text NOT NULL\n"
+    "              CHECK (job_type IN ('fetch_intraday','fetch_historical','run_forecast')),\n"
+    "  symbol      text NOT NULL,\n"
+    "  timeframe   text NOT NULL CHECK (timeframe IN " SQL_TF_CHECK "),\n"
+    "  window_days int NOT NULL DEFAULT 7 CHECK (window_days BETWEEN 1 AND 36500),\n"
+    "  priority    int NOT NULL DEFAULT 100,\n"
+    "  enabled     boolean NOT NULL DEFAULT true,\n"
+    "  created_at  timestamptz NOT NULL DEFAULT now(),\n"
+    "  updated_at  timestamptz NOT NULL DEFAULT now(),\n"
+    "  UNIQUE (symbol, timeframe, job_type)\n"
+    ");\n"
+    "CREATE TABLE job_runs (\n"
+    "  id               uuid PRIMARY KEY DEFAULT gen_random_uuid(),\n"
+    "  job_def_id       uuid,\n"
+    "  symbol           text NOT NULL,\n"
+    "  timeframe        text NOT NULL CHECK (timeframe IN " SQL_TF_CHECK "),\n"
+    "  job_type         text NOT NULL,\n"
+    "  slice_from       timestamptz NOT NULL,\n"
+    "  slice_to         timestamptz NOT NULL,\n"
+    "  status           text NOT NULL DEFAULT 'queued'\n"
+    "                   CHECK (status IN ('queued','running','success','failed','cancelled')),\n"
+    "  progress_percent double precision NOT NULL DEFAULT 0,\n"
+    "  rows_written     bigint NOT NULL DEFAULT 0,\n"
+    "  provider         text,\n"
+    "  attempt          int NOT NULL DEFAULT 1,\n"
+    "  error_code       text,\n"
+    "  error_message    text,\n"
+    "  triggered_by     text,\n"
+    "  created_at       timestamptz NOT NULL DEFAULT now(),\n"
+    "  started_at       timestamptz,\n"
+    "  finished_at      timestamptz,\n"
+    "  updated_at       timestamptz NOT NULL DEFAULT now(),\n"
+    "  priority         int NOT NULL DEFAULT 0,\n"
+    "  max_attempts     int NOT NULL DEFAULT 5,\n"
+    "  not_before       timestamptz,\n"
+    "  lease_owner      text,\n"
+    "  lease_until      timestamptz,\n"
+    "  seq              bigint GENERATED ALWAYS AS IDENTITY,\n" /* insertion order: ties */
+    "  CHECK (slice_from < slice_to)\n"
+    ");\n"
+    "CREATE UNIQUE INDEX job_runs_active_slice\n"
+    "  ON job_runs (symbol, timeframe, job_type, slice_from, slice_to)\n"
+    "  WHERE status IN ('queued','running');\n"
+    "CREATE INDEX job_runs_claim ON job_runs (priority DESC, created_at, seq)\n"
+    "  WHERE status = 'queued';\n"
+    "CREATE INDEX job_runs_not_before ON job_runs (not_before) WHERE status = 'queued';\n"
+    "CREATE INDEX job_runs_lease ON job_runs (lease_until) WHERE status = 'running';\n"
+    "CREATE INDEX job_runs_dead ON job_runs (symbol, timeframe, slice_from, slice_to)\n"
+    "  WHERE status = 'failed';\n"
+    "CREATE INDEX job_runs_created ON job_runs (created_at, seq);\n"
+    "CREATE INDEX job_runs_series ON job_runs (symbol, timeframe, created_at);\n"
+    "CREATE TABLE coverage_status (\n"
+    "  symbol            text NOT NULL,\n"
+    "  timeframe         text NOT NULL,\n"
+    "  from_ts           timestamptz,\n"
+    "  to_ts             timestamptz,\n"
+    "  last_success_at   timestamptz,\n"
+    "  last_rows_written bigint NOT NULL DEFAULT 0,\n"
+    "  last_provider     text,\n"
+    "  updated_at        timestamptz,\n"
+    "  PRIMARY KEY (symbol, timeframe)\n"
+    ");\n"
+    "CREATE TABLE coverage_intervals (\n"
+    "  symbol    text NOT NULL,\n"
+    "  timeframe text NOT NULL,\n"
+    "  from_ts   timestamptz NOT NULL,\n"
+    "  to_ts     timestamptz NOT NULL,\n"
+    "  CHECK (from_ts < to_ts),\n"
+    "  PRIMARY KEY (symbol, timeframe, from_ts)\n"
+    ");\n"
+    "CREATE TABLE ohlc_bars_v2 (\n"
+    "  symbol    text NOT NULL,\n"
+    "  timeframe text NOT NULL,\n"
+    "  ts        timestamptz NOT NULL,\n"
+    "  open      double precision NOT NULL,\n"
+    "  high      double precision NOT NULL,\n"
+    "  low       double precision NOT NULL,\n"
+    "  close     double precision NOT NULL,\n"
+    "  volume    double precision NOT NULL DEFAULT 0,\n"
+    "  provider  text NOT NULL,\n"
+    "  PRIMARY KEY (symbol, timeframe, ts)\n"
+    ");\n"
+    "CREATE TABLE scheduler_leases (\n"
+    "  name        text PRIMARY KEY,\n"
+    "  owner       text NOT NULL,\n"
+    "  lease_until timestamptz NOT NULL\n"
+    ");\n"
+    /* Regular sessions of the C calendar (bk_store__pg_fill_sessions). */
+    "CREATE TABLE market_sessions (\n"
+    "  session_date date PRIMARY KEY,\n"
+    "  open_at      timestamptz NOT NULL,\n"
+    "  close_at     timestamptz NOT NULL,\n"
+    "  early_close  boolean NOT NULL\n"
+    ");\n"
+    "CREATE INDEX market_sessions_close ON market_sessions (close_at);\n"
+    /* Exact conversions between timestamptz and int8 microseconds. */
+    "CREATE FUNCTION bk_us(p timestamptz) RETURNS int8 LANGUAGE sql IMMUTABLE STRICT\n"
+    "  AS $$ SELECT (extract(epoch FROM p) * 1000000)::int8 $$;\n"
+    "CREATE FUNCTION bk_ts(p int8) RETURNS timestamptz LANGUAGE sql STABLE STRICT\n"
+    "  AS $$ SELECT to_timestamp(div(p, 1000000)::float8)\n"
+    "             + mod(p, 1000000) * interval '1 microsecond' $$;\n"
+    /* Timeframe spellings accepted at every edge; NULL for an unknown one. */
+    "CREATE FUNCTION bk_tf_canonical(p text) RETURNS text LANGUAGE sql IMMUTABLE STRICT\n"
+    "  AS $$ SELECT CASE lower(p)\n"
+    "    WHEN '1m' THEN '1m' WHEN 'm1' THEN '1m' WHEN '5m' THEN '5m' WHEN 'm5' THEN '5m'\n"
+    "    WHEN '15m' THEN '15m' WHEN 'm15' THEN '15m' WHEN '30m' THEN '30m'\n"
+    "    WHEN 'm30' THEN '30m' WHEN '1h' THEN '1h' WHEN 'h1' THEN '1h' WHEN '4h' THEN '4h'\n"
+    "    WHEN 'h4' THEN '4h' WHEN 'd1' THEN 'd1' WHEN '1d' THEN 'd1' WHEN 'w1' THEN 'w1'\n"
+    "    WHEN '1w' THEN 'w1' END $$;\n"
+    /* bk_cal_closed_through with the session anchor: the end of the latest
+     * bar of tf that has closed at p_ref (NULL if none). */
+    "CREATE FUNCTION bk_closed_through(p_tf text, p_ref timestamptz) RETURNS timestamptz\n"
+    "LANGUAGE plpgsql STABLE AS $$\n"
+    "DECLARE\n"
+    "  v_open timestamptz; v_close timestamptz; v_day date; v_mon date; v_step int8; v_end int8;\n"
+    "BEGIN\n"
+    "  IF p_tf = 'w1' THEN\n"
+    "    SELECT m.session_date INTO v_day FROM market_sessions m WHERE m.close_at <= p_ref\n"
+    "      ORDER BY m.close_at DESC LIMIT 1;\n"
+    "    IF NOT FOUND THEN RETURN NULL; END IF;\n"
+    "    v_mon := v_day - (extract(isodow FROM v_day)::int - 1);\n"
+    "    SELECT max(m.close_at) INTO v_close FROM market_sessions m\n"
+    "      WHERE m.session_date >= v_mon AND m.session_date < v_mon + 7;\n"
+    "    IF v_close <= p_ref THEN RETURN v_close; END IF;\n"
+    "    RETURN (SELECT max(m.close_at) FROM market_sessions m WHERE m.session_date < v_mon);\n"
+    "  END IF;\n"
+    "  v_step := CASE p_tf WHEN '1m' THEN 60 WHEN '5m' THEN 300 WHEN '15m' THEN 900\n"
+    "    WHEN '30m' THEN 1800 WHEN '1h' THEN 3600 WHEN '4h' THEN 14400 END * 1000000::int8;\n"
+    "  IF v_step IS NOT NULL THEN\n"
+    "    SELECT m.open_at INTO v_open FROM market_sessions m\n"
+    "      WHERE m.open_at < p_ref AND m.close_at > p_ref;\n"
+    "    IF FOUND THEN\n"
+    "      v_end := (bk_us(p_ref) - bk_us(v_open)) / v_step * v_step;\n"
+    "      IF v_end > 0 THEN RETURN v_open + v_end * interval '1 microsecond'; END IF;\n"
+    "    END IF;\n"
+    "  END IF;\n"
+    "  RETURN (SELECT max(m.close_at) FROM market_sessions m WHERE m.close_at <= p_ref);\n"
+    "END $$;\n"
+    /* `barkeep gaps SYMBOL TF --window-days N` in SQL: window = [00:00 UTC of
+     * (now − N days), horizon) ∩ regular sessions, minus coverage_intervals.
+     * Assumes the session anchor and no publication delay (the defaults). */
+    "CREATE FUNCTION get_coverage_gaps(p_symbol text, p_timeframe text, p_window_days int,\n"
+    "                                  p_now timestamptz DEFAULT now())\n"
+    "RETURNS TABLE (gap_from timestamptz, gap_to timestamptz, gap_hours numeric)\n"
+    "LANGUAGE plpgsql STABLE AS $$\n"
+    "DECLARE\n"
+    "  v_tf text := bk_tf_canonical(p_timeframe);\n"
+    "  v_sym text := upper(p_symbol);\n"
+    "  v_t int8; v_from timestamptz; v_to timestamptz; v_cur timestamptz;\n"
+    "  v_cf timestamptz[]; v_ct timestamptz[]; v_n int; v_j int := 1; v_s record;\n"
+    "BEGIN\n"
+    "  IF v_tf IS NULL THEN\n"
+    "    RAISE EXCEPTION 'unknown timeframe %', p_timeframe USING ERRCODE = '22023';\n"
+    "  END IF;\n"
+    "  IF p_window_days IS NULL OR p_window_days < 1 OR p_window_days > 36500 THEN\n"
+    "    RAISE EXCEPTION 'window_days % out of range 1..36500', p_window_days\n"
+    "      USING ERRCODE = '22023';\n"
+    "  END IF;\n"
+    "  v_t := bk_us(p_now) - p_window_days::int8 * 86400000000;\n"
+    "  v_from := bk_ts(v_t - ((v_t % 86400000000) + 86400000000) % 86400000000);\n"
+    "  v_to := bk_closed_through(v_tf, p_now);\n"
+    "  IF v_to IS NULL OR v_to <= v_from THEN RETURN; END IF;\n"
+    "  SELECT array_agg(c.from_ts ORDER BY c.from_ts), array_agg(c.to_ts ORDER BY c.from_ts)\n"
+    "    INTO v_cf, v_ct FROM coverage_intervals c\n"
+    "    WHERE c.symbol = v_sym AND c.timeframe = v_tf AND c.to_ts > v_from\n"
+    "      AND c.from_ts < v_to;\n"
+    "  v_n := coalesce(array_length(v_cf, 1), 0);\n"
+    "  FOR v_s IN SELECT greatest(m.open_at, v_from) AS f, least(m.close_at, v_to) AS t\n"
+    "      FROM market_sessions m WHERE m.open_at < v_to AND m.close_at > v_from\n"
+    "      ORDER BY m.open_at LOOP\n"
+    "    v_cur := v_s.f;\n"
+    "    WHILE v_j <= v_n AND v_ct[v_j] <= v_cur LOOP v_j := v_j + 1; END LOOP;\n"
+    "    WHILE v_j <= v_n AND v_cf[v_j] < v_s.t LOOP\n"
+    "      IF v_cf[v_j] > v_cur THEN\n"
+    "        gap_from := v_cur; gap_to := v_cf[v_j];\n"
+    "        gap_hours := (bk_us(gap_to) - bk_us(gap_from)) / 3600000000.0;\n"
+    "        RETURN NEXT;\n"
+    "      END IF;\n"
+    "      IF v_ct[v_j] > v_cur THEN v_cur := v_ct[v_j]; END IF;\n"
+    "      EXIT WHEN v_ct[v_j] >= v_s.t;\n"
+    "      v_j := v_j + 1;\n"
+    "    END LOOP;\n"
+    "    IF v_cur < v_s.t THEN\n"
+    "      gap_from := v_cur; gap_to := v_s.t;\n"
+    "      gap_hours := (bk_us(gap_to) - bk_us(gap_from)) / 3600000000.0;\n"
+    "      RETURN NEXT;\n"
+    "    END IF;\n"
+    "  END LOOP;\n"
+    "END $$;\n"
+    /* The guide's troubleshooting SQL grants to Supabase's roles and checks
+     * the supabase_realtime publication: provide both where we may. */
+    "DO $$ BEGIN\n"
+    "  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN\n"
+    "    CREATE ROLE anon NOLOGIN; END IF;\n"
+    "  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN\n"
+    "    CREATE ROLE authenticated NOLOGIN; END IF;\n"
+    "EXCEPTION WHEN insufficient_privilege OR duplicate_object OR unique_violation THEN\n"
+    "  RAISE NOTICE 'barkeep: roles anon/authenticated not created: %', SQLERRM;\n"
+    "END $$;\n"
+    "DO $$ BEGIN\n"
+    "  IF NOT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = 'supabase_realtime') THEN\n"
+    "    CREATE PUBLICATION supabase_realtime; END IF;\n"
+    "  ALTER PUBLICATION supabase_realtime ADD TABLE job_runs;\n"
+    "EXCEPTION WHEN insufficient_privilege OR duplicate_object OR unique_violation THEN\n"
+    "  RAISE NOTICE 'barkeep: publication supabase_realtime not set up: %', SQLERRM;\n"
+    "END $$;\n";
+
+const char *const bk_store__pg_migrations[PG_SCHEMA_LATEST] = {
+    migration_1,
+};
+
+/* ---- market_sessions ---- */
+
+#define PG_DATE_EPOCH_DAYS 10957 /* 2000-01-01 in days since 1970-01-01 */
+
+/* Every session of the calendar as binary COPY tuples; *hash identifies the
+ * content (a changed calendar or loaded closures refill the table). */
+static void sessions_copy(bk_buf *b, uint64_t *hash)
+{
+    int32_t d0 = bk_days_from_civil(BK_CAL_FIRST_YEAR, 1, 1);
+    int32_t d1 = bk_days_from_civil(BK_CAL_LAST_YEAR, 12, 31);
+    uint64_t h = 0x6261726b65657031u;
+    pg_copy_header(b);
+    for (int32_t day = d0; day <= d1; day++) {
+        bk_session s;
+        if (!bk_cal_session(day, &s))
+            continue;
+        int64_t key[4] = {day, s.open_us, s.close_us, s.early_close};
+        h = bk_hash_bytes(h, key, sizeof key);
+        bk_buf_append(b, "\0\4", 2); /* 4 fields */
+        pg_put_u32(b, 4);
+        pg_put_u32(b, (uint32_t)(day - PG_DATE_EPOCH_DAYS));
+        pg_put_u32(b, 8);
+        pg_put_u64(b, (uint64_t)pg_ts_enc(s.open_us));
+        pg_put_u32(b, 8);
+        pg_put_u64(b, (uint64_t)pg_ts_enc(s.close_us));
+        pg_put_u32(b, 1);
+        bk_buf_append(b, s.early_close ? "\1" : "\0", 1);
+    }
+    *hash = h;
+}
+
+int bk_store__pg_fill_sessions(pg_store *q, bk_err *err)
+{
+    bk_buf b;
+    bk_buf_init(&b);
+    uint64_t h;
+    sessions_copy(&b, &h);
+    char hex[24], sql[160];
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
+    PGresult *r = PQexecParams(q->conn, "SELECT value FROM bk_meta WHERE key = 'calendar'", 0, NULL,
+                               NULL, NULL, NULL, 0);
+    int rc = 0;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        rc = pg_fail(q, r, "read calendar version", err);
+    bool same = rc == 0 && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), hex) == 0;
+    PQclear(r);
+    if (rc == 0 && !same) {
+        rc = pg_simple(q, "DELETE FROM market_sessions", "fill market_sessions", err);
+        if (rc == 0)
+            rc = pg_copy_in(q,
+                            "COPY market_sessions (session_date, open_at, close_at, early_close)"
+                            " FROM STDIN (FORMAT binary)",
+                            &b, "fill market_sessions", err);
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO bk_meta (key, value) VALUES ('calendar', '%s')"
+                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                 hex);
+        if (rc == 0)
+            rc = pg_simple(q, sql, "fill market_sessions", err);
+        if (rc == 0)
+            rc = pg_simple(q, "ANALYZE market_sessions", "fill market_sessions", err);
+    }
+    bk_buf_fini(&b);
+    return rc;
+}

@@ -1,0 +1,1007 @@
+/*
+ * store_pg.c — the PostgreSQL backend on libpq: the connection (reset once
+ * when it was lost), the per-connection cache of prepared statements, binary
+ * parameters and result columns, error mapping, migrations, job
+ * definitions, the leader lease and the ops table store.c dispatches through.
+ *
+ * One pg_store is one PGconn, used by one thread at a time (store.h). Many
+ * connections — threads, processes, machines — share the database; the
+ * queue's correctness between them comes from row locks (FOR UPDATE SKIP
+ * LOCKED on claim, the run row on commit, the coverage_status row per series)
+ * and the unique index on active slices, never from client-side locking.
+ *
+ * Read next: store_pg_runs.c (the queue), store_pg_data.c (commit, bars).
+ */
+#include "store/store_pg.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+
+/* PostgreSQL type OIDs used by the type strings of statements. */
+#define OID_BOOL        16
+#define OID_INT8        20
+#define OID_INT2        21
+#define OID_INT4        23
+#define OID_TEXT        25
+#define OID_FLOAT8      701
+#define OID_TIMESTAMPTZ 1184
+#define OID_UUID        2950
+#define OID_TEXT_ARR    1009
+#define OID_TSTZ_ARR    1185
+#define OID_INT4_ARR    1007
+
+/* timestamptz counts microseconds from 2000-01-01; infinity is INT64_MAX/MIN. */
+#define PG_EPOCH_US INT64_C(946684800000000)
+/* The earliest timestamptz (4714-11-24 BC) in Unix microseconds: earlier
+ * instants become -infinity; INT64_MAX becomes +infinity. */
+#define PG_TS_MIN_US (INT64_C(-211813488000000000) + PG_EPOCH_US)
+
+/* Classes of advisory locks barkeep takes (the first key of the pair). */
+#define LOCK_MIGRATE 0x626b0001
+
+/* ---- binary encodings ---- */
+
+static void be32(char *d, uint32_t v)
+{
+    for (int i = 3; i >= 0; i--, v >>= 8)
+        d[i] = (char)(v & 0xff);
+}
+
+static void be64(char *d, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        d[i] = (char)(v & 0xff);
+}
+
+static uint64_t rd_be(const char *s, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = v << 8 | (unsigned char)s[i];
+    return v;
+}
+
+void pg_put_u32(bk_buf *b, uint32_t v)
+{
+    char d[4];
+    be32(d, v);
+    bk_buf_append(b, d, 4);
+}
+
+void pg_put_u64(bk_buf *b, uint64_t v)
+{
+    char d[8];
+    be64(d, v);
+    bk_buf_append(b, d, 8);
+}
+
+int64_t pg_ts_enc(int64_t us)
+{
+    if (us == INT64_MAX)
+        return INT64_MAX;
+    if (us < PG_TS_MIN_US)
+        return INT64_MIN;
+    return us - PG_EPOCH_US;
+}
+
+static int64_t ts_dec(int64_t v)
+{
+    if (v == INT64_MAX || v == INT64_MIN)
+        return v;
+    return v + PG_EPOCH_US;
+}
+
+void pg_arr_begin(bk_buf *b, uint32_t elem_oid, int n)
+{
+    pg_put_u32(b, 1); /* dimensions */
+    pg_put_u32(b, 1); /* may hold NULLs */
+    pg_put_u32(b, elem_oid);
+    pg_put_u32(b, (uint32_t)n);
+    pg_put_u32(b, 1); /* lower bound */
+}
+
+void pg_arr_elem(bk_buf *b, const void *data, int len)
+{
+    if (!data) {
+        pg_put_u32(b, UINT32_MAX); /* -1: NULL */
+        return;
+    }
+    pg_put_u32(b, (uint32_t)len);
+    bk_buf_append(b, data, (size_t)len);
+}
+
+/* ---- parameters ---- */
+
+static void p_set(pg_params *p, const char *val, int len, int fmt)
+{
+    if (p->n >= PG_MAX_PARAMS)
+        abort(); /* a programming error: statements have fixed arity */
+    p->val[p->n] = val;
+    p->len[p->n] = len;
+    p->fmt[p->n] = fmt;
+    p->n++;
+}
+
+void pg_p_text(pg_params *p, const char *s)
+{
+    p_set(p, s && *s ? s : NULL, s ? (int)strlen(s) : 0, 1);
+}
+
+void pg_p_str(pg_params *p, const char *s)
+{
+    p_set(p, s ? s : "", s ? (int)strlen(s) : 0, 1);
+}
+
+void pg_p_uuid(pg_params *p, const char *s)
+{
+    p_set(p, s && *s ? s : NULL, 0, 0);
+}
+
+void pg_p_i32(pg_params *p, int32_t v)
+{
+    be32(p->raw[p->n], (uint32_t)v);
+    p_set(p, p->raw[p->n], 4, 1);
+}
+
+void pg_p_i64(pg_params *p, int64_t v)
+{
+    be64(p->raw[p->n], (uint64_t)v);
+    p_set(p, p->raw[p->n], 8, 1);
+}
+
+void pg_p_f64(pg_params *p, double v)
+{
+    if (isnan(v)) {
+        p_set(p, NULL, 0, 1);
+        return;
+    }
+    uint64_t u;
+    memcpy(&u, &v, 8);
+    be64(p->raw[p->n], u);
+    p_set(p, p->raw[p->n], 8, 1);
+}
+
+void pg_p_ts(pg_params *p, int64_t us)
+{
+    pg_p_i64(p, pg_ts_enc(us));
+}
+
+void pg_p_time(pg_params *p, int64_t us)
+{
+    if (us)
+        pg_p_ts(p, us);
+    else
+        p_set(p, NULL, 0, 1);
+}
+
+void pg_p_bytes(pg_params *p, const void *data, int len)
+{
+    p_set(p, data, len, 1);
+}
+
+/* ---- result columns ---- */
+
+bool pg_c_null(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) != 0;
+}
+
+void pg_c_text(char *dst, size_t cap, const PGresult *r, int row, int col)
+{
+    static const char hex[] = "0123456789abcdef";
+    dst[0] = '\0';
+    if (pg_c_null(r, row, col) || cap == 0)
+        return;
+    const char *v = PQgetvalue(r, row, col);
+    size_t len = (size_t)PQgetlength(r, row, col);
+    if (PQftype(r, col) == OID_UUID && len == 16 && cap >= BK_ID_MAX) {
+        size_t k = 0;
+        for (size_t i = 0; i < 16; i++) {
+            if (i == 4 || i == 6 || i == 8 || i == 10)
+                dst[k++] = '-';
+            dst[k++] = hex[(unsigned char)v[i] >> 4];
+            dst[k++] = hex[(unsigned char)v[i] & 15];
+        }
+        dst[k] = '\0';
+        return;
+    }
+    if (len >= cap)
+        len = cap - 1;
+    memcpy(dst, v, len);
+    dst[len] = '\0';
+}
+
+int64_t pg_c_i64(const PGresult *r, int row, int col)
+{
+    if (pg_c_null(r, row, col))
+        return 0;
+    const char *v = PQgetvalue(r, row, col);
+    switch (PQgetlength(r, row, col)) {
+    case 1:
+        return (unsigned char)v[0];
+    case 2:
+        return (int16_t)rd_be(v, 2);
+    case 4:
+        return (int32_t)rd_be(v, 4);
+    case 8:
+        return (int64_t)rd_be(v, 8);
+    default:
+        return 0;
+    }
+}
+
+int64_t pg_c_time(const PGresult *r, int row, int col)
+{
+    if (pg_c_null(r, row, col) || PQgetlength(r, row, col) != 8)
+        return 0;
+    return ts_dec((int64_t)rd_be(PQgetvalue(r, row, col), 8));
+}
+
+double pg_c_f64(const PGresult *r, int row, int col)
+{
+    if (pg_c_null(r, row, col) || PQgetlength(r, row, col) != 8)
+        return 0;
+    uint64_t u = rd_be(PQgetvalue(r, row, col), 8);
+    double d;
+    memcpy(&d, &u, 8);
+    return d;
+}
+
+int pg_c_tf(const PGresult *r, int row, int col)
+{
+    char t[8];
+    bk_tf tf;
+    pg_c_text(t, sizeof t, r, row, col);
+    return bk_tf_parse(t, &tf) == 0 ? (int)tf : -1;
+}
+
+bool pg_is_uuid(const char *s)
+{
+    static const char dash[] = {8, 13, 18, 23};
+    if (!s || strlen(s) != 36)
+        return false;
+    for (int i = 0, d = 0; i < 36; i++) {
+        if (d < 4 && i == dash[d]) {
+            if (s[i] != '-')
+                return false;
+            d++;
+        } else if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
+                     (s[i] >= 'A' && s[i] <= 'F'))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ---- errors ---- */
+
+static int map_sqlstate(const char *st)
+{
+    if (!st)
+        return BK_ESTORE;
+    if (!strcmp(st, "40001") || !strcmp(st, "40P01") || !strcmp(st, "55P03") ||
+        !strcmp(st, "57014"))
+        return BK_EBUSY; /* serialization, deadlock, lock not available, cancelled */
+    if (!strncmp(st, "53", 2))
+        return BK_EIO; /* insufficient resources: disk full, out of memory */
+    return BK_ESTORE;
+}
+
+/* libpq messages end with a newline and may span lines: keep the first. */
+static void first_line(char *dst, size_t cap, const char *msg)
+{
+    size_t n = strcspn(msg ? msg : "", "\n");
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, msg ? msg : "", n);
+    dst[n] = '\0';
+}
+
+int pg_fail(pg_store *q, const PGresult *res, const char *what, bk_err *err)
+{
+    char msg[200];
+    const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    first_line(msg, sizeof msg, primary ? primary : PQerrorMessage(q->conn));
+    return bk_err_set(err, map_sqlstate(st), "%s: %s%s%s%s (%s)", what, msg, st ? " [" : "",
+                      st ? st : "", st ? "]" : "", q->where);
+}
+
+/* ---- executing ---- */
+
+static void forget_session(pg_store *q)
+{
+    memset(q->ready, 0, sizeof q->ready);
+    q->temp_bars = false;
+    q->in_tx = false;
+}
+
+/* The connection is gone: reset it once. */
+static int reconnect(pg_store *q, bk_err *err)
+{
+    char msg[200];
+    first_line(msg, sizeof msg, PQerrorMessage(q->conn));
+    bk_log(BK_LOG_WARN, "store", "PostgreSQL connection lost, reconnecting db=%s error=\"%s\"",
+           q->where, msg);
+    forget_session(q);
+    PQreset(q->conn);
+    if (PQstatus(q->conn) == CONNECTION_OK)
+        return 0;
+    first_line(msg, sizeof msg, PQerrorMessage(q->conn));
+    return bk_err_set(err, BK_ESTORE, "PostgreSQL connection lost: %s (%s)", msg, q->where);
+}
+
+static Oid type_oid(char c)
+{
+    switch (c) {
+    case 't':
+        return OID_TEXT;
+    case 'i':
+        return OID_INT4;
+    case 'l':
+        return OID_INT8;
+    case 'd':
+        return OID_FLOAT8;
+    case 'T':
+        return OID_TIMESTAMPTZ;
+    case 'b':
+        return OID_BOOL;
+    case 'u':
+        return OID_UUID;
+    case 'A':
+        return OID_TEXT_ARR;
+    case 'B':
+        return OID_TSTZ_ARR;
+    case 'C':
+        return OID_INT4_ARR;
+    default:
+        return 0;
+    }
+}
+
+static bool res_ok(const PGresult *r)
+{
+    ExecStatusType st = PQresultStatus(r);
+    return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+}
+
+static PGresult *prepare_and_exec(pg_store *q, int slot, const char *sql, const char *types,
+                                  const pg_params *p)
+{
+    char name[16];
+    snprintf(name, sizeof name, "bk%d", slot);
+    if (!q->ready[slot]) {
+        Oid oids[PG_MAX_PARAMS];
+        int n = (int)strlen(types);
+        for (int i = 0; i < n && i < PG_MAX_PARAMS; i++)
+            oids[i] = type_oid(types[i]);
+        PGresult *r = PQprepare(q->conn, name, sql, n, oids);
+        if (!res_ok(r))
+            return r;
+        PQclear(r);
+        q->ready[slot] = true;
+    }
+    return PQexecPrepared(q->conn, name, p ? p->n : 0, p ? p->val : NULL, p ? p->len : NULL,
+                          p ? p->fmt : NULL, 1);
+}
+
+PGresult *pg_exec(pg_store *q, int slot, const char *sql, const char *types, const pg_params *p,
+                  const char *what, bk_err *err)
+{
+    for (int attempt = 0;; attempt++) {
+        if (PQstatus(q->conn) != CONNECTION_OK && !q->in_tx && reconnect(q, err) < 0)
+            return NULL;
+        PGresult *r = prepare_and_exec(q, slot, sql, types, p);
+        if (res_ok(r))
+            return r;
+        bool lost = PQstatus(q->conn) != CONNECTION_OK;
+        if (lost && attempt == 0 && !q->in_tx) {
+            PQclear(r);
+            continue; /* reset at the top, then once more */
+        }
+        pg_fail(q, r, what, err);
+        PQclear(r);
+        return NULL;
+    }
+}
+
+int pg_exec_cmd(pg_store *q, int slot, const char *sql, const char *types, const pg_params *p,
+                const char *what, size_t *n_rows, bk_err *err)
+{
+    PGresult *r = pg_exec(q, slot, sql, types, p, what, err);
+    if (!r)
+        return err && err->code ? err->code : BK_ESTORE;
+    if (n_rows) {
+        const char *t = PQcmdTuples(r);
+        *n_rows = *t ? (size_t)strtoull(t, NULL, 10) : 0;
+    }
+    PQclear(r);
+    return 0;
+}
+
+int pg_simple(pg_store *q, const char *sql, const char *what, bk_err *err)
+{
+    for (int attempt = 0;; attempt++) {
+        if (PQstatus(q->conn) != CONNECTION_OK && !q->in_tx && reconnect(q, err) < 0)
+            return err && err->code ? err->code : BK_ESTORE;
+        PGresult *r = PQexec(q->conn, sql);
+        if (res_ok(r)) {
+            PQclear(r);
+            return 0;
+        }
+        if (PQstatus(q->conn) != CONNECTION_OK && attempt == 0 && !q->in_tx) {
+            PQclear(r);
+            continue;
+        }
+        int rc = pg_fail(q, r, what, err);
+        PQclear(r);
+        return rc;
+    }
+}
+
+int pg_begin(pg_store *q, bk_err *err)
+{
+    int rc = pg_simple(q, "BEGIN", "begin", err);
+    q->in_tx = rc == 0;
+    return rc;
+}
+
+int pg_commit(pg_store *q, bk_err *err)
+{
+    int rc = pg_simple(q, "COMMIT", "commit", err);
+    if (rc < 0)
+        pg_rollback(q);
+    q->in_tx = false;
+    return rc;
+}
+
+void pg_rollback(pg_store *q)
+{
+    if (q->in_tx && PQstatus(q->conn) == CONNECTION_OK)
+        PQclear(PQexec(q->conn, "ROLLBACK"));
+    q->in_tx = false;
+}
+
+void pg_copy_header(bk_buf *b)
+{
+    bk_buf_append(b, "PGCOPY\n\377\r\n\0", 11);
+    pg_put_u32(b, 0); /* flags */
+    pg_put_u32(b, 0); /* header extension */
+}
+
+int pg_copy_in(pg_store *q, const char *sql, const bk_buf *data, const char *what, bk_err *err)
+{
+    PGresult *r = PQexec(q->conn, sql);
+    if (PQresultStatus(r) != PGRES_COPY_IN) {
+        int rc = pg_fail(q, r, what, err);
+        PQclear(r);
+        return rc;
+    }
+    PQclear(r);
+    static const char trailer[2] = {'\xff', '\xff'};
+    size_t off = 0, chunk = 1 << 18;
+    bool ok = true;
+    while (ok && off < data->len) {
+        size_t n = data->len - off < chunk ? data->len - off : chunk;
+        ok = PQputCopyData(q->conn, data->data + off, (int)n) == 1;
+        off += n;
+    }
+    ok = ok && PQputCopyData(q->conn, trailer, 2) == 1;
+    if (PQputCopyEnd(q->conn, ok ? NULL : "barkeep: copy aborted") != 1)
+        ok = false;
+    int rc = 0;
+    while ((r = PQgetResult(q->conn)) != NULL) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == 0)
+            rc = pg_fail(q, r, what, err);
+        PQclear(r);
+    }
+    if (!ok && rc == 0)
+        rc = pg_fail(q, NULL, what, err);
+    return rc;
+}
+
+/* ---- connection ---- */
+
+static void pg_close(bk_store *s)
+{
+    pg_store *q = pgs(s);
+    if (!q)
+        return;
+    PQfinish(q->conn);
+    free(q);
+}
+
+/* The password of a URL as written (between "user:" and "@"), to scrub it
+ * from messages libpq might echo. Empty when there is none. */
+static void url_password(const char *url, char *out, size_t cap)
+{
+    out[0] = '\0';
+    const char *p = strstr(url, "://");
+    if (!p)
+        return;
+    p += 3;
+    size_t auth = strcspn(p, "@/?");
+    if (p[auth] != '@')
+        return;
+    const char *colon = memchr(p, ':', auth);
+    if (!colon)
+        return;
+    size_t n = (size_t)(p + auth - colon - 1);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(out, colon + 1, n);
+    out[n] = '\0';
+}
+
+static void scrub(char *msg, const char *secret)
+{
+    size_t n = strlen(secret);
+    if (!n)
+        return;
+    for (char *p = strstr(msg, secret); p; p = strstr(p, secret))
+        memset(p, '*', n);
+}
+
+static const char SQL_SESSION[] = "SET TimeZone = 'UTC'; SET application_name = 'barkeep';"
+                                  " SET client_min_messages = warning";
+
+static int read_version(pg_store *q, int *out, bk_err *err);
+
+/* Server notices (a migration's "already exists", a publication warning) go
+ * to the debug log, not to stderr. */
+static void on_notice(void *ctx, const char *msg)
+{
+    char line[200];
+    first_line(line, sizeof line, msg);
+    bk_log(BK_LOG_DEBUG, "store", "PostgreSQL notice db=%s msg=\"%s\"", (const char *)ctx, line);
+}
+
+static const bk_store_ops pg_ops;
+
+int bk_store__pg_open(bk_store **out, const char *url, bk_err *err)
+{
+    pg_store *q = bk_xcalloc(1, sizeof *q);
+    q->base.ops = &pg_ops;
+    q->conn = PQconnectdb(url);
+    int rc = 0;
+    snprintf(q->where, sizeof q->where, "%s@%s:%s/%s", q->conn ? PQuser(q->conn) : "?",
+             q->conn ? PQhost(q->conn) : "?", q->conn ? PQport(q->conn) : "?",
+             q->conn ? PQdb(q->conn) : "?");
+    if (!q->conn || PQstatus(q->conn) != CONNECTION_OK) {
+        char msg[200], pw[128];
+        first_line(msg, sizeof msg, q->conn ? PQerrorMessage(q->conn) : "out of memory");
+        url_password(url, pw, sizeof pw);
+        scrub(msg, pw);
+        rc = bk_err_set(err, BK_ESTORE, "cannot connect to PostgreSQL (%s): %s", q->where, msg);
+        goto out;
+    }
+    PQsetNoticeProcessor(q->conn, on_notice, q->where);
+    const char *idt = PQparameterStatus(q->conn, "integer_datetimes");
+    if (!idt || strcmp(idt, "on") != 0) {
+        rc = bk_err_set(err, BK_ESTORE, "PostgreSQL server without integer_datetimes (%s)",
+                        q->where);
+        goto out;
+    }
+    rc = pg_simple(q, SQL_SESSION, "configure connection", err);
+    int v = 0;
+    if (rc == 0)
+        rc = read_version(q, &v, err);
+    if (rc == 0 && v > PG_SCHEMA_LATEST)
+        rc = bk_err_set(err, BK_ESCHEMA,
+                        "database %s has schema version %d, newer than this barkeep (%d)", q->where,
+                        v, PG_SCHEMA_LATEST);
+out:
+    if (rc < 0) {
+        pg_close(&q->base);
+        return rc;
+    }
+    *out = &q->base;
+    return 0;
+}
+
+/* ---- migrations ---- */
+
+/* Run SQL text (no parameters), binary results; outside a transaction a lost
+ * connection is reset and the statement retried once. NULL with err set. */
+static PGresult *run_text(pg_store *q, const char *sql, const char *what, bk_err *err)
+{
+    for (int attempt = 0;; attempt++) {
+        if (PQstatus(q->conn) != CONNECTION_OK && !q->in_tx && reconnect(q, err) < 0)
+            return NULL;
+        PGresult *r = PQexecParams(q->conn, sql, 0, NULL, NULL, NULL, NULL, 1);
+        if (res_ok(r))
+            return r;
+        if (PQstatus(q->conn) != CONNECTION_OK && attempt == 0 && !q->in_tx) {
+            PQclear(r);
+            continue;
+        }
+        pg_fail(q, r, what, err);
+        PQclear(r);
+        return NULL;
+    }
+}
+
+/* 0 for a database without schema_migrations (a new one). */
+static int read_version(pg_store *q, int *out, bk_err *err)
+{
+    *out = 0;
+    PGresult *r = run_text(q, "SELECT to_regclass('public.schema_migrations') IS NOT NULL",
+                           "read schema version", err);
+    if (!r)
+        return pg_errc(err);
+    bool exists = PQntuples(r) == 1 && pg_c_i64(r, 0, 0) != 0;
+    PQclear(r);
+    if (!exists)
+        return 0;
+    r = run_text(q, "SELECT coalesce(max(version), 0) FROM public.schema_migrations",
+                 "read schema version", err);
+    if (!r)
+        return pg_errc(err);
+    *out = PQntuples(r) == 1 ? (int)pg_c_i64(r, 0, 0) : 0;
+    PQclear(r);
+    return 0;
+}
+
+static int apply_migration(pg_store *q, int version, bk_err *err)
+{
+    char what[32], sql[128];
+    snprintf(what, sizeof what, "migration %d", version);
+    int rc = pg_simple(q, bk_store__pg_migrations[version - 1], what, err);
+    if (rc < 0)
+        return rc;
+    snprintf(sql, sizeof sql,
+             "INSERT INTO schema_migrations (version, applied_at) VALUES (%d, now())", version);
+    return pg_simple(q, sql, "log migration", err);
+}
+
+static int pg_migrate(bk_store *s, int *out_version, bk_err *err)
+{
+    pg_store *q = pgs(s);
+    char lock[80];
+    snprintf(lock, sizeof lock, "SELECT pg_advisory_xact_lock(%d, 0)", LOCK_MIGRATE);
+    for (;;) {
+        int v = 0;
+        int rc = pg_begin(q, err);
+        if (rc == 0)
+            rc = pg_simple(q, lock, "migration lock", err);
+        if (rc == 0)
+            rc = read_version(q, &v, err); /* again, under the lock */
+        if (rc == 0 && v > PG_SCHEMA_LATEST)
+            rc = bk_err_set(err, BK_ESCHEMA,
+                            "database %s has schema version %d, newer than this barkeep (%d)",
+                            q->where, v, PG_SCHEMA_LATEST);
+        if (rc == 0 && v < PG_SCHEMA_LATEST)
+            rc = apply_migration(q, v + 1, err);
+        if (rc == 0 && v >= PG_SCHEMA_LATEST)
+            rc = bk_store__pg_fill_sessions(q, err);
+        if (rc < 0) {
+            pg_rollback(q);
+            return rc;
+        }
+        rc = pg_commit(q, err);
+        if (rc < 0)
+            return rc;
+        if (v >= PG_SCHEMA_LATEST) {
+            *out_version = v;
+            return 0;
+        }
+    }
+}
+
+static int pg_schema_version(bk_store *s, int *out_version, bk_err *err)
+{
+    return read_version(pgs(s), out_version, err);
+}
+
+/* ---- job definitions ---- */
+
+#define DEF_COLS                                                                                   \
+    "id, job_type, symbol, timeframe, window_days, priority, enabled, created_at, updated_at"
+
+static const char T_DEF_PUT[] = "utttiiT";
+static const char SQL_DEF_PUT_SET[] =
+    "INSERT INTO job_definitions (" DEF_COLS ") VALUES ($1, $2, $3, $4, $5, $6, true, $7, $7)"
+    " ON CONFLICT (symbol, timeframe, job_type) DO UPDATE SET"
+    " window_days = excluded.window_days, priority = excluded.priority, enabled = true,"
+    " updated_at = excluded.updated_at"
+    " RETURNING " DEF_COLS;
+static const char SQL_DEF_PUT_RAISE[] =
+    "INSERT INTO job_definitions (" DEF_COLS ") VALUES ($1, $2, $3, $4, $5, $6, true, $7, $7)"
+    " ON CONFLICT (symbol, timeframe, job_type) DO UPDATE SET"
+    " window_days = greatest(job_definitions.window_days, excluded.window_days),"
+    " priority = greatest(job_definitions.priority, excluded.priority), enabled = true,"
+    " updated_at = excluded.updated_at"
+    " RETURNING " DEF_COLS;
+static const char SQL_DEF_GET[] = "SELECT " DEF_COLS " FROM job_definitions"
+                                  " WHERE symbol = $1 AND timeframe = $2 AND job_type = $3";
+static const char SQL_DEF_LIST_ALL[] = "SELECT " DEF_COLS " FROM job_definitions";
+static const char SQL_DEF_LIST_ENABLED[] = "SELECT " DEF_COLS " FROM job_definitions WHERE enabled";
+static const char SQL_DEF_ENABLE[] = "UPDATE job_definitions SET enabled = $4, updated_at = $5"
+                                     " WHERE symbol = $1 AND timeframe = $2 AND job_type = $3";
+static const char SQL_DEF_DELETE[] =
+    "DELETE FROM job_definitions WHERE symbol = $1 AND timeframe = $2 AND job_type = $3"
+    " RETURNING id";
+/* Runs outlive their definition (history); queued ones are cancelled. */
+static const char SQL_DEF_CANCEL_RUNS[] =
+    "UPDATE job_runs SET job_def_id = NULL,"
+    " status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END,"
+    " finished_at = CASE WHEN status = 'queued' THEN $5 ELSE finished_at END,"
+    " updated_at = CASE WHEN status = 'queued' THEN $5 ELSE updated_at END"
+    " WHERE symbol = $1 AND timeframe = $2 AND job_type = $3 AND job_def_id = $4";
+
+static int read_def(const PGresult *r, int row, bk_def *d)
+{
+    char type[24];
+    memset(d, 0, sizeof *d);
+    pg_c_text(d->id, sizeof d->id, r, row, 0);
+    pg_c_text(type, sizeof type, r, row, 1);
+    int tf = pg_c_tf(r, row, 3);
+    if (bk_job_parse(type, &d->type) < 0 || tf < 0)
+        return BK_ESTORE;
+    pg_c_text(d->symbol, sizeof d->symbol, r, row, 2);
+    d->tf = (bk_tf)tf;
+    d->window_days = (int32_t)pg_c_i64(r, row, 4);
+    d->priority = (int32_t)pg_c_i64(r, row, 5);
+    d->enabled = pg_c_i64(r, row, 6) != 0;
+    d->created_us = pg_c_time(r, row, 7);
+    d->updated_us = pg_c_time(r, row, 8);
+    return 0;
+}
+
+static void key_params(pg_params *p, const char *symbol, bk_tf tf, bk_job type)
+{
+    pg_p_str(p, symbol);
+    pg_p_str(p, bk_tf_name(tf));
+    pg_p_str(p, bk_job_name(type));
+}
+
+static int no_def(bk_err *err, const char *symbol, bk_tf tf, bk_job type)
+{
+    return bk_err_set(err, BK_ENOENT, "no %s job for %s %s", bk_job_name(type), symbol,
+                      bk_tf_name(tf));
+}
+
+static int pg_def_put(bk_store *s, bk_def *def, enum bk_put_mode mode, bool *created,
+                      int64_t now_us, bk_err *err)
+{
+    pg_store *q = pgs(s);
+    char id[BK_ID_MAX];
+    bk_uuid4(id);
+    pg_params p = {0};
+    pg_p_uuid(&p, id);
+    pg_p_str(&p, bk_job_name(def->type));
+    pg_p_str(&p, def->symbol);
+    pg_p_str(&p, bk_tf_name(def->tf));
+    pg_p_i32(&p, def->window_days);
+    pg_p_i32(&p, def->priority);
+    pg_p_ts(&p, now_us);
+    PGresult *r = mode == BK_PUT_RAISE ? pg_exec(q, P_DEF_PUT_RAISE, SQL_DEF_PUT_RAISE, T_DEF_PUT,
+                                                 &p, "put job definition", err)
+                                       : pg_exec(q, P_DEF_PUT_SET, SQL_DEF_PUT_SET, T_DEF_PUT, &p,
+                                                 "put job definition", err);
+    if (!r)
+        return pg_errc(err);
+    int rc = PQntuples(r) == 1 ? read_def(r, 0, def) : BK_ESTORE;
+    if (rc < 0)
+        bk_err_set(err, rc, "put job definition: unreadable row");
+    else
+        *created = strcmp(def->id, id) == 0;
+    PQclear(r);
+    return rc;
+}
+
+static int pg_def_get(bk_store *s, const char *symbol, bk_tf tf, bk_job type, bk_def *out,
+                      bk_err *err)
+{
+    pg_params p = {0};
+    key_params(&p, symbol, tf, type);
+    PGresult *r = pg_exec(pgs(s), P_DEF_GET, SQL_DEF_GET, "ttt", &p, "get job definition", err);
+    if (!r)
+        return pg_errc(err);
+    int rc = PQntuples(r) == 1 ? read_def(r, 0, out) : no_def(err, symbol, tf, type);
+    PQclear(r);
+    return rc;
+}
+
+static int pg_def_list(bk_store *s, bool enabled_only, bk_def **out, size_t *n, bk_err *err)
+{
+    pg_store *q = pgs(s);
+    PGresult *r = enabled_only ? pg_exec(q, P_DEF_LIST_ENABLED, SQL_DEF_LIST_ENABLED, "", NULL,
+                                         "list job definitions", err)
+                               : pg_exec(q, P_DEF_LIST_ALL, SQL_DEF_LIST_ALL, "", NULL,
+                                         "list job definitions", err);
+    if (!r)
+        return pg_errc(err);
+    int rows = PQntuples(r);
+    bk_def *v = bk_xcalloc((size_t)rows + 1, sizeof *v);
+    size_t len = 0;
+    for (int i = 0; i < rows; i++)
+        if (read_def(r, i, &v[len]) == 0) /* skip rows this binary cannot read */
+            len++;
+    PQclear(r);
+    bk_store__sort_defs(v, len);
+    *out = v;
+    *n = len;
+    return 0;
+}
+
+static int pg_def_set_enabled(bk_store *s, const char *symbol, bk_tf tf, bk_job type, bool enabled,
+                              int64_t now_us, bk_err *err)
+{
+    pg_params p = {0};
+    key_params(&p, symbol, tf, type);
+    char b = enabled ? 1 : 0;
+    pg_p_bytes(&p, &b, 1);
+    pg_p_ts(&p, now_us);
+    size_t k = 0;
+    int rc = pg_exec_cmd(pgs(s), P_DEF_ENABLE, SQL_DEF_ENABLE, "tttbT", &p, "enable job definition",
+                         &k, err);
+    if (rc == 0 && k == 0)
+        rc = no_def(err, symbol, tf, type);
+    return rc;
+}
+
+static int def_delete(pg_store *q, const char *symbol, bk_tf tf, bk_job type, char id[BK_ID_MAX],
+                      bk_err *err)
+{
+    pg_params p = {0};
+    key_params(&p, symbol, tf, type);
+    PGresult *r = pg_exec(q, P_DEF_DELETE, SQL_DEF_DELETE, "ttt", &p, "remove job definition", err);
+    if (!r)
+        return pg_errc(err);
+    int rc = 0;
+    if (PQntuples(r) == 1)
+        pg_c_text(id, BK_ID_MAX, r, 0, 0);
+    else
+        rc = no_def(err, symbol, tf, type);
+    PQclear(r);
+    return rc;
+}
+
+static int pg_def_remove(bk_store *s, const char *symbol, bk_tf tf, bk_job type, int64_t now_us,
+                         bk_err *err)
+{
+    pg_store *q = pgs(s);
+    char id[BK_ID_MAX];
+    int rc = pg_begin(q, err);
+    if (rc < 0)
+        return rc;
+    rc = def_delete(q, symbol, tf, type, id, err);
+    if (rc == 0) {
+        pg_params p = {0};
+        key_params(&p, symbol, tf, type);
+        pg_p_uuid(&p, id);
+        pg_p_ts(&p, now_us);
+        rc = pg_exec_cmd(q, P_DEF_CANCEL_RUNS, SQL_DEF_CANCEL_RUNS, "tttuT", &p,
+                         "cancel runs of removed job", NULL, err);
+    }
+    if (rc < 0) {
+        pg_rollback(q);
+        return rc;
+    }
+    return pg_commit(q, err);
+}
+
+/* ---- leadership ---- */
+
+/* Take the lease if it is free, expired or already ours: one upsert, and the
+ * row lock of the conflicting row serialises two contenders. */
+static const char SQL_LEADER_TRY[] =
+    "INSERT INTO scheduler_leases (name, owner, lease_until) VALUES ($1, $2, $3)"
+    " ON CONFLICT (name) DO UPDATE SET owner = excluded.owner,"
+    " lease_until = excluded.lease_until"
+    " WHERE scheduler_leases.owner = excluded.owner OR scheduler_leases.lease_until <= $4";
+static const char SQL_LEADER_RELEASE[] =
+    "DELETE FROM scheduler_leases WHERE name = $1 AND owner = $2";
+
+static int pg_leader_try(bk_store *s, const char *name, const char *owner, int64_t now_us,
+                         int64_t ttl_us, bool *is_leader, bk_err *err)
+{
+    pg_params p = {0};
+    pg_p_str(&p, name);
+    pg_p_str(&p, owner);
+    pg_p_ts(&p, now_us + ttl_us);
+    pg_p_ts(&p, now_us);
+    size_t k = 0;
+    int rc = pg_exec_cmd(pgs(s), P_LEADER_TRY, SQL_LEADER_TRY, "ttTT", &p, "leader lease", &k, err);
+    if (rc == 0)
+        *is_leader = k > 0;
+    return rc;
+}
+
+static int pg_leader_release(bk_store *s, const char *name, const char *owner, bk_err *err)
+{
+    pg_params p = {0};
+    pg_p_str(&p, name);
+    pg_p_str(&p, owner);
+    return pg_exec_cmd(pgs(s), P_LEADER_RELEASE, SQL_LEADER_RELEASE, "tt", &p,
+                       "release leader lease", NULL, err);
+}
+
+/* ---- test hooks ---- */
+
+int bk_store__pg_exec(bk_store *s, const char *sql, bk_err *err)
+{
+    if (strcmp(s->ops->kind, "postgres") != 0)
+        return bk_err_set(err, BK_EINVAL, "not a PostgreSQL store");
+    pg_store *q = pgs(s);
+    forget_session(q); /* the SQL may drop what the cache refers to */
+    PQclear(PQexec(q->conn, "DEALLOCATE ALL"));
+    return pg_simple(q, sql, "exec", err);
+}
+
+int bk_store__pg_query(bk_store *s, const char *sql, const char *const *params, int n_params,
+                       char ***out, size_t *rows, size_t *cols, bk_err *err)
+{
+    *out = NULL;
+    *rows = *cols = 0;
+    if (strcmp(s->ops->kind, "postgres") != 0)
+        return bk_err_set(err, BK_EINVAL, "not a PostgreSQL store");
+    pg_store *q = pgs(s);
+    PGresult *r = PQexecParams(q->conn, sql, n_params, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        int rc = pg_fail(q, r, "query", err);
+        PQclear(r);
+        return rc;
+    }
+    size_t nr = (size_t)PQntuples(r), nc = (size_t)PQnfields(r);
+    char **cells = bk_xcalloc(nr * nc + 1, sizeof *cells);
+    for (size_t i = 0; i < nr; i++)
+        for (size_t j = 0; j < nc; j++)
+            cells[i * nc + j] = bk_xstrdup(PQgetvalue(r, (int)i, (int)j));
+    PQclear(r);
+    *out = cells;
+    *rows = nr;
+    *cols = nc;
+    return 0;
+}
+
+void bk_store__pg_cells_free(char **cells, size_t n)
+{
+    if (!cells)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(cells[i]);
+    free(cells);
+}
+
+/* ---- the ops table ---- */
+
+static const bk_store_ops pg_ops = {
+    .kind = "postgres",
+    .schema_latest = PG_SCHEMA_LATEST,
+    .close = pg_close,
+    .migrate = pg_migrate,
+    .schema_version = pg_schema_version,
+    .def_put = pg_def_put,
+    .def_get = pg_def_get,
+    .def_list = pg_def_list,
+    .def_set_enabled = pg_def_set_enabled,
+    .def_remove = pg_def_remove,
+    .runs_enqueue = pg_runs_enqueue,
+    .run_claim = pg_run_claim,
+    .run_claim_id = pg_run_claim_id,
+    .run_heartbeat = pg_run_heartbeat,
+    .run_commit = pg_run_commit,
+    .run_fail = pg_run_fail,
+    .run_release = pg_run_release,
+    .runs_requeue_expired = pg_runs_requeue_expired,
+    .runs_retry_failed = pg_runs_retry_failed,
+    .run_get = pg_run_get,
+    .runs_list = pg_runs_list,
+    .runs_count = pg_runs_count,
+    .runs_next_event = pg_runs_next_event,
+    .runs_oldest_queued = pg_runs_oldest_queued,
+    .series_load = pg_series_load,
+    .coverage_list = pg_coverage_list,
+    .bars_upsert = pg_bars_upsert,
+    .bars_read = pg_bars_read,
+    .bars_count = pg_bars_count,
+    .leader_try = pg_leader_try,
+    .leader_release = pg_leader_release,
+};

@@ -1,0 +1,205 @@
+/*
+ * store_pg.h — internals of the PostgreSQL backend, shared by its files:
+ *   store_pg.c       connection (reset once on a lost connection), statement
+ *                    cache, binary parameters and columns, errors, migrations,
+ *                    definitions, leadership, the ops table
+ *   store_pg_runs.c  the run queue: enqueue, claim (SKIP LOCKED), heartbeat,
+ *                    fail, requeue, lists
+ *   store_pg_data.c  commit (run + bars + coverage), bars (COPY path), coverage,
+ *                    series_load
+ *   schema_pg.c      the migrations as SQL text, the market_sessions fill and
+ *                    get_coverage_gaps
+ *
+ * Every statement is prepared once per connection (PQprepare, named "bk<slot>")
+ * and run with PQexecPrepared, parameters and results in binary format:
+ * instants travel as timestamptz (int64 microseconds since 2000-01-01), so
+ * they round-trip exactly. Read docs/internals/store.md, "PostgreSQL".
+ */
+#ifndef BK_STORE_STORE_PG_H
+#define BK_STORE_STORE_PG_H
+
+#include <libpq-fe.h>
+
+#include "core/util.h"
+#include "store/store_impl.h"
+
+#define PG_MAX_PARAMS 16
+
+enum pg_slot {
+    P_DEF_PUT_SET,
+    P_DEF_PUT_RAISE,
+    P_DEF_GET,
+    P_DEF_LIST_ALL,
+    P_DEF_LIST_ENABLED,
+    P_DEF_ENABLE,
+    P_DEF_DELETE,
+    P_DEF_CANCEL_RUNS,
+    P_RUN_INSERT,
+    P_RUN_CLAIM,
+    P_RUN_CLAIM_ID,
+    P_RUN_EXISTS,
+    P_RUN_HEARTBEAT,
+    P_RUN_SUCCESS,
+    P_RUN_RETRY,
+    P_RUN_DEAD,
+    P_RUN_RELEASE,
+    P_RUNS_EXPIRED_DEAD,
+    P_RUNS_EXPIRED_REQUEUE,
+    P_RUNS_RETRY_FAILED,
+    P_RUN_GET,
+    P_RUNS_NEXT_QUEUED,
+    P_RUNS_NEXT_LEASE,
+    P_RUNS_OLDEST_QUEUED,
+    P_RUNS_LIST, /* + filter mask (16 variants) */
+    P_RUNS_COUNT = P_RUNS_LIST + 16,
+    P_SERIES_COV = P_RUNS_COUNT + 16, /* + 1 for one series */
+    P_SERIES_ACTIVE = P_SERIES_COV + 2,
+    P_SERIES_DEAD = P_SERIES_ACTIVE + 2,
+    P_COV_LIST = P_SERIES_DEAD + 2,
+    P_COV_BOUNDS = P_COV_LIST + 2,
+    P_COV_MERGE,
+    P_COV_STATUS,
+    P_BAR_UPSERT,
+    P_BAR_FROM_TEMP,
+    P_BAR_READ,
+    P_BAR_COUNT, /* + mask: 1 symbol, 2 tf */
+    P_LEADER_TRY = P_BAR_COUNT + 4,
+    P_LEADER_RELEASE,
+    P__N
+};
+
+typedef struct pg_store {
+    bk_store base; /* first: a bk_store * is a pg_store * */
+    PGconn *conn;
+    char where[160]; /* "user@host:port/db" for messages: never the password */
+    bool in_tx;      /* between pg_begin and pg_commit/pg_rollback */
+    bool temp_bars;  /* the COPY staging table exists on this connection */
+    bool ready[P__N];
+} pg_store;
+
+static inline pg_store *pgs(bk_store *s)
+{
+    return (pg_store *)s;
+}
+
+/* The code of a failure pg_exec reported in err (which may be NULL). */
+static inline int pg_errc(const bk_err *err)
+{
+    return err && err->code ? err->code : BK_ESTORE;
+}
+
+/* Parameters of one statement, binary format unless noted. The type of each
+ * is declared by the statement's type string (see pg_exec): t text, i int4,
+ * l int8, d float8, T timestamptz, b bool, u uuid (sent as text), A text[],
+ * B timestamptz[], C int4[]. */
+typedef struct pg_params {
+    int n;
+    const char *val[PG_MAX_PARAMS];
+    int len[PG_MAX_PARAMS];
+    int fmt[PG_MAX_PARAMS];
+    char raw[PG_MAX_PARAMS][8];
+} pg_params;
+
+void pg_p_text(pg_params *p, const char *s); /* NULL or "" → SQL NULL */
+void pg_p_str(pg_params *p, const char *s);  /* always a value ("" stays "") */
+void pg_p_uuid(pg_params *p, const char *s); /* "" → NULL; text format */
+void pg_p_i32(pg_params *p, int32_t v);
+void pg_p_i64(pg_params *p, int64_t v);
+void pg_p_f64(pg_params *p, double v);    /* NaN → NULL (NOT NULL columns refuse it) */
+void pg_p_ts(pg_params *p, int64_t us);   /* an instant, UTC microseconds */
+void pg_p_time(pg_params *p, int64_t us); /* 0 → NULL, else pg_p_ts */
+void pg_p_bytes(pg_params *p, const void *data, int len); /* a binary value (arrays) */
+
+/* Binary encodings, for arrays and COPY. */
+void pg_put_u32(bk_buf *b, uint32_t v);
+void pg_put_u64(bk_buf *b, uint64_t v);
+int64_t pg_ts_enc(int64_t us); /* microseconds since 1970 → timestamptz (clamped to ±infinity) */
+/* A one-dimensional binary array of n elements of elem_oid, elements added
+ * with pg_arr_elem (data NULL = SQL NULL). */
+void pg_arr_begin(bk_buf *b, uint32_t elem_oid, int n);
+void pg_arr_elem(bk_buf *b, const void *data, int len);
+
+/* Columns of a binary result. NULL reads as "", 0, false. */
+bool pg_c_null(const PGresult *r, int row, int col);
+void pg_c_text(char *dst, size_t cap, const PGresult *r, int row, int col); /* text or uuid */
+int64_t pg_c_i64(const PGresult *r, int row, int col);                      /* int2/4/8, bool */
+int64_t pg_c_time(const PGresult *r, int row, int col); /* timestamptz → UTC microseconds */
+double pg_c_f64(const PGresult *r, int row, int col);
+int pg_c_tf(const PGresult *r, int row, int col); /* a bk_tf, or -1 */
+
+/* Run the statement of slot (prepared from sql with the given parameter
+ * types on first use). Returns the result (PQclear it) or NULL with err set.
+ * Outside a transaction a lost connection is reset once and the statement
+ * retried. */
+PGresult *pg_exec(pg_store *q, int slot, const char *sql, const char *types, const pg_params *p,
+                  const char *what, bk_err *err);
+/* pg_exec for a statement that returns no rows; *n_rows (may be NULL) gets the
+ * affected-row count. */
+int pg_exec_cmd(pg_store *q, int slot, const char *sql, const char *types, const pg_params *p,
+                const char *what, size_t *n_rows, bk_err *err);
+/* Run SQL text without parameters (BEGIN, DDL, several statements). */
+int pg_simple(pg_store *q, const char *sql, const char *what, bk_err *err);
+int pg_begin(pg_store *q, bk_err *err);
+int pg_commit(pg_store *q, bk_err *err);
+void pg_rollback(pg_store *q);
+/* Fill err from a failed result (or the connection) and return the BK_E* code. */
+int pg_fail(pg_store *q, const PGresult *res, const char *what, bk_err *err);
+/* Send a binary COPY ... FROM STDIN: sql is the COPY statement, data the
+ * header (pg_copy_header) and the tuples; this adds the trailer. */
+int pg_copy_in(pg_store *q, const char *sql, const bk_buf *data, const char *what, bk_err *err);
+void pg_copy_header(bk_buf *b);
+/* A text that parses as a uuid (8-4-4-4-12 hex digits). */
+bool pg_is_uuid(const char *s);
+
+/* Migrations (schema_pg.c): bk_store__pg_migrations[i] brings the schema to
+ * version i + 1. */
+#define PG_SCHEMA_LATEST 1
+extern const char *const bk_store__pg_migrations[PG_SCHEMA_LATEST];
+/* Refill market_sessions from the C calendar if it differs from what the
+ * table holds (a hash is kept in bk_meta). Inside the migration lock. */
+int bk_store__pg_fill_sessions(pg_store *q, bk_err *err);
+
+/* The backend's constructor, for store.c. */
+int bk_store__pg_open(bk_store **out, const char *url, bk_err *err);
+
+/* Test hooks (tests/store/test_store.c): run SQL text (several statements
+ * allowed) / run one query with text parameters and get every cell as text
+ * (malloc'd array of rows*cols malloc'd strings, "" for NULL; free with
+ * bk_store__pg_cells_free). BK_EINVAL on a store that is not PostgreSQL. */
+int bk_store__pg_exec(bk_store *s, const char *sql, bk_err *err);
+int bk_store__pg_query(bk_store *s, const char *sql, const char *const *params, int n_params,
+                       char ***out, size_t *rows, size_t *cols, bk_err *err);
+void bk_store__pg_cells_free(char **cells, size_t n);
+
+/* ops implemented in store_pg_runs.c */
+int pg_runs_enqueue(bk_store *s, bk_run *runs, size_t n, size_t *n_inserted, int64_t now_us,
+                    bk_err *err);
+int pg_run_claim(bk_store *s, const char *owner, int64_t now_us, int64_t lease_us, bk_run *out,
+                 bk_err *err);
+int pg_run_claim_id(bk_store *s, const char *id, const char *owner, int64_t now_us,
+                    int64_t lease_us, bk_run *out, bk_err *err);
+int pg_run_heartbeat(bk_store *s, const char *run_id, const char *owner, double progress,
+                     int64_t now_us, int64_t lease_until_us, bk_err *err);
+int pg_run_fail(bk_store *s, const bk_failure *f, bk_err *err);
+int pg_run_release(bk_store *s, const char *run_id, const char *owner, int64_t now_us, bk_err *err);
+int pg_runs_requeue_expired(bk_store *s, int64_t now_us, size_t *n, bk_err *err);
+int pg_runs_retry_failed(bk_store *s, int64_t now_us, int extra_attempts, size_t *n, bk_err *err);
+int pg_run_get(bk_store *s, const char *id, bk_run *out, bk_err *err);
+int pg_runs_list(bk_store *s, const bk_run_filter *f, bk_run **out, size_t *n, bk_err *err);
+int pg_runs_count(bk_store *s, const bk_run_filter *f, int64_t counts[BK_ST__N], bk_err *err);
+int pg_runs_next_event(bk_store *s, int64_t *out_us, bk_err *err);
+int pg_runs_oldest_queued(bk_store *s, int64_t *out_us, bk_err *err);
+
+/* ops implemented in store_pg_data.c */
+int pg_run_commit(bk_store *s, const bk_commit *c, bk_err *err);
+int pg_series_load(bk_store *s, const char *symbol, int tf, bk_series **out, size_t *n,
+                   bk_err *err);
+int pg_coverage_list(bk_store *s, const char *symbol, int tf, bk_coverage **out, size_t *n,
+                     bk_err *err);
+int pg_bars_upsert(bk_store *s, const char *symbol, bk_tf tf, const char *provider,
+                   const bk_bar *bars, size_t n, bk_err *err);
+int pg_bars_read(bk_store *s, const char *symbol, bk_tf tf, int64_t from_us, int64_t to_us,
+                 bk_bar_cb cb, void *ctx, bk_err *err);
+int pg_bars_count(bk_store *s, const char *symbol, int tf, int64_t *out, bk_err *err);
+
+#endif

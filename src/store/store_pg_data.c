@@ -1,0 +1,471 @@
+/*
+ * store_pg_data.c — what a finished run writes on PostgreSQL, and the state
+ * the planner and the charts read back: the commit transaction (run success
+ * + bars + coverage), bars (a binary COPY path for batches), the coverage
+ * interval set with its coverage_status summary, and series_load.
+ *
+ * Bars: a batch of BAR_COPY_MIN or more is COPYed (binary) into a temporary
+ * staging table and upserted with one INSERT … SELECT … ON CONFLICT DO UPDATE
+ * (DISTINCT ON (ts) keeps the last of duplicate timestamps, as SQLite's
+ * one-row-at-a-time upsert does); smaller batches use a prepared one-row
+ * upsert.
+ *
+ * Coverage: the merge is SQLite's (widen the new interval over the stored
+ * interval that reaches its start and every interval starting inside it,
+ * delete those, store the union), run after the coverage_status upsert: that
+ * upsert row-locks the series' summary row, so two commits on one series
+ * merge one after the other and the set stays normalised.
+ *
+ * Read next: docs/internals/store.md.
+ */
+#include "store/store_pg.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BAR_COPY_MIN  4     /* below this, prepared one-row upserts */
+#define BAR_READ_PAGE 10000 /* rows per keyset page of bars_read */
+
+/* ---- bars ---- */
+
+#define BAR_SET                                                                                    \
+    " ON CONFLICT (symbol, timeframe, ts) DO UPDATE SET open = excluded.open,"                     \
+    " high = excluded.high, low = excluded.low, close = excluded.close,"                           \
+    " volume = excluded.volume, provider = excluded.provider"
+
+static const char SQL_BAR_UPSERT[] =
+    "INSERT INTO ohlc_bars_v2 (symbol, timeframe, ts, open, high, low, close, volume, provider)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)" BAR_SET;
+static const char SQL_BAR_TEMP[] =
+    "CREATE TEMP TABLE IF NOT EXISTS bk_bars_in (n int4, ts timestamptz, open float8,"
+    " high float8, low float8, close float8, volume float8) ON COMMIT DELETE ROWS";
+static const char SQL_BAR_COPY[] =
+    "COPY bk_bars_in (n, ts, open, high, low, close, volume) FROM STDIN (FORMAT binary)";
+static const char SQL_BAR_FROM_TEMP[] =
+    "INSERT INTO ohlc_bars_v2 (symbol, timeframe, ts, open, high, low, close, volume, provider)"
+    " SELECT DISTINCT ON (ts) $1, $2, ts, open, high, low, close, volume, $3"
+    " FROM bk_bars_in ORDER BY ts, n DESC" BAR_SET;
+
+/* The staging table lives for the session; create it outside any
+ * transaction so a rollback cannot take it away. */
+static int ensure_temp(pg_store *q, size_t n, bk_err *err)
+{
+    if (n < BAR_COPY_MIN || q->temp_bars)
+        return 0;
+    int rc = pg_simple(q, SQL_BAR_TEMP, "create bars staging table", err);
+    q->temp_bars = rc == 0;
+    return rc;
+}
+
+static void copy_f64(bk_buf *b, double v)
+{
+    if (isnan(v)) { /* NULL: the NOT NULL columns refuse it */
+        pg_put_u32(b, UINT32_MAX);
+        return;
+    }
+    uint64_t u;
+    memcpy(&u, &v, 8);
+    pg_put_u32(b, 8);
+    pg_put_u64(b, u);
+}
+
+static int bars_copy(pg_store *q, const char *symbol, bk_tf tf, const char *provider,
+                     const bk_bar *bars, size_t n, bk_err *err)
+{
+    bk_buf b;
+    bk_buf_init(&b);
+    pg_copy_header(&b);
+    for (size_t i = 0; i < n; i++) {
+        bk_buf_append(&b, "\0\7", 2); /* 7 fields */
+        pg_put_u32(&b, 4);
+        pg_put_u32(&b, (uint32_t)i);
+        pg_put_u32(&b, 8);
+        pg_put_u64(&b, (uint64_t)pg_ts_enc(bars[i].ts_us));
+        copy_f64(&b, bars[i].open);
+        copy_f64(&b, bars[i].high);
+        copy_f64(&b, bars[i].low);
+        copy_f64(&b, bars[i].close);
+        copy_f64(&b, bars[i].volume);
+    }
+    int rc = pg_copy_in(q, SQL_BAR_COPY, &b, "copy bars", err);
+    bk_buf_fini(&b);
+    if (rc < 0)
+        return rc;
+    pg_params p = {0};
+    pg_p_str(&p, symbol);
+    pg_p_str(&p, bk_tf_name(tf));
+    pg_p_str(&p, provider);
+    return pg_exec_cmd(q, P_BAR_FROM_TEMP, SQL_BAR_FROM_TEMP, "ttt", &p, "upsert bars", NULL, err);
+}
+
+/* Upsert bars inside the caller's transaction (ensure_temp called before it). */
+static int bars_write(pg_store *q, const char *symbol, bk_tf tf, const char *provider,
+                      const bk_bar *bars, size_t n, bk_err *err)
+{
+    if (n >= BAR_COPY_MIN)
+        return bars_copy(q, symbol, tf, provider, bars, n, err);
+    for (size_t i = 0; i < n; i++) {
+        pg_params p = {0};
+        pg_p_str(&p, symbol);
+        pg_p_str(&p, bk_tf_name(tf));
+        pg_p_ts(&p, bars[i].ts_us);
+        pg_p_f64(&p, bars[i].open);
+        pg_p_f64(&p, bars[i].high);
+        pg_p_f64(&p, bars[i].low);
+        pg_p_f64(&p, bars[i].close);
+        pg_p_f64(&p, bars[i].volume);
+        pg_p_str(&p, provider);
+        int rc =
+            pg_exec_cmd(q, P_BAR_UPSERT, SQL_BAR_UPSERT, "ttTdddddt", &p, "upsert bar", NULL, err);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int pg_bars_upsert(bk_store *s, const char *symbol, bk_tf tf, const char *provider,
+                   const bk_bar *bars, size_t n, bk_err *err)
+{
+    pg_store *q = pgs(s);
+    int rc = ensure_temp(q, n, err);
+    if (rc == 0)
+        rc = pg_begin(q, err);
+    if (rc < 0)
+        return rc;
+    rc = bars_write(q, symbol, tf, provider, bars, n, err);
+    if (rc < 0) {
+        pg_rollback(q);
+        return rc;
+    }
+    return pg_commit(q, err);
+}
+
+static const char SQL_BAR_READ[] =
+    "SELECT ts, open, high, low, close, volume, provider FROM ohlc_bars_v2"
+    " WHERE symbol = $1 AND timeframe = $2 AND ts >= $3 AND ts < $4 ORDER BY ts LIMIT $5";
+
+/* Keyset pages of BAR_READ_PAGE rows: memory stays bounded and no statement
+ * or transaction stays open while the callback runs. */
+int pg_bars_read(bk_store *s, const char *symbol, bk_tf tf, int64_t from_us, int64_t to_us,
+                 bk_bar_cb cb, void *ctx, bk_err *err)
+{
+    pg_store *q = pgs(s);
+    for (;;) {
+        pg_params p = {0};
+        pg_p_str(&p, symbol);
+        pg_p_str(&p, bk_tf_name(tf));
+        pg_p_ts(&p, from_us);
+        pg_p_ts(&p, to_us);
+        pg_p_i64(&p, BAR_READ_PAGE);
+        PGresult *r = pg_exec(q, P_BAR_READ, SQL_BAR_READ, "ttTTl", &p, "read bars", err);
+        if (!r)
+            return pg_errc(err);
+        int rows = PQntuples(r), rc = 0;
+        char prov[BK_PROV_NAME_MAX * 2];
+        for (int i = 0; i < rows && rc == 0; i++) {
+            bk_bar b = {
+                .ts_us = pg_c_time(r, i, 0),
+                .open = pg_c_f64(r, i, 1),
+                .high = pg_c_f64(r, i, 2),
+                .low = pg_c_f64(r, i, 3),
+                .close = pg_c_f64(r, i, 4),
+                .volume = pg_c_f64(r, i, 5),
+            };
+            pg_c_text(prov, sizeof prov, r, i, 6);
+            rc = cb(ctx, &b, prov);
+            from_us = b.ts_us + 1;
+        }
+        PQclear(r);
+        if (rc || rows < BAR_READ_PAGE)
+            return rc;
+    }
+}
+
+int pg_bars_count(bk_store *s, const char *symbol, int tf, int64_t *out, bk_err *err)
+{
+    int mask = (symbol ? 1 : 0) | (tf >= 0 ? 2 : 0);
+    char sql[160], types[3] = "";
+    pg_params p = {0};
+    int k = 0;
+    if (symbol) {
+        pg_p_str(&p, symbol);
+        types[k++] = 't';
+    }
+    if (tf >= 0) {
+        pg_p_str(&p, bk_tf_name((bk_tf)tf));
+        types[k++] = 't';
+    }
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM ohlc_bars_v2 WHERE true%s%s",
+             symbol ? " AND symbol = $1" : "",
+             tf < 0   ? ""
+             : symbol ? " AND timeframe = $2"
+                      : " AND timeframe = $1");
+    PGresult *r = pg_exec(pgs(s), P_BAR_COUNT + mask, sql, types, &p, "count bars", err);
+    if (!r)
+        return pg_errc(err);
+    *out = pg_c_i64(r, 0, 0);
+    PQclear(r);
+    return 0;
+}
+
+/* ---- coverage ---- */
+
+/* [lo, hi): the new interval [$3, $4) widened over the stored interval that
+ * starts at or before $3 and reaches it, and every interval starting in
+ * ($3, $4] — two bounded ranges of the primary key. */
+static const char SQL_COV_BOUNDS[] =
+    "SELECT coalesce(p.from_ts, $3),"
+    " greatest($4, p.to_ts, (SELECT max(i.to_ts) FROM coverage_intervals i"
+    "   WHERE i.symbol = $1 AND i.timeframe = $2 AND i.from_ts > $3 AND i.from_ts <= $4))"
+    " FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT from_ts, to_ts FROM coverage_intervals"
+    "   WHERE symbol = $1 AND timeframe = $2 AND from_ts <= $3 ORDER BY from_ts DESC LIMIT 1)"
+    "   AS p ON p.to_ts >= $3";
+/* Delete the merged intervals except the one starting at lo, which the
+ * upsert rewrites: no key is both deleted and inserted by the statement. */
+static const char SQL_COV_MERGE[] =
+    "WITH d AS (DELETE FROM coverage_intervals"
+    "   WHERE symbol = $1 AND timeframe = $2 AND from_ts > $3 AND from_ts <= $5)"
+    " INSERT INTO coverage_intervals (symbol, timeframe, from_ts, to_ts) VALUES ($1, $2, $3, $4)"
+    " ON CONFLICT (symbol, timeframe, from_ts) DO UPDATE SET to_ts = excluded.to_ts";
+static const char SQL_COV_STATUS[] =
+    "INSERT INTO coverage_status (symbol, timeframe, from_ts, to_ts, last_success_at,"
+    " last_rows_written, last_provider, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $5)"
+    " ON CONFLICT (symbol, timeframe) DO UPDATE SET"
+    " from_ts = least(coverage_status.from_ts, excluded.from_ts),"
+    " to_ts = greatest(coverage_status.to_ts, excluded.to_ts),"
+    " last_success_at = excluded.last_success_at,"
+    " last_rows_written = excluded.last_rows_written,"
+    " last_provider = excluded.last_provider, updated_at = excluded.updated_at";
+
+/* coverage_intervals ∪= iv, inside the caller's transaction, after
+ * coverage_summary locked the series. */
+static int coverage_add(pg_store *q, const char *symbol, bk_tf tf, bk_iv iv, bk_err *err)
+{
+    pg_params p = {0};
+    pg_p_str(&p, symbol);
+    pg_p_str(&p, bk_tf_name(tf));
+    pg_p_ts(&p, iv.from_us);
+    pg_p_ts(&p, iv.to_us);
+    PGresult *r = pg_exec(q, P_COV_BOUNDS, SQL_COV_BOUNDS, "ttTT", &p, "merge coverage", err);
+    if (!r)
+        return pg_errc(err);
+    int64_t lo = pg_c_time(r, 0, 0), hi = pg_c_time(r, 0, 1);
+    PQclear(r);
+    pg_params m = {0};
+    pg_p_str(&m, symbol);
+    pg_p_str(&m, bk_tf_name(tf));
+    pg_p_ts(&m, lo);
+    pg_p_ts(&m, hi);
+    pg_p_ts(&m, iv.to_us);
+    return pg_exec_cmd(q, P_COV_MERGE, SQL_COV_MERGE, "ttTTT", &m, "merge coverage", NULL, err);
+}
+
+static int coverage_summary(pg_store *q, const bk_commit *c, bk_err *err)
+{
+    pg_params p = {0};
+    pg_p_str(&p, c->symbol);
+    pg_p_str(&p, bk_tf_name(c->tf));
+    pg_p_ts(&p, c->covered.from_us);
+    pg_p_ts(&p, c->covered.to_us);
+    pg_p_ts(&p, c->now_us);
+    pg_p_i64(&p, (int64_t)c->n_bars);
+    pg_p_text(&p, c->provider);
+    return pg_exec_cmd(q, P_COV_STATUS, SQL_COV_STATUS, "ttTTTlt", &p, "update coverage_status",
+                       NULL, err);
+}
+
+/* ---- commit ---- */
+
+static const char SQL_RUN_SUCCESS[] =
+    "UPDATE job_runs SET status = 'success', progress_percent = 100, rows_written = $3,"
+    " provider = coalesce($4, provider), finished_at = $5, updated_at = $5,"
+    " lease_owner = NULL, lease_until = NULL, error_code = NULL, error_message = NULL"
+    " WHERE id = $1 AND status = 'running' AND lease_owner = $2"
+    " RETURNING symbol, timeframe";
+
+/* The lease check and the run's success in one statement, which also
+ * row-locks the run until the commit: no row, no lease. */
+static int mark_success(pg_store *q, const bk_commit *c, bk_err *err)
+{
+    const char *id = c->run_id ? c->run_id : "";
+    int rc =
+        bk_err_set(err, BK_ELEASE, "commit: run %s is no longer running under %s", id, c->owner);
+    if (!pg_is_uuid(id))
+        return rc;
+    pg_params p = {0};
+    pg_p_uuid(&p, id);
+    pg_p_str(&p, c->owner);
+    pg_p_i64(&p, (int64_t)c->n_bars);
+    pg_p_text(&p, c->provider);
+    pg_p_ts(&p, c->now_us);
+    PGresult *r = pg_exec(q, P_RUN_SUCCESS, SQL_RUN_SUCCESS, "utltT", &p, "commit run", err);
+    if (!r)
+        return pg_errc(err);
+    if (PQntuples(r) == 1) {
+        char sym[BK_SYM_MAX + 1];
+        pg_c_text(sym, sizeof sym, r, 0, 0);
+        if (strcmp(sym, c->symbol) != 0 || pg_c_tf(r, 0, 1) != (int)c->tf)
+            rc = bk_err_set(err, BK_EINVAL, "commit: run %s is not for %s %s", id, c->symbol,
+                            bk_tf_name(c->tf));
+        else
+            rc = 0;
+    }
+    PQclear(r);
+    if (rc == 0)
+        bk_err_clear(err);
+    return rc;
+}
+
+int pg_run_commit(bk_store *s, const bk_commit *c, bk_err *err)
+{
+    pg_store *q = pgs(s);
+    if (c->n_bars && (!c->provider || !*c->provider))
+        return bk_err_set(err, BK_EINVAL, "commit: bars without a provider");
+    int rc = ensure_temp(q, c->n_bars, err);
+    if (rc == 0)
+        rc = pg_begin(q, err);
+    if (rc < 0)
+        return rc;
+    rc = mark_success(q, c, err);
+    if (rc == 0 && c->n_bars)
+        rc = bars_write(q, c->symbol, c->tf, c->provider, c->bars, c->n_bars, err);
+    if (rc == 0 && c->covered.from_us < c->covered.to_us) {
+        bk_iv iv = c->covered;
+        if (c->covered_ext.from_us < c->covered_ext.to_us) {
+            iv.from_us = BK_MIN(iv.from_us, c->covered_ext.from_us);
+            iv.to_us = BK_MAX(iv.to_us, c->covered_ext.to_us);
+        }
+        rc = coverage_summary(q, c, err);
+        if (rc == 0)
+            rc = coverage_add(q, c->symbol, c->tf, iv, err);
+    }
+    if (rc < 0) {
+        pg_rollback(q);
+        return rc;
+    }
+    return pg_commit(q, err);
+}
+
+/* ---- series_load ---- */
+
+/* The three sets of every series in one query, grouped by series. */
+#define SERIES_SQL(where)                                                                          \
+    "SELECT symbol, timeframe, 0, from_ts, to_ts FROM coverage_intervals WHERE true" where         \
+    " UNION ALL SELECT symbol, timeframe, 1, slice_from, slice_to FROM job_runs"                   \
+    "   WHERE status IN ('queued','running')" where                                                \
+    " UNION ALL SELECT symbol, timeframe, 2, slice_from, slice_to FROM job_runs"                   \
+    "   WHERE status = 'failed'" where " ORDER BY 1, 2"
+
+static const char *const SQL_SERIES[2] = {
+    SERIES_SQL(""),
+    SERIES_SQL(" AND symbol = $1 AND timeframe = $2"),
+};
+
+static void series_init(bk_series *x, const char *symbol, int tf)
+{
+    memset(x, 0, sizeof *x);
+    bk_strlcpy(x->symbol, symbol, sizeof x->symbol);
+    x->tf = (bk_tf)tf;
+    bk_ivset_init(&x->covered);
+    bk_ivset_init(&x->active);
+    bk_ivset_init(&x->dead);
+}
+
+int pg_series_load(bk_store *s, const char *symbol, int tf, bk_series **out, size_t *n, bk_err *err)
+{
+    int one = symbol != NULL;
+    pg_params p = {0};
+    if (one) {
+        pg_p_str(&p, symbol);
+        pg_p_str(&p, bk_tf_name((bk_tf)tf));
+    }
+    PGresult *r = pg_exec(pgs(s), P_SERIES_COV + one, SQL_SERIES[one], one ? "tt" : "", &p,
+                          "load series", err);
+    if (!r)
+        return pg_errc(err);
+    bk_series *v = NULL;
+    size_t len = 0, cap = 0;
+    char sym[BK_SYM_MAX + 1];
+    for (int i = 0; i < PQntuples(r); i++) {
+        int row_tf = pg_c_tf(r, i, 1);
+        pg_c_text(sym, sizeof sym, r, i, 0);
+        if (row_tf < 0)
+            continue; /* a row this binary cannot read */
+        if (len == 0 || (int)v[len - 1].tf != row_tf || strcmp(v[len - 1].symbol, sym) != 0) {
+            bk_grow((void **)&v, &cap, len + 1, sizeof *v);
+            series_init(&v[len++], sym, row_tf);
+        }
+        bk_series *x = &v[len - 1];
+        int64_t which = pg_c_i64(r, i, 2);
+        bk_ivset *set = which == 0 ? &x->covered : which == 1 ? &x->active : &x->dead;
+        bk_ivset_add(set, pg_c_time(r, i, 3), pg_c_time(r, i, 4));
+    }
+    PQclear(r);
+    bk_store__sort_series(v, len);
+    *out = v;
+    *n = len;
+    return 0;
+}
+
+/* ---- coverage_list ---- */
+
+#define COV_LIST_SQL(where)                                                                        \
+    "SELECT c.symbol, c.timeframe, c.from_ts, c.to_ts, c.last_success_at,"                         \
+    " c.last_rows_written, c.last_provider, c.updated_at,"                                         \
+    " (SELECT count(*) FROM coverage_intervals i"                                                  \
+    "   WHERE i.symbol = c.symbol AND i.timeframe = c.timeframe),"                                 \
+    " (SELECT coalesce(sum(bk_us(i.to_ts) - bk_us(i.from_ts)), 0)::int8 FROM coverage_intervals i" \
+    "   WHERE i.symbol = c.symbol AND i.timeframe = c.timeframe)"                                  \
+    " FROM coverage_status c" where
+
+static const char *const SQL_COV_LIST[2] = {
+    COV_LIST_SQL(""),
+    COV_LIST_SQL(" WHERE c.symbol = $1 AND c.timeframe = $2"),
+};
+
+static int read_coverage(const PGresult *r, int row, bk_coverage *c)
+{
+    memset(c, 0, sizeof *c);
+    int tf = pg_c_tf(r, row, 1);
+    if (tf < 0)
+        return BK_ESTORE;
+    pg_c_text(c->symbol, sizeof c->symbol, r, row, 0);
+    c->tf = (bk_tf)tf;
+    c->from_us = pg_c_time(r, row, 2);
+    c->to_us = pg_c_time(r, row, 3);
+    c->last_success_us = pg_c_time(r, row, 4);
+    c->last_rows_written = pg_c_i64(r, row, 5);
+    pg_c_text(c->last_provider, sizeof c->last_provider, r, row, 6);
+    c->updated_us = pg_c_time(r, row, 7);
+    c->n_intervals = pg_c_i64(r, row, 8);
+    c->covered_us = pg_c_i64(r, row, 9);
+    return 0;
+}
+
+int pg_coverage_list(bk_store *s, const char *symbol, int tf, bk_coverage **out, size_t *n,
+                     bk_err *err)
+{
+    int one = symbol != NULL;
+    pg_params p = {0};
+    if (one) {
+        pg_p_str(&p, symbol);
+        pg_p_str(&p, bk_tf_name((bk_tf)tf));
+    }
+    PGresult *r = pg_exec(pgs(s), P_COV_LIST + one, SQL_COV_LIST[one], one ? "tt" : "", &p,
+                          "list coverage", err);
+    if (!r)
+        return pg_errc(err);
+    int rows = PQntuples(r);
+    bk_coverage *v = bk_xcalloc((size_t)rows + 1, sizeof *v);
+    size_t len = 0;
+    for (int i = 0; i < rows; i++)
+        if (read_coverage(r, i, &v[len]) == 0)
+            len++;
+    PQclear(r);
+    bk_store__sort_coverage(v, len);
+    *out = v;
+    *n = len;
+    return 0;
+}

@@ -1,0 +1,540 @@
+/*
+ * store_pg_runs.c — the run queue on PostgreSQL: enqueue, claim, heartbeat,
+ * fail, release, requeue of expired leases, retry of dead-lettered runs, and
+ * the read side (get, list, count, next event).
+ *
+ * As on SQLite every state change is one UPDATE whose WHERE clause states the
+ * transition it allows, so a worker that lost its lease changes nothing and
+ * learns it from an affected-row count of 0. What SQLite gets from its single
+ * writer, PostgreSQL gets from row locks: the claim picks its run with
+ * FOR UPDATE SKIP LOCKED, so concurrent claimers skip each other's candidate
+ * instead of queueing behind it, and the outer UPDATE runs on a row this
+ * transaction already holds. Enqueue is one INSERT … SELECT FROM unnest(binary
+ * arrays) … ON CONFLICT DO NOTHING for the whole batch.
+ */
+#include "store/store_pg.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RUN_COLS                                                                                   \
+    "id, job_def_id, symbol, timeframe, job_type, slice_from, slice_to, status,"                   \
+    " progress_percent, rows_written, provider, attempt, max_attempts, priority, error_code,"      \
+    " error_message, triggered_by, lease_owner, created_at, started_at, finished_at,"              \
+    " updated_at, not_before, lease_until"
+
+#define DEFAULT_MAX_ATTEMPTS 5
+
+/* Returns 0, or BK_ESTORE for a row this binary cannot read. */
+static int read_run(const PGresult *r, int row, bk_run *x)
+{
+    char type[24], status[16];
+    memset(x, 0, sizeof *x);
+    pg_c_text(x->id, sizeof x->id, r, row, 0);
+    pg_c_text(x->def_id, sizeof x->def_id, r, row, 1);
+    pg_c_text(x->symbol, sizeof x->symbol, r, row, 2);
+    int tf = pg_c_tf(r, row, 3);
+    pg_c_text(type, sizeof type, r, row, 4);
+    pg_c_text(status, sizeof status, r, row, 7);
+    if (tf < 0 || bk_job_parse(type, &x->type) < 0 || bk_status_parse(status, &x->status) < 0)
+        return BK_ESTORE;
+    x->tf = (bk_tf)tf;
+    x->slice_from_us = pg_c_time(r, row, 5);
+    x->slice_to_us = pg_c_time(r, row, 6);
+    x->progress_percent = pg_c_f64(r, row, 8);
+    x->rows_written = pg_c_i64(r, row, 9);
+    pg_c_text(x->provider, sizeof x->provider, r, row, 10);
+    x->attempt = (int32_t)pg_c_i64(r, row, 11);
+    x->max_attempts = (int32_t)pg_c_i64(r, row, 12);
+    x->priority = (int32_t)pg_c_i64(r, row, 13);
+    pg_c_text(x->error_code, sizeof x->error_code, r, row, 14);
+    pg_c_text(x->error_message, sizeof x->error_message, r, row, 15);
+    pg_c_text(x->triggered_by, sizeof x->triggered_by, r, row, 16);
+    pg_c_text(x->lease_owner, sizeof x->lease_owner, r, row, 17);
+    x->created_us = pg_c_time(r, row, 18);
+    x->started_us = pg_c_time(r, row, 19);
+    x->finished_us = pg_c_time(r, row, 20);
+    x->updated_us = pg_c_time(r, row, 21);
+    x->not_before_us = pg_c_time(r, row, 22);
+    x->lease_until_us = pg_c_time(r, row, 23);
+    return 0;
+}
+
+/* Run a statement returning at most one run: 0 with it in *out, BK_ENOENT
+ * with no row, or a store error. */
+static int one_run(pg_store *q, int slot, const char *sql, const char *types, const pg_params *p,
+                   bk_run *out, const char *what, bk_err *err)
+{
+    PGresult *r = pg_exec(q, slot, sql, types, p, what, err);
+    if (!r)
+        return pg_errc(err);
+    int rc = BK_ENOENT;
+    if (PQntuples(r) > 0) {
+        rc = read_run(r, 0, out);
+        if (rc < 0)
+            bk_err_set(err, rc, "%s: unreadable job_runs row", what);
+    }
+    PQclear(r);
+    return rc;
+}
+
+/* ---- enqueue ---- */
+
+/* One statement for the whole batch; ORDER BY ord keeps insertion order (seq)
+ * equal to the caller's order, which breaks claim ties like SQLite's rowid. */
+static const char SQL_RUN_INSERT[] =
+    "INSERT INTO job_runs (id, job_def_id, symbol, timeframe, job_type, slice_from, slice_to,"
+    " status, attempt, max_attempts, priority, triggered_by, not_before, created_at, updated_at)"
+    " SELECT u.id::uuid, u.def_id::uuid, u.symbol, u.tf, u.jt, u.sf, u.st, 'queued', 1, u.ma,"
+    " u.pr, u.tb, u.nb, $12, $12"
+    " FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    "   WITH ORDINALITY AS u(id, def_id, symbol, tf, jt, sf, st, ma, pr, tb, nb, ord)"
+    " ORDER BY u.ord"
+    " ON CONFLICT DO NOTHING RETURNING id";
+static const char T_RUN_INSERT[] = "AAAAABBCCABT";
+
+enum { A_ID, A_DEF, A_SYM, A_TF, A_TYPE, A_FROM, A_TO, A_MAXATT, A_PRIO, A_TRIG, A_NB, A__N };
+
+static const uint32_t arr_oid[A__N] = {25, 25, 25, 25, 25, 1184, 1184, 23, 23, 25, 1184};
+
+static void arr_text(bk_buf *b, const char *s)
+{
+    pg_arr_elem(b, s && *s ? s : NULL, s ? (int)strlen(s) : 0);
+}
+
+static void arr_ts(bk_buf *b, int64_t us, bool null_if_zero)
+{
+    char d[8];
+    int64_t v = pg_ts_enc(us);
+    for (int i = 7; i >= 0; i--, v = (int64_t)((uint64_t)v >> 8))
+        d[i] = (char)(v & 0xff);
+    pg_arr_elem(b, null_if_zero && !us ? NULL : d, 8);
+}
+
+static void arr_i32(bk_buf *b, int32_t v)
+{
+    char d[4];
+    uint32_t u = (uint32_t)v;
+    for (int i = 3; i >= 0; i--, u >>= 8)
+        d[i] = (char)(u & 0xff);
+    pg_arr_elem(b, d, 4);
+}
+
+static void fill_arrays(bk_buf a[A__N], bk_run *runs, size_t n, char (*ids)[BK_ID_MAX])
+{
+    for (int k = 0; k < A__N; k++)
+        pg_arr_begin(&a[k], arr_oid[k], (int)n);
+    for (size_t i = 0; i < n; i++) {
+        bk_run *r = &runs[i];
+        bk_uuid4(ids[i]);
+        arr_text(&a[A_ID], ids[i]);
+        arr_text(&a[A_DEF], pg_is_uuid(r->def_id) ? r->def_id : NULL);
+        arr_text(&a[A_SYM], r->symbol);
+        arr_text(&a[A_TF], bk_tf_name(r->tf));
+        arr_text(&a[A_TYPE], bk_job_name(r->type));
+        arr_ts(&a[A_FROM], r->slice_from_us, false);
+        arr_ts(&a[A_TO], r->slice_to_us, false);
+        arr_i32(&a[A_MAXATT], r->max_attempts > 0 ? r->max_attempts : DEFAULT_MAX_ATTEMPTS);
+        arr_i32(&a[A_PRIO], r->priority);
+        arr_text(&a[A_TRIG], r->triggered_by);
+        arr_ts(&a[A_NB], r->not_before_us, true);
+    }
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* Mark the runs whose generated id came back from RETURNING as inserted. */
+static size_t mark_inserted(const PGresult *res, bk_run *runs, size_t n, char (*ids)[BK_ID_MAX],
+                            int64_t now_us)
+{
+    int rows = PQntuples(res);
+    char(*got)[BK_ID_MAX] = bk_xcalloc((size_t)rows + 1, BK_ID_MAX);
+    for (int i = 0; i < rows; i++)
+        pg_c_text(got[i], BK_ID_MAX, res, i, 0);
+    qsort(got, (size_t)rows, BK_ID_MAX, cmp_id);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        bk_run *r = &runs[i];
+        if (!bsearch(ids[i], got, (size_t)rows, BK_ID_MAX, cmp_id)) {
+            r->id[0] = '\0';
+            continue;
+        }
+        memcpy(r->id, ids[i], BK_ID_MAX);
+        r->status = BK_ST_QUEUED;
+        r->attempt = 1;
+        r->max_attempts = r->max_attempts > 0 ? r->max_attempts : DEFAULT_MAX_ATTEMPTS;
+        r->created_us = r->updated_us = now_us;
+        k++;
+    }
+    free(got);
+    return k;
+}
+
+int pg_runs_enqueue(bk_store *s, bk_run *runs, size_t n, size_t *n_inserted, int64_t now_us,
+                    bk_err *err)
+{
+    pg_store *q = pgs(s);
+    bk_buf a[A__N];
+    char(*ids)[BK_ID_MAX] = bk_xcalloc(n, BK_ID_MAX);
+    for (int k = 0; k < A__N; k++)
+        bk_buf_init(&a[k]);
+    fill_arrays(a, runs, n, ids);
+    pg_params p = {0};
+    for (int k = 0; k < A__N; k++)
+        pg_p_bytes(&p, a[k].data, (int)a[k].len);
+    pg_p_ts(&p, now_us);
+    PGresult *r = pg_exec(q, P_RUN_INSERT, SQL_RUN_INSERT, T_RUN_INSERT, &p, "enqueue runs", err);
+    int rc = r ? 0 : pg_errc(err);
+    if (r) {
+        *n_inserted = mark_inserted(r, runs, n, ids, now_us);
+        PQclear(r);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            runs[i].id[0] = '\0';
+    }
+    for (int k = 0; k < A__N; k++)
+        bk_buf_fini(&a[k]);
+    free(ids);
+    return rc;
+}
+
+/* ---- claim ---- */
+
+static const char T_CLAIM[] = "tTT";
+static const char SQL_RUN_CLAIM[] =
+    "UPDATE job_runs SET status = 'running', lease_owner = $1, lease_until = $2,"
+    " started_at = $3, updated_at = $3"
+    " WHERE id = (SELECT id FROM job_runs WHERE status = 'queued'"
+    "   AND (not_before IS NULL OR not_before <= $3)"
+    "   ORDER BY priority DESC, created_at, seq LIMIT 1 FOR UPDATE SKIP LOCKED)"
+    " RETURNING " RUN_COLS;
+static const char SQL_RUN_CLAIM_ID[] =
+    "UPDATE job_runs SET status = 'running', lease_owner = $1, lease_until = $2,"
+    " started_at = $3, updated_at = $3"
+    " WHERE id = $4 AND status = 'queued'"
+    " RETURNING " RUN_COLS;
+static const char SQL_RUN_EXISTS[] = "SELECT status FROM job_runs WHERE id = $1";
+
+int pg_run_claim(bk_store *s, const char *owner, int64_t now_us, int64_t lease_us, bk_run *out,
+                 bk_err *err)
+{
+    pg_params p = {0};
+    pg_p_str(&p, owner);
+    pg_p_ts(&p, now_us + lease_us);
+    pg_p_ts(&p, now_us);
+    int rc = one_run(pgs(s), P_RUN_CLAIM, SQL_RUN_CLAIM, T_CLAIM, &p, out, "claim run", err);
+    if (rc == BK_ENOENT)
+        bk_err_set(err, rc, "no claimable run");
+    return rc;
+}
+
+int pg_run_claim_id(bk_store *s, const char *id, const char *owner, int64_t now_us,
+                    int64_t lease_us, bk_run *out, bk_err *err)
+{
+    pg_store *q = pgs(s);
+    if (!pg_is_uuid(id))
+        return bk_err_set(err, BK_ENOENT, "run %s not found", id);
+    pg_params p = {0};
+    pg_p_str(&p, owner);
+    pg_p_ts(&p, now_us + lease_us);
+    pg_p_ts(&p, now_us);
+    pg_p_uuid(&p, id);
+    int rc = one_run(q, P_RUN_CLAIM_ID, SQL_RUN_CLAIM_ID, "tTTu", &p, out, "claim run", err);
+    if (rc != BK_ENOENT)
+        return rc;
+    pg_params e = {0};
+    pg_p_uuid(&e, id);
+    PGresult *r = pg_exec(q, P_RUN_EXISTS, SQL_RUN_EXISTS, "u", &e, "claim run", err);
+    if (!r)
+        return pg_errc(err);
+    char status[16];
+    if (PQntuples(r) == 1) {
+        pg_c_text(status, sizeof status, r, 0, 0);
+        rc = bk_err_set(err, BK_EBUSY, "run %s is %s, not queued", id, status);
+    } else {
+        rc = bk_err_set(err, BK_ENOENT, "run %s not found", id);
+    }
+    PQclear(r);
+    return rc;
+}
+
+/* ---- the running run's owner: heartbeat, fail, release ---- */
+
+static const char SQL_RUN_HEARTBEAT[] =
+    "UPDATE job_runs SET lease_until = $3, updated_at = $4,"
+    " progress_percent = CASE WHEN $5 >= 0 THEN $5 ELSE progress_percent END"
+    " WHERE id = $1 AND status = 'running' AND lease_owner = $2";
+static const char SQL_RUN_RETRY[] =
+    "UPDATE job_runs SET status = 'queued', attempt = attempt + 1, not_before = $3,"
+    " error_code = $4, error_message = $5, provider = coalesce($6, provider),"
+    " progress_percent = 0, lease_owner = NULL, lease_until = NULL, updated_at = $7"
+    " WHERE id = $1 AND status = 'running' AND lease_owner = $2";
+static const char SQL_RUN_DEAD[] =
+    "UPDATE job_runs SET status = 'failed', finished_at = $7, updated_at = $7,"
+    " error_code = $4, error_message = $5, provider = coalesce($6, provider),"
+    " lease_owner = NULL, lease_until = NULL"
+    " WHERE id = $1 AND status = 'running' AND lease_owner = $2";
+static const char SQL_RUN_RELEASE[] =
+    "UPDATE job_runs SET status = 'queued', progress_percent = 0, lease_owner = NULL,"
+    " lease_until = NULL, updated_at = $3"
+    " WHERE id = $1 AND status = 'running' AND lease_owner = $2";
+
+/* Run an owner-guarded UPDATE (p starts with the run id and the owner);
+ * BK_ELEASE when it matched no row. */
+static int owner_update(pg_store *q, int slot, const char *sql, const char *types,
+                        const pg_params *p, const char *run_id, const char *owner, const char *what,
+                        bk_err *err)
+{
+    size_t k = 0;
+    int rc = pg_is_uuid(run_id) ? pg_exec_cmd(q, slot, sql, types, p, what, &k, err) : 0;
+    if (rc == 0 && k == 0)
+        rc = bk_err_set(err, BK_ELEASE, "%s: run %s is no longer running under %s", what,
+                        run_id ? run_id : "", owner);
+    return rc;
+}
+
+static void owner_params(pg_params *p, const char *run_id, const char *owner)
+{
+    pg_p_uuid(p, pg_is_uuid(run_id) ? run_id : NULL);
+    pg_p_str(p, owner);
+}
+
+int pg_run_heartbeat(bk_store *s, const char *run_id, const char *owner, double progress,
+                     int64_t now_us, int64_t lease_until_us, bk_err *err)
+{
+    pg_params p = {0};
+    owner_params(&p, run_id, owner);
+    pg_p_ts(&p, lease_until_us);
+    pg_p_ts(&p, now_us);
+    pg_p_f64(&p, progress);
+    return owner_update(pgs(s), P_RUN_HEARTBEAT, SQL_RUN_HEARTBEAT, "utTTd", &p, run_id, owner,
+                        "heartbeat", err);
+}
+
+int pg_run_fail(bk_store *s, const bk_failure *f, bk_err *err)
+{
+    bool retry = f->retry_at_us > 0;
+    pg_params p = {0};
+    owner_params(&p, f->run_id, f->owner);
+    pg_p_time(&p, retry ? f->retry_at_us : 0);
+    pg_p_str(&p, f->error_code && *f->error_code ? f->error_code : "UNKNOWN");
+    pg_p_text(&p, f->error_message);
+    pg_p_text(&p, f->provider);
+    pg_p_ts(&p, f->now_us);
+    return retry ? owner_update(pgs(s), P_RUN_RETRY, SQL_RUN_RETRY, "utTtttT", &p, f->run_id,
+                                f->owner, "record failure", err)
+                 : owner_update(pgs(s), P_RUN_DEAD, SQL_RUN_DEAD, "utTtttT", &p, f->run_id,
+                                f->owner, "record failure", err);
+}
+
+int pg_run_release(bk_store *s, const char *run_id, const char *owner, int64_t now_us, bk_err *err)
+{
+    pg_params p = {0};
+    owner_params(&p, run_id, owner);
+    pg_p_ts(&p, now_us);
+    return owner_update(pgs(s), P_RUN_RELEASE, SQL_RUN_RELEASE, "utT", &p, run_id, owner,
+                        "release run", err);
+}
+
+/* ---- maintenance: expired leases, dead letters ---- */
+
+static const char SQL_RUNS_EXPIRED_DEAD[] =
+    "UPDATE job_runs SET status = 'failed', error_code = 'LEASE_EXPIRED',"
+    " error_message = 'lease of ' || coalesce(lease_owner, '?') || ' expired',"
+    " finished_at = $1, updated_at = $1, lease_owner = NULL, lease_until = NULL"
+    " WHERE status = 'running' AND lease_until < $1 AND attempt >= max_attempts";
+static const char SQL_RUNS_EXPIRED_REQUEUE[] =
+    "UPDATE job_runs SET status = 'queued', attempt = attempt + 1,"
+    " triggered_by = 'lease_expired', error_code = 'LEASE_EXPIRED',"
+    " error_message = 'lease of ' || coalesce(lease_owner, '?') || ' expired',"
+    " progress_percent = 0, not_before = NULL, lease_owner = NULL, lease_until = NULL,"
+    " updated_at = $1"
+    " WHERE status = 'running' AND lease_until < $1";
+/* SQLite's UPDATE OR IGNORE: skip a run whose slice is active again, and
+ * revive only the oldest of several failed runs of one slice. */
+static const char SQL_RUNS_RETRY_FAILED[] =
+    "UPDATE job_runs SET status = 'queued', attempt = attempt + 1,"
+    " max_attempts = attempt + $2, triggered_by = 'retry_failed', not_before = NULL,"
+    " finished_at = NULL, progress_percent = 0, updated_at = $1"
+    " WHERE id IN (SELECT DISTINCT ON (f.symbol, f.timeframe, f.job_type, f.slice_from,"
+    "   f.slice_to) f.id FROM job_runs f WHERE f.status = 'failed'"
+    "   AND NOT EXISTS (SELECT 1 FROM job_runs a WHERE a.status IN ('queued','running')"
+    "     AND a.symbol = f.symbol AND a.timeframe = f.timeframe AND a.job_type = f.job_type"
+    "     AND a.slice_from = f.slice_from AND a.slice_to = f.slice_to)"
+    "   ORDER BY f.symbol, f.timeframe, f.job_type, f.slice_from, f.slice_to, f.seq)";
+
+int pg_runs_requeue_expired(bk_store *s, int64_t now_us, size_t *n, bk_err *err)
+{
+    pg_store *q = pgs(s);
+    pg_params p = {0};
+    pg_p_ts(&p, now_us);
+    size_t dead = 0, requeued = 0;
+    int rc = pg_begin(q, err);
+    if (rc < 0)
+        return rc;
+    rc = pg_exec_cmd(q, P_RUNS_EXPIRED_DEAD, SQL_RUNS_EXPIRED_DEAD, "T", &p,
+                     "dead-letter expired runs", &dead, err);
+    if (rc == 0)
+        rc = pg_exec_cmd(q, P_RUNS_EXPIRED_REQUEUE, SQL_RUNS_EXPIRED_REQUEUE, "T", &p,
+                         "requeue expired runs", &requeued, err);
+    if (rc < 0) {
+        pg_rollback(q);
+        return rc;
+    }
+    rc = pg_commit(q, err);
+    if (rc == 0)
+        *n = dead + requeued;
+    return rc;
+}
+
+int pg_runs_retry_failed(bk_store *s, int64_t now_us, int extra_attempts, size_t *n, bk_err *err)
+{
+    pg_params p = {0};
+    pg_p_ts(&p, now_us);
+    pg_p_i32(&p, extra_attempts);
+    return pg_exec_cmd(pgs(s), P_RUNS_RETRY_FAILED, SQL_RUNS_RETRY_FAILED, "Ti", &p,
+                       "retry failed runs", n, err);
+}
+
+/* ---- reading ---- */
+
+static const char SQL_RUN_GET[] = "SELECT " RUN_COLS " FROM job_runs WHERE id = $1";
+
+int pg_run_get(bk_store *s, const char *id, bk_run *out, bk_err *err)
+{
+    int rc = BK_ENOENT;
+    if (pg_is_uuid(id)) {
+        pg_params p = {0};
+        pg_p_uuid(&p, id);
+        rc = one_run(pgs(s), P_RUN_GET, SQL_RUN_GET, "u", &p, out, "get run", err);
+    }
+    if (rc == BK_ENOENT)
+        bk_err_set(err, rc, "run %s not found", id);
+    return rc;
+}
+
+enum { F_STATUS = 1, F_SYMBOL = 2, F_TF = 4, F_SINCE = 8 };
+
+static int filter_mask(const bk_run_filter *f)
+{
+    return (f->status >= 0 ? F_STATUS : 0) | (f->symbol ? F_SYMBOL : 0) | (f->tf >= 0 ? F_TF : 0) |
+           (f->since_us > 0 ? F_SINCE : 0);
+}
+
+/* One prepared statement per combination of filters, so each can use its
+ * index; parameters are numbered in the order present, the limit last. */
+static PGresult *filter_exec(pg_store *q, const bk_run_filter *f, bool count, const char *what,
+                             bk_err *err)
+{
+    static const char *const cond[4] = {"status =", "symbol =", "timeframe =", "created_at >="};
+    int mask = filter_mask(f), k = 0;
+    char sql[640], where[200] = "", types[8] = "";
+    pg_params p = {0};
+    for (int bit = 0; bit < 4; bit++) {
+        if (!(mask & (1 << bit)))
+            continue;
+        size_t used = strlen(where);
+        snprintf(where + used, sizeof where - used, " AND %s $%d", cond[bit], k + 1);
+        types[k++] = bit == 3 ? 'T' : 't';
+    }
+    if (mask & F_STATUS)
+        pg_p_str(&p, bk_status_name((bk_status)f->status));
+    if (mask & F_SYMBOL)
+        pg_p_str(&p, f->symbol);
+    if (mask & F_TF)
+        pg_p_str(&p, bk_tf_name((bk_tf)f->tf));
+    if (mask & F_SINCE)
+        pg_p_ts(&p, f->since_us);
+    if (count) {
+        snprintf(sql, sizeof sql,
+                 "SELECT status, count(*) FROM job_runs WHERE true%s"
+                 " GROUP BY status",
+                 where);
+    } else {
+        types[k++] = 'l';
+        if (f->limit)
+            pg_p_i64(&p, (int64_t)f->limit);
+        else
+            pg_p_bytes(&p, NULL, 0); /* LIMIT NULL: no limit */
+        snprintf(sql, sizeof sql,
+                 "SELECT " RUN_COLS " FROM job_runs WHERE true%s"
+                 " ORDER BY created_at DESC, seq DESC LIMIT $%d",
+                 where, k);
+    }
+    int slot = (count ? P_RUNS_COUNT : P_RUNS_LIST) + mask;
+    return pg_exec(q, slot, sql, types, &p, what, err);
+}
+
+int pg_runs_list(bk_store *s, const bk_run_filter *f, bk_run **out, size_t *n, bk_err *err)
+{
+    PGresult *r = filter_exec(pgs(s), f, false, "list runs", err);
+    if (!r)
+        return pg_errc(err);
+    int rows = PQntuples(r);
+    bk_run *v = bk_xcalloc((size_t)rows + 1, sizeof *v);
+    size_t len = 0;
+    for (int i = 0; i < rows; i++)
+        if (read_run(r, i, &v[len]) == 0)
+            len++;
+    PQclear(r);
+    *out = v;
+    *n = len;
+    return 0;
+}
+
+int pg_runs_count(bk_store *s, const bk_run_filter *f, int64_t counts[BK_ST__N], bk_err *err)
+{
+    PGresult *r = filter_exec(pgs(s), f, true, "count runs", err);
+    if (!r)
+        return pg_errc(err);
+    for (int i = 0; i < PQntuples(r); i++) {
+        char t[16];
+        bk_status st;
+        pg_c_text(t, sizeof t, r, i, 0);
+        if (bk_status_parse(t, &st) == 0)
+            counts[st] = pg_c_i64(r, i, 1);
+    }
+    PQclear(r);
+    return 0;
+}
+
+/* A queued run without not_before sorts first (NULLS FIRST, as SQLite's
+ * default) and reports its created_at: already claimable. */
+static const char SQL_RUNS_NEXT_QUEUED[] =
+    "SELECT coalesce(not_before, created_at) FROM job_runs WHERE status = 'queued'"
+    " ORDER BY not_before NULLS FIRST LIMIT 1";
+static const char SQL_RUNS_NEXT_LEASE[] =
+    "SELECT min(lease_until) FROM job_runs WHERE status = 'running'";
+static const char SQL_RUNS_OLDEST_QUEUED[] =
+    "SELECT min(created_at) FROM job_runs WHERE status = 'queued'";
+
+static int first_time(pg_store *q, int slot, const char *sql, int64_t *out, bk_err *err)
+{
+    PGresult *r = pg_exec(q, slot, sql, "", NULL, "next event", err);
+    if (!r)
+        return pg_errc(err);
+    *out = PQntuples(r) > 0 ? pg_c_time(r, 0, 0) : 0;
+    PQclear(r);
+    return 0;
+}
+
+int pg_runs_next_event(bk_store *s, int64_t *out_us, bk_err *err)
+{
+    pg_store *q = pgs(s);
+    int64_t a = 0, b = 0;
+    int rc = first_time(q, P_RUNS_NEXT_QUEUED, SQL_RUNS_NEXT_QUEUED, &a, err);
+    if (rc == 0)
+        rc = first_time(q, P_RUNS_NEXT_LEASE, SQL_RUNS_NEXT_LEASE, &b, err);
+    if (rc == 0)
+        *out_us = !a ? b : !b ? a : BK_MIN(a, b);
+    return rc;
+}
+
+int pg_runs_oldest_queued(bk_store *s, int64_t *out_us, bk_err *err)
+{
+    return first_time(pgs(s), P_RUNS_OLDEST_QUEUED, SQL_RUNS_OLDEST_QUEUED, out_us, err);
+}
