@@ -15,8 +15,8 @@ for preset in dev asan; do
     cmake --build --preset "$preset" $jobs
     echo "== $preset tests" >&2
     ctest --preset "$preset" $jobs
-    echo "== $preset store suites on a throwaway PostgreSQL" >&2
-    scripts/with-pg.sh ctest --preset "$preset" -L store
+    echo "== $preset store and loop suites on a throwaway PostgreSQL" >&2
+    scripts/with-pg.sh ctest --preset "$preset" -L 'store|pg'
     if [ "$preset" = dev ]; then
         echo "== valgrind" >&2
         scripts/valgrind.sh

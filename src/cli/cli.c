@@ -24,7 +24,8 @@ static const char usage_text[] =
     "  migrate                       create or upgrade the database schema\n"
     "  jobs add|list|enable|disable|rm|seed   manage job definitions (the watchlist)\n"
     "  tick [--wait]                 plan once; with --wait run the queue until idle\n"
-    "  serve [--workers N]           scheduler + workers until SIGINT/SIGTERM\n"
+    "  serve [--workers N]           scheduler + API + workers until SIGINT/SIGTERM\n"
+    "  worker [--workers N]          workers only (scale-out next to serve)\n"
     "  runs [--status S] [--json]    list job runs\n"
     "  retry-failed                  revive dead-lettered runs\n"
     "  coverage [SYMBOL [TF]]        coverage summary per series\n"
@@ -232,10 +233,18 @@ static const struct {
     const char *name;
     int (*fn)(bk_cli *, int, char **);
 } commands[] = {
-    {"migrate", bk_cmd_migrate},   {"jobs", bk_cmd_jobs},     {"tick", bk_cmd_tick},
-    {"serve", bk_cmd_serve},       {"runs", bk_cmd_runs},     {"retry-failed", bk_cmd_retry_failed},
-    {"coverage", bk_cmd_coverage}, {"gaps", bk_cmd_gaps},     {"bars", bk_cmd_bars},
-    {"calendar", bk_cmd_calendar}, {"config", bk_cmd_config},
+    {"migrate", bk_cmd_migrate},
+    {"jobs", bk_cmd_jobs},
+    {"tick", bk_cmd_tick},
+    {"serve", bk_cmd_serve},
+    {"worker", bk_cmd_worker},
+    {"runs", bk_cmd_runs},
+    {"retry-failed", bk_cmd_retry_failed},
+    {"coverage", bk_cmd_coverage},
+    {"gaps", bk_cmd_gaps},
+    {"bars", bk_cmd_bars},
+    {"calendar", bk_cmd_calendar},
+    {"config", bk_cmd_config},
 };
 
 /* Global options before the command; returns the index of the command, or

@@ -59,6 +59,7 @@ int bk_cmd_migrate(bk_cli *cli, int argc, char **argv);
 int bk_cmd_jobs(bk_cli *cli, int argc, char **argv);
 int bk_cmd_tick(bk_cli *cli, int argc, char **argv);
 int bk_cmd_serve(bk_cli *cli, int argc, char **argv);
+int bk_cmd_worker(bk_cli *cli, int argc, char **argv);
 int bk_cmd_runs(bk_cli *cli, int argc, char **argv);
 int bk_cmd_retry_failed(bk_cli *cli, int argc, char **argv);
 int bk_cmd_coverage(bk_cli *cli, int argc, char **argv);

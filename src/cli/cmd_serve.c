@@ -36,13 +36,24 @@ static const char tick_usage[] =
     "runs finish, until nothing is queued, running or left to plan. Exit status 1 if\n"
     "a run was dead-lettered meanwhile.\n";
 static const char serve_usage[] =
-    "usage: barkeep serve [--workers N] [--listen ADDR:PORT|off]\n"
+    "usage: barkeep serve [--workers N] [--listen ADDR:PORT|off] [--no-scheduler]\n"
     "\n"
     "Run the scheduler, N worker threads (default: the workers setting) and the\n"
     "HTTP API (default 127.0.0.1:8080; port 0 picks a free port) until SIGINT or\n"
     "SIGTERM. In-flight runs are released back to the queue on exit.\n"
+    "Roles: --workers 0 runs no workers (runs are executed by other processes or\n"
+    "through fetch-bars); --listen off runs no API; --no-scheduler never plans.\n"
+    "Many serve processes may share one database: one of them is the scheduler\n"
+    "leader at a time, the others stand by and take over when it goes away.\n"
     "Keys: BARKEEP_SERVICE_KEY, BARKEEP_ANON_KEY or the keys_file setting; with no\n"
     "key only trusted clients (trusted_clients, default loopback) are served.\n";
+
+static const char worker_usage[] =
+    "usage: barkeep worker [--workers N]\n"
+    "\n"
+    "Run N worker threads (default: the workers setting) and nothing else: no\n"
+    "scheduler, no API. For scale-out on PostgreSQL, next to one or more serve\n"
+    "processes. In-flight runs are released back to the queue on SIGINT/SIGTERM.\n";
 
 static atomic_bool g_stop;
 
@@ -324,7 +335,8 @@ int bk_cmd_tick(bk_cli *cli, int argc, char **argv)
 
 /* One scheduler step: hold or renew leadership, tick if leader, and say how
  * long to sleep. */
-static int64_t scheduler_step(loop *l, const char *owner, bool *was_leader)
+/* *role: -1 unknown yet, 0 standby, 1 leader (changes are logged). */
+static int64_t scheduler_step(loop *l, const char *owner, int *role)
 {
     const int64_t leader_ttl_us = l->cli->conf.lease_ms * BK_US_PER_MS; /* same lease as runs */
     bk_err err = {0};
@@ -334,12 +346,12 @@ static int64_t scheduler_step(loop *l, const char *owner, bool *was_leader)
         bk_log(BK_LOG_ERROR, "plan", "leader lease failed error=\"%s\"", err.msg);
         return BK_US_PER_S;
     }
-    if (leader != *was_leader)
+    if ((int)leader != *role)
         bk_log(BK_LOG_INFO, "plan", "%s owner=%s",
                leader ? "this process is the scheduler leader"
                       : "another process holds the scheduler lease; running workers only",
                owner);
-    *was_leader = leader;
+    *role = leader;
     if (!leader)
         return leader_ttl_us / 3;
     bk_tick_stats t;
@@ -354,12 +366,47 @@ static int64_t scheduler_step(loop *l, const char *owner, bool *was_leader)
     return wait;
 }
 
+/* The daemon: optionally the scheduler, the API and the workers. */
+typedef struct roles {
+    bool scheduler;
+    bool api;
+} roles;
+
+static int run_daemon(bk_cli *cli, roles r)
+{
+    install_signals();
+    loop l;
+    int rc = loop_start(&l, cli, r.api);
+    if (rc) {
+        loop_stop(&l);
+        return rc;
+    }
+    warn_simulated(l.prov);
+    char owner[BK_OWNER_MAX];
+    snprintf(owner, sizeof owner, "%s:scheduler", bk_host_id());
+    bk_log(BK_LOG_INFO, "serve", "started db=%s store=%s workers=%lld scheduler=%s api=%s", cli->db,
+           bk_store_kind(l.s), (long long)cli->conf.workers, r.scheduler ? "yes" : "no",
+           r.api ? cli->conf.listen : "off");
+    int role = -1;
+    while (!atomic_load(&g_stop))
+        wait_progress(l.pool, r.scheduler ? scheduler_step(&l, owner, &role) : BK_US_PER_S);
+    bk_log(BK_LOG_INFO, "serve", "stopping: releasing in-flight runs");
+    bk_err err = {0};
+    if (role == 1)
+        bk_store_leader_release(l.s, LEADER_NAME, owner, &err);
+    loop_stop(&l);
+    bk_log(BK_LOG_INFO, "serve", "stopped");
+    return 0;
+}
+
 int bk_cmd_serve(bk_cli *cli, int argc, char **argv)
 {
     const char *workers = NULL, *listen = NULL, *pos[1];
+    bool no_scheduler = false;
     int n_pos, rc;
     bk_opt opts[] = {{"--workers", true, &workers, NULL},
                      {"--listen", true, &listen, NULL},
+                     {"--no-scheduler", false, NULL, &no_scheduler},
                      {NULL, false, NULL, NULL}};
     if ((rc = bk_cli_parse(argc - 1, argv + 1, opts, pos, 0, &n_pos, serve_usage)) != 0)
         return rc < 0 ? 0 : rc;
@@ -370,26 +417,20 @@ int bk_cmd_serve(bk_cli *cli, int argc, char **argv)
         if (bk_conf_set(&cli->conf, "listen", listen, &err) != 0)
             return bk_cli_usage_error("--listen: %s", err.msg);
     }
-    install_signals();
-    loop l;
-    bool with_api = strcmp(cli->conf.listen, "off") != 0;
-    if ((rc = loop_start(&l, cli, with_api)) != 0) {
-        loop_stop(&l);
+    roles r = {.scheduler = !no_scheduler, .api = strcmp(cli->conf.listen, "off") != 0};
+    if (!r.scheduler && !r.api && cli->conf.workers == 0)
+        return bk_cli_usage_error("nothing to run: no scheduler, no API and no workers");
+    return run_daemon(cli, r);
+}
+
+int bk_cmd_worker(bk_cli *cli, int argc, char **argv)
+{
+    const char *workers = NULL, *pos[1];
+    int n_pos, rc;
+    bk_opt opts[] = {{"--workers", true, &workers, NULL}, {NULL, false, NULL, NULL}};
+    if ((rc = bk_cli_parse(argc - 1, argv + 1, opts, pos, 0, &n_pos, worker_usage)) != 0)
+        return rc < 0 ? 0 : rc;
+    if ((rc = workers_opt(cli, workers, 1)) != 0)
         return rc;
-    }
-    warn_simulated(l.prov);
-    char owner[BK_OWNER_MAX];
-    snprintf(owner, sizeof owner, "%s:scheduler", bk_host_id());
-    bk_log(BK_LOG_INFO, "serve", "started db=%s store=%s workers=%lld", cli->db, bk_store_kind(l.s),
-           (long long)cli->conf.workers);
-    bool leader = false;
-    while (!atomic_load(&g_stop))
-        wait_progress(l.pool, scheduler_step(&l, owner, &leader));
-    bk_log(BK_LOG_INFO, "serve", "stopping: releasing in-flight runs");
-    bk_err err = {0};
-    if (leader)
-        bk_store_leader_release(l.s, LEADER_NAME, owner, &err);
-    loop_stop(&l);
-    bk_log(BK_LOG_INFO, "serve", "stopped");
-    return 0;
+    return run_daemon(cli, (roles){.scheduler = false, .api = false});
 }

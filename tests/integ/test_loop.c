@@ -62,14 +62,33 @@ static bk_t_result bk(const char *first, ...)
     return bk_t_run(argv, g_env);
 }
 
+/* With BK_TEST_DB_URL (scripts/with-pg.sh) every test runs on that
+ * PostgreSQL database, emptied first; otherwise on a fresh SQLite file. */
 static int setup(void **state)
 {
     (void)state;
     g_dir = bk_t_tmpdir("loop");
-    static int seq;
-    char name[32];
-    snprintf(name, sizeof name, "t%d.db", seq++);
-    g_db = bk_t_path(g_dir, name);
+    const char *url = getenv("BK_TEST_DB_URL");
+    if (url && *url) {
+        g_db = strdup(url);
+        const char *argv[] = {"/usr/bin/psql",
+                              "-q",
+                              "-v",
+                              "ON_ERROR_STOP=1",
+                              url,
+                              "-c",
+                              "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public",
+                              NULL};
+        bk_t_result r = bk_t_run(argv, NULL);
+        if (r.status != 0)
+            fail_msg("cannot reset %s: %s", url, r.err);
+        bk_t_result_free(&r);
+    } else {
+        static int seq;
+        char name[32];
+        snprintf(name, sizeof name, "t%d.db", seq++);
+        g_db = bk_t_path(g_dir, name);
+    }
     set_env(NULL);
     return 0;
 }
@@ -393,14 +412,101 @@ static void test_two_serves_one_leader(void **state)
     free(log_b);
 }
 
+static pid_t spawn(const char *log, const char *const *cmd)
+{
+    const char *argv[24];
+    int n = 0;
+    const char *pre[] = {bk_t_bin(), "--db", g_db, "--now", NOW, "--log-level", "info"};
+    for (size_t i = 0; i < sizeof pre / sizeof pre[0]; i++)
+        argv[n++] = pre[i];
+    for (size_t i = 0; cmd[i] && n < 23; i++)
+        argv[n++] = cmd[i];
+    argv[n] = NULL;
+    return bk_t_spawn(argv, g_env, log);
+}
+
+static void wait_backfill(int64_t seconds)
+{
+    int64_t deadline = bk_clock_mono_us() + seconds * BK_US_PER_S;
+    while (!backfill_done() && bk_clock_mono_us() < deadline)
+        pause_ms(50);
+}
+
+/* One scheduler-only serve and three worker processes drain the watchlist. */
+static void test_scale_out_processes(void **state)
+{
+    (void)state;
+    const char *env[] = {"BARKEEP_SIM_LATENCY_MS=10", "BARKEEP_SIM_PAGE_SIZE=4", NULL};
+    set_env(env);
+    must_free(bk("jobs", "seed", NULL), 0);
+    char *logs[4];
+    pid_t pids[4];
+    const char *sched[] = {"serve", "--workers", "0", "--listen", "off", NULL};
+    const char *worker[] = {"worker", "--workers", "2", NULL};
+    for (int i = 0; i < 4; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "p%d.log", i);
+        logs[i] = bk_t_path(g_dir, name);
+        pids[i] = spawn(logs[i], i == 0 ? sched : worker);
+    }
+    wait_backfill(120);
+    for (int i = 0; i < 4; i++) {
+        kill(pids[i], SIGTERM);
+        assert_int_equal(bk_t_wait(pids[i]), 0);
+        free(logs[i]);
+    }
+    check_all_complete(); /* every bar once, nothing running */
+}
+
+/* SIGKILL the scheduler leader: the standby leads within the lease time. */
+static void test_leader_killed(void **state)
+{
+    (void)state;
+    const char *env[] = {"BARKEEP_SIM_LATENCY_MS=20", "BARKEEP_SIM_PAGE_SIZE=2",
+                         "BARKEEP_LEASE_MS=1000", NULL};
+    set_env(env);
+    must_free(bk("jobs", "seed", NULL), 0);
+    char *log_a = bk_t_path(g_dir, "a.log"), *log_b = bk_t_path(g_dir, "b.log");
+    const char *serve[] = {"serve", "--workers", "1", "--listen", "off", NULL};
+    pid_t a = spawn(log_a, serve);
+    int64_t deadline = bk_clock_mono_us() + 30 * BK_US_PER_S;
+    while (!log_has(log_a, LEADER) && bk_clock_mono_us() < deadline)
+        pause_ms(20);
+    assert_true(log_has(log_a, LEADER));
+    pid_t b = spawn(log_b, serve);
+    while (!log_has(log_b, STANDBY) && bk_clock_mono_us() < deadline)
+        pause_ms(20);
+    assert_true(log_has(log_b, STANDBY));
+    kill(a, SIGKILL);
+    assert_int_equal(bk_t_wait(a), 128 + SIGKILL);
+    int64_t killed = bk_clock_mono_us();
+    while (!log_has(log_b, LEADER) && bk_clock_mono_us() < killed + 10 * BK_US_PER_S)
+        pause_ms(20);
+    assert_true(log_has(log_b, LEADER));
+    /* lease 1 s, standby looks every lease/3: leadership moves within ~1.5 s */
+    assert_true(bk_clock_mono_us() - killed < 5 * BK_US_PER_S);
+    wait_backfill(120);
+    kill(b, SIGTERM);
+    assert_int_equal(bk_t_wait(b), 0);
+    check_all_complete();
+    free(log_a);
+    free(log_b);
+}
+
 int main(void)
 {
+    if (getenv("BK_REQUIRE_PG") && !getenv("BK_TEST_DB_URL")) {
+        printf("skipped: needs BK_TEST_DB_URL (run through scripts/with-pg.sh)\n");
+        return 77;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_guide_watchlist, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigkill_and_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fault_injection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dead_letter_and_retry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_serves_one_leader, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scale_out_processes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_leader_killed, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
