@@ -35,19 +35,26 @@ typedef struct bk_api_opts {
 } bk_api_opts;
 
 /* Bind and start serving. BK_EINVAL for a bad listen address, BK_EIO when
- * the address cannot be bound. */
+ * the address cannot be bound; a store error when db_url cannot be opened
+ * (on PostgreSQL the change listener LISTENs before this returns, so every
+ * change committed afterwards is streamed). */
 int bk_api_start(bk_api **out, const bk_api_opts *opts, bk_err *err);
 /* Workers to wake after enqueues (the pool starts after the API, because its
  * events go to the API). Any thread. */
 void bk_api_attach_pool(bk_api *a, bk_pool *pool);
 /* The bound port (useful with port 0). */
 uint16_t bk_api_port(const bk_api *a);
-/* Publish the change of a run to SSE clients and count it in the metrics
- * (the work/plan event callback; ctx is the bk_api). Any thread. */
+/* Count the change of a run in the metrics and publish it to SSE clients
+ * (the work/plan event callback; ctx is the bk_api). Any thread.
+ * On PostgreSQL these do not publish: the API's change listener (started by
+ * bk_api_start, one thread and two store connections) LISTENs for job_runs
+ * changes of every process, this one included, and is the only publisher, so
+ * each change is published once. Still wire them: they keep the counters. */
 void bk_api_on_run(void *ctx, const bk_run *run);
-/* Same, for a newly enqueued run (INSERT). */
+/* Same, for a newly enqueued run (INSERT); no counter. */
 void bk_api_on_enqueue(void *ctx, const bk_run *run);
-/* Close SSE streams, stop accepting, finish in-flight requests, free. */
+/* Close SSE streams, stop the change listener, stop accepting, finish
+ * in-flight requests, free. */
 void bk_api_stop(bk_api *a);
 
 /* Load keys: BARKEEP_SERVICE_KEY / BARKEEP_ANON_KEY, then the keys file

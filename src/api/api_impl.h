@@ -59,6 +59,13 @@ struct bk_api {
     atomic_bool stopping;
     pthread_t ticker;
     bool ticker_started;
+    /* change listener (listen.c), PostgreSQL only */
+    bool notifies;      /* set before any request thread starts, then constant: the
+                           listener is the only publisher of run events */
+    pthread_t listener; /* owns ln_listen and ln_read while it runs */
+    bool listener_started;
+    bk_store *ln_listen; /* LISTENs for job_runs changes */
+    bk_store *ln_read;   /* reads the notified runs */
     bk_api_metrics metrics;
 };
 
@@ -67,6 +74,13 @@ void bk_api__wake(bk_api *a);
 
 /* sse.c */
 void bk_sse__tick(bk_api *a, bool closing); /* keep-alive / close every stream */
+
+/* listen.c: when the store notifies (PostgreSQL), LISTEN and start the
+ * listener thread (sets notifies); on SQLite, nothing (the connection opened
+ * to find out goes to the request pool). Before the daemon starts. */
+int bk_listen__start(bk_api *a, bk_err *err);
+/* Join the listener (stopping must be set and sse_cond broadcast first). */
+void bk_listen__stop(bk_api *a);
 
 /* metrics.c */
 void bk_metrics__init(bk_api_metrics *m);

@@ -468,7 +468,8 @@ int bk_api_start(bk_api **out, const bk_api_opts *opts, bk_err *err)
     pthread_mutex_init(&a->sse_lock, NULL);
     pthread_cond_init(&a->sse_cond, NULL);
     bk_metrics__init(&a->metrics);
-    if ((rc = parse_nets(a, opts->conf->trusted_clients, err)) != 0) {
+    if ((rc = parse_nets(a, opts->conf->trusted_clients, err)) != 0 ||
+        (rc = bk_listen__start(a, err)) != 0) {
         bk_api_stop(a);
         return rc;
     }
@@ -524,12 +525,12 @@ void bk_api_stop(bk_api *a)
     if (!a)
         return;
     atomic_store(&a->stopping, true);
-    if (a->ticker_started) {
-        pthread_mutex_lock(&a->sse_lock);
-        pthread_cond_broadcast(&a->sse_cond);
-        pthread_mutex_unlock(&a->sse_lock);
+    pthread_mutex_lock(&a->sse_lock);
+    pthread_cond_broadcast(&a->sse_cond); /* the ticker and a reconnecting listener wake */
+    pthread_mutex_unlock(&a->sse_lock);
+    if (a->ticker_started)
         pthread_join(a->ticker, NULL);
-    }
+    bk_listen__stop(a);
     if (a->daemon) {
         MHD_quiesce_daemon(a->daemon);
         bk_sse__tick(a, true); /* end every stream, wait until they are gone */

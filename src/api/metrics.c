@@ -1,7 +1,8 @@
 /*
  * metrics.c — /metrics in the Prometheus text format (version 0.0.4), the
  * counters behind it, and the run-event glue (bk_api_on_run) that feeds
- * both the counters and the event bus. Counters describe this process;
+ * both the counters and, unless the change listener publishes instead
+ * (PostgreSQL, listen.c), the event bus. Counters describe this process;
  * gauges (queue depth, freshness) are read from the store at scrape time, so
  * they describe the whole database.
  */
@@ -61,19 +62,24 @@ void bk_metrics__on_run(bk_api_metrics *m, const bk_run *run)
         atomic_fetch_add(&m->bars_written, run->rows_written);
 }
 
+/* When the store notifies (PostgreSQL), the change listener (listen.c)
+ * publishes every change, this process's included: publishing here too would
+ * show each change twice. */
 void bk_api_on_run(void *ctx, const bk_run *run)
 {
     bk_api *a = ctx;
-    bk_bus_publish_run(a->opts.bus, "UPDATE", run,
-                       run->updated_us ? run->updated_us : bk_clock_now_us());
+    if (!a->notifies)
+        bk_bus_publish_run(a->opts.bus, "UPDATE", run,
+                           run->updated_us ? run->updated_us : bk_clock_now_us());
     bk_metrics__on_run(&a->metrics, run);
 }
 
 void bk_api_on_enqueue(void *ctx, const bk_run *run)
 {
     bk_api *a = ctx;
-    bk_bus_publish_run(a->opts.bus, "INSERT", run,
-                       run->created_us ? run->created_us : bk_clock_now_us());
+    if (!a->notifies)
+        bk_bus_publish_run(a->opts.bus, "INSERT", run,
+                           run->created_us ? run->created_us : bk_clock_now_us());
 }
 
 void bk_api__count_request(bk_api *a, int status)

@@ -239,8 +239,24 @@ static const char migration_1[] =
     "  RAISE NOTICE 'barkeep: publication supabase_realtime not set up: %', SQLERRM;\n"
     "END $$;\n";
 
+/* Version 2: every insert or update of a job_runs row NOTIFYs channel
+ * barkeep_job_runs with "INSERT <id>" or "UPDATE <id>", delivered at commit
+ * to every session that LISTENs (bk_store_listen): the API processes stream
+ * changes made by any process. Identical payloads within one transaction are
+ * folded into one by the server; listeners read the row itself. EXECUTE
+ * PROCEDURE is the spelling every server since 10 accepts. */
+static const char migration_2[] =
+    "CREATE FUNCTION bk_job_runs_notify() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+    "BEGIN\n"
+    "  PERFORM pg_notify('" PG_CHANNEL_RUNS "', TG_OP || ' ' || NEW.id::text);\n"
+    "  RETURN NULL;\n"
+    "END $$;\n"
+    "CREATE TRIGGER job_runs_notify AFTER INSERT OR UPDATE ON job_runs\n"
+    "  FOR EACH ROW EXECUTE PROCEDURE bk_job_runs_notify();\n";
+
 const char *const bk_store__pg_migrations[PG_SCHEMA_LATEST] = {
     migration_1,
+    migration_2,
 };
 
 /* ---- market_sessions ---- */

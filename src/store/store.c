@@ -423,3 +423,22 @@ int bk_store_leader_release(bk_store *s, const char *name, const char *owner, bk
     int rc = check_owner(owner, err);
     return rc < 0 ? rc : s->ops->leader_release(s, name, owner, err);
 }
+
+/* ---- change notifications ---- */
+
+bool bk_store_notifies(const bk_store *s)
+{
+    return s->ops->notifies;
+}
+
+int bk_store_listen(bk_store *s, bk_err *err)
+{
+    return s->ops->listen(s, err);
+}
+
+int bk_store_notifications(bk_store *s, int timeout_ms, bk_notify_fn cb, void *ctx, bk_err *err)
+{
+    if (!cb)
+        return bk_err_set(err, BK_EINVAL, "notifications: no callback");
+    return s->ops->notifications(s, timeout_ms < 0 ? 0 : timeout_ms, cb, ctx, err);
+}

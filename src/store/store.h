@@ -1,7 +1,7 @@
 /*
  * store.h — barkeep's persistent state behind one interface: job definitions,
  * job runs (the queue), coverage (interval sets plus the coverage_status
- * summary) and bars. Backends: SQLite (a file path) and, later, PostgreSQL (a
+ * summary) and bars. Backends: SQLite (a file path) and PostgreSQL (a
  * postgres:// URL). Schema and migrations: docs/internals/store.md.
  *
  * Threads: a bk_store is one connection. It is not thread-safe: each thread
@@ -241,10 +241,51 @@ int bk_store_bars_count(bk_store *s, const char *symbol, int tf, int64_t *out, b
 
 /* ---- leadership ---- */
 
-/* Try to hold (or renew) the named leader lease until now+ttl. *is_leader
- * tells whether owner holds it afterwards. */
+/* Try to become (or stay) the leader of name; *is_leader tells whether owner
+ * leads afterwards. Blocks on the database, never on the other contenders.
+ *
+ * SQLite: leadership follows the lease row of scheduler_leases: it is taken
+ * when free, expired (lease_until <= now) or already owner's, and held until
+ * now + ttl; renew well within ttl. A leader that dies is replaced once its
+ * lease expires.
+ *
+ * PostgreSQL: leadership follows a session-level advisory lock on a 64-bit
+ * key hashed from name, held by this connection: a second connection is
+ * refused however old the row is, and a standby wins as soon as the leader's
+ * session ends (bk_store_close, process killed, connection dropped) — no ttl
+ * wait. Repeated calls by the holder do not stack the lock. The row (owner,
+ * lease_until = now + ttl) is still written by the holder on every call, for
+ * visibility only (SELECT * FROM scheduler_leases shows who leads): ttl
+ * bounds how long a dead leader's row stays believable. If the connection
+ * was lost the lock went with it: the call reports false unless it wins the
+ * lock again on the new session. */
 int bk_store_leader_try(bk_store *s, const char *name, const char *owner, int64_t now_us,
                         int64_t ttl_us, bool *is_leader, bk_err *err);
+/* Give up leadership of name if owner holds it (PostgreSQL: unlock and
+ * delete the row; SQLite: delete the lease row). No effect otherwise. */
 int bk_store_leader_release(bk_store *s, const char *name, const char *owner, bk_err *err);
+
+/* ---- change notifications (PostgreSQL) ---- */
+
+/* Whether job_runs changes made through any connection, in any process, can
+ * be received with bk_store_listen + bk_store_notifications: true on
+ * PostgreSQL (a trigger NOTIFYs channel barkeep_job_runs), false on SQLite. */
+bool bk_store_notifies(const bk_store *s);
+/* Start receiving job_runs change notifications on this connection (LISTEN).
+ * SQLite: BK_EINVAL "change notifications need PostgreSQL". After
+ * bk_store_notifications reported a lost connection, call it again (it
+ * reconnects) or open a new store. */
+int bk_store_listen(bk_store *s, bk_err *err);
+/* Called once per notification: op is "INSERT" or "UPDATE", run_id the
+ * changed run's id; both valid during the call only. The callback must not
+ * use the store s (use another connection to read the run). */
+typedef void (*bk_notify_fn)(void *ctx, const char *op, const char *run_id);
+/* Wait up to timeout_ms (0: do not wait) for notifications on a listening
+ * connection, then hand every pending one to cb, in commit order. Returns 0
+ * (also when none arrived), or BK_ESTORE when the connection is lost: the
+ * notifications sent meanwhile are gone; LISTEN again (bk_store_listen) or
+ * reopen. BK_EINVAL on SQLite. Blocks at most timeout_ms plus the callbacks'
+ * time. One thread at a time, like every call on s. */
+int bk_store_notifications(bk_store *s, int timeout_ms, bk_notify_fn cb, void *ctx, bk_err *err);
 
 #endif

@@ -15,6 +15,7 @@
 typedef struct bk_store_ops {
     const char *kind;  /* "sqlite" | "postgres" */
     int schema_latest; /* the schema version this binary's migrations reach */
+    bool notifies;     /* job_runs changes reach listen/notifications (bk_store_notifies) */
 
     void (*close)(bk_store *s);
     int (*migrate)(bk_store *s, int *out_version, bk_err *err);
@@ -65,6 +66,9 @@ typedef struct bk_store_ops {
     int (*leader_try)(bk_store *s, const char *name, const char *owner, int64_t now_us,
                       int64_t ttl_us, bool *is_leader, bk_err *err);
     int (*leader_release)(bk_store *s, const char *name, const char *owner, bk_err *err);
+
+    int (*listen)(bk_store *s, bk_err *err);
+    int (*notifications)(bk_store *s, int timeout_ms, bk_notify_fn cb, void *ctx, bk_err *err);
 } bk_store_ops;
 
 struct bk_store {

@@ -2,7 +2,8 @@
  * store_pg.c — the PostgreSQL backend on libpq: the connection (reset once
  * when it was lost), the per-connection cache of prepared statements, binary
  * parameters and result columns, error mapping, migrations, job
- * definitions, the leader lease and the ops table store.c dispatches through.
+ * definitions, leadership (a session-level advisory lock), LISTEN/NOTIFY of
+ * job_runs changes and the ops table store.c dispatches through.
  *
  * One pg_store is one PGconn, used by one thread at a time (store.h). Many
  * connections — threads, processes, machines — share the database; the
@@ -15,6 +16,7 @@
 #include "store/store_pg.h"
 
 #include <math.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -314,11 +316,17 @@ int pg_fail(pg_store *q, const PGresult *res, const char *what, bk_err *err)
 
 /* ---- executing ---- */
 
+/* The session is gone (reset or lost): with it the prepared statements, the
+ * staging table, advisory locks and LISTEN registrations. */
 static void forget_session(pg_store *q)
 {
     memset(q->ready, 0, sizeof q->ready);
     q->temp_bars = false;
     q->in_tx = false;
+    q->session++;
+    q->n_leader = 0;
+    q->listen_lost = q->listen_lost || q->listening;
+    q->listening = false;
 }
 
 /* The connection is gone: reset it once. */
@@ -889,38 +897,201 @@ static int pg_def_remove(bk_store *s, const char *symbol, bk_tf tf, bk_job type,
 
 /* ---- leadership ---- */
 
-/* Take the lease if it is free, expired or already ours: one upsert, and the
- * row lock of the conflicting row serialises two contenders. */
+/* Leadership is a session-level advisory lock (the bigint key space, apart
+ * from the (int, int) keys of the migration lock): the server drops it with
+ * the session, so a dead leader's standby wins at its next try. The
+ * scheduler_leases row is written by the holder for visibility only. */
+static const char SQL_LEADER_LOCK[] = "SELECT pg_try_advisory_lock($1)";
+static const char SQL_LEADER_UNLOCK[] = "SELECT pg_advisory_unlock($1)";
+/* The row is written only while this very session holds the lock (a reset
+ * session that lost it writes nothing): $4, $5 are the key's halves as
+ * pg_locks shows them. */
 static const char SQL_LEADER_TRY[] =
-    "INSERT INTO scheduler_leases (name, owner, lease_until) VALUES ($1, $2, $3)"
+    "INSERT INTO scheduler_leases (name, owner, lease_until) SELECT $1, $2, $3"
+    " WHERE EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'"
+    " AND pid = pg_backend_pid() AND granted AND objsubid = 1"
+    " AND classid::int8 = $4 AND objid::int8 = $5)"
     " ON CONFLICT (name) DO UPDATE SET owner = excluded.owner,"
-    " lease_until = excluded.lease_until"
-    " WHERE scheduler_leases.owner = excluded.owner OR scheduler_leases.lease_until <= $4";
+    " lease_until = excluded.lease_until";
 static const char SQL_LEADER_RELEASE[] =
     "DELETE FROM scheduler_leases WHERE name = $1 AND owner = $2";
+
+/* The lock key of a leader name: FNV-1a 64 of "barkeep:leader:" + name. */
+static int64_t leader_key(const char *name)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    for (const char *p = "barkeep:leader:"; *p; p++)
+        h = (h ^ (unsigned char)*p) * UINT64_C(0x100000001b3);
+    for (const char *p = name; *p; p++)
+        h = (h ^ (unsigned char)*p) * UINT64_C(0x100000001b3);
+    return (int64_t)h;
+}
+
+static int held_index(const pg_store *q, int64_t key)
+{
+    for (int i = 0; i < q->n_leader; i++)
+        if (q->leader_key[i] == key)
+            return i;
+    return -1;
+}
+
+/* Hold the lock of key on this session: at most one pg_try_advisory_lock per
+ * session (the server counts repeated acquisitions). */
+static int leader_lock(pg_store *q, int64_t key, bool *held, bk_err *err)
+{
+    *held = held_index(q, key) >= 0;
+    if (*held)
+        return 0;
+    if (q->n_leader == PG_MAX_LEADER)
+        return bk_err_set(err, BK_EINVAL, "more than %d leader locks on one connection",
+                          PG_MAX_LEADER);
+    pg_params p = {0};
+    pg_p_i64(&p, key);
+    PGresult *r = pg_exec(q, P_LEADER_LOCK, SQL_LEADER_LOCK, "l", &p, "leader lock", err);
+    if (!r)
+        return pg_errc(err);
+    *held = PQntuples(r) == 1 && pg_c_i64(r, 0, 0) != 0;
+    PQclear(r);
+    if (*held)
+        q->leader_key[q->n_leader++] = key; /* after pg_exec: a reset inside it forgets keys */
+    return 0;
+}
+
+static void forget_key(pg_store *q, int64_t key)
+{
+    int i = held_index(q, key);
+    if (i >= 0)
+        q->leader_key[i] = q->leader_key[--q->n_leader];
+}
 
 static int pg_leader_try(bk_store *s, const char *name, const char *owner, int64_t now_us,
                          int64_t ttl_us, bool *is_leader, bk_err *err)
 {
-    pg_params p = {0};
-    pg_p_str(&p, name);
-    pg_p_str(&p, owner);
-    pg_p_ts(&p, now_us + ttl_us);
-    pg_p_ts(&p, now_us);
-    size_t k = 0;
-    int rc = pg_exec_cmd(pgs(s), P_LEADER_TRY, SQL_LEADER_TRY, "ttTT", &p, "leader lease", &k, err);
-    if (rc == 0)
-        *is_leader = k > 0;
-    return rc;
+    pg_store *q = pgs(s);
+    int64_t key = leader_key(name);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        bool held = false;
+        int rc = leader_lock(q, key, &held, err);
+        if (rc < 0 || !held)
+            return rc;
+        pg_params p = {0};
+        pg_p_str(&p, name);
+        pg_p_str(&p, owner);
+        pg_p_ts(&p, now_us + ttl_us);
+        pg_p_i64(&p, (int64_t)((uint64_t)key >> 32));
+        pg_p_i64(&p, (int64_t)((uint64_t)key & UINT32_MAX));
+        size_t k = 0;
+        rc = pg_exec_cmd(q, P_LEADER_TRY, SQL_LEADER_TRY, "ttTll", &p, "leader lease row", &k, err);
+        if (rc < 0)
+            return rc;
+        if (k == 1) {
+            *is_leader = true;
+            return 0;
+        }
+        /* The session that took the lock is gone (the connection was reset):
+         * try once to take it on this one. */
+        forget_key(q, key);
+    }
+    return 0;
 }
 
 static int pg_leader_release(bk_store *s, const char *name, const char *owner, bk_err *err)
 {
+    pg_store *q = pgs(s);
+    int64_t key = leader_key(name);
+    if (held_index(q, key) < 0)
+        return 0; /* not ours: the row belongs to the lock's holder */
+    /* The row first, while the lock keeps every other writer away from it. */
     pg_params p = {0};
     pg_p_str(&p, name);
     pg_p_str(&p, owner);
-    return pg_exec_cmd(pgs(s), P_LEADER_RELEASE, SQL_LEADER_RELEASE, "tt", &p,
-                       "release leader lease", NULL, err);
+    int rc = pg_exec_cmd(q, P_LEADER_RELEASE, SQL_LEADER_RELEASE, "tt", &p,
+                         "release leader lease row", NULL, err);
+    if (rc < 0 || held_index(q, key) < 0)
+        return rc; /* on a reset the lock is already gone */
+    pg_params u = {0};
+    pg_p_i64(&u, key);
+    uint64_t session = q->session;
+    PGresult *r = pg_exec(q, P_LEADER_UNLOCK, SQL_LEADER_UNLOCK, "l", &u, "leader unlock", err);
+    if (!r && q->session == session)
+        return pg_errc(err); /* still held: a later release may succeed */
+    PQclear(r);
+    forget_key(q, key);
+    return 0;
+}
+
+/* ---- change notifications ---- */
+
+static int pg_listen(bk_store *s, bk_err *err)
+{
+    pg_store *q = pgs(s);
+    int rc = pg_simple(q, "LISTEN " PG_CHANNEL_RUNS, "listen", err);
+    if (rc == 0) {
+        q->listening = true;
+        q->listen_lost = false;
+    }
+    return rc;
+}
+
+static int notes_lost(pg_store *q, bk_err *err)
+{
+    char msg[200];
+    first_line(msg, sizeof msg,
+               q->listen_lost ? "the connection was reset" : PQerrorMessage(q->conn));
+    if (q->listening)
+        forget_session(q); /* LISTEN is gone with it; the next pg_exec/pg_simple resets */
+    return bk_err_set(err, BK_ESTORE, "notifications: PostgreSQL connection lost: %s (%s)", msg,
+                      q->where);
+}
+
+/* "INSERT <uuid>" into op and id; false for anything else. */
+static bool parse_note(const char *payload, char op[16], char id[BK_ID_MAX])
+{
+    const char *sp = strchr(payload, ' ');
+    if (!sp || sp == payload || (size_t)(sp - payload) >= 16 || !pg_is_uuid(sp + 1))
+        return false;
+    memcpy(op, payload, (size_t)(sp - payload));
+    op[sp - payload] = '\0';
+    bk_strlcpy(id, sp + 1, BK_ID_MAX);
+    return true;
+}
+
+/* Hand every notification libpq has buffered to cb; returns how many. */
+static int drain_notes(pg_store *q, bk_notify_fn cb, void *ctx)
+{
+    int n = 0;
+    PGnotify *nt;
+    while ((nt = PQnotifies(q->conn)) != NULL) {
+        char op[16], id[BK_ID_MAX];
+        if (strcmp(nt->relname, PG_CHANNEL_RUNS) == 0 && parse_note(nt->extra, op, id)) {
+            cb(ctx, op, id);
+            n++;
+        }
+        PQfreemem(nt);
+    }
+    return n;
+}
+
+static int pg_notifications(bk_store *s, int timeout_ms, bk_notify_fn cb, void *ctx, bk_err *err)
+{
+    pg_store *q = pgs(s);
+    if (!q->listening)
+        return q->listen_lost ? notes_lost(q, err)
+                              : bk_err_set(err, BK_EINVAL, "notifications: LISTEN first");
+    if (PQstatus(q->conn) != CONNECTION_OK || !PQconsumeInput(q->conn))
+        return notes_lost(q, err);
+    if (drain_notes(q, cb, ctx) > 0 || timeout_ms == 0)
+        return 0;
+    struct pollfd pfd = {.fd = PQsocket(q->conn), .events = POLLIN};
+    if (pfd.fd < 0)
+        return notes_lost(q, err);
+    int ready = poll(&pfd, 1, timeout_ms);
+    if (ready <= 0)
+        return 0; /* timeout, or a signal: the caller loops */
+    if (!PQconsumeInput(q->conn) || PQstatus(q->conn) != CONNECTION_OK)
+        return notes_lost(q, err);
+    drain_notes(q, cb, ctx);
+    return 0;
 }
 
 /* ---- test hooks ---- */
@@ -975,6 +1146,7 @@ void bk_store__pg_cells_free(char **cells, size_t n)
 static const bk_store_ops pg_ops = {
     .kind = "postgres",
     .schema_latest = PG_SCHEMA_LATEST,
+    .notifies = true,
     .close = pg_close,
     .migrate = pg_migrate,
     .schema_version = pg_schema_version,
@@ -1004,4 +1176,6 @@ static const bk_store_ops pg_ops = {
     .bars_count = pg_bars_count,
     .leader_try = pg_leader_try,
     .leader_release = pg_leader_release,
+    .listen = pg_listen,
+    .notifications = pg_notifications,
 };

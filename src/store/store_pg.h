@@ -2,7 +2,8 @@
  * store_pg.h — internals of the PostgreSQL backend, shared by its files:
  *   store_pg.c       connection (reset once on a lost connection), statement
  *                    cache, binary parameters and columns, errors, migrations,
- *                    definitions, leadership, the ops table
+ *                    definitions, leadership (session advisory locks),
+ *                    LISTEN/NOTIFY of job_runs changes, the ops table
  *   store_pg_runs.c  the run queue: enqueue, claim (SKIP LOCKED), heartbeat,
  *                    fail, requeue, lists
  *   store_pg_data.c  commit (run + bars + coverage), bars (COPY path), coverage,
@@ -65,8 +66,13 @@ enum pg_slot {
     P_BAR_COUNT, /* + mask: 1 symbol, 2 tf */
     P_LEADER_TRY = P_BAR_COUNT + 4,
     P_LEADER_RELEASE,
+    P_LEADER_LOCK,
+    P_LEADER_UNLOCK,
     P__N
 };
+
+#define PG_MAX_LEADER   4                  /* leader locks one connection may hold */
+#define PG_CHANNEL_RUNS "barkeep_job_runs" /* NOTIFY channel of the job_runs trigger */
 
 typedef struct pg_store {
     bk_store base; /* first: a bk_store * is a pg_store * */
@@ -75,6 +81,12 @@ typedef struct pg_store {
     bool in_tx;      /* between pg_begin and pg_commit/pg_rollback */
     bool temp_bars;  /* the COPY staging table exists on this connection */
     bool ready[P__N];
+    /* Session state that a reset loses (forget_session clears it). */
+    uint64_t session;                  /* +1 per reset: compare to detect one */
+    int64_t leader_key[PG_MAX_LEADER]; /* advisory locks (leader_try) this session holds */
+    int n_leader;                      /* each held exactly once: never stacked */
+    bool listening;                    /* LISTEN PG_CHANNEL_RUNS done on this session */
+    bool listen_lost;                  /* was listening, then the session was reset */
 } pg_store;
 
 static inline pg_store *pgs(bk_store *s)
@@ -153,7 +165,7 @@ bool pg_is_uuid(const char *s);
 
 /* Migrations (schema_pg.c): bk_store__pg_migrations[i] brings the schema to
  * version i + 1. */
-#define PG_SCHEMA_LATEST 1
+#define PG_SCHEMA_LATEST 2
 extern const char *const bk_store__pg_migrations[PG_SCHEMA_LATEST];
 /* Refill market_sessions from the C calendar if it differs from what the
  * table holds (a hash is kept in bk_meta). Inside the migration lock. */

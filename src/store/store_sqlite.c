@@ -546,6 +546,22 @@ static int sq_leader_release(bk_store *s, const char *name, const char *owner, b
     return sq_exec_stmt(q, st, "release leader lease", err);
 }
 
+/* ---- change notifications: PostgreSQL only ---- */
+
+static int sq_listen(bk_store *s, bk_err *err)
+{
+    (void)s;
+    return bk_err_set(err, BK_EINVAL, "change notifications need PostgreSQL");
+}
+
+static int sq_notifications(bk_store *s, int timeout_ms, bk_notify_fn cb, void *ctx, bk_err *err)
+{
+    (void)timeout_ms;
+    (void)cb;
+    (void)ctx;
+    return sq_listen(s, err);
+}
+
 /* ---- the ops table ---- */
 
 static const bk_store_ops sq_ops = {
@@ -580,4 +596,6 @@ static const bk_store_ops sq_ops = {
     .bars_count = sq_bars_count,
     .leader_try = sq_leader_try,
     .leader_release = sq_leader_release,
+    .listen = sq_listen,
+    .notifications = sq_notifications,
 };

@@ -915,10 +915,21 @@ static void t_leader(void **state)
     assert_false(lb);
     OK(bk_store_leader_try(b, "other", "B", T0 + 14 * S, 10 * S, &lb, ERR)); /* another name */
     assert_true(lb);
-    OK(bk_store_leader_try(b, "scheduler", "B", T0 + 16 * S, 10 * S, &lb, ERR)); /* expired */
-    assert_true(lb);
-    OK(bk_store_leader_try(a, "scheduler", "A", T0 + 17 * S, 10 * S, &la, ERR));
-    assert_false(la);
+    if (strcmp(bk_store_kind(a), "sqlite") == 0) {
+        /* The lease row decides: an expired lease is taken over. */
+        OK(bk_store_leader_try(b, "scheduler", "B", T0 + 16 * S, 10 * S, &lb, ERR)); /* expired */
+        assert_true(lb);
+        OK(bk_store_leader_try(a, "scheduler", "A", T0 + 17 * S, 10 * S, &la, ERR));
+        assert_false(la);
+    } else {
+        /* The session lock decides: A's session is alive, the row's age does
+         * not matter (t_pg_leader_session). */
+        OK(bk_store_leader_try(b, "scheduler", "B", T0 + 16 * S, 10 * S, &lb, ERR));
+        assert_false(lb);
+        OK(bk_store_leader_release(a, "scheduler", "A", ERR));
+        OK(bk_store_leader_try(b, "scheduler", "B", T0 + 16 * S, 10 * S, &lb, ERR));
+        assert_true(lb);
+    }
     OK(bk_store_leader_release(a, "scheduler", "A", ERR)); /* not the holder: no effect */
     OK(bk_store_leader_try(a, "scheduler", "A", T0 + 18 * S, 10 * S, &la, ERR));
     assert_false(la);
@@ -1389,6 +1400,185 @@ static void t_pg_concurrent_claims(void **state)
     free(runs);
 }
 
+/* ---- PostgreSQL: leadership by session lock ---- */
+
+static void expect_lease_owner(bk_store *s, const char *want)
+{
+    cells c = pg_q(s, "SELECT owner FROM scheduler_leases WHERE name = 'scheduler'", NULL, 0);
+    assert_int_equal(c.rows, 1);
+    assert_string_equal(c.v[0], want);
+    cells_free(&c);
+}
+
+/* Leadership follows the session lock: repeated tries do not stack it, one
+ * release frees it, closing the holder's connection frees it at once
+ * (however long the row's lease), and the row shows the holder. */
+static void t_pg_leader_session(void **state)
+{
+    fixture *fx = *state;
+    const int64_t ttl = H; /* never expires within the test */
+    bk_store *a = open_or_die(fx->url), *b = open_or_die(fx->url);
+    bool la = false, lb = true;
+    OK(bk_store_leader_try(a, "scheduler", "A", T0, ttl, &la, ERR));
+    assert_true(la);
+    OK(bk_store_leader_try(b, "scheduler", "B", T0, ttl, &lb, ERR));
+    assert_false(lb);
+    for (int i = 1; i <= 3; i++) {
+        OK(bk_store_leader_try(a, "scheduler", "A", T0 + i * S, ttl, &la, ERR));
+        assert_true(la);
+    }
+    expect_lease_owner(fx->s, "A");
+    OK(bk_store_leader_release(b, "scheduler", "B", ERR)); /* not the holder: no effect */
+    OK(bk_store_leader_try(b, "scheduler", "B", T0 + 4 * S, ttl, &lb, ERR));
+    assert_false(lb);
+    OK(bk_store_leader_release(a, "scheduler", "A", ERR)); /* once frees it */
+    OK(bk_store_leader_try(b, "scheduler", "B", T0 + 5 * S, ttl, &lb, ERR));
+    assert_true(lb);
+    expect_lease_owner(fx->s, "B");
+    OK(bk_store_leader_try(a, "scheduler", "A", T0 + 6 * S, ttl, &la, ERR));
+    assert_false(la);
+    bk_store_close(b); /* the session ends: no ttl wait */
+    OK(bk_store_leader_try(a, "scheduler", "A", T0 + 7 * S, ttl, &la, ERR));
+    assert_true(la);
+    expect_lease_owner(fx->s, "A");
+    bk_store_close(a);
+}
+
+/* A connection whose session died lost the lock with it: a standby takes
+ * over, and the old holder's next try says so (and leaves the row alone). */
+static void t_pg_leader_lost_session(void **state)
+{
+    fixture *fx = *state;
+    const int64_t ttl = H;
+    bk_store *a = open_or_die(fx->url), *c = open_or_die(fx->url);
+    bool la = false, lc = true;
+    OK(bk_store_leader_try(a, "scheduler", "A", T0, ttl, &la, ERR));
+    assert_true(la);
+    cells pid = pg_q(a, "SELECT pg_backend_pid()::text", NULL, 0);
+    const char *args[] = {pid.v[0]};
+    cells k = pg_q(fx->s, "SELECT pg_terminate_backend($1::int, 5000)::text", args, 1);
+    assert_string_equal(k.v[0], "true"); /* waited until the backend exited */
+    cells_free(&k);
+    cells_free(&pid);
+    OK(bk_store_leader_try(c, "scheduler", "C", T0 + S, ttl, &lc, ERR));
+    assert_true(lc);
+    OK(bk_store_leader_try(a, "scheduler", "A", T0 + 2 * S, ttl, &la, ERR)); /* resets */
+    assert_false(la);
+    expect_lease_owner(fx->s, "C");
+    bk_store_close(c);
+    OK(bk_store_leader_try(a, "scheduler", "A", T0 + 3 * S, ttl, &la, ERR));
+    assert_true(la);
+    bk_store_close(a);
+}
+
+/* ---- PostgreSQL: change notifications ---- */
+
+typedef struct notes {
+    char run_id[BK_ID_MAX]; /* count only notifications about this run */
+    char ops[8][8];
+    int n;
+} notes;
+
+static void note_cb(void *ctx, const char *op, const char *run_id)
+{
+    notes *n = ctx;
+    if (strcmp(run_id, n->run_id) == 0 && n->n < 8)
+        bk_strlcpy(n->ops[n->n++], op, sizeof n->ops[0]);
+}
+
+/* Wait (bounded) until n->n reaches want. */
+static void wait_notes(bk_store *s, notes *n, int want)
+{
+    int64_t deadline = bk_clock_mono_us() + 10 * S;
+    while (n->n < want && bk_clock_mono_us() < deadline)
+        OK(bk_store_notifications(s, 100, note_cb, n, ERR));
+    if (n->n < want)
+        fail_msg("%d of %d notifications for run %s", n->n, want, n->run_id);
+}
+
+/* Changes made on one connection reach another that LISTENs: the insert,
+ * the claim and the heartbeat, in commit order. */
+static void t_pg_notify(void **state)
+{
+    fixture *fx = *state;
+    assert_true(bk_store_notifies(fx->s));
+    bk_store *a = open_or_die(fx->url);
+    OK(bk_store_listen(a, ERR));
+    notes n = {.n = 0};
+    OK(bk_store_notifications(a, 10, note_cb, &n, ERR)); /* nothing yet: times out */
+    assert_int_equal(n.n, 0);
+    bk_run r = mk_run("AAPL", BK_TF_1H, T0, T0 + H, 1), got;
+    assert_true(enqueue1(fx->s, &r, T0));
+    bk_strlcpy(n.run_id, r.id, sizeof n.run_id);
+    claim_ok(fx->s, "w1", T0 + S, &got);
+    assert_string_equal(got.id, r.id);
+    OK(bk_store_run_heartbeat(fx->s, r.id, "w1", 50, T0 + 2 * S, T0 + 60 * S, ERR));
+    wait_notes(a, &n, 3);
+    assert_string_equal(n.ops[0], "INSERT");
+    assert_string_equal(n.ops[1], "UPDATE");
+    assert_string_equal(n.ops[2], "UPDATE");
+    OK(bk_store_notifications(a, 0, note_cb, &n, ERR)); /* nothing more */
+    assert_int_equal(n.n, 3);
+    bk_store_close(a);
+}
+
+/* A listener whose connection dies is told so (BK_ESTORE); LISTEN again
+ * reconnects and notifications flow again. */
+static void t_pg_notify_lost(void **state)
+{
+    fixture *fx = *state;
+    bk_store *a = open_or_die(fx->url);
+    cells pid = pg_q(a, "SELECT pg_backend_pid()::text", NULL, 0);
+    OK(bk_store_listen(a, ERR));
+    const char *args[] = {pid.v[0]};
+    cells k = pg_q(fx->s, "SELECT pg_terminate_backend($1::int, 5000)::text", args, 1);
+    assert_string_equal(k.v[0], "true");
+    cells_free(&k);
+    cells_free(&pid);
+    notes n = {.n = 0};
+    bk_err err = {0};
+    int rc = 0;
+    int64_t deadline = bk_clock_mono_us() + 10 * S;
+    while (rc == 0 && bk_clock_mono_us() < deadline)
+        rc = bk_store_notifications(a, 100, note_cb, &n, &err);
+    assert_int_equal(rc, BK_ESTORE);
+    assert_int_equal(bk_store_notifications(a, 0, note_cb, &n, &err), BK_ESTORE); /* stays lost */
+    OK(bk_store_listen(a, ERR));                                                  /* reconnects */
+    bk_run r = mk_run("MSFT", BK_TF_1H, T0, T0 + H, 1);
+    assert_true(enqueue1(fx->s, &r, T0));
+    bk_strlcpy(n.run_id, r.id, sizeof n.run_id);
+    wait_notes(a, &n, 1);
+    assert_string_equal(n.ops[0], "INSERT");
+    bk_store_close(a);
+}
+
+/* A database at version 1 with runs gets the trigger from migration 2. */
+static void t_pg_migrate_1_to_2(void **state)
+{
+    fixture *fx = *state;
+    bk_run r = mk_run("AAPL", BK_TF_1H, T0, T0 + H, 1);
+    assert_true(enqueue1(fx->s, &r, T0));
+    OK(bk_store__pg_exec(fx->s,
+                         "DROP TRIGGER job_runs_notify ON job_runs;"
+                         " DROP FUNCTION bk_job_runs_notify();"
+                         " DELETE FROM schema_migrations WHERE version = 2",
+                         ERR));
+    bk_err err = {0};
+    assert_int_equal(bk_store_check_schema(fx->s, &err), BK_ESCHEMA);
+    int v = 0;
+    OK(bk_store_migrate(fx->s, &v, ERR));
+    assert_int_equal(v, 2);
+    bk_store *a = open_or_die(fx->url);
+    OK(bk_store_listen(a, ERR));
+    bk_run got;
+    claim_ok(fx->s, "w1", T0 + S, &got);
+    notes n = {.n = 0};
+    bk_strlcpy(n.run_id, r.id, sizeof n.run_id);
+    wait_notes(a, &n, 1);
+    assert_string_equal(n.ops[0], "UPDATE");
+    bk_store_close(a);
+}
+
 /* ---- SQLite only ---- */
 
 static void t_sqlite_corrupt(void **state)
@@ -1460,6 +1650,24 @@ static void t_sqlite_bad_path(void **state)
                      BK_ESTORE);
 }
 
+static void t_sqlite_listen(void **state)
+{
+    (void)state;
+    char *dir = bk_t_tmpdir("store-listen");
+    char *p = bk_t_path(dir, "barkeep.db");
+    bk_store *s = open_or_die(p);
+    assert_false(bk_store_notifies(s));
+    bk_err err = {0};
+    assert_int_equal(bk_store_listen(s, &err), BK_EINVAL);
+    assert_non_null(strstr(err.msg, "need PostgreSQL"));
+    notes n = {.n = 0};
+    assert_int_equal(bk_store_notifications(s, 0, note_cb, &n, &err), BK_EINVAL);
+    bk_store_close(s);
+    bk_t_rmtree(dir);
+    free(p);
+    free(dir);
+}
+
 /* ---- suites ---- */
 
 #define FX(t) cmocka_unit_test_setup_teardown(t, fixture_setup, fixture_teardown)
@@ -1499,6 +1707,7 @@ static int sqlite_suite(void)
         cmocka_unit_test(t_sqlite_corrupt),
         cmocka_unit_test(t_sqlite_newer_schema),
         cmocka_unit_test(t_sqlite_bad_path),
+        cmocka_unit_test(t_sqlite_listen),
     };
     return cmocka_run_group_tests_name("store sqlite-only", tests, NULL, NULL);
 }
@@ -1507,8 +1716,10 @@ static int pg_suite(const char *url)
 {
     g_base_url = url;
     const struct CMUnitTest tests[] = {
-        FX(t_pg_microseconds),      FX(t_pg_coverage_gaps), FX(t_pg_guide_sql),
-        FX(t_pg_concurrent_claims), FX(t_pg_reconnect),
+        FX(t_pg_microseconds),        FX(t_pg_coverage_gaps), FX(t_pg_guide_sql),
+        FX(t_pg_concurrent_claims),   FX(t_pg_reconnect),     FX(t_pg_leader_session),
+        FX(t_pg_leader_lost_session), FX(t_pg_notify),        FX(t_pg_notify_lost),
+        FX(t_pg_migrate_1_to_2),
     };
     return cmocka_run_group_tests_name("store postgres-only", tests, NULL, NULL);
 }
