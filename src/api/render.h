@@ -11,6 +11,9 @@
 
 void bk_render_run(bk_jw *w, const bk_run *r);
 void bk_render_coverage(bk_jw *w, const bk_coverage *c);
+/* "key": [runs matching f] (a store query); 0 or the store's error. */
+int bk_render_runs_query(bk_jw *w, bk_store *s, const char *key, const bk_run_filter *f,
+                         bk_err *err);
 /* "2024-06-03T13:30:00Z", or "-" for 0. */
 const char *bk_render_time(int64_t us, char buf[40]);
 

@@ -36,18 +36,7 @@ static int store_fail(bk_http_req *r, bk_store *s, const bk_err *err)
 static int runs_array(bk_jw *w, bk_store *s, const char *key, int status, bk_err *err)
 {
     bk_run_filter f = {.status = status, .tf = -1, .limit = LIST_MAX};
-    bk_run *runs = NULL;
-    size_t n = 0;
-    int rc = bk_store_runs_list(s, &f, &runs, &n, err);
-    if (rc)
-        return rc;
-    bk_jw_key(w, key);
-    bk_jw_arr_begin(w);
-    for (size_t i = 0; i < n; i++)
-        bk_render_run(w, &runs[i]);
-    bk_jw_arr_end(w);
-    free(runs);
-    return 0;
+    return bk_render_runs_query(w, s, key, &f, err);
 }
 
 /* Revive dead-lettered runs and announce each one that changed. */

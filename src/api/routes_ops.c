@@ -200,18 +200,7 @@ static int list_runs(bk_store *s, const bk_ops_req *q, int status, bk_jw *w, con
                        .symbol = q->symbol[0] ? q->symbol : NULL,
                        .tf = q->tf,
                        .limit = OPS_LIST_MAX};
-    bk_run *runs = NULL;
-    size_t n = 0;
-    int rc = bk_store_runs_list(s, &f, &runs, &n, err);
-    if (rc)
-        return rc;
-    bk_jw_key(w, key);
-    bk_jw_arr_begin(w);
-    for (size_t i = 0; i < n; i++)
-        bk_render_run(w, &runs[i]);
-    bk_jw_arr_end(w);
-    free(runs);
-    return 0;
+    return bk_render_runs_query(w, s, key, &f, err);
 }
 
 static int ops_body(bk_store *s, const bk_api_opts *o, const bk_ops_req *q, int64_t now, bk_jw *w,

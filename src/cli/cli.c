@@ -6,6 +6,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "json/jw.h"
 #include "model/time.h"
 
 #include <stdarg.h>
@@ -159,6 +160,22 @@ int bk_cli_job(const char *s, bk_job *out)
         return bk_cli_usage_error(
             "invalid job type '%s' (fetch_intraday, fetch_historical, run_forecast)", s);
     return 0;
+}
+
+void bk_cli_print_json_array(const void *items, size_t n, size_t size,
+                             void (*render)(struct bk_jw *w, const void *item))
+{
+    bk_buf b;
+    bk_buf_init(&b);
+    bk_jw w;
+    bk_jw_init(&w, &b);
+    bk_jw_arr_begin(&w);
+    for (size_t i = 0; i < n; i++)
+        render(&w, (const char *)items + i * size);
+    bk_jw_arr_end(&w);
+    bk_buf_puts(&b, "\n");
+    fwrite(b.data, 1, b.len, stdout);
+    bk_buf_fini(&b);
 }
 
 int bk_cli_open(bk_cli *cli, bk_store **out)

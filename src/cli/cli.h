@@ -41,6 +41,11 @@ int bk_cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)
 /* Print "barkeep: <msg>" to stderr and return BK_EXIT_FAIL. */
 int bk_cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Print items[0..n) (each size bytes) as one JSON array line on stdout. */
+struct bk_jw;
+void bk_cli_print_json_array(const void *items, size_t n, size_t size,
+                             void (*render)(struct bk_jw *w, const void *item));
+
 /* Open the store and bring its schema up to date; prints errors. */
 int bk_cli_open(bk_cli *cli, bk_store **out);
 /* The configured provider (sim unless keys are configured); prints errors. */

@@ -12,6 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void coverage_json(bk_jw *w, const void *item)
+{
+    bk_render_coverage(w, (const bk_coverage *)item);
+}
+
 static const char coverage_usage[] =
     "usage: barkeep coverage [SYMBOL [TIMEFRAME]] [--json]\n"
     "\n"
@@ -67,16 +72,7 @@ int bk_cmd_coverage(bk_cli *cli, int argc, char **argv)
     if (rc)
         return bk_cli_fail("%s", err.msg);
     if (json) {
-        bk_buf b;
-        bk_buf_init(&b);
-        bk_jw w;
-        bk_jw_init(&w, &b);
-        bk_jw_arr_begin(&w);
-        for (size_t i = 0; i < n; i++)
-            bk_render_coverage(&w, &cov[i]);
-        bk_jw_arr_end(&w);
-        printf("%s\n", b.data);
-        bk_buf_fini(&b);
+        bk_cli_print_json_array(cov, n, sizeof *cov, coverage_json);
     } else {
         printf("%-8s %-4s %-20s %-20s %-20s %6s %-8s %9s %8s\n", "SYMBOL", "TF", "FROM", "TO",
                "LAST_SUCCESS", "ROWS", "PROVIDER", "INTERVALS", "HOURS");

@@ -108,8 +108,9 @@ static int jobs_seed(bk_cli *cli)
     return rc;
 }
 
-static void def_json(bk_jw *w, const bk_def *d)
+static void def_json(bk_jw *w, const void *item)
 {
+    const bk_def *d = item;
     bk_jw_obj_begin(w);
     bk_jw_key(w, "id");
     bk_jw_str(w, d->id);
@@ -151,16 +152,7 @@ static int jobs_list(bk_cli *cli, int argc, char **argv)
         return bk_cli_fail("%s", err.msg);
     }
     if (json) {
-        bk_buf b;
-        bk_buf_init(&b);
-        bk_jw w;
-        bk_jw_init(&w, &b);
-        bk_jw_arr_begin(&w);
-        for (size_t i = 0; i < n; i++)
-            def_json(&w, &defs[i]);
-        bk_jw_arr_end(&w);
-        printf("%s\n", b.data);
-        bk_buf_fini(&b);
+        bk_cli_print_json_array(defs, n, sizeof *defs, def_json);
     } else {
         printf("%-10s %-4s %-17s %7s %8s %-7s %s\n", "SYMBOL", "TF", "TYPE", "WINDOW", "PRIORITY",
                "ENABLED", "ID");

@@ -9,6 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void run_json(bk_jw *w, const void *item)
+{
+    bk_render_run(w, (const bk_run *)item);
+}
+
 static const char runs_usage[] =
     "usage: barkeep runs [--status S] [--symbol SYM] [--timeframe TF] [--limit N] [--json]\n"
     "\n"
@@ -82,17 +87,7 @@ int bk_cmd_runs(bk_cli *cli, int argc, char **argv)
     if (rc)
         return bk_cli_fail("%s", err.msg);
     if (json) {
-        bk_buf b;
-        bk_buf_init(&b);
-        bk_jw w;
-        bk_jw_init(&w, &b);
-        bk_jw_arr_begin(&w);
-        for (size_t i = 0; i < n; i++)
-            bk_render_run(&w, &runs[i]);
-        bk_jw_arr_end(&w);
-        fwrite(b.data, 1, b.len, stdout);
-        fputc('\n', stdout);
-        bk_buf_fini(&b);
+        bk_cli_print_json_array(runs, n, sizeof *runs, run_json);
     } else {
         print_table(runs, n);
     }
