@@ -7,8 +7,8 @@
 # postgresql-common) that tool makes the cluster, also as root; otherwise a
 # cluster is initdb'ed in a temporary directory on a free port, listening on a
 # Unix socket there and on 127.0.0.1, and stopped and deleted on exit.
-# Set BK_WITH_PG_INITDB=1 to skip pg_virtualenv. The command's exit status is
-# the script's.
+# The command also sees BK_TEST_PG_RESTART, a shell command that restarts the
+# server (own cluster only). The command's exit status is the script's.
 set -eu
 
 if [ $# -eq 0 ]; then
@@ -23,7 +23,9 @@ if [ "${BK_WITH_PG_INNER:-}" = 1 ]; then
     exec "$@"
 fi
 
-if [ "${BK_WITH_PG_INITDB:-}" != 1 ] && command -v pg_virtualenv >/dev/null 2>&1; then
+# pg_virtualenv names every cluster "regress", so two runs at once collide:
+# the private initdb below is the default; BK_WITH_PG_VIRTUALENV=1 opts in.
+if [ "${BK_WITH_PG_VIRTUALENV:-}" = 1 ] && command -v pg_virtualenv >/dev/null 2>&1; then
     BK_WITH_PG_INNER=1 exec pg_virtualenv -- "$0" "$@"
 fi
 
@@ -82,7 +84,10 @@ as_user "'$bindir/pg_ctl' -D '$tmp/data' -l '$tmp/server.log' -w -o \"-p $port -
 
 BK_TEST_DB_URL="postgresql://${user}@127.0.0.1:${port}/postgres"
 PGHOST=127.0.0.1 PGPORT=$port PGUSER=$user PGDATABASE=postgres
-export BK_TEST_DB_URL PGHOST PGPORT PGUSER PGDATABASE
+# How a test restarts the server (the resilience tests).
+BK_TEST_PG_RESTART="$(printf '%s' "$(command -v su) -s /bin/sh ${runas:-$(id -un)} -c \"'$bindir/pg_ctl' -D '$tmp/data' -l '$tmp/server.log' -w -m fast restart\"")"
+[ -z "$runas" ] && BK_TEST_PG_RESTART="'$bindir/pg_ctl' -D '$tmp/data' -l '$tmp/server.log' -w -m fast restart"
+export BK_TEST_DB_URL PGHOST PGPORT PGUSER PGDATABASE BK_TEST_PG_RESTART
 status=0
 "$@" || status=$?
 exit $status

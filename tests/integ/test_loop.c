@@ -493,6 +493,35 @@ static void test_leader_killed(void **state)
     free(log_b);
 }
 
+/* PostgreSQL restarted during a backfill: the backfill completes by itself. */
+static void test_database_restart(void **state)
+{
+    (void)state;
+    const char *restart = getenv("BK_TEST_PG_RESTART");
+    if (!getenv("BK_TEST_DB_URL") || !restart)
+        skip(); /* SQLite has no server to restart */
+    const char *env[] = {"BARKEEP_SIM_LATENCY_MS=20", "BARKEEP_SIM_PAGE_SIZE=2",
+                         "BARKEEP_LEASE_MS=1000", NULL};
+    set_env(env);
+    must_free(bk("jobs", "seed", NULL), 0);
+    char *log = bk_t_path(g_dir, "serve.log");
+    pid_t pid = spawn_serve(log);
+    int64_t deadline = bk_clock_mono_us() + 60 * BK_US_PER_S;
+    while (runs_in("success") < 6 && bk_clock_mono_us() < deadline)
+        pause_ms(20);
+    assert_true(runs_in("success") >= 6);
+    const char *sh[] = {"/bin/sh", "-c", restart, NULL};
+    bk_t_result r = bk_t_run(sh, NULL);
+    if (r.status != 0)
+        fail_msg("restart failed: %s", r.err);
+    bk_t_result_free(&r);
+    wait_backfill(180);
+    kill(pid, SIGTERM);
+    assert_int_equal(bk_t_wait(pid), 0);
+    check_all_complete();
+    free(log);
+}
+
 int main(void)
 {
     if (getenv("BK_REQUIRE_PG") && !getenv("BK_TEST_DB_URL")) {
@@ -507,6 +536,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_two_serves_one_leader, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scale_out_processes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leader_killed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_database_restart, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
