@@ -50,21 +50,26 @@ static int open_conns(bk_api *a, bk_err *err)
 }
 
 /* A notification: read the run and publish it. */
-static void on_note(void *ctx, const char *op, const char *run_id)
+static void on_note(void *ctx, const bk_note *note)
 {
     bk_api *a = ctx;
     bk_run run;
     bk_err err = {0};
-    int rc = bk_store_run_get(a->ln_read, run_id, &run, &err);
+    int rc = bk_store_run_get(a->ln_read, note->run_id, &run, &err);
     if (rc == BK_ENOENT)
         return; /* removed meanwhile: nothing to show */
     if (rc) {
-        bk_log(BK_LOG_WARN, "api", "change listener cannot read run id=%s error=\"%s\"", run_id,
-               err.msg);
+        bk_log(BK_LOG_WARN, "api", "change listener cannot read run id=%s error=\"%s\"",
+               note->run_id, err.msg);
         return;
     }
-    int64_t at = strcmp(op, "INSERT") == 0 ? run.created_us : run.updated_us;
-    bk_bus_publish_run(a->opts.bus, op, &run, at ? at : bk_clock_now_us());
+    /* the row may have moved on since: show the change as it was made */
+    run.status = note->status;
+    run.progress_percent = note->progress_percent;
+    if (note->updated_us)
+        run.updated_us = note->updated_us;
+    int64_t at = strcmp(note->op, "INSERT") == 0 ? run.created_us : run.updated_us;
+    bk_bus_publish_run(a->opts.bus, note->op, &run, at ? at : bk_clock_now_us());
 }
 
 /* Sleep up to us, returning early when the API stops. */

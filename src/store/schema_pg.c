@@ -243,12 +243,15 @@ static const char migration_1[] =
  * barkeep_job_runs with "INSERT <id>" or "UPDATE <id>", delivered at commit
  * to every session that LISTENs (bk_store_listen): the API processes stream
  * changes made by any process. Identical payloads within one transaction are
- * folded into one by the server; listeners read the row itself. EXECUTE
+ * folded into one by the server. The payload "OP ID STATUS PROGRESS
+ * UPDATED_US" carries what the change was; listeners read the rest of the row. EXECUTE
  * PROCEDURE is the spelling every server since 10 accepts. */
 static const char migration_2[] =
     "CREATE FUNCTION bk_job_runs_notify() RETURNS trigger LANGUAGE plpgsql AS $$\n"
     "BEGIN\n"
-    "  PERFORM pg_notify('" PG_CHANNEL_RUNS "', TG_OP || ' ' || NEW.id::text);\n"
+    "  PERFORM pg_notify('" PG_CHANNEL_RUNS "', TG_OP || ' ' || NEW.id::text || ' ' ||\n"
+    "    NEW.status || ' ' || NEW.progress_percent::text || ' ' ||\n"
+    "    coalesce((extract(epoch FROM NEW.updated_at) * 1000000)::int8, 0)::text);\n"
     "  RETURN NULL;\n"
     "END $$;\n"
     "CREATE TRIGGER job_runs_notify AFTER INSERT OR UPDATE ON job_runs\n"

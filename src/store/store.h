@@ -276,10 +276,18 @@ bool bk_store_notifies(const bk_store *s);
  * bk_store_notifications reported a lost connection, call it again (it
  * reconnects) or open a new store. */
 int bk_store_listen(bk_store *s, bk_err *err);
-/* Called once per notification: op is "INSERT" or "UPDATE", run_id the
- * changed run's id; both valid during the call only. The callback must not
- * use the store s (use another connection to read the run). */
-typedef void (*bk_notify_fn)(void *ctx, const char *op, const char *run_id);
+/* One job_runs change as the writing transaction saw it: the fields a
+ * progress ribbon needs are exact even when the row has moved on since. */
+typedef struct bk_note {
+    const char *op; /* "INSERT" or "UPDATE" */
+    const char *run_id;
+    bk_status status;
+    double progress_percent;
+    int64_t updated_us;
+} bk_note;
+/* Called once per notification; the note is valid during the call only. The
+ * callback must not use the store s (use another connection to read the run). */
+typedef void (*bk_notify_fn)(void *ctx, const bk_note *note);
 /* Wait up to timeout_ms (0: do not wait) for notifications on a listening
  * connection, then hand every pending one to cb, in commit order. Returns 0
  * (also when none arrived), or BK_ESTORE when the connection is lost: the

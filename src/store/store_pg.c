@@ -1045,14 +1045,19 @@ static int notes_lost(pg_store *q, bk_err *err)
 }
 
 /* "INSERT <uuid>" into op and id; false for anything else. */
-static bool parse_note(const char *payload, char op[16], char id[BK_ID_MAX])
+/* "OP ID STATUS PROGRESS UPDATED_US" (migration 2's trigger). */
+static bool parse_note(const char *payload, char op[16], char id[BK_ID_MAX], char status[16],
+                       bk_note *out)
 {
-    const char *sp = strchr(payload, ' ');
-    if (!sp || sp == payload || (size_t)(sp - payload) >= 16 || !pg_is_uuid(sp + 1))
+    double progress = 0;
+    long long updated = 0;
+    if (sscanf(payload, "%15s %36s %15s %lf %lld", op, id, status, &progress, &updated) != 5 ||
+        !pg_is_uuid(id) || bk_status_parse(status, &out->status) != 0)
         return false;
-    memcpy(op, payload, (size_t)(sp - payload));
-    op[sp - payload] = '\0';
-    bk_strlcpy(id, sp + 1, BK_ID_MAX);
+    out->op = op;
+    out->run_id = id;
+    out->progress_percent = progress;
+    out->updated_us = (int64_t)updated;
     return true;
 }
 
@@ -1062,9 +1067,11 @@ static int drain_notes(pg_store *q, bk_notify_fn cb, void *ctx)
     int n = 0;
     PGnotify *nt;
     while ((nt = PQnotifies(q->conn)) != NULL) {
-        char op[16], id[BK_ID_MAX];
-        if (strcmp(nt->relname, PG_CHANNEL_RUNS) == 0 && parse_note(nt->extra, op, id)) {
-            cb(ctx, op, id);
+        char op[16], id[BK_ID_MAX], status[16];
+        bk_note note;
+        if (strcmp(nt->relname, PG_CHANNEL_RUNS) == 0 &&
+            parse_note(nt->extra, op, id, status, &note)) {
+            cb(ctx, &note);
             n++;
         }
         PQfreemem(nt);

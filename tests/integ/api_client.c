@@ -37,7 +37,24 @@ void srv_start(srv *s, const char *const args[], const char *const env[])
 {
     memset(s, 0, sizeof *s);
     s->dir = bk_t_tmpdir("api");
-    s->db = bk_t_path(s->dir, "api.db");
+    const char *url = getenv("BK_TEST_DB_URL");
+    if (url && *url) { /* PostgreSQL (scripts/with-pg.sh): empty it first */
+        s->db = strdup(url);
+        const char *reset[] = {"/usr/bin/psql",
+                               "-q",
+                               "-v",
+                               "ON_ERROR_STOP=1",
+                               url,
+                               "-c",
+                               "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public",
+                               NULL};
+        bk_t_result r = bk_t_run(reset, NULL);
+        if (r.status != 0)
+            fail_msg("cannot reset %s: %s", url, r.err);
+        bk_t_result_free(&r);
+    } else {
+        s->db = bk_t_path(s->dir, "api.db");
+    }
     s->port_file = bk_t_path(s->dir, "port");
     s->log = bk_t_path(s->dir, "serve.log");
     char pf[600];

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <curl/curl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -561,14 +562,47 @@ static void test_operations(void **state)
     srv_stop(&s);
 }
 
+/* PostgreSQL: a run executed by a worker process appears on the event
+ * stream of a serve process that runs no workers itself. */
+static void test_cross_process_events(void **state)
+{
+    (void)state;
+    if (!getenv("BK_TEST_DB_URL"))
+        skip(); /* needs a shared server database */
+    const char *args[] = {"--set", "workers=0", NULL};
+    srv s;
+    srv_start(&s, args, NULL);
+    char *wlog = bk_t_path(s.dir, "worker.log");
+    const char *wargv[] = {bk_t_bin(), "--db", s.db, "worker", "--workers", "2", NULL};
+    pid_t worker = bk_t_spawn(wargv, NULL, wlog);
+    sse c;
+    sse_open(&c, &s, "?symbol=CSCO", 0);
+    sse_pump(&c, 100);
+    resp r = expect(&s, "POST", "/functions/v1/ensure-coverage",
+                    "{\"symbol\":\"CSCO\",\"timeframe\":\"1h\",\"window_days\":2}", svc_hdrs, 200);
+    resp_free(&r);
+    char csco[] = "CSCO";
+    assert_true(sse_until(&c, saw_success_of, csco, 30000));
+    sse_close(&c);
+    kill(worker, SIGTERM);
+    assert_int_equal(bk_t_wait(worker), 0);
+    free(wlog);
+    srv_stop(&s);
+}
+
 int main(void)
 {
+    if (getenv("BK_REQUIRE_PG") && !getenv("BK_TEST_DB_URL")) {
+        printf("skipped: needs BK_TEST_DB_URL (run through scripts/with-pg.sh)\n");
+        return 77;
+    }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_guide_commands),   cmocka_unit_test(test_sse_progress),
-        cmocka_unit_test(test_sse_replay),       cmocka_unit_test(test_keys),
-        cmocka_unit_test(test_untrusted_client), cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_fetch_bars),       cmocka_unit_test(test_operations),
+        cmocka_unit_test(test_guide_commands),       cmocka_unit_test(test_sse_progress),
+        cmocka_unit_test(test_sse_replay),           cmocka_unit_test(test_keys),
+        cmocka_unit_test(test_untrusted_client),     cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_fetch_bars),           cmocka_unit_test(test_operations),
+        cmocka_unit_test(test_cross_process_events),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

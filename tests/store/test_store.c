@@ -1476,14 +1476,17 @@ static void t_pg_leader_lost_session(void **state)
 typedef struct notes {
     char run_id[BK_ID_MAX]; /* count only notifications about this run */
     char ops[8][8];
+    bk_status status[8];
     int n;
 } notes;
 
-static void note_cb(void *ctx, const char *op, const char *run_id)
+static void note_cb(void *ctx, const bk_note *note)
 {
     notes *n = ctx;
-    if (strcmp(run_id, n->run_id) == 0 && n->n < 8)
-        bk_strlcpy(n->ops[n->n++], op, sizeof n->ops[0]);
+    if (strcmp(note->run_id, n->run_id) == 0 && n->n < 8) {
+        n->status[n->n] = note->status;
+        bk_strlcpy(n->ops[n->n++], note->op, sizeof n->ops[0]);
+    }
 }
 
 /* Wait (bounded) until n->n reaches want. */
@@ -1517,6 +1520,9 @@ static void t_pg_notify(void **state)
     assert_string_equal(n.ops[0], "INSERT");
     assert_string_equal(n.ops[1], "UPDATE");
     assert_string_equal(n.ops[2], "UPDATE");
+    /* each note says what the change was, though the row has moved on */
+    assert_int_equal(n.status[0], BK_ST_QUEUED);
+    assert_int_equal(n.status[1], BK_ST_RUNNING);
     OK(bk_store_notifications(a, 0, note_cb, &n, ERR)); /* nothing more */
     assert_int_equal(n.n, 3);
     bk_store_close(a);
