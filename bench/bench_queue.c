@@ -1,0 +1,246 @@
+/*
+ * bench_queue.c — barkeep's run queue on PostgreSQL, end to end: runs/s of
+ * claim → sim fetch of an empty slice → commit, with a bk_pool of 1, 4 and
+ * 16 worker threads.
+ *
+ * Each measurement starts from a fresh migrated schema (DROP SCHEMA public
+ * CASCADE — use a throwaway database) holding N queued runs enqueued with
+ * bk_store_runs_enqueue: 1m slices of one minute on Saturday 2025-06-07
+ * (closed market), spread round-robin over many symbols so that commits of
+ * neighbouring runs do not wait on one series' coverage row. The calendar
+ * expects no bar in such a slice, so the worker asks the provider for
+ * nothing and commits the run with 0 bars (run success + coverage) in one
+ * transaction: what is measured is the queue and the commit, not the fetch.
+ * The clock runs from bk_pool_start until the pool has finished N runs.
+ *
+ * Then a breakdown on one connection, no threads: N claims in a row, then N
+ * commits in a row, so the cost of each side shows. Diagnostics last: the
+ * pool at 4 and 16 threads and the breakdown again with the job_runs NOTIFY
+ * trigger disabled (not how barkeep runs: it shows what the trigger costs).
+ *
+ * The raw and peer baselines of the same run come from bench/bench_queue.sh,
+ * which calls this program; lines starting "ROW|" are for its table.
+ *
+ * usage: bench_queue [url|- [n_runs=20000 [workers=1,4,16]]]
+ */
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "model/time.h"
+#include "work/work.h"
+
+#define SATURDAY   "2025-06-07T12:00:00Z" /* slices from here on: market closed */
+#define FRI_CLOSE  "2025-06-06T20:00:00Z"
+#define MON_OPEN   "2025-06-09T13:30:00Z"
+#define MAX_SLICES 600 /* one-minute slices per symbol, all before Sunday */
+#define ENQ_BATCH  5000
+#define TIMEOUT_S  600
+
+static void die(const char *what, const char *msg)
+{
+    fprintf(stderr, "bench_queue: %s: %s\n", what, msg ? msg : "");
+    exit(1);
+}
+
+static int64_t at(const char *iso)
+{
+    int64_t us;
+    if (bk_time_parse(iso, &us))
+        die("time", iso);
+    return us;
+}
+
+static void fresh_schema(const char *url)
+{
+    PGconn *c = PQconnectdb(url);
+    if (PQstatus(c) != CONNECTION_OK)
+        die("connect", PQerrorMessage(c));
+    PGresult *r = PQexec(c, "SET client_min_messages = warning;"
+                            " DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        die("fresh schema", PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+    bk_store *s;
+    bk_err err = {0};
+    if (bk_store_open(&s, url, &err) || bk_store_migrate(s, NULL, &err))
+        die("migrate", err.msg);
+    bk_store_close(s);
+}
+
+static void raw_sql(const char *url, const char *sql)
+{
+    PGconn *c = PQconnectdb(url);
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        die(sql, PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+}
+
+/* n queued runs with distinct empty slices; returns the open store. Without
+ * notify, the job_runs NOTIFY trigger is disabled once they are queued. */
+static bk_store *prepare_runs(const char *url, int64_t n, bool notify)
+{
+    fresh_schema(url);
+    bk_store *s;
+    bk_err err = {0};
+    if (bk_store_open(&s, url, &err))
+        die("open", err.msg);
+    int64_t sat = at(SATURDAY), now = bk_clock_now_us();
+    int64_t n_sym = BK_MAX(1000, (n + MAX_SLICES - 1) / MAX_SLICES);
+    bk_run *v = bk_xcalloc(ENQ_BATCH, sizeof *v);
+    for (int64_t i = 0; i < n; i += ENQ_BATCH) {
+        size_t m = (size_t)BK_MIN(ENQ_BATCH, n - i), got = 0;
+        for (size_t j = 0; j < m; j++) {
+            int64_t k = i + (int64_t)j, slot = k / n_sym;
+            bk_run *r = &v[j];
+            memset(r, 0, sizeof *r);
+            snprintf(r->symbol, sizeof r->symbol, "Q%05lld", (long long)(k % n_sym));
+            r->tf = BK_TF_1M;
+            r->type = bk_job_for_tf(BK_TF_1M);
+            r->slice_from_us = sat + slot * 60 * BK_US_PER_S;
+            r->slice_to_us = r->slice_from_us + 60 * BK_US_PER_S;
+            r->priority = 100;
+            r->max_attempts = 5;
+            bk_strlcpy(r->triggered_by, "bench", sizeof r->triggered_by);
+        }
+        if (bk_store_runs_enqueue(s, v, m, &got, now, &err) || got != m)
+            die("enqueue", err.msg[0] ? err.msg : "runs skipped");
+    }
+    free(v);
+    if (!notify)
+        raw_sql(url, "ALTER TABLE job_runs DISABLE TRIGGER job_runs_notify");
+    raw_sql(url, "VACUUM ANALYZE job_runs");
+    return s;
+}
+
+static int64_t count_status(bk_store *s, bk_status st)
+{
+    int64_t counts[BK_ST__N];
+    bk_run_filter f = {.status = -1, .tf = -1};
+    bk_err err = {0};
+    if (bk_store_runs_count(s, &f, counts, &err))
+        die("count", err.msg);
+    return counts[st];
+}
+
+/* The pool with w threads drains n runs: seconds. */
+static double drain(const char *url, bk_prov *prov, int w, int64_t n, bool notify)
+{
+    bk_store *s = prepare_runs(url, n, notify);
+    bk_conf conf;
+    bk_conf_defaults(&conf);
+    conf.workers = w;
+    bk_pool_opts po = {.db_url = url, .threads = w};
+    po.env.prov = prov;
+    po.env.conf = &conf;
+    bk_pool *pool;
+    bk_err err = {0};
+    int64_t t0 = bk_clock_mono_us(), fin = 0, dead = 0;
+    if (bk_pool_start(&pool, &po, &err))
+        die("pool", err.msg);
+    while (fin < n) {
+        if (bk_clock_mono_us() - t0 > TIMEOUT_S * BK_US_PER_S)
+            die("drain", "timed out");
+        bk_pool_wait_progress(pool, 100 * BK_US_PER_MS);
+        bk_pool_counts(pool, &fin, &dead);
+    }
+    double secs = (double)(bk_clock_mono_us() - t0) / 1e6;
+    bk_pool_stop(pool);
+    int64_t ok = count_status(s, BK_ST_SUCCESS);
+    bk_store_close(s);
+    if (ok != n || dead)
+        die("drain", "not every run succeeded");
+    return secs;
+}
+
+/* One connection, no threads: n claims in a row, then n commits in a row. */
+static void breakdown(const char *url, int64_t n, bool notify)
+{
+    bk_store *s = prepare_runs(url, n, notify);
+    const char *how = notify ? "" : " (diagnostic: NOTIFY trigger disabled)";
+    bk_run *runs = bk_xcalloc((size_t)n, sizeof *runs);
+    bk_err err = {0};
+    const char *owner = "bench:w0";
+    int64_t t0 = bk_clock_mono_us();
+    for (int64_t i = 0; i < n; i++)
+        if (bk_store_run_claim(s, owner, bk_clock_now_us(), 60 * BK_US_PER_S, &runs[i], &err))
+            die("claim", err.msg);
+    int64_t t1 = bk_clock_mono_us();
+    bk_iv ext = {at(FRI_CLOSE), at(MON_OPEN)};
+    for (int64_t i = 0; i < n; i++) {
+        bk_commit c = {.run_id = runs[i].id,
+                       .owner = owner,
+                       .symbol = runs[i].symbol,
+                       .tf = runs[i].tf,
+                       .provider = "sim",
+                       .covered = {runs[i].slice_from_us, runs[i].slice_to_us},
+                       .covered_ext = ext,
+                       .now_us = bk_clock_now_us()};
+        if (bk_store_run_commit(s, &c, &err))
+            die("commit", err.msg);
+    }
+    int64_t t2 = bk_clock_mono_us();
+    printf("breakdown   1 connection, sequential, %lld runs%s: claim %.1f us/run (%.0f/s),"
+           " commit of an empty run %.1f us/run (%.0f/s), claim+commit %.0f runs/s\n",
+           (long long)n, how, (double)(t1 - t0) / (double)n, (double)n * 1e6 / (double)(t1 - t0),
+           (double)(t2 - t1) / (double)n, (double)n * 1e6 / (double)(t2 - t1),
+           (double)n * 1e6 / (double)(t2 - t0));
+    printf("ROW|barkeep|breakdown: claims alone, 1 connection%s|1|%lld|%.3f|%.0f\n", how,
+           (long long)n, (double)(t1 - t0) / 1e6, (double)n * 1e6 / (double)(t1 - t0));
+    printf("ROW|barkeep|breakdown: commits alone, 1 connection%s|1|%lld|%.3f|%.0f\n", how,
+           (long long)n, (double)(t2 - t1) / 1e6, (double)n * 1e6 / (double)(t2 - t1));
+    free(runs);
+    bk_store_close(s);
+}
+
+static void pool_row(const char *url, bk_prov *prov, int w, int64_t n, bool notify)
+{
+    double secs = drain(url, prov, w, n, notify);
+    const char *how = notify ? "" : " (diagnostic: NOTIFY trigger disabled)";
+    printf("barkeep     %2d workers%s: %lld runs in %.3f s -> %.0f runs/s\n", w, how, (long long)n,
+           secs, (double)n / secs);
+    printf("ROW|barkeep|bk_pool: claim 1 run per statement, commit transaction%s|%d|%lld|%.3f|"
+           "%.0f\n",
+           how, w, (long long)n, secs, (double)n / secs);
+    fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+    const char *url = argc > 1 && strcmp(argv[1], "-") != 0 ? argv[1] : getenv("BK_TEST_DB_URL");
+    int64_t n = 20000;
+    if (!url || !*url || (argc > 2 && bk_parse_i64(argv[2], 1, 10000000, &n) < 0)) {
+        fprintf(stderr, "usage: bench_queue [url|- [n_runs [workers=1,4,16]]]\n");
+        return 2;
+    }
+    char list[128];
+    bk_strlcpy(list, argc > 3 ? argv[3] : "1,4,16", sizeof list);
+    bk_log_setup(BK_LOG_WARN, BK_LOG_KV);
+    bk_sim_opts so;
+    bk_sim_opts_default(&so);
+    so.latency_us = 0;
+    bk_prov *prov;
+    bk_err err = {0};
+    if (bk_sim_new(&prov, &so, &err))
+        die("sim", err.msg);
+    char *save = NULL;
+    for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        int64_t w;
+        if (bk_parse_i64(tok, 1, 256, &w) < 0)
+            die("bad worker count", tok);
+        pool_row(url, prov, (int)w, n, true);
+    }
+    breakdown(url, BK_MIN(n, 5000), true);
+    pool_row(url, prov, 4, n, false);
+    pool_row(url, prov, 16, n, false);
+    breakdown(url, BK_MIN(n, 5000), false);
+    bk_prov_free(prov);
+    return 0;
+}
