@@ -369,6 +369,24 @@ int64_t bk_cal_prev_close(int64_t t_us)
     return INT64_MIN;
 }
 
+bk_iv bk_cal_widen_closed(bk_iv iv)
+{
+    if (iv.from_us >= iv.to_us)
+        return iv;
+    bk_iv w = iv;
+    if (!bk_cal_is_open(iv.from_us - 1, false)) {
+        int64_t pc = bk_cal_prev_close(iv.from_us);
+        if (pc != INT64_MIN && pc < w.from_us)
+            w.from_us = pc;
+    }
+    if (!bk_cal_is_open(iv.to_us, false)) {
+        int64_t no = bk_cal_next_open(iv.to_us);
+        if (no != INT64_MAX && no > w.to_us)
+            w.to_us = no;
+    }
+    return w;
+}
+
 /* ---- bar grids ---------------------------------------------------------- */
 
 static int64_t grid_base(const bk_session *s, bk_anchor anchor)

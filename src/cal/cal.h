@@ -75,6 +75,13 @@ int64_t bk_cal_next_open(int64_t t_us);
 /* Latest regular close <= t (INT64_MIN if none since 1990). */
 int64_t bk_cal_prev_close(int64_t t_us);
 
+/* iv widened over closed-market time on both sides: from moves back to the
+ * previous regular close when the market is closed just before from, to
+ * moves on to the next regular open when it is closed at to. Coverage of
+ * adjacent sessions widened so touches and merges into one interval; a
+ * missing session stays a hole. An empty iv is returned unchanged. */
+bk_iv bk_cal_widen_closed(bk_iv iv);
+
 /* Expected bars of tf whose span overlaps [from, to), in order. Writes at most
  * cap; returns the total count. */
 size_t bk_cal_bars(bk_tf tf, bk_anchor anchor, int64_t from_us, int64_t to_us, bk_calbar *out,

@@ -32,6 +32,7 @@ static const char usage_text[] =
     "  coverage [SYMBOL [TF]]        coverage summary per series\n"
     "  gaps SYMBOL TF                expected trading time not yet covered\n"
     "  bars SYMBOL TF                stored bars as CSV or JSON\n"
+    "  adopt [SYMBOL [TF]]           derive coverage from bars already stored (migration)\n"
     "  calendar                      market sessions with open/close in UTC\n"
     "  config                        settings, their values and variables\n"
     "\n"
@@ -262,6 +263,7 @@ static const struct {
     {"bars", bk_cmd_bars},
     {"calendar", bk_cmd_calendar},
     {"config", bk_cmd_config},
+    {"adopt", bk_cmd_adopt},
 };
 
 /* Global options before the command; returns the index of the command, or

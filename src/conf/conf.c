@@ -50,6 +50,11 @@ static const setting settings[] = {
      "priority added to a series' newest slice (freshness first)"},
     {"tick_max_ms", K_INT, F(tick_max_ms), 0, "60000", 10, 3600000,
      "longest the scheduler sleeps between ticks"},
+    {"provider_rate_per_s", K_REAL, F(provider_rate_per_s), 0, "0", 0, 1000000,
+     "provider page requests per second, summed over every worker sharing the database "
+     "(0 = unlimited)"},
+    {"provider_burst", K_REAL, F(provider_burst), 0, "0", 0, 1000000,
+     "requests the provider budget lets through at once (0 = max(1, rate))"},
     {"anchor", K_STR, F(anchor), S(anchor), "session", 0, 0,
      "1h/4h bar anchor: session (09:30) or clock (09:00)"},
     {"closures_file", K_STR, F(closures_file), S(closures_file), "", 0, 0,

@@ -27,13 +27,15 @@ typedef struct bk_conf {
     int64_t max_slices[BK_JOB__N];  /* slices enqueued per definition per tick */
     int64_t tail_boost;             /* priority added to a series' newest slice */
     int64_t tick_max_ms;            /* longest the scheduler sleeps between ticks */
-    char anchor[16];                /* 1h/4h anchor: session | clock */
-    char closures_file[512];        /* extra special closures ("" = none) */
-    char listen[128];               /* HTTP API address ADDR:PORT ("off" = no API) */
-    char port_file[512];            /* write the bound port here after start ("" = no) */
-    char keys_file[512];            /* service=KEY / anon=KEY lines, mode 0600 ("" = none) */
-    char trusted_clients[256];      /* clients served when no key is configured (CIDR list) */
-    int64_t http_threads;           /* libmicrohttpd thread pool */
+    double provider_rate_per_s;     /* global request budget of the provider (0 = unlimited) */
+    double provider_burst;     /* requests the budget lets through at once (0 = max(1, rate)) */
+    char anchor[16];           /* 1h/4h anchor: session | clock */
+    char closures_file[512];   /* extra special closures ("" = none) */
+    char listen[128];          /* HTTP API address ADDR:PORT ("off" = no API) */
+    char port_file[512];       /* write the bound port here after start ("" = no) */
+    char keys_file[512];       /* service=KEY / anon=KEY lines, mode 0600 ("" = none) */
+    char trusted_clients[256]; /* clients served when no key is configured (CIDR list) */
+    int64_t http_threads;      /* libmicrohttpd thread pool */
     int64_t http_max_connections;
     int64_t http_timeout_s;  /* idle connection timeout */
     int64_t sse_keepalive_s; /* comment line on idle event streams */

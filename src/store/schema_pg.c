@@ -257,9 +257,19 @@ static const char migration_2[] =
     "CREATE TRIGGER job_runs_notify AFTER INSERT OR UPDATE ON job_runs\n"
     "  FOR EACH ROW EXECUTE PROCEDURE bk_job_runs_notify();\n";
 
+/* Version 3: provider budgets, one token bucket per provider shared by every
+ * process on every machine (bk_store_take_token). updated_at is the instant
+ * tokens was last refilled to. */
+static const char migration_3[] = "CREATE TABLE provider_budgets (\n"
+                                  "  provider   text PRIMARY KEY,\n"
+                                  "  tokens     double precision NOT NULL,\n"
+                                  "  updated_at timestamptz NOT NULL\n"
+                                  ");\n";
+
 const char *const bk_store__pg_migrations[PG_SCHEMA_LATEST] = {
     migration_1,
     migration_2,
+    migration_3,
 };
 
 /* ---- market_sessions ---- */

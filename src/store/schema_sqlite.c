@@ -116,6 +116,16 @@ static const char migration_1[] =
     "  lease_until INTEGER NOT NULL\n"
     ");\n";
 
+/* Version 2: provider budgets, one token bucket per provider shared by every
+ * connection (bk_store_take_token). updated_at is the instant tokens was last
+ * refilled to. */
+static const char migration_2[] = "CREATE TABLE provider_budgets (\n"
+                                  "  provider   TEXT PRIMARY KEY NOT NULL,\n"
+                                  "  tokens     REAL NOT NULL,\n"
+                                  "  updated_at INTEGER NOT NULL\n"
+                                  ");\n";
+
 const char *const bk_store__sq_migrations[SQ_SCHEMA_LATEST] = {
     migration_1,
+    migration_2,
 };

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/util.h"
 
 static bool has_prefix(const char *s, const char *p)
@@ -126,6 +127,45 @@ void bk_store__sort_defs(bk_def *v, size_t n)
 {
     if (n > 1)
         qsort(v, n, sizeof *v, cmp_defs);
+}
+
+static int cmp_bar_series(const void *a, const void *b)
+{
+    const bk_bar_series *x = a, *y = b;
+    int c = strcmp(x->symbol, y->symbol);
+    return c ? c : (int)x->tf - (int)y->tf;
+}
+
+void bk_store__sort_bar_series(bk_bar_series *v, size_t n)
+{
+    if (n > 1)
+        qsort(v, n, sizeof *v, cmp_bar_series);
+}
+
+/* ---- provider budgets: the bucket arithmetic ---- */
+
+bool bk_store__bucket_take(double *tokens, int64_t *updated_us, double rate_per_s, double burst,
+                           int64_t now_us, int64_t *wait_us)
+{
+    double t = *tokens;
+    if (now_us > *updated_us) {
+        t += (double)(now_us - *updated_us) / (double)BK_US_PER_S * rate_per_s;
+        *updated_us = now_us;
+    }
+    if (t > burst || t != t) /* NaN (a row written by hand): start full */
+        t = burst;
+    *wait_us = 0;
+    if (t >= 1.0) {
+        *tokens = t - 1.0;
+        return true;
+    }
+    *tokens = t;
+    double w = (1.0 - t) * (double)BK_US_PER_S / rate_per_s;
+    int64_t wi = (int64_t)w;
+    if ((double)wi < w)
+        wi++;
+    *wait_us = wi < 1 ? 1 : wi;
+    return false;
 }
 
 /* ---- job definitions ---- */
@@ -366,6 +406,23 @@ int bk_store_coverage_list(bk_store *s, const char *symbol, int tf, bk_coverage 
     return s->ops->coverage_list(s, NULL, -1, out, n, err);
 }
 
+int bk_store_coverage_add(bk_store *s, const char *symbol, bk_tf tf, const bk_ivset *covered,
+                          const char *provider, int64_t now_us, bk_err *err)
+{
+    char sym[BK_SYM_MAX + 1];
+    int rc = bk_store__check_key(sym, symbol, (int)tf, 0, err);
+    if (rc < 0)
+        return rc;
+    if (provider && strlen(provider) >= BK_PROV_NAME_MAX)
+        return bk_err_set(err, BK_EINVAL, "coverage add: provider name too long");
+    for (size_t i = 0; covered && i < covered->n; i++)
+        if (covered->v[i].from_us >= covered->v[i].to_us)
+            return bk_err_set(err, BK_EINVAL, "coverage add: empty interval %zu", i);
+    if (!covered || covered->n == 0)
+        return 0;
+    return s->ops->coverage_add(s, sym, tf, covered, provider, now_us, err);
+}
+
 /* ---- bars ---- */
 
 int bk_store_bars_upsert(bk_store *s, const char *symbol, bk_tf tf, const char *provider,
@@ -402,6 +459,44 @@ int bk_store_bars_count(bk_store *s, const char *symbol, int tf, int64_t *out, b
             return rc;
     }
     return s->ops->bars_count(s, symbol ? sym : NULL, tf < 0 ? -1 : tf, out, err);
+}
+
+int bk_store_bars_series(bk_store *s, const char *symbol, bk_bar_series **out, size_t *n,
+                         bk_err *err)
+{
+    char sym[BK_SYM_MAX + 1];
+    *out = NULL;
+    *n = 0;
+    if (symbol) {
+        int rc = bk_store__check_key(sym, symbol, 0, 0, err);
+        if (rc < 0)
+            return rc;
+    }
+    int rc = s->ops->bars_series(s, symbol ? sym : NULL, out, n, err);
+    if (rc < 0)
+        return rc;
+    size_t k = 0; /* drop symbols barkeep would not accept (lower case, too long, ...) */
+    for (size_t i = 0; i < *n; i++) {
+        char canon[BK_SYM_MAX + 1];
+        if (bk_sym_parse((*out)[i].symbol, canon) == 0 && strcmp(canon, (*out)[i].symbol) == 0)
+            (*out)[k++] = (*out)[i];
+    }
+    *n = k;
+    return 0;
+}
+
+/* ---- provider budgets ---- */
+
+int bk_store_take_token(bk_store *s, const char *provider, double rate_per_s, double burst,
+                        int64_t now_us, int64_t *wait_us, bk_err *err)
+{
+    *wait_us = 0;
+    if (!provider || !*provider || strlen(provider) >= BK_PROV_NAME_MAX)
+        return bk_err_set(err, BK_EINVAL, "take token: invalid provider name");
+    if (!(rate_per_s > 0) || !(burst >= 1) || rate_per_s > 1e9 || burst > 1e9)
+        return bk_err_set(err, BK_EINVAL, "take token: rate %g/s and burst %g must be > 0 and >= 1",
+                          rate_per_s, burst);
+    return s->ops->take_token(s, provider, rate_per_s, burst, now_us, wait_us, err);
 }
 
 /* ---- leadership ---- */

@@ -226,6 +226,15 @@ void bk_series_free(bk_series *arr, size_t n);
 /* coverage_status rows (with interval counts), filtered like series_load. */
 int bk_store_coverage_list(bk_store *s, const char *symbol, int tf, bk_coverage **out, size_t *n,
                            bk_err *err);
+/* Adopt coverage that was proven some other way (barkeep adopt: bars the
+ * original system stored). In one transaction: coverage_intervals ∪= every
+ * interval of covered (merged like a commit), then the series' coverage_status
+ * summary is overwritten with values derived from the whole set: from_ts /
+ * to_ts = the set's first start and last end, last_success_at = updated_at =
+ * now, last_rows_written = the series' stored bar count, last_provider =
+ * provider (may be NULL or ""). An empty set writes nothing. */
+int bk_store_coverage_add(bk_store *s, const char *symbol, bk_tf tf, const bk_ivset *covered,
+                          const char *provider, int64_t now_us, bk_err *err);
 
 /* ---- bars ---- */
 
@@ -238,6 +247,32 @@ typedef int (*bk_bar_cb)(void *ctx, const bk_bar *bar, const char *provider);
 int bk_store_bars_read(bk_store *s, const char *symbol, bk_tf tf, int64_t from_us, int64_t to_us,
                        bk_bar_cb cb, void *ctx, bk_err *err);
 int bk_store_bars_count(bk_store *s, const char *symbol, int tf, int64_t *out, bk_err *err);
+/* One (symbol, timeframe) that has bars. */
+typedef struct bk_bar_series {
+    char symbol[BK_SYM_MAX + 1];
+    bk_tf tf;
+    int64_t n_bars;
+    int64_t first_us, last_us; /* labels of the oldest and newest bar */
+} bk_bar_series;
+/* Every series with stored bars (or only symbol's when non-NULL), sorted by
+ * (symbol, tf). Rows whose symbol or timeframe this binary cannot read are
+ * skipped. */
+int bk_store_bars_series(bk_store *s, const char *symbol, bk_bar_series **out, size_t *n,
+                         bk_err *err);
+
+/* ---- provider budgets ---- */
+
+/* Take one token from the provider's bucket, shared by every connection to
+ * the database (every worker of every process, on every machine for
+ * PostgreSQL), atomically: the bucket (row of provider_budgets, created full
+ * on first use) is refilled to min(burst, tokens + (now − updated_at)·rate);
+ * if it then holds at least one token, one is taken and *wait_us = 0; else
+ * nothing is taken and *wait_us is the time until one token will be there
+ * (> 0). A clock behind the row's updated_at refills nothing. rate_per_s > 0
+ * and burst >= 1, else BK_EINVAL. Blocks on the database only (SQLite:
+ * BEGIN IMMEDIATE; PostgreSQL: the row lock). */
+int bk_store_take_token(bk_store *s, const char *provider, double rate_per_s, double burst,
+                        int64_t now_us, int64_t *wait_us, bk_err *err);
 
 /* ---- leadership ---- */
 

@@ -62,6 +62,12 @@ typedef struct bk_store_ops {
     int (*bars_read)(bk_store *s, const char *symbol, bk_tf tf, int64_t from_us, int64_t to_us,
                      bk_bar_cb cb, void *ctx, bk_err *err);
     int (*bars_count)(bk_store *s, const char *symbol, int tf, int64_t *out, bk_err *err);
+    int (*bars_series)(bk_store *s, const char *symbol, bk_bar_series **out, size_t *n,
+                       bk_err *err);
+    int (*coverage_add)(bk_store *s, const char *symbol, bk_tf tf, const bk_ivset *covered,
+                        const char *provider, int64_t now_us, bk_err *err);
+    int (*take_token)(bk_store *s, const char *provider, double rate_per_s, double burst,
+                      int64_t now_us, int64_t *wait_us, bk_err *err);
 
     int (*leader_try)(bk_store *s, const char *name, const char *owner, int64_t now_us,
                       int64_t ttl_us, bool *is_leader, bk_err *err);
@@ -89,5 +95,14 @@ int bk_store__check_key(char sym[BK_SYM_MAX + 1], const char *symbol, int tf, in
 void bk_store__sort_series(bk_series *v, size_t n);
 void bk_store__sort_coverage(bk_coverage *v, size_t n);
 void bk_store__sort_defs(bk_def *v, size_t n);
+void bk_store__sort_bar_series(bk_bar_series *v, size_t n);
+
+/* The token-bucket arithmetic of bk_store_take_token, shared by the backends
+ * (each runs it under its own lock): refill *tokens from *updated_us to
+ * now_us, then take one token if there is one. Updates *tokens and
+ * *updated_us (never moved backwards); returns true when a token was taken,
+ * else false with *wait_us > 0. */
+bool bk_store__bucket_take(double *tokens, int64_t *updated_us, double rate_per_s, double burst,
+                           int64_t now_us, int64_t *wait_us);
 
 #endif

@@ -2,8 +2,9 @@
  * store_pg.c — the PostgreSQL backend on libpq: the connection (reset once
  * when it was lost), the per-connection cache of prepared statements, binary
  * parameters and result columns, error mapping, migrations, job
- * definitions, leadership (a session-level advisory lock), LISTEN/NOTIFY of
- * job_runs changes and the ops table store.c dispatches through.
+ * definitions, leadership (a session-level advisory lock), provider budgets
+ * (token buckets under a row lock), LISTEN/NOTIFY of job_runs changes and
+ * the ops table store.c dispatches through.
  *
  * One pg_store is one PGconn, used by one thread at a time (store.h). Many
  * connections — threads, processes, machines — share the database; the
@@ -895,6 +896,67 @@ static int pg_def_remove(bk_store *s, const char *symbol, bk_tf tf, bk_job type,
     return pg_commit(q, err);
 }
 
+/* ---- provider budgets ---- */
+
+/* The bucket row is created full on first use, then read FOR UPDATE,
+ * refilled and written back in one transaction: the row lock serialises
+ * every connection's take, on any machine. */
+static const char SQL_BUDGET_INIT[] =
+    "INSERT INTO provider_budgets (provider, tokens, updated_at) VALUES ($1, $2, $3)"
+    " ON CONFLICT (provider) DO NOTHING";
+static const char SQL_BUDGET_GET[] =
+    "SELECT tokens, updated_at FROM provider_budgets WHERE provider = $1 FOR UPDATE";
+static const char SQL_BUDGET_PUT[] =
+    "UPDATE provider_budgets SET tokens = $2, updated_at = $3 WHERE provider = $1";
+
+static int budget_take(pg_store *q, const char *provider, double rate_per_s, double burst,
+                       int64_t now_us, int64_t *wait_us, bk_err *err)
+{
+    pg_params p = {0};
+    pg_p_str(&p, provider);
+    pg_p_f64(&p, burst);
+    pg_p_ts(&p, now_us);
+    int rc = pg_exec_cmd(q, P_BUDGET_INIT, SQL_BUDGET_INIT, "tdT", &p, "create provider budget",
+                         NULL, err);
+    if (rc < 0)
+        return rc;
+    pg_params g = {0};
+    pg_p_str(&g, provider);
+    PGresult *r = pg_exec(q, P_BUDGET_GET, SQL_BUDGET_GET, "t", &g, "read provider budget", err);
+    if (!r)
+        return pg_errc(err);
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        return bk_err_set(err, BK_ESTORE, "provider budget row vanished");
+    }
+    double tokens = pg_c_f64(r, 0, 0);
+    int64_t updated = pg_c_time(r, 0, 1);
+    PQclear(r);
+    bk_store__bucket_take(&tokens, &updated, rate_per_s, burst, now_us, wait_us);
+    pg_params u = {0};
+    pg_p_str(&u, provider);
+    pg_p_f64(&u, tokens);
+    pg_p_ts(&u, updated);
+    return pg_exec_cmd(q, P_BUDGET_PUT, SQL_BUDGET_PUT, "tdT", &u, "update provider budget", NULL,
+                       err);
+}
+
+static int pg_take_token(bk_store *s, const char *provider, double rate_per_s, double burst,
+                         int64_t now_us, int64_t *wait_us, bk_err *err)
+{
+    pg_store *q = pgs(s);
+    int rc = pg_begin(q, err);
+    if (rc < 0)
+        return rc;
+    rc = budget_take(q, provider, rate_per_s, burst, now_us, wait_us, err);
+    if (rc < 0) {
+        pg_rollback(q);
+        *wait_us = 0;
+        return rc;
+    }
+    return pg_commit(q, err);
+}
+
 /* ---- leadership ---- */
 
 /* Leadership is a session-level advisory lock (the bigint key space, apart
@@ -1181,6 +1243,9 @@ static const bk_store_ops pg_ops = {
     .bars_upsert = pg_bars_upsert,
     .bars_read = pg_bars_read,
     .bars_count = pg_bars_count,
+    .bars_series = pg_bars_series,
+    .coverage_add = pg_coverage_add,
+    .take_token = pg_take_token,
     .leader_try = pg_leader_try,
     .leader_release = pg_leader_release,
     .listen = pg_listen,

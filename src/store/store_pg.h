@@ -3,11 +3,12 @@
  *   store_pg.c       connection (reset once on a lost connection), statement
  *                    cache, binary parameters and columns, errors, migrations,
  *                    definitions, leadership (session advisory locks),
+ *                    provider budgets (token buckets under a row lock),
  *                    LISTEN/NOTIFY of job_runs changes, the ops table
  *   store_pg_runs.c  the run queue: enqueue, claim (SKIP LOCKED), heartbeat,
  *                    fail, requeue, lists
- *   store_pg_data.c  commit (run + bars + coverage), bars (COPY path), coverage,
- *                    series_load
+ *   store_pg_data.c  commit (run + bars + coverage), bars (COPY path), coverage
+ *                    (also adopted coverage), series_load
  *   schema_pg.c      the migrations as SQL text, the market_sessions fill and
  *                    get_coverage_gaps
  *
@@ -68,6 +69,12 @@ enum pg_slot {
     P_LEADER_RELEASE,
     P_LEADER_LOCK,
     P_LEADER_UNLOCK,
+    P_COV_LOCK,
+    P_COV_ADOPT,
+    P_BAR_SERIES, /* + 1 for one symbol */
+    P_BUDGET_INIT = P_BAR_SERIES + 2,
+    P_BUDGET_GET,
+    P_BUDGET_PUT,
     P__N
 };
 
@@ -165,7 +172,7 @@ bool pg_is_uuid(const char *s);
 
 /* Migrations (schema_pg.c): bk_store__pg_migrations[i] brings the schema to
  * version i + 1. */
-#define PG_SCHEMA_LATEST 2
+#define PG_SCHEMA_LATEST 3
 extern const char *const bk_store__pg_migrations[PG_SCHEMA_LATEST];
 /* Refill market_sessions from the C calendar if it differs from what the
  * table holds (a hash is kept in bk_meta). Inside the migration lock. */
@@ -213,5 +220,8 @@ int pg_bars_upsert(bk_store *s, const char *symbol, bk_tf tf, const char *provid
 int pg_bars_read(bk_store *s, const char *symbol, bk_tf tf, int64_t from_us, int64_t to_us,
                  bk_bar_cb cb, void *ctx, bk_err *err);
 int pg_bars_count(bk_store *s, const char *symbol, int tf, int64_t *out, bk_err *err);
+int pg_bars_series(bk_store *s, const char *symbol, bk_bar_series **out, size_t *n, bk_err *err);
+int pg_coverage_add(bk_store *s, const char *symbol, bk_tf tf, const bk_ivset *covered,
+                    const char *provider, int64_t now_us, bk_err *err);
 
 #endif

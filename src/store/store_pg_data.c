@@ -210,6 +210,44 @@ int pg_bars_count(bk_store *s, const char *symbol, int tf, int64_t *out, bk_err 
     return 0;
 }
 
+static const char *const SQL_BAR_SERIES[2] = {
+    "SELECT symbol, timeframe, count(*), min(ts), max(ts) FROM ohlc_bars_v2"
+    " GROUP BY symbol, timeframe",
+    "SELECT symbol, timeframe, count(*), min(ts), max(ts) FROM ohlc_bars_v2"
+    " WHERE symbol = $1 GROUP BY symbol, timeframe",
+};
+
+int pg_bars_series(bk_store *s, const char *symbol, bk_bar_series **out, size_t *n, bk_err *err)
+{
+    int one = symbol != NULL;
+    pg_params p = {0};
+    if (one)
+        pg_p_str(&p, symbol);
+    PGresult *r = pg_exec(pgs(s), P_BAR_SERIES + one, SQL_BAR_SERIES[one], one ? "t" : "", &p,
+                          "list bar series", err);
+    if (!r)
+        return pg_errc(err);
+    int rows = PQntuples(r);
+    bk_bar_series *v = bk_xcalloc((size_t)rows + 1, sizeof *v);
+    size_t len = 0;
+    for (int i = 0; i < rows; i++) {
+        int tf = pg_c_tf(r, i, 1);
+        if (tf < 0)
+            continue; /* a timeframe this binary cannot read */
+        bk_bar_series *x = &v[len++];
+        pg_c_text(x->symbol, sizeof x->symbol, r, i, 0);
+        x->tf = (bk_tf)tf;
+        x->n_bars = pg_c_i64(r, i, 2);
+        x->first_us = pg_c_time(r, i, 3);
+        x->last_us = pg_c_time(r, i, 4);
+    }
+    PQclear(r);
+    bk_store__sort_bar_series(v, len);
+    *out = v;
+    *n = len;
+    return 0;
+}
+
 /* ---- coverage ---- */
 
 /* [lo, hi): the new interval [$3, $4) widened over the stored interval that
@@ -274,6 +312,51 @@ static int coverage_summary(pg_store *q, const bk_commit *c, bk_err *err)
     pg_p_text(&p, c->provider);
     return pg_exec_cmd(q, P_COV_STATUS, SQL_COV_STATUS, "ttTTTlt", &p, "update coverage_status",
                        NULL, err);
+}
+
+/* Adopted coverage: the series' summary row is upserted first (locking it,
+ * as a commit does), the intervals merged, then the summary overwritten with
+ * values derived from the whole set and the series' bar count. */
+static const char SQL_COV_LOCK[] =
+    "INSERT INTO coverage_status (symbol, timeframe, updated_at) VALUES ($1, $2, $3)"
+    " ON CONFLICT (symbol, timeframe) DO UPDATE SET updated_at = excluded.updated_at";
+static const char SQL_COV_ADOPT[] =
+    "UPDATE coverage_status c SET from_ts = i.f, to_ts = i.t, last_success_at = $3,"
+    " last_rows_written = (SELECT count(*) FROM ohlc_bars_v2"
+    "   WHERE symbol = $1 AND timeframe = $2),"
+    " last_provider = $4, updated_at = $3"
+    " FROM (SELECT min(from_ts) AS f, max(to_ts) AS t FROM coverage_intervals"
+    "   WHERE symbol = $1 AND timeframe = $2) AS i"
+    " WHERE c.symbol = $1 AND c.timeframe = $2";
+
+int pg_coverage_add(bk_store *s, const char *symbol, bk_tf tf, const bk_ivset *covered,
+                    const char *provider, int64_t now_us, bk_err *err)
+{
+    pg_store *q = pgs(s);
+    int rc = pg_begin(q, err);
+    if (rc < 0)
+        return rc;
+    pg_params p = {0};
+    pg_p_str(&p, symbol);
+    pg_p_str(&p, bk_tf_name(tf));
+    pg_p_ts(&p, now_us);
+    rc = pg_exec_cmd(q, P_COV_LOCK, SQL_COV_LOCK, "ttT", &p, "update coverage_status", NULL, err);
+    for (size_t i = 0; i < covered->n && rc == 0; i++)
+        rc = coverage_add(q, symbol, tf, covered->v[i], err);
+    if (rc == 0) {
+        pg_params a = {0};
+        pg_p_str(&a, symbol);
+        pg_p_str(&a, bk_tf_name(tf));
+        pg_p_ts(&a, now_us);
+        pg_p_text(&a, provider);
+        rc = pg_exec_cmd(q, P_COV_ADOPT, SQL_COV_ADOPT, "ttTt", &a, "update coverage_status", NULL,
+                         err);
+    }
+    if (rc < 0) {
+        pg_rollback(q);
+        return rc;
+    }
+    return pg_commit(q, err);
 }
 
 /* ---- commit ---- */

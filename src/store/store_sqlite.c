@@ -1,8 +1,8 @@
 /*
  * store_sqlite.c — the SQLite backend: opening a connection (WAL,
  * synchronous=NORMAL, a busy timeout), the per-connection statement cache,
- * error mapping, migrations, job definitions, the leader lease, and the ops
- * table that store.c dispatches through.
+ * error mapping, migrations, job definitions, the leader lease, provider
+ * budgets (token buckets), and the ops table that store.c dispatches through.
  *
  * One sq_store is one sqlite3 connection opened with SQLITE_OPEN_NOMUTEX: it
  * belongs to one thread at a time, as store.h says. Concurrency between
@@ -546,6 +546,80 @@ static int sq_leader_release(bk_store *s, const char *name, const char *owner, b
     return sq_exec_stmt(q, st, "release leader lease", err);
 }
 
+/* ---- provider budgets ---- */
+
+/* The bucket is read, refilled and written back inside one BEGIN IMMEDIATE
+ * transaction: SQLite's write lock serialises every connection's take. */
+static const char SQL_BUDGET_INIT[] =
+    "INSERT INTO provider_budgets (provider, tokens, updated_at) VALUES (?1, ?2, ?3)"
+    " ON CONFLICT (provider) DO NOTHING";
+static const char SQL_BUDGET_GET[] =
+    "SELECT tokens, updated_at FROM provider_budgets WHERE provider = ?1";
+static const char SQL_BUDGET_PUT[] =
+    "UPDATE provider_budgets SET tokens = ?2, updated_at = ?3 WHERE provider = ?1";
+
+static int budget_read(sq_store *q, const char *provider, double *tokens, int64_t *updated_us,
+                       bk_err *err)
+{
+    sqlite3_stmt *st = sq_stmt(q, Q_BUDGET_GET, SQL_BUDGET_GET, err);
+    if (!st)
+        return BK_ESTORE;
+    sqlite3_bind_text(st, 1, provider, -1, SQLITE_TRANSIENT);
+    int src = sqlite3_step(st);
+    int rc = 0;
+    if (src == SQLITE_ROW) {
+        *tokens = sqlite3_column_double(st, 0);
+        *updated_us = sqlite3_column_int64(st, 1);
+    } else {
+        rc = src == SQLITE_DONE ? bk_err_set(err, BK_ESTORE, "provider budget row vanished")
+                                : sq_fail(q, src, "read provider budget", err);
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int budget_take(sq_store *q, const char *provider, double rate_per_s, double burst,
+                       int64_t now_us, int64_t *wait_us, bk_err *err)
+{
+    sqlite3_stmt *st = sq_stmt(q, Q_BUDGET_INIT, SQL_BUDGET_INIT, err);
+    if (!st)
+        return BK_ESTORE;
+    sqlite3_bind_text(st, 1, provider, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_double(st, 2, burst);
+    sqlite3_bind_int64(st, 3, now_us);
+    int rc = sq_exec_stmt(q, st, "create provider budget", err);
+    double tokens = 0;
+    int64_t updated = 0;
+    if (rc == 0)
+        rc = budget_read(q, provider, &tokens, &updated, err);
+    if (rc < 0)
+        return rc;
+    bk_store__bucket_take(&tokens, &updated, rate_per_s, burst, now_us, wait_us);
+    st = sq_stmt(q, Q_BUDGET_PUT, SQL_BUDGET_PUT, err);
+    if (!st)
+        return BK_ESTORE;
+    sqlite3_bind_text(st, 1, provider, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_double(st, 2, tokens);
+    sqlite3_bind_int64(st, 3, updated);
+    return sq_exec_stmt(q, st, "update provider budget", err);
+}
+
+static int sq_take_token(bk_store *s, const char *provider, double rate_per_s, double burst,
+                         int64_t now_us, int64_t *wait_us, bk_err *err)
+{
+    sq_store *q = sq(s);
+    int rc = sq_begin(q, err);
+    if (rc < 0)
+        return rc;
+    rc = budget_take(q, provider, rate_per_s, burst, now_us, wait_us, err);
+    if (rc < 0) {
+        sq_rollback(q);
+        *wait_us = 0;
+        return rc;
+    }
+    return sq_commit(q, err);
+}
+
 /* ---- change notifications: PostgreSQL only ---- */
 
 static int sq_listen(bk_store *s, bk_err *err)
@@ -594,6 +668,9 @@ static const bk_store_ops sq_ops = {
     .bars_upsert = sq_bars_upsert,
     .bars_read = sq_bars_read,
     .bars_count = sq_bars_count,
+    .bars_series = sq_bars_series,
+    .coverage_add = sq_coverage_add,
+    .take_token = sq_take_token,
     .leader_try = sq_leader_try,
     .leader_release = sq_leader_release,
     .listen = sq_listen,

@@ -1,9 +1,10 @@
 /*
  * store_sqlite.h — internals of the SQLite backend, shared by its files:
  *   store_sqlite.c       connection, statement cache, helpers, migrations, definitions,
- *                        leadership, the ops table
+ *                        leadership, provider budgets (token buckets), the ops table
  *   store_sqlite_runs.c  the run queue: enqueue, claim, heartbeat, fail, requeue, lists
- *   store_sqlite_data.c  commit (bars + coverage + run), bars, coverage, series_load
+ *   store_sqlite_data.c  commit (bars + coverage + run), bars, coverage (also adopted
+ *                        coverage), series_load
  *   schema_sqlite.c      the migrations, as SQL text compiled into the binary
  *
  * Every statement is prepared once per connection (sq_stmt) into a slot named
@@ -64,6 +65,11 @@ enum sq_slot {
     Q_BAR_COUNT, /* + mask: 1 symbol, 2 tf */
     Q_LEADER_TRY = Q_BAR_COUNT + 4,
     Q_LEADER_RELEASE,
+    Q_COV_ADOPT,
+    Q_BAR_SERIES, /* + 1 for one symbol */
+    Q_BUDGET_INIT = Q_BAR_SERIES + 2,
+    Q_BUDGET_GET,
+    Q_BUDGET_PUT,
     Q__N
 };
 
@@ -82,7 +88,7 @@ static inline sq_store *sq(bk_store *s)
 
 /* The migrations: bk_store__sq_migrations[i] brings the schema to version
  * i + 1; SQ_SCHEMA_LATEST of them (schema_sqlite.c checks the count). */
-#define SQ_SCHEMA_LATEST 1
+#define SQ_SCHEMA_LATEST 2
 extern const char *const bk_store__sq_migrations[SQ_SCHEMA_LATEST];
 
 /* Map a SQLite result code to a BK_E* code and fill err with "what: sqlite message". */
@@ -143,5 +149,8 @@ int sq_bars_upsert(bk_store *s, const char *symbol, bk_tf tf, const char *provid
 int sq_bars_read(bk_store *s, const char *symbol, bk_tf tf, int64_t from_us, int64_t to_us,
                  bk_bar_cb cb, void *ctx, bk_err *err);
 int sq_bars_count(bk_store *s, const char *symbol, int tf, int64_t *out, bk_err *err);
+int sq_bars_series(bk_store *s, const char *symbol, bk_bar_series **out, size_t *n, bk_err *err);
+int sq_coverage_add(bk_store *s, const char *symbol, bk_tf tf, const bk_ivset *covered,
+                    const char *provider, int64_t now_us, bk_err *err);
 
 #endif

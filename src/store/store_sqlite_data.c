@@ -135,6 +135,50 @@ int sq_bars_count(bk_store *s, const char *symbol, int tf, int64_t *out, bk_err 
     return rc;
 }
 
+static const char *const SQL_BAR_SERIES[2] = {
+    "SELECT symbol, timeframe, count(*), min(ts), max(ts) FROM ohlc_bars_v2"
+    " GROUP BY symbol, timeframe",
+    "SELECT symbol, timeframe, count(*), min(ts), max(ts) FROM ohlc_bars_v2"
+    " WHERE symbol = ?1 GROUP BY symbol, timeframe",
+};
+
+int sq_bars_series(bk_store *s, const char *symbol, bk_bar_series **out, size_t *n, bk_err *err)
+{
+    sq_store *q = sq(s);
+    int one = symbol != NULL;
+    sqlite3_stmt *st = sq_stmt(q, Q_BAR_SERIES + one, SQL_BAR_SERIES[one], err);
+    if (!st)
+        return BK_ESTORE;
+    if (one)
+        sqlite3_bind_text(st, 1, symbol, -1, SQLITE_TRANSIENT);
+    bk_bar_series *v = NULL;
+    size_t len = 0, cap = 0;
+    int src;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        int tf = sq_col_tf(st, 1);
+        if (tf < 0)
+            continue; /* a timeframe this binary cannot read */
+        bk_grow((void **)&v, &cap, len + 1, sizeof *v);
+        bk_bar_series *x = &v[len++];
+        memset(x, 0, sizeof *x);
+        sq_col_text(x->symbol, sizeof x->symbol, st, 0);
+        x->tf = (bk_tf)tf;
+        x->n_bars = sqlite3_column_int64(st, 2);
+        x->first_us = sqlite3_column_int64(st, 3);
+        x->last_us = sqlite3_column_int64(st, 4);
+    }
+    int rc = src == SQLITE_DONE ? 0 : sq_fail(q, src, "list bar series", err);
+    sqlite3_reset(st);
+    if (rc < 0) {
+        free(v);
+        return rc;
+    }
+    bk_store__sort_bar_series(v, len);
+    *out = v;
+    *n = len;
+    return 0;
+}
+
 /* ---- coverage ---- */
 
 static const char SQL_COV_PREV[] =
@@ -234,6 +278,46 @@ static int coverage_summary(sq_store *q, const bk_commit *c, bk_err *err)
     sqlite3_bind_int64(st, 6, (int64_t)c->n_bars);
     sq_bind_text(st, 7, c->provider);
     return sq_exec_stmt(q, st, "update coverage_status", err);
+}
+
+/* Adopted coverage: the summary is derived from the whole interval set (and
+ * the series' bar count), overwriting whatever was there (the guide's
+ * backfill statement fills it from bars alone). */
+static const char SQL_COV_ADOPT[] =
+    "INSERT INTO coverage_status (symbol, timeframe, from_ts, to_ts, last_success_at,"
+    " last_rows_written, last_provider, updated_at)"
+    " SELECT ?1, ?2, min(from_ts), max(to_ts), ?3,"
+    " (SELECT count(*) FROM ohlc_bars_v2 WHERE symbol = ?1 AND timeframe = ?2), ?4, ?3"
+    " FROM coverage_intervals WHERE symbol = ?1 AND timeframe = ?2"
+    " ON CONFLICT (symbol, timeframe) DO UPDATE SET from_ts = excluded.from_ts,"
+    " to_ts = excluded.to_ts, last_success_at = excluded.last_success_at,"
+    " last_rows_written = excluded.last_rows_written, last_provider = excluded.last_provider,"
+    " updated_at = excluded.updated_at";
+
+int sq_coverage_add(bk_store *s, const char *symbol, bk_tf tf, const bk_ivset *covered,
+                    const char *provider, int64_t now_us, bk_err *err)
+{
+    sq_store *q = sq(s);
+    int rc = sq_begin(q, err);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < covered->n && rc == 0; i++)
+        rc = coverage_add(q, symbol, tf, covered->v[i], err);
+    if (rc == 0) {
+        sqlite3_stmt *st = series_stmt(q, Q_COV_ADOPT, SQL_COV_ADOPT, symbol, tf, err);
+        if (st) {
+            sqlite3_bind_int64(st, 3, now_us);
+            sq_bind_text(st, 4, provider);
+            rc = sq_exec_stmt(q, st, "update coverage_status", err);
+        } else {
+            rc = BK_ESTORE;
+        }
+    }
+    if (rc < 0) {
+        sq_rollback(q);
+        return rc;
+    }
+    return sq_commit(q, err);
 }
 
 /* ---- commit ---- */

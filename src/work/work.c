@@ -75,15 +75,45 @@ static int append_page(fetch_state *f, bk_page *pg, const bk_run *run, bk_anchor
     return 0;
 }
 
+/* Wait for a token of the provider's budget (provider_rate_per_s), a bucket
+ * in the store shared by every worker of every process using the database,
+ * before one page request. 0; BK_ECANCELED when stopped while waiting; a
+ * store failure becomes BK_EIO, a retryable failure of the attempt (not a
+ * lost lease: the run is still ours). */
+static int take_budget(bk_store *s, const bk_work_env *env, bk_err *err)
+{
+    const bk_conf *c = env->conf;
+    if (!(c->provider_rate_per_s > 0))
+        return 0;
+    double burst = BK_MAX(1.0, c->provider_burst > 0 ? c->provider_burst : c->provider_rate_per_s);
+    for (;;) {
+        int64_t wait_us = 0;
+        int rc = bk_store_take_token(s, env->prov->name, c->provider_rate_per_s, burst,
+                                     bk_clock_now_us(), &wait_us, err);
+        if (rc) {
+            char msg[BK_ERR_MSG_MAX];
+            bk_strlcpy(msg, err->msg, sizeof msg);
+            return bk_err_set(err, BK_EIO, "provider budget: %s", msg);
+        }
+        if (wait_us <= 0)
+            return 0;
+        if (!pause_unless_stopped(env, wait_us))
+            return BK_ECANCELED;
+    }
+}
+
 /* Fetch and append one page, retrying a retryable failure up to
- * page_retries times with the run back-off (or the provider's Retry-After). */
-static int fetch_page(const bk_work_env *env, bk_fetch_req *req, bk_page *pg, fetch_state *f,
-                      const bk_run *run, bk_err *err)
+ * page_retries times with the run back-off (or the provider's Retry-After).
+ * Every try first takes a token of the provider's budget. */
+static int fetch_page(bk_store *s, const bk_work_env *env, bk_fetch_req *req, bk_page *pg,
+                      fetch_state *f, const bk_run *run, bk_err *err)
 {
     int rc;
     for (req->retry = 0;; req->retry++) {
         bk_err_clear(err);
-        rc = bk_prov_fetch(env->prov, req, pg, err);
+        rc = take_budget(s, env, err);
+        if (rc == 0)
+            rc = bk_prov_fetch(env->prov, req, pg, err);
         if (rc == 0)
             rc = append_page(f, pg, run, env->prov->anchor, err);
         if (rc && stopping(env))
@@ -137,7 +167,7 @@ static int fetch_all(bk_store *s, const bk_work_env *env, const char *owner, bk_
             break;
         }
         req.page_token = token;
-        rc = fetch_page(env, &req, &pg, f, run, err);
+        rc = fetch_page(s, env, &req, &pg, f, run, err);
         if (rc)
             break;
         int pct = (int)BK_MIN(99, (int64_t)(100 * f->n / f->expected));
@@ -162,26 +192,6 @@ static int fetch_all(bk_store *s, const bk_work_env *env, const char *owner, bk_
     }
     bk_page_fini(&pg);
     return rc;
-}
-
-/* The covered range widened over closed-market time on both sides, so that
- * adjacent sessions' coverage merges into one interval. */
-static bk_iv widen_closed(bk_iv iv)
-{
-    if (iv.from_us >= iv.to_us)
-        return iv;
-    bk_iv w = iv;
-    if (!bk_cal_is_open(iv.from_us - 1, false)) {
-        int64_t pc = bk_cal_prev_close(iv.from_us);
-        if (pc != INT64_MIN && pc < w.from_us)
-            w.from_us = pc;
-    }
-    if (!bk_cal_is_open(iv.to_us, false)) {
-        int64_t no = bk_cal_next_open(iv.to_us);
-        if (no != INT64_MAX && no > w.to_us)
-            w.to_us = no;
-    }
-    return w;
 }
 
 static int record_failure(bk_store *s, const bk_work_env *env, const char *owner, bk_run *run,
@@ -265,7 +275,7 @@ int bk_work_execute(bk_store *s, const bk_work_env *env, const char *owner, bk_r
                        .bars = f.bars,
                        .n_bars = f.n,
                        .covered = covered,
-                       .covered_ext = widen_closed(covered),
+                       .covered_ext = bk_cal_widen_closed(covered),
                        .now_us = now};
         rc = bk_store_run_commit(s, &c, err);
         if (rc == 0) {

@@ -1,7 +1,8 @@
 /*
  * test_cli.c — the real barkeep binary: help, usage errors (exit 2, message
  * naming the bad value, nothing written), failures (exit 1), the job
- * definition commands and the calendar command.
+ * definition commands, the calendar command, a tick under a provider
+ * budget, and adopting bars a migrating user brings (`adopt`).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -18,21 +20,37 @@ static char *g_dir, *g_db;
 
 #define MAXARGS 32
 
-/* Run barkeep --db <g_db> args... (NULL-terminated). */
-static bk_t_result bk(const char *first, ...)
+static bk_t_result vbk(const char *db, const char *first, va_list ap)
 {
     const char *argv[MAXARGS];
     int n = 0;
     argv[n++] = bk_t_bin();
     argv[n++] = "--db";
-    argv[n++] = g_db;
-    va_list ap;
-    va_start(ap, first);
+    argv[n++] = db;
     for (const char *a = first; a && n < MAXARGS - 1; a = va_arg(ap, const char *))
         argv[n++] = a;
-    va_end(ap);
     argv[n] = NULL;
     return bk_t_run(argv, NULL);
+}
+
+/* Run barkeep --db <g_db> args... (NULL-terminated). */
+static bk_t_result bk(const char *first, ...)
+{
+    va_list ap;
+    va_start(ap, first);
+    bk_t_result r = vbk(g_db, first, ap);
+    va_end(ap);
+    return r;
+}
+
+/* Run barkeep --db <db> args... (NULL-terminated). */
+static bk_t_result bkd(const char *db, const char *first, ...)
+{
+    va_list ap;
+    va_start(ap, first);
+    bk_t_result r = vbk(db, first, ap);
+    va_end(ap);
+    return r;
 }
 
 static int setup(void **state)
@@ -69,8 +87,8 @@ static void test_help(void **state)
 {
     (void)state;
     expect(bk("--help", NULL), 0, "usage: barkeep", NULL);
-    const char *cmds[] = {"migrate",  "tick", "serve", "runs",     "retry-failed",
-                          "coverage", "gaps", "bars",  "calendar", "config"};
+    const char *cmds[] = {"migrate", "tick", "serve",    "runs",   "retry-failed", "coverage",
+                          "gaps",    "bars", "calendar", "config", "adopt"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         expect(bk(cmds[i], "--help", NULL), 0, "usage: barkeep", NULL);
     expect(bk("jobs", "--help", NULL), 0, "jobs add", NULL);
@@ -245,6 +263,133 @@ static void test_closures_file_and_env_db(void **state)
     free(closures);
 }
 
+/* The provider budget's wiring: a rate-limited sim still drains the queue. */
+static void test_tick_with_provider_budget(void **state)
+{
+    (void)state;
+    char *db = bk_t_path(g_dir, "budget.db");
+    const char *now = "2024-06-07T21:00:00Z";
+    expect(bkd(db, "jobs", "add", "AAPL", "1h", "--window-days", "3", NULL), 0, "added", NULL);
+    expect(bkd(db, "--now", now, "--set", "provider_rate_per_s=50", "--set", "provider_burst=5",
+               "--set", "sim_page_size=2", "tick", "--wait", NULL),
+           0, NULL, NULL);
+    expect(bkd(db, "--now", now, "runs", "--status", "queued", "--json", NULL), 0, "[]", NULL);
+    expect(bkd(db, "--now", now, "coverage", "AAPL", "1h", NULL), 0, "sim", NULL);
+    expect(bkd(db, "--set", "provider_rate_per_s=-1", "config", NULL), 2, NULL,
+           "provider_rate_per_s");
+    expect(bkd(db, "config", NULL), 0, "BARKEEP_PROVIDER_BURST", NULL);
+    free(db);
+}
+
+static const char *sqlite3_cli(void)
+{
+    static const char *const paths[] = {"/usr/bin/sqlite3", "/usr/local/bin/sqlite3",
+                                        "/bin/sqlite3"};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
+        if (access(paths[i], X_OK) == 0)
+            return paths[i];
+    return NULL;
+}
+
+/* Bars the original system left: AAPL 1h, two bars on Tuesday 2024-06-04 and
+ * one on Wednesday 2024-06-05 (sessions 13:30-20:00 UTC), and the guide's
+ * coverage_status backfill over them. */
+static const char legacy_sql[] =
+    "INSERT INTO ohlc_bars_v2 (symbol, timeframe, ts, open, high, low, close, volume, provider)"
+    " VALUES ('AAPL', '1h', 1717507800000000, 1, 2, 0.5, 1.5, 10, 'legacy'),"
+    " ('AAPL', '1h', 1717515000000000, 1, 2, 0.5, 1.5, 10, 'legacy'),"
+    " ('AAPL', '1h', 1717597800000000, 1, 2, 0.5, 1.5, 10, 'legacy');"
+    "INSERT INTO coverage_status (symbol, timeframe, from_ts, to_ts, last_success_at,"
+    " last_rows_written) SELECT symbol, timeframe, MIN(ts), MAX(ts), MAX(ts), COUNT(*)"
+    " FROM ohlc_bars_v2 GROUP BY symbol, timeframe ON CONFLICT (symbol, timeframe) DO UPDATE"
+    " SET from_ts = EXCLUDED.from_ts, to_ts = EXCLUDED.to_ts,"
+    " last_success_at = EXCLUDED.last_success_at, last_rows_written = EXCLUDED.last_rows_written;";
+
+/* Every run's slice must lie outside [from, to) (ISO texts compare in order). */
+static size_t assert_slices_avoid(const char *json, const char *from, const char *to)
+{
+    size_t n = 0;
+    for (const char *p = json; (p = strstr(p, "\"slice_from\":\"")); n++) {
+        char a[32] = "", b[32] = "";
+        p += strlen("\"slice_from\":\"");
+        sscanf(p, "%31[^\"]", a);
+        const char *q = strstr(p, "\"slice_to\":\"");
+        assert_non_null(q);
+        sscanf(q + strlen("\"slice_to\":\""), "%31[^\"]", b);
+        if (strcmp(a, to) < 0 && strcmp(b, from) > 0)
+            fail_msg("slice [%s, %s) overlaps adopted [%s, %s)", a, b, from, to);
+    }
+    return n;
+}
+
+static void test_adopt(void **state)
+{
+    (void)state;
+    const char *sq = sqlite3_cli();
+    if (!sq) {
+        fprintf(stderr, "sqlite3 command not found: adopt test skipped\n");
+        skip();
+    }
+    char *db = bk_t_path(g_dir, "adopt.db");
+    const char *now = "2024-06-07T21:00:00Z"; /* Friday after the close */
+    expect(bkd(db, "migrate", NULL), 0, NULL, NULL);
+    const char *ins[] = {sq, db, legacy_sql, NULL};
+    bk_t_result r = bk_t_run(ins, NULL);
+    expect(r, 0, NULL, NULL);
+
+    bk_t_result before = bkd(db, "--now", now, "gaps", "AAPL", "1h", "--window-days", "7", NULL);
+    assert_int_equal(before.status, 0);
+    assert_non_null(strstr(before.out, "2024-06-04T13:30:00Z"));
+    assert_non_null(strstr(before.out, "2024-06-05T13:30:00Z"));
+
+    /* bad arguments: exit 2, nothing written */
+    expect(bkd(db, "adopt", "AA PL", NULL), 2, NULL, "'AA PL'");
+    expect(bkd(db, "adopt", "AAPL", "7m", NULL), 2, NULL, "'7m'");
+    expect(bkd(db, "adopt", "AAPL", "1h", "extra", NULL), 2, NULL, "'extra'");
+    expect(bkd(db, "adopt", "--provider", "bad name", NULL), 2, NULL, "'bad name'");
+    expect(bkd(db, "adopt", "--provider", NULL), 2, NULL, "needs a value");
+    expect(bkd(db, "adopt", "--bogus", NULL), 2, NULL, "--bogus");
+
+    /* a dry run reports and writes nothing */
+    expect(bkd(db, "--now", now, "adopt", "--dry-run", NULL), 0,
+           "AAPL 1h: 3 bars, 2 sessions, 1 interval, 13.0 trading hours would be adopted", NULL);
+    r = bkd(db, "--now", now, "gaps", "AAPL", "1h", "--window-days", "7", NULL);
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.out, before.out);
+    bk_t_result_free(&r);
+    expect(bkd(db, "--now", now, "coverage", "AAPL", "1h", NULL), 0, "        0      0.0", NULL);
+
+    expect(bkd(db, "--now", now, "adopt", "MSFT", NULL), 0, "nothing to adopt", NULL);
+    expect(bkd(db, "--now", now, "adopt", "AAPL", "1h", NULL), 0,
+           "AAPL 1h: 3 bars, 2 sessions, 1 interval, 13.0 trading hours adopted", NULL);
+    /* the guide's backfill summary is replaced by the set's: the two sessions
+     * merged across the closed night, widened to the neighbouring close/open */
+    expect(bkd(db, "--now", now, "coverage", "AAPL", "1h", NULL), 0,
+           "2024-06-03T20:00:00Z 2024-06-06T13:30:00Z", NULL);
+    expect(bkd(db, "--now", now, "coverage", "AAPL", "1h", NULL), 0, "legacy", NULL);
+    r = bkd(db, "--now", now, "gaps", "AAPL", "1h", "--window-days", "7", NULL);
+    assert_int_equal(r.status, 0);
+    assert_null(strstr(r.out, "2024-06-04T13:30:00Z"));
+    assert_null(strstr(r.out, "2024-06-05T13:30:00Z"));
+    assert_non_null(strstr(r.out, "2024-06-03T13:30:00Z"));
+    assert_non_null(strstr(r.out, "2024-06-06T13:30:00Z"));
+    bk_t_result_free(&r);
+    bk_t_result_free(&before);
+    /* adopting again changes nothing */
+    expect(bkd(db, "--now", now, "adopt", NULL), 0, "1 series adopted", NULL);
+
+    /* the planner fetches only the rest */
+    expect(bkd(db, "jobs", "add", "AAPL", "1h", "--window-days", "7", NULL), 0, "added", NULL);
+    expect(bkd(db, "--now", now, "--set", "max_slices_intraday=100", "tick", NULL), 0, "enqueued",
+           NULL);
+    r = bkd(db, "--now", now, "runs", "--json", NULL);
+    assert_int_equal(r.status, 0);
+    size_t n = assert_slices_avoid(r.out, "2024-06-04T13:30:00Z", "2024-06-05T20:00:00Z");
+    assert_int_equal(n, 16); /* 4 sessions of 4 slices each on the 2 h grid */
+    bk_t_result_free(&r);
+    free(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -255,6 +400,8 @@ int main(void)
         cmocka_unit_test(test_calendar),
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_closures_file_and_env_db),
+        cmocka_unit_test(test_tick_with_provider_budget),
+        cmocka_unit_test(test_adopt),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

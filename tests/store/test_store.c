@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/clock.h"
 #include "core/util.h"
@@ -1032,6 +1033,190 @@ static void t_concurrent_claims(void **state)
     free(runs);
 }
 
+/* ---- provider budgets ---- */
+
+static int64_t take(bk_store *s, const char *prov, double rate, double burst, int64_t now)
+{
+    int64_t wait = -1;
+    OK(bk_store_take_token(s, prov, rate, burst, now, &wait, ERR));
+    assert_true(wait >= 0);
+    return wait;
+}
+
+static void t_take_token(void **state)
+{
+    bk_store *s = ((fixture *)*state)->s;
+    const int64_t MS = BK_US_PER_MS;
+    /* rate 2/s, burst 3: a new bucket is full */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(take(s, "polygon", 2, 3, T0), 0);
+    assert_int_equal(take(s, "polygon", 2, 3, T0), 500 * MS);            /* 1 token at 2/s */
+    assert_int_equal(take(s, "polygon", 2, 3, T0 + 250 * MS), 250 * MS); /* 0.5 there */
+    assert_int_equal(take(s, "polygon", 2, 3, T0 + 500 * MS), 0);        /* 1.0: taken */
+    assert_int_equal(take(s, "polygon", 2, 3, T0 + 500 * MS), 500 * MS);
+    /* a clock behind the bucket's refills nothing */
+    assert_int_equal(take(s, "polygon", 2, 3, T0), 500 * MS);
+    assert_int_equal(take(s, "polygon", 2, 3, T0 + 700 * MS), 300 * MS); /* 0.4 there */
+    /* a long pause refills up to the burst, no more */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(take(s, "polygon", 2, 3, T0 + 100 * S), 0);
+    assert_int_equal(take(s, "polygon", 2, 3, T0 + 100 * S), 500 * MS);
+    /* buckets are per provider; a slow one: 0.5/s, burst 1 */
+    assert_int_equal(take(s, "alpaca", 0.5, 1, T0), 0);
+    assert_int_equal(take(s, "alpaca", 0.5, 1, T0), 2 * S);
+    assert_int_equal(take(s, "alpaca", 0.5, 1, T0 + 1500 * MS), 500 * MS);
+    assert_int_equal(take(s, "alpaca", 0.5, 1, T0 + 2 * S), 0);
+    /* arguments */
+    bk_err err = {0};
+    int64_t w = 0;
+    assert_int_equal(bk_store_take_token(s, "polygon", 0, 3, T0, &w, &err), BK_EINVAL);
+    assert_int_equal(bk_store_take_token(s, "polygon", 2, 0.5, T0, &w, &err), BK_EINVAL);
+    assert_int_equal(bk_store_take_token(s, "", 2, 3, T0, &w, &err), BK_EINVAL);
+}
+
+enum { BUDGET_STEPS = 100, BUDGET_TRIES = 3 };
+#define BUDGET_RATE  20.0
+#define BUDGET_BURST 5.0
+
+typedef struct taker {
+    const char *url;
+    int64_t granted;
+    int rc;
+    char msg[BK_ERR_MSG_MAX];
+} taker;
+
+/* Take tokens on a simulated clock that runs from T0 to T0 + 1 s in
+ * BUDGET_STEPS steps, BUDGET_TRIES times per step, on its own connection. */
+static void *take_thread(void *arg)
+{
+    taker *t = arg;
+    bk_err err = {0};
+    bk_store *s = NULL;
+    t->rc = bk_store_open(&s, t->url, &err);
+    for (int i = 0; i <= BUDGET_STEPS && t->rc == 0; i++) {
+        int64_t now = T0 + (int64_t)i * S / BUDGET_STEPS;
+        for (int k = 0; k < BUDGET_TRIES && t->rc == 0; k++) {
+            int64_t wait = 0;
+            t->rc = bk_store_take_token(s, "polygon", BUDGET_RATE, BUDGET_BURST, now, &wait, &err);
+            if (t->rc == 0 && wait == 0)
+                t->granted++;
+        }
+    }
+    if (t->rc < 0)
+        bk_strlcpy(t->msg, err.msg, sizeof t->msg);
+    bk_store_close(s);
+    return NULL;
+}
+
+/* The budget holds across connections: however the takes interleave, no
+ * more than burst + rate · 1 s tokens are granted in 1 s. */
+static void t_take_token_concurrent(void **state)
+{
+    fixture *fx = *state;
+    taker t[N_THREADS];
+    pthread_t th[N_THREADS];
+    for (int i = 0; i < N_THREADS; i++) {
+        t[i] = (taker){.url = fx->url};
+        assert_int_equal(pthread_create(&th[i], NULL, take_thread, &t[i]), 0);
+    }
+    int64_t total = 0;
+    for (int i = 0; i < N_THREADS; i++) {
+        pthread_join(th[i], NULL);
+        if (t[i].rc != 0)
+            fail_msg("taker %d: %s %s", i, bk_err_name(t[i].rc), t[i].msg);
+        total += t[i].granted;
+    }
+    assert_true(total >= (int64_t)BUDGET_BURST);
+    assert_true(total <= (int64_t)(BUDGET_BURST + BUDGET_RATE * 1.0));
+}
+
+/* ---- adopted coverage ---- */
+
+static void t_coverage_add(void **state)
+{
+    bk_store *s = ((fixture *)*state)->s;
+    fill_slice(s, "AAPL", BK_TF_1H, T0 + 5 * H, T0 + 6 * H, T0 + 10 * S);
+    bk_bar more[2] = {mk_bar(T0, 10), mk_bar(T0 + 8 * H, 11)};
+    OK(bk_store_bars_upsert(s, "AAPL", BK_TF_1H, "legacy", more, 2, ERR));
+    bk_ivset add;
+    bk_ivset_init(&add);
+    OK(bk_store_coverage_add(s, "AAPL", BK_TF_1H, &add, "legacy", T0, ERR)); /* empty: no-op */
+    bk_ivset_add(&add, T0, T0 + 2 * H);
+    bk_ivset_add(&add, T0 + 4 * H, T0 + 5 * H); /* touches the committed [5h, 6h) */
+    bk_ivset_add(&add, T0 + 8 * H, T0 + 9 * H);
+    OK(bk_store_coverage_add(s, "AAPL", BK_TF_1H, &add, "legacy", T0 + 100 * S, ERR));
+    bk_series x;
+    expect_series(s, "AAPL", BK_TF_1H, &x);
+    assert_int_equal(x.covered.n, 3);
+    assert_int_equal(x.covered.v[1].from_us, T0 + 4 * H);
+    assert_int_equal(x.covered.v[1].to_us, T0 + 6 * H);
+    series_fini(&x);
+    bk_coverage *cov;
+    size_t n;
+    OK(bk_store_coverage_list(s, "AAPL", BK_TF_1H, &cov, &n, ERR));
+    assert_int_equal(n, 1);
+    assert_int_equal(cov[0].from_us, T0); /* derived from the set, overwritten */
+    assert_int_equal(cov[0].to_us, T0 + 9 * H);
+    assert_int_equal(cov[0].last_success_us, T0 + 100 * S);
+    assert_int_equal(cov[0].updated_us, T0 + 100 * S);
+    assert_int_equal(cov[0].last_rows_written, 3); /* the series' stored bars */
+    assert_string_equal(cov[0].last_provider, "legacy");
+    assert_int_equal(cov[0].n_intervals, 3);
+    assert_int_equal(cov[0].covered_us, 5 * H);
+    free(cov);
+    /* one interval over the holes merges everything */
+    bk_ivset_clear(&add);
+    bk_ivset_add(&add, T0 + H, T0 + 8 * H);
+    OK(bk_store_coverage_add(s, "aapl", BK_TF_1H, &add, NULL, T0 + 200 * S, ERR));
+    expect_series(s, "AAPL", BK_TF_1H, &x);
+    assert_int_equal(x.covered.n, 1);
+    assert_int_equal(x.covered.v[0].from_us, T0);
+    assert_int_equal(x.covered.v[0].to_us, T0 + 9 * H);
+    series_fini(&x);
+    /* a series with no summary row yet gets one */
+    OK(bk_store_coverage_add(s, "MSFT", BK_TF_D1, &add, "legacy", T0 + 300 * S, ERR));
+    OK(bk_store_coverage_list(s, NULL, -1, &cov, &n, ERR));
+    assert_int_equal(n, 2);
+    assert_string_equal(cov[0].last_provider, "");
+    assert_string_equal(cov[1].symbol, "MSFT");
+    assert_int_equal(cov[1].from_us, T0 + H);
+    assert_int_equal(cov[1].to_us, T0 + 8 * H);
+    assert_int_equal(cov[1].last_rows_written, 0);
+    free(cov);
+    bk_err err = {0};
+    assert_int_equal(bk_store_coverage_add(s, "AA PL", BK_TF_1H, &add, NULL, T0, &err), BK_EINVAL);
+    bk_ivset_fini(&add);
+}
+
+static void t_bars_series(void **state)
+{
+    bk_store *s = ((fixture *)*state)->s;
+    bk_bar h[3] = {mk_bar(T0, 1), mk_bar(T0 + H, 2), mk_bar(T0 + 5 * H, 3)};
+    OK(bk_store_bars_upsert(s, "MSFT", BK_TF_1H, "sim", h, 3, ERR));
+    OK(bk_store_bars_upsert(s, "AAPL", BK_TF_D1, "sim", h, 1, ERR));
+    OK(bk_store_bars_upsert(s, "AAPL", BK_TF_1H, "sim", h + 1, 2, ERR));
+    bk_bar_series *v;
+    size_t n;
+    OK(bk_store_bars_series(s, NULL, &v, &n, ERR));
+    assert_int_equal(n, 3);
+    assert_string_equal(v[0].symbol, "AAPL");
+    assert_int_equal(v[0].tf, BK_TF_1H);
+    assert_int_equal(v[0].n_bars, 2);
+    assert_int_equal(v[0].first_us, T0 + H);
+    assert_int_equal(v[0].last_us, T0 + 5 * H);
+    assert_int_equal(v[1].tf, BK_TF_D1);
+    assert_string_equal(v[2].symbol, "MSFT");
+    assert_int_equal(v[2].n_bars, 3);
+    free(v);
+    OK(bk_store_bars_series(s, "msft", &v, &n, ERR));
+    assert_int_equal(n, 1);
+    assert_int_equal(v[0].first_us, T0);
+    free(v);
+    OK(bk_store_bars_series(s, "IBM", &v, &n, ERR));
+    assert_int_equal(n, 0);
+    free(v);
+}
+
 /* ---- PostgreSQL only ---- */
 
 /* Every cell of a one-query result, as text. */
@@ -1413,6 +1598,21 @@ static void expect_lease_owner(bk_store *s, const char *want)
 /* Leadership follows the session lock: repeated tries do not stack it, one
  * release frees it, closing the holder's connection frees it at once
  * (however long the row's lease), and the row shows the holder. */
+/* A closed session's lock is freed when its backend exits, a moment after
+ * the client hung up: try again (bounded) until this store leads. */
+static bool lead_soon(bk_store *s, const char *owner, int64_t now_us, int64_t ttl)
+{
+    bool lead = false;
+    for (int i = 0; i < 500 && !lead; i++) {
+        OK(bk_store_leader_try(s, "scheduler", owner, now_us, ttl, &lead, ERR));
+        if (!lead) {
+            struct timespec ts = {0, 10 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    return lead;
+}
+
 static void t_pg_leader_session(void **state)
 {
     fixture *fx = *state;
@@ -1438,8 +1638,7 @@ static void t_pg_leader_session(void **state)
     OK(bk_store_leader_try(a, "scheduler", "A", T0 + 6 * S, ttl, &la, ERR));
     assert_false(la);
     bk_store_close(b); /* the session ends: no ttl wait */
-    OK(bk_store_leader_try(a, "scheduler", "A", T0 + 7 * S, ttl, &la, ERR));
-    assert_true(la);
+    assert_true(lead_soon(a, "A", T0 + 7 * S, ttl));
     expect_lease_owner(fx->s, "A");
     bk_store_close(a);
 }
@@ -1466,8 +1665,7 @@ static void t_pg_leader_lost_session(void **state)
     assert_false(la);
     expect_lease_owner(fx->s, "C");
     bk_store_close(c);
-    OK(bk_store_leader_try(a, "scheduler", "A", T0 + 3 * S, ttl, &la, ERR));
-    assert_true(la);
+    assert_true(lead_soon(a, "A", T0 + 3 * S, ttl));
     bk_store_close(a);
 }
 
@@ -1558,7 +1756,8 @@ static void t_pg_notify_lost(void **state)
     bk_store_close(a);
 }
 
-/* A database at version 1 with runs gets the trigger from migration 2. */
+/* A database at version 1 with runs gets the trigger from migration 2 (and
+ * the provider budgets of migration 3). */
 static void t_pg_migrate_1_to_2(void **state)
 {
     fixture *fx = *state;
@@ -1567,13 +1766,15 @@ static void t_pg_migrate_1_to_2(void **state)
     OK(bk_store__pg_exec(fx->s,
                          "DROP TRIGGER job_runs_notify ON job_runs;"
                          " DROP FUNCTION bk_job_runs_notify();"
-                         " DELETE FROM schema_migrations WHERE version = 2",
+                         " DROP TABLE provider_budgets;"
+                         " DELETE FROM schema_migrations WHERE version >= 2",
                          ERR));
     bk_err err = {0};
     assert_int_equal(bk_store_check_schema(fx->s, &err), BK_ESCHEMA);
     int v = 0;
     OK(bk_store_migrate(fx->s, &v, ERR));
-    assert_int_equal(v, 2);
+    assert_int_equal(v, 3);
+    assert_int_equal(take(fx->s, "polygon", 1, 1, T0), 0);
     bk_store *a = open_or_die(fx->url);
     OK(bk_store_listen(a, ERR));
     bk_run got;
@@ -1702,6 +1903,10 @@ static int generic_suite(const char *url)
         FX(t_bars),
         FX(t_leader),
         FX(t_concurrent_claims),
+        FX(t_take_token),
+        FX(t_take_token_concurrent),
+        FX(t_coverage_add),
+        FX(t_bars_series),
     };
     return cmocka_run_group_tests_name(url ? "store (BK_TEST_DB_URL)" : "store (sqlite)", tests,
                                        NULL, NULL);
