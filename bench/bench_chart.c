@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "cal/cal.h"
+#include "bench_server.h"
 #include "core/clock.h"
 #include "core/util.h"
 #include "json/jw.h"
@@ -91,74 +92,6 @@ static void write_db(const char *path, const bk_bar *v, size_t n)
 }
 
 /* ---- the server ---- */
-
-typedef struct server {
-    pid_t pid;
-    int port;
-} server;
-
-static void server_start(server *sv, const char *bin, const char *db, const char *now,
-                         const char *dir)
-{
-    char pf[1200], portf[1100], log[1100];
-    snprintf(portf, sizeof portf, "%s/port", dir);
-    snprintf(pf, sizeof pf, "port_file=%s", portf);
-    snprintf(log, sizeof log, "%s/serve.log", dir);
-    unlink(portf);
-    const char *args[] = {bin,
-                          "--db",
-                          db,
-                          "--now",
-                          now,
-                          "--set",
-                          pf,
-                          "--set",
-                          "listen=127.0.0.1:0",
-                          "--log-level",
-                          "warn",
-                          "serve",
-                          "--workers",
-                          "0"};
-    char *argv[BK_ARRAY_LEN(args) + 1];
-    for (size_t i = 0; i < BK_ARRAY_LEN(args); i++)
-        argv[i] = bk_xstrdup(args[i]);
-    argv[BK_ARRAY_LEN(args)] = NULL;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    int rc = posix_spawn(&sv->pid, bin, &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    for (size_t i = 0; i < BK_ARRAY_LEN(args); i++)
-        free(argv[i]);
-    if (rc != 0)
-        die(bin, strerror(rc));
-    int64_t deadline = bk_clock_mono_us() + 20 * BK_US_PER_S;
-    while (bk_clock_mono_us() < deadline) {
-        FILE *f = fopen(portf, "r");
-        if (f) {
-            int ok = fscanf(f, "%d", &sv->port) == 1;
-            fclose(f);
-            if (ok && sv->port > 0)
-                return;
-        }
-        bk_sleep_us(10 * BK_US_PER_MS);
-    }
-    kill(sv->pid, SIGKILL);
-    die("serve did not start; see", log);
-}
-
-static void server_stop(server *sv)
-{
-    kill(sv->pid, SIGTERM);
-    for (int i = 0; i < 500; i++) { /* 10 s at most */
-        if (waitpid(sv->pid, NULL, WNOHANG) == sv->pid)
-            return;
-        bk_sleep_us(20 * BK_US_PER_MS);
-    }
-    kill(sv->pid, SIGKILL);
-    waitpid(sv->pid, NULL, 0);
-}
 
 /* ---- the client ---- */
 
@@ -274,8 +207,10 @@ static void run_size(result *res, const char *bin, const char *dir, size_t n, in
     bk_time_format(now_us, now);
     int days = (int)((now_us - v[0].ts_us) / BK_US_PER_DAY) + 2;
 
-    server sv;
-    server_start(&sv, bin, db, now, dir);
+    bench_server sv;
+    const char *const global[] = {"--now", now, NULL};
+    const char *const sargs[] = {"--workers", "0", NULL};
+    bench_server_start(&sv, bin, db, dir, global, sargs);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/functions/v1/chart-data-v2", sv.port);
     snprintf(req, sizeof req, "{\"symbol\":\"%s\",\"timeframe\":\"1m\",\"days\":%d}", SYMBOL, days);
     CURL *c = curl_easy_init();
@@ -338,7 +273,7 @@ static void run_size(result *res, const char *bin, const char *dir, size_t n, in
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
     bk_buf_fini(&body);
-    server_stop(&sv);
+    bench_server_stop(&sv);
     free(v);
     const char *suffix[] = {"", "-wal", "-shm"};
     for (size_t i = 0; i < BK_ARRAY_LEN(suffix); i++) {

@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_server.h"
 #include "core/clock.h"
 #include "core/util.h"
 #include "model/time.h"
@@ -67,75 +68,6 @@ static int64_t wall_us(void)
 }
 
 /* ---- the server ---- */
-
-typedef struct server {
-    pid_t pid;
-    int port;
-} server;
-
-static void server_start(server *sv, const char *bin, const char *db, const char *dir)
-{
-    char pf[1200], portf[1100], log[1100];
-    snprintf(portf, sizeof portf, "%s/port", dir);
-    snprintf(pf, sizeof pf, "port_file=%s", portf);
-    snprintf(log, sizeof log, "%s/serve.log", dir);
-    unlink(portf);
-    const char *args[] = {bin,
-                          "--db",
-                          db,
-                          "--set",
-                          pf,
-                          "--set",
-                          "listen=127.0.0.1:0",
-                          "--set",
-                          "sse_max_clients=256",
-                          "--set",
-                          "sim_latency_ms=0",
-                          "--log-level",
-                          "warn",
-                          "serve",
-                          "--workers",
-                          "2"};
-    char *argv[BK_ARRAY_LEN(args) + 1];
-    for (size_t i = 0; i < BK_ARRAY_LEN(args); i++)
-        argv[i] = bk_xstrdup(args[i]);
-    argv[BK_ARRAY_LEN(args)] = NULL;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    int rc = posix_spawn(&sv->pid, bin, &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    for (size_t i = 0; i < BK_ARRAY_LEN(args); i++)
-        free(argv[i]);
-    if (rc != 0)
-        die(bin, strerror(rc));
-    int64_t deadline = bk_clock_mono_us() + 20 * BK_US_PER_S;
-    while (bk_clock_mono_us() < deadline) {
-        FILE *f = fopen(portf, "r");
-        if (f) {
-            int ok = fscanf(f, "%d", &sv->port) == 1;
-            fclose(f);
-            if (ok && sv->port > 0)
-                return;
-        }
-        bk_sleep_us(10 * BK_US_PER_MS);
-    }
-    kill(sv->pid, SIGKILL);
-    die("serve did not start; see", log);
-}
-
-static void server_stop(server *sv)
-{
-    kill(sv->pid, SIGTERM);
-    for (int i = 0; i < 500; i++) { /* 10 s at most */
-        if (waitpid(sv->pid, NULL, WNOHANG) == sv->pid)
-            return;
-        bk_sleep_us(20 * BK_US_PER_MS);
-    }
-    kill(sv->pid, SIGKILL);
-    waitpid(sv->pid, NULL, 0);
-}
 
 /* ---- the clients ---- */
 
@@ -369,8 +301,11 @@ static void run_phase(phase *ph, const char *bin, const char *dir, int k, pairs 
     static const char *const TFS[] = {"1m", "5m", "15m"}; /* one round each */
     char db[1100], url[128], purl[128];
     snprintf(db, sizeof db, "%s/sse-%d.db", dir, k);
-    server sv;
-    server_start(&sv, bin, db, dir);
+    bench_server sv;
+    const char *const global[] = {"--set", "sse_max_clients=256", "--set", "sim_latency_ms=0",
+                                  NULL};
+    const char *const sargs[] = {"--workers", "2", NULL};
+    bench_server_start(&sv, bin, db, dir, global, sargs);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/realtime/v1/job_runs", sv.port);
     snprintf(purl, sizeof purl, "http://127.0.0.1:%d/functions/v1/ensure-coverage", sv.port);
     memset(out->n, 0, sizeof out->n);
@@ -398,7 +333,7 @@ static void run_phase(phase *ph, const char *bin, const char *dir, int k, pairs 
     }
     curl_multi_cleanup(m);
     free(cl);
-    server_stop(&sv);
+    bench_server_stop(&sv);
     for (int i = 0; i < 3; i++)
         summarise(&ph->d[i], out->lat_us[i], out->n[i]);
     ph->bad = out->bad;
