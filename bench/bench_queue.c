@@ -12,16 +12,21 @@
  * nothing and commits the run with 0 bars (run success + coverage) in one
  * transaction: what is measured is the queue and the commit, not the fetch.
  * The clock runs from bk_pool_start until the pool has finished N runs.
+ * Every pool row is measured with claim_batch 1 (one run claimed per
+ * statement, committed in its own transaction) and claim_batch 100 (a worker
+ * claims up to 100 runs in one statement and commits those it finished in
+ * one transaction); --claim-batch K[,K...] picks other values.
  *
  * Then a breakdown on one connection, no threads: N claims in a row, then N
- * commits in a row, so the cost of each side shows. Diagnostics last: the
+ * commits in a row, so the cost of each side shows; and the same in batches
+ * of 100 (bk_store_runs_claim_many, bk_store_runs_commit_many). Diagnostics last: the
  * pool at 4 and 16 threads and the breakdown again with the job_runs NOTIFY
  * trigger disabled (not how barkeep runs: it shows what the trigger costs).
  *
  * The raw and peer baselines of the same run come from bench/bench_queue.sh,
  * which calls this program; lines starting "ROW|" are for its table.
  *
- * usage: bench_queue [url|- [n_runs=20000 [workers=1,4,16]]]
+ * usage: bench_queue [--claim-batch K[,K...]] [url|- [n_runs=20000 [workers=1,4,16]]]
  */
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -40,6 +45,7 @@
 #define MAX_SLICES 600 /* one-minute slices per symbol, all before Sunday */
 #define ENQ_BATCH  5000
 #define TIMEOUT_S  600
+#define BD_BATCH   100 /* runs per claim/commit in the batched breakdown */
 
 static void die(const char *what, const char *msg)
 {
@@ -131,12 +137,13 @@ static int64_t count_status(bk_store *s, bk_status st)
 }
 
 /* The pool with w threads drains n runs: seconds. */
-static double drain(const char *url, bk_prov *prov, int w, int64_t n, bool notify)
+static double drain(const char *url, bk_prov *prov, int w, int64_t n, int64_t batch, bool notify)
 {
     bk_store *s = prepare_runs(url, n, notify);
     bk_conf conf;
     bk_conf_defaults(&conf);
     conf.workers = w;
+    conf.claim_batch = batch;
     bk_pool_opts po = {.db_url = url, .threads = w};
     po.env.prov = prov;
     po.env.conf = &conf;
@@ -200,28 +207,113 @@ static void breakdown(const char *url, int64_t n, bool notify)
     bk_store_close(s);
 }
 
-static void pool_row(const char *url, bk_prov *prov, int w, int64_t n, bool notify)
+/* The same in batches of BD_BATCH: claim_many, then commit_many per batch. */
+static void breakdown_batched(const char *url, int64_t n, bool notify)
 {
-    double secs = drain(url, prov, w, n, notify);
+    bk_store *s = prepare_runs(url, n, notify);
     const char *how = notify ? "" : " (diagnostic: NOTIFY trigger disabled)";
-    printf("barkeep     %2d workers%s: %lld runs in %.3f s -> %.0f runs/s\n", w, how, (long long)n,
-           secs, (double)n / secs);
-    printf("ROW|barkeep|bk_pool: claim 1 run per statement, commit transaction%s|%d|%lld|%.3f|"
+    bk_run *runs = bk_xcalloc((size_t)n, sizeof *runs);
+    bk_err err = {0};
+    const char *owner = "bench:w0";
+    int64_t t0 = bk_clock_mono_us();
+    for (int64_t i = 0; i < n;) {
+        size_t got = 0;
+        if (bk_store_runs_claim_many(s, owner, bk_clock_now_us(), 60 * BK_US_PER_S, &runs[i],
+                                     (size_t)BK_MIN(BD_BATCH, n - i), &got, &err) ||
+            got == 0)
+            die("claim_many", err.msg);
+        i += (int64_t)got;
+    }
+    int64_t t1 = bk_clock_mono_us();
+    bk_iv ext = {at(FRI_CLOSE), at(MON_OPEN)};
+    bk_commit c[BD_BATCH];
+    int rc_each[BD_BATCH];
+    for (int64_t i = 0; i < n; i += BD_BATCH) {
+        size_t m = (size_t)BK_MIN(BD_BATCH, n - i);
+        for (size_t j = 0; j < m; j++) {
+            const bk_run *r = &runs[i + (int64_t)j];
+            c[j] = (bk_commit){.run_id = r->id,
+                               .owner = owner,
+                               .symbol = r->symbol,
+                               .tf = r->tf,
+                               .provider = "sim",
+                               .covered = {r->slice_from_us, r->slice_to_us},
+                               .covered_ext = ext,
+                               .now_us = bk_clock_now_us()};
+        }
+        if (bk_store_runs_commit_many(s, c, m, rc_each, &err))
+            die("commit_many", err.msg);
+        for (size_t j = 0; j < m; j++)
+            if (rc_each[j])
+                die("commit_many", "a lease was lost");
+    }
+    int64_t t2 = bk_clock_mono_us();
+    printf("breakdown   1 connection, batches of %d, %lld runs%s: claim %.1f us/run (%.0f/s),"
+           " commit of an empty run %.1f us/run (%.0f/s), claim+commit %.0f runs/s\n",
+           BD_BATCH, (long long)n, how, (double)(t1 - t0) / (double)n,
+           (double)n * 1e6 / (double)(t1 - t0), (double)(t2 - t1) / (double)n,
+           (double)n * 1e6 / (double)(t2 - t1), (double)n * 1e6 / (double)(t2 - t0));
+    printf(
+        "ROW|barkeep|breakdown: claims alone, %d per statement, 1 connection%s|1|%lld|%.3f|%.0f\n",
+        BD_BATCH, how, (long long)n, (double)(t1 - t0) / 1e6, (double)n * 1e6 / (double)(t1 - t0));
+    printf("ROW|barkeep|breakdown: commits alone, %d per transaction, 1 connection%s|1|%lld|%.3f|"
            "%.0f\n",
-           how, w, (long long)n, secs, (double)n / secs);
+           BD_BATCH, how, (long long)n, (double)(t2 - t1) / 1e6,
+           (double)n * 1e6 / (double)(t2 - t1));
+    free(runs);
+    bk_store_close(s);
+}
+
+static void pool_row(const char *url, bk_prov *prov, int w, int64_t n, int64_t batch, bool notify)
+{
+    double secs = drain(url, prov, w, n, batch, notify);
+    const char *how = notify ? "" : " (diagnostic: NOTIFY trigger disabled)";
+    printf("barkeep     %2d workers, claim_batch %3lld%s: %lld runs in %.3f s -> %.0f runs/s\n", w,
+           (long long)batch, how, (long long)n, secs, (double)n / secs);
+    if (batch == 1)
+        printf("ROW|barkeep|bk_pool, claim_batch 1: claim 1 run per statement, commit"
+               " transaction%s|%d|%lld|%.3f|%.0f\n",
+               how, w, (long long)n, secs, (double)n / secs);
+    else
+        printf("ROW|barkeep|bk_pool, claim_batch %lld: claim up to %lld runs per statement, commit"
+               " the batch in one transaction%s|%d|%lld|%.3f|%.0f\n",
+               (long long)batch, (long long)batch, how, w, (long long)n, secs, (double)n / secs);
     fflush(stdout);
+}
+
+/* Parse a comma list of integers in [lo, hi] into v (at most cap). */
+static size_t parse_list(const char *text, int64_t lo, int64_t hi, int64_t *v, size_t cap)
+{
+    char buf[128], *save = NULL;
+    size_t n = 0;
+    bk_strlcpy(buf, text, sizeof buf);
+    for (char *tok = strtok_r(buf, ",", &save); tok && n < cap; tok = strtok_r(NULL, ",", &save))
+        if (bk_parse_i64(tok, lo, hi, &v[n++]) < 0)
+            die("bad number", tok);
+    return n;
 }
 
 int main(int argc, char **argv)
 {
+    int64_t batches[8] = {1, 100};
+    size_t n_batches = 2;
+    const char *env_batch = getenv("BK_BENCH_CLAIM_BATCH");
+    if (env_batch && *env_batch)
+        n_batches = parse_list(env_batch, 1, 1000, batches, 8);
+    if (argc > 2 && strcmp(argv[1], "--claim-batch") == 0) {
+        n_batches = parse_list(argv[2], 1, 1000, batches, 8);
+        argv += 2;
+        argc -= 2;
+    }
     const char *url = argc > 1 && strcmp(argv[1], "-") != 0 ? argv[1] : getenv("BK_TEST_DB_URL");
     int64_t n = 20000;
     if (!url || !*url || (argc > 2 && bk_parse_i64(argv[2], 1, 10000000, &n) < 0)) {
-        fprintf(stderr, "usage: bench_queue [url|- [n_runs [workers=1,4,16]]]\n");
+        fprintf(stderr,
+                "usage: bench_queue [--claim-batch K[,K...]] [url|- [n_runs [workers=1,4,16]]]\n");
         return 2;
     }
-    char list[128];
-    bk_strlcpy(list, argc > 3 ? argv[3] : "1,4,16", sizeof list);
+    int64_t workers[16];
+    size_t n_workers = parse_list(argc > 3 ? argv[3] : "1,4,16", 1, 256, workers, 16);
     bk_log_setup(BK_LOG_WARN, BK_LOG_KV);
     bk_sim_opts so;
     bk_sim_opts_default(&so);
@@ -230,17 +322,17 @@ int main(int argc, char **argv)
     bk_err err = {0};
     if (bk_sim_new(&prov, &so, &err))
         die("sim", err.msg);
-    char *save = NULL;
-    for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        int64_t w;
-        if (bk_parse_i64(tok, 1, 256, &w) < 0)
-            die("bad worker count", tok);
-        pool_row(url, prov, (int)w, n, true);
-    }
+    for (size_t b = 0; b < n_batches; b++)
+        for (size_t i = 0; i < n_workers; i++)
+            pool_row(url, prov, (int)workers[i], n, batches[b], true);
     breakdown(url, BK_MIN(n, 5000), true);
-    pool_row(url, prov, 4, n, false);
-    pool_row(url, prov, 16, n, false);
+    breakdown_batched(url, BK_MIN(n, 5000), true);
+    for (size_t b = 0; b < n_batches; b++) {
+        pool_row(url, prov, 4, n, batches[b], false);
+        pool_row(url, prov, 16, n, batches[b], false);
+    }
     breakdown(url, BK_MIN(n, 5000), false);
+    breakdown_batched(url, BK_MIN(n, 5000), false);
     bk_prov_free(prov);
     return 0;
 }

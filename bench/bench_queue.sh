@@ -2,7 +2,11 @@
 # Queue throughput on PostgreSQL, barkeep against raw SQL and two Node job
 # queues, all in one run on one server:
 #   barkeep      bench_queue: a bk_pool of 1, 4, 16 threads drains N runs of
-#                empty slices (claim -> sim fetch of nothing -> commit)
+#                empty slices (claim -> sim fetch of nothing -> commit), with
+#                claim_batch 1 (one run per claim, one commit transaction per
+#                run) and claim_batch 100 (up to 100 runs per claim statement,
+#                the batch committed in one transaction); BK_BENCH_CLAIM_BATCH
+#                (e.g. 1,10,100) picks other batch sizes
 #   raw SQL      pgbench, N rows in a plain jobs table, 1, 4, 16 clients:
 #                claim one job per statement (UPDATE ... WHERE id = (SELECT
 #                ... FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING id) then mark
@@ -52,7 +56,7 @@ echo "== machine: $(nproc) CPU, $(psql "$url" -Atc 'SELECT version()' | cut -d, 
     "fsync=$(psql "$url" -Atc 'SHOW fsync'), N=$n"
 
 # ---- barkeep ----
-echo "== barkeep (bench_queue)"
+echo "== barkeep (bench_queue, claim_batch ${BK_BENCH_CLAIM_BATCH:-1,100})"
 "$build/bench/bench_queue" "$url" "$n" 1,4,16 | tee "$tmp/bk.out"
 grep '^ROW|' "$tmp/bk.out" >>"$rows" || true
 

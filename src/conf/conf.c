@@ -31,6 +31,8 @@ static const setting settings[] = {
      "worker threads (the guide's MAX_CONCURRENT_JOBS)"},
     {"lease_ms", K_INT, F(lease_ms), 0, "30000", 100, 3600000,
      "lease of a running run; renewed every lease/3"},
+    {"claim_batch", K_INT, F(claim_batch), 0, "1", 1, 1000,
+     "runs a worker claims in one statement and commits in one transaction"},
     {"max_attempts", K_INT, F(max_attempts), 0, "5", 1, 100,
      "attempts before a run is dead-lettered"},
     {"retry_base_ms", K_INT, F(retry_base_ms), 0, "2000", 0, 3600000,

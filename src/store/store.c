@@ -258,6 +258,16 @@ int bk_store_run_claim(bk_store *s, const char *owner, int64_t now_us, int64_t l
     return rc < 0 ? rc : s->ops->run_claim(s, owner, now_us, lease_us, out, err);
 }
 
+int bk_store_runs_claim_many(bk_store *s, const char *owner, int64_t now_us, int64_t lease_us,
+                             bk_run *out, size_t cap, size_t *n, bk_err *err)
+{
+    *n = 0;
+    int rc = check_owner(owner, err);
+    if (rc < 0 || cap == 0)
+        return rc;
+    return s->ops->runs_claim_many(s, owner, now_us, lease_us, out, cap, n, err);
+}
+
 int bk_store_run_claim_id(bk_store *s, const char *id, const char *owner, int64_t now_us,
                           int64_t lease_us, bk_run *out, bk_err *err)
 {
@@ -294,6 +304,43 @@ int bk_store_run_commit(bk_store *s, const bk_commit *c, bk_err *err)
     bk_commit cc = *c;
     cc.symbol = sym;
     return s->ops->run_commit(s, &cc, err);
+}
+
+/* The checks of bk_store_run_commit, on a copy whose symbol points at sym. */
+static int check_commit(bk_commit *cc, char sym[BK_SYM_MAX + 1], bk_err *err)
+{
+    int rc = check_owner(cc->owner, err);
+    if (rc < 0)
+        return rc;
+    rc = bk_store__check_key(sym, cc->symbol, (int)cc->tf, 0, err);
+    if (rc < 0)
+        return rc;
+    if (cc->covered.from_us > cc->covered.to_us || (cc->n_bars && !cc->bars))
+        return bk_err_set(err, BK_EINVAL, "commit: inverted covered interval or no bars");
+    if (cc->n_bars && (!cc->provider || !*cc->provider))
+        return bk_err_set(err, BK_EINVAL, "commit: bars without a provider");
+    cc->symbol = sym;
+    return 0;
+}
+
+int bk_store_runs_commit_many(bk_store *s, const bk_commit *c, size_t n, int *rc_each, bk_err *err)
+{
+    if (n == 0)
+        return 0;
+    bk_commit *cc = bk_xmalloc(n * sizeof *cc);
+    char(*syms)[BK_SYM_MAX + 1] = bk_xmalloc(n * sizeof *syms);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++)
+        rc_each[i] = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        cc[i] = c[i];
+        rc = check_commit(&cc[i], syms[i], err);
+    }
+    if (rc == 0)
+        rc = s->ops->runs_commit_many(s, cc, n, rc_each, err);
+    free(cc);
+    free(syms);
+    return rc;
 }
 
 int bk_store_run_fail(bk_store *s, const bk_failure *f, bk_err *err)

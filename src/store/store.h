@@ -178,6 +178,14 @@ int bk_store_runs_enqueue(bk_store *s, bk_run *runs, size_t n, size_t *n_inserte
  * BK_ENOENT when nothing is claimable. */
 int bk_store_run_claim(bk_store *s, const char *owner, int64_t now_us, int64_t lease_us,
                        bk_run *out, bk_err *err);
+/* Claim up to cap queued runs at once for owner, in claim order (as
+ * bk_store_run_claim would claim them one by one), each as bk_store_run_claim
+ * leaves it; *n receives how many (0 when nothing is claimable: returns 0,
+ * not BK_ENOENT). One statement on PostgreSQL (FOR UPDATE SKIP LOCKED:
+ * concurrent claimers never get the same run), one write transaction on
+ * SQLite. */
+int bk_store_runs_claim_many(bk_store *s, const char *owner, int64_t now_us, int64_t lease_us,
+                             bk_run *out, size_t cap, size_t *n, bk_err *err);
 /* Claim one specific queued run (fetch-bars). BK_ENOENT unknown, BK_EBUSY not queued. */
 int bk_store_run_claim_id(bk_store *s, const char *id, const char *owner, int64_t now_us,
                           int64_t lease_us, bk_run *out, bk_err *err);
@@ -188,6 +196,16 @@ int bk_store_run_heartbeat(bk_store *s, const char *run_id, const char *owner, d
 /* Bars + coverage + run success in one transaction. BK_ELEASE (nothing
  * written) if the lease was lost. */
 int bk_store_run_commit(bk_store *s, const bk_commit *c, bk_err *err);
+/* Commit n finished runs in one transaction, each with exactly the
+ * semantics of bk_store_run_commit: rc_each[i] = 0 (bars + coverage +
+ * success written) or BK_ELEASE (run i's lease was lost: nothing of run i
+ * written, the others still are). Returns 0 when the transaction committed
+ * (whatever rc_each says), else an error with nothing written (an invalid
+ * commit — bad owner or key, bars without provider, a run of another series —
+ * fails the whole batch with BK_EINVAL). PostgreSQL: the bars of the batch go
+ * in one COPY, the rest is one call of bk_commit_runs (schema 4): three round
+ * trips per batch (BEGIN, the call, COMMIT), four with bars. */
+int bk_store_runs_commit_many(bk_store *s, const bk_commit *c, size_t n, int *rc_each, bk_err *err);
 /* Record a failed attempt (see bk_failure). BK_ELEASE if the lease was lost. */
 int bk_store_run_fail(bk_store *s, const bk_failure *f, bk_err *err);
 /* Give a running run back (shutdown): queued again, same attempt. */

@@ -35,11 +35,15 @@ typedef struct bk_store_ops {
                         bk_err *err);
     int (*run_claim)(bk_store *s, const char *owner, int64_t now_us, int64_t lease_us, bk_run *out,
                      bk_err *err);
+    int (*runs_claim_many)(bk_store *s, const char *owner, int64_t now_us, int64_t lease_us,
+                           bk_run *out, size_t cap, size_t *n, bk_err *err);
     int (*run_claim_id)(bk_store *s, const char *id, const char *owner, int64_t now_us,
                         int64_t lease_us, bk_run *out, bk_err *err);
     int (*run_heartbeat)(bk_store *s, const char *run_id, const char *owner, double progress,
                          int64_t now_us, int64_t lease_until_us, bk_err *err);
     int (*run_commit)(bk_store *s, const bk_commit *c, bk_err *err);
+    /* c already checked (owner, upper-cased symbol, interval, provider of bars). */
+    int (*runs_commit_many)(bk_store *s, const bk_commit *c, size_t n, int *rc_each, bk_err *err);
     int (*run_fail)(bk_store *s, const bk_failure *f, bk_err *err);
     int (*run_release)(bk_store *s, const char *run_id, const char *owner, int64_t now_us,
                        bk_err *err);

@@ -323,6 +323,7 @@ static void forget_session(pg_store *q)
 {
     memset(q->ready, 0, sizeof q->ready);
     q->temp_bars = false;
+    q->temp_batch = false;
     q->in_tx = false;
     q->session++;
     q->n_leader = 0;
@@ -1226,9 +1227,11 @@ static const bk_store_ops pg_ops = {
     .def_remove = pg_def_remove,
     .runs_enqueue = pg_runs_enqueue,
     .run_claim = pg_run_claim,
+    .runs_claim_many = pg_runs_claim_many,
     .run_claim_id = pg_run_claim_id,
     .run_heartbeat = pg_run_heartbeat,
     .run_commit = pg_run_commit,
+    .runs_commit_many = pg_runs_commit_many,
     .run_fail = pg_run_fail,
     .run_release = pg_run_release,
     .runs_requeue_expired = pg_runs_requeue_expired,

@@ -75,6 +75,8 @@ enum pg_slot {
     P_BUDGET_INIT = P_BAR_SERIES + 2,
     P_BUDGET_GET,
     P_BUDGET_PUT,
+    P_RUNS_CLAIM_MANY,
+    P_RUNS_COMMIT_MANY,
     P__N
 };
 
@@ -87,6 +89,7 @@ typedef struct pg_store {
     char where[160]; /* "user@host:port/db" for messages: never the password */
     bool in_tx;      /* between pg_begin and pg_commit/pg_rollback */
     bool temp_bars;  /* the COPY staging table exists on this connection */
+    bool temp_batch; /* the batch staging table (commit_many) exists too */
     bool ready[P__N];
     /* Session state that a reset loses (forget_session clears it). */
     uint64_t session;                  /* +1 per reset: compare to detect one */
@@ -172,7 +175,7 @@ bool pg_is_uuid(const char *s);
 
 /* Migrations (schema_pg.c): bk_store__pg_migrations[i] brings the schema to
  * version i + 1. */
-#define PG_SCHEMA_LATEST 3
+#define PG_SCHEMA_LATEST 4
 extern const char *const bk_store__pg_migrations[PG_SCHEMA_LATEST];
 /* Refill market_sessions from the C calendar if it differs from what the
  * table holds (a hash is kept in bk_meta). Inside the migration lock. */
@@ -195,6 +198,8 @@ int pg_runs_enqueue(bk_store *s, bk_run *runs, size_t n, size_t *n_inserted, int
                     bk_err *err);
 int pg_run_claim(bk_store *s, const char *owner, int64_t now_us, int64_t lease_us, bk_run *out,
                  bk_err *err);
+int pg_runs_claim_many(bk_store *s, const char *owner, int64_t now_us, int64_t lease_us,
+                       bk_run *out, size_t cap, size_t *n, bk_err *err);
 int pg_run_claim_id(bk_store *s, const char *id, const char *owner, int64_t now_us,
                     int64_t lease_us, bk_run *out, bk_err *err);
 int pg_run_heartbeat(bk_store *s, const char *run_id, const char *owner, double progress,
@@ -211,6 +216,7 @@ int pg_runs_oldest_queued(bk_store *s, int64_t *out_us, bk_err *err);
 
 /* ops implemented in store_pg_data.c */
 int pg_run_commit(bk_store *s, const bk_commit *c, bk_err *err);
+int pg_runs_commit_many(bk_store *s, const bk_commit *c, size_t n, int *rc_each, bk_err *err);
 int pg_series_load(bk_store *s, const char *symbol, int tf, bk_series **out, size_t *n,
                    bk_err *err);
 int pg_coverage_list(bk_store *s, const char *symbol, int tf, bk_coverage **out, size_t *n,

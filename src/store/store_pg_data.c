@@ -21,6 +21,7 @@
 #include "store/store_pg.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -429,6 +430,151 @@ int pg_run_commit(bk_store *s, const bk_commit *c, bk_err *err)
         return rc;
     }
     return pg_commit(q, err);
+}
+
+/* ---- commit of a batch ---- */
+
+/* The bars of every run of a batch, tagged with the run's position (1-based,
+ * as in bk_commit_runs' arrays) and their index within the run. */
+static const char SQL_BATCH_TEMP[] =
+    "CREATE TEMP TABLE IF NOT EXISTS bk_bars_batch (run_no int4, n int4, ts timestamptz,"
+    " open float8, high float8, low float8, close float8, volume float8) ON COMMIT DELETE ROWS";
+static const char SQL_BATCH_COPY[] =
+    "COPY bk_bars_batch (run_no, n, ts, open, high, low, close, volume) FROM STDIN (FORMAT binary)";
+static const char SQL_COMMIT_RUNS[] =
+    "SELECT o_k, o_code FROM bk_commit_runs($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+
+enum { B_ID, B_OWNER, B_SYM, B_TF, B_PROV, B_ROWS, B_CF, B_CT, B_EF, B_ET, B_NOW, B__N };
+
+static const uint32_t batch_oid[B__N] = {25, 25, 25, 25, 25, 23, 1184, 1184, 1184, 1184, 1184};
+
+static void elem_text(bk_buf *b, const char *s)
+{
+    pg_arr_elem(b, s && *s ? s : NULL, s ? (int)strlen(s) : 0);
+}
+
+static void elem_be(bk_buf *b, uint64_t v, int len)
+{
+    char d[8];
+    for (int i = len - 1; i >= 0; i--, v >>= 8)
+        d[i] = (char)(v & 0xff);
+    pg_arr_elem(b, d, len);
+}
+
+static int batch_copy(pg_store *q, const bk_commit *c, const size_t *idx, size_t m, bk_err *err)
+{
+    bk_buf b;
+    bk_buf_init(&b);
+    pg_copy_header(&b);
+    for (size_t k = 0; k < m; k++) {
+        const bk_commit *x = &c[idx[k]];
+        for (size_t i = 0; i < x->n_bars; i++) {
+            bk_buf_append(&b, "\0\10", 2); /* 8 fields */
+            pg_put_u32(&b, 4);
+            pg_put_u32(&b, (uint32_t)(k + 1));
+            pg_put_u32(&b, 4);
+            pg_put_u32(&b, (uint32_t)i);
+            pg_put_u32(&b, 8);
+            pg_put_u64(&b, (uint64_t)pg_ts_enc(x->bars[i].ts_us));
+            copy_f64(&b, x->bars[i].open);
+            copy_f64(&b, x->bars[i].high);
+            copy_f64(&b, x->bars[i].low);
+            copy_f64(&b, x->bars[i].close);
+            copy_f64(&b, x->bars[i].volume);
+        }
+    }
+    int rc = pg_copy_in(q, SQL_BATCH_COPY, &b, "copy bars of a batch", err);
+    bk_buf_fini(&b);
+    return rc;
+}
+
+/* One call of bk_commit_runs for the batch; *bad gets the first run of
+ * another series (code 2), or stays SIZE_MAX. */
+static int batch_call(pg_store *q, const bk_commit *c, const size_t *idx, size_t m, int *rc_each,
+                      size_t *bad, bk_err *err)
+{
+    bk_buf a[B__N];
+    for (int j = 0; j < B__N; j++) {
+        bk_buf_init(&a[j]);
+        pg_arr_begin(&a[j], batch_oid[j], (int)m);
+    }
+    for (size_t k = 0; k < m; k++) {
+        const bk_commit *x = &c[idx[k]];
+        bk_iv ext = x->covered_ext.from_us < x->covered_ext.to_us ? x->covered_ext : (bk_iv){0, 0};
+        elem_text(&a[B_ID], x->run_id);
+        elem_text(&a[B_OWNER], x->owner);
+        elem_text(&a[B_SYM], x->symbol);
+        elem_text(&a[B_TF], bk_tf_name(x->tf));
+        elem_text(&a[B_PROV], x->provider);
+        elem_be(&a[B_ROWS], (uint32_t)x->n_bars, 4);
+        elem_be(&a[B_CF], (uint64_t)pg_ts_enc(x->covered.from_us), 8);
+        elem_be(&a[B_CT], (uint64_t)pg_ts_enc(x->covered.to_us), 8);
+        elem_be(&a[B_EF], (uint64_t)pg_ts_enc(ext.from_us), 8);
+        elem_be(&a[B_ET], (uint64_t)pg_ts_enc(ext.to_us), 8);
+        elem_be(&a[B_NOW], (uint64_t)pg_ts_enc(x->now_us), 8);
+    }
+    pg_params p = {0};
+    for (int j = 0; j < B__N; j++)
+        pg_p_bytes(&p, a[j].data, (int)a[j].len);
+    PGresult *r =
+        pg_exec(q, P_RUNS_COMMIT_MANY, SQL_COMMIT_RUNS, "AAAAACBBBBB", &p, "commit runs", err);
+    for (int j = 0; j < B__N; j++)
+        bk_buf_fini(&a[j]);
+    if (!r)
+        return pg_errc(err);
+    for (int i = 0; i < PQntuples(r); i++) {
+        int64_t k = pg_c_i64(r, i, 0), code = pg_c_i64(r, i, 1);
+        if (k < 1 || (size_t)k > m)
+            continue;
+        if (code == 1)
+            rc_each[idx[k - 1]] = BK_ELEASE;
+        else if (*bad == SIZE_MAX || idx[k - 1] < *bad)
+            *bad = idx[k - 1];
+    }
+    PQclear(r);
+    return 0;
+}
+
+/* BEGIN, one COPY of every bar of the batch (if any), one call of
+ * bk_commit_runs, COMMIT. */
+int pg_runs_commit_many(bk_store *s, const bk_commit *c, size_t n, int *rc_each, bk_err *err)
+{
+    pg_store *q = pgs(s);
+    size_t *idx = bk_xmalloc(n * sizeof *idx), m = 0, n_bars = 0, bad = SIZE_MAX;
+    for (size_t i = 0; i < n; i++) {
+        rc_each[i] = 0;
+        if (!c[i].run_id || !pg_is_uuid(c[i].run_id)) {
+            rc_each[i] = BK_ELEASE; /* no such run, so not running under owner */
+            continue;
+        }
+        idx[m++] = i;
+        n_bars += c[i].n_bars;
+    }
+    int rc = 0;
+    if (m > 0 && n_bars > 0 && !q->temp_batch) {
+        rc = pg_simple(q, SQL_BATCH_TEMP, "create batch staging table", err);
+        q->temp_batch = rc == 0;
+    }
+    if (m > 0 && rc == 0)
+        rc = pg_begin(q, err);
+    if (m > 0 && rc == 0) {
+        if (n_bars > 0)
+            rc = batch_copy(q, c, idx, m, err);
+        if (rc == 0)
+            rc = batch_call(q, c, idx, m, rc_each, &bad, err);
+        if (rc == 0 && bad != SIZE_MAX)
+            rc = bk_err_set(err, BK_EINVAL, "commit: run %s is not for %s %s", c[bad].run_id,
+                            c[bad].symbol, bk_tf_name(c[bad].tf));
+        if (rc < 0)
+            pg_rollback(q);
+        else
+            rc = pg_commit(q, err);
+    }
+    if (rc < 0)
+        for (size_t i = 0; i < n; i++)
+            rc_each[i] = 0;
+    free(idx);
+    return rc;
 }
 
 /* ---- series_load ---- */

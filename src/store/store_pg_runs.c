@@ -232,6 +232,43 @@ int pg_run_claim(bk_store *s, const char *owner, int64_t now_us, int64_t lease_u
     return rc;
 }
 
+/* Up to $4 runs in one statement; the outer ORDER BY puts RETURNING's rows
+ * back in claim order (the subquery's order does not survive the join). */
+static const char SQL_RUNS_CLAIM_MANY[] =
+    "WITH c AS (UPDATE job_runs SET status = 'running', lease_owner = $1, lease_until = $2,"
+    " started_at = $3, updated_at = $3"
+    " WHERE id IN (SELECT id FROM job_runs WHERE status = 'queued'"
+    "   AND (not_before IS NULL OR not_before <= $3)"
+    "   ORDER BY priority DESC, created_at, seq LIMIT $4 FOR UPDATE SKIP LOCKED)"
+    " RETURNING seq, " RUN_COLS ")"
+    " SELECT " RUN_COLS " FROM c ORDER BY priority DESC, created_at, seq";
+
+int pg_runs_claim_many(bk_store *s, const char *owner, int64_t now_us, int64_t lease_us,
+                       bk_run *out, size_t cap, size_t *n, bk_err *err)
+{
+    pg_params p = {0};
+    pg_p_str(&p, owner);
+    pg_p_ts(&p, now_us + lease_us);
+    pg_p_ts(&p, now_us);
+    pg_p_i64(&p, (int64_t)cap);
+    PGresult *r =
+        pg_exec(pgs(s), P_RUNS_CLAIM_MANY, SQL_RUNS_CLAIM_MANY, "tTTl", &p, "claim runs", err);
+    if (!r)
+        return pg_errc(err);
+    size_t k = 0;
+    int rc = 0;
+    for (int i = 0; i < PQntuples(r) && k < cap; i++) {
+        if (read_run(r, i, &out[k]) < 0) {
+            rc = bk_err_set(err, BK_ESTORE, "claim runs: unreadable job_runs row");
+            continue; /* claimed but unreadable: its lease will expire */
+        }
+        k++;
+    }
+    PQclear(r);
+    *n = k;
+    return k ? 0 : rc;
+}
+
 int pg_run_claim_id(bk_store *s, const char *id, const char *owner, int64_t now_us,
                     int64_t lease_us, bk_run *out, bk_err *err)
 {

@@ -124,6 +124,8 @@ int sq_runs_enqueue(bk_store *s, bk_run *runs, size_t n, size_t *n_inserted, int
                     bk_err *err);
 int sq_run_claim(bk_store *s, const char *owner, int64_t now_us, int64_t lease_us, bk_run *out,
                  bk_err *err);
+int sq_runs_claim_many(bk_store *s, const char *owner, int64_t now_us, int64_t lease_us,
+                       bk_run *out, size_t cap, size_t *n, bk_err *err);
 int sq_run_claim_id(bk_store *s, const char *id, const char *owner, int64_t now_us,
                     int64_t lease_us, bk_run *out, bk_err *err);
 int sq_run_heartbeat(bk_store *s, const char *run_id, const char *owner, double progress,
@@ -140,6 +142,7 @@ int sq_runs_oldest_queued(bk_store *s, int64_t *out_us, bk_err *err);
 
 /* ops implemented in store_sqlite_data.c */
 int sq_run_commit(bk_store *s, const bk_commit *c, bk_err *err);
+int sq_runs_commit_many(bk_store *s, const bk_commit *c, size_t n, int *rc_each, bk_err *err);
 int sq_series_load(bk_store *s, const char *symbol, int tf, bk_series **out, size_t *n,
                    bk_err *err);
 int sq_coverage_list(bk_store *s, const char *symbol, int tf, bk_coverage **out, size_t *n,

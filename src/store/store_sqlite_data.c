@@ -359,15 +359,10 @@ static int mark_success(sq_store *q, const bk_commit *c, bk_err *err)
     return rc;
 }
 
-int sq_run_commit(bk_store *s, const bk_commit *c, bk_err *err)
+/* Run success + bars + coverage inside the caller's transaction. */
+static int commit_one(sq_store *q, const bk_commit *c, bk_err *err)
 {
-    sq_store *q = sq(s);
-    if (c->n_bars && (!c->provider || !*c->provider))
-        return bk_err_set(err, BK_EINVAL, "commit: bars without a provider");
-    int rc = sq_begin(q, err);
-    if (rc < 0)
-        return rc;
-    rc = mark_success(q, c, err);
+    int rc = mark_success(q, c, err);
     if (rc == 0 && c->n_bars)
         rc = sq_bars_write(q, c->symbol, c->tf, c->provider, c->bars, c->n_bars, err);
     if (rc == 0 && c->covered.from_us < c->covered.to_us) {
@@ -380,8 +375,47 @@ int sq_run_commit(bk_store *s, const bk_commit *c, bk_err *err)
         if (rc == 0)
             rc = coverage_summary(q, c, err);
     }
+    return rc;
+}
+
+int sq_run_commit(bk_store *s, const bk_commit *c, bk_err *err)
+{
+    sq_store *q = sq(s);
+    if (c->n_bars && (!c->provider || !*c->provider))
+        return bk_err_set(err, BK_EINVAL, "commit: bars without a provider");
+    int rc = sq_begin(q, err);
+    if (rc < 0)
+        return rc;
+    rc = commit_one(q, c, err);
     if (rc < 0) {
         sq_rollback(q);
+        return rc;
+    }
+    return sq_commit(q, err);
+}
+
+/* Every run's commit in one transaction. A lost lease is found by the first
+ * statement of a run's commit, which then wrote nothing: that run is skipped,
+ * the others go on. Any other failure rolls the whole batch back. */
+int sq_runs_commit_many(bk_store *s, const bk_commit *c, size_t n, int *rc_each, bk_err *err)
+{
+    sq_store *q = sq(s);
+    int rc = sq_begin(q, err);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        bk_err e1 = {0};
+        rc = commit_one(q, &c[i], &e1);
+        rc_each[i] = rc == BK_ELEASE ? BK_ELEASE : 0;
+        if (rc == BK_ELEASE)
+            rc = 0;
+        else if (rc < 0 && err)
+            *err = e1;
+    }
+    if (rc < 0) {
+        sq_rollback(q);
+        for (size_t i = 0; i < n; i++)
+            rc_each[i] = 0;
         return rc;
     }
     return sq_commit(q, err);

@@ -181,6 +181,30 @@ int sq_run_claim(bk_store *s, const char *owner, int64_t now_us, int64_t lease_u
     return rc;
 }
 
+/* The single-run claim, repeated inside one write transaction: the runs
+ * come out in claim order and no other connection claims in between. */
+int sq_runs_claim_many(bk_store *s, const char *owner, int64_t now_us, int64_t lease_us,
+                       bk_run *out, size_t cap, size_t *n, bk_err *err)
+{
+    sq_store *q = sq(s);
+    int rc = sq_begin(q, err);
+    if (rc < 0)
+        return rc;
+    size_t k = 0;
+    while (k < cap && (rc = sq_run_claim(s, owner, now_us, lease_us, &out[k], err)) == 0)
+        k++;
+    if (rc == BK_ENOENT) {
+        bk_err_clear(err);
+        rc = 0;
+    }
+    if (rc == 0)
+        rc = sq_commit(q, err);
+    else
+        sq_rollback(q);
+    *n = rc == 0 ? k : 0;
+    return rc;
+}
+
 int sq_run_claim_id(bk_store *s, const char *id, const char *owner, int64_t now_us,
                     int64_t lease_us, bk_run *out, bk_err *err)
 {

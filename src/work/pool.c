@@ -3,6 +3,13 @@
  * renewing the leases of the runs in flight. Each thread owns its store
  * connection. Idle workers sleep on a condition variable until woken by
  * bk_pool_wake or until the next queued run becomes claimable.
+ *
+ * claim_batch K > 1: a worker claims up to K runs in one statement into its
+ * own list, registers all of them with the heartbeat thread (their leases are
+ * renewed while they wait), executes them one by one (fetch + validate) and
+ * commits the ones ready to commit together, in one transaction
+ * (bk_store_runs_commit_many). Failures and releases take the per-run paths
+ * of bk_work_execute. On stop, the runs not started yet are released.
  */
 #include "core/clock.h"
 #include "core/log.h"
@@ -22,7 +29,10 @@ typedef struct slot {
     int index;
     pthread_t thread;
     char owner[BK_OWNER_MAX];
-    char run_id[BK_ID_MAX]; /* "" when idle; guarded by pool->lock */
+    /* Runs this worker holds (claimed, not finished): their leases are the
+     * heartbeat's to renew. "" = free entry. Guarded by pool->lock. */
+    char (*run_ids)[BK_ID_MAX];
+    size_t n_runs;
 } slot;
 
 struct bk_pool {
@@ -38,6 +48,8 @@ struct bk_pool {
     int busy;
     slot *slots;
     int n_slots;
+    size_t batch;               /* conf->claim_batch, at least 1 */
+    char (*run_ids)[BK_ID_MAX]; /* n_slots × batch entries, the slots' run_ids */
     pthread_t hb_thread;
     bool hb_started;
 };
@@ -86,7 +98,8 @@ static void run_claimed(bk_pool *p, slot *sl, bk_store *s, bk_run *run)
 {
     const bk_work_env *env = &p->opts.env;
     pthread_mutex_lock(&p->lock);
-    bk_strlcpy(sl->run_id, run->id, sizeof sl->run_id);
+    bk_strlcpy(sl->run_ids[0], run->id, BK_ID_MAX);
+    sl->n_runs = 1;
     p->busy++;
     pthread_mutex_unlock(&p->lock);
     if (env->on_event)
@@ -98,7 +111,7 @@ static void run_claimed(bk_pool *p, slot *sl, bk_store *s, bk_run *run)
         bk_log(BK_LOG_ERROR, "work", "run outcome not recorded run=%s error=\"%s\"", run->id,
                err.msg);
     pthread_mutex_lock(&p->lock);
-    sl->run_id[0] = '\0';
+    sl->n_runs = 0;
     p->busy--;
     p->finished++;
     if (out.status == BK_ST_FAILED)
@@ -107,28 +120,152 @@ static void run_claimed(bk_pool *p, slot *sl, bk_store *s, bk_run *run)
     pthread_mutex_unlock(&p->lock);
 }
 
+/* One run of a batch is done with (finished, released or lost). Waiters on
+ * progress are woken once per batch step (wake_progress), not once per run. */
+static void batch_done(bk_pool *p, slot *sl, size_t i, const bk_outcome *out, bool counted)
+{
+    pthread_mutex_lock(&p->lock);
+    sl->run_ids[i][0] = '\0';
+    if (counted) {
+        p->finished++;
+        if (out->status == BK_ST_FAILED)
+            p->dead++;
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void wake_progress(bk_pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    pthread_cond_broadcast(&p->progress);
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* Commit the runs of a batch that are ready, in one transaction; if that
+ * fails as a whole, one by one (so one bad commit costs only its run). */
+static void batch_commit(bk_pool *p, slot *sl, bk_store *s, bk_run *runs, bk_work_ready *ready,
+                         bk_outcome *outs, size_t *which, size_t m)
+{
+    const bk_work_env *env = &p->opts.env;
+    if (m == 0)
+        return;
+    bk_commit *c = bk_xmalloc(m * sizeof *c);
+    int *rc_each = bk_xmalloc(m * sizeof *rc_each);
+    for (size_t j = 0; j < m; j++)
+        c[j] = ready[which[j]].commit;
+    bk_err err = {0};
+    int rc = bk_store_runs_commit_many(s, c, m, rc_each, &err);
+    if (rc < 0) {
+        bk_log(BK_LOG_WARN, "work",
+               "batch commit failed, committing one by one runs=%zu error=\"%s\"", m, err.msg);
+        for (size_t j = 0; j < m; j++) {
+            bk_err e1 = {0};
+            rc_each[j] = bk_store_run_commit(s, &c[j], &e1);
+            if (rc_each[j] && rc_each[j] != BK_ELEASE)
+                bk_log(BK_LOG_ERROR, "work", "run outcome not recorded run=%s error=\"%s\"",
+                       runs[which[j]].id, e1.msg);
+        }
+    }
+    for (size_t j = 0; j < m; j++) {
+        size_t i = which[j];
+        bk_work_committed(env, &runs[i], &ready[i], rc_each[j], &outs[i]);
+        batch_done(p, sl, i, &outs[i], true);
+    }
+    free(c);
+    free(rc_each);
+}
+
+/* Execute the k runs claimed together, then commit the finished ones. */
+static void run_batch(bk_pool *p, slot *sl, bk_store *s, bk_run *runs, size_t k)
+{
+    const bk_work_env *env = &p->opts.env;
+    pthread_mutex_lock(&p->lock);
+    for (size_t i = 0; i < k; i++)
+        memcpy(sl->run_ids[i], runs[i].id, BK_ID_MAX);
+    sl->n_runs = k;
+    p->busy++;
+    pthread_mutex_unlock(&p->lock);
+    if (env->on_event)
+        for (size_t i = 0; i < k; i++)
+            env->on_event(env->event_ctx, &runs[i]);
+    bk_work_ready *ready = bk_xcalloc(k, sizeof *ready);
+    bk_outcome *outs = bk_xcalloc(k, sizeof *outs);
+    size_t *which = bk_xmalloc(k * sizeof *which), m = 0, i = 0;
+    for (; i < k && !atomic_load(&p->stop); i++) {
+        bool is_ready = false;
+        bk_err err = {0};
+        int rc = bk_work_fetch(s, env, sl->owner, &runs[i], &outs[i], &is_ready, &ready[i], &err);
+        if (is_ready) {
+            which[m++] = i;
+            continue;
+        }
+        if (rc && rc != BK_ELEASE)
+            bk_log(BK_LOG_ERROR, "work", "run outcome not recorded run=%s error=\"%s\"", runs[i].id,
+                   err.msg);
+        batch_done(p, sl, i, &outs[i], true);
+        wake_progress(p);
+    }
+    /* Stopping: give back the runs not started. */
+    for (; i < k; i++) {
+        bk_err err = {0};
+        int64_t now = bk_clock_now_us();
+        int rc = bk_store_run_release(s, runs[i].id, sl->owner, now, &err);
+        if (rc == 0) {
+            runs[i].status = BK_ST_QUEUED;
+            runs[i].progress_percent = 0;
+            runs[i].updated_us = now;
+            if (env->on_event)
+                env->on_event(env->event_ctx, &runs[i]);
+        } else if (rc != BK_ELEASE) {
+            bk_log(BK_LOG_WARN, "work", "release failed run=%s error=\"%s\"", runs[i].id, err.msg);
+        }
+        batch_done(p, sl, i, &outs[i], false);
+    }
+    batch_commit(p, sl, s, runs, ready, outs, which, m);
+    pthread_mutex_lock(&p->lock);
+    sl->n_runs = 0;
+    p->busy--;
+    pthread_cond_broadcast(&p->progress);
+    pthread_mutex_unlock(&p->lock);
+    free(ready);
+    free(outs);
+    free(which);
+}
+
 static void *worker_main(void *arg)
 {
     slot *sl = arg;
     bk_pool *p = sl->pool;
     bk_store *s = open_store(p, sl->owner);
+    bk_run *runs = bk_xmalloc(p->batch * sizeof *runs);
     while (s && !atomic_load(&p->stop)) {
         pthread_mutex_lock(&p->lock);
         uint64_t seq = p->wake_seq;
         pthread_mutex_unlock(&p->lock);
-        bk_run run;
         bk_err err = {0};
-        int64_t now = bk_clock_now_us();
-        int rc = bk_store_run_claim(s, sl->owner, now, p->opts.env.conf->lease_ms * BK_US_PER_MS,
-                                    &run, &err);
-        if (rc == 0) {
-            run_claimed(p, sl, s, &run);
-            continue;
+        int64_t now = bk_clock_now_us(), lease = p->opts.env.conf->lease_ms * BK_US_PER_MS;
+        size_t k = 0;
+        int rc;
+        if (p->batch == 1) {
+            rc = bk_store_run_claim(s, sl->owner, now, lease, &runs[0], &err);
+            if (rc == 0) {
+                run_claimed(p, sl, s, &runs[0]);
+                continue;
+            }
+        } else {
+            rc = bk_store_runs_claim_many(s, sl->owner, now, lease, runs, p->batch, &k, &err);
+            if (rc == 0 && k > 0) {
+                run_batch(p, sl, s, runs, k);
+                continue;
+            }
+            if (rc == 0)
+                rc = BK_ENOENT;
         }
         if (rc != BK_ENOENT)
             bk_log(BK_LOG_WARN, "work", "claim failed owner=%s error=\"%s\"", sl->owner, err.msg);
         idle_wait(p, s, seq);
     }
+    free(runs);
     bk_store_close(s);
     return NULL;
 }
@@ -142,15 +279,19 @@ static void *heartbeat_main(void *arg)
     while (s && !atomic_load(&p->stop)) {
         pthread_mutex_lock(&p->lock);
         timed_wait(&p->hb_cond, &p->lock, lease / 3);
-        size_t n = 0;
-        char(*ids)[BK_ID_MAX] = bk_xmalloc((size_t)p->n_slots * sizeof *ids);
-        char(*owners)[BK_OWNER_MAX] = bk_xmalloc((size_t)p->n_slots * sizeof *owners);
+        size_t n = 0, total = 1;
+        for (int i = 0; i < p->n_slots; i++)
+            total += p->slots[i].n_runs;
+        char(*ids)[BK_ID_MAX] = bk_xmalloc(total * sizeof *ids);
+        char(*owners)[BK_OWNER_MAX] = bk_xmalloc(total * sizeof *owners);
         for (int i = 0; i < p->n_slots; i++) {
-            if (!p->slots[i].run_id[0])
-                continue;
-            memcpy(ids[n], p->slots[i].run_id, BK_ID_MAX);
-            memcpy(owners[n], p->slots[i].owner, BK_OWNER_MAX);
-            n++;
+            for (size_t j = 0; j < p->slots[i].n_runs; j++) {
+                if (!p->slots[i].run_ids[j][0])
+                    continue;
+                memcpy(ids[n], p->slots[i].run_ids[j], BK_ID_MAX);
+                memcpy(owners[n], p->slots[i].owner, BK_OWNER_MAX);
+                n++;
+            }
         }
         pthread_mutex_unlock(&p->lock);
         for (size_t i = 0; i < n && !atomic_load(&p->stop); i++) {
@@ -181,11 +322,14 @@ int bk_pool_start(bk_pool **out, const bk_pool_opts *opts, bk_err *err)
     pthread_cond_init(&p->progress, NULL);
     pthread_cond_init(&p->hb_cond, NULL);
     p->n_slots = opts->threads > 0 ? opts->threads : 1;
+    p->batch = opts->env.conf->claim_batch > 1 ? (size_t)opts->env.conf->claim_batch : 1;
     p->slots = bk_xcalloc((size_t)p->n_slots, sizeof *p->slots);
+    p->run_ids = bk_xcalloc((size_t)p->n_slots * p->batch, sizeof *p->run_ids);
     for (int i = 0; i < p->n_slots; i++) {
         slot *sl = &p->slots[i];
         sl->pool = p;
         sl->index = i;
+        sl->run_ids = p->run_ids + (size_t)i * p->batch;
         snprintf(sl->owner, sizeof sl->owner, "%s:w%d", bk_host_id(), i);
         if (pthread_create(&sl->thread, NULL, worker_main, sl) != 0) {
             p->n_slots = i;
@@ -260,6 +404,7 @@ void bk_pool_stop(bk_pool *p)
     pthread_cond_destroy(&p->wake);
     pthread_cond_destroy(&p->progress);
     pthread_cond_destroy(&p->hb_cond);
+    free(p->run_ids);
     free(p->slots);
     free(p->db_url);
     free(p);

@@ -235,13 +235,15 @@ static int record_failure(bk_store *s, const bk_work_env *env, const char *owner
     return 0;
 }
 
-int bk_work_execute(bk_store *s, const bk_work_env *env, const char *owner, bk_run *run,
-                    bk_outcome *out, bk_err *err)
+int bk_work_fetch(bk_store *s, const bk_work_env *env, const char *owner, bk_run *run,
+                  bk_outcome *out, bool *ready, bk_work_ready *r, bk_err *err)
 {
-    int64_t t0 = bk_clock_mono_us();
+    memset(r, 0, sizeof *r);
+    r->t0_us = bk_clock_mono_us();
     memset(out, 0, sizeof *out);
     out->status = BK_ST_RUNNING;
     bk_strlcpy(out->provider, env->prov->name, sizeof out->provider);
+    *ready = false;
     fetch_state f = {0};
     bk_err why = {0};
     int rc = fetch_all(s, env, owner, run, &f, &why);
@@ -267,32 +269,64 @@ int bk_work_execute(bk_store *s, const bk_work_env *env, const char *owner, bk_r
             bk_cal_closed_through(run->tf, env->prov->anchor, now - env->prov->delay_us);
         if (covered.to_us > horizon)
             covered.to_us = BK_MAX(horizon, covered.from_us);
-        bk_commit c = {.run_id = run->id,
-                       .owner = owner,
-                       .symbol = run->symbol,
-                       .tf = run->tf,
-                       .provider = env->prov->name,
-                       .bars = f.bars,
-                       .n_bars = f.n,
-                       .covered = covered,
-                       .covered_ext = bk_cal_widen_closed(covered),
-                       .now_us = now};
-        rc = bk_store_run_commit(s, &c, err);
-        if (rc == 0) {
-            out->status = BK_ST_SUCCESS;
-            out->rows_written = (int64_t)f.n;
-            run->status = BK_ST_SUCCESS;
-            run->progress_percent = 100;
-            run->rows_written = (int64_t)f.n;
-            bk_strlcpy(run->provider, env->prov->name, sizeof run->provider);
-            run->finished_us = run->updated_us = now;
-            run->error_code[0] = run->error_message[0] = '\0';
-            run->lease_owner[0] = '\0';
-            run->lease_until_us = 0;
-            emit(env, run);
-        }
+        r->bars = f.bars;
+        f.bars = NULL;
+        r->commit = (bk_commit){.run_id = run->id,
+                                .owner = owner,
+                                .symbol = run->symbol,
+                                .tf = run->tf,
+                                .provider = env->prov->name,
+                                .bars = r->bars,
+                                .n_bars = f.n,
+                                .covered = covered,
+                                .covered_ext = bk_cal_widen_closed(covered),
+                                .now_us = now};
+        *ready = true;
     }
     free(f.bars);
-    out->duration_us = bk_clock_mono_us() - t0;
+    if (!*ready)
+        out->duration_us = bk_clock_mono_us() - r->t0_us;
+    return rc;
+}
+
+void bk_work_committed(const bk_work_env *env, bk_run *run, bk_work_ready *r, int rc,
+                       bk_outcome *out)
+{
+    if (rc == 0) {
+        int64_t now = r->commit.now_us;
+        out->status = BK_ST_SUCCESS;
+        out->rows_written = (int64_t)r->commit.n_bars;
+        run->status = BK_ST_SUCCESS;
+        run->progress_percent = 100;
+        run->rows_written = (int64_t)r->commit.n_bars;
+        bk_strlcpy(run->provider, env->prov->name, sizeof run->provider);
+        run->finished_us = run->updated_us = now;
+        run->error_code[0] = run->error_message[0] = '\0';
+        run->lease_owner[0] = '\0';
+        run->lease_until_us = 0;
+        emit(env, run);
+    }
+    out->duration_us = bk_clock_mono_us() - r->t0_us;
+    bk_work_ready_fini(r);
+}
+
+void bk_work_ready_fini(bk_work_ready *r)
+{
+    free(r->bars);
+    r->bars = NULL;
+    r->commit.bars = NULL;
+    r->commit.n_bars = 0;
+}
+
+int bk_work_execute(bk_store *s, const bk_work_env *env, const char *owner, bk_run *run,
+                    bk_outcome *out, bk_err *err)
+{
+    bool ready = false;
+    bk_work_ready r;
+    int rc = bk_work_fetch(s, env, owner, run, out, &ready, &r, err);
+    if (!ready)
+        return rc;
+    rc = bk_store_run_commit(s, &r.commit, err);
+    bk_work_committed(env, run, &r, rc, out);
     return rc;
 }

@@ -54,6 +54,27 @@ typedef struct bk_outcome {
 int bk_work_execute(bk_store *s, const bk_work_env *env, const char *owner, bk_run *run,
                     bk_outcome *out, bk_err *err);
 
+/* bk_work_execute in two steps, for a caller that commits finished runs in
+ * batches (the pool with claim_batch > 1). */
+typedef struct bk_work_ready {
+    bk_commit commit; /* what bk_store_run_commit would be given; points into run, owner, bars */
+    bk_bar *bars;     /* owned: bk_work_ready_fini */
+    int64_t t0_us;    /* monotonic start, for the outcome's duration */
+} bk_work_ready;
+
+/* Fetch and validate run's slice. When it is ready to commit: 0 with *ready
+ * true and r filled (nothing written yet: the run is still running under
+ * owner). Otherwise *ready is false and the outcome was recorded (and its
+ * event emitted) exactly as bk_work_execute does it, with its return value. */
+int bk_work_fetch(bk_store *s, const bk_work_env *env, const char *owner, bk_run *run,
+                  bk_outcome *out, bool *ready, bk_work_ready *r, bk_err *err);
+/* After r.commit was committed (rc 0) or not (BK_ELEASE, a store error):
+ * complete the outcome and the run as bk_work_execute does, emitting the
+ * success event on rc 0. Frees r's bars. */
+void bk_work_committed(const bk_work_env *env, bk_run *run, bk_work_ready *r, int rc,
+                       bk_outcome *out);
+void bk_work_ready_fini(bk_work_ready *r);
+
 /* Back-off before attempt+1 after a failed attempt: min(cap, base·2^(attempt−1))
  * with "equal jitter" (half fixed, half random), never below retry_after_ms. */
 int64_t bk_work_backoff_us(const bk_conf *conf, int attempt, int64_t retry_after_ms);
@@ -63,7 +84,7 @@ typedef struct bk_pool bk_pool;
 typedef struct bk_pool_opts {
     const char *db_url;
     int threads;
-    bk_work_env env;
+    bk_work_env env; /* env.conf->claim_batch: runs a worker claims at once */
 } bk_pool_opts;
 
 /* Start the worker threads (and the heartbeat thread). */
@@ -79,7 +100,8 @@ void bk_pool_counts(bk_pool *p, int64_t *finished, int64_t *dead);
 /* Workers currently executing a run. */
 int bk_pool_busy(bk_pool *p);
 /* Stop: in-flight runs stop at the next page and are released to the queue
- * (or finish if already committing); threads joined; pool freed. */
+ * (or finish if already committing), as are runs claimed in a batch but not
+ * started; threads joined; pool freed. */
 void bk_pool_stop(bk_pool *p);
 
 #endif

@@ -1089,6 +1089,152 @@ static void t_pool_stop_releases(void **state)
     assert_int_equal(counts[BK_ST_RUNNING], 0);
 }
 
+/* ---- 14. claim_batch: a worker claims and commits runs in batches ---- */
+
+/* Every run's events: first the claim (running, 0 %), last the outcome want. */
+static void assert_events_per_run(fixture *fx, const char *id, bk_status want)
+{
+    int n = 0;
+    event first = {0}, last = {0};
+    for (size_t i = 0; i < fx->rec.n; i++) {
+        if (strcmp(fx->rec.v[i].run_id, id) != 0)
+            continue;
+        if (n++ == 0)
+            first = fx->rec.v[i];
+        last = fx->rec.v[i];
+    }
+    assert_true(n >= 2);
+    assert_int_equal(first.status, BK_ST_RUNNING);
+    assert_true(first.progress < 0.1);
+    assert_int_equal(last.status, want);
+}
+
+static void t_pool_batch(void **state)
+{
+    fixture *fx = *state;
+    fx->conf.claim_batch = 4;
+    static const char *const syms[] = {"AAA", "BBB", "CCC"};
+    bk_session ss[32];
+    size_t n_days = bk_cal_sessions(ny(2024, 6, 3, 0, 0), ny(2024, 7, 1, 0, 0), ss, 32);
+    assert_true(n_days >= 10);
+    bk_run runs[30];
+    size_t n = 0;
+    for (size_t k = 0; k < BK_ARRAY_LEN(syms); k++)
+        for (size_t d = 0; d < 10; d++)
+            runs[n++] = enqueue(fx, syms[k], BK_TF_15M, bk_cal_ny_to_utc(ss[d].day, 0, 0),
+                                bk_cal_ny_to_utc(ss[d].day + 1, 0, 0), 3);
+
+    bk_pool *p = NULL;
+    bk_pool_opts po = {.db_url = fx->url, .threads = 2, .env = fx->env};
+    OK(bk_pool_start(&p, &po, ERR));
+    bk_pool_wake(p);
+    waiter w = pool_wait(p, 30, 60 * S);
+    int64_t busy = bk_pool_busy(p);
+    bk_pool_stop(p);
+    assert_int_equal(w.finished, 30);
+    assert_int_equal(w.dead, 0);
+    assert_int_equal(busy, 0);
+
+    int64_t counts[BK_ST__N] = {0};
+    count_runs(fx, counts);
+    assert_int_equal(counts[BK_ST_SUCCESS], 30);
+    assert_int_equal(counts[BK_ST_RUNNING], 0);
+    assert_int_equal(counts[BK_ST_QUEUED], 0);
+    assert_int_equal(atomic_load(&fx->fk.calls), 60);
+    for (size_t k = 0; k < BK_ARRAY_LEN(syms); k++) {
+        assert_int_equal(count_bars(fx, syms[k], BK_TF_15M), 260);
+        assert_bars_stored(fx, syms[k], BK_TF_15M, bk_cal_ny_to_utc(ss[0].day, 0, 0),
+                           bk_cal_ny_to_utc(ss[9].day + 1, 0, 0));
+    }
+    for (size_t i = 0; i < n; i++) {
+        bk_run g = get_run(fx->s, runs[i].id);
+        assert_int_equal(g.status, BK_ST_SUCCESS);
+        assert_int_equal(g.attempt, 1);
+        assert_int_equal(g.rows_written, 26);
+        assert_events_per_run(fx, runs[i].id, BK_ST_SUCCESS);
+    }
+    /* one interval per series: the ten days merged over the closed nights */
+    bk_coverage *cov = NULL;
+    size_t n_cov = 0;
+    OK(bk_store_coverage_list(fx->s, NULL, -1, &cov, &n_cov, ERR));
+    assert_int_equal(n_cov, 3);
+    for (size_t i = 0; i < n_cov; i++)
+        assert_true(cov[i].n_intervals >= 1);
+    free(cov);
+}
+
+/* The leases of runs waiting in a worker's batch are renewed too: the first
+ * run's slow page outlives the lease four times over while the sweeps run. */
+static void t_pool_batch_heartbeat(void **state)
+{
+    fixture *fx = *state;
+    fx->conf.lease_ms = 300;
+    fx->conf.claim_batch = 3;
+    fake_hook(&fx->fk, 2, slow_page_sweeps, fx);
+    bk_run runs[3];
+    for (int d = 0; d < 3; d++)
+        runs[d] = enqueue(fx, SYM, BK_TF_1M, CELL_FROM + d * 24 * 3600 * S,
+                          CELL_TO + d * 24 * 3600 * S, 3);
+    bk_pool *p = NULL;
+    bk_pool_opts po = {.db_url = fx->url, .threads = 1, .env = fx->env};
+    OK(bk_pool_start(&p, &po, ERR));
+    bk_pool_wake(p);
+    waiter w = pool_wait(p, 3, 30 * S);
+    bk_pool_stop(p);
+    assert_int_equal(w.finished, 3);
+    assert_int_equal(atomic_load(&fx->hook_rc), 0);
+    assert_int_equal(atomic_load(&fx->hook_n), 0); /* never requeued */
+    for (int d = 0; d < 3; d++) {
+        bk_run g = get_run(fx->s, runs[d].id);
+        assert_int_equal(g.status, BK_ST_SUCCESS);
+        assert_int_equal(g.attempt, 1);
+        assert_int_equal(g.rows_written, 120);
+    }
+}
+
+/* Stop while the first run of a batch of five fetches: that one and the four
+ * claimed but not started go back to the queue. */
+static void t_pool_batch_stop_releases(void **state)
+{
+    fixture *fx = *state;
+    fx->conf.claim_batch = 5;
+    fake_hook(&fx->fk, 2, slow_page_signal, fx);
+    g_gate.entered = false;
+    bk_run runs[5];
+    for (int d = 0; d < 5; d++)
+        runs[d] = enqueue(fx, SYM, BK_TF_1M, CELL_FROM + d * 24 * 3600 * S,
+                          CELL_TO + d * 24 * 3600 * S, 3);
+    bk_pool *p = NULL;
+    bk_pool_opts po = {.db_url = fx->url, .threads = 1, .env = fx->env};
+    OK(bk_pool_start(&p, &po, ERR));
+    bk_pool_wake(p);
+    int64_t deadline = bk_clock_mono_us() + 30 * S;
+    pthread_mutex_lock(&g_gate.lock);
+    while (!g_gate.entered && bk_clock_mono_us() < deadline) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&g_gate.cond, &g_gate.lock, &ts);
+    }
+    bool entered = g_gate.entered;
+    pthread_mutex_unlock(&g_gate.lock);
+    bk_pool_stop(p);
+    assert_true(entered);
+    assert_int_equal(atomic_load(&fx->fk.calls), 2);
+    for (int d = 0; d < 5; d++) {
+        bk_run g = get_run(fx->s, runs[d].id);
+        assert_int_equal(g.status, BK_ST_QUEUED);
+        assert_int_equal(g.attempt, 1);
+        assert_string_equal(g.lease_owner, "");
+        assert_events_per_run(fx, runs[d].id, BK_ST_QUEUED);
+    }
+    assert_int_equal(count_bars(fx, SYM, BK_TF_1M), 0);
+    int64_t counts[BK_ST__N] = {0};
+    count_runs(fx, counts);
+    assert_int_equal(counts[BK_ST_RUNNING], 0);
+    assert_int_equal(counts[BK_ST_QUEUED], 5);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, fixture_setup, fixture_teardown)
 
 int main(void)
@@ -1117,6 +1263,9 @@ int main(void)
         T(t_pool),
         T(t_heartbeat_keeps_lease),
         T(t_pool_stop_releases),
+        T(t_pool_batch),
+        T(t_pool_batch_heartbeat),
+        T(t_pool_batch_stop_releases),
     };
     return cmocka_run_group_tests_name("work", tests, NULL, NULL);
 }
