@@ -577,7 +577,11 @@ int bk_store__pg_open(bk_store **out, const char *url, bk_err *err)
 {
     pg_store *q = bk_xcalloc(1, sizeof *q);
     q->base.ops = &pg_ops;
-    q->conn = PQconnectdb(url);
+    /* A default connect timeout, so a partition cannot hang a reconnect
+     * (or a shutdown) forever; one given in the URL wins (it comes later). */
+    const char *const keys[] = {"connect_timeout", "dbname", NULL};
+    const char *const vals[] = {"10", url, NULL};
+    q->conn = PQconnectdbParams(keys, vals, 1);
     int rc = 0;
     snprintf(q->where, sizeof q->where, "%s@%s:%s/%s", q->conn ? PQuser(q->conn) : "?",
              q->conn ? PQhost(q->conn) : "?", q->conn ? PQport(q->conn) : "?",
