@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,8 +135,31 @@ void bk_t_result_free(bk_t_result *r)
     r->out = r->err = NULL;
 }
 
+static pid_t g_children[64];
+static int g_n_children;
+
+static void forget_child(pid_t pid)
+{
+    for (int i = 0; i < g_n_children; i++)
+        if (g_children[i] == pid)
+            g_children[i] = g_children[--g_n_children];
+}
+
+void bk_t_kill_all(void)
+{
+    while (g_n_children > 0) {
+        pid_t pid = g_children[--g_n_children];
+        kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+}
+
 pid_t bk_t_spawn(const char *const argv[], const char *const env[], const char *log_path)
 {
+    static int registered;
+    if (!registered)
+        registered = atexit(bk_t_kill_all) == 0;
     pid_t pid = fork();
     if (pid == 0) {
         int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -145,6 +169,8 @@ pid_t bk_t_spawn(const char *const argv[], const char *const env[], const char *
         dup2(devnull, 0);
         exec_child(argv, env);
     }
+    if (pid > 0 && g_n_children < (int)(sizeof g_children / sizeof g_children[0]))
+        g_children[g_n_children++] = pid;
     return pid;
 }
 
@@ -153,5 +179,6 @@ int bk_t_wait(pid_t pid)
     int st = 0;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
+    forget_child(pid);
     return decode_status(st);
 }

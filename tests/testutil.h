@@ -34,5 +34,8 @@ void bk_t_result_free(bk_t_result *r);
 pid_t bk_t_spawn(const char *const argv[], const char *const env[], const char *log_path);
 /* Wait for pid; returns exit status as in bk_t_result. */
 int bk_t_wait(pid_t pid);
+/* SIGKILL and reap every child started by bk_t_spawn and not yet waited for
+ * (a test that failed half-way leaves none behind). Also runs at exit. */
+void bk_t_kill_all(void);
 
 #endif

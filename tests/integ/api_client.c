@@ -35,6 +35,7 @@ static long long mono_ms(void)
 
 void srv_start(srv *s, const char *const args[], const char *const env[])
 {
+    bk_t_kill_all(); /* whatever a failed earlier test left running */
     memset(s, 0, sizeof *s);
     s->dir = bk_t_tmpdir("api");
     const char *url = getenv("BK_TEST_DB_URL");

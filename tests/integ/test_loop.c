@@ -96,6 +96,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
+    bk_t_kill_all(); /* a failed test leaves no server behind */
     bk_t_rmtree(g_dir);
     free(g_db);
     free(g_dir);
