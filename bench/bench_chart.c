@@ -283,19 +283,6 @@ static void run_size(result *res, const char *bin, const char *dir, size_t n, in
     }
 }
 
-static void default_bin(char *out, size_t cap)
-{
-    char self[1000];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0)
-        die("readlink", "/proc/self/exe");
-    self[n] = '\0';
-    char *slash = strrchr(self, '/');
-    if (slash)
-        *slash = '\0';
-    snprintf(out, cap, "%.1000s/../barkeep", self);
-}
-
 int main(int argc, char **argv)
 {
     char bin[1024];
@@ -303,7 +290,7 @@ int main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "-") != 0)
         snprintf(bin, sizeof bin, "%.1000s", argv[1]);
     else
-        default_bin(bin, sizeof bin);
+        bench_default_bin(bin, sizeof bin);
     if (argc > 2 && bk_parse_i64(argv[2], 1, 10000, &rounds) < 0) {
         fprintf(stderr, "usage: bench_chart [barkeep|- [rounds [dir]]]\n");
         return 2;

@@ -81,3 +81,18 @@ void bench_server_stop(bench_server *sv)
     kill(sv->pid, SIGKILL);
     waitpid(sv->pid, NULL, 0);
 }
+
+void bench_default_bin(char *out, size_t cap)
+{
+    char self[1000];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) {
+        fprintf(stderr, "bench: cannot read /proc/self/exe\n");
+        exit(1);
+    }
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash)
+        *slash = '\0';
+    snprintf(out, cap, "%.1000s/../barkeep", self);
+}

@@ -18,6 +18,8 @@ typedef struct bench_server {
  * failure. */
 void bench_server_start(bench_server *sv, const char *bin, const char *db, const char *dir,
                         const char *const global[], const char *const serve_args[]);
+/* The barkeep binary next to the build's bench/ directory. */
+void bench_default_bin(char *out, size_t cap);
 /* SIGTERM, wait up to 10 s, then SIGKILL. */
 void bench_server_stop(bench_server *sv);
 

@@ -355,19 +355,6 @@ static void print_phase(const char *name, const phase *p)
     }
 }
 
-static void default_bin(char *out, size_t cap)
-{
-    char self[1000];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0)
-        die("readlink", "/proc/self/exe");
-    self[n] = '\0';
-    char *slash = strrchr(self, '/');
-    if (slash)
-        *slash = '\0';
-    snprintf(out, cap, "%.1000s/../barkeep", self);
-}
-
 int main(int argc, char **argv)
 {
     char bin[1024];
@@ -375,7 +362,7 @@ int main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "-") != 0)
         snprintf(bin, sizeof bin, "%.1000s", argv[1]);
     else
-        default_bin(bin, sizeof bin);
+        bench_default_bin(bin, sizeof bin);
     if (argc > 2 && bk_parse_i64(argv[2], 1, MAX_CLIENTS, &k) < 0) {
         fprintf(stderr, "usage: bench_sse [barkeep|- [clients (1..%d) [dir]]]\n", MAX_CLIENTS);
         return 2;

@@ -944,11 +944,12 @@ static void t_leader(void **state)
 
 enum { N_THREADS = 4, N_CLAIM_RUNS = 200 };
 
+/* One claiming thread with its own connection; ids receives what it claimed. */
 typedef struct claimer {
     const char *url;
-    char owner[16];
-    char (*ids)[BK_ID_MAX]; /* N_CLAIM_RUNS slots */
-    size_t n;
+    char owner[32];
+    char (*ids)[BK_ID_MAX]; /* cap slots */
+    size_t cap, n;
     int rc;
     char msg[BK_ERR_MSG_MAX];
 } claimer;
@@ -968,7 +969,7 @@ static void *claim_thread(void *arg)
             w->rc = rc;
             break;
         }
-        if (w->n < N_CLAIM_RUNS)
+        if (w->n < w->cap)
             memcpy(w->ids[w->n], r.id, BK_ID_MAX);
         w->n++;
         /* and finish it, so the writers interleave claims and commits */
@@ -991,6 +992,43 @@ static int cmp_id(const void *a, const void *b)
     return strcmp(a, b);
 }
 
+/* Run n_threads claimers (fn) over n_runs queued runs and check that together
+ * they claimed every run exactly once and committed all of them. */
+static void claim_concurrently(fixture *fx, void *(*fn)(void *), int n_threads, size_t n_runs,
+                               const char *prefix)
+{
+    claimer *w = calloc((size_t)n_threads, sizeof *w);
+    pthread_t *th = calloc((size_t)n_threads, sizeof *th);
+    char(*ids)[BK_ID_MAX] = calloc((size_t)n_threads * n_runs, BK_ID_MAX);
+    for (int i = 0; i < n_threads; i++) {
+        w[i] = (claimer){.url = fx->url, .ids = ids + (size_t)i * n_runs, .cap = n_runs};
+        snprintf(w[i].owner, sizeof w[i].owner, "%s-%d", prefix, i);
+        assert_int_equal(pthread_create(&th[i], NULL, fn, &w[i]), 0);
+    }
+    size_t total = 0;
+    char(*all)[BK_ID_MAX] = calloc((size_t)n_threads * n_runs, BK_ID_MAX);
+    for (int i = 0; i < n_threads; i++) {
+        pthread_join(th[i], NULL);
+        if (w[i].rc != 0)
+            fail_msg("%s: %s %s", w[i].owner, bk_err_name(w[i].rc), w[i].msg);
+        for (size_t j = 0; j < w[i].n && j < n_runs; j++)
+            memcpy(all[total + j], w[i].ids[j], BK_ID_MAX);
+        total += w[i].n;
+    }
+    assert_int_equal(total, n_runs);
+    qsort(all, total, BK_ID_MAX, cmp_id);
+    for (size_t i = 1; i < total; i++)
+        assert_string_not_equal(all[i - 1], all[i]);
+    assert_int_equal(bars_count(fx->s, NULL, -1), (int64_t)n_runs);
+    int64_t counts[BK_ST__N];
+    OK(bk_store_runs_count(fx->s, NULL, counts, ERR));
+    assert_int_equal(counts[BK_ST_SUCCESS], n_runs);
+    free(all);
+    free(ids);
+    free(th);
+    free(w);
+}
+
 static void t_concurrent_claims(void **state)
 {
     fixture *fx = *state;
@@ -1002,34 +1040,7 @@ static void t_concurrent_claims(void **state)
     OK(bk_store_runs_enqueue(fx->s, runs, N_CLAIM_RUNS, &k, T0 - S, ERR));
     assert_int_equal(k, N_CLAIM_RUNS);
 
-    claimer w[N_THREADS];
-    pthread_t th[N_THREADS];
-    char(*ids)[BK_ID_MAX] = calloc((size_t)N_THREADS * N_CLAIM_RUNS, BK_ID_MAX);
-    for (int i = 0; i < N_THREADS; i++) {
-        w[i] = (claimer){.url = fx->url, .ids = ids + (size_t)i * N_CLAIM_RUNS};
-        snprintf(w[i].owner, sizeof w[i].owner, "worker-%d", i);
-        assert_int_equal(pthread_create(&th[i], NULL, claim_thread, &w[i]), 0);
-    }
-    size_t total = 0;
-    char(*all)[BK_ID_MAX] = calloc((size_t)N_THREADS * N_CLAIM_RUNS, BK_ID_MAX);
-    for (int i = 0; i < N_THREADS; i++) {
-        pthread_join(th[i], NULL);
-        if (w[i].rc != 0)
-            fail_msg("%s: %s %s", w[i].owner, bk_err_name(w[i].rc), w[i].msg);
-        for (size_t j = 0; j < w[i].n && j < N_CLAIM_RUNS; j++)
-            memcpy(all[total + j], w[i].ids[j], BK_ID_MAX);
-        total += w[i].n;
-    }
-    assert_int_equal(total, N_CLAIM_RUNS);
-    qsort(all, total, BK_ID_MAX, cmp_id);
-    for (size_t i = 1; i < total; i++)
-        assert_string_not_equal(all[i - 1], all[i]);
-    assert_int_equal(bars_count(fx->s, NULL, -1), N_CLAIM_RUNS);
-    int64_t counts[BK_ST__N];
-    OK(bk_store_runs_count(fx->s, NULL, counts, ERR));
-    assert_int_equal(counts[BK_ST_SUCCESS], N_CLAIM_RUNS);
-    free(all);
-    free(ids);
+    claim_concurrently(fx, claim_thread, N_THREADS, N_CLAIM_RUNS, "worker");
     free(runs);
 }
 
@@ -1080,19 +1091,10 @@ static void t_claim_many(void **state)
 
 enum { N_BATCH_THREADS = 8, N_BATCH_RUNS = 500, BATCH_CAP = 7 };
 
-typedef struct batch_claimer {
-    const char *url;
-    char owner[32];
-    char (*ids)[BK_ID_MAX]; /* N_BATCH_RUNS slots */
-    size_t n;
-    int rc;
-    char msg[BK_ERR_MSG_MAX];
-} batch_claimer;
-
 /* Claim batches of BATCH_CAP on its own connection, committing every batch. */
 static void *batch_claim_thread(void *arg)
 {
-    batch_claimer *w = arg;
+    claimer *w = arg;
     bk_err err = {0};
     bk_store *s = NULL;
     w->rc = bk_store_open(&s, w->url, &err);
@@ -1110,7 +1112,7 @@ static void *batch_claim_thread(void *arg)
         bk_commit c[BATCH_CAP];
         int rc_each[BATCH_CAP];
         for (size_t i = 0; i < k; i++) {
-            if (w->n < N_BATCH_RUNS)
+            if (w->n < w->cap)
                 memcpy(w->ids[w->n], r[i].id, BK_ID_MAX);
             w->n++;
             b[i] = mk_bar(r[i].slice_from_us, 1);
@@ -1144,32 +1146,7 @@ static void t_claim_many_concurrent(void **state)
     OK(bk_store_runs_enqueue(fx->s, runs, N_BATCH_RUNS, &k, T0 - S, ERR));
     assert_int_equal(k, N_BATCH_RUNS);
 
-    batch_claimer w[N_BATCH_THREADS];
-    pthread_t th[N_BATCH_THREADS];
-    char(*ids)[BK_ID_MAX] = calloc((size_t)N_BATCH_THREADS * N_BATCH_RUNS, BK_ID_MAX);
-    for (int i = 0; i < N_BATCH_THREADS; i++) {
-        w[i] = (batch_claimer){.url = fx->url, .ids = ids + (size_t)i * N_BATCH_RUNS};
-        snprintf(w[i].owner, sizeof w[i].owner, "batcher-%d", i);
-        assert_int_equal(pthread_create(&th[i], NULL, batch_claim_thread, &w[i]), 0);
-    }
-    size_t total = 0;
-    char(*all)[BK_ID_MAX] = calloc((size_t)N_BATCH_THREADS * N_BATCH_RUNS, BK_ID_MAX);
-    for (int i = 0; i < N_BATCH_THREADS; i++) {
-        pthread_join(th[i], NULL);
-        if (w[i].rc != 0)
-            fail_msg("%s: %s %s", w[i].owner, bk_err_name(w[i].rc), w[i].msg);
-        for (size_t j = 0; j < w[i].n && j < N_BATCH_RUNS; j++)
-            memcpy(all[total + j], w[i].ids[j], BK_ID_MAX);
-        total += w[i].n;
-    }
-    assert_int_equal(total, N_BATCH_RUNS);
-    qsort(all, total, BK_ID_MAX, cmp_id);
-    for (size_t i = 1; i < total; i++)
-        assert_string_not_equal(all[i - 1], all[i]);
-    assert_int_equal(bars_count(fx->s, NULL, -1), N_BATCH_RUNS);
-    int64_t counts[BK_ST__N];
-    OK(bk_store_runs_count(fx->s, NULL, counts, ERR));
-    assert_int_equal(counts[BK_ST_SUCCESS], N_BATCH_RUNS);
+    claim_concurrently(fx, batch_claim_thread, N_BATCH_THREADS, N_BATCH_RUNS, "batcher");
     /* three series, each one merged interval */
     bk_coverage *cov;
     size_t n;
@@ -1180,8 +1157,6 @@ static void t_claim_many_concurrent(void **state)
         pieces += cov[i].n_intervals; /* every third minute: no two slices touch */
     assert_int_equal(pieces, N_BATCH_RUNS);
     free(cov);
-    free(all);
-    free(ids);
     free(runs);
 }
 
@@ -1836,40 +1811,6 @@ static void t_pg_reconnect(void **state)
 
 enum { N_PG_THREADS = 8, N_PG_RUNS = 400 };
 
-typedef struct pg_claimer {
-    const char *url;
-    char owner[16];
-    char (*ids)[BK_ID_MAX]; /* N_PG_RUNS slots */
-    size_t n;
-    int rc;
-    char msg[BK_ERR_MSG_MAX];
-} pg_claimer;
-
-static void *pg_claim_thread(void *arg)
-{
-    pg_claimer *w = arg;
-    bk_err err = {0};
-    bk_store *s = NULL;
-    w->rc = bk_store_open(&s, w->url, &err);
-    while (w->rc == 0 && w->n < N_PG_RUNS) {
-        bk_run r;
-        int rc = bk_store_run_claim(s, w->owner, T0, 60 * S, &r, &err);
-        if (rc == BK_ENOENT)
-            break;
-        if (rc == 0) {
-            memcpy(w->ids[w->n++], r.id, BK_ID_MAX);
-            bk_bar b = mk_bar(r.slice_from_us, 1);
-            bk_commit c = mk_commit(&r, w->owner, &b, 1, T0);
-            rc = bk_store_run_commit(s, &c, &err);
-        }
-        w->rc = rc;
-    }
-    if (w->rc < 0)
-        bk_strlcpy(w->msg, err.msg, sizeof w->msg);
-    bk_store_close(s);
-    return NULL;
-}
-
 /* 8 connections claim 400 runs at once: each run exactly once. */
 static void t_pg_concurrent_claims(void **state)
 {
@@ -1881,33 +1822,7 @@ static void t_pg_concurrent_claims(void **state)
     size_t k;
     OK(bk_store_runs_enqueue(fx->s, runs, N_PG_RUNS, &k, T0 - S, ERR));
     assert_int_equal(k, N_PG_RUNS);
-    pg_claimer w[N_PG_THREADS];
-    pthread_t th[N_PG_THREADS];
-    char(*ids)[BK_ID_MAX] = calloc((size_t)N_PG_THREADS * N_PG_RUNS, BK_ID_MAX);
-    for (int i = 0; i < N_PG_THREADS; i++) {
-        w[i] = (pg_claimer){.url = fx->url, .ids = ids + (size_t)i * N_PG_RUNS};
-        snprintf(w[i].owner, sizeof w[i].owner, "pg-worker-%d", i);
-        assert_int_equal(pthread_create(&th[i], NULL, pg_claim_thread, &w[i]), 0);
-    }
-    char(*all)[BK_ID_MAX] = calloc(N_PG_RUNS + 1, BK_ID_MAX);
-    size_t total = 0;
-    for (int i = 0; i < N_PG_THREADS; i++) {
-        pthread_join(th[i], NULL);
-        if (w[i].rc != 0)
-            fail_msg("%s: %s %s", w[i].owner, bk_err_name(w[i].rc), w[i].msg);
-        for (size_t j = 0; j < w[i].n && total < N_PG_RUNS + 1; j++)
-            memcpy(all[total++], w[i].ids[j], BK_ID_MAX);
-    }
-    assert_int_equal(total, N_PG_RUNS);
-    qsort(all, total, BK_ID_MAX, cmp_id);
-    for (size_t i = 1; i < total; i++)
-        assert_string_not_equal(all[i - 1], all[i]);
-    int64_t counts[BK_ST__N];
-    OK(bk_store_runs_count(fx->s, NULL, counts, ERR));
-    assert_int_equal(counts[BK_ST_SUCCESS], N_PG_RUNS);
-    assert_int_equal(bars_count(fx->s, NULL, -1), N_PG_RUNS);
-    free(all);
-    free(ids);
+    claim_concurrently(fx, claim_thread, N_PG_THREADS, N_PG_RUNS, "pg-worker");
     free(runs);
 }
 

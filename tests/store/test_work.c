@@ -1056,6 +1056,22 @@ static void slow_page_signal(void *ctx)
     bk_sleep_us(300 * MS); /* the slow provider */
 }
 
+/* Wait (bounded) until a pool thread has entered the slow page. */
+static bool gate_wait(int64_t timeout_us)
+{
+    int64_t deadline = bk_clock_mono_us() + timeout_us;
+    pthread_mutex_lock(&g_gate.lock);
+    while (!g_gate.entered && bk_clock_mono_us() < deadline) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&g_gate.cond, &g_gate.lock, &ts);
+    }
+    bool entered = g_gate.entered;
+    pthread_mutex_unlock(&g_gate.lock);
+    return entered;
+}
+
 static void t_pool_stop_releases(void **state)
 {
     fixture *fx = *state;
@@ -1066,16 +1082,7 @@ static void t_pool_stop_releases(void **state)
     bk_pool_opts po = {.db_url = fx->url, .threads = 2, .env = fx->env};
     OK(bk_pool_start(&p, &po, ERR));
     bk_pool_wake(p);
-    int64_t deadline = bk_clock_mono_us() + 30 * S;
-    pthread_mutex_lock(&g_gate.lock);
-    while (!g_gate.entered && bk_clock_mono_us() < deadline) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 1;
-        pthread_cond_timedwait(&g_gate.cond, &g_gate.lock, &ts);
-    }
-    bool entered = g_gate.entered;
-    pthread_mutex_unlock(&g_gate.lock);
+    bool entered = gate_wait(30 * S);
     bk_pool_stop(p);
     assert_true(entered);
     assert_int_equal(atomic_load(&fx->fk.calls), 2);
@@ -1208,16 +1215,7 @@ static void t_pool_batch_stop_releases(void **state)
     bk_pool_opts po = {.db_url = fx->url, .threads = 1, .env = fx->env};
     OK(bk_pool_start(&p, &po, ERR));
     bk_pool_wake(p);
-    int64_t deadline = bk_clock_mono_us() + 30 * S;
-    pthread_mutex_lock(&g_gate.lock);
-    while (!g_gate.entered && bk_clock_mono_us() < deadline) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 1;
-        pthread_cond_timedwait(&g_gate.cond, &g_gate.lock, &ts);
-    }
-    bool entered = g_gate.entered;
-    pthread_mutex_unlock(&g_gate.lock);
+    bool entered = gate_wait(30 * S);
     bk_pool_stop(p);
     assert_true(entered);
     assert_int_equal(atomic_load(&fx->fk.calls), 2);
