@@ -2,9 +2,9 @@
 # Install the Debian packages barkeep needs to build and test, if missing.
 # Usage: scripts/deps.sh [build|test]   (test adds the test-only tools)
 set -eu
-want="build-essential cmake pkg-config libsqlite3-dev sqlite3 libjansson-dev libmicrohttpd-dev libpq-dev"
+want="build-essential cmake pkg-config libsqlite3-dev sqlite3 libjansson-dev libmicrohttpd-dev libpq-dev libcurl4-openssl-dev"
 if [ "${1:-build}" = test ]; then
-    want="$want libcmocka-dev libcurl4-openssl-dev clang clang-format valgrind postgresql"
+    want="$want libcmocka-dev clang clang-format valgrind postgresql"
 fi
 missing=""
 for p in $want; do

@@ -26,7 +26,7 @@
 #include "model/bar.h"
 #include "model/tf.h"
 
-#define BK_PAGE_TOKEN_MAX 512
+#define BK_PAGE_TOKEN_MAX 2048 /* Massive's next_url is a whole URL */
 
 typedef struct bk_fetch_req {
     const char *symbol;
@@ -108,5 +108,46 @@ void bk_sim_opts_default(bk_sim_opts *o);
 int bk_sim_new(bk_prov **out, const bk_sim_opts *opts, bk_err *err);
 /* The sim bar labelled ts (false if ts is not an expected bar). For tests. */
 bool bk_sim_bar(const char *symbol, bk_tf tf, bk_anchor anchor, int64_t ts_us, bk_bar *out);
+
+/* ---- helpers shared by the HTTP adapters (prov.c) ---- */
+
+/* Label of the daily bar of New York trading date day: 00:00 New York. */
+int64_t bk_prov_day_label(int32_t ny_day);
+/* Label of the weekly bar holding New York date day: 00:00 New York of its
+ * Monday. */
+int64_t bk_prov_week_label(int32_t ny_day);
+/* Parse New York local "YYYY-MM-DD", "YYYY-MM-DDTHH:MM" or
+ * "YYYY-MM-DDTHH:MM:SS" (a space may replace the T) to UTC. 0 or BK_EINVAL. */
+int bk_prov_parse_ny_local(const char *s, int64_t *out_us);
+/* Aggregate the page's bars (sorted, of a finer timeframe) in place into
+ * bars of tf labelled by the calendar with anchor: a bar goes to the expected
+ * tf bar whose trading span contains its start; bars outside every span
+ * (closed market) are dropped; open = first, close = last, high/low =
+ * extremes, volume = sum. BK_EBADBAR if the input goes back in time. */
+int bk_prov_aggregate(bk_page *pg, bk_tf tf, bk_anchor anchor, bk_err *err);
+
+/* ---- HTTP providers ---- */
+
+/* What a user configures for one provider. Strings are copied. */
+typedef struct bk_prov_cfg {
+    const char *base_url;   /* NULL = the provider's public URL (tests: loopback) */
+    const char *key;        /* API key or token; Alpaca: key id */
+    const char *secret;     /* Alpaca: secret key */
+    const char *feed;       /* Alpaca: "iex" (default) | "sip"; others: NULL */
+    const char *adjustment; /* "raw" | "split" | "split+div"; NULL = the provider's default */
+    int64_t timeout_ms;     /* per request; 0 = 30 s */
+    bk_anchor anchor;       /* how barkeep labels 1h/4h bars (adapters aggregate to it) */
+} bk_prov_cfg;
+
+/* Each adapter: a constructor, and its response parser as a pure function
+ * (for the fuzz targets and the parser benchmarks): parse the body of the
+ * response to req into out (bars normalised to bar-start UTC, next_token for
+ * the next page), or BK_EPROV_MALFORMED / BK_EPROV_SYMBOL with err saying
+ * what. */
+int bk_massive_new(bk_prov **out, const bk_prov_cfg *cfg, bk_err *err);
+int bk_alpaca_new(bk_prov **out, const bk_prov_cfg *cfg, bk_err *err);
+int bk_yahoo_new(bk_prov **out, const bk_prov_cfg *cfg, bk_err *err);
+int bk_finnhub_new(bk_prov **out, const bk_prov_cfg *cfg, bk_err *err);
+int bk_tradier_new(bk_prov **out, const bk_prov_cfg *cfg, bk_err *err);
 
 #endif
