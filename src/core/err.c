@@ -75,6 +75,7 @@ int bk_err_retryable(int code)
     case BK_EPROV_SYMBOL:
     case BK_EINVAL:
     case BK_ENOPROV:
+    case BK_EPROV_RANGE:
         return 0;
     default:
         return 1;

@@ -38,7 +38,11 @@
     X(EPROV_MALFORMED, -4015, "PROVIDER_MALFORMED", "malformed provider response")                 \
     X(EBADBAR, -4016, "INVALID_BAR", "provider returned an invalid bar")                           \
     X(ENOPROV, -4017, "NO_PROVIDER", "no provider can serve this series")                          \
-    X(ECANCELED, -4018, "CANCELLED", "cancelled")
+    X(ECANCELED, -4018, "CANCELLED", "cancelled")                                                  \
+    X(EPROV_RANGE, -4019, "PROVIDER_RANGE", "provider does not serve this time range")             \
+    X(EPROV_BREAKER, -4020, "PROVIDER_UNAVAILABLE", "provider circuit breaker is open")            \
+    X(EPROV_INCOMPAT, -4021, "NO_COMPATIBLE_PROVIDER",                                             \
+      "no available provider serves this series' feed and adjustment")
 
 enum {
 #define BK_ERR_ENUM(name, value, run_code, msg) BK_##name = (value),

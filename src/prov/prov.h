@@ -65,6 +65,15 @@ typedef struct bk_prov_stats {
     atomic_llong latency_us;   /* total time spent in fetch */
 } bk_prov_stats;
 
+/* What a provider serves well in one request, for the planner's slicing and
+ * the default budget. Filled by each adapter's constructor. */
+typedef struct bk_prov_limits {
+    double rate_per_s;             /* default request budget (its free or basic plan); 0 = none */
+    double burst;                  /* requests at once (0 = max(1, rate)) */
+    int64_t max_span_us[BK_TF__N]; /* longest label range per request; 0 = no limit */
+    int64_t history_us[BK_TF__N];  /* how far back it serves; 0 = no limit */
+} bk_prov_limits;
+
 struct bk_prov {
     const bk_prov_ops *ops;
     char name[32];       /* the value stored in the provider column */
@@ -72,6 +81,7 @@ struct bk_prov {
     char adjustment[16]; /* "raw" | "split" | "split+div" */
     bk_anchor anchor;    /* how its 1h/4h bars are anchored */
     int64_t delay_us;    /* publication delay after a bar closes */
+    bk_prov_limits limits;
     bk_prov_stats stats; /* zeroed by the constructor */
     void *impl;
 };
@@ -149,5 +159,15 @@ int bk_alpaca_new(bk_prov **out, const bk_prov_cfg *cfg, bk_err *err);
 int bk_yahoo_new(bk_prov **out, const bk_prov_cfg *cfg, bk_err *err);
 int bk_finnhub_new(bk_prov **out, const bk_prov_cfg *cfg, bk_err *err);
 int bk_tradier_new(bk_prov **out, const bk_prov_cfg *cfg, bk_err *err);
+int bk_massive_parse(const char *body, size_t len, const bk_fetch_req *req, bk_anchor anchor,
+                     bk_page *out, bk_err *err);
+int bk_alpaca_parse(const char *body, size_t len, const bk_fetch_req *req, bk_anchor anchor,
+                    bk_page *out, bk_err *err);
+int bk_yahoo_parse(const char *body, size_t len, const bk_fetch_req *req, bk_anchor anchor,
+                   bk_page *out, bk_err *err);
+int bk_finnhub_parse(const char *body, size_t len, const bk_fetch_req *req, bk_anchor anchor,
+                     bk_page *out, bk_err *err);
+int bk_tradier_parse(const char *body, size_t len, const bk_fetch_req *req, bk_anchor anchor,
+                     bk_page *out, bk_err *err);
 
 #endif
