@@ -295,128 +295,177 @@ static const char migration_3[] = "CREATE TABLE provider_budgets (\n"
  *      which is left alone.
  * Returns a row (k, code) for every run of the batch not committed: code 1 =
  * lease lost, 2 = the run is of another series. */
-static const char migration_4[] =
-    "CREATE FUNCTION bk_commit_runs(p_ids text[], p_owners text[], p_symbols text[],\n"
-    "    p_tfs text[], p_providers text[], p_rows int4[], p_cf timestamptz[],\n"
-    "    p_ct timestamptz[], p_ef timestamptz[], p_et timestamptz[], p_now timestamptz[])\n"
+/* bk_commit_runs (versions 4 and 5) is assembled from these parts, so the
+ * two versions differ only where they must: the signature and the bars'
+ * INSERT. Version 4's text is unchanged by this split. */
+#define COMMIT_RUNS_SIG_V4                                                                         \
+    "CREATE FUNCTION bk_commit_runs(p_ids text[], p_owners text[], p_symbols text[],\n"            \
+    "    p_tfs text[], p_providers text[], p_rows int4[], p_cf timestamptz[],\n"                   \
+    "    p_ct timestamptz[], p_ef timestamptz[], p_et timestamptz[], p_now timestamptz[])\n"       \
     "  RETURNS TABLE (o_k int4, o_code int4) LANGUAGE plpgsql AS $$\n"
-    "DECLARE\n"
-    "  v_ok int4[]; v_bad int4[]; v_bars int8;\n"
-    "  v_isym text[]; v_itf text[]; v_if timestamptz[]; v_it timestamptz[];\n"
-    "  v_bsym text[]; v_btf text[]; v_bf timestamptz[]; v_bt timestamptz[];\n"
-    "BEGIN\n"
-    "  WITH u AS (SELECT x.id::uuid AS id, x.own, x.sym, x.tf, x.nr, x.prov, x.t, x.k::int4 AS k,\n"
-    "        row_number() OVER (PARTITION BY x.id ORDER BY x.k) AS dup\n"
-    "      FROM unnest(p_ids, p_owners, p_symbols, p_tfs, p_rows, p_providers, p_now)\n"
-    "        WITH ORDINALITY AS x(id, own, sym, tf, nr, prov, t, k)),\n"
-    "    w AS (UPDATE job_runs j SET status = 'success', progress_percent = 100,\n"
-    "        rows_written = u.nr, provider = coalesce(u.prov, j.provider), finished_at = u.t,\n"
-    "        updated_at = u.t, lease_owner = NULL, lease_until = NULL, error_code = NULL,\n"
-    "        error_message = NULL\n"
-    "      FROM u WHERE u.dup = 1 AND j.id = u.id AND coalesce(j.status, '') = 'running'\n"
-    "        AND j.lease_owner = u.own AND j.symbol = u.sym AND j.timeframe = u.tf\n"
-    "      RETURNING u.k)\n"
-    "  SELECT coalesce(array_agg(w.k ORDER BY w.k), '{}') INTO v_ok FROM w;\n"
-    "  v_bad := '{}';\n"
-    "  IF cardinality(v_ok) < cardinality(p_ids) THEN\n"
-    "    SELECT coalesce(array_agg(x.k::int4), '{}') INTO v_bad\n"
-    "      FROM unnest(p_ids, p_owners, p_symbols, p_tfs) WITH ORDINALITY AS x(id, own, sym, tf, "
-    "k)\n"
-    "      JOIN job_runs j ON j.id = x.id::uuid\n"
-    "      WHERE NOT x.k = ANY (v_ok) AND coalesce(j.status, '') = 'running'\n"
-    "        AND j.lease_owner = x.own AND NOT (j.symbol = x.sym AND j.timeframe = x.tf);\n"
-    "  END IF;\n"
-    "  RETURN QUERY SELECT x.k::int4, CASE WHEN x.k = ANY (v_bad) THEN 2 ELSE 1 END\n"
-    "    FROM generate_subscripts(p_ids, 1) AS x(k) WHERE NOT x.k = ANY (v_ok);\n"
-    "  IF cardinality(v_bad) > 0 OR cardinality(v_ok) = 0 THEN\n"
-    "    RETURN;\n"
+
+#define COMMIT_RUNS_BODY_A                                                                         \
+    "DECLARE\n"                                                                                    \
+    "  v_ok int4[]; v_bad int4[]; v_bars int8;\n"                                                  \
+    "  v_isym text[]; v_itf text[]; v_if timestamptz[]; v_it timestamptz[];\n"                     \
+    "  v_bsym text[]; v_btf text[]; v_bf timestamptz[]; v_bt timestamptz[];\n"                     \
+    "BEGIN\n"                                                                                      \
+    "  WITH u AS (SELECT x.id::uuid AS id, x.own, x.sym, x.tf, x.nr, x.prov, x.t, x.k::int4 AS "   \
+    "k,\n"                                                                                         \
+    "        row_number() OVER (PARTITION BY x.id ORDER BY x.k) AS dup\n"                          \
+    "      FROM unnest(p_ids, p_owners, p_symbols, p_tfs, p_rows, p_providers, p_now)\n"           \
+    "        WITH ORDINALITY AS x(id, own, sym, tf, nr, prov, t, k)),\n"                           \
+    "    w AS (UPDATE job_runs j SET status = 'success', progress_percent = 100,\n"                \
+    "        rows_written = u.nr, provider = coalesce(u.prov, j.provider), finished_at = u.t,\n"   \
+    "        updated_at = u.t, lease_owner = NULL, lease_until = NULL, error_code = NULL,\n"       \
+    "        error_message = NULL\n"                                                               \
+    "      FROM u WHERE u.dup = 1 AND j.id = u.id AND coalesce(j.status, '') = 'running'\n"        \
+    "        AND j.lease_owner = u.own AND j.symbol = u.sym AND j.timeframe = u.tf\n"              \
+    "      RETURNING u.k)\n"                                                                       \
+    "  SELECT coalesce(array_agg(w.k ORDER BY w.k), '{}') INTO v_ok FROM w;\n"                     \
+    "  v_bad := '{}';\n"                                                                           \
+    "  IF cardinality(v_ok) < cardinality(p_ids) THEN\n"                                           \
+    "    SELECT coalesce(array_agg(x.k::int4), '{}') INTO v_bad\n"                                 \
+    "      FROM unnest(p_ids, p_owners, p_symbols, p_tfs) WITH ORDINALITY AS x(id, own, sym, tf, " \
+    "k)\n"                                                                                         \
+    "      JOIN job_runs j ON j.id = x.id::uuid\n"                                                 \
+    "      WHERE NOT x.k = ANY (v_ok) AND coalesce(j.status, '') = 'running'\n"                    \
+    "        AND j.lease_owner = x.own AND NOT (j.symbol = x.sym AND j.timeframe = x.tf);\n"       \
+    "  END IF;\n"                                                                                  \
+    "  RETURN QUERY SELECT x.k::int4, CASE WHEN x.k = ANY (v_bad) THEN 2 ELSE 1 END\n"             \
+    "    FROM generate_subscripts(p_ids, 1) AS x(k) WHERE NOT x.k = ANY (v_ok);\n"                 \
+    "  IF cardinality(v_bad) > 0 OR cardinality(v_ok) = 0 THEN\n"                                  \
+    "    RETURN;\n"                                                                                \
+    "  END IF;\n"                                                                                  \
+                                                                                                   \
+    "  INSERT INTO coverage_status AS c (symbol, timeframe, from_ts, to_ts, last_success_at,\n"    \
+    "      last_rows_written, last_provider, updated_at)\n"                                        \
+    "    SELECT DISTINCT ON (u.sym, u.tf) u.sym, u.tf, min(u.cf) OVER w, max(u.ct) OVER w, u.t,\n" \
+    "        u.nr, u.prov, u.t\n"                                                                  \
+    "      FROM unnest(p_symbols, p_tfs, p_cf, p_ct, p_now, p_rows, p_providers)\n"                \
+    "        WITH ORDINALITY AS u(sym, tf, cf, ct, t, nr, prov, k)\n"                              \
+    "      WHERE u.k = ANY (v_ok) AND u.cf < u.ct\n"                                               \
+    "      WINDOW w AS (PARTITION BY u.sym, u.tf)\n"                                               \
+    "      ORDER BY u.sym, u.tf, u.k DESC\n"                                                       \
+    "  ON CONFLICT (symbol, timeframe) DO UPDATE SET\n"                                            \
+    "    from_ts = least(c.from_ts, excluded.from_ts),\n"                                          \
+    "    to_ts = greatest(c.to_ts, excluded.to_ts),\n"                                             \
+    "    last_success_at = excluded.last_success_at,\n"                                            \
+    "    last_rows_written = excluded.last_rows_written,\n"                                        \
+    "    last_provider = excluded.last_provider, updated_at = excluded.updated_at;\n"
+
+#define COMMIT_RUNS_BARS_V4                                                                        \
+    "  SELECT coalesce(sum(p_rows[x]), 0) INTO v_bars FROM unnest(v_ok) AS x;\n"                   \
+    "  IF v_bars > 0 THEN\n"                                                                       \
+    "    INSERT INTO ohlc_bars_v2 (symbol, timeframe, ts, open, high, low, close, volume, "        \
+    "provider)\n"                                                                                  \
+    "      SELECT DISTINCT ON (u.sym, u.tf, b.ts) u.sym, u.tf, b.ts, b.open, b.high, b.low,\n"     \
+    "          b.close, b.volume, u.prov\n"                                                        \
+    "        FROM bk_bars_batch b\n"                                                               \
+    "        JOIN unnest(p_symbols, p_tfs, p_providers) WITH ORDINALITY AS u(sym, tf, prov, k)\n"  \
+    "          ON u.k = b.run_no\n"                                                                \
+    "        WHERE b.run_no = ANY (v_ok)\n"                                                        \
+    "        ORDER BY u.sym, u.tf, b.ts, b.run_no DESC, b.n DESC\n"                                \
+    "    ON CONFLICT (symbol, timeframe, ts) DO UPDATE SET open = excluded.open,\n"                \
+    "      high = excluded.high, low = excluded.low, close = excluded.close,\n"                    \
+    "      volume = excluded.volume, provider = excluded.provider;\n"                              \
     "  END IF;\n"
 
-    "  INSERT INTO coverage_status AS c (symbol, timeframe, from_ts, to_ts, last_success_at,\n"
-    "      last_rows_written, last_provider, updated_at)\n"
-    "    SELECT DISTINCT ON (u.sym, u.tf) u.sym, u.tf, min(u.cf) OVER w, max(u.ct) OVER w, u.t,\n"
-    "        u.nr, u.prov, u.t\n"
-    "      FROM unnest(p_symbols, p_tfs, p_cf, p_ct, p_now, p_rows, p_providers)\n"
-    "        WITH ORDINALITY AS u(sym, tf, cf, ct, t, nr, prov, k)\n"
-    "      WHERE u.k = ANY (v_ok) AND u.cf < u.ct\n"
-    "      WINDOW w AS (PARTITION BY u.sym, u.tf)\n"
-    "      ORDER BY u.sym, u.tf, u.k DESC\n"
-    "  ON CONFLICT (symbol, timeframe) DO UPDATE SET\n"
-    "    from_ts = least(c.from_ts, excluded.from_ts),\n"
-    "    to_ts = greatest(c.to_ts, excluded.to_ts),\n"
-    "    last_success_at = excluded.last_success_at,\n"
-    "    last_rows_written = excluded.last_rows_written,\n"
-    "    last_provider = excluded.last_provider, updated_at = excluded.updated_at;\n"
-    "  SELECT coalesce(sum(p_rows[x]), 0) INTO v_bars FROM unnest(v_ok) AS x;\n"
-    "  IF v_bars > 0 THEN\n"
-    "    INSERT INTO ohlc_bars_v2 (symbol, timeframe, ts, open, high, low, close, volume, "
-    "provider)\n"
-    "      SELECT DISTINCT ON (u.sym, u.tf, b.ts) u.sym, u.tf, b.ts, b.open, b.high, b.low,\n"
-    "          b.close, b.volume, u.prov\n"
-    "        FROM bk_bars_batch b\n"
-    "        JOIN unnest(p_symbols, p_tfs, p_providers) WITH ORDINALITY AS u(sym, tf, prov, k)\n"
-    "          ON u.k = b.run_no\n"
-    "        WHERE b.run_no = ANY (v_ok)\n"
-    "        ORDER BY u.sym, u.tf, b.ts, b.run_no DESC, b.n DESC\n"
-    "    ON CONFLICT (symbol, timeframe, ts) DO UPDATE SET open = excluded.open,\n"
-    "      high = excluded.high, low = excluded.low, close = excluded.close,\n"
-    "      volume = excluded.volume, provider = excluded.provider;\n"
+#define COMMIT_RUNS_BODY_C                                                                         \
+    "  SELECT array_agg(n.sym), array_agg(n.tf), array_agg(n.f), array_agg(n.t)\n"                 \
+    "    INTO v_bsym, v_btf, v_bf, v_bt\n"                                                         \
+    "    FROM (SELECT u.sym, u.tf,\n"                                                              \
+    "        CASE WHEN u.ef < u.et THEN least(u.cf, u.ef) ELSE u.cf END AS f,\n"                   \
+    "        CASE WHEN u.ef < u.et THEN greatest(u.ct, u.et) ELSE u.ct END AS t\n"                 \
+    "      FROM unnest(p_symbols, p_tfs, p_cf, p_ct, p_ef, p_et)\n"                                \
+    "        WITH ORDINALITY AS u(sym, tf, cf, ct, ef, et, k)\n"                                   \
+    "      WHERE u.k = ANY (v_ok) AND u.cf < u.ct) AS n\n"                                         \
+    "    WHERE NOT EXISTS (SELECT 1 FROM (SELECT x.to_ts FROM coverage_intervals x\n"              \
+    "        WHERE x.symbol = n.sym AND x.timeframe = n.tf AND x.from_ts <= n.f\n"                 \
+    "        ORDER BY x.from_ts DESC LIMIT 1) AS p WHERE p.to_ts >= n.t);\n"                       \
+    "  IF v_bsym IS NULL THEN\n"                                                                   \
+    "    RETURN;\n"                                                                                \
+    "  END IF;\n"                                                                                  \
+    "  WITH b AS (SELECT * FROM unnest(v_bsym, v_btf, v_bf, v_bt) AS n(sym, tf, f, t)),\n"         \
+    "    s AS (SELECT p.symbol, p.timeframe, p.from_ts, p.to_ts FROM b\n"                          \
+    "        CROSS JOIN LATERAL (SELECT x.symbol, x.timeframe, x.from_ts, x.to_ts\n"               \
+    "          FROM coverage_intervals x WHERE x.symbol = b.sym AND x.timeframe = b.tf\n"          \
+    "            AND x.from_ts <= b.f ORDER BY x.from_ts DESC LIMIT 1) AS p\n"                     \
+    "        WHERE p.to_ts >= b.f\n"                                                               \
+    "      UNION SELECT x.symbol, x.timeframe, x.from_ts, x.to_ts FROM b\n"                        \
+    "        JOIN coverage_intervals x ON x.symbol = b.sym AND x.timeframe = b.tf\n"               \
+    "          AND x.from_ts > b.f AND x.from_ts <= b.t),\n"                                       \
+    "    a AS (SELECT b.sym, b.tf, b.f, b.t FROM b\n"                                              \
+    "      UNION ALL SELECT s.symbol, s.timeframe, s.from_ts, s.to_ts FROM s),\n"                  \
+    "    m AS (SELECT a.sym, a.tf, a.f, a.t,\n"                                                    \
+    "        CASE WHEN a.f <= max(a.t) OVER (PARTITION BY a.sym, a.tf ORDER BY a.f, a.t\n"         \
+    "          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) THEN 0 ELSE 1 END AS brk\n"       \
+    "      FROM a),\n"                                                                             \
+    "    g AS (SELECT m.sym, m.tf, m.f, m.t, sum(m.brk) OVER (PARTITION BY m.sym, m.tf\n"          \
+    "        ORDER BY m.f, m.t ROWS UNBOUNDED PRECEDING) AS grp FROM m),\n"                        \
+    "    i AS (SELECT g.sym, g.tf, min(g.f) AS f, max(g.t) AS t FROM g\n"                          \
+    "      GROUP BY g.sym, g.tf, g.grp)\n"                                                         \
+    "  SELECT array_agg(i.sym ORDER BY i.sym, i.tf, i.f), array_agg(i.tf ORDER BY i.sym, i.tf, "   \
+    "i.f),\n"                                                                                      \
+    "      array_agg(i.f ORDER BY i.sym, i.tf, i.f), array_agg(i.t ORDER BY i.sym, i.tf, i.f)\n"   \
+    "    INTO v_isym, v_itf, v_if, v_it FROM i;\n"                                                 \
+    "  IF v_isym IS NOT NULL THEN\n"                                                               \
+    "    DELETE FROM coverage_intervals x\n"                                                       \
+    "      USING unnest(v_isym, v_itf, v_if, v_it) AS i(sym, tf, f, t)\n"                          \
+    "      WHERE x.symbol = i.sym AND x.timeframe = i.tf\n"                                        \
+    "        AND x.from_ts >= i.f AND x.from_ts <= i.t\n"                                          \
+    "        AND NOT (x.from_ts = i.f AND x.to_ts = i.t);\n"                                       \
+    "    INSERT INTO coverage_intervals (symbol, timeframe, from_ts, to_ts)\n"                     \
+    "      SELECT i.sym, i.tf, i.f, i.t\n"                                                         \
+    "        FROM unnest(v_isym, v_itf, v_if, v_it) AS i(sym, tf, f, t)\n"                         \
+    "    ON CONFLICT (symbol, timeframe, from_ts) DO NOTHING;\n"                                   \
+    "  END IF;\n"                                                                                  \
+    "END $$;\n"
+
+static const char migration_4[] =
+    COMMIT_RUNS_SIG_V4 COMMIT_RUNS_BODY_A COMMIT_RUNS_BARS_V4 COMMIT_RUNS_BODY_C;
+
+/* Version 5: where each bar came from beyond the provider's name: its feed
+ * ("sip", "iex", ...) and adjustment ("raw", "split", "split+div"); '' for
+ * bars stored before. Adding a column with a constant default rewrites
+ * nothing. bk_commit_runs takes each run's feed and adjustment. */
+#define COMMIT_RUNS_SIG_V5                                                                         \
+    "CREATE FUNCTION bk_commit_runs(p_ids text[], p_owners text[], p_symbols text[],\n"            \
+    "    p_tfs text[], p_providers text[], p_rows int4[], p_cf timestamptz[],\n"                   \
+    "    p_ct timestamptz[], p_ef timestamptz[], p_et timestamptz[], p_now timestamptz[],\n"       \
+    "    p_feeds text[], p_adjs text[])\n"                                                         \
+    "  RETURNS TABLE (o_k int4, o_code int4) LANGUAGE plpgsql AS $$\n"
+
+#define COMMIT_RUNS_BARS_V5                                                                        \
+    "  SELECT coalesce(sum(p_rows[x]), 0) INTO v_bars FROM unnest(v_ok) AS x;\n"                   \
+    "  IF v_bars > 0 THEN\n"                                                                       \
+    "    INSERT INTO ohlc_bars_v2 (symbol, timeframe, ts, open, high, low, close, volume, "        \
+    "provider,\n"                                                                                  \
+    "        feed, adjustment)\n"                                                                  \
+    "      SELECT DISTINCT ON (u.sym, u.tf, b.ts) u.sym, u.tf, b.ts, b.open, b.high, b.low,\n"     \
+    "          b.close, b.volume, u.prov, coalesce(u.feed, ''), coalesce(u.adj, '')\n"             \
+    "        FROM bk_bars_batch b\n"                                                               \
+    "        JOIN unnest(p_symbols, p_tfs, p_providers, p_feeds, p_adjs)\n"                        \
+    "          WITH ORDINALITY AS u(sym, tf, prov, feed, adj, k)\n"                                \
+    "          ON u.k = b.run_no\n"                                                                \
+    "        WHERE b.run_no = ANY (v_ok)\n"                                                        \
+    "        ORDER BY u.sym, u.tf, b.ts, b.run_no DESC, b.n DESC\n"                                \
+    "    ON CONFLICT (symbol, timeframe, ts) DO UPDATE SET open = excluded.open,\n"                \
+    "      high = excluded.high, low = excluded.low, close = excluded.close,\n"                    \
+    "      volume = excluded.volume, provider = excluded.provider, feed = excluded.feed,\n"        \
+    "      adjustment = excluded.adjustment;\n"                                                    \
     "  END IF;\n"
-    "  SELECT array_agg(n.sym), array_agg(n.tf), array_agg(n.f), array_agg(n.t)\n"
-    "    INTO v_bsym, v_btf, v_bf, v_bt\n"
-    "    FROM (SELECT u.sym, u.tf,\n"
-    "        CASE WHEN u.ef < u.et THEN least(u.cf, u.ef) ELSE u.cf END AS f,\n"
-    "        CASE WHEN u.ef < u.et THEN greatest(u.ct, u.et) ELSE u.ct END AS t\n"
-    "      FROM unnest(p_symbols, p_tfs, p_cf, p_ct, p_ef, p_et)\n"
-    "        WITH ORDINALITY AS u(sym, tf, cf, ct, ef, et, k)\n"
-    "      WHERE u.k = ANY (v_ok) AND u.cf < u.ct) AS n\n"
-    "    WHERE NOT EXISTS (SELECT 1 FROM (SELECT x.to_ts FROM coverage_intervals x\n"
-    "        WHERE x.symbol = n.sym AND x.timeframe = n.tf AND x.from_ts <= n.f\n"
-    "        ORDER BY x.from_ts DESC LIMIT 1) AS p WHERE p.to_ts >= n.t);\n"
-    "  IF v_bsym IS NULL THEN\n"
-    "    RETURN;\n"
-    "  END IF;\n"
-    "  WITH b AS (SELECT * FROM unnest(v_bsym, v_btf, v_bf, v_bt) AS n(sym, tf, f, t)),\n"
-    "    s AS (SELECT p.symbol, p.timeframe, p.from_ts, p.to_ts FROM b\n"
-    "        CROSS JOIN LATERAL (SELECT x.symbol, x.timeframe, x.from_ts, x.to_ts\n"
-    "          FROM coverage_intervals x WHERE x.symbol = b.sym AND x.timeframe = b.tf\n"
-    "            AND x.from_ts <= b.f ORDER BY x.from_ts DESC LIMIT 1) AS p\n"
-    "        WHERE p.to_ts >= b.f\n"
-    "      UNION SELECT x.symbol, x.timeframe, x.from_ts, x.to_ts FROM b\n"
-    "        JOIN coverage_intervals x ON x.symbol = b.sym AND x.timeframe = b.tf\n"
-    "          AND x.from_ts > b.f AND x.from_ts <= b.t),\n"
-    "    a AS (SELECT b.sym, b.tf, b.f, b.t FROM b\n"
-    "      UNION ALL SELECT s.symbol, s.timeframe, s.from_ts, s.to_ts FROM s),\n"
-    "    m AS (SELECT a.sym, a.tf, a.f, a.t,\n"
-    "        CASE WHEN a.f <= max(a.t) OVER (PARTITION BY a.sym, a.tf ORDER BY a.f, a.t\n"
-    "          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) THEN 0 ELSE 1 END AS brk\n"
-    "      FROM a),\n"
-    "    g AS (SELECT m.sym, m.tf, m.f, m.t, sum(m.brk) OVER (PARTITION BY m.sym, m.tf\n"
-    "        ORDER BY m.f, m.t ROWS UNBOUNDED PRECEDING) AS grp FROM m),\n"
-    "    i AS (SELECT g.sym, g.tf, min(g.f) AS f, max(g.t) AS t FROM g\n"
-    "      GROUP BY g.sym, g.tf, g.grp)\n"
-    "  SELECT array_agg(i.sym ORDER BY i.sym, i.tf, i.f), array_agg(i.tf ORDER BY i.sym, i.tf, "
-    "i.f),\n"
-    "      array_agg(i.f ORDER BY i.sym, i.tf, i.f), array_agg(i.t ORDER BY i.sym, i.tf, i.f)\n"
-    "    INTO v_isym, v_itf, v_if, v_it FROM i;\n"
-    "  IF v_isym IS NOT NULL THEN\n"
-    "    DELETE FROM coverage_intervals x\n"
-    "      USING unnest(v_isym, v_itf, v_if, v_it) AS i(sym, tf, f, t)\n"
-    "      WHERE x.symbol = i.sym AND x.timeframe = i.tf\n"
-    "        AND x.from_ts >= i.f AND x.from_ts <= i.t\n"
-    "        AND NOT (x.from_ts = i.f AND x.to_ts = i.t);\n"
-    "    INSERT INTO coverage_intervals (symbol, timeframe, from_ts, to_ts)\n"
-    "      SELECT i.sym, i.tf, i.f, i.t\n"
-    "        FROM unnest(v_isym, v_itf, v_if, v_it) AS i(sym, tf, f, t)\n"
-    "    ON CONFLICT (symbol, timeframe, from_ts) DO NOTHING;\n"
-    "  END IF;\n"
-    "END $$;\n";
+
+static const char migration_5[] =
+    "ALTER TABLE ohlc_bars_v2 ADD COLUMN feed text NOT NULL DEFAULT '',\n"
+    "  ADD COLUMN adjustment text NOT NULL DEFAULT '';\n"
+    "DROP FUNCTION bk_commit_runs(text[], text[], text[], text[], text[], int4[],\n"
+    "  timestamptz[], timestamptz[], timestamptz[], timestamptz[], "
+    "timestamptz[]);\n" COMMIT_RUNS_SIG_V5 COMMIT_RUNS_BODY_A COMMIT_RUNS_BARS_V5
+        COMMIT_RUNS_BODY_C;
 
 const char *const bk_store__pg_migrations[PG_SCHEMA_LATEST] = {
-    migration_1,
-    migration_2,
-    migration_3,
-    migration_4,
+    migration_1, migration_2, migration_3, migration_4, migration_5,
 };
 
 /* ---- market_sessions ---- */

@@ -125,7 +125,15 @@ static const char migration_2[] = "CREATE TABLE provider_budgets (\n"
                                   "  updated_at INTEGER NOT NULL\n"
                                   ");\n";
 
+/* Version 3: where each bar came from beyond the provider's name: its feed
+ * ("sip", "iex", ...) and adjustment ("raw", "split", "split+div"); "" for
+ * bars stored before (unknown). */
+static const char migration_3[] =
+    "ALTER TABLE ohlc_bars_v2 ADD COLUMN feed TEXT NOT NULL DEFAULT '';\n"
+    "ALTER TABLE ohlc_bars_v2 ADD COLUMN adjustment TEXT NOT NULL DEFAULT '';\n";
+
 const char *const bk_store__sq_migrations[SQ_SCHEMA_LATEST] = {
     migration_1,
     migration_2,
+    migration_3,
 };

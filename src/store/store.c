@@ -475,13 +475,22 @@ int bk_store_coverage_add(bk_store *s, const char *symbol, bk_tf tf, const bk_iv
 int bk_store_bars_upsert(bk_store *s, const char *symbol, bk_tf tf, const char *provider,
                          const bk_bar *bars, size_t n, bk_err *err)
 {
+    return bk_store_bars_put(s, symbol, tf, provider, NULL, NULL, bars, n, err);
+}
+
+int bk_store_bars_put(bk_store *s, const char *symbol, bk_tf tf, const char *provider,
+                      const char *feed, const char *adjustment, const bk_bar *bars, size_t n,
+                      bk_err *err)
+{
     char sym[BK_SYM_MAX + 1];
     int rc = bk_store__check_key(sym, symbol, (int)tf, 0, err);
     if (rc < 0)
         return rc;
     if (!provider || !*provider)
         return bk_err_set(err, BK_EINVAL, "bars upsert: empty provider");
-    return n ? s->ops->bars_upsert(s, sym, tf, provider, bars, n, err) : 0;
+    return n ? s->ops->bars_upsert(s, sym, tf, provider, feed ? feed : "",
+                                   adjustment ? adjustment : "", bars, n, err)
+             : 0;
 }
 
 int bk_store_bars_read(bk_store *s, const char *symbol, bk_tf tf, int64_t from_us, int64_t to_us,
@@ -492,6 +501,16 @@ int bk_store_bars_read(bk_store *s, const char *symbol, bk_tf tf, int64_t from_u
     if (rc < 0)
         return rc;
     return s->ops->bars_read(s, sym, tf, from_us, to_us ? to_us : INT64_MAX, cb, ctx, err);
+}
+
+int bk_store_bars_source(bk_store *s, const char *symbol, bk_tf tf, bk_source *out, bk_err *err)
+{
+    char sym[BK_SYM_MAX + 1];
+    int rc = bk_store__check_key(sym, symbol, (int)tf, 0, err);
+    if (rc < 0)
+        return rc;
+    memset(out, 0, sizeof *out);
+    return s->ops->bars_source(s, sym, tf, out, err);
 }
 
 int bk_store_bars_count(bk_store *s, const char *symbol, int tf, int64_t *out, bk_err *err)

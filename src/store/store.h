@@ -108,6 +108,8 @@ typedef struct bk_commit {
     const char *symbol;
     bk_tf tf;
     const char *provider;
+    const char *feed;       /* recorded with each bar; NULL = "" */
+    const char *adjustment; /* "raw" | "split" | "split+div"; NULL = "" */
     const bk_bar *bars;
     size_t n_bars;
     bk_iv covered;     /* time the fetch proved; its from < to, or empty (from == to) */
@@ -256,15 +258,30 @@ int bk_store_coverage_add(bk_store *s, const char *symbol, bk_tf tf, const bk_iv
 
 /* ---- bars ---- */
 
-/* Upsert by (symbol, tf, ts) in one transaction. */
+/* Upsert by (symbol, tf, ts) in one transaction; feed and adjustment are ""
+ * (unknown). */
 int bk_store_bars_upsert(bk_store *s, const char *symbol, bk_tf tf, const char *provider,
                          const bk_bar *bars, size_t n, bk_err *err);
+/* The same, recording where the bars came from: every bar stores its
+ * provider, feed and adjustment (NULL = ""), so series from different feeds
+ * or adjustments are never mixed unnoticed. */
+int bk_store_bars_put(bk_store *s, const char *symbol, bk_tf tf, const char *provider,
+                      const char *feed, const char *adjustment, const bk_bar *bars, size_t n,
+                      bk_err *err);
 /* Called once per bar in ts order; return non-zero to stop (that value is
  * returned by bars_read). provider is valid during the call only. */
 typedef int (*bk_bar_cb)(void *ctx, const bk_bar *bar, const char *provider);
 int bk_store_bars_read(bk_store *s, const char *symbol, bk_tf tf, int64_t from_us, int64_t to_us,
                        bk_bar_cb cb, void *ctx, bk_err *err);
 int bk_store_bars_count(bk_store *s, const char *symbol, int tf, int64_t *out, bk_err *err);
+/* Where a series' bars come from: provider, feed and adjustment of its
+ * newest bar. BK_ENOENT when the series has no bar. */
+typedef struct bk_source {
+    char provider[BK_PROV_NAME_MAX];
+    char feed[16];
+    char adjustment[16];
+} bk_source;
+int bk_store_bars_source(bk_store *s, const char *symbol, bk_tf tf, bk_source *out, bk_err *err);
 /* One (symbol, timeframe) that has bars. */
 typedef struct bk_bar_series {
     char symbol[BK_SYM_MAX + 1];

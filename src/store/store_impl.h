@@ -62,10 +62,12 @@ typedef struct bk_store_ops {
                          bk_err *err);
 
     int (*bars_upsert)(bk_store *s, const char *symbol, bk_tf tf, const char *provider,
-                       const bk_bar *bars, size_t n, bk_err *err);
+                       const char *feed, const char *adjustment, const bk_bar *bars, size_t n,
+                       bk_err *err);
     int (*bars_read)(bk_store *s, const char *symbol, bk_tf tf, int64_t from_us, int64_t to_us,
                      bk_bar_cb cb, void *ctx, bk_err *err);
     int (*bars_count)(bk_store *s, const char *symbol, int tf, int64_t *out, bk_err *err);
+    int (*bars_source)(bk_store *s, const char *symbol, bk_tf tf, bk_source *out, bk_err *err);
     int (*bars_series)(bk_store *s, const char *symbol, bk_bar_series **out, size_t *n,
                        bk_err *err);
     int (*coverage_add)(bk_store *s, const char *symbol, bk_tf tf, const bk_ivset *covered,

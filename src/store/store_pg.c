@@ -1250,6 +1250,7 @@ static const bk_store_ops pg_ops = {
     .bars_upsert = pg_bars_upsert,
     .bars_read = pg_bars_read,
     .bars_count = pg_bars_count,
+    .bars_source = pg_bars_source,
     .bars_series = pg_bars_series,
     .coverage_add = pg_coverage_add,
     .take_token = pg_take_token,

@@ -77,6 +77,7 @@ enum pg_slot {
     P_BUDGET_PUT,
     P_RUNS_CLAIM_MANY,
     P_RUNS_COMMIT_MANY,
+    P_BAR_SOURCE,
     P__N
 };
 
@@ -175,7 +176,7 @@ bool pg_is_uuid(const char *s);
 
 /* Migrations (schema_pg.c): bk_store__pg_migrations[i] brings the schema to
  * version i + 1. */
-#define PG_SCHEMA_LATEST 4
+#define PG_SCHEMA_LATEST 5
 extern const char *const bk_store__pg_migrations[PG_SCHEMA_LATEST];
 /* Refill market_sessions from the C calendar if it differs from what the
  * table holds (a hash is kept in bk_meta). Inside the migration lock. */
@@ -222,10 +223,12 @@ int pg_series_load(bk_store *s, const char *symbol, int tf, bk_series **out, siz
 int pg_coverage_list(bk_store *s, const char *symbol, int tf, bk_coverage **out, size_t *n,
                      bk_err *err);
 int pg_bars_upsert(bk_store *s, const char *symbol, bk_tf tf, const char *provider,
-                   const bk_bar *bars, size_t n, bk_err *err);
+                   const char *feed, const char *adjustment, const bk_bar *bars, size_t n,
+                   bk_err *err);
 int pg_bars_read(bk_store *s, const char *symbol, bk_tf tf, int64_t from_us, int64_t to_us,
                  bk_bar_cb cb, void *ctx, bk_err *err);
 int pg_bars_count(bk_store *s, const char *symbol, int tf, int64_t *out, bk_err *err);
+int pg_bars_source(bk_store *s, const char *symbol, bk_tf tf, bk_source *out, bk_err *err);
 int pg_bars_series(bk_store *s, const char *symbol, bk_bar_series **out, size_t *n, bk_err *err);
 int pg_coverage_add(bk_store *s, const char *symbol, bk_tf tf, const bk_ivset *covered,
                     const char *provider, int64_t now_us, bk_err *err);

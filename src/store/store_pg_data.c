@@ -34,20 +34,21 @@
 #define BAR_SET                                                                                    \
     " ON CONFLICT (symbol, timeframe, ts) DO UPDATE SET open = excluded.open,"                     \
     " high = excluded.high, low = excluded.low, close = excluded.close,"                           \
-    " volume = excluded.volume, provider = excluded.provider"
+    " volume = excluded.volume, provider = excluded.provider, feed = excluded.feed,"               \
+    " adjustment = excluded.adjustment"
 
 static const char SQL_BAR_UPSERT[] =
-    "INSERT INTO ohlc_bars_v2 (symbol, timeframe, ts, open, high, low, close, volume, provider)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)" BAR_SET;
+    "INSERT INTO ohlc_bars_v2 (symbol, timeframe, ts, open, high, low, close, volume, provider,"
+    " feed, adjustment) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)" BAR_SET;
 static const char SQL_BAR_TEMP[] =
     "CREATE TEMP TABLE IF NOT EXISTS bk_bars_in (n int4, ts timestamptz, open float8,"
     " high float8, low float8, close float8, volume float8) ON COMMIT DELETE ROWS";
 static const char SQL_BAR_COPY[] =
     "COPY bk_bars_in (n, ts, open, high, low, close, volume) FROM STDIN (FORMAT binary)";
 static const char SQL_BAR_FROM_TEMP[] =
-    "INSERT INTO ohlc_bars_v2 (symbol, timeframe, ts, open, high, low, close, volume, provider)"
-    " SELECT DISTINCT ON (ts) $1, $2, ts, open, high, low, close, volume, $3"
-    " FROM bk_bars_in ORDER BY ts, n DESC" BAR_SET;
+    "INSERT INTO ohlc_bars_v2 (symbol, timeframe, ts, open, high, low, close, volume, provider,"
+    " feed, adjustment) SELECT DISTINCT ON (ts) $1, $2, ts, open, high, low, close, volume, $3,"
+    " $4, $5 FROM bk_bars_in ORDER BY ts, n DESC" BAR_SET;
 
 /* The staging table lives for the session; create it outside any
  * transaction so a rollback cannot take it away. */
@@ -72,7 +73,12 @@ static void copy_f64(bk_buf *b, double v)
     pg_put_u64(b, u);
 }
 
-static int bars_copy(pg_store *q, const char *symbol, bk_tf tf, const char *provider,
+/* Where bars came from: provider, feed, adjustment (never NULL). */
+typedef struct source {
+    const char *provider, *feed, *adjustment;
+} source;
+
+static int bars_copy(pg_store *q, const char *symbol, bk_tf tf, const source *src,
                      const bk_bar *bars, size_t n, bk_err *err)
 {
     bk_buf b;
@@ -97,16 +103,19 @@ static int bars_copy(pg_store *q, const char *symbol, bk_tf tf, const char *prov
     pg_params p = {0};
     pg_p_str(&p, symbol);
     pg_p_str(&p, bk_tf_name(tf));
-    pg_p_str(&p, provider);
-    return pg_exec_cmd(q, P_BAR_FROM_TEMP, SQL_BAR_FROM_TEMP, "ttt", &p, "upsert bars", NULL, err);
+    pg_p_str(&p, src->provider);
+    pg_p_str(&p, src->feed);
+    pg_p_str(&p, src->adjustment);
+    return pg_exec_cmd(q, P_BAR_FROM_TEMP, SQL_BAR_FROM_TEMP, "ttttt", &p, "upsert bars", NULL,
+                       err);
 }
 
 /* Upsert bars inside the caller's transaction (ensure_temp called before it). */
-static int bars_write(pg_store *q, const char *symbol, bk_tf tf, const char *provider,
+static int bars_write(pg_store *q, const char *symbol, bk_tf tf, const source *src,
                       const bk_bar *bars, size_t n, bk_err *err)
 {
     if (n >= BAR_COPY_MIN)
-        return bars_copy(q, symbol, tf, provider, bars, n, err);
+        return bars_copy(q, symbol, tf, src, bars, n, err);
     for (size_t i = 0; i < n; i++) {
         pg_params p = {0};
         pg_p_str(&p, symbol);
@@ -117,9 +126,11 @@ static int bars_write(pg_store *q, const char *symbol, bk_tf tf, const char *pro
         pg_p_f64(&p, bars[i].low);
         pg_p_f64(&p, bars[i].close);
         pg_p_f64(&p, bars[i].volume);
-        pg_p_str(&p, provider);
-        int rc =
-            pg_exec_cmd(q, P_BAR_UPSERT, SQL_BAR_UPSERT, "ttTdddddt", &p, "upsert bar", NULL, err);
+        pg_p_str(&p, src->provider);
+        pg_p_str(&p, src->feed);
+        pg_p_str(&p, src->adjustment);
+        int rc = pg_exec_cmd(q, P_BAR_UPSERT, SQL_BAR_UPSERT, "ttTdddddttt", &p, "upsert bar", NULL,
+                             err);
         if (rc < 0)
             return rc;
     }
@@ -127,7 +138,8 @@ static int bars_write(pg_store *q, const char *symbol, bk_tf tf, const char *pro
 }
 
 int pg_bars_upsert(bk_store *s, const char *symbol, bk_tf tf, const char *provider,
-                   const bk_bar *bars, size_t n, bk_err *err)
+                   const char *feed, const char *adjustment, const bk_bar *bars, size_t n,
+                   bk_err *err)
 {
     pg_store *q = pgs(s);
     int rc = ensure_temp(q, n, err);
@@ -135,7 +147,8 @@ int pg_bars_upsert(bk_store *s, const char *symbol, bk_tf tf, const char *provid
         rc = pg_begin(q, err);
     if (rc < 0)
         return rc;
-    rc = bars_write(q, symbol, tf, provider, bars, n, err);
+    source src = {provider, feed, adjustment};
+    rc = bars_write(q, symbol, tf, &src, bars, n, err);
     if (rc < 0) {
         pg_rollback(q);
         return rc;
@@ -182,6 +195,30 @@ int pg_bars_read(bk_store *s, const char *symbol, bk_tf tf, int64_t from_us, int
         if (rc || rows < BAR_READ_PAGE)
             return rc;
     }
+}
+
+static const char SQL_BAR_SOURCE[] =
+    "SELECT provider, feed, adjustment FROM ohlc_bars_v2 WHERE symbol = $1 AND timeframe = $2"
+    " ORDER BY ts DESC LIMIT 1";
+
+int pg_bars_source(bk_store *s, const char *symbol, bk_tf tf, bk_source *out, bk_err *err)
+{
+    pg_params p = {0};
+    pg_p_str(&p, symbol);
+    pg_p_str(&p, bk_tf_name(tf));
+    PGresult *r = pg_exec(pgs(s), P_BAR_SOURCE, SQL_BAR_SOURCE, "tt", &p, "bars source", err);
+    if (!r)
+        return pg_errc(err);
+    int rc = 0;
+    if (PQntuples(r) == 0) {
+        rc = bk_err_set(err, BK_ENOENT, "%s %s has no bars", symbol, bk_tf_name(tf));
+    } else {
+        pg_c_text(out->provider, sizeof out->provider, r, 0, 0);
+        pg_c_text(out->feed, sizeof out->feed, r, 0, 1);
+        pg_c_text(out->adjustment, sizeof out->adjustment, r, 0, 2);
+    }
+    PQclear(r);
+    return rc;
 }
 
 int pg_bars_count(bk_store *s, const char *symbol, int tf, int64_t *out, bk_err *err)
@@ -414,7 +451,10 @@ int pg_run_commit(bk_store *s, const bk_commit *c, bk_err *err)
         return rc;
     rc = mark_success(q, c, err);
     if (rc == 0 && c->n_bars)
-        rc = bars_write(q, c->symbol, c->tf, c->provider, c->bars, c->n_bars, err);
+        rc = bars_write(
+            q, c->symbol, c->tf,
+            &(source){c->provider, c->feed ? c->feed : "", c->adjustment ? c->adjustment : ""},
+            c->bars, c->n_bars, err);
     if (rc == 0 && c->covered.from_us < c->covered.to_us) {
         bk_iv iv = c->covered;
         if (c->covered_ext.from_us < c->covered_ext.to_us) {
@@ -442,11 +482,28 @@ static const char SQL_BATCH_TEMP[] =
 static const char SQL_BATCH_COPY[] =
     "COPY bk_bars_batch (run_no, n, ts, open, high, low, close, volume) FROM STDIN (FORMAT binary)";
 static const char SQL_COMMIT_RUNS[] =
-    "SELECT o_k, o_code FROM bk_commit_runs($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+    "SELECT o_k, o_code FROM bk_commit_runs($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
+    " $13)";
 
-enum { B_ID, B_OWNER, B_SYM, B_TF, B_PROV, B_ROWS, B_CF, B_CT, B_EF, B_ET, B_NOW, B__N };
+enum {
+    B_ID,
+    B_OWNER,
+    B_SYM,
+    B_TF,
+    B_PROV,
+    B_ROWS,
+    B_CF,
+    B_CT,
+    B_EF,
+    B_ET,
+    B_NOW,
+    B_FEED,
+    B_ADJ,
+    B__N
+};
 
-static const uint32_t batch_oid[B__N] = {25, 25, 25, 25, 25, 23, 1184, 1184, 1184, 1184, 1184};
+static const uint32_t batch_oid[B__N] = {25,   25,   25,   25,   25, 23, 1184,
+                                         1184, 1184, 1184, 1184, 25, 25};
 
 static void elem_text(bk_buf *b, const char *s)
 {
@@ -512,12 +569,14 @@ static int batch_call(pg_store *q, const bk_commit *c, const size_t *idx, size_t
         elem_be(&a[B_EF], (uint64_t)pg_ts_enc(ext.from_us), 8);
         elem_be(&a[B_ET], (uint64_t)pg_ts_enc(ext.to_us), 8);
         elem_be(&a[B_NOW], (uint64_t)pg_ts_enc(x->now_us), 8);
+        elem_text(&a[B_FEED], x->feed ? x->feed : "");
+        elem_text(&a[B_ADJ], x->adjustment ? x->adjustment : "");
     }
     pg_params p = {0};
     for (int j = 0; j < B__N; j++)
         pg_p_bytes(&p, a[j].data, (int)a[j].len);
     PGresult *r =
-        pg_exec(q, P_RUNS_COMMIT_MANY, SQL_COMMIT_RUNS, "AAAAACBBBBB", &p, "commit runs", err);
+        pg_exec(q, P_RUNS_COMMIT_MANY, SQL_COMMIT_RUNS, "AAAAACBBBBBAA", &p, "commit runs", err);
     for (int j = 0; j < B__N; j++)
         bk_buf_fini(&a[j]);
     if (!r)

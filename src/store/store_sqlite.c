@@ -670,6 +670,7 @@ static const bk_store_ops sq_ops = {
     .bars_upsert = sq_bars_upsert,
     .bars_read = sq_bars_read,
     .bars_count = sq_bars_count,
+    .bars_source = sq_bars_source,
     .bars_series = sq_bars_series,
     .coverage_add = sq_coverage_add,
     .take_token = sq_take_token,

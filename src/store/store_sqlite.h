@@ -70,6 +70,7 @@ enum sq_slot {
     Q_BUDGET_INIT = Q_BAR_SERIES + 2,
     Q_BUDGET_GET,
     Q_BUDGET_PUT,
+    Q_BAR_SOURCE,
     Q__N
 };
 
@@ -88,7 +89,7 @@ static inline sq_store *sq(bk_store *s)
 
 /* The migrations: bk_store__sq_migrations[i] brings the schema to version
  * i + 1; SQ_SCHEMA_LATEST of them (schema_sqlite.c checks the count). */
-#define SQ_SCHEMA_LATEST 2
+#define SQ_SCHEMA_LATEST 3
 extern const char *const bk_store__sq_migrations[SQ_SCHEMA_LATEST];
 
 /* Map a SQLite result code to a BK_E* code and fill err with "what: sqlite message". */
@@ -116,8 +117,8 @@ void sq_col_text(char *dst, size_t cap, sqlite3_stmt *st, int i);
 int sq_col_tf(sqlite3_stmt *st, int i);
 
 /* Upsert bars with the cached statement inside the caller's transaction. */
-int sq_bars_write(sq_store *q, const char *symbol, bk_tf tf, const char *provider,
-                  const bk_bar *bars, size_t n, bk_err *err);
+int sq_bars_write(sq_store *q, const char *symbol, bk_tf tf, const char *provider, const char *feed,
+                  const char *adjustment, const bk_bar *bars, size_t n, bk_err *err);
 
 /* ops implemented in store_sqlite_runs.c */
 int sq_runs_enqueue(bk_store *s, bk_run *runs, size_t n, size_t *n_inserted, int64_t now_us,
@@ -148,10 +149,12 @@ int sq_series_load(bk_store *s, const char *symbol, int tf, bk_series **out, siz
 int sq_coverage_list(bk_store *s, const char *symbol, int tf, bk_coverage **out, size_t *n,
                      bk_err *err);
 int sq_bars_upsert(bk_store *s, const char *symbol, bk_tf tf, const char *provider,
-                   const bk_bar *bars, size_t n, bk_err *err);
+                   const char *feed, const char *adjustment, const bk_bar *bars, size_t n,
+                   bk_err *err);
 int sq_bars_read(bk_store *s, const char *symbol, bk_tf tf, int64_t from_us, int64_t to_us,
                  bk_bar_cb cb, void *ctx, bk_err *err);
 int sq_bars_count(bk_store *s, const char *symbol, int tf, int64_t *out, bk_err *err);
+int sq_bars_source(bk_store *s, const char *symbol, bk_tf tf, bk_source *out, bk_err *err);
 int sq_bars_series(bk_store *s, const char *symbol, bk_bar_series **out, size_t *n, bk_err *err);
 int sq_coverage_add(bk_store *s, const char *symbol, bk_tf tf, const bk_ivset *covered,
                     const char *provider, int64_t now_us, bk_err *err);

@@ -23,14 +23,15 @@
 /* ---- bars ---- */
 
 static const char SQL_BAR_UPSERT[] =
-    "INSERT INTO ohlc_bars_v2 (symbol, timeframe, ts, open, high, low, close, volume, provider)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+    "INSERT INTO ohlc_bars_v2 (symbol, timeframe, ts, open, high, low, close, volume, provider,"
+    " feed, adjustment) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
     " ON CONFLICT (symbol, timeframe, ts) DO UPDATE SET open = excluded.open,"
     " high = excluded.high, low = excluded.low, close = excluded.close,"
-    " volume = excluded.volume, provider = excluded.provider";
+    " volume = excluded.volume, provider = excluded.provider, feed = excluded.feed,"
+    " adjustment = excluded.adjustment";
 
-int sq_bars_write(sq_store *q, const char *symbol, bk_tf tf, const char *provider,
-                  const bk_bar *bars, size_t n, bk_err *err)
+int sq_bars_write(sq_store *q, const char *symbol, bk_tf tf, const char *provider, const char *feed,
+                  const char *adjustment, const bk_bar *bars, size_t n, bk_err *err)
 {
     sqlite3_stmt *st = sq_stmt(q, Q_BAR_UPSERT, SQL_BAR_UPSERT, err);
     if (!st)
@@ -39,6 +40,8 @@ int sq_bars_write(sq_store *q, const char *symbol, bk_tf tf, const char *provide
     sqlite3_bind_text(st, 1, symbol, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, bk_tf_name(tf), -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 9, provider, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 10, feed ? feed : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 11, adjustment ? adjustment : "", -1, SQLITE_STATIC);
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         const bk_bar *b = &bars[i];
@@ -60,13 +63,14 @@ int sq_bars_write(sq_store *q, const char *symbol, bk_tf tf, const char *provide
 }
 
 int sq_bars_upsert(bk_store *s, const char *symbol, bk_tf tf, const char *provider,
-                   const bk_bar *bars, size_t n, bk_err *err)
+                   const char *feed, const char *adjustment, const bk_bar *bars, size_t n,
+                   bk_err *err)
 {
     sq_store *q = sq(s);
     int rc = sq_begin(q, err);
     if (rc < 0)
         return rc;
-    rc = sq_bars_write(q, symbol, tf, provider, bars, n, err);
+    rc = sq_bars_write(q, symbol, tf, provider, feed, adjustment, bars, n, err);
     if (rc < 0) {
         sq_rollback(q);
         return rc;
@@ -131,6 +135,33 @@ int sq_bars_count(bk_store *s, const char *symbol, int tf, int64_t *out, bk_err 
     if (src == SQLITE_ROW)
         *out = sqlite3_column_int64(st, 0);
     int rc = src == SQLITE_ROW ? 0 : sq_fail(q, src, "count bars", err);
+    sqlite3_reset(st);
+    return rc;
+}
+
+static const char SQL_BAR_SOURCE[] =
+    "SELECT provider, feed, adjustment FROM ohlc_bars_v2 WHERE symbol = ?1 AND timeframe = ?2"
+    " ORDER BY ts DESC LIMIT 1";
+
+int sq_bars_source(bk_store *s, const char *symbol, bk_tf tf, bk_source *out, bk_err *err)
+{
+    sq_store *q = sq(s);
+    sqlite3_stmt *st = sq_stmt(q, Q_BAR_SOURCE, SQL_BAR_SOURCE, err);
+    if (!st)
+        return BK_ESTORE;
+    sqlite3_bind_text(st, 1, symbol, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, bk_tf_name(tf), -1, SQLITE_STATIC);
+    int src = sqlite3_step(st);
+    int rc = 0;
+    if (src == SQLITE_ROW) {
+        sq_col_text(out->provider, sizeof out->provider, st, 0);
+        sq_col_text(out->feed, sizeof out->feed, st, 1);
+        sq_col_text(out->adjustment, sizeof out->adjustment, st, 2);
+    } else if (src == SQLITE_DONE) {
+        rc = bk_err_set(err, BK_ENOENT, "%s %s has no bars", symbol, bk_tf_name(tf));
+    } else {
+        rc = sq_fail(q, src, "bars source", err);
+    }
     sqlite3_reset(st);
     return rc;
 }
@@ -364,7 +395,8 @@ static int commit_one(sq_store *q, const bk_commit *c, bk_err *err)
 {
     int rc = mark_success(q, c, err);
     if (rc == 0 && c->n_bars)
-        rc = sq_bars_write(q, c->symbol, c->tf, c->provider, c->bars, c->n_bars, err);
+        rc = sq_bars_write(q, c->symbol, c->tf, c->provider, c->feed, c->adjustment, c->bars,
+                           c->n_bars, err);
     if (rc == 0 && c->covered.from_us < c->covered.to_us) {
         bk_iv iv = c->covered;
         if (c->covered_ext.from_us < c->covered_ext.to_us) {

@@ -276,6 +276,8 @@ int bk_work_fetch(bk_store *s, const bk_work_env *env, const char *owner, bk_run
                                 .symbol = run->symbol,
                                 .tf = run->tf,
                                 .provider = env->prov->name,
+                                .feed = env->prov->feed,
+                                .adjustment = env->prov->adjustment,
                                 .bars = r->bars,
                                 .n_bars = f.n,
                                 .covered = covered,

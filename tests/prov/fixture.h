@@ -32,13 +32,13 @@ typedef struct fx_req {
 } fx_req;
 
 typedef struct fx_resp {
-    int status;               /* default 200 */
-    char *body;               /* malloc'd; owned by the fixture after the handler returns */
-    size_t len;               /* bytes of body */
-    char content_type[64];    /* default application/json */
-    char retry_after[64];     /* "" = no Retry-After header */
-    int delay_ms;             /* wait before answering (cut short when the fixture stops) */
-    long truncate_at;         /* >= 0: send only this many body bytes, then cut the connection */
+    int status;            /* default 200 */
+    char *body;            /* malloc'd; owned by the fixture after the handler returns */
+    size_t len;            /* bytes of body */
+    char content_type[64]; /* default application/json */
+    char retry_after[64];  /* "" = no Retry-After header */
+    int delay_ms;          /* wait before answering (cut short when the fixture stops) */
+    long truncate_at;      /* >= 0: send only this many body bytes, then cut the connection */
 } fx_resp;
 
 /* Called from the server's threads (one per connection): fill resp. */
@@ -63,7 +63,7 @@ int fx_count_429(fx *f);
 int fx_request(fx *f, int i, fx_req *out);
 
 /* Helpers for handlers and tests. */
-void fx_body(fx_resp *r, const char *text);                                     /* copies */
+void fx_body(fx_resp *r, const char *text); /* copies */
 void fx_bodyf(fx_resp *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Read a whole file (e.g. under tests/prov/fixtures/) into resp's body. */
 int fx_body_file(fx_resp *r, const char *path);

@@ -271,8 +271,8 @@ static void test_aggregate(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_body_and_headers), cmocka_unit_test(test_classify),
-        cmocka_unit_test(test_transport_failures), cmocka_unit_test(test_url_escape),
+        cmocka_unit_test(test_body_and_headers),    cmocka_unit_test(test_classify),
+        cmocka_unit_test(test_transport_failures),  cmocka_unit_test(test_url_escape),
         cmocka_unit_test(test_ny_local_and_labels), cmocka_unit_test(test_aggregate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

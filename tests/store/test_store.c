@@ -1170,6 +1170,66 @@ static int open_cb(void *ctx, const bk_bar *b, const char *provider)
     return 0;
 }
 
+/* Every bar records provider, feed and adjustment: through a single commit
+ * (SQLite and the PostgreSQL COPY path alike, 600 bars), a batch commit, and
+ * a plain upsert (""); the series' source is its newest bar's. */
+static void t_bars_source(void **state)
+{
+    bk_store *s = ((fixture *)*state)->s;
+    bk_source src;
+    bk_err err = {0};
+    assert_int_equal(bk_store_bars_source(s, "AAPL", BK_TF_1M, &src, &err), BK_ENOENT);
+    enum { N = 600 };
+    static bk_bar bars[N];
+    for (int i = 0; i < N; i++)
+        bars[i] = mk_bar(T0 + i * 60 * S, 100 + i);
+    bk_run r[2] = {mk_run("AAPL", BK_TF_1M, T0, T0 + N * 60 * S, 5),
+                   mk_run("MSFT", BK_TF_1H, T0, T0 + 2 * H, 5)};
+    size_t k;
+    OK(bk_store_runs_enqueue(s, r, 2, &k, T0, ERR));
+    bk_run c[2];
+    OK(bk_store_runs_claim_many(s, "w1", T0 + S, 60 * S, c, 2, &k, ERR));
+    assert_int_equal(k, 2);
+    bk_run *aapl = strcmp(c[0].symbol, "AAPL") == 0 ? &c[0] : &c[1];
+    bk_run *msft = aapl == &c[0] ? &c[1] : &c[0];
+    bk_commit one = mk_commit(aapl, "w1", bars, N, T0 + 2 * S);
+    one.provider = "alpaca";
+    one.feed = "iex";
+    one.adjustment = "raw";
+    OK(bk_store_run_commit(s, &one, ERR));
+    OK(bk_store_bars_source(s, "aapl", BK_TF_1M, &src, ERR));
+    assert_string_equal(src.provider, "alpaca");
+    assert_string_equal(src.feed, "iex");
+    assert_string_equal(src.adjustment, "raw");
+
+    bk_bar hb[2] = {mk_bar(T0, 10), mk_bar(T0 + H, 11)};
+    bk_commit many = mk_commit(msft, "w1", hb, 2, T0 + 3 * S);
+    many.provider = "massive";
+    many.feed = "sip";
+    many.adjustment = "split";
+    int rc_each[1] = {-1};
+    OK(bk_store_runs_commit_many(s, &many, 1, rc_each, ERR));
+    assert_int_equal(rc_each[0], 0);
+    OK(bk_store_bars_source(s, "MSFT", BK_TF_1H, &src, ERR));
+    assert_string_equal(src.provider, "massive");
+    assert_string_equal(src.feed, "sip");
+    assert_string_equal(src.adjustment, "split");
+
+    /* a newer bar from elsewhere makes it the series' source; an upsert
+     * without a source records "" */
+    bk_bar late = mk_bar(T0 + N * 60 * S, 5);
+    OK(bk_store_bars_put(s, "AAPL", BK_TF_1M, "csv", "file", "split", &late, 1, ERR));
+    OK(bk_store_bars_source(s, "AAPL", BK_TF_1M, &src, ERR));
+    assert_string_equal(src.provider, "csv");
+    assert_string_equal(src.feed, "file");
+    assert_string_equal(src.adjustment, "split");
+    OK(bk_store_bars_upsert(s, "AAPL", BK_TF_1M, "sim", &late, 1, ERR));
+    OK(bk_store_bars_source(s, "AAPL", BK_TF_1M, &src, ERR));
+    assert_string_equal(src.provider, "sim");
+    assert_string_equal(src.feed, "");
+    assert_string_equal(src.adjustment, "");
+}
+
 static void t_commit_many(void **state)
 {
     bk_store *s = ((fixture *)*state)->s;
@@ -1998,7 +2058,8 @@ static void t_pg_notify_lost(void **state)
 }
 
 /* A database at version 1 with runs gets the trigger from migration 2 (and
- * the provider budgets of migration 3). */
+ * the provider budgets of migration 3, the batch commit of 4, the bars'
+ * feed and adjustment of 5). */
 static void t_pg_migrate_1_to_2(void **state)
 {
     fixture *fx = *state;
@@ -2009,13 +2070,14 @@ static void t_pg_migrate_1_to_2(void **state)
                          " DROP FUNCTION bk_job_runs_notify();"
                          " DROP TABLE provider_budgets;"
                          " DROP FUNCTION bk_commit_runs;"
+                         " ALTER TABLE ohlc_bars_v2 DROP COLUMN feed, DROP COLUMN adjustment;"
                          " DELETE FROM schema_migrations WHERE version >= 2",
                          ERR));
     bk_err err = {0};
     assert_int_equal(bk_store_check_schema(fx->s, &err), BK_ESCHEMA);
     int v = 0;
     OK(bk_store_migrate(fx->s, &v, ERR));
-    assert_int_equal(v, 4);
+    assert_int_equal(v, 5);
     assert_int_equal(take(fx->s, "polygon", 1, 1, T0), 0);
     bk_store *a = open_or_die(fx->url);
     OK(bk_store_listen(a, ERR));
@@ -2148,6 +2210,7 @@ static int generic_suite(const char *url)
         FX(t_claim_many),
         FX(t_claim_many_concurrent),
         FX(t_commit_many),
+        FX(t_bars_source),
         FX(t_commit_many_merge),
         FX(t_take_token),
         FX(t_take_token_concurrent),
