@@ -59,10 +59,11 @@ typedef struct bk_prov_ops {
 
 /* Counters kept by bk_prov_fetch for metrics and health. */
 typedef struct bk_prov_stats {
-    atomic_llong requests;     /* fetch calls (pages asked) */
-    atomic_llong errors;       /* calls that failed, any reason */
-    atomic_llong rate_limited; /* calls answered BK_EPROV_RATE (HTTP 429) */
-    atomic_llong latency_us;   /* total time spent in fetch */
+    atomic_llong requests;        /* fetch calls (pages asked) */
+    atomic_llong errors;          /* calls that failed, any reason */
+    atomic_llong rate_limited;    /* calls answered BK_EPROV_RATE (HTTP 429) */
+    atomic_llong latency_us;      /* total time spent in fetch */
+    atomic_llong fallback_served; /* runs it served after another provider failed them */
 } bk_prov_stats;
 
 /* What a provider serves well in one request, for the planner's slicing and

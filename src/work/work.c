@@ -80,16 +80,17 @@ static int append_page(fetch_state *f, bk_page *pg, const bk_run *run, bk_anchor
  * before one page request. 0; BK_ECANCELED when stopped while waiting; a
  * store failure becomes BK_EIO, a retryable failure of the attempt (not a
  * lost lease: the run is still ours). */
-static int take_budget(bk_store *s, const bk_work_env *env, bk_err *err)
+static int take_budget(bk_store *s, const bk_work_env *env, const bk_prov *p, bk_err *err)
 {
     const bk_conf *c = env->conf;
-    if (!(c->provider_rate_per_s > 0))
+    double rate = c->provider_rate_per_s > 0 ? c->provider_rate_per_s : p->limits.rate_per_s;
+    double burst = c->provider_rate_per_s > 0 ? c->provider_burst : p->limits.burst;
+    if (!(rate > 0))
         return 0;
-    double burst = BK_MAX(1.0, c->provider_burst > 0 ? c->provider_burst : c->provider_rate_per_s);
+    burst = BK_MAX(1.0, burst > 0 ? burst : rate);
     for (;;) {
         int64_t wait_us = 0;
-        int rc = bk_store_take_token(s, env->prov->name, c->provider_rate_per_s, burst,
-                                     bk_clock_now_us(), &wait_us, err);
+        int rc = bk_store_take_token(s, p->name, rate, burst, bk_clock_now_us(), &wait_us, err);
         if (rc) {
             char msg[BK_ERR_MSG_MAX];
             bk_strlcpy(msg, err->msg, sizeof msg);
@@ -105,17 +106,17 @@ static int take_budget(bk_store *s, const bk_work_env *env, bk_err *err)
 /* Fetch and append one page, retrying a retryable failure up to
  * page_retries times with the run back-off (or the provider's Retry-After).
  * Every try first takes a token of the provider's budget. */
-static int fetch_page(bk_store *s, const bk_work_env *env, bk_fetch_req *req, bk_page *pg,
-                      fetch_state *f, const bk_run *run, bk_err *err)
+static int fetch_page(bk_store *s, const bk_work_env *env, bk_prov *p, bk_fetch_req *req,
+                      bk_page *pg, fetch_state *f, const bk_run *run, bk_err *err)
 {
     int rc;
     for (req->retry = 0;; req->retry++) {
         bk_err_clear(err);
-        rc = take_budget(s, env, err);
+        rc = take_budget(s, env, p, err);
         if (rc == 0)
-            rc = bk_prov_fetch(env->prov, req, pg, err);
+            rc = bk_prov_fetch(p, req, pg, err);
         if (rc == 0)
-            rc = append_page(f, pg, run, env->prov->anchor, err);
+            rc = append_page(f, pg, run, p->anchor, err);
         if (rc && stopping(env))
             return BK_ECANCELED; /* released, not a failed attempt */
         /* A wait longer than the back-off cap is the queue's job (not_before),
@@ -132,10 +133,9 @@ static int fetch_page(bk_store *s, const bk_work_env *env, bk_fetch_req *req, bk
 }
 
 /* Fetch every page of the run's slice into f. */
-static int fetch_all(bk_store *s, const bk_work_env *env, const char *owner, bk_run *run,
-                     fetch_state *f, bk_err *err)
+static int fetch_all(bk_store *s, const bk_work_env *env, bk_prov *p, const char *owner,
+                     bk_run *run, fetch_state *f, bk_err *err)
 {
-    bk_prov *p = env->prov;
     /* The slice owns the bars whose trading span starts inside it, so
      * adjacent slices never fetch the same bar. */
     size_t n_cb = bk_cal_bars(run->tf, p->anchor, run->slice_from_us, run->slice_to_us, NULL, 0);
@@ -167,7 +167,7 @@ static int fetch_all(bk_store *s, const bk_work_env *env, const char *owner, bk_
             break;
         }
         req.page_token = token;
-        rc = fetch_page(s, env, &req, &pg, f, run, err);
+        rc = fetch_page(s, env, p, &req, &pg, f, run, err);
         if (rc)
             break;
         int pct = (int)BK_MIN(99, (int64_t)(100 * f->n / f->expected));
@@ -194,9 +194,10 @@ static int fetch_all(bk_store *s, const bk_work_env *env, const char *owner, bk_
     return rc;
 }
 
-static int record_failure(bk_store *s, const bk_work_env *env, const char *owner, bk_run *run,
-                          int code, const bk_err *why, bk_outcome *out, bk_err *err)
+static int record_failure(bk_store *s, const bk_work_env *env, const bk_prov *p, const char *owner,
+                          bk_run *run, int code, const bk_err *why, bk_outcome *out, bk_err *err)
 {
+    const char *pname = p ? p->name : "";
     int64_t now = bk_clock_now_us();
     bool retry = bk_err_retryable(code) && run->attempt < run->max_attempts;
     bk_failure f = {
@@ -204,7 +205,7 @@ static int record_failure(bk_store *s, const bk_work_env *env, const char *owner
         .owner = owner,
         .error_code = bk_err_run_code(code),
         .error_message = why->msg[0] ? why->msg : bk_strerror(code),
-        .provider = env->prov->name,
+        .provider = pname,
         .now_us = now,
         .retry_at_us =
             retry ? now + bk_work_backoff_us(env->conf, run->attempt, why->retry_after_ms) : 0};
@@ -218,7 +219,8 @@ static int record_failure(bk_store *s, const bk_work_env *env, const char *owner
            retry ? "attempt failed, retry pending" : "run dead-lettered", run->id, run->symbol,
            bk_tf_name(run->tf), run->attempt, f.error_code, f.error_message);
     run->status = out->status;
-    bk_strlcpy(run->provider, env->prov->name, sizeof run->provider);
+    if (*pname)
+        bk_strlcpy(run->provider, pname, sizeof run->provider);
     run->lease_owner[0] = '\0';
     run->lease_until_us = 0;
     bk_strlcpy(run->error_code, f.error_code, sizeof run->error_code);
@@ -235,6 +237,90 @@ static int record_failure(bk_store *s, const bk_work_env *env, const char *owner
     return 0;
 }
 
+/* Failures that end the run's attempt whichever provider is asked. */
+static bool final_for_run(int rc)
+{
+    return rc == BK_ELEASE || rc == BK_ECANCELED || rc == BK_ESTORE || rc == BK_EBUSY;
+}
+
+/* Fetch the run's slice from the first provider of its chain that is
+ * compatible with the series, admitted by its breaker, and succeeds. 0 with
+ * *used set; or the last provider failure (*used = that provider); or, when
+ * no provider could be asked, BK_EPROV_BREAKER (retry_after_ms until the
+ * first breaker half-opens) or BK_EPROV_INCOMPAT, *used NULL. */
+static int fetch_chain(bk_store *s, const bk_work_env *env, const char *owner, bk_run *run,
+                       fetch_state *f, bk_prov **used, bk_err *why)
+{
+    *used = NULL;
+    if (!env->provs) {
+        *used = env->prov;
+        return fetch_all(s, env, env->prov, owner, run, f, why);
+    }
+    bk_prov *cand[BK_PROVSET_MAX];
+    size_t nc = bk_provset_chain(env->provs, run->tf, cand, BK_PROVSET_MAX);
+    bk_source src;
+    memset(&src, 0, sizeof src);
+    bk_err e = {0};
+    int rc = bk_store_bars_source(s, run->symbol, run->tf, &src, &e);
+    if (rc == BK_ENOENT && nc > 0) { /* a new series: its primary defines it */
+        bk_strlcpy(src.feed, cand[0]->feed, sizeof src.feed);
+        bk_strlcpy(src.adjustment, cand[0]->adjustment, sizeof src.adjustment);
+    } else if (rc) {
+        *why = e;
+        return rc;
+    }
+    char skipped[BK_ERR_MSG_MAX] = "";
+    int64_t now = bk_clock_now_us(), reopen = INT64_MAX;
+    bool failed_once = false;
+    rc = BK_EPROV_INCOMPAT;
+    for (size_t i = 0; i < nc; i++) {
+        bk_prov *p = cand[i];
+        char note[160];
+        int64_t until = 0;
+        if (!bk_prov_compatible(p, src.feed, src.adjustment, note, sizeof note)) {
+            if (!failed_once)
+                bk_strlcpy(skipped, note, sizeof skipped);
+            continue;
+        }
+        if (!bk_provset_admit(env->provs, p, now, &until)) {
+            reopen = BK_MIN(reopen, until);
+            if (!failed_once) {
+                snprintf(note, sizeof note, "%s: circuit breaker open", p->name);
+                bk_strlcpy(skipped, note, sizeof skipped);
+                rc = BK_EPROV_BREAKER;
+            }
+            continue;
+        }
+        if (failed_once) {
+            free(f->bars);
+            *f = (fetch_state){0};
+            bk_log(BK_LOG_WARN, "work", "falling back run=%s symbol=%s tf=%s from=%s to=%s",
+                   run->id, run->symbol, bk_tf_name(run->tf), (*used)->name, p->name);
+        }
+        bk_err_clear(why);
+        rc = fetch_all(s, env, p, owner, run, f, why);
+        bk_provset_report(env->provs, p, rc, bk_clock_now_us());
+        *used = p;
+        if (rc == 0) {
+            if (failed_once)
+                atomic_fetch_add(&p->stats.fallback_served, 1);
+            return 0;
+        }
+        if (final_for_run(rc))
+            return rc;
+        failed_once = true;
+    }
+    if (failed_once)
+        return rc; /* the last provider's failure, in *why */
+    *used = NULL;
+    if (rc == BK_EPROV_BREAKER) {
+        bk_err_set(why, rc, "%s", skipped);
+        why->retry_after_ms = BK_MAX(1, (reopen - now) / BK_US_PER_MS);
+        return rc;
+    }
+    return bk_err_set(why, BK_EPROV_INCOMPAT, "%s", skipped[0] ? skipped : "empty provider chain");
+}
+
 int bk_work_fetch(bk_store *s, const bk_work_env *env, const char *owner, bk_run *run,
                   bk_outcome *out, bool *ready, bk_work_ready *r, bk_err *err)
 {
@@ -242,11 +328,13 @@ int bk_work_fetch(bk_store *s, const bk_work_env *env, const char *owner, bk_run
     r->t0_us = bk_clock_mono_us();
     memset(out, 0, sizeof *out);
     out->status = BK_ST_RUNNING;
-    bk_strlcpy(out->provider, env->prov->name, sizeof out->provider);
     *ready = false;
     fetch_state f = {0};
     bk_err why = {0};
-    int rc = fetch_all(s, env, owner, run, &f, &why);
+    bk_prov *p = NULL;
+    int rc = fetch_chain(s, env, owner, run, &f, &p, &why);
+    if (p)
+        bk_strlcpy(out->provider, p->name, sizeof out->provider);
     if (rc == BK_ELEASE) {
         bk_log(BK_LOG_WARN, "work", "lease lost, run abandoned run=%s", run->id);
     } else if (rc == BK_ECANCELED) {
@@ -261,12 +349,11 @@ int bk_work_fetch(bk_store *s, const bk_work_env *env, const char *owner, bk_run
     } else if (rc == BK_ESTORE || rc == BK_EBUSY) {
         *err = why; /* the heartbeat's store error; the lease will expire */
     } else if (rc) {
-        rc = record_failure(s, env, owner, run, rc, &why, out, err);
+        rc = record_failure(s, env, p, owner, run, rc, &why, out, err);
     } else {
         int64_t now = bk_clock_now_us();
         bk_iv covered = {run->slice_from_us, run->slice_to_us};
-        int64_t horizon =
-            bk_cal_closed_through(run->tf, env->prov->anchor, now - env->prov->delay_us);
+        int64_t horizon = bk_cal_closed_through(run->tf, p->anchor, now - p->delay_us);
         if (covered.to_us > horizon)
             covered.to_us = BK_MAX(horizon, covered.from_us);
         r->bars = f.bars;
@@ -275,9 +362,9 @@ int bk_work_fetch(bk_store *s, const bk_work_env *env, const char *owner, bk_run
                                 .owner = owner,
                                 .symbol = run->symbol,
                                 .tf = run->tf,
-                                .provider = env->prov->name,
-                                .feed = env->prov->feed,
-                                .adjustment = env->prov->adjustment,
+                                .provider = p->name,
+                                .feed = p->feed,
+                                .adjustment = p->adjustment,
                                 .bars = r->bars,
                                 .n_bars = f.n,
                                 .covered = covered,
@@ -301,7 +388,7 @@ void bk_work_committed(const bk_work_env *env, bk_run *run, bk_work_ready *r, in
         run->status = BK_ST_SUCCESS;
         run->progress_percent = 100;
         run->rows_written = (int64_t)r->commit.n_bars;
-        bk_strlcpy(run->provider, env->prov->name, sizeof run->provider);
+        bk_strlcpy(run->provider, r->commit.provider, sizeof run->provider);
         run->finished_us = run->updated_us = now;
         run->error_code[0] = run->error_message[0] = '\0';
         run->lease_owner[0] = '\0';

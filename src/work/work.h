@@ -24,6 +24,7 @@
 
 #include "conf/conf.h"
 #include "prov/prov.h"
+#include "prov/provset.h"
 #include "store/store.h"
 
 /* Called after every change a worker makes to a run (progress, outcome),
@@ -31,7 +32,9 @@
 typedef bk_run_fn bk_run_event_fn;
 
 typedef struct bk_work_env {
-    bk_prov *prov;
+    bk_prov *prov;     /* the provider when there is no set; with a set, its default */
+    bk_provset *provs; /* NULL, or the providers with their chains and breakers: a run
+                        * tries its timeframe's chain in order (see provset.h) */
     const bk_conf *conf;
     bk_run_event_fn on_event; /* may be NULL */
     void *event_ctx;
