@@ -57,6 +57,36 @@ static const setting settings[] = {
      "(0 = unlimited)"},
     {"provider_burst", K_REAL, F(provider_burst), 0, "0", 0, 1000000,
      "requests the provider budget lets through at once (0 = max(1, rate))"},
+    {"providers", K_STR, F(providers), S(providers), "", 0, 0,
+     "providers to use, e.g. alpaca,yahoo (\"\" = every provider with a key; none = sim)"},
+    {"chain_intraday", K_STR, F(chain_intraday), S(chain_intraday), "", 0, 0,
+     "fallback order for 1m..4h (\"\" = the providers' order)"},
+    {"chain_daily", K_STR, F(chain_daily), S(chain_daily), "", 0, 0,
+     "fallback order for d1 and w1 (\"\" = the providers' order)"},
+    {"provider_keys_file", K_STR, F(provider_keys_file), S(provider_keys_file), "", 0, 0,
+     "file of provider keys (MASSIVE_API_KEY=..., one per line; mode 0600)"},
+    {"provider_rates", K_STR, F(provider_rates), S(provider_rates), "", 0, 0,
+     "per-provider request budgets, name=rate_per_s[/burst],... (overrides the plan defaults)"},
+    {"adjustment", K_STR, F(adjustment), S(adjustment), "split", 0, 0,
+     "price adjustment asked of providers: raw, split or split+div"},
+    {"alpaca_feed", K_STR, F(alpaca_feed), S(alpaca_feed), "iex", 0, 0,
+     "Alpaca data feed: iex (free) or sip"},
+    {"massive_url", K_STR, F(massive_url), S(massive_url), "", 0, 0,
+     "Massive (Polygon) base URL (\"\" = public API)"},
+    {"alpaca_url", K_STR, F(alpaca_url), S(alpaca_url), "", 0, 0,
+     "Alpaca market-data base URL (\"\" = public API)"},
+    {"yahoo_url", K_STR, F(yahoo_url), S(yahoo_url), "", 0, 0,
+     "Yahoo chart base URL (\"\" = public API)"},
+    {"finnhub_url", K_STR, F(finnhub_url), S(finnhub_url), "", 0, 0,
+     "Finnhub base URL (\"\" = public API)"},
+    {"tradier_url", K_STR, F(tradier_url), S(tradier_url), "", 0, 0,
+     "Tradier base URL (\"\" = public API)"},
+    {"provider_timeout_ms", K_INT, F(provider_timeout_ms), 0, "30000", 100, 600000,
+     "deadline of one provider request"},
+    {"breaker_failures", K_INT, F(breaker_failures), 0, "5", 1, 1000,
+     "consecutive failures that open a provider's circuit breaker"},
+    {"breaker_open_ms", K_INT, F(breaker_open_ms), 0, "30000", 100, 86400000,
+     "how long an open breaker keeps a provider out"},
     {"anchor", K_STR, F(anchor), S(anchor), "session", 0, 0,
      "1h/4h bar anchor: session (09:30) or clock (09:00)"},
     {"closures_file", K_STR, F(closures_file), S(closures_file), "", 0, 0,
@@ -109,6 +139,13 @@ static int set_one(bk_conf *c, const setting *s, const char *value, const char *
         if (strcmp(s->name, "anchor") == 0 && strcmp(value, "session") != 0 &&
             strcmp(value, "clock") != 0)
             return bk_err_set(err, BK_EINVAL, "%s: '%s' is not session or clock", label, value);
+        if (strcmp(s->name, "adjustment") == 0 && strcmp(value, "raw") != 0 &&
+            strcmp(value, "split") != 0 && strcmp(value, "split+div") != 0)
+            return bk_err_set(err, BK_EINVAL, "%s: '%s' is not raw, split or split+div", label,
+                              value);
+        if (strcmp(s->name, "alpaca_feed") == 0 && strcmp(value, "iex") != 0 &&
+            strcmp(value, "sip") != 0)
+            return bk_err_set(err, BK_EINVAL, "%s: '%s' is not iex or sip", label, value);
         bk_strlcpy(base + s->offset, value, s->size);
         return 0;
     }

@@ -29,14 +29,29 @@ typedef struct bk_conf {
     int64_t tail_boost;             /* priority added to a series' newest slice */
     int64_t tick_max_ms;            /* longest the scheduler sleeps between ticks */
     double provider_rate_per_s;     /* global request budget of the provider (0 = unlimited) */
-    double provider_burst;     /* requests the budget lets through at once (0 = max(1, rate)) */
-    char anchor[16];           /* 1h/4h anchor: session | clock */
-    char closures_file[512];   /* extra special closures ("" = none) */
-    char listen[128];          /* HTTP API address ADDR:PORT ("off" = no API) */
-    char port_file[512];       /* write the bound port here after start ("" = no) */
-    char keys_file[512];       /* service=KEY / anon=KEY lines, mode 0600 ("" = none) */
-    char trusted_clients[256]; /* clients served when no key is configured (CIDR list) */
-    int64_t http_threads;      /* libmicrohttpd thread pool */
+    double provider_burst;        /* requests the budget lets through at once (0 = max(1, rate)) */
+    char providers[128];          /* providers to use ("" = every one with a key; none = sim) */
+    char chain_intraday[128];     /* fallback order for 1m..4h ("" = providers' order) */
+    char chain_daily[128];        /* fallback order for d1, w1 ("" = providers' order) */
+    char provider_keys_file[512]; /* NAME=VALUE lines of provider keys, mode 0600 */
+    char provider_rates[256];     /* per-provider budgets "name=rate[/burst],..." */
+    char adjustment[16];          /* price adjustment asked of providers: raw | split | split+div */
+    char alpaca_feed[16];         /* iex | sip */
+    char massive_url[256];        /* base URLs ("" = the provider's public API) */
+    char alpaca_url[256];
+    char yahoo_url[256];
+    char finnhub_url[256];
+    char tradier_url[256];
+    int64_t provider_timeout_ms; /* one provider request */
+    int64_t breaker_failures;    /* consecutive failures that open a provider's breaker */
+    int64_t breaker_open_ms;     /* how long it stays open */
+    char anchor[16];             /* 1h/4h anchor: session | clock */
+    char closures_file[512];     /* extra special closures ("" = none) */
+    char listen[128];            /* HTTP API address ADDR:PORT ("off" = no API) */
+    char port_file[512];         /* write the bound port here after start ("" = no) */
+    char keys_file[512];         /* service=KEY / anon=KEY lines, mode 0600 ("" = none) */
+    char trusted_clients[256];   /* clients served when no key is configured (CIDR list) */
+    int64_t http_threads;        /* libmicrohttpd thread pool */
     int64_t http_max_connections;
     int64_t http_timeout_s;  /* idle connection timeout */
     int64_t sse_keepalive_s; /* comment line on idle event streams */

@@ -23,6 +23,15 @@ void bk_plan_cfg_from_conf(bk_plan_cfg *cfg, const bk_conf *conf, int64_t delay_
     cfg->delay_us = delay_us;
 }
 
+int64_t bk_plan_slice_step(const bk_plan_cfg *cfg, bk_job type, bk_tf tf)
+{
+    int64_t step = cfg->slice_us[type] > 0 ? cfg->slice_us[type] : BK_US_PER_HOUR;
+    int64_t span = (unsigned)tf < BK_TF__N ? cfg->max_span_us[tf] : 0;
+    if (span > 0 && span < step)
+        step = BK_MAX(BK_US_PER_HOUR, span / BK_US_PER_HOUR * BK_US_PER_HOUR);
+    return step;
+}
+
 int64_t bk_plan_horizon(const bk_plan_cfg *cfg, bk_tf tf, int64_t now_us)
 {
     return bk_cal_closed_through(tf, cfg->anchor, now_us - cfg->delay_us);
@@ -105,7 +114,7 @@ size_t bk_plan_slices(const bk_plan_cfg *cfg, const bk_def *def, const bk_series
         bk_ivset_subtract(&free_time, &st->active);
         bk_ivset_subtract(&free_time, &st->dead);
     }
-    int64_t step = cfg->slice_us[def->type] > 0 ? cfg->slice_us[def->type] : BK_US_PER_HOUR;
+    int64_t step = bk_plan_slice_step(cfg, def->type, def->tf);
     size_t limit = BK_MIN(cap, (size_t)cfg->max_slices[def->type]);
     size_t n = 0;
     /* Walk newest first; a slice grows backwards over pieces in the same cell

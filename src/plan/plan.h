@@ -34,13 +34,20 @@ typedef struct bk_plan_cfg {
     int32_t max_attempts;
     int64_t tail_boost;
     bk_anchor anchor;
-    int64_t delay_us;     /* the provider's publication delay */
+    int64_t delay_us; /* the provider's publication delay */
+    /* Provider-aware slicing: the longest time one request of the series'
+     * primary provider serves well, per timeframe (0 = no limit). A slice
+     * grid cell is min(slice_us, this), rounded down to whole hours (at
+     * least one): still a fixed grid, so planning stays idempotent. */
+    int64_t max_span_us[BK_TF__N];
     bk_run_fn on_enqueue; /* called for every run the tick inserted (may be NULL) */
     bk_run_fn on_change;  /* called for every run the tick requeued or dead-lettered */
     void *hook_ctx;
 } bk_plan_cfg;
 
 void bk_plan_cfg_from_conf(bk_plan_cfg *cfg, const bk_conf *conf, int64_t delay_us);
+/* The grid cell of slices of (type, tf) under cfg. */
+int64_t bk_plan_slice_step(const bk_plan_cfg *cfg, bk_job type, bk_tf tf);
 
 /* End of the latest closed bar of tf at now (see above). */
 int64_t bk_plan_horizon(const bk_plan_cfg *cfg, bk_tf tf, int64_t now_us);

@@ -273,6 +273,40 @@ static void test_historical_slices_span_nights(void **state)
     }
 }
 
+/* Provider-aware slicing: a primary that serves 7 days of 1m per request
+ * (Yahoo) cuts a 90-day historical grid down to 168-hour cells; a span
+ * shorter than an hour still gives one-hour cells; a span longer than the
+ * configured grid changes nothing; other timeframes keep theirs. */
+static void test_provider_span_slicing(void **state)
+{
+    (void)state;
+    bk_plan_cfg cfg = cfg_default();
+    cfg.slice_us[BK_JOB_INTRADAY] = 2160 * BK_US_PER_HOUR; /* as if configured long */
+    cfg.max_span_us[BK_TF_1M] = 7 * 24 * BK_US_PER_HOUR;
+    cfg.max_span_us[BK_TF_5M] = 10 * BK_US_PER_MIN;
+    cfg.max_span_us[BK_TF_15M] = 10000 * BK_US_PER_HOUR;
+    assert_int_equal(bk_plan_slice_step(&cfg, BK_JOB_INTRADAY, BK_TF_1M), 168 * BK_US_PER_HOUR);
+    assert_int_equal(bk_plan_slice_step(&cfg, BK_JOB_INTRADAY, BK_TF_5M), BK_US_PER_HOUR);
+    assert_int_equal(bk_plan_slice_step(&cfg, BK_JOB_INTRADAY, BK_TF_15M), 2160 * BK_US_PER_HOUR);
+    assert_int_equal(bk_plan_slice_step(&cfg, BK_JOB_INTRADAY, BK_TF_1H), 2160 * BK_US_PER_HOUR);
+    bk_def d = def_of("AAPL", BK_TF_1M, 30);
+    bk_run a[16], b[16];
+    bool more;
+    int64_t now = T("2025-07-08T18:07:00Z");
+    size_t n = plan(&cfg, &d, NULL, now, a, 16, &more);
+    assert_true(n >= 4 && n <= 6); /* 30 days in 7-day cells */
+    int64_t step = 168 * BK_US_PER_HOUR;
+    for (size_t i = 0; i < n; i++) {
+        assert_true(a[i].slice_to_us - a[i].slice_from_us <= step);
+        assert_int_equal(cell(a[i].slice_from_us, step), cell(a[i].slice_to_us - 1, step));
+    }
+    assert_int_equal(plan(&cfg, &d, NULL, now, b, 16, &more), n); /* same grid again */
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(a[i].slice_from_us, b[i].slice_from_us);
+        assert_int_equal(a[i].slice_to_us, b[i].slice_to_us);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -282,6 +316,7 @@ int main(void)
         cmocka_unit_test(test_weekend_and_holiday),
         cmocka_unit_test(test_dead_slices_not_replanned),
         cmocka_unit_test(test_historical_slices_span_nights),
+        cmocka_unit_test(test_provider_span_slicing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
