@@ -28,6 +28,7 @@ typedef struct bk_api_opts {
     const char *db_url;
     const bk_conf *conf;
     bk_prov *prov;                /* for fetch-bars and provider metrics */
+    bk_provset *provs;            /* NULL, or every provider (fetch-bars, metrics, ops-jobs) */
     bk_bus *bus;                  /* job_runs change events */
     bk_plan_cfg plan;             /* planning for ensure-coverage and tick */
     char service_key[BK_KEY_MAX]; /* "" = none */

@@ -94,6 +94,8 @@ static void head(bk_buf *b, const char *name, const char *type, const char *help
     bk_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+static void render_providers(bk_api *a, bk_buf *b);
+
 static void render_counters(bk_api *a, bk_buf *b)
 {
     bk_api_metrics *m = &a->metrics;
@@ -119,29 +121,54 @@ static void render_counters(bk_api *a, bk_buf *b)
     pthread_mutex_unlock(&m->lock);
     head(b, "barkeep_bars_written_total", "counter", "Bars committed by this process.");
     bk_buf_printf(b, "barkeep_bars_written_total %lld\n", (long long)atomic_load(&m->bars_written));
-    const bk_prov *p = a->opts.prov;
-    if (p) {
-        head(b, "barkeep_provider_requests_total", "counter", "Page requests sent to a provider.");
-        bk_buf_printf(b, "barkeep_provider_requests_total{provider=\"%s\"} %lld\n", p->name,
-                      (long long)atomic_load(&p->stats.requests));
-        head(b, "barkeep_provider_errors_total", "counter", "Page requests that failed.");
-        bk_buf_printf(b, "barkeep_provider_errors_total{provider=\"%s\"} %lld\n", p->name,
-                      (long long)atomic_load(&p->stats.errors));
-        head(b, "barkeep_provider_rate_limited_total", "counter",
-             "Page requests answered with a rate limit (HTTP 429).");
-        bk_buf_printf(b, "barkeep_provider_rate_limited_total{provider=\"%s\"} %lld\n", p->name,
-                      (long long)atomic_load(&p->stats.rate_limited));
-        head(b, "barkeep_provider_latency_seconds_total", "counter",
-             "Time spent waiting for a provider.");
-        bk_buf_printf(b, "barkeep_provider_latency_seconds_total{provider=\"%s\"} %.6f\n", p->name,
-                      (double)atomic_load(&p->stats.latency_us) / 1e6);
-    }
+    render_providers(a, b);
     head(b, "barkeep_sse_clients", "gauge", "Connected event-stream clients.");
     bk_buf_printf(b, "barkeep_sse_clients %zu\n", bk_bus_clients(a->opts.bus));
     head(b, "barkeep_http_requests_total", "counter", "HTTP requests answered, by status class.");
     for (int c = 1; c <= 5; c++)
         bk_buf_printf(b, "barkeep_http_requests_total{code=\"%dxx\"} %lld\n", c,
                       (long long)atomic_load(&a->metrics.http_by_class[c]));
+}
+
+/* Provider counters and breaker states, for every configured provider. */
+static void render_providers(bk_api *a, bk_buf *b)
+{
+    bk_prov *one[1] = {a->opts.prov};
+    size_t n = a->opts.provs ? bk_provset_count(a->opts.provs) : (a->opts.prov ? 1 : 0);
+    if (n == 0)
+        return;
+#define EACH_PROV(stmt)                                                                            \
+    for (size_t i = 0; i < n; i++) {                                                               \
+        bk_prov *p = a->opts.provs ? bk_provset_at(a->opts.provs, i) : one[i];                     \
+        stmt;                                                                                      \
+    }
+    head(b, "barkeep_provider_requests_total", "counter", "Page requests sent to a provider.");
+    EACH_PROV(bk_buf_printf(b, "barkeep_provider_requests_total{provider=\"%s\"} %lld\n", p->name,
+                            (long long)atomic_load(&p->stats.requests)));
+    head(b, "barkeep_provider_errors_total", "counter", "Page requests that failed.");
+    EACH_PROV(bk_buf_printf(b, "barkeep_provider_errors_total{provider=\"%s\"} %lld\n", p->name,
+                            (long long)atomic_load(&p->stats.errors)));
+    head(b, "barkeep_provider_rate_limited_total", "counter",
+         "Page requests answered with a rate limit (HTTP 429).");
+    EACH_PROV(bk_buf_printf(b, "barkeep_provider_rate_limited_total{provider=\"%s\"} %lld\n",
+                            p->name, (long long)atomic_load(&p->stats.rate_limited)));
+    head(b, "barkeep_provider_latency_seconds_total", "counter",
+         "Time spent waiting for a provider.");
+    EACH_PROV(bk_buf_printf(b, "barkeep_provider_latency_seconds_total{provider=\"%s\"} %.6f\n",
+                            p->name, (double)atomic_load(&p->stats.latency_us) / 1e6));
+    head(b, "barkeep_provider_fallback_runs_total", "counter",
+         "Runs a provider served after an earlier provider of the chain failed them.");
+    EACH_PROV(bk_buf_printf(b, "barkeep_provider_fallback_runs_total{provider=\"%s\"} %lld\n",
+                            p->name, (long long)atomic_load(&p->stats.fallback_served)));
+    if (a->opts.provs) {
+        int64_t now = bk_clock_now_us(), until;
+        head(b, "barkeep_provider_breaker_open", "gauge",
+             "1 while a provider's circuit breaker keeps it out (open or half-open).");
+        EACH_PROV(
+            bk_buf_printf(b, "barkeep_provider_breaker_open{provider=\"%s\"} %d\n", p->name,
+                          bk_provset_breaker(a->opts.provs, p, now, &until) != BK_BREAKER_CLOSED));
+    }
+#undef EACH_PROV
 }
 
 /* Gauges read from the store: runs by status, queue age, freshness. */

@@ -193,6 +193,44 @@ static void render_coverage(bk_jw *w, const bk_api_opts *o, const bk_coverage *c
     bk_jw_arr_end(w);
 }
 
+/* provider_health[]: this process's view of each configured provider. */
+static void render_health(bk_jw *w, const bk_api_opts *o, int64_t now)
+{
+    bk_jw_key(w, "provider_health");
+    bk_jw_arr_begin(w);
+    size_t n = o->provs ? bk_provset_count(o->provs) : (o->prov ? 1 : 0);
+    for (size_t i = 0; i < n; i++) {
+        const bk_prov *p = o->provs ? bk_provset_at(o->provs, i) : o->prov;
+        int64_t req = atomic_load(&p->stats.requests), until = 0;
+        bk_breaker_state st =
+            o->provs ? bk_provset_breaker(o->provs, p, now, &until) : BK_BREAKER_CLOSED;
+        bk_jw_obj_begin(w);
+        bk_jw_key(w, "provider");
+        bk_jw_str(w, p->name);
+        bk_jw_key(w, "feed");
+        bk_jw_str(w, p->feed);
+        bk_jw_key(w, "adjustment");
+        bk_jw_str(w, p->adjustment);
+        int_key(w, "requests", req);
+        int_key(w, "errors", atomic_load(&p->stats.errors));
+        int_key(w, "rate_limited", atomic_load(&p->stats.rate_limited));
+        int_key(w, "fallback_runs", atomic_load(&p->stats.fallback_served));
+        num_or_null(w, "avg_latency_ms",
+                    req ? (double)atomic_load(&p->stats.latency_us) / (double)req / 1000.0 : 0,
+                    req > 0);
+        num_or_null(w, "rate_per_s", p->limits.rate_per_s, p->limits.rate_per_s > 0);
+        bk_jw_key(w, "breaker");
+        bk_jw_str(w, bk_breaker_name(st));
+        bk_jw_key(w, "breaker_until");
+        if (st != BK_BREAKER_CLOSED)
+            bk_jw_time(w, until);
+        else
+            bk_jw_null(w);
+        bk_jw_obj_end(w);
+    }
+    bk_jw_arr_end(w);
+}
+
 static int list_runs(bk_store *s, const bk_ops_req *q, int status, bk_jw *w, const char *key,
                      bk_err *err)
 {
@@ -223,6 +261,7 @@ static int ops_body(bk_store *s, const bk_api_opts *o, const bk_ops_req *q, int6
         rc = bk_store_coverage_list(s, sym, q->tf, &cov, &n_cov, err);
     if (rc == 0) {
         render_window(w, runs, n);
+        render_health(w, o, now);
         int_key(w, "dead_letter", counts[BK_ST_FAILED]);
         int_key(w, "queue_depth", counts[BK_ST_QUEUED]);
         render_coverage(w, o, cov, n_cov, now);

@@ -48,8 +48,13 @@ void bk_cli_print_json_array(const void *items, size_t n, size_t size,
 
 /* Open the store and bring its schema up to date; prints errors. */
 int bk_cli_open(bk_cli *cli, bk_store **out);
-/* The configured provider (sim unless keys are configured); prints errors. */
+/* The sim provider as configured (sim_* settings); prints errors. */
 int bk_cli_provider(bk_cli *cli, bk_prov **out);
+/* Every configured provider with its chains (providers.c): the providers
+ * setting, or every provider with a key, or sim when none has one; prints
+ * errors. */
+struct bk_provset;
+int bk_cli_providers(bk_cli *cli, struct bk_provset **out);
 
 /* Argument validators: each prints a usage error naming the bad value and
  * returns BK_EXIT_USAGE, or 0. */
@@ -61,6 +66,7 @@ int bk_cli_job(const char *s, bk_job *out);
 
 /* Commands. argv[0] is the command name. */
 int bk_cmd_migrate(bk_cli *cli, int argc, char **argv);
+int bk_cmd_providers(bk_cli *cli, int argc, char **argv);
 int bk_cmd_jobs(bk_cli *cli, int argc, char **argv);
 int bk_cmd_tick(bk_cli *cli, int argc, char **argv);
 int bk_cmd_serve(bk_cli *cli, int argc, char **argv);
@@ -73,6 +79,7 @@ int bk_cmd_bars(bk_cli *cli, int argc, char **argv);
 int bk_cmd_calendar(bk_cli *cli, int argc, char **argv);
 int bk_cmd_config(bk_cli *cli, int argc, char **argv);
 int bk_cmd_adopt(bk_cli *cli, int argc, char **argv);
+int bk_cmd_import(bk_cli *cli, int argc, char **argv);
 
 /* Entry point: global options, then the command. */
 int bk_cli_main(int argc, char **argv);

@@ -6,6 +6,7 @@
  * over if the leader goes away.
  */
 #include "cli/cli.h"
+#include "prov/provset.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -127,12 +128,34 @@ static void log_tick(const bk_tick_stats *t)
            t->enqueued, t->requeued, t->more);
 }
 
-static void warn_simulated(const bk_prov *p)
+static void warn_simulated(const bk_provset *ps)
 {
-    if (strcmp(p->name, "sim") == 0)
+    char ci[128], cd[128];
+    bk_provset_chain_str(ps, BK_CLASS_INTRADAY, ci, sizeof ci);
+    bk_provset_chain_str(ps, BK_CLASS_DAILY, cd, sizeof cd);
+    bk_log(BK_LOG_INFO, "prov", "providers chain_intraday=%s chain_daily=%s", ci, cd);
+    if (bk_provset_get(ps, "sim"))
         bk_log(BK_LOG_WARN, "prov",
                "NO PROVIDER KEYS CONFIGURED: using the sim provider; every bar is SIMULATED "
                "data (provider column 'sim'), not market prices");
+}
+
+/* Planning follows the providers: the publication delay of the slowest
+ * primary, and each timeframe's slices cut to what its primary serves per
+ * request. */
+static void plan_cfg(bk_plan_cfg *cfg, const bk_conf *conf, const bk_provset *ps)
+{
+    int64_t delay = 0;
+    for (int c = 0; c < BK_CLASS__N; c++) {
+        bk_prov *p = bk_provset_primary(ps, c == BK_CLASS_INTRADAY ? BK_TF_1M : BK_TF_D1);
+        if (p)
+            delay = BK_MAX(delay, p->delay_us);
+    }
+    bk_plan_cfg_from_conf(cfg, conf, delay);
+    for (int tf = 0; tf < BK_TF__N; tf++) {
+        bk_prov *p = bk_provset_primary(ps, (bk_tf)tf);
+        cfg->max_span_us[tf] = p ? p->limits.max_span_us[tf] : 0;
+    }
 }
 
 /* Wait for worker progress up to timeout_us, in slices that watch g_stop. */
@@ -165,7 +188,8 @@ static int64_t queue_wait_us(bk_store *s, int64_t cap_us)
 typedef struct loop {
     bk_cli *cli;
     bk_store *s;
-    bk_prov *prov;
+    bk_provset *provs;
+    bk_prov *prov; /* the intraday primary (borrowed from provs) */
     bk_pool *pool;
     bk_bus *bus;
     bk_api *api;
@@ -191,6 +215,7 @@ static int api_start(loop *l, bk_cli *cli)
                       .db_url = cli->db,
                       .conf = &cli->conf,
                       .prov = l->prov,
+                      .provs = l->provs,
                       .plan = l->cfg};
     if (bk_api_load_keys(&cli->conf, ao.service_key, ao.anon_key, &err) != 0)
         return bk_cli_usage_error("%s", err.msg);
@@ -214,15 +239,17 @@ static int loop_start(loop *l, bk_cli *cli, bool with_api)
     int rc = bk_cli_open(cli, &l->s);
     if (rc)
         return rc;
-    if ((rc = bk_cli_provider(cli, &l->prov)) != 0)
+    if ((rc = bk_cli_providers(cli, &l->provs)) != 0)
         return rc;
-    bk_plan_cfg_from_conf(&l->cfg, &cli->conf, l->prov->delay_us);
+    l->prov = bk_provset_primary(l->provs, BK_TF_1M);
+    plan_cfg(&l->cfg, &cli->conf, l->provs);
     if (with_api && (rc = api_start(l, cli)) != 0)
         return rc;
     if (cli->conf.workers == 0)
         return 0; /* no workers in this process */
     bk_pool_opts po = {.db_url = cli->db, .threads = (int)cli->conf.workers};
     po.env.prov = l->prov;
+    po.env.provs = l->provs;
     po.env.conf = &cli->conf;
     if (l->api) {
         po.env.on_event = bk_api_on_run;
@@ -243,7 +270,7 @@ static void loop_stop(loop *l)
     bk_pool_stop(l->pool);
     bk_api_stop(l->api);
     bk_bus_free(l->bus);
-    bk_prov_free(l->prov);
+    bk_provset_free(l->provs);
     bk_store_close(l->s);
 }
 
@@ -278,17 +305,17 @@ int bk_cmd_tick(bk_cli *cli, int argc, char **argv)
     bk_tick_stats t;
     if (!wait) {
         bk_store *s;
-        bk_prov *p;
+        bk_provset *ps;
         if ((rc = bk_cli_open(cli, &s)) != 0)
             return rc;
-        if ((rc = bk_cli_provider(cli, &p)) != 0) {
+        if ((rc = bk_cli_providers(cli, &ps)) != 0) {
             bk_store_close(s);
             return rc;
         }
-        loop l = {.cli = cli, .s = s, .prov = p};
-        bk_plan_cfg_from_conf(&l.cfg, &cli->conf, p->delay_us);
+        loop l = {.cli = cli, .s = s, .provs = ps};
+        plan_cfg(&l.cfg, &cli->conf, ps);
         rc = do_tick(&l, "tick", &t);
-        bk_prov_free(p);
+        bk_provset_free(ps);
         bk_store_close(s);
         if (rc)
             return BK_EXIT_FAIL;
@@ -302,7 +329,7 @@ int bk_cmd_tick(bk_cli *cli, int argc, char **argv)
         loop_stop(&l);
         return rc;
     }
-    warn_simulated(l.prov);
+    warn_simulated(l.provs);
     size_t enqueued = 0;
     for (;;) {
         if (do_tick(&l, "tick", &t) != 0) {
@@ -381,7 +408,7 @@ static int run_daemon(bk_cli *cli, roles r)
         loop_stop(&l);
         return rc;
     }
-    warn_simulated(l.prov);
+    warn_simulated(l.provs);
     char owner[BK_OWNER_MAX];
     snprintf(owner, sizeof owner, "%s:scheduler", bk_host_id());
     bk_log(BK_LOG_INFO, "serve", "started db=%s store=%s workers=%lld scheduler=%s api=%s", cli->db,

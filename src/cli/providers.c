@@ -1,0 +1,398 @@
+/*
+ * providers.c — building the provider set from the configuration (keys from
+ * the environment or a 0600 file, the providers and chains settings,
+ * budgets), and `barkeep providers`.
+ */
+#include "cli/cli.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "prov/provset.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* The providers barkeep knows, in the default fallback order. */
+static const struct known {
+    const char *name;
+    const char *key_env, *alias_env, *secret_env;
+    int (*make)(bk_prov **out, const bk_prov_cfg *cfg, bk_err *err);
+    bool needs_key;
+} known[] = {
+    {"massive", "MASSIVE_API_KEY", "POLYGON_API_KEY", NULL, bk_massive_new, true},
+    {"alpaca", "ALPACA_API_KEY_ID", NULL, "ALPACA_API_SECRET_KEY", bk_alpaca_new, true},
+    {"tradier", "TRADIER_API_KEY", NULL, NULL, bk_tradier_new, true},
+    {"finnhub", "FINNHUB_API_KEY", NULL, NULL, bk_finnhub_new, true},
+    {"yahoo", NULL, NULL, NULL, bk_yahoo_new, false},
+};
+
+#define N_KNOWN BK_ARRAY_LEN(known)
+#define VAR_MAX 512
+
+typedef struct keys {
+    char key[N_KNOWN][VAR_MAX];
+    char secret[N_KNOWN][VAR_MAX];
+} keys;
+
+/* One NAME=VALUE of the keys file, if NAME is a provider variable. */
+static void file_var(keys *k, const char *name, const char *value)
+{
+    for (size_t i = 0; i < N_KNOWN; i++) {
+        const struct known *p = &known[i];
+        if ((p->key_env && strcmp(name, p->key_env) == 0) ||
+            (p->alias_env && strcmp(name, p->alias_env) == 0)) {
+            if (!k->key[i][0])
+                bk_strlcpy(k->key[i], value, VAR_MAX);
+        } else if (p->secret_env && strcmp(name, p->secret_env) == 0) {
+            if (!k->secret[i][0])
+                bk_strlcpy(k->secret[i], value, VAR_MAX);
+        }
+    }
+}
+
+static int load_keys_file(const char *path, keys *k)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return bk_cli_fail("cannot read provider keys file %s", path);
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || (st.st_mode & (S_IRWXG | S_IRWXO))) {
+        fclose(f);
+        return bk_cli_fail("provider keys file %s must not be accessible by group or others "
+                           "(chmod 600)",
+                           path);
+    }
+    char line[VAR_MAX + 64];
+    int lineno = 0, rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        lineno++;
+        line[strcspn(line, "\r\n")] = '\0';
+        char *p = line + strspn(line, " \t");
+        if (*p == '#' || *p == '\0')
+            continue;
+        if (strncmp(p, "export ", 7) == 0)
+            p += 7;
+        char *eq = strchr(p, '=');
+        if (!eq || eq == p) {
+            rc = bk_cli_fail("%s line %d: expected NAME=VALUE", path, lineno);
+            break;
+        }
+        *eq = '\0';
+        file_var(k, p, eq + 1);
+    }
+    fclose(f);
+    return rc;
+}
+
+static void env_keys(keys *k)
+{
+    for (size_t i = 0; i < N_KNOWN; i++) {
+        const char *v = known[i].key_env ? getenv(known[i].key_env) : NULL;
+        if ((!v || !*v) && known[i].alias_env)
+            v = getenv(known[i].alias_env);
+        if (v && *v)
+            bk_strlcpy(k->key[i], v, VAR_MAX);
+        v = known[i].secret_env ? getenv(known[i].secret_env) : NULL;
+        if (v && *v)
+            bk_strlcpy(k->secret[i], v, VAR_MAX);
+    }
+}
+
+static bool has_keys(const keys *k, size_t i)
+{
+    if (!known[i].needs_key)
+        return true;
+    return k->key[i][0] && (!known[i].secret_env || k->secret[i][0]);
+}
+
+static const char *base_url(const bk_conf *c, const char *name)
+{
+    const char *u = strcmp(name, "massive") == 0   ? c->massive_url
+                    : strcmp(name, "alpaca") == 0  ? c->alpaca_url
+                    : strcmp(name, "yahoo") == 0   ? c->yahoo_url
+                    : strcmp(name, "finnhub") == 0 ? c->finnhub_url
+                                                   : c->tradier_url;
+    return *u ? u : NULL;
+}
+
+/* provider_rates: "name=rate[/burst],..." into the providers' limits. */
+static int apply_rates(bk_provset *ps, const char *spec)
+{
+    const char *s = spec;
+    while (*s) {
+        size_t len = strcspn(s, ",");
+        char item[96];
+        if (len >= sizeof item)
+            return bk_cli_usage_error("provider_rates: entry too long");
+        memcpy(item, s, len);
+        item[len] = '\0';
+        s += len + (s[len] == ',');
+        char *eq = strchr(item, '=');
+        if (!eq)
+            return bk_cli_usage_error("provider_rates: '%s' is not name=rate[/burst]", item);
+        *eq = '\0';
+        char *burst = strchr(eq + 1, '/');
+        if (burst)
+            *burst++ = '\0';
+        char *end;
+        double rate = strtod(eq + 1, &end);
+        if (*end || !(rate >= 0) || rate > 1e6)
+            return bk_cli_usage_error("provider_rates: '%s' is not a rate", eq + 1);
+        double b = 0;
+        if (burst) {
+            b = strtod(burst, &end);
+            if (*end || !(b >= 1) || b > 1e6)
+                return bk_cli_usage_error("provider_rates: '%s' is not a burst", burst);
+        }
+        bk_prov *p = bk_provset_get(ps, item);
+        if (!p)
+            continue; /* a budget for a provider not in use */
+        p->limits.rate_per_s = rate;
+        p->limits.burst = b;
+    }
+    return 0;
+}
+
+static bool listed(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *s = list; *s;) {
+        size_t len = strcspn(s, ", ");
+        if (len == n && strncmp(s, name, n) == 0)
+            return true;
+        s += len;
+        s += strspn(s, ", ");
+    }
+    return false;
+}
+
+/* Names in a list that barkeep does not know: a usage error. */
+static int check_names(const char *setting, const char *list)
+{
+    for (const char *s = list; *s;) {
+        size_t len = strcspn(s, ", ");
+        bool ok = len == 3 && strncmp(s, "sim", 3) == 0;
+        for (size_t i = 0; i < N_KNOWN && !ok; i++)
+            ok = strlen(known[i].name) == len && strncmp(s, known[i].name, len) == 0;
+        if (len && !ok)
+            return bk_cli_usage_error("%s: unknown provider '%.*s' (known: massive, alpaca, "
+                                      "tradier, finnhub, yahoo, sim)",
+                                      setting, (int)len, s);
+        s += len;
+        s += strspn(s, ", ");
+    }
+    return 0;
+}
+
+int bk_cli_providers(bk_cli *cli, bk_provset **out)
+{
+    const bk_conf *c = &cli->conf;
+    *out = NULL;
+    int rc;
+    if ((rc = check_names("providers", c->providers)) ||
+        (rc = check_names("chain_intraday", c->chain_intraday)) ||
+        (rc = check_names("chain_daily", c->chain_daily)))
+        return rc;
+    keys *k = bk_xcalloc(1, sizeof *k);
+    env_keys(k);
+    if (c->provider_keys_file[0] && (rc = load_keys_file(c->provider_keys_file, k)) != 0) {
+        free(k);
+        return rc;
+    }
+    bk_breaker_cfg bc = {.failures = (int)c->breaker_failures,
+                         .open_us = c->breaker_open_ms * BK_US_PER_MS};
+    bk_provset *ps = bk_provset_new(&bc);
+    bk_err err = {0};
+    bool explicit = c->providers[0] != '\0';
+    for (size_t i = 0; i < N_KNOWN && rc == 0; i++) {
+        if (explicit ? !listed(c->providers, known[i].name)
+                     : !(known[i].needs_key && has_keys(k, i)))
+            continue;
+        if (!has_keys(k, i)) {
+            rc = bk_cli_usage_error("provider %s is listed but has no key (set %s%s%s)",
+                                    known[i].name, known[i].key_env,
+                                    known[i].secret_env ? " and " : "",
+                                    known[i].secret_env ? known[i].secret_env : "");
+            break;
+        }
+        bk_prov_cfg cfg = {.base_url = base_url(c, known[i].name),
+                           .key = k->key[i][0] ? k->key[i] : NULL,
+                           .secret = k->secret[i][0] ? k->secret[i] : NULL,
+                           .feed = strcmp(known[i].name, "alpaca") == 0 ? c->alpaca_feed : NULL,
+                           .adjustment = c->adjustment,
+                           .timeout_ms = c->provider_timeout_ms,
+                           .anchor = strcmp(c->anchor, "clock") == 0 ? BK_ANCHOR_CLOCK
+                                                                     : BK_ANCHOR_SESSION};
+        bk_prov *p = NULL;
+        bk_err_clear(&err);
+        if (known[i].make(&p, &cfg, &err) != 0) {
+            if (explicit) {
+                rc = bk_cli_fail("cannot use provider %s: %s", known[i].name, err.msg);
+            } else {
+                bk_log(BK_LOG_WARN, "prov", "provider skipped name=%s error=\"%s\"", known[i].name,
+                       err.msg);
+            }
+            continue;
+        }
+        if (bk_provset_add(ps, p, &err) != 0)
+            rc = bk_cli_fail("%s", err.msg);
+    }
+    memset(k, 0, sizeof *k); /* no keys left in freed memory */
+    free(k);
+    if (rc == 0 && (bk_provset_count(ps) == 0 || listed(c->providers, "sim"))) {
+        bk_prov *sim = NULL;
+        if ((rc = bk_cli_provider(cli, &sim)) == 0 && bk_provset_add(ps, sim, &err) != 0)
+            rc = bk_cli_fail("%s", err.msg);
+    }
+    if (rc == 0 && c->provider_rates[0])
+        rc = apply_rates(ps, c->provider_rates);
+    /* chains: the setting, or the providers in their order (explicit list
+     * order when given) */
+    char order[256] = "";
+    if (explicit) {
+        bk_strlcpy(order, c->providers, sizeof order);
+    } else {
+        for (size_t i = 0; i < bk_provset_count(ps); i++) {
+            size_t off = strlen(order);
+            snprintf(order + off, sizeof order - off, "%s%s", off ? "," : "",
+                     bk_provset_at(ps, i)->name);
+        }
+    }
+    const char *chains[BK_CLASS__N] = {c->chain_intraday[0] ? c->chain_intraday : order,
+                                       c->chain_daily[0] ? c->chain_daily : order};
+    for (int cls = 0; cls < BK_CLASS__N && rc == 0; cls++) {
+        bk_err_clear(&err);
+        if (bk_provset_set_chain(ps, (enum bk_tf_class)cls, chains[cls], &err) != 0)
+            rc = bk_cli_usage_error(
+                "%s: %s", cls == BK_CLASS_INTRADAY ? "chain_intraday" : "chain_daily", err.msg);
+    }
+    if (rc) {
+        bk_provset_free(ps);
+        return rc;
+    }
+    *out = ps;
+    return 0;
+}
+
+/* ---- barkeep providers ---- */
+
+static void span_text(int64_t us, char *out, size_t cap)
+{
+    if (us <= 0)
+        snprintf(out, cap, "-");
+    else if (us % (24 * BK_US_PER_HOUR) == 0)
+        snprintf(out, cap, "%lldd", (long long)(us / (24 * BK_US_PER_HOUR)));
+    else if (us % BK_US_PER_HOUR == 0)
+        snprintf(out, cap, "%lldh", (long long)(us / BK_US_PER_HOUR));
+    else
+        snprintf(out, cap, "%lldm", (long long)(us / BK_US_PER_MIN));
+}
+
+int bk_cmd_providers(bk_cli *cli, int argc, char **argv)
+{
+    static const char usage[] = "usage: barkeep providers [--hours N]\n"
+                                "  each provider: configured or not (and why), feed, adjustment,\n"
+                                "  request budget, per-request span (1m/1h/d1), chains, and its\n"
+                                "  runs in the last N hours (default 24) from the database";
+    const char *hours_s = NULL;
+    bk_opt opts[] = {{"--hours", true, &hours_s, NULL}, {NULL, false, NULL, NULL}};
+    int n_pos = 0;
+    int rc = bk_cli_parse(argc - 1, argv + 1, opts, NULL, 0, &n_pos, usage);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    int64_t hours = 24;
+    if (hours_s && (rc = bk_cli_int("--hours", hours_s, 1, 24 * 366, &hours)) != 0)
+        return rc;
+    bk_provset *ps = NULL;
+    if ((rc = bk_cli_providers(cli, &ps)) != 0)
+        return rc;
+    keys *k = bk_xcalloc(1, sizeof *k);
+    env_keys(k);
+    if (cli->conf.provider_keys_file[0])
+        load_keys_file(cli->conf.provider_keys_file, k);
+    char ci[128], cd[128];
+    bk_provset_chain_str(ps, BK_CLASS_INTRADAY, ci, sizeof ci);
+    bk_provset_chain_str(ps, BK_CLASS_DAILY, cd, sizeof cd);
+    printf("chain intraday: %s\nchain daily:    %s\n\n", ci, cd);
+    printf("%-8s %-10s %-13s %-10s %-16s %-14s\n", "PROVIDER", "STATUS", "FEED", "ADJUST", "BUDGET",
+           "SPAN 1m/1h/d1");
+    for (size_t i = 0; i <= N_KNOWN; i++) {
+        const char *name = i < N_KNOWN ? known[i].name : "sim";
+        bk_prov *p = bk_provset_get(ps, name);
+        if (!p) {
+            const char *why = i == N_KNOWN || has_keys(k, i) ? "not listed" : "no key";
+            if (i < N_KNOWN && known[i].needs_key && !has_keys(k, i))
+                printf("%-8s %-10s set %s%s%s\n", name, why, known[i].key_env,
+                       known[i].secret_env ? " and " : "",
+                       known[i].secret_env ? known[i].secret_env : "");
+            else
+                printf("%-8s %-10s\n", name, why);
+            continue;
+        }
+        char budget[32], s1[12], s2[12], s3[12], spans[40];
+        if (p->limits.rate_per_s > 0)
+            snprintf(budget, sizeof budget, "%.3g/s burst %.0f", p->limits.rate_per_s,
+                     p->limits.burst > 0 ? p->limits.burst : 1);
+        else
+            snprintf(budget, sizeof budget, "unlimited");
+        span_text(p->limits.max_span_us[BK_TF_1M], s1, sizeof s1);
+        span_text(p->limits.max_span_us[BK_TF_1H], s2, sizeof s2);
+        span_text(p->limits.max_span_us[BK_TF_D1], s3, sizeof s3);
+        snprintf(spans, sizeof spans, "%s/%s/%s", s1, s2, s3);
+        printf("%-8s %-10s %-13s %-10s %-16s %-14s\n", name, "configured", p->feed, p->adjustment,
+               budget, spans);
+    }
+    memset(k, 0, sizeof *k);
+    free(k);
+    bk_provset_free(ps);
+
+    /* health from the database: runs of the last hours by provider */
+    bk_store *s = NULL;
+    if ((rc = bk_cli_open(cli, &s)) != 0)
+        return rc;
+    bk_run *runs = NULL;
+    size_t n = 0;
+    bk_err err = {0};
+    bk_run_filter f = {
+        .status = -1, .tf = -1, .since_us = bk_clock_now_us() - hours * BK_US_PER_HOUR};
+    if (bk_store_runs_list(s, &f, &runs, &n, &err) != 0) {
+        bk_store_close(s);
+        return bk_cli_fail("%s", err.msg);
+    }
+    printf("\nruns in the last %lld h by provider:\n%-8s %8s %8s %8s %8s  %s\n", (long long)hours,
+           "PROVIDER", "SUCCESS", "QUEUED", "FAILED", "429", "LAST ERROR");
+    const char *names[N_KNOWN + 2];
+    size_t n_names = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *pn = runs[i].provider;
+        bool seen = false;
+        for (size_t j = 0; j < n_names && !seen; j++)
+            seen = strcmp(names[j], pn) == 0;
+        if (!seen && *pn && n_names < BK_ARRAY_LEN(names))
+            names[n_names++] = pn;
+    }
+    for (size_t j = 0; j < n_names; j++) {
+        long long ok = 0, queued = 0, failed = 0, limited = 0;
+        const char *last = "";
+        for (size_t i = 0; i < n; i++) {
+            const bk_run *r = &runs[i];
+            if (strcmp(r->provider, names[j]) != 0)
+                continue;
+            ok += r->status == BK_ST_SUCCESS;
+            queued += r->status == BK_ST_QUEUED;
+            failed += r->status == BK_ST_FAILED;
+            limited += strcmp(r->error_code, "PROVIDER_RATE_LIMITED") == 0;
+            if (!*last && r->error_code[0])
+                last = r->error_code; /* newest first */
+        }
+        printf("%-8s %8lld %8lld %8lld %8lld  %s\n", names[j], ok, queued, failed, limited,
+               *last ? last : "-");
+    }
+    if (n_names == 0)
+        printf("(none)\n");
+    free(runs);
+    bk_store_close(s);
+    return 0;
+}
