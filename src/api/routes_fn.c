@@ -324,8 +324,11 @@ int bk_route_fetch_bars(bk_http_req *r)
     if (rc)
         return store_fail(r, s, &err);
     bk_api_on_run(r->api, &run);
-    bk_work_env env = {
-        .prov = o->prov, .provs = o->provs, .conf = o->conf, .on_event = bk_api_on_run, .event_ctx = r->api};
+    bk_work_env env = {.prov = o->prov,
+                       .provs = o->provs,
+                       .conf = o->conf,
+                       .on_event = bk_api_on_run,
+                       .event_ctx = r->api};
     bk_outcome out;
     rc = bk_work_execute(s, &env, owner, &run, &out, &err);
     bk_http_store_put(r, s);
