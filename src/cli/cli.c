@@ -33,6 +33,8 @@ static const char usage_text[] =
     "  gaps SYMBOL TF                expected trading time not yet covered\n"
     "  bars SYMBOL TF                stored bars as CSV or JSON\n"
     "  adopt [SYMBOL [TF]]           derive coverage from bars already stored (migration)\n"
+    "  import FILE.csv               import your own bars (--symbol S --timeframe TF)\n"
+    "  providers                     configured providers, chains, budgets, recent health\n"
     "  calendar                      market sessions with open/close in UTC\n"
     "  config                        settings, their values and variables\n"
     "\n"
@@ -264,6 +266,8 @@ static const struct {
     {"calendar", bk_cmd_calendar},
     {"config", bk_cmd_config},
     {"adopt", bk_cmd_adopt},
+    {"providers", bk_cmd_providers},
+    {"import", bk_cmd_import},
 };
 
 /* Global options before the command; returns the index of the command, or

@@ -390,6 +390,247 @@ static void test_adopt(void **state)
     free(db);
 }
 
+/* ---- import: a user's own bars ---- */
+
+static char *write_file(const char *name, const char *text)
+{
+    char *path = bk_t_path(g_dir, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+/* Lines of out (after its header line) whose [from, to) starts overlap
+ * [from, to); ISO texts of one format compare in time order. */
+static int gaps_within(const char *out, const char *from, const char *to)
+{
+    int n = 0;
+    const char *p = strchr(out, '\n');
+    for (; p && p[1]; p = strchr(p + 1, '\n')) {
+        char a[32] = "", b[32] = "";
+        if (sscanf(p + 1, "%31s %31s", a, b) == 2 && strcmp(a, to) < 0 && strcmp(b, from) > 0)
+            n++;
+    }
+    return n;
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; (s = strchr(s, '\n')); s++)
+        n++;
+    return n;
+}
+
+/* AAPL 1h, Tuesday 2024-06-04 and Wednesday 2024-06-05 complete (session
+ * grid, 7 bars each), newest first, plus one pre-market bar. */
+static const char hourly_csv[] = "time,open,high,low,close,volume\n"
+                                 "2024-06-05T19:30:00Z,10,11,9,10.5,100\n"
+                                 "2024-06-05T18:30:00Z,10,11,9,10.5,100\n"
+                                 "2024-06-05T17:30:00Z,10,11,9,10.5,100\n"
+                                 "2024-06-05T16:30:00Z,10,11,9,10.5,100\n"
+                                 "2024-06-05T15:30:00Z,10,11,9,10.5,100\n"
+                                 "2024-06-05T14:30:00Z,10,11,9,10.5,100\n"
+                                 "2024-06-05T13:30:00Z,10,11,9,10.5,100\n"
+                                 "2024-06-05T12:30:00Z,10,11,9,10.5,100\n"
+                                 "2024-06-04T19:30:00Z,10,11,9,10.5,100\n"
+                                 "2024-06-04T18:30:00Z,10,11,9,10.5,100\n"
+                                 "2024-06-04T17:30:00Z,10,11,9,10.5,100\n"
+                                 "2024-06-04T16:30:00Z,10,11,9,10.5,100\n"
+                                 "2024-06-04T15:30:00Z,10,11,9,10.5,100\n"
+                                 "2024-06-04T14:30:00Z,10,11,9,10.5,100\n"
+                                 "2024-06-04T13:30:00Z,10,11,9,10.5,100\n";
+
+static void test_import_hourly(void **state)
+{
+    (void)state;
+    char *db = bk_t_path(g_dir, "import_h.db");
+    char *csv = write_file("hourly.csv", hourly_csv);
+    const char *now = "2024-06-07T21:00:00Z";
+    const char *summary = "AAPL 1h: bars 15 read, 14 written, 1 dropped (extended hours), first "
+                          "2024-06-04T13:30:00Z, last 2024-06-05T19:30:00Z, coverage added 1 "
+                          "interval, 13.0 trading hours";
+    expect(bkd(db, "import", "--help", NULL), 0, "usage: barkeep import", NULL);
+    expect(bkd(db, "--now", now, "import", csv, "--symbol", "aapl", "--timeframe", "h1", NULL), 0,
+           summary, NULL);
+    bk_t_result r = bkd(db, "bars", "AAPL", "1h", NULL);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(count_lines(r.out), 15); /* header + 14 bars */
+    assert_non_null(strstr(r.out, "\n2024-06-04T13:30:00Z,10,11,9,10.5,100,csv\n"));
+    assert_null(strstr(r.out, "2024-06-05T12:30:00Z"));
+    bk_t_result_free(&r);
+    /* covered: the two sessions, merged across the night and widened */
+    expect(bkd(db, "--now", now, "coverage", "AAPL", "1h", NULL), 0,
+           "2024-06-03T20:00:00Z 2024-06-06T13:30:00Z", NULL);
+    expect(bkd(db, "--now", now, "coverage", "AAPL", "1h", NULL), 0, "csv", NULL);
+    r = bkd(db, "--now", now, "gaps", "AAPL", "1h", "--window-days", "7", NULL);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(gaps_within(r.out, "2024-06-04T13:30:00Z", "2024-06-05T20:00:00Z"), 0);
+    assert_non_null(strstr(r.out, "2024-06-03T13:30:00Z"));
+    assert_non_null(strstr(r.out, "2024-06-06T13:30:00Z"));
+    char *gaps_before = r.out;
+    r.out = NULL;
+    bk_t_result_free(&r);
+    /* importing again rewrites the same rows and changes nothing */
+    expect(bkd(db, "--now", now, "import", csv, "--symbol", "AAPL", "--timeframe", "1h", NULL), 0,
+           summary, NULL);
+    r = bkd(db, "bars", "AAPL", "1h", NULL);
+    assert_int_equal(count_lines(r.out), 15);
+    bk_t_result_free(&r);
+    r = bkd(db, "--now", now, "gaps", "AAPL", "1h", "--window-days", "7", NULL);
+    assert_string_equal(r.out, gaps_before);
+    bk_t_result_free(&r);
+    free(gaps_before);
+    free(csv);
+    free(db);
+}
+
+/* A daily file without Wednesday: exactly that session stays a gap. */
+static void test_import_daily_gap(void **state)
+{
+    (void)state;
+    char *db = bk_t_path(g_dir, "import_d.db");
+    char *csv = write_file("daily.csv", "\xEF\xBB\xBF"
+                                        "Date,Open,High,Low,Close,Adj Close,Volume\r\n"
+                                        "2024-06-03,10,11,9,10.5,10.4,1000\r\n"
+                                        "2024-06-04,10,11,9,10.5,10.4,1000\r\n"
+                                        "2024-06-06,10,11,9,10.5,10.4,1000\r\n"
+                                        "2024-06-07,10,11,9,10.5,10.4,1000\r\n");
+    const char *now = "2024-06-10T12:00:00Z";
+    expect(bkd(db, "--now", now, "import", csv, "--symbol", "SPY", "--timeframe", "d1", NULL), 0,
+           "SPY d1: bars 4 read, 4 written, 0 dropped (extended hours), first "
+           "2024-06-03T04:00:00Z, last 2024-06-07T04:00:00Z, coverage added 2 intervals",
+           NULL);
+    expect(bkd(db, "bars", "SPY", "d1", NULL), 0, "2024-06-06T04:00:00Z,10,11,9,10.5,1000,csv",
+           NULL);
+    bk_t_result r = bkd(db, "--now", now, "gaps", "SPY", "d1", "--window-days", "14", NULL);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(gaps_within(r.out, "2024-06-03T13:30:00Z", "2024-06-07T20:00:00Z"), 1);
+    assert_non_null(strstr(r.out, "2024-06-05T13:30:00Z 2024-06-05T20:00:00Z"));
+    bk_t_result_free(&r);
+    free(csv);
+    free(db);
+}
+
+/* Nothing in the database: no bars and no coverage for sym tf. */
+static void assert_nothing_stored(const char *db, const char *sym, const char *tf)
+{
+    bk_t_result r = bkd(db, "bars", sym, tf, NULL);
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.out, "ts,open,high,low,close,volume,provider\n");
+    bk_t_result_free(&r);
+    r = bkd(db, "coverage", "--json", NULL);
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.out, "[]\n");
+    bk_t_result_free(&r);
+}
+
+static void test_import_invalid_rows(void **state)
+{
+    (void)state;
+    char *db = bk_t_path(g_dir, "import_bad.db");
+    const struct {
+        const char *text, *msg;
+    } cases[] = {
+        {"time,open,high,low,close\n2024-06-04 09:30,10,11,9,10.5\n2024-06-04 10:30,10,11,9,10.5\n"
+         "2024-06-04 11:30,10,9,11,10.5\n",
+         "line 4 (2024-06-04T15:30:00Z): high below low"},
+        {"time,open,high,low,close\n2024-06-04 09:30,10,11,9,10.5\n2024-06-04 10:00,10,11,9,10.5\n",
+         "line 3 (2024-06-04T14:00:00Z): not a 1h bar of the calendar"},
+        {"time,open,high,low,close\n2024-06-04 09:30,10,11,9,10.5\n2024-06-04 10:30,10,11,9,-1\n",
+         "line 3 (2024-06-04T14:30:00Z): close -1 is not a positive price"},
+        {"time,open,high,low,close\n2024-06-04 09:30,10,11,9,10.5\n2024-06-08 09:30,10,11,9,10.5\n",
+         "line 3 (2024-06-08T13:30:00Z): not a 1h bar"},
+        {"time,open,high,low,close\n2024-06-04 09:30,10,11,9,10.5\n2024-06-04T13:30Z,10,11,9,10\n",
+         "lines 2 and 3 are both the AAPL 1h bar of 2024-06-04T13:30:00Z"},
+        {"time,open,high,low,close\n2024-06-04 09:30,10,11,9,10.5\n2024-06-04 10:30,10,x,9,10.5\n",
+         "line 3: high 'x' is not a number"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *csv = write_file("bad.csv", cases[i].text);
+        expect(bkd(db, "import", csv, "--symbol", "AAPL", "--timeframe", "1h", NULL), 1, NULL,
+               cases[i].msg);
+        free(csv);
+        assert_nothing_stored(db, "AAPL", "1h");
+    }
+    /* a dry run reports and writes nothing */
+    char *csv = write_file("good.csv", hourly_csv);
+    expect(bkd(db, "--now", "2024-06-07T21:00:00Z", "import", csv, "--symbol", "AAPL",
+               "--timeframe", "1h", "--dry-run", NULL),
+           0, "14 to write", NULL);
+    expect(bkd(db, "import", csv, "--symbol", "AAPL", "--timeframe", "1h", "--dry-run", NULL), 0,
+           "dry run: nothing written", NULL);
+    assert_nothing_stored(db, "AAPL", "1h");
+    free(csv);
+    free(db);
+}
+
+static void test_import_usage_errors(void **state)
+{
+    (void)state;
+    char *db = bk_t_path(g_dir, "import_usage.db");
+    char *csv = write_file("usage.csv", hourly_csv);
+    char *cols = write_file("usage_cols.csv", "symbol,tf,time,open,high,low,close\n"
+                                              "AAPL,1h,2024-06-04T13:30:00Z,10,11,9,10.5\n");
+    char *missing = bk_t_path(g_dir, "missing.csv");
+    expect(bkd(db, "import", NULL), 2, NULL, "import needs FILE");
+    expect(bkd(db, "import", csv, csv, NULL), 2, NULL, "unexpected argument");
+    expect(bkd(db, "import", csv, "--bogus", NULL), 2, NULL, "--bogus");
+    expect(bkd(db, "import", csv, "--symbol", "AAPL", "--timeframe", "2h", NULL), 2, NULL, "'2h'");
+    expect(bkd(db, "import", csv, "--symbol", "AA PL", "--timeframe", "1h", NULL), 2, NULL,
+           "'AA PL'");
+    expect(bkd(db, "import", csv, "--timeframe", "1h", NULL), 2, NULL, "no symbol");
+    expect(bkd(db, "import", csv, "--symbol", "AAPL", NULL), 2, NULL, "no timeframe");
+    expect(bkd(db, "import", csv, "--symbol", NULL), 2, NULL, "needs a value");
+    expect(bkd(db, "import", cols, "--symbol", "MSFT", NULL), 2, NULL,
+           "line 2: symbol AAPL disagrees with --symbol MSFT");
+    expect(bkd(db, "import", cols, "--timeframe", "15m", NULL), 2, NULL,
+           "line 2: timeframe 1h disagrees with --timeframe 15m");
+    expect(bkd(db, "import", missing, "--symbol", "AAPL", "--timeframe", "1h", NULL), 1, NULL,
+           missing);
+    expect(bkd(db, "import", g_dir, "--symbol", "AAPL", "--timeframe", "1h", NULL), 1, NULL, g_dir);
+    assert_nothing_stored(db, "AAPL", "1h");
+    /* flags that agree with the columns are fine */
+    expect(bkd(db, "--now", "2024-06-07T21:00:00Z", "import", cols, "--symbol", "aapl",
+               "--timeframe", "h1", NULL),
+           0, "AAPL 1h: bars 1 read, 1 written", NULL);
+    free(missing);
+    free(cols);
+    free(csv);
+    free(db);
+}
+
+/* Symbol and timeframe columns: several series in one file, none flagged. */
+static void test_import_series_columns(void **state)
+{
+    (void)state;
+    char *db = bk_t_path(g_dir, "import_multi.db");
+    char *csv = write_file("multi.csv", "Ticker;Interval;Timestamp;Open;High;Low;Close;Volume\n"
+                                        "MSFT;d1;2024-06-04;400;410;395;405,5;1000\n"
+                                        "AAPL;1h;1717507800000;10;11;9;10,5;100\n"
+                                        "MSFT;1d;2024-06-05;405;412;401;410;1100\n"
+                                        "AAPL;1h;1717511400000;10,5;11;10;10,75;90\n");
+    const char *now = "2024-06-07T21:00:00Z";
+    expect(bkd(db, "--now", now, "import", csv, NULL), 0, "2 series imported", NULL);
+    expect(bkd(db, "bars", "MSFT", "d1", NULL), 0,
+           "2024-06-04T04:00:00Z,400,410,395,405.5,1000,csv\n"
+           "2024-06-05T04:00:00Z,405,412,401,410,1100,csv\n",
+           NULL);
+    expect(bkd(db, "bars", "AAPL", "1h", NULL), 0,
+           "2024-06-04T13:30:00Z,10,11,9,10.5,100,csv\n"
+           "2024-06-04T14:30:00Z,10.5,11,10,10.75,90,csv\n",
+           NULL);
+    bk_t_result r = bkd(db, "--now", now, "coverage", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "AAPL     1h   2024-06-03T20:00:00Z 2024-06-04T15:30:00Z"));
+    assert_non_null(strstr(r.out, "MSFT     d1   2024-06-03T20:00:00Z 2024-06-06T13:30:00Z"));
+    bk_t_result_free(&r);
+    free(csv);
+    free(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -402,6 +643,11 @@ int main(void)
         cmocka_unit_test(test_closures_file_and_env_db),
         cmocka_unit_test(test_tick_with_provider_budget),
         cmocka_unit_test(test_adopt),
+        cmocka_unit_test(test_import_hourly),
+        cmocka_unit_test(test_import_daily_gap),
+        cmocka_unit_test(test_import_invalid_rows),
+        cmocka_unit_test(test_import_usage_errors),
+        cmocka_unit_test(test_import_series_columns),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
