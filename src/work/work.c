@@ -243,6 +243,13 @@ static bool final_for_run(int rc)
     return rc == BK_ELEASE || rc == BK_ECANCELED || rc == BK_ESTORE || rc == BK_EBUSY;
 }
 
+static void add_note(char *buf, size_t cap, const char *note)
+{
+    size_t n = strlen(buf);
+    if (n + 3 < cap)
+        snprintf(buf + n, cap - n, "%s%s", n ? "; " : "", note);
+}
+
 /* Fetch the run's slice from the first provider of its chain that is
  * compatible with the series, admitted by its breaker, and succeeds. 0 with
  * *used set; or the last provider failure (*used = that provider); or, when
@@ -278,17 +285,15 @@ static int fetch_chain(bk_store *s, const bk_work_env *env, const char *owner, b
         char note[160];
         int64_t until = 0;
         if (!bk_prov_compatible(p, src.feed, src.adjustment, note, sizeof note)) {
-            if (!failed_once)
-                bk_strlcpy(skipped, note, sizeof skipped);
+            add_note(skipped, sizeof skipped, note);
             continue;
         }
         if (!bk_provset_admit(env->provs, p, now, &until)) {
             reopen = BK_MIN(reopen, until);
-            if (!failed_once) {
-                snprintf(note, sizeof note, "%s: circuit breaker open", p->name);
-                bk_strlcpy(skipped, note, sizeof skipped);
+            snprintf(note, sizeof note, "%s: circuit breaker open", p->name);
+            add_note(skipped, sizeof skipped, note);
+            if (!failed_once)
                 rc = BK_EPROV_BREAKER;
-            }
             continue;
         }
         if (failed_once) {
@@ -310,8 +315,14 @@ static int fetch_chain(bk_store *s, const bk_work_env *env, const char *owner, b
             return rc;
         failed_once = true;
     }
-    if (failed_once)
-        return rc; /* the last provider's failure, in *why */
+    if (failed_once) { /* the last provider's failure, in *why */
+        if (skipped[0]) {
+            add_note(why->msg, sizeof why->msg, "not asked: ");
+            size_t n = strlen(why->msg);
+            bk_strlcpy(why->msg + n, skipped, sizeof why->msg - n);
+        }
+        return rc;
+    }
     *used = NULL;
     if (rc == BK_EPROV_BREAKER) {
         bk_err_set(why, rc, "%s", skipped);

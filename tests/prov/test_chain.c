@@ -1,0 +1,402 @@
+/*
+ * test_chain.c — the provider chain end to end: real adapters (Massive,
+ * Alpaca) through libcurl against fixture servers on loopback, the worker,
+ * and a real SQLite store.
+ *
+ * - fallback: the primary answers 500 every time → the run completes from
+ *   the secondary, whose name, feed and adjustment the bars record; the
+ *   primary's breaker opens and later runs stop asking it;
+ * - refusal: a secondary with another adjustment is never asked; the run
+ *   waits (queued, with the reason in its error message) and stores nothing;
+ * - rate limits: a fixture provider limited to R requests per second (429
+ *   above it) and barkeep configured at R → a pool of workers drains many
+ *   runs without a single 429.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cal/cal.h"
+#include "conf/conf.h"
+#include "core/clock.h"
+#include "core/util.h"
+#include "fixture.h"
+#include "model/time.h"
+#include "prov/prov.h"
+#include "prov/provset.h"
+#include "store/store.h"
+#include "testutil.h"
+#include "work/work.h"
+
+#define OWNER "w-chain"
+
+/* ---- fixture providers: daily bars for whatever range is asked ---- */
+
+typedef struct server {
+    atomic_int fail_status; /* 0 = answer, else this status every time */
+    atomic_int bars_served;
+} server;
+
+static double price(int64_t ts_us)
+{
+    return 100.0 + (double)((ts_us / BK_US_PER_DAY) % 50);
+}
+
+/* Expected daily bars whose label lies in [from, to). */
+static size_t daily(int64_t from_us, int64_t to_us, bk_calbar *out, size_t cap)
+{
+    size_t n = bk_cal_bars(BK_TF_D1, BK_ANCHOR_SESSION, from_us, to_us, NULL, 0);
+    bk_calbar *all = calloc(n + 1, sizeof *all);
+    bk_cal_bars(BK_TF_D1, BK_ANCHOR_SESSION, from_us, to_us, all, n);
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < cap; i++)
+        if (all[i].ts_us >= from_us && all[i].ts_us < to_us)
+            out[k++] = all[i];
+    free(all);
+    return k;
+}
+
+/* Massive: /v2/aggs/ticker/SYM/range/1/day/YYYY-MM-DD/YYYY-MM-DD */
+static void massive_handler(void *ctx, const fx_req *req, fx_resp *r)
+{
+    server *sv = ctx;
+    int st = atomic_load(&sv->fail_status);
+    if (st) {
+        r->status = st;
+        fx_body(r, "{\"status\":\"ERROR\",\"request_id\":\"x\",\"error\":\"internal\"}");
+        return;
+    }
+    const char *p = strstr(req->path, "/range/1/day/");
+    int32_t d0, d1;
+    char a[11] = "", b[11] = "";
+    if (!p || strlen(p) < 13 + 21) {
+        r->status = 400;
+        return;
+    }
+    memcpy(a, p + 13, 10);
+    memcpy(b, p + 24, 10);
+    if (bk_date_parse(a, &d0) || bk_date_parse(b, &d1)) {
+        r->status = 400;
+        return;
+    }
+    bk_calbar cb[400];
+    size_t n = daily(bk_prov_day_label(d0), bk_prov_day_label(d1 + 1), cb, 400);
+    bk_buf out;
+    bk_buf_init(&out);
+    bk_buf_printf(&out, "{\"ticker\":\"X\",\"queryCount\":%zu,\"resultsCount\":%zu,"
+                        "\"adjusted\":true,\"results\":[", n, n);
+    for (size_t i = 0; i < n; i++) {
+        double o = price(cb[i].ts_us);
+        bk_buf_printf(&out, "%s{\"v\":1000,\"vw\":%.2f,\"o\":%.2f,\"c\":%.2f,\"h\":%.2f,\"l\":%.2f,"
+                            "\"t\":%lld,\"n\":10}",
+                      i ? "," : "", o, o, o + 1, o + 2, o - 1, (long long)(cb[i].ts_us / 1000));
+    }
+    bk_buf_puts(&out, "],\"status\":\"OK\",\"request_id\":\"r1\"}");
+    r->body = out.data;
+    r->len = out.len;
+    atomic_fetch_add(&sv->bars_served, (int)n);
+}
+
+/* Alpaca: /v2/stocks/SYM/bars?timeframe=1Day&start=RFC3339&end=RFC3339 */
+static void alpaca_handler(void *ctx, const fx_req *req, fx_resp *r)
+{
+    server *sv = ctx;
+    int st = atomic_load(&sv->fail_status);
+    const char *tf = fx_param(req, "timeframe"), *s0 = fx_param(req, "start"),
+               *s1 = fx_param(req, "end");
+    int64_t from, to;
+    if (st || !tf || strcmp(tf, "1Day") != 0 || !s0 || !s1 || bk_time_parse(s0, &from) ||
+        bk_time_parse(s1, &to)) {
+        r->status = st ? st : 400;
+        fx_body(r, "{\"code\":40010001,\"message\":\"bad request\"}");
+        return;
+    }
+    bk_calbar cb[400];
+    size_t n = daily(from, to + 1, cb, 400);
+    bk_buf out;
+    bk_buf_init(&out);
+    bk_buf_puts(&out, "{\"bars\":[");
+    for (size_t i = 0; i < n; i++) {
+        char t[BK_TIME_STR_MAX];
+        double o = price(cb[i].ts_us);
+        bk_buf_printf(&out, "%s{\"t\":\"%s\",\"o\":%.2f,\"h\":%.2f,\"l\":%.2f,\"c\":%.2f,"
+                            "\"v\":1000,\"n\":10,\"vw\":%.2f}",
+                      i ? "," : "", bk_time_format(cb[i].ts_us, t), o, o + 2, o - 1, o + 1, o);
+    }
+    bk_buf_puts(&out, "],\"symbol\":\"X\",\"next_page_token\":null}");
+    r->body = out.data;
+    r->len = out.len;
+    atomic_fetch_add(&sv->bars_served, (int)n);
+}
+
+/* ---- the test fixture ---- */
+
+typedef struct tfix {
+    char *dir, *db;
+    bk_store *s;
+    bk_conf conf;
+    server ms, al;
+    fx *fm, *fa;
+    bk_provset *ps;
+    bk_work_env env;
+} tfix;
+
+static bk_prov *make(int (*fn)(bk_prov **, const bk_prov_cfg *, bk_err *), const char *url,
+                     const char *feed, const char *adjustment)
+{
+    bk_prov_cfg cfg = {.base_url = url,
+                       .key = "key-id-0123456789",
+                       .secret = "secret-0123456789",
+                       .feed = feed,
+                       .adjustment = adjustment,
+                       .timeout_ms = 5000,
+                       .anchor = BK_ANCHOR_SESSION};
+    bk_prov *p = NULL;
+    bk_err err = {0};
+    if (fn(&p, &cfg, &err) != 0)
+        fail_msg("provider: %s", err.msg);
+    p->limits.rate_per_s = 0; /* unlimited unless a test says otherwise */
+    return p;
+}
+
+/* A store, two fixture servers, and the chain massive → alpaca (alpaca
+ * serving alpaca_adj bars of the SIP feed). */
+static tfix *setup(const char *alpaca_adj)
+{
+    tfix *t = calloc(1, sizeof *t);
+    t->dir = bk_t_tmpdir("chain");
+    t->db = bk_t_path(t->dir, "chain.db");
+    bk_err err = {0};
+    if (bk_store_open(&t->s, t->db, &err) || bk_store_migrate(t->s, NULL, &err))
+        fail_msg("store: %s", err.msg);
+    bk_conf_defaults(&t->conf);
+    t->conf.page_retries = 1;
+    t->conf.retry_base_ms = 1;
+    t->conf.retry_max_ms = 5;
+    t->conf.max_attempts = 3;
+    t->fm = fx_start(massive_handler, &t->ms);
+    t->fa = fx_start(alpaca_handler, &t->al);
+    bk_breaker_cfg bc = {.failures = 2, .open_us = 60 * BK_US_PER_S};
+    t->ps = bk_provset_new(&bc);
+    if (bk_provset_add(t->ps, make(bk_massive_new, fx_url(t->fm), NULL, "split"), &err) ||
+        bk_provset_add(t->ps, make(bk_alpaca_new, fx_url(t->fa), "sip", alpaca_adj), &err) ||
+        bk_provset_set_chain(t->ps, BK_CLASS_DAILY, "massive,alpaca", &err) ||
+        bk_provset_set_chain(t->ps, BK_CLASS_INTRADAY, "massive,alpaca", &err))
+        fail_msg("provset: %s", err.msg);
+    t->env = (bk_work_env){.prov = bk_provset_primary(t->ps, BK_TF_D1),
+                           .provs = t->ps,
+                           .conf = &t->conf};
+    return t;
+}
+
+static void teardown(tfix *t)
+{
+    bk_provset_free(t->ps);
+    fx_stop(t->fm);
+    fx_stop(t->fa);
+    bk_store_close(t->s);
+    bk_t_rmtree(t->dir);
+    free(t->dir);
+    free(t->db);
+    free(t);
+}
+
+static int64_t day_us(int y, int m, int d)
+{
+    return bk_prov_day_label(bk_days_from_civil(y, m, d));
+}
+
+/* Enqueue a d1 run of sym over [from, to) and claim it. */
+static bk_run claim_run(bk_store *s, const char *sym, int64_t from, int64_t to)
+{
+    bk_err err = {0};
+    bk_run r;
+    memset(&r, 0, sizeof r);
+    bk_strlcpy(r.symbol, sym, sizeof r.symbol);
+    r.tf = BK_TF_D1;
+    r.type = BK_JOB_HISTORICAL;
+    r.slice_from_us = from;
+    r.slice_to_us = to;
+    r.priority = 1;
+    r.max_attempts = 3;
+    bk_strlcpy(r.triggered_by, "test", sizeof r.triggered_by);
+    size_t k = 0;
+    int64_t now = bk_clock_now_us();
+    if (bk_store_runs_enqueue(s, &r, 1, &k, now, &err) || k != 1)
+        fail_msg("enqueue: %s", err.msg);
+    bk_run c;
+    if (bk_store_run_claim(s, OWNER, now, 60 * BK_US_PER_S, &c, &err))
+        fail_msg("claim: %s", err.msg);
+    return c;
+}
+
+static int64_t bars_of(bk_store *s, const char *sym)
+{
+    int64_t n = 0;
+    bk_err err = {0};
+    if (bk_store_bars_count(s, sym, BK_TF_D1, &n, &err))
+        fail_msg("count: %s", err.msg);
+    return n;
+}
+
+static void test_fallback(void **state)
+{
+    (void)state;
+    tfix *t = setup("split");
+    atomic_store(&t->ms.fail_status, 500);
+    bk_prov *massive = bk_provset_get(t->ps, "massive"), *alpaca = bk_provset_get(t->ps, "alpaca");
+    /* June 2025: 20 sessions (Juneteenth closed) */
+    bk_run r = claim_run(t->s, "AAPL", day_us(2025, 6, 2), day_us(2025, 7, 1));
+    bk_outcome out;
+    bk_err err = {0};
+    assert_int_equal(bk_work_execute(t->s, &t->env, OWNER, &r, &out, &err), 0);
+    assert_int_equal(out.status, BK_ST_SUCCESS);
+    assert_string_equal(out.provider, "alpaca");
+    assert_int_equal(out.rows_written, 20);
+    assert_int_equal(bars_of(t->s, "AAPL"), 20);
+    bk_run got;
+    assert_int_equal(bk_store_run_get(t->s, r.id, &got, &err), 0);
+    assert_string_equal(got.provider, "alpaca");
+    assert_int_equal(got.status, BK_ST_SUCCESS);
+    bk_source src;
+    assert_int_equal(bk_store_bars_source(t->s, "AAPL", BK_TF_D1, &src, &err), 0);
+    assert_string_equal(src.provider, "alpaca");
+    assert_string_equal(src.feed, "sip");
+    assert_string_equal(src.adjustment, "split");
+    /* the primary was asked (a page and its retry), then the secondary */
+    assert_int_equal(fx_count(t->fm), 2);
+    assert_int_equal(atomic_load(&alpaca->stats.fallback_served), 1);
+    int64_t until;
+    assert_int_equal(bk_provset_breaker(t->ps, massive, bk_clock_now_us(), &until),
+                     BK_BREAKER_CLOSED); /* one failed run so far: 1 < 2 */
+
+    /* a second failing run opens the primary's breaker; the third run goes
+     * straight to the secondary */
+    r = claim_run(t->s, "MSFT", day_us(2025, 6, 2), day_us(2025, 7, 1));
+    assert_int_equal(bk_work_execute(t->s, &t->env, OWNER, &r, &out, &err), 0);
+    assert_string_equal(out.provider, "alpaca");
+    assert_int_equal(bk_provset_breaker(t->ps, massive, bk_clock_now_us(), &until),
+                     BK_BREAKER_OPEN);
+    int asked = fx_count(t->fm);
+    r = claim_run(t->s, "NVDA", day_us(2025, 6, 2), day_us(2025, 7, 1));
+    assert_int_equal(bk_work_execute(t->s, &t->env, OWNER, &r, &out, &err), 0);
+    assert_string_equal(out.provider, "alpaca");
+    assert_int_equal(fx_count(t->fm), asked); /* not asked while open */
+    assert_int_equal(bars_of(t->s, "NVDA"), 20);
+    teardown(t);
+}
+
+static void test_incompatible_refused(void **state)
+{
+    (void)state;
+    tfix *t = setup("raw"); /* the secondary serves unadjusted bars */
+    atomic_store(&t->ms.fail_status, 503);
+    bk_run r = claim_run(t->s, "AAPL", day_us(2025, 6, 2), day_us(2025, 7, 1));
+    bk_outcome out;
+    bk_err err = {0};
+    assert_int_equal(bk_work_execute(t->s, &t->env, OWNER, &r, &out, &err), 0);
+    assert_int_equal(out.status, BK_ST_QUEUED); /* waits for a compatible provider */
+    assert_int_equal(fx_count(t->fa), 0);       /* never asked */
+    assert_int_equal(bars_of(t->s, "AAPL"), 0);
+    bk_run got;
+    assert_int_equal(bk_store_run_get(t->s, r.id, &got, &err), 0);
+    assert_string_equal(got.error_code, "PROVIDER_5XX");
+    assert_non_null(strstr(got.error_message, "alpaca serves raw bars"));
+
+    /* the primary's breaker opens: now no provider can be asked at all */
+    r = got;
+    assert_int_equal(bk_store_run_claim_id(t->s, r.id, OWNER, bk_clock_now_us(),
+                                           60 * BK_US_PER_S, &r, &err),
+                     0);
+    assert_int_equal(bk_work_execute(t->s, &t->env, OWNER, &r, &out, &err), 0);
+    assert_int_equal(bk_store_run_claim_id(t->s, r.id, OWNER, bk_clock_now_us(),
+                                           60 * BK_US_PER_S, &r, &err),
+                     0);
+    int asked = fx_count(t->fm);
+    assert_int_equal(bk_work_execute(t->s, &t->env, OWNER, &r, &out, &err), 0);
+    assert_int_equal(fx_count(t->fm), asked);
+    assert_int_equal(fx_count(t->fa), 0);
+    assert_int_equal(bk_store_run_get(t->s, r.id, &got, &err), 0);
+    assert_string_equal(got.error_code, "PROVIDER_UNAVAILABLE");
+    assert_non_null(strstr(got.error_message, "massive: circuit breaker open"));
+    assert_int_equal(bars_of(t->s, "AAPL"), 0);
+    teardown(t);
+}
+
+static void test_rate_limit_respected(void **state)
+{
+    (void)state;
+    enum { RUNS = 24, RATE = 12 };
+    tfix *t = setup("split");
+    /* the provider allows RATE requests per second (a burst of 2 absorbs
+     * loopback scheduling jitter); barkeep is configured at RATE, burst 1 */
+    fx_limit(t->fa, RATE, 2);
+    bk_provset_free(t->ps);
+    bk_breaker_cfg bc = {.failures = 5, .open_us = BK_US_PER_S};
+    t->ps = bk_provset_new(&bc);
+    bk_err err = {0};
+    bk_prov *al = make(bk_alpaca_new, fx_url(t->fa), "sip", "split");
+    al->limits.rate_per_s = RATE;
+    al->limits.burst = 1;
+    assert_int_equal(bk_provset_add(t->ps, al, &err), 0);
+    assert_int_equal(bk_provset_set_chain(t->ps, BK_CLASS_DAILY, "alpaca", &err), 0);
+    assert_int_equal(bk_provset_set_chain(t->ps, BK_CLASS_INTRADAY, "alpaca", &err), 0);
+    /* RUNS one-week runs, enqueued then drained by a pool of 4 workers */
+    bk_run runs[RUNS];
+    memset(runs, 0, sizeof runs);
+    int64_t week0 = day_us(2024, 1, 8);
+    for (int i = 0; i < RUNS; i++) {
+        bk_strlcpy(runs[i].symbol, "SPY", sizeof runs[i].symbol);
+        runs[i].tf = BK_TF_D1;
+        runs[i].type = BK_JOB_HISTORICAL;
+        runs[i].slice_from_us = week0 + i * 7 * BK_US_PER_DAY;
+        runs[i].slice_to_us = week0 + (i + 1) * 7 * BK_US_PER_DAY;
+        runs[i].priority = 1;
+        runs[i].max_attempts = 3;
+        bk_strlcpy(runs[i].triggered_by, "test", sizeof runs[i].triggered_by);
+    }
+    size_t k = 0;
+    assert_int_equal(bk_store_runs_enqueue(t->s, runs, RUNS, &k, bk_clock_now_us(), &err), 0);
+    assert_int_equal(k, RUNS);
+    bk_pool *pool = NULL;
+    bk_pool_opts po = {.db_url = t->db, .threads = 4};
+    po.env = (bk_work_env){.prov = al, .provs = t->ps, .conf = &t->conf};
+    int64_t t0 = bk_clock_mono_us();
+    assert_int_equal(bk_pool_start(&pool, &po, &err), 0);
+    int64_t counts[BK_ST__N];
+    bk_run_filter f = {.status = -1, .tf = -1};
+    for (;;) {
+        assert_int_equal(bk_store_runs_count(t->s, &f, counts, &err), 0);
+        if (counts[BK_ST_SUCCESS] + counts[BK_ST_FAILED] == RUNS)
+            break;
+        assert_true(bk_clock_mono_us() - t0 < 60 * BK_US_PER_S);
+        bk_pool_wait_progress(pool, 200 * BK_US_PER_MS);
+    }
+    int64_t elapsed = bk_clock_mono_us() - t0;
+    bk_pool_stop(pool);
+    assert_int_equal(counts[BK_ST_SUCCESS], RUNS);
+    assert_int_equal(fx_count_429(t->fa), 0);
+    assert_int_equal(fx_count(t->fa), RUNS);
+    /* and the budget really paced them: RUNS requests at RATE/s take at
+     * least (RUNS - 1) / RATE seconds */
+    assert_true(elapsed >= (RUNS - 1) * BK_US_PER_S / RATE - 50 * BK_US_PER_MS);
+    teardown(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fallback),
+        cmocka_unit_test(test_incompatible_refused),
+        cmocka_unit_test(test_rate_limit_respected),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
