@@ -101,8 +101,7 @@ static int64_t range_start(const bk_fetch_req *req)
 {
     int64_t v;
     if (is_resume(req->page_token) &&
-        bk_parse_i64(req->page_token + sizeof RESUME_PREFIX - 1, req->from_us, req->to_us, &v) ==
-            0)
+        bk_parse_i64(req->page_token + sizeof RESUME_PREFIX - 1, req->from_us, req->to_us, &v) == 0)
         return v;
     return req->from_us;
 }
@@ -213,8 +212,8 @@ static int read_token(const bk_jval *root, char *out, bk_err *err)
 
 /* The bars array of the response: single-symbol (an array) or
  * multi-symbol (an object keyed by symbol). *arr NULL means no bars. */
-static int find_bars(const bk_jval *root, const bk_fetch_req *req, const bk_jval **arr,
-                     where *w, bk_err *err)
+static int find_bars(const bk_jval *root, const bk_fetch_req *req, const bk_jval **arr, where *w,
+                     bk_err *err)
 {
     const bk_jval *bars = bk_jv_get(root, "bars");
     *arr = NULL;
@@ -511,8 +510,7 @@ int bk_alpaca_new(bk_prov **out, const bk_prov_cfg *cfg, bk_err *err)
     a->secret_hdr = header("APCA-API-SECRET-KEY", cfg->secret);
     a->adjustment = alpaca_adjustment(adj);
     bk_strlcpy(a->feed, cfg->feed && cfg->feed[0] ? cfg->feed : "iex", sizeof a->feed);
-    a->base_url =
-        bk_xstrdup(cfg->base_url && cfg->base_url[0] ? cfg->base_url : DEFAULT_BASE_URL);
+    a->base_url = bk_xstrdup(cfg->base_url && cfg->base_url[0] ? cfg->base_url : DEFAULT_BASE_URL);
     for (size_t n = strlen(a->base_url); n > 0 && a->base_url[n - 1] == '/'; n--)
         a->base_url[n - 1] = '\0';
     a->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 30000;

@@ -451,8 +451,7 @@ int bk_massive_new(bk_prov **out, const bk_prov_cfg *cfg, bk_err *err)
     massive *m = bk_xcalloc(1, sizeof *m);
     m->http = http;
     m->key = bk_xstrdup(cfg->key);
-    m->base_url =
-        bk_xstrdup(cfg->base_url && cfg->base_url[0] ? cfg->base_url : DEFAULT_BASE_URL);
+    m->base_url = bk_xstrdup(cfg->base_url && cfg->base_url[0] ? cfg->base_url : DEFAULT_BASE_URL);
     for (size_t n = strlen(m->base_url); n > 0 && m->base_url[n - 1] == '/'; n--)
         m->base_url[n - 1] = '\0';
     m->adjusted = adjusted;
