@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 B=build/dev
 VG="valgrind --quiet --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite"
 for t in test_core test_time test_tf_sym test_ivset test_cal test_conf test_json test_plan \
-         test_validate test_sim test_store test_work; do
+         test_validate test_sim test_csv test_store test_work test_http test_massive test_alpaca \
+         test_yahoo test_finnhub test_tradier test_chain; do
     [ -x "$B/tests/$t" ] || continue
     echo "valgrind $t" >&2
     $VG "$B/tests/$t" >/dev/null
