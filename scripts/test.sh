@@ -1,9 +1,9 @@
 #!/bin/sh
-# Build barkeep and run every test: the dev build (-Werror), the store suites
-# again on a throwaway PostgreSQL, the pure and store suites and a whole loop
-# under valgrind, the same under AddressSanitizer + UndefinedBehaviorSanitizer,
-# then the threaded suites under ThreadSanitizer. Installs missing Debian
-# packages.
+# Build barkeep and run every test: the dev build (-Werror; the browser tests
+# run here only), the store suites again on a throwaway PostgreSQL, the pure
+# and store suites and a whole loop under valgrind, the same under
+# AddressSanitizer + UndefinedBehaviorSanitizer, then the threaded suites
+# under ThreadSanitizer. Installs missing Debian packages.
 set -eu
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
@@ -14,7 +14,11 @@ for preset in dev asan; do
     cmake --preset "$preset" >/dev/null
     cmake --build --preset "$preset" $jobs
     echo "== $preset tests" >&2
-    ctest --preset "$preset" $jobs
+    if [ "$preset" = dev ]; then
+        ctest --preset "$preset" $jobs # includes the browser tests (label browser), once
+    else
+        ctest --preset "$preset" $jobs -LE browser
+    fi
     echo "== $preset store and loop suites on a throwaway PostgreSQL" >&2
     scripts/with-pg.sh ctest --preset "$preset" -L 'store|pg'
     if [ "$preset" = dev ]; then
@@ -25,4 +29,4 @@ done
 echo "== tsan tests" >&2
 cmake --preset tsan >/dev/null
 cmake --build --preset tsan $jobs
-ctest --preset tsan $jobs -L 'unit|store|integ'
+ctest --preset tsan $jobs -L 'unit|store|integ|prov'

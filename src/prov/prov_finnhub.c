@@ -15,9 +15,11 @@
  * back. Intraday bars from Finnhub may include extended hours: bars that do
  * not touch the regular session are dropped here.
  *
- * Finnhub's 60-minute candles start on the clock (09:00, 10:00, ...): 1h is
- * native for a clock-anchored barkeep; otherwise 1h, and 4h always, are
- * aggregated from 30-minute candles, which fit both grids. Daily candles'
+ * 1h and 4h are aggregated from 30-minute candles, which fit both grids.
+ * Finnhub's 60-minute candles start on the clock (09:00, 10:00, ...), but
+ * its intraday candles include extended hours, so its 09:00 candle would
+ * hold 09:00-09:30 pre-market trades where barkeep's clock-anchored 09:00
+ * bar covers 09:30-10:00 only; from 30-minute candles it does. Daily candles'
  * stamp is not documented: the trading date is read as the UTC date of the
  * stamp, which is right for 00:00 UTC, 00:00 New York, the 09:30 open and
  * the 16:00 close alike, and the window is padded by a day on each side.
@@ -53,7 +55,8 @@ typedef struct tf_plan {
     bk_tf native;
 } tf_plan;
 
-static tf_plan plan_for(bk_tf tf, bk_anchor anchor)
+/* Both anchors map alike (see the file comment). */
+static tf_plan plan_for(bk_tf tf)
 {
     switch (tf) {
     case BK_TF_1M:
@@ -65,7 +68,6 @@ static tf_plan plan_for(bk_tf tf, bk_anchor anchor)
     case BK_TF_30M:
         return (tf_plan){"30", BK_TF_30M};
     case BK_TF_1H:
-        return anchor == BK_ANCHOR_CLOCK ? (tf_plan){"60", BK_TF_1H} : (tf_plan){"30", BK_TF_30M};
     case BK_TF_4H:
         return (tf_plan){"30", BK_TF_30M};
     case BK_TF_D1:
@@ -238,7 +240,7 @@ int bk_finnhub_parse(const char *body, size_t len, const bk_fetch_req *req, bk_a
     bk_page_reset(out);
     if ((unsigned)req->tf >= BK_TF__N)
         return bk_err_set(err, BK_EINVAL, "finnhub: invalid timeframe");
-    tf_plan pl = plan_for(req->tf, anchor);
+    tf_plan pl = plan_for(req->tf);
     bk_jdoc *doc = NULL;
     bk_err jerr = {0};
     if (bk_jdoc_parse(&doc, body, len, &jerr) != 0)
@@ -254,9 +256,9 @@ int bk_finnhub_parse(const char *body, size_t len, const bk_fetch_req *req, bk_a
 
 /* ---- fetch ---- */
 
-static void build_url(const finnhub *f, const bk_fetch_req *req, bk_anchor anchor, bk_buf *url)
+static void build_url(const finnhub *f, const bk_fetch_req *req, bk_buf *url)
 {
-    tf_plan pl = plan_for(req->tf, anchor);
+    tf_plan pl = plan_for(req->tf);
     int64_t from = req->from_us, to = req->to_us;
     if (pl.native == BK_TF_D1 || pl.native == BK_TF_W1) {
         int64_t pad = pl.native == BK_TF_W1 ? 7 * DAY_US : DAY_US;
@@ -284,7 +286,7 @@ static int finnhub_fetch(bk_prov *p, const bk_fetch_req *req, bk_page *out, bk_e
             bk_tf_name(req->tf), f->split ? "unadjusted" : "split-adjusted", p->adjustment);
     bk_buf url;
     bk_buf_init(&url);
-    build_url(f, req, p->anchor, &url);
+    build_url(f, req, &url);
     bk_http_req hr = {.url = url.data,
                       .headers = {f->auth, "Accept: application/json"},
                       .timeout_ms = f->timeout_ms};

@@ -318,8 +318,8 @@ static bool body_has(const bk_http_resp *r, const char *needle)
     return r->body && strstr(r->body, needle) != NULL;
 }
 
-/* Tradier's words first (retention refusal, credential faults), then the
- * common status rules. */
+/* Tradier's words first (retention refusal, whatever the status but 429;
+ * credential faults), then the common status rules. */
 static int http_error(const bk_http_resp *r, const char *symbol, bk_err *err)
 {
     if (r->status != 429 && body_has(r, "must be on or after")) {
@@ -350,7 +350,7 @@ static int tradier_fetch(bk_prov *p, const bk_fetch_req *req, bk_page *out, bk_e
     bk_buf_fini(&url);
     if (rc)
         return rc;
-    if (resp.status < 200 || resp.status > 299)
+    if (resp.status < 200 || resp.status > 299 || body_has(&resp, "must be on or after"))
         rc = http_error(&resp, req->symbol, err);
     else
         rc = bk_tradier_parse(resp.body, resp.len, req, p->anchor, out, err);
