@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -87,8 +88,9 @@ static void test_help(void **state)
 {
     (void)state;
     expect(bk("--help", NULL), 0, "usage: barkeep", NULL);
-    const char *cmds[] = {"migrate", "tick", "serve",    "runs",   "retry-failed", "coverage",
-                          "gaps",    "bars", "calendar", "config", "adopt"};
+    const char *cmds[] = {"migrate",  "tick",   "serve",    "runs",     "retry-failed",
+                          "coverage", "gaps",   "bars",     "calendar", "config",
+                          "adopt",    "import", "providers"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         expect(bk(cmds[i], "--help", NULL), 0, "usage: barkeep", NULL);
     expect(bk("jobs", "--help", NULL), 0, "jobs add", NULL);
@@ -631,6 +633,57 @@ static void test_import_series_columns(void **state)
     free(db);
 }
 
+/* Run barkeep with extra environment entries. */
+static bk_t_result bke(const char *const env[], const char *a1, const char *a2, const char *a3,
+                       const char *a4)
+{
+    const char *argv[] = {bk_t_bin(), "--db", g_db, a1, a2, a3, a4, NULL};
+    return bk_t_run(argv, env);
+}
+
+/* Provider configuration: sim without keys; a key from the environment or
+ * a 0600 keys file brings its provider in (and sim out); listing a provider
+ * without its key, or an unknown one, is a usage error; a keys file readable
+ * by others is refused; chains follow the providers setting. */
+static void test_providers(void **state)
+{
+    (void)state;
+    expect(bk("providers", NULL), 0, "chain intraday: sim", NULL);
+    expect(bk("providers", NULL), 0, "massive  no key", NULL);
+    const char *env_m[] = {"MASSIVE_API_KEY=mk-0123456789abcdef", NULL};
+    expect(bke(env_m, "providers", NULL, NULL, NULL), 0, "chain intraday: massive\n", NULL);
+    expect(bke(env_m, "providers", NULL, NULL, NULL), 0, "massive  configured sip", NULL);
+    const char *env_p[] = {"POLYGON_API_KEY=pk-0123456789abcdef", NULL}; /* the alias */
+    expect(bke(env_p, "providers", NULL, NULL, NULL), 0, "chain daily:    massive\n", NULL);
+    expect(bke(env_m, "--set", "providers=yahoo,massive", "providers", NULL), 0,
+           "chain intraday: yahoo,massive\n", NULL);
+    expect(bke(env_m, "--set", "chain_daily=massive,sim", "providers", NULL), 2, NULL,
+           "not configured");
+    expect(bk("--set", "providers=alpaca", "providers", NULL), 2, NULL, "ALPACA_API_SECRET_KEY");
+    expect(bk("--set", "providers=nosuch", "providers", NULL), 2, NULL,
+           "unknown provider 'nosuch'");
+    expect(bk("--set", "adjustment=half", "providers", NULL), 2, NULL, "raw, split or split+div");
+    expect(bk("--set", "provider_rates=massive=fast", "providers", NULL), 2, NULL,
+           "'fast' is not a rate");
+    expect(bk("--set", "provider_rates=massive=1", "--set", "providers=sim", "providers", NULL), 0,
+           NULL, NULL); /* a budget for a provider not in use is ignored */
+
+    char *keys = bk_t_path(g_dir, "provider.keys");
+    FILE *f = fopen(keys, "w");
+    assert_non_null(f);
+    fprintf(f, "# provider keys\nexport TRADIER_API_KEY=tk-0123456789abcdef\n");
+    fclose(f);
+    char set[600];
+    snprintf(set, sizeof set, "provider_keys_file=%s", keys);
+    chmod(keys, 0644);
+    expect(bk("--set", set, "providers", NULL), 1, NULL, "chmod 600");
+    chmod(keys, 0600);
+    expect(bk("--set", set, "providers", NULL), 0, "chain intraday: tradier\n", NULL);
+    expect(bk("--set", set, "--set", "provider_rates=tradier=0.5/3", "providers", NULL), 0,
+           "0.5/s burst 3", NULL);
+    free(keys);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -648,6 +701,7 @@ int main(void)
         cmocka_unit_test(test_import_invalid_rows),
         cmocka_unit_test(test_import_usage_errors),
         cmocka_unit_test(test_import_series_columns),
+        cmocka_unit_test(test_providers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
