@@ -3,8 +3,10 @@
 # Usage: scripts/deps.sh [build|test]   (test adds the test-only tools)
 set -eu
 want="build-essential cmake pkg-config libsqlite3-dev sqlite3 libjansson-dev libmicrohttpd-dev libpq-dev libcurl4-openssl-dev"
+# the web client is built with node and npm; Debian's only where none is installed
+command -v npm >/dev/null 2>&1 || want="$want nodejs npm"
 if [ "${1:-build}" = test ]; then
-    want="$want libcmocka-dev clang clang-format valgrind postgresql"
+    want="$want libcmocka-dev clang clang-format valgrind postgresql chromium"
 fi
 missing=""
 for p in $want; do

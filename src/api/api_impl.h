@@ -87,4 +87,21 @@ void bk_metrics__init(bk_api_metrics *m);
 void bk_metrics__fini(bk_api_metrics *m);
 void bk_metrics__on_run(bk_api_metrics *m, const bk_run *run);
 
+/* routes_web.c: the web client's files, embedded at build time into a
+ * generated source (web/embed.mjs, or an empty table without node/npm). */
+typedef struct bk_web_asset {
+    const char *path; /* "/index.html" or "/assets/<hash>/<name>" */
+    const char *type; /* Content-Type */
+    const char *etag; /* quoted */
+    const unsigned char *data;
+    size_t size;
+    bool immutable; /* cached for a year (its path carries the content hash) */
+} bk_web_asset;
+extern const bk_web_asset bk_web_assets[];
+extern const size_t bk_web_n_assets;
+int bk_route_web(bk_http_req *r);
+int bk_route_watchlist(bk_http_req *r);
+int bk_route_watchlist_change(bk_http_req *r);
+int bk_route_runs(bk_http_req *r);
+
 #endif

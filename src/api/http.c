@@ -42,6 +42,11 @@ static const route routes[] = {
     {NULL, "/metrics", BK_ACCESS_ANON, bk_route_metrics},
     {NULL, "/healthz", BK_ACCESS_PUBLIC, bk_route_healthz},
     {NULL, "/readyz", BK_ACCESS_PUBLIC, bk_route_readyz},
+    {NULL, "/functions/v1/watchlist", BK_ACCESS_ANON, bk_route_watchlist},
+    {"POST", "/functions/v1/watchlist", BK_ACCESS_SERVICE, bk_route_watchlist_change},
+    {NULL, "/functions/v1/runs", BK_ACCESS_ANON, bk_route_runs},
+    {NULL, "/", BK_ACCESS_PUBLIC, bk_route_web},
+    {NULL, "/assets/", BK_ACCESS_PUBLIC, bk_route_web}, /* a path ending in / matches below it */
 };
 
 const bk_api_opts *bk_api__opts(const bk_api *a)
@@ -273,7 +278,9 @@ static int dispatch(bk_http_req *r)
     bool path_known = false;
     for (size_t i = 0; i < BK_ARRAY_LEN(routes); i++) {
         const route *rt = &routes[i];
-        if (strcmp(rt->path, r->path) != 0)
+        size_t n = strlen(rt->path);
+        if (n > 1 && rt->path[n - 1] == '/' ? strncmp(rt->path, r->path, n) != 0
+                                            : strcmp(rt->path, r->path) != 0)
             continue;
         path_known = true;
         bool method_ok = rt->method
