@@ -91,12 +91,15 @@ static void massive_handler(void *ctx, const fx_req *req, fx_resp *r)
     size_t n = daily(bk_prov_day_label(d0), bk_prov_day_label(d1 + 1), cb, 400);
     bk_buf out;
     bk_buf_init(&out);
-    bk_buf_printf(&out, "{\"ticker\":\"X\",\"queryCount\":%zu,\"resultsCount\":%zu,"
-                        "\"adjusted\":true,\"results\":[", n, n);
+    bk_buf_printf(&out,
+                  "{\"ticker\":\"X\",\"queryCount\":%zu,\"resultsCount\":%zu,"
+                  "\"adjusted\":true,\"results\":[",
+                  n, n);
     for (size_t i = 0; i < n; i++) {
         double o = price(cb[i].ts_us);
-        bk_buf_printf(&out, "%s{\"v\":1000,\"vw\":%.2f,\"o\":%.2f,\"c\":%.2f,\"h\":%.2f,\"l\":%.2f,"
-                            "\"t\":%lld,\"n\":10}",
+        bk_buf_printf(&out,
+                      "%s{\"v\":1000,\"vw\":%.2f,\"o\":%.2f,\"c\":%.2f,\"h\":%.2f,\"l\":%.2f,"
+                      "\"t\":%lld,\"n\":10}",
                       i ? "," : "", o, o, o + 1, o + 2, o - 1, (long long)(cb[i].ts_us / 1000));
     }
     bk_buf_puts(&out, "],\"status\":\"OK\",\"request_id\":\"r1\"}");
@@ -127,8 +130,9 @@ static void alpaca_handler(void *ctx, const fx_req *req, fx_resp *r)
     for (size_t i = 0; i < n; i++) {
         char t[BK_TIME_STR_MAX];
         double o = price(cb[i].ts_us);
-        bk_buf_printf(&out, "%s{\"t\":\"%s\",\"o\":%.2f,\"h\":%.2f,\"l\":%.2f,\"c\":%.2f,"
-                            "\"v\":1000,\"n\":10,\"vw\":%.2f}",
+        bk_buf_printf(&out,
+                      "%s{\"t\":\"%s\",\"o\":%.2f,\"h\":%.2f,\"l\":%.2f,\"c\":%.2f,"
+                      "\"v\":1000,\"n\":10,\"vw\":%.2f}",
                       i ? "," : "", bk_time_format(cb[i].ts_us, t), o, o + 2, o - 1, o + 1, o);
     }
     bk_buf_puts(&out, "],\"symbol\":\"X\",\"next_page_token\":null}");
@@ -191,9 +195,8 @@ static tfix *setup(const char *alpaca_adj)
         bk_provset_set_chain(t->ps, BK_CLASS_DAILY, "massive,alpaca", &err) ||
         bk_provset_set_chain(t->ps, BK_CLASS_INTRADAY, "massive,alpaca", &err))
         fail_msg("provset: %s", err.msg);
-    t->env = (bk_work_env){.prov = bk_provset_primary(t->ps, BK_TF_D1),
-                           .provs = t->ps,
-                           .conf = &t->conf};
+    t->env = (bk_work_env){
+        .prov = bk_provset_primary(t->ps, BK_TF_D1), .provs = t->ps, .conf = &t->conf};
     return t;
 }
 
@@ -313,13 +316,11 @@ static void test_incompatible_refused(void **state)
 
     /* the primary's breaker opens: now no provider can be asked at all */
     r = got;
-    assert_int_equal(bk_store_run_claim_id(t->s, r.id, OWNER, bk_clock_now_us(),
-                                           60 * BK_US_PER_S, &r, &err),
-                     0);
+    assert_int_equal(
+        bk_store_run_claim_id(t->s, r.id, OWNER, bk_clock_now_us(), 60 * BK_US_PER_S, &r, &err), 0);
     assert_int_equal(bk_work_execute(t->s, &t->env, OWNER, &r, &out, &err), 0);
-    assert_int_equal(bk_store_run_claim_id(t->s, r.id, OWNER, bk_clock_now_us(),
-                                           60 * BK_US_PER_S, &r, &err),
-                     0);
+    assert_int_equal(
+        bk_store_run_claim_id(t->s, r.id, OWNER, bk_clock_now_us(), 60 * BK_US_PER_S, &r, &err), 0);
     int asked = fx_count(t->fm);
     assert_int_equal(bk_work_execute(t->s, &t->env, OWNER, &r, &out, &err), 0);
     assert_int_equal(fx_count(t->fm), asked);
