@@ -158,8 +158,11 @@ static void plan_cfg(bk_plan_cfg *cfg, const bk_conf *conf, const bk_provset *ps
     }
 }
 
-/* Wait for worker progress up to timeout_us, in slices that watch g_stop. */
-static void wait_progress(bk_pool *pool, int64_t timeout_us)
+/* Wait for worker progress up to timeout_us, in slices that watch g_stop.
+ * Progress counts from since_f (the pool's finished count when the caller
+ * last looked, e.g. before a tick: runs that finished while the tick ran
+ * must not be waited for again); -1 = from now. */
+static void wait_progress(bk_pool *pool, int64_t timeout_us, int64_t since_f)
 {
     int64_t end = bk_clock_mono_us() + timeout_us;
     while (!atomic_load(&g_stop)) {
@@ -168,6 +171,8 @@ static void wait_progress(bk_pool *pool, int64_t timeout_us)
             break;
         int64_t before_f, before_d, after_f, after_d;
         bk_pool_counts(pool, &before_f, &before_d);
+        if (since_f >= 0 && before_f != since_f)
+            break;
         bk_pool_wait_progress(pool, BK_MIN(left, WAIT_SLICE_US));
         bk_pool_counts(pool, &after_f, &after_d);
         if (after_f != before_f)
@@ -332,6 +337,8 @@ int bk_cmd_tick(bk_cli *cli, int argc, char **argv)
     warn_simulated(l.provs);
     size_t enqueued = 0;
     for (;;) {
+        int64_t since_f, since_d;
+        bk_pool_counts(l.pool, &since_f, &since_d); /* before the tick */
         if (do_tick(&l, "tick", &t) != 0) {
             rc = BK_EXIT_FAIL;
             break;
@@ -348,7 +355,7 @@ int bk_cmd_tick(bk_cli *cli, int argc, char **argv)
             break;
         if (atomic_load(&g_stop))
             break;
-        wait_progress(l.pool, queue_wait_us(l.s, BK_US_PER_S));
+        wait_progress(l.pool, queue_wait_us(l.s, BK_US_PER_S), since_f);
     }
     int64_t finished, dead;
     bk_pool_counts(l.pool, &finished, &dead);
@@ -415,8 +422,12 @@ static int run_daemon(bk_cli *cli, roles r)
            bk_store_kind(l.s), (long long)cli->conf.workers, r.scheduler ? "yes" : "no",
            r.api ? cli->conf.listen : "off");
     int role = -1;
-    while (!atomic_load(&g_stop))
-        wait_progress(l.pool, r.scheduler ? scheduler_step(&l, owner, &role) : BK_US_PER_S);
+    while (!atomic_load(&g_stop)) {
+        int64_t since_f, since_d;
+        bk_pool_counts(l.pool, &since_f, &since_d); /* before the tick */
+        wait_progress(l.pool, r.scheduler ? scheduler_step(&l, owner, &role) : BK_US_PER_S,
+                      since_f);
+    }
     bk_log(BK_LOG_INFO, "serve", "stopping: releasing in-flight runs");
     bk_err err = {0};
     if (role == 1)

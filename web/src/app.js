@@ -263,8 +263,9 @@ async function select(symbol, tf, days) {
     },
   });
   loadChart(); // what is stored, at once
+  let ensured;
   try {
-    await api('functions/v1/ensure-coverage', {
+    ensured = await api('functions/v1/ensure-coverage', {
       method: 'POST',
       body: { symbol, timeframe: tf, window_days: days },
     });
@@ -273,6 +274,9 @@ async function select(symbol, tf, days) {
     return;
   }
   if (seq !== selectSeq) return;
+  // Gaps were found: the series is hydrating, even if the workers finish
+  // before the page's first look at its progress.
+  if (ensured && ensured.status === 'gaps_detected' && state.sel && !state.sel.done) state.sel.hydrating = true;
   await refreshProgress();
   refreshWatchlist();
 }
