@@ -546,6 +546,8 @@ static void test_operations(void **state)
     assert_non_null(
         strstr(r.body, "barkeep_freshness_lag_seconds{symbol=\"AMD\",timeframe=\"d1\"}"));
     assert_non_null(strstr(r.body, "barkeep_provider_requests_total{provider=\"sim\"}"));
+    assert_non_null(strstr(r.body, "barkeep_provider_breaker_open{provider=\"sim\"} 0"));
+    assert_non_null(strstr(r.body, "barkeep_provider_fallback_runs_total{provider=\"sim\"} 0"));
     resp_free(&r);
     r = expect(&s, "GET", "/readyz", NULL, NULL, 200);
     resp_free(&r);
@@ -558,6 +560,10 @@ static void test_operations(void **state)
     want_int(ps, "p50_duration_ms");
     want_int(ps, "p95_duration_ms");
     assert_true(json_number_value(get(r.json, "stats.success_rate")) == 100.0);
+    json_t *ph = json_array_get(get(r.json, "provider_health"), 0);
+    assert_string_equal(json_string_value(json_object_get(ph, "provider")), "sim");
+    assert_string_equal(json_string_value(json_object_get(ph, "breaker")), "closed");
+    assert_true(json_integer_value(json_object_get(ph, "requests")) > 0);
     resp_free(&r);
     srv_stop(&s);
 }
