@@ -231,13 +231,15 @@ void bk_http_resp_fini(bk_http_resp *r)
     r->retry_after_ms = -1;
 }
 
-/* The start of a body, printable bytes only, for an error message. */
+/* The start of a body, printable bytes only, for an error message (which
+ * ends up in logs as key="value": double quotes and backslashes become
+ * single quotes so the line stays parseable). */
 static void snippet(const bk_http_resp *r, char *out, size_t cap)
 {
     size_t j = 0;
     for (size_t i = 0; i < r->len && j + 1 < cap && i < 160; i++) {
         unsigned char ch = (unsigned char)r->body[i];
-        out[j++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : ' ';
+        out[j++] = ch == '"' || ch == '\\' ? '\'' : (ch >= 0x20 && ch < 0x7f) ? (char)ch : ' ';
     }
     out[j] = '\0';
 }

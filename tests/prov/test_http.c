@@ -147,6 +147,12 @@ static void test_classify(void **state)
         assert_int_equal(bk_http_classify(&r, "test", &err), cases[i].code);
         bk_http_resp_fini(&r);
     }
+    /* the body's quotes do not break a key="value" log line */
+    bk_err_clear(&err);
+    assert_int_equal(get(h, f, "/status/500", 0, 0, &r, &err), 0);
+    assert_int_equal(bk_http_classify(&r, "test", &err), BK_EPROV_5XX);
+    assert_string_equal(err.msg, "test: HTTP 500: {'error':'no'}");
+    bk_http_resp_fini(&r);
     bk_http_free(h);
     fx_stop(f);
 }
