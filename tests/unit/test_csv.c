@@ -219,8 +219,8 @@ static void test_bom_and_line_ends(void **state)
     bk_csv c;
     bk_err err;
     const char *texts[] = {
-        "\xEF\xBB\xBFtime,open,high,low,close\r\n1717421400,1,2,0.5,1.5\r\n\r\n"
-        "1717425000,1,2,0.5,1.5\r\n",
+        ("\xEF\xBB\xBFtime,open,high,low,close\r\n1717421400,1,2,0.5,1.5\r\n\r\n"
+         "1717425000,1,2,0.5,1.5\r\n"),
         "time,open,high,low,close\n\n  \n1717421400,1,2,0.5,1.5\n1717425000,1,2,0.5,1.5",
         "time,open,high,low,close\r1717421400,1,2,0.5,1.5\r1717425000,1,2,0.5,1.5\r",
     };
