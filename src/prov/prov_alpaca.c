@@ -22,9 +22,11 @@
  * ({"bars":[...]}) and the multi-symbol one ({"bars":{"SYM":[...]}}) are
  * read; "no data" may be an absent, null, empty-array or empty-object bars.
  *
- * Read next: prov.h (the contract), providers.md §5 (the API and its quirks),
- * prov_massive.c, docs/providers.md.
+ * Read next: prov.h (the contract), adapt.h (page finishing and resume
+ * tokens, shared with prov_massive.c), providers.md §5 (the API and its
+ * quirks), prov_massive.c, docs/providers.md.
  */
+#include "prov/adapt.h"
 #include "prov/http.h"
 #include "prov/prov.h"
 
@@ -41,7 +43,6 @@
 #define WHO              "alpaca"
 #define DEFAULT_BASE_URL "https://data.alpaca.markets"
 #define PAGE_LIMIT       10000 /* bars per page (the maximum) */
-#define RESUME_PREFIX    "resume:"
 /* Stamps accepted: 1970-01-01 .. 2200-01-01. */
 #define T_MAX_US (INT64_C(7258118400) * BK_US_PER_S)
 /* Alpaca's historical bars start in 2016. */
@@ -74,36 +75,6 @@ static const char *timeframe_name(bk_tf src)
     static const char *const names[BK_TF__N] = {"1Min",  "5Min",  "15Min", "30Min",
                                                 "1Hour", "4Hour", "1Day",  "1Week"};
     return names[src];
-}
-
-/* The label of a bar stamped t_us in the source timeframe (see
- * prov_massive.c: daily stamps name the New York date 12 h later, weekend
- * weekly stamps the following week). */
-static int64_t label_of(bk_tf src, int64_t t_us)
-{
-    if (src != BK_TF_D1 && src != BK_TF_W1)
-        return t_us;
-    int32_t day = bk_cal_ny_day(t_us + 12 * BK_US_PER_HOUR);
-    if (src == BK_TF_D1)
-        return bk_prov_day_label(day);
-    int wd = bk_weekday(day);
-    day += wd == 0 ? 1 : wd == 6 ? 2 : 0;
-    return bk_prov_week_label(day);
-}
-
-static bool is_resume(const char *t)
-{
-    return t && strncmp(t, RESUME_PREFIX, sizeof RESUME_PREFIX - 1) == 0;
-}
-
-/* Where the request starts: req->from_us, or a resume point of ours. */
-static int64_t range_start(const bk_fetch_req *req)
-{
-    int64_t v;
-    if (is_resume(req->page_token) &&
-        bk_parse_i64(req->page_token + sizeof RESUME_PREFIX - 1, req->from_us, req->to_us, &v) == 0)
-        return v;
-    return req->from_us;
 }
 
 /* ---- the parser ---- */
@@ -185,7 +156,7 @@ static int read_bar(const bk_jval *item, where w, bk_tf src, bk_bar *b, bk_err *
     if (rc == 0)
         rc = field_num(item, "v", w, &b->volume, err);
     if (rc == 0)
-        b->ts_us = label_of(src, t);
+        b->ts_us = bk_adapt_stamp_label(src, t); /* as Massive's stamps */
     return rc;
 }
 
@@ -204,7 +175,7 @@ static int read_token(const bk_jval *root, char *out, bk_err *err)
         return bk_err_set(err, BK_EPROV_MALFORMED,
                           WHO ": next_page_token of %zu bytes is longer than a page token (%d)",
                           len, BK_PAGE_TOKEN_MAX - 1);
-    if (len != strlen(s) || is_resume(s))
+    if (len != strlen(s) || bk_adapt_is_resume(s))
         return bk_err_set(err, BK_EPROV_MALFORMED, WHO ": next_page_token is not a token");
     memcpy(out, s, len + 1);
     return 0;
@@ -237,47 +208,13 @@ static int find_bars(const bk_jval *root, const bk_fetch_req *req, const bk_jval
     }
 }
 
-/* Aggregate into tf if needed, end an aggregated page on a whole bar, and
- * keep the labels in [from, to). cont is the provider's continuation. */
-static int finish_page(bk_page *pg, const bk_fetch_req *req, bk_anchor anchor, const char *cont,
-                       bk_err *err)
-{
-    if (aggregated(req->tf)) {
-        int64_t last_src = pg->n ? pg->bars[pg->n - 1].ts_us : INT64_MIN;
-        bk_err aerr = {0};
-        if (bk_prov_aggregate(pg, req->tf, anchor, &aerr) != 0)
-            return bk_err_set(err, BK_EPROV_MALFORMED, WHO ": cannot aggregate: %s", aerr.msg);
-        if (cont[0]) {
-            int64_t resume = INT64_MIN;
-            if (pg->n)
-                resume = pg->bars[--pg->n].ts_us; /* may be partial: fetched again */
-            else if (last_src != INT64_MIN)
-                resume = last_src + bk_tf_step_us(source_tf(req->tf));
-            if (resume <= range_start(req))
-                return bk_err_set(err, BK_EPROV_MALFORMED,
-                                  WHO ": a page continues before a whole %s bar",
-                                  bk_tf_name(req->tf));
-            if (resume < req->to_us)
-                snprintf(pg->next_token, sizeof pg->next_token, RESUME_PREFIX "%" PRId64, resume);
-        }
-    } else {
-        bk_strlcpy(pg->next_token, cont, sizeof pg->next_token);
-    }
-    size_t w = 0;
-    for (size_t i = 0; i < pg->n; i++)
-        if (pg->bars[i].ts_us >= req->from_us && pg->bars[i].ts_us < req->to_us)
-            pg->bars[w++] = pg->bars[i];
-    pg->n = w;
-    return 0;
-}
-
-static int parse_doc(const bk_jval *root, const bk_fetch_req *req, bk_anchor anchor, bk_page *out,
-                     bk_err *err)
+/* The document's bars and next_page_token (a bk_adapt_read_fn). */
+static int read_doc(const bk_jval *root, const bk_fetch_req *req, bk_page *out, char *cont,
+                    bk_err *err)
 {
     if (bk_jv_type(root) != BK_JT_OBJECT)
         return bk_err_set(err, BK_EPROV_MALFORMED, WHO ": the body is %s, not an object",
                           bk_jtype_name(bk_jv_type(root)));
-    char *cont = bk_xmalloc(BK_PAGE_TOKEN_MAX);
     const bk_jval *arr = NULL;
     where w;
     int rc = read_token(root, cont, err);
@@ -296,27 +233,15 @@ static int parse_doc(const bk_jval *root, const bk_fetch_req *req, bk_anchor anc
             bk_page_push(out, &b);
         }
     }
-    if (rc == 0)
-        rc = finish_page(out, req, anchor, cont, err);
-    free(cont);
     return rc;
 }
 
 int bk_alpaca_parse(const char *body, size_t len, const bk_fetch_req *req, bk_anchor anchor,
                     bk_page *out, bk_err *err)
 {
-    bk_page_reset(out);
-    if ((unsigned)req->tf >= BK_TF__N)
-        return bk_err_set(err, BK_EINVAL, WHO ": bad timeframe");
-    bk_jdoc *doc = NULL;
-    bk_err jerr = {0};
-    if (bk_jdoc_parse(&doc, body, len, &jerr) != 0)
-        return bk_err_set(err, BK_EPROV_MALFORMED, WHO ": invalid JSON: %s", jerr.msg);
-    int rc = parse_doc(bk_jdoc_root(doc), req, anchor, out, err);
-    bk_jdoc_free(doc);
-    if (rc)
-        bk_page_reset(out);
-    return rc;
+    bk_adapt_body b = {.data = body, .len = len, .req = req};
+    bk_adapt_cursor c = {.who = WHO, .anchor = anchor, .src = source_tf(req->tf)};
+    return bk_adapt_parse_cursor(&b, &c, read_doc, out, err);
 }
 
 /* ---- requests ---- */
@@ -336,12 +261,12 @@ static int request_url(const alpaca *a, const bk_fetch_req *req, bk_buf *url, bk
     if ((unsigned)req->tf >= BK_TF__N || req->to_us <= req->from_us)
         return bk_err_set(err, BK_EINVAL, WHO ": bad timeframe or empty range");
     const char *token = req->page_token && req->page_token[0] ? req->page_token : NULL;
-    int64_t start = req->from_us;
-    if (is_resume(token)) {
-        if (bk_parse_i64(token + sizeof RESUME_PREFIX - 1, req->from_us, req->to_us - 1, &start))
-            return bk_err_set(err, BK_EINVAL, WHO ": page token resumes outside the range");
+    int64_t start;
+    int rc = bk_adapt_request_start(&start, req, WHO, err);
+    if (rc)
+        return rc;
+    if (bk_adapt_is_resume(token))
         token = NULL;
-    }
     bk_tf src = source_tf(req->tf);
     /* end is inclusive: every source bar starting before the last requested
      * bar ends (aggregation needs all of it); daily and weekly stamps are
@@ -370,9 +295,12 @@ static int request_url(const alpaca *a, const bk_fetch_req *req, bk_buf *url, bk
     return 0;
 }
 
-/* Alpaca's words before the common status mapping. */
-static int check_status(const alpaca *a, const bk_http_resp *r, bk_err *err)
+/* Alpaca's words before the common status mapping (a bk_adapt_check_fn). */
+static int check_status(const bk_prov *p, const bk_fetch_req *req, const bk_http_resp *r,
+                        bk_err *err)
 {
+    const alpaca *a = p->impl;
+    (void)req;
     const char *body = r->body ? r->body : "";
     if (r->status == 403 && strstr(body, "subscription does not permit"))
         return bk_err_set(err, BK_EPROV_AUTH,
@@ -390,23 +318,20 @@ static int alpaca_fetch(bk_prov *p, const bk_fetch_req *req, bk_page *out, bk_er
     alpaca *a = p->impl;
     bk_buf url;
     bk_buf_init(&url);
-    bk_http_resp resp = {0};
     int rc = request_url(a, req, &url, err);
-    if (rc)
-        goto out;
-    bk_http_req hr = {.url = url.data,
-                      .headers = {a->key_hdr, a->secret_hdr, "Accept: application/json"},
-                      .timeout_ms = a->timeout_ms};
-    rc = bk_http_get(a->http, WHO, &hr, &resp, err);
-    if (rc)
-        goto out;
-    rc = check_status(a, &resp, err);
-    if (rc == 0)
-        rc = bk_alpaca_parse(resp.body, resp.len, req, p->anchor, out, err);
-out:
+    if (rc == 0) {
+        bk_adapt_call c = {
+            .who = WHO,
+            .http = a->http,
+            .hr = {.url = url.data,
+                   .headers = {a->key_hdr, a->secret_hdr, "Accept: application/json"},
+                   .timeout_ms = a->timeout_ms},
+            .check = check_status,
+            .parse = bk_alpaca_parse};
+        rc = bk_adapt_fetch(&c, p, req, out, err);
+    }
     if (rc)
         bk_page_reset(out);
-    bk_http_resp_fini(&resp);
     bk_buf_fini(&url);
     return rc;
 }
@@ -427,14 +352,6 @@ static void alpaca_free(bk_prov *p)
 static const bk_prov_ops alpaca_ops = {.fetch = alpaca_fetch, .free = alpaca_free};
 
 /* ---- construction ---- */
-
-static char *header(const char *name, const char *value)
-{
-    bk_buf b;
-    bk_buf_init(&b);
-    bk_buf_printf(&b, "%s: %s", name, value);
-    return b.data;
-}
 
 /* barkeep's adjustment word to Alpaca's, NULL if not served. */
 static const char *alpaca_adjustment(const char *adj)
@@ -465,14 +382,7 @@ static int check_cfg(const bk_prov_cfg *cfg, bk_err *err)
     if (strcmp(feed, "iex") != 0 && strcmp(feed, "sip") != 0)
         return bk_err_set(err, BK_EINVAL, WHO ": feed \"%s\" is not served (\"iex\" or \"sip\")",
                           feed);
-    const char *base = cfg->base_url && cfg->base_url[0] ? cfg->base_url : DEFAULT_BASE_URL;
-    if (strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0)
-        return bk_err_set(err, BK_EINVAL, WHO ": base URL \"%s\" is not http(s)", base);
-    if (cfg->timeout_ms < 0)
-        return bk_err_set(err, BK_EINVAL, WHO ": negative timeout");
-    if (cfg->anchor != BK_ANCHOR_SESSION && cfg->anchor != BK_ANCHOR_CLOCK)
-        return bk_err_set(err, BK_EINVAL, WHO ": bad anchor");
-    return 0;
+    return bk_adapt_check_transport(WHO, cfg, DEFAULT_BASE_URL, err);
 }
 
 /* Defaults of the free plan: 200 requests a minute, kept to 180 with a
@@ -506,13 +416,11 @@ int bk_alpaca_new(bk_prov **out, const bk_prov_cfg *cfg, bk_err *err)
     const char *adj = cfg->adjustment && cfg->adjustment[0] ? cfg->adjustment : "raw";
     alpaca *a = bk_xcalloc(1, sizeof *a);
     a->http = http;
-    a->key_hdr = header("APCA-API-KEY-ID", cfg->key);
-    a->secret_hdr = header("APCA-API-SECRET-KEY", cfg->secret);
+    a->key_hdr = bk_adapt_header("APCA-API-KEY-ID", NULL, cfg->key);
+    a->secret_hdr = bk_adapt_header("APCA-API-SECRET-KEY", NULL, cfg->secret);
     a->adjustment = alpaca_adjustment(adj);
     bk_strlcpy(a->feed, cfg->feed && cfg->feed[0] ? cfg->feed : "iex", sizeof a->feed);
-    a->base_url = bk_xstrdup(cfg->base_url && cfg->base_url[0] ? cfg->base_url : DEFAULT_BASE_URL);
-    for (size_t n = strlen(a->base_url); n > 0 && a->base_url[n - 1] == '/'; n--)
-        a->base_url[n - 1] = '\0';
+    a->base_url = bk_adapt_base_url(cfg->base_url, DEFAULT_BASE_URL);
     a->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 30000;
     bk_prov *p = bk_xcalloc(1, sizeof *p);
     p->ops = &alpaca_ops;

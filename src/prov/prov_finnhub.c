@@ -24,13 +24,15 @@
  * stamp, which is right for 00:00 UTC, 00:00 New York, the 09:30 open and
  * the 16:00 close alike, and the window is padded by a day on each side.
  *
- * Read next: prov.h (the contract), http.h, prov_yahoo.c (same structure).
+ * Read next: prov.h (the contract), adapt.h (page normalisation), http.h,
+ * prov_yahoo.c (same structure).
  */
 #include "prov/prov.h"
 #include "core/clock.h"
 #include "core/util.h"
 #include "json/jr.h"
 #include "model/time.h"
+#include "prov/adapt.h"
 #include "prov/http.h"
 
 #include <inttypes.h>
@@ -78,81 +80,6 @@ static tf_plan plan_for(bk_tf tf)
     }
 }
 
-/* ---- page normalisation (sort, dedupe, aggregate, keep [from, to)) ---- */
-
-/* Stable bottom-up merge sort by label; a sorted page costs one pass. */
-static void sort_bars(bk_bar *a, size_t n)
-{
-    size_t i = 1;
-    while (i < n && a[i - 1].ts_us <= a[i].ts_us)
-        i++;
-    if (i >= n)
-        return;
-    bk_bar *tmp = bk_xmalloc(n * sizeof *tmp);
-    for (size_t w = 1; w < n; w *= 2) {
-        for (size_t lo = 0; lo + w < n; lo += 2 * w) {
-            size_t mid = lo + w, hi = BK_MIN(lo + 2 * w, n), x = lo, y = mid, k = lo;
-            while (x < mid && y < hi)
-                tmp[k++] = a[y].ts_us < a[x].ts_us ? a[y++] : a[x++];
-            while (x < mid)
-                tmp[k++] = a[x++];
-            while (y < hi)
-                tmp[k++] = a[y++];
-            memcpy(a + lo, tmp + lo, (hi - lo) * sizeof *a);
-        }
-    }
-    free(tmp);
-}
-
-/* True if [ts, ts + step) overlaps the regular session of ts's date. */
-static bool in_session(int64_t ts, int64_t step, bk_session *cache)
-{
-    int32_t day = bk_cal_ny_day(ts);
-    if (cache->day != day) {
-        if (!bk_cal_session(day, cache)) {
-            memset(cache, 0, sizeof *cache);
-            cache->day = day;
-        }
-    }
-    return ts < cache->close_us && ts + step > cache->open_us;
-}
-
-/* Sort, keep the last of bars with one label, aggregate to req->tf when the
- * native bars are finer, keep labels in [from, to) (and, for native
- * intraday bars, those touching the regular session). */
-static int finish_page(bk_page *out, const bk_fetch_req *req, bk_anchor anchor, bk_tf native,
-                       bk_err *err)
-{
-    sort_bars(out->bars, out->n);
-    size_t w = 0;
-    for (size_t i = 0; i < out->n; i++) {
-        if (w && out->bars[w - 1].ts_us == out->bars[i].ts_us)
-            out->bars[w - 1] = out->bars[i];
-        else
-            out->bars[w++] = out->bars[i];
-    }
-    out->n = w;
-    if (native != req->tf) {
-        int rc = bk_prov_aggregate(out, req->tf, anchor, err);
-        if (rc)
-            return rc;
-    }
-    bool check_session = native == req->tf && bk_tf_intraday(native);
-    int64_t step = bk_tf_step_us(native);
-    bk_session cache = {.day = INT32_MIN};
-    w = 0;
-    for (size_t i = 0; i < out->n; i++) {
-        int64_t ts = out->bars[i].ts_us;
-        if (ts < req->from_us || ts >= req->to_us)
-            continue;
-        if (check_session && !in_session(ts, step, &cache))
-            continue;
-        out->bars[w++] = out->bars[i];
-    }
-    out->n = w;
-    return 0;
-}
-
 /* ---- the parser ---- */
 
 static const char *const keys[6] = {"t", "o", "h", "l", "c", "v"};
@@ -174,20 +101,12 @@ static int arrays(const bk_jval *root, const bk_jval *arr[6], size_t *n, bk_err 
     return 0;
 }
 
-/* Monday 00:00 New York of the week holding date day; a Sunday stamp
- * belongs to the week that starts the next day. */
-static int64_t week_label(int32_t day)
-{
-    return bk_prov_week_label(bk_weekday(day) == 0 ? day + 1 : day);
-}
-
+/* Daily and weekly candles: the UTC date of the stamp names the bar (a
+ * Sunday stamp the week that starts the next day). */
 static int64_t label_of(bk_tf native, int64_t t_s)
 {
-    int32_t utc_day = (int32_t)(t_s / 86400);
-    if (native == BK_TF_D1)
-        return bk_prov_day_label(utc_day);
-    if (native == BK_TF_W1)
-        return week_label(utc_day);
+    if (native == BK_TF_D1 || native == BK_TF_W1)
+        return bk_adapt_date_label(native, (int32_t)(t_s / 86400), false);
     return t_s * BK_US_PER_S;
 }
 
@@ -223,7 +142,7 @@ static int parse_doc(const bk_jval *root, bk_tf native, bk_page *out, bk_err *er
     if (strcmp(s, "ok") != 0)
         return bk_err_set(err, BK_EPROV_MALFORMED, "finnhub: status \"%.40s\"", s);
     const bk_jval *arr[6];
-    size_t n;
+    size_t n = 0;
     int rc = arrays(root, arr, &n, err);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         bk_bar b;
@@ -248,7 +167,7 @@ int bk_finnhub_parse(const char *body, size_t len, const bk_fetch_req *req, bk_a
     int rc = parse_doc(bk_jdoc_root(doc), pl.native, out, err);
     bk_jdoc_free(doc);
     if (rc == 0)
-        rc = finish_page(out, req, anchor, pl.native, err);
+        rc = bk_adapt_finish_window(out, req, anchor, pl.native, err);
     if (rc)
         bk_page_reset(out);
     return rc;
@@ -274,6 +193,15 @@ static void build_url(const finnhub *f, const bk_fetch_req *req, bk_buf *url)
                   BK_MAX(from, 0) / BK_US_PER_S, (BK_MAX(to, 1) + BK_US_PER_S - 1) / BK_US_PER_S);
 }
 
+/* The common status rules (a bk_adapt_check_fn; 2xx answers are parsed). */
+static int check_status(const bk_prov *p, const bk_fetch_req *req, const bk_http_resp *r,
+                        bk_err *err)
+{
+    (void)p;
+    (void)req;
+    return bk_http_classify(r, "finnhub", err);
+}
+
 static int finnhub_fetch(bk_prov *p, const bk_fetch_req *req, bk_page *out, bk_err *err)
 {
     const finnhub *f = p->impl;
@@ -287,21 +215,15 @@ static int finnhub_fetch(bk_prov *p, const bk_fetch_req *req, bk_page *out, bk_e
     bk_buf url;
     bk_buf_init(&url);
     build_url(f, req, &url);
-    bk_http_req hr = {.url = url.data,
-                      .headers = {f->auth, "Accept: application/json"},
-                      .timeout_ms = f->timeout_ms};
-    bk_http_resp resp;
-    int rc = bk_http_get(f->http, "finnhub", &hr, &resp, err);
+    bk_adapt_call c = {.who = "finnhub",
+                       .http = f->http,
+                       .hr = {.url = url.data,
+                              .headers = {f->auth, "Accept: application/json"},
+                              .timeout_ms = f->timeout_ms},
+                       .check = check_status,
+                       .parse = bk_finnhub_parse};
+    int rc = bk_adapt_fetch(&c, p, req, out, err);
     bk_buf_fini(&url);
-    if (rc)
-        return rc;
-    if (resp.status < 200 || resp.status > 299)
-        rc = bk_http_classify(&resp, "finnhub", err);
-    else
-        rc = bk_finnhub_parse(resp.body, resp.len, req, p->anchor, out, err);
-    bk_http_resp_fini(&resp);
-    if (rc)
-        bk_page_reset(out);
     return rc;
 }
 
@@ -330,10 +252,9 @@ static void set_limits(bk_prov_limits *l)
 
 static int check_cfg(const bk_prov_cfg *cfg, bool *split, bk_err *err)
 {
-    if (!cfg || !cfg->key || !cfg->key[0])
-        return bk_err_set(err, BK_EINVAL, "finnhub: no API key (set FINNHUB_API_KEY)");
-    if (strpbrk(cfg->key, "\r\n"))
-        return bk_err_set(err, BK_EINVAL, "finnhub: the API key holds a line break");
+    int rc = bk_adapt_check_key("finnhub", cfg ? cfg->key : NULL, "FINNHUB_API_KEY", err);
+    if (rc)
+        return rc;
     const char *adj = cfg->adjustment ? cfg->adjustment : "raw";
     if (strcmp(adj, "raw") != 0 && strcmp(adj, "split") != 0)
         return bk_err_set(err, BK_EINVAL,
@@ -362,14 +283,8 @@ int bk_finnhub_new(bk_prov **out, const bk_prov_cfg *cfg, bk_err *err)
     finnhub *f = bk_xcalloc(1, sizeof *f);
     f->http = h;
     f->split = split;
-    f->base_url = bk_xstrdup(cfg->base_url && cfg->base_url[0] ? cfg->base_url : FINNHUB_URL);
-    size_t n = strlen(f->base_url);
-    while (n > 0 && f->base_url[n - 1] == '/')
-        f->base_url[--n] = '\0';
-    bk_buf auth;
-    bk_buf_init(&auth);
-    bk_buf_printf(&auth, "X-Finnhub-Token: %s", cfg->key);
-    f->auth = auth.data; /* the buffer's allocation, kept */
+    f->base_url = bk_adapt_base_url(cfg->base_url, FINNHUB_URL);
+    f->auth = bk_adapt_header("X-Finnhub-Token", NULL, cfg->key);
     f->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 30000;
     bk_prov *p = bk_xcalloc(1, sizeof *p);
     p->ops = &finnhub_ops;

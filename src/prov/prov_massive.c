@@ -21,9 +21,11 @@
  * partial, bar is dropped and the token becomes "resume:<label µs>", a fresh
  * request from that bar's start.
  *
- * Read next: prov.h (the contract), providers.md §4 (the API and its quirks),
- * prov_alpaca.c (the same structure for Alpaca), docs/providers.md.
+ * Read next: prov.h (the contract), adapt.h (page finishing and resume
+ * tokens, shared with prov_alpaca.c), providers.md §4 (the API and its
+ * quirks), prov_alpaca.c (the same structure for Alpaca), docs/providers.md.
  */
+#include "prov/adapt.h"
 #include "prov/http.h"
 #include "prov/prov.h"
 
@@ -41,7 +43,6 @@
 #define WHO              "massive"
 #define DEFAULT_BASE_URL "https://api.massive.com"
 #define PAGE_LIMIT       50000 /* base aggregates per request (the maximum) */
-#define RESUME_PREFIX    "resume:"
 #define AGGS_PATH        "/v2/aggs/"
 /* Stamps accepted: 1970-01-01 .. 2200-01-01 (ms). */
 #define T_MAX_MS INT64_C(7258118400000)
@@ -49,7 +50,7 @@
 typedef struct massive {
     bk_http *http;
     char *base_url; /* without a trailing '/' */
-    char *key;
+    char *auth;     /* "Authorization: Bearer KEY" */
     bool adjusted;
     int64_t timeout_ms;
 } massive;
@@ -73,33 +74,6 @@ static void timespan(bk_tf src, int *mult, const char **span)
     static const int mults[BK_TF__N] = {1, 5, 15, 30, 1, 4, 1, 1};
     *mult = mults[src];
     *span = src == BK_TF_D1 ? "day" : src == BK_TF_W1 ? "week" : "minute";
-}
-
-/* The label of a bar stamped t_us in the source timeframe: intraday stamps
- * are bar starts; a daily stamp names a New York date (taken 12 h later, so
- * 00:00 UTC of the date, its 00:00 New York and its session open all agree);
- * a weekly stamp on a weekend names the week that follows. */
-static int64_t label_of(bk_tf src, int64_t t_us)
-{
-    if (src != BK_TF_D1 && src != BK_TF_W1)
-        return t_us;
-    int32_t day = bk_cal_ny_day(t_us + 12 * BK_US_PER_HOUR);
-    if (src == BK_TF_D1)
-        return bk_prov_day_label(day);
-    int wd = bk_weekday(day);
-    day += wd == 0 ? 1 : wd == 6 ? 2 : 0;
-    return bk_prov_week_label(day);
-}
-
-/* Where the request starts: req->from_us, or a resume point of ours. */
-static int64_t range_start(const bk_fetch_req *req)
-{
-    const char *t = req->page_token;
-    int64_t v;
-    if (t && strncmp(t, RESUME_PREFIX, sizeof RESUME_PREFIX - 1) == 0 &&
-        bk_parse_i64(t + sizeof RESUME_PREFIX - 1, req->from_us, req->to_us, &v) == 0)
-        return v;
-    return req->from_us;
 }
 
 /* ---- the parser ---- */
@@ -137,7 +111,7 @@ static int read_bar(const bk_jval *item, size_t i, bk_tf src, bk_bar *b, bk_err 
     if (rc == 0) /* may be in exponent form: 1.029145e+06 */
         rc = field_num(item, "v", i, &b->volume, err);
     if (rc == 0)
-        b->ts_us = label_of(src, (int64_t)t * BK_US_PER_MS);
+        b->ts_us = bk_adapt_stamp_label(src, (int64_t)t * BK_US_PER_MS);
     return rc;
 }
 
@@ -184,42 +158,9 @@ static int read_next_url(const bk_jval *root, char *out, bk_err *err)
     return 0;
 }
 
-/* Aggregate into tf if needed, end an aggregated page on a whole bar, and
- * keep the labels in [from, to). cont is the provider's continuation. */
-static int finish_page(bk_page *pg, const bk_fetch_req *req, bk_anchor anchor, const char *cont,
-                       bk_err *err)
-{
-    if (aggregated(req->tf)) {
-        int64_t last_src = pg->n ? pg->bars[pg->n - 1].ts_us : INT64_MIN;
-        bk_err aerr = {0};
-        if (bk_prov_aggregate(pg, req->tf, anchor, &aerr) != 0)
-            return bk_err_set(err, BK_EPROV_MALFORMED, WHO ": cannot aggregate: %s", aerr.msg);
-        if (cont[0]) {
-            int64_t resume = INT64_MIN;
-            if (pg->n)
-                resume = pg->bars[--pg->n].ts_us; /* may be partial: fetched again */
-            else if (last_src != INT64_MIN)
-                resume = last_src + bk_tf_step_us(source_tf(req->tf));
-            if (resume <= range_start(req))
-                return bk_err_set(err, BK_EPROV_MALFORMED,
-                                  WHO ": a page continues before a whole %s bar",
-                                  bk_tf_name(req->tf));
-            if (resume < req->to_us)
-                snprintf(pg->next_token, sizeof pg->next_token, RESUME_PREFIX "%" PRId64, resume);
-        }
-    } else {
-        bk_strlcpy(pg->next_token, cont, sizeof pg->next_token);
-    }
-    size_t w = 0;
-    for (size_t i = 0; i < pg->n; i++)
-        if (pg->bars[i].ts_us >= req->from_us && pg->bars[i].ts_us < req->to_us)
-            pg->bars[w++] = pg->bars[i];
-    pg->n = w;
-    return 0;
-}
-
-static int parse_doc(const bk_jval *root, const bk_fetch_req *req, bk_anchor anchor, bk_page *out,
-                     bk_err *err)
+/* The document's bars and next_url (a bk_adapt_read_fn). */
+static int read_doc(const bk_jval *root, const bk_fetch_req *req, bk_page *out, char *cont,
+                    bk_err *err)
 {
     if (bk_jv_type(root) != BK_JT_OBJECT)
         return bk_err_set(err, BK_EPROV_MALFORMED, WHO ": the body is %s, not an object",
@@ -231,7 +172,6 @@ static int parse_doc(const bk_jval *root, const bk_fetch_req *req, bk_anchor anc
             (void)bk_jv_str(bk_jv_get(root, "message"), &why, NULL);
         return bk_err_set(err, BK_EPROV_MALFORMED, WHO ": status ERROR: %.160s", why);
     }
-    char *cont = bk_xmalloc(BK_PAGE_TOKEN_MAX);
     int rc = read_next_url(root, cont, err);
     const bk_jval *res = bk_jv_get(root, "results"); /* omitted when there is no data */
     bk_jtype rt = bk_jv_type(res);
@@ -252,27 +192,15 @@ static int parse_doc(const bk_jval *root, const bk_fetch_req *req, bk_anchor anc
             bk_page_push(out, &b);
         }
     }
-    if (rc == 0)
-        rc = finish_page(out, req, anchor, cont, err);
-    free(cont);
     return rc;
 }
 
 int bk_massive_parse(const char *body, size_t len, const bk_fetch_req *req, bk_anchor anchor,
                      bk_page *out, bk_err *err)
 {
-    bk_page_reset(out);
-    if ((unsigned)req->tf >= BK_TF__N)
-        return bk_err_set(err, BK_EINVAL, WHO ": bad timeframe");
-    bk_jdoc *doc = NULL;
-    bk_err jerr = {0};
-    if (bk_jdoc_parse(&doc, body, len, &jerr) != 0)
-        return bk_err_set(err, BK_EPROV_MALFORMED, WHO ": invalid JSON: %s", jerr.msg);
-    int rc = parse_doc(bk_jdoc_root(doc), req, anchor, out, err);
-    bk_jdoc_free(doc);
-    if (rc)
-        bk_page_reset(out);
-    return rc;
+    bk_adapt_body b = {.data = body, .len = len, .req = req};
+    bk_adapt_cursor c = {.who = WHO, .anchor = anchor, .src = source_tf(req->tf)};
+    return bk_adapt_parse_cursor(&b, &c, read_doc, out, err);
 }
 
 /* ---- requests ---- */
@@ -322,16 +250,12 @@ static int request_url(const massive *m, const bk_fetch_req *req, bk_buf *url, b
     if ((unsigned)req->tf >= BK_TF__N || req->to_us <= req->from_us)
         return bk_err_set(err, BK_EINVAL, WHO ": bad timeframe or empty range");
     const char *t = req->page_token;
-    if (!t || !t[0]) {
-        range_url(m, req, req->from_us, url);
-        return 0;
-    }
-    if (strncmp(t, RESUME_PREFIX, sizeof RESUME_PREFIX - 1) == 0) {
-        int64_t at;
-        if (bk_parse_i64(t + sizeof RESUME_PREFIX - 1, req->from_us, req->to_us - 1, &at) != 0)
-            return bk_err_set(err, BK_EINVAL, WHO ": page token resumes outside the range");
-        range_url(m, req, at, url);
-        return 0;
+    if (!t || !t[0] || bk_adapt_is_resume(t)) {
+        int64_t start;
+        int rc = bk_adapt_request_start(&start, req, WHO, err);
+        if (rc == 0)
+            range_url(m, req, start, url);
+        return rc;
     }
     const char *path = next_url_path(t);
     if (!path)
@@ -341,9 +265,12 @@ static int request_url(const massive *m, const bk_fetch_req *req, bk_buf *url, b
     return 0;
 }
 
-/* Massive's words before the common status mapping. */
-static int check_status(const bk_http_resp *r, bk_err *err)
+/* Massive's words before the common status mapping (a bk_adapt_check_fn). */
+static int check_status(const bk_prov *p, const bk_fetch_req *req, const bk_http_resp *r,
+                        bk_err *err)
 {
+    (void)p;
+    (void)req;
     if (r->status == 403 && r->body && strstr(r->body, "data timeframe"))
         return bk_err_set(err, BK_EPROV_RANGE,
                           WHO ": the plan does not include this time range (HTTP 403: %.120s)",
@@ -354,28 +281,21 @@ static int check_status(const bk_http_resp *r, bk_err *err)
 static int massive_fetch(bk_prov *p, const bk_fetch_req *req, bk_page *out, bk_err *err)
 {
     massive *m = p->impl;
-    bk_buf url, auth;
+    bk_buf url;
     bk_buf_init(&url);
-    bk_buf_init(&auth);
-    bk_http_resp resp = {0};
     int rc = request_url(m, req, &url, err);
-    if (rc)
-        goto out;
-    bk_buf_printf(&auth, "Authorization: Bearer %s", m->key);
-    bk_http_req hr = {.url = url.data,
-                      .headers = {auth.data, "Accept: application/json"},
-                      .timeout_ms = m->timeout_ms};
-    rc = bk_http_get(m->http, WHO, &hr, &resp, err);
-    if (rc)
-        goto out;
-    rc = check_status(&resp, err);
-    if (rc == 0)
-        rc = bk_massive_parse(resp.body, resp.len, req, p->anchor, out, err);
-out:
+    if (rc == 0) {
+        bk_adapt_call c = {.who = WHO,
+                           .http = m->http,
+                           .hr = {.url = url.data,
+                                  .headers = {m->auth, "Accept: application/json"},
+                                  .timeout_ms = m->timeout_ms},
+                           .check = check_status,
+                           .parse = bk_massive_parse};
+        rc = bk_adapt_fetch(&c, p, req, out, err);
+    }
     if (rc)
         bk_page_reset(out);
-    bk_http_resp_fini(&resp);
-    bk_buf_fini(&auth);
     bk_buf_fini(&url);
     return rc;
 }
@@ -386,7 +306,7 @@ static void massive_free(bk_prov *p)
     if (m) {
         bk_http_free(m->http);
         free(m->base_url);
-        free(m->key);
+        free(m->auth);
         free(m);
     }
     free(p);
@@ -398,10 +318,9 @@ static const bk_prov_ops massive_ops = {.fetch = massive_fetch, .free = massive_
 
 static int check_cfg(const bk_prov_cfg *cfg, bool *adjusted, bk_err *err)
 {
-    if (!cfg || !cfg->key || !cfg->key[0])
-        return bk_err_set(err, BK_EINVAL, WHO ": no API key (set MASSIVE_API_KEY)");
-    if (strpbrk(cfg->key, "\r\n"))
-        return bk_err_set(err, BK_EINVAL, WHO ": the API key holds a line break");
+    int rc = bk_adapt_check_key(WHO, cfg ? cfg->key : NULL, "MASSIVE_API_KEY", err);
+    if (rc)
+        return rc;
     const char *adj = cfg->adjustment && cfg->adjustment[0] ? cfg->adjustment : "split";
     if (strcmp(adj, "split") != 0 && strcmp(adj, "raw") != 0)
         return bk_err_set(err, BK_EINVAL,
@@ -412,14 +331,7 @@ static int check_cfg(const bk_prov_cfg *cfg, bool *adjusted, bk_err *err)
     if (cfg->feed && cfg->feed[0] && strcmp(cfg->feed, "sip") != 0)
         return bk_err_set(err, BK_EINVAL, WHO ": feed \"%s\" is not served (only \"sip\")",
                           cfg->feed);
-    const char *base = cfg->base_url && cfg->base_url[0] ? cfg->base_url : DEFAULT_BASE_URL;
-    if (strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0)
-        return bk_err_set(err, BK_EINVAL, WHO ": base URL \"%s\" is not http(s)", base);
-    if (cfg->timeout_ms < 0)
-        return bk_err_set(err, BK_EINVAL, WHO ": negative timeout");
-    if (cfg->anchor != BK_ANCHOR_SESSION && cfg->anchor != BK_ANCHOR_CLOCK)
-        return bk_err_set(err, BK_EINVAL, WHO ": bad anchor");
-    return 0;
+    return bk_adapt_check_transport(WHO, cfg, DEFAULT_BASE_URL, err);
 }
 
 /* Defaults of the free ("Basic") plan: 5 requests a minute, about two years
@@ -450,10 +362,8 @@ int bk_massive_new(bk_prov **out, const bk_prov_cfg *cfg, bk_err *err)
         return rc;
     massive *m = bk_xcalloc(1, sizeof *m);
     m->http = http;
-    m->key = bk_xstrdup(cfg->key);
-    m->base_url = bk_xstrdup(cfg->base_url && cfg->base_url[0] ? cfg->base_url : DEFAULT_BASE_URL);
-    for (size_t n = strlen(m->base_url); n > 0 && m->base_url[n - 1] == '/'; n--)
-        m->base_url[n - 1] = '\0';
+    m->auth = bk_adapt_header("Authorization", "Bearer", cfg->key);
+    m->base_url = bk_adapt_base_url(cfg->base_url, DEFAULT_BASE_URL);
     m->adjusted = adjusted;
     m->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 30000;
     bk_prov *p = bk_xcalloc(1, sizeof *p);

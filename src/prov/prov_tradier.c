@@ -21,13 +21,15 @@
  * Auth faults are Apigee objects; any keymanagement.service.* error code is
  * a credential problem (even when sent with HTTP 500).
  *
- * Read next: prov.h (the contract), http.h, prov_yahoo.c (same structure).
+ * Read next: prov.h (the contract), adapt.h (page normalisation), http.h,
+ * prov_yahoo.c (same structure).
  */
 #include "prov/prov.h"
 #include "core/clock.h"
 #include "core/util.h"
 #include "json/jr.h"
 #include "model/time.h"
+#include "prov/adapt.h"
 #include "prov/http.h"
 
 #include <inttypes.h>
@@ -72,91 +74,9 @@ static tf_plan plan_for(bk_tf tf)
     }
 }
 
-/* ---- page normalisation (sort, dedupe, aggregate, keep [from, to)) ---- */
-
-/* Stable bottom-up merge sort by label; a sorted page costs one pass. */
-static void sort_bars(bk_bar *a, size_t n)
-{
-    size_t i = 1;
-    while (i < n && a[i - 1].ts_us <= a[i].ts_us)
-        i++;
-    if (i >= n)
-        return;
-    bk_bar *tmp = bk_xmalloc(n * sizeof *tmp);
-    for (size_t w = 1; w < n; w *= 2) {
-        for (size_t lo = 0; lo + w < n; lo += 2 * w) {
-            size_t mid = lo + w, hi = BK_MIN(lo + 2 * w, n), x = lo, y = mid, k = lo;
-            while (x < mid && y < hi)
-                tmp[k++] = a[y].ts_us < a[x].ts_us ? a[y++] : a[x++];
-            while (x < mid)
-                tmp[k++] = a[x++];
-            while (y < hi)
-                tmp[k++] = a[y++];
-            memcpy(a + lo, tmp + lo, (hi - lo) * sizeof *a);
-        }
-    }
-    free(tmp);
-}
-
-/* True if [ts, ts + step) overlaps the regular session of ts's date. */
-static bool in_session(int64_t ts, int64_t step, bk_session *cache)
-{
-    int32_t day = bk_cal_ny_day(ts);
-    if (cache->day != day) {
-        if (!bk_cal_session(day, cache)) {
-            memset(cache, 0, sizeof *cache);
-            cache->day = day;
-        }
-    }
-    return ts < cache->close_us && ts + step > cache->open_us;
-}
-
-/* Sort, keep the last of bars with one label, aggregate to req->tf when the
- * native bars are finer, keep labels in [from, to) (and, for native
- * intraday bars, those touching the regular session). */
-static int finish_page(bk_page *out, const bk_fetch_req *req, bk_anchor anchor, bk_tf native,
-                       bk_err *err)
-{
-    sort_bars(out->bars, out->n);
-    size_t w = 0;
-    for (size_t i = 0; i < out->n; i++) {
-        if (w && out->bars[w - 1].ts_us == out->bars[i].ts_us)
-            out->bars[w - 1] = out->bars[i];
-        else
-            out->bars[w++] = out->bars[i];
-    }
-    out->n = w;
-    if (native != req->tf) {
-        int rc = bk_prov_aggregate(out, req->tf, anchor, err);
-        if (rc)
-            return rc;
-    }
-    bool check_session = native == req->tf && bk_tf_intraday(native);
-    int64_t step = bk_tf_step_us(native);
-    bk_session cache = {.day = INT32_MIN};
-    w = 0;
-    for (size_t i = 0; i < out->n; i++) {
-        int64_t ts = out->bars[i].ts_us;
-        if (ts < req->from_us || ts >= req->to_us)
-            continue;
-        if (check_session && !in_session(ts, step, &cache))
-            continue;
-        out->bars[w++] = out->bars[i];
-    }
-    out->n = w;
-    return 0;
-}
-
 /* ---- the parser ---- */
 
 static const char *const price_keys[5] = {"open", "high", "low", "close", "volume"};
-
-/* Monday 00:00 New York of the week holding date day; a Sunday stamp
- * belongs to the week that starts the next day. */
-static int64_t week_label(int32_t day)
-{
-    return bk_prov_week_label(bk_weekday(day) == 0 ? day + 1 : day);
-}
 
 /* The label of one item: `date` for history, `timestamp` (else `time`)
  * for timesales. */
@@ -171,7 +91,7 @@ static int item_label(const bk_jval *it, const char *list, size_t i, bk_tf nativ
             bk_date_parse(s, &day) != 0)
             return bk_err_set(err, BK_EPROV_MALFORMED,
                               "tradier: %s[%zu].date is not a YYYY-MM-DD date", list, i);
-        *out = native == BK_TF_D1 ? bk_prov_day_label(day) : week_label(day);
+        *out = bk_adapt_date_label(native, day, false); /* Sunday: the next week */
         return 0;
     }
     const bk_jval *tsv = bk_jv_get(it, "timestamp");
@@ -266,7 +186,7 @@ int bk_tradier_parse(const char *body, size_t len, const bk_fetch_req *req, bk_a
     int rc = parse_doc(bk_jdoc_root(doc), pl, out, err);
     bk_jdoc_free(doc);
     if (rc == 0)
-        rc = finish_page(out, req, anchor, pl.native, err);
+        rc = bk_adapt_finish_window(out, req, anchor, pl.native, err);
     if (rc)
         bk_page_reset(out);
     return rc;
@@ -319,9 +239,15 @@ static bool body_has(const bk_http_resp *r, const char *needle)
 }
 
 /* Tradier's words first (retention refusal, whatever the status but 429;
- * credential faults), then the common status rules. */
-static int http_error(const bk_http_resp *r, const char *symbol, bk_err *err)
+ * credential faults), then the common status rules (a bk_adapt_check_fn;
+ * other 2xx answers go to the parser). */
+static int check_status(const bk_prov *p, const bk_fetch_req *req, const bk_http_resp *r,
+                        bk_err *err)
 {
+    (void)p;
+    if (r->status >= 200 && r->status <= 299 && !body_has(r, "must be on or after"))
+        return 0;
+    const char *symbol = req->symbol;
     if (r->status != 429 && body_has(r, "must be on or after")) {
         const char *m = strstr(r->body, "start");
         return bk_err_set(err, BK_EPROV_RANGE, "tradier: window refused for %s: %.120s", symbol,
@@ -342,21 +268,15 @@ static int tradier_fetch(bk_prov *p, const bk_fetch_req *req, bk_page *out, bk_e
     bk_buf url;
     bk_buf_init(&url);
     build_url(t, req, &url);
-    bk_http_req hr = {.url = url.data,
-                      .headers = {t->auth, "Accept: application/json"},
-                      .timeout_ms = t->timeout_ms};
-    bk_http_resp resp;
-    int rc = bk_http_get(t->http, "tradier", &hr, &resp, err);
+    bk_adapt_call c = {.who = "tradier",
+                       .http = t->http,
+                       .hr = {.url = url.data,
+                              .headers = {t->auth, "Accept: application/json"},
+                              .timeout_ms = t->timeout_ms},
+                       .check = check_status,
+                       .parse = bk_tradier_parse};
+    int rc = bk_adapt_fetch(&c, p, req, out, err);
     bk_buf_fini(&url);
-    if (rc)
-        return rc;
-    if (resp.status < 200 || resp.status > 299 || body_has(&resp, "must be on or after"))
-        rc = http_error(&resp, req->symbol, err);
-    else
-        rc = bk_tradier_parse(resp.body, resp.len, req, p->anchor, out, err);
-    bk_http_resp_fini(&resp);
-    if (rc)
-        bk_page_reset(out);
     return rc;
 }
 
@@ -389,10 +309,9 @@ static void set_limits(bk_prov_limits *l, bool sandbox)
 
 static int check_cfg(const bk_prov_cfg *cfg, bk_err *err)
 {
-    if (!cfg || !cfg->key || !cfg->key[0])
-        return bk_err_set(err, BK_EINVAL, "tradier: no API key (set TRADIER_API_KEY)");
-    if (strpbrk(cfg->key, "\r\n"))
-        return bk_err_set(err, BK_EINVAL, "tradier: the API key holds a line break");
+    int rc = bk_adapt_check_key("tradier", cfg ? cfg->key : NULL, "TRADIER_API_KEY", err);
+    if (rc)
+        return rc;
     if (cfg->adjustment && strcmp(cfg->adjustment, "split") != 0)
         return bk_err_set(err, BK_EINVAL,
                           "tradier: adjustment \"%s\" not served (history is split-adjusted, "
@@ -417,16 +336,11 @@ int bk_tradier_new(bk_prov **out, const bk_prov_cfg *cfg, bk_err *err)
         return rc;
     tradier *t = bk_xcalloc(1, sizeof *t);
     t->http = h;
-    t->base_url = bk_xstrdup(cfg->base_url && cfg->base_url[0] ? cfg->base_url : TRADIER_URL);
+    t->base_url = bk_adapt_base_url(cfg->base_url, TRADIER_URL);
     size_t n = strlen(t->base_url);
-    while (n > 0 && t->base_url[n - 1] == '/')
-        t->base_url[--n] = '\0';
     if (n >= 3 && strcmp(t->base_url + n - 3, "/v1") == 0) /* accept the documented base */
         t->base_url[n - 3] = '\0';
-    bk_buf auth;
-    bk_buf_init(&auth);
-    bk_buf_printf(&auth, "Authorization: Bearer %s", cfg->key);
-    t->auth = auth.data;
+    t->auth = bk_adapt_header("Authorization", "Bearer", cfg->key);
     t->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 30000;
     bool sandbox = strstr(t->base_url, "sandbox.tradier.com") != NULL;
     bk_prov *p = bk_xcalloc(1, sizeof *p);

@@ -21,13 +21,16 @@
  * For a clock-anchored barkeep both 1h and 4h are aggregated from 30m bars
  * (which fit both grids), so their retention is 30m's 60 days.
  *
- * Read next: prov.h (the contract), http.h (transport and classification).
+ * Read next: prov.h (the contract), adapt.h (page normalisation, shared
+ * with prov_finnhub.c and prov_tradier.c), http.h (transport and
+ * classification).
  */
 #include "prov/prov.h"
 #include "core/clock.h"
 #include "core/util.h"
 #include "json/jr.h"
 #include "model/time.h"
+#include "prov/adapt.h"
 #include "prov/http.h"
 
 #include <inttypes.h>
@@ -77,88 +80,6 @@ static tf_plan plan_for(bk_tf tf, bk_anchor anchor)
     default:
         return (tf_plan){"1wk", BK_TF_W1};
     }
-}
-
-/* ---- page normalisation (sort, dedupe, aggregate, keep [from, to)) ---- */
-
-/* Stable bottom-up merge sort by label; a sorted page costs one pass. */
-static void sort_bars(bk_bar *a, size_t n)
-{
-    size_t i = 1;
-    while (i < n && a[i - 1].ts_us <= a[i].ts_us)
-        i++;
-    if (i >= n)
-        return;
-    bk_bar *tmp = bk_xmalloc(n * sizeof *tmp);
-    for (size_t w = 1; w < n; w *= 2) {
-        for (size_t lo = 0; lo + w < n; lo += 2 * w) {
-            size_t mid = lo + w, hi = BK_MIN(lo + 2 * w, n), x = lo, y = mid, k = lo;
-            while (x < mid && y < hi)
-                tmp[k++] = a[y].ts_us < a[x].ts_us ? a[y++] : a[x++];
-            while (x < mid)
-                tmp[k++] = a[x++];
-            while (y < hi)
-                tmp[k++] = a[y++];
-            memcpy(a + lo, tmp + lo, (hi - lo) * sizeof *a);
-        }
-    }
-    free(tmp);
-}
-
-/* True if [ts, ts + step) overlaps the regular session of ts's date. */
-static bool in_session(int64_t ts, int64_t step, bk_session *cache)
-{
-    int32_t day = bk_cal_ny_day(ts);
-    if (cache->day != day) {
-        if (!bk_cal_session(day, cache)) {
-            memset(cache, 0, sizeof *cache);
-            cache->day = day;
-        }
-    }
-    return ts < cache->close_us && ts + step > cache->open_us;
-}
-
-/* Sort, keep the last of bars with one label (a revised bar), aggregate to
- * req->tf when the native bars are finer, and keep labels in [from, to)
- * (and, for native intraday bars, those touching the regular session). */
-static int finish_page(bk_page *out, const bk_fetch_req *req, bk_anchor anchor, bk_tf native,
-                       bk_err *err)
-{
-    sort_bars(out->bars, out->n);
-    size_t w = 0;
-    for (size_t i = 0; i < out->n; i++) {
-        if (w && out->bars[w - 1].ts_us == out->bars[i].ts_us)
-            out->bars[w - 1] = out->bars[i];
-        else
-            out->bars[w++] = out->bars[i];
-    }
-    out->n = w;
-    if (native != req->tf) {
-        int rc = bk_prov_aggregate(out, req->tf, anchor, err);
-        if (rc)
-            return rc;
-    }
-    bool check_session = native == req->tf && bk_tf_intraday(native);
-    int64_t step = bk_tf_step_us(native);
-    bk_session cache = {.day = INT32_MIN};
-    w = 0;
-    for (size_t i = 0; i < out->n; i++) {
-        int64_t ts = out->bars[i].ts_us;
-        if (ts < req->from_us || ts >= req->to_us)
-            continue;
-        if (check_session && !in_session(ts, step, &cache))
-            continue;
-        out->bars[w++] = out->bars[i];
-    }
-    out->n = w;
-    return 0;
-}
-
-/* Monday 00:00 New York of the week holding date day; a Sunday stamp
- * belongs to the week that starts the next day. */
-static int64_t week_label(int32_t day)
-{
-    return bk_prov_week_label(bk_weekday(day) == 0 ? day + 1 : day);
 }
 
 /* ---- the parser ---- */
@@ -212,13 +133,13 @@ static int quote_arrays(const bk_jval *result, size_t n, const bk_jval *arr[5], 
     return 0;
 }
 
+/* Daily and weekly stamps are the session open: their New York date names
+ * the bar (a Sunday stamp the week that starts the next day). */
 static int64_t label_of(bk_tf native, int64_t t_s)
 {
     int64_t us = t_s * BK_US_PER_S;
-    if (native == BK_TF_D1)
-        return bk_prov_day_label(bk_cal_ny_day(us));
-    if (native == BK_TF_W1)
-        return week_label(bk_cal_ny_day(us));
+    if (native == BK_TF_D1 || native == BK_TF_W1)
+        return bk_adapt_date_label(native, bk_cal_ny_day(us), false);
     return us;
 }
 
@@ -298,7 +219,7 @@ int bk_yahoo_parse(const char *body, size_t len, const bk_fetch_req *req, bk_anc
     int rc = parse_doc(bk_jdoc_root(doc), req, pl.native, out, err);
     bk_jdoc_free(doc);
     if (rc == 0)
-        rc = finish_page(out, req, anchor, pl.native, err);
+        rc = bk_adapt_finish_window(out, req, anchor, pl.native, err);
     if (rc)
         bk_page_reset(out);
     return rc;
@@ -326,9 +247,15 @@ static bool is_range_refusal(const char *what)
     return false;
 }
 
-/* Map a non-2xx answer: Yahoo's chart.error first, then the common rules. */
-static int http_error(const bk_http_resp *r, const char *symbol, bk_err *err)
+/* Map a non-2xx answer: Yahoo's chart.error first, then the common rules
+ * (a bk_adapt_check_fn; 2xx answers go to the parser). */
+static int check_status(const bk_prov *p, const bk_fetch_req *req, const bk_http_resp *r,
+                        bk_err *err)
 {
+    (void)p;
+    if (r->status >= 200 && r->status <= 299)
+        return 0;
+    const char *symbol = req->symbol;
     char what[200] = "";
     bool have = false;
     bk_jdoc *doc = NULL;
@@ -388,20 +315,15 @@ static int yahoo_fetch(bk_prov *p, const bk_fetch_req *req, bk_page *out, bk_err
     bk_buf url;
     bk_buf_init(&url);
     build_url(y, req, p->anchor, &url);
-    bk_http_req hr = {
-        .url = url.data, .headers = {"Accept: application/json"}, .timeout_ms = y->timeout_ms};
-    bk_http_resp resp;
-    int rc = bk_http_get(y->http, "yahoo", &hr, &resp, err);
+    bk_adapt_call c = {.who = "yahoo",
+                       .http = y->http,
+                       .hr = {.url = url.data,
+                              .headers = {"Accept: application/json"},
+                              .timeout_ms = y->timeout_ms},
+                       .check = check_status,
+                       .parse = bk_yahoo_parse};
+    int rc = bk_adapt_fetch(&c, p, req, out, err);
     bk_buf_fini(&url);
-    if (rc)
-        return rc;
-    if (resp.status < 200 || resp.status > 299)
-        rc = http_error(&resp, req->symbol, err);
-    else
-        rc = bk_yahoo_parse(resp.body, resp.len, req, p->anchor, out, err);
-    bk_http_resp_fini(&resp);
-    if (rc)
-        bk_page_reset(out);
     return rc;
 }
 
@@ -457,10 +379,7 @@ int bk_yahoo_new(bk_prov **out, const bk_prov_cfg *cfg, bk_err *err)
         return rc;
     yahoo *y = bk_xcalloc(1, sizeof *y);
     y->http = h;
-    y->base_url = bk_xstrdup(cfg->base_url && cfg->base_url[0] ? cfg->base_url : YAHOO_URL);
-    size_t n = strlen(y->base_url);
-    while (n > 0 && y->base_url[n - 1] == '/')
-        y->base_url[--n] = '\0';
+    y->base_url = bk_adapt_base_url(cfg->base_url, YAHOO_URL);
     y->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 30000;
     bk_prov *p = bk_xcalloc(1, sizeof *p);
     p->ops = &yahoo_ops;

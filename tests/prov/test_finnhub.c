@@ -19,127 +19,19 @@
 
 #include "core/clock.h"
 #include "core/util.h"
-#include "fixture.h"
-#include "model/time.h"
 #include "prov/prov.h"
+#include "ptest.h"
 
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-/* What the fixture answers next (set by the test before a fetch). */
-typedef struct script {
-    pthread_mutex_t mu;
-    int status;
-    char file[64]; /* under $BK_FIXTURES/finnhub/, or "" for text */
-    char text[256];
-    char ctype[32]; /* "" = application/json */
-    char retry_after[16];
-    int delay_ms;
-    long truncate_at;
-} script;
-
-typedef struct env {
-    script s;
-    fx *f;
-    bk_prov *p;
-} env;
-
-static void handler(void *ctx, const fx_req *req, fx_resp *r)
+/* A served fixture and the adapter under test against it. */
+static pt_env *env_new(bk_anchor anchor, int64_t timeout_ms, const char *adjustment)
 {
-    script *s = ctx;
-    (void)req;
-    pthread_mutex_lock(&s->mu);
-    r->status = s->status;
-    if (s->file[0]) {
-        char path[512];
-        const char *dir = getenv("BK_FIXTURES");
-        snprintf(path, sizeof path, "%s/finnhub/%s", dir ? dir : "tests/prov/fixtures", s->file);
-        if (fx_body_file(r, path) != 0) {
-            r->status = 500;
-            fx_bodyf(r, "fixture file %s missing", path);
-        }
-    } else {
-        fx_body(r, s->text);
-    }
-    if (s->ctype[0])
-        snprintf(r->content_type, sizeof r->content_type, "%s", s->ctype);
-    snprintf(r->retry_after, sizeof r->retry_after, "%s", s->retry_after);
-    r->delay_ms = s->delay_ms;
-    r->truncate_at = s->truncate_at;
-    pthread_mutex_unlock(&s->mu);
-}
-
-static void serve(env *e, int status, const char *file, const char *text)
-{
-    pthread_mutex_lock(&e->s.mu);
-    e->s.status = status;
-    snprintf(e->s.file, sizeof e->s.file, "%s", file ? file : "");
-    snprintf(e->s.text, sizeof e->s.text, "%s", text ? text : "");
-    e->s.ctype[0] = e->s.retry_after[0] = '\0';
-    e->s.delay_ms = 0;
-    e->s.truncate_at = -1;
-    pthread_mutex_unlock(&e->s.mu);
-}
-
-static env *env_new(bk_anchor anchor, int64_t timeout_ms, const char *adjustment)
-{
-    env *e = calloc(1, sizeof *e);
-    pthread_mutex_init(&e->s.mu, NULL);
-    serve(e, 200, "", "{}");
-    e->f = fx_start(handler, &e->s);
-    bk_prov_cfg cfg = {.base_url = fx_url(e->f),
-                       .key = "fh-test-key",
-                       .adjustment = adjustment,
-                       .anchor = anchor,
-                       .timeout_ms = timeout_ms};
-    bk_err err = {0};
-    assert_int_equal(bk_finnhub_new(&e->p, &cfg, &err), 0);
+    pt_env *e = pt_env_served("finnhub");
+    bk_prov_cfg cfg = {
+        .key = "fh-test-key", .adjustment = adjustment, .anchor = anchor, .timeout_ms = timeout_ms};
+    pt_env_prov(e, bk_finnhub_new, &cfg);
     return e;
-}
-
-static void env_free(env *e)
-{
-    bk_prov_free(e->p);
-    fx_stop(e->f);
-    pthread_mutex_destroy(&e->s.mu);
-    free(e);
-}
-
-static int64_t at(const char *iso)
-{
-    int64_t t = 0;
-    assert_int_equal(bk_time_parse(iso, &t), 0);
-    return t;
-}
-
-static int fetch(env *e, const char *sym, bk_tf tf, const char *from, const char *to, bk_page *pg,
-                 bk_err *err)
-{
-    bk_fetch_req req = {
-        .symbol = sym, .tf = tf, .from_us = at(from), .to_us = at(to), .attempt = 1};
-    bk_err_clear(err);
-    return bk_prov_fetch(e->p, &req, pg, err);
-}
-
-static void last_request(env *e, fx_req *out)
-{
-    int n = fx_count(e->f);
-    assert_true(n > 0);
-    assert_int_equal(fx_request(e->f, n - 1, out), 0);
-}
-
-static void check_bar(const bk_bar *b, const char *ts, double o, double h, double l, double c,
-                      double v)
-{
-    char buf[BK_TIME_STR_MAX];
-    assert_string_equal(bk_time_format(b->ts_us, buf), ts);
-    assert_true(b->open == o);
-    assert_true(b->high == h);
-    assert_true(b->low == l);
-    assert_true(b->close == c);
-    assert_true(b->volume == v);
 }
 
 static void check_auth(const fx_req *r)
@@ -154,59 +46,51 @@ static void check_auth(const fx_req *r)
 static void test_multi_bar_page(void **state)
 {
     (void)state;
-    env *e = env_new(BK_ANCHOR_SESSION, 0, NULL);
-    bk_page pg;
-    bk_page_init(&pg);
-    bk_err err;
-    serve(e, 200, "5m_multi.json", NULL);
+    pt_env *e = env_new(BK_ANCHOR_SESSION, 0, NULL);
+    pt_serve(e, 200, "5m_multi.json", NULL);
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_5M, "2025-07-07T13:30:00Z", "2025-07-07T13:45:00Z", &pg, &err), 0);
-    assert_int_equal(pg.n, 3);
-    check_bar(&pg.bars[0], "2025-07-07T13:30:00Z", 212.68, 213.26, 212.31, 213.09, 2145873);
-    check_bar(&pg.bars[1], "2025-07-07T13:35:00Z", 213.1, 213.4, 212.85, 212.93, 911204);
-    check_bar(&pg.bars[2], "2025-07-07T13:40:00Z", 212.92, 213.05, 212.5, 212.77, 702515);
-    assert_string_equal(pg.next_token, "");
+        pt_fetch_at(e, "AAPL", BK_TF_5M, "2025-07-07T13:30:00Z", "2025-07-07T13:45:00Z"), 0);
+    assert_int_equal(e->pg.n, 3);
+    pt_check_bar(&e->pg.bars[0], "2025-07-07T13:30:00Z", 212.68, 213.26, 212.31, 213.09, 2145873);
+    pt_check_bar(&e->pg.bars[1], "2025-07-07T13:35:00Z", 213.1, 213.4, 212.85, 212.93, 911204);
+    pt_check_bar(&e->pg.bars[2], "2025-07-07T13:40:00Z", 212.92, 213.05, 212.5, 212.77, 702515);
+    assert_string_equal(e->pg.next_token, "");
     fx_req r;
-    last_request(e, &r);
+    pt_last_request(e, &r);
     assert_string_equal(r.path, "/stock/candle");
     assert_string_equal(fx_param(&r, "symbol"), "AAPL");
     assert_string_equal(fx_param(&r, "resolution"), "5");
     assert_string_equal(fx_param(&r, "from"), "1751895000");
     assert_string_equal(fx_param(&r, "to"), "1751895900");
     check_auth(&r);
-    bk_page_fini(&pg);
-    env_free(e);
+    pt_env_free(e);
 }
 
 /* §7.2 single bar, §7.3 no_data, and extended-hours bars dropped. */
 static void test_single_no_data_extended(void **state)
 {
     (void)state;
-    env *e = env_new(BK_ANCHOR_SESSION, 0, NULL);
-    bk_page pg;
-    bk_page_init(&pg);
-    bk_err err;
-    serve(e, 200, "5m_single.json", NULL);
+    pt_env *e = env_new(BK_ANCHOR_SESSION, 0, NULL);
+    pt_serve(e, 200, "5m_single.json", NULL);
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_5M, "2025-07-07T13:30:00Z", "2025-07-07T20:00:00Z", &pg, &err), 0);
-    assert_int_equal(pg.n, 1);
-    check_bar(&pg.bars[0], "2025-07-07T13:30:00Z", 212.68, 213.26, 212.31, 213.09, 2145873);
+        pt_fetch_at(e, "AAPL", BK_TF_5M, "2025-07-07T13:30:00Z", "2025-07-07T20:00:00Z"), 0);
+    assert_int_equal(e->pg.n, 1);
+    pt_check_bar(&e->pg.bars[0], "2025-07-07T13:30:00Z", 212.68, 213.26, 212.31, 213.09, 2145873);
 
-    serve(e, 200, "no_data.json", NULL);
+    pt_serve(e, 200, "no_data.json", NULL);
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_1M, "2025-07-05T13:30:00Z", "2025-07-05T20:00:00Z", &pg, &err), 0);
-    assert_int_equal(pg.n, 0);
+        pt_fetch_at(e, "AAPL", BK_TF_1M, "2025-07-05T13:30:00Z", "2025-07-05T20:00:00Z"), 0);
+    assert_int_equal(e->pg.n, 0);
     fx_req r;
-    last_request(e, &r);
+    pt_last_request(e, &r);
     assert_string_equal(fx_param(&r, "resolution"), "1");
 
-    serve(e, 200, "5m_extended.json", NULL);
+    pt_serve(e, 200, "5m_extended.json", NULL);
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_5M, "2025-07-07T13:00:00Z", "2025-07-07T21:00:00Z", &pg, &err), 0);
-    assert_int_equal(pg.n, 1);
-    check_bar(&pg.bars[0], "2025-07-07T13:30:00Z", 212.68, 213.26, 212.31, 213.09, 2145873);
-    bk_page_fini(&pg);
-    env_free(e);
+        pt_fetch_at(e, "AAPL", BK_TF_5M, "2025-07-07T13:00:00Z", "2025-07-07T21:00:00Z"), 0);
+    assert_int_equal(e->pg.n, 1);
+    pt_check_bar(&e->pg.bars[0], "2025-07-07T13:30:00Z", 212.68, 213.26, 212.31, 213.09, 2145873);
+    pt_env_free(e);
 }
 
 /* §7.10: daily candles either side of the March 2025 DST change, whether
@@ -214,35 +98,32 @@ static void test_single_no_data_extended(void **state)
 static void test_daily_dst_and_weekly(void **state)
 {
     (void)state;
-    env *e = env_new(BK_ANCHOR_SESSION, 0, "split");
-    bk_page pg;
-    bk_page_init(&pg);
-    bk_err err;
+    pt_env *e = env_new(BK_ANCHOR_SESSION, 0, "split");
     fx_req r;
     const char *stamps[] = {"D_dst_utc.json", "D_dst_ny.json"};
     for (int i = 0; i < 2; i++) {
-        serve(e, 200, stamps[i], NULL);
+        pt_serve(e, 200, stamps[i], NULL);
         assert_int_equal(
-            fetch(e, "AAPL", BK_TF_D1, "2025-03-07T05:00:00Z", "2025-03-11T04:00:00Z", &pg, &err),
-            0);
-        assert_int_equal(pg.n, 2);
-        check_bar(&pg.bars[0], "2025-03-07T05:00:00Z", 235.1, 241.37, 234.76, 239.07, 46273600);
-        check_bar(&pg.bars[1], "2025-03-10T04:00:00Z", 235.54, 236.16, 224.22, 227.48, 72071200);
-        last_request(e, &r);
+            pt_fetch_at(e, "AAPL", BK_TF_D1, "2025-03-07T05:00:00Z", "2025-03-11T04:00:00Z"), 0);
+        assert_int_equal(e->pg.n, 2);
+        pt_check_bar(&e->pg.bars[0], "2025-03-07T05:00:00Z", 235.1, 241.37, 234.76, 239.07,
+                     46273600);
+        pt_check_bar(&e->pg.bars[1], "2025-03-10T04:00:00Z", 235.54, 236.16, 224.22, 227.48,
+                     72071200);
+        pt_last_request(e, &r);
         assert_string_equal(fx_param(&r, "resolution"), "D");
         assert_string_equal(fx_param(&r, "from"), "1741237200"); /* padded by a day */
         assert_string_equal(fx_param(&r, "to"), "1741752000");
     }
-    serve(e, 200, "W.json", NULL);
+    pt_serve(e, 200, "W.json", NULL);
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_W1, "2025-06-30T04:00:00Z", "2025-07-14T04:00:00Z", &pg, &err), 0);
-    assert_int_equal(pg.n, 2);
-    check_bar(&pg.bars[0], "2025-06-30T04:00:00Z", 202.01, 214.65, 200.64, 213.55, 221301200);
-    check_bar(&pg.bars[1], "2025-07-07T04:00:00Z", 212.68, 216.23, 207.22, 211.16, 245678900);
-    last_request(e, &r);
+        pt_fetch_at(e, "AAPL", BK_TF_W1, "2025-06-30T04:00:00Z", "2025-07-14T04:00:00Z"), 0);
+    assert_int_equal(e->pg.n, 2);
+    pt_check_bar(&e->pg.bars[0], "2025-06-30T04:00:00Z", 202.01, 214.65, 200.64, 213.55, 221301200);
+    pt_check_bar(&e->pg.bars[1], "2025-07-07T04:00:00Z", 212.68, 216.23, 207.22, 211.16, 245678900);
+    pt_last_request(e, &r);
     assert_string_equal(fx_param(&r, "resolution"), "W");
-    bk_page_fini(&pg);
-    env_free(e);
+    pt_env_free(e);
 }
 
 /* Session anchor: Finnhub's 60 starts on the clock, so 1h and 4h are
@@ -251,39 +132,35 @@ static void test_daily_dst_and_weekly(void **state)
 static void test_hourly_session_anchor(void **state)
 {
     (void)state;
-    env *e = env_new(BK_ANCHOR_SESSION, 0, NULL);
-    bk_page pg;
-    bk_page_init(&pg);
-    bk_err err;
+    pt_env *e = env_new(BK_ANCHOR_SESSION, 0, NULL);
     fx_req r;
-    serve(e, 200, "30_normal.json", NULL);
+    pt_serve(e, 200, "30_normal.json", NULL);
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_1H, "2025-07-07T13:30:00Z", "2025-07-07T20:00:00Z", &pg, &err), 0);
-    last_request(e, &r);
+        pt_fetch_at(e, "AAPL", BK_TF_1H, "2025-07-07T13:30:00Z", "2025-07-07T20:00:00Z"), 0);
+    pt_last_request(e, &r);
     assert_string_equal(fx_param(&r, "resolution"), "30");
-    assert_int_equal(pg.n, 7);
-    check_bar(&pg.bars[0], "2025-07-07T13:30:00Z", 200, 203, 199, 202, 3000);
-    check_bar(&pg.bars[6], "2025-07-07T19:30:00Z", 212, 214, 211, 213, 13000);
+    assert_int_equal(e->pg.n, 7);
+    pt_check_bar(&e->pg.bars[0], "2025-07-07T13:30:00Z", 200, 203, 199, 202, 3000);
+    pt_check_bar(&e->pg.bars[6], "2025-07-07T19:30:00Z", 212, 214, 211, 213, 13000);
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_4H, "2025-07-07T13:30:00Z", "2025-07-07T21:30:00Z", &pg, &err), 0);
-    last_request(e, &r);
+        pt_fetch_at(e, "AAPL", BK_TF_4H, "2025-07-07T13:30:00Z", "2025-07-07T21:30:00Z"), 0);
+    pt_last_request(e, &r);
     assert_string_equal(fx_param(&r, "resolution"), "30");
     assert_string_equal(fx_param(&r, "to"), "1751938200"); /* 21:30Z + 4h */
-    assert_int_equal(pg.n, 2);
-    check_bar(&pg.bars[0], "2025-07-07T13:30:00Z", 200, 209, 199, 208, 36000);
-    check_bar(&pg.bars[1], "2025-07-07T17:30:00Z", 208, 214, 207, 213, 55000);
+    assert_int_equal(e->pg.n, 2);
+    pt_check_bar(&e->pg.bars[0], "2025-07-07T13:30:00Z", 200, 209, 199, 208, 36000);
+    pt_check_bar(&e->pg.bars[1], "2025-07-07T17:30:00Z", 208, 214, 207, 213, 55000);
 
-    serve(e, 200, "30_early.json", NULL);
+    pt_serve(e, 200, "30_early.json", NULL);
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_4H, "2025-07-03T13:30:00Z", "2025-07-03T21:30:00Z", &pg, &err), 0);
-    assert_int_equal(pg.n, 1);
-    check_bar(&pg.bars[0], "2025-07-03T13:30:00Z", 200, 208, 199, 207, 28000);
+        pt_fetch_at(e, "AAPL", BK_TF_4H, "2025-07-03T13:30:00Z", "2025-07-03T21:30:00Z"), 0);
+    assert_int_equal(e->pg.n, 1);
+    pt_check_bar(&e->pg.bars[0], "2025-07-03T13:30:00Z", 200, 208, 199, 207, 28000);
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_1H, "2025-07-03T13:30:00Z", "2025-07-03T21:30:00Z", &pg, &err), 0);
-    assert_int_equal(pg.n, 4);
-    check_bar(&pg.bars[3], "2025-07-03T16:30:00Z", 206, 208, 205, 207, 7000);
-    bk_page_fini(&pg);
-    env_free(e);
+        pt_fetch_at(e, "AAPL", BK_TF_1H, "2025-07-03T13:30:00Z", "2025-07-03T21:30:00Z"), 0);
+    assert_int_equal(e->pg.n, 4);
+    pt_check_bar(&e->pg.bars[3], "2025-07-03T16:30:00Z", 206, 208, 205, 207, 7000);
+    pt_env_free(e);
 }
 
 /* Clock anchor: 1h and 4h are aggregated from 30 (09:00 = 09:30-10:00,
@@ -292,38 +169,34 @@ static void test_hourly_session_anchor(void **state)
 static void test_hourly_clock_anchor(void **state)
 {
     (void)state;
-    env *e = env_new(BK_ANCHOR_CLOCK, 0, NULL);
-    bk_page pg;
-    bk_page_init(&pg);
-    bk_err err;
+    pt_env *e = env_new(BK_ANCHOR_CLOCK, 0, NULL);
     fx_req r;
-    serve(e, 200, "30_extended.json", NULL);
+    pt_serve(e, 200, "30_extended.json", NULL);
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_1H, "2025-07-07T12:00:00Z", "2025-07-07T21:00:00Z", &pg, &err), 0);
-    last_request(e, &r);
+        pt_fetch_at(e, "AAPL", BK_TF_1H, "2025-07-07T12:00:00Z", "2025-07-07T21:00:00Z"), 0);
+    pt_last_request(e, &r);
     assert_string_equal(fx_param(&r, "resolution"), "30");
-    assert_int_equal(pg.n, 7);
-    check_bar(&pg.bars[0], "2025-07-07T13:00:00Z", 200, 202, 199, 201, 1000);
-    check_bar(&pg.bars[1], "2025-07-07T14:00:00Z", 201, 204, 200, 203, 5000);
-    check_bar(&pg.bars[6], "2025-07-07T19:00:00Z", 211, 214, 210, 213, 25000);
+    assert_int_equal(e->pg.n, 7);
+    pt_check_bar(&e->pg.bars[0], "2025-07-07T13:00:00Z", 200, 202, 199, 201, 1000);
+    pt_check_bar(&e->pg.bars[1], "2025-07-07T14:00:00Z", 201, 204, 200, 203, 5000);
+    pt_check_bar(&e->pg.bars[6], "2025-07-07T19:00:00Z", 211, 214, 210, 213, 25000);
 
-    serve(e, 200, "30_normal.json", NULL);
+    pt_serve(e, 200, "30_normal.json", NULL);
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_4H, "2025-07-07T12:00:00Z", "2025-07-07T20:00:00Z", &pg, &err), 0);
-    last_request(e, &r);
+        pt_fetch_at(e, "AAPL", BK_TF_4H, "2025-07-07T12:00:00Z", "2025-07-07T20:00:00Z"), 0);
+    pt_last_request(e, &r);
     assert_string_equal(fx_param(&r, "resolution"), "30");
-    assert_int_equal(pg.n, 2);
-    check_bar(&pg.bars[0], "2025-07-07T12:00:00Z", 200, 206, 199, 205, 15000);
-    check_bar(&pg.bars[1], "2025-07-07T16:00:00Z", 205, 214, 204, 213, 76000);
+    assert_int_equal(e->pg.n, 2);
+    pt_check_bar(&e->pg.bars[0], "2025-07-07T12:00:00Z", 200, 206, 199, 205, 15000);
+    pt_check_bar(&e->pg.bars[1], "2025-07-07T16:00:00Z", 205, 214, 204, 213, 76000);
 
-    serve(e, 200, "30_early.json", NULL);
+    pt_serve(e, 200, "30_early.json", NULL);
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_4H, "2025-07-03T12:00:00Z", "2025-07-03T20:00:00Z", &pg, &err), 0);
-    assert_int_equal(pg.n, 2);
-    check_bar(&pg.bars[0], "2025-07-03T12:00:00Z", 200, 206, 199, 205, 15000);
-    check_bar(&pg.bars[1], "2025-07-03T16:00:00Z", 205, 208, 204, 207, 13000);
-    bk_page_fini(&pg);
-    env_free(e);
+        pt_fetch_at(e, "AAPL", BK_TF_4H, "2025-07-03T12:00:00Z", "2025-07-03T20:00:00Z"), 0);
+    assert_int_equal(e->pg.n, 2);
+    pt_check_bar(&e->pg.bars[0], "2025-07-03T12:00:00Z", 200, 206, 199, 205, 15000);
+    pt_check_bar(&e->pg.bars[1], "2025-07-03T16:00:00Z", 205, 208, 204, 207, 13000);
+    pt_env_free(e);
 }
 
 /* Intraday candles are raw, daily/weekly split-adjusted: each instance
@@ -331,113 +204,95 @@ static void test_hourly_clock_anchor(void **state)
 static void test_adjustment_split(void **state)
 {
     (void)state;
-    env *e = env_new(BK_ANCHOR_SESSION, 0, NULL);
-    bk_page pg;
-    bk_page_init(&pg);
-    bk_err err;
+    pt_env *e = env_new(BK_ANCHOR_SESSION, 0, NULL);
     assert_string_equal(e->p->adjustment, "raw");
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_D1, "2025-03-07T05:00:00Z", "2025-03-11T04:00:00Z", &pg, &err),
+        pt_fetch_at(e, "AAPL", BK_TF_D1, "2025-03-07T05:00:00Z", "2025-03-11T04:00:00Z"),
         BK_EPROV_RANGE);
-    assert_non_null(strstr(err.msg, "split-adjusted"));
+    assert_non_null(strstr(e->err.msg, "split-adjusted"));
     assert_int_equal(fx_count(e->f), 0);
-    env_free(e);
+    pt_env_free(e);
 
     e = env_new(BK_ANCHOR_SESSION, 0, "split");
     assert_string_equal(e->p->adjustment, "split");
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_5M, "2025-07-07T13:30:00Z", "2025-07-07T13:45:00Z", &pg, &err),
+        pt_fetch_at(e, "AAPL", BK_TF_5M, "2025-07-07T13:30:00Z", "2025-07-07T13:45:00Z"),
         BK_EPROV_RANGE);
     assert_int_equal(fx_count(e->f), 0);
-    bk_page_fini(&pg);
-    env_free(e);
+    pt_env_free(e);
 }
 
 /* §7.5, §7.6 and the common statuses. */
 static void test_error_statuses(void **state)
 {
     (void)state;
-    env *e = env_new(BK_ANCHOR_SESSION, 0, NULL);
-    bk_page pg;
-    bk_page_init(&pg);
-    bk_err err;
+    pt_env *e = env_new(BK_ANCHOR_SESSION, 0, NULL);
     const char *f = "2025-07-07T13:30:00Z", *t = "2025-07-07T14:30:00Z";
-    serve(e, 401, "401.json", NULL);
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_AUTH);
-    assert_non_null(strstr(err.msg, "Please use an API key"));
-    assert_null(strstr(err.msg, "fh-test-key"));
-    serve(e, 403, "403.json", NULL);
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_AUTH);
-    assert_non_null(strstr(err.msg, "access to this resource"));
+    pt_serve(e, 401, "401.json", NULL);
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_AUTH);
+    assert_non_null(strstr(e->err.msg, "Please use an API key"));
+    assert_null(strstr(e->err.msg, "fh-test-key"));
+    pt_serve(e, 403, "403.json", NULL);
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_AUTH);
+    assert_non_null(strstr(e->err.msg, "access to this resource"));
 
-    serve(e, 429, "429.json", NULL);
-    pthread_mutex_lock(&e->s.mu);
-    snprintf(e->s.retry_after, sizeof e->s.retry_after, "2");
-    pthread_mutex_unlock(&e->s.mu);
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_RATE);
-    assert_int_equal(err.retry_after_ms, 2000);
-    serve(e, 429, NULL, "");
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_RATE);
-    assert_int_equal(err.retry_after_ms, 0);
+    pt_serve(e, 429, "429.json", NULL);
+    pt_serve_extra(e, &(pt_extra){.retry_after = "2"});
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_RATE);
+    assert_int_equal(e->err.retry_after_ms, 2000);
+    pt_serve(e, 429, NULL, "");
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_RATE);
+    assert_int_equal(e->err.retry_after_ms, 0);
 
-    serve(e, 502, NULL, "<html>Bad Gateway</html>");
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_5XX);
+    pt_serve(e, 502, NULL, "<html>Bad Gateway</html>");
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_5XX);
     /* an error object in a 200 */
-    serve(e, 200, NULL, "{\"error\":\"Symbol not supported\"}");
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_MALFORMED);
-    assert_non_null(strstr(err.msg, "Symbol not supported"));
-    assert_int_equal(pg.n, 0);
-    bk_page_fini(&pg);
-    env_free(e);
+    pt_serve(e, 200, NULL, "{\"error\":\"Symbol not supported\"}");
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_MALFORMED);
+    assert_non_null(strstr(e->err.msg, "Symbol not supported"));
+    assert_int_equal(e->pg.n, 0);
+    pt_env_free(e);
 }
 
 static void test_transport_and_malformed(void **state)
 {
     (void)state;
-    env *e = env_new(BK_ANCHOR_SESSION, 300, NULL);
-    bk_page pg;
-    bk_page_init(&pg);
-    bk_err err;
+    pt_env *e = env_new(BK_ANCHOR_SESSION, 300, NULL);
     const char *f = "2025-07-07T13:30:00Z", *t = "2025-07-07T13:45:00Z";
-    serve(e, 200, "5m_multi.json", NULL);
-    pthread_mutex_lock(&e->s.mu);
-    e->s.delay_ms = 3000;
-    pthread_mutex_unlock(&e->s.mu);
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_ETIMEDOUT);
-    assert_null(strstr(err.msg, "fh-test-key"));
+    pt_serve(e, 200, "5m_multi.json", NULL);
+    pt_serve_extra(e, &(pt_extra){.delay_ms = 3000});
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_ETIMEDOUT);
+    assert_null(strstr(e->err.msg, "fh-test-key"));
 
-    serve(e, 200, "5m_multi.json", NULL);
-    pthread_mutex_lock(&e->s.mu);
-    e->s.truncate_at = 60;
-    pthread_mutex_unlock(&e->s.mu);
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_NET);
+    pt_serve(e, 200, "5m_multi.json", NULL);
+    pt_serve_extra(e, &(pt_extra){.truncate_at = 60});
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_NET);
 
-    serve(e, 200, "truncated.json", NULL);
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_MALFORMED);
-    assert_int_equal(pg.n, 0);
-    serve(e, 200, "mismatch.json", NULL);
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_MALFORMED);
-    assert_non_null(strstr(err.msg, "\"c\" has 2 entries, \"t\" has 3"));
-    assert_int_equal(pg.n, 0);
-    serve(e, 200, "bad_price.json", NULL);
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_MALFORMED);
-    assert_non_null(strstr(err.msg, "c[1] is null"));
-    assert_int_equal(pg.n, 0);
-    serve(e, 200, NULL,
-          "{\"s\":\"ok\",\"t\":[1751895000.5],\"o\":[1],\"h\":[1],\"l\":[1],"
-          "\"c\":[1],\"v\":[1]}");
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_MALFORMED);
-    assert_non_null(strstr(err.msg, "t[0]"));
-    serve(e, 200, NULL, "{\"s\":\"ok\"}");
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_MALFORMED);
-    serve(e, 200, NULL, "[]");
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_MALFORMED);
-    assert_int_equal(pg.n, 0);
-    serve(e, 200, "5m_multi.json", NULL);
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), 0);
-    assert_int_equal(pg.n, 3);
-    bk_page_fini(&pg);
-    env_free(e);
+    pt_serve(e, 200, "truncated.json", NULL);
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_MALFORMED);
+    assert_int_equal(e->pg.n, 0);
+    pt_serve(e, 200, "mismatch.json", NULL);
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_MALFORMED);
+    assert_non_null(strstr(e->err.msg, "\"c\" has 2 entries, \"t\" has 3"));
+    assert_int_equal(e->pg.n, 0);
+    pt_serve(e, 200, "bad_price.json", NULL);
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_MALFORMED);
+    assert_non_null(strstr(e->err.msg, "c[1] is null"));
+    assert_int_equal(e->pg.n, 0);
+    pt_serve(e, 200, NULL,
+             "{\"s\":\"ok\",\"t\":[1751895000.5],\"o\":[1],\"h\":[1],\"l\":[1],"
+             "\"c\":[1],\"v\":[1]}");
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_MALFORMED);
+    assert_non_null(strstr(e->err.msg, "t[0]"));
+    pt_serve(e, 200, NULL, "{\"s\":\"ok\"}");
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_MALFORMED);
+    pt_serve(e, 200, NULL, "[]");
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_MALFORMED);
+    assert_int_equal(e->pg.n, 0);
+    pt_serve(e, 200, "5m_multi.json", NULL);
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), 0);
+    assert_int_equal(e->pg.n, 3);
+    pt_env_free(e);
 }
 
 static void test_constructor(void **state)

@@ -15,151 +15,25 @@
 
 #include <cmocka.h>
 
-#include "cal/cal.h"
 #include "core/clock.h"
 #include "core/util.h"
-#include "fixture.h"
 #include "model/time.h"
 #include "prov/prov.h"
+#include "ptest.h"
 
-#include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define KEY "mkey-Zx81sEcReT"
 
-/* ---- a scripted fixture: response i answers request i (the last repeats) ---- */
-
-typedef struct step {
-    const char *file; /* under $BK_FIXTURES/massive/, or NULL */
-    const char *text; /* the body when there is no file */
-    int status;       /* 0 = 200 */
-    const char *retry_after;
-    const char *content_type;
-    int delay_ms;
-    long truncate_at; /* 0 = whole body */
-} step;
-
-typedef struct script {
-    step steps[8];
-    int n;
-} script;
-
-static void load(fx_resp *r, const char *file)
-{
-    char path[1024];
-    const char *dir = getenv("BK_FIXTURES");
-    snprintf(path, sizeof path, "%s/massive/%s", dir ? dir : "tests/prov/fixtures", file);
-    if (fx_body_file(r, path) != 0) {
-        fprintf(stderr, "cannot read fixture %s\n", path);
-        abort();
-    }
-}
-
-static void handler(void *ctx, const fx_req *req, fx_resp *r)
-{
-    const script *s = ctx;
-    const step *st = &s->steps[req->seq < s->n ? req->seq : s->n - 1];
-    if (st->file)
-        load(r, st->file);
-    else if (st->text)
-        fx_body(r, st->text);
-    if (st->status)
-        r->status = st->status;
-    if (st->retry_after)
-        snprintf(r->retry_after, sizeof r->retry_after, "%s", st->retry_after);
-    if (st->content_type)
-        snprintf(r->content_type, sizeof r->content_type, "%s", st->content_type);
-    r->delay_ms = st->delay_ms;
-    if (st->truncate_at > 0)
-        r->truncate_at = st->truncate_at;
-}
-
 /* ---- helpers ---- */
 
-static int64_t ny(int y, int mo, int d, int h, int mi)
+/* The adapter under test, against e's fixture. */
+static void mk(pt_env *e, bk_anchor anchor, const char *adjustment, int64_t timeout_ms)
 {
-    return bk_cal_ny_to_utc(bk_days_from_civil(y, mo, d), h, mi);
-}
-
-static int64_t day_label(int y, int mo, int d)
-{
-    return bk_prov_day_label(bk_days_from_civil(y, mo, d));
-}
-
-static bk_prov *mk(fx *f, bk_anchor anchor, const char *adjustment, int64_t timeout_ms)
-{
-    bk_prov_cfg cfg = {.base_url = fx_url(f),
-                       .key = KEY,
-                       .adjustment = adjustment,
-                       .anchor = anchor,
-                       .timeout_ms = timeout_ms};
-    bk_prov *p = NULL;
-    bk_err err = {0};
-    assert_int_equal(bk_massive_new(&p, &cfg, &err), 0);
-    return p;
-}
-
-static int fetch(bk_prov *p, bk_tf tf, int64_t from, int64_t to, const char *token, bk_page *pg,
-                 bk_err *err)
-{
-    bk_fetch_req req = {.symbol = "AAPL",
-                        .tf = tf,
-                        .from_us = from,
-                        .to_us = to,
-                        .page_token = token,
-                        .attempt = 1};
-    bk_err_clear(err);
-    return bk_prov_fetch(p, &req, pg, err);
-}
-
-/* Every page of [from, to) into all (bars appended). */
-static int fetch_all(bk_prov *p, bk_tf tf, int64_t from, int64_t to, bk_page *all, bk_err *err)
-{
-    bk_page pg;
-    bk_page_init(&pg);
-    char token[BK_PAGE_TOKEN_MAX] = "";
-    int rc = 0;
-    for (int i = 0; i < 16; i++) {
-        rc = fetch(p, tf, from, to, token, &pg, err);
-        if (rc)
-            break;
-        for (size_t j = 0; j < pg.n; j++)
-            bk_page_push(all, &pg.bars[j]);
-        if (!pg.next_token[0])
-            break;
-        assert_string_not_equal(pg.next_token, token);
-        bk_strlcpy(token, pg.next_token, sizeof token);
-    }
-    bk_page_fini(&pg);
-    return rc;
-}
-
-#define assert_near(a, b) assert_true(fabs((double)(a) - (double)(b)) < 1e-9)
-
-static void check_bar(const bk_bar *b, const char *ts, double o, double h, double l, double c,
-                      double v)
-{
-    char buf[BK_TIME_STR_MAX];
-    bk_time_format(b->ts_us, buf);
-    if (strcmp(buf, ts) != 0 || b->open != o || b->high != h || b->low != l || b->close != c ||
-        b->volume != v)
-        print_message("got %s %.17g %.17g %.17g %.17g %.17g\n", buf, b->open, b->high, b->low,
-                      b->close, b->volume);
-    assert_string_equal(buf, ts);
-    assert_near(b->open, o);
-    assert_near(b->high, h);
-    assert_near(b->low, l);
-    assert_near(b->close, c);
-    assert_near(b->volume, v);
-}
-
-static fx_req request(fx *f, int i)
-{
-    fx_req r;
-    assert_int_equal(fx_request(f, i, &r), 0);
-    return r;
+    bk_prov_cfg cfg = {
+        .key = KEY, .adjustment = adjustment, .anchor = anchor, .timeout_ms = timeout_ms};
+    pt_env_prov(e, bk_massive_new, &cfg);
 }
 
 /* The key travels in the Authorization header only. */
@@ -233,22 +107,22 @@ static void test_new(void **state)
 static void test_multi_bar_page(void **state)
 {
     (void)state;
-    script s = {.steps = {{.file = "aggs_5m.json"}}, .n = 1};
-    fx *f = fx_start(handler, &s);
-    bk_prov *p = mk(f, BK_ANCHOR_SESSION, NULL, 0);
-    bk_page pg;
-    bk_page_init(&pg);
-    bk_err err = {0};
-    int64_t from = ny(2024, 6, 3, 9, 30), to = ny(2024, 6, 3, 9, 40) + 1;
-    assert_int_equal(fetch(p, BK_TF_5M, from, to, NULL, &pg, &err), 0);
-    assert_int_equal(pg.n, 3);
-    check_bar(&pg.bars[0], "2024-06-03T13:30:00Z", 190.90, 191.60, 190.71, 191.25, 1532045);
-    check_bar(&pg.bars[1], "2024-06-03T13:35:00Z", 191.24, 191.80, 191.02, 191.47, 802113);
-    check_bar(&pg.bars[2], "2024-06-03T13:40:00Z", 191.47, 191.52, 190.80, 190.98, 655402);
-    assert_string_equal(pg.next_token, "");
+    pt_script s = {.steps = {{.file = "aggs_5m.json"}}, .n = 1};
+    pt_env *e = pt_env_scripted("massive", &s);
+    mk(e, BK_ANCHOR_SESSION, NULL, 0);
+    int64_t from = pt_ny(2024, 6, 3, 9, 30), to = pt_ny(2024, 6, 3, 9, 40) + 1;
+    assert_int_equal(pt_fetch(e, BK_TF_5M, from, to, NULL), 0);
+    assert_int_equal(e->pg.n, 3);
+    pt_check_bar_near(&e->pg.bars[0], "2024-06-03T13:30:00Z", 190.90, 191.60, 190.71, 191.25,
+                      1532045);
+    pt_check_bar_near(&e->pg.bars[1], "2024-06-03T13:35:00Z", 191.24, 191.80, 191.02, 191.47,
+                      802113);
+    pt_check_bar_near(&e->pg.bars[2], "2024-06-03T13:40:00Z", 191.47, 191.52, 190.80, 190.98,
+                      655402);
+    assert_string_equal(e->pg.next_token, "");
 
-    assert_int_equal(fx_count(f), 1);
-    fx_req r = request(f, 0);
+    assert_int_equal(fx_count(e->f), 1);
+    fx_req r = pt_request(e, 0);
     assert_string_equal(r.method, "GET");
     assert_range_path(&r, "5/minute", from, to);
     assert_string_equal(fx_param(&r, "adjusted"), "true");
@@ -256,50 +130,44 @@ static void test_multi_bar_page(void **state)
     assert_string_equal(fx_param(&r, "limit"), "50000");
     assert_null(fx_param(&r, "cursor"));
     assert_key_in_header_only(&r);
-    assert_int_equal(p->stats.requests, 1);
-    bk_page_fini(&pg);
-    bk_prov_free(p);
+    assert_int_equal(e->p->stats.requests, 1);
 
     /* raw: adjusted=false; 1m/15m/30m native multipliers */
-    p = mk(f, BK_ANCHOR_SESSION, "raw", 0);
-    bk_page_init(&pg);
-    assert_int_equal(fetch(p, BK_TF_1M, from, to, "", &pg, &err), 0);
-    r = request(f, 1);
+    mk(e, BK_ANCHOR_SESSION, "raw", 0);
+    assert_int_equal(pt_fetch(e, BK_TF_1M, from, to, ""), 0);
+    r = pt_request(e, 1);
     assert_range_path(&r, "1/minute", from, to);
     assert_string_equal(fx_param(&r, "adjusted"), "false");
-    assert_int_equal(fetch(p, BK_TF_15M, from, to, NULL, &pg, &err), 0);
-    r = request(f, 2);
+    assert_int_equal(pt_fetch(e, BK_TF_15M, from, to, NULL), 0);
+    r = pt_request(e, 2);
     assert_range_path(&r, "15/minute", from, to);
-    assert_int_equal(fetch(p, BK_TF_30M, from, to, NULL, &pg, &err), 0);
-    r = request(f, 3);
+    assert_int_equal(pt_fetch(e, BK_TF_30M, from, to, NULL), 0);
+    r = pt_request(e, 3);
     assert_range_path(&r, "30/minute", from, to);
-    bk_page_fini(&pg);
-    bk_prov_free(p);
-    fx_stop(f);
+    pt_env_free(e);
 }
 
 /* §7.2 and §7.3: one bar; no `results` key at all. */
 static void test_single_and_empty(void **state)
 {
     (void)state;
-    script s = {.steps = {{.file = "aggs_single.json"}, {.file = "aggs_empty.json"}}, .n = 2};
-    fx *f = fx_start(handler, &s);
-    bk_prov *p = mk(f, BK_ANCHOR_SESSION, NULL, 0);
+    pt_script s = {.steps = {{.file = "aggs_single.json"}, {.file = "aggs_empty.json"}}, .n = 2};
+    pt_env *e = pt_env_scripted("massive", &s);
+    mk(e, BK_ANCHOR_SESSION, NULL, 0);
+    int64_t from = pt_ny(2024, 6, 3, 9, 30), to = pt_ny(2024, 6, 3, 16, 0);
+    assert_int_equal(pt_fetch(e, BK_TF_1M, from, to, NULL), 0);
+    assert_int_equal(e->pg.n, 1);
+    pt_check_bar_near(&e->pg.bars[0], "2024-06-03T13:30:00Z", 415.53, 415.90, 415.30, 415.71,
+                      210334);
+    assert_int_equal(pt_fetch(e, BK_TF_1M, from, to, NULL), 0);
+    assert_int_equal(e->pg.n, 0);
+    assert_string_equal(e->pg.next_token, "");
+    pt_env_free(e);
+
+    /* results null, or an empty array: also no bars */
     bk_page pg;
     bk_page_init(&pg);
     bk_err err = {0};
-    int64_t from = ny(2024, 6, 3, 9, 30), to = ny(2024, 6, 3, 16, 0);
-    assert_int_equal(fetch(p, BK_TF_1M, from, to, NULL, &pg, &err), 0);
-    assert_int_equal(pg.n, 1);
-    check_bar(&pg.bars[0], "2024-06-03T13:30:00Z", 415.53, 415.90, 415.30, 415.71, 210334);
-    assert_int_equal(fetch(p, BK_TF_1M, from, to, NULL, &pg, &err), 0);
-    assert_int_equal(pg.n, 0);
-    assert_string_equal(pg.next_token, "");
-    bk_page_fini(&pg);
-    bk_prov_free(p);
-    fx_stop(f);
-
-    /* results null, or an empty array: also no bars */
     bk_fetch_req req = {.symbol = "AAPL", .tf = BK_TF_1M, .from_us = from, .to_us = to};
     static const char *const empty[] = {"{\"results\":null}", "{\"results\":[]}",
                                         "{\"resultsCount\":0,\"next_url\":null}"};
@@ -316,27 +184,24 @@ static void test_single_and_empty(void **state)
 static void test_pagination(void **state)
 {
     (void)state;
-    script s = {.steps = {{.file = "aggs_page1.json"},
-                          {.file = "aggs_page1.json"},
-                          {.file = "aggs_page2.json"},
-                          {.file = "aggs_page3.json"}},
-                .n = 4};
-    fx *f = fx_start(handler, &s);
-    bk_prov *p = mk(f, BK_ANCHOR_SESSION, NULL, 0);
-    bk_page pg;
-    bk_page_init(&pg);
-    bk_err err = {0};
-    int64_t from = ny(2024, 6, 3, 9, 30), to = ny(2024, 6, 3, 9, 50) + 1;
-    assert_int_equal(fetch(p, BK_TF_5M, from, to, NULL, &pg, &err), 0);
-    assert_int_equal(pg.n, 2);
-    assert_string_equal(pg.next_token, "https://api.massive.com/v2/aggs/ticker/AAPL/range/5/minute/"
-                                       "1717421400000/1717422899999?cursor=bGltaXQ9MiZzb3J0PWFzYw");
-    bk_page_fini(&pg);
+    pt_script s = {.steps = {{.file = "aggs_page1.json"},
+                             {.file = "aggs_page1.json"},
+                             {.file = "aggs_page2.json"},
+                             {.file = "aggs_page3.json"}},
+                   .n = 4};
+    pt_env *e = pt_env_scripted("massive", &s);
+    mk(e, BK_ANCHOR_SESSION, NULL, 0);
+    int64_t from = pt_ny(2024, 6, 3, 9, 30), to = pt_ny(2024, 6, 3, 9, 50) + 1;
+    assert_int_equal(pt_fetch(e, BK_TF_5M, from, to, NULL), 0);
+    assert_int_equal(e->pg.n, 2);
+    assert_string_equal(e->pg.next_token,
+                        "https://api.massive.com/v2/aggs/ticker/AAPL/range/5/minute/"
+                        "1717421400000/1717422899999?cursor=bGltaXQ9MiZzb3J0PWFzYw");
 
     bk_page all;
     bk_page_init(&all);
-    assert_int_equal(fetch_all(p, BK_TF_5M, from, to, &all, &err), 0);
-    assert_int_equal(fx_count(f), 4);
+    assert_int_equal(pt_fetch_all(e, BK_TF_5M, from, to, &all), 0);
+    assert_int_equal(fx_count(e->f), 4);
     assert_int_equal(all.n, 5);
     static const char *const want[] = {"2024-06-03T13:30:00Z", "2024-06-03T13:35:00Z",
                                        "2024-06-03T13:40:00Z", "2024-06-03T13:45:00Z",
@@ -344,94 +209,80 @@ static void test_pagination(void **state)
     char buf[BK_TIME_STR_MAX];
     for (size_t i = 0; i < all.n; i++)
         assert_string_equal(bk_time_format(all.bars[i].ts_us, buf), want[i]);
-    check_bar(&all.bars[4], "2024-06-03T13:50:00Z", 191.1, 191.41, 191.0, 191.3, 498120);
+    pt_check_bar_near(&all.bars[4], "2024-06-03T13:50:00Z", 191.1, 191.41, 191.0, 191.3, 498120);
 
-    fx_req r = request(f, 1); /* the chain's first page */
+    fx_req r = pt_request(e, 1); /* the chain's first page */
     assert_range_path(&r, "5/minute", from, to);
     assert_null(fx_param(&r, "cursor"));
-    r = request(f, 2);
+    r = pt_request(e, 2);
     assert_string_equal(r.path, "/v2/aggs/ticker/AAPL/range/5/minute/1717421400000/1717422899999");
     assert_string_equal(fx_param(&r, "cursor"), "bGltaXQ9MiZzb3J0PWFzYw");
     assert_key_in_header_only(&r);
-    r = request(f, 3); /* a next_url on the old host is followed on ours too */
+    r = pt_request(e, 3); /* a next_url on the old host is followed on ours too */
     assert_string_equal(fx_param(&r, "cursor"), "bGltaXQ9MiZzb3J0PWFzYyZwYWdlPTM");
     assert_key_in_header_only(&r);
     bk_page_fini(&all);
-    bk_prov_free(p);
-    fx_stop(f);
+    pt_env_free(e);
 }
 
 /* §7.5: 401 and 403 bodies; the plan-window 403 is a range refusal. */
 static void test_auth_errors(void **state)
 {
     (void)state;
-    script s = {.steps = {{.file = "err_401.json", .status = 401},
-                          {.file = "err_403_entitled.json", .status = 403},
-                          {.file = "err_403_timeframe.json", .status = 403}},
-                .n = 3};
-    fx *f = fx_start(handler, &s);
-    bk_prov *p = mk(f, BK_ANCHOR_SESSION, NULL, 0);
-    bk_page pg;
-    bk_page_init(&pg);
-    bk_err err = {0};
-    int64_t from = ny(2024, 6, 3, 9, 30), to = ny(2024, 6, 3, 16, 0);
-    assert_int_equal(fetch(p, BK_TF_1M, from, to, NULL, &pg, &err), BK_EPROV_AUTH);
-    assert_non_null(strstr(err.msg, "401"));
-    assert_non_null(strstr(err.msg, "Unknown API Key"));
-    assert_null(strstr(err.msg, KEY));
-    assert_int_equal(fetch(p, BK_TF_1M, from, to, NULL, &pg, &err), BK_EPROV_AUTH);
-    assert_non_null(strstr(err.msg, "not entitled"));
-    assert_int_equal(fetch(p, BK_TF_1M, from, to, NULL, &pg, &err), BK_EPROV_RANGE);
-    assert_non_null(strstr(err.msg, "time range"));
-    assert_int_equal(pg.n, 0);
-    assert_int_equal(p->stats.errors, 3);
-    bk_page_fini(&pg);
-    bk_prov_free(p);
-    fx_stop(f);
+    pt_script s = {.steps = {{.file = "err_401.json", .status = 401},
+                             {.file = "err_403_entitled.json", .status = 403},
+                             {.file = "err_403_timeframe.json", .status = 403}},
+                   .n = 3};
+    pt_env *e = pt_env_scripted("massive", &s);
+    mk(e, BK_ANCHOR_SESSION, NULL, 0);
+    int64_t from = pt_ny(2024, 6, 3, 9, 30), to = pt_ny(2024, 6, 3, 16, 0);
+    assert_int_equal(pt_fetch(e, BK_TF_1M, from, to, NULL), BK_EPROV_AUTH);
+    assert_non_null(strstr(e->err.msg, "401"));
+    assert_non_null(strstr(e->err.msg, "Unknown API Key"));
+    assert_null(strstr(e->err.msg, KEY));
+    assert_int_equal(pt_fetch(e, BK_TF_1M, from, to, NULL), BK_EPROV_AUTH);
+    assert_non_null(strstr(e->err.msg, "not entitled"));
+    assert_int_equal(pt_fetch(e, BK_TF_1M, from, to, NULL), BK_EPROV_RANGE);
+    assert_non_null(strstr(e->err.msg, "time range"));
+    assert_int_equal(e->pg.n, 0);
+    assert_int_equal(e->p->stats.errors, 3);
+    pt_env_free(e);
 }
 
 /* §7.6: 429 with a JSON body and Retry-After; 429 bare. */
 static void test_rate_limited(void **state)
 {
     (void)state;
-    script s = {.steps = {{.file = "err_429.json", .status = 429, .retry_after = "7"},
-                          {.status = 429, .text = "", .content_type = "text/plain"}},
-                .n = 2};
-    fx *f = fx_start(handler, &s);
-    bk_prov *p = mk(f, BK_ANCHOR_SESSION, NULL, 0);
-    bk_page pg;
-    bk_page_init(&pg);
-    bk_err err = {0};
-    int64_t from = ny(2024, 6, 3, 9, 30), to = ny(2024, 6, 3, 16, 0);
-    assert_int_equal(fetch(p, BK_TF_1M, from, to, NULL, &pg, &err), BK_EPROV_RATE);
-    assert_int_equal(err.retry_after_ms, 7000);
-    assert_non_null(strstr(err.msg, "maximum requests per minute"));
-    assert_int_equal(fetch(p, BK_TF_1M, from, to, NULL, &pg, &err), BK_EPROV_RATE);
-    assert_int_equal(err.retry_after_ms, 0);
-    assert_int_equal(p->stats.rate_limited, 2);
-    bk_page_fini(&pg);
-    bk_prov_free(p);
-    fx_stop(f);
+    pt_script s = {.steps = {{.file = "err_429.json", .status = 429, .retry_after = "7"},
+                             {.status = 429, .text = "", .content_type = "text/plain"}},
+                   .n = 2};
+    pt_env *e = pt_env_scripted("massive", &s);
+    mk(e, BK_ANCHOR_SESSION, NULL, 0);
+    int64_t from = pt_ny(2024, 6, 3, 9, 30), to = pt_ny(2024, 6, 3, 16, 0);
+    assert_int_equal(pt_fetch(e, BK_TF_1M, from, to, NULL), BK_EPROV_RATE);
+    assert_int_equal(e->err.retry_after_ms, 7000);
+    assert_non_null(strstr(e->err.msg, "maximum requests per minute"));
+    assert_int_equal(pt_fetch(e, BK_TF_1M, from, to, NULL), BK_EPROV_RATE);
+    assert_int_equal(e->err.retry_after_ms, 0);
+    assert_int_equal(e->p->stats.rate_limited, 2);
+    pt_env_free(e);
 }
 
 /* §7.8: `v` (and even `t`) in exponent form; status DELAYED is data. */
 static void test_exponent_volume(void **state)
 {
     (void)state;
-    script s = {.steps = {{.file = "aggs_exp_volume.json"}}, .n = 1};
-    fx *f = fx_start(handler, &s);
-    bk_prov *p = mk(f, BK_ANCHOR_SESSION, NULL, 0);
-    bk_page pg;
-    bk_page_init(&pg);
-    bk_err err = {0};
-    int64_t from = ny(2024, 6, 3, 9, 30), to = ny(2024, 6, 3, 16, 0);
-    assert_int_equal(fetch(p, BK_TF_5M, from, to, NULL, &pg, &err), 0);
-    assert_int_equal(pg.n, 2);
-    check_bar(&pg.bars[0], "2024-06-03T13:30:00Z", 190.9, 191.6, 190.71, 191.25, 1029145);
-    check_bar(&pg.bars[1], "2024-06-03T13:35:00Z", 191.24, 191.8, 191.02, 191.47, 802113);
-    bk_page_fini(&pg);
-    bk_prov_free(p);
-    fx_stop(f);
+    pt_script s = {.steps = {{.file = "aggs_exp_volume.json"}}, .n = 1};
+    pt_env *e = pt_env_scripted("massive", &s);
+    mk(e, BK_ANCHOR_SESSION, NULL, 0);
+    int64_t from = pt_ny(2024, 6, 3, 9, 30), to = pt_ny(2024, 6, 3, 16, 0);
+    assert_int_equal(pt_fetch(e, BK_TF_5M, from, to, NULL), 0);
+    assert_int_equal(e->pg.n, 2);
+    pt_check_bar_near(&e->pg.bars[0], "2024-06-03T13:30:00Z", 190.9, 191.6, 190.71, 191.25,
+                      1029145);
+    pt_check_bar_near(&e->pg.bars[1], "2024-06-03T13:35:00Z", 191.24, 191.8, 191.02, 191.47,
+                      802113);
+    pt_env_free(e);
 }
 
 /* §7.10: daily bars across both DST changes (04:00Z and 05:00Z), asked by
@@ -439,34 +290,35 @@ static void test_exponent_volume(void **state)
 static void test_daily_weekly_dst(void **state)
 {
     (void)state;
-    script s = {.steps = {{.file = "aggs_day_dst.json"}, {.file = "aggs_week.json"}}, .n = 2};
-    fx *f = fx_start(handler, &s);
-    bk_prov *p = mk(f, BK_ANCHOR_SESSION, NULL, 0);
-    bk_page pg;
-    bk_page_init(&pg);
-    bk_err err = {0};
+    pt_script s = {.steps = {{.file = "aggs_day_dst.json"}, {.file = "aggs_week.json"}}, .n = 2};
+    pt_env *e = pt_env_scripted("massive", &s);
+    mk(e, BK_ANCHOR_SESSION, NULL, 0);
     assert_int_equal(
-        fetch(p, BK_TF_D1, day_label(2024, 11, 1), day_label(2025, 3, 10) + 1, NULL, &pg, &err), 0);
-    assert_int_equal(pg.n, 4);
-    check_bar(&pg.bars[0], "2024-11-01T04:00:00Z", 222.91, 225.35, 220.27, 222.91, 64370086);
-    check_bar(&pg.bars[1], "2024-11-04T05:00:00Z", 220.99, 222.79, 219.71, 222.01, 44944470);
-    check_bar(&pg.bars[2], "2025-03-07T05:00:00Z", 235.11, 241.37, 234.76, 239.07, 46273565);
-    check_bar(&pg.bars[3], "2025-03-10T04:00:00Z", 235.54, 236.16, 224.22, 227.48, 71451281);
-    fx_req r = request(f, 0);
+        pt_fetch(e, BK_TF_D1, pt_day_label(2024, 11, 1), pt_day_label(2025, 3, 10) + 1, NULL), 0);
+    assert_int_equal(e->pg.n, 4);
+    pt_check_bar_near(&e->pg.bars[0], "2024-11-01T04:00:00Z", 222.91, 225.35, 220.27, 222.91,
+                      64370086);
+    pt_check_bar_near(&e->pg.bars[1], "2024-11-04T05:00:00Z", 220.99, 222.79, 219.71, 222.01,
+                      44944470);
+    pt_check_bar_near(&e->pg.bars[2], "2025-03-07T05:00:00Z", 235.11, 241.37, 234.76, 239.07,
+                      46273565);
+    pt_check_bar_near(&e->pg.bars[3], "2025-03-10T04:00:00Z", 235.54, 236.16, 224.22, 227.48,
+                      71451281);
+    fx_req r = pt_request(e, 0);
     assert_string_equal(r.path, "/v2/aggs/ticker/AAPL/range/1/day/2024-11-01/2025-03-10");
     assert_key_in_header_only(&r);
 
     int64_t w1 = bk_prov_week_label(bk_days_from_civil(2025, 3, 10));
     int64_t w2 = bk_prov_week_label(bk_days_from_civil(2025, 3, 17));
-    assert_int_equal(fetch(p, BK_TF_W1, w1, w2 + 1, NULL, &pg, &err), 0);
-    assert_int_equal(pg.n, 2);
-    check_bar(&pg.bars[0], "2025-03-10T04:00:00Z", 235.54, 236.16, 208.42, 213.49, 304112933);
-    check_bar(&pg.bars[1], "2025-03-17T04:00:00Z", 213.31, 218.84, 209.97, 218.27, 275418302);
-    r = request(f, 1);
+    assert_int_equal(pt_fetch(e, BK_TF_W1, w1, w2 + 1, NULL), 0);
+    assert_int_equal(e->pg.n, 2);
+    pt_check_bar_near(&e->pg.bars[0], "2025-03-10T04:00:00Z", 235.54, 236.16, 208.42, 213.49,
+                      304112933);
+    pt_check_bar_near(&e->pg.bars[1], "2025-03-17T04:00:00Z", 213.31, 218.84, 209.97, 218.27,
+                      275418302);
+    r = pt_request(e, 1);
     assert_string_equal(r.path, "/v2/aggs/ticker/AAPL/range/1/week/2025-03-09/2025-03-23");
-    bk_page_fini(&pg);
-    bk_prov_free(p);
-    fx_stop(f);
+    pt_env_free(e);
 }
 
 /* 5xx, a slow answer past the deadline, a connection cut mid-body, and
@@ -480,49 +332,43 @@ static void test_failures(void **state)
     memset(pad, 'a', sizeof pad - 1);
     pad[sizeof pad - 1] = '\0';
     snprintf(big, sizeof big, "{\"next_url\":\"https://api.massive.com/v2/aggs/%s\"}", pad);
-    script s = {.steps = {{.status = 503, .text = "{\"status\":\"ERROR\",\"error\":\"busy\"}"},
-                          {.file = "aggs_5m.json", .delay_ms = 3000},
-                          {.file = "aggs_5m.json", .truncate_at = 120},
-                          {.file = "truncated.json"},
-                          {.file = "bad_price.json"},
-                          {.file = "bad_shape.json"},
-                          {.text = big},
-                          {.text = "{\"status\":\"ERROR\",\"error\":\"internal\"}"}},
-                .n = 8};
-    fx *f = fx_start(handler, &s);
-    bk_prov *p = mk(f, BK_ANCHOR_SESSION, NULL, 300);
-    bk_page pg;
-    bk_page_init(&pg);
-    bk_err err = {0};
-    int64_t from = ny(2024, 6, 3, 9, 30), to = ny(2024, 6, 3, 16, 0);
-    assert_int_equal(fetch(p, BK_TF_5M, from, to, NULL, &pg, &err), BK_EPROV_5XX);
+    pt_script s = {.steps = {{.status = 503, .text = "{\"status\":\"ERROR\",\"error\":\"busy\"}"},
+                             {.file = "aggs_5m.json", .delay_ms = 3000},
+                             {.file = "aggs_5m.json", .truncate_at = 120},
+                             {.file = "truncated.json"},
+                             {.file = "bad_price.json"},
+                             {.file = "bad_shape.json"},
+                             {.text = big},
+                             {.text = "{\"status\":\"ERROR\",\"error\":\"internal\"}"}},
+                   .n = 8};
+    pt_env *e = pt_env_scripted("massive", &s);
+    mk(e, BK_ANCHOR_SESSION, NULL, 300);
+    int64_t from = pt_ny(2024, 6, 3, 9, 30), to = pt_ny(2024, 6, 3, 16, 0);
+    assert_int_equal(pt_fetch(e, BK_TF_5M, from, to, NULL), BK_EPROV_5XX);
     int64_t t0 = bk_clock_mono_us();
-    assert_int_equal(fetch(p, BK_TF_5M, from, to, NULL, &pg, &err), BK_ETIMEDOUT);
+    assert_int_equal(pt_fetch(e, BK_TF_5M, from, to, NULL), BK_ETIMEDOUT);
     assert_true(bk_clock_mono_us() - t0 < 2500 * BK_US_PER_MS);
-    assert_int_equal(fetch(p, BK_TF_5M, from, to, NULL, &pg, &err), BK_EPROV_NET);
-    assert_int_equal(pg.n, 0);
-    assert_int_equal(fetch(p, BK_TF_5M, from, to, NULL, &pg, &err), BK_EPROV_MALFORMED);
-    assert_non_null(strstr(err.msg, "invalid JSON"));
-    assert_int_equal(pg.n, 0);
-    assert_int_equal(fetch(p, BK_TF_5M, from, to, NULL, &pg, &err), BK_EPROV_MALFORMED);
-    assert_string_equal(err.msg, "massive: results[1].o is string, not a number");
-    assert_int_equal(pg.n, 0); /* the good first bar is not left behind */
-    assert_int_equal(fetch(p, BK_TF_5M, from, to, NULL, &pg, &err), BK_EPROV_MALFORMED);
-    assert_string_equal(err.msg, "massive: results is object, not an array");
-    assert_int_equal(fetch(p, BK_TF_5M, from, to, NULL, &pg, &err), BK_EPROV_MALFORMED);
-    assert_non_null(strstr(err.msg, "longer than a page token"));
-    assert_int_equal(fetch(p, BK_TF_5M, from, to, NULL, &pg, &err), BK_EPROV_MALFORMED);
-    assert_non_null(strstr(err.msg, "internal"));
-    assert_int_equal(pg.n, 0);
+    assert_int_equal(pt_fetch(e, BK_TF_5M, from, to, NULL), BK_EPROV_NET);
+    assert_int_equal(e->pg.n, 0);
+    assert_int_equal(pt_fetch(e, BK_TF_5M, from, to, NULL), BK_EPROV_MALFORMED);
+    assert_non_null(strstr(e->err.msg, "invalid JSON"));
+    assert_int_equal(e->pg.n, 0);
+    assert_int_equal(pt_fetch(e, BK_TF_5M, from, to, NULL), BK_EPROV_MALFORMED);
+    assert_string_equal(e->err.msg, "massive: results[1].o is string, not a number");
+    assert_int_equal(e->pg.n, 0); /* the good first bar is not left behind */
+    assert_int_equal(pt_fetch(e, BK_TF_5M, from, to, NULL), BK_EPROV_MALFORMED);
+    assert_string_equal(e->err.msg, "massive: results is object, not an array");
+    assert_int_equal(pt_fetch(e, BK_TF_5M, from, to, NULL), BK_EPROV_MALFORMED);
+    assert_non_null(strstr(e->err.msg, "longer than a page token"));
+    assert_int_equal(pt_fetch(e, BK_TF_5M, from, to, NULL), BK_EPROV_MALFORMED);
+    assert_non_null(strstr(e->err.msg, "internal"));
+    assert_int_equal(e->pg.n, 0);
     /* a token that is neither a next_url nor ours is refused before any request */
-    int n = fx_count(f);
-    assert_int_equal(fetch(p, BK_TF_5M, from, to, "https://evil.example/steal", &pg, &err),
-                     BK_EINVAL);
-    assert_int_equal(fetch(p, BK_TF_5M, from, to, "resume:12", &pg, &err), BK_EINVAL);
-    assert_int_equal(fx_count(f), n);
-    bk_page_fini(&pg);
-    bk_prov_free(p);
-    fx_stop(f);
+    int n = fx_count(e->f);
+    assert_int_equal(pt_fetch(e, BK_TF_5M, from, to, "https://evil.example/steal"), BK_EINVAL);
+    assert_int_equal(pt_fetch(e, BK_TF_5M, from, to, "resume:12"), BK_EINVAL);
+    assert_int_equal(fx_count(e->f), n);
+    pt_env_free(e);
 }
 
 /* Parser edge cases without HTTP. */
@@ -531,14 +377,11 @@ static void test_parse_edges(void **state)
     (void)state;
     bk_page pg;
     bk_page_init(&pg);
-    bk_err err = {0};
     bk_fetch_req req = {.symbol = "AAPL",
                         .tf = BK_TF_1M,
-                        .from_us = ny(2024, 6, 3, 9, 30),
-                        .to_us = ny(2024, 6, 3, 16, 0)};
-    static const struct {
-        const char *body, *msg;
-    } bad[] = {
+                        .from_us = pt_ny(2024, 6, 3, 9, 30),
+                        .to_us = pt_ny(2024, 6, 3, 16, 0)};
+    static const pt_bad_body bad[] = {
         {"[]", "massive: the body is array, not an object"},
         {"{\"results\":[{\"t\":1717421400000,\"o\":1,\"h\":1,\"l\":1,\"c\":1}]}",
          "massive: results[0].v is missing"},
@@ -554,13 +397,7 @@ static void test_parse_edges(void **state)
         {"{\"results\":[],\"next_url\":\"ftp://x/v2/aggs/\"}",
          "massive: next_url is not a URL of the aggregates API"},
     };
-    for (size_t i = 0; i < BK_ARRAY_LEN(bad); i++) {
-        assert_int_equal(
-            bk_massive_parse(bad[i].body, strlen(bad[i].body), &req, BK_ANCHOR_SESSION, &pg, &err),
-            BK_EPROV_MALFORMED);
-        assert_string_equal(err.msg, bad[i].msg);
-        assert_int_equal(pg.n, 0);
-    }
+    pt_parse_bad(bk_massive_parse, &req, bad, BK_ARRAY_LEN(bad), &pg);
     bk_page_fini(&pg);
 }
 
@@ -569,58 +406,48 @@ static void test_parse_edges(void **state)
 static void test_aggregate_session(void **state)
 {
     (void)state;
-    script s = {.steps = {{.file = "aggs_30m_jul.json"}}, .n = 1};
-    fx *f = fx_start(handler, &s);
-    bk_prov *p = mk(f, BK_ANCHOR_SESSION, NULL, 0);
-    bk_page pg;
-    bk_page_init(&pg);
-    bk_err err = {0};
-    int64_t from = ny(2025, 7, 3, 9, 30), to = ny(2025, 7, 7, 13, 30) + 1;
-    assert_int_equal(fetch(p, BK_TF_4H, from, to, NULL, &pg, &err), 0);
-    assert_int_equal(pg.n, 3);
-    check_bar(&pg.bars[0], "2025-07-03T13:30:00Z", 100.5, 105.5, 99.5, 104.5, 7280);
-    check_bar(&pg.bars[1], "2025-07-07T13:30:00Z", 104.5, 110.0, 103.5, 109.0, 9000);
-    check_bar(&pg.bars[2], "2025-07-07T17:30:00Z", 108.5, 112.5, 107.5, 111.5, 5950);
-    fx_req r = request(f, 0);
+    pt_script s = {.steps = {{.file = "aggs_30m_jul.json"}}, .n = 1};
+    pt_env *e = pt_env_scripted("massive", &s);
+    mk(e, BK_ANCHOR_SESSION, NULL, 0);
+    int64_t from = pt_ny(2025, 7, 3, 9, 30), to = pt_ny(2025, 7, 7, 13, 30) + 1;
+    assert_int_equal(pt_fetch(e, BK_TF_4H, from, to, NULL), 0);
+    assert_int_equal(e->pg.n, 3);
+    pt_check_bar_near(&e->pg.bars[0], "2025-07-03T13:30:00Z", 100.5, 105.5, 99.5, 104.5, 7280);
+    pt_check_bar_near(&e->pg.bars[1], "2025-07-07T13:30:00Z", 104.5, 110.0, 103.5, 109.0, 9000);
+    pt_check_bar_near(&e->pg.bars[2], "2025-07-07T17:30:00Z", 108.5, 112.5, 107.5, 111.5, 5950);
+    fx_req r = pt_request(e, 0);
     assert_range_path(&r, "30/minute", from, to - 1 + 4 * BK_US_PER_HOUR);
 
-    to = ny(2025, 7, 7, 15, 30) + 1;
-    assert_int_equal(fetch(p, BK_TF_1H, from, to, NULL, &pg, &err), 0);
-    assert_int_equal(pg.n, 11);
-    check_bar(&pg.bars[0], "2025-07-03T13:30:00Z", 100.5, 103.0, 99.5, 102.0, 2030);
-    check_bar(&pg.bars[1], "2025-07-03T14:30:00Z", 101.5, 104.0, 100.5, 103.0, 2070);
-    check_bar(&pg.bars[2], "2025-07-03T15:30:00Z", 102.5, 105.0, 101.5, 104.0, 2110);
-    check_bar(&pg.bars[3], "2025-07-03T16:30:00Z", 103.5, 105.5, 102.5, 104.5, 1070);
-    check_bar(&pg.bars[4], "2025-07-07T13:30:00Z", 104.5, 107.0, 103.5, 106.0, 2190);
-    check_bar(&pg.bars[9], "2025-07-07T18:30:00Z", 109.5, 112.0, 108.5, 111.0, 2390);
-    check_bar(&pg.bars[10], "2025-07-07T19:30:00Z", 110.5, 112.5, 109.5, 111.5, 1210);
-    r = request(f, 1);
+    to = pt_ny(2025, 7, 7, 15, 30) + 1;
+    assert_int_equal(pt_fetch(e, BK_TF_1H, from, to, NULL), 0);
+    assert_int_equal(e->pg.n, 11);
+    pt_check_bar_near(&e->pg.bars[0], "2025-07-03T13:30:00Z", 100.5, 103.0, 99.5, 102.0, 2030);
+    pt_check_bar_near(&e->pg.bars[1], "2025-07-03T14:30:00Z", 101.5, 104.0, 100.5, 103.0, 2070);
+    pt_check_bar_near(&e->pg.bars[2], "2025-07-03T15:30:00Z", 102.5, 105.0, 101.5, 104.0, 2110);
+    pt_check_bar_near(&e->pg.bars[3], "2025-07-03T16:30:00Z", 103.5, 105.5, 102.5, 104.5, 1070);
+    pt_check_bar_near(&e->pg.bars[4], "2025-07-07T13:30:00Z", 104.5, 107.0, 103.5, 106.0, 2190);
+    pt_check_bar_near(&e->pg.bars[9], "2025-07-07T18:30:00Z", 109.5, 112.0, 108.5, 111.0, 2390);
+    pt_check_bar_near(&e->pg.bars[10], "2025-07-07T19:30:00Z", 110.5, 112.5, 109.5, 111.5, 1210);
+    r = pt_request(e, 1);
     assert_range_path(&r, "30/minute", from, to - 1 + BK_US_PER_HOUR);
-    bk_page_fini(&pg);
-    bk_prov_free(p);
-    fx_stop(f);
+    pt_env_free(e);
 }
 
 /* Clock-anchored 4h: 08:00 (09:30-12:00) and 12:00 (12:00-16:00) New York. */
 static void test_aggregate_clock(void **state)
 {
     (void)state;
-    script s = {.steps = {{.file = "aggs_30m_jul.json"}}, .n = 1};
-    fx *f = fx_start(handler, &s);
-    bk_prov *p = mk(f, BK_ANCHOR_CLOCK, NULL, 0);
-    bk_page pg;
-    bk_page_init(&pg);
-    bk_err err = {0};
+    pt_script s = {.steps = {{.file = "aggs_30m_jul.json"}}, .n = 1};
+    pt_env *e = pt_env_scripted("massive", &s);
+    mk(e, BK_ANCHOR_CLOCK, NULL, 0);
     assert_int_equal(
-        fetch(p, BK_TF_4H, ny(2025, 7, 3, 8, 0), ny(2025, 7, 7, 12, 0) + 1, NULL, &pg, &err), 0);
-    assert_int_equal(pg.n, 4);
-    check_bar(&pg.bars[0], "2025-07-03T12:00:00Z", 100.5, 104.5, 99.5, 103.5, 5150);
-    check_bar(&pg.bars[1], "2025-07-03T16:00:00Z", 103.0, 105.5, 102.0, 104.5, 2130);
-    check_bar(&pg.bars[2], "2025-07-07T12:00:00Z", 104.5, 108.5, 103.5, 107.5, 5550);
-    check_bar(&pg.bars[3], "2025-07-07T16:00:00Z", 107.0, 112.5, 106.0, 111.5, 9400);
-    bk_page_fini(&pg);
-    bk_prov_free(p);
-    fx_stop(f);
+        pt_fetch(e, BK_TF_4H, pt_ny(2025, 7, 3, 8, 0), pt_ny(2025, 7, 7, 12, 0) + 1, NULL), 0);
+    assert_int_equal(e->pg.n, 4);
+    pt_check_bar_near(&e->pg.bars[0], "2025-07-03T12:00:00Z", 100.5, 104.5, 99.5, 103.5, 5150);
+    pt_check_bar_near(&e->pg.bars[1], "2025-07-03T16:00:00Z", 103.0, 105.5, 102.0, 104.5, 2130);
+    pt_check_bar_near(&e->pg.bars[2], "2025-07-07T12:00:00Z", 104.5, 108.5, 103.5, 107.5, 5550);
+    pt_check_bar_near(&e->pg.bars[3], "2025-07-07T16:00:00Z", 107.0, 112.5, 106.0, 111.5, 9400);
+    pt_env_free(e);
 }
 
 /* An aggregated timeframe over two provider pages: the first page ends
@@ -628,32 +455,27 @@ static void test_aggregate_clock(void **state)
 static void test_aggregate_paged(void **state)
 {
     (void)state;
-    script s = {.steps = {{.file = "aggs_30m_jul_p1.json"}, {.file = "aggs_30m_jul_p2.json"}},
-                .n = 2};
-    fx *f = fx_start(handler, &s);
-    bk_prov *p = mk(f, BK_ANCHOR_SESSION, NULL, 0);
-    bk_page pg;
-    bk_page_init(&pg);
-    bk_err err = {0};
-    int64_t from = ny(2025, 7, 3, 9, 30), to = ny(2025, 7, 7, 13, 30) + 1;
-    assert_int_equal(fetch(p, BK_TF_4H, from, to, NULL, &pg, &err), 0);
-    assert_int_equal(pg.n, 1);
-    check_bar(&pg.bars[0], "2025-07-03T13:30:00Z", 100.5, 105.5, 99.5, 104.5, 7280);
+    pt_script s = {.steps = {{.file = "aggs_30m_jul_p1.json"}, {.file = "aggs_30m_jul_p2.json"}},
+                   .n = 2};
+    pt_env *e = pt_env_scripted("massive", &s);
+    mk(e, BK_ANCHOR_SESSION, NULL, 0);
+    int64_t from = pt_ny(2025, 7, 3, 9, 30), to = pt_ny(2025, 7, 7, 13, 30) + 1;
+    assert_int_equal(pt_fetch(e, BK_TF_4H, from, to, NULL), 0);
+    assert_int_equal(e->pg.n, 1);
+    pt_check_bar_near(&e->pg.bars[0], "2025-07-03T13:30:00Z", 100.5, 105.5, 99.5, 104.5, 7280);
     char want[64];
-    snprintf(want, sizeof want, "resume:%lld", (long long)ny(2025, 7, 7, 9, 30));
-    assert_string_equal(pg.next_token, want);
-    assert_int_equal(fetch(p, BK_TF_4H, from, to, want, &pg, &err), 0);
-    assert_int_equal(pg.n, 2);
-    check_bar(&pg.bars[0], "2025-07-07T13:30:00Z", 104.5, 110.0, 103.5, 109.0, 9000);
-    check_bar(&pg.bars[1], "2025-07-07T17:30:00Z", 108.5, 112.5, 107.5, 111.5, 5950);
-    assert_string_equal(pg.next_token, "");
-    fx_req r = request(f, 1); /* a fresh range from the dropped bar, not the cursor */
-    assert_range_path(&r, "30/minute", ny(2025, 7, 7, 9, 30), to - 1 + 4 * BK_US_PER_HOUR);
+    snprintf(want, sizeof want, "resume:%lld", (long long)pt_ny(2025, 7, 7, 9, 30));
+    assert_string_equal(e->pg.next_token, want);
+    assert_int_equal(pt_fetch(e, BK_TF_4H, from, to, want), 0);
+    assert_int_equal(e->pg.n, 2);
+    pt_check_bar_near(&e->pg.bars[0], "2025-07-07T13:30:00Z", 104.5, 110.0, 103.5, 109.0, 9000);
+    pt_check_bar_near(&e->pg.bars[1], "2025-07-07T17:30:00Z", 108.5, 112.5, 107.5, 111.5, 5950);
+    assert_string_equal(e->pg.next_token, "");
+    fx_req r = pt_request(e, 1); /* a fresh range from the dropped bar, not the cursor */
+    assert_range_path(&r, "30/minute", pt_ny(2025, 7, 7, 9, 30), to - 1 + 4 * BK_US_PER_HOUR);
     assert_null(fx_param(&r, "cursor"));
     assert_key_in_header_only(&r);
-    bk_page_fini(&pg);
-    bk_prov_free(p);
-    fx_stop(f);
+    pt_env_free(e);
 }
 
 int main(void)

@@ -21,126 +21,18 @@
 
 #include "core/clock.h"
 #include "core/util.h"
-#include "fixture.h"
-#include "model/time.h"
 #include "prov/prov.h"
+#include "ptest.h"
 
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-/* What the fixture answers next (set by the test before a fetch). */
-typedef struct script {
-    pthread_mutex_t mu;
-    int status;
-    char file[64]; /* under $BK_FIXTURES/tradier/, or "" for text */
-    char text[256];
-    char ctype[32]; /* "" = application/json */
-    char retry_after[16];
-    int delay_ms;
-    long truncate_at;
-} script;
-
-typedef struct env {
-    script s;
-    fx *f;
-    bk_prov *p;
-} env;
-
-static void handler(void *ctx, const fx_req *req, fx_resp *r)
+/* A served fixture and the adapter under test against it. */
+static pt_env *env_new(bk_anchor anchor, int64_t timeout_ms)
 {
-    script *s = ctx;
-    (void)req;
-    pthread_mutex_lock(&s->mu);
-    r->status = s->status;
-    if (s->file[0]) {
-        char path[512];
-        const char *dir = getenv("BK_FIXTURES");
-        snprintf(path, sizeof path, "%s/tradier/%s", dir ? dir : "tests/prov/fixtures", s->file);
-        if (fx_body_file(r, path) != 0) {
-            r->status = 500;
-            fx_bodyf(r, "fixture file %s missing", path);
-        }
-    } else {
-        fx_body(r, s->text);
-    }
-    if (s->ctype[0])
-        snprintf(r->content_type, sizeof r->content_type, "%s", s->ctype);
-    snprintf(r->retry_after, sizeof r->retry_after, "%s", s->retry_after);
-    r->delay_ms = s->delay_ms;
-    r->truncate_at = s->truncate_at;
-    pthread_mutex_unlock(&s->mu);
-}
-
-static void serve(env *e, int status, const char *file, const char *text)
-{
-    pthread_mutex_lock(&e->s.mu);
-    e->s.status = status;
-    snprintf(e->s.file, sizeof e->s.file, "%s", file ? file : "");
-    snprintf(e->s.text, sizeof e->s.text, "%s", text ? text : "");
-    e->s.ctype[0] = e->s.retry_after[0] = '\0';
-    e->s.delay_ms = 0;
-    e->s.truncate_at = -1;
-    pthread_mutex_unlock(&e->s.mu);
-}
-
-static env *env_new(bk_anchor anchor, int64_t timeout_ms)
-{
-    env *e = calloc(1, sizeof *e);
-    pthread_mutex_init(&e->s.mu, NULL);
-    serve(e, 200, "", "{}");
-    e->f = fx_start(handler, &e->s);
-    bk_prov_cfg cfg = {.base_url = fx_url(e->f),
-                       .key = "tr-test-token",
-                       .anchor = anchor,
-                       .timeout_ms = timeout_ms};
-    bk_err err = {0};
-    assert_int_equal(bk_tradier_new(&e->p, &cfg, &err), 0);
+    pt_env *e = pt_env_served("tradier");
+    bk_prov_cfg cfg = {.key = "tr-test-token", .anchor = anchor, .timeout_ms = timeout_ms};
+    pt_env_prov(e, bk_tradier_new, &cfg);
     return e;
-}
-
-static void env_free(env *e)
-{
-    bk_prov_free(e->p);
-    fx_stop(e->f);
-    pthread_mutex_destroy(&e->s.mu);
-    free(e);
-}
-
-static int64_t at(const char *iso)
-{
-    int64_t t = 0;
-    assert_int_equal(bk_time_parse(iso, &t), 0);
-    return t;
-}
-
-static int fetch(env *e, const char *sym, bk_tf tf, const char *from, const char *to, bk_page *pg,
-                 bk_err *err)
-{
-    bk_fetch_req req = {
-        .symbol = sym, .tf = tf, .from_us = at(from), .to_us = at(to), .attempt = 1};
-    bk_err_clear(err);
-    return bk_prov_fetch(e->p, &req, pg, err);
-}
-
-static void last_request(env *e, fx_req *out)
-{
-    int n = fx_count(e->f);
-    assert_true(n > 0);
-    assert_int_equal(fx_request(e->f, n - 1, out), 0);
-}
-
-static void check_bar(const bk_bar *b, const char *ts, double o, double h, double l, double c,
-                      double v)
-{
-    char buf[BK_TIME_STR_MAX];
-    assert_string_equal(bk_time_format(b->ts_us, buf), ts);
-    assert_true(b->open == o);
-    assert_true(b->high == h);
-    assert_true(b->low == l);
-    assert_true(b->close == c);
-    assert_true(b->volume == v);
 }
 
 static void check_auth(const fx_req *r)
@@ -155,20 +47,17 @@ static void check_auth(const fx_req *r)
 static void test_multi_bar_page(void **state)
 {
     (void)state;
-    env *e = env_new(BK_ANCHOR_SESSION, 0);
-    bk_page pg;
-    bk_page_init(&pg);
-    bk_err err;
-    serve(e, 200, "timesales_multi.json", NULL);
+    pt_env *e = env_new(BK_ANCHOR_SESSION, 0);
+    pt_serve(e, 200, "timesales_multi.json", NULL);
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_5M, "2025-07-07T13:30:00Z", "2025-07-07T13:45:00Z", &pg, &err), 0);
-    assert_int_equal(pg.n, 3);
-    check_bar(&pg.bars[0], "2025-07-07T13:30:00Z", 212.68, 213.26, 212.31, 213.09, 2145873);
-    check_bar(&pg.bars[1], "2025-07-07T13:35:00Z", 213.1, 213.4, 212.85, 212.93, 911204);
-    check_bar(&pg.bars[2], "2025-07-07T13:40:00Z", 212.92, 213.05, 212.5, 212.77, 702515);
-    assert_string_equal(pg.next_token, "");
+        pt_fetch_at(e, "AAPL", BK_TF_5M, "2025-07-07T13:30:00Z", "2025-07-07T13:45:00Z"), 0);
+    assert_int_equal(e->pg.n, 3);
+    pt_check_bar(&e->pg.bars[0], "2025-07-07T13:30:00Z", 212.68, 213.26, 212.31, 213.09, 2145873);
+    pt_check_bar(&e->pg.bars[1], "2025-07-07T13:35:00Z", 213.1, 213.4, 212.85, 212.93, 911204);
+    pt_check_bar(&e->pg.bars[2], "2025-07-07T13:40:00Z", 212.92, 213.05, 212.5, 212.77, 702515);
+    assert_string_equal(e->pg.next_token, "");
     fx_req r;
-    last_request(e, &r);
+    pt_last_request(e, &r);
     assert_string_equal(r.path, "/v1/markets/timesales");
     assert_string_equal(fx_param(&r, "symbol"), "AAPL");
     assert_string_equal(fx_param(&r, "interval"), "5min");
@@ -178,52 +67,47 @@ static void test_multi_bar_page(void **state)
     check_auth(&r);
 
     /* 1m maps to 1min; bars carrying only the New York `time` */
-    serve(e, 200, "timesales_time_only.json", NULL);
+    pt_serve(e, 200, "timesales_time_only.json", NULL);
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_5M, "2025-07-07T13:30:00Z", "2025-07-07T13:45:00Z", &pg, &err), 0);
-    assert_int_equal(pg.n, 3);
-    check_bar(&pg.bars[2], "2025-07-07T13:40:00Z", 212.92, 213.05, 212.5, 212.77, 702515);
+        pt_fetch_at(e, "AAPL", BK_TF_5M, "2025-07-07T13:30:00Z", "2025-07-07T13:45:00Z"), 0);
+    assert_int_equal(e->pg.n, 3);
+    pt_check_bar(&e->pg.bars[2], "2025-07-07T13:40:00Z", 212.92, 213.05, 212.5, 212.77, 702515);
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_1M, "2025-07-07T13:30:00Z", "2025-07-07T13:45:00Z", &pg, &err), 0);
-    last_request(e, &r);
+        pt_fetch_at(e, "AAPL", BK_TF_1M, "2025-07-07T13:30:00Z", "2025-07-07T13:45:00Z"), 0);
+    pt_last_request(e, &r);
     assert_string_equal(fx_param(&r, "interval"), "1min");
-    bk_page_fini(&pg);
-    env_free(e);
+    pt_env_free(e);
 }
 
 /* §7.2 a single bar as an object, §7.3 null containers. */
 static void test_single_and_null(void **state)
 {
     (void)state;
-    env *e = env_new(BK_ANCHOR_SESSION, 0);
-    bk_page pg;
-    bk_page_init(&pg);
-    bk_err err;
-    serve(e, 200, "timesales_single.json", NULL);
+    pt_env *e = env_new(BK_ANCHOR_SESSION, 0);
+    pt_serve(e, 200, "timesales_single.json", NULL);
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_5M, "2025-07-07T13:30:00Z", "2025-07-07T20:00:00Z", &pg, &err), 0);
-    assert_int_equal(pg.n, 1);
-    check_bar(&pg.bars[0], "2025-07-07T13:30:00Z", 212.68, 213.26, 212.31, 213.09, 2145873);
-    serve(e, 200, "history_single.json", NULL);
+        pt_fetch_at(e, "AAPL", BK_TF_5M, "2025-07-07T13:30:00Z", "2025-07-07T20:00:00Z"), 0);
+    assert_int_equal(e->pg.n, 1);
+    pt_check_bar(&e->pg.bars[0], "2025-07-07T13:30:00Z", 212.68, 213.26, 212.31, 213.09, 2145873);
+    pt_serve(e, 200, "history_single.json", NULL);
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_D1, "2025-03-07T05:00:00Z", "2025-03-08T05:00:00Z", &pg, &err), 0);
-    assert_int_equal(pg.n, 1);
-    check_bar(&pg.bars[0], "2025-03-07T05:00:00Z", 235.1, 241.37, 234.76, 239.07, 46273600);
+        pt_fetch_at(e, "AAPL", BK_TF_D1, "2025-03-07T05:00:00Z", "2025-03-08T05:00:00Z"), 0);
+    assert_int_equal(e->pg.n, 1);
+    pt_check_bar(&e->pg.bars[0], "2025-03-07T05:00:00Z", 235.1, 241.37, 234.76, 239.07, 46273600);
 
-    serve(e, 200, "series_null.json", NULL);
+    pt_serve(e, 200, "series_null.json", NULL);
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_5M, "2025-07-05T13:30:00Z", "2025-07-05T20:00:00Z", &pg, &err), 0);
-    assert_int_equal(pg.n, 0);
-    serve(e, 200, "history_null.json", NULL);
+        pt_fetch_at(e, "AAPL", BK_TF_5M, "2025-07-05T13:30:00Z", "2025-07-05T20:00:00Z"), 0);
+    assert_int_equal(e->pg.n, 0);
+    pt_serve(e, 200, "history_null.json", NULL);
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_D1, "2025-07-05T04:00:00Z", "2025-07-07T04:00:00Z", &pg, &err), 0);
-    assert_int_equal(pg.n, 0);
-    serve(e, 200, NULL, "{\"series\":{\"data\":null}}");
+        pt_fetch_at(e, "AAPL", BK_TF_D1, "2025-07-05T04:00:00Z", "2025-07-07T04:00:00Z"), 0);
+    assert_int_equal(e->pg.n, 0);
+    pt_serve(e, 200, NULL, "{\"series\":{\"data\":null}}");
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_5M, "2025-07-05T13:30:00Z", "2025-07-05T20:00:00Z", &pg, &err), 0);
-    assert_int_equal(pg.n, 0);
-    bk_page_fini(&pg);
-    env_free(e);
+        pt_fetch_at(e, "AAPL", BK_TF_5M, "2025-07-05T13:30:00Z", "2025-07-05T20:00:00Z"), 0);
+    assert_int_equal(e->pg.n, 0);
+    pt_env_free(e);
 }
 
 /* §7.10: daily dates either side of the March 2025 DST change get 05:00Z
@@ -231,18 +115,15 @@ static void test_single_and_null(void **state)
 static void test_daily_dst_and_weekly(void **state)
 {
     (void)state;
-    env *e = env_new(BK_ANCHOR_SESSION, 0);
-    bk_page pg;
-    bk_page_init(&pg);
-    bk_err err;
+    pt_env *e = env_new(BK_ANCHOR_SESSION, 0);
     fx_req r;
-    serve(e, 200, "history_daily_dst.json", NULL);
+    pt_serve(e, 200, "history_daily_dst.json", NULL);
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_D1, "2025-03-07T05:00:00Z", "2025-03-11T04:00:00Z", &pg, &err), 0);
-    assert_int_equal(pg.n, 2);
-    check_bar(&pg.bars[0], "2025-03-07T05:00:00Z", 235.1, 241.37, 234.76, 239.07, 46273600);
-    check_bar(&pg.bars[1], "2025-03-10T04:00:00Z", 235.54, 236.16, 224.22, 227.48, 72071200);
-    last_request(e, &r);
+        pt_fetch_at(e, "AAPL", BK_TF_D1, "2025-03-07T05:00:00Z", "2025-03-11T04:00:00Z"), 0);
+    assert_int_equal(e->pg.n, 2);
+    pt_check_bar(&e->pg.bars[0], "2025-03-07T05:00:00Z", 235.1, 241.37, 234.76, 239.07, 46273600);
+    pt_check_bar(&e->pg.bars[1], "2025-03-10T04:00:00Z", 235.54, 236.16, 224.22, 227.48, 72071200);
+    pt_last_request(e, &r);
     assert_string_equal(r.path, "/v1/markets/history");
     assert_string_equal(fx_param(&r, "interval"), "daily");
     assert_string_equal(fx_param(&r, "start"), "2025-03-07");
@@ -250,18 +131,17 @@ static void test_daily_dst_and_weekly(void **state)
     assert_string_equal(fx_param(&r, "session_filter"), "open");
     check_auth(&r);
 
-    serve(e, 200, "history_weekly.json", NULL);
+    pt_serve(e, 200, "history_weekly.json", NULL);
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_W1, "2025-06-30T04:00:00Z", "2025-07-14T04:00:00Z", &pg, &err), 0);
-    assert_int_equal(pg.n, 2);
-    check_bar(&pg.bars[0], "2025-06-30T04:00:00Z", 202.01, 214.65, 200.64, 213.55, 221301200);
-    check_bar(&pg.bars[1], "2025-07-07T04:00:00Z", 212.68, 216.23, 207.22, 211.16, 245678900);
-    last_request(e, &r);
+        pt_fetch_at(e, "AAPL", BK_TF_W1, "2025-06-30T04:00:00Z", "2025-07-14T04:00:00Z"), 0);
+    assert_int_equal(e->pg.n, 2);
+    pt_check_bar(&e->pg.bars[0], "2025-06-30T04:00:00Z", 202.01, 214.65, 200.64, 213.55, 221301200);
+    pt_check_bar(&e->pg.bars[1], "2025-07-07T04:00:00Z", 212.68, 216.23, 207.22, 211.16, 245678900);
+    pt_last_request(e, &r);
     assert_string_equal(fx_param(&r, "interval"), "weekly");
     assert_string_equal(fx_param(&r, "start"), "2025-06-30");
     assert_string_equal(fx_param(&r, "end"), "2025-07-13");
-    bk_page_fini(&pg);
-    env_free(e);
+    pt_env_free(e);
 }
 
 /* 30m, 1h and 4h from 15min bars, session anchor, on a normal day and on
@@ -269,164 +149,142 @@ static void test_daily_dst_and_weekly(void **state)
 static void test_aggregation_session(void **state)
 {
     (void)state;
-    env *e = env_new(BK_ANCHOR_SESSION, 0);
-    bk_page pg;
-    bk_page_init(&pg);
-    bk_err err;
+    pt_env *e = env_new(BK_ANCHOR_SESSION, 0);
     fx_req r;
-    serve(e, 200, "15min_normal.json", NULL);
+    pt_serve(e, 200, "15min_normal.json", NULL);
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_30M, "2025-07-07T13:30:00Z", "2025-07-07T20:00:00Z", &pg, &err), 0);
-    assert_int_equal(pg.n, 13);
-    check_bar(&pg.bars[0], "2025-07-07T13:30:00Z", 200, 203, 199, 202, 3000);
-    check_bar(&pg.bars[12], "2025-07-07T19:30:00Z", 224, 227, 223, 226, 51000);
-    last_request(e, &r);
+        pt_fetch_at(e, "AAPL", BK_TF_30M, "2025-07-07T13:30:00Z", "2025-07-07T20:00:00Z"), 0);
+    assert_int_equal(e->pg.n, 13);
+    pt_check_bar(&e->pg.bars[0], "2025-07-07T13:30:00Z", 200, 203, 199, 202, 3000);
+    pt_check_bar(&e->pg.bars[12], "2025-07-07T19:30:00Z", 224, 227, 223, 226, 51000);
+    pt_last_request(e, &r);
     assert_string_equal(fx_param(&r, "interval"), "15min");
     assert_string_equal(fx_param(&r, "end"), "2025-07-07 16:29"); /* + one 30m bar */
 
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_1H, "2025-07-07T13:30:00Z", "2025-07-07T20:00:00Z", &pg, &err), 0);
-    assert_int_equal(pg.n, 7);
-    check_bar(&pg.bars[0], "2025-07-07T13:30:00Z", 200, 205, 199, 204, 10000);
-    check_bar(&pg.bars[6], "2025-07-07T19:30:00Z", 224, 227, 223, 226, 51000);
+        pt_fetch_at(e, "AAPL", BK_TF_1H, "2025-07-07T13:30:00Z", "2025-07-07T20:00:00Z"), 0);
+    assert_int_equal(e->pg.n, 7);
+    pt_check_bar(&e->pg.bars[0], "2025-07-07T13:30:00Z", 200, 205, 199, 204, 10000);
+    pt_check_bar(&e->pg.bars[6], "2025-07-07T19:30:00Z", 224, 227, 223, 226, 51000);
 
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_4H, "2025-07-07T13:30:00Z", "2025-07-07T21:30:00Z", &pg, &err), 0);
-    assert_int_equal(pg.n, 2);
-    check_bar(&pg.bars[0], "2025-07-07T13:30:00Z", 200, 217, 199, 216, 136000);
-    check_bar(&pg.bars[1], "2025-07-07T17:30:00Z", 216, 227, 215, 226, 215000);
-    last_request(e, &r);
+        pt_fetch_at(e, "AAPL", BK_TF_4H, "2025-07-07T13:30:00Z", "2025-07-07T21:30:00Z"), 0);
+    assert_int_equal(e->pg.n, 2);
+    pt_check_bar(&e->pg.bars[0], "2025-07-07T13:30:00Z", 200, 217, 199, 216, 136000);
+    pt_check_bar(&e->pg.bars[1], "2025-07-07T17:30:00Z", 216, 227, 215, 226, 215000);
+    pt_last_request(e, &r);
     assert_string_equal(fx_param(&r, "start"), "2025-07-07 09:30");
     assert_string_equal(fx_param(&r, "end"), "2025-07-07 21:29");
 
-    serve(e, 200, "15min_early.json", NULL);
+    pt_serve(e, 200, "15min_early.json", NULL);
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_4H, "2025-07-03T13:30:00Z", "2025-07-03T21:30:00Z", &pg, &err), 0);
-    assert_int_equal(pg.n, 1);
-    check_bar(&pg.bars[0], "2025-07-03T13:30:00Z", 200, 215, 199, 214, 105000);
+        pt_fetch_at(e, "AAPL", BK_TF_4H, "2025-07-03T13:30:00Z", "2025-07-03T21:30:00Z"), 0);
+    assert_int_equal(e->pg.n, 1);
+    pt_check_bar(&e->pg.bars[0], "2025-07-03T13:30:00Z", 200, 215, 199, 214, 105000);
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_1H, "2025-07-03T13:30:00Z", "2025-07-03T21:30:00Z", &pg, &err), 0);
-    assert_int_equal(pg.n, 4);
-    check_bar(&pg.bars[3], "2025-07-03T16:30:00Z", 212, 215, 211, 214, 27000);
-    bk_page_fini(&pg);
-    env_free(e);
+        pt_fetch_at(e, "AAPL", BK_TF_1H, "2025-07-03T13:30:00Z", "2025-07-03T21:30:00Z"), 0);
+    assert_int_equal(e->pg.n, 4);
+    pt_check_bar(&e->pg.bars[3], "2025-07-03T16:30:00Z", 212, 215, 211, 214, 27000);
+    pt_env_free(e);
 }
 
 /* Clock anchor: 1h from 15min starts on the hour (09:00 = 09:30-10:00). */
 static void test_aggregation_clock(void **state)
 {
     (void)state;
-    env *e = env_new(BK_ANCHOR_CLOCK, 0);
-    bk_page pg;
-    bk_page_init(&pg);
-    bk_err err;
-    serve(e, 200, "15min_normal.json", NULL);
+    pt_env *e = env_new(BK_ANCHOR_CLOCK, 0);
+    pt_serve(e, 200, "15min_normal.json", NULL);
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_1H, "2025-07-07T13:00:00Z", "2025-07-07T20:00:00Z", &pg, &err), 0);
-    assert_int_equal(pg.n, 7);
-    check_bar(&pg.bars[0], "2025-07-07T13:00:00Z", 200, 203, 199, 202, 3000);
-    check_bar(&pg.bars[1], "2025-07-07T14:00:00Z", 202, 207, 201, 206, 18000);
-    check_bar(&pg.bars[6], "2025-07-07T19:00:00Z", 222, 227, 221, 226, 98000);
-    bk_page_fini(&pg);
-    env_free(e);
+        pt_fetch_at(e, "AAPL", BK_TF_1H, "2025-07-07T13:00:00Z", "2025-07-07T20:00:00Z"), 0);
+    assert_int_equal(e->pg.n, 7);
+    pt_check_bar(&e->pg.bars[0], "2025-07-07T13:00:00Z", 200, 203, 199, 202, 3000);
+    pt_check_bar(&e->pg.bars[1], "2025-07-07T14:00:00Z", 202, 207, 201, 206, 18000);
+    pt_check_bar(&e->pg.bars[6], "2025-07-07T19:00:00Z", 222, 227, 221, 226, 98000);
+    pt_env_free(e);
 }
 
 /* §7.5, §7.6, §7.9 and the common statuses. */
 static void test_error_statuses(void **state)
 {
     (void)state;
-    env *e = env_new(BK_ANCHOR_SESSION, 0);
-    bk_page pg;
-    bk_page_init(&pg);
-    bk_err err;
+    pt_env *e = env_new(BK_ANCHOR_SESSION, 0);
     const char *f = "2025-07-07T13:30:00Z", *t = "2025-07-07T14:30:00Z";
-    serve(e, 401, "401.json", NULL);
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_AUTH);
-    assert_non_null(strstr(err.msg, "Invalid Access Token"));
-    assert_null(strstr(err.msg, "tr-test-token"));
+    pt_serve(e, 401, "401.json", NULL);
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_AUTH);
+    assert_non_null(strstr(e->err.msg, "Invalid Access Token"));
+    assert_null(strstr(e->err.msg, "tr-test-token"));
     /* an expired token comes with HTTP 500: still a credential problem */
-    serve(e, 500, "500_expired.json", NULL);
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_AUTH);
-    assert_non_null(strstr(err.msg, "expired"));
-    serve(e, 403, NULL, "Forbidden");
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_AUTH);
+    pt_serve(e, 500, "500_expired.json", NULL);
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_AUTH);
+    assert_non_null(strstr(e->err.msg, "expired"));
+    pt_serve(e, 403, NULL, "Forbidden");
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_AUTH);
     /* a transient backend fault is retryable */
-    serve(e, 500, "500_datastore.json", NULL);
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_5XX);
+    pt_serve(e, 500, "500_datastore.json", NULL);
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_5XX);
 
-    serve(e, 400, "400_start.json", NULL);
-    assert_int_equal(fetch(e, "AAPL", BK_TF_1M, f, t, &pg, &err), BK_EPROV_RANGE);
-    assert_non_null(strstr(err.msg, "must be on or after 2025-10-19"));
-    serve(e, 400, NULL, "Invalid parameter, start: must be on or after 2025-10-19");
-    assert_int_equal(fetch(e, "AAPL", BK_TF_1M, f, t, &pg, &err), BK_EPROV_RANGE);
-    serve(e, 200, NULL, "Invalid parameter, start: must be on or after 2025-10-19");
-    assert_int_equal(fetch(e, "AAPL", BK_TF_1M, f, t, &pg, &err), BK_EPROV_RANGE);
+    pt_serve(e, 400, "400_start.json", NULL);
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_1M, f, t), BK_EPROV_RANGE);
+    assert_non_null(strstr(e->err.msg, "must be on or after 2025-10-19"));
+    pt_serve(e, 400, NULL, "Invalid parameter, start: must be on or after 2025-10-19");
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_1M, f, t), BK_EPROV_RANGE);
+    pt_serve(e, 200, NULL, "Invalid parameter, start: must be on or after 2025-10-19");
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_1M, f, t), BK_EPROV_RANGE);
 
-    serve(e, 429, NULL, "{\"fault\":{\"faultstring\":\"Rate limit quota violation\"}}");
-    pthread_mutex_lock(&e->s.mu);
-    snprintf(e->s.retry_after, sizeof e->s.retry_after, "5");
-    pthread_mutex_unlock(&e->s.mu);
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_RATE);
-    assert_int_equal(err.retry_after_ms, 5000);
-    serve(e, 429, NULL, "");
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_RATE);
-    assert_int_equal(err.retry_after_ms, 0);
+    pt_serve(e, 429, NULL, "{\"fault\":{\"faultstring\":\"Rate limit quota violation\"}}");
+    pt_serve_extra(e, &(pt_extra){.retry_after = "5"});
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_RATE);
+    assert_int_equal(e->err.retry_after_ms, 5000);
+    pt_serve(e, 429, NULL, "");
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_RATE);
+    assert_int_equal(e->err.retry_after_ms, 0);
 
-    serve(e, 503, NULL, "Service Unavailable");
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_5XX);
-    assert_int_equal(pg.n, 0);
-    bk_page_fini(&pg);
-    env_free(e);
+    pt_serve(e, 503, NULL, "Service Unavailable");
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_5XX);
+    assert_int_equal(e->pg.n, 0);
+    pt_env_free(e);
 }
 
 static void test_transport_and_malformed(void **state)
 {
     (void)state;
-    env *e = env_new(BK_ANCHOR_SESSION, 300);
-    bk_page pg;
-    bk_page_init(&pg);
-    bk_err err;
+    pt_env *e = env_new(BK_ANCHOR_SESSION, 300);
     const char *f = "2025-07-07T13:30:00Z", *t = "2025-07-07T13:45:00Z";
-    serve(e, 200, "timesales_multi.json", NULL);
-    pthread_mutex_lock(&e->s.mu);
-    e->s.delay_ms = 3000;
-    pthread_mutex_unlock(&e->s.mu);
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_ETIMEDOUT);
+    pt_serve(e, 200, "timesales_multi.json", NULL);
+    pt_serve_extra(e, &(pt_extra){.delay_ms = 3000});
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_ETIMEDOUT);
 
-    serve(e, 200, "timesales_multi.json", NULL);
-    pthread_mutex_lock(&e->s.mu);
-    e->s.truncate_at = 100;
-    pthread_mutex_unlock(&e->s.mu);
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_NET);
+    pt_serve(e, 200, "timesales_multi.json", NULL);
+    pt_serve_extra(e, &(pt_extra){.truncate_at = 100});
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_NET);
 
-    serve(e, 200, "truncated.json", NULL);
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_MALFORMED);
-    assert_int_equal(pg.n, 0);
-    serve(e, 200, "bad_price.json", NULL);
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_MALFORMED);
-    assert_non_null(strstr(err.msg, "data[2].close is string"));
-    assert_int_equal(pg.n, 0);
-    serve(e, 200, "missing_volume.json", NULL);
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_MALFORMED);
-    assert_non_null(strstr(err.msg, "data[1].volume is missing"));
+    pt_serve(e, 200, "truncated.json", NULL);
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_MALFORMED);
+    assert_int_equal(e->pg.n, 0);
+    pt_serve(e, 200, "bad_price.json", NULL);
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_MALFORMED);
+    assert_non_null(strstr(e->err.msg, "data[2].close is string"));
+    assert_int_equal(e->pg.n, 0);
+    pt_serve(e, 200, "missing_volume.json", NULL);
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_MALFORMED);
+    assert_non_null(strstr(e->err.msg, "data[1].volume is missing"));
     /* XML (what Tradier sends without Accept: application/json) */
-    serve(e, 200, NULL, "<?xml version=\"1.0\"?><series><data/></series>");
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_MALFORMED);
-    serve(e, 200, NULL, "{\"history\":null}"); /* the wrong container */
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_MALFORMED);
-    serve(e, 200, NULL,
-          "{\"history\":{\"day\":[{\"date\":\"2025-02-30\",\"open\":1,\"high\":1,"
-          "\"low\":1,\"close\":1,\"volume\":1}]}}");
+    pt_serve(e, 200, NULL, "<?xml version=\"1.0\"?><series><data/></series>");
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_MALFORMED);
+    pt_serve(e, 200, NULL, "{\"history\":null}"); /* the wrong container */
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_MALFORMED);
+    pt_serve(e, 200, NULL,
+             "{\"history\":{\"day\":[{\"date\":\"2025-02-30\",\"open\":1,\"high\":1,"
+             "\"low\":1,\"close\":1,\"volume\":1}]}}");
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_D1, "2025-03-07T05:00:00Z", "2025-03-08T05:00:00Z", &pg, &err),
+        pt_fetch_at(e, "AAPL", BK_TF_D1, "2025-03-07T05:00:00Z", "2025-03-08T05:00:00Z"),
         BK_EPROV_MALFORMED);
-    assert_non_null(strstr(err.msg, "day[0].date"));
-    assert_int_equal(pg.n, 0);
-    serve(e, 200, "timesales_multi.json", NULL);
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), 0);
-    assert_int_equal(pg.n, 3);
-    bk_page_fini(&pg);
-    env_free(e);
+    assert_non_null(strstr(e->err.msg, "day[0].date"));
+    assert_int_equal(e->pg.n, 0);
+    pt_serve(e, 200, "timesales_multi.json", NULL);
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), 0);
+    assert_int_equal(e->pg.n, 3);
+    pt_env_free(e);
 }
 
 static void test_constructor(void **state)

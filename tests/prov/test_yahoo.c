@@ -18,123 +18,18 @@
 
 #include "core/clock.h"
 #include "core/util.h"
-#include "fixture.h"
-#include "model/time.h"
 #include "prov/prov.h"
+#include "ptest.h"
 
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-/* What the fixture answers next (set by the test before a fetch). */
-typedef struct script {
-    pthread_mutex_t mu;
-    int status;
-    char file[64]; /* under $BK_FIXTURES/yahoo/, or "" for text */
-    char text[256];
-    char ctype[32]; /* "" = application/json */
-    char retry_after[16];
-    int delay_ms;
-    long truncate_at;
-} script;
-
-typedef struct env {
-    script s;
-    fx *f;
-    bk_prov *p;
-} env;
-
-static void handler(void *ctx, const fx_req *req, fx_resp *r)
+/* A served fixture and the adapter under test against it. */
+static pt_env *env_new(bk_anchor anchor, int64_t timeout_ms)
 {
-    script *s = ctx;
-    (void)req;
-    pthread_mutex_lock(&s->mu);
-    r->status = s->status;
-    if (s->file[0]) {
-        char path[512];
-        const char *dir = getenv("BK_FIXTURES");
-        snprintf(path, sizeof path, "%s/yahoo/%s", dir ? dir : "tests/prov/fixtures", s->file);
-        if (fx_body_file(r, path) != 0) {
-            r->status = 500;
-            fx_bodyf(r, "fixture file %s missing", path);
-        }
-    } else {
-        fx_body(r, s->text);
-    }
-    if (s->ctype[0])
-        snprintf(r->content_type, sizeof r->content_type, "%s", s->ctype);
-    snprintf(r->retry_after, sizeof r->retry_after, "%s", s->retry_after);
-    r->delay_ms = s->delay_ms;
-    r->truncate_at = s->truncate_at;
-    pthread_mutex_unlock(&s->mu);
-}
-
-static void serve(env *e, int status, const char *file, const char *text)
-{
-    pthread_mutex_lock(&e->s.mu);
-    e->s.status = status;
-    snprintf(e->s.file, sizeof e->s.file, "%s", file ? file : "");
-    snprintf(e->s.text, sizeof e->s.text, "%s", text ? text : "");
-    e->s.ctype[0] = e->s.retry_after[0] = '\0';
-    e->s.delay_ms = 0;
-    e->s.truncate_at = -1;
-    pthread_mutex_unlock(&e->s.mu);
-}
-
-static env *env_new(bk_anchor anchor, int64_t timeout_ms)
-{
-    env *e = calloc(1, sizeof *e);
-    pthread_mutex_init(&e->s.mu, NULL);
-    serve(e, 200, "", "{}");
-    e->f = fx_start(handler, &e->s);
-    bk_prov_cfg cfg = {.base_url = fx_url(e->f), .anchor = anchor, .timeout_ms = timeout_ms};
-    bk_err err = {0};
-    assert_int_equal(bk_yahoo_new(&e->p, &cfg, &err), 0);
+    pt_env *e = pt_env_served("yahoo");
+    bk_prov_cfg cfg = {.anchor = anchor, .timeout_ms = timeout_ms};
+    pt_env_prov(e, bk_yahoo_new, &cfg);
     return e;
-}
-
-static void env_free(env *e)
-{
-    bk_prov_free(e->p);
-    fx_stop(e->f);
-    pthread_mutex_destroy(&e->s.mu);
-    free(e);
-}
-
-static int64_t at(const char *iso)
-{
-    int64_t t = 0;
-    assert_int_equal(bk_time_parse(iso, &t), 0);
-    return t;
-}
-
-static int fetch(env *e, const char *sym, bk_tf tf, const char *from, const char *to, bk_page *pg,
-                 bk_err *err)
-{
-    bk_fetch_req req = {
-        .symbol = sym, .tf = tf, .from_us = at(from), .to_us = at(to), .attempt = 1};
-    bk_err_clear(err);
-    return bk_prov_fetch(e->p, &req, pg, err);
-}
-
-static void last_request(env *e, fx_req *out)
-{
-    int n = fx_count(e->f);
-    assert_true(n > 0);
-    assert_int_equal(fx_request(e->f, n - 1, out), 0);
-}
-
-static void check_bar(const bk_bar *b, const char *ts, double o, double h, double l, double c,
-                      double v)
-{
-    char buf[BK_TIME_STR_MAX];
-    assert_string_equal(bk_time_format(b->ts_us, buf), ts);
-    assert_true(b->open == o);
-    assert_true(b->high == h);
-    assert_true(b->low == l);
-    assert_true(b->close == c);
-    assert_true(b->volume == v);
 }
 
 /* The request carries no credential of any kind in its query. */
@@ -152,21 +47,18 @@ static void check_no_key(const fx_req *r)
 static void test_multi_bar_page(void **state)
 {
     (void)state;
-    env *e = env_new(BK_ANCHOR_SESSION, 0);
-    bk_page pg;
-    bk_page_init(&pg);
-    bk_err err;
-    serve(e, 200, "5m_multi.json", NULL);
+    pt_env *e = env_new(BK_ANCHOR_SESSION, 0);
+    pt_serve(e, 200, "5m_multi.json", NULL);
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_5M, "2025-07-07T13:30:00Z", "2025-07-07T13:45:00Z", &pg, &err), 0);
-    assert_int_equal(pg.n, 3);
-    check_bar(&pg.bars[0], "2025-07-07T13:30:00Z", 212.68, 213.26, 212.31, 213.09, 2145873);
-    check_bar(&pg.bars[1], "2025-07-07T13:35:00Z", 213.1, 213.4, 212.85, 212.93, 911204);
-    check_bar(&pg.bars[2], "2025-07-07T13:40:00Z", 212.92, 213.05, 212.5, 212.77, 702515);
-    assert_string_equal(pg.next_token, "");
+        pt_fetch_at(e, "AAPL", BK_TF_5M, "2025-07-07T13:30:00Z", "2025-07-07T13:45:00Z"), 0);
+    assert_int_equal(e->pg.n, 3);
+    pt_check_bar(&e->pg.bars[0], "2025-07-07T13:30:00Z", 212.68, 213.26, 212.31, 213.09, 2145873);
+    pt_check_bar(&e->pg.bars[1], "2025-07-07T13:35:00Z", 213.1, 213.4, 212.85, 212.93, 911204);
+    pt_check_bar(&e->pg.bars[2], "2025-07-07T13:40:00Z", 212.92, 213.05, 212.5, 212.77, 702515);
+    assert_string_equal(e->pg.next_token, "");
 
     fx_req r;
-    last_request(e, &r);
+    pt_last_request(e, &r);
     assert_string_equal(r.method, "GET");
     assert_string_equal(r.path, "/v8/finance/chart/AAPL");
     assert_string_equal(fx_param(&r, "interval"), "5m");
@@ -180,46 +72,41 @@ static void test_multi_bar_page(void **state)
 
     /* bars outside [from, to) are dropped */
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_5M, "2025-07-07T13:35:00Z", "2025-07-07T13:40:00Z", &pg, &err), 0);
-    assert_int_equal(pg.n, 1);
-    check_bar(&pg.bars[0], "2025-07-07T13:35:00Z", 213.1, 213.4, 212.85, 212.93, 911204);
-    bk_page_fini(&pg);
-    env_free(e);
+        pt_fetch_at(e, "AAPL", BK_TF_5M, "2025-07-07T13:35:00Z", "2025-07-07T13:40:00Z"), 0);
+    assert_int_equal(e->pg.n, 1);
+    pt_check_bar(&e->pg.bars[0], "2025-07-07T13:35:00Z", 213.1, 213.4, 212.85, 212.93, 911204);
+    pt_env_free(e);
 }
 
 /* §7.2 single bar, §7.3 empty window, §7.7 null entries. */
 static void test_single_empty_nulls(void **state)
 {
     (void)state;
-    env *e = env_new(BK_ANCHOR_SESSION, 0);
-    bk_page pg;
-    bk_page_init(&pg);
-    bk_err err;
-    serve(e, 200, "5m_single.json", NULL);
+    pt_env *e = env_new(BK_ANCHOR_SESSION, 0);
+    pt_serve(e, 200, "5m_single.json", NULL);
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_5M, "2025-07-07T13:30:00Z", "2025-07-07T20:00:00Z", &pg, &err), 0);
-    assert_int_equal(pg.n, 1);
-    check_bar(&pg.bars[0], "2025-07-07T13:30:00Z", 212.68, 213.26, 212.31, 213.09, 2145873);
+        pt_fetch_at(e, "AAPL", BK_TF_5M, "2025-07-07T13:30:00Z", "2025-07-07T20:00:00Z"), 0);
+    assert_int_equal(e->pg.n, 1);
+    pt_check_bar(&e->pg.bars[0], "2025-07-07T13:30:00Z", 212.68, 213.26, 212.31, 213.09, 2145873);
 
-    serve(e, 200, "empty.json", NULL);
+    pt_serve(e, 200, "empty.json", NULL);
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_1M, "2025-07-05T13:30:00Z", "2025-07-05T20:00:00Z", &pg, &err), 0);
-    assert_int_equal(pg.n, 0);
-    assert_string_equal(pg.next_token, "");
+        pt_fetch_at(e, "AAPL", BK_TF_1M, "2025-07-05T13:30:00Z", "2025-07-05T20:00:00Z"), 0);
+    assert_int_equal(e->pg.n, 0);
+    assert_string_equal(e->pg.next_token, "");
     fx_req r;
-    last_request(e, &r);
+    pt_last_request(e, &r);
     assert_string_equal(fx_param(&r, "interval"), "1m");
 
     /* 09:35 is all null (skipped), 09:40 has a null volume (0) */
-    serve(e, 200, "5m_nulls.json", NULL);
+    pt_serve(e, 200, "5m_nulls.json", NULL);
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_5M, "2025-07-07T13:30:00Z", "2025-07-07T13:50:00Z", &pg, &err), 0);
-    assert_int_equal(pg.n, 3);
-    check_bar(&pg.bars[0], "2025-07-07T13:30:00Z", 212.68, 213.26, 212.31, 213.09, 2145873);
-    check_bar(&pg.bars[1], "2025-07-07T13:40:00Z", 212.92, 213.05, 212.5, 212.77, 0);
-    check_bar(&pg.bars[2], "2025-07-07T13:45:00Z", 212.8, 213.0, 212.6, 212.95, 512000);
-    bk_page_fini(&pg);
-    env_free(e);
+        pt_fetch_at(e, "AAPL", BK_TF_5M, "2025-07-07T13:30:00Z", "2025-07-07T13:50:00Z"), 0);
+    assert_int_equal(e->pg.n, 3);
+    pt_check_bar(&e->pg.bars[0], "2025-07-07T13:30:00Z", 212.68, 213.26, 212.31, 213.09, 2145873);
+    pt_check_bar(&e->pg.bars[1], "2025-07-07T13:40:00Z", 212.92, 213.05, 212.5, 212.77, 0);
+    pt_check_bar(&e->pg.bars[2], "2025-07-07T13:45:00Z", 212.8, 213.0, 212.6, 212.95, 512000);
+    pt_env_free(e);
 }
 
 /* §7.10: daily bars stamped 09:30 New York either side of the March 2025
@@ -228,33 +115,29 @@ static void test_single_empty_nulls(void **state)
 static void test_daily_dst_and_weekly(void **state)
 {
     (void)state;
-    env *e = env_new(BK_ANCHOR_SESSION, 0);
-    bk_page pg;
-    bk_page_init(&pg);
-    bk_err err;
-    serve(e, 200, "1d_dst.json", NULL);
+    pt_env *e = env_new(BK_ANCHOR_SESSION, 0);
+    pt_serve(e, 200, "1d_dst.json", NULL);
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_D1, "2025-03-07T05:00:00Z", "2025-03-11T04:00:00Z", &pg, &err), 0);
-    assert_int_equal(pg.n, 2);
-    check_bar(&pg.bars[0], "2025-03-07T05:00:00Z", 235.1, 241.37, 234.76, 239.07, 46273600);
-    check_bar(&pg.bars[1], "2025-03-10T04:00:00Z", 235.54, 236.16, 224.22, 227.48, 72071200);
+        pt_fetch_at(e, "AAPL", BK_TF_D1, "2025-03-07T05:00:00Z", "2025-03-11T04:00:00Z"), 0);
+    assert_int_equal(e->pg.n, 2);
+    pt_check_bar(&e->pg.bars[0], "2025-03-07T05:00:00Z", 235.1, 241.37, 234.76, 239.07, 46273600);
+    pt_check_bar(&e->pg.bars[1], "2025-03-10T04:00:00Z", 235.54, 236.16, 224.22, 227.48, 72071200);
     fx_req r;
-    last_request(e, &r);
+    pt_last_request(e, &r);
     assert_string_equal(fx_param(&r, "interval"), "1d");
     /* padded by a day each side: stamps are not at the label */
     assert_string_equal(fx_param(&r, "period1"), "1741237200"); /* 2025-03-06T05:00Z */
     assert_string_equal(fx_param(&r, "period2"), "1741752000"); /* 2025-03-12T04:00Z */
 
-    serve(e, 200, "1wk.json", NULL);
+    pt_serve(e, 200, "1wk.json", NULL);
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_W1, "2025-06-30T04:00:00Z", "2025-07-14T04:00:00Z", &pg, &err), 0);
-    assert_int_equal(pg.n, 2);
-    check_bar(&pg.bars[0], "2025-06-30T04:00:00Z", 202.01, 214.65, 200.64, 213.55, 221301200);
-    check_bar(&pg.bars[1], "2025-07-07T04:00:00Z", 212.68, 216.23, 207.22, 211.16, 245678900);
-    last_request(e, &r);
+        pt_fetch_at(e, "AAPL", BK_TF_W1, "2025-06-30T04:00:00Z", "2025-07-14T04:00:00Z"), 0);
+    assert_int_equal(e->pg.n, 2);
+    pt_check_bar(&e->pg.bars[0], "2025-06-30T04:00:00Z", 202.01, 214.65, 200.64, 213.55, 221301200);
+    pt_check_bar(&e->pg.bars[1], "2025-07-07T04:00:00Z", 212.68, 216.23, 207.22, 211.16, 245678900);
+    pt_last_request(e, &r);
     assert_string_equal(fx_param(&r, "interval"), "1wk");
-    bk_page_fini(&pg);
-    env_free(e);
+    pt_env_free(e);
 }
 
 /* Session anchor: 1h is Yahoo's 60m (which starts at 09:30), 4h is
@@ -262,41 +145,37 @@ static void test_daily_dst_and_weekly(void **state)
 static void test_hourly_session_anchor(void **state)
 {
     (void)state;
-    env *e = env_new(BK_ANCHOR_SESSION, 0);
-    bk_page pg;
-    bk_page_init(&pg);
-    bk_err err;
+    pt_env *e = env_new(BK_ANCHOR_SESSION, 0);
     fx_req r;
-    serve(e, 200, "60m_normal.json", NULL);
+    pt_serve(e, 200, "60m_normal.json", NULL);
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_1H, "2025-07-07T13:30:00Z", "2025-07-07T20:00:00Z", &pg, &err), 0);
-    assert_int_equal(pg.n, 7);
-    check_bar(&pg.bars[0], "2025-07-07T13:30:00Z", 200, 202, 199, 201, 1000);
-    check_bar(&pg.bars[6], "2025-07-07T19:30:00Z", 206, 208, 205, 207, 7000);
-    last_request(e, &r);
+        pt_fetch_at(e, "AAPL", BK_TF_1H, "2025-07-07T13:30:00Z", "2025-07-07T20:00:00Z"), 0);
+    assert_int_equal(e->pg.n, 7);
+    pt_check_bar(&e->pg.bars[0], "2025-07-07T13:30:00Z", 200, 202, 199, 201, 1000);
+    pt_check_bar(&e->pg.bars[6], "2025-07-07T19:30:00Z", 206, 208, 205, 207, 7000);
+    pt_last_request(e, &r);
     assert_string_equal(fx_param(&r, "interval"), "60m");
 
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_4H, "2025-07-07T13:30:00Z", "2025-07-07T21:30:00Z", &pg, &err), 0);
-    assert_int_equal(pg.n, 2);
-    check_bar(&pg.bars[0], "2025-07-07T13:30:00Z", 200, 205, 199, 204, 10000);
-    check_bar(&pg.bars[1], "2025-07-07T17:30:00Z", 204, 208, 203, 207, 18000);
-    last_request(e, &r);
+        pt_fetch_at(e, "AAPL", BK_TF_4H, "2025-07-07T13:30:00Z", "2025-07-07T21:30:00Z"), 0);
+    assert_int_equal(e->pg.n, 2);
+    pt_check_bar(&e->pg.bars[0], "2025-07-07T13:30:00Z", 200, 205, 199, 204, 10000);
+    pt_check_bar(&e->pg.bars[1], "2025-07-07T17:30:00Z", 204, 208, 203, 207, 18000);
+    pt_last_request(e, &r);
     assert_string_equal(fx_param(&r, "interval"), "60m");
     /* the window reaches the end of the last 4h bar's span */
     assert_string_equal(fx_param(&r, "period2"), "1751938200"); /* 21:30Z + 4h */
 
-    serve(e, 200, "60m_early.json", NULL);
+    pt_serve(e, 200, "60m_early.json", NULL);
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_4H, "2025-07-03T13:30:00Z", "2025-07-03T17:30:00Z", &pg, &err), 0);
-    assert_int_equal(pg.n, 1);
-    check_bar(&pg.bars[0], "2025-07-03T13:30:00Z", 200, 205, 199, 204, 10000);
+        pt_fetch_at(e, "AAPL", BK_TF_4H, "2025-07-03T13:30:00Z", "2025-07-03T17:30:00Z"), 0);
+    assert_int_equal(e->pg.n, 1);
+    pt_check_bar(&e->pg.bars[0], "2025-07-03T13:30:00Z", 200, 205, 199, 204, 10000);
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_1H, "2025-07-03T13:30:00Z", "2025-07-03T17:30:00Z", &pg, &err), 0);
-    assert_int_equal(pg.n, 4);
-    check_bar(&pg.bars[3], "2025-07-03T16:30:00Z", 203, 205, 202, 204, 4000);
-    bk_page_fini(&pg);
-    env_free(e);
+        pt_fetch_at(e, "AAPL", BK_TF_1H, "2025-07-03T13:30:00Z", "2025-07-03T17:30:00Z"), 0);
+    assert_int_equal(e->pg.n, 4);
+    pt_check_bar(&e->pg.bars[3], "2025-07-03T16:30:00Z", 203, 205, 202, 204, 4000);
+    pt_env_free(e);
 }
 
 /* Clock anchor: Yahoo's 60m bars do not start on the hour, so 1h and 4h
@@ -304,89 +183,78 @@ static void test_hourly_session_anchor(void **state)
 static void test_hourly_clock_anchor(void **state)
 {
     (void)state;
-    env *e = env_new(BK_ANCHOR_CLOCK, 0);
-    bk_page pg;
-    bk_page_init(&pg);
-    bk_err err;
+    pt_env *e = env_new(BK_ANCHOR_CLOCK, 0);
     fx_req r;
-    serve(e, 200, "30m_normal.json", NULL);
+    pt_serve(e, 200, "30m_normal.json", NULL);
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_1H, "2025-07-07T13:00:00Z", "2025-07-07T20:00:00Z", &pg, &err), 0);
-    last_request(e, &r);
+        pt_fetch_at(e, "AAPL", BK_TF_1H, "2025-07-07T13:00:00Z", "2025-07-07T20:00:00Z"), 0);
+    pt_last_request(e, &r);
     assert_string_equal(fx_param(&r, "interval"), "30m");
-    assert_int_equal(pg.n, 7);
-    check_bar(&pg.bars[0], "2025-07-07T13:00:00Z", 200, 202, 199, 201, 1000);
-    check_bar(&pg.bars[1], "2025-07-07T14:00:00Z", 201, 204, 200, 203, 5000);
-    check_bar(&pg.bars[6], "2025-07-07T19:00:00Z", 211, 214, 210, 213, 25000);
+    assert_int_equal(e->pg.n, 7);
+    pt_check_bar(&e->pg.bars[0], "2025-07-07T13:00:00Z", 200, 202, 199, 201, 1000);
+    pt_check_bar(&e->pg.bars[1], "2025-07-07T14:00:00Z", 201, 204, 200, 203, 5000);
+    pt_check_bar(&e->pg.bars[6], "2025-07-07T19:00:00Z", 211, 214, 210, 213, 25000);
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_4H, "2025-07-07T12:00:00Z", "2025-07-07T20:00:00Z", &pg, &err), 0);
-    assert_int_equal(pg.n, 2);
-    check_bar(&pg.bars[0], "2025-07-07T12:00:00Z", 200, 206, 199, 205, 15000);
-    check_bar(&pg.bars[1], "2025-07-07T16:00:00Z", 205, 214, 204, 213, 76000);
+        pt_fetch_at(e, "AAPL", BK_TF_4H, "2025-07-07T12:00:00Z", "2025-07-07T20:00:00Z"), 0);
+    assert_int_equal(e->pg.n, 2);
+    pt_check_bar(&e->pg.bars[0], "2025-07-07T12:00:00Z", 200, 206, 199, 205, 15000);
+    pt_check_bar(&e->pg.bars[1], "2025-07-07T16:00:00Z", 205, 214, 204, 213, 76000);
 
-    serve(e, 200, "30m_early.json", NULL);
+    pt_serve(e, 200, "30m_early.json", NULL);
     assert_int_equal(
-        fetch(e, "AAPL", BK_TF_4H, "2025-07-03T12:00:00Z", "2025-07-03T20:00:00Z", &pg, &err), 0);
-    assert_int_equal(pg.n, 2);
-    check_bar(&pg.bars[0], "2025-07-03T12:00:00Z", 200, 206, 199, 205, 15000);
-    check_bar(&pg.bars[1], "2025-07-03T16:00:00Z", 205, 208, 204, 207, 13000);
-    bk_page_fini(&pg);
-    env_free(e);
+        pt_fetch_at(e, "AAPL", BK_TF_4H, "2025-07-03T12:00:00Z", "2025-07-03T20:00:00Z"), 0);
+    assert_int_equal(e->pg.n, 2);
+    pt_check_bar(&e->pg.bars[0], "2025-07-03T12:00:00Z", 200, 206, 199, 205, 15000);
+    pt_check_bar(&e->pg.bars[1], "2025-07-03T16:00:00Z", 205, 208, 204, 207, 13000);
+    pt_env_free(e);
 }
 
 /* §7.5, §7.6, §7.9 and the common statuses. */
 static void test_error_statuses(void **state)
 {
     (void)state;
-    env *e = env_new(BK_ANCHOR_SESSION, 0);
-    bk_page pg;
-    bk_page_init(&pg);
-    bk_err err;
+    pt_env *e = env_new(BK_ANCHOR_SESSION, 0);
     const char *f = "2025-07-07T13:30:00Z", *t = "2025-07-07T14:30:00Z";
 
-    serve(e, 404, "404.json", NULL);
-    assert_int_equal(fetch(e, "ZZZZQ", BK_TF_5M, f, t, &pg, &err), BK_EPROV_SYMBOL);
-    assert_non_null(strstr(err.msg, "ZZZZQ"));
-    assert_non_null(strstr(err.msg, "delisted"));
+    pt_serve(e, 404, "404.json", NULL);
+    assert_int_equal(pt_fetch_at(e, "ZZZZQ", BK_TF_5M, f, t), BK_EPROV_SYMBOL);
+    assert_non_null(strstr(e->err.msg, "ZZZZQ"));
+    assert_non_null(strstr(e->err.msg, "delisted"));
 
-    serve(e, 422, "422_retention.json", NULL);
-    assert_int_equal(fetch(e, "AAPL", BK_TF_1M, f, t, &pg, &err), BK_EPROV_RANGE);
-    assert_non_null(strstr(err.msg, "within the last 30 days"));
-    serve(e, 400, "422_retention.json", NULL);
-    assert_int_equal(fetch(e, "AAPL", BK_TF_1M, f, t, &pg, &err), BK_EPROV_RANGE);
+    pt_serve(e, 422, "422_retention.json", NULL);
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_1M, f, t), BK_EPROV_RANGE);
+    assert_non_null(strstr(e->err.msg, "within the last 30 days"));
+    pt_serve(e, 400, "422_retention.json", NULL);
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_1M, f, t), BK_EPROV_RANGE);
     /* a 400 that is not about the window stays a bad request */
-    serve(e, 400, NULL,
-          "{\"chart\":{\"result\":null,\"error\":{\"code\":\"Bad Request\","
-          "\"description\":\"Invalid input - interval=7m is not supported.\"}}}");
-    assert_int_equal(fetch(e, "AAPL", BK_TF_1M, f, t, &pg, &err), BK_EPROV_MALFORMED);
+    pt_serve(e, 400, NULL,
+             "{\"chart\":{\"result\":null,\"error\":{\"code\":\"Bad Request\","
+             "\"description\":\"Invalid input - interval=7m is not supported.\"}}}");
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_1M, f, t), BK_EPROV_MALFORMED);
 
-    serve(e, 401, "401.json", NULL);
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_AUTH);
-    assert_non_null(strstr(err.msg, "Invalid Crumb"));
-    serve(e, 403, NULL, "{\"finance\":{\"result\":null,\"error\":{\"code\":\"Forbidden\"}}}");
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_AUTH);
+    pt_serve(e, 401, "401.json", NULL);
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_AUTH);
+    assert_non_null(strstr(e->err.msg, "Invalid Crumb"));
+    pt_serve(e, 403, NULL, "{\"finance\":{\"result\":null,\"error\":{\"code\":\"Forbidden\"}}}");
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_AUTH);
 
     /* 429 with a plain-text body and Retry-After */
-    serve(e, 429, NULL, "Too Many Requests");
-    pthread_mutex_lock(&e->s.mu);
-    snprintf(e->s.ctype, sizeof e->s.ctype, "text/plain");
-    snprintf(e->s.retry_after, sizeof e->s.retry_after, "3");
-    pthread_mutex_unlock(&e->s.mu);
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_RATE);
-    assert_int_equal(err.retry_after_ms, 3000);
+    pt_serve(e, 429, NULL, "Too Many Requests");
+    pt_serve_extra(e, &(pt_extra){.content_type = "text/plain", .retry_after = "3"});
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_RATE);
+    assert_int_equal(e->err.retry_after_ms, 3000);
     /* 429 with a JSON body and no Retry-After */
-    serve(e, 429, NULL, "{\"finance\":{\"error\":{\"code\":\"Too Many Requests\"}}}");
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_RATE);
-    assert_int_equal(err.retry_after_ms, 0);
+    pt_serve(e, 429, NULL, "{\"finance\":{\"error\":{\"code\":\"Too Many Requests\"}}}");
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_RATE);
+    assert_int_equal(e->err.retry_after_ms, 0);
     assert_int_equal(e->p->stats.rate_limited, 2);
 
-    serve(e, 500, NULL, "Internal Server Error");
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_5XX);
-    serve(e, 503, NULL, "");
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_5XX);
-    assert_int_equal(pg.n, 0);
-    bk_page_fini(&pg);
-    env_free(e);
+    pt_serve(e, 500, NULL, "Internal Server Error");
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_5XX);
+    pt_serve(e, 503, NULL, "");
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_5XX);
+    assert_int_equal(e->pg.n, 0);
+    pt_env_free(e);
 }
 
 /* A deadline, a connection cut mid-body, and complete answers whose body is
@@ -394,82 +262,71 @@ static void test_error_statuses(void **state)
 static void test_transport_and_malformed(void **state)
 {
     (void)state;
-    env *e = env_new(BK_ANCHOR_SESSION, 300);
-    bk_page pg;
-    bk_page_init(&pg);
-    bk_err err;
+    pt_env *e = env_new(BK_ANCHOR_SESSION, 300);
     const char *f = "2025-07-07T13:30:00Z", *t = "2025-07-07T13:45:00Z";
 
-    serve(e, 200, "5m_multi.json", NULL);
-    pthread_mutex_lock(&e->s.mu);
-    e->s.delay_ms = 3000;
-    pthread_mutex_unlock(&e->s.mu);
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_ETIMEDOUT);
-    assert_int_equal(pg.n, 0);
+    pt_serve(e, 200, "5m_multi.json", NULL);
+    pt_serve_extra(e, &(pt_extra){.delay_ms = 3000});
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_ETIMEDOUT);
+    assert_int_equal(e->pg.n, 0);
 
-    serve(e, 200, "5m_multi.json", NULL);
-    pthread_mutex_lock(&e->s.mu);
-    e->s.truncate_at = 300;
-    pthread_mutex_unlock(&e->s.mu);
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_NET);
-    assert_int_equal(pg.n, 0);
+    pt_serve(e, 200, "5m_multi.json", NULL);
+    pt_serve_extra(e, &(pt_extra){.truncate_at = 300});
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_NET);
+    assert_int_equal(e->pg.n, 0);
 
-    serve(e, 200, "truncated.json", NULL);
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_MALFORMED);
-    assert_non_null(strstr(err.msg, "not JSON"));
-    assert_int_equal(pg.n, 0);
+    pt_serve(e, 200, "truncated.json", NULL);
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_MALFORMED);
+    assert_non_null(strstr(e->err.msg, "not JSON"));
+    assert_int_equal(e->pg.n, 0);
 
-    serve(e, 200, "mismatch.json", NULL);
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_MALFORMED);
-    assert_non_null(strstr(err.msg, "close has 2 entries for 3 timestamps"));
-    assert_int_equal(pg.n, 0);
+    pt_serve(e, 200, "mismatch.json", NULL);
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_MALFORMED);
+    assert_non_null(strstr(e->err.msg, "close has 2 entries for 3 timestamps"));
+    assert_int_equal(e->pg.n, 0);
 
-    serve(e, 200, "bad_price.json", NULL);
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_MALFORMED);
-    assert_non_null(strstr(err.msg, "open[1] is string"));
-    assert_int_equal(pg.n, 0);
+    pt_serve(e, 200, "bad_price.json", NULL);
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_MALFORMED);
+    assert_non_null(strstr(e->err.msg, "open[1] is string"));
+    assert_int_equal(e->pg.n, 0);
 
-    serve(e, 200, NULL, "<html>Will be right back</html>");
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_MALFORMED);
-    serve(e, 200, NULL, "{\"chart\":{\"result\":[{\"timestamp\":[1751895000]}],\"error\":null}}");
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_MALFORMED);
-    assert_non_null(strstr(err.msg, "indicators.quote[0]"));
-    serve(e, 200, NULL, "{\"chart\":{\"result\":null,\"error\":null}}");
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_MALFORMED);
+    pt_serve(e, 200, NULL, "<html>Will be right back</html>");
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_MALFORMED);
+    pt_serve(e, 200, NULL,
+             "{\"chart\":{\"result\":[{\"timestamp\":[1751895000]}],\"error\":null}}");
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_MALFORMED);
+    assert_non_null(strstr(e->err.msg, "indicators.quote[0]"));
+    pt_serve(e, 200, NULL, "{\"chart\":{\"result\":null,\"error\":null}}");
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_MALFORMED);
     /* a 200 carrying chart.error "Not Found" is an unknown symbol too */
-    serve(e, 200, "404.json", NULL);
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), BK_EPROV_SYMBOL);
+    pt_serve(e, 200, "404.json", NULL);
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), BK_EPROV_SYMBOL);
 
     /* and the adapter still works afterwards */
-    serve(e, 200, "5m_multi.json", NULL);
-    assert_int_equal(fetch(e, "AAPL", BK_TF_5M, f, t, &pg, &err), 0);
-    assert_int_equal(pg.n, 3);
+    pt_serve(e, 200, "5m_multi.json", NULL);
+    assert_int_equal(pt_fetch_at(e, "AAPL", BK_TF_5M, f, t), 0);
+    assert_int_equal(e->pg.n, 3);
     assert_int_equal(e->p->stats.requests, 10);
     assert_int_equal(e->p->stats.errors, 9);
-    bk_page_fini(&pg);
-    env_free(e);
+    pt_env_free(e);
 }
 
 /* Symbols: share classes take Yahoo's hyphen; others are escaped as is. */
 static void test_symbols(void **state)
 {
     (void)state;
-    env *e = env_new(BK_ANCHOR_SESSION, 0);
-    bk_page pg;
-    bk_page_init(&pg);
-    bk_err err;
+    pt_env *e = env_new(BK_ANCHOR_SESSION, 0);
     fx_req r;
-    serve(e, 200, "empty.json", NULL);
+    pt_serve(e, 200, "empty.json", NULL);
     assert_int_equal(
-        fetch(e, "BRK.B", BK_TF_D1, "2025-07-07T04:00:00Z", "2025-07-08T04:00:00Z", &pg, &err), 0);
-    last_request(e, &r);
+        pt_fetch_at(e, "BRK.B", BK_TF_D1, "2025-07-07T04:00:00Z", "2025-07-08T04:00:00Z"), 0);
+    pt_last_request(e, &r);
     assert_string_equal(r.path, "/v8/finance/chart/BRK-B");
     assert_int_equal(
-        fetch(e, "^GSPC", BK_TF_D1, "2025-07-07T04:00:00Z", "2025-07-08T04:00:00Z", &pg, &err), 0);
-    last_request(e, &r);
+        pt_fetch_at(e, "^GSPC", BK_TF_D1, "2025-07-07T04:00:00Z", "2025-07-08T04:00:00Z"), 0);
+    pt_last_request(e, &r);
     assert_string_equal(r.path, "/v8/finance/chart/^GSPC"); /* decoded by the fixture */
-    bk_page_fini(&pg);
-    env_free(e);
+    pt_env_free(e);
 }
 
 static void test_constructor(void **state)
