@@ -392,12 +392,80 @@ static void test_rate_limit_respected(void **state)
     teardown(t);
 }
 
+/* The real binary, configured only through settings and the environment:
+ * the key from MASSIVE_API_KEY, the base URL from massive_url; `tick --wait`
+ * hydrates a daily series from the fixture; the bars record massive / sip /
+ * split, and no gap is left. Without the key, listing massive is a usage
+ * error and nothing is fetched. */
+static void test_binary_configuration(void **state)
+{
+    (void)state;
+    tfix *t = setup("split");
+    char url[128], fx_set[160];
+    bk_strlcpy(url, fx_url(t->fm), sizeof url);
+    snprintf(fx_set, sizeof fx_set, "massive_url=%s", url);
+    const char *now = "2025-07-01T12:00:00Z";
+    const char *add[] = {bk_t_bin(), "--db", t->db, "--now",         now,  "jobs",
+                         "add",      "AAPL", "d1",  "--window-days", "30", NULL};
+    bk_t_result r = bk_t_run(add, NULL);
+    assert_int_equal(r.status, 0);
+    bk_t_result_free(&r);
+    /* (the plan's 5 requests a minute would make the second slice wait 12 s) */
+    const char *tick[] = {bk_t_bin(),
+                          "--db",
+                          t->db,
+                          "--now",
+                          now,
+                          "--set",
+                          "providers=massive",
+                          "--set",
+                          fx_set,
+                          "--set",
+                          "provider_rates=massive=50",
+                          "--log-level",
+                          "error",
+                          "tick",
+                          "--wait",
+                          NULL};
+    r = bk_t_run(tick, NULL); /* no key */
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "MASSIVE_API_KEY"));
+    bk_t_result_free(&r);
+    assert_int_equal(fx_count(t->fm), 0);
+    const char *env[] = {"MASSIVE_API_KEY=mk-0123456789abcdef", NULL};
+    r = bk_t_run(tick, env);
+    if (r.status != 0)
+        fprintf(stderr, "%s%s", r.out, r.err);
+    assert_int_equal(r.status, 0);
+    bk_t_result_free(&r);
+    assert_true(fx_count(t->fm) > 0);
+    fx_req seen;
+    assert_int_equal(fx_request(t->fm, 0, &seen), 0);
+    assert_string_equal(fx_header(&seen, "Authorization"), "Bearer mk-0123456789abcdef");
+    assert_null(fx_param(&seen, "apiKey"));
+    bk_err err = {0};
+    bk_source src;
+    assert_int_equal(bk_store_bars_source(t->s, "AAPL", BK_TF_D1, &src, &err), 0);
+    assert_string_equal(src.provider, "massive");
+    assert_string_equal(src.feed, "sip");
+    assert_string_equal(src.adjustment, "split");
+    assert_true(bars_of(t->s, "AAPL") >= 20);
+    assert_int_equal(bars_of(t->s, "AAPL"), atomic_load(&t->ms.bars_served));
+    const char *gaps[] = {bk_t_bin(), "--db", t->db, "--now", now, "gaps", "AAPL", "d1", NULL};
+    r = bk_t_run(gaps, NULL);
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.out, "GAP_FROM             GAP_TO               GAP_HOURS\n"); /* none */
+    bk_t_result_free(&r);
+    teardown(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fallback),
         cmocka_unit_test(test_incompatible_refused),
         cmocka_unit_test(test_rate_limit_respected),
+        cmocka_unit_test(test_binary_configuration),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
