@@ -78,7 +78,7 @@ struct bk_sub {
 struct bk_bus {
     bk_bus_opts opts;
     pthread_mutex_t lock;
-    uint64_t last_id; /* id of the newest event, 0 = none */
+    uint64_t last_id; /* id of the newest event, opts.id_base = none */
     frame **ring;     /* ring[(id - 1) % ring_size] holds event id while in the ring */
     bk_sub **subs;    /* subs[0 .. n_subs), order irrelevant */
     size_t n_subs;
@@ -222,6 +222,7 @@ int bk_bus_new(bk_bus **out, const bk_bus_opts *opts)
         *out = NULL;
         return rc;
     }
+    b->last_id = b->opts.id_base;
     b->ring = bk_xcalloc(b->opts.ring_size, sizeof *b->ring);
     b->subs = bk_xcalloc(b->opts.max_clients, sizeof *b->subs);
     *out = b;
@@ -253,7 +254,7 @@ uint64_t bk_bus_publish_run(bk_bus *b, const char *type, const bk_run *row, int6
     pthread_mutex_lock(&b->lock);
     uint64_t id = ++b->last_id;
     frame_set_id(f, id);
-    size_t slot = (size_t)((id - 1) % b->opts.ring_size);
+    size_t slot = (size_t)((id - b->opts.id_base - 1) % b->opts.ring_size);
     frame *evicted = b->ring[slot]; /* id - ring_size; queues holding it keep it */
     b->ring[slot] = f;
     if (b->n_subs > WAKE_STACK)
@@ -278,13 +279,13 @@ uint64_t bk_bus_publish_run(bk_bus *b, const char *type, const bk_run *row, int6
 /* Where a new subscriber's replay starts (bus lock held): 0 when there is
  * nothing to replay, the first missed id when every event after
  * last_event_id is still in the ring, UINT64_MAX when some are gone (too old,
- * or from the future: ids restart with the process) and the subscriber must
+ * e.g. from an earlier process, or from the future) and the subscriber must
  * get the reset frame instead. */
 static uint64_t replay_from(const bk_bus *b, uint64_t last_event_id)
 {
     if (!last_event_id || last_event_id == b->last_id)
         return 0;
-    uint64_t held = BK_MIN(b->last_id, (uint64_t)b->opts.ring_size);
+    uint64_t held = BK_MIN(b->last_id - b->opts.id_base, (uint64_t)b->opts.ring_size);
     if (last_event_id > b->last_id || last_event_id + held < b->last_id)
         return UINT64_MAX;
     return last_event_id + 1;
@@ -292,7 +293,7 @@ static uint64_t replay_from(const bk_bus *b, uint64_t last_event_id)
 
 static frame *ring_at(const bk_bus *b, uint64_t id)
 {
-    return b->ring[(id - 1) % b->opts.ring_size];
+    return b->ring[(id - b->opts.id_base - 1) % b->opts.ring_size];
 }
 
 /* Size s's queue and queue its replay (bus lock held). The replay always

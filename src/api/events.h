@@ -10,7 +10,11 @@
  *   "id: <n>\nevent: job_runs\ndata: <payload>\n\n"
  * and shared (reference-counted) by every queue it is on.
  *
- * - Event ids increase by one per event, from 1.
+ * - Event ids increase by one per event, from id_base + 1. `serve` sets
+ *   id_base to its start time in microseconds, so ids keep growing across
+ *   restarts: a client coming back with an id of an earlier process is
+ *   older than anything held and gets the reset frame, never another
+ *   process's events under the same numbers.
  * - A ring keeps the last ring_size events, so a client reconnecting with
  *   Last-Event-ID gets everything it missed that is still in the ring; if the
  *   id is older than the ring, it first gets an "event: reset" frame telling
@@ -43,6 +47,7 @@ typedef struct bk_bus_opts {
     size_t ring_size;    /* events kept for Last-Event-ID replay (default 4096) */
     size_t max_clients;  /* subscribers at most (default 256) */
     size_t client_queue; /* events queued per subscriber before it is dropped (default 1024) */
+    uint64_t id_base;    /* the first event's id is id_base + 1 (default 0) */
 } bk_bus_opts;
 
 int bk_bus_new(bk_bus **out, const bk_bus_opts *opts);
@@ -67,7 +72,7 @@ int bk_sub_read(bk_sub *s, bk_buf *out, size_t max_bytes);
 void bk_bus_unsubscribe(bk_bus *b, bk_sub *s);
 
 size_t bk_bus_clients(bk_bus *b);
-/* The id of the latest event (0 if none). */
+/* The id of the latest event (id_base if none). */
 uint64_t bk_bus_last_id(bk_bus *b);
 
 #endif

@@ -16,6 +16,7 @@
 #include "work/work.h"
 
 #include <signal.h>
+#include <time.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -213,9 +214,14 @@ static int write_port_file(const char *path, unsigned port)
 static int api_start(loop *l, bk_cli *cli)
 {
     bk_err err = {0};
+    /* Event ids start at the real start time in µs (not --now's clock), so
+     * they keep growing across restarts. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
     bk_bus_opts bo = {.ring_size = (size_t)cli->conf.sse_ring,
                       .max_clients = (size_t)cli->conf.sse_max_clients,
-                      .client_queue = (size_t)cli->conf.sse_queue};
+                      .client_queue = (size_t)cli->conf.sse_queue,
+                      .id_base = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u};
     bk_api_opts ao = {.listen = cli->conf.listen,
                       .db_url = cli->db,
                       .conf = &cli->conf,

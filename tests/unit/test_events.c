@@ -528,9 +528,38 @@ static void test_unsubscribe_races_publish(void **state)
     bk_bus_free(b);
 }
 
+/* With an id base (serve uses its start time in µs), ids continue from it;
+ * an id from before the base (an earlier process) is too old: reset, never
+ * a replay of this process's events under old numbers. */
+static void test_id_base(void **state)
+{
+    (void)state;
+    const uint64_t base = UINT64_C(1764300000000000);
+    bk_bus_opts o = SMALL; /* ring of 8 */
+    o.id_base = base;
+    bk_bus *b;
+    bk_sub *s;
+    assert_int_equal(bk_bus_new(&b, &o), 0);
+    assert_int_equal(bk_bus_last_id(b), base);
+    for (uint64_t i = 1; i <= 3; i++)
+        assert_int_equal(pub(b, "AAPL", BK_TF_1H), base + i);
+    assert_int_equal(bk_bus_subscribe(b, "", -1, base + 1, NULL, NULL, &s), 0);
+    expect_ids(s, (const uint64_t[]){base + 2, base + 3}, 2);
+    bk_bus_unsubscribe(b, s);
+    expect_reset(b, 3, base + 4); /* an id of an earlier process that started at 0 */
+    for (int i = 0; i < 10; i++)  /* wrap the ring: it holds base+7 .. base+14 */
+        pub(b, "AAPL", BK_TF_1H);
+    assert_int_equal(bk_bus_subscribe(b, "", -1, base + 12, NULL, NULL, &s), 0);
+    expect_ids(s, (const uint64_t[]){base + 13, base + 14}, 2);
+    bk_bus_unsubscribe(b, s);
+    expect_reset(b, base + 5, base + 15); /* base+6 is gone */
+    bk_bus_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_id_base),
         cmocka_unit_test(test_ids_from_one),
         cmocka_unit_test(test_payload_shape),
         cmocka_unit_test(test_filters),
