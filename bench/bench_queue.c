@@ -21,17 +21,29 @@
  * commits in a row, so the cost of each side shows; and the same in batches
  * of 100 (bk_store_runs_claim_many, bk_store_runs_commit_many). Diagnostics last: the
  * pool at 4 and 16 threads and the breakdown again with the job_runs NOTIFY
- * trigger disabled (not how barkeep runs: it shows what the trigger costs).
+ * triggers disabled (not how barkeep runs: it shows what they cost).
+ *
+ * Each pool row also reports CPU time per run: the server's (its postmaster
+ * and children, from /proc; only for a server on this machine) and this
+ * process's — steadier than the rates on a shared machine.
+ *
+ * Environment: BK_BENCH_CLAIM_BATCH (as --claim-batch); BK_BENCH_PARTS, a
+ * comma list of pool, single, batched, diag (default: all) picking what runs;
+ * BK_BENCH_PREP_SQL, SQL run on each fresh schema right after the migration
+ * (for experiments: e.g. dropping an index to see what it costs).
  *
  * The raw and peer baselines of the same run come from bench/bench_queue.sh,
  * which calls this program; lines starting "ROW|" are for its table.
  *
  * usage: bench_queue [--claim-batch K[,K...]] [url|- [n_runs=20000 [workers=1,4,16]]]
  */
+#include <dirent.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -61,6 +73,116 @@ static int64_t at(const char *iso)
     return us;
 }
 
+/* ---- CPU time, server and client ----
+ * The 2 cores are shared by the server, the workers and whatever else runs
+ * on the machine, so wall-clock rates are noisy; CPU time per run is not.
+ * Server: the postmaster of the database (its pid is the first line of
+ * postmaster.pid in the data directory) with every child, live (utime +
+ * stime) or reaped (its cutime + cstime); only when the server runs on this
+ * machine and its data directory is readable, else unknown (-1). Client:
+ * this process, every thread (getrusage). */
+
+static long pg_postmaster = -1;
+
+static void find_postmaster(const char *url)
+{
+    PGconn *c = PQconnectdb(url);
+    PGresult *r = PQexec(c, "SHOW data_directory");
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/postmaster.pid", PQgetvalue(r, 0, 0));
+        FILE *f = fopen(path, "r");
+        if (f) {
+            if (fscanf(f, "%ld", &pg_postmaster) != 1)
+                pg_postmaster = -1;
+            fclose(f);
+        }
+    }
+    PQclear(r);
+    PQfinish(c);
+}
+
+/* utime + stime (+ cutime + cstime with children) of pid in clock ticks, and
+ * its parent; -1 if unreadable. */
+static long long proc_ticks(long pid, bool children, long *ppid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = '\0';
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    long long v[15] = {0};
+    if (!p || sscanf(p + 2, "%*c %lld %*d %*d %*d %*d %*u %*u %*u %*u %*u %lld %lld %lld %lld",
+                     &v[0], &v[1], &v[2], &v[3], &v[4]) != 5)
+        return -1;
+    *ppid = (long)v[0];
+    return v[1] + v[2] + (children ? v[3] + v[4] : 0);
+}
+
+static double server_cpu_s(void)
+{
+    long ppid;
+    if (pg_postmaster <= 0)
+        return -1;
+    long long t = proc_ticks(pg_postmaster, true, &ppid);
+    DIR *d = t >= 0 ? opendir("/proc") : NULL;
+    if (!d)
+        return -1;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        long pid = strtol(e->d_name, NULL, 10);
+        long long c = pid > 0 ? proc_ticks(pid, false, &ppid) : -1;
+        if (c >= 0 && ppid == pg_postmaster)
+            t += c;
+    }
+    closedir(d);
+    return (double)t / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double client_cpu_s(void)
+{
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return (double)u.ru_utime.tv_sec + (double)u.ru_utime.tv_usec / 1e6 +
+           (double)u.ru_stime.tv_sec + (double)u.ru_stime.tv_usec / 1e6;
+}
+
+typedef struct cpu_mark {
+    double server, client;
+} cpu_mark;
+
+static cpu_mark cpu_now(void)
+{
+    return (cpu_mark){server_cpu_s(), client_cpu_s()};
+}
+
+/* " server X us/run, client Y us/run" for the n runs since m. */
+static void cpu_since(const cpu_mark *m, int64_t n, char *out, size_t cap)
+{
+    cpu_mark e = cpu_now();
+    if (m->server >= 0 && e.server >= 0)
+        snprintf(out, cap, "; CPU per run: server %.1f us, client %.1f us",
+                 (e.server - m->server) * 1e6 / (double)n,
+                 (e.client - m->client) * 1e6 / (double)n);
+    else
+        snprintf(out, cap, "; CPU per run: client %.1f us (server not local)",
+                 (e.client - m->client) * 1e6 / (double)n);
+}
+
+static void raw_sql(const char *url, const char *sql)
+{
+    PGconn *c = PQconnectdb(url);
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        die(sql, PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+}
+
 static void fresh_schema(const char *url)
 {
     PGconn *c = PQconnectdb(url);
@@ -77,16 +199,9 @@ static void fresh_schema(const char *url)
     if (bk_store_open(&s, url, &err) || bk_store_migrate(s, NULL, &err))
         die("migrate", err.msg);
     bk_store_close(s);
-}
-
-static void raw_sql(const char *url, const char *sql)
-{
-    PGconn *c = PQconnectdb(url);
-    PGresult *r = PQexec(c, sql);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        die(sql, PQerrorMessage(c));
-    PQclear(r);
-    PQfinish(c);
+    const char *prep = getenv("BK_BENCH_PREP_SQL");
+    if (prep && *prep)
+        raw_sql(url, prep);
 }
 
 /* n queued runs with distinct empty slices; returns the open store. Without
@@ -121,7 +236,7 @@ static bk_store *prepare_runs(const char *url, int64_t n, bool notify)
     }
     free(v);
     if (!notify)
-        raw_sql(url, "ALTER TABLE job_runs DISABLE TRIGGER job_runs_notify");
+        raw_sql(url, "ALTER TABLE job_runs DISABLE TRIGGER USER");
     raw_sql(url, "VACUUM ANALYZE job_runs");
     return s;
 }
@@ -137,7 +252,8 @@ static int64_t count_status(bk_store *s, bk_status st)
 }
 
 /* The pool with w threads drains n runs: seconds. */
-static double drain(const char *url, bk_prov *prov, int w, int64_t n, int64_t batch, bool notify)
+static double drain(const char *url, bk_prov *prov, int w, int64_t n, int64_t batch, bool notify,
+                    char *cpu, size_t cpu_cap)
 {
     bk_store *s = prepare_runs(url, n, notify);
     bk_conf conf;
@@ -149,6 +265,7 @@ static double drain(const char *url, bk_prov *prov, int w, int64_t n, int64_t ba
     po.env.conf = &conf;
     bk_pool *pool;
     bk_err err = {0};
+    cpu_mark m = cpu_now();
     int64_t t0 = bk_clock_mono_us(), fin = 0, dead = 0;
     if (bk_pool_start(&pool, &po, &err))
         die("pool", err.msg);
@@ -160,6 +277,7 @@ static double drain(const char *url, bk_prov *prov, int w, int64_t n, int64_t ba
     }
     double secs = (double)(bk_clock_mono_us() - t0) / 1e6;
     bk_pool_stop(pool);
+    cpu_since(&m, n, cpu, cpu_cap);
     int64_t ok = count_status(s, BK_ST_SUCCESS);
     bk_store_close(s);
     if (ok != n || dead)
@@ -266,10 +384,11 @@ static void breakdown_batched(const char *url, int64_t n, bool notify)
 
 static void pool_row(const char *url, bk_prov *prov, int w, int64_t n, int64_t batch, bool notify)
 {
-    double secs = drain(url, prov, w, n, batch, notify);
+    char cpu[120];
+    double secs = drain(url, prov, w, n, batch, notify, cpu, sizeof cpu);
     const char *how = notify ? "" : " (diagnostic: NOTIFY trigger disabled)";
-    printf("barkeep     %2d workers, claim_batch %3lld%s: %lld runs in %.3f s -> %.0f runs/s\n", w,
-           (long long)batch, how, (long long)n, secs, (double)n / secs);
+    printf("barkeep     %2d workers, claim_batch %3lld%s: %lld runs in %.3f s -> %.0f runs/s%s\n",
+           w, (long long)batch, how, (long long)n, secs, (double)n / secs, cpu);
     if (batch == 1)
         printf("ROW|barkeep|bk_pool, claim_batch 1: claim 1 run per statement, commit"
                " transaction%s|%d|%lld|%.3f|%.0f\n",
@@ -315,6 +434,7 @@ int main(int argc, char **argv)
     int64_t workers[16];
     size_t n_workers = parse_list(argc > 3 ? argv[3] : "1,4,16", 1, 256, workers, 16);
     bk_log_setup(BK_LOG_WARN, BK_LOG_KV);
+    find_postmaster(url);
     bk_sim_opts so;
     bk_sim_opts_default(&so);
     so.latency_us = 0;
@@ -322,11 +442,21 @@ int main(int argc, char **argv)
     bk_err err = {0};
     if (bk_sim_new(&prov, &so, &err))
         die("sim", err.msg);
-    for (size_t b = 0; b < n_batches; b++)
-        for (size_t i = 0; i < n_workers; i++)
-            pool_row(url, prov, (int)workers[i], n, batches[b], true);
-    breakdown(url, BK_MIN(n, 5000), true);
-    breakdown_batched(url, BK_MIN(n, 5000), true);
+    const char *parts = getenv("BK_BENCH_PARTS");
+    if (!parts || !*parts)
+        parts = "pool,single,batched,diag";
+    if (strstr(parts, "pool"))
+        for (size_t b = 0; b < n_batches; b++)
+            for (size_t i = 0; i < n_workers; i++)
+                pool_row(url, prov, (int)workers[i], n, batches[b], true);
+    if (strstr(parts, "single"))
+        breakdown(url, BK_MIN(n, 5000), true);
+    if (strstr(parts, "batched"))
+        breakdown_batched(url, BK_MIN(n, 5000), true);
+    if (!strstr(parts, "diag")) {
+        bk_prov_free(prov);
+        return 0;
+    }
     for (size_t b = 0; b < n_batches; b++) {
         pool_row(url, prov, 4, n, batches[b], false);
         pool_row(url, prov, 16, n, batches[b], false);

@@ -17,6 +17,10 @@
 #
 # usage: bench/bench_queue.sh BUILD_DIR [N=20000]
 #   e.g. bench/bench_queue.sh build/release
+# BK_BENCH_BASELINE=DIR (a release build of an earlier barkeep) runs that
+# build's bench_queue first, on the same server in the same run, its rows
+# labelled "barkeep (baseline)" or $BK_BENCH_BASELINE_LABEL: a before/after
+# comparison whose figures share the machine's state.
 # Builds nothing. Uses $BK_TEST_DB_URL (a throwaway database: every phase
 # drops and recreates its schema) or else runs itself under
 # scripts/with-pg.sh (BK_WITH_PG_INITDB=1 gives a private cluster on a free
@@ -55,7 +59,13 @@ note() {
 echo "== machine: $(nproc) CPU, $(psql "$url" -Atc 'SELECT version()' | cut -d, -f1)," \
     "fsync=$(psql "$url" -Atc 'SHOW fsync'), N=$n"
 
-# ---- barkeep ----
+# ---- barkeep, and an earlier build of it ----
+if [ -n "${BK_BENCH_BASELINE:-}" ]; then
+    label=${BK_BENCH_BASELINE_LABEL:-barkeep (baseline)}
+    echo "== $label ($BK_BENCH_BASELINE/bench/bench_queue)"
+    "$BK_BENCH_BASELINE/bench/bench_queue" "$url" "$n" 1,4,16 | tee "$tmp/base.out"
+    grep '^ROW|barkeep|' "$tmp/base.out" | sed "s/^ROW|barkeep|/ROW|$label|/" >>"$rows" || true
+fi
 echo "== barkeep (bench_queue, claim_batch ${BK_BENCH_CLAIM_BATCH:-1,100})"
 "$build/bench/bench_queue" "$url" "$n" 1,4,16 | tee "$tmp/bk.out"
 grep '^ROW|' "$tmp/bk.out" >>"$rows" || true

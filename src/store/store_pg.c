@@ -740,13 +740,16 @@ static const char SQL_DEF_ENABLE[] = "UPDATE job_definitions SET enabled = $4, u
 static const char SQL_DEF_DELETE[] =
     "DELETE FROM job_definitions WHERE symbol = $1 AND timeframe = $2 AND job_type = $3"
     " RETURNING id";
-/* Runs outlive their definition (history); queued ones are cancelled. */
+/* Runs outlive their definition (history); queued ones are cancelled. The
+ * status test, always true, lets the planner find the runs of the series
+ * through job_runs_active_slice and job_runs_series (finished runs only). */
 static const char SQL_DEF_CANCEL_RUNS[] =
     "UPDATE job_runs SET job_def_id = NULL,"
     " status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END,"
     " finished_at = CASE WHEN status = 'queued' THEN $5 ELSE finished_at END,"
     " updated_at = CASE WHEN status = 'queued' THEN $5 ELSE updated_at END"
-    " WHERE symbol = $1 AND timeframe = $2 AND job_type = $3 AND job_def_id = $4";
+    " WHERE symbol = $1 AND timeframe = $2 AND job_type = $3 AND job_def_id = $4"
+    " AND (status IN ('queued','running') OR status NOT IN ('queued','running'))";
 
 static int read_def(const PGresult *r, int row, bk_def *d)
 {
@@ -1111,14 +1114,19 @@ static int notes_lost(pg_store *q, bk_err *err)
                       q->where);
 }
 
-/* "INSERT <uuid>" into op and id; false for anything else. */
-/* "OP ID STATUS PROGRESS UPDATED_US" (migration 2's trigger). */
-static bool parse_note(const char *payload, char op[16], char id[BK_ID_MAX], char status[16],
-                       bk_note *out)
+/* One record "OP ID STATUS PROGRESS UPDATED_US" (the triggers of migrations
+ * 2 and 6) of len bytes; false for anything else. */
+static bool parse_note(const char *rec, size_t len, char op[16], char id[BK_ID_MAX],
+                       char status[16], bk_note *out)
 {
+    char line[160];
     double progress = 0;
     long long updated = 0;
-    if (sscanf(payload, "%15s %36s %15s %lf %lld", op, id, status, &progress, &updated) != 5 ||
+    if (len >= sizeof line)
+        return false;
+    memcpy(line, rec, len);
+    line[len] = '\0';
+    if (sscanf(line, "%15s %36s %15s %lf %lld", op, id, status, &progress, &updated) != 5 ||
         !pg_is_uuid(id) || bk_status_parse(status, &out->status) != 0)
         return false;
     out->op = op;
@@ -1128,18 +1136,24 @@ static bool parse_note(const char *payload, char op[16], char id[BK_ID_MAX], cha
     return true;
 }
 
-/* Hand every notification libpq has buffered to cb; returns how many. */
+/* Hand every notification libpq has buffered to cb, one call per record (a
+ * payload of migration 6's trigger holds up to 64, one per line); returns
+ * how many. */
 static int drain_notes(pg_store *q, bk_notify_fn cb, void *ctx)
 {
     int n = 0;
     PGnotify *nt;
     while ((nt = PQnotifies(q->conn)) != NULL) {
-        char op[16], id[BK_ID_MAX], status[16];
-        bk_note note;
-        if (strcmp(nt->relname, PG_CHANNEL_RUNS) == 0 &&
-            parse_note(nt->extra, op, id, status, &note)) {
-            cb(ctx, &note);
-            n++;
+        const char *rec = nt->extra;
+        while (strcmp(nt->relname, PG_CHANNEL_RUNS) == 0 && *rec) {
+            size_t len = strcspn(rec, "\n");
+            char op[16], id[BK_ID_MAX], status[16];
+            bk_note note;
+            if (parse_note(rec, len, op, id, status, &note)) {
+                cb(ctx, &note);
+                n++;
+            }
+            rec += len + (rec[len] == '\n');
         }
         PQfreemem(nt);
     }

@@ -403,11 +403,13 @@ static const char SQL_RUN_SUCCESS[] =
     "UPDATE job_runs SET status = 'success', progress_percent = 100, rows_written = $3,"
     " provider = coalesce($4, provider), finished_at = $5, updated_at = $5,"
     " lease_owner = NULL, lease_until = NULL, error_code = NULL, error_message = NULL"
-    " WHERE id = $1 AND status = 'running' AND lease_owner = $2"
+    " WHERE id = $1 AND coalesce(status, '') = 'running' AND lease_owner = $2"
     " RETURNING symbol, timeframe";
 
 /* The lease check and the run's success in one statement, which also
- * row-locks the run until the commit: no row, no lease. */
+ * row-locks the run until the commit: no row, no lease. The status test is
+ * written as in store_pg_runs.c's owner-guarded updates: found by the
+ * primary key, never through the partial index of running leases. */
 static int mark_success(pg_store *q, const bk_commit *c, bk_err *err)
 {
     const char *id = c->run_id ? c->run_id : "";

@@ -233,13 +233,18 @@ int pg_run_claim(bk_store *s, const char *owner, int64_t now_us, int64_t lease_u
 }
 
 /* Up to $4 runs in one statement; the outer ORDER BY puts RETURNING's rows
- * back in claim order (the subquery's order does not survive the join). */
+ * back in claim order (the subquery's order does not survive the UPDATE).
+ * The picked ids are an array (= ANY (ARRAY(…))), which the UPDATE finds
+ * through the primary key: written `id IN (SELECT …)`, the planner
+ * hash-joined the picked ids with a sequential scan of every job_runs row,
+ * queued or long finished, on every claim (schema 5 and before). */
 static const char SQL_RUNS_CLAIM_MANY[] =
     "WITH c AS (UPDATE job_runs SET status = 'running', lease_owner = $1, lease_until = $2,"
     " started_at = $3, updated_at = $3"
-    " WHERE id IN (SELECT id FROM job_runs WHERE status = 'queued'"
+    " WHERE id = ANY (ARRAY(SELECT id FROM job_runs WHERE status = 'queued'"
     "   AND (not_before IS NULL OR not_before <= $3)"
-    "   ORDER BY priority DESC, created_at, seq LIMIT $4 FOR UPDATE SKIP LOCKED)"
+    "   ORDER BY priority DESC, created_at, seq LIMIT $4 FOR UPDATE SKIP LOCKED))"
+    "   AND status = 'queued'"
     " RETURNING seq, " RUN_COLS ")"
     " SELECT " RUN_COLS " FROM c ORDER BY priority DESC, created_at, seq";
 
@@ -301,24 +306,30 @@ int pg_run_claim_id(bk_store *s, const char *id, const char *owner, int64_t now_
 
 /* ---- the running run's owner: heartbeat, fail, release ---- */
 
+/* The owner-guarded updates of one run find it by id. Their status test is
+ * written coalesce(status, '') = 'running' (status is NOT NULL: the same
+ * test) so that the planner cannot take the partial index of running leases
+ * instead of the primary key: with statistics taken while the runs were
+ * queued it believes that index empty, and scanned every running run for
+ * each update (5,000 of them in the benchmark's breakdown). */
 static const char SQL_RUN_HEARTBEAT[] =
     "UPDATE job_runs SET lease_until = $3, updated_at = $4,"
     " progress_percent = CASE WHEN $5 >= 0 THEN $5 ELSE progress_percent END"
-    " WHERE id = $1 AND status = 'running' AND lease_owner = $2";
+    " WHERE id = $1 AND coalesce(status, '') = 'running' AND lease_owner = $2";
 static const char SQL_RUN_RETRY[] =
     "UPDATE job_runs SET status = 'queued', attempt = attempt + 1, not_before = $3,"
     " error_code = $4, error_message = $5, provider = coalesce($6, provider),"
     " progress_percent = 0, lease_owner = NULL, lease_until = NULL, updated_at = $7"
-    " WHERE id = $1 AND status = 'running' AND lease_owner = $2";
+    " WHERE id = $1 AND coalesce(status, '') = 'running' AND lease_owner = $2";
 static const char SQL_RUN_DEAD[] =
     "UPDATE job_runs SET status = 'failed', finished_at = $7, updated_at = $7,"
     " error_code = $4, error_message = $5, provider = coalesce($6, provider),"
     " lease_owner = NULL, lease_until = NULL"
-    " WHERE id = $1 AND status = 'running' AND lease_owner = $2";
+    " WHERE id = $1 AND coalesce(status, '') = 'running' AND lease_owner = $2";
 static const char SQL_RUN_RELEASE[] =
     "UPDATE job_runs SET status = 'queued', progress_percent = 0, lease_owner = NULL,"
     " lease_until = NULL, updated_at = $3"
-    " WHERE id = $1 AND status = 'running' AND lease_owner = $2";
+    " WHERE id = $1 AND coalesce(status, '') = 'running' AND lease_owner = $2";
 
 /* Run an owner-guarded UPDATE (p starts with the run id and the owner);
  * BK_ELEASE when it matched no row. */
@@ -463,13 +474,17 @@ static int filter_mask(const bk_run_filter *f)
 }
 
 /* One prepared statement per combination of filters, so each can use its
- * index; parameters are numbered in the order present, the limit last. */
+ * index; parameters are numbered in the order present, the limit last.
+ * With a symbol, the rows come from two branches, active runs (through
+ * job_runs_active_slice) and the others (through job_runs_series, which holds
+ * finished runs only since schema 6): the status tests are written out so
+ * that each branch's index predicate is implied whatever the parameters. */
 static PGresult *filter_exec(pg_store *q, const bk_run_filter *f, bool count, const char *what,
                              bk_err *err)
 {
     static const char *const cond[4] = {"status =", "symbol =", "timeframe =", "created_at >="};
     int mask = filter_mask(f), k = 0;
-    char sql[640], where[200] = "", types[8] = "";
+    char sql[1400], from[800], where[200] = "", types[8] = "";
     pg_params p = {0};
     for (int bit = 0; bit < 4; bit++) {
         if (!(mask & (1 << bit)))
@@ -486,11 +501,16 @@ static PGresult *filter_exec(pg_store *q, const bk_run_filter *f, bool count, co
         pg_p_str(&p, bk_tf_name((bk_tf)f->tf));
     if (mask & F_SINCE)
         pg_p_ts(&p, f->since_us);
+    if (mask & F_SYMBOL)
+        snprintf(from, sizeof from,
+                 "(SELECT * FROM job_runs WHERE status IN ('queued','running')%s"
+                 " UNION ALL SELECT * FROM job_runs WHERE status NOT IN ('queued','running')%s)"
+                 " AS j WHERE true",
+                 where, where);
+    else
+        snprintf(from, sizeof from, "job_runs WHERE true%s", where);
     if (count) {
-        snprintf(sql, sizeof sql,
-                 "SELECT status, count(*) FROM job_runs WHERE true%s"
-                 " GROUP BY status",
-                 where);
+        snprintf(sql, sizeof sql, "SELECT status, count(*) FROM %s GROUP BY status", from);
     } else {
         types[k++] = 'l';
         if (f->limit)
@@ -498,9 +518,8 @@ static PGresult *filter_exec(pg_store *q, const bk_run_filter *f, bool count, co
         else
             pg_p_bytes(&p, NULL, 0); /* LIMIT NULL: no limit */
         snprintf(sql, sizeof sql,
-                 "SELECT " RUN_COLS " FROM job_runs WHERE true%s"
-                 " ORDER BY created_at DESC, seq DESC LIMIT $%d",
-                 where, k);
+                 "SELECT " RUN_COLS " FROM %s ORDER BY created_at DESC, seq DESC LIMIT $%d", from,
+                 k);
     }
     int slot = (count ? P_RUNS_COUNT : P_RUNS_LIST) + mask;
     return pg_exec(q, slot, sql, types, &p, what, err);

@@ -2059,25 +2059,30 @@ static void t_pg_notify_lost(void **state)
 
 /* A database at version 1 with runs gets the trigger from migration 2 (and
  * the provider budgets of migration 3, the batch commit of 4, the bars'
- * feed and adjustment of 5). */
+ * feed and adjustment of 5, the statement-level triggers and the narrower
+ * series index of 6). */
 static void t_pg_migrate_1_to_2(void **state)
 {
     fixture *fx = *state;
     bk_run r = mk_run("AAPL", BK_TF_1H, T0, T0 + H, 1);
     assert_true(enqueue1(fx->s, &r, T0));
-    OK(bk_store__pg_exec(fx->s,
-                         "DROP TRIGGER job_runs_notify ON job_runs;"
-                         " DROP FUNCTION bk_job_runs_notify();"
-                         " DROP TABLE provider_budgets;"
-                         " DROP FUNCTION bk_commit_runs;"
-                         " ALTER TABLE ohlc_bars_v2 DROP COLUMN feed, DROP COLUMN adjustment;"
-                         " DELETE FROM schema_migrations WHERE version >= 2",
-                         ERR));
+    OK(bk_store__pg_exec(
+        fx->s,
+        "DROP TRIGGER job_runs_notify_insert ON job_runs;"
+        " DROP TRIGGER job_runs_notify_update ON job_runs;"
+        " DROP FUNCTION bk_job_runs_notify_batch();"
+        " DROP INDEX job_runs_series;"
+        " CREATE INDEX job_runs_series ON job_runs (symbol, timeframe, created_at);"
+        " DROP TABLE provider_budgets;"
+        " DROP FUNCTION bk_commit_runs;"
+        " ALTER TABLE ohlc_bars_v2 DROP COLUMN feed, DROP COLUMN adjustment;"
+        " DELETE FROM schema_migrations WHERE version >= 2",
+        ERR));
     bk_err err = {0};
     assert_int_equal(bk_store_check_schema(fx->s, &err), BK_ESCHEMA);
     int v = 0;
     OK(bk_store_migrate(fx->s, &v, ERR));
-    assert_int_equal(v, 5);
+    assert_int_equal(v, 6);
     assert_int_equal(take(fx->s, "polygon", 1, 1, T0), 0);
     bk_store *a = open_or_die(fx->url);
     OK(bk_store_listen(a, ERR));
@@ -2088,6 +2093,153 @@ static void t_pg_migrate_1_to_2(void **state)
     wait_notes(a, &n, 1);
     assert_string_equal(n.ops[0], "UPDATE");
     bk_store_close(a);
+}
+
+/* Notifications about many runs: which of ids[] were seen, with what op
+ * and status. */
+typedef struct many_notes {
+    char (*ids)[BK_ID_MAX];
+    int n_ids;
+    int seen[400];
+    char op[8];       /* the op every note must have */
+    bk_status status; /* and the status */
+    int n, wrong;
+} many_notes;
+
+static void many_cb(void *ctx, const bk_note *note)
+{
+    many_notes *m = ctx;
+    for (int i = 0; i < m->n_ids; i++) {
+        if (strcmp(note->run_id, m->ids[i]) != 0)
+            continue;
+        m->seen[i]++;
+        m->n++;
+        if (strcmp(note->op, m->op) != 0 || note->status != m->status)
+            m->wrong++;
+    }
+}
+
+static void wait_many(bk_store *s, many_notes *m)
+{
+    int64_t deadline = bk_clock_mono_us() + 10 * S;
+    while (m->n < m->n_ids && bk_clock_mono_us() < deadline)
+        OK(bk_store_notifications(s, 100, many_cb, m, ERR));
+    OK(bk_store_notifications(s, 50, many_cb, m, ERR)); /* and nothing more */
+    assert_int_equal(m->n, m->n_ids);
+    assert_int_equal(m->wrong, 0);
+    for (int i = 0; i < m->n_ids; i++)
+        assert_int_equal(m->seen[i], 1);
+}
+
+/* A database at version 5 (the row trigger of migration 2, the series index
+ * over every run) holding runs gets version 6: the statement-level triggers
+ * send one record per changed row, up to 64 in a payload, and a listener
+ * hears each of 150 runs enqueued in one statement, then claimed in one;
+ * a hand-written payload of several records is split; the series index
+ * holds finished runs only, and lists by series still see every run. */
+static void t_pg_migrate_5_to_6(void **state)
+{
+    fixture *fx = *state;
+    bk_run done = mk_run("AAPL", BK_TF_1H, T0, T0 + H, 1), got;
+    assert_true(enqueue1(fx->s, &done, T0));
+    claim_ok(fx->s, "w1", T0 + S, &got);
+    bk_commit c = {.run_id = done.id,
+                   .owner = "w1",
+                   .symbol = "AAPL",
+                   .tf = BK_TF_1H,
+                   .provider = "sim",
+                   .covered = {T0, T0 + H},
+                   .now_us = T0 + 2 * S};
+    OK(bk_store_run_commit(fx->s, &c, ERR));
+    OK(bk_store__pg_exec(
+        fx->s,
+        "DROP TRIGGER job_runs_notify_insert ON job_runs;"
+        " DROP TRIGGER job_runs_notify_update ON job_runs;"
+        " DROP FUNCTION bk_job_runs_notify_batch();"
+        " DROP INDEX job_runs_series;"
+        " CREATE INDEX job_runs_series ON job_runs (symbol, timeframe, created_at);"
+        " CREATE FUNCTION bk_job_runs_notify() RETURNS trigger LANGUAGE plpgsql AS $$"
+        " BEGIN"
+        "   PERFORM pg_notify('barkeep_job_runs', TG_OP || ' ' || NEW.id::text || ' ' ||"
+        "     NEW.status || ' ' || NEW.progress_percent::text || ' ' ||"
+        "     coalesce((extract(epoch FROM NEW.updated_at) * 1000000)::int8, 0)::text);"
+        "   RETURN NULL;"
+        " END $$;"
+        " CREATE TRIGGER job_runs_notify AFTER INSERT OR UPDATE ON job_runs"
+        "   FOR EACH ROW EXECUTE PROCEDURE bk_job_runs_notify();"
+        " DELETE FROM schema_migrations WHERE version >= 6",
+        ERR));
+    bk_err err = {0};
+    assert_int_equal(bk_store_check_schema(fx->s, &err), BK_ESCHEMA);
+    int v = 0;
+    OK(bk_store_migrate(fx->s, &v, ERR));
+    assert_int_equal(v, 6);
+    cells k = pg_q(fx->s,
+                   "SELECT string_agg(tgname, ',' ORDER BY tgname) FROM pg_trigger"
+                   " WHERE tgrelid = 'job_runs'::regclass AND NOT tgisinternal",
+                   NULL, 0);
+    assert_string_equal(k.v[0], "job_runs_notify_insert,job_runs_notify_update");
+    cells_free(&k);
+    k = pg_q(fx->s, "SELECT indexdef FROM pg_indexes WHERE indexname = 'job_runs_series'", NULL, 0);
+    assert_non_null(strstr(k.v[0], "WHERE (status <> ALL"));
+    cells_free(&k);
+
+    bk_store *a = open_or_die(fx->url);
+    OK(bk_store_listen(a, ERR));
+    enum { N = 150 };
+    bk_run runs[N];
+    char ids[N][BK_ID_MAX];
+    for (int i = 0; i < N; i++)
+        runs[i] = mk_run("MSFT", BK_TF_1H, T0 + i * H, T0 + (i + 1) * H, 1);
+    size_t n = 0;
+    OK(bk_store_runs_enqueue(fx->s, runs, N, &n, T0 + 3 * S, ERR));
+    assert_int_equal(n, N);
+    for (int i = 0; i < N; i++)
+        bk_strlcpy(ids[i], runs[i].id, BK_ID_MAX);
+    many_notes m = {.ids = ids, .n_ids = N, .op = "INSERT", .status = BK_ST_QUEUED};
+    wait_many(a, &m);
+
+    bk_run claimed[N];
+    OK(bk_store_runs_claim_many(fx->s, "w2", T0 + 4 * S, 60 * S, claimed, N, &n, ERR));
+    assert_int_equal(n, N);
+    m = (many_notes){.ids = ids, .n_ids = N, .op = "UPDATE", .status = BK_ST_RUNNING};
+    wait_many(a, &m);
+
+    /* several records in one payload; a line that is not one is skipped */
+    char sql[400];
+    snprintf(sql, sizeof sql,
+             "SELECT pg_notify('barkeep_job_runs', 'UPDATE %s success 100 5' || E'\\n' ||"
+             " 'garbage' || E'\\n' || 'UPDATE %s success 100 6')",
+             ids[0], ids[1]);
+    k = pg_q(fx->s, sql, NULL, 0);
+    cells_free(&k);
+    m = (many_notes){.ids = ids, .n_ids = 2, .op = "UPDATE", .status = BK_ST_SUCCESS};
+    wait_many(a, &m);
+    bk_store_close(a);
+
+    /* lists and counts by series see finished and active runs alike */
+    bk_run_filter f = {.status = -1, .symbol = "AAPL", .tf = BK_TF_1H};
+    bk_run *list = NULL;
+    size_t nl = 0;
+    OK(bk_store_runs_list(fx->s, &f, &list, &nl, ERR));
+    assert_int_equal(nl, 1);
+    assert_int_equal(list[0].status, BK_ST_SUCCESS);
+    free(list);
+    f.symbol = "MSFT";
+    f.limit = 10;
+    OK(bk_store_runs_list(fx->s, &f, &list, &nl, ERR));
+    assert_int_equal(nl, 10);
+    assert_int_equal(list[0].status, BK_ST_RUNNING);
+    free(list);
+    int64_t counts[BK_ST__N] = {0};
+    bk_run_filter fc = {.status = -1, .symbol = "MSFT", .tf = -1};
+    OK(bk_store_runs_count(fx->s, &fc, counts, ERR));
+    assert_int_equal(counts[BK_ST_RUNNING], N);
+    assert_int_equal(counts[BK_ST_SUCCESS], 0);
+    fc.symbol = "AAPL";
+    memset(counts, 0, sizeof counts);
+    OK(bk_store_runs_count(fx->s, &fc, counts, ERR));
+    assert_int_equal(counts[BK_ST_SUCCESS], 1);
 }
 
 /* ---- SQLite only ---- */
@@ -2236,10 +2388,10 @@ static int pg_suite(const char *url)
 {
     g_base_url = url;
     const struct CMUnitTest tests[] = {
-        FX(t_pg_microseconds),        FX(t_pg_coverage_gaps), FX(t_pg_guide_sql),
-        FX(t_pg_concurrent_claims),   FX(t_pg_reconnect),     FX(t_pg_leader_session),
-        FX(t_pg_leader_lost_session), FX(t_pg_notify),        FX(t_pg_notify_lost),
-        FX(t_pg_migrate_1_to_2),
+        FX(t_pg_microseconds),        FX(t_pg_coverage_gaps),  FX(t_pg_guide_sql),
+        FX(t_pg_concurrent_claims),   FX(t_pg_reconnect),      FX(t_pg_leader_session),
+        FX(t_pg_leader_lost_session), FX(t_pg_notify),         FX(t_pg_notify_lost),
+        FX(t_pg_migrate_1_to_2),      FX(t_pg_migrate_5_to_6),
     };
     return cmocka_run_group_tests_name("store postgres-only", tests, NULL, NULL);
 }
