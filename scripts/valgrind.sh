@@ -4,6 +4,11 @@
 set -eu
 cd "$(dirname "$0")/.."
 B=build/dev
+# what ctest would set for the suites (tests/CMakeLists.txt)
+BARKEEP_BIN=$(pwd)/$B/barkeep
+BK_FIXTURES=$(pwd)/tests/prov/fixtures
+BK_SOURCE_DIR=$(pwd)
+export BARKEEP_BIN BK_FIXTURES BK_SOURCE_DIR
 VG="valgrind --quiet --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite"
 for t in test_core test_time test_tf_sym test_ivset test_cal test_conf test_json test_plan \
          test_validate test_sim test_csv test_store test_work test_http test_massive test_alpaca \
