@@ -8,6 +8,7 @@
 #include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -76,18 +77,59 @@ static char *slurp_fd(int fd)
     return buf;
 }
 
-/* In the child: add env entries and exec argv (copied: exec wants char *). */
-static void exec_child(const char *const argv[], const char *const env[])
+/* What a child execs, built before fork: after fork in a process with
+ * threads (fixture servers, worker pools) the child may only make
+ * async-signal-safe calls — a malloc there can wait forever for a lock a
+ * vanished thread held. */
+typedef struct exec_plan {
+    char **args; /* argv, copied */
+    char **envp; /* environ with env's entries replacing or adding */
+} exec_plan;
+
+extern char **environ;
+
+static exec_plan plan_exec(const char *const argv[], const char *const env[])
 {
-    for (size_t i = 0; env && env[i]; i++)
-        putenv(strdup(env[i]));
-    size_t n = 0;
+    exec_plan x;
+    size_t n = 0, ne = 0, nx = 0;
     while (argv[n])
         n++;
-    char **args = calloc(n + 1, sizeof *args);
+    while (environ && environ[ne])
+        ne++;
+    while (env && env[nx])
+        nx++;
+    x.args = calloc(n + 1, sizeof *x.args);
     for (size_t i = 0; i < n; i++)
-        args[i] = strdup(argv[i]);
-    execv(args[0], args);
+        x.args[i] = strdup(argv[i]);
+    x.envp = calloc(ne + nx + 1, sizeof *x.envp);
+    size_t k = 0;
+    for (size_t i = 0; i < ne; i++) {
+        size_t klen = strcspn(environ[i], "=");
+        bool replaced = false;
+        for (size_t j = 0; j < nx && !replaced; j++)
+            replaced = strncmp(env[j], environ[i], klen) == 0 && env[j][klen] == '=';
+        if (!replaced)
+            x.envp[k++] = strdup(environ[i]);
+    }
+    for (size_t j = 0; j < nx; j++)
+        x.envp[k++] = strdup(env[j]);
+    return x;
+}
+
+static void plan_free(exec_plan *x)
+{
+    for (size_t i = 0; x->args[i]; i++)
+        free(x->args[i]);
+    for (size_t i = 0; x->envp[i]; i++)
+        free(x->envp[i]);
+    free(x->args);
+    free(x->envp);
+}
+
+/* In the child: exec (async-signal-safe calls only). */
+static void exec_child(const exec_plan *x)
+{
+    execve(x->args[0], x->args, x->envp);
     _exit(127);
 }
 
@@ -107,14 +149,16 @@ bk_t_result bk_t_run(const char *const argv[], const char *const env[])
     int fo = mkstemp(tmpl_out), fe = mkstemp(tmpl_err);
     unlink(tmpl_out);
     unlink(tmpl_err);
+    exec_plan x = plan_exec(argv, env);
     pid_t pid = fork();
     if (pid == 0) {
         dup2(fo, 1);
         dup2(fe, 2);
         int devnull = open("/dev/null", O_RDONLY);
         dup2(devnull, 0);
-        exec_child(argv, env);
+        exec_child(&x);
     }
+    plan_free(&x);
     int st = 0;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
@@ -160,6 +204,7 @@ pid_t bk_t_spawn(const char *const argv[], const char *const env[], const char *
     static int registered;
     if (!registered)
         registered = atexit(bk_t_kill_all) == 0;
+    exec_plan x = plan_exec(argv, env);
     pid_t pid = fork();
     if (pid == 0) {
         int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -167,8 +212,9 @@ pid_t bk_t_spawn(const char *const argv[], const char *const env[], const char *
         dup2(fd, 2);
         int devnull = open("/dev/null", O_RDONLY);
         dup2(devnull, 0);
-        exec_child(argv, env);
+        exec_child(&x);
     }
+    plan_free(&x);
     if (pid > 0 && g_n_children < (int)(sizeof g_children / sizeof g_children[0]))
         g_children[g_n_children++] = pid;
     return pid;
