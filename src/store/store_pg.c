@@ -331,7 +331,11 @@ static void forget_session(pg_store *q)
     q->listening = false;
 }
 
-/* The connection is gone: reset it once. */
+/* Every session's settings: set at connect and again after a reset. */
+static const char SQL_SESSION[] = "SET TimeZone = 'UTC'; SET application_name = 'barkeep';"
+                                  " SET client_min_messages = warning";
+
+/* The connection is gone: reset it once (and configure the new session). */
 static int reconnect(pg_store *q, bk_err *err)
 {
     char msg[200];
@@ -340,8 +344,13 @@ static int reconnect(pg_store *q, bk_err *err)
            q->where, msg);
     forget_session(q);
     PQreset(q->conn);
-    if (PQstatus(q->conn) == CONNECTION_OK)
-        return 0;
+    if (PQstatus(q->conn) == CONNECTION_OK) {
+        PGresult *r = PQexec(q->conn, SQL_SESSION);
+        bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        if (ok)
+            return 0;
+    }
     first_line(msg, sizeof msg, PQerrorMessage(q->conn));
     return bk_err_set(err, BK_ESTORE, "PostgreSQL connection lost: %s (%s)", msg, q->where);
 }
@@ -556,9 +565,6 @@ static void scrub(char *msg, const char *secret)
     for (char *p = strstr(msg, secret); p; p = strstr(p, secret))
         memset(p, '*', n);
 }
-
-static const char SQL_SESSION[] = "SET TimeZone = 'UTC'; SET application_name = 'barkeep';"
-                                  " SET client_min_messages = warning";
 
 static int read_version(pg_store *q, int *out, bk_err *err);
 

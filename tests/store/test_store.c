@@ -1848,7 +1848,8 @@ static void t_pg_guide_sql(void **state)
     assert_int_equal(d.window_days, 5);
 }
 
-/* A connection the server dropped is reset once, and the call succeeds. */
+/* A connection the server dropped is reset once, and the call succeeds; the
+ * new session gets the session settings again (TimeZone UTC, ...). */
 static void t_pg_reconnect(void **state)
 {
     fixture *fx = *state;
@@ -1866,6 +1867,11 @@ static void t_pg_reconnect(void **state)
     OK(bk_store_def_list(a, false, &v, &n, ERR)); /* reset, then prepared again */
     assert_int_equal(n, 1);
     free(v);
+    /* the new session is configured like the first one */
+    c = pg_q(a, "SELECT current_setting('TimeZone') || ' ' || current_setting('application_name')",
+             NULL, 0);
+    assert_string_equal(c.v[0], "UTC barkeep");
+    cells_free(&c);
     bk_store_close(a);
 }
 
