@@ -331,7 +331,7 @@ int bk_cmd_providers(bk_cli *cli, int argc, char **argv)
                 printf("%-8s %-10s\n", name, why);
             continue;
         }
-        char budget[32], s1[12], s2[12], s3[12], spans[40];
+        char budget[32], s1[24], s2[24], s3[24], spans[80];
         if (p->limits.rate_per_s > 0)
             snprintf(budget, sizeof budget, "%.3g/s burst %.0f", p->limits.rate_per_s,
                      p->limits.burst > 0 ? p->limits.burst : 1);

@@ -359,8 +359,8 @@ int bk_work_fetch(bk_store *s, const bk_work_env *env, const char *owner, bk_run
         }
     } else if (rc == BK_ESTORE || rc == BK_EBUSY) {
         *err = why; /* the heartbeat's store error; the lease will expire */
-    } else if (rc) {
-        rc = record_failure(s, env, p, owner, run, rc, &why, out, err);
+    } else if (rc || !p) {
+        rc = record_failure(s, env, p, owner, run, rc ? rc : BK_ENOPROV, &why, out, err);
     } else {
         int64_t now = bk_clock_now_us();
         bk_iv covered = {run->slice_from_us, run->slice_to_us};
