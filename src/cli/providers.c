@@ -117,6 +117,31 @@ static const char *base_url(const bk_conf *c, const char *name)
     return *u ? u : NULL;
 }
 
+/* provider_delays: "name=seconds,..." into the providers' publication delay. */
+static int apply_delays(bk_provset *ps, const char *spec)
+{
+    for (const char *s = spec; *s;) {
+        size_t len = strcspn(s, ",");
+        char item[96];
+        if (len >= sizeof item)
+            return bk_cli_usage_error("provider_delays: entry too long");
+        memcpy(item, s, len);
+        item[len] = '\0';
+        s += len + (s[len] == ',');
+        char *eq = strchr(item, '=');
+        int64_t secs;
+        if (!eq)
+            return bk_cli_usage_error("provider_delays: '%s' is not name=seconds", item);
+        *eq = '\0';
+        if (bk_parse_i64(eq + 1, 0, 31 * 86400, &secs) != 0)
+            return bk_cli_usage_error("provider_delays: '%s' is not 0 to 2678400 seconds", eq + 1);
+        bk_prov *p = bk_provset_get(ps, item);
+        if (p)
+            p->delay_us = secs * BK_US_PER_S;
+    }
+    return 0;
+}
+
 /* provider_rates: "name=rate[/burst],..." into the providers' limits. */
 static int apply_rates(bk_provset *ps, const char *spec)
 {
@@ -248,6 +273,8 @@ int bk_cli_providers(bk_cli *cli, bk_provset **out)
     }
     if (rc == 0 && c->provider_rates[0])
         rc = apply_rates(ps, c->provider_rates);
+    if (rc == 0 && c->provider_delays[0])
+        rc = apply_delays(ps, c->provider_delays);
     /* chains: the setting, or the providers in their order (explicit list
      * order when given) */
     char order[256] = "";
@@ -316,8 +343,8 @@ int bk_cmd_providers(bk_cli *cli, int argc, char **argv)
     bk_provset_chain_str(ps, BK_CLASS_INTRADAY, ci, sizeof ci);
     bk_provset_chain_str(ps, BK_CLASS_DAILY, cd, sizeof cd);
     printf("chain intraday: %s\nchain daily:    %s\n\n", ci, cd);
-    printf("%-8s %-10s %-13s %-10s %-16s %-14s\n", "PROVIDER", "STATUS", "FEED", "ADJUST", "BUDGET",
-           "SPAN 1m/1h/d1");
+    printf("%-8s %-10s %-13s %-10s %-16s %-14s %s\n", "PROVIDER", "STATUS", "FEED", "ADJUST",
+           "BUDGET", "SPAN 1m/1h/d1", "DELAY");
     for (size_t i = 0; i <= N_KNOWN; i++) {
         const char *name = i < N_KNOWN ? known[i].name : "sim";
         bk_prov *p = bk_provset_get(ps, name);
@@ -341,8 +368,10 @@ int bk_cmd_providers(bk_cli *cli, int argc, char **argv)
         span_text(p->limits.max_span_us[BK_TF_1H], s2, sizeof s2);
         span_text(p->limits.max_span_us[BK_TF_D1], s3, sizeof s3);
         snprintf(spans, sizeof spans, "%s/%s/%s", s1, s2, s3);
-        printf("%-8s %-10s %-13s %-10s %-16s %-14s\n", name, "configured", p->feed, p->adjustment,
-               budget, spans);
+        char delay[24];
+        span_text(p->delay_us, delay, sizeof delay);
+        printf("%-8s %-10s %-13s %-10s %-16s %-14s %s\n", name, "configured", p->feed,
+               p->adjustment, budget, spans, p->delay_us > 0 ? delay : "0");
     }
     memset(k, 0, sizeof *k);
     free(k);

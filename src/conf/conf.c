@@ -65,6 +65,9 @@ static const setting settings[] = {
      "fallback order for d1 and w1 (\"\" = the providers' order)"},
     {"provider_keys_file", K_STR, F(provider_keys_file), S(provider_keys_file), "", 0, 0,
      "file of provider keys (MASSIVE_API_KEY=..., one per line; mode 0600)"},
+    {"provider_delays", K_STR, F(provider_delays), S(provider_delays), "", 0, 0,
+     "per-provider publication delays, name=seconds,... (e.g. massive=86400 for an "
+     "end-of-day plan): newer time is not recorded as covered"},
     {"provider_rates", K_STR, F(provider_rates), S(provider_rates), "", 0, 0,
      "per-provider request budgets, name=rate_per_s[/burst],... (overrides the plan defaults)"},
     {"adjustment", K_STR, F(adjustment), S(adjustment), "split", 0, 0,
