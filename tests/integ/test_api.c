@@ -568,6 +568,60 @@ static void test_operations(void **state)
     srv_stop(&s);
 }
 
+/* The web client's endpoints: / (the page, or the page saying it was not
+ * built), the watchlist with coverage, strip and slices, the newest runs,
+ * and removing a definition (service key only). */
+static void test_web_endpoints(void **state)
+{
+    (void)state;
+    srv s;
+    srv_start(&s, NULL, key_env);
+    const char *anon[] = {"Authorization: Bearer " ANON, JSON_CT, NULL};
+    resp r = http_req(&s, "GET", "/", NULL, NULL, NULL); /* public */
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.content_type, "text/html"));
+    resp_free(&r);
+    const char *series = "{\"symbol\":\"AMZN\",\"timeframe\":\"1h\"}";
+    r = expect(&s, "POST", "/functions/v1/ensure-coverage",
+               "{\"symbol\":\"AMZN\",\"timeframe\":\"1h\",\"window_days\":3}", anon, 200);
+    resp_free(&r);
+    wait_idle(&s);
+    r = expect(&s, "GET", "/functions/v1/watchlist?symbol=amzn&timeframe=h1", NULL, anon, 200);
+    assert_int_equal(json_array_size(get(r.json, "definitions")), 1);
+    json_t *d = json_array_get(get(r.json, "definitions"), 0);
+    assert_string_equal(json_string_value(get(d, "symbol")), "AMZN");
+    assert_string_equal(json_string_value(get(d, "timeframe")), "1h");
+    assert_true(json_number_value(get(d, "coverage_percent")) == 100.0);
+    assert_int_equal(json_integer_value(get(d, "gaps")), 0);
+    assert_true(json_is_false(get(d, "is_hydrating")));
+    assert_int_equal(json_array_size(get(d, "strip")), 48);
+    assert_true(json_integer_value(get(d, "bars_stored")) > 0);
+    assert_int_equal(json_integer_value(get(d, "slices.total")),
+                     json_integer_value(get(d, "slices.done")));
+    assert_string_equal(json_string_value(get(d, "last_run.status")), "success");
+    resp_free(&r);
+    r = expect(&s, "GET", "/functions/v1/runs?symbol=AMZN&limit=2", NULL, anon, 200);
+    assert_int_equal(json_array_size(get(r.json, "runs")), 2);
+    assert_string_equal(json_string_value(get(json_array_get(get(r.json, "runs"), 0), "symbol")),
+                        "AMZN");
+    resp_free(&r);
+    expect_error(&s, "GET", "/functions/v1/runs?limit=0", NULL, 400, "invalid_limit");
+    expect_error(&s, "GET", "/functions/v1/watchlist?timeframe=7m", NULL, 400, "invalid_timeframe");
+    r = http_req(&s, "POST", "/functions/v1/watchlist?action=remove", series, anon, NULL);
+    assert_int_equal(r.status, 403); /* the anon key may add, not remove */
+    resp_free(&r);
+    expect_error(&s, "POST", "/functions/v1/watchlist", series, 400, "missing_action");
+    expect_error(&s, "POST", "/functions/v1/watchlist?action=drop", series, 400, "unknown_action");
+    r = expect(&s, "POST", "/functions/v1/watchlist?action=remove", series, svc_hdrs, 200);
+    assert_true(json_is_true(get(r.json, "success")));
+    resp_free(&r);
+    expect_error(&s, "POST", "/functions/v1/watchlist?action=remove", series, 404, "not_found");
+    r = expect(&s, "GET", "/functions/v1/watchlist", NULL, anon, 200);
+    assert_int_equal(json_array_size(get(r.json, "definitions")), 0);
+    resp_free(&r);
+    srv_stop(&s);
+}
+
 /* PostgreSQL: a run executed by a worker process appears on the event
  * stream of a serve process that runs no workers itself. */
 static void test_cross_process_events(void **state)
@@ -608,7 +662,7 @@ int main(void)
         cmocka_unit_test(test_sse_replay),           cmocka_unit_test(test_keys),
         cmocka_unit_test(test_untrusted_client),     cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_fetch_bars),           cmocka_unit_test(test_operations),
-        cmocka_unit_test(test_cross_process_events),
+        cmocka_unit_test(test_cross_process_events), cmocka_unit_test(test_web_endpoints),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
