@@ -104,4 +104,11 @@ int bk_route_watchlist(bk_http_req *r);
 int bk_route_watchlist_change(bk_http_req *r);
 int bk_route_runs(bk_http_req *r);
 
+/* The configured providers (the set's, or the one provider) into out;
+ * returns how many (metrics.c). */
+size_t bk_api_providers(const bk_api_opts *o, bk_prov **out, size_t cap);
+/* A provider's breaker (closed when there is no set). */
+bk_breaker_state bk_api_breaker(const bk_api_opts *o, const bk_prov *p, int64_t now_us,
+                                int64_t *until_us);
+
 #endif

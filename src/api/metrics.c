@@ -11,6 +11,7 @@
 #include "core/log.h"
 
 #include <microhttpd.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -130,45 +131,70 @@ static void render_counters(bk_api *a, bk_buf *b)
                       (long long)atomic_load(&a->metrics.http_by_class[c]));
 }
 
+size_t bk_api_providers(const bk_api_opts *o, bk_prov **out, size_t cap)
+{
+    if (o->provs) {
+        size_t n = BK_MIN(cap, bk_provset_count(o->provs));
+        for (size_t i = 0; i < n; i++)
+            out[i] = bk_provset_at(o->provs, i);
+        return n;
+    }
+    if (!o->prov || cap == 0)
+        return 0;
+    out[0] = o->prov;
+    return 1;
+}
+
+bk_breaker_state bk_api_breaker(const bk_api_opts *o, const bk_prov *p, int64_t now_us,
+                                int64_t *until_us)
+{
+    *until_us = 0;
+    return o->provs ? bk_provset_breaker(o->provs, p, now_us, until_us) : BK_BREAKER_CLOSED;
+}
+
 /* Provider counters and breaker states, for every configured provider. */
 static void render_providers(bk_api *a, bk_buf *b)
 {
-    bk_prov *one[1] = {a->opts.prov};
-    size_t n = a->opts.provs ? bk_provset_count(a->opts.provs) : (a->opts.prov ? 1 : 0);
+    static const struct {
+        const char *name, *help;
+        size_t off;  /* of the atomic_llong in bk_prov_stats */
+        double unit; /* 0: an integer count; else the value is divided by it */
+    } counters[] = {
+        {"barkeep_provider_requests_total", "Page requests sent to a provider.",
+         offsetof(bk_prov_stats, requests), 0},
+        {"barkeep_provider_errors_total", "Page requests that failed.",
+         offsetof(bk_prov_stats, errors), 0},
+        {"barkeep_provider_rate_limited_total",
+         "Page requests answered with a rate limit (HTTP 429).",
+         offsetof(bk_prov_stats, rate_limited), 0},
+        {"barkeep_provider_latency_seconds_total", "Time spent waiting for a provider.",
+         offsetof(bk_prov_stats, latency_us), 1e6},
+        {"barkeep_provider_fallback_runs_total",
+         "Runs a provider served after an earlier provider of the chain failed them.",
+         offsetof(bk_prov_stats, fallback_served), 0},
+    };
+    bk_prov *provs[BK_PROVSET_MAX];
+    size_t n = bk_api_providers(&a->opts, provs, BK_PROVSET_MAX);
     if (n == 0)
         return;
-#define EACH_PROV(stmt)                                                                            \
-    for (size_t i = 0; i < n; i++) {                                                               \
-        bk_prov *p = a->opts.provs ? bk_provset_at(a->opts.provs, i) : one[i];                     \
-        stmt;                                                                                      \
+    for (size_t k = 0; k < BK_ARRAY_LEN(counters); k++) {
+        head(b, counters[k].name, "counter", counters[k].help);
+        for (size_t i = 0; i < n; i++) {
+            atomic_llong *v = (atomic_llong *)((char *)&provs[i]->stats + counters[k].off);
+            long long x = atomic_load(v);
+            if (counters[k].unit > 0)
+                bk_buf_printf(b, "%s{provider=\"%s\"} %.6f\n", counters[k].name, provs[i]->name,
+                              (double)x / counters[k].unit);
+            else
+                bk_buf_printf(b, "%s{provider=\"%s\"} %lld\n", counters[k].name, provs[i]->name, x);
+        }
     }
-    head(b, "barkeep_provider_requests_total", "counter", "Page requests sent to a provider.");
-    EACH_PROV(bk_buf_printf(b, "barkeep_provider_requests_total{provider=\"%s\"} %lld\n", p->name,
-                            (long long)atomic_load(&p->stats.requests)));
-    head(b, "barkeep_provider_errors_total", "counter", "Page requests that failed.");
-    EACH_PROV(bk_buf_printf(b, "barkeep_provider_errors_total{provider=\"%s\"} %lld\n", p->name,
-                            (long long)atomic_load(&p->stats.errors)));
-    head(b, "barkeep_provider_rate_limited_total", "counter",
-         "Page requests answered with a rate limit (HTTP 429).");
-    EACH_PROV(bk_buf_printf(b, "barkeep_provider_rate_limited_total{provider=\"%s\"} %lld\n",
-                            p->name, (long long)atomic_load(&p->stats.rate_limited)));
-    head(b, "barkeep_provider_latency_seconds_total", "counter",
-         "Time spent waiting for a provider.");
-    EACH_PROV(bk_buf_printf(b, "barkeep_provider_latency_seconds_total{provider=\"%s\"} %.6f\n",
-                            p->name, (double)atomic_load(&p->stats.latency_us) / 1e6));
-    head(b, "barkeep_provider_fallback_runs_total", "counter",
-         "Runs a provider served after an earlier provider of the chain failed them.");
-    EACH_PROV(bk_buf_printf(b, "barkeep_provider_fallback_runs_total{provider=\"%s\"} %lld\n",
-                            p->name, (long long)atomic_load(&p->stats.fallback_served)));
-    if (a->opts.provs) {
-        int64_t now = bk_clock_now_us(), until;
-        head(b, "barkeep_provider_breaker_open", "gauge",
-             "1 while a provider's circuit breaker keeps it out (open or half-open).");
-        EACH_PROV(
-            bk_buf_printf(b, "barkeep_provider_breaker_open{provider=\"%s\"} %d\n", p->name,
-                          bk_provset_breaker(a->opts.provs, p, now, &until) != BK_BREAKER_CLOSED));
-    }
-#undef EACH_PROV
+    int64_t now = bk_clock_now_us(), until;
+    head(b, "barkeep_provider_breaker_open", "gauge",
+         "1 while a provider's circuit breaker keeps it out (open or half-open).");
+    for (size_t i = 0; i < n; i++)
+        bk_buf_printf(b, "barkeep_provider_breaker_open{provider=\"%s\"} %d\n", provs[i]->name,
+                      bk_api_breaker(&a->opts, provs[i], now, &until) != BK_BREAKER_CLOSED);
 }
 
 /* Gauges read from the store: runs by status, queue age, freshness. */

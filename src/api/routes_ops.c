@@ -198,12 +198,12 @@ static void render_health(bk_jw *w, const bk_api_opts *o, int64_t now)
 {
     bk_jw_key(w, "provider_health");
     bk_jw_arr_begin(w);
-    size_t n = o->provs ? bk_provset_count(o->provs) : (o->prov ? 1 : 0);
+    bk_prov *provs[BK_PROVSET_MAX];
+    size_t n = bk_api_providers(o, provs, BK_PROVSET_MAX);
     for (size_t i = 0; i < n; i++) {
-        const bk_prov *p = o->provs ? bk_provset_at(o->provs, i) : o->prov;
-        int64_t req = atomic_load(&p->stats.requests), until = 0;
-        bk_breaker_state st =
-            o->provs ? bk_provset_breaker(o->provs, p, now, &until) : BK_BREAKER_CLOSED;
+        const bk_prov *p = provs[i];
+        int64_t req = atomic_load(&p->stats.requests), until;
+        bk_breaker_state st = bk_api_breaker(o, p, now, &until);
         bk_jw_obj_begin(w);
         bk_jw_key(w, "provider");
         bk_jw_str(w, p->name);

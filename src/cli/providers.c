@@ -117,65 +117,62 @@ static const char *base_url(const bk_conf *c, const char *name)
     return *u ? u : NULL;
 }
 
-/* provider_delays: "name=seconds,..." into the providers' publication delay. */
-static int apply_delays(bk_provset *ps, const char *spec)
+/* One value of a per-provider setting, applied to p (NULL: a provider not
+ * in use; the value is still checked). 0, or a usage error naming setting. */
+typedef int (*pair_fn)(const char *setting, bk_prov *p, char *value);
+
+static int apply_delay(const char *setting, bk_prov *p, char *value)
+{
+    int64_t secs;
+    if (bk_parse_i64(value, 0, 31 * 86400, &secs) != 0)
+        return bk_cli_usage_error("%s: '%s' is not 0 to 2678400 seconds", setting, value);
+    if (p)
+        p->delay_us = secs * BK_US_PER_S;
+    return 0;
+}
+
+static int apply_rate(const char *setting, bk_prov *p, char *value)
+{
+    char *burst = strchr(value, '/');
+    if (burst)
+        *burst++ = '\0';
+    char *end;
+    double rate = strtod(value, &end);
+    if (*end || !(rate >= 0) || rate > 1e6)
+        return bk_cli_usage_error("%s: '%s' is not a rate", setting, value);
+    double b = 0;
+    if (burst) {
+        b = strtod(burst, &end);
+        if (*end || !(b >= 1) || b > 1e6)
+            return bk_cli_usage_error("%s: '%s' is not a burst", setting, burst);
+    }
+    if (p) {
+        p->limits.rate_per_s = rate;
+        p->limits.burst = b;
+    }
+    return 0;
+}
+
+/* A per-provider setting, "name=value,...": fn for each entry (provider_rates
+ * "name=rate[/burst]", provider_delays "name=seconds"). */
+static int apply_pairs(bk_provset *ps, const char *setting, const char *form, const char *spec,
+                       pair_fn fn)
 {
     for (const char *s = spec; *s;) {
         size_t len = strcspn(s, ",");
         char item[96];
         if (len >= sizeof item)
-            return bk_cli_usage_error("provider_delays: entry too long");
-        memcpy(item, s, len);
-        item[len] = '\0';
-        s += len + (s[len] == ',');
-        char *eq = strchr(item, '=');
-        int64_t secs;
-        if (!eq)
-            return bk_cli_usage_error("provider_delays: '%s' is not name=seconds", item);
-        *eq = '\0';
-        if (bk_parse_i64(eq + 1, 0, 31 * 86400, &secs) != 0)
-            return bk_cli_usage_error("provider_delays: '%s' is not 0 to 2678400 seconds", eq + 1);
-        bk_prov *p = bk_provset_get(ps, item);
-        if (p)
-            p->delay_us = secs * BK_US_PER_S;
-    }
-    return 0;
-}
-
-/* provider_rates: "name=rate[/burst],..." into the providers' limits. */
-static int apply_rates(bk_provset *ps, const char *spec)
-{
-    const char *s = spec;
-    while (*s) {
-        size_t len = strcspn(s, ",");
-        char item[96];
-        if (len >= sizeof item)
-            return bk_cli_usage_error("provider_rates: entry too long");
+            return bk_cli_usage_error("%s: entry too long", setting);
         memcpy(item, s, len);
         item[len] = '\0';
         s += len + (s[len] == ',');
         char *eq = strchr(item, '=');
         if (!eq)
-            return bk_cli_usage_error("provider_rates: '%s' is not name=rate[/burst]", item);
+            return bk_cli_usage_error("%s: '%s' is not %s", setting, item, form);
         *eq = '\0';
-        char *burst = strchr(eq + 1, '/');
-        if (burst)
-            *burst++ = '\0';
-        char *end;
-        double rate = strtod(eq + 1, &end);
-        if (*end || !(rate >= 0) || rate > 1e6)
-            return bk_cli_usage_error("provider_rates: '%s' is not a rate", eq + 1);
-        double b = 0;
-        if (burst) {
-            b = strtod(burst, &end);
-            if (*end || !(b >= 1) || b > 1e6)
-                return bk_cli_usage_error("provider_rates: '%s' is not a burst", burst);
-        }
-        bk_prov *p = bk_provset_get(ps, item);
-        if (!p)
-            continue; /* a budget for a provider not in use */
-        p->limits.rate_per_s = rate;
-        p->limits.burst = b;
+        int rc = fn(setting, bk_provset_get(ps, item), eq + 1);
+        if (rc)
+            return rc;
     }
     return 0;
 }
@@ -271,10 +268,10 @@ int bk_cli_providers(bk_cli *cli, bk_provset **out)
         if ((rc = bk_cli_provider(cli, &sim)) == 0 && bk_provset_add(ps, sim, &err) != 0)
             rc = bk_cli_fail("%s", err.msg);
     }
-    if (rc == 0 && c->provider_rates[0])
-        rc = apply_rates(ps, c->provider_rates);
-    if (rc == 0 && c->provider_delays[0])
-        rc = apply_delays(ps, c->provider_delays);
+    if (rc == 0)
+        rc = apply_pairs(ps, "provider_rates", "name=rate[/burst]", c->provider_rates, apply_rate);
+    if (rc == 0)
+        rc = apply_pairs(ps, "provider_delays", "name=seconds", c->provider_delays, apply_delay);
     /* chains: the setting, or the providers in their order (explicit list
      * order when given) */
     char order[256] = "";

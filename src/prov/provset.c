@@ -203,21 +203,20 @@ void bk_provset_report(bk_provset *ps, bk_prov *p, int rc, int64_t now_us)
     pthread_mutex_unlock(&ps->mu);
 }
 
-bk_breaker_state bk_provset_breaker(const bk_provset *ps, const bk_prov *p, int64_t now_us,
+bk_breaker_state bk_provset_breaker(bk_provset *ps, const bk_prov *p, int64_t now_us,
                                     int64_t *open_until_us)
 {
-    bk_provset *m = (bk_provset *)(uintptr_t)ps; /* the mutex only */
-    breaker *b = br_of(m, p);
+    breaker *b = br_of(ps, p);
     bk_breaker_state st = BK_BREAKER_CLOSED;
     *open_until_us = 0;
     if (!b)
         return st;
-    pthread_mutex_lock(&m->mu);
+    pthread_mutex_lock(&ps->mu);
     if (b->open_until_us > 0) {
         *open_until_us = b->open_until_us;
         st = now_us < b->open_until_us ? BK_BREAKER_OPEN : BK_BREAKER_HALF_OPEN;
     }
-    pthread_mutex_unlock(&m->mu);
+    pthread_mutex_unlock(&ps->mu);
     return st;
 }
 

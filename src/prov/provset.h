@@ -69,7 +69,7 @@ enum bk_tf_class bk_tf_class_of(bk_tf tf);
 bool bk_provset_admit(bk_provset *ps, bk_prov *p, int64_t now_us, int64_t *until_us);
 /* Record the outcome of a request admitted above (rc 0 = success). */
 void bk_provset_report(bk_provset *ps, bk_prov *p, int rc, int64_t now_us);
-bk_breaker_state bk_provset_breaker(const bk_provset *ps, const bk_prov *p, int64_t now_us,
+bk_breaker_state bk_provset_breaker(bk_provset *ps, const bk_prov *p, int64_t now_us,
                                     int64_t *open_until_us);
 const char *bk_breaker_name(bk_breaker_state s);
 
