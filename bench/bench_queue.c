@@ -237,7 +237,9 @@ static bk_store *prepare_runs(const char *url, int64_t n, bool notify)
     free(v);
     if (!notify)
         raw_sql(url, "ALTER TABLE job_runs DISABLE TRIGGER USER");
+    /* what autovacuum would have done by then: statistics and hint bits */
     raw_sql(url, "VACUUM ANALYZE job_runs");
+    raw_sql(url, "VACUUM ANALYZE job_queue");
     return s;
 }
 

@@ -295,9 +295,10 @@ static const char migration_3[] = "CREATE TABLE provider_budgets (\n"
  *      which is left alone.
  * Returns a row (k, code) for every run of the batch not committed: code 1 =
  * lease lost, 2 = the run is of another series. */
-/* bk_commit_runs (versions 4 and 5) is assembled from these parts, so the
- * two versions differ only where they must: the signature and the bars'
- * INSERT. Version 4's text is unchanged by this split. */
+/* bk_commit_runs (versions 4, 5 and 7) is assembled from these parts, so the
+ * versions differ only where they must: the signature, the bars' INSERT and
+ * (7) where the runs' lease is checked. Version 4's text is unchanged by this
+ * split. */
 #define COMMIT_RUNS_SIG_V4                                                                         \
     "CREATE FUNCTION bk_commit_runs(p_ids text[], p_owners text[], p_symbols text[],\n"            \
     "    p_tfs text[], p_providers text[], p_rows int4[], p_cf timestamptz[],\n"                   \
@@ -338,6 +339,9 @@ static const char migration_3[] = "CREATE TABLE provider_budgets (\n"
     "    RETURN;\n"                                                                                \
     "  END IF;\n"                                                                                  \
                                                                                                    \
+    COMMIT_RUNS_COVERAGE_STATUS
+
+#define COMMIT_RUNS_COVERAGE_STATUS                                                                \
     "  INSERT INTO coverage_status AS c (symbol, timeframe, from_ts, to_ts, last_success_at,\n"    \
     "      last_rows_written, last_provider, updated_at)\n"                                        \
     "    SELECT DISTINCT ON (u.sym, u.tf) u.sym, u.tf, min(u.cf) OVER w, max(u.ct) OVER w, u.t,\n" \
@@ -513,8 +517,159 @@ static const char migration_6[] =
     "CREATE INDEX job_runs_series ON job_runs (symbol, timeframe, created_at)\n"
     "  WHERE status NOT IN ('queued','running');\n";
 
+/* Version 7: the queue's state moves out of job_runs, so that the two writes
+ * every run gets — its claim and its success — are HOT updates of job_runs,
+ * and a claim writes no index entry at all (measured in docs/BENCHMARKS.md,
+ * queue section).
+ *
+ * PostgreSQL can update a row in place on its page, writing no index entry
+ * (a heap-only tuple), only when no column any index refers to changes — and
+ * that includes the columns of partial-index predicates. Every index that let
+ * barkeep find claimable, running or dead-lettered runs was partial on
+ * status, so both writes were full updates adding an entry to every such
+ * index (seven in all), and moving those indexes to another table that is
+ * updated instead only moves the cost. So each state is a table of its own,
+ * and a run changes state by leaving one (a DELETE writes no index entry) and
+ * entering another:
+ *  - job_active: the slice of every run not finished for good (queued,
+ *    running or dead-lettered); dead marks the dead letters. Its unique index
+ *    on live slices is what job_runs_active_slice was; it changes only at
+ *    enqueue, success, dead-lettering and revival, never at a claim.
+ *  - job_queue: the claimable runs with their order (priority, created_at,
+ *    seq) and not_before. A claim deletes its rows.
+ *  - job_leases: the running runs, their owner and lease. A claim inserts its
+ *    rows; a success, a failure or an expiry deletes them.
+ * job_runs keeps every column and every run, status and lease included, for
+ * the guide's SQL, the change events and barkeep's reads; its indexes are on
+ * columns that never change (id, created_at and seq, the series), and its
+ * fillfactor of 30 leaves room on each page for the new versions of its rows:
+ * a claim updates runs enqueued together, so it needs a new version of about
+ * every row of a page at once (measured: at 50, half of the updates found no
+ * room; at 30, all did). A finished run then takes about 3.3 times its packed
+ * size on disk (some 700 bytes instead of 215), against tens of kilobytes of
+ * bars it fetched; ALTER TABLE job_runs SET (fillfactor = 100) trades the
+ * queue's speed back for space. The
+ * guards of the queue's paths are on the state tables (a lease is held while
+ * its job_leases row is there), and each transition is one statement: the
+ * state tables' changes hand their ids to the job_runs UPDATE.
+ *
+ * Writes to job_runs by any other session — the guide's "force retry"
+ * UPDATE, a run inserted or deleted by hand — are mirrored into the state
+ * tables by a row trigger. barkeep's own sessions set barkeep.writer = 'on'
+ * and skip it (the trigger's WHEN clause: no function call per row).
+ *
+ * bk_commit_runs takes the batch's leases (deleting them under the guard of
+ * owner and series) and marks those runs successful. */
+#define COMMIT_RUNS_BODY_A_V7                                                                      \
+    "DECLARE\n"                                                                                    \
+    "  v_ok int4[]; v_okid uuid[]; v_bad int4[]; v_bars int8;\n"                                   \
+    "  v_isym text[]; v_itf text[]; v_if timestamptz[]; v_it timestamptz[];\n"                     \
+    "  v_bsym text[]; v_btf text[]; v_bf timestamptz[]; v_bt timestamptz[];\n"                     \
+    "BEGIN\n"                                                                                      \
+    "  WITH u AS (SELECT x.id::uuid AS id, x.own, x.sym, x.tf, x.k::int4 AS k,\n"                  \
+    "        row_number() OVER (PARTITION BY x.id ORDER BY x.k) AS dup\n"                          \
+    "      FROM unnest(p_ids, p_owners, p_symbols, p_tfs) WITH ORDINALITY AS x(id, own, sym, tf, " \
+    "k)),\n"                                                                                       \
+    "    l AS (DELETE FROM job_leases l USING u, job_active a\n"                                   \
+    "      WHERE u.dup = 1 AND l.id = u.id AND l.owner = u.own AND a.id = u.id\n"                  \
+    "        AND a.symbol = u.sym AND a.timeframe = u.tf\n"                                        \
+    "      RETURNING u.k, u.id)\n"                                                                 \
+    "  SELECT coalesce(array_agg(l.k ORDER BY l.k), '{}'), array_agg(l.id) INTO v_ok, v_okid\n"   \
+    "    FROM l;\n"                                                                                \
+    "  v_bad := '{}';\n"                                                                           \
+    "  IF cardinality(v_ok) < cardinality(p_ids) THEN\n"                                           \
+    "    SELECT coalesce(array_agg(x.k::int4), '{}') INTO v_bad\n"                                 \
+    "      FROM unnest(p_ids, p_owners, p_symbols, p_tfs) WITH ORDINALITY AS x(id, own, sym, tf, " \
+    "k)\n"                                                                                         \
+    "      JOIN job_leases l ON l.id = x.id::uuid JOIN job_active a ON a.id = l.id\n"              \
+    "      WHERE NOT x.k = ANY (v_ok) AND l.owner = x.own\n"                                       \
+    "        AND NOT (a.symbol = x.sym AND a.timeframe = x.tf);\n"                                 \
+    "  END IF;\n"                                                                                  \
+    "  RETURN QUERY SELECT x.k::int4, CASE WHEN x.k = ANY (v_bad) THEN 2 ELSE 1 END\n"             \
+    "    FROM generate_subscripts(p_ids, 1) AS x(k) WHERE NOT x.k = ANY (v_ok);\n"                 \
+    "  IF cardinality(v_bad) > 0 OR cardinality(v_ok) = 0 THEN\n"                                  \
+    "    RETURN;\n"                                                                                \
+    "  END IF;\n"                                                                                  \
+    "  DELETE FROM job_active WHERE id = ANY (v_okid);\n"                                          \
+    "  UPDATE job_runs j SET status = 'success', progress_percent = 100, rows_written = x.nr,\n"   \
+    "      provider = coalesce(x.prov, j.provider), finished_at = x.t, updated_at = x.t,\n"        \
+    "      lease_owner = NULL, lease_until = NULL, error_code = NULL, error_message = NULL\n"      \
+    "    FROM unnest(p_ids, p_rows, p_providers, p_now) WITH ORDINALITY AS x(id, nr, prov, t, k)\n" \
+    "    WHERE j.id = ANY (v_okid) AND x.k = ANY (v_ok) AND j.id = x.id::uuid;\n"                  \
+    COMMIT_RUNS_COVERAGE_STATUS
+
+static const char migration_7[] =
+    "CREATE TABLE job_active (\n"
+    "  id          uuid PRIMARY KEY,\n"
+    "  symbol      text NOT NULL,\n"
+    "  timeframe   text NOT NULL,\n"
+    "  job_type    text NOT NULL,\n"
+    "  slice_from  timestamptz NOT NULL,\n"
+    "  slice_to    timestamptz NOT NULL,\n"
+    "  seq         bigint NOT NULL,\n"
+    "  dead        boolean NOT NULL DEFAULT false\n"
+    ");\n"
+    "CREATE TABLE job_queue (\n"
+    "  id          uuid PRIMARY KEY,\n"
+    "  priority    int NOT NULL,\n"
+    "  created_at  timestamptz NOT NULL,\n"
+    "  seq         bigint NOT NULL,\n"
+    "  not_before  timestamptz\n"
+    ");\n"
+    "CREATE TABLE job_leases (\n"
+    "  id          uuid PRIMARY KEY,\n"
+    "  owner       text NOT NULL,\n"
+    "  lease_until timestamptz NOT NULL\n"
+    ");\n"
+    "INSERT INTO job_active SELECT id, symbol, timeframe, job_type, slice_from, slice_to, seq,\n"
+    "    status = 'failed' FROM job_runs WHERE status IN ('queued','running','failed');\n"
+    "INSERT INTO job_queue SELECT id, priority, created_at, seq, not_before FROM job_runs\n"
+    "  WHERE status = 'queued';\n"
+    "INSERT INTO job_leases SELECT id, coalesce(lease_owner, 'sql'), coalesce(lease_until, now())\n"
+    "  FROM job_runs WHERE status = 'running';\n"
+    "CREATE UNIQUE INDEX job_active_slice\n"
+    "  ON job_active (symbol, timeframe, job_type, slice_from, slice_to) WHERE NOT dead;\n"
+    "CREATE INDEX job_active_dead ON job_active (symbol, timeframe, slice_from, slice_to)\n"
+    "  WHERE dead;\n"
+    "CREATE INDEX job_queue_claim ON job_queue (priority DESC, created_at, seq);\n"
+    "CREATE INDEX job_queue_not_before ON job_queue (not_before);\n"
+    "CREATE INDEX job_leases_until ON job_leases (lease_until);\n"
+    "DROP INDEX job_runs_active_slice, job_runs_claim, job_runs_not_before, job_runs_lease,\n"
+    "  job_runs_dead, job_runs_series;\n"
+    "CREATE INDEX job_runs_series ON job_runs (symbol, timeframe, created_at);\n"
+    "ALTER TABLE job_runs SET (fillfactor = 30);\n"
+    "CREATE FUNCTION bk_job_runs_mirror() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+    "BEGIN\n"
+    "  IF TG_OP <> 'INSERT' THEN\n"
+    "    DELETE FROM job_queue WHERE id = OLD.id;\n"
+    "    DELETE FROM job_leases WHERE id = OLD.id;\n"
+    "    DELETE FROM job_active WHERE id = OLD.id;\n"
+    "  END IF;\n"
+    "  IF TG_OP <> 'DELETE' AND NEW.status IN ('queued','running','failed') THEN\n"
+    "    INSERT INTO job_active VALUES (NEW.id, NEW.symbol, NEW.timeframe, NEW.job_type,\n"
+    "      NEW.slice_from, NEW.slice_to, NEW.seq, NEW.status = 'failed');\n"
+    "    IF NEW.status = 'queued' THEN\n"
+    "      INSERT INTO job_queue VALUES (NEW.id, NEW.priority, NEW.created_at, NEW.seq,\n"
+    "        NEW.not_before);\n"
+    "    ELSIF NEW.status = 'running' THEN\n"
+    "      INSERT INTO job_leases VALUES (NEW.id, coalesce(NEW.lease_owner, 'sql'),\n"
+    "        coalesce(NEW.lease_until, now()));\n"
+    "    END IF;\n"
+    "  END IF;\n"
+    "  RETURN NULL;\n"
+    "END $$;\n"
+    "CREATE TRIGGER job_runs_mirror AFTER INSERT OR UPDATE OR DELETE ON job_runs\n"
+    "  FOR EACH ROW WHEN (current_setting('barkeep.writer', true) IS DISTINCT FROM 'on')\n"
+    "  EXECUTE PROCEDURE bk_job_runs_mirror();\n"
+    "CREATE OR REPLACE FUNCTION bk_commit_runs(p_ids text[], p_owners text[], p_symbols text[],\n"
+    "    p_tfs text[], p_providers text[], p_rows int4[], p_cf timestamptz[],\n"
+    "    p_ct timestamptz[], p_ef timestamptz[], p_et timestamptz[], p_now timestamptz[],\n"
+    "    p_feeds text[], p_adjs text[])\n"
+    "  RETURNS TABLE (o_k int4, o_code int4) LANGUAGE plpgsql AS $$\n" COMMIT_RUNS_BODY_A_V7
+        COMMIT_RUNS_BARS_V5 COMMIT_RUNS_BODY_C;
+
 const char *const bk_store__pg_migrations[PG_SCHEMA_LATEST] = {
-    migration_1, migration_2, migration_3, migration_4, migration_5, migration_6,
+    migration_1, migration_2, migration_3, migration_4, migration_5, migration_6, migration_7,
 };
 
 /* ---- market_sessions ---- */

@@ -331,9 +331,11 @@ static void forget_session(pg_store *q)
     q->listening = false;
 }
 
-/* Every session's settings: set at connect and again after a reset. */
+/* Every session's settings: set at connect and again after a reset.
+ * barkeep.writer tells job_runs' mirror trigger (schema 7) that this session
+ * keeps the queue's state tables in step itself. */
 static const char SQL_SESSION[] = "SET TimeZone = 'UTC'; SET application_name = 'barkeep';"
-                                  " SET client_min_messages = warning";
+                                  " SET client_min_messages = warning; SET barkeep.writer = 'on'";
 
 /* The connection is gone: reset it once (and configure the new session). */
 static int reconnect(pg_store *q, bk_err *err)
@@ -746,16 +748,18 @@ static const char SQL_DEF_ENABLE[] = "UPDATE job_definitions SET enabled = $4, u
 static const char SQL_DEF_DELETE[] =
     "DELETE FROM job_definitions WHERE symbol = $1 AND timeframe = $2 AND job_type = $3"
     " RETURNING id";
-/* Runs outlive their definition (history); queued ones are cancelled. The
- * status test, always true, lets the planner find the runs of the series
- * through job_runs_active_slice and job_runs_series (finished runs only). */
+/* Runs outlive their definition (history); queued ones are cancelled: out
+ * of job_queue and job_active, then marked in job_runs (found through
+ * job_runs_series). */
 static const char SQL_DEF_CANCEL_RUNS[] =
-    "UPDATE job_runs SET job_def_id = NULL,"
-    " status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END,"
-    " finished_at = CASE WHEN status = 'queued' THEN $5 ELSE finished_at END,"
-    " updated_at = CASE WHEN status = 'queued' THEN $5 ELSE updated_at END"
-    " WHERE symbol = $1 AND timeframe = $2 AND job_type = $3 AND job_def_id = $4"
-    " AND (status IN ('queued','running') OR status NOT IN ('queued','running'))";
+    "WITH q AS (DELETE FROM job_queue WHERE id IN (SELECT id FROM job_runs WHERE symbol = $1"
+    "     AND timeframe = $2 AND job_type = $3 AND job_def_id = $4) RETURNING id),"
+    " c AS (DELETE FROM job_active WHERE id IN (SELECT id FROM q) RETURNING id)"
+    " UPDATE job_runs SET job_def_id = NULL,"
+    " status = CASE WHEN id IN (SELECT id FROM c) THEN 'cancelled' ELSE status END,"
+    " finished_at = CASE WHEN id IN (SELECT id FROM c) THEN $5 ELSE finished_at END,"
+    " updated_at = CASE WHEN id IN (SELECT id FROM c) THEN $5 ELSE updated_at END"
+    " WHERE symbol = $1 AND timeframe = $2 AND job_type = $3 AND job_def_id = $4";
 
 static int read_def(const PGresult *r, int row, bk_def *d)
 {
@@ -1197,7 +1201,11 @@ int bk_store__pg_exec(bk_store *s, const char *sql, bk_err *err)
     pg_store *q = pgs(s);
     forget_session(q); /* the SQL may drop what the cache refers to */
     PQclear(PQexec(q->conn, "DEALLOCATE ALL"));
-    return pg_simple(q, sql, "exec", err);
+    /* As any other session: job_runs' mirror trigger keeps the state tables in step. */
+    PQclear(PQexec(q->conn, "SET barkeep.writer = 'off'"));
+    int rc = pg_simple(q, sql, "exec", err);
+    PQclear(PQexec(q->conn, "SET barkeep.writer = 'on'"));
+    return rc;
 }
 
 int bk_store__pg_query(bk_store *s, const char *sql, const char *const *params, int n_params,

@@ -37,7 +37,6 @@ enum pg_slot {
     P_DEF_DELETE,
     P_DEF_CANCEL_RUNS,
     P_RUN_INSERT,
-    P_RUN_CLAIM,
     P_RUN_CLAIM_ID,
     P_RUN_EXISTS,
     P_RUN_HEARTBEAT,
@@ -176,7 +175,7 @@ bool pg_is_uuid(const char *s);
 
 /* Migrations (schema_pg.c): bk_store__pg_migrations[i] brings the schema to
  * version i + 1. */
-#define PG_SCHEMA_LATEST 6
+#define PG_SCHEMA_LATEST 7
 extern const char *const bk_store__pg_migrations[PG_SCHEMA_LATEST];
 /* Refill market_sessions from the C calendar if it differs from what the
  * table holds (a hash is kept in bk_meta). Inside the migration lock. */

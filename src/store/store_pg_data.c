@@ -400,16 +400,16 @@ int pg_coverage_add(bk_store *s, const char *symbol, bk_tf tf, const bk_ivset *c
 /* ---- commit ---- */
 
 static const char SQL_RUN_SUCCESS[] =
-    "UPDATE job_runs SET status = 'success', progress_percent = 100, rows_written = $3,"
+    "WITH l AS (DELETE FROM job_leases WHERE id = $1 AND owner = $2 RETURNING id),"
+    " a AS (DELETE FROM job_active WHERE id = (SELECT id FROM l) RETURNING id)"
+    " UPDATE job_runs SET status = 'success', progress_percent = 100, rows_written = $3,"
     " provider = coalesce($4, provider), finished_at = $5, updated_at = $5,"
     " lease_owner = NULL, lease_until = NULL, error_code = NULL, error_message = NULL"
-    " WHERE id = $1 AND coalesce(status, '') = 'running' AND lease_owner = $2"
-    " RETURNING symbol, timeframe";
+    " WHERE id = (SELECT id FROM a) RETURNING symbol, timeframe";
 
 /* The lease check and the run's success in one statement, which also
- * row-locks the run until the commit: no row, no lease. The status test is
- * written as in store_pg_runs.c's owner-guarded updates: found by the
- * primary key, never through the partial index of running leases. */
+ * row-locks the run until the commit: no row, no lease. The run leaves
+ * job_leases and job_active (schema 7). */
 static int mark_success(pg_store *q, const bk_commit *c, bk_err *err)
 {
     const char *id = c->run_id ? c->run_id : "";
@@ -643,10 +643,10 @@ int pg_runs_commit_many(bk_store *s, const bk_commit *c, size_t n, int *rc_each,
 /* The three sets of every series in one query, grouped by series. */
 #define SERIES_SQL(where)                                                                          \
     "SELECT symbol, timeframe, 0, from_ts, to_ts FROM coverage_intervals WHERE true" where         \
-    " UNION ALL SELECT symbol, timeframe, 1, slice_from, slice_to FROM job_runs"                   \
-    "   WHERE status IN ('queued','running')" where                                                \
-    " UNION ALL SELECT symbol, timeframe, 2, slice_from, slice_to FROM job_runs"                   \
-    "   WHERE status = 'failed'" where " ORDER BY 1, 2"
+    " UNION ALL SELECT symbol, timeframe, 1, slice_from, slice_to FROM job_active"                 \
+    "   WHERE NOT dead" where                                                                      \
+    " UNION ALL SELECT symbol, timeframe, 2, slice_from, slice_to FROM job_active"                 \
+    "   WHERE dead" where " ORDER BY 1, 2"
 
 static const char *const SQL_SERIES[2] = {
     SERIES_SQL(""),

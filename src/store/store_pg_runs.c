@@ -3,14 +3,19 @@
  * fail, release, requeue of expired leases, retry of dead-lettered runs, and
  * the read side (get, list, count, next event).
  *
- * As on SQLite every state change is one UPDATE whose WHERE clause states the
- * transition it allows, so a worker that lost its lease changes nothing and
- * learns it from an affected-row count of 0. What SQLite gets from its single
- * writer, PostgreSQL gets from row locks: the claim picks its run with
- * FOR UPDATE SKIP LOCKED, so concurrent claimers skip each other's candidate
- * instead of queueing behind it, and the outer UPDATE runs on a row this
- * transaction already holds. Enqueue is one INSERT … SELECT FROM unnest(binary
- * arrays) … ON CONFLICT DO NOTHING for the whole batch.
+ * The queue's state lives in three tables of schema 7 (schema_pg.c):
+ * job_active (the slices of runs not finished for good), job_queue (the
+ * claimable runs) and job_leases (the running ones), so that job_runs' rows
+ * change only in columns no index refers to and both writes of every run are
+ * HOT updates. As on SQLite every state change is one statement whose WHERE
+ * clause states the transition it allows — on a state table, whose changed
+ * rows then hand their ids to the job_runs UPDATE of the same statement — so
+ * a worker that lost its lease changes nothing and learns it from an
+ * affected-row count of 0. What SQLite gets from its single writer,
+ * PostgreSQL gets from row locks: the claim picks its runs with FOR UPDATE
+ * SKIP LOCKED, so concurrent claimers skip each other's candidates instead of
+ * queueing behind them. Enqueue is one statement for the whole batch
+ * (INSERT … SELECT FROM unnest(binary arrays) into three tables).
  */
 #include "store/store_pg.h"
 
@@ -81,17 +86,27 @@ static int one_run(pg_store *q, int slot, const char *sql, const char *types, co
 
 /* ---- enqueue ---- */
 
-/* One statement for the whole batch; ORDER BY ord keeps insertion order (seq)
- * equal to the caller's order, which breaks claim ties like SQLite's rowid. */
+/* One statement for the whole batch: the job_active rows first, where a
+ * slice already queued or running (job_active_slice) or a taken id skips its
+ * run, then the job_queue and job_runs rows of those inserted. seq, job_runs'
+ * insertion order, is drawn from its identity in the caller's order (a
+ * volatile target is computed after the sort) and shared by the rows: it
+ * breaks claim ties like SQLite's rowid. */
 static const char SQL_RUN_INSERT[] =
-    "INSERT INTO job_runs (id, job_def_id, symbol, timeframe, job_type, slice_from, slice_to,"
-    " status, attempt, max_attempts, priority, triggered_by, not_before, created_at, updated_at)"
-    " SELECT u.id::uuid, u.def_id::uuid, u.symbol, u.tf, u.jt, u.sf, u.st, 'queued', 1, u.ma,"
-    " u.pr, u.tb, u.nb, $12, $12"
-    " FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-    "   WITH ORDINALITY AS u(id, def_id, symbol, tf, jt, sf, st, ma, pr, tb, nb, ord)"
-    " ORDER BY u.ord"
-    " ON CONFLICT DO NOTHING RETURNING id";
+    "WITH u AS (SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    "   WITH ORDINALITY AS u(id, def_id, symbol, tf, jt, sf, st, ma, pr, tb, nb, ord)),"
+    " a AS (INSERT INTO job_active (id, symbol, timeframe, job_type, slice_from, slice_to, seq)"
+    "   SELECT u.id::uuid, u.symbol, u.tf, u.jt, u.sf, u.st, nextval('job_runs_seq_seq')"
+    "   FROM u ORDER BY u.ord ON CONFLICT DO NOTHING RETURNING id, seq),"
+    " q AS (INSERT INTO job_queue SELECT a.id, u.pr, $12, a.seq, u.nb"
+    "   FROM a JOIN u ON u.id::uuid = a.id)"
+    " INSERT INTO job_runs (id, job_def_id, symbol, timeframe, job_type, slice_from, slice_to,"
+    " status, attempt, max_attempts, priority, triggered_by, not_before, created_at, updated_at,"
+    " seq) OVERRIDING SYSTEM VALUE"
+    " SELECT a.id, u.def_id::uuid, u.symbol, u.tf, u.jt, u.sf, u.st, 'queued', 1, u.ma,"
+    " u.pr, u.tb, u.nb, $12, $12, a.seq"
+    " FROM a JOIN u ON u.id::uuid = a.id ORDER BY a.seq"
+    " RETURNING id";
 static const char T_RUN_INSERT[] = "AAAAABBCCABT";
 
 enum { A_ID, A_DEF, A_SYM, A_TF, A_TYPE, A_FROM, A_TO, A_MAXATT, A_PRIO, A_TRIG, A_NB, A__N };
@@ -204,49 +219,39 @@ int pg_runs_enqueue(bk_store *s, bk_run *runs, size_t n, size_t *n_inserted, int
 
 /* ---- claim ---- */
 
-static const char T_CLAIM[] = "tTT";
-static const char SQL_RUN_CLAIM[] =
-    "UPDATE job_runs SET status = 'running', lease_owner = $1, lease_until = $2,"
-    " started_at = $3, updated_at = $3"
-    " WHERE id = (SELECT id FROM job_runs WHERE status = 'queued'"
-    "   AND (not_before IS NULL OR not_before <= $3)"
-    "   ORDER BY priority DESC, created_at, seq LIMIT 1 FOR UPDATE SKIP LOCKED)"
-    " RETURNING " RUN_COLS;
-static const char SQL_RUN_CLAIM_ID[] =
-    "UPDATE job_runs SET status = 'running', lease_owner = $1, lease_until = $2,"
-    " started_at = $3, updated_at = $3"
-    " WHERE id = $4 AND status = 'queued'"
-    " RETURNING " RUN_COLS;
+/* A claim takes its runs out of job_queue and gives them a lease; the
+ * job_runs rows of the ids follow, found through the primary key
+ * (= ANY (ARRAY(…)): an IN or a join may be planned as a hash join over a
+ * scan of job_runs). */
+#define CLAIM_RUNS(picked)                                                                         \
+    "WITH q AS (DELETE FROM job_queue WHERE " picked " RETURNING id),"                             \
+    " l AS (INSERT INTO job_leases SELECT id, $1, $2 FROM q RETURNING id),"                        \
+    " c AS (UPDATE job_runs SET status = 'running', lease_owner = $1, lease_until = $2,"          \
+    "   started_at = $3, updated_at = $3 WHERE id = ANY (ARRAY(SELECT id FROM l))"                \
+    "   RETURNING seq, " RUN_COLS ")"
+static const char SQL_RUN_CLAIM_ID[] = CLAIM_RUNS("id = $4") " SELECT " RUN_COLS " FROM c";
 static const char SQL_RUN_EXISTS[] = "SELECT status FROM job_runs WHERE id = $1";
-
-int pg_run_claim(bk_store *s, const char *owner, int64_t now_us, int64_t lease_us, bk_run *out,
-                 bk_err *err)
-{
-    pg_params p = {0};
-    pg_p_str(&p, owner);
-    pg_p_ts(&p, now_us + lease_us);
-    pg_p_ts(&p, now_us);
-    int rc = one_run(pgs(s), P_RUN_CLAIM, SQL_RUN_CLAIM, T_CLAIM, &p, out, "claim run", err);
-    if (rc == BK_ENOENT)
-        bk_err_set(err, rc, "no claimable run");
-    return rc;
-}
-
 /* Up to $4 runs in one statement; the outer ORDER BY puts RETURNING's rows
  * back in claim order (the subquery's order does not survive the UPDATE).
  * The picked ids are an array (= ANY (ARRAY(…))), which the UPDATE finds
  * through the primary key: written `id IN (SELECT …)`, the planner
- * hash-joined the picked ids with a sequential scan of every job_runs row,
- * queued or long finished, on every claim (schema 5 and before). */
+ * hash-joined the picked ids with a sequential scan of the table on every
+ * claim (schema 5 and before). */
 static const char SQL_RUNS_CLAIM_MANY[] =
-    "WITH c AS (UPDATE job_runs SET status = 'running', lease_owner = $1, lease_until = $2,"
-    " started_at = $3, updated_at = $3"
-    " WHERE id = ANY (ARRAY(SELECT id FROM job_runs WHERE status = 'queued'"
-    "   AND (not_before IS NULL OR not_before <= $3)"
-    "   ORDER BY priority DESC, created_at, seq LIMIT $4 FOR UPDATE SKIP LOCKED))"
-    "   AND status = 'queued'"
-    " RETURNING seq, " RUN_COLS ")"
+    CLAIM_RUNS("id = ANY (ARRAY(SELECT id FROM job_queue"
+               "   WHERE (not_before IS NULL OR not_before <= $3)"
+               "   ORDER BY priority DESC, created_at, seq LIMIT $4 FOR UPDATE SKIP LOCKED))")
     " SELECT " RUN_COLS " FROM c ORDER BY priority DESC, created_at, seq";
+
+int pg_run_claim(bk_store *s, const char *owner, int64_t now_us, int64_t lease_us, bk_run *out,
+                 bk_err *err)
+{
+    size_t n = 0;
+    int rc = pg_runs_claim_many(s, owner, now_us, lease_us, out, 1, &n, err);
+    if (rc == 0 && n == 0)
+        rc = bk_err_set(err, BK_ENOENT, "no claimable run");
+    return rc;
+}
 
 int pg_runs_claim_many(bk_store *s, const char *owner, int64_t now_us, int64_t lease_us,
                        bk_run *out, size_t cap, size_t *n, bk_err *err)
@@ -306,30 +311,36 @@ int pg_run_claim_id(bk_store *s, const char *id, const char *owner, int64_t now_
 
 /* ---- the running run's owner: heartbeat, fail, release ---- */
 
-/* The owner-guarded updates of one run find it by id. Their status test is
- * written coalesce(status, '') = 'running' (status is NOT NULL: the same
- * test) so that the planner cannot take the partial index of running leases
- * instead of the primary key: with statistics taken while the runs were
- * queued it believes that index empty, and scanned every running run for
- * each update (5,000 of them in the benchmark's breakdown). */
+/* The owner-guarded changes of one run: its lease (job_leases) found by id
+ * and owner, then the state it goes to, then its job_runs row. A run going
+ * back to the queue is queued again with its own priority and order. */
+#define OWNED_RUN(lease) "WITH l AS (" lease " WHERE id = $1 AND owner = $2 RETURNING id)"
+#define REQUEUE(nb)                                                                                \
+    " q AS (INSERT INTO job_queue SELECT id, priority, created_at, seq, " nb                       \
+    "   FROM job_runs WHERE id = (SELECT id FROM l) RETURNING id)"
 static const char SQL_RUN_HEARTBEAT[] =
-    "UPDATE job_runs SET lease_until = $3, updated_at = $4,"
+    OWNED_RUN("UPDATE job_leases SET lease_until = $3")
+    " UPDATE job_runs SET lease_until = $3, updated_at = $4,"
     " progress_percent = CASE WHEN $5 >= 0 THEN $5 ELSE progress_percent END"
-    " WHERE id = $1 AND coalesce(status, '') = 'running' AND lease_owner = $2";
+    " WHERE id = (SELECT id FROM l)";
 static const char SQL_RUN_RETRY[] =
-    "UPDATE job_runs SET status = 'queued', attempt = attempt + 1, not_before = $3,"
+    OWNED_RUN("DELETE FROM job_leases") "," REQUEUE("$3::timestamptz")
+    " UPDATE job_runs SET status = 'queued', attempt = attempt + 1, not_before = $3,"
     " error_code = $4, error_message = $5, provider = coalesce($6, provider),"
     " progress_percent = 0, lease_owner = NULL, lease_until = NULL, updated_at = $7"
-    " WHERE id = $1 AND coalesce(status, '') = 'running' AND lease_owner = $2";
+    " WHERE id = (SELECT id FROM q)";
 static const char SQL_RUN_DEAD[] =
-    "UPDATE job_runs SET status = 'failed', finished_at = $7, updated_at = $7,"
+    OWNED_RUN("DELETE FROM job_leases") ","
+    " a AS (UPDATE job_active SET dead = true WHERE id = (SELECT id FROM l) RETURNING id)"
+    " UPDATE job_runs SET status = 'failed', finished_at = $7, updated_at = $7,"
     " error_code = $4, error_message = $5, provider = coalesce($6, provider),"
     " lease_owner = NULL, lease_until = NULL"
-    " WHERE id = $1 AND coalesce(status, '') = 'running' AND lease_owner = $2";
+    " WHERE id = (SELECT id FROM a)";
 static const char SQL_RUN_RELEASE[] =
-    "UPDATE job_runs SET status = 'queued', progress_percent = 0, lease_owner = NULL,"
+    OWNED_RUN("DELETE FROM job_leases") "," REQUEUE("not_before")
+    " UPDATE job_runs SET status = 'queued', progress_percent = 0, lease_owner = NULL,"
     " lease_until = NULL, updated_at = $3"
-    " WHERE id = $1 AND coalesce(status, '') = 'running' AND lease_owner = $2";
+    " WHERE id = (SELECT id FROM q)";
 
 /* Run an owner-guarded UPDATE (p starts with the run id and the owner);
  * BK_ELEASE when it matched no row. */
@@ -390,30 +401,43 @@ int pg_run_release(bk_store *s, const char *run_id, const char *owner, int64_t n
 
 /* ---- maintenance: expired leases, dead letters ---- */
 
+/* job_runs still holds the expired lease's owner for the message. */
 static const char SQL_RUNS_EXPIRED_DEAD[] =
-    "UPDATE job_runs SET status = 'failed', error_code = 'LEASE_EXPIRED',"
+    "WITH l AS (DELETE FROM job_leases l USING job_runs j WHERE l.lease_until < $1"
+    "   AND j.id = l.id AND j.attempt >= j.max_attempts RETURNING l.id),"
+    " a AS (UPDATE job_active SET dead = true WHERE id = ANY (ARRAY(SELECT id FROM l))"
+    "   RETURNING id)"
+    " UPDATE job_runs SET status = 'failed', error_code = 'LEASE_EXPIRED',"
     " error_message = 'lease of ' || coalesce(lease_owner, '?') || ' expired',"
     " finished_at = $1, updated_at = $1, lease_owner = NULL, lease_until = NULL"
-    " WHERE status = 'running' AND lease_until < $1 AND attempt >= max_attempts";
+    " WHERE id = ANY (ARRAY(SELECT id FROM a))";
 static const char SQL_RUNS_EXPIRED_REQUEUE[] =
-    "UPDATE job_runs SET status = 'queued', attempt = attempt + 1,"
+    "WITH l AS (DELETE FROM job_leases WHERE lease_until < $1 RETURNING id),"
+    " q AS (INSERT INTO job_queue SELECT id, priority, created_at, seq, NULL FROM job_runs"
+    "   WHERE id = ANY (ARRAY(SELECT id FROM l)) RETURNING id)"
+    " UPDATE job_runs SET status = 'queued', attempt = attempt + 1,"
     " triggered_by = 'lease_expired', error_code = 'LEASE_EXPIRED',"
     " error_message = 'lease of ' || coalesce(lease_owner, '?') || ' expired',"
     " progress_percent = 0, not_before = NULL, lease_owner = NULL, lease_until = NULL,"
     " updated_at = $1"
-    " WHERE status = 'running' AND lease_until < $1";
+    " WHERE id = ANY (ARRAY(SELECT id FROM q))";
 /* SQLite's UPDATE OR IGNORE: skip a run whose slice is active again, and
  * revive only the oldest of several failed runs of one slice. */
 static const char SQL_RUNS_RETRY_FAILED[] =
-    "UPDATE job_runs SET status = 'queued', attempt = attempt + 1,"
+    "WITH a AS (UPDATE job_active SET dead = false"
+    "   WHERE id IN (SELECT DISTINCT ON (f.symbol, f.timeframe, f.job_type, f.slice_from,"
+    "     f.slice_to) f.id FROM job_active f WHERE f.dead"
+    "     AND NOT EXISTS (SELECT 1 FROM job_active x WHERE NOT x.dead"
+    "       AND x.symbol = f.symbol AND x.timeframe = f.timeframe AND x.job_type = f.job_type"
+    "       AND x.slice_from = f.slice_from AND x.slice_to = f.slice_to)"
+    "     ORDER BY f.symbol, f.timeframe, f.job_type, f.slice_from, f.slice_to, f.seq)"
+    "   RETURNING id),"
+    " q AS (INSERT INTO job_queue SELECT id, priority, created_at, seq, NULL FROM job_runs"
+    "   WHERE id = ANY (ARRAY(SELECT id FROM a)) RETURNING id)"
+    " UPDATE job_runs SET status = 'queued', attempt = attempt + 1,"
     " max_attempts = attempt + $2, triggered_by = 'retry_failed', not_before = NULL,"
     " finished_at = NULL, progress_percent = 0, updated_at = $1"
-    " WHERE id IN (SELECT DISTINCT ON (f.symbol, f.timeframe, f.job_type, f.slice_from,"
-    "   f.slice_to) f.id FROM job_runs f WHERE f.status = 'failed'"
-    "   AND NOT EXISTS (SELECT 1 FROM job_runs a WHERE a.status IN ('queued','running')"
-    "     AND a.symbol = f.symbol AND a.timeframe = f.timeframe AND a.job_type = f.job_type"
-    "     AND a.slice_from = f.slice_from AND a.slice_to = f.slice_to)"
-    "   ORDER BY f.symbol, f.timeframe, f.job_type, f.slice_from, f.slice_to, f.seq)";
+    " WHERE id = ANY (ARRAY(SELECT id FROM q))";
 
 int pg_runs_requeue_expired(bk_store *s, int64_t now_us, size_t *n, bk_err *err)
 {
@@ -475,10 +499,10 @@ static int filter_mask(const bk_run_filter *f)
 
 /* One prepared statement per combination of filters, so each can use its
  * index; parameters are numbered in the order present, the limit last.
- * With a symbol, the rows come from two branches, active runs (through
- * job_runs_active_slice) and the others (through job_runs_series, which holds
- * finished runs only since schema 6): the status tests are written out so
- * that each branch's index predicate is implied whatever the parameters. */
+ * With a status, the rows come from two branches: runs of the queue's
+ * states, every one of them in job_active and read through job_runs' primary
+ * key, and the finished ones, read from job_runs (through job_runs_series
+ * with a symbol); only one branch is not empty. */
 static PGresult *filter_exec(pg_store *q, const bk_run_filter *f, bool count, const char *what,
                              bk_err *err)
 {
@@ -501,10 +525,11 @@ static PGresult *filter_exec(pg_store *q, const bk_run_filter *f, bool count, co
         pg_p_str(&p, bk_tf_name((bk_tf)f->tf));
     if (mask & F_SINCE)
         pg_p_ts(&p, f->since_us);
-    if (mask & F_SYMBOL)
+    if (mask & F_STATUS)
         snprintf(from, sizeof from,
-                 "(SELECT * FROM job_runs WHERE status IN ('queued','running')%s"
-                 " UNION ALL SELECT * FROM job_runs WHERE status NOT IN ('queued','running')%s)"
+                 "(SELECT * FROM job_runs WHERE $1 IN ('queued','running','failed')"
+                 " AND id = ANY (ARRAY(SELECT id FROM job_active))%s UNION ALL"
+                 " SELECT * FROM job_runs WHERE $1 NOT IN ('queued','running','failed')%s)"
                  " AS j WHERE true",
                  where, where);
     else
@@ -561,12 +586,10 @@ int pg_runs_count(bk_store *s, const bk_run_filter *f, int64_t counts[BK_ST__N],
 /* A queued run without not_before sorts first (NULLS FIRST, as SQLite's
  * default) and reports its created_at: already claimable. */
 static const char SQL_RUNS_NEXT_QUEUED[] =
-    "SELECT coalesce(not_before, created_at) FROM job_runs WHERE status = 'queued'"
+    "SELECT coalesce(not_before, created_at) FROM job_queue"
     " ORDER BY not_before NULLS FIRST LIMIT 1";
-static const char SQL_RUNS_NEXT_LEASE[] =
-    "SELECT min(lease_until) FROM job_runs WHERE status = 'running'";
-static const char SQL_RUNS_OLDEST_QUEUED[] =
-    "SELECT min(created_at) FROM job_runs WHERE status = 'queued'";
+static const char SQL_RUNS_NEXT_LEASE[] = "SELECT min(lease_until) FROM job_leases";
+static const char SQL_RUNS_OLDEST_QUEUED[] = "SELECT min(created_at) FROM job_queue";
 
 static int first_time(pg_store *q, int slot, const char *sql, int64_t *out, bk_err *err)
 {

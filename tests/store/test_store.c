@@ -2063,6 +2063,25 @@ static void t_pg_notify_lost(void **state)
     bk_store_close(a);
 }
 
+/* Takes a database at version 7 back to version 6's queue: the partial
+ * indexes on job_runs, no state tables (their rows are made again from
+ * job_runs by migration 7). */
+#define PG_UNDO_7                                                                                  \
+    "DROP TRIGGER job_runs_mirror ON job_runs; DROP FUNCTION bk_job_runs_mirror();"               \
+    " DROP TABLE job_active, job_queue, job_leases; ALTER TABLE job_runs RESET (fillfactor);"     \
+    " CREATE UNIQUE INDEX job_runs_active_slice"                                                   \
+    "   ON job_runs (symbol, timeframe, job_type, slice_from, slice_to)"                           \
+    "   WHERE status IN ('queued','running');"                                                     \
+    " CREATE INDEX job_runs_claim ON job_runs (priority DESC, created_at, seq)"                    \
+    "   WHERE status = 'queued';"                                                                  \
+    " CREATE INDEX job_runs_not_before ON job_runs (not_before) WHERE status = 'queued';"         \
+    " CREATE INDEX job_runs_lease ON job_runs (lease_until) WHERE status = 'running';"            \
+    " CREATE INDEX job_runs_dead ON job_runs (symbol, timeframe, slice_from, slice_to)"            \
+    "   WHERE status = 'failed';"                                                                  \
+    " DROP INDEX job_runs_series;"                                                                 \
+    " CREATE INDEX job_runs_series ON job_runs (symbol, timeframe, created_at)"                    \
+    "   WHERE status NOT IN ('queued','running');"
+
 /* A database at version 1 with runs gets the trigger from migration 2 (and
  * the provider budgets of migration 3, the batch commit of 4, the bars'
  * feed and adjustment of 5, the statement-level triggers and the narrower
@@ -2074,7 +2093,7 @@ static void t_pg_migrate_1_to_2(void **state)
     assert_true(enqueue1(fx->s, &r, T0));
     OK(bk_store__pg_exec(
         fx->s,
-        "DROP TRIGGER job_runs_notify_insert ON job_runs;"
+        PG_UNDO_7 " DROP TRIGGER job_runs_notify_insert ON job_runs;"
         " DROP TRIGGER job_runs_notify_update ON job_runs;"
         " DROP FUNCTION bk_job_runs_notify_batch();"
         " DROP INDEX job_runs_series;"
@@ -2088,7 +2107,7 @@ static void t_pg_migrate_1_to_2(void **state)
     assert_int_equal(bk_store_check_schema(fx->s, &err), BK_ESCHEMA);
     int v = 0;
     OK(bk_store_migrate(fx->s, &v, ERR));
-    assert_int_equal(v, 6);
+    assert_int_equal(v, 7);
     assert_int_equal(take(fx->s, "polygon", 1, 1, T0), 0);
     bk_store *a = open_or_die(fx->url);
     OK(bk_store_listen(a, ERR));
@@ -2141,8 +2160,8 @@ static void wait_many(bk_store *s, many_notes *m)
  * over every run) holding runs gets version 6: the statement-level triggers
  * send one record per changed row, up to 64 in a payload, and a listener
  * hears each of 150 runs enqueued in one statement, then claimed in one;
- * a hand-written payload of several records is split; the series index
- * holds finished runs only, and lists by series still see every run. */
+ * a hand-written payload of several records is split; lists by series see
+ * every run. */
 static void t_pg_migrate_5_to_6(void **state)
 {
     fixture *fx = *state;
@@ -2159,7 +2178,7 @@ static void t_pg_migrate_5_to_6(void **state)
     OK(bk_store_run_commit(fx->s, &c, ERR));
     OK(bk_store__pg_exec(
         fx->s,
-        "DROP TRIGGER job_runs_notify_insert ON job_runs;"
+        PG_UNDO_7 " DROP TRIGGER job_runs_notify_insert ON job_runs;"
         " DROP TRIGGER job_runs_notify_update ON job_runs;"
         " DROP FUNCTION bk_job_runs_notify_batch();"
         " DROP INDEX job_runs_series;"
@@ -2179,15 +2198,15 @@ static void t_pg_migrate_5_to_6(void **state)
     assert_int_equal(bk_store_check_schema(fx->s, &err), BK_ESCHEMA);
     int v = 0;
     OK(bk_store_migrate(fx->s, &v, ERR));
-    assert_int_equal(v, 6);
+    assert_int_equal(v, 7);
     cells k = pg_q(fx->s,
                    "SELECT string_agg(tgname, ',' ORDER BY tgname) FROM pg_trigger"
                    " WHERE tgrelid = 'job_runs'::regclass AND NOT tgisinternal",
                    NULL, 0);
-    assert_string_equal(k.v[0], "job_runs_notify_insert,job_runs_notify_update");
+    assert_string_equal(k.v[0], "job_runs_mirror,job_runs_notify_insert,job_runs_notify_update");
     cells_free(&k);
     k = pg_q(fx->s, "SELECT indexdef FROM pg_indexes WHERE indexname = 'job_runs_series'", NULL, 0);
-    assert_non_null(strstr(k.v[0], "WHERE (status <> ALL"));
+    assert_null(strstr(k.v[0], "WHERE")); /* every run again since version 7 */
     cells_free(&k);
 
     bk_store *a = open_or_die(fx->url);
@@ -2246,6 +2265,145 @@ static void t_pg_migrate_5_to_6(void **state)
     memset(counts, 0, sizeof counts);
     OK(bk_store_runs_count(fx->s, &fc, counts, ERR));
     assert_int_equal(counts[BK_ST_SUCCESS], 1);
+}
+
+/* The job_runs counters of HOT and all updates, as the server has them
+ * after this connection's pending statistics are flushed. */
+static void hot_counts(bk_store *s, int64_t *hot, int64_t *all)
+{
+    cells k = pg_q(s, "SELECT pg_stat_force_next_flush()", NULL, 0);
+    cells_free(&k);
+    k = pg_q(s,
+             "SELECT n_tup_hot_upd, n_tup_upd FROM pg_stat_user_tables"
+             " WHERE relid = 'job_runs'::regclass",
+             NULL, 0);
+    *hot = atoll(k.v[0]);
+    *all = atoll(k.v[1]);
+    cells_free(&k);
+}
+
+/* The state of every run in the state tables, in slice order. */
+static cells queue_rows(bk_store *s)
+{
+    return pg_q(s,
+                "SELECT string_agg(CASE WHEN a.dead THEN 'failed'"
+                " WHEN l.id IS NOT NULL THEN 'running:' || l.owner"
+                " WHEN q.id IS NOT NULL THEN 'queued' ELSE '?' END, ',' ORDER BY a.slice_from)"
+                " FROM job_active a LEFT JOIN job_leases l USING (id)"
+                " LEFT JOIN job_queue q USING (id)",
+                NULL, 0);
+}
+
+/* A database at version 6 holding runs in every state gets version 7: every
+ * run not finished for good is in the state tables with its state and lease
+ * (a finished one is not), and the queue's paths carry on from there: the
+ * running run commits under its lease, the queued one is claimed, the
+ * dead-lettered one is revived. A run's claim and its success are HOT
+ * updates of job_runs. Writes to job_runs by another session — the guide's
+ * force retry, a run inserted or deleted by hand — reach the state tables
+ * through the mirror trigger. */
+static void t_pg_migrate_6_to_7(void **state)
+{
+    fixture *fx = *state;
+    bk_run d = mk_run("AAPL", BK_TF_1H, T0 + 3 * H, T0 + 4 * H, 1), got;
+    bk_run f = mk_run("AAPL", BK_TF_1H, T0 + 2 * H, T0 + 3 * H, 1);
+    bk_run r = mk_run("AAPL", BK_TF_1H, T0 + H, T0 + 2 * H, 1);
+    bk_run q = mk_run("AAPL", BK_TF_1H, T0, T0 + H, 1);
+    assert_true(enqueue1(fx->s, &d, T0));
+    claim_ok(fx->s, "w1", T0 + S, &got);
+    bk_commit c = {.run_id = d.id,
+                   .owner = "w1",
+                   .symbol = "AAPL",
+                   .tf = BK_TF_1H,
+                   .provider = "sim",
+                   .covered = {T0 + 3 * H, T0 + 4 * H},
+                   .now_us = T0 + 2 * S};
+    OK(bk_store_run_commit(fx->s, &c, ERR));
+    assert_true(enqueue1(fx->s, &f, T0 + 3 * S));
+    claim_ok(fx->s, "w1", T0 + 4 * S, &got);
+    bk_failure fl = {.run_id = f.id, .owner = "w1", .error_code = "PROVIDER_5XX",
+                     .now_us = T0 + 5 * S};
+    OK(bk_store_run_fail(fx->s, &fl, ERR));
+    assert_true(enqueue1(fx->s, &r, T0 + 6 * S));
+    claim_ok(fx->s, "w2", T0 + 7 * S, &got);
+    assert_string_equal(got.id, r.id);
+    assert_true(enqueue1(fx->s, &q, T0 + 8 * S));
+
+    OK(bk_store__pg_exec(fx->s, PG_UNDO_7 " DELETE FROM schema_migrations WHERE version >= 7",
+                         ERR));
+    bk_err err = {0};
+    assert_int_equal(bk_store_check_schema(fx->s, &err), BK_ESCHEMA);
+    int v = 0;
+    OK(bk_store_migrate(fx->s, &v, ERR));
+    assert_int_equal(v, 7);
+    cells k = queue_rows(fx->s);
+    assert_string_equal(k.v[0], "queued,running:w2,failed");
+    cells_free(&k);
+    k = pg_q(fx->s,
+             "SELECT count(*) FROM pg_indexes WHERE tablename = 'job_runs'"
+             " AND indexdef LIKE '%WHERE%'",
+             NULL, 0);
+    assert_string_equal(k.v[0], "0"); /* no index of job_runs names status */
+    cells_free(&k);
+
+    c.run_id = r.id;
+    c.owner = "w1"; /* not the lease's owner */
+    c.covered = (bk_iv){T0 + H, T0 + 2 * H};
+    c.now_us = T0 + 9 * S;
+    assert_int_equal(bk_store_run_commit(fx->s, &c, &err), BK_ELEASE);
+    c.owner = "w2";
+    OK(bk_store_run_commit(fx->s, &c, ERR));
+    claim_ok(fx->s, "w3", T0 + 10 * S, &got);
+    assert_string_equal(got.id, q.id);
+    size_t n = 0;
+    OK(bk_store_runs_retry_failed(fx->s, T0 + 11 * S, 3, &n, ERR));
+    assert_int_equal(n, 1);
+    k = queue_rows(fx->s);
+    assert_string_equal(k.v[0], "running:w3,queued");
+    cells_free(&k);
+
+    /* the claim and the success of each of 10 runs: 20 HOT updates */
+    int64_t hot0, all0, hot1, all1;
+    hot_counts(fx->s, &hot0, &all0);
+    for (int i = 0; i < 10; i++) {
+        bk_run x = mk_run("NVDA", BK_TF_1H, T0 + i * H, T0 + (i + 1) * H, 1);
+        assert_true(enqueue1(fx->s, &x, T0 + 20 * S));
+        OK(bk_store_run_claim_id(fx->s, x.id, "w4", T0 + 21 * S, 60 * S, &got, ERR));
+        c = (bk_commit){.run_id = x.id, .owner = "w4", .symbol = "NVDA", .tf = BK_TF_1H,
+                        .provider = "sim", .covered = {x.slice_from_us, x.slice_to_us},
+                        .now_us = T0 + 22 * S};
+        OK(bk_store_run_commit(fx->s, &c, ERR));
+    }
+    hot_counts(fx->s, &hot1, &all1);
+    assert_int_equal(all1 - all0, 20);
+    assert_int_equal(hot1 - hot0, 20);
+
+    /* another session's writes: the guide's force retry of a run claimed
+     * long ago (its started_at is T0's), then a run inserted and one
+     * deleted by hand */
+    OK(bk_store__pg_exec(fx->s,
+                         "UPDATE job_runs\nSET status = 'queued', attempt = attempt + 1\n"
+                         "WHERE status = 'running' AND started_at < NOW() - INTERVAL '10 minutes';",
+                         ERR));
+    k = queue_rows(fx->s);
+    assert_string_equal(k.v[0], "queued,queued");
+    cells_free(&k);
+    c = (bk_commit){.run_id = q.id, .owner = "w3", .symbol = "AAPL", .tf = BK_TF_1H,
+                    .provider = "sim", .covered = {T0, T0 + H}, .now_us = T0 + 30 * S};
+    assert_int_equal(bk_store_run_commit(fx->s, &c, &err), BK_ELEASE); /* lease taken back */
+    char sql[300];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO job_runs (symbol, timeframe, job_type, slice_from, slice_to, priority)"
+             " SELECT 'MSFT', timeframe, job_type, slice_from, slice_to, 9 FROM job_runs"
+             " WHERE id = '%s'; DELETE FROM job_runs WHERE id = '%s'",
+             q.id, f.id);
+    OK(bk_store__pg_exec(fx->s, sql, ERR));
+    claim_ok(fx->s, "w5", T0 + 31 * S, &got); /* priority 9 first */
+    assert_string_equal(got.symbol, "MSFT");
+    claim_ok(fx->s, "w5", T0 + 32 * S, &got);
+    assert_string_equal(got.id, q.id);
+    assert_int_equal(got.attempt, 2);
+    assert_int_equal(bk_store_run_claim(fx->s, "w5", T0 + 33 * S, 60 * S, &got, &err), BK_ENOENT);
 }
 
 /* ---- SQLite only ---- */
@@ -2397,7 +2555,7 @@ static int pg_suite(const char *url)
         FX(t_pg_microseconds),        FX(t_pg_coverage_gaps),  FX(t_pg_guide_sql),
         FX(t_pg_concurrent_claims),   FX(t_pg_reconnect),      FX(t_pg_leader_session),
         FX(t_pg_leader_lost_session), FX(t_pg_notify),         FX(t_pg_notify_lost),
-        FX(t_pg_migrate_1_to_2),      FX(t_pg_migrate_5_to_6),
+        FX(t_pg_migrate_1_to_2),      FX(t_pg_migrate_5_to_6),     FX(t_pg_migrate_6_to_7),
     };
     return cmocka_run_group_tests_name("store postgres-only", tests, NULL, NULL);
 }
