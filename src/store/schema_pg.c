@@ -339,7 +339,7 @@ static const char migration_3[] = "CREATE TABLE provider_budgets (\n"
     "    RETURN;\n"                                                                                \
     "  END IF;\n"                                                                                  \
                                                                                                    \
-    COMMIT_RUNS_COVERAGE_STATUS
+        COMMIT_RUNS_COVERAGE_STATUS
 
 #define COMMIT_RUNS_COVERAGE_STATUS                                                                \
     "  INSERT INTO coverage_status AS c (symbol, timeframe, from_ts, to_ts, last_success_at,\n"    \
@@ -574,7 +574,7 @@ static const char migration_6[] =
     "      WHERE u.dup = 1 AND l.id = u.id AND l.owner = u.own AND a.id = u.id\n"                  \
     "        AND a.symbol = u.sym AND a.timeframe = u.tf\n"                                        \
     "      RETURNING u.k, u.id)\n"                                                                 \
-    "  SELECT coalesce(array_agg(l.k ORDER BY l.k), '{}'), array_agg(l.id) INTO v_ok, v_okid\n"   \
+    "  SELECT coalesce(array_agg(l.k ORDER BY l.k), '{}'), array_agg(l.id) INTO v_ok, v_okid\n"    \
     "    FROM l;\n"                                                                                \
     "  v_bad := '{}';\n"                                                                           \
     "  IF cardinality(v_ok) < cardinality(p_ids) THEN\n"                                           \
@@ -594,9 +594,10 @@ static const char migration_6[] =
     "  UPDATE job_runs j SET status = 'success', progress_percent = 100, rows_written = x.nr,\n"   \
     "      provider = coalesce(x.prov, j.provider), finished_at = x.t, updated_at = x.t,\n"        \
     "      lease_owner = NULL, lease_until = NULL, error_code = NULL, error_message = NULL\n"      \
-    "    FROM unnest(p_ids, p_rows, p_providers, p_now) WITH ORDINALITY AS x(id, nr, prov, t, k)\n" \
-    "    WHERE j.id = ANY (v_okid) AND x.k = ANY (v_ok) AND j.id = x.id::uuid;\n"                  \
-    COMMIT_RUNS_COVERAGE_STATUS
+    "    FROM unnest(p_ids, p_rows, p_providers, p_now) WITH ORDINALITY AS x(id, nr, prov, t, "    \
+    "k)\n"                                                                                         \
+    "    WHERE j.id = ANY (v_okid) AND x.k = ANY (v_ok) AND j.id = "                               \
+    "x.id::uuid;\n" COMMIT_RUNS_COVERAGE_STATUS
 
 static const char migration_7[] =
     "CREATE TABLE job_active (\n"

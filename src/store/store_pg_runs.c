@@ -223,25 +223,26 @@ int pg_runs_enqueue(bk_store *s, bk_run *runs, size_t n, size_t *n_inserted, int
  * job_runs rows of the ids follow, found through the primary key
  * (= ANY (ARRAY(…)): an IN or a join may be planned as a hash join over a
  * scan of job_runs). */
-#define CLAIM_RUNS(picked)                                                                         \
+#define CLAIM_RUNS(picked, tail)                                                                   \
     "WITH q AS (DELETE FROM job_queue WHERE " picked " RETURNING id),"                             \
     " l AS (INSERT INTO job_leases SELECT id, $1, $2 FROM q RETURNING id),"                        \
-    " c AS (UPDATE job_runs SET status = 'running', lease_owner = $1, lease_until = $2,"          \
-    "   started_at = $3, updated_at = $3 WHERE id = ANY (ARRAY(SELECT id FROM l))"                \
-    "   RETURNING seq, " RUN_COLS ")"
-static const char SQL_RUN_CLAIM_ID[] = CLAIM_RUNS("id = $4") " SELECT " RUN_COLS " FROM c";
+    " c AS (UPDATE job_runs SET status = 'running', lease_owner = $1, lease_until = $2,"           \
+    "   started_at = $3, updated_at = $3 WHERE id = ANY (ARRAY(SELECT id FROM l))"                 \
+    "   RETURNING seq, " RUN_COLS ") SELECT " RUN_COLS " FROM c" tail
+static const char SQL_RUN_CLAIM_ID[] = CLAIM_RUNS("id = $4", "");
 static const char SQL_RUN_EXISTS[] = "SELECT status FROM job_runs WHERE id = $1";
+
 /* Up to $4 runs in one statement; the outer ORDER BY puts RETURNING's rows
  * back in claim order (the subquery's order does not survive the UPDATE).
- * The picked ids are an array (= ANY (ARRAY(…))), which the UPDATE finds
+ * The picked ids are an array (= ANY (ARRAY(…))), which the DELETE finds
  * through the primary key: written `id IN (SELECT …)`, the planner
  * hash-joined the picked ids with a sequential scan of the table on every
  * claim (schema 5 and before). */
 static const char SQL_RUNS_CLAIM_MANY[] =
     CLAIM_RUNS("id = ANY (ARRAY(SELECT id FROM job_queue"
-               "   WHERE (not_before IS NULL OR not_before <= $3)"
-               "   ORDER BY priority DESC, created_at, seq LIMIT $4 FOR UPDATE SKIP LOCKED))")
-    " SELECT " RUN_COLS " FROM c ORDER BY priority DESC, created_at, seq";
+               " WHERE (not_before IS NULL OR not_before <= $3)"
+               " ORDER BY priority DESC, created_at, seq LIMIT $4 FOR UPDATE SKIP LOCKED))",
+               " ORDER BY priority DESC, created_at, seq");
 
 int pg_run_claim(bk_store *s, const char *owner, int64_t now_us, int64_t lease_us, bk_run *out,
                  bk_err *err)
@@ -314,30 +315,31 @@ int pg_run_claim_id(bk_store *s, const char *id, const char *owner, int64_t now_
 /* The owner-guarded changes of one run: its lease (job_leases) found by id
  * and owner, then the state it goes to, then its job_runs row. A run going
  * back to the queue is queued again with its own priority and order. */
-#define OWNED_RUN(lease) "WITH l AS (" lease " WHERE id = $1 AND owner = $2 RETURNING id)"
-#define REQUEUE(nb)                                                                                \
-    " q AS (INSERT INTO job_queue SELECT id, priority, created_at, seq, " nb                       \
-    "   FROM job_runs WHERE id = (SELECT id FROM l) RETURNING id)"
 static const char SQL_RUN_HEARTBEAT[] =
-    OWNED_RUN("UPDATE job_leases SET lease_until = $3")
+    "WITH l AS (UPDATE job_leases SET lease_until = $3 WHERE id = $1 AND owner = $2"
+    "   RETURNING id)"
     " UPDATE job_runs SET lease_until = $3, updated_at = $4,"
     " progress_percent = CASE WHEN $5 >= 0 THEN $5 ELSE progress_percent END"
     " WHERE id = (SELECT id FROM l)";
 static const char SQL_RUN_RETRY[] =
-    OWNED_RUN("DELETE FROM job_leases") "," REQUEUE("$3::timestamptz")
+    "WITH l AS (DELETE FROM job_leases WHERE id = $1 AND owner = $2 RETURNING id),"
+    " q AS (INSERT INTO job_queue SELECT id, priority, created_at, seq, $3::timestamptz"
+    "   FROM job_runs WHERE id = (SELECT id FROM l) RETURNING id)"
     " UPDATE job_runs SET status = 'queued', attempt = attempt + 1, not_before = $3,"
     " error_code = $4, error_message = $5, provider = coalesce($6, provider),"
     " progress_percent = 0, lease_owner = NULL, lease_until = NULL, updated_at = $7"
     " WHERE id = (SELECT id FROM q)";
 static const char SQL_RUN_DEAD[] =
-    OWNED_RUN("DELETE FROM job_leases") ","
+    "WITH l AS (DELETE FROM job_leases WHERE id = $1 AND owner = $2 RETURNING id),"
     " a AS (UPDATE job_active SET dead = true WHERE id = (SELECT id FROM l) RETURNING id)"
     " UPDATE job_runs SET status = 'failed', finished_at = $7, updated_at = $7,"
     " error_code = $4, error_message = $5, provider = coalesce($6, provider),"
     " lease_owner = NULL, lease_until = NULL"
     " WHERE id = (SELECT id FROM a)";
 static const char SQL_RUN_RELEASE[] =
-    OWNED_RUN("DELETE FROM job_leases") "," REQUEUE("not_before")
+    "WITH l AS (DELETE FROM job_leases WHERE id = $1 AND owner = $2 RETURNING id),"
+    " q AS (INSERT INTO job_queue SELECT id, priority, created_at, seq, not_before"
+    "   FROM job_runs WHERE id = (SELECT id FROM l) RETURNING id)"
     " UPDATE job_runs SET status = 'queued', progress_percent = 0, lease_owner = NULL,"
     " lease_until = NULL, updated_at = $3"
     " WHERE id = (SELECT id FROM q)";
@@ -585,9 +587,8 @@ int pg_runs_count(bk_store *s, const bk_run_filter *f, int64_t counts[BK_ST__N],
 
 /* A queued run without not_before sorts first (NULLS FIRST, as SQLite's
  * default) and reports its created_at: already claimable. */
-static const char SQL_RUNS_NEXT_QUEUED[] =
-    "SELECT coalesce(not_before, created_at) FROM job_queue"
-    " ORDER BY not_before NULLS FIRST LIMIT 1";
+static const char SQL_RUNS_NEXT_QUEUED[] = "SELECT coalesce(not_before, created_at) FROM job_queue"
+                                           " ORDER BY not_before NULLS FIRST LIMIT 1";
 static const char SQL_RUNS_NEXT_LEASE[] = "SELECT min(lease_until) FROM job_leases";
 static const char SQL_RUNS_OLDEST_QUEUED[] = "SELECT min(created_at) FROM job_queue";
 

@@ -2067,15 +2067,15 @@ static void t_pg_notify_lost(void **state)
  * indexes on job_runs, no state tables (their rows are made again from
  * job_runs by migration 7). */
 #define PG_UNDO_7                                                                                  \
-    "DROP TRIGGER job_runs_mirror ON job_runs; DROP FUNCTION bk_job_runs_mirror();"               \
-    " DROP TABLE job_active, job_queue, job_leases; ALTER TABLE job_runs RESET (fillfactor);"     \
+    "DROP TRIGGER job_runs_mirror ON job_runs; DROP FUNCTION bk_job_runs_mirror();"                \
+    " DROP TABLE job_active, job_queue, job_leases; ALTER TABLE job_runs RESET (fillfactor);"      \
     " CREATE UNIQUE INDEX job_runs_active_slice"                                                   \
     "   ON job_runs (symbol, timeframe, job_type, slice_from, slice_to)"                           \
     "   WHERE status IN ('queued','running');"                                                     \
     " CREATE INDEX job_runs_claim ON job_runs (priority DESC, created_at, seq)"                    \
     "   WHERE status = 'queued';"                                                                  \
-    " CREATE INDEX job_runs_not_before ON job_runs (not_before) WHERE status = 'queued';"         \
-    " CREATE INDEX job_runs_lease ON job_runs (lease_until) WHERE status = 'running';"            \
+    " CREATE INDEX job_runs_not_before ON job_runs (not_before) WHERE status = 'queued';"          \
+    " CREATE INDEX job_runs_lease ON job_runs (lease_until) WHERE status = 'running';"             \
     " CREATE INDEX job_runs_dead ON job_runs (symbol, timeframe, slice_from, slice_to)"            \
     "   WHERE status = 'failed';"                                                                  \
     " DROP INDEX job_runs_series;"                                                                 \
@@ -2094,14 +2094,14 @@ static void t_pg_migrate_1_to_2(void **state)
     OK(bk_store__pg_exec(
         fx->s,
         PG_UNDO_7 " DROP TRIGGER job_runs_notify_insert ON job_runs;"
-        " DROP TRIGGER job_runs_notify_update ON job_runs;"
-        " DROP FUNCTION bk_job_runs_notify_batch();"
-        " DROP INDEX job_runs_series;"
-        " CREATE INDEX job_runs_series ON job_runs (symbol, timeframe, created_at);"
-        " DROP TABLE provider_budgets;"
-        " DROP FUNCTION bk_commit_runs;"
-        " ALTER TABLE ohlc_bars_v2 DROP COLUMN feed, DROP COLUMN adjustment;"
-        " DELETE FROM schema_migrations WHERE version >= 2",
+                  " DROP TRIGGER job_runs_notify_update ON job_runs;"
+                  " DROP FUNCTION bk_job_runs_notify_batch();"
+                  " DROP INDEX job_runs_series;"
+                  " CREATE INDEX job_runs_series ON job_runs (symbol, timeframe, created_at);"
+                  " DROP TABLE provider_budgets;"
+                  " DROP FUNCTION bk_commit_runs;"
+                  " ALTER TABLE ohlc_bars_v2 DROP COLUMN feed, DROP COLUMN adjustment;"
+                  " DELETE FROM schema_migrations WHERE version >= 2",
         ERR));
     bk_err err = {0};
     assert_int_equal(bk_store_check_schema(fx->s, &err), BK_ESCHEMA);
@@ -2179,20 +2179,20 @@ static void t_pg_migrate_5_to_6(void **state)
     OK(bk_store__pg_exec(
         fx->s,
         PG_UNDO_7 " DROP TRIGGER job_runs_notify_insert ON job_runs;"
-        " DROP TRIGGER job_runs_notify_update ON job_runs;"
-        " DROP FUNCTION bk_job_runs_notify_batch();"
-        " DROP INDEX job_runs_series;"
-        " CREATE INDEX job_runs_series ON job_runs (symbol, timeframe, created_at);"
-        " CREATE FUNCTION bk_job_runs_notify() RETURNS trigger LANGUAGE plpgsql AS $$"
-        " BEGIN"
-        "   PERFORM pg_notify('barkeep_job_runs', TG_OP || ' ' || NEW.id::text || ' ' ||"
-        "     NEW.status || ' ' || NEW.progress_percent::text || ' ' ||"
-        "     coalesce((extract(epoch FROM NEW.updated_at) * 1000000)::int8, 0)::text);"
-        "   RETURN NULL;"
-        " END $$;"
-        " CREATE TRIGGER job_runs_notify AFTER INSERT OR UPDATE ON job_runs"
-        "   FOR EACH ROW EXECUTE PROCEDURE bk_job_runs_notify();"
-        " DELETE FROM schema_migrations WHERE version >= 6",
+                  " DROP TRIGGER job_runs_notify_update ON job_runs;"
+                  " DROP FUNCTION bk_job_runs_notify_batch();"
+                  " DROP INDEX job_runs_series;"
+                  " CREATE INDEX job_runs_series ON job_runs (symbol, timeframe, created_at);"
+                  " CREATE FUNCTION bk_job_runs_notify() RETURNS trigger LANGUAGE plpgsql AS $$"
+                  " BEGIN"
+                  "   PERFORM pg_notify('barkeep_job_runs', TG_OP || ' ' || NEW.id::text || ' ' ||"
+                  "     NEW.status || ' ' || NEW.progress_percent::text || ' ' ||"
+                  "     coalesce((extract(epoch FROM NEW.updated_at) * 1000000)::int8, 0)::text);"
+                  "   RETURN NULL;"
+                  " END $$;"
+                  " CREATE TRIGGER job_runs_notify AFTER INSERT OR UPDATE ON job_runs"
+                  "   FOR EACH ROW EXECUTE PROCEDURE bk_job_runs_notify();"
+                  " DELETE FROM schema_migrations WHERE version >= 6",
         ERR));
     bk_err err = {0};
     assert_int_equal(bk_store_check_schema(fx->s, &err), BK_ESCHEMA);
@@ -2321,8 +2321,8 @@ static void t_pg_migrate_6_to_7(void **state)
     OK(bk_store_run_commit(fx->s, &c, ERR));
     assert_true(enqueue1(fx->s, &f, T0 + 3 * S));
     claim_ok(fx->s, "w1", T0 + 4 * S, &got);
-    bk_failure fl = {.run_id = f.id, .owner = "w1", .error_code = "PROVIDER_5XX",
-                     .now_us = T0 + 5 * S};
+    bk_failure fl = {
+        .run_id = f.id, .owner = "w1", .error_code = "PROVIDER_5XX", .now_us = T0 + 5 * S};
     OK(bk_store_run_fail(fx->s, &fl, ERR));
     assert_true(enqueue1(fx->s, &r, T0 + 6 * S));
     claim_ok(fx->s, "w2", T0 + 7 * S, &got);
@@ -2369,8 +2369,12 @@ static void t_pg_migrate_6_to_7(void **state)
         bk_run x = mk_run("NVDA", BK_TF_1H, T0 + i * H, T0 + (i + 1) * H, 1);
         assert_true(enqueue1(fx->s, &x, T0 + 20 * S));
         OK(bk_store_run_claim_id(fx->s, x.id, "w4", T0 + 21 * S, 60 * S, &got, ERR));
-        c = (bk_commit){.run_id = x.id, .owner = "w4", .symbol = "NVDA", .tf = BK_TF_1H,
-                        .provider = "sim", .covered = {x.slice_from_us, x.slice_to_us},
+        c = (bk_commit){.run_id = x.id,
+                        .owner = "w4",
+                        .symbol = "NVDA",
+                        .tf = BK_TF_1H,
+                        .provider = "sim",
+                        .covered = {x.slice_from_us, x.slice_to_us},
                         .now_us = T0 + 22 * S};
         OK(bk_store_run_commit(fx->s, &c, ERR));
     }
@@ -2388,8 +2392,13 @@ static void t_pg_migrate_6_to_7(void **state)
     k = queue_rows(fx->s);
     assert_string_equal(k.v[0], "queued,queued");
     cells_free(&k);
-    c = (bk_commit){.run_id = q.id, .owner = "w3", .symbol = "AAPL", .tf = BK_TF_1H,
-                    .provider = "sim", .covered = {T0, T0 + H}, .now_us = T0 + 30 * S};
+    c = (bk_commit){.run_id = q.id,
+                    .owner = "w3",
+                    .symbol = "AAPL",
+                    .tf = BK_TF_1H,
+                    .provider = "sim",
+                    .covered = {T0, T0 + H},
+                    .now_us = T0 + 30 * S};
     assert_int_equal(bk_store_run_commit(fx->s, &c, &err), BK_ELEASE); /* lease taken back */
     char sql[300];
     snprintf(sql, sizeof sql,
@@ -2555,7 +2564,7 @@ static int pg_suite(const char *url)
         FX(t_pg_microseconds),        FX(t_pg_coverage_gaps),  FX(t_pg_guide_sql),
         FX(t_pg_concurrent_claims),   FX(t_pg_reconnect),      FX(t_pg_leader_session),
         FX(t_pg_leader_lost_session), FX(t_pg_notify),         FX(t_pg_notify_lost),
-        FX(t_pg_migrate_1_to_2),      FX(t_pg_migrate_5_to_6),     FX(t_pg_migrate_6_to_7),
+        FX(t_pg_migrate_1_to_2),      FX(t_pg_migrate_5_to_6), FX(t_pg_migrate_6_to_7),
     };
     return cmocka_run_group_tests_name("store postgres-only", tests, NULL, NULL);
 }
