@@ -559,19 +559,20 @@ static const char migration_6[] =
  * and skip it (the trigger's WHEN clause: no function call per row).
  *
  * bk_commit_runs takes the batch's leases (deleting them under the guard of
- * owner and series) and marks those runs successful. */
+ * owner and series) and marks those runs successful. Its runs are distinct
+ * (the caller keeps the first of a run given twice): no window to find
+ * duplicates. */
 #define COMMIT_RUNS_BODY_A_V7                                                                      \
     "DECLARE\n"                                                                                    \
     "  v_ok int4[]; v_okid uuid[]; v_bad int4[]; v_bars int8;\n"                                   \
     "  v_isym text[]; v_itf text[]; v_if timestamptz[]; v_it timestamptz[];\n"                     \
     "  v_bsym text[]; v_btf text[]; v_bf timestamptz[]; v_bt timestamptz[];\n"                     \
     "BEGIN\n"                                                                                      \
-    "  WITH u AS (SELECT x.id::uuid AS id, x.own, x.sym, x.tf, x.k::int4 AS k,\n"                  \
-    "        row_number() OVER (PARTITION BY x.id ORDER BY x.k) AS dup\n"                          \
+    "  WITH u AS (SELECT x.id::uuid AS id, x.own, x.sym, x.tf, x.k::int4 AS k\n"                   \
     "      FROM unnest(p_ids, p_owners, p_symbols, p_tfs) WITH ORDINALITY AS x(id, own, sym, tf, " \
     "k)),\n"                                                                                       \
     "    l AS (DELETE FROM job_leases l USING u, job_active a\n"                                   \
-    "      WHERE u.dup = 1 AND l.id = u.id AND l.owner = u.own AND a.id = u.id\n"                  \
+    "      WHERE l.id = u.id AND l.owner = u.own AND a.id = u.id\n"                                \
     "        AND a.symbol = u.sym AND a.timeframe = u.tf\n"                                        \
     "      RETURNING u.k, u.id)\n"                                                                 \
     "  SELECT coalesce(array_agg(l.k ORDER BY l.k), '{}'), array_agg(l.id) INTO v_ok, v_okid\n"    \

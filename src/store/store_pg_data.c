@@ -597,7 +597,9 @@ static int batch_call(pg_store *q, const bk_commit *c, const size_t *idx, size_t
 }
 
 /* BEGIN, one COPY of every bar of the batch (if any), one call of
- * bk_commit_runs, COMMIT. */
+ * bk_commit_runs, COMMIT. A run given twice is committed once, by its first
+ * commit (bk_commit_runs takes distinct runs since schema 7); the other is
+ * BK_ELEASE, as after a commit in its own transaction. */
 int pg_runs_commit_many(bk_store *s, const bk_commit *c, size_t n, int *rc_each, bk_err *err)
 {
     pg_store *q = pgs(s);
@@ -606,6 +608,13 @@ int pg_runs_commit_many(bk_store *s, const bk_commit *c, size_t n, int *rc_each,
         rc_each[i] = 0;
         if (!c[i].run_id || !pg_is_uuid(c[i].run_id)) {
             rc_each[i] = BK_ELEASE; /* no such run, so not running under owner */
+            continue;
+        }
+        size_t j = 0; /* a run twice: its first commit takes the lease */
+        while (j < m && strcmp(c[idx[j]].run_id, c[i].run_id) != 0)
+            j++;
+        if (j < m) {
+            rc_each[i] = BK_ELEASE;
             continue;
         }
         idx[m++] = i;
