@@ -37,6 +37,7 @@ enum pg_slot {
     P_DEF_DELETE,
     P_DEF_CANCEL_RUNS,
     P_RUN_INSERT,
+    P_RUN_CLAIM,
     P_RUN_CLAIM_ID,
     P_RUN_EXISTS,
     P_RUN_HEARTBEAT,

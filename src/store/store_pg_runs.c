@@ -244,13 +244,24 @@ static const char SQL_RUNS_CLAIM_MANY[] =
                " ORDER BY priority DESC, created_at, seq LIMIT $4 FOR UPDATE SKIP LOCKED))",
                " ORDER BY priority DESC, created_at, seq");
 
+/* One run: LIMIT 1 written out, so that the statement keeps a generic plan
+ * (with LIMIT $4 the plan cache prices the generic plan for 10% of the queue
+ * and plans every call for its parameters, about 100 µs for this statement). */
+static const char SQL_RUN_CLAIM[] =
+    CLAIM_RUNS("id = (SELECT id FROM job_queue WHERE (not_before IS NULL OR not_before <= $3)"
+               " ORDER BY priority DESC, created_at, seq LIMIT 1 FOR UPDATE SKIP LOCKED)",
+               "");
+
 int pg_run_claim(bk_store *s, const char *owner, int64_t now_us, int64_t lease_us, bk_run *out,
                  bk_err *err)
 {
-    size_t n = 0;
-    int rc = pg_runs_claim_many(s, owner, now_us, lease_us, out, 1, &n, err);
-    if (rc == 0 && n == 0)
-        rc = bk_err_set(err, BK_ENOENT, "no claimable run");
+    pg_params p = {0};
+    pg_p_str(&p, owner);
+    pg_p_ts(&p, now_us + lease_us);
+    pg_p_ts(&p, now_us);
+    int rc = one_run(pgs(s), P_RUN_CLAIM, SQL_RUN_CLAIM, "tTT", &p, out, "claim run", err);
+    if (rc == BK_ENOENT)
+        bk_err_set(err, rc, "no claimable run");
     return rc;
 }
 
