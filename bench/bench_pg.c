@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_bars.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -136,19 +137,6 @@ static void fresh_schema(PGconn *c, const char *url)
 
 /* ---- A. bar upsert ---- */
 
-static void make_bars(bk_bar *v, size_t n, size_t sym, int pass)
-{
-    for (size_t i = 0; i < n; i++) {
-        double px = 100.0 + (double)sym * 10 + (double)(i % 1000) * 0.01 + pass;
-        v[i] = (bk_bar){.ts_us = T0 + (int64_t)i * 60 * BK_US_PER_S,
-                        .open = px,
-                        .high = px + 0.5,
-                        .low = px - 0.5,
-                        .close = px + 0.25,
-                        .volume = (double)(1000 + i % 5000)};
-    }
-}
-
 static double upsert_store(const char *url, bk_bar *v, size_t per_sym, int pass)
 {
     bk_err err = {0};
@@ -157,7 +145,7 @@ static double upsert_store(const char *url, bk_bar *v, size_t per_sym, int pass)
         die("open store", err.msg);
     int64_t us = 0;
     for (size_t k = 0; k < N_SYMS; k++) {
-        make_bars(v, per_sym, k, pass);
+        bench_make_bars(v, per_sym, T0, k, pass);
         int64_t t = bk_clock_mono_us();
         for (size_t i = 0; i < per_sym; i += BATCH)
             if (bk_store_bars_upsert(s, SYMS[k], BK_TF_1M, "sim", v + i, BK_MIN(BATCH, per_sym - i),
@@ -204,7 +192,7 @@ static double upsert_raw(const char *url, bk_bar *v, size_t per_sym, int pass)
     bk_buf_init(&b);
     int64_t us = 0;
     for (size_t k = 0; k < N_SYMS; k++) {
-        make_bars(v, per_sym, k, pass);
+        bench_make_bars(v, per_sym, T0, k, pass);
         int64_t t = bk_clock_mono_us();
         for (size_t i = 0; i < per_sym; i += BATCH)
             raw_batch(c, SYMS[k], v + i, BK_MIN(BATCH, per_sym - i), &b);

@@ -240,7 +240,32 @@ static bk_store *prepare_runs(const char *url, int64_t n, bool notify)
     /* what autovacuum would have done by then: statistics and hint bits */
     raw_sql(url, "VACUUM ANALYZE job_runs");
     raw_sql(url, "VACUUM ANALYZE job_queue");
+    raw_sql(url, "VACUUM ANALYZE job_active");
     return s;
+}
+
+/* How many of the updates of job_runs were HOT (in place, no index entry),
+ * once the server has the statistics of the pool's connections, which their
+ * backends send as they exit: polled until the expected number of updates is
+ * in (2 per run: claim and success), for up to 3 s. */
+static void hot_updates(const char *url, int64_t want, char *out, size_t cap)
+{
+    PGconn *c = PQconnectdb(url);
+    long long hot = 0, all = 0;
+    for (int i = 0; i < 150 && all < want; i++) {
+        if (i)
+            bk_sleep_us(20 * BK_US_PER_MS);
+        PGresult *r = PQexec(c, "SELECT n_tup_hot_upd, n_tup_upd FROM pg_stat_user_tables"
+                                " WHERE relid = 'job_runs'::regclass");
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+            hot = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+            all = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+        }
+        PQclear(r);
+    }
+    PQfinish(c);
+    size_t used = strlen(out);
+    snprintf(out + used, cap - used, "; job_runs updates in place (HOT): %lld of %lld", hot, all);
 }
 
 static int64_t count_status(bk_store *s, bk_status st)
@@ -280,6 +305,7 @@ static double drain(const char *url, bk_prov *prov, int w, int64_t n, int64_t ba
     double secs = (double)(bk_clock_mono_us() - t0) / 1e6;
     bk_pool_stop(pool);
     cpu_since(&m, n, cpu, cpu_cap);
+    hot_updates(url, 2 * n, cpu, cpu_cap);
     int64_t ok = count_status(s, BK_ST_SUCCESS);
     bk_store_close(s);
     if (ok != n || dead)
@@ -386,7 +412,7 @@ static void breakdown_batched(const char *url, int64_t n, bool notify)
 
 static void pool_row(const char *url, bk_prov *prov, int w, int64_t n, int64_t batch, bool notify)
 {
-    char cpu[120];
+    char cpu[200];
     double secs = drain(url, prov, w, n, batch, notify, cpu, sizeof cpu);
     const char *how = notify ? "" : " (diagnostic: NOTIFY trigger disabled)";
     printf("barkeep     %2d workers, claim_batch %3lld%s: %lld runs in %.3f s -> %.0f runs/s%s\n",

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench_bars.h"
 #include "core/clock.h"
 #include "core/util.h"
 #include "store/store.h"
@@ -44,20 +45,6 @@ static void die(const char *what, const char *msg)
     exit(1);
 }
 
-/* Bars of one symbol: n of them, 1-minute apart; pass shifts the prices. */
-static void make_bars(bk_bar *v, size_t n, size_t sym, int pass)
-{
-    for (size_t i = 0; i < n; i++) {
-        double px = 100.0 + (double)sym * 10 + (double)(i % 1000) * 0.01 + pass;
-        v[i] = (bk_bar){.ts_us = T0 + (int64_t)i * 60 * BK_US_PER_S,
-                        .open = px,
-                        .high = px + 0.5,
-                        .low = px - 0.5,
-                        .close = px + 0.25,
-                        .volume = (double)(1000 + i % 5000)};
-    }
-}
-
 static double run_store(const char *path, bk_bar *v, size_t per_sym, int pass)
 {
     bk_err err = {0};
@@ -66,7 +53,7 @@ static double run_store(const char *path, bk_bar *v, size_t per_sym, int pass)
         die("open store", err.msg);
     int64_t us = 0;
     for (size_t k = 0; k < N_SYMS; k++) {
-        make_bars(v, per_sym, k, pass);
+        bench_make_bars(v, per_sym, T0, k, pass);
         int64_t t = bk_clock_mono_us();
         for (size_t i = 0; i < per_sym; i += BATCH) {
             size_t m = BK_MIN(BATCH, per_sym - i);
@@ -118,7 +105,7 @@ static double run_raw(const char *path, bk_bar *v, size_t per_sym, int pass)
         die("prepare raw", sqlite3_errmsg(db));
     int64_t us = 0;
     for (size_t k = 0; k < N_SYMS; k++) {
-        make_bars(v, per_sym, k, pass);
+        bench_make_bars(v, per_sym, T0, k, pass);
         int64_t t = bk_clock_mono_us();
         sqlite3_bind_text(st, 1, SYMS[k], -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, "1m", -1, SQLITE_STATIC);

@@ -142,6 +142,24 @@ static int decode_status(int st)
     return -1;
 }
 
+int bk_t_pg_reset(const char *url, char *msg, size_t cap)
+{
+    const char *argv[] = {"/usr/bin/psql",
+                          "-q",
+                          "-v",
+                          "ON_ERROR_STOP=1",
+                          url,
+                          "-c",
+                          "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public",
+                          NULL};
+    bk_t_result r = bk_t_run(argv, NULL);
+    int rc = r.status == 0 ? 0 : -1;
+    if (rc)
+        snprintf(msg, cap, "%s", r.err ? r.err : "");
+    bk_t_result_free(&r);
+    return rc;
+}
+
 bk_t_result bk_t_run(const char *const argv[], const char *const env[])
 {
     bk_t_result r = {0};

@@ -30,6 +30,10 @@ typedef struct bk_t_result {
 bk_t_result bk_t_run(const char *const argv[], const char *const env[]);
 void bk_t_result_free(bk_t_result *r);
 
+/* Empty the PostgreSQL database at url (drop and recreate schema public, with
+ * psql); 0, or -1 with psql's message in msg. */
+int bk_t_pg_reset(const char *url, char *msg, size_t cap);
+
 /* Start argv in the background with stdout/stderr to log_path; returns pid. */
 pid_t bk_t_spawn(const char *const argv[], const char *const env[], const char *log_path);
 /* Wait for pid; returns exit status as in bk_t_result. */

@@ -97,6 +97,31 @@ int bk_http_json(bk_http_req *r, int status, bk_buf *json)
     return queue(r, status, "application/json; charset=utf-8", json);
 }
 
+int bk_http_answer(bk_http_req *r, bk_http_body_fn body, const void *ctx)
+{
+    bk_store *s = bk_http_store(r);
+    if (!s)
+        return MHD_YES;
+    int64_t now = bk_clock_now_us();
+    bk_buf b;
+    bk_buf_init(&b);
+    bk_jw w;
+    bk_jw_init(&w, &b);
+    bk_jw_obj_begin(&w);
+    bk_err err = {0};
+    int rc = body(s, &r->api->opts, ctx, now, &w, &err);
+    bk_http_store_put(r, s);
+    if (rc) {
+        bk_buf_fini(&b);
+        bk_log(BK_LOG_ERROR, "api", "store error path=%s error=\"%s\"", r->path, err.msg);
+        return bk_http_error(r, 500, "store_error", "database error: %s", err.msg);
+    }
+    bk_jw_key(&w, "timestamp");
+    bk_jw_time(&w, now);
+    bk_jw_obj_end(&w);
+    return bk_http_json(r, 200, &b);
+}
+
 int bk_http_text(bk_http_req *r, int status, const char *content_type, bk_buf *text)
 {
     return queue(r, status, content_type, text);

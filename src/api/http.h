@@ -48,6 +48,13 @@ int bk_http_text(bk_http_req *r, int status, const char *content_type, bk_buf *t
 bk_store *bk_http_store(bk_http_req *r);
 void bk_http_store_put(bk_http_req *r, bk_store *s);
 
+/* Answer a JSON object built from the store: body writes its members into
+ * {..., "timestamp": now} on a pooled connection (503 when none); a store
+ * failure (body's non-zero return) is logged and answered 500. */
+typedef int (*bk_http_body_fn)(bk_store *s, const bk_api_opts *o, const void *ctx, int64_t now,
+                               bk_jw *w, bk_err *err);
+int bk_http_answer(bk_http_req *r, bk_http_body_fn body, const void *ctx);
+
 /* The api's shared parts, for route files. */
 const bk_api_opts *bk_api__opts(const struct bk_api *a);
 /* Count a finished HTTP request. */

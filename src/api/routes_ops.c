@@ -241,9 +241,18 @@ static int list_runs(bk_store *s, const bk_ops_req *q, int status, bk_jw *w, con
     return bk_render_runs_query(w, s, key, &f, err);
 }
 
-static int ops_body(bk_store *s, const bk_api_opts *o, const bk_ops_req *q, int64_t now, bk_jw *w,
+static int ops_body(bk_store *s, const bk_api_opts *o, const void *ctx, int64_t now, bk_jw *w,
                     bk_err *err)
 {
+    const bk_ops_req *q = ctx;
+    int_key(w, "window_hours", q->hours);
+    bk_jw_key(w, "filters");
+    bk_jw_obj_begin(w);
+    bk_jw_key(w, "symbol");
+    bk_jw_str(w, q->symbol[0] ? q->symbol : NULL);
+    bk_jw_key(w, "timeframe");
+    bk_jw_str(w, q->tf >= 0 ? bk_tf_name((bk_tf)q->tf) : NULL);
+    bk_jw_obj_end(w);
     const char *sym = q->symbol[0] ? q->symbol : NULL;
     bk_run_filter win = {.status = -1,
                          .symbol = sym,
@@ -283,34 +292,7 @@ int bk_route_ops_jobs(bk_http_req *r)
     if (bk_req_ops(bk_http_arg(r, "symbol"), bk_http_arg(r, "timeframe"), bk_http_arg(r, "hours"),
                    &q, &e) != 0)
         return bk_http_api_error(r, &e);
-    bk_store *s = bk_http_store(r);
-    if (!s)
-        return MHD_YES;
-    int64_t now = bk_clock_now_us();
-    bk_buf b;
-    bk_buf_init(&b);
-    bk_jw w;
-    bk_jw_init(&w, &b);
-    bk_jw_obj_begin(&w);
-    int_key(&w, "window_hours", q.hours);
-    bk_jw_key(&w, "filters");
-    bk_jw_obj_begin(&w);
-    bk_jw_key(&w, "symbol");
-    bk_jw_str(&w, q.symbol[0] ? q.symbol : NULL);
-    bk_jw_key(&w, "timeframe");
-    bk_jw_str(&w, q.tf >= 0 ? bk_tf_name((bk_tf)q.tf) : NULL);
-    bk_jw_obj_end(&w);
-    bk_err err = {0};
-    int rc = ops_body(s, &r->api->opts, &q, now, &w, &err);
-    bk_http_store_put(r, s);
-    if (rc) {
-        bk_buf_fini(&b);
-        return bk_http_error(r, 500, "store_error", "database error: %s", err.msg);
-    }
-    bk_jw_key(&w, "timestamp");
-    bk_jw_time(&w, now);
-    bk_jw_obj_end(&w);
-    return bk_http_json(r, 200, &b);
+    return bk_http_answer(r, ops_body, &q);
 }
 
 int bk_route_healthz(bk_http_req *r)

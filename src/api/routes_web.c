@@ -361,42 +361,13 @@ static int watchlist_body(bk_store *s, const bk_api_opts *o, const void *ctx, in
     return rc;
 }
 
-/* Run body(s, ..., ctx, ...) inside {..., "timestamp"} and answer it. */
-typedef int (*body_fn)(bk_store *s, const bk_api_opts *o, const void *ctx, int64_t now, bk_jw *w,
-                       bk_err *err);
-
-static int answer(bk_http_req *r, body_fn body, const void *ctx)
-{
-    bk_store *s = bk_http_store(r);
-    if (!s)
-        return MHD_YES;
-    int64_t now = bk_clock_now_us();
-    bk_buf b;
-    bk_buf_init(&b);
-    bk_jw w;
-    bk_jw_init(&w, &b);
-    bk_jw_obj_begin(&w);
-    bk_err err = {0};
-    int rc = body(s, &r->api->opts, ctx, now, &w, &err);
-    bk_http_store_put(r, s);
-    if (rc) {
-        bk_buf_fini(&b);
-        bk_log(BK_LOG_ERROR, "api", "store error path=%s error=\"%s\"", r->path, err.msg);
-        return bk_http_error(r, 500, "store_error", "database error: %s", err.msg);
-    }
-    bk_jw_key(&w, "timestamp");
-    bk_jw_time(&w, now);
-    bk_jw_obj_end(&w);
-    return bk_http_json(r, 200, &b);
-}
-
 int bk_route_watchlist(bk_http_req *r)
 {
     bk_ops_req q;
     bk_api_error e;
     if (bk_req_ops(bk_http_arg(r, "symbol"), bk_http_arg(r, "timeframe"), NULL, &q, &e) != 0)
         return bk_http_api_error(r, &e);
-    return answer(r, watchlist_body, &q);
+    return bk_http_answer(r, watchlist_body, &q);
 }
 
 /* ---- POST /functions/v1/watchlist?action=remove ---- */
@@ -475,5 +446,5 @@ int bk_route_runs(bk_http_req *r)
                                  RUNS_MAX);
         q.limit = (size_t)v;
     }
-    return answer(r, runs_body, &q);
+    return bk_http_answer(r, runs_body, &q);
 }

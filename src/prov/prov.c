@@ -36,6 +36,11 @@ void bk_page_push(bk_page *p, const bk_bar *bar)
 int bk_prov_fetch(bk_prov *p, const bk_fetch_req *req, bk_page *out, bk_err *err)
 {
     bk_page_reset(out);
+    /* checked once for every provider; not a request, not counted */
+    if (!req->symbol || !req->symbol[0] || (unsigned)req->tf >= BK_TF__N ||
+        req->to_us <= req->from_us)
+        return bk_err_set(err, BK_EINVAL, "%s: invalid request (symbol, timeframe or range)",
+                          p->name);
     int64_t t0 = bk_clock_mono_us();
     int rc = p->ops->fetch(p, req, out, err);
     atomic_fetch_add(&p->stats.requests, 1);

@@ -87,7 +87,9 @@ struct bk_prov {
     void *impl;
 };
 
-/* Fetch one page (and count it in p->stats). */
+/* Fetch one page (and count it in p->stats). A request without a symbol,
+ * with an unknown timeframe or an empty range is BK_EINVAL before any
+ * provider sees it: the adapters may take those for granted. */
 int bk_prov_fetch(bk_prov *p, const bk_fetch_req *req, bk_page *out, bk_err *err);
 void bk_prov_free(bk_prov *p);
 

@@ -256,10 +256,6 @@ static void append_time(bk_buf *b, int64_t t_us)
 
 static int request_url(const alpaca *a, const bk_fetch_req *req, bk_buf *url, bk_err *err)
 {
-    if (!req->symbol || !req->symbol[0])
-        return bk_err_set(err, BK_EINVAL, WHO ": no symbol");
-    if ((unsigned)req->tf >= BK_TF__N || req->to_us <= req->from_us)
-        return bk_err_set(err, BK_EINVAL, WHO ": bad timeframe or empty range");
     const char *token = req->page_token && req->page_token[0] ? req->page_token : NULL;
     int64_t start;
     int rc = bk_adapt_request_start(&start, req, WHO, err);

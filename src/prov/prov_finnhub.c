@@ -205,9 +205,6 @@ static int check_status(const bk_prov *p, const bk_fetch_req *req, const bk_http
 static int finnhub_fetch(bk_prov *p, const bk_fetch_req *req, bk_page *out, bk_err *err)
 {
     const finnhub *f = p->impl;
-    if ((unsigned)req->tf >= BK_TF__N || !req->symbol || !req->symbol[0] ||
-        req->to_us <= req->from_us)
-        return bk_err_set(err, BK_EINVAL, "finnhub: invalid request");
     if (bk_tf_intraday(req->tf) == f->split)
         return bk_err_set(
             err, BK_EPROV_RANGE, "finnhub: %s candles are %s; this provider is configured \"%s\"",

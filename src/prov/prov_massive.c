@@ -245,10 +245,6 @@ static void range_url(const massive *m, const bk_fetch_req *req, int64_t start_u
 
 static int request_url(const massive *m, const bk_fetch_req *req, bk_buf *url, bk_err *err)
 {
-    if (!req->symbol || !req->symbol[0])
-        return bk_err_set(err, BK_EINVAL, WHO ": no symbol");
-    if ((unsigned)req->tf >= BK_TF__N || req->to_us <= req->from_us)
-        return bk_err_set(err, BK_EINVAL, WHO ": bad timeframe or empty range");
     const char *t = req->page_token;
     if (!t || !t[0] || bk_adapt_is_resume(t)) {
         int64_t start;

@@ -374,8 +374,6 @@ static void corrupt_page(bk_page *p, int64_t start_us, uint64_t h)
 
 static int parse_request(const bk_fetch_req *req, int64_t *start_us, bk_err *err)
 {
-    if (!req->symbol || !*req->symbol || (unsigned)req->tf >= BK_TF__N)
-        return bk_err_set(err, BK_EINVAL, "sim: bad request (symbol or timeframe)");
     *start_us = req->from_us;
     if (!req->page_token || !*req->page_token)
         return 0;

@@ -262,9 +262,6 @@ static int check_status(const bk_prov *p, const bk_fetch_req *req, const bk_http
 static int tradier_fetch(bk_prov *p, const bk_fetch_req *req, bk_page *out, bk_err *err)
 {
     const tradier *t = p->impl;
-    if ((unsigned)req->tf >= BK_TF__N || !req->symbol || !req->symbol[0] ||
-        req->to_us <= req->from_us)
-        return bk_err_set(err, BK_EINVAL, "tradier: invalid request");
     bk_buf url;
     bk_buf_init(&url);
     build_url(t, req, &url);

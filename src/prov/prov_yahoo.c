@@ -309,9 +309,6 @@ static void build_url(const yahoo *y, const bk_fetch_req *req, bk_anchor anchor,
 static int yahoo_fetch(bk_prov *p, const bk_fetch_req *req, bk_page *out, bk_err *err)
 {
     const yahoo *y = p->impl;
-    if ((unsigned)req->tf >= BK_TF__N || !req->symbol || !req->symbol[0] ||
-        req->to_us <= req->from_us)
-        return bk_err_set(err, BK_EINVAL, "yahoo: invalid request");
     bk_buf url;
     bk_buf_init(&url);
     build_url(y, req, p->anchor, &url);

@@ -544,13 +544,13 @@ static const char migration_6[] =
  * columns that never change (id, created_at and seq, the series), and its
  * fillfactor of 30 leaves room on each page for the new versions of its rows:
  * a claim updates runs enqueued together, so it needs a new version of about
- * every row of a page at once (measured: at 50, half of the updates found no
- * room; at 30, all did). A finished run then takes about 3.3 times its packed
- * size on disk (some 700 bytes instead of 215), against tens of kilobytes of
- * bars it fetched; ALTER TABLE job_runs SET (fillfactor = 100) trades the
- * queue's speed back for space. The
- * guards of the queue's paths are on the state tables (a lease is held while
- * its job_leases row is there), and each transition is one statement: the
+ * every row of a page at once (bench_queue prints how many updates were HOT:
+ * at 50 about half found no room, at 30 all did). A finished run then takes
+ * about 3.3 times its packed size on disk (some 700 bytes instead of 215),
+ * against tens of kilobytes of bars it fetched; ALTER TABLE job_runs SET
+ * (fillfactor = 100) trades the queue's speed back for space. The guards of
+ * the queue's paths are on the state tables (a lease is held while its
+ * job_leases row is there), and each transition is one statement: the
  * state tables' changes hand their ids to the job_runs UPDATE.
  *
  * Writes to job_runs by any other session — the guide's "force retry"

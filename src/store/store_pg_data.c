@@ -596,30 +596,51 @@ static int batch_call(pg_store *q, const bk_commit *c, const size_t *idx, size_t
     return 0;
 }
 
+typedef struct id_pos {
+    const char *id;
+    size_t i;
+} id_pos;
+
+static int cmp_id_pos(const void *a, const void *b)
+{
+    const id_pos *x = a, *y = b;
+    int d = strcmp(x->id, y->id);
+    return d ? d : (x->i > y->i) - (x->i < y->i);
+}
+
+/* rc_each of every commit that names no run, or a run an earlier commit of
+ * the batch names, is BK_ELEASE (as after a commit in its own transaction:
+ * the run is no longer running under the owner); idx gets the others, in
+ * batch order. Returns their number. */
+static size_t distinct_runs(const bk_commit *c, size_t n, int *rc_each, size_t *idx)
+{
+    id_pos *v = bk_xmalloc((n + 1) * sizeof *v);
+    size_t k = 0, m = 0;
+    for (size_t i = 0; i < n; i++) {
+        rc_each[i] = BK_ELEASE;
+        if (c[i].run_id && pg_is_uuid(c[i].run_id))
+            v[k++] = (id_pos){c[i].run_id, i};
+    }
+    qsort(v, k, sizeof *v, cmp_id_pos);
+    for (size_t j = 0; j < k; j++)
+        if (j == 0 || strcmp(v[j].id, v[j - 1].id) != 0)
+            rc_each[v[j].i] = 0; /* the first commit of each run */
+    free(v);
+    for (size_t i = 0; i < n; i++)
+        if (rc_each[i] == 0)
+            idx[m++] = i;
+    return m;
+}
+
 /* BEGIN, one COPY of every bar of the batch (if any), one call of
- * bk_commit_runs, COMMIT. A run given twice is committed once, by its first
- * commit (bk_commit_runs takes distinct runs since schema 7); the other is
- * BK_ELEASE, as after a commit in its own transaction. */
+ * bk_commit_runs (which takes distinct runs since schema 7), COMMIT. */
 int pg_runs_commit_many(bk_store *s, const bk_commit *c, size_t n, int *rc_each, bk_err *err)
 {
     pg_store *q = pgs(s);
-    size_t *idx = bk_xmalloc(n * sizeof *idx), m = 0, n_bars = 0, bad = SIZE_MAX;
-    for (size_t i = 0; i < n; i++) {
-        rc_each[i] = 0;
-        if (!c[i].run_id || !pg_is_uuid(c[i].run_id)) {
-            rc_each[i] = BK_ELEASE; /* no such run, so not running under owner */
-            continue;
-        }
-        size_t j = 0; /* a run twice: its first commit takes the lease */
-        while (j < m && strcmp(c[idx[j]].run_id, c[i].run_id) != 0)
-            j++;
-        if (j < m) {
-            rc_each[i] = BK_ELEASE;
-            continue;
-        }
-        idx[m++] = i;
-        n_bars += c[i].n_bars;
-    }
+    size_t *idx = bk_xmalloc((n + 1) * sizeof *idx), n_bars = 0, bad = SIZE_MAX;
+    size_t m = distinct_runs(c, n, rc_each, idx);
+    for (size_t j = 0; j < m; j++)
+        n_bars += c[idx[j]].n_bars;
     int rc = 0;
     if (m > 0 && n_bars > 0 && !q->temp_batch) {
         rc = pg_simple(q, SQL_BATCH_TEMP, "create batch staging table", err);

@@ -512,10 +512,11 @@ static int filter_mask(const bk_run_filter *f)
 
 /* One prepared statement per combination of filters, so each can use its
  * index; parameters are numbered in the order present, the limit last.
- * With a status, the rows come from two branches: runs of the queue's
- * states, every one of them in job_active and read through job_runs' primary
- * key, and the finished ones, read from job_runs (through job_runs_series
- * with a symbol); only one branch is not empty. */
+ * With a status, the rows come from two branches: runs of a queue state,
+ * whose ids come from that state's table (job_queue, job_leases, job_active's
+ * dead letters) and whose rows are read through job_runs' primary key, and
+ * the finished ones, read from job_runs (through job_runs_series with a
+ * symbol); only one branch is not empty. */
 static PGresult *filter_exec(pg_store *q, const bk_run_filter *f, bool count, const char *what,
                              bk_err *err)
 {
@@ -540,10 +541,12 @@ static PGresult *filter_exec(pg_store *q, const bk_run_filter *f, bool count, co
         pg_p_ts(&p, f->since_us);
     if (mask & F_STATUS)
         snprintf(from, sizeof from,
-                 "(SELECT * FROM job_runs WHERE $1 IN ('queued','running','failed')"
-                 " AND id = ANY (ARRAY(SELECT id FROM job_active))%s UNION ALL"
-                 " SELECT * FROM job_runs WHERE $1 NOT IN ('queued','running','failed')%s)"
-                 " AS j WHERE true",
+                 "(SELECT * FROM job_runs WHERE id = ANY (ARRAY("
+                 "SELECT id FROM job_queue WHERE $1 = 'queued'"
+                 " UNION ALL SELECT id FROM job_leases WHERE $1 = 'running'"
+                 " UNION ALL SELECT id FROM job_active WHERE dead AND $1 = 'failed'))%s"
+                 " UNION ALL SELECT * FROM job_runs"
+                 " WHERE $1 NOT IN ('queued','running','failed')%s) AS j WHERE true",
                  where, where);
     else
         snprintf(from, sizeof from, "job_runs WHERE true%s", where);

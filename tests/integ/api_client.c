@@ -41,18 +41,9 @@ void srv_start(srv *s, const char *const args[], const char *const env[])
     const char *url = getenv("BK_TEST_DB_URL");
     if (url && *url) { /* PostgreSQL (scripts/with-pg.sh): empty it first */
         s->db = strdup(url);
-        const char *reset[] = {"/usr/bin/psql",
-                               "-q",
-                               "-v",
-                               "ON_ERROR_STOP=1",
-                               url,
-                               "-c",
-                               "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public",
-                               NULL};
-        bk_t_result r = bk_t_run(reset, NULL);
-        if (r.status != 0)
-            fail_msg("cannot reset %s: %s", url, r.err);
-        bk_t_result_free(&r);
+        char msg[512];
+        if (bk_t_pg_reset(url, msg, sizeof msg) != 0)
+            fail_msg("cannot reset %s: %s", url, msg);
     } else {
         s->db = bk_t_path(s->dir, "api.db");
     }

@@ -71,18 +71,9 @@ static int setup(void **state)
     const char *url = getenv("BK_TEST_DB_URL");
     if (url && *url) {
         g_db = strdup(url);
-        const char *argv[] = {"/usr/bin/psql",
-                              "-q",
-                              "-v",
-                              "ON_ERROR_STOP=1",
-                              url,
-                              "-c",
-                              "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public",
-                              NULL};
-        bk_t_result r = bk_t_run(argv, NULL);
-        if (r.status != 0)
-            fail_msg("cannot reset %s: %s", url, r.err);
-        bk_t_result_free(&r);
+        char msg[512];
+        if (bk_t_pg_reset(url, msg, sizeof msg) != 0)
+            fail_msg("cannot reset %s: %s", url, msg);
     } else {
         static int seq;
         char name[32];

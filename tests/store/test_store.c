@@ -992,6 +992,20 @@ static int cmp_id(const void *a, const void *b)
     return strcmp(a, b);
 }
 
+/* Enqueue n one-minute 1m runs from T0 on: run i of syms[i % n_syms] with
+ * priority i % prio_mod; every one is inserted. */
+static void enqueue_minutes(fixture *fx, int n, const char *const *syms, int n_syms, int prio_mod)
+{
+    bk_run *runs = calloc((size_t)n, sizeof *runs);
+    for (int i = 0; i < n; i++)
+        runs[i] = mk_run(syms[i % n_syms], BK_TF_1M, T0 + i * 60 * S, T0 + (i + 1) * 60 * S,
+                         i % prio_mod);
+    size_t k;
+    OK(bk_store_runs_enqueue(fx->s, runs, (size_t)n, &k, T0 - S, ERR));
+    assert_int_equal(k, n);
+    free(runs);
+}
+
 /* Run n_threads claimers (fn) over n_runs queued runs and check that together
  * they claimed every run exactly once and committed all of them. */
 static void claim_concurrently(fixture *fx, void *(*fn)(void *), int n_threads, size_t n_runs,
@@ -1032,16 +1046,8 @@ static void claim_concurrently(fixture *fx, void *(*fn)(void *), int n_threads, 
 static void t_concurrent_claims(void **state)
 {
     fixture *fx = *state;
-    bk_run *runs = calloc(N_CLAIM_RUNS, sizeof *runs);
-    for (int i = 0; i < N_CLAIM_RUNS; i++)
-        runs[i] = mk_run(i % 2 ? "AAPL" : "MSFT", BK_TF_1M, T0 + i * 60 * S, T0 + (i + 1) * 60 * S,
-                         i % 5);
-    size_t k;
-    OK(bk_store_runs_enqueue(fx->s, runs, N_CLAIM_RUNS, &k, T0 - S, ERR));
-    assert_int_equal(k, N_CLAIM_RUNS);
-
+    enqueue_minutes(fx, N_CLAIM_RUNS, (const char *const[]){"MSFT", "AAPL"}, 2, 5);
     claim_concurrently(fx, claim_thread, N_THREADS, N_CLAIM_RUNS, "worker");
-    free(runs);
 }
 
 /* ---- batches ---- */
@@ -1136,16 +1142,7 @@ static void *batch_claim_thread(void *arg)
 static void t_claim_many_concurrent(void **state)
 {
     fixture *fx = *state;
-    bk_run *runs = calloc(N_BATCH_RUNS, sizeof *runs);
-    for (int i = 0; i < N_BATCH_RUNS; i++)
-        runs[i] = mk_run(i % 3 == 0   ? "AAPL"
-                         : i % 3 == 1 ? "MSFT"
-                                      : "IBM",
-                         BK_TF_1M, T0 + i * 60 * S, T0 + (i + 1) * 60 * S, i % 5);
-    size_t k;
-    OK(bk_store_runs_enqueue(fx->s, runs, N_BATCH_RUNS, &k, T0 - S, ERR));
-    assert_int_equal(k, N_BATCH_RUNS);
-
+    enqueue_minutes(fx, N_BATCH_RUNS, (const char *const[]){"AAPL", "MSFT", "IBM"}, 3, 5);
     claim_concurrently(fx, batch_claim_thread, N_BATCH_THREADS, N_BATCH_RUNS, "batcher");
     /* three series, each one merged interval */
     bk_coverage *cov;
@@ -1157,7 +1154,6 @@ static void t_claim_many_concurrent(void **state)
         pieces += cov[i].n_intervals; /* every third minute: no two slices touch */
     assert_int_equal(pieces, N_BATCH_RUNS);
     free(cov);
-    free(runs);
 }
 
 /* Opens of the bars at T0 and T0 + H. */
@@ -1881,15 +1877,8 @@ enum { N_PG_THREADS = 8, N_PG_RUNS = 400 };
 static void t_pg_concurrent_claims(void **state)
 {
     fixture *fx = *state;
-    bk_run *runs = calloc(N_PG_RUNS, sizeof *runs);
-    for (int i = 0; i < N_PG_RUNS; i++)
-        runs[i] = mk_run(i % 3 ? "AAPL" : "MSFT", BK_TF_1M, T0 + i * 60 * S, T0 + (i + 1) * 60 * S,
-                         i % 7);
-    size_t k;
-    OK(bk_store_runs_enqueue(fx->s, runs, N_PG_RUNS, &k, T0 - S, ERR));
-    assert_int_equal(k, N_PG_RUNS);
+    enqueue_minutes(fx, N_PG_RUNS, (const char *const[]){"MSFT", "AAPL", "AAPL"}, 3, 7);
     claim_concurrently(fx, claim_thread, N_PG_THREADS, N_PG_RUNS, "pg-worker");
-    free(runs);
 }
 
 /* ---- PostgreSQL: leadership by session lock ---- */

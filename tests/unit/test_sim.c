@@ -558,6 +558,13 @@ static void test_symbol_errors(void **state)
     req.symbol = "AAPL";
     req.tf = BK_TF__N;
     assert_int_equal(bk_prov_fetch(p, &req, &pg, &err), BK_EINVAL);
+    /* an empty range too, refused before any provider: not counted */
+    req.tf = BK_TF_1H;
+    req.to_us = req.from_us;
+    long long asked = atomic_load(&p->stats.requests);
+    assert_int_equal(bk_prov_fetch(p, &req, &pg, &err), BK_EINVAL);
+    assert_non_null(strstr(err.msg, "sim: invalid request"));
+    assert_int_equal(atomic_load(&p->stats.requests), asked);
     bk_page_fini(&pg);
     bk_prov_free(p);
 }
