@@ -2300,13 +2300,7 @@ static void t_pg_migrate_6_to_7(void **state)
     bk_run q = mk_run("AAPL", BK_TF_1H, T0, T0 + H, 1);
     assert_true(enqueue1(fx->s, &d, T0));
     claim_ok(fx->s, "w1", T0 + S, &got);
-    bk_commit c = {.run_id = d.id,
-                   .owner = "w1",
-                   .symbol = "AAPL",
-                   .tf = BK_TF_1H,
-                   .provider = "sim",
-                   .covered = {T0 + 3 * H, T0 + 4 * H},
-                   .now_us = T0 + 2 * S};
+    bk_commit c = mk_commit(&d, "w1", NULL, 0, T0 + 2 * S);
     OK(bk_store_run_commit(fx->s, &c, ERR));
     assert_true(enqueue1(fx->s, &f, T0 + 3 * S));
     claim_ok(fx->s, "w1", T0 + 4 * S, &got);
@@ -2335,10 +2329,7 @@ static void t_pg_migrate_6_to_7(void **state)
     assert_string_equal(k.v[0], "0"); /* no index of job_runs names status */
     cells_free(&k);
 
-    c.run_id = r.id;
-    c.owner = "w1"; /* not the lease's owner */
-    c.covered = (bk_iv){T0 + H, T0 + 2 * H};
-    c.now_us = T0 + 9 * S;
+    c = mk_commit(&r, "w1", NULL, 0, T0 + 9 * S); /* w1: not the lease's owner */
     assert_int_equal(bk_store_run_commit(fx->s, &c, &err), BK_ELEASE);
     c.owner = "w2";
     OK(bk_store_run_commit(fx->s, &c, ERR));
@@ -2358,13 +2349,7 @@ static void t_pg_migrate_6_to_7(void **state)
         bk_run x = mk_run("NVDA", BK_TF_1H, T0 + i * H, T0 + (i + 1) * H, 1);
         assert_true(enqueue1(fx->s, &x, T0 + 20 * S));
         OK(bk_store_run_claim_id(fx->s, x.id, "w4", T0 + 21 * S, 60 * S, &got, ERR));
-        c = (bk_commit){.run_id = x.id,
-                        .owner = "w4",
-                        .symbol = "NVDA",
-                        .tf = BK_TF_1H,
-                        .provider = "sim",
-                        .covered = {x.slice_from_us, x.slice_to_us},
-                        .now_us = T0 + 22 * S};
+        c = mk_commit(&x, "w4", NULL, 0, T0 + 22 * S);
         OK(bk_store_run_commit(fx->s, &c, ERR));
     }
     hot_counts(fx->s, &hot1, &all1);
@@ -2381,13 +2366,7 @@ static void t_pg_migrate_6_to_7(void **state)
     k = queue_rows(fx->s);
     assert_string_equal(k.v[0], "queued,queued");
     cells_free(&k);
-    c = (bk_commit){.run_id = q.id,
-                    .owner = "w3",
-                    .symbol = "AAPL",
-                    .tf = BK_TF_1H,
-                    .provider = "sim",
-                    .covered = {T0, T0 + H},
-                    .now_us = T0 + 30 * S};
+    c = mk_commit(&q, "w3", NULL, 0, T0 + 30 * S);
     assert_int_equal(bk_store_run_commit(fx->s, &c, &err), BK_ELEASE); /* lease taken back */
     char sql[300];
     snprintf(sql, sizeof sql,
