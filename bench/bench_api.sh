@@ -15,10 +15,10 @@
 # Builds nothing. Needs wrk (apt-get install -y wrk) and curl.
 #
 # Usage: bench/bench_api.sh [BARKEEP [DURATION_S]]
-#        (defaults: build/release/barkeep, 10)
+#        (defaults: build/bench/barkeep, 10)
 set -eu
 
-BIN=${1:-build/release/barkeep}
+BIN=${1:-build/bench/barkeep}
 DUR=${2:-10}
 NOW=2025-06-02T20:05:00Z # a Monday, five minutes after the close
 THREADS=2

@@ -16,7 +16,7 @@
 # and prints one table of jobs/s.
 #
 # usage: bench/bench_queue.sh BUILD_DIR [N=20000]
-#   e.g. bench/bench_queue.sh build/release
+#   e.g. bench/bench_queue.sh build/bench
 # BK_BENCH_BASELINE=DIR (a release build of an earlier barkeep) runs that
 # build's bench_queue first, on the same server in the same run, its rows
 # labelled "barkeep (baseline)" or $BK_BENCH_BASELINE_LABEL: a before/after

@@ -1,12 +1,13 @@
 #!/bin/sh
-# Build the release preset and run every benchmark; each prints its figure
-# next to the raw baseline measured in the same run.
+# Build the bench preset (the release build with the benchmarks) and run
+# every benchmark; each prints its figure next to the raw baseline measured
+# in the same run.
 set -eu
 cd "$(dirname "$0")/.."
-scripts/deps.sh build
-cmake --preset release >/dev/null
-cmake --build --preset release -j"$(nproc)"
+scripts/deps.sh test
+cmake --preset bench >/dev/null
+cmake --build --preset bench -j"$(nproc)"
 for b in bench_upsert bench_plan bench_backfill; do
     echo "== $b"
-    ./build/release/bench/$b
+    ./build/bench/bench/$b
 done

@@ -6,7 +6,7 @@ want="build-essential cmake pkg-config libsqlite3-dev sqlite3 libjansson-dev lib
 # the web client is built with node and npm; Debian's only where none is installed
 command -v npm >/dev/null 2>&1 || want="$want nodejs npm"
 if [ "${1:-build}" = test ]; then
-    want="$want libcmocka-dev clang clang-format valgrind postgresql chromium"
+    want="$want libcmocka-dev clang clang-format valgrind postgresql chromium curl faketime"
 fi
 missing=""
 for p in $want; do

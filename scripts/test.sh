@@ -1,14 +1,20 @@
 #!/bin/sh
-# Build barkeep and run every test: the dev build (-Werror; the browser tests
-# run here only), the store suites again on a throwaway PostgreSQL, the pure
-# and store suites and a whole loop under valgrind, the same under
-# AddressSanitizer + UndefinedBehaviorSanitizer, then the threaded suites
-# under ThreadSanitizer. Installs missing Debian packages.
+# Build barkeep and run every test: the release build as a bare machine sees
+# it (no test-only package), the dev build (-Werror; the browser tests run
+# here only), the store suites again on a throwaway PostgreSQL, the pure and
+# store suites and a whole loop under valgrind, the clock matrix (the
+# integration suites at hostile instants), the same under AddressSanitizer +
+# UndefinedBehaviorSanitizer, then the threaded suites under
+# ThreadSanitizer. Installs missing Debian packages.
 set -eu
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
 scripts/lint.sh
 jobs="-j$(nproc)"
+
+echo "== release build without the test-only packages" >&2
+scripts/release-check.sh
+
 for preset in dev asan; do
     echo "== $preset build" >&2
     cmake --preset "$preset" >/dev/null
@@ -24,6 +30,7 @@ for preset in dev asan; do
     if [ "$preset" = dev ]; then
         echo "== valgrind" >&2
         scripts/valgrind.sh
+        scripts/clock-matrix.sh
     fi
 done
 echo "== tsan tests" >&2

@@ -57,6 +57,17 @@ const char *bk_t_bin(void)
     return b && *b ? b : "./barkeep";
 }
 
+const char *bk_t_now_or(const char *dflt)
+{
+    const char *t = getenv("BK_TEST_NOW");
+    return t && *t ? t : dflt;
+}
+
+const char *bk_t_now(void)
+{
+    return bk_t_now_or(BK_T_DEFAULT_NOW);
+}
+
 static char *slurp_fd(int fd)
 {
     size_t cap = 4096, n = 0;
@@ -88,6 +99,15 @@ typedef struct exec_plan {
 
 extern char **environ;
 
+static bool has_var(const char *const *list, size_t n, const char *name)
+{
+    size_t len = strlen(name);
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(list[i], name, len) == 0 && list[i][len] == '=')
+            return true;
+    return false;
+}
+
 static exec_plan plan_exec(const char *const argv[], const char *const env[])
 {
     exec_plan x;
@@ -101,7 +121,7 @@ static exec_plan plan_exec(const char *const argv[], const char *const env[])
     x.args = calloc(n + 1, sizeof *x.args);
     for (size_t i = 0; i < n; i++)
         x.args[i] = strdup(argv[i]);
-    x.envp = calloc(ne + nx + 1, sizeof *x.envp);
+    x.envp = calloc(ne + nx + 2, sizeof *x.envp);
     size_t k = 0;
     for (size_t i = 0; i < ne; i++) {
         size_t klen = strcspn(environ[i], "=");
@@ -113,6 +133,11 @@ static exec_plan plan_exec(const char *const argv[], const char *const env[])
     }
     for (size_t j = 0; j < nx; j++)
         x.envp[k++] = strdup(env[j]);
+    if (!has_var((const char *const *)x.envp, k, "BARKEEP_NOW")) {
+        size_t len = strlen("BARKEEP_NOW=") + strlen(bk_t_now()) + 1;
+        x.envp[k] = malloc(len);
+        snprintf(x.envp[k], len, "BARKEEP_NOW=%s", bk_t_now());
+    }
     return x;
 }
 

@@ -19,6 +19,19 @@ char *bk_t_path(const char *dir, const char *name);
 /* The barkeep binary under test ($BARKEEP_BIN). */
 const char *bk_t_bin(void);
 
+/* The instant barkeep's clock is pinned to in every process a test starts:
+ * $BK_TEST_NOW (the clock matrix of scripts/test.sh sets it to hostile
+ * instants: weekends, holidays, before the open, after an early close), else
+ * BK_T_DEFAULT_NOW. bk_t_run and bk_t_spawn put it in the child's
+ * environment as BARKEEP_NOW unless the test set BARKEEP_NOW itself; a test
+ * whose data needs an instant of its own passes --now, which wins. No
+ * process a test starts runs on the wall clock. */
+#define BK_T_DEFAULT_NOW "2026-11-18T20:00:00Z" /* a Wednesday, 15:00 New York */
+const char *bk_t_now(void);
+/* $BK_TEST_NOW, else dflt: for a suite with a default instant of its own
+ * whose checks follow whatever instant it is given. */
+const char *bk_t_now_or(const char *dflt);
+
 typedef struct bk_t_result {
     int status; /* exit code, or 128 + signal */
     char *out;  /* captured stdout (malloc'd, NUL-terminated) */
@@ -26,7 +39,8 @@ typedef struct bk_t_result {
 } bk_t_result;
 
 /* Run argv (argv[0] is the program) with extra environment entries
- * ("K=V", NULL-terminated list or NULL), wait, capture output. */
+ * ("K=V", NULL-terminated list or NULL; BARKEEP_NOW is added as above),
+ * wait, capture output. */
 bk_t_result bk_t_run(const char *const argv[], const char *const env[]);
 void bk_t_result_free(bk_t_result *r);
 

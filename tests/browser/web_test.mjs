@@ -30,7 +30,10 @@ const ART = need('BK_ARTIFACTS');
 const CHROMIUM = process.env.BK_CHROMIUM || '/usr/bin/chromium';
 const { chromium } = createRequire(join(need('BK_BROWSER_DIR'), 'node_modules', '_'))('playwright-core');
 
-const NOW = '2026-11-25T23:00:00Z'; // a Wednesday after the close: no bar closes during the test
+// barkeep's clock: the harness's instant (BK_TEST_NOW, set by the clock
+// matrix of scripts/test.sh), else a Wednesday after the close: no bar closes
+// during the test.
+const NOW = process.env.BK_TEST_NOW || '2026-11-25T23:00:00Z';
 const WAIT_MS = 30000;
 const BENCH_SYMBOLS = ['MSFT', 'NVDA', 'AMZN'];
 

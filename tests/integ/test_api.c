@@ -4,7 +4,8 @@
  * commands one for one, ensure-coverage hydrating an empty database, live
  * events with strictly increasing progress, Last-Event-ID replay, keys and
  * trusted clients, bad input that changes nothing, fetch-bars for external
- * dispatchers, and the operations endpoints.
+ * dispatchers, and the operations endpoints. Windows are 5 days or more, so
+ * they hold sessions at any instant barkeep is pinned to (BK_TEST_NOW).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -243,10 +244,10 @@ static void test_sse_progress(void **state)
     sse_open(&c, &s, "?symbol=MSFT&timeframe=15m", 0);
     sse_pump(&c, 100); /* connected */
     resp r = expect(&s, "POST", "/functions/v1/ensure-coverage",
-                    "{\"symbol\":\"IBM\",\"timeframe\":\"15m\",\"window_days\":2}", svc_hdrs, 200);
+                    "{\"symbol\":\"IBM\",\"timeframe\":\"15m\",\"window_days\":5}", svc_hdrs, 200);
     resp_free(&r);
     r = expect(&s, "POST", "/functions/v1/ensure-coverage",
-               "{\"symbol\":\"MSFT\",\"timeframe\":\"15m\",\"window_days\":2}", svc_hdrs, 200);
+               "{\"symbol\":\"MSFT\",\"timeframe\":\"15m\",\"window_days\":5}", svc_hdrs, 200);
     resp_free(&r);
     run_watch w = {.symbol = "MSFT"};
     assert_true(sse_until(&c, some_run_succeeded, &w, 30000));
@@ -318,7 +319,7 @@ static void test_sse_replay(void **state)
     sse_open(&c, &s, NULL, 0);
     sse_pump(&c, 100);
     resp r = expect(&s, "POST", "/functions/v1/ensure-coverage",
-                    "{\"symbol\":\"IBM\",\"timeframe\":\"1h\",\"window_days\":2}", svc_hdrs, 200);
+                    "{\"symbol\":\"IBM\",\"timeframe\":\"1h\",\"window_days\":5}", svc_hdrs, 200);
     resp_free(&r);
     size_t want = 3;
     assert_true(sse_until(&c, has_n_events, &want, 20000));
@@ -327,7 +328,7 @@ static void test_sse_replay(void **state)
     wait_idle(&s);
     /* while disconnected: another series hydrates */
     r = expect(&s, "POST", "/functions/v1/ensure-coverage",
-               "{\"symbol\":\"ORCL\",\"timeframe\":\"1h\",\"window_days\":2}", svc_hdrs, 200);
+               "{\"symbol\":\"ORCL\",\"timeframe\":\"1h\",\"window_days\":5}", svc_hdrs, 200);
     resp_free(&r);
     wait_idle(&s);
     sse_open(&c, &s, NULL, last);
@@ -487,7 +488,7 @@ static void test_fetch_bars(void **state)
     srv s;
     srv_start(&s, args, key_env);
     resp r = expect(&s, "POST", "/functions/v1/ensure-coverage",
-                    "{\"symbol\":\"NFLX\",\"timeframe\":\"1h\",\"window_days\":3}", svc_hdrs, 200);
+                    "{\"symbol\":\"NFLX\",\"timeframe\":\"1h\",\"window_days\":5}", svc_hdrs, 200);
     int64_t queued = json_integer_value(get(r.json, "backfill_progress.queued_slices"));
     assert_true(queued > 0); /* no worker in this process: they wait */
     resp_free(&r);
@@ -583,7 +584,7 @@ static void test_web_endpoints(void **state)
     resp_free(&r);
     const char *series = "{\"symbol\":\"AMZN\",\"timeframe\":\"1h\"}";
     r = expect(&s, "POST", "/functions/v1/ensure-coverage",
-               "{\"symbol\":\"AMZN\",\"timeframe\":\"1h\",\"window_days\":3}", anon, 200);
+               "{\"symbol\":\"AMZN\",\"timeframe\":\"1h\",\"window_days\":5}", anon, 200);
     resp_free(&r);
     /* the queue can be idle between waves: wait for the series itself */
     for (int i = 0;; i++) {
@@ -648,7 +649,7 @@ static void test_cross_process_events(void **state)
     sse_open(&c, &s, "?symbol=CSCO", 0);
     sse_pump(&c, 100);
     resp r = expect(&s, "POST", "/functions/v1/ensure-coverage",
-                    "{\"symbol\":\"CSCO\",\"timeframe\":\"1h\",\"window_days\":2}", svc_hdrs, 200);
+                    "{\"symbol\":\"CSCO\",\"timeframe\":\"1h\",\"window_days\":5}", svc_hdrs, 200);
     resp_free(&r);
     char csco[] = "CSCO";
     assert_true(sse_until(&c, saw_success_of, csco, 30000));
