@@ -42,7 +42,9 @@
     X(EPROV_RANGE, -4019, "PROVIDER_RANGE", "provider does not serve this time range")             \
     X(EPROV_BREAKER, -4020, "PROVIDER_UNAVAILABLE", "provider circuit breaker is open")            \
     X(EPROV_INCOMPAT, -4021, "NO_COMPATIBLE_PROVIDER",                                             \
-      "no available provider serves this series' feed and adjustment")
+      "no available provider serves this series' feed and adjustment")                             \
+    X(EPROV_EMPTY, -4022, "EMPTY_UNCONFIRMED",                                                     \
+      "provider answered no bars and nothing confirms the symbol exists there")
 
 enum {
 #define BK_ERR_ENUM(name, value, run_code, msg) BK_##name = (value),

@@ -194,6 +194,88 @@ static int fetch_all(bk_store *s, const bk_work_env *env, bk_prov *p, const char
     return rc;
 }
 
+/* ---- empty answers: evidence before coverage ----
+ *
+ * A provider that answers no bars for a range where the calendar expects
+ * bars says either "nothing traded there" (a halt, before a listing, after a
+ * delisting) or "I do not know this symbol" — Massive, Alpaca, Finnhub and
+ * Tradier answer an unknown ticker exactly as they answer an empty range.
+ * The empty answer becomes coverage (confirmed empty) only with evidence that
+ * the symbol exists there: the series already holds bars, or the same
+ * provider serves bars of the symbol around the range (a non-empty
+ * neighbour, probe_neighbour). A probe that finds nothing fails the
+ * provider with UNKNOWN_SYMBOL (permanent: the next provider of the chain is
+ * asked, a second provider serving bars is the third kind of evidence); a
+ * probe that fails is EMPTY_UNCONFIRMED (retryable). Either way no coverage. */
+
+/* Ask p for one page of bars of run's symbol around its slice: daily bars
+ * from two weeks before to a year after a daily run's slice (a listing or a
+ * delisting nearby shows), bars of the run's own timeframe a week either
+ * side of an intraday one (a provider may serve only intraday bars), within
+ * what p serves in one request. The range asked goes to *probe. */
+static int probe_neighbour(bk_store *s, const bk_work_env *env, bk_prov *p, const bk_run *run,
+                           bk_iv *probe, size_t *n_bars, bk_err *err)
+{
+    bool intraday = bk_tf_intraday(run->tf);
+    bk_tf tf = intraday ? run->tf : BK_TF_D1;
+    int64_t from = run->slice_from_us - (intraday ? 7 : 14) * BK_US_PER_DAY;
+    int64_t to = run->slice_to_us + (intraday ? 7 : 366) * BK_US_PER_DAY;
+    to = BK_MIN(to, bk_cal_closed_through(tf, p->anchor, bk_clock_now_us() - p->delay_us));
+    to = BK_MAX(to, run->slice_to_us);
+    int64_t span = p->limits.max_span_us[tf];
+    if (span > 0 && to - from > span) {
+        from = BK_MAX(from, run->slice_from_us - span / 2);
+        to = from + span;
+    }
+    *probe = (bk_iv){from, to};
+    bk_fetch_req req = {.symbol = run->symbol,
+                        .tf = tf,
+                        .from_us = from,
+                        .to_us = to,
+                        .page_token = "",
+                        .attempt = run->attempt};
+    bk_page pg;
+    bk_page_init(&pg);
+    int rc = take_budget(s, env, p, err);
+    if (rc == 0)
+        rc = bk_prov_fetch(p, &req, &pg, err);
+    *n_bars = pg.n;
+    bk_page_fini(&pg);
+    return rc;
+}
+
+/* f holds p's answer for run's slice: 0 when it may become coverage. */
+static int confirm_empty(bk_store *s, const bk_work_env *env, bk_prov *p, const bk_run *run,
+                         const fetch_state *f, bool series_known, bk_err *err)
+{
+    if (f->n > 0 || f->expected == 0 || series_known)
+        return 0;
+    size_t n = 0;
+    bk_err e = {0};
+    bk_iv probe;
+    int rc = probe_neighbour(s, env, p, run, &probe, &n, &e);
+    if (rc == BK_ECANCELED || rc == BK_EPROV_SYMBOL) {
+        *err = e;
+        return rc;
+    }
+    if (rc)
+        return bk_err_set(err, BK_EPROV_EMPTY,
+                          "%s: no bars for %s where %zu were expected, and the check that the "
+                          "symbol exists failed: %s",
+                          p->name, run->symbol, f->expected, e.msg);
+    if (n == 0) {
+        char a[BK_TIME_STR_MAX], b[BK_TIME_STR_MAX];
+        return bk_err_set(err, BK_EPROV_SYMBOL,
+                          "%s: no bars for %s where %zu were expected, nor any from %s to %s: "
+                          "unknown symbol",
+                          p->name, run->symbol, f->expected, bk_time_format(probe.from_us, a),
+                          bk_time_format(probe.to_us, b));
+    }
+    bk_log(BK_LOG_INFO, "work", "confirmed empty run=%s symbol=%s tf=%s provider=%s", run->id,
+           run->symbol, bk_tf_name(run->tf), p->name);
+    return 0;
+}
+
 static int record_failure(bk_store *s, const bk_work_env *env, const bk_prov *p, const char *owner,
                           bk_run *run, int code, const bk_err *why, bk_outcome *out, bk_err *err)
 {
@@ -259,17 +341,23 @@ static int fetch_chain(bk_store *s, const bk_work_env *env, const char *owner, b
                        fetch_state *f, bk_prov **used, bk_err *why)
 {
     *used = NULL;
-    if (!env->provs) {
-        *used = env->prov;
-        return fetch_all(s, env, env->prov, owner, run, f, why);
-    }
-    bk_prov *cand[BK_PROVSET_MAX];
-    size_t nc = bk_provset_chain(env->provs, run->tf, cand, BK_PROVSET_MAX);
     bk_source src;
     memset(&src, 0, sizeof src);
     bk_err e = {0};
     int rc = bk_store_bars_source(s, run->symbol, run->tf, &src, &e);
-    if (rc == BK_ENOENT && nc > 0) { /* a new series: its primary defines it */
+    if (rc && rc != BK_ENOENT) {
+        *why = e;
+        return rc;
+    }
+    bool known = rc == 0; /* the series holds bars: the symbol exists */
+    if (!env->provs) {
+        *used = env->prov;
+        rc = fetch_all(s, env, env->prov, owner, run, f, why);
+        return rc ? rc : confirm_empty(s, env, env->prov, run, f, known, why);
+    }
+    bk_prov *cand[BK_PROVSET_MAX];
+    size_t nc = bk_provset_chain(env->provs, run->tf, cand, BK_PROVSET_MAX);
+    if (!known && nc > 0) { /* a new series: its primary defines it */
         bk_strlcpy(src.feed, cand[0]->feed, sizeof src.feed);
         bk_strlcpy(src.adjustment, cand[0]->adjustment, sizeof src.adjustment);
     } else if (rc) {
@@ -305,6 +393,8 @@ static int fetch_chain(bk_store *s, const bk_work_env *env, const char *owner, b
         bk_err_clear(why);
         rc = fetch_all(s, env, p, owner, run, f, why);
         bk_provset_report(env->provs, p, rc, bk_clock_now_us());
+        if (rc == 0)
+            rc = confirm_empty(s, env, p, run, f, known, why);
         *used = p;
         if (rc == 0) {
             if (failed_once)
