@@ -277,7 +277,13 @@ int bk_route_ensure_coverage(bk_http_req *r)
     bk_strlcpy(d.symbol, q.symbol, sizeof d.symbol);
     bk_tick_stats t;
     series_report rep = {0};
-    int rc = bk_store_def_put(s, &d, BK_PUT_RAISE, NULL, now, &err);
+    bk_work_env env = {.prov = o->prov, .provs = o->provs, .conf = o->conf};
+    int rc = bk_work_symbol_check(s, &env, d.symbol, d.tf, &err);
+    if (rc == BK_EPROV_SYMBOL) { /* nothing written: no definition, no run */
+        bk_http_store_put(r, s);
+        return bk_http_error(r, 404, "unknown_symbol", "%s", err.msg);
+    }
+    rc = bk_store_def_put(s, &d, BK_PUT_RAISE, NULL, now, &err);
     if (rc == 0)
         rc = bk_plan_tick(s, &o->plan, &d, now, "ensure-coverage", &t, &err);
     if (rc == 0 && t.enqueued)

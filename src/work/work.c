@@ -194,6 +194,13 @@ static int fetch_all(bk_store *s, const bk_work_env *env, bk_prov *p, const char
     return rc;
 }
 
+static void add_note(char *buf, size_t cap, const char *note)
+{
+    size_t n = strlen(buf);
+    if (n + 3 < cap)
+        snprintf(buf + n, cap - n, "%s%s", n ? "; " : "", note);
+}
+
 /* ---- empty answers: evidence before coverage ----
  *
  * A provider that answers no bars for a range where the calendar expects
@@ -276,6 +283,43 @@ static int confirm_empty(bk_store *s, const bk_work_env *env, bk_prov *p, const 
     return 0;
 }
 
+int bk_work_symbol_check(bk_store *s, const bk_work_env *env, const char *symbol, bk_tf tf,
+                         bk_err *err)
+{
+    bk_source src;
+    bk_err e = {0};
+    int rc = bk_store_bars_source(s, symbol, tf, &src, &e);
+    if (rc != BK_ENOENT) /* holds bars (known), or a store error: the runs will tell */
+        return 0;
+    bk_prov *cand[BK_PROVSET_MAX];
+    size_t nc = env->provs ? bk_provset_chain(env->provs, tf, cand, BK_PROVSET_MAX) : 1;
+    if (!env->provs)
+        cand[0] = env->prov;
+    bk_run probe = {.tf = tf, .attempt = 1};
+    bk_strlcpy(probe.symbol, symbol, sizeof probe.symbol);
+    char said[BK_ERR_MSG_MAX] = "";
+    for (size_t i = 0; i < nc; i++) {
+        bk_prov *p = cand[i];
+        int64_t last = bk_cal_closed_through(tf, p->anchor, bk_clock_now_us() - p->delay_us);
+        probe.slice_to_us = last;
+        probe.slice_from_us = last - BK_US_PER_DAY;
+        size_t n = 0;
+        bk_iv iv;
+        bk_err_clear(&e);
+        rc = probe_neighbour(s, env, p, &probe, &iv, &n, &e);
+        if (rc == 0 && n > 0)
+            return 0;
+        if (rc != 0 && rc != BK_EPROV_SYMBOL)
+            return 0; /* could not tell: let the runs find out */
+        char note[BK_ERR_MSG_MAX];
+        snprintf(note, sizeof note, "%s", rc ? e.msg : p->name);
+        if (rc == 0)
+            bk_strlcpy(note + strlen(note), ": no bars", sizeof note - strlen(note));
+        add_note(said, sizeof said, note);
+    }
+    return bk_err_set(err, BK_EPROV_SYMBOL, "no provider knows %s (%s)", symbol, said);
+}
+
 static int record_failure(bk_store *s, const bk_work_env *env, const bk_prov *p, const char *owner,
                           bk_run *run, int code, const bk_err *why, bk_outcome *out, bk_err *err)
 {
@@ -323,13 +367,6 @@ static int record_failure(bk_store *s, const bk_work_env *env, const bk_prov *p,
 static bool final_for_run(int rc)
 {
     return rc == BK_ELEASE || rc == BK_ECANCELED || rc == BK_ESTORE || rc == BK_EBUSY;
-}
-
-static void add_note(char *buf, size_t cap, const char *note)
-{
-    size_t n = strlen(buf);
-    if (n + 3 < cap)
-        snprintf(buf + n, cap - n, "%s%s", n ? "; " : "", note);
 }
 
 /* Fetch the run's slice from the first provider of its chain that is

@@ -57,6 +57,15 @@ typedef struct bk_outcome {
 int bk_work_execute(bk_store *s, const bk_work_env *env, const char *owner, bk_run *run,
                     bk_outcome *out, bk_err *err);
 
+/* Does a provider know symbol? For a series that holds no bars yet, asks
+ * each provider of tf's chain for its bars of the last day and the week
+ * around it (one request each, taking budget tokens) until one serves some.
+ * 0 when one did, when the series already holds bars, or when no answer
+ * could tell (an error: the runs will find out); BK_EPROV_SYMBOL when every
+ * provider answered "unknown" or nothing. Writes nothing. */
+int bk_work_symbol_check(bk_store *s, const bk_work_env *env, const char *symbol, bk_tf tf,
+                         bk_err *err);
+
 /* bk_work_execute in two steps, for a caller that commits finished runs in
  * batches (the pool with claim_batch > 1). */
 typedef struct bk_work_ready {

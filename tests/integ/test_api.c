@@ -437,6 +437,10 @@ static void test_bad_input(void **state)
     expect_error(&s, "POST", E, "{", 400, "invalid_json");
     expect_error(&s, "POST", E, "", 400, "invalid_json");
     expect_error(&s, "POST", E, "[1,2]", 400, "invalid_body");
+    /* a symbol no provider knows (the sim knows none starting ZZZ): said at
+     * once, and no definition or run is created */
+    expect_error(&s, "POST", E, "{\"symbol\":\"ZZZQ\",\"timeframe\":\"1h\"}", 404,
+                 "unknown_symbol");
     expect_error(&s, "POST", E, "{\"symbol\":1,\"timeframe\":\"1h\"}", 400, "invalid_type");
     expect_error(&s, "POST", E, "{\"symbol\":\"AAPL\",\"timeframe\":\"1h\",\"window_days\":\"7\"}",
                  400, "invalid_type");

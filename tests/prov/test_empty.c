@@ -43,7 +43,7 @@
 
 typedef struct server {
     atomic_int requests;
-    atomic_int fail_probe; /* answer 500 to a request that spans more than 30 days */
+    atomic_int fail_probe; /* answer 500 to a request that spans more than 10 days */
 } server;
 
 static int64_t day_us(int y, int m, int d)
@@ -80,7 +80,7 @@ static double price(int64_t ts_us)
 static bool refuse(server *sv, int64_t from, int64_t to, fx_resp *r)
 {
     atomic_fetch_add(&sv->requests, 1);
-    if (atomic_load(&sv->fail_probe) && to - from > 30 * BK_US_PER_DAY) {
+    if (atomic_load(&sv->fail_probe) && to - from > 10 * BK_US_PER_DAY) {
         r->status = 500;
         fx_body(r, "{\"error\":\"internal\"}");
         return true;
@@ -115,8 +115,7 @@ static void massive_handler(void *ctx, const fx_req *req, fx_resp *r)
             bk_buf_printf(&out,
                           "%s{\"v\":1000,\"vw\":%.2f,\"o\":%.2f,\"c\":%.2f,\"h\":%.2f,"
                           "\"l\":%.2f,\"t\":%lld,\"n\":10}",
-                          i ? "," : "", o, o, o + 1, o + 2, o - 1,
-                          (long long)(cb[i].ts_us / 1000));
+                          i ? "," : "", o, o, o + 1, o + 2, o - 1, (long long)(cb[i].ts_us / 1000));
         }
         bk_buf_puts(&out, "],");
     }
@@ -197,7 +196,9 @@ static bk_prov *make(int which, const char *url)
                        .key = "key-id-0123456789",
                        .secret = "secret-0123456789",
                        .feed = which == ALPACA ? "sip" : NULL,
-                       .adjustment = which == FINNHUB ? "split" : which == ALPACA ? "raw" : NULL,
+                       .adjustment = which == FINNHUB  ? "split"
+                                     : which == ALPACA ? "raw"
+                                                       : NULL,
                        .timeout_ms = 5000,
                        .anchor = BK_ANCHOR_SESSION};
     bk_prov *p = NULL;
@@ -375,6 +376,25 @@ static void test_failed_probe_is_unconfirmed(void **state)
     teardown(t);
 }
 
+/* ensure-coverage's check before it writes anything */
+static void test_symbol_check(void **state)
+{
+    (void)state;
+    tfix *t = setup("massive,tradier");
+    bk_err err = {0};
+    assert_int_equal(bk_work_symbol_check(t->s, &t->env, "NOPE", BK_TF_D1, &err), BK_EPROV_SYMBOL);
+    assert_non_null(strstr(err.msg, "NOPE"));
+    assert_int_equal(atomic_load(&t->sv[MASSIVE].requests), 1);
+    assert_int_equal(atomic_load(&t->sv[TRADIER].requests), 1);
+    assert_int_equal(bk_work_symbol_check(t->s, &t->env, "AAPL", BK_TF_D1, &err), 0);
+    assert_int_equal(atomic_load(&t->sv[MASSIVE].requests), 2); /* the primary served bars */
+    assert_int_equal(atomic_load(&t->sv[TRADIER].requests), 1);
+    atomic_store(&t->sv[MASSIVE].fail_probe, 1); /* an error tells nothing: no refusal */
+    atomic_store(&t->sv[TRADIER].fail_probe, 1);
+    assert_int_equal(bk_work_symbol_check(t->s, &t->env, "NOPE", BK_TF_D1, &err), 0);
+    teardown(t);
+}
+
 int main(void)
 {
     int64_t now;
@@ -387,6 +407,7 @@ int main(void)
         cmocka_unit_test(test_halt_is_confirmed_empty),
         cmocka_unit_test(test_known_series_needs_no_probe),
         cmocka_unit_test(test_failed_probe_is_unconfirmed),
+        cmocka_unit_test(test_symbol_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
