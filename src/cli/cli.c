@@ -32,6 +32,7 @@ static const char usage_text[] =
     "  coverage [SYMBOL [TF]]        coverage summary per series\n"
     "  gaps SYMBOL TF                expected trading time not yet covered\n"
     "  bars SYMBOL TF                stored bars as CSV or JSON\n"
+    "  verify SYMBOL TF              fetch stored bars again; report missing, extra, different\n"
     "  adopt [SYMBOL [TF]]           derive coverage from bars already stored (migration)\n"
     "  import FILE.csv               import your own bars (--symbol S --timeframe TF)\n"
     "  providers                     configured providers, chains, budgets, recent health\n"
@@ -263,6 +264,7 @@ static const struct {
     {"coverage", bk_cmd_coverage},
     {"gaps", bk_cmd_gaps},
     {"bars", bk_cmd_bars},
+    {"verify", bk_cmd_verify},
     {"calendar", bk_cmd_calendar},
     {"config", bk_cmd_config},
     {"adopt", bk_cmd_adopt},

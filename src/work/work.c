@@ -557,3 +557,8 @@ int bk_work_execute(bk_store *s, const bk_work_env *env, const char *owner, bk_r
     bk_work_committed(env, run, &r, rc, out);
     return rc;
 }
+
+int bk_work_take_budget(bk_store *s, const bk_work_env *env, const bk_prov *p, bk_err *err)
+{
+    return take_budget(s, env, p, err);
+}

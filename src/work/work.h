@@ -66,6 +66,11 @@ int bk_work_execute(bk_store *s, const bk_work_env *env, const char *owner, bk_r
 int bk_work_symbol_check(bk_store *s, const bk_work_env *env, const char *symbol, bk_tf tf,
                          bk_err *err);
 
+/* Wait for one token of p's request budget (shared through the store by
+ * every worker of every process), as the worker does before each page. 0;
+ * BK_ECANCELED when env->stop is set while waiting; BK_EIO on a store error. */
+int bk_work_take_budget(bk_store *s, const bk_work_env *env, const bk_prov *p, bk_err *err);
+
 /* bk_work_execute in two steps, for a caller that commits finished runs in
  * batches (the pool with claim_batch > 1). */
 typedef struct bk_work_ready {
