@@ -4,6 +4,7 @@
 #include "model/sym.h"
 #include "core/err.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 int bk_sym_parse(const char *s, char out[BK_SYM_MAX + 1])
@@ -12,6 +13,7 @@ int bk_sym_parse(const char *s, char out[BK_SYM_MAX + 1])
     if (!s)
         return BK_EINVAL;
     size_t n = 0;
+    bool alnum = false;
     for (; s[n]; n++) {
         if (n >= BK_SYM_MAX) {
             out[0] = '\0';
@@ -24,10 +26,13 @@ int bk_sym_parse(const char *s, char out[BK_SYM_MAX + 1])
             out[0] = '\0';
             return BK_EINVAL;
         }
+        alnum |= (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
         out[n] = c;
     }
-    if (n == 0)
+    if (!alnum) { /* "", ".", "..", "^/": never a ticker, and dots are path segments */
+        out[0] = '\0';
         return BK_EINVAL;
+    }
     out[n] = '\0';
     return 0;
 }

@@ -174,6 +174,7 @@ int bk_http_get(bk_http *h, const char *who, const bk_http_req *req, bk_http_res
     char errbuf[CURL_ERROR_SIZE] = "";
     int64_t timeout = req->timeout_ms > 0 ? req->timeout_ms : 30000;
     curl_easy_setopt(c, CURLOPT_URL, req->url);
+    curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L); /* the path asked is the path sent */
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(c, CURLOPT_USERAGENT, h->user_agent);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout);

@@ -437,6 +437,8 @@ static void test_bad_input(void **state)
     expect_error(&s, "POST", E, "{", 400, "invalid_json");
     expect_error(&s, "POST", E, "", 400, "invalid_json");
     expect_error(&s, "POST", E, "[1,2]", 400, "invalid_body");
+    /* dots only: no ticker, and a dot segment in a provider's URL */
+    expect_error(&s, "POST", E, "{\"symbol\":\"..\",\"timeframe\":\"1h\"}", 400, "invalid_symbol");
     /* a symbol no provider knows (the sim knows none starting ZZZ): said at
      * once, and no definition or run is created */
     expect_error(&s, "POST", E, "{\"symbol\":\"ZZZQ\",\"timeframe\":\"1h\"}", 404,

@@ -122,7 +122,10 @@ static void test_sym_rejects(void **state)
                          "A@B",        "$SPX",
                          "\xc3\x84PL", "\xe2\x82\xac",
                          "AAPL\xff",   "(A)",
-                         "A+B",        "A\\B"};
+                         "A+B",        "A\\B",
+                         ".",          "..",
+                         "...",        "^/",
+                         "-",          "=./"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char out[BK_SYM_MAX + 1];
         memset(out, 'x', sizeof out);
