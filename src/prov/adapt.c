@@ -122,8 +122,9 @@ static int end_on_whole_bar(bk_page *pg, const bk_fetch_req *req, const bk_adapt
 {
     int64_t last_src = pg->n ? pg->bars[pg->n - 1].ts_us : INT64_MIN;
     bk_err aerr = {0};
-    if (bk_prov_aggregate(pg, req->tf, c->anchor, &aerr) != 0)
-        return bk_err_set(err, BK_EPROV_MALFORMED, "%s: cannot aggregate: %s", c->who, aerr.msg);
+    int rc = bk_prov_aggregate(pg, req->tf, c->anchor, &aerr);
+    if (rc)
+        return bk_err_set(err, rc, "%s: %s", c->who, aerr.msg);
     if (!c->cont[0])
         return 0;
     int64_t resume = INT64_MIN;

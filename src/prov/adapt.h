@@ -68,8 +68,10 @@ typedef struct bk_adapt_cursor {
  * partial) bar is dropped and next_token becomes a resume token from its
  * label (from the end of the last source bar when no whole bar was made),
  * none when that point is at or past to. Then labels are kept in
- * [from, to). BK_EPROV_MALFORMED when aggregation fails or a page would
- * resume at or before where this request started (no progress). */
+ * [from, to). Aggregation's error as is (BK_EBADBAR: an impossible source
+ * bar, or labels going back), prefixed with c->who; BK_EPROV_MALFORMED when
+ * a page would resume at or before where this request started (no
+ * progress). */
 int bk_adapt_finish_cursor(bk_page *pg, const bk_fetch_req *req, const bk_adapt_cursor *c,
                            bk_err *err);
 

@@ -100,6 +100,16 @@ int bk_prov_parse_ny_local(const char *s, int64_t *out_us)
     return 0;
 }
 
+/* Source bar i, checked before it is folded: an impossible bar would
+ * otherwise vanish into a plausible-looking aggregate. */
+static int check_source(const bk_bar *b, size_t i, bk_tf tf, bk_err *err)
+{
+    bk_err e = {0};
+    if (bk_bar_check(b, i, &e) == 0)
+        return 0;
+    return bk_err_set(err, BK_EBADBAR, "source of a %s bar: %s", bk_tf_name(tf), e.msg);
+}
+
 int bk_prov_aggregate(bk_page *pg, bk_tf tf, bk_anchor anchor, bk_err *err)
 {
     size_t w = 0;
@@ -110,6 +120,9 @@ int bk_prov_aggregate(bk_page *pg, bk_tf tf, bk_anchor anchor, bk_err *err)
         bk_bar b = pg->bars[i];
         if (b.ts_us <= last_ts)
             return bk_err_set(err, BK_EBADBAR, "bars go back in time before aggregation");
+        int rc = check_source(&b, i, tf, err);
+        if (rc)
+            return rc;
         last_ts = b.ts_us;
         if (!open || b.ts_us < cur.from_us || b.ts_us >= cur.to_us) {
             bk_calbar cb;

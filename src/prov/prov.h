@@ -6,7 +6,9 @@
  * returns the bars whose label (start) lies in [from, to). Bars are
  * normalised to bar-start UTC (see model/bar.h). A page that is not the last
  * sets next_token; the caller passes it back for the next page. The worker
- * validates every bar; providers only parse.
+ * validates every bar; providers only parse, except that a bar they build
+ * from finer ones (bk_prov_aggregate) is built only from bars that each
+ * pass the worker's value rules (BK_EBADBAR otherwise, nothing returned).
  *
  * Errors are BK_EPROV_* codes (core/err.h) with the provider's words in err;
  * a 429 sets err->retry_after_ms when the provider said how long to wait.
@@ -136,7 +138,10 @@ int bk_prov_parse_ny_local(const char *s, int64_t *out_us);
  * bars of tf labelled by the calendar with anchor: a bar goes to the expected
  * tf bar whose trading span contains its start; bars outside every span
  * (closed market) are dropped; open = first, close = last, high/low =
- * extremes, volume = sum. BK_EBADBAR if the input goes back in time. */
+ * extremes, volume = sum. Every input bar must pass bk_bar_check (the
+ * worker's value rules, model/bar.h) before it is folded, dropped ones
+ * included. BK_EBADBAR, naming the bar, if one does not or if the input goes
+ * back in time; the page is then left unspecified (callers reset it). */
 int bk_prov_aggregate(bk_page *pg, bk_tf tf, bk_anchor anchor, bk_err *err);
 
 /* ---- HTTP providers ---- */

@@ -2,19 +2,18 @@
  * validate.c — the worker's bar checks (see validate.h for the rules).
  *
  * Each bar goes through three checks in order — its label against the
- * previous one, its values, its place on the calendar and in the slice — and
- * the first failure is reported with the bar's index and label, so a bad
- * page in the logs points at the exact bar. Extended-hours intraday bars are
- * recognised here without the calendar's help for expected bars: the label
- * must sit on the grid of the day's expected bars (same base, same step),
- * inside the day's [pre, post).
+ * previous one, its values (bk_bar_check in model/bar.h, the rule the
+ * providers' aggregation also applies to its source bars), its place on the
+ * calendar and in the slice — and the first failure is reported with the
+ * bar's index and label, so a bad page in the logs points at the exact bar. Extended-hours intraday
+ * bars are recognised here without the calendar's help for expected bars: the label must sit on the
+ * grid of the day's expected bars (same base, same step), inside the day's [pre, post).
  *
  * Read next: cal/cal.h (what is expected), work/work.c (the caller).
  */
 #include "work/validate.h"
 #include "model/time.h"
 
-#include <math.h>
 #include <stdbool.h>
 
 /* Where the bar lies in time: the span the slice check uses. */
@@ -22,38 +21,6 @@ typedef struct placed {
     int64_t from_us, to_us;
     bool regular;
 } placed;
-
-static int bad(bk_err *err, size_t i, int64_t ts_us, const char *what, double a, double b)
-{
-    char t[BK_TIME_STR_MAX];
-    return bk_err_set(err, BK_EBADBAR, "bar %zu (%s): %s (%.10g vs %.10g)", i,
-                      bk_time_format(ts_us, t), what, a, b);
-}
-
-static int check_values(const bk_bar *b, size_t i, bk_err *err)
-{
-    char t[BK_TIME_STR_MAX];
-    const struct {
-        const char *name;
-        double v;
-    } px[] = {{"open", b->open}, {"high", b->high}, {"low", b->low}, {"close", b->close}};
-    for (size_t k = 0; k < sizeof px / sizeof px[0]; k++) {
-        if (!isfinite(px[k].v) || px[k].v <= 0.0)
-            return bk_err_set(err, BK_EBADBAR, "bar %zu (%s): %s %.10g is not a positive price", i,
-                              bk_time_format(b->ts_us, t), px[k].name, px[k].v);
-    }
-    if (!isfinite(b->volume) || b->volume < 0.0)
-        return bk_err_set(err, BK_EBADBAR, "bar %zu (%s): volume %.10g is not >= 0", i,
-                          bk_time_format(b->ts_us, t), b->volume);
-    if (b->high < b->low)
-        return bad(err, i, b->ts_us, "high below low", b->high, b->low);
-    if (b->high < fmax(b->open, b->close))
-        return bad(err, i, b->ts_us, "high below max(open, close)", b->high,
-                   fmax(b->open, b->close));
-    if (b->low > fmin(b->open, b->close))
-        return bad(err, i, b->ts_us, "low above min(open, close)", b->low, fmin(b->open, b->close));
-    return 0;
-}
 
 static int64_t floor_mod(int64_t a, int64_t b)
 {
@@ -97,7 +64,7 @@ static int check_one(const bk_bar *bars, size_t i, bk_tf tf, bk_anchor anchor,
     if (i > 0 && b->ts_us <= bars[i - 1].ts_us)
         return bk_err_set(err, BK_EBADBAR, "bar %zu (%s): label not after bar %zu (%s)", i,
                           bk_time_format(b->ts_us, t), i - 1, bk_time_format(bars[i - 1].ts_us, u));
-    int rc = check_values(b, i, err);
+    int rc = bk_bar_check(b, i, err);
     if (rc)
         return rc;
     placed p;

@@ -29,8 +29,9 @@
  * slice [slice_from_us, slice_to_us). Returns 0 if every bar is valid, else
  * BK_EBADBAR with err naming the first bad bar (index, label, what is wrong).
  * A bar is valid when:
- *   - open, high, low, close are finite and > 0; volume is finite and >= 0;
- *   - high >= max(open, close), low <= min(open, close), high >= low;
+ *   - its values pass bk_bar_check (model/bar.h): open, high, low, close
+ *     are finite and > 0; volume is finite and >= 0; high >= max(open,
+ *     close), low <= min(open, close), high >= low;
  *   - its label is an expected bar of the calendar (bk_cal_bar_at), or, for
  *     intraday tf only, an extended-hours label: on the same grid as the
  *     day's expected bars, inside that trading day's [pre, post), outside

@@ -198,6 +198,16 @@ int pt_fetch(pt_env *e, bk_tf tf, int64_t from, int64_t to, const char *token)
     return fetch_into(e, &req, &e->pg);
 }
 
+void pt_check_bad_source_bar(pt_env *e, bk_tf tf, int64_t from, int64_t to)
+{
+    assert_int_equal(pt_fetch(e, tf, from, to, NULL), BK_EBADBAR);
+    assert_int_equal(e->err.code, BK_EBADBAR);
+    assert_string_equal(bk_err_run_code(e->err.code), "INVALID_BAR");
+    if (!strstr(e->err.msg, "high below low"))
+        fail_msg("%s: unexpected message \"%s\"", bk_tf_name(tf), e->err.msg);
+    assert_int_equal(e->pg.n, 0);
+}
+
 int pt_fetch_at(pt_env *e, const char *sym, bk_tf tf, const char *from, const char *to)
 {
     bk_fetch_req req = {

@@ -114,6 +114,11 @@ int pt_fetch_at(pt_env *e, const char *sym, bk_tf tf, const char *from, const ch
  * code (e->err). */
 int pt_fetch_all(pt_env *e, bk_tf tf, int64_t from, int64_t to, bk_page *all);
 
+/* A fetch of AAPL tf [from, to) whose answer holds an impossible source bar
+ * (high below low) for an aggregated timeframe fails with BK_EBADBAR
+ * (INVALID_BAR) naming that, and returns no bar. */
+void pt_check_bad_source_bar(pt_env *e, bk_tf tf, int64_t from, int64_t to);
+
 /* Request i the fixture received (asserted to exist). */
 fx_req pt_request(pt_env *e, int i);
 /* The last request the fixture received (asserted to exist). */

@@ -64,7 +64,28 @@ static size_t daily(int64_t from_us, int64_t to_us, bk_calbar *out, size_t cap)
     return k;
 }
 
-/* Massive: /v2/aggs/ticker/SYM/range/1/day/YYYY-MM-DD/YYYY-MM-DD */
+/* Massive's 30-minute bars of Monday 2025-07-07 09:30-11:00 New York, the
+ * 10:00 one impossible (high below low): the source of 1h and 4h bars. */
+static void bad_minutes(fx_resp *r)
+{
+    static const double px[4][4] = {{100, 102, 99, 101},
+                                    {101, 99, 103, 101.5},
+                                    {101.5, 103, 100.5, 102},
+                                    {102, 103.5, 101, 102.5}};
+    bk_buf out;
+    bk_buf_init(&out);
+    bk_buf_puts(&out, "{\"ticker\":\"X\",\"results\":[");
+    for (int i = 0; i < 4; i++)
+        bk_buf_printf(&out, "%s{\"v\":1000,\"o\":%g,\"h\":%g,\"l\":%g,\"c\":%g,\"t\":%lld}",
+                      i ? "," : "", px[i][0], px[i][1], px[i][2], px[i][3],
+                      1751895000000LL + i * 1800000LL);
+    bk_buf_puts(&out, "],\"status\":\"OK\",\"request_id\":\"r1\"}");
+    r->body = out.data;
+    r->len = out.len;
+}
+
+/* Massive: /v2/aggs/ticker/SYM/range/1/day/YYYY-MM-DD/YYYY-MM-DD (and the
+ * 30-minute bars above) */
 static void massive_handler(void *ctx, const fx_req *req, fx_resp *r)
 {
     server *sv = ctx;
@@ -72,6 +93,10 @@ static void massive_handler(void *ctx, const fx_req *req, fx_resp *r)
     if (st) {
         r->status = st;
         fx_body(r, "{\"status\":\"ERROR\",\"request_id\":\"x\",\"error\":\"internal\"}");
+        return;
+    }
+    if (strstr(req->path, "/range/30/minute/")) {
+        bad_minutes(r);
         return;
     }
     const char *p = strstr(req->path, "/range/1/day/");
@@ -217,15 +242,15 @@ static int64_t day_us(int y, int m, int d)
     return bk_prov_day_label(bk_days_from_civil(y, m, d));
 }
 
-/* Enqueue a d1 run of sym over [from, to) and claim it. */
-static bk_run claim_run(bk_store *s, const char *sym, int64_t from, int64_t to)
+/* Enqueue a run of sym tf over [from, to) and claim it. */
+static bk_run claim_run(bk_store *s, const char *sym, bk_tf tf, int64_t from, int64_t to)
 {
     bk_err err = {0};
     bk_run r;
     memset(&r, 0, sizeof r);
     bk_strlcpy(r.symbol, sym, sizeof r.symbol);
-    r.tf = BK_TF_D1;
-    r.type = BK_JOB_HISTORICAL;
+    r.tf = tf;
+    r.type = bk_job_for_tf(tf);
     r.slice_from_us = from;
     r.slice_to_us = to;
     r.priority = 1;
@@ -241,11 +266,11 @@ static bk_run claim_run(bk_store *s, const char *sym, int64_t from, int64_t to)
     return c;
 }
 
-static int64_t bars_of(bk_store *s, const char *sym)
+static int64_t bars_of(bk_store *s, const char *sym, bk_tf tf)
 {
     int64_t n = 0;
     bk_err err = {0};
-    if (bk_store_bars_count(s, sym, BK_TF_D1, &n, &err))
+    if (bk_store_bars_count(s, sym, tf, &n, &err))
         fail_msg("count: %s", err.msg);
     return n;
 }
@@ -257,14 +282,14 @@ static void test_fallback(void **state)
     atomic_store(&t->ms.fail_status, 500);
     bk_prov *massive = bk_provset_get(t->ps, "massive"), *alpaca = bk_provset_get(t->ps, "alpaca");
     /* June 2025: 20 sessions (Juneteenth closed) */
-    bk_run r = claim_run(t->s, "AAPL", day_us(2025, 6, 2), day_us(2025, 7, 1));
+    bk_run r = claim_run(t->s, "AAPL", BK_TF_D1, day_us(2025, 6, 2), day_us(2025, 7, 1));
     bk_outcome out;
     bk_err err = {0};
     assert_int_equal(bk_work_execute(t->s, &t->env, OWNER, &r, &out, &err), 0);
     assert_int_equal(out.status, BK_ST_SUCCESS);
     assert_string_equal(out.provider, "alpaca");
     assert_int_equal(out.rows_written, 20);
-    assert_int_equal(bars_of(t->s, "AAPL"), 20);
+    assert_int_equal(bars_of(t->s, "AAPL", BK_TF_D1), 20);
     bk_run got;
     assert_int_equal(bk_store_run_get(t->s, r.id, &got, &err), 0);
     assert_string_equal(got.provider, "alpaca");
@@ -283,17 +308,17 @@ static void test_fallback(void **state)
 
     /* a second failing run opens the primary's breaker; the third run goes
      * straight to the secondary */
-    r = claim_run(t->s, "MSFT", day_us(2025, 6, 2), day_us(2025, 7, 1));
+    r = claim_run(t->s, "MSFT", BK_TF_D1, day_us(2025, 6, 2), day_us(2025, 7, 1));
     assert_int_equal(bk_work_execute(t->s, &t->env, OWNER, &r, &out, &err), 0);
     assert_string_equal(out.provider, "alpaca");
     assert_int_equal(bk_provset_breaker(t->ps, massive, bk_clock_now_us(), &until),
                      BK_BREAKER_OPEN);
     int asked = fx_count(t->fm);
-    r = claim_run(t->s, "NVDA", day_us(2025, 6, 2), day_us(2025, 7, 1));
+    r = claim_run(t->s, "NVDA", BK_TF_D1, day_us(2025, 6, 2), day_us(2025, 7, 1));
     assert_int_equal(bk_work_execute(t->s, &t->env, OWNER, &r, &out, &err), 0);
     assert_string_equal(out.provider, "alpaca");
     assert_int_equal(fx_count(t->fm), asked); /* not asked while open */
-    assert_int_equal(bars_of(t->s, "NVDA"), 20);
+    assert_int_equal(bars_of(t->s, "NVDA", BK_TF_D1), 20);
     teardown(t);
 }
 
@@ -302,13 +327,13 @@ static void test_incompatible_refused(void **state)
     (void)state;
     tfix *t = setup("raw"); /* the secondary serves unadjusted bars */
     atomic_store(&t->ms.fail_status, 503);
-    bk_run r = claim_run(t->s, "AAPL", day_us(2025, 6, 2), day_us(2025, 7, 1));
+    bk_run r = claim_run(t->s, "AAPL", BK_TF_D1, day_us(2025, 6, 2), day_us(2025, 7, 1));
     bk_outcome out;
     bk_err err = {0};
     assert_int_equal(bk_work_execute(t->s, &t->env, OWNER, &r, &out, &err), 0);
     assert_int_equal(out.status, BK_ST_QUEUED); /* waits for a compatible provider */
     assert_int_equal(fx_count(t->fa), 0);       /* never asked */
-    assert_int_equal(bars_of(t->s, "AAPL"), 0);
+    assert_int_equal(bars_of(t->s, "AAPL", BK_TF_D1), 0);
     bk_run got;
     assert_int_equal(bk_store_run_get(t->s, r.id, &got, &err), 0);
     assert_string_equal(got.error_code, "PROVIDER_5XX");
@@ -328,7 +353,7 @@ static void test_incompatible_refused(void **state)
     assert_int_equal(bk_store_run_get(t->s, r.id, &got, &err), 0);
     assert_string_equal(got.error_code, "PROVIDER_UNAVAILABLE");
     assert_non_null(strstr(got.error_message, "massive: circuit breaker open"));
-    assert_int_equal(bars_of(t->s, "AAPL"), 0);
+    assert_int_equal(bars_of(t->s, "AAPL", BK_TF_D1), 0);
     teardown(t);
 }
 
@@ -392,6 +417,42 @@ static void test_rate_limit_respected(void **state)
     teardown(t);
 }
 
+/* A 1h run whose source bars hold one impossible bar: the run fails with
+ * INVALID_BAR, and neither bars nor coverage are stored for it. */
+static void test_bad_source_bar_not_stored(void **state)
+{
+    (void)state;
+    tfix *t = setup("split");
+    bk_provset_free(t->ps);
+    bk_breaker_cfg bc = {.failures = 5, .open_us = BK_US_PER_S};
+    t->ps = bk_provset_new(&bc);
+    bk_err err = {0};
+    bk_prov *ms = make(bk_massive_new, fx_url(t->fm), NULL, "split");
+    assert_int_equal(bk_provset_add(t->ps, ms, &err), 0);
+    assert_int_equal(bk_provset_set_chain(t->ps, BK_CLASS_INTRADAY, "massive", &err), 0);
+    assert_int_equal(bk_provset_set_chain(t->ps, BK_CLASS_DAILY, "massive", &err), 0);
+    t->env = (bk_work_env){.prov = ms, .provs = t->ps, .conf = &t->conf};
+    int64_t open = bk_cal_ny_to_utc(bk_days_from_civil(2025, 7, 7), 9, 30);
+    for (int tf = BK_TF_1H; tf <= BK_TF_4H; tf++) {
+        bk_run r = claim_run(t->s, "AAPL", (bk_tf)tf, open, open + 2 * BK_US_PER_HOUR);
+        bk_outcome out;
+        assert_int_equal(bk_work_execute(t->s, &t->env, OWNER, &r, &out, &err), 0);
+        assert_int_equal(out.code, BK_EBADBAR);
+        bk_run got;
+        assert_int_equal(bk_store_run_get(t->s, r.id, &got, &err), 0);
+        assert_string_equal(got.error_code, "INVALID_BAR");
+        assert_non_null(strstr(got.error_message, "high below low"));
+        assert_int_equal(got.rows_written, 0);
+        assert_int_equal(bars_of(t->s, "AAPL", (bk_tf)tf), 0);
+        bk_series *st = NULL;
+        size_t n_st = 0;
+        assert_int_equal(bk_store_series_load(t->s, "AAPL", tf, &st, &n_st, &err), 0);
+        assert_true(n_st == 0 || st[0].covered.n == 0);
+        bk_series_free(st, n_st);
+    }
+    teardown(t);
+}
+
 /* The real binary, configured only through settings and the environment:
  * the key from MASSIVE_API_KEY, the base URL from massive_url; `tick --wait`
  * hydrates a daily series from the fixture; the bars record massive / sip /
@@ -449,8 +510,8 @@ static void test_binary_configuration(void **state)
     assert_string_equal(src.provider, "massive");
     assert_string_equal(src.feed, "sip");
     assert_string_equal(src.adjustment, "split");
-    assert_true(bars_of(t->s, "AAPL") >= 20);
-    assert_int_equal(bars_of(t->s, "AAPL"), atomic_load(&t->ms.bars_served));
+    assert_true(bars_of(t->s, "AAPL", BK_TF_D1) >= 20);
+    assert_int_equal(bars_of(t->s, "AAPL", BK_TF_D1), atomic_load(&t->ms.bars_served));
     const char *gaps[] = {bk_t_bin(), "--db", t->db, "--now", now, "gaps", "AAPL", "d1", NULL};
     r = bk_t_run(gaps, NULL);
     assert_int_equal(r.status, 0);
@@ -465,6 +526,7 @@ int main(void)
         cmocka_unit_test(test_fallback),
         cmocka_unit_test(test_incompatible_refused),
         cmocka_unit_test(test_rate_limit_respected),
+        cmocka_unit_test(test_bad_source_bar_not_stored),
         cmocka_unit_test(test_binary_configuration),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -321,14 +321,35 @@ static void test_constructor(void **state)
     bk_prov_free(p);
 }
 
+/* One impossible 30 bar (high below low) inside the 1h and 4h bars asked
+ * for: the fetch fails with BK_EBADBAR and returns nothing. */
+static void test_aggregate_bad_source_bar(void **state)
+{
+    (void)state;
+    int64_t open = pt_ny(2025, 7, 7, 9, 30);
+    for (int a = 0; a < 2; a++) {
+        pt_env *e = env_new(a ? BK_ANCHOR_CLOCK : BK_ANCHOR_SESSION, 0, NULL);
+        pt_serve(e, 200, "30_bad_bar.json", NULL);
+        int64_t h1 = a ? pt_ny(2025, 7, 7, 10, 0) : open;
+        pt_check_bad_source_bar(e, BK_TF_1H, h1, h1 + 1);
+        pt_check_bad_source_bar(e, BK_TF_4H, open, open + 1);
+        pt_env_free(e);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_multi_bar_page),       cmocka_unit_test(test_single_no_data_extended),
-        cmocka_unit_test(test_daily_dst_and_weekly), cmocka_unit_test(test_hourly_session_anchor),
-        cmocka_unit_test(test_hourly_clock_anchor),  cmocka_unit_test(test_adjustment_split),
-        cmocka_unit_test(test_error_statuses),       cmocka_unit_test(test_transport_and_malformed),
+        cmocka_unit_test(test_multi_bar_page),
+        cmocka_unit_test(test_single_no_data_extended),
+        cmocka_unit_test(test_daily_dst_and_weekly),
+        cmocka_unit_test(test_hourly_session_anchor),
+        cmocka_unit_test(test_hourly_clock_anchor),
+        cmocka_unit_test(test_adjustment_split),
+        cmocka_unit_test(test_error_statuses),
+        cmocka_unit_test(test_transport_and_malformed),
         cmocka_unit_test(test_constructor),
+        cmocka_unit_test(test_aggregate_bad_source_bar),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

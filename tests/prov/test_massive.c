@@ -478,6 +478,23 @@ static void test_aggregate_paged(void **state)
     pt_env_free(e);
 }
 
+/* One impossible 30-minute bar (high below low) inside the 1h and 4h bars
+ * asked for: the fetch fails with BK_EBADBAR and returns nothing, instead of
+ * folding it into a plausible-looking aggregate. */
+static void test_aggregate_bad_source_bar(void **state)
+{
+    (void)state;
+    pt_script s = {.steps = {{.file = "aggs_30m_bad_bar.json"}}, .n = 1};
+    pt_env *e = pt_env_scripted("massive", &s);
+    int64_t open = pt_ny(2025, 7, 7, 9, 30);
+    mk(e, BK_ANCHOR_SESSION, NULL, 0);
+    pt_check_bad_source_bar(e, BK_TF_1H, open, open + BK_US_PER_HOUR + 1);
+    pt_check_bad_source_bar(e, BK_TF_4H, open, open + 1);
+    mk(e, BK_ANCHOR_CLOCK, NULL, 0);
+    pt_check_bad_source_bar(e, BK_TF_1H, pt_ny(2025, 7, 7, 10, 0), pt_ny(2025, 7, 7, 10, 0) + 1);
+    pt_env_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -494,6 +511,7 @@ int main(void)
         cmocka_unit_test(test_aggregate_session),
         cmocka_unit_test(test_aggregate_clock),
         cmocka_unit_test(test_aggregate_paged),
+        cmocka_unit_test(test_aggregate_bad_source_bar),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

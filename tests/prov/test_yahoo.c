@@ -360,6 +360,24 @@ static void test_constructor(void **state)
     assert_int_equal(bk_yahoo_new(&p, &cfg, &err), BK_EINVAL);
 }
 
+/* One impossible source bar (high below low) inside the aggregated bar
+ * asked for: 4h from 60m (session anchor), 1h and 4h from 30m (clock
+ * anchor). The fetch fails with BK_EBADBAR and returns nothing. */
+static void test_aggregate_bad_source_bar(void **state)
+{
+    (void)state;
+    int64_t open = pt_ny(2025, 7, 7, 9, 30);
+    pt_env *e = env_new(BK_ANCHOR_SESSION, 0);
+    pt_serve(e, 200, "60m_bad_bar.json", NULL);
+    pt_check_bad_source_bar(e, BK_TF_4H, open, open + 1);
+    pt_env_free(e);
+    e = env_new(BK_ANCHOR_CLOCK, 0);
+    pt_serve(e, 200, "30m_bad_bar.json", NULL);
+    pt_check_bad_source_bar(e, BK_TF_1H, pt_ny(2025, 7, 7, 10, 0), pt_ny(2025, 7, 7, 10, 0) + 1);
+    pt_check_bad_source_bar(e, BK_TF_4H, pt_ny(2025, 7, 7, 8, 0), open + 1);
+    pt_env_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -368,6 +386,7 @@ int main(void)
         cmocka_unit_test(test_daily_dst_and_weekly),
         cmocka_unit_test(test_hourly_session_anchor),
         cmocka_unit_test(test_hourly_clock_anchor),
+        cmocka_unit_test(test_aggregate_bad_source_bar),
         cmocka_unit_test(test_error_statuses),
         cmocka_unit_test(test_transport_and_malformed),
         cmocka_unit_test(test_symbols),
