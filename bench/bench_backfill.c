@@ -181,7 +181,7 @@ int main(int argc, char **argv)
            (double)counts[BK_ST_SUCCESS] / wall, (double)bars / wall,
            (long long)counts[BK_ST_FAILED]);
 
-    int64_t from = bk_plan_window_start(days, now), n_sim = 0;
+    int64_t from = bk_plan_window_start(&cfg, BK_TF_1M, days, now), n_sim = 0;
     double t_sim = sim_alone(prov, symbols, from, now, &n_sim);
     printf("baseline    sim generating the same bars alone: %lld bars in %.2f s -> %.0f bars/s\n",
            (long long)n_sim, t_sim, (double)n_sim / t_sim);

@@ -291,7 +291,8 @@ int bk_route_ensure_coverage(bk_http_req *r)
     if (rc == 0)
         rc = report_coverage(s, o, &d, now, &rep, &err);
     if (rc == 0)
-        rc = report_runs(s, &d, bk_plan_window_start(d.window_days, now), &rep, &err);
+        rc = report_runs(s, &d, bk_plan_window_start(&o->plan, d.tf, d.window_days, now), &rep,
+                         &err);
     if (rc)
         return store_fail(r, s, &err);
     bk_http_store_put(r, s);

@@ -152,7 +152,7 @@ typedef struct entry {
 static void entry_plan(entry *e, const bk_api_opts *o, const bk_def *d, const bk_series *st,
                        int64_t now)
 {
-    e->window_from = bk_plan_window_start(d->window_days, now);
+    e->window_from = bk_plan_window_start(&o->plan, d->tf, d->window_days, now);
     e->horizon = bk_plan_horizon(&o->plan, d->tf, now);
     bk_plan_expected(&o->plan, d->tf, d->window_days, now, &e->expected);
     bk_ivset gaps;

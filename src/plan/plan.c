@@ -37,18 +37,26 @@ int64_t bk_plan_horizon(const bk_plan_cfg *cfg, bk_tf tf, int64_t now_us)
     return bk_cal_closed_through(tf, cfg->anchor, now_us - cfg->delay_us);
 }
 
-int64_t bk_plan_window_start(int32_t window_days, int64_t now_us)
+/* A slice owns the bars whose trading span starts inside it (work.c), so a
+ * window starting inside a bar's span (a w1 window from a Wednesday) would
+ * leave that bar to no slice: the window starts where that bar starts. */
+int64_t bk_plan_window_start(const bk_plan_cfg *cfg, bk_tf tf, int32_t window_days, int64_t now_us)
 {
     int64_t t = now_us - (int64_t)window_days * BK_US_PER_DAY;
     int64_t r = t % BK_US_PER_DAY;
-    return t - (r < 0 ? r + BK_US_PER_DAY : r);
+    int64_t day = t - (r < 0 ? r + BK_US_PER_DAY : r);
+    bk_calbar cb;
+    if ((unsigned)tf < BK_TF__N && bk_cal_bars(tf, cfg->anchor, day, day + 1, &cb, 1) > 0 &&
+        cb.from_us < day)
+        return cb.from_us;
+    return day;
 }
 
 void bk_plan_expected(const bk_plan_cfg *cfg, bk_tf tf, int32_t window_days, int64_t now_us,
                       bk_ivset *out)
 {
     bk_ivset_clear(out);
-    int64_t from = bk_plan_window_start(window_days, now_us);
+    int64_t from = bk_plan_window_start(cfg, tf, window_days, now_us);
     int64_t to = bk_plan_horizon(cfg, tf, now_us);
     if (to > from)
         bk_cal_trading_time(from, to, false, out);

@@ -2,8 +2,11 @@
  * plan.h — the orchestrator tick: definitions → gaps → slices → queued runs.
  *
  * For each enabled definition, by priority:
- *   window   = [00:00 UTC of (now − window_days), horizon), where horizon is
- *              the end of the latest bar that has closed at now − delay;
+ *   window   = [start, horizon), where start is 00:00 UTC of (now −
+ *              window_days), moved back to the start of the bar's trading
+ *              span when that instant lies inside one (only w1 bars span
+ *              closed-market nights, so only w1 moves), and horizon is the
+ *              end of the latest bar that has closed at now − delay;
  *   expected = window ∩ regular trading sessions (the calendar);
  *   gaps     = expected − covered;
  *   free     = gaps − slices of active runs − slices of dead-lettered runs;
@@ -51,8 +54,12 @@ int64_t bk_plan_slice_step(const bk_plan_cfg *cfg, bk_job type, bk_tf tf);
 
 /* End of the latest closed bar of tf at now (see above). */
 int64_t bk_plan_horizon(const bk_plan_cfg *cfg, bk_tf tf, int64_t now_us);
-/* Start of a window of window_days ending at now. */
-int64_t bk_plan_window_start(int32_t window_days, int64_t now_us);
+/* Start of a window of window_days of tf ending at now: 00:00 UTC of
+ * (now − window_days), or, when that instant lies inside the trading span of
+ * an expected bar of tf (cfg->anchor), the start of that span, so that the
+ * window's first bar is owned by a slice (a slice owns the bars whose span
+ * starts inside it) and gaps count it. Moves once a day, like the date. */
+int64_t bk_plan_window_start(const bk_plan_cfg *cfg, bk_tf tf, int32_t window_days, int64_t now_us);
 /* Expected trading time of (tf, window_days) at now, into out (cleared first). */
 void bk_plan_expected(const bk_plan_cfg *cfg, bk_tf tf, int32_t window_days, int64_t now_us,
                       bk_ivset *out);

@@ -138,7 +138,7 @@ static void check_series(const char *sym, bk_tf tf, int days)
     bk_conf conf;
     bk_conf_defaults(&conf);
     bk_plan_cfg_from_conf(&cfg, &conf, 0);
-    int64_t from = bk_plan_window_start(days, now), to = bk_plan_horizon(&cfg, tf, now);
+    int64_t from = bk_plan_window_start(&cfg, tf, days, now), to = bk_plan_horizon(&cfg, tf, now);
     size_t n_exp = bk_cal_bars(tf, BK_ANCHOR_SESSION, from, to, NULL, 0);
     bk_calbar *exp = calloc(n_exp + 1, sizeof *exp);
     bk_cal_bars(tf, BK_ANCHOR_SESSION, from, to, exp, n_exp);
@@ -189,7 +189,7 @@ static void series_span(const char *sym, bk_tf tf, int days, char *out, size_t c
     bk_conf conf;
     bk_conf_defaults(&conf);
     bk_plan_cfg_from_conf(&cfg, &conf, 0);
-    int64_t from = bk_plan_window_start(days, now), to = bk_plan_horizon(&cfg, tf, now);
+    int64_t from = bk_plan_window_start(&cfg, tf, days, now), to = bk_plan_horizon(&cfg, tf, now);
     size_t n = bk_cal_bars(tf, BK_ANCHOR_SESSION, from, to, NULL, 0);
     assert_true(n > 0);
     bk_calbar *b = calloc(n, sizeof *b);

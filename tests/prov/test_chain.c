@@ -64,6 +64,18 @@ static size_t daily(int64_t from_us, int64_t to_us, bk_calbar *out, size_t cap)
     return k;
 }
 
+/* Expected weekly bars whose label lies in [from, to) (labels: 00:00 New
+ * York of the Monday, as Massive stamps them). */
+static size_t weeks(int64_t from_us, int64_t to_us, bk_calbar *out, size_t cap)
+{
+    bk_calbar all[64];
+    size_t n = bk_cal_bars(BK_TF_W1, BK_ANCHOR_SESSION, from_us, to_us, all, 64), k = 0;
+    for (size_t i = 0; i < n && i < 64 && k < cap; i++)
+        if (all[i].ts_us >= from_us && all[i].ts_us < to_us)
+            out[k++] = all[i];
+    return k;
+}
+
 /* Massive's 30-minute bars of Monday 2025-07-07 09:30-11:00 New York, the
  * 10:00 one impossible (high below low): the source of 1h and 4h bars. */
 static void bad_minutes(fx_resp *r)
@@ -99,13 +111,15 @@ static void massive_handler(void *ctx, const fx_req *req, fx_resp *r)
         bad_minutes(r);
         return;
     }
-    const char *p = strstr(req->path, "/range/1/day/");
+    bool weekly = strstr(req->path, "/range/1/week/") != NULL;
+    const char *p = strstr(req->path, weekly ? "/range/1/week/" : "/range/1/day/");
     int32_t d0, d1;
     char a[11] = "", b[11] = "";
     if (!p || strlen(p) < 13 + 21) {
         r->status = 400;
         return;
     }
+    p += weekly ? 1 : 0; /* "week" is one letter longer than "day" */
     memcpy(a, p + 13, 10);
     memcpy(b, p + 24, 10);
     if (bk_date_parse(a, &d0) || bk_date_parse(b, &d1)) {
@@ -113,7 +127,8 @@ static void massive_handler(void *ctx, const fx_req *req, fx_resp *r)
         return;
     }
     bk_calbar cb[400];
-    size_t n = daily(bk_prov_day_label(d0), bk_prov_day_label(d1 + 1), cb, 400);
+    size_t n = weekly ? weeks(bk_prov_day_label(d0), bk_prov_day_label(d1 + 1), cb, 400)
+                      : daily(bk_prov_day_label(d0), bk_prov_day_label(d1 + 1), cb, 400);
     bk_buf out;
     bk_buf_init(&out);
     bk_buf_printf(&out,
@@ -453,6 +468,74 @@ static void test_bad_source_bar_not_stored(void **state)
     teardown(t);
 }
 
+/* Run the real binary at --now with massive configured (key, fixture URL,
+ * budget) and args after the global options; its exit status is asserted. */
+static bk_t_result run_massive(tfix *t, const char *now, const char *const *args, int status)
+{
+    char fx_set[160];
+    snprintf(fx_set, sizeof fx_set, "massive_url=%s", fx_url(t->fm));
+    const char *argv[32] = {bk_t_bin(),
+                            "--db",
+                            t->db,
+                            "--now",
+                            now,
+                            "--set",
+                            "providers=massive",
+                            "--set",
+                            fx_set,
+                            "--set",
+                            "provider_rates=massive=50",
+                            "--log-level",
+                            "error"};
+    size_t n = 13;
+    for (size_t i = 0; args[i] && n < 31; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    const char *env[] = {"MASSIVE_API_KEY=mk-0123456789abcdef", NULL};
+    bk_t_result r = bk_t_run(argv, env);
+    if (r.status != status)
+        fprintf(stderr, "%s%s", r.out, r.err);
+    assert_int_equal(r.status, status);
+    return r;
+}
+
+/* A weekly window that starts mid-week: 30 days before Thursday 2025-07-03
+ * is 00:00 UTC Tuesday 2025-06-03, inside the week of Monday 2025-06-02.
+ * That week's bar is planned, fetched and stored with the four after it (the
+ * week of 2025-06-30 closed at Thursday's 13:00 early close: July 4 is a
+ * holiday), and `gaps` agrees that nothing is missing. */
+static void test_weekly_window_mid_week(void **state)
+{
+    (void)state;
+    tfix *t = setup("split");
+    const char *now = "2025-07-03T18:00:00Z";
+    const char *add[] = {"jobs", "add", "AAPL", "w1", "--window-days", "30", NULL};
+    bk_t_result r = run_massive(t, now, add, 0);
+    bk_t_result_free(&r);
+    const char *tick[] = {"tick", "--wait", NULL};
+    r = run_massive(t, now, tick, 0);
+    bk_t_result_free(&r);
+    const char *bars[] = {"bars", "AAPL", "w1", NULL};
+    r = run_massive(t, now, bars, 0);
+    const char *want[] = {"2025-06-02T04:00:00Z", "2025-06-09T04:00:00Z", "2025-06-16T04:00:00Z",
+                          "2025-06-23T04:00:00Z", "2025-06-30T04:00:00Z"};
+    const char *line = strchr(r.out, '\n');
+    assert_non_null(line);
+    for (size_t i = 0; i < BK_ARRAY_LEN(want); i++) {
+        assert_non_null(line);
+        if (strncmp(line + 1, want[i], strlen(want[i])) != 0)
+            fail_msg("bar %zu: want %s, got:\n%s", i, want[i], r.out);
+        line = strchr(line + 1, '\n');
+    }
+    assert_string_equal(line, "\n");
+    bk_t_result_free(&r);
+    const char *gaps[] = {"gaps", "AAPL", "w1", NULL};
+    r = run_massive(t, now, gaps, 0);
+    assert_string_equal(r.out, "GAP_FROM             GAP_TO               GAP_HOURS\n"); /* none */
+    bk_t_result_free(&r);
+    teardown(t);
+}
+
 /* The real binary, configured only through settings and the environment:
  * the key from MASSIVE_API_KEY, the base URL from massive_url; `tick --wait`
  * hydrates a daily series from the fixture; the bars record massive / sip /
@@ -528,6 +611,7 @@ int main(void)
         cmocka_unit_test(test_rate_limit_respected),
         cmocka_unit_test(test_bad_source_bar_not_stored),
         cmocka_unit_test(test_binary_configuration),
+        cmocka_unit_test(test_weekly_window_mid_week),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/clock.h"
@@ -307,6 +308,109 @@ static void test_provider_span_slicing(void **state)
     }
 }
 
+/* 00:00 UTC of (now - days): the window's start before it is moved to a bar. */
+static int64_t utc_day_start(int days, int64_t now)
+{
+    int64_t t = now - days * BK_US_PER_DAY;
+    return t - ((t % BK_US_PER_DAY) + BK_US_PER_DAY) % BK_US_PER_DAY;
+}
+
+/* Every expected bar touching the window [00:00 UTC of (now - days),
+ * horizon) is owned by exactly one planned slice (its trading span starts
+ * inside it), so it is fetched; and once those slices are covered no gap is
+ * left. */
+static void check_bars_owned(const bk_plan_cfg *cfg, bk_tf tf, int days, int64_t now)
+{
+    bk_def d = def_of("AAPL", tf, days);
+    bk_series st;
+    series_init(&st, "AAPL", tf);
+    bk_run runs[64], all[512];
+    size_t n_all = 0;
+    bool more = true;
+    while (more) {
+        size_t n = plan(cfg, &d, &st, now, runs, 64, &more);
+        for (size_t i = 0; i < n; i++) {
+            assert_true(n_all < 512);
+            all[n_all++] = runs[i];
+            bk_ivset_add(&st.active, runs[i].slice_from_us, runs[i].slice_to_us);
+        }
+    }
+    int64_t from = utc_day_start(days, now), to = bk_plan_horizon(cfg, tf, now);
+    size_t n_cb = to > from ? bk_cal_bars(tf, cfg->anchor, from, to, NULL, 0) : 0;
+    bk_calbar *cb = calloc(n_cb + 1, sizeof *cb);
+    bk_cal_bars(tf, cfg->anchor, from, to, cb, n_cb);
+    for (size_t k = 0; k < n_cb; k++) {
+        if (cb[k].to_us > to)
+            continue; /* still open at the horizon: not expected yet */
+        int owners = 0;
+        for (size_t i = 0; i < n_all; i++)
+            owners += all[i].slice_from_us <= cb[k].from_us && cb[k].from_us < all[i].slice_to_us;
+        if (owners != 1) {
+            char a[BK_TIME_STR_MAX], b[BK_TIME_STR_MAX];
+            fail_msg("%s window %d days at %s: bar %s owned by %d slices", bk_tf_name(tf), days,
+                     bk_time_format(now, a), bk_time_format(cb[k].ts_us, b), owners);
+        }
+    }
+    free(cb);
+    bk_ivset gaps;
+    bk_ivset_init(&gaps);
+    bk_plan_gaps(cfg, &d, &st.active, now, &gaps);
+    assert_int_equal(gaps.n, 0);
+    bk_ivset_fini(&gaps);
+    series_fini(&st);
+}
+
+/* A w1 window that starts mid-week (00:00 UTC Thursday 2026-10-22, Wednesday
+ * evening in New York) starts at that week's first open instead, so the
+ * week's bar (labelled 00:00 New York Monday 2026-10-19) is planned and
+ * counted as a gap until covered. d1 and intraday windows start at 00:00 UTC,
+ * when no bar of theirs is open. Every timeframe, both anchors, windows
+ * starting on every weekday: each bar touching the window is owned by
+ * exactly one slice. */
+static void test_window_starts_at_a_bar(void **state)
+{
+    (void)state;
+    bk_plan_cfg cfg = cfg_default();
+    int64_t now = T("2026-11-18T20:00:00Z"), mon_open = T("2026-10-19T13:30:00Z");
+    assert_int_equal(bk_plan_window_start(&cfg, BK_TF_W1, 27, now), mon_open);
+    bk_calbar wk;
+    assert_true(bk_cal_bar_at(BK_TF_W1, cfg.anchor, T("2026-10-19T04:00:00Z"), &wk));
+    assert_int_equal(wk.from_us, mon_open);
+    bk_def d = def_of("AAPL", BK_TF_W1, 27);
+    bk_ivset gaps;
+    bk_ivset_init(&gaps);
+    bk_plan_gaps(&cfg, &d, NULL, now, &gaps);
+    assert_true(gaps.n > 0);
+    assert_int_equal(gaps.v[0].from_us, mon_open);
+    bk_ivset_fini(&gaps);
+    bk_run runs[16];
+    bool more;
+    size_t n = plan(&cfg, &d, NULL, now, runs, 16, &more);
+    assert_true(n > 0);
+    assert_int_equal(runs[n - 1].slice_from_us, mon_open); /* the oldest slice owns the bar */
+    /* a Saturday (after Friday's close) or Monday (Sunday evening in New
+     * York) 00:00 UTC is inside no w1 bar: unchanged */
+    assert_int_equal(bk_plan_window_start(&cfg, BK_TF_W1, 25, now), T("2026-10-24T00:00:00Z"));
+    assert_int_equal(bk_plan_window_start(&cfg, BK_TF_W1, 23, now), T("2026-10-26T00:00:00Z"));
+    /* the week of Labor Day (Monday 2025-09-01 closed) starts on Tuesday */
+    int64_t labor_day_wk = T("2025-09-20T15:00:00Z");
+    assert_int_equal(bk_plan_window_start(&cfg, BK_TF_W1, 17, labor_day_wk),
+                     T("2025-09-02T13:30:00Z"));
+    for (int a = 0; a < 2; a++) {
+        cfg.anchor = a ? BK_ANCHOR_CLOCK : BK_ANCHOR_SESSION;
+        for (int tf = 0; tf < BK_TF__N; tf++) {
+            for (int days = 1; days <= 8; days++) {
+                if (tf != BK_TF_W1)
+                    assert_int_equal(bk_plan_window_start(&cfg, (bk_tf)tf, days, now),
+                                     utc_day_start(days, now));
+                check_bars_owned(&cfg, (bk_tf)tf, days, now);
+            }
+            check_bars_owned(&cfg, (bk_tf)tf, 27, now);
+            check_bars_owned(&cfg, (bk_tf)tf, 17, labor_day_wk);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -317,6 +421,7 @@ int main(void)
         cmocka_unit_test(test_dead_slices_not_replanned),
         cmocka_unit_test(test_historical_slices_span_nights),
         cmocka_unit_test(test_provider_span_slicing),
+        cmocka_unit_test(test_window_starts_at_a_bar),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
