@@ -172,7 +172,8 @@ static const char migration_1[] =
     "END $$;\n"
     /* `barkeep gaps SYMBOL TF --window-days N` in SQL: window = [00:00 UTC of
      * (now − N days), horizon) ∩ regular sessions, minus coverage_intervals.
-     * Assumes the session anchor and no publication delay (the defaults). */
+     * Assumes the session anchor and no publication delay (the defaults).
+     * Replaced by migration 8 (a w1 window starts at its week's first open). */
     "CREATE FUNCTION get_coverage_gaps(p_symbol text, p_timeframe text, p_window_days int,\n"
     "                                  p_now timestamptz DEFAULT now())\n"
     "RETURNS TABLE (gap_from timestamptz, gap_to timestamptz, gap_hours numeric)\n"
@@ -670,8 +671,80 @@ static const char migration_7[] =
     "  RETURNS TABLE (o_k int4, o_code int4) LANGUAGE plpgsql AS $$\n" COMMIT_RUNS_BODY_A_V7
         COMMIT_RUNS_BARS_V5 COMMIT_RUNS_BODY_C;
 
+/* Version 8: get_coverage_gaps starts its window where bk_plan_window_start
+ * does. 00:00 UTC of (now − N days) inside a w1 bar's span (Tuesday to
+ * Saturday 00:00 UTC: a New York evening of the week) moves back to that
+ * week's first open, so the first week is a gap until it is covered; d1 and
+ * intraday bars never contain 00:00 UTC (19:00 or 20:00 New York). The body
+ * is migration 1's but for the window start. */
+static const char migration_8[] =
+    "CREATE FUNCTION bk_window_start(p_tf text, p_from timestamptz) RETURNS timestamptz\n"
+    "LANGUAGE plpgsql STABLE AS $$\n"
+    "DECLARE v_day date; v_mon date; v_open timestamptz; v_close timestamptz;\n"
+    "BEGIN\n"
+    "  IF p_tf IS DISTINCT FROM 'w1' THEN RETURN p_from; END IF;\n"
+    "  SELECT m.session_date INTO v_day FROM market_sessions m WHERE m.open_at <= p_from\n"
+    "    ORDER BY m.open_at DESC LIMIT 1;\n"
+    "  IF NOT FOUND THEN RETURN p_from; END IF;\n"
+    "  v_mon := v_day - (extract(isodow FROM v_day)::int - 1);\n"
+    "  SELECT min(m.open_at), max(m.close_at) INTO v_open, v_close FROM market_sessions m\n"
+    "    WHERE m.session_date >= v_mon AND m.session_date < v_mon + 7;\n"
+    "  IF v_open < p_from AND p_from < v_close THEN RETURN v_open; END IF;\n"
+    "  RETURN p_from;\n"
+    "END $$;\n"
+    "CREATE OR REPLACE FUNCTION get_coverage_gaps(p_symbol text, p_timeframe text,\n"
+    "    p_window_days int, p_now timestamptz DEFAULT now())\n"
+    "RETURNS TABLE (gap_from timestamptz, gap_to timestamptz, gap_hours numeric)\n"
+    "LANGUAGE plpgsql STABLE AS $$\n"
+    "DECLARE\n"
+    "  v_tf text := bk_tf_canonical(p_timeframe);\n"
+    "  v_sym text := upper(p_symbol);\n"
+    "  v_t int8; v_from timestamptz; v_to timestamptz; v_cur timestamptz;\n"
+    "  v_cf timestamptz[]; v_ct timestamptz[]; v_n int; v_j int := 1; v_s record;\n"
+    "BEGIN\n"
+    "  IF v_tf IS NULL THEN\n"
+    "    RAISE EXCEPTION 'unknown timeframe %', p_timeframe USING ERRCODE = '22023';\n"
+    "  END IF;\n"
+    "  IF p_window_days IS NULL OR p_window_days < 1 OR p_window_days > 36500 THEN\n"
+    "    RAISE EXCEPTION 'window_days % out of range 1..36500', p_window_days\n"
+    "      USING ERRCODE = '22023';\n"
+    "  END IF;\n"
+    "  v_t := bk_us(p_now) - p_window_days::int8 * 86400000000;\n"
+    "  v_from := bk_window_start(v_tf,\n"
+    "    bk_ts(v_t - ((v_t % 86400000000) + 86400000000) % 86400000000));\n"
+    "  v_to := bk_closed_through(v_tf, p_now);\n"
+    "  IF v_to IS NULL OR v_to <= v_from THEN RETURN; END IF;\n"
+    "  SELECT array_agg(c.from_ts ORDER BY c.from_ts), array_agg(c.to_ts ORDER BY c.from_ts)\n"
+    "    INTO v_cf, v_ct FROM coverage_intervals c\n"
+    "    WHERE c.symbol = v_sym AND c.timeframe = v_tf AND c.to_ts > v_from\n"
+    "      AND c.from_ts < v_to;\n"
+    "  v_n := coalesce(array_length(v_cf, 1), 0);\n"
+    "  FOR v_s IN SELECT greatest(m.open_at, v_from) AS f, least(m.close_at, v_to) AS t\n"
+    "      FROM market_sessions m WHERE m.open_at < v_to AND m.close_at > v_from\n"
+    "      ORDER BY m.open_at LOOP\n"
+    "    v_cur := v_s.f;\n"
+    "    WHILE v_j <= v_n AND v_ct[v_j] <= v_cur LOOP v_j := v_j + 1; END LOOP;\n"
+    "    WHILE v_j <= v_n AND v_cf[v_j] < v_s.t LOOP\n"
+    "      IF v_cf[v_j] > v_cur THEN\n"
+    "        gap_from := v_cur; gap_to := v_cf[v_j];\n"
+    "        gap_hours := (bk_us(gap_to) - bk_us(gap_from)) / 3600000000.0;\n"
+    "        RETURN NEXT;\n"
+    "      END IF;\n"
+    "      IF v_ct[v_j] > v_cur THEN v_cur := v_ct[v_j]; END IF;\n"
+    "      EXIT WHEN v_ct[v_j] >= v_s.t;\n"
+    "      v_j := v_j + 1;\n"
+    "    END LOOP;\n"
+    "    IF v_cur < v_s.t THEN\n"
+    "      gap_from := v_cur; gap_to := v_s.t;\n"
+    "      gap_hours := (bk_us(gap_to) - bk_us(gap_from)) / 3600000000.0;\n"
+    "      RETURN NEXT;\n"
+    "    END IF;\n"
+    "  END LOOP;\n"
+    "END $$;\n";
+
 const char *const bk_store__pg_migrations[PG_SCHEMA_LATEST] = {
-    migration_1, migration_2, migration_3, migration_4, migration_5, migration_6, migration_7,
+    migration_1, migration_2, migration_3, migration_4,
+    migration_5, migration_6, migration_7, migration_8,
 };
 
 /* ---- market_sessions ---- */
