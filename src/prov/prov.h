@@ -161,7 +161,8 @@ typedef struct bk_prov_cfg {
  * (for the fuzz targets and the parser benchmarks): parse the body of the
  * response to req into out (bars normalised to bar-start UTC, next_token for
  * the next page), or BK_EPROV_MALFORMED / BK_EPROV_SYMBOL with err saying
- * what. */
+ * what, or BK_EBADBAR when a bar an aggregated timeframe is built from is
+ * impossible (bk_prov_aggregate). On failure out holds no bar. */
 int bk_massive_new(bk_prov **out, const bk_prov_cfg *cfg, bk_err *err);
 int bk_alpaca_new(bk_prov **out, const bk_prov_cfg *cfg, bk_err *err);
 int bk_yahoo_new(bk_prov **out, const bk_prov_cfg *cfg, bk_err *err);
