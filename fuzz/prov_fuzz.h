@@ -14,7 +14,10 @@
  *     native intraday, aggregated 1h/4h and daily/weekly under both
  *     anchors, no token. A failure must be BK_EPROV_MALFORMED or
  *     BK_EPROV_SYMBOL; a success never carries a next_token.
- * For both, a failure must set err (its code, a message) and leave no bar
+ * For both, an aggregated request (1h/4h, and the timeframes an adapter
+ * builds from finer bars) may also fail BK_EBADBAR: a source bar that is
+ * impossible (high below low, a non-positive price) is refused before it is
+ * folded. For both, a failure must set err (its code, a message) and leave no bar
  * behind, and a success must hold labels strictly ascending inside
  * [from, to). Violations abort. One page serves every request of an input,
  * so a parser that leaves state behind in it is caught too.
@@ -55,6 +58,12 @@ static inline void prov_fuzz_check(bool ok)
         abort();
 }
 
+/* Timeframes some adapter builds from finer bars (Tradier: 30m from 15min). */
+static inline bool prov_fuzz_aggregated(bk_tf tf)
+{
+    return tf == BK_TF_30M || tf == BK_TF_1H || tf == BK_TF_4H;
+}
+
 static inline void prov_fuzz_one(prov_fuzz_parse parse, const prov_fuzz_spec *s,
                                  const prov_fuzz_case *c, const char *body, size_t len, bk_page *pg)
 {
@@ -68,7 +77,9 @@ static inline void prov_fuzz_one(prov_fuzz_parse parse, const prov_fuzz_spec *s,
     int rc = parse(body, len, &req, c->anchor, pg, &err);
     if (rc) {
         prov_fuzz_check(rc == err.code && err.msg[0] != '\0');
-        prov_fuzz_check(rc == BK_EPROV_MALFORMED || (s->symbol_errors && rc == BK_EPROV_SYMBOL));
+        /* an impossible source bar of an aggregated timeframe is BK_EBADBAR */
+        prov_fuzz_check(rc == BK_EPROV_MALFORMED || (s->symbol_errors && rc == BK_EPROV_SYMBOL) ||
+                        (rc == BK_EBADBAR && prov_fuzz_aggregated(c->tf)));
         prov_fuzz_check(pg->n == 0 && pg->next_token[0] == '\0');
         return;
     }
