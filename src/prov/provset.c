@@ -172,11 +172,16 @@ bool bk_provset_admit(bk_provset *ps, bk_prov *p, int64_t now_us, int64_t *until
     return ok;
 }
 
-/* Failures that say the provider itself is unwell. */
+/* Failures that say the provider itself is unwell: it answered with a
+ * server error or not at all, or refused the credentials. A malformed answer
+ * does not count: it came with a 2xx (or another 4xx, a refusal of that
+ * request), so the provider's servers are up, and it is mostly about one
+ * request (a page that cuts a bar, a field of one symbol); an outage page
+ * comes with a 5xx and counts as one. Counting it would let one series'
+ * fault close the provider to every other series. */
 static bool health_failure(int rc)
 {
-    return rc == BK_EPROV_5XX || rc == BK_EPROV_NET || rc == BK_ETIMEDOUT ||
-           rc == BK_EPROV_MALFORMED || rc == BK_EPROV_AUTH;
+    return rc == BK_EPROV_5XX || rc == BK_EPROV_NET || rc == BK_ETIMEDOUT || rc == BK_EPROV_AUTH;
 }
 
 void bk_provset_report(bk_provset *ps, bk_prov *p, int rc, int64_t now_us)

@@ -9,11 +9,12 @@
  * incompatible bars.
  *
  * Breaker: closed → open after breaker_failures consecutive failures of the
- * provider's own making (5xx, network, timeout, malformed) or at once on an
- * auth refusal (401/403: for breaker_open_ms × 20); open → half-open when
- * the open time has passed: one request is let through; its success closes
- * the breaker, its failure opens it again. Rate limiting (429) and
- * per-request refusals (unknown symbol, range) say nothing about health.
+ * provider's own making (5xx, network, timeout) or at once on an auth
+ * refusal (401/403: for breaker_open_ms × 20); open → half-open when the
+ * open time has passed: one request is let through; its success closes the
+ * breaker, its failure opens it again. Rate limiting (429), per-request
+ * refusals (unknown symbol, range) and malformed answers (about one request:
+ * a page that cuts a bar) say nothing about health.
  *
  * Threads: chains are fixed after setup; breaker updates are atomic.
  */

@@ -8,6 +8,8 @@
  *   primary's breaker opens and later runs stop asking it;
  * - refusal: a secondary with another adjustment is never asked; the run
  *   waits (queued, with the reason in its error message) and stores nothing;
+ * - one series' malformed answers open no breaker: other series are still
+ *   fetched;
  * - rate limits: a fixture provider limited to R requests per second (429
  *   above it) and barkeep configured at R → a pool of workers drains many
  *   runs without a single 429.
@@ -64,11 +66,19 @@ static size_t daily(int64_t from_us, int64_t to_us, bk_calbar *out, size_t cap)
     return k;
 }
 
+/* The symbol whose every answer is malformed (the shape of a page that cuts
+ * a bar, of a body the adapter cannot read): a fault of one series. */
+#define BAD_SYMBOL "BADS"
+
 /* Massive: /v2/aggs/ticker/SYM/range/1/day/YYYY-MM-DD/YYYY-MM-DD */
 static void massive_handler(void *ctx, const fx_req *req, fx_resp *r)
 {
     server *sv = ctx;
     int st = atomic_load(&sv->fail_status);
+    if (strstr(req->path, "/ticker/" BAD_SYMBOL "/")) {
+        fx_body(r, "{\"status\":\"OK\",\"request_id\":\"x\",\"results\":\"cut\"}");
+        return;
+    }
     if (st) {
         r->status = st;
         fx_body(r, "{\"status\":\"ERROR\",\"request_id\":\"x\",\"error\":\"internal\"}");
@@ -116,6 +126,10 @@ static void alpaca_handler(void *ctx, const fx_req *req, fx_resp *r)
     const char *tf = fx_param(req, "timeframe"), *s0 = fx_param(req, "start"),
                *s1 = fx_param(req, "end");
     int64_t from, to;
+    if (strstr(req->path, "/stocks/" BAD_SYMBOL "/")) {
+        fx_body(r, "{\"bars\":\"cut\",\"symbol\":\"" BAD_SYMBOL "\"}");
+        return;
+    }
     if (st || !tf || strcmp(tf, "1Day") != 0 || !s0 || !s1 || bk_time_parse(s0, &from) ||
         bk_time_parse(s1, &to)) {
         r->status = st ? st : 400;
@@ -236,7 +250,7 @@ static bk_run claim_run(bk_store *s, const char *sym, int64_t from, int64_t to)
     if (bk_store_runs_enqueue(s, &r, 1, &k, now, &err) || k != 1)
         fail_msg("enqueue: %s", err.msg);
     bk_run c;
-    if (bk_store_run_claim(s, OWNER, now, 60 * BK_US_PER_S, &c, &err))
+    if (bk_store_run_claim_id(s, r.id, OWNER, now, 60 * BK_US_PER_S, &c, &err))
         fail_msg("claim: %s", err.msg);
     return c;
 }
@@ -329,6 +343,44 @@ static void test_incompatible_refused(void **state)
     assert_string_equal(got.error_code, "PROVIDER_UNAVAILABLE");
     assert_non_null(strstr(got.error_message, "massive: circuit breaker open"));
     assert_int_equal(bars_of(t->s, "AAPL"), 0);
+    teardown(t);
+}
+
+/* One series' malformed answers are not an outage: its runs fail
+ * PROVIDER_MALFORMED and wait, but no breaker opens, so other series are
+ * still fetched from the primary. */
+static void test_malformed_one_series(void **state)
+{
+    (void)state;
+    tfix *t = setup("split"); /* breakers open after 2 failures */
+    bk_outcome out;
+    bk_err err = {0};
+    for (int i = 0; i < 3; i++) {
+        bk_run r =
+            claim_run(t->s, BAD_SYMBOL, day_us(2025, 6, 2 + 7 * i), day_us(2025, 6, 9 + 7 * i));
+        assert_int_equal(bk_work_execute(t->s, &t->env, OWNER, &r, &out, &err), 0);
+        assert_int_equal(out.status, BK_ST_QUEUED);
+        bk_run got;
+        assert_int_equal(bk_store_run_get(t->s, r.id, &got, &err), 0);
+        assert_string_equal(got.error_code, "PROVIDER_MALFORMED");
+    }
+    int64_t until;
+    assert_int_equal(
+        bk_provset_breaker(t->ps, bk_provset_get(t->ps, "massive"), bk_clock_now_us(), &until),
+        BK_BREAKER_CLOSED);
+    assert_int_equal(
+        bk_provset_breaker(t->ps, bk_provset_get(t->ps, "alpaca"), bk_clock_now_us(), &until),
+        BK_BREAKER_CLOSED);
+    int asked = fx_count(t->fm);
+    const char *others[] = {"AAPL", "MSFT"};
+    for (int i = 0; i < 2; i++) {
+        bk_run r = claim_run(t->s, others[i], day_us(2025, 6, 2), day_us(2025, 7, 1));
+        assert_int_equal(bk_work_execute(t->s, &t->env, OWNER, &r, &out, &err), 0);
+        assert_int_equal(out.status, BK_ST_SUCCESS);
+        assert_string_equal(out.provider, "massive");
+        assert_int_equal(bars_of(t->s, others[i]), 20);
+    }
+    assert_int_equal(fx_count(t->fm), asked + 2);
     teardown(t);
 }
 
@@ -464,6 +516,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fallback),
         cmocka_unit_test(test_incompatible_refused),
+        cmocka_unit_test(test_malformed_one_series),
         cmocka_unit_test(test_rate_limit_respected),
         cmocka_unit_test(test_binary_configuration),
     };
