@@ -54,6 +54,7 @@ typedef struct fetch_state {
     size_t n, cap;
     size_t expected;
     int last_percent;
+    int64_t reopen_us; /* no provider could be asked: when the first breaker half-opens */
 } fetch_state;
 
 static int append_page(fetch_state *f, bk_page *pg, const bk_run *run, bk_anchor anchor,
@@ -194,10 +195,49 @@ static int fetch_all(bk_store *s, const bk_work_env *env, bk_prov *p, const char
     return rc;
 }
 
+/* Write a failed attempt f (code the failure) and mirror it in run: queued
+ * again when f->retry_at_us > 0 (attempt + 1 unless f->keep_attempt), else
+ * dead-lettered. */
+static int write_failure(bk_store *s, const bk_work_env *env, bk_run *run, const bk_failure *f,
+                         int code, bk_outcome *out, bk_err *err)
+{
+    int rc = bk_store_run_fail(s, f, err);
+    if (rc)
+        return rc;
+    bool retry = f->retry_at_us > 0;
+    out->status = retry ? BK_ST_QUEUED : BK_ST_FAILED;
+    out->code = code;
+    bk_log(retry ? BK_LOG_WARN : BK_LOG_ERROR, "work",
+           "%s run=%s symbol=%s tf=%s attempt=%d code=%s error=\"%s\"",
+           !retry            ? "run dead-lettered"
+           : f->keep_attempt ? "no provider could be asked, run waits"
+                             : "attempt failed, retry pending",
+           run->id, run->symbol, bk_tf_name(run->tf), run->attempt, f->error_code,
+           f->error_message);
+    run->status = out->status;
+    if (f->provider && *f->provider)
+        bk_strlcpy(run->provider, f->provider, sizeof run->provider);
+    run->lease_owner[0] = '\0';
+    run->lease_until_us = 0;
+    bk_strlcpy(run->error_code, f->error_code, sizeof run->error_code);
+    bk_strlcpy(run->error_message, f->error_message, sizeof run->error_message);
+    run->updated_us = f->now_us;
+    if (retry) {
+        run->attempt += f->keep_attempt ? 0 : 1;
+        run->not_before_us = f->retry_at_us;
+        run->progress_percent = 0;
+    } else {
+        run->finished_us = f->now_us;
+    }
+    emit(env, run);
+    return 0;
+}
+
+/* A failed attempt: retried with back-off while retryable and attempts
+ * remain, else dead-lettered. */
 static int record_failure(bk_store *s, const bk_work_env *env, const bk_prov *p, const char *owner,
                           bk_run *run, int code, const bk_err *why, bk_outcome *out, bk_err *err)
 {
-    const char *pname = p ? p->name : "";
     int64_t now = bk_clock_now_us();
     bool retry = bk_err_retryable(code) && run->attempt < run->max_attempts;
     bk_failure f = {
@@ -205,36 +245,29 @@ static int record_failure(bk_store *s, const bk_work_env *env, const bk_prov *p,
         .owner = owner,
         .error_code = bk_err_run_code(code),
         .error_message = why->msg[0] ? why->msg : bk_strerror(code),
-        .provider = pname,
+        .provider = p ? p->name : "",
         .now_us = now,
         .retry_at_us =
             retry ? now + bk_work_backoff_us(env->conf, run->attempt, why->retry_after_ms) : 0};
-    int rc = bk_store_run_fail(s, &f, err);
-    if (rc)
-        return rc;
-    out->status = retry ? BK_ST_QUEUED : BK_ST_FAILED;
-    out->code = code;
-    bk_log(retry ? BK_LOG_WARN : BK_LOG_ERROR, "work",
-           "%s run=%s symbol=%s tf=%s attempt=%d code=%s error=\"%s\"",
-           retry ? "attempt failed, retry pending" : "run dead-lettered", run->id, run->symbol,
-           bk_tf_name(run->tf), run->attempt, f.error_code, f.error_message);
-    run->status = out->status;
-    if (*pname)
-        bk_strlcpy(run->provider, pname, sizeof run->provider);
-    run->lease_owner[0] = '\0';
-    run->lease_until_us = 0;
-    bk_strlcpy(run->error_code, f.error_code, sizeof run->error_code);
-    bk_strlcpy(run->error_message, f.error_message, sizeof run->error_message);
-    run->updated_us = now;
-    if (retry) {
-        run->attempt++;
-        run->not_before_us = f.retry_at_us;
-        run->progress_percent = 0;
-    } else {
-        run->finished_us = now;
-    }
-    emit(env, run);
-    return 0;
+    return write_failure(s, env, run, &f, code, out, err);
+}
+
+/* No provider could be asked (every compatible one's breaker open): the
+ * attempt was not spent. The run waits, same attempt, until reopen_us, when
+ * the first breaker half-opens; it is never dead-lettered for this. */
+static int record_wait(bk_store *s, const bk_work_env *env, const char *owner, bk_run *run,
+                       int64_t reopen_us, const bk_err *why, bk_outcome *out, bk_err *err)
+{
+    int64_t now = bk_clock_now_us();
+    bk_failure f = {.run_id = run->id,
+                    .owner = owner,
+                    .error_code = bk_err_run_code(BK_EPROV_BREAKER),
+                    .error_message = why->msg[0] ? why->msg : bk_strerror(BK_EPROV_BREAKER),
+                    .provider = "",
+                    .now_us = now,
+                    .retry_at_us = BK_MAX(reopen_us, now + 1),
+                    .keep_attempt = true};
+    return write_failure(s, env, run, &f, BK_EPROV_BREAKER, out, err);
 }
 
 /* Failures that end the run's attempt whichever provider is asked. */
@@ -253,8 +286,9 @@ static void add_note(char *buf, size_t cap, const char *note)
 /* Fetch the run's slice from the first provider of its chain that is
  * compatible with the series, admitted by its breaker, and succeeds. 0 with
  * *used set; or the last provider failure (*used = that provider); or, when
- * no provider could be asked, BK_EPROV_BREAKER (retry_after_ms until the
- * first breaker half-opens) or BK_EPROV_INCOMPAT, *used NULL. */
+ * no provider could be asked, BK_EPROV_BREAKER (f->reopen_us, and
+ * retry_after_ms, until the first breaker half-opens) or BK_EPROV_INCOMPAT,
+ * *used NULL. */
 static int fetch_chain(bk_store *s, const bk_work_env *env, const char *owner, bk_run *run,
                        fetch_state *f, bk_prov **used, bk_err *why)
 {
@@ -327,6 +361,7 @@ static int fetch_chain(bk_store *s, const bk_work_env *env, const char *owner, b
     if (rc == BK_EPROV_BREAKER) {
         bk_err_set(why, rc, "%s", skipped);
         why->retry_after_ms = BK_MAX(1, (reopen - now) / BK_US_PER_MS);
+        f->reopen_us = reopen;
         return rc;
     }
     return bk_err_set(why, BK_EPROV_INCOMPAT, "%s", skipped[0] ? skipped : "empty provider chain");
@@ -359,6 +394,8 @@ int bk_work_fetch(bk_store *s, const bk_work_env *env, const char *owner, bk_run
         }
     } else if (rc == BK_ESTORE || rc == BK_EBUSY) {
         *err = why; /* the heartbeat's store error; the lease will expire */
+    } else if (rc == BK_EPROV_BREAKER && !p) {
+        rc = record_wait(s, env, owner, run, f.reopen_us, &why, out, err);
     } else if (rc || !p) {
         rc = record_failure(s, env, p, owner, run, rc ? rc : BK_ENOPROV, &why, out, err);
     } else {

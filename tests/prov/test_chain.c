@@ -10,6 +10,8 @@
  *   waits (queued, with the reason in its error message) and stores nothing;
  * - one series' malformed answers open no breaker: other series are still
  *   fetched;
+ * - a run that finds every breaker open waits for the first to half-open
+ *   without spending an attempt;
  * - rate limits: a fixture provider limited to R requests per second (429
  *   above it) and barkeep configured at R → a pool of workers drains many
  *   runs without a single 429.
@@ -231,8 +233,8 @@ static int64_t day_us(int y, int m, int d)
     return bk_prov_day_label(bk_days_from_civil(y, m, d));
 }
 
-/* Enqueue a d1 run of sym over [from, to) and claim it. */
-static bk_run claim_run(bk_store *s, const char *sym, int64_t from, int64_t to)
+/* Enqueue a d1 run of sym over [from, to) (queued). */
+static bk_run enqueue_run(bk_store *s, const char *sym, int64_t from, int64_t to)
 {
     bk_err err = {0};
     bk_run r;
@@ -246,13 +248,32 @@ static bk_run claim_run(bk_store *s, const char *sym, int64_t from, int64_t to)
     r.max_attempts = 3;
     bk_strlcpy(r.triggered_by, "test", sizeof r.triggered_by);
     size_t k = 0;
-    int64_t now = bk_clock_now_us();
-    if (bk_store_runs_enqueue(s, &r, 1, &k, now, &err) || k != 1)
+    if (bk_store_runs_enqueue(s, &r, 1, &k, bk_clock_now_us(), &err) || k != 1)
         fail_msg("enqueue: %s", err.msg);
-    bk_run c;
-    if (bk_store_run_claim_id(s, r.id, OWNER, now, 60 * BK_US_PER_S, &c, &err))
+    return r;
+}
+
+/* Enqueue a d1 run of sym over [from, to) and claim it. */
+static bk_run claim_run(bk_store *s, const char *sym, int64_t from, int64_t to)
+{
+    bk_err err = {0};
+    bk_run r = enqueue_run(s, sym, from, to), c;
+    if (bk_store_run_claim_id(s, r.id, OWNER, bk_clock_now_us(), 60 * BK_US_PER_S, &c, &err))
         fail_msg("claim: %s", err.msg);
     return c;
+}
+
+/* Claim run id again (whatever its not_before), execute it and return it as
+ * stored afterwards. */
+static bk_run rerun(tfix *t, const char *id, bk_outcome *out)
+{
+    bk_err err = {0};
+    bk_run r, got;
+    if (bk_store_run_claim_id(t->s, id, OWNER, bk_clock_now_us(), 60 * BK_US_PER_S, &r, &err))
+        fail_msg("claim %s: %s", id, err.msg);
+    assert_int_equal(bk_work_execute(t->s, &t->env, OWNER, &r, out, &err), 0);
+    assert_int_equal(bk_store_run_get(t->s, id, &got, &err), 0);
+    return got;
 }
 
 static int64_t bars_of(bk_store *s, const char *sym)
@@ -381,6 +402,46 @@ static void test_malformed_one_series(void **state)
         assert_int_equal(bars_of(t->s, others[i]), 20);
     }
     assert_int_equal(fx_count(t->fm), asked + 2);
+    teardown(t);
+}
+
+/* A run that reached no provider (every breaker open) has not spent an
+ * attempt: it waits for the first breaker to half-open with its attempt
+ * unchanged, however often it finds them open, and is never dead-lettered
+ * for it. */
+static void test_breaker_wait_keeps_attempt(void **state)
+{
+    (void)state;
+    tfix *t = setup("split"); /* breakers open after 2 failures */
+    atomic_store(&t->ms.fail_status, 500);
+    atomic_store(&t->al.fail_status, 500);
+    bk_outcome out;
+    bk_err err = {0};
+    const char *down[] = {"AAPL", "MSFT"};
+    for (int i = 0; i < 2; i++) {
+        bk_run r = claim_run(t->s, down[i], day_us(2025, 6, 2), day_us(2025, 7, 1));
+        assert_int_equal(bk_work_execute(t->s, &t->env, OWNER, &r, &out, &err), 0);
+        assert_int_equal(out.status, BK_ST_QUEUED);
+    }
+    int64_t until_m, until_a, now = bk_clock_now_us();
+    assert_int_equal(bk_provset_breaker(t->ps, bk_provset_get(t->ps, "massive"), now, &until_m),
+                     BK_BREAKER_OPEN);
+    assert_int_equal(bk_provset_breaker(t->ps, bk_provset_get(t->ps, "alpaca"), now, &until_a),
+                     BK_BREAKER_OPEN);
+    int asked_m = fx_count(t->fm), asked_a = fx_count(t->fa);
+    bk_run r = enqueue_run(t->s, "NVDA", day_us(2025, 6, 2), day_us(2025, 7, 1));
+    assert_int_equal(r.max_attempts, 3);
+    for (int i = 0; i < 5; i++) { /* more often than max_attempts */
+        bk_run got = rerun(t, r.id, &out);
+        assert_int_equal(out.status, BK_ST_QUEUED);
+        assert_int_equal(got.status, BK_ST_QUEUED);
+        assert_int_equal(got.attempt, 1);
+        assert_int_equal(got.not_before_us, BK_MIN(until_m, until_a));
+        assert_string_equal(got.error_code, "PROVIDER_UNAVAILABLE");
+        assert_non_null(strstr(got.error_message, "massive: circuit breaker open"));
+    }
+    assert_int_equal(fx_count(t->fm), asked_m);
+    assert_int_equal(fx_count(t->fa), asked_a);
     teardown(t);
 }
 
@@ -517,6 +578,7 @@ int main(void)
         cmocka_unit_test(test_fallback),
         cmocka_unit_test(test_incompatible_refused),
         cmocka_unit_test(test_malformed_one_series),
+        cmocka_unit_test(test_breaker_wait_keeps_attempt),
         cmocka_unit_test(test_rate_limit_respected),
         cmocka_unit_test(test_binary_configuration),
     };
