@@ -54,7 +54,7 @@ int bk_provset_add(bk_provset *ps, bk_prov *p, bk_err *err);
 int bk_provset_set_chain(bk_provset *ps, enum bk_tf_class cls, const char *names, bk_err *err);
 /* The chain for tf: providers in order; returns how many (<= cap). */
 size_t bk_provset_chain(const bk_provset *ps, bk_tf tf, bk_prov **out, size_t cap);
-/* The first provider of tf's chain (it defines a new series' source). */
+/* The first provider of tf's chain (it defines a new series' adjustment). */
 bk_prov *bk_provset_primary(const bk_provset *ps, bk_tf tf);
 size_t bk_provset_count(const bk_provset *ps);
 bk_prov *bk_provset_at(const bk_provset *ps, size_t i);

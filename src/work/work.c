@@ -303,8 +303,10 @@ static int fetch_chain(bk_store *s, const bk_work_env *env, const char *owner, b
     memset(&src, 0, sizeof src);
     bk_err e = {0};
     int rc = bk_store_bars_source(s, run->symbol, run->tf, &src, &e);
-    if (rc == BK_ENOENT && nc > 0) { /* a new series: its primary defines it */
-        bk_strlcpy(src.feed, cand[0]->feed, sizeof src.feed);
+    /* A new series takes the feed of whichever provider serves it first
+     * (its first stored bars fix it); the adjustment, a setting, is the
+     * primary's. */
+    if (rc == BK_ENOENT && nc > 0) {
         bk_strlcpy(src.adjustment, cand[0]->adjustment, sizeof src.adjustment);
     } else if (rc) {
         *why = e;

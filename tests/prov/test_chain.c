@@ -8,6 +8,8 @@
  *   primary's breaker opens and later runs stop asking it;
  * - refusal: a secondary with another adjustment is never asked; the run
  *   waits (queued, with the reason in its error message) and stores nothing;
+ * - a new series takes the feed of the provider that serves it first, even a
+ *   fallback's; a series holding bars of one feed refuses another;
  * - one series' malformed answers open no breaker: other series are still
  *   fetched;
  * - a run that finds every breaker open waits for the first to half-open
@@ -188,8 +190,8 @@ static bk_prov *make(int (*fn)(bk_prov **, const bk_prov_cfg *, bk_err *), const
 }
 
 /* A store, two fixture servers, and the chain massive → alpaca (alpaca
- * serving alpaca_adj bars of the SIP feed). */
-static tfix *setup(const char *alpaca_adj)
+ * serving alpaca_adj bars of alpaca_feed). */
+static tfix *setup_feed(const char *alpaca_feed, const char *alpaca_adj)
 {
     tfix *t = calloc(1, sizeof *t);
     t->dir = bk_t_tmpdir("chain");
@@ -207,13 +209,19 @@ static tfix *setup(const char *alpaca_adj)
     bk_breaker_cfg bc = {.failures = 2, .open_us = 60 * BK_US_PER_S};
     t->ps = bk_provset_new(&bc);
     if (bk_provset_add(t->ps, make(bk_massive_new, fx_url(t->fm), NULL, "split"), &err) ||
-        bk_provset_add(t->ps, make(bk_alpaca_new, fx_url(t->fa), "sip", alpaca_adj), &err) ||
+        bk_provset_add(t->ps, make(bk_alpaca_new, fx_url(t->fa), alpaca_feed, alpaca_adj), &err) ||
         bk_provset_set_chain(t->ps, BK_CLASS_DAILY, "massive,alpaca", &err) ||
         bk_provset_set_chain(t->ps, BK_CLASS_INTRADAY, "massive,alpaca", &err))
         fail_msg("provset: %s", err.msg);
     t->env = (bk_work_env){
         .prov = bk_provset_primary(t->ps, BK_TF_D1), .provs = t->ps, .conf = &t->conf};
     return t;
+}
+
+/* The same with alpaca on the SIP feed. */
+static tfix *setup(const char *alpaca_adj)
+{
+    return setup_feed("sip", alpaca_adj);
 }
 
 static void teardown(tfix *t)
@@ -329,6 +337,61 @@ static void test_fallback(void **state)
     assert_string_equal(out.provider, "alpaca");
     assert_int_equal(fx_count(t->fm), asked); /* not asked while open */
     assert_int_equal(bars_of(t->s, "NVDA"), 20);
+    teardown(t);
+}
+
+static bk_source source_of(bk_store *s, const char *sym)
+{
+    bk_source src;
+    bk_err err = {0};
+    if (bk_store_bars_source(s, sym, BK_TF_D1, &src, &err))
+        fail_msg("source of %s: %s", sym, err.msg);
+    return src;
+}
+
+/* A new series takes the feed of whichever compatible provider serves it
+ * first; from then on its stored bars fix the feed. */
+static void test_new_series_any_feed(void **state)
+{
+    (void)state;
+    tfix *t = setup_feed("iex", "split"); /* massive: sip */
+    atomic_store(&t->ms.fail_status, 500);
+    bk_outcome out;
+    bk_err err = {0};
+    /* AAPL holds no bars: the primary fails, alpaca's iex bars start it */
+    bk_run r = claim_run(t->s, "AAPL", day_us(2025, 6, 2), day_us(2025, 7, 1));
+    assert_int_equal(bk_work_execute(t->s, &t->env, OWNER, &r, &out, &err), 0);
+    assert_int_equal(out.status, BK_ST_SUCCESS);
+    assert_string_equal(out.provider, "alpaca");
+    assert_int_equal(bars_of(t->s, "AAPL"), 20);
+    assert_string_equal(source_of(t->s, "AAPL").feed, "iex");
+
+    /* MSFT starts with massive's sip bars ... */
+    atomic_store(&t->ms.fail_status, 0);
+    r = claim_run(t->s, "MSFT", day_us(2025, 6, 2), day_us(2025, 7, 1));
+    assert_int_equal(bk_work_execute(t->s, &t->env, OWNER, &r, &out, &err), 0);
+    assert_string_equal(out.provider, "massive");
+    assert_string_equal(source_of(t->s, "MSFT").feed, "sip");
+    /* ... so when massive fails, iex may not continue it */
+    atomic_store(&t->ms.fail_status, 500);
+    int asked = fx_count(t->fa);
+    r = claim_run(t->s, "MSFT", day_us(2025, 7, 1), day_us(2025, 8, 1));
+    assert_int_equal(bk_work_execute(t->s, &t->env, OWNER, &r, &out, &err), 0);
+    assert_int_equal(out.status, BK_ST_QUEUED);
+    assert_int_equal(fx_count(t->fa), asked);
+    bk_run got;
+    assert_int_equal(bk_store_run_get(t->s, r.id, &got, &err), 0);
+    assert_non_null(strstr(got.error_message, "alpaca serves the iex feed, the series holds sip"));
+    assert_int_equal(bars_of(t->s, "MSFT"), 20);
+
+    /* and AAPL, now an iex series, is not continued by massive's sip */
+    atomic_store(&t->ms.fail_status, 0);
+    asked = fx_count(t->fm);
+    r = claim_run(t->s, "AAPL", day_us(2025, 7, 1), day_us(2025, 8, 1));
+    assert_int_equal(bk_work_execute(t->s, &t->env, OWNER, &r, &out, &err), 0);
+    assert_string_equal(out.provider, "alpaca");
+    assert_int_equal(fx_count(t->fm), asked);
+    assert_string_equal(source_of(t->s, "AAPL").feed, "iex");
     teardown(t);
 }
 
@@ -577,6 +640,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fallback),
         cmocka_unit_test(test_incompatible_refused),
+        cmocka_unit_test(test_new_series_any_feed),
         cmocka_unit_test(test_malformed_one_series),
         cmocka_unit_test(test_breaker_wait_keeps_attempt),
         cmocka_unit_test(test_rate_limit_respected),
