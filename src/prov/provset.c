@@ -192,7 +192,9 @@ void bk_provset_report(bk_provset *ps, bk_prov *p, int rc, int64_t now_us)
     pthread_mutex_lock(&ps->mu);
     bool was_trial = b->trial;
     b->trial = false;
-    if (rc == 0) {
+    if (rc == BK_ECANCELED) {
+        /* not asked: no verdict */
+    } else if (rc == 0) {
         b->failures = 0;
         b->open_until_us = 0;
     } else if (health_failure(rc)) {
@@ -206,6 +208,17 @@ void bk_provset_report(bk_provset *ps, bk_prov *p, int rc, int64_t now_us)
         b->failures = 0;
     }
     pthread_mutex_unlock(&ps->mu);
+}
+
+bool bk_provset_failing(bk_provset *ps, const bk_prov *p)
+{
+    breaker *b = br_of(ps, p);
+    if (!b)
+        return false;
+    pthread_mutex_lock(&ps->mu);
+    bool failing = b->failures > 0;
+    pthread_mutex_unlock(&ps->mu);
+    return failing;
 }
 
 bk_breaker_state bk_provset_breaker(bk_provset *ps, const bk_prov *p, int64_t now_us,

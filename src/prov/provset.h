@@ -68,8 +68,13 @@ enum bk_tf_class bk_tf_class_of(bk_tf tf);
 /* May p be asked now? false while its breaker is open (*until_us = when it
  * half-opens); in half-open state only one caller at a time gets true. */
 bool bk_provset_admit(bk_provset *ps, bk_prov *p, int64_t now_us, int64_t *until_us);
-/* Record the outcome of a request admitted above (rc 0 = success). */
+/* Record the outcome of a request admitted above (rc 0 = success;
+ * BK_ECANCELED = not asked after all: no verdict, a half-open trial slot is
+ * given back). */
 void bk_provset_report(bk_provset *ps, bk_prov *p, int rc, int64_t now_us);
+/* Did p's last reported outcome fail of its own making (a failure counted
+ * toward its breaker, not yet cleared by a success)? */
+bool bk_provset_failing(bk_provset *ps, const bk_prov *p);
 bk_breaker_state bk_provset_breaker(bk_provset *ps, const bk_prov *p, int64_t now_us,
                                     int64_t *open_until_us);
 const char *bk_breaker_name(bk_breaker_state s);

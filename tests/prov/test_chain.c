@@ -4,8 +4,9 @@
  * and a real SQLite store.
  *
  * - fallback: the primary answers 500 every time → the run completes from
- *   the secondary, whose name, feed and adjustment the bars record; the
- *   primary's breaker opens and later runs stop asking it;
+ *   the secondary (the primary's page is not retried), whose name, feed and
+ *   adjustment the bars record; the primary's breaker opens and later runs
+ *   stop asking it;
  * - refusal: a secondary with another adjustment is never asked; the run
  *   waits (queued, with the reason in its error message) and stores nothing;
  * - a new series takes the feed of the provider that serves it first, even a
@@ -14,6 +15,7 @@
  *   fetched;
  * - a run that finds every breaker open waits for the first to half-open
  *   without spending an attempt;
+ * - a failing primary out of budget does not hold runs a fallback serves;
  * - rate limits: a fixture provider limited to R requests per second (429
  *   above it) and barkeep configured at R → a pool of workers drains many
  *   runs without a single 429.
@@ -25,10 +27,13 @@
 
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cal/cal.h"
 #include "conf/conf.h"
@@ -317,8 +322,9 @@ static void test_fallback(void **state)
     assert_string_equal(src.provider, "alpaca");
     assert_string_equal(src.feed, "sip");
     assert_string_equal(src.adjustment, "split");
-    /* the primary was asked (a page and its retry), then the secondary */
-    assert_int_equal(fx_count(t->fm), 2);
+    /* the primary was asked once (no page retry while a fallback can
+     * serve), then the secondary */
+    assert_int_equal(fx_count(t->fm), 1);
     assert_int_equal(atomic_load(&alpaca->stats.fallback_served), 1);
     int64_t until;
     assert_int_equal(bk_provset_breaker(t->ps, massive, bk_clock_now_us(), &until),
@@ -508,6 +514,87 @@ static void test_breaker_wait_keeps_attempt(void **state)
     teardown(t);
 }
 
+/* A guard that sets stop (released runs, a failed test) should a run hang
+ * past limit_s; guard_end ends it at once. It never paces the test. */
+typedef struct guard {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+    atomic_bool stop;
+    int limit_s;
+    pthread_t th;
+} guard;
+
+static void *guard_main(void *arg)
+{
+    guard *g = arg;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += g->limit_s;
+    pthread_mutex_lock(&g->mu);
+    while (!g->done && pthread_cond_timedwait(&g->cv, &g->mu, &until) == 0)
+        ;
+    if (!g->done)
+        atomic_store(&g->stop, true);
+    pthread_mutex_unlock(&g->mu);
+    return NULL;
+}
+
+static void guard_start(guard *g, int limit_s)
+{
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->cv, NULL);
+    g->done = false;
+    atomic_init(&g->stop, false);
+    g->limit_s = limit_s;
+    pthread_create(&g->th, NULL, guard_main, g);
+}
+
+static void guard_end(guard *g)
+{
+    pthread_mutex_lock(&g->mu);
+    g->done = true;
+    pthread_cond_signal(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+    pthread_join(g->th, NULL);
+    pthread_cond_destroy(&g->cv);
+    pthread_mutex_destroy(&g->mu);
+}
+
+/* A failing primary whose budget is spent does not hold the runs a fallback
+ * can serve: its failed page is not retried (no second token), and later
+ * runs do not wait for its next token (one every 1000 s) but go to the
+ * fallback. Asserted on the requests each fixture received. */
+static void test_fallback_skips_failing_budget(void **state)
+{
+    (void)state;
+    tfix *t = setup("split");
+    atomic_store(&t->ms.fail_status, 500);
+    bk_prov *massive = bk_provset_get(t->ps, "massive");
+    massive->limits.rate_per_s = 0.001;
+    massive->limits.burst = 1;
+    guard g;
+    guard_start(&g, 30);
+    t->env.stop = &g.stop;
+    const char *syms[] = {"AAPL", "MSFT", "NVDA"};
+    bk_outcome out;
+    bk_err err = {0};
+    for (int i = 0; i < 3; i++) {
+        bk_run r = claim_run(t->s, syms[i], day_us(2025, 6, 2), day_us(2025, 7, 1));
+        assert_int_equal(bk_work_execute(t->s, &t->env, OWNER, &r, &out, &err), 0);
+        assert_int_equal(out.status, BK_ST_SUCCESS);
+        assert_string_equal(out.provider, "alpaca");
+        assert_int_equal(fx_count(t->fm), 1); /* its one token, in the first run */
+        assert_int_equal(fx_count(t->fa), i + 1);
+    }
+    guard_end(&g);
+    int64_t until;
+    /* not the breaker (2 failures open it): the budget spared the wait */
+    assert_int_equal(bk_provset_breaker(t->ps, massive, bk_clock_now_us(), &until),
+                     BK_BREAKER_CLOSED);
+    teardown(t);
+}
+
 static void test_rate_limit_respected(void **state)
 {
     (void)state;
@@ -643,6 +730,7 @@ int main(void)
         cmocka_unit_test(test_new_series_any_feed),
         cmocka_unit_test(test_malformed_one_series),
         cmocka_unit_test(test_breaker_wait_keeps_attempt),
+        cmocka_unit_test(test_fallback_skips_failing_budget),
         cmocka_unit_test(test_rate_limit_respected),
         cmocka_unit_test(test_binary_configuration),
     };
