@@ -172,11 +172,16 @@ bool bk_provset_admit(bk_provset *ps, bk_prov *p, int64_t now_us, int64_t *until
     return ok;
 }
 
-/* Failures that say the provider itself is unwell. */
+/* Failures that say the provider itself is unwell: it answered with a
+ * server error or not at all, or refused the credentials. A malformed answer
+ * does not count: it came with a 2xx (or another 4xx, a refusal of that
+ * request), so the provider's servers are up, and it is mostly about one
+ * request (a page that cuts a bar, a field of one symbol); an outage page
+ * comes with a 5xx and counts as one. Counting it would let one series'
+ * fault close the provider to every other series. */
 static bool health_failure(int rc)
 {
-    return rc == BK_EPROV_5XX || rc == BK_EPROV_NET || rc == BK_ETIMEDOUT ||
-           rc == BK_EPROV_MALFORMED || rc == BK_EPROV_AUTH;
+    return rc == BK_EPROV_5XX || rc == BK_EPROV_NET || rc == BK_ETIMEDOUT || rc == BK_EPROV_AUTH;
 }
 
 void bk_provset_report(bk_provset *ps, bk_prov *p, int rc, int64_t now_us)
@@ -187,7 +192,9 @@ void bk_provset_report(bk_provset *ps, bk_prov *p, int rc, int64_t now_us)
     pthread_mutex_lock(&ps->mu);
     bool was_trial = b->trial;
     b->trial = false;
-    if (rc == 0) {
+    if (rc == BK_ECANCELED) {
+        /* not asked: no verdict */
+    } else if (rc == 0) {
         b->failures = 0;
         b->open_until_us = 0;
     } else if (health_failure(rc)) {
@@ -201,6 +208,17 @@ void bk_provset_report(bk_provset *ps, bk_prov *p, int rc, int64_t now_us)
         b->failures = 0;
     }
     pthread_mutex_unlock(&ps->mu);
+}
+
+bool bk_provset_failing(bk_provset *ps, const bk_prov *p)
+{
+    breaker *b = br_of(ps, p);
+    if (!b)
+        return false;
+    pthread_mutex_lock(&ps->mu);
+    bool failing = b->failures > 0;
+    pthread_mutex_unlock(&ps->mu);
+    return failing;
 }
 
 bk_breaker_state bk_provset_breaker(bk_provset *ps, const bk_prov *p, int64_t now_us,

@@ -9,11 +9,12 @@
  * incompatible bars.
  *
  * Breaker: closed → open after breaker_failures consecutive failures of the
- * provider's own making (5xx, network, timeout, malformed) or at once on an
- * auth refusal (401/403: for breaker_open_ms × 20); open → half-open when
- * the open time has passed: one request is let through; its success closes
- * the breaker, its failure opens it again. Rate limiting (429) and
- * per-request refusals (unknown symbol, range) say nothing about health.
+ * provider's own making (5xx, network, timeout) or at once on an auth
+ * refusal (401/403: for breaker_open_ms × 20); open → half-open when the
+ * open time has passed: one request is let through; its success closes the
+ * breaker, its failure opens it again. Rate limiting (429), per-request
+ * refusals (unknown symbol, range) and malformed answers (about one request:
+ * a page that cuts a bar) say nothing about health.
  *
  * Threads: chains are fixed after setup; breaker updates are atomic.
  */
@@ -53,7 +54,7 @@ int bk_provset_add(bk_provset *ps, bk_prov *p, bk_err *err);
 int bk_provset_set_chain(bk_provset *ps, enum bk_tf_class cls, const char *names, bk_err *err);
 /* The chain for tf: providers in order; returns how many (<= cap). */
 size_t bk_provset_chain(const bk_provset *ps, bk_tf tf, bk_prov **out, size_t cap);
-/* The first provider of tf's chain (it defines a new series' source). */
+/* The first provider of tf's chain (it defines a new series' adjustment). */
 bk_prov *bk_provset_primary(const bk_provset *ps, bk_tf tf);
 size_t bk_provset_count(const bk_provset *ps);
 bk_prov *bk_provset_at(const bk_provset *ps, size_t i);
@@ -67,8 +68,13 @@ enum bk_tf_class bk_tf_class_of(bk_tf tf);
 /* May p be asked now? false while its breaker is open (*until_us = when it
  * half-opens); in half-open state only one caller at a time gets true. */
 bool bk_provset_admit(bk_provset *ps, bk_prov *p, int64_t now_us, int64_t *until_us);
-/* Record the outcome of a request admitted above (rc 0 = success). */
+/* Record the outcome of a request admitted above (rc 0 = success;
+ * BK_ECANCELED = not asked after all: no verdict, a half-open trial slot is
+ * given back). */
 void bk_provset_report(bk_provset *ps, bk_prov *p, int rc, int64_t now_us);
+/* Did p's last reported outcome fail of its own making (a failure counted
+ * toward its breaker, not yet cleared by a success)? */
+bool bk_provset_failing(bk_provset *ps, const bk_prov *p);
 bk_breaker_state bk_provset_breaker(bk_provset *ps, const bk_prov *p, int64_t now_us,
                                     int64_t *open_until_us);
 const char *bk_breaker_name(bk_breaker_state s);

@@ -117,8 +117,9 @@ typedef struct bk_commit {
     int64_t now_us;
 } bk_commit;
 
-/* A failed attempt. retry_at_us > 0: back to queued with attempt + 1, not
- * claimable before retry_at_us. retry_at_us == 0: dead-lettered (failed). */
+/* A failed attempt. retry_at_us > 0: back to queued with attempt + 1 (the
+ * same attempt with keep_attempt), not claimable before retry_at_us.
+ * retry_at_us == 0: dead-lettered (failed). */
 typedef struct bk_failure {
     const char *run_id;
     const char *owner;
@@ -127,6 +128,7 @@ typedef struct bk_failure {
     const char *provider; /* may be NULL or "" */
     int64_t now_us;
     int64_t retry_at_us;
+    bool keep_attempt; /* the attempt was not spent (no provider was asked) */
 } bk_failure;
 
 /* ---- connection ---- */

@@ -336,7 +336,7 @@ static const char SQL_RUN_RETRY[] =
     "WITH l AS (DELETE FROM job_leases WHERE id = $1 AND owner = $2 RETURNING id),"
     " q AS (INSERT INTO job_queue SELECT id, priority, created_at, seq, $3::timestamptz"
     "   FROM job_runs WHERE id = (SELECT id FROM l) RETURNING id)"
-    " UPDATE job_runs SET status = 'queued', attempt = attempt + 1, not_before = $3,"
+    " UPDATE job_runs SET status = 'queued', attempt = attempt + $8, not_before = $3,"
     " error_code = $4, error_message = $5, provider = coalesce($6, provider),"
     " progress_percent = 0, lease_owner = NULL, lease_until = NULL, updated_at = $7"
     " WHERE id = (SELECT id FROM q)";
@@ -397,7 +397,9 @@ int pg_run_fail(bk_store *s, const bk_failure *f, bk_err *err)
     pg_p_text(&p, f->error_message);
     pg_p_text(&p, f->provider);
     pg_p_ts(&p, f->now_us);
-    return retry ? owner_update(pgs(s), P_RUN_RETRY, SQL_RUN_RETRY, "utTtttT", &p, f->run_id,
+    if (retry)
+        pg_p_i32(&p, f->keep_attempt ? 0 : 1);
+    return retry ? owner_update(pgs(s), P_RUN_RETRY, SQL_RUN_RETRY, "utTtttTi", &p, f->run_id,
                                 f->owner, "record failure", err)
                  : owner_update(pgs(s), P_RUN_DEAD, SQL_RUN_DEAD, "utTtttT", &p, f->run_id,
                                 f->owner, "record failure", err);

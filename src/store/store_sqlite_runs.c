@@ -242,7 +242,7 @@ static const char SQL_RUN_HEARTBEAT[] =
     " progress_percent = CASE WHEN ?5 >= 0 THEN ?5 ELSE progress_percent END"
     " WHERE id = ?1 AND status = 'running' AND lease_owner = ?2";
 static const char SQL_RUN_RETRY[] =
-    "UPDATE job_runs SET status = 'queued', attempt = attempt + 1, not_before = ?3,"
+    "UPDATE job_runs SET status = 'queued', attempt = attempt + ?8, not_before = ?3,"
     " error_code = ?4, error_message = ?5, provider = coalesce(?6, provider),"
     " progress_percent = 0, lease_owner = NULL, lease_until = NULL, updated_at = ?7"
     " WHERE id = ?1 AND status = 'running' AND lease_owner = ?2";
@@ -296,6 +296,8 @@ int sq_run_fail(bk_store *s, const bk_failure *f, bk_err *err)
     sq_bind_text(st, 5, f->error_message);
     sq_bind_text(st, 6, f->provider);
     sqlite3_bind_int64(st, 7, f->now_us);
+    if (f->retry_at_us > 0)
+        sqlite3_bind_int(st, 8, f->keep_attempt ? 0 : 1);
     return owner_update(q, st, f->run_id, f->owner, "record failure", err);
 }
 

@@ -54,6 +54,11 @@ typedef struct fetch_state {
     size_t n, cap;
     size_t expected;
     int last_percent;
+    int64_t reopen_us;  /* no provider could be asked: when the first breaker half-opens */
+    bool fallback;      /* a later provider could serve the run: no page retries here, and
+                           no budget wait while this provider is failing */
+    bool out_of_budget; /* this provider, failing, was left to the fallback for want of a
+                           budget token: not a failure of it */
 } fetch_state;
 
 static int append_page(fetch_state *f, bk_page *pg, const bk_run *run, bk_anchor anchor,
@@ -77,10 +82,12 @@ static int append_page(fetch_state *f, bk_page *pg, const bk_run *run, bk_anchor
 
 /* Wait for a token of the provider's budget (provider_rate_per_s), a bucket
  * in the store shared by every worker of every process using the database,
- * before one page request. 0; BK_ECANCELED when stopped while waiting; a
- * store failure becomes BK_EIO, a retryable failure of the attempt (not a
- * lost lease: the run is still ours). */
-static int take_budget(bk_store *s, const bk_work_env *env, const bk_prov *p, bk_err *err)
+ * before one page request. 0; BK_ECANCELED when stopped while waiting;
+ * with no_wait, BK_EPROV_RATE instead of waiting; a store failure becomes
+ * BK_EIO, a retryable failure of the attempt (not a lost lease: the run is
+ * still ours). */
+static int take_budget(bk_store *s, const bk_work_env *env, const bk_prov *p, bool no_wait,
+                       bk_err *err)
 {
     const bk_conf *c = env->conf;
     double rate = c->provider_rate_per_s > 0 ? c->provider_rate_per_s : p->limits.rate_per_s;
@@ -98,21 +105,32 @@ static int take_budget(bk_store *s, const bk_work_env *env, const bk_prov *p, bk
         }
         if (wait_us <= 0)
             return 0;
+        if (no_wait)
+            return bk_err_set(err, BK_EPROV_RATE,
+                              "%s: failing, and its next budget token is %lld ms away", p->name,
+                              (long long)(wait_us / BK_US_PER_MS));
         if (!pause_unless_stopped(env, wait_us))
             return BK_ECANCELED;
     }
 }
 
 /* Fetch and append one page, retrying a retryable failure up to
- * page_retries times with the run back-off (or the provider's Retry-After).
- * Every try first takes a token of the provider's budget. */
+ * page_retries times with the run back-off (or the provider's Retry-After),
+ * unless a fallback could serve the run (f->fallback): then a failure hands
+ * the run over at once. Every try first takes a token of the provider's
+ * budget; a failing provider with a fallback behind it is not waited for
+ * (f->out_of_budget). */
 static int fetch_page(bk_store *s, const bk_work_env *env, bk_prov *p, bk_fetch_req *req,
                       bk_page *pg, fetch_state *f, const bk_run *run, bk_err *err)
 {
     int rc;
     for (req->retry = 0;; req->retry++) {
         bk_err_clear(err);
-        rc = take_budget(s, env, p, err);
+        rc = take_budget(s, env, p, f->fallback && bk_provset_failing(env->provs, p), err);
+        if (rc == BK_EPROV_RATE) {
+            f->out_of_budget = true;
+            return rc;
+        }
         if (rc == 0)
             rc = bk_prov_fetch(p, req, pg, err);
         if (rc == 0)
@@ -122,7 +140,7 @@ static int fetch_page(bk_store *s, const bk_work_env *env, bk_prov *p, bk_fetch_
         /* A wait longer than the back-off cap is the queue's job (not_before),
          * not a worker's: the attempt fails and the run waits unclaimed. */
         if (rc == 0 || !bk_err_retryable(rc) || req->retry >= env->conf->page_retries ||
-            err->retry_after_ms > env->conf->retry_max_ms)
+            f->fallback || err->retry_after_ms > env->conf->retry_max_ms)
             return rc;
         bk_log(BK_LOG_DEBUG, "work", "page retry run=%s retry=%d code=%s", run->id, req->retry + 1,
                bk_err_run_code(rc));
@@ -243,7 +261,7 @@ static int probe_neighbour(bk_store *s, const bk_work_env *env, bk_prov *p, cons
                         .attempt = run->attempt};
     bk_page pg;
     bk_page_init(&pg);
-    int rc = take_budget(s, env, p, err);
+    int rc = take_budget(s, env, p, false, err);
     if (rc == 0)
         rc = bk_prov_fetch(p, &req, &pg, err);
     *n_bars = pg.n;
@@ -320,10 +338,49 @@ int bk_work_symbol_check(bk_store *s, const bk_work_env *env, const char *symbol
     return bk_err_set(err, BK_EPROV_SYMBOL, "no provider knows %s (%s)", symbol, said);
 }
 
+/* Write a failed attempt f (code the failure) and mirror it in run: queued
+ * again when f->retry_at_us > 0 (attempt + 1 unless f->keep_attempt), else
+ * dead-lettered. */
+static int write_failure(bk_store *s, const bk_work_env *env, bk_run *run, const bk_failure *f,
+                         int code, bk_outcome *out, bk_err *err)
+{
+    int rc = bk_store_run_fail(s, f, err);
+    if (rc)
+        return rc;
+    bool retry = f->retry_at_us > 0;
+    out->status = retry ? BK_ST_QUEUED : BK_ST_FAILED;
+    out->code = code;
+    bk_log(retry ? BK_LOG_WARN : BK_LOG_ERROR, "work",
+           "%s run=%s symbol=%s tf=%s attempt=%d code=%s error=\"%s\"",
+           !retry            ? "run dead-lettered"
+           : f->keep_attempt ? "no provider could be asked, run waits"
+                             : "attempt failed, retry pending",
+           run->id, run->symbol, bk_tf_name(run->tf), run->attempt, f->error_code,
+           f->error_message);
+    run->status = out->status;
+    if (f->provider && *f->provider)
+        bk_strlcpy(run->provider, f->provider, sizeof run->provider);
+    run->lease_owner[0] = '\0';
+    run->lease_until_us = 0;
+    bk_strlcpy(run->error_code, f->error_code, sizeof run->error_code);
+    bk_strlcpy(run->error_message, f->error_message, sizeof run->error_message);
+    run->updated_us = f->now_us;
+    if (retry) {
+        run->attempt += f->keep_attempt ? 0 : 1;
+        run->not_before_us = f->retry_at_us;
+        run->progress_percent = 0;
+    } else {
+        run->finished_us = f->now_us;
+    }
+    emit(env, run);
+    return 0;
+}
+
+/* A failed attempt: retried with back-off while retryable and attempts
+ * remain, else dead-lettered. */
 static int record_failure(bk_store *s, const bk_work_env *env, const bk_prov *p, const char *owner,
                           bk_run *run, int code, const bk_err *why, bk_outcome *out, bk_err *err)
 {
-    const char *pname = p ? p->name : "";
     int64_t now = bk_clock_now_us();
     bool retry = bk_err_retryable(code) && run->attempt < run->max_attempts;
     bk_failure f = {
@@ -331,36 +388,29 @@ static int record_failure(bk_store *s, const bk_work_env *env, const bk_prov *p,
         .owner = owner,
         .error_code = bk_err_run_code(code),
         .error_message = why->msg[0] ? why->msg : bk_strerror(code),
-        .provider = pname,
+        .provider = p ? p->name : "",
         .now_us = now,
         .retry_at_us =
             retry ? now + bk_work_backoff_us(env->conf, run->attempt, why->retry_after_ms) : 0};
-    int rc = bk_store_run_fail(s, &f, err);
-    if (rc)
-        return rc;
-    out->status = retry ? BK_ST_QUEUED : BK_ST_FAILED;
-    out->code = code;
-    bk_log(retry ? BK_LOG_WARN : BK_LOG_ERROR, "work",
-           "%s run=%s symbol=%s tf=%s attempt=%d code=%s error=\"%s\"",
-           retry ? "attempt failed, retry pending" : "run dead-lettered", run->id, run->symbol,
-           bk_tf_name(run->tf), run->attempt, f.error_code, f.error_message);
-    run->status = out->status;
-    if (*pname)
-        bk_strlcpy(run->provider, pname, sizeof run->provider);
-    run->lease_owner[0] = '\0';
-    run->lease_until_us = 0;
-    bk_strlcpy(run->error_code, f.error_code, sizeof run->error_code);
-    bk_strlcpy(run->error_message, f.error_message, sizeof run->error_message);
-    run->updated_us = now;
-    if (retry) {
-        run->attempt++;
-        run->not_before_us = f.retry_at_us;
-        run->progress_percent = 0;
-    } else {
-        run->finished_us = now;
-    }
-    emit(env, run);
-    return 0;
+    return write_failure(s, env, run, &f, code, out, err);
+}
+
+/* No provider could be asked (every compatible one's breaker open): the
+ * attempt was not spent. The run waits, same attempt, until reopen_us, when
+ * the first breaker half-opens; it is never dead-lettered for this. */
+static int record_wait(bk_store *s, const bk_work_env *env, const char *owner, bk_run *run,
+                       int64_t reopen_us, const bk_err *why, bk_outcome *out, bk_err *err)
+{
+    int64_t now = bk_clock_now_us();
+    bk_failure f = {.run_id = run->id,
+                    .owner = owner,
+                    .error_code = bk_err_run_code(BK_EPROV_BREAKER),
+                    .error_message = why->msg[0] ? why->msg : bk_strerror(BK_EPROV_BREAKER),
+                    .provider = "",
+                    .now_us = now,
+                    .retry_at_us = BK_MAX(reopen_us, now + 1),
+                    .keep_attempt = true};
+    return write_failure(s, env, run, &f, BK_EPROV_BREAKER, out, err);
 }
 
 /* Failures that end the run's attempt whichever provider is asked. */
@@ -369,38 +419,79 @@ static bool final_for_run(int rc)
     return rc == BK_ELEASE || rc == BK_ECANCELED || rc == BK_ESTORE || rc == BK_EBUSY;
 }
 
+/* The series' source (its newest bar's feed and adjustment). A new series
+ * takes the feed of whichever provider serves it first (its first stored
+ * bars fix it); its adjustment, a setting, is the primary's. */
+static int series_source(bk_store *s, const bk_run *run, const bk_prov *primary, bk_source *src,
+                         bool *known, bk_err *why)
+{
+    memset(src, 0, sizeof *src);
+    bk_err e = {0};
+    int rc = bk_store_bars_source(s, run->symbol, run->tf, src, &e);
+    *known = rc == 0;
+    if (rc == BK_ENOENT && primary) {
+        bk_strlcpy(src->adjustment, primary->adjustment, sizeof src->adjustment);
+        return 0;
+    }
+    if (rc)
+        *why = e;
+    return rc;
+}
+
+/* Could a provider after cand[i] serve the run: compatible with the series
+ * and its breaker not open? */
+static bool fallback_ready(bk_provset *ps, bk_prov *const *cand, size_t nc, size_t i,
+                           const bk_source *src, int64_t now_us)
+{
+    for (size_t j = i + 1; j < nc; j++) {
+        char note[160];
+        int64_t until;
+        if (bk_prov_compatible(cand[j], src->feed, src->adjustment, note, sizeof note) &&
+            bk_provset_breaker(ps, cand[j], now_us, &until) != BK_BREAKER_OPEN)
+            return true;
+    }
+    return false;
+}
+
+/* Ask p (admitted by its breaker) for the run's slice into f, emptied
+ * first, and report the outcome to its breaker: 0, or p's failure in why;
+ * f->out_of_budget when p was left for the fallback (no verdict). */
+static int ask(bk_store *s, const bk_work_env *env, const char *owner, bk_run *run, bk_prov *p,
+               bool fallback, fetch_state *f, bk_err *why)
+{
+    free(f->bars);
+    *f = (fetch_state){.fallback = fallback};
+    bk_err_clear(why);
+    int rc = fetch_all(s, env, p, owner, run, f, why);
+    bk_provset_report(env->provs, p, f->out_of_budget ? BK_ECANCELED : rc, bk_clock_now_us());
+    return rc;
+}
+
 /* Fetch the run's slice from the first provider of its chain that is
  * compatible with the series, admitted by its breaker, and succeeds. 0 with
  * *used set; or the last provider failure (*used = that provider); or, when
- * no provider could be asked, BK_EPROV_BREAKER (retry_after_ms until the
- * first breaker half-opens) or BK_EPROV_INCOMPAT, *used NULL. */
+ * no provider could be asked, BK_EPROV_BREAKER (f->reopen_us, and
+ * retry_after_ms, until the first breaker half-opens) or BK_EPROV_INCOMPAT,
+ * *used NULL. A provider left for the fallback for want of budget
+ * (out_of_budget) counts as not asked. */
 static int fetch_chain(bk_store *s, const bk_work_env *env, const char *owner, bk_run *run,
                        fetch_state *f, bk_prov **used, bk_err *why)
 {
     *used = NULL;
     bk_source src;
-    memset(&src, 0, sizeof src);
-    bk_err e = {0};
-    int rc = bk_store_bars_source(s, run->symbol, run->tf, &src, &e);
-    if (rc && rc != BK_ENOENT) {
-        *why = e;
-        return rc;
-    }
-    bool known = rc == 0; /* the series holds bars: the symbol exists */
+    bool known = false; /* the series holds bars: the symbol exists */
     if (!env->provs) {
         *used = env->prov;
-        rc = fetch_all(s, env, env->prov, owner, run, f, why);
+        int rc = series_source(s, run, env->prov, &src, &known, why);
+        if (rc == 0)
+            rc = fetch_all(s, env, env->prov, owner, run, f, why);
         return rc ? rc : confirm_empty(s, env, env->prov, run, f, known, why);
     }
     bk_prov *cand[BK_PROVSET_MAX];
     size_t nc = bk_provset_chain(env->provs, run->tf, cand, BK_PROVSET_MAX);
-    if (!known && nc > 0) { /* a new series: its primary defines it */
-        bk_strlcpy(src.feed, cand[0]->feed, sizeof src.feed);
-        bk_strlcpy(src.adjustment, cand[0]->adjustment, sizeof src.adjustment);
-    } else if (rc) {
-        *why = e;
+    int rc = series_source(s, run, nc ? cand[0] : NULL, &src, &known, why);
+    if (rc)
         return rc;
-    }
     char skipped[BK_ERR_MSG_MAX] = "";
     int64_t now = bk_clock_now_us(), reopen = INT64_MAX;
     bool failed_once = false;
@@ -421,15 +512,23 @@ static int fetch_chain(bk_store *s, const bk_work_env *env, const char *owner, b
                 rc = BK_EPROV_BREAKER;
             continue;
         }
-        if (failed_once) {
-            free(f->bars);
-            *f = (fetch_state){0};
+        if (failed_once)
             bk_log(BK_LOG_WARN, "work", "falling back run=%s symbol=%s tf=%s from=%s to=%s",
                    run->id, run->symbol, bk_tf_name(run->tf), (*used)->name, p->name);
+        bk_err e = {0};
+        int prc =
+            ask(s, env, owner, run, p, fallback_ready(env->provs, cand, nc, i, &src, now), f, &e);
+        if (f->out_of_budget) {
+            /* asked nothing more of it; should the fallback be refused by
+             * its breaker meanwhile, the run waits a moment, same attempt */
+            add_note(skipped, sizeof skipped, e.msg);
+            reopen = BK_MIN(reopen, bk_clock_now_us() + BK_US_PER_S);
+            if (!failed_once)
+                rc = BK_EPROV_BREAKER;
+            continue;
         }
-        bk_err_clear(why);
-        rc = fetch_all(s, env, p, owner, run, f, why);
-        bk_provset_report(env->provs, p, rc, bk_clock_now_us());
+        *why = e;
+        rc = prc;
         if (rc == 0)
             rc = confirm_empty(s, env, p, run, f, known, why);
         *used = p;
@@ -454,6 +553,7 @@ static int fetch_chain(bk_store *s, const bk_work_env *env, const char *owner, b
     if (rc == BK_EPROV_BREAKER) {
         bk_err_set(why, rc, "%s", skipped);
         why->retry_after_ms = BK_MAX(1, (reopen - now) / BK_US_PER_MS);
+        f->reopen_us = reopen;
         return rc;
     }
     return bk_err_set(why, BK_EPROV_INCOMPAT, "%s", skipped[0] ? skipped : "empty provider chain");
@@ -486,6 +586,8 @@ int bk_work_fetch(bk_store *s, const bk_work_env *env, const char *owner, bk_run
         }
     } else if (rc == BK_ESTORE || rc == BK_EBUSY) {
         *err = why; /* the heartbeat's store error; the lease will expire */
+    } else if (rc == BK_EPROV_BREAKER && !p) {
+        rc = record_wait(s, env, owner, run, f.reopen_us, &why, out, err);
     } else if (rc || !p) {
         rc = record_failure(s, env, p, owner, run, rc ? rc : BK_ENOPROV, &why, out, err);
     } else {
@@ -560,5 +662,5 @@ int bk_work_execute(bk_store *s, const bk_work_env *env, const char *owner, bk_r
 
 int bk_work_take_budget(bk_store *s, const bk_work_env *env, const bk_prov *p, bk_err *err)
 {
-    return take_budget(s, env, p, err);
+    return take_budget(s, env, p, false, err);
 }

@@ -4,10 +4,18 @@
  * and a real SQLite store.
  *
  * - fallback: the primary answers 500 every time → the run completes from
- *   the secondary, whose name, feed and adjustment the bars record; the
- *   primary's breaker opens and later runs stop asking it;
+ *   the secondary (the primary's page is not retried), whose name, feed and
+ *   adjustment the bars record; the primary's breaker opens and later runs
+ *   stop asking it;
  * - refusal: a secondary with another adjustment is never asked; the run
  *   waits (queued, with the reason in its error message) and stores nothing;
+ * - a new series takes the feed of the provider that serves it first, even a
+ *   fallback's; a series holding bars of one feed refuses another;
+ * - one series' malformed answers open no breaker: other series are still
+ *   fetched;
+ * - a run that finds every breaker open waits for the first to half-open
+ *   without spending an attempt;
+ * - a failing primary out of budget does not hold runs a fallback serves;
  * - rate limits: a fixture provider limited to R requests per second (429
  *   above it) and barkeep configured at R → a pool of workers drains many
  *   runs without a single 429.
@@ -19,10 +27,13 @@
 
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cal/cal.h"
 #include "conf/conf.h"
@@ -96,12 +107,20 @@ static void bad_minutes(fx_resp *r)
     r->len = out.len;
 }
 
+/* The symbol whose every answer is malformed (the shape of a page that cuts
+ * a bar, of a body the adapter cannot read): a fault of one series. */
+#define BAD_SYMBOL "BADS"
+
 /* Massive: /v2/aggs/ticker/SYM/range/1/day/YYYY-MM-DD/YYYY-MM-DD (and the
  * 30-minute bars above) */
 static void massive_handler(void *ctx, const fx_req *req, fx_resp *r)
 {
     server *sv = ctx;
     int st = atomic_load(&sv->fail_status);
+    if (strstr(req->path, "/ticker/" BAD_SYMBOL "/")) {
+        fx_body(r, "{\"status\":\"OK\",\"request_id\":\"x\",\"results\":\"cut\"}");
+        return;
+    }
     if (st) {
         r->status = st;
         fx_body(r, "{\"status\":\"ERROR\",\"request_id\":\"x\",\"error\":\"internal\"}");
@@ -156,6 +175,10 @@ static void alpaca_handler(void *ctx, const fx_req *req, fx_resp *r)
     const char *tf = fx_param(req, "timeframe"), *s0 = fx_param(req, "start"),
                *s1 = fx_param(req, "end");
     int64_t from, to;
+    if (strstr(req->path, "/stocks/" BAD_SYMBOL "/")) {
+        fx_body(r, "{\"bars\":\"cut\",\"symbol\":\"" BAD_SYMBOL "\"}");
+        return;
+    }
     if (st || !tf || strcmp(tf, "1Day") != 0 || !s0 || !s1 || bk_time_parse(s0, &from) ||
         bk_time_parse(s1, &to)) {
         r->status = st ? st : 400;
@@ -212,8 +235,8 @@ static bk_prov *make(int (*fn)(bk_prov **, const bk_prov_cfg *, bk_err *), const
 }
 
 /* A store, two fixture servers, and the chain massive → alpaca (alpaca
- * serving alpaca_adj bars of the SIP feed). */
-static tfix *setup(const char *alpaca_adj)
+ * serving alpaca_adj bars of alpaca_feed). */
+static tfix *setup_feed(const char *alpaca_feed, const char *alpaca_adj)
 {
     tfix *t = calloc(1, sizeof *t);
     t->dir = bk_t_tmpdir("chain");
@@ -231,13 +254,19 @@ static tfix *setup(const char *alpaca_adj)
     bk_breaker_cfg bc = {.failures = 2, .open_us = 60 * BK_US_PER_S};
     t->ps = bk_provset_new(&bc);
     if (bk_provset_add(t->ps, make(bk_massive_new, fx_url(t->fm), NULL, "split"), &err) ||
-        bk_provset_add(t->ps, make(bk_alpaca_new, fx_url(t->fa), "sip", alpaca_adj), &err) ||
+        bk_provset_add(t->ps, make(bk_alpaca_new, fx_url(t->fa), alpaca_feed, alpaca_adj), &err) ||
         bk_provset_set_chain(t->ps, BK_CLASS_DAILY, "massive,alpaca", &err) ||
         bk_provset_set_chain(t->ps, BK_CLASS_INTRADAY, "massive,alpaca", &err))
         fail_msg("provset: %s", err.msg);
     t->env = (bk_work_env){
         .prov = bk_provset_primary(t->ps, BK_TF_D1), .provs = t->ps, .conf = &t->conf};
     return t;
+}
+
+/* The same with alpaca on the SIP feed. */
+static tfix *setup(const char *alpaca_adj)
+{
+    return setup_feed("sip", alpaca_adj);
 }
 
 static void teardown(tfix *t)
@@ -257,8 +286,8 @@ static int64_t day_us(int y, int m, int d)
     return bk_prov_day_label(bk_days_from_civil(y, m, d));
 }
 
-/* Enqueue a run of sym tf over [from, to) and claim it. */
-static bk_run claim_run(bk_store *s, const char *sym, bk_tf tf, int64_t from, int64_t to)
+/* Enqueue a run of sym tf over [from, to) (queued). */
+static bk_run enqueue_run(bk_store *s, const char *sym, bk_tf tf, int64_t from, int64_t to)
 {
     bk_err err = {0};
     bk_run r;
@@ -272,13 +301,32 @@ static bk_run claim_run(bk_store *s, const char *sym, bk_tf tf, int64_t from, in
     r.max_attempts = 3;
     bk_strlcpy(r.triggered_by, "test", sizeof r.triggered_by);
     size_t k = 0;
-    int64_t now = bk_clock_now_us();
-    if (bk_store_runs_enqueue(s, &r, 1, &k, now, &err) || k != 1)
+    if (bk_store_runs_enqueue(s, &r, 1, &k, bk_clock_now_us(), &err) || k != 1)
         fail_msg("enqueue: %s", err.msg);
-    bk_run c;
-    if (bk_store_run_claim(s, OWNER, now, 60 * BK_US_PER_S, &c, &err))
+    return r;
+}
+
+/* Enqueue a run of sym tf over [from, to) and claim it. */
+static bk_run claim_run(bk_store *s, const char *sym, bk_tf tf, int64_t from, int64_t to)
+{
+    bk_err err = {0};
+    bk_run r = enqueue_run(s, sym, tf, from, to), c;
+    if (bk_store_run_claim_id(s, r.id, OWNER, bk_clock_now_us(), 60 * BK_US_PER_S, &c, &err))
         fail_msg("claim: %s", err.msg);
     return c;
+}
+
+/* Claim run id again (whatever its not_before), execute it and return it as
+ * stored afterwards. */
+static bk_run rerun(tfix *t, const char *id, bk_outcome *out)
+{
+    bk_err err = {0};
+    bk_run r, got;
+    if (bk_store_run_claim_id(t->s, id, OWNER, bk_clock_now_us(), 60 * BK_US_PER_S, &r, &err))
+        fail_msg("claim %s: %s", id, err.msg);
+    assert_int_equal(bk_work_execute(t->s, &t->env, OWNER, &r, out, &err), 0);
+    assert_int_equal(bk_store_run_get(t->s, id, &got, &err), 0);
+    return got;
 }
 
 static int64_t bars_of(bk_store *s, const char *sym, bk_tf tf)
@@ -314,8 +362,9 @@ static void test_fallback(void **state)
     assert_string_equal(src.provider, "alpaca");
     assert_string_equal(src.feed, "sip");
     assert_string_equal(src.adjustment, "split");
-    /* the primary was asked (a page and its retry), then the secondary */
-    assert_int_equal(fx_count(t->fm), 2);
+    /* the primary was asked once (no page retry while a fallback can
+     * serve), then the secondary */
+    assert_int_equal(fx_count(t->fm), 1);
     assert_int_equal(atomic_load(&alpaca->stats.fallback_served), 1);
     int64_t until;
     assert_int_equal(bk_provset_breaker(t->ps, massive, bk_clock_now_us(), &until),
@@ -334,6 +383,61 @@ static void test_fallback(void **state)
     assert_string_equal(out.provider, "alpaca");
     assert_int_equal(fx_count(t->fm), asked); /* not asked while open */
     assert_int_equal(bars_of(t->s, "NVDA", BK_TF_D1), 20);
+    teardown(t);
+}
+
+static bk_source source_of(bk_store *s, const char *sym)
+{
+    bk_source src;
+    bk_err err = {0};
+    if (bk_store_bars_source(s, sym, BK_TF_D1, &src, &err))
+        fail_msg("source of %s: %s", sym, err.msg);
+    return src;
+}
+
+/* A new series takes the feed of whichever compatible provider serves it
+ * first; from then on its stored bars fix the feed. */
+static void test_new_series_any_feed(void **state)
+{
+    (void)state;
+    tfix *t = setup_feed("iex", "split"); /* massive: sip */
+    atomic_store(&t->ms.fail_status, 500);
+    bk_outcome out;
+    bk_err err = {0};
+    /* AAPL holds no bars: the primary fails, alpaca's iex bars start it */
+    bk_run r = claim_run(t->s, "AAPL", BK_TF_D1, day_us(2025, 6, 2), day_us(2025, 7, 1));
+    assert_int_equal(bk_work_execute(t->s, &t->env, OWNER, &r, &out, &err), 0);
+    assert_int_equal(out.status, BK_ST_SUCCESS);
+    assert_string_equal(out.provider, "alpaca");
+    assert_int_equal(bars_of(t->s, "AAPL", BK_TF_D1), 20);
+    assert_string_equal(source_of(t->s, "AAPL").feed, "iex");
+
+    /* MSFT starts with massive's sip bars ... */
+    atomic_store(&t->ms.fail_status, 0);
+    r = claim_run(t->s, "MSFT", BK_TF_D1, day_us(2025, 6, 2), day_us(2025, 7, 1));
+    assert_int_equal(bk_work_execute(t->s, &t->env, OWNER, &r, &out, &err), 0);
+    assert_string_equal(out.provider, "massive");
+    assert_string_equal(source_of(t->s, "MSFT").feed, "sip");
+    /* ... so when massive fails, iex may not continue it */
+    atomic_store(&t->ms.fail_status, 500);
+    int asked = fx_count(t->fa);
+    r = claim_run(t->s, "MSFT", BK_TF_D1, day_us(2025, 7, 1), day_us(2025, 8, 1));
+    assert_int_equal(bk_work_execute(t->s, &t->env, OWNER, &r, &out, &err), 0);
+    assert_int_equal(out.status, BK_ST_QUEUED);
+    assert_int_equal(fx_count(t->fa), asked);
+    bk_run got;
+    assert_int_equal(bk_store_run_get(t->s, r.id, &got, &err), 0);
+    assert_non_null(strstr(got.error_message, "alpaca serves the iex feed, the series holds sip"));
+    assert_int_equal(bars_of(t->s, "MSFT", BK_TF_D1), 20);
+
+    /* and AAPL, now an iex series, is not continued by massive's sip */
+    atomic_store(&t->ms.fail_status, 0);
+    asked = fx_count(t->fm);
+    r = claim_run(t->s, "AAPL", BK_TF_D1, day_us(2025, 7, 1), day_us(2025, 8, 1));
+    assert_int_equal(bk_work_execute(t->s, &t->env, OWNER, &r, &out, &err), 0);
+    assert_string_equal(out.provider, "alpaca");
+    assert_int_equal(fx_count(t->fm), asked);
+    assert_string_equal(source_of(t->s, "AAPL").feed, "iex");
     teardown(t);
 }
 
@@ -369,6 +473,165 @@ static void test_incompatible_refused(void **state)
     assert_string_equal(got.error_code, "PROVIDER_UNAVAILABLE");
     assert_non_null(strstr(got.error_message, "massive: circuit breaker open"));
     assert_int_equal(bars_of(t->s, "AAPL", BK_TF_D1), 0);
+    teardown(t);
+}
+
+/* One series' malformed answers are not an outage: its runs fail
+ * PROVIDER_MALFORMED and wait, but no breaker opens, so other series are
+ * still fetched from the primary. */
+static void test_malformed_one_series(void **state)
+{
+    (void)state;
+    tfix *t = setup("split"); /* breakers open after 2 failures */
+    bk_outcome out;
+    bk_err err = {0};
+    for (int i = 0; i < 3; i++) {
+        bk_run r = claim_run(t->s, BAD_SYMBOL, BK_TF_D1, day_us(2025, 6, 2 + 7 * i),
+                             day_us(2025, 6, 9 + 7 * i));
+        assert_int_equal(bk_work_execute(t->s, &t->env, OWNER, &r, &out, &err), 0);
+        assert_int_equal(out.status, BK_ST_QUEUED);
+        bk_run got;
+        assert_int_equal(bk_store_run_get(t->s, r.id, &got, &err), 0);
+        assert_string_equal(got.error_code, "PROVIDER_MALFORMED");
+    }
+    int64_t until;
+    assert_int_equal(
+        bk_provset_breaker(t->ps, bk_provset_get(t->ps, "massive"), bk_clock_now_us(), &until),
+        BK_BREAKER_CLOSED);
+    assert_int_equal(
+        bk_provset_breaker(t->ps, bk_provset_get(t->ps, "alpaca"), bk_clock_now_us(), &until),
+        BK_BREAKER_CLOSED);
+    int asked = fx_count(t->fm);
+    const char *others[] = {"AAPL", "MSFT"};
+    for (int i = 0; i < 2; i++) {
+        bk_run r = claim_run(t->s, others[i], BK_TF_D1, day_us(2025, 6, 2), day_us(2025, 7, 1));
+        assert_int_equal(bk_work_execute(t->s, &t->env, OWNER, &r, &out, &err), 0);
+        assert_int_equal(out.status, BK_ST_SUCCESS);
+        assert_string_equal(out.provider, "massive");
+        assert_int_equal(bars_of(t->s, others[i], BK_TF_D1), 20);
+    }
+    assert_int_equal(fx_count(t->fm), asked + 2);
+    teardown(t);
+}
+
+/* A run that reached no provider (every breaker open) has not spent an
+ * attempt: it waits for the first breaker to half-open with its attempt
+ * unchanged, however often it finds them open, and is never dead-lettered
+ * for it. */
+static void test_breaker_wait_keeps_attempt(void **state)
+{
+    (void)state;
+    tfix *t = setup("split"); /* breakers open after 2 failures */
+    atomic_store(&t->ms.fail_status, 500);
+    atomic_store(&t->al.fail_status, 500);
+    bk_outcome out;
+    bk_err err = {0};
+    const char *down[] = {"AAPL", "MSFT"};
+    for (int i = 0; i < 2; i++) {
+        bk_run r = claim_run(t->s, down[i], BK_TF_D1, day_us(2025, 6, 2), day_us(2025, 7, 1));
+        assert_int_equal(bk_work_execute(t->s, &t->env, OWNER, &r, &out, &err), 0);
+        assert_int_equal(out.status, BK_ST_QUEUED);
+    }
+    int64_t until_m, until_a, now = bk_clock_now_us();
+    assert_int_equal(bk_provset_breaker(t->ps, bk_provset_get(t->ps, "massive"), now, &until_m),
+                     BK_BREAKER_OPEN);
+    assert_int_equal(bk_provset_breaker(t->ps, bk_provset_get(t->ps, "alpaca"), now, &until_a),
+                     BK_BREAKER_OPEN);
+    int asked_m = fx_count(t->fm), asked_a = fx_count(t->fa);
+    bk_run r = enqueue_run(t->s, "NVDA", BK_TF_D1, day_us(2025, 6, 2), day_us(2025, 7, 1));
+    assert_int_equal(r.max_attempts, 3);
+    for (int i = 0; i < 5; i++) { /* more often than max_attempts */
+        bk_run got = rerun(t, r.id, &out);
+        assert_int_equal(out.status, BK_ST_QUEUED);
+        assert_int_equal(got.status, BK_ST_QUEUED);
+        assert_int_equal(got.attempt, 1);
+        assert_int_equal(got.not_before_us, BK_MIN(until_m, until_a));
+        assert_string_equal(got.error_code, "PROVIDER_UNAVAILABLE");
+        assert_non_null(strstr(got.error_message, "massive: circuit breaker open"));
+    }
+    assert_int_equal(fx_count(t->fm), asked_m);
+    assert_int_equal(fx_count(t->fa), asked_a);
+    teardown(t);
+}
+
+/* A guard that sets stop (released runs, a failed test) should a run hang
+ * past limit_s; guard_end ends it at once. It never paces the test. */
+typedef struct guard {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+    atomic_bool stop;
+    int limit_s;
+    pthread_t th;
+} guard;
+
+static void *guard_main(void *arg)
+{
+    guard *g = arg;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += g->limit_s;
+    pthread_mutex_lock(&g->mu);
+    while (!g->done && pthread_cond_timedwait(&g->cv, &g->mu, &until) == 0)
+        ;
+    if (!g->done)
+        atomic_store(&g->stop, true);
+    pthread_mutex_unlock(&g->mu);
+    return NULL;
+}
+
+static void guard_start(guard *g, int limit_s)
+{
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->cv, NULL);
+    g->done = false;
+    atomic_init(&g->stop, false);
+    g->limit_s = limit_s;
+    pthread_create(&g->th, NULL, guard_main, g);
+}
+
+static void guard_end(guard *g)
+{
+    pthread_mutex_lock(&g->mu);
+    g->done = true;
+    pthread_cond_signal(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+    pthread_join(g->th, NULL);
+    pthread_cond_destroy(&g->cv);
+    pthread_mutex_destroy(&g->mu);
+}
+
+/* A failing primary whose budget is spent does not hold the runs a fallback
+ * can serve: its failed page is not retried (no second token), and later
+ * runs do not wait for its next token (one every 1000 s) but go to the
+ * fallback. Asserted on the requests each fixture received. */
+static void test_fallback_skips_failing_budget(void **state)
+{
+    (void)state;
+    tfix *t = setup("split");
+    atomic_store(&t->ms.fail_status, 500);
+    bk_prov *massive = bk_provset_get(t->ps, "massive");
+    massive->limits.rate_per_s = 0.001;
+    massive->limits.burst = 1;
+    guard g;
+    guard_start(&g, 30);
+    t->env.stop = &g.stop;
+    const char *syms[] = {"AAPL", "MSFT", "NVDA"};
+    bk_outcome out;
+    bk_err err = {0};
+    for (int i = 0; i < 3; i++) {
+        bk_run r = claim_run(t->s, syms[i], BK_TF_D1, day_us(2025, 6, 2), day_us(2025, 7, 1));
+        assert_int_equal(bk_work_execute(t->s, &t->env, OWNER, &r, &out, &err), 0);
+        assert_int_equal(out.status, BK_ST_SUCCESS);
+        assert_string_equal(out.provider, "alpaca");
+        assert_int_equal(fx_count(t->fm), 1); /* its one token, in the first run */
+        assert_int_equal(fx_count(t->fa), i + 1);
+    }
+    guard_end(&g);
+    int64_t until;
+    /* not the breaker (2 failures open it): the budget spared the wait */
+    assert_int_equal(bk_provset_breaker(t->ps, massive, bk_clock_now_us(), &until),
+                     BK_BREAKER_CLOSED);
     teardown(t);
 }
 
@@ -608,6 +871,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fallback),
         cmocka_unit_test(test_incompatible_refused),
+        cmocka_unit_test(test_new_series_any_feed),
+        cmocka_unit_test(test_malformed_one_series),
+        cmocka_unit_test(test_breaker_wait_keeps_attempt),
+        cmocka_unit_test(test_fallback_skips_failing_budget),
         cmocka_unit_test(test_rate_limit_respected),
         cmocka_unit_test(test_bad_source_bar_not_stored),
         cmocka_unit_test(test_binary_configuration),

@@ -628,6 +628,38 @@ static void t_fail(void **state)
     assert_int_equal(bk_store_run_release(s, c.id, "w", T0 + S, &err), BK_ELEASE);
 }
 
+/* A deferred run (no provider was asked: every breaker open) goes back to
+ * the queue until retry_at with the same attempt, however often. */
+static void t_fail_keep_attempt(void **state)
+{
+    bk_store *s = ((fixture *)*state)->s;
+    bk_run r = mk_run("AAPL", BK_TF_1H, T0, T0 + H, 0), c;
+    r.max_attempts = 2;
+    assert_true(enqueue1(s, &r, T0));
+    bk_err err = {0};
+    for (int i = 0; i < 3; i++) {
+        int64_t at = T0 + i * 60 * S;
+        claim_ok(s, "w", at, &c);
+        bk_failure f = mk_failure(&c, "w", at + S, at + 30 * S);
+        f.error_code = "PROVIDER_UNAVAILABLE";
+        f.keep_attempt = true;
+        OK(bk_store_run_fail(s, &f, ERR));
+        bk_run g = get_run(s, c.id);
+        assert_int_equal(g.status, BK_ST_QUEUED);
+        assert_int_equal(g.attempt, 1);
+        assert_int_equal(g.not_before_us, at + 30 * S);
+        assert_string_equal(g.error_code, "PROVIDER_UNAVAILABLE");
+        assert_string_equal(g.lease_owner, "");
+        assert_int_equal(bk_store_run_claim(s, "w", at + 29 * S, 60 * S, &c, &err), BK_ENOENT);
+        assert_int_equal(bk_store_run_fail(s, &f, &err), BK_ELEASE);
+    }
+    /* a failure that asked a provider still counts */
+    claim_ok(s, "w", T0 + 600 * S, &c);
+    bk_failure f = mk_failure(&c, "w", T0 + 601 * S, T0 + 630 * S);
+    OK(bk_store_run_fail(s, &f, ERR));
+    assert_int_equal(get_run(s, c.id).attempt, 2);
+}
+
 static void t_requeue_expired(void **state)
 {
     bk_store *s = ((fixture *)*state)->s;
@@ -2496,6 +2528,7 @@ static int generic_suite(const char *url)
         FX(t_commit_empty_covered),
         FX(t_commit_lease_lost),
         FX(t_fail),
+        FX(t_fail_keep_attempt),
         FX(t_requeue_expired),
         FX(t_retry_failed),
         FX(t_runs_list),
