@@ -12,7 +12,8 @@
  *   above it) and barkeep configured at R → a pool of workers drains many
  *   runs without a single 429;
  * - history: the real binary on the chain yahoo plans no 1m run older than
- *   Yahoo's retention, and reports that time as unservable.
+ *   Yahoo's retention, and reports that time as unservable; the worker
+ *   never asks a provider for a slice older than its history.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -625,6 +626,60 @@ static void test_yahoo_history_clipped(void **state)
     free(dir);
 }
 
+/* A run older than every provider of its chain serves (planned before the
+ * limit was known, or enqueued by hand) is not sent to be refused: the
+ * worker skips Yahoo for it and dead-letters it as PROVIDER_RANGE, "yahoo:
+ * beyond its history", without a request. */
+static void test_worker_skips_beyond_history(void **state)
+{
+    (void)state;
+    yserver ys = {.oldest_us = INT64_MIN}; /* would answer anything */
+    fx *f = fx_start(yahoo_handler, &ys);
+    char *dir = bk_t_tmpdir("yskip"), *db = bk_t_path(dir, "y.db");
+    bk_err err = {0};
+    bk_store *s = NULL;
+    assert_int_equal(bk_store_open(&s, db, &err), 0);
+    assert_int_equal(bk_store_migrate(s, NULL, &err), 0);
+    bk_conf conf;
+    bk_conf_defaults(&conf);
+    bk_breaker_cfg bc = {.failures = 2, .open_us = 60 * BK_US_PER_S};
+    bk_provset *ps = bk_provset_new(&bc);
+    assert_int_equal(bk_provset_add(ps, make(bk_yahoo_new, fx_url(f), NULL, NULL), &err), 0);
+    assert_int_equal(bk_provset_set_chain(ps, BK_CLASS_INTRADAY, "yahoo", &err), 0);
+    bk_work_env env = {.prov = bk_provset_primary(ps, BK_TF_1M), .provs = ps, .conf = &conf};
+
+    int64_t now = bk_clock_now_us();
+    int64_t day = bk_prov_day_label((int32_t)((now - 40 * BK_US_PER_DAY) / BK_US_PER_DAY));
+    bk_run r;
+    memset(&r, 0, sizeof r);
+    bk_strlcpy(r.symbol, "AAPL", sizeof r.symbol);
+    r.tf = BK_TF_1M;
+    r.type = BK_JOB_INTRADAY;
+    r.slice_from_us = day + 14 * BK_US_PER_HOUR;
+    r.slice_to_us = day + 16 * BK_US_PER_HOUR;
+    r.max_attempts = 3;
+    bk_strlcpy(r.triggered_by, "test", sizeof r.triggered_by);
+    size_t k = 0;
+    assert_int_equal(bk_store_runs_enqueue(s, &r, 1, &k, now, &err), 0);
+    assert_int_equal(k, 1);
+    bk_run c;
+    assert_int_equal(bk_store_run_claim(s, OWNER, now, 60 * BK_US_PER_S, &c, &err), 0);
+    bk_outcome out;
+    assert_int_equal(bk_work_execute(s, &env, OWNER, &c, &out, &err), 0);
+    assert_int_equal(out.status, BK_ST_FAILED);
+    assert_int_equal(fx_count(f), 0);
+    bk_run got;
+    assert_int_equal(bk_store_run_get(s, c.id, &got, &err), 0);
+    assert_string_equal(got.error_code, "PROVIDER_RANGE");
+    assert_non_null(strstr(got.error_message, "yahoo: beyond its history"));
+    bk_provset_free(ps);
+    bk_store_close(s);
+    fx_stop(f);
+    bk_t_rmtree(dir);
+    free(db);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -633,6 +688,7 @@ int main(void)
         cmocka_unit_test(test_rate_limit_respected),
         cmocka_unit_test(test_binary_configuration),
         cmocka_unit_test(test_yahoo_history_clipped),
+        cmocka_unit_test(test_worker_skips_beyond_history),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
