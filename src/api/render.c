@@ -59,6 +59,12 @@ void bk_render_run(bk_jw *w, const bk_run *r)
 void bk_render_coverage(bk_jw *w, const bk_coverage *c)
 {
     bk_jw_obj_begin(w);
+    bk_render_coverage_fields(w, c);
+    bk_jw_obj_end(w);
+}
+
+void bk_render_coverage_fields(bk_jw *w, const bk_coverage *c)
+{
     str_or_null(w, "symbol", c->symbol);
     str_or_null(w, "timeframe", bk_tf_name(c->tf));
     bk_jw_key(w, "from_ts");
@@ -76,7 +82,6 @@ void bk_render_coverage(bk_jw *w, const bk_coverage *c)
     bk_jw_int(w, c->n_intervals);
     bk_jw_key(w, "covered_hours");
     bk_jw_num(w, (double)c->covered_us / 3600e6);
-    bk_jw_obj_end(w);
 }
 
 int bk_render_runs_query(bk_jw *w, bk_store *s, const char *key, const bk_run_filter *f,

@@ -11,6 +11,9 @@
 
 void bk_render_run(bk_jw *w, const bk_run *r);
 void bk_render_coverage(bk_jw *w, const bk_coverage *c);
+/* The keys of bk_render_coverage inside an object the caller opened (and
+ * closes, after keys of its own). */
+void bk_render_coverage_fields(bk_jw *w, const bk_coverage *c);
 /* "key": [runs matching f] (a store query); 0 or the store's error. */
 int bk_render_runs_query(bk_jw *w, bk_store *s, const char *key, const bk_run_filter *f,
                          bk_err *err);

@@ -80,10 +80,12 @@ static void render_layer(bk_jw *w, const char *key, const chart_bars *c, size_t 
     bk_jw_obj_end(w);
 }
 
-/* Freshness and gaps of the series over the requested days. */
+/* Freshness, gaps and unservable time of the series over the requested days. */
 typedef struct chart_meta {
     int64_t cov_from, cov_to, last_success;
     int64_t gaps, gap_us;
+    int64_t unservable_us; /* missing, older than any provider of the chain serves */
+    char unservable_why[64];
     bool hydrating;
 } chart_meta;
 
@@ -104,6 +106,10 @@ static int load_meta(bk_store *s, const bk_api_opts *o, const bk_chart_req *q, i
         bk_plan_gaps(&o->plan, &d, n_st ? &st[0].covered : NULL, now, &gaps);
         m->gaps = (int64_t)gaps.n;
         m->gap_us = bk_ivset_total(&gaps);
+        bk_plan_unservable(&o->plan, &d, n_st ? &st[0].covered : NULL, now, &gaps);
+        m->unservable_us = bk_ivset_total(&gaps);
+        if (m->unservable_us)
+            bk_plan_unservable_reason(&o->plan, d.tf, m->unservable_why, sizeof m->unservable_why);
         bk_ivset_fini(&gaps);
         m->hydrating = n_st && st[0].active.n > 0;
         if (n_cov) {
@@ -146,6 +152,10 @@ static void render_meta(bk_jw *w, const bk_api_opts *o, const bk_chart_req *q, c
     bk_jw_int(w, m->gaps);
     bk_jw_key(w, "gap_hours");
     bk_jw_num(w, (double)m->gap_us / 3600e6);
+    bk_jw_key(w, "unservable_hours");
+    bk_jw_num(w, (double)m->unservable_us / 3600e6);
+    bk_jw_key(w, "unservable_reason");
+    bk_jw_str(w, m->unservable_us ? m->unservable_why : NULL);
     bk_jw_key(w, "is_hydrating");
     bk_jw_bool(w, m->hydrating);
     bk_jw_key(w, "generated_at");

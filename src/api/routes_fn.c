@@ -157,11 +157,13 @@ int bk_route_orchestrator(bk_http_req *r)
 typedef struct series_report {
     int64_t from_us, to_us, last_success_us;
     int64_t gaps_found, gap_us;
+    int64_t unservable_us; /* missing time older than any provider of the chain serves */
+    char unservable_why[64];
     int64_t total, done, running, queued, failed, bars;
     double partial; /* progress of running slices, in slices */
 } series_report;
 
-/* Coverage and gaps of the series. */
+/* Coverage, gaps and unservable time of the series. */
 static int report_coverage(bk_store *s, const bk_api_opts *o, const bk_def *d, int64_t now,
                            series_report *rep, bk_err *err)
 {
@@ -177,6 +179,11 @@ static int report_coverage(bk_store *s, const bk_api_opts *o, const bk_def *d, i
         bk_plan_gaps(&o->plan, d, n_st ? &st[0].covered : NULL, now, &gaps);
         rep->gaps_found = (int64_t)gaps.n;
         rep->gap_us = bk_ivset_total(&gaps);
+        bk_plan_unservable(&o->plan, d, n_st ? &st[0].covered : NULL, now, &gaps);
+        rep->unservable_us = bk_ivset_total(&gaps);
+        if (rep->unservable_us)
+            bk_plan_unservable_reason(&o->plan, d->tf, rep->unservable_why,
+                                      sizeof rep->unservable_why);
         bk_ivset_fini(&gaps);
         if (n_cov) {
             rep->from_us = cov[0].from_us;
@@ -241,6 +248,10 @@ static void render_ensure(bk_jw *w, const bk_def *d, const bk_tick_stats *t,
     int_key(w, "gaps_found", rep->gaps_found);
     bk_jw_key(w, "gap_hours");
     bk_jw_num(w, (double)rep->gap_us / 3600e6);
+    bk_jw_key(w, "unservable_hours");
+    bk_jw_num(w, (double)rep->unservable_us / 3600e6);
+    bk_jw_key(w, "unservable_reason");
+    bk_jw_str(w, rep->unservable_us ? rep->unservable_why : NULL);
     bk_jw_obj_end(w);
     bk_jw_key(w, "backfill_progress");
     bk_jw_obj_begin(w);

@@ -142,6 +142,8 @@ typedef struct entry {
     bk_ivset expected, covered; /* covered ∩ expected */
     int64_t window_from, horizon;
     int64_t gaps, gap_us, pending;
+    int64_t unservable_us; /* missing, older than any provider of the chain serves */
+    char unservable_why[64];
     int64_t total, done, running, queued, failed;
     double partial; /* progress of running slices, in slices */
     int64_t bars, last_success_us, cov_to_us;
@@ -167,6 +169,10 @@ static void entry_plan(entry *e, const bk_api_opts *o, const bk_def *d, const bk
         bk_ivset_subtract(&gaps, &st->dead);
     }
     e->pending = grid_cells(&gaps, o->plan.slice_us[d->type]);
+    bk_plan_unservable(&o->plan, d, st ? &st->covered : NULL, now, &gaps);
+    e->unservable_us = bk_ivset_total(&gaps);
+    if (e->unservable_us)
+        bk_plan_unservable_reason(&o->plan, d->tf, e->unservable_why, sizeof e->unservable_why);
     bk_ivset_fini(&gaps);
 }
 
@@ -308,6 +314,9 @@ static void render_entry(bk_jw *w, const bk_def *d, const entry *e)
     int_key(w, "gaps", e->gaps);
     bk_jw_key(w, "gap_hours");
     bk_jw_num(w, round2((double)e->gap_us / 3600e6));
+    bk_jw_key(w, "unservable_hours");
+    bk_jw_num(w, round2((double)e->unservable_us / 3600e6));
+    str_key(w, "unservable_reason", e->unservable_why);
     int_key(w, "bars_stored", e->bars);
     bk_jw_key(w, "window_from");
     bk_jw_time(w, e->window_from);

@@ -55,6 +55,12 @@ int bk_cli_provider(bk_cli *cli, bk_prov **out);
  * errors. */
 struct bk_provset;
 int bk_cli_providers(bk_cli *cli, struct bk_provset **out);
+/* Planning follows the providers (providers.c): the publication delay of
+ * the slowest primary; per timeframe, slices cut to what its primary serves
+ * per request, and the history its chain serves (the longest of any of its
+ * providers) beyond which nothing is planned. */
+struct bk_plan_cfg;
+void bk_cli_plan_cfg(struct bk_plan_cfg *cfg, const bk_conf *conf, const struct bk_provset *ps);
 
 /* Argument validators: each prints a usage error naming the bad value and
  * returns BK_EXIT_USAGE, or 0. */

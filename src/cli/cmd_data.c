@@ -4,31 +4,54 @@
 #include "cli/cli.h"
 #include "api/render.h"
 #include "core/clock.h"
+#include "core/util.h"
 #include "model/time.h"
 #include "plan/plan.h"
+#include "prov/provset.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* A coverage row and the part of its window that no provider of its chain
+ * serves any more (not covered, older than the chain's history). */
+typedef struct cov_row {
+    bk_coverage c;
+    int64_t unservable_us;
+    char reason[64]; /* "" when nothing is unservable */
+} cov_row;
+
 static void coverage_json(bk_jw *w, const void *item)
 {
-    bk_render_coverage(w, (const bk_coverage *)item);
+    const cov_row *r = item;
+    bk_jw_obj_begin(w);
+    bk_render_coverage_fields(w, &r->c);
+    bk_jw_key(w, "unservable_hours");
+    bk_jw_num(w, (double)r->unservable_us / 3600e6);
+    bk_jw_key(w, "unservable_reason");
+    if (r->reason[0])
+        bk_jw_str(w, r->reason);
+    else
+        bk_jw_null(w);
+    bk_jw_obj_end(w);
 }
 
 static const char coverage_usage[] =
     "usage: barkeep coverage [SYMBOL [TIMEFRAME]] [--json]\n"
     "\n"
     "Coverage summary per series: the covered range, last success, the number of\n"
-    "intervals in the coverage set and the covered trading hours.\n";
+    "intervals in the coverage set, the covered trading hours, and the trading hours\n"
+    "of its window (its definition's, else 7 days) that no provider of its chain\n"
+    "serves any more (older than their history), with the reason.\n";
 
 static const char gaps_usage[] =
     "usage: barkeep gaps SYMBOL TIMEFRAME [--window-days N] [--json]\n"
     "\n"
     "Expected trading time (regular sessions, up to the last closed bar) within the\n"
     "window that is not covered yet. The window defaults to the series' definition,\n"
-    "else 7 days.\n";
+    "else 7 days. Gaps are the time runs will fetch; time older than any provider of\n"
+    "the series' chain serves is listed apart as unservable, with the reason.\n";
 
 static const char bars_usage[] =
     "usage: barkeep bars SYMBOL TIMEFRAME [--from T] [--to T] [--format csv|json]\n"
@@ -40,6 +63,94 @@ static void flush_json(bk_buf *b, bool force)
     if (force || b->len > (1u << 16)) {
         fwrite(b->data, 1, b->len, stdout);
         bk_buf_reset(b);
+    }
+}
+
+/* Planning settings as the daemon has them: the configured providers'
+ * chains decide the delay and what is servable. */
+static int plan_cfg_of(bk_cli *cli, bk_plan_cfg *cfg)
+{
+    bk_provset *ps = NULL;
+    int rc = bk_cli_providers(cli, &ps);
+    if (rc)
+        return rc;
+    bk_cli_plan_cfg(cfg, &cli->conf, ps);
+    bk_provset_free(ps);
+    return 0;
+}
+
+/* The series' window: its definition's (intraday or historical), else 7. */
+static int32_t default_window(bk_store *s, const char *sym, bk_tf tf)
+{
+    bk_def d;
+    bk_err err = {0};
+    if (bk_store_def_get(s, sym, tf, bk_job_for_tf(tf), &d, &err) == 0)
+        return d.window_days;
+    return 7;
+}
+
+/* The unservable time of one series at now. */
+static int row_unservable(bk_store *s, const bk_plan_cfg *cfg, cov_row *r, int64_t now_us,
+                          bk_err *err)
+{
+    bk_def d = {.tf = r->c.tf};
+    bk_strlcpy(d.symbol, r->c.symbol, sizeof d.symbol);
+    d.window_days = default_window(s, d.symbol, d.tf);
+    bk_series *st = NULL;
+    size_t n = 0;
+    int rc = bk_store_series_load(s, d.symbol, (int)d.tf, &st, &n, err);
+    if (rc)
+        return rc;
+    bk_ivset u;
+    bk_ivset_init(&u);
+    bk_plan_unservable(cfg, &d, n ? &st[0].covered : NULL, now_us, &u);
+    r->unservable_us = bk_ivset_total(&u);
+    if (r->unservable_us > 0)
+        bk_plan_unservable_reason(cfg, d.tf, r->reason, sizeof r->reason);
+    bk_ivset_fini(&u);
+    bk_series_free(st, n);
+    return 0;
+}
+
+/* coverage_status rows (filtered like bk_store_coverage_list), each with
+ * its unservable time. */
+static int coverage_rows(bk_store *s, const bk_plan_cfg *cfg, const char *sym, int tf,
+                         cov_row **out, size_t *n_out, bk_err *err)
+{
+    bk_coverage *cov = NULL;
+    size_t n = 0;
+    int rc = bk_store_coverage_list(s, sym, tf, &cov, &n, err);
+    if (rc)
+        return rc;
+    cov_row *rows = bk_xcalloc(n + 1, sizeof *rows);
+    int64_t now = bk_clock_now_us();
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rows[i].c = cov[i];
+        rc = row_unservable(s, cfg, &rows[i], now, err);
+    }
+    free(cov);
+    if (rc) {
+        free(rows);
+        return rc;
+    }
+    *out = rows;
+    *n_out = n;
+    return 0;
+}
+
+static void print_coverage(const cov_row *rows, size_t n)
+{
+    printf("%-8s %-4s %-20s %-20s %-20s %6s %-8s %9s %8s %10s\n", "SYMBOL", "TF", "FROM", "TO",
+           "LAST_SUCCESS", "ROWS", "PROVIDER", "INTERVALS", "HOURS", "UNSERVABLE");
+    for (size_t i = 0; i < n; i++) {
+        const bk_coverage *c = &rows[i].c;
+        char a[40], b[40], d[40];
+        printf("%-8s %-4s %-20s %-20s %-20s %6lld %-8s %9lld %8.1f %10.1f%s%s\n", c->symbol,
+               bk_tf_name(c->tf), bk_render_time(c->from_us, a), bk_render_time(c->to_us, b),
+               bk_render_time(c->last_success_us, d), (long long)c->last_rows_written,
+               c->last_provider[0] ? c->last_provider : "-", (long long)c->n_intervals,
+               (double)c->covered_us / 3600e6, (double)rows[i].unservable_us / 3600e6,
+               rows[i].reason[0] ? " " : "", rows[i].reason);
     }
 }
 
@@ -61,54 +172,74 @@ int bk_cmd_coverage(bk_cli *cli, int argc, char **argv)
             return BK_EXIT_USAGE;
         tf_i = (int)tf;
     }
+    bk_plan_cfg cfg;
+    if ((rc = plan_cfg_of(cli, &cfg)) != 0)
+        return rc;
     bk_store *s;
     if ((rc = bk_cli_open(cli, &s)) != 0)
         return rc;
-    bk_coverage *cov = NULL;
+    cov_row *rows = NULL;
     size_t n = 0;
     bk_err err = {0};
-    rc = bk_store_coverage_list(s, n_pos ? sym : NULL, tf_i, &cov, &n, &err);
+    rc = coverage_rows(s, &cfg, n_pos ? sym : NULL, tf_i, &rows, &n, &err);
     bk_store_close(s);
     if (rc)
         return bk_cli_fail("%s", err.msg);
-    if (json) {
-        bk_cli_print_json_array(cov, n, sizeof *cov, coverage_json);
-    } else {
-        printf("%-8s %-4s %-20s %-20s %-20s %6s %-8s %9s %8s\n", "SYMBOL", "TF", "FROM", "TO",
-               "LAST_SUCCESS", "ROWS", "PROVIDER", "INTERVALS", "HOURS");
-        for (size_t i = 0; i < n; i++) {
-            char a[40], b[40], c[40];
-            printf("%-8s %-4s %-20s %-20s %-20s %6lld %-8s %9lld %8.1f\n", cov[i].symbol,
-                   bk_tf_name(cov[i].tf), bk_render_time(cov[i].from_us, a),
-                   bk_render_time(cov[i].to_us, b), bk_render_time(cov[i].last_success_us, c),
-                   (long long)cov[i].last_rows_written,
-                   cov[i].last_provider[0] ? cov[i].last_provider : "-",
-                   (long long)cov[i].n_intervals, (double)cov[i].covered_us / 3600e6);
-        }
-    }
-    free(cov);
+    if (json)
+        bk_cli_print_json_array(rows, n, sizeof *rows, coverage_json);
+    else
+        print_coverage(rows, n);
+    free(rows);
     return 0;
 }
 
-/* The series' window: its definition's (intraday or historical), else 7. */
-static int32_t default_window(bk_store *s, const char *sym, bk_tf tf)
-{
-    bk_def d;
-    bk_err err = {0};
-    if (bk_store_def_get(s, sym, tf, bk_job_for_tf(tf), &d, &err) == 0)
-        return d.window_days;
-    return 7;
-}
-
-static void print_gaps(const bk_ivset *gaps, bool json)
+static void gaps_text(const bk_ivset *gaps, const bk_ivset *unserv, const char *why)
 {
     char a[BK_TIME_STR_MAX], b[BK_TIME_STR_MAX];
+    printf("%-20s %-20s %9s\n", "GAP_FROM", "GAP_TO", "GAP_HOURS");
+    for (size_t i = 0; i < gaps->n; i++)
+        printf("%-20s %-20s %9.2f\n", bk_time_format(gaps->v[i].from_us, a),
+               bk_time_format(gaps->v[i].to_us, b),
+               (double)(gaps->v[i].to_us - gaps->v[i].from_us) / 3600e6);
+    if (unserv->n == 0)
+        return;
+    printf("%-20s %-20s %9s %s\n", "UNSERVABLE_FROM", "UNSERVABLE_TO", "HOURS", "REASON");
+    for (size_t i = 0; i < unserv->n; i++)
+        printf("%-20s %-20s %9.2f %s\n", bk_time_format(unserv->v[i].from_us, a),
+               bk_time_format(unserv->v[i].to_us, b),
+               (double)(unserv->v[i].to_us - unserv->v[i].from_us) / 3600e6, why);
+}
+
+/* One JSON object per interval: {"<prefix>_from", "<prefix>_to",
+ * "<prefix>_hours"[, "reason"]}. */
+static void intervals_json(bk_jw *w, const bk_ivset *set, const char *prefix, const char *why)
+{
+    char key[32];
+    for (size_t i = 0; i < set->n; i++) {
+        bk_jw_obj_begin(w);
+        snprintf(key, sizeof key, "%s_from", prefix);
+        bk_jw_key(w, key);
+        bk_jw_time(w, set->v[i].from_us);
+        snprintf(key, sizeof key, "%s_to", prefix);
+        bk_jw_key(w, key);
+        bk_jw_time(w, set->v[i].to_us);
+        snprintf(key, sizeof key, "%s_hours", prefix);
+        bk_jw_key(w, key);
+        bk_jw_num(w, (double)(set->v[i].to_us - set->v[i].from_us) / 3600e6);
+        if (why) {
+            bk_jw_key(w, "reason");
+            bk_jw_str(w, why);
+        }
+        bk_jw_obj_end(w);
+    }
+}
+
+/* Gaps, then unservable time: text tables, or one JSON array of gap objects
+ * followed by unservable objects. */
+static void print_gaps(const bk_ivset *gaps, const bk_ivset *unserv, const char *why, bool json)
+{
     if (!json) {
-        printf("%-20s %-20s %9s\n", "GAP_FROM", "GAP_TO", "GAP_HOURS");
-        for (size_t i = 0; i < gaps->n; i++)
-            printf("%-20s %-20s %9.2f\n", bk_time_format(gaps->v[i].from_us, a),
-                   bk_time_format(gaps->v[i].to_us, b),
-                   (double)(gaps->v[i].to_us - gaps->v[i].from_us) / 3600e6);
+        gaps_text(gaps, unserv, why);
         return;
     }
     bk_buf buf;
@@ -116,16 +247,8 @@ static void print_gaps(const bk_ivset *gaps, bool json)
     bk_jw w;
     bk_jw_init(&w, &buf);
     bk_jw_arr_begin(&w);
-    for (size_t i = 0; i < gaps->n; i++) {
-        bk_jw_obj_begin(&w);
-        bk_jw_key(&w, "gap_from");
-        bk_jw_time(&w, gaps->v[i].from_us);
-        bk_jw_key(&w, "gap_to");
-        bk_jw_time(&w, gaps->v[i].to_us);
-        bk_jw_key(&w, "gap_hours");
-        bk_jw_num(&w, (double)(gaps->v[i].to_us - gaps->v[i].from_us) / 3600e6);
-        bk_jw_obj_end(&w);
-    }
+    intervals_json(&w, gaps, "gap", NULL);
+    intervals_json(&w, unserv, "unservable", why);
     bk_jw_arr_end(&w);
     printf("%s\n", buf.data);
     bk_buf_fini(&buf);
@@ -149,6 +272,9 @@ int bk_cmd_gaps(bk_cli *cli, int argc, char **argv)
         return BK_EXIT_USAGE;
     if (window && bk_cli_int("window", window, 1, 36500, &v))
         return BK_EXIT_USAGE;
+    bk_plan_cfg cfg;
+    if ((rc = plan_cfg_of(cli, &cfg)) != 0)
+        return rc;
     bk_store *s;
     if ((rc = bk_cli_open(cli, &s)) != 0)
         return rc;
@@ -160,19 +286,16 @@ int bk_cmd_gaps(bk_cli *cli, int argc, char **argv)
     bk_store_close(s);
     if (rc)
         return bk_cli_fail("%s", err.msg);
-    bk_prov *p = NULL;
-    if ((rc = bk_cli_provider(cli, &p)) != 0) {
-        bk_series_free(st, n);
-        return rc;
-    }
-    bk_plan_cfg cfg;
-    bk_plan_cfg_from_conf(&cfg, &cli->conf, p->delay_us);
-    bk_prov_free(p);
-    bk_ivset gaps;
+    bk_ivset gaps, unserv;
     bk_ivset_init(&gaps);
-    bk_plan_gaps(&cfg, &d, n ? &st[0].covered : NULL, bk_clock_now_us(), &gaps);
-    print_gaps(&gaps, json);
+    bk_ivset_init(&unserv);
+    int64_t now = bk_clock_now_us();
+    bk_plan_gaps(&cfg, &d, n ? &st[0].covered : NULL, now, &gaps);
+    bk_plan_unservable(&cfg, &d, n ? &st[0].covered : NULL, now, &unserv);
+    char why[64];
+    print_gaps(&gaps, &unserv, bk_plan_unservable_reason(&cfg, d.tf, why, sizeof why), json);
     bk_ivset_fini(&gaps);
+    bk_ivset_fini(&unserv);
     bk_series_free(st, n);
     return 0;
 }

@@ -141,24 +141,6 @@ static void warn_simulated(const bk_provset *ps)
                "data (provider column 'sim'), not market prices");
 }
 
-/* Planning follows the providers: the publication delay of the slowest
- * primary, and each timeframe's slices cut to what its primary serves per
- * request. */
-static void plan_cfg(bk_plan_cfg *cfg, const bk_conf *conf, const bk_provset *ps)
-{
-    int64_t delay = 0;
-    for (int c = 0; c < BK_CLASS__N; c++) {
-        bk_prov *p = bk_provset_primary(ps, c == BK_CLASS_INTRADAY ? BK_TF_1M : BK_TF_D1);
-        if (p)
-            delay = BK_MAX(delay, p->delay_us);
-    }
-    bk_plan_cfg_from_conf(cfg, conf, delay);
-    for (int tf = 0; tf < BK_TF__N; tf++) {
-        bk_prov *p = bk_provset_primary(ps, (bk_tf)tf);
-        cfg->max_span_us[tf] = p ? p->limits.max_span_us[tf] : 0;
-    }
-}
-
 /* Wait for worker progress up to timeout_us, in slices that watch g_stop.
  * Progress counts from since_f (the pool's finished count when the caller
  * last looked, e.g. before a tick: runs that finished while the tick ran
@@ -253,7 +235,7 @@ static int loop_start(loop *l, bk_cli *cli, bool with_api)
     if ((rc = bk_cli_providers(cli, &l->provs)) != 0)
         return rc;
     l->prov = bk_provset_primary(l->provs, BK_TF_1M);
-    plan_cfg(&l->cfg, &cli->conf, l->provs);
+    bk_cli_plan_cfg(&l->cfg, &cli->conf, l->provs);
     if (with_api && (rc = api_start(l, cli)) != 0)
         return rc;
     if (cli->conf.workers == 0)
@@ -324,7 +306,7 @@ int bk_cmd_tick(bk_cli *cli, int argc, char **argv)
             return rc;
         }
         loop l = {.cli = cli, .s = s, .provs = ps};
-        plan_cfg(&l.cfg, &cli->conf, ps);
+        bk_cli_plan_cfg(&l.cfg, &cli->conf, ps);
         rc = do_tick(&l, "tick", &t);
         bk_provset_free(ps);
         bk_store_close(s);

@@ -7,12 +7,52 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "plan/plan.h"
 #include "prov/provset.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+/* How far back the chain of tf serves: the longest history of its
+ * providers, named in *by; 0 (no limit) as soon as one of them has none. */
+static int64_t chain_history(const bk_provset *ps, bk_tf tf, char *by, size_t cap)
+{
+    bk_prov *chain[BK_PROVSET_MAX];
+    size_t n = bk_provset_chain(ps, tf, chain, BK_PROVSET_MAX);
+    int64_t history = 0;
+    by[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        int64_t h = chain[i]->limits.history_us[tf];
+        if (h <= 0) {
+            by[0] = '\0';
+            return 0;
+        }
+        if (h > history) {
+            history = h;
+            bk_strlcpy(by, chain[i]->name, cap);
+        }
+    }
+    return history;
+}
+
+void bk_cli_plan_cfg(bk_plan_cfg *cfg, const bk_conf *conf, const bk_provset *ps)
+{
+    int64_t delay = 0;
+    for (int c = 0; c < BK_CLASS__N; c++) {
+        bk_prov *p = bk_provset_primary(ps, c == BK_CLASS_INTRADAY ? BK_TF_1M : BK_TF_D1);
+        if (p)
+            delay = BK_MAX(delay, p->delay_us);
+    }
+    bk_plan_cfg_from_conf(cfg, conf, delay);
+    for (int tf = 0; tf < BK_TF__N; tf++) {
+        bk_prov *p = bk_provset_primary(ps, (bk_tf)tf);
+        cfg->max_span_us[tf] = p ? p->limits.max_span_us[tf] : 0;
+        cfg->history_us[tf] =
+            chain_history(ps, (bk_tf)tf, cfg->history_by[tf], sizeof cfg->history_by[tf]);
+    }
+}
 
 /* The providers barkeep knows, in the default fallback order. */
 static const struct known {

@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "core/util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,12 +63,57 @@ void bk_plan_expected(const bk_plan_cfg *cfg, bk_tf tf, int32_t window_days, int
         bk_cal_trading_time(from, to, false, out);
 }
 
+int64_t bk_plan_servable_from(const bk_plan_cfg *cfg, bk_tf tf, int64_t now_us)
+{
+    int64_t history = (unsigned)tf < BK_TF__N ? cfg->history_us[tf] : 0;
+    if (history <= 0)
+        return INT64_MIN;
+    int64_t t = now_us - history;
+    int64_t r = t % BK_US_PER_DAY;
+    if (r < 0)
+        r += BK_US_PER_DAY;
+    return r ? t - r + BK_US_PER_DAY : t;
+}
+
+void bk_plan_servable(const bk_plan_cfg *cfg, bk_tf tf, int32_t window_days, int64_t now_us,
+                      bk_ivset *out)
+{
+    bk_plan_expected(cfg, tf, window_days, now_us, out);
+    int64_t from = bk_plan_servable_from(cfg, tf, now_us);
+    if (from != INT64_MIN)
+        bk_ivset_remove(out, INT64_MIN, from);
+}
+
 void bk_plan_gaps(const bk_plan_cfg *cfg, const bk_def *def, const bk_ivset *covered,
                   int64_t now_us, bk_ivset *out)
 {
-    bk_plan_expected(cfg, def->tf, def->window_days, now_us, out);
+    bk_plan_servable(cfg, def->tf, def->window_days, now_us, out);
     if (covered)
         bk_ivset_subtract(out, covered);
+}
+
+void bk_plan_unservable(const bk_plan_cfg *cfg, const bk_def *def, const bk_ivset *covered,
+                        int64_t now_us, bk_ivset *out)
+{
+    bk_ivset_clear(out);
+    int64_t from = bk_plan_servable_from(cfg, def->tf, now_us);
+    if (from == INT64_MIN)
+        return;
+    bk_plan_expected(cfg, def->tf, def->window_days, now_us, out);
+    bk_ivset_remove(out, from, INT64_MAX);
+    if (covered)
+        bk_ivset_subtract(out, covered);
+}
+
+const char *bk_plan_unservable_reason(const bk_plan_cfg *cfg, bk_tf tf, char *out, size_t cap)
+{
+    if ((unsigned)tf >= BK_TF__N || cfg->history_us[tf] <= 0)
+        snprintf(out, cap, "%s", "");
+    else if (cfg->history_by[tf][0])
+        snprintf(out, cap, "beyond %s's history", cfg->history_by[tf]);
+    else
+        snprintf(out, cap, "%s", "beyond the providers' history");
+    return out;
 }
 
 /* floor(t / step) for possibly negative t. */
@@ -163,7 +209,7 @@ size_t bk_plan_slices(const bk_plan_cfg *cfg, const bk_def *def, const bk_series
 
 /* ---- the tick ---- */
 
-/* Expected time per (tf, window_days), computed once per tick. */
+/* Servable expected time per (tf, window_days), computed once per tick. */
 typedef struct exp_cache {
     bk_tf tf;
     int32_t window_days;
@@ -187,7 +233,7 @@ static const bk_ivset *expected_for(tick_ctx *t, bk_tf tf, int32_t window_days)
     c->tf = tf;
     c->window_days = window_days;
     bk_ivset_init(&c->set);
-    bk_plan_expected(t->cfg, tf, window_days, t->now_us, &c->set);
+    bk_plan_servable(t->cfg, tf, window_days, t->now_us, &c->set);
     return &c->set;
 }
 

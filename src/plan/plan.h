@@ -8,7 +8,9 @@
  *              closed-market nights, so only w1 moves), and horizon is the
  *              end of the latest bar that has closed at now − delay;
  *   expected = window ∩ regular trading sessions (the calendar);
- *   gaps     = expected − covered;
+ *   servable = expected from the oldest instant the series' provider chain
+ *              serves (its longest history); the rest is unservable;
+ *   gaps     = servable − covered;
  *   free     = gaps − slices of active runs − slices of dead-lettered runs;
  *   slices   = free cut on a fixed grid of slice_hours cells counted from the
  *              Unix epoch; within one cell, free pieces separated only by
@@ -43,6 +45,12 @@ typedef struct bk_plan_cfg {
      * grid cell is min(slice_us, this), rounded down to whole hours (at
      * least one): still a fixed grid, so planning stays idempotent. */
     int64_t max_span_us[BK_TF__N];
+    /* How far back the series' provider chain serves, per timeframe: the
+     * longest history of any provider of the chain (0 = no limit: some
+     * provider of it has none), and that provider's name, which the reason
+     * for unservable time names. Time older than that is never planned. */
+    int64_t history_us[BK_TF__N];
+    char history_by[BK_TF__N][BK_PROV_NAME_MAX];
     bk_run_fn on_enqueue; /* called for every run the tick inserted (may be NULL) */
     bk_run_fn on_change;  /* called for every run the tick requeued or dead-lettered */
     void *hook_ctx;
@@ -63,9 +71,27 @@ int64_t bk_plan_window_start(const bk_plan_cfg *cfg, bk_tf tf, int32_t window_da
 /* Expected trading time of (tf, window_days) at now, into out (cleared first). */
 void bk_plan_expected(const bk_plan_cfg *cfg, bk_tf tf, int32_t window_days, int64_t now_us,
                       bk_ivset *out);
-/* gaps = expected − covered, into out (cleared first). */
+/* The oldest instant the chain of tf serves at now: now − history_us[tf],
+ * rounded up to the next 00:00 UTC so that it moves once a day, like the
+ * window start, and slices at that edge keep their bounds. INT64_MIN when
+ * the chain has no limit. */
+int64_t bk_plan_servable_from(const bk_plan_cfg *cfg, bk_tf tf, int64_t now_us);
+/* Expected time of (tf, window_days) that the chain serves: bk_plan_expected
+ * from bk_plan_servable_from on. What the tick slices. */
+void bk_plan_servable(const bk_plan_cfg *cfg, bk_tf tf, int32_t window_days, int64_t now_us,
+                      bk_ivset *out);
+/* gaps = servable − covered: missing time that runs will fill, into out
+ * (cleared first). */
 void bk_plan_gaps(const bk_plan_cfg *cfg, const bk_def *def, const bk_ivset *covered,
                   int64_t now_us, bk_ivset *out);
+/* unservable = expected − covered − servable: missing time older than any
+ * provider of the chain serves, which no run will fill, into out (cleared
+ * first; empty when the chain has no limit). */
+void bk_plan_unservable(const bk_plan_cfg *cfg, const bk_def *def, const bk_ivset *covered,
+                        int64_t now_us, bk_ivset *out);
+/* Why unservable time of tf cannot be fetched: "beyond NAME's history" into
+ * out (cap bytes); "" when the chain has no limit. Returns out. */
+const char *bk_plan_unservable_reason(const bk_plan_cfg *cfg, bk_tf tf, char *out, size_t cap);
 
 /* Slices for one definition given its series state (NULL = nothing covered or
  * active) and its expected time. Writes at most cfg->max_slices[type] runs

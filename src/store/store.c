@@ -426,6 +426,18 @@ int bk_store_series_load(bk_store *s, const char *symbol, int tf, bk_series **ou
     return s->ops->series_load(s, NULL, -1, out, n, err);
 }
 
+void bk_store__set_read_hook(bk_store *s, bk_store_hook_fn fn, void *ctx)
+{
+    s->between_reads = fn;
+    s->between_reads_ctx = ctx;
+}
+
+void bk_store__between_reads(bk_store *s)
+{
+    if (s->between_reads)
+        s->between_reads(s->between_reads_ctx);
+}
+
 void bk_series_free(bk_series *arr, size_t n)
 {
     if (!arr)

@@ -83,9 +83,22 @@ typedef struct bk_store_ops {
     int (*notifications)(bk_store *s, int timeout_ms, bk_notify_fn cb, void *ctx, bk_err *err);
 } bk_store_ops;
 
+/* A test hook: called by series_load between its reads of one state (on
+ * SQLite after the coverage read, inside the read transaction; on
+ * PostgreSQL after its one statement), so a test can commit through another
+ * connection exactly there. NULL outside tests. */
+typedef void (*bk_store_hook_fn)(void *ctx);
+
 struct bk_store {
     const bk_store_ops *ops;
+    bk_store_hook_fn between_reads; /* test hook (see above); NULL = none */
+    void *between_reads_ctx;
 };
+
+/* Set (fn non-NULL) or clear the between-reads test hook of s. */
+void bk_store__set_read_hook(bk_store *s, bk_store_hook_fn fn, void *ctx);
+/* Call the hook if one is set (backends, at the point described above). */
+void bk_store__between_reads(bk_store *s);
 
 /* Backend constructors (path or URL already classified by bk_store_open). */
 int bk_store__sqlite_open(bk_store **out, const char *path, bk_err *err);

@@ -705,6 +705,7 @@ int pg_series_load(bk_store *s, const char *symbol, int tf, bk_series **out, siz
                           "load series", err);
     if (!r)
         return pg_errc(err);
+    bk_store__between_reads(s); /* one statement: nothing can commit between its reads */
     bk_series *v = NULL;
     size_t len = 0, cap = 0;
     char sym[BK_SYM_MAX + 1];

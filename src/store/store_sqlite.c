@@ -92,6 +92,7 @@ int sq_exec_stmt(sq_store *q, sqlite3_stmt *st, const char *what, bk_err *err)
 }
 
 static const char SQL_BEGIN[] = "BEGIN IMMEDIATE";
+static const char SQL_BEGIN_READ[] = "BEGIN";
 static const char SQL_COMMIT[] = "COMMIT";
 static const char SQL_ROLLBACK[] = "ROLLBACK";
 
@@ -99,6 +100,12 @@ int sq_begin(sq_store *q, bk_err *err)
 {
     sqlite3_stmt *st = sq_stmt(q, Q_BEGIN, SQL_BEGIN, err);
     return st ? sq_exec_stmt(q, st, "begin", err) : BK_ESTORE;
+}
+
+int sq_begin_read(sq_store *q, bk_err *err)
+{
+    sqlite3_stmt *st = sq_stmt(q, Q_BEGIN_READ, SQL_BEGIN_READ, err);
+    return st ? sq_exec_stmt(q, st, "begin read", err) : BK_ESTORE;
 }
 
 int sq_commit(sq_store *q, bk_err *err)

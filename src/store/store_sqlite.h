@@ -22,6 +22,7 @@
 
 enum sq_slot {
     Q_BEGIN,
+    Q_BEGIN_READ,
     Q_COMMIT,
     Q_ROLLBACK,
     Q_USER_VERSION,
@@ -104,6 +105,9 @@ sqlite3_stmt *sq_stmt_dyn(sq_store *q, int slot, const char *sql, bk_err *err);
 int sq_exec_stmt(sq_store *q, sqlite3_stmt *st, const char *what, bk_err *err);
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK (rollback never fails visibly). */
 int sq_begin(sq_store *q, bk_err *err);
+/* BEGIN (deferred): a read transaction, so that several statements read one
+ * snapshot (WAL: writers go on meanwhile). End it with sq_commit. */
+int sq_begin_read(sq_store *q, bk_err *err);
 int sq_commit(sq_store *q, bk_err *err);
 void sq_rollback(sq_store *q);
 

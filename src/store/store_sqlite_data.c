@@ -546,12 +546,16 @@ static const char *const SQL_SERIES[3][2] = {
      "'failed'" SERIES_ONE},
 };
 
+/* The three reads share one read transaction: a run that commits between
+ * them (its slice leaves the active set and joins the coverage) would
+ * otherwise be in neither set, and the planner would enqueue its slice again. */
 int sq_series_load(bk_store *s, const char *symbol, int tf, bk_series **out, size_t *n, bk_err *err)
 {
     static const int slots[3] = {Q_SERIES_COV, Q_SERIES_ACTIVE, Q_SERIES_DEAD};
     sq_store *q = sq(s);
     series_acc a = {0};
-    int one = symbol != NULL, rc = 0;
+    int one = symbol != NULL;
+    int rc = sq_begin_read(q, err);
     for (int which = SET_COVERED; which <= SET_DEAD && rc == 0; which++) {
         sqlite3_stmt *st = sq_stmt(q, slots[which] + one, SQL_SERIES[which][one], err);
         if (!st) {
@@ -563,7 +567,13 @@ int sq_series_load(bk_store *s, const char *symbol, int tf, bk_series **out, siz
             sqlite3_bind_text(st, 2, bk_tf_name((bk_tf)tf), -1, SQLITE_STATIC);
         }
         rc = acc_load(q, &a, st, which, err);
+        if (which == SET_COVERED)
+            bk_store__between_reads(s);
     }
+    if (rc == 0)
+        rc = sq_commit(q, err);
+    else
+        sq_rollback(q);
     free(a.slot);
     if (rc < 0) {
         bk_series_free(a.v, a.n);

@@ -467,11 +467,21 @@ static int ask(bk_store *s, const bk_work_env *env, const char *owner, bk_run *r
     return rc;
 }
 
-/* Fetch the run's slice from the first provider of its chain that is
- * compatible with the series, admitted by its breaker, and succeeds. 0 with
- * *used set; or the last provider failure (*used = that provider); or, when
- * no provider could be asked, BK_EPROV_BREAKER (f->reopen_us, and
- * retry_after_ms, until the first breaker half-opens) or BK_EPROV_INCOMPAT,
+/* Does p's history stop short of the run's slice? Then asking it would only
+ * earn a refusal (the planner plans no such slice for the chain as a whole;
+ * this keeps a deeper fallback from being asked after a doomed primary). */
+static bool beyond_history(const bk_prov *p, const bk_run *run, int64_t now_us)
+{
+    int64_t h = p->limits.history_us[run->tf];
+    return h > 0 && run->slice_from_us < now_us - h;
+}
+
+/* Fetch the run's slice from the first provider of its chain that serves
+ * that far back, is compatible with the series, admitted by its breaker, and
+ * succeeds. 0 with *used set; or the last provider failure (*used = that
+ * provider); or, when no provider could be asked, BK_EPROV_BREAKER
+ * (f->reopen_us, and retry_after_ms, until the first breaker half-opens),
+ * BK_EPROV_RANGE (no provider serves that far back) or BK_EPROV_INCOMPAT,
  * *used NULL. A provider left for the fallback for want of budget
  * (out_of_budget) counts as not asked. */
 static int fetch_chain(bk_store *s, const bk_work_env *env, const char *owner, bk_run *run,
@@ -500,6 +510,13 @@ static int fetch_chain(bk_store *s, const bk_work_env *env, const char *owner, b
         bk_prov *p = cand[i];
         char note[160];
         int64_t until = 0;
+        if (beyond_history(p, run, now)) {
+            snprintf(note, sizeof note, "%s: beyond its history", p->name);
+            add_note(skipped, sizeof skipped, note);
+            if (!failed_once && rc == BK_EPROV_INCOMPAT)
+                rc = BK_EPROV_RANGE;
+            continue;
+        }
         if (!bk_prov_compatible(p, src.feed, src.adjustment, note, sizeof note)) {
             add_note(skipped, sizeof skipped, note);
             continue;
@@ -550,6 +567,8 @@ static int fetch_chain(bk_store *s, const bk_work_env *env, const char *owner, b
         return rc;
     }
     *used = NULL;
+    if (rc == BK_EPROV_RANGE)
+        return bk_err_set(why, rc, "%s", skipped);
     if (rc == BK_EPROV_BREAKER) {
         bk_err_set(why, rc, "%s", skipped);
         why->retry_after_ms = BK_MAX(1, (reopen - now) / BK_US_PER_MS);

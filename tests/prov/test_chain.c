@@ -18,7 +18,10 @@
  * - a failing primary out of budget does not hold runs a fallback serves;
  * - rate limits: a fixture provider limited to R requests per second (429
  *   above it) and barkeep configured at R → a pool of workers drains many
- *   runs without a single 429.
+ *   runs without a single 429;
+ * - history: the real binary on the chain yahoo plans no 1m run older than
+ *   Yahoo's retention, and reports that time as unservable; the worker
+ *   never asks a provider for a slice older than its history.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -866,6 +869,224 @@ static void test_binary_configuration(void **state)
     teardown(t);
 }
 
+/* ---- Yahoo's 1m retention (issue 12.6) ---- */
+
+/* Yahoo: /v8/finance/chart/SYM?interval=1m&period1=..&period2=..: 1m bars of
+ * the regular session, or the recorded 422 retention refusal for a window
+ * that starts more than 30 days before the test's instant. */
+typedef struct yserver {
+    int64_t oldest_us; /* a window starting before this is refused */
+    atomic_int refused, answered;
+} yserver;
+
+static void yahoo_bars(fx_resp *r, int64_t from_us, int64_t to_us)
+{
+    size_t n = bk_cal_bars(BK_TF_1M, BK_ANCHOR_SESSION, from_us, to_us, NULL, 0);
+    bk_calbar *b = calloc(n + 1, sizeof *b);
+    bk_cal_bars(BK_TF_1M, BK_ANCHOR_SESSION, from_us, to_us, b, n);
+    size_t cap = 256 + n * 80, len = 0;
+    char *j = malloc(cap);
+    static const char *const keys[] = {"open", "high", "low", "close", "volume"};
+    static const double delta[] = {0, 1, -1, 0.5};
+    len += (size_t)snprintf(j + len, cap - len, "{\"chart\":{\"result\":[{\"timestamp\":[");
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(j + len, cap - len, "%s%lld", i ? "," : "",
+                                (long long)(b[i].ts_us / BK_US_PER_S));
+    len += (size_t)snprintf(j + len, cap - len, "],\"indicators\":{\"quote\":[{");
+    for (int k = 0; k < 5; k++) {
+        len += (size_t)snprintf(j + len, cap - len, "%s\"%s\":[", k ? "," : "", keys[k]);
+        for (size_t i = 0; i < n; i++) {
+            double v = k == 4 ? 1000 : 100 + (double)(i % 7) + delta[k];
+            len += (size_t)snprintf(j + len, cap - len, "%s%g", i ? "," : "", v);
+        }
+        len += (size_t)snprintf(j + len, cap - len, "]");
+    }
+    snprintf(j + len, cap - len, "}]}}],\"error\":null}}");
+    fx_body(r, j);
+    free(j);
+    free(b);
+}
+
+static void yahoo_handler(void *ctx, const fx_req *req, fx_resp *r)
+{
+    yserver *sv = ctx;
+    const char *iv = fx_param(req, "interval"), *p1 = fx_param(req, "period1"),
+               *p2 = fx_param(req, "period2");
+    if (!iv || !p1 || !p2 || strcmp(iv, "1m") != 0) {
+        r->status = 400;
+        fx_body(r, "{\"chart\":{\"result\":null,\"error\":{\"code\":\"Bad Request\","
+                   "\"description\":\"unexpected request\"}}}");
+        return;
+    }
+    int64_t from = strtoll(p1, NULL, 10) * BK_US_PER_S, to = strtoll(p2, NULL, 10) * BK_US_PER_S;
+    if (from < sv->oldest_us) {
+        atomic_fetch_add(&sv->refused, 1);
+        char path[512];
+        snprintf(path, sizeof path, "%s/yahoo/422_retention.json", getenv("BK_FIXTURES"));
+        r->status = 422;
+        fx_body_file(r, path);
+        return;
+    }
+    atomic_fetch_add(&sv->answered, 1);
+    yahoo_bars(r, from, to);
+}
+
+/* Run the binary on db at now with the chain yahoo (served by f). */
+static bk_t_result yahoo_run(const char *db, const char *now, const fx *f, const char *const *cmd)
+{
+    char url[160];
+    snprintf(url, sizeof url, "yahoo_url=%s", fx_url(f));
+    const char *argv[32] = {bk_t_bin(),
+                            "--db",
+                            db,
+                            "--now",
+                            now,
+                            "--set",
+                            "providers=yahoo",
+                            "--set",
+                            url,
+                            "--set",
+                            "provider_rates=yahoo=1000",
+                            "--log-level",
+                            "error"};
+    size_t n = 13;
+    for (size_t i = 0; cmd[i] && n < 31; i++)
+        argv[n++] = cmd[i];
+    argv[n] = NULL;
+    return bk_t_run(argv, NULL);
+}
+
+/* Yahoo serves 1m bars of the last 30 days only (its limits say 29). A
+ * 35-day 1m window on the chain yahoo: no run is planned for time older
+ * than that, so no request is refused and `tick --wait` exits 0; `gaps` and
+ * `coverage` show the old part as unservable ("beyond yahoo's history"),
+ * not as a gap that will fill. */
+static void test_yahoo_history_clipped(void **state)
+{
+    (void)state;
+    const char *now = "2025-07-08T20:30:00Z"; /* a Tuesday after the close */
+    int64_t now_us;
+    assert_int_equal(bk_time_parse(now, &now_us), 0);
+    yserver ys = {.oldest_us = now_us - 30 * BK_US_PER_DAY};
+    fx *f = fx_start(yahoo_handler, &ys);
+    char *dir = bk_t_tmpdir("yhist"), *db = bk_t_path(dir, "y.db");
+    const char *add[] = {"jobs", "add", "AAPL", "1m", "--window-days", "35", NULL};
+    bk_t_result r = yahoo_run(db, now, f, add);
+    assert_int_equal(r.status, 0);
+    bk_t_result_free(&r);
+
+    const char *tick[] = {"tick", "--wait", NULL};
+    r = yahoo_run(db, now, f, tick);
+    if (r.status != 0)
+        fprintf(stderr, "%s%s", r.out, r.err);
+    assert_int_equal(r.status, 0);
+    bk_t_result_free(&r);
+    assert_int_equal(atomic_load(&ys.refused), 0);
+    assert_true(atomic_load(&ys.answered) > 0);
+
+    /* every run lies within Yahoo's 29 days; none failed */
+    bk_store *s = NULL;
+    bk_err err = {0};
+    assert_int_equal(bk_store_open(&s, db, &err), 0);
+    bk_run_filter rf = {.status = -1, .tf = -1};
+    bk_run *runs = NULL;
+    size_t n = 0;
+    assert_int_equal(bk_store_runs_list(s, &rf, &runs, &n, &err), 0);
+    assert_true(n > 0);
+    for (size_t i = 0; i < n; i++) {
+        assert_true(runs[i].slice_from_us >= now_us - 29 * BK_US_PER_DAY);
+        assert_int_equal(runs[i].status, BK_ST_SUCCESS);
+    }
+    free(runs);
+    bk_store_close(s);
+
+    /* gaps: no gap left; the window's first days are unservable */
+    const char *gaps[] = {"gaps", "AAPL", "1m", NULL};
+    r = yahoo_run(db, now, f, gaps);
+    assert_int_equal(r.status, 0);
+    assert_true(
+        strncmp(r.out, "GAP_FROM             GAP_TO               GAP_HOURS\nUNSERVABLE", 62) == 0);
+    assert_non_null(strstr(r.out, "2025-06-03T13:30:00Z 2025-06-03T20:00:00Z"));
+    assert_non_null(strstr(r.out, "beyond yahoo's history"));
+    assert_null(strstr(r.out, "2025-06-10T")); /* servable from 2025-06-10T00:00Z */
+    bk_t_result_free(&r);
+    const char *gaps_json[] = {"gaps", "AAPL", "1m", "--json", NULL};
+    r = yahoo_run(db, now, f, gaps_json);
+    assert_int_equal(r.status, 0);
+    assert_null(strstr(r.out, "\"gap_from\""));
+    assert_non_null(strstr(r.out, "{\"unservable_from\":\"2025-06-03T13:30:00Z\","
+                                  "\"unservable_to\":\"2025-06-03T20:00:00Z\","
+                                  "\"unservable_hours\":6.5,"
+                                  "\"reason\":\"beyond yahoo's history\"}"));
+    bk_t_result_free(&r);
+
+    /* coverage: 5 sessions (3-9 June) of 6.5 hours unservable */
+    const char *cov[] = {"coverage", "AAPL", "1m", "--json", NULL};
+    r = yahoo_run(db, now, f, cov);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "\"unservable_hours\":32.5,"
+                                  "\"unservable_reason\":\"beyond yahoo's history\""));
+    bk_t_result_free(&r);
+    fx_stop(f);
+    bk_t_rmtree(dir);
+    free(db);
+    free(dir);
+}
+
+/* A run older than every provider of its chain serves (planned before the
+ * limit was known, or enqueued by hand) is not sent to be refused: the
+ * worker skips Yahoo for it and dead-letters it as PROVIDER_RANGE, "yahoo:
+ * beyond its history", without a request. */
+static void test_worker_skips_beyond_history(void **state)
+{
+    (void)state;
+    yserver ys = {.oldest_us = INT64_MIN}; /* would answer anything */
+    fx *f = fx_start(yahoo_handler, &ys);
+    char *dir = bk_t_tmpdir("yskip"), *db = bk_t_path(dir, "y.db");
+    bk_err err = {0};
+    bk_store *s = NULL;
+    assert_int_equal(bk_store_open(&s, db, &err), 0);
+    assert_int_equal(bk_store_migrate(s, NULL, &err), 0);
+    bk_conf conf;
+    bk_conf_defaults(&conf);
+    bk_breaker_cfg bc = {.failures = 2, .open_us = 60 * BK_US_PER_S};
+    bk_provset *ps = bk_provset_new(&bc);
+    assert_int_equal(bk_provset_add(ps, make(bk_yahoo_new, fx_url(f), NULL, NULL), &err), 0);
+    assert_int_equal(bk_provset_set_chain(ps, BK_CLASS_INTRADAY, "yahoo", &err), 0);
+    bk_work_env env = {.prov = bk_provset_primary(ps, BK_TF_1M), .provs = ps, .conf = &conf};
+
+    int64_t now = bk_clock_now_us();
+    int64_t day = bk_prov_day_label((int32_t)((now - 40 * BK_US_PER_DAY) / BK_US_PER_DAY));
+    bk_run r;
+    memset(&r, 0, sizeof r);
+    bk_strlcpy(r.symbol, "AAPL", sizeof r.symbol);
+    r.tf = BK_TF_1M;
+    r.type = BK_JOB_INTRADAY;
+    r.slice_from_us = day + 14 * BK_US_PER_HOUR;
+    r.slice_to_us = day + 16 * BK_US_PER_HOUR;
+    r.max_attempts = 3;
+    bk_strlcpy(r.triggered_by, "test", sizeof r.triggered_by);
+    size_t k = 0;
+    assert_int_equal(bk_store_runs_enqueue(s, &r, 1, &k, now, &err), 0);
+    assert_int_equal(k, 1);
+    bk_run c;
+    assert_int_equal(bk_store_run_claim(s, OWNER, now, 60 * BK_US_PER_S, &c, &err), 0);
+    bk_outcome out;
+    assert_int_equal(bk_work_execute(s, &env, OWNER, &c, &out, &err), 0);
+    assert_int_equal(out.status, BK_ST_FAILED);
+    assert_int_equal(fx_count(f), 0);
+    bk_run got;
+    assert_int_equal(bk_store_run_get(s, c.id, &got, &err), 0);
+    assert_string_equal(got.error_code, "PROVIDER_RANGE");
+    assert_non_null(strstr(got.error_message, "yahoo: beyond its history"));
+    bk_provset_free(ps);
+    bk_store_close(s);
+    fx_stop(f);
+    bk_t_rmtree(dir);
+    free(db);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -879,6 +1100,8 @@ int main(void)
         cmocka_unit_test(test_bad_source_bar_not_stored),
         cmocka_unit_test(test_binary_configuration),
         cmocka_unit_test(test_weekly_window_mid_week),
+        cmocka_unit_test(test_yahoo_history_clipped),
+        cmocka_unit_test(test_worker_skips_beyond_history),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

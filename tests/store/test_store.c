@@ -869,6 +869,114 @@ static void t_series_load_many(void **state)
     free(runs);
 }
 
+/* The store's test hook (src/store/store_impl.h): called by series_load
+ * between its reads of one state. */
+typedef void (*bk_store_hook_fn)(void *ctx);
+void bk_store__set_read_hook(bk_store *s, bk_store_hook_fn fn, void *ctx);
+
+/* Commits every run in runs[0..n) (claimed by "w") through another
+ * connection, once, when the planner's connection is between its reads. */
+typedef struct commit_between {
+    bk_store *other;
+    bk_run *runs;
+    size_t n;
+    int64_t now;
+    int fired, failed;
+} commit_between;
+
+static void commit_between_reads(void *ctx)
+{
+    commit_between *cb = ctx;
+    if (cb->fired++)
+        return;
+    for (size_t i = 0; i < cb->n; i++) {
+        bk_bar b = mk_bar(cb->runs[i].slice_from_us, 100);
+        bk_commit c = mk_commit(&cb->runs[i], "w", &b, 1, cb->now);
+        bk_err err = {0};
+        if (bk_store_run_commit(cb->other, &c, &err) != 0)
+            cb->failed++; /* no assert here: the hook runs inside the store */
+    }
+}
+
+/* Claim and commit every queued run; returns how many. */
+static size_t drain_queue(bk_store *s, int64_t now)
+{
+    bk_run got[64];
+    size_t n = 0, total = 0;
+    do {
+        OK(bk_store_runs_claim_many(s, "w", now, 60 * S, got, 64, &n, ERR));
+        for (size_t i = 0; i < n; i++) {
+            bk_bar b = mk_bar(got[i].slice_from_us, 100);
+            bk_commit c = mk_commit(&got[i], "w", &b, 1, now);
+            OK(bk_store_run_commit(s, &c, ERR));
+        }
+        total += n;
+    } while (n > 0);
+    return total;
+}
+
+static int cmp_slice(const void *a, const void *b)
+{
+    const bk_run *x = a, *y = b;
+    if (x->slice_from_us != y->slice_from_us)
+        return x->slice_from_us < y->slice_from_us ? -1 : 1;
+    return (x->slice_to_us > y->slice_to_us) - (x->slice_to_us < y->slice_to_us);
+}
+
+/* Slices of sym/tf with more than one successful run. */
+static size_t duplicate_successes(bk_store *s, const char *sym, bk_tf tf)
+{
+    bk_run_filter f = {.status = BK_ST_SUCCESS, .symbol = sym, .tf = (int)tf};
+    bk_run *v = NULL;
+    size_t n = 0, dup = 0;
+    OK(bk_store_runs_list(s, &f, &v, &n, ERR));
+    qsort(v, n, sizeof *v, cmp_slice);
+    for (size_t i = 1; i < n; i++)
+        dup += cmp_slice(&v[i - 1], &v[i]) == 0;
+    free(v);
+    return dup;
+}
+
+/* Issue 12.5: a run that commits while the planner reads a series' state
+ * must not look free. The planner reads coverage, active runs and dead runs;
+ * the runs it sees running commit (through another connection) right after
+ * the coverage read. One consistent read sees them either running or
+ * covered, never neither: the second tick plans nothing, no slice runs
+ * twice. */
+static void t_series_load_snapshot(void **state)
+{
+    fixture *fx = *state;
+    bk_store *s = fx->s, *other = open_or_die(fx->url);
+    int64_t now = INT64_C(1717534800000000); /* 2024-06-04T21:00:00Z, Tuesday after the close */
+    bk_def d = mk_def("MSFT", BK_TF_1H, 1, 10);
+    OK(bk_store_def_put(s, &d, BK_PUT_SET, NULL, now, ERR));
+    bk_conf conf;
+    bk_conf_defaults(&conf);
+    conf.max_slices[BK_JOB_INTRADAY] = 100; /* the whole window in one tick */
+    bk_plan_cfg cfg;
+    bk_plan_cfg_from_conf(&cfg, &conf, 0);
+    bk_tick_stats t;
+    OK(bk_plan_tick(s, &cfg, NULL, now, "tick", &t, ERR));
+    assert_true(t.enqueued > 0);
+    assert_false(t.more);
+    bk_run running[64];
+    size_t n = 0;
+    OK(bk_store_runs_claim_many(s, "w", now, 60 * S, running, 64, &n, ERR));
+    assert_int_equal(n, t.enqueued);
+
+    commit_between cb = {.other = other, .runs = running, .n = n, .now = now};
+    bk_store__set_read_hook(s, commit_between_reads, &cb);
+    OK(bk_plan_tick(s, &cfg, NULL, now, "tick", &t, ERR));
+    bk_store__set_read_hook(s, NULL, NULL);
+    assert_int_equal(cb.fired, 1);
+    assert_int_equal(cb.failed, 0);
+    assert_int_equal(t.enqueued, 0); /* every slice was running or covered */
+
+    assert_int_equal(drain_queue(s, now), 0);
+    assert_int_equal(duplicate_successes(s, "MSFT", BK_TF_1H), 0);
+    bk_store_close(other);
+}
+
 /* ---- bars ---- */
 
 typedef struct bar_sink {
@@ -2535,6 +2643,7 @@ static int generic_suite(const char *url)
         FX(t_next_event),
         FX(t_series_load),
         FX(t_series_load_many),
+        FX(t_series_load_snapshot),
         FX(t_bars),
         FX(t_leader),
         FX(t_concurrent_claims),

@@ -2,7 +2,7 @@
  * test_plan.c — the planner on a fixed clock: idempotent planning, slices
  * on the fixed grid and only over trading time, waves that never overlap and
  * end in complete coverage, tail runs when a bar closes, dead slices left
- * alone.
+ * alone, nothing planned older than the provider chain's history.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -411,6 +411,71 @@ static void test_window_starts_at_a_bar(void **state)
     }
 }
 
+/* Issue 12.6: a chain whose deepest history is Yahoo's 29 days of 1m. The
+ * servable start is now − 29 days rounded up to 00:00 UTC (stable all day);
+ * gaps and slices start there; the older part of a 35-day window is
+ * unservable, with the reason; together they are the whole missing time.
+ * A timeframe without a limit is untouched. */
+static void test_history_clips_window(void **state)
+{
+    (void)state;
+    bk_plan_cfg cfg = cfg_default();
+    cfg.history_us[BK_TF_1M] = 29 * BK_US_PER_DAY;
+    strcpy(cfg.history_by[BK_TF_1M], "yahoo");
+    int64_t now = T("2025-07-08T20:30:00Z"), from = T("2025-06-10T00:00:00Z");
+    assert_int_equal(bk_plan_servable_from(&cfg, BK_TF_1M, now), from);
+    assert_int_equal(bk_plan_servable_from(&cfg, BK_TF_1M, T("2025-07-08T00:30:00Z")), from);
+    assert_int_equal(bk_plan_servable_from(&cfg, BK_TF_1M, T("2025-07-09T00:00:00Z")), from);
+    assert_int_equal(bk_plan_servable_from(&cfg, BK_TF_5M, now), INT64_MIN);
+
+    bk_def d = def_of("AAPL", BK_TF_1M, 35);
+    bk_ivset exp, gaps, un;
+    bk_ivset_init(&exp);
+    bk_ivset_init(&gaps);
+    bk_ivset_init(&un);
+    bk_plan_expected(&cfg, BK_TF_1M, 35, now, &exp);
+    bk_plan_gaps(&cfg, &d, NULL, now, &gaps);
+    bk_plan_unservable(&cfg, &d, NULL, now, &un);
+    assert_int_equal(gaps.v[0].from_us, T("2025-06-10T13:30:00Z"));
+    assert_int_equal(un.n, 5); /* 3, 4, 5, 6 and 9 June */
+    assert_int_equal(un.v[0].from_us, T("2025-06-03T13:30:00Z"));
+    assert_int_equal(un.v[4].to_us, T("2025-06-09T20:00:00Z"));
+    assert_int_equal(bk_ivset_total(&un), 325 * BK_US_PER_HOUR / 10);
+    assert_int_equal(bk_ivset_total(&un) + bk_ivset_total(&gaps), bk_ivset_total(&exp));
+    char why[64];
+    assert_string_equal(bk_plan_unservable_reason(&cfg, BK_TF_1M, why, sizeof why),
+                        "beyond yahoo's history");
+    assert_string_equal(bk_plan_unservable_reason(&cfg, BK_TF_5M, why, sizeof why), "");
+
+    /* the planner slices the servable time only, the same all day */
+    bk_run a[256], b[256];
+    bool more;
+    bk_plan_servable(&cfg, BK_TF_1M, 35, now, &exp);
+    size_t n = bk_plan_slices(&cfg, &d, NULL, &exp, now, "test", a, 256, &more);
+    assert_true(n > 0);
+    for (size_t i = 0; i < n; i++)
+        assert_true(a[i].slice_from_us >= from);
+    bk_plan_servable(&cfg, BK_TF_1M, 35, T("2025-07-08T21:30:00Z"), &exp);
+    assert_int_equal(bk_plan_slices(&cfg, &d, NULL, &exp, now, "test", b, 256, &more), n);
+    assert_int_equal(a[n - 1].slice_from_us, b[n - 1].slice_from_us);
+
+    /* covered old time is neither a gap nor unservable */
+    bk_ivset cov;
+    bk_ivset_init(&cov);
+    bk_ivset_add(&cov, T("2025-06-03T13:30:00Z"), T("2025-06-03T20:00:00Z"));
+    bk_plan_unservable(&cfg, &d, &cov, now, &un);
+    assert_int_equal(un.n, 4);
+
+    /* no limit: nothing is unservable */
+    d = def_of("AAPL", BK_TF_5M, 35);
+    bk_plan_unservable(&cfg, &d, NULL, now, &un);
+    assert_int_equal(un.n, 0);
+    bk_ivset_fini(&cov);
+    bk_ivset_fini(&exp);
+    bk_ivset_fini(&gaps);
+    bk_ivset_fini(&un);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -422,6 +487,7 @@ int main(void)
         cmocka_unit_test(test_historical_slices_span_nights),
         cmocka_unit_test(test_provider_span_slicing),
         cmocka_unit_test(test_window_starts_at_a_bar),
+        cmocka_unit_test(test_history_clips_window),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
