@@ -158,12 +158,13 @@ typedef struct series_report {
     int64_t from_us, to_us, last_success_us;
     int64_t gaps_found, gap_us;
     int64_t unservable_us; /* missing time older than any provider of the chain serves */
+    int64_t empty_us;      /* covered, bars expected, none stored: confirmed empty */
     char unservable_why[64];
     int64_t total, done, running, queued, failed, bars;
     double partial; /* progress of running slices, in slices */
 } series_report;
 
-/* Coverage, gaps and unservable time of the series. */
+/* Coverage, gaps, unservable and confirmed-empty time of the series. */
 static int report_coverage(bk_store *s, const bk_api_opts *o, const bk_def *d, int64_t now,
                            series_report *rep, bk_err *err)
 {
@@ -184,6 +185,10 @@ static int report_coverage(bk_store *s, const bk_api_opts *o, const bk_def *d, i
         if (rep->unservable_us)
             bk_plan_unservable_reason(&o->plan, d->tf, rep->unservable_why,
                                       sizeof rep->unservable_why);
+        size_t n_empty = 0;
+        rc = bk_plan_confirmed_empty(s, &o->plan, d, n_st ? &st[0].covered : NULL, now, &gaps,
+                                     &n_empty, err);
+        rep->empty_us = bk_ivset_total(&gaps);
         bk_ivset_fini(&gaps);
         if (n_cov) {
             rep->from_us = cov[0].from_us;
@@ -252,6 +257,8 @@ static void render_ensure(bk_jw *w, const bk_def *d, const bk_tick_stats *t,
     bk_jw_num(w, (double)rep->unservable_us / 3600e6);
     bk_jw_key(w, "unservable_reason");
     bk_jw_str(w, rep->unservable_us ? rep->unservable_why : NULL);
+    bk_jw_key(w, "confirmed_empty_hours");
+    bk_jw_num(w, (double)rep->empty_us / 3600e6);
     bk_jw_obj_end(w);
     bk_jw_key(w, "backfill_progress");
     bk_jw_obj_begin(w);

@@ -19,7 +19,9 @@
 typedef struct cov_row {
     bk_coverage c;
     int64_t unservable_us;
-    char reason[64]; /* "" when nothing is unservable */
+    char reason[64];  /* "" when nothing is unservable */
+    int64_t empty_us; /* confirmed empty: covered, bars expected, none stored */
+    size_t empty_bars;
 } cov_row;
 
 static void coverage_json(bk_jw *w, const void *item)
@@ -34,8 +36,14 @@ static void coverage_json(bk_jw *w, const void *item)
         bk_jw_str(w, r->reason);
     else
         bk_jw_null(w);
+    bk_jw_key(w, "confirmed_empty_hours");
+    bk_jw_num(w, (double)r->empty_us / 3600e6);
+    bk_jw_key(w, "confirmed_empty_bars");
+    bk_jw_int(w, (int64_t)r->empty_bars);
     bk_jw_obj_end(w);
 }
+
+#define EMPTY_REASON "confirmed empty: the provider served no bars (halt, listing, delisting)"
 
 static const char coverage_usage[] =
     "usage: barkeep coverage [SYMBOL [TIMEFRAME]] [--json]\n"
@@ -43,7 +51,9 @@ static const char coverage_usage[] =
     "Coverage summary per series: the covered range, last success, the number of\n"
     "intervals in the coverage set, the covered trading hours, and the trading hours\n"
     "of its window (its definition's, else 7 days) that no provider of its chain\n"
-    "serves any more (older than their history), with the reason.\n";
+    "serves any more (older than their history), with the reason, and the covered\n"
+    "trading hours where the provider confirmed there are no bars (EMPTY: a halt,\n"
+    "before a listing, after a delisting).\n";
 
 static const char gaps_usage[] =
     "usage: barkeep gaps SYMBOL TIMEFRAME [--window-days N] [--json]\n"
@@ -51,7 +61,8 @@ static const char gaps_usage[] =
     "Expected trading time (regular sessions, up to the last closed bar) within the\n"
     "window that is not covered yet. The window defaults to the series' definition,\n"
     "else 7 days. Gaps are the time runs will fetch; time older than any provider of\n"
-    "the series' chain serves is listed apart as unservable, with the reason.\n";
+    "the series' chain serves is listed apart as unservable, with the reason, and\n"
+    "covered time where the provider confirmed there are no bars as confirmed empty.\n";
 
 static const char bars_usage[] =
     "usage: barkeep bars SYMBOL TIMEFRAME [--from T] [--to T] [--format csv|json]\n"
@@ -89,7 +100,7 @@ static int32_t default_window(bk_store *s, const char *sym, bk_tf tf)
     return 7;
 }
 
-/* The unservable time of one series at now. */
+/* The unservable and confirmed-empty time of one series at now. */
 static int row_unservable(bk_store *s, const bk_plan_cfg *cfg, cov_row *r, int64_t now_us,
                           bk_err *err)
 {
@@ -107,9 +118,12 @@ static int row_unservable(bk_store *s, const bk_plan_cfg *cfg, cov_row *r, int64
     r->unservable_us = bk_ivset_total(&u);
     if (r->unservable_us > 0)
         bk_plan_unservable_reason(cfg, d.tf, r->reason, sizeof r->reason);
+    rc = bk_plan_confirmed_empty(s, cfg, &d, n ? &st[0].covered : NULL, now_us, &u, &r->empty_bars,
+                                 err);
+    r->empty_us = bk_ivset_total(&u);
     bk_ivset_fini(&u);
     bk_series_free(st, n);
-    return 0;
+    return rc;
 }
 
 /* coverage_status rows (filtered like bk_store_coverage_list), each with
@@ -140,17 +154,18 @@ static int coverage_rows(bk_store *s, const bk_plan_cfg *cfg, const char *sym, i
 
 static void print_coverage(const cov_row *rows, size_t n)
 {
-    printf("%-8s %-4s %-20s %-20s %-20s %6s %-8s %9s %8s %10s\n", "SYMBOL", "TF", "FROM", "TO",
-           "LAST_SUCCESS", "ROWS", "PROVIDER", "INTERVALS", "HOURS", "UNSERVABLE");
+    printf("%-8s %-4s %-20s %-20s %-20s %6s %-8s %9s %8s %8s %10s\n", "SYMBOL", "TF", "FROM", "TO",
+           "LAST_SUCCESS", "ROWS", "PROVIDER", "INTERVALS", "HOURS", "EMPTY", "UNSERVABLE");
     for (size_t i = 0; i < n; i++) {
         const bk_coverage *c = &rows[i].c;
         char a[40], b[40], d[40];
-        printf("%-8s %-4s %-20s %-20s %-20s %6lld %-8s %9lld %8.1f %10.1f%s%s\n", c->symbol,
+        printf("%-8s %-4s %-20s %-20s %-20s %6lld %-8s %9lld %8.1f %8.1f %10.1f%s%s\n", c->symbol,
                bk_tf_name(c->tf), bk_render_time(c->from_us, a), bk_render_time(c->to_us, b),
                bk_render_time(c->last_success_us, d), (long long)c->last_rows_written,
                c->last_provider[0] ? c->last_provider : "-", (long long)c->n_intervals,
-               (double)c->covered_us / 3600e6, (double)rows[i].unservable_us / 3600e6,
-               rows[i].reason[0] ? " " : "", rows[i].reason);
+               (double)c->covered_us / 3600e6, (double)rows[i].empty_us / 3600e6,
+               (double)rows[i].unservable_us / 3600e6, rows[i].reason[0] ? " " : "",
+               rows[i].reason);
     }
 }
 
@@ -210,6 +225,19 @@ static void gaps_text(const bk_ivset *gaps, const bk_ivset *unserv, const char *
                (double)(unserv->v[i].to_us - unserv->v[i].from_us) / 3600e6, why);
 }
 
+/* Covered time where the provider confirmed there are no bars. */
+static void empty_text(const bk_ivset *empty)
+{
+    char a[BK_TIME_STR_MAX], b[BK_TIME_STR_MAX];
+    if (empty->n == 0)
+        return;
+    printf("%-20s %-20s %9s\n", "EMPTY_FROM", "EMPTY_TO", "HOURS");
+    for (size_t i = 0; i < empty->n; i++)
+        printf("%-20s %-20s %9.2f\n", bk_time_format(empty->v[i].from_us, a),
+               bk_time_format(empty->v[i].to_us, b),
+               (double)(empty->v[i].to_us - empty->v[i].from_us) / 3600e6);
+}
+
 /* One JSON object per interval: {"<prefix>_from", "<prefix>_to",
  * "<prefix>_hours"[, "reason"]}. */
 static void intervals_json(bk_jw *w, const bk_ivset *set, const char *prefix, const char *why)
@@ -234,12 +262,14 @@ static void intervals_json(bk_jw *w, const bk_ivset *set, const char *prefix, co
     }
 }
 
-/* Gaps, then unservable time: text tables, or one JSON array of gap objects
- * followed by unservable objects. */
-static void print_gaps(const bk_ivset *gaps, const bk_ivset *unserv, const char *why, bool json)
+/* Gaps, then unservable time, then confirmed-empty time: text tables, or
+ * one JSON array of gap objects followed by unservable and empty objects. */
+static void print_gaps(const bk_ivset *gaps, const bk_ivset *unserv, const char *why,
+                       const bk_ivset *empty, bool json)
 {
     if (!json) {
         gaps_text(gaps, unserv, why);
+        empty_text(empty);
         return;
     }
     bk_buf buf;
@@ -249,6 +279,7 @@ static void print_gaps(const bk_ivset *gaps, const bk_ivset *unserv, const char 
     bk_jw_arr_begin(&w);
     intervals_json(&w, gaps, "gap", NULL);
     intervals_json(&w, unserv, "unservable", why);
+    intervals_json(&w, empty, "empty", EMPTY_REASON);
     bk_jw_arr_end(&w);
     printf("%s\n", buf.data);
     bk_buf_fini(&buf);
@@ -280,24 +311,30 @@ int bk_cmd_gaps(bk_cli *cli, int argc, char **argv)
         return rc;
     d.window_days = window ? (int32_t)v : default_window(s, d.symbol, d.tf);
     bk_series *st = NULL;
-    size_t n = 0;
+    size_t n = 0, n_empty = 0;
     bk_err err = {0};
-    rc = bk_store_series_load(s, d.symbol, (int)d.tf, &st, &n, &err);
-    bk_store_close(s);
-    if (rc)
-        return bk_cli_fail("%s", err.msg);
-    bk_ivset gaps, unserv;
+    bk_ivset gaps, unserv, empty;
     bk_ivset_init(&gaps);
     bk_ivset_init(&unserv);
+    bk_ivset_init(&empty);
     int64_t now = bk_clock_now_us();
-    bk_plan_gaps(&cfg, &d, n ? &st[0].covered : NULL, now, &gaps);
-    bk_plan_unservable(&cfg, &d, n ? &st[0].covered : NULL, now, &unserv);
-    char why[64];
-    print_gaps(&gaps, &unserv, bk_plan_unservable_reason(&cfg, d.tf, why, sizeof why), json);
+    rc = bk_store_series_load(s, d.symbol, (int)d.tf, &st, &n, &err);
+    if (rc == 0)
+        rc = bk_plan_confirmed_empty(s, &cfg, &d, n ? &st[0].covered : NULL, now, &empty, &n_empty,
+                                     &err);
+    bk_store_close(s);
+    if (rc == 0) {
+        bk_plan_gaps(&cfg, &d, n ? &st[0].covered : NULL, now, &gaps);
+        bk_plan_unservable(&cfg, &d, n ? &st[0].covered : NULL, now, &unserv);
+        char why[64];
+        print_gaps(&gaps, &unserv, bk_plan_unservable_reason(&cfg, d.tf, why, sizeof why), &empty,
+                   json);
+    }
     bk_ivset_fini(&gaps);
     bk_ivset_fini(&unserv);
+    bk_ivset_fini(&empty);
     bk_series_free(st, n);
-    return 0;
+    return rc ? bk_cli_fail("%s", err.msg) : 0;
 }
 
 typedef struct bars_out {

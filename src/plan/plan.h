@@ -93,6 +93,16 @@ void bk_plan_unservable(const bk_plan_cfg *cfg, const bk_def *def, const bk_ivse
  * out (cap bytes); "" when the chain has no limit. Returns out. */
 const char *bk_plan_unservable_reason(const bk_plan_cfg *cfg, bk_tf tf, char *out, size_t cap);
 
+/* Confirmed-empty time of the definition's window (empty.c): covered
+ * expected time whose expected bars the store does not hold (the provider
+ * answered none, and the worker had evidence the symbol exists: a halt,
+ * before a listing, after a delisting), as the union of those bars' spans
+ * into out (cleared first), and their count into *n_bars. Reads the
+ * series' bar labels over the covered window. */
+int bk_plan_confirmed_empty(bk_store *s, const bk_plan_cfg *cfg, const bk_def *def,
+                            const bk_ivset *covered, int64_t now_us, bk_ivset *out, size_t *n_bars,
+                            bk_err *err);
+
 /* Slices for one definition given its series state (NULL = nothing covered or
  * active) and its expected time. Writes at most cfg->max_slices[type] runs
  * (newest first) into out (cap entries); *more is set when free time remained

@@ -371,8 +371,14 @@ static void test_adopt(void **state)
     expect(bkd(db, "--now", now, "coverage", "AAPL", "1h", NULL), 0, "legacy", NULL);
     r = bkd(db, "--now", now, "gaps", "AAPL", "1h", "--window-days", "7", NULL);
     assert_int_equal(r.status, 0);
+    /* the adopted sessions are covered: no gap; their hours without a legacy
+     * bar are listed apart as confirmed empty */
+    char *empty = strstr(r.out, "EMPTY_FROM");
+    assert_non_null(empty);
+    *empty = '\0';
     assert_null(strstr(r.out, "2024-06-04T13:30:00Z"));
     assert_null(strstr(r.out, "2024-06-05T13:30:00Z"));
+    assert_non_null(strstr(empty + 1, "2024-06-05T14:30:00Z"));
     assert_non_null(strstr(r.out, "2024-06-03T13:30:00Z"));
     assert_non_null(strstr(r.out, "2024-06-06T13:30:00Z"));
     bk_t_result_free(&r);

@@ -33,6 +33,7 @@
 #include "core/util.h"
 #include "fixture.h"
 #include "model/time.h"
+#include "plan/plan.h"
 #include "prov/prov.h"
 #include "prov/provset.h"
 #include "store/store.h"
@@ -298,6 +299,27 @@ static size_t bars_stored(tfix *t, const char *sym)
     return bk_store_bars_source(t->s, sym, BK_TF_D1, &src, &err) == 0;
 }
 
+/* Confirmed-empty bars of sym d1 in a window reaching back to 2025. */
+static size_t empty_bars(tfix *t, const char *sym)
+{
+    bk_plan_cfg cfg;
+    bk_plan_cfg_from_conf(&cfg, &t->conf, 0);
+    bk_def d = {.tf = BK_TF_D1, .type = BK_JOB_HISTORICAL, .window_days = 36500};
+    bk_strlcpy(d.symbol, sym, sizeof d.symbol);
+    bk_series *ser = NULL;
+    size_t n = 0, k = 0;
+    bk_err err = {0};
+    bk_ivset e;
+    bk_ivset_init(&e);
+    if (bk_store_series_load(t->s, sym, BK_TF_D1, &ser, &n, &err) ||
+        bk_plan_confirmed_empty(t->s, &cfg, &d, n ? &ser[0].covered : NULL, bk_clock_now_us(), &e,
+                                &k, &err))
+        fail_msg("confirmed empty: %s", err.msg);
+    bk_ivset_fini(&e);
+    bk_series_free(ser, n);
+    return k;
+}
+
 static void expect_unknown(tfix *t, const char *who)
 {
     bk_run r;
@@ -308,6 +330,7 @@ static void expect_unknown(tfix *t, const char *who)
     assert_string_equal(r.error_code, "UNKNOWN_SYMBOL");
     assert_int_equal(coverage_intervals(t, "NOPE"), 0);
     assert_int_equal(bars_stored(t, "NOPE"), 0);
+    assert_int_equal(empty_bars(t, "NOPE"), 0); /* nothing covered: missing, not empty */
 }
 
 static void test_unknown_symbol_each_adapter(void **state)
@@ -344,6 +367,7 @@ static void test_halt_is_confirmed_empty(void **state)
     assert_int_equal(o.rows_written, 0);
     assert_int_equal(coverage_intervals(t, "HALT"), 1);
     assert_int_equal(atomic_load(&t->sv[MASSIVE].requests), 2);
+    assert_int_equal(empty_bars(t, "HALT"), 5); /* 10-14 March: covered, confirmed empty */
     teardown(t);
 }
 
@@ -359,6 +383,7 @@ static void test_known_series_needs_no_probe(void **state)
     assert_int_equal(o.status, BK_ST_SUCCESS);
     assert_int_equal(o.rows_written, 0);
     assert_int_equal(atomic_load(&t->sv[MASSIVE].requests), 2); /* one per run */
+    assert_int_equal(empty_bars(t, "HALT"), 5); /* 17-21 March; 3-7 March holds its bars */
     teardown(t);
 }
 
