@@ -85,6 +85,13 @@ static int queue(bk_http_req *r, int status, const char *content_type, bk_buf *b
         return MHD_NO;
     }
     add_common_headers(resp, content_type);
+    if (r->close)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (r->retry_after_s > 0) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", r->retry_after_s);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
     r->status = status;
     enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
@@ -323,6 +330,61 @@ static int dispatch(bk_http_req *r)
     return bk_http_error(r, 404, "not_found", "no such endpoint: %s", r->path);
 }
 
+/* A query parameter holding a control byte (NUL included: MHD decodes %00
+ * into the value, which C strings would silently cut). */
+static enum MHD_Result find_control(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind;
+    const char **bad = cls;
+    const char *parts[2] = {key, value};
+    const size_t sizes[2] = {key_size, value ? value_size : 0};
+    for (int k = 0; k < 2; k++)
+        for (size_t i = 0; parts[k] && i < sizes[k]; i++) {
+            unsigned char c = (unsigned char)parts[k][i];
+            if (c < 0x20 || c == 0x7f) {
+                *bad = key;
+                return MHD_NO;
+            }
+        }
+    return MHD_YES;
+}
+
+/* Checks of a request head before its body is read: a 4xx, or 0. */
+static int check_head(bk_http_req *r)
+{
+    struct MHD_Connection *c = r->conn;
+    if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding") &&
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length")) {
+        r->close = true; /* the body's end is ambiguous: nothing after it is a request */
+        return bk_http_error(r, 400, "ambiguous_length",
+                             "both Content-Length and Transfer-Encoding: refused");
+    }
+    const char *bad = NULL;
+    MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, find_control, &bad);
+    if (bad)
+        return bk_http_error(r, 400, "invalid_parameter",
+                             "query parameter \"%.40s\" holds a control character", bad);
+    return 0;
+}
+
+/* Give the connection its idle timeout: the short head timeout while a
+ * request head may be arriving (a client that trickles it is cut), the
+ * normal one once the head is complete. */
+static void set_timeout(struct MHD_Connection *conn, int64_t seconds)
+{
+    MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)seconds);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    (void)socket_context;
+    const bk_api *a = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+        set_timeout(conn, a->opts.conf->http_head_timeout_s);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -335,6 +397,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         ctx = bk_xcalloc(1, sizeof *ctx);
         bk_buf_init(&ctx->body);
         *con_cls = ctx;
+        set_timeout(conn, a->opts.conf->http_timeout_s);
+        int refused = check_head(&r);
+        if (refused) {
+            bk_api__count_request(a, r.status);
+            return refused == MHD_YES ? MHD_YES : MHD_NO;
+        }
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         int64_t n = 0;
         if (cl && bk_parse_i64(cl, 0, INT64_MAX, &n) == 0 && n > BK_REQ_BODY_MAX) {
@@ -370,9 +438,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
-    (void)conn;
-    (void)toe;
+    const bk_api *a = cls;
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) /* the next head, on a kept-alive connection */
+        set_timeout(conn, a->opts.conf->http_head_timeout_s);
     req_ctx *ctx = *con_cls;
     if (!ctx)
         return;
@@ -515,7 +583,9 @@ int bk_api_start(bk_api **out, const bk_api_opts *opts, bk_err *err)
         (unsigned)opts->conf->http_threads, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)opts->conf->http_max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)opts->conf->http_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)HEADER_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, a, MHD_OPTION_END);
+        (size_t)HEADER_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, a, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)opts->conf->http_max_per_client, MHD_OPTION_END);
     if (!a->daemon) {
         bk_api_stop(a);
         return bk_err_set(err, BK_EIO, "cannot listen on %s (address in use or not local?)",

@@ -28,6 +28,8 @@ typedef struct bk_http_req {
     size_t len;
     bk_access granted; /* what the caller's key allows */
     int status;        /* the status answered (for metrics and logs) */
+    bool close;        /* answer with Connection: close (a request not to trust further) */
+    int retry_after_s; /* > 0: a Retry-After header */
 } bk_http_req;
 
 /* Query parameter or header (NULL if absent). */

@@ -54,8 +54,10 @@ typedef struct bk_conf {
     char trusted_clients[256];   /* clients served when no key is configured (CIDR list) */
     int64_t http_threads;        /* libmicrohttpd thread pool */
     int64_t http_max_connections;
-    int64_t http_timeout_s;  /* idle connection timeout */
-    int64_t sse_keepalive_s; /* comment line on idle event streams */
+    int64_t http_timeout_s;      /* idle connection timeout */
+    int64_t http_head_timeout_s; /* idle timeout while a request head arrives */
+    int64_t http_max_per_client; /* connections from one address */
+    int64_t sse_keepalive_s;     /* comment line on idle event streams */
     int64_t sse_max_clients;
     int64_t sse_queue; /* events queued per client before it is dropped */
     int64_t sse_ring;  /* events kept for Last-Event-ID replay */

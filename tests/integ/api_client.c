@@ -16,6 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -285,4 +289,65 @@ void sse_close(sse *c)
     free(c->buf);
     free(c->ev);
     memset(c, 0, sizeof *c);
+}
+
+int raw_connect(const srv *s, const char *iface)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->port)};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    if (iface) {
+        struct sockaddr_in b = {.sin_family = AF_INET};
+        inet_pton(AF_INET, iface, &b.sin_addr);
+        if (bind(fd, (struct sockaddr *)&b, sizeof b) != 0) {
+            close(fd);
+            return -1;
+        }
+    }
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+bool raw_send(int fd, const char *text)
+{
+    size_t n = strlen(text);
+    while (n > 0) {
+        ssize_t k = send(fd, text, n, MSG_NOSIGNAL);
+        if (k <= 0)
+            return false;
+        text += k;
+        n -= (size_t)k;
+    }
+    return true;
+}
+
+char *raw_read_all(int fd, int deadline_ms, bool *closed)
+{
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    long long end = mono_ms() + deadline_ms;
+    *closed = false;
+    for (;;) {
+        long long left = end - mono_ms();
+        if (left <= 0)
+            break;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, (int)left) <= 0)
+            continue;
+        if (len + 1024 > cap)
+            buf = realloc(buf, cap *= 2);
+        ssize_t k = recv(fd, buf + len, cap - len - 1, 0);
+        if (k <= 0) {
+            *closed = true;
+            break;
+        }
+        len += (size_t)k;
+    }
+    buf[len] = '\0';
+    return buf;
 }

@@ -35,6 +35,15 @@ resp http_req(const srv *s, const char *method, const char *path, const char *bo
               const char *const headers[], const char *iface);
 void resp_free(resp *r);
 
+/* A raw TCP connection to the server from source address iface (NULL =
+ * any), for requests curl would not send; -1 on failure. */
+int raw_connect(const srv *s, const char *iface);
+/* Send all of text; false on failure. */
+bool raw_send(int fd, const char *text);
+/* Read until the peer closes or deadline_ms passes; the bytes read (malloc'd,
+ * NUL-terminated) and whether the peer closed. */
+char *raw_read_all(int fd, int deadline_ms, bool *closed);
+
 /* An event-stream client running on a curl multi handle. */
 typedef struct sse_event {
     long long id;

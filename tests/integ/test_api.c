@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "api_client.h"
 #include "testutil.h"
@@ -426,6 +427,82 @@ static void test_untrusted_client(void **state)
     srv_stop(&s);
 }
 
+/* ---- hostile clients ---- */
+
+static size_t count_sub(const char *s, const char *sub)
+{
+    size_t n = 0;
+    for (const char *p = s; (p = strstr(p, sub)) != NULL; p += strlen(sub))
+        n++;
+    return n;
+}
+
+/* A body both Content-Length- and chunked-framed is refused and the
+ * connection closed, so the bytes after it are never answered as a second
+ * request; control bytes in parameters are refused; a client that trickles
+ * its request head is cut after http_head_timeout_s of silence; one address
+ * gets at most http_max_per_client connections, and probes from another
+ * address still answer. */
+static void test_hostile_clients(void **state)
+{
+    (void)state;
+    const char *args[] = {"--set", "http_head_timeout_s=1", "--set", "http_max_per_client=4", NULL};
+    srv s;
+    srv_start(&s, args, NULL);
+    int fd = raw_connect(&s, NULL);
+    assert_true(fd >= 0);
+    assert_true(raw_send(fd, "POST /functions/v1/ensure-coverage HTTP/1.1\r\nHost: x\r\n"
+                             "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+                             "0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+    bool closed = false;
+    char *got = raw_read_all(fd, 10000, &closed);
+    close(fd);
+    assert_true(closed);
+    assert_int_equal(count_sub(got, "HTTP/1.1 "), 1); /* the smuggled GET is not answered */
+    assert_non_null(strstr(got, "HTTP/1.1 400"));
+    assert_non_null(strstr(got, "ambiguous_length"));
+    free(got);
+    assert_nothing_written(&s);
+
+    const char *bad[] = {"/functions/v1/ops-jobs?timeframe=%00",
+                         "/functions/v1/ops-jobs?symbol=AAPL%0aX", "/healthz?x=%7f"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        resp r = http_req(&s, "GET", bad[i], NULL, NULL, NULL);
+        if (r.status != 400 || !strstr(r.body, "invalid_parameter"))
+            fail_msg("%s: %ld %s", bad[i], r.status, r.body);
+        resp_free(&r);
+    }
+
+    int slow[4];
+    for (int i = 0; i < 4; i++) { /* the address's quota, each trickling a head */
+        slow[i] = raw_connect(&s, NULL);
+        assert_true(slow[i] >= 0);
+        assert_true(raw_send(slow[i], "GET /healthz HTTP/1.1\r\nHost: x\r\n"));
+    }
+    int extra = raw_connect(&s, NULL); /* one more from the same address: refused */
+    if (extra >= 0) {
+        got = raw_read_all(extra, 10000, &closed);
+        assert_true(closed);
+        assert_string_equal(got, "");
+        free(got);
+        close(extra);
+    }
+    resp r = http_req(&s, "GET", "/healthz", NULL, NULL, "127.0.0.2"); /* another address */
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    for (int i = 0; i < 4; i++) { /* cut after a second of silence, unanswered */
+        got = raw_read_all(slow[i], 15000, &closed);
+        assert_true(closed);
+        assert_null(strstr(got, "HTTP/1.1 200"));
+        free(got);
+        close(slow[i]);
+    }
+    r = http_req(&s, "GET", "/healthz", NULL, NULL, NULL); /* the address may connect again */
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    srv_stop(&s);
+}
+
 /* ---- bad input ---- */
 
 static void test_bad_input(void **state)
@@ -679,6 +756,7 @@ int main(void)
         cmocka_unit_test(test_untrusted_client),     cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_fetch_bars),           cmocka_unit_test(test_operations),
         cmocka_unit_test(test_cross_process_events), cmocka_unit_test(test_web_endpoints),
+        cmocka_unit_test(test_hostile_clients),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
