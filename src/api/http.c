@@ -120,8 +120,7 @@ int bk_http_answer(bk_http_req *r, bk_http_body_fn body, const void *ctx)
     bk_http_store_put(r, s);
     if (rc) {
         bk_buf_fini(&b);
-        bk_log(BK_LOG_ERROR, "api", "store error path=%s error=\"%s\"", r->path, err.msg);
-        return bk_http_error(r, 500, "store_error", "database error: %s", err.msg);
+        return bk_http_store_error(r, &err);
     }
     bk_jw_key(&w, "timestamp");
     bk_jw_time(&w, now);
@@ -172,12 +171,26 @@ bk_store *bk_http_store(bk_http_req *r)
     if (s)
         return s;
     bk_err err = {0};
-    if (bk_store_open(&s, a->db_url, &err) != 0) {
+    if (bk_store_open(&s, a->db_url, &err) != 0 ||
+        bk_store_set_wait(s, a->opts.conf->http_store_wait_ms, &err) != 0) {
         bk_log(BK_LOG_ERROR, "api", "cannot open store error=\"%s\"", err.msg);
+        bk_store_close(s);
+        r->retry_after_s = 1;
         bk_http_error(r, 503, "store_unavailable", "the database is not reachable");
         return NULL;
     }
     return s;
+}
+
+int bk_http_store_error(bk_http_req *r, const bk_err *err)
+{
+    bk_log(BK_LOG_ERROR, "api", "store error path=%s error=\"%s\"", r->path, err->msg);
+    if (err->code == BK_EBUSY) {
+        r->retry_after_s = 1;
+        return bk_http_error(r, 503, "store_busy",
+                             "the database is busy (another process holds a lock): %s", err->msg);
+    }
+    return bk_http_error(r, 500, "store_error", "database error: %s", err->msg);
 }
 
 void bk_http_store_put(bk_http_req *r, bk_store *s)

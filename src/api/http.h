@@ -42,6 +42,9 @@ int bk_http_json(bk_http_req *r, int status, bk_buf *json);
 int bk_http_error(bk_http_req *r, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 int bk_http_api_error(bk_http_req *r, const bk_api_error *e);
+/* A store failure: 503 store_busy with Retry-After when another connection
+ * held a lock past http_store_wait_ms (BK_EBUSY), else 500 store_error. */
+int bk_http_store_error(bk_http_req *r, const bk_err *err);
 /* Answer with text of the given content type. */
 int bk_http_text(bk_http_req *r, int status, const char *content_type, bk_buf *text);
 

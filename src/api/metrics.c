@@ -251,7 +251,7 @@ int bk_route_metrics(bk_http_req *r)
     bk_http_store_put(r, s);
     if (rc) {
         bk_buf_fini(&b);
-        return bk_http_error(r, 500, "store_error", "database error: %s", err.msg);
+        return bk_http_store_error(r, &err);
     }
     return bk_http_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
 }

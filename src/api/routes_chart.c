@@ -185,7 +185,7 @@ int bk_route_chart(bk_http_req *r)
     if (rc) {
         free(c.bars);
         free(c.prov);
-        return bk_http_error(r, 500, "store_error", "database error: %s", err.msg);
+        return bk_http_store_error(r, &err);
     }
     size_t split = c.n; /* first bar of the intraday layer */
     if (bk_tf_intraday(q.tf) && c.n) {

@@ -28,9 +28,8 @@ static void int_key(bk_jw *w, const char *key, int64_t v)
 
 static int store_fail(bk_http_req *r, bk_store *s, const bk_err *err)
 {
-    bk_log(BK_LOG_ERROR, "api", "store error path=%s error=\"%s\"", r->path, err->msg);
     bk_http_store_put(r, s);
-    return bk_http_error(r, 500, "store_error", "database error: %s", err->msg);
+    return bk_http_store_error(r, err);
 }
 
 static int runs_array(bk_jw *w, bk_store *s, const char *key, int status, bk_err *err)
@@ -358,7 +357,7 @@ int bk_route_fetch_bars(bk_http_req *r)
     rc = bk_work_execute(s, &env, owner, &run, &out, &err);
     bk_http_store_put(r, s);
     if (rc && rc != BK_ELEASE)
-        return bk_http_error(r, 500, "store_error", "database error: %s", err.msg);
+        return bk_http_store_error(r, &err);
     bk_buf b;
     bk_buf_init(&b);
     bk_jw w;

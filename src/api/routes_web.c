@@ -403,7 +403,7 @@ int bk_route_watchlist_change(bk_http_req *r)
         return bk_http_error(r, 404, "not_found", "no definition %s %s", q.symbol,
                              bk_tf_name(q.tf));
     if (rc)
-        return bk_http_error(r, 500, "store_error", "database error: %s", err.msg);
+        return bk_http_store_error(r, &err);
     bk_log(BK_LOG_INFO, "api", "definition removed symbol=%s timeframe=%s", q.symbol,
            bk_tf_name(q.tf));
     bk_buf b;

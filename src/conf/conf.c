@@ -108,6 +108,8 @@ static const setting settings[] = {
     {"http_timeout_s", K_INT, F(http_timeout_s), 0, "30", 1, 3600, "idle HTTP connection timeout"},
     {"http_head_timeout_s", K_INT, F(http_head_timeout_s), 0, "5", 1, 3600,
      "silence allowed while a request head arrives (slow clients are cut)"},
+    {"http_store_wait_ms", K_INT, F(http_store_wait_ms), 0, "1000", 0, 60000,
+     "how long an HTTP request waits for a database lock before answering 503"},
     {"http_max_per_client", K_INT, F(http_max_per_client), 0, "128", 1, 65536,
      "concurrent HTTP connections from one address at most"},
     {"sse_keepalive_s", K_INT, F(sse_keepalive_s), 0, "15", 1, 3600,

@@ -57,6 +57,7 @@ typedef struct bk_conf {
     int64_t http_timeout_s;      /* idle connection timeout */
     int64_t http_head_timeout_s; /* idle timeout while a request head arrives */
     int64_t http_max_per_client; /* connections from one address */
+    int64_t http_store_wait_ms;  /* lock wait of the API's store connections */
     int64_t sse_keepalive_s;     /* comment line on idle event streams */
     int64_t sse_max_clients;
     int64_t sse_queue; /* events queued per client before it is dropped */

@@ -563,6 +563,13 @@ int bk_store_bars_series(bk_store *s, const char *symbol, bk_bar_series **out, s
     return 0;
 }
 
+int bk_store_set_wait(bk_store *s, int64_t wait_ms, bk_err *err)
+{
+    if (wait_ms < 0 || wait_ms > INT32_MAX)
+        return bk_err_set(err, BK_EINVAL, "lock wait %lld ms out of range", (long long)wait_ms);
+    return s->ops->set_wait(s, wait_ms, err);
+}
+
 /* ---- provider budgets ---- */
 
 int bk_store_take_token(bk_store *s, const char *provider, double rate_per_s, double burst,

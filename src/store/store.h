@@ -297,6 +297,12 @@ typedef struct bk_bar_series {
 int bk_store_bars_series(bk_store *s, const char *symbol, bk_bar_series **out, size_t *n,
                          bk_err *err);
 
+/* How long a statement of this connection waits for another connection's
+ * lock before failing with BK_EBUSY (SQLite: the busy timeout, 10 s by
+ * default; PostgreSQL: lock_timeout, none by default, kept across a
+ * reconnect). The HTTP API's connections wait briefly and answer 503. */
+int bk_store_set_wait(bk_store *s, int64_t wait_ms, bk_err *err);
+
 /* ---- provider budgets ---- */
 
 /* Take one token from the provider's bucket, shared by every connection to

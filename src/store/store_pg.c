@@ -337,6 +337,14 @@ static void forget_session(pg_store *q)
 static const char SQL_SESSION[] = "SET TimeZone = 'UTC'; SET application_name = 'barkeep';"
                                   " SET client_min_messages = warning; SET barkeep.writer = 'on'";
 
+/* SET lock_timeout to the connection's wait (bk_store_set_wait). */
+static int apply_wait(pg_store *q, bk_err *err)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, "SET lock_timeout = %lld", (long long)q->wait_ms);
+    return pg_simple(q, sql, "set lock_timeout", err);
+}
+
 /* The connection is gone: reset it once (and configure the new session). */
 static int reconnect(pg_store *q, bk_err *err)
 {
@@ -350,6 +358,13 @@ static int reconnect(pg_store *q, bk_err *err)
         PGresult *r = PQexec(q->conn, SQL_SESSION);
         bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
         PQclear(r);
+        if (ok && q->wait_ms > 0) {
+            char sql[64];
+            snprintf(sql, sizeof sql, "SET lock_timeout = %lld", (long long)q->wait_ms);
+            r = PQexec(q->conn, sql);
+            ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+            PQclear(r);
+        }
         if (ok)
             return 0;
     }
@@ -1245,6 +1260,13 @@ void bk_store__pg_cells_free(char **cells, size_t n)
 
 /* ---- the ops table ---- */
 
+static int pg_set_wait(bk_store *s, int64_t wait_ms, bk_err *err)
+{
+    pg_store *q = pgs(s);
+    q->wait_ms = wait_ms;
+    return apply_wait(q, err);
+}
+
 static const bk_store_ops pg_ops = {
     .kind = "postgres",
     .schema_latest = PG_SCHEMA_LATEST,
@@ -1286,4 +1308,5 @@ static const bk_store_ops pg_ops = {
     .leader_release = pg_leader_release,
     .listen = pg_listen,
     .notifications = pg_notifications,
+    .set_wait = pg_set_wait,
 };

@@ -98,6 +98,7 @@ typedef struct pg_store {
     int n_leader;                      /* each held exactly once: never stacked */
     bool listening;                    /* LISTEN PG_CHANNEL_RUNS done on this session */
     bool listen_lost;                  /* was listening, then the session was reset */
+    int64_t wait_ms;                   /* lock_timeout of the session (0 = none) */
 } pg_store;
 
 static inline pg_store *pgs(bk_store *s)

@@ -645,6 +645,13 @@ static int sq_notifications(bk_store *s, int timeout_ms, bk_notify_fn cb, void *
 
 /* ---- the ops table ---- */
 
+static int sq_set_wait(bk_store *s, int64_t wait_ms, bk_err *err)
+{
+    (void)err;
+    sqlite3_busy_timeout(sq(s)->db, (int)wait_ms);
+    return 0;
+}
+
 static const bk_store_ops sq_ops = {
     .kind = "sqlite",
     .schema_latest = SQ_SCHEMA_LATEST,
@@ -685,4 +692,5 @@ static const bk_store_ops sq_ops = {
     .leader_release = sq_leader_release,
     .listen = sq_listen,
     .notifications = sq_notifications,
+    .set_wait = sq_set_wait,
 };

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -503,6 +504,37 @@ static void test_hostile_clients(void **state)
     srv_stop(&s);
 }
 
+/* A database another process holds locked (BEGIN EXCLUSIVE): a request
+ * that writes waits http_store_wait_ms, then answers 503 store_busy (never
+ * a 500 after the store's 10 s); health answers; the lock gone, all is
+ * well. */
+static void test_busy_store(void **state)
+{
+    (void)state;
+    if (getenv("BK_TEST_DB_URL"))
+        skip(); /* SQLite's file lock */
+    const char *args[] = {"--set", "http_store_wait_ms=200", "--set", "workers=0", NULL};
+    srv s;
+    srv_start(&s, args, NULL);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(s.db, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+    expect_error(&s, "POST", "/functions/v1/ensure-coverage",
+                 "{\"symbol\":\"AAPL\",\"timeframe\":\"1h\"}", 503, "store_busy");
+    resp r = http_req(&s, "GET", "/readyz", NULL, NULL, NULL); /* reads go on (WAL) */
+    assert_true(r.status == 200 || r.status == 503);
+    resp_free(&r);
+    r = http_req(&s, "GET", "/healthz", NULL, NULL, NULL); /* alive all the same */
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    r = expect(&s, "POST", "/functions/v1/ensure-coverage",
+               "{\"symbol\":\"AAPL\",\"timeframe\":\"1h\"}", svc_hdrs, 200);
+    resp_free(&r);
+    srv_stop(&s);
+}
+
 /* ---- bad input ---- */
 
 static void test_bad_input(void **state)
@@ -756,7 +788,7 @@ int main(void)
         cmocka_unit_test(test_untrusted_client),     cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_fetch_bars),           cmocka_unit_test(test_operations),
         cmocka_unit_test(test_cross_process_events), cmocka_unit_test(test_web_endpoints),
-        cmocka_unit_test(test_hostile_clients),
+        cmocka_unit_test(test_hostile_clients),      cmocka_unit_test(test_busy_store),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
