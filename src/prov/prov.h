@@ -70,6 +70,7 @@ typedef struct bk_prov_stats {
     atomic_llong rate_limited;    /* calls answered BK_EPROV_RATE (HTTP 429) */
     atomic_llong latency_us;      /* total time spent in fetch */
     atomic_llong fallback_served; /* runs it served after another provider failed them */
+    atomic_llong bars_revised;    /* bars a settle refetch found new or changed */
 } bk_prov_stats;
 
 /* What a provider serves well in one request, for the planner's slicing and
