@@ -685,8 +685,8 @@ static void test_providers(void **state)
      * settle window of an HTTP provider, an hour) */
     expect(bk("--set", set, "--set", "provider_delays=tradier=86400", "providers", NULL), 0,
            " 1d     1h\n", NULL);
-    expect(bk("--set", set, "--set", "provider_settle=tradier=600", "providers", NULL), 0,
-           " 10m\n", NULL);
+    expect(bk("--set", set, "--set", "provider_settle=tradier=600", "providers", NULL), 0, " 10m\n",
+           NULL);
     expect(bk("--set", "provider_settle=sim=later", "providers", NULL), 2, NULL,
            "provider_settle: 'later' is not 0 to 2678400 seconds");
     expect(bk("--set", "provider_delays=sim=soon", "providers", NULL), 2, NULL,
