@@ -21,6 +21,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* floor(t / step) for possibly negative t. */
+static int64_t cell_floor(int64_t t, int64_t step)
+{
+    int64_t q = t / step;
+    return (t % step != 0 && t < 0) ? q - 1 : q;
+}
+
 void bk_plan_unsettled(const bk_run *const *runs, size_t n, int64_t settle_us, bk_ivset *out)
 {
     bk_ivset_clear(out);
@@ -34,17 +41,15 @@ void bk_plan_unsettled(const bk_run *const *runs, size_t n, int64_t settle_us, b
         if (x->status != BK_ST_SUCCESS || x->finished_us >= x->slice_to_us + settle_us)
             continue;
         /* bars that had not settled when it finished: a bar [b, b + step)
-         * is provisional when b + step > finished − settle */
-        int64_t from = x->finished_us - settle_us - bk_tf_step_us(x->tf);
+         * is provisional when b + step > finished − settle, so b > t below;
+         * t is floored to the step so that the refetch starts at a bar label
+         * when labels are aligned to it (1m .. 30m): at worst one settled
+         * bar early, never a provisional bar late (1h, 4h, d1 labels are
+         * not aligned to it, and a floor is still at or before them) */
+        int64_t step = bk_tf_step_us(x->tf);
+        int64_t from = cell_floor(x->finished_us - settle_us - step, step) * step;
         bk_ivset_add(out, BK_MAX(from, x->slice_from_us), x->slice_to_us);
     }
-}
-
-/* floor(t / step) for possibly negative t. */
-static int64_t cell_floor(int64_t t, int64_t step)
-{
-    int64_t q = t / step;
-    return (t % step != 0 && t < 0) ? q - 1 : q;
 }
 
 /* One refetch over [from, to) unless some of it has not settled at now. */
