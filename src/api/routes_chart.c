@@ -78,8 +78,8 @@ static bool provisional(const chart_bars *c, size_t i)
     const bk_bar *b = &c->bars[i];
     int64_t since = c->settled_before[c->prov[i]];
     int64_t end = b->ts_us + bk_tf_step_us(c->tf);
-    if (end + 8 * BK_US_PER_DAY <= since)
-        return false; /* no bar's span outlasts its nominal step by that much */
+    if (end <= since)
+        return false; /* a trading span never outlasts its nominal step: no calendar needed */
     bk_calbar cb;
     if (bk_cal_bars(c->tf, c->anchor, b->ts_us, b->ts_us + 1, &cb, 1) > 0 && cb.ts_us == b->ts_us)
         end = cb.to_us;
