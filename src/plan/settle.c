@@ -146,10 +146,9 @@ static void settle_def(const bk_plan_cfg *cfg, const bk_def *def, const run_ref 
     bk_ivset_init(&u);
     bk_plan_unsettled(mine, count, cfg->settle_us[def->tf], &u);
     if (u.n) {
-        size_t max = u.n * 2 + 2; /* cells of U: at most one more than its pieces per edge */
+        /* one refetch per cell that U meets: at most span / step + 2 */
         int64_t step = bk_plan_slice_step(cfg, def->type, def->tf);
-        int64_t span = u.v[u.n - 1].to_us - u.v[0].from_us;
-        max = BK_MAX(max, (size_t)(span / step) + u.n + 2);
+        size_t max = (size_t)((u.v[u.n - 1].to_us - u.v[0].from_us) / step) + 2;
         bk_grow((void **)runs, cap_runs, *n_runs + max, sizeof **runs);
         *n_runs += bk_plan_settle_slices(cfg, def, &u, now_us, *runs + *n_runs, max);
     }
