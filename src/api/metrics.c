@@ -172,6 +172,9 @@ static void render_providers(bk_api *a, bk_buf *b)
         {"barkeep_provider_fallback_runs_total",
          "Runs a provider served after an earlier provider of the chain failed them.",
          offsetof(bk_prov_stats, fallback_served), 0},
+        {"barkeep_bars_revised_total",
+         "Bars a settle refetch found new or changed since they were first fetched.",
+         offsetof(bk_prov_stats, bars_revised), 0},
     };
     bk_prov *provs[BK_PROVSET_MAX];
     size_t n = bk_api_providers(&a->opts, provs, BK_PROVSET_MAX);

@@ -6,6 +6,9 @@
  * remain. For intraday timeframes the latest trading day's bars form the
  * "intraday" layer and earlier ones the "historical" layer; daily and weekly
  * bars are all historical. The forecast layer is empty until forecasts exist.
+ * A bar is "provisional" while the provider that served it may still revise
+ * it: its end is later than now minus that provider's settle window (the
+ * planner fetches it again once settled, plan/settle.c).
  */
 #include "api/api_impl.h"
 #include "core/clock.h"
@@ -22,6 +25,10 @@ typedef struct chart_bars {
     size_t n, cap;
     char names[PROVIDERS_MAX][BK_PROV_NAME_MAX];
     int n_names;
+    int64_t
+        settled_before[PROVIDERS_MAX]; /* per provider: a bar ending after this is provisional */
+    bk_tf tf;
+    bk_anchor anchor;
 } chart_bars;
 
 static int collect(void *ctx, const bk_bar *bar, const char *provider)
@@ -45,6 +52,38 @@ static int collect(void *ctx, const bk_bar *bar, const char *provider)
     c->bars[c->n] = *bar;
     c->prov[c->n++] = (unsigned char)p;
     return 0;
+}
+
+/* now − the settle window of each provider of the series: a configured
+ * provider's own, 0 for one no longer configured (nothing will refetch its
+ * bars on its behalf, nor say how long it revises them). */
+static void settled_before(chart_bars *c, const bk_api_opts *o, int64_t now)
+{
+    bk_prov *provs[BK_PROVSET_MAX];
+    size_t n = bk_api_providers(o, provs, BK_PROVSET_MAX);
+    for (int i = 0; i < c->n_names; i++) {
+        int64_t settle = 0;
+        for (size_t k = 0; k < n; k++)
+            if (strcmp(provs[k]->name, c->names[i]) == 0)
+                settle = provs[k]->settle_us;
+        c->settled_before[i] = now - settle;
+    }
+}
+
+/* Whether bar i may still be revised: its trading span (label + its
+ * timeframe's step when the calendar does not know it) ends after its
+ * provider's settle window began. */
+static bool provisional(const chart_bars *c, size_t i)
+{
+    const bk_bar *b = &c->bars[i];
+    int64_t since = c->settled_before[c->prov[i]];
+    int64_t end = b->ts_us + bk_tf_step_us(c->tf);
+    if (end <= since)
+        return false; /* a trading span never outlasts its nominal step: no calendar needed */
+    bk_calbar cb;
+    if (bk_cal_bars(c->tf, c->anchor, b->ts_us, b->ts_us + 1, &cb, 1) > 0 && cb.ts_us == b->ts_us)
+        end = cb.to_us;
+    return end > since;
 }
 
 static void render_layer(bk_jw *w, const char *key, const chart_bars *c, size_t from, size_t to)
@@ -74,6 +113,8 @@ static void render_layer(bk_jw *w, const char *key, const chart_bars *c, size_t 
         bk_jw_num(w, b->volume);
         bk_jw_key(w, "provider");
         bk_jw_str(w, c->names[c->prov[i]]);
+        bk_jw_key(w, "provisional");
+        bk_jw_bool(w, provisional(c, i));
         bk_jw_obj_end(w);
     }
     bk_jw_arr_end(w);
@@ -174,7 +215,7 @@ int bk_route_chart(bk_http_req *r)
         return MHD_YES;
     const bk_api_opts *o = &r->api->opts;
     int64_t now = bk_clock_now_us();
-    chart_bars c = {0};
+    chart_bars c = {.tf = q.tf, .anchor = o->plan.anchor};
     chart_meta m = {0};
     bk_err err = {0};
     int rc = bk_store_bars_read(s, q.symbol, q.tf, now - (int64_t)q.days * BK_US_PER_DAY, now + 1,
@@ -187,6 +228,7 @@ int bk_route_chart(bk_http_req *r)
         free(c.prov);
         return bk_http_store_error(r, &err);
     }
+    settled_before(&c, o, now);
     size_t split = c.n; /* first bar of the intraday layer */
     if (bk_tf_intraday(q.tf) && c.n) {
         int32_t last_day = bk_cal_ny_day(c.bars[c.n - 1].ts_us);

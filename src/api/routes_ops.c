@@ -215,6 +215,8 @@ static void render_health(bk_jw *w, const bk_api_opts *o, int64_t now)
         int_key(w, "errors", atomic_load(&p->stats.errors));
         int_key(w, "rate_limited", atomic_load(&p->stats.rate_limited));
         int_key(w, "fallback_runs", atomic_load(&p->stats.fallback_served));
+        int_key(w, "bars_revised", atomic_load(&p->stats.bars_revised));
+        int_key(w, "settle_seconds", p->settle_us / BK_US_PER_S);
         num_or_null(w, "avg_latency_ms",
                     req ? (double)atomic_load(&p->stats.latency_us) / (double)req / 1000.0 : 0,
                     req > 0);

@@ -49,6 +49,7 @@ void bk_cli_plan_cfg(bk_plan_cfg *cfg, const bk_conf *conf, const bk_provset *ps
     for (int tf = 0; tf < BK_TF__N; tf++) {
         bk_prov *p = bk_provset_primary(ps, (bk_tf)tf);
         cfg->max_span_us[tf] = p ? p->limits.max_span_us[tf] : 0;
+        cfg->settle_us[tf] = p ? p->settle_us : 0;
         cfg->history_us[tf] =
             chain_history(ps, (bk_tf)tf, cfg->history_by[tf], sizeof cfg->history_by[tf]);
     }
@@ -171,6 +172,16 @@ static int apply_delay(const char *setting, bk_prov *p, char *value)
     return 0;
 }
 
+static int apply_settle(const char *setting, bk_prov *p, char *value)
+{
+    int64_t secs;
+    if (bk_parse_i64(value, 0, 31 * 86400, &secs) != 0)
+        return bk_cli_usage_error("%s: '%s' is not 0 to 2678400 seconds", setting, value);
+    if (p)
+        p->settle_us = secs * BK_US_PER_S;
+    return 0;
+}
+
 static int apply_rate(const char *setting, bk_prov *p, char *value)
 {
     char *burst = strchr(value, '/');
@@ -194,7 +205,7 @@ static int apply_rate(const char *setting, bk_prov *p, char *value)
 }
 
 /* A per-provider setting, "name=value,...": fn for each entry (provider_rates
- * "name=rate[/burst]", provider_delays "name=seconds"). */
+ * "name=rate[/burst]", provider_delays and provider_settle "name=seconds"). */
 static int apply_pairs(bk_provset *ps, const char *setting, const char *form, const char *spec,
                        pair_fn fn)
 {
@@ -312,6 +323,8 @@ int bk_cli_providers(bk_cli *cli, bk_provset **out)
         rc = apply_pairs(ps, "provider_rates", "name=rate[/burst]", c->provider_rates, apply_rate);
     if (rc == 0)
         rc = apply_pairs(ps, "provider_delays", "name=seconds", c->provider_delays, apply_delay);
+    if (rc == 0)
+        rc = apply_pairs(ps, "provider_settle", "name=seconds", c->provider_settle, apply_settle);
     /* chains: the setting, or the providers in their order (explicit list
      * order when given) */
     char order[256] = "";
@@ -380,8 +393,8 @@ int bk_cmd_providers(bk_cli *cli, int argc, char **argv)
     bk_provset_chain_str(ps, BK_CLASS_INTRADAY, ci, sizeof ci);
     bk_provset_chain_str(ps, BK_CLASS_DAILY, cd, sizeof cd);
     printf("chain intraday: %s\nchain daily:    %s\n\n", ci, cd);
-    printf("%-8s %-10s %-13s %-10s %-16s %-14s %s\n", "PROVIDER", "STATUS", "FEED", "ADJUST",
-           "BUDGET", "SPAN 1m/1h/d1", "DELAY");
+    printf("%-8s %-10s %-13s %-10s %-16s %-14s %-6s %s\n", "PROVIDER", "STATUS", "FEED", "ADJUST",
+           "BUDGET", "SPAN 1m/1h/d1", "DELAY", "SETTLE");
     for (size_t i = 0; i <= N_KNOWN; i++) {
         const char *name = i < N_KNOWN ? known[i].name : "sim";
         bk_prov *p = bk_provset_get(ps, name);
@@ -405,10 +418,12 @@ int bk_cmd_providers(bk_cli *cli, int argc, char **argv)
         span_text(p->limits.max_span_us[BK_TF_1H], s2, sizeof s2);
         span_text(p->limits.max_span_us[BK_TF_D1], s3, sizeof s3);
         snprintf(spans, sizeof spans, "%s/%s/%s", s1, s2, s3);
-        char delay[24];
+        char delay[24], settle[24];
         span_text(p->delay_us, delay, sizeof delay);
-        printf("%-8s %-10s %-13s %-10s %-16s %-14s %s\n", name, "configured", p->feed,
-               p->adjustment, budget, spans, p->delay_us > 0 ? delay : "0");
+        span_text(p->settle_us, settle, sizeof settle);
+        printf("%-8s %-10s %-13s %-10s %-16s %-14s %-6s %s\n", name, "configured", p->feed,
+               p->adjustment, budget, spans, p->delay_us > 0 ? delay : "0",
+               p->settle_us > 0 ? settle : "0");
     }
     memset(k, 0, sizeof *k);
     free(k);

@@ -68,6 +68,9 @@ static const setting settings[] = {
     {"provider_delays", K_STR, F(provider_delays), S(provider_delays), "", 0, 0,
      "per-provider publication delays, name=seconds,... (e.g. massive=86400 for an "
      "end-of-day plan): newer time is not recorded as covered"},
+    {"provider_settle", K_STR, F(provider_settle), S(provider_settle), "", 0, 0,
+     "per-provider settle windows, name=seconds,... (default 3600 for every HTTP provider, 0 "
+     "for sim): bars younger than that are provisional and fetched again once settled"},
     {"provider_rates", K_STR, F(provider_rates), S(provider_rates), "", 0, 0,
      "per-provider request budgets, name=rate_per_s[/burst],... (overrides the plan defaults)"},
     {"adjustment", K_STR, F(adjustment), S(adjustment), "split", 0, 0,

@@ -36,6 +36,7 @@ typedef struct bk_conf {
     char provider_keys_file[512]; /* NAME=VALUE lines of provider keys, mode 0600 */
     char provider_rates[256];     /* per-provider budgets "name=rate[/burst],..." */
     char provider_delays[256];    /* per-provider publication delays "name=seconds,..." */
+    char provider_settle[256];    /* per-provider settle windows "name=seconds,..." */
     char adjustment[16];          /* price adjustment asked of providers: raw | split | split+div */
     char alpaca_feed[16];         /* iex | sip */
     char massive_url[256];        /* base URLs ("" = the provider's public API) */

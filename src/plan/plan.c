@@ -137,8 +137,8 @@ static bool expected_empty_between(const bk_ivset *expected, int64_t from, int64
     return lo == expected->n || expected->v[lo].from_us >= to;
 }
 
-static void fill_run(bk_run *r, const bk_def *def, const bk_plan_cfg *cfg, bk_iv slice,
-                     int32_t priority, const char *triggered_by)
+void bk_plan__fill_run(bk_run *r, const bk_def *def, const bk_plan_cfg *cfg, bk_iv slice,
+                       int32_t priority, const char *triggered_by)
 {
     memset(r, 0, sizeof *r);
     bk_strlcpy(r->def_id, def->id, sizeof r->def_id);
@@ -201,7 +201,7 @@ size_t bk_plan_slices(const bk_plan_cfg *cfg, const bk_def *def, const bk_series
         int32_t prio = def->priority;
         if (n == 0 && bk_tf_intraday(def->tf) && s.to_us == expected->v[expected->n - 1].to_us)
             prio = (int32_t)BK_MIN((int64_t)def->priority + cfg->tail_boost, INT32_MAX);
-        fill_run(&out[n++], def, cfg, s, prio, triggered_by);
+        bk_plan__fill_run(&out[n++], def, cfg, s, prio, triggered_by);
     }
     bk_ivset_fini(&free_time);
     return n;
@@ -341,6 +341,9 @@ int bk_plan_tick(bk_store *s, const bk_plan_cfg *cfg, const bk_def *only, int64_
         n_runs += k;
         out->more |= more;
     }
+    rc = bk_plan_settle(s, cfg, defs, n_defs, now_us, &runs, &n_runs, &cap_runs, err);
+    if (rc)
+        goto out;
     out->planned = n_runs;
     if (n_runs)
         rc = bk_store_runs_enqueue(s, runs, n_runs, &out->enqueued, now_us, err);

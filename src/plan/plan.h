@@ -51,6 +51,10 @@ typedef struct bk_plan_cfg {
      * for unservable time names. Time older than that is never planned. */
     int64_t history_us[BK_TF__N];
     char history_by[BK_TF__N][BK_PROV_NAME_MAX];
+    /* How long after a bar of tf closes the series' primary provider may
+     * still revise it (0 = never): bars a run fetched younger than that are
+     * provisional and fetched again once settled (settle.c). */
+    int64_t settle_us[BK_TF__N];
     bk_run_fn on_enqueue; /* called for every run the tick inserted (may be NULL) */
     bk_run_fn on_change;  /* called for every run the tick requeued or dead-lettered */
     void *hook_ctx;
@@ -110,6 +114,40 @@ int bk_plan_confirmed_empty(bk_store *s, const bk_plan_cfg *cfg, const bk_def *d
 size_t bk_plan_slices(const bk_plan_cfg *cfg, const bk_def *def, const bk_series *st,
                       const bk_ivset *expected, int64_t now_us, const char *triggered_by,
                       bk_run *out, size_t cap, bool *more);
+
+/* ---- settling (settle.c) ---- */
+
+/* triggered_by of the runs that refetch settled bars. */
+#define BK_PLAN_SETTLE_TRIGGER "settle"
+/* How far back, beyond the settle window, the tick looks for runs that
+ * fetched provisional bars: a refetch that fell due longer ago than this
+ * (the scheduler was down for longer) is not planned any more. */
+#define BK_PLAN_SETTLE_LOOKBACK_US (6LL * 3600 * 1000000)
+
+/* The unsettled time U of one series from its runs, in creation order,
+ * into out (cleared first): each run removes its slice from U; a successful
+ * run that finished before its slice's end + settle_us adds back the part of
+ * its slice holding bars that had not settled when it finished (a bar [b,
+ * b + step) has settled at b + step + settle_us). Empty when settle_us <= 0.
+ * Pure. */
+void bk_plan_unsettled(const bk_run *const *runs, size_t n, int64_t settle_us, bk_ivset *out);
+/* The refetch runs of def given its unsettled time: one per grid cell
+ * (bk_plan_slice_step) that U meets, over the hull of U in the cell, and
+ * only once all of it has settled (its end + cfg->settle_us[tf] <= now).
+ * triggered_by BK_PLAN_SETTLE_TRIGGER, def's priority. Writes at most cap
+ * runs into out, oldest cell first; returns the count. Pure. */
+size_t bk_plan_settle_slices(const bk_plan_cfg *cfg, const bk_def *def, const bk_ivset *unsettled,
+                             int64_t now_us, bk_run *out, size_t cap);
+/* The tick's settling step: one query for the runs created since now −
+ * (the longest settle window of defs) − BK_PLAN_SETTLE_LOOKBACK_US, then
+ * the refetches of every enabled definition whose timeframe has a settle
+ * window, appended to *runs (n_runs, cap_runs grown as by bk_grow) for the
+ * tick's enqueue. Nothing is queried when no definition settles. */
+int bk_plan_settle(bk_store *s, const bk_plan_cfg *cfg, const bk_def *defs, size_t n_defs,
+                   int64_t now_us, bk_run **runs, size_t *n_runs, size_t *cap_runs, bk_err *err);
+/* Internal (plan.c, settle.c): a queued run of def over slice. */
+void bk_plan__fill_run(bk_run *r, const bk_def *def, const bk_plan_cfg *cfg, bk_iv slice,
+                       int32_t priority, const char *triggered_by);
 
 typedef struct bk_tick_stats {
     size_t defs;           /* definitions planned */

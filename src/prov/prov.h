@@ -29,6 +29,10 @@
 #include "model/tf.h"
 
 #define BK_PAGE_TOKEN_MAX 2048 /* Massive's next_url is a whole URL */
+/* The HTTP adapters' default settle window: minute bars are recomputed after
+ * they are first published (late trades, corrections) and daily bars change
+ * after the close; an hour covers both. provider_settle overrides it. */
+#define BK_PROV_SETTLE_US (3600LL * 1000000)
 
 typedef struct bk_fetch_req {
     const char *symbol;
@@ -66,6 +70,7 @@ typedef struct bk_prov_stats {
     atomic_llong rate_limited;    /* calls answered BK_EPROV_RATE (HTTP 429) */
     atomic_llong latency_us;      /* total time spent in fetch */
     atomic_llong fallback_served; /* runs it served after another provider failed them */
+    atomic_llong bars_revised;    /* bars a settle refetch found new or changed */
 } bk_prov_stats;
 
 /* What a provider serves well in one request, for the planner's slicing and
@@ -84,6 +89,7 @@ struct bk_prov {
     char adjustment[16]; /* "raw" | "split" | "split+div" */
     bk_anchor anchor;    /* how its 1h/4h bars are anchored */
     int64_t delay_us;    /* publication delay after a bar closes */
+    int64_t settle_us;   /* how long after it closes a bar may still be revised (0 = never) */
     bk_prov_limits limits;
     bk_prov_stats stats; /* zeroed by the constructor */
     void *impl;

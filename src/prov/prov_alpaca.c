@@ -427,6 +427,7 @@ int bk_alpaca_new(bk_prov **out, const bk_prov_cfg *cfg, bk_err *err)
     p->anchor = cfg->anchor;
     /* IEX bars are real time; the free plan serves SIP 15 minutes late. */
     p->delay_us = strcmp(a->feed, "sip") == 0 ? 16 * BK_US_PER_MIN : BK_US_PER_MIN;
+    p->settle_us = BK_PROV_SETTLE_US;
     set_limits(&p->limits);
     *out = p;
     return 0;

@@ -370,6 +370,7 @@ int bk_massive_new(bk_prov **out, const bk_prov_cfg *cfg, bk_err *err)
     bk_strlcpy(p->adjustment, adjusted ? "split" : "raw", sizeof p->adjustment);
     p->anchor = cfg->anchor;
     p->delay_us = 15 * BK_US_PER_MIN; /* the delayed plans' 15 minutes */
+    p->settle_us = BK_PROV_SETTLE_US;
     set_limits(&p->limits);
     *out = p;
     return 0;

@@ -484,6 +484,7 @@ int bk_sim_new(bk_prov **out, const bk_sim_opts *opts, bk_err *err)
     bk_strlcpy(p->adjustment, "split", sizeof p->adjustment);
     p->anchor = o.anchor;
     p->delay_us = 0;
+    p->settle_us = 0; /* its bars never change */
     p->impl = s;
     *out = p;
     return 0;

@@ -348,6 +348,7 @@ int bk_tradier_new(bk_prov **out, const bk_prov_cfg *cfg, bk_err *err)
     p->anchor = cfg->anchor;
     /* the sandbox's data is 15 minutes late */
     p->delay_us = sandbox ? 15 * BK_US_PER_MIN : 60 * BK_US_PER_S;
+    p->settle_us = BK_PROV_SETTLE_US;
     set_limits(&p->limits, sandbox);
     p->impl = t;
     *out = p;

@@ -385,6 +385,7 @@ int bk_yahoo_new(bk_prov **out, const bk_prov_cfg *cfg, bk_err *err)
     bk_strlcpy(p->adjustment, "split", sizeof p->adjustment);
     p->anchor = cfg->anchor;
     p->delay_us = 60 * BK_US_PER_S;
+    p->settle_us = BK_PROV_SETTLE_US;
     set_limits(&p->limits, cfg->anchor);
     p->impl = y;
     *out = p;

@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "model/time.h"
+#include "plan/plan.h"
 #include "work/validate.h"
 
 #include <math.h>
@@ -578,6 +579,44 @@ static int fetch_chain(bk_store *s, const bk_work_env *env, const char *owner, b
     return bk_err_set(why, BK_EPROV_INCOMPAT, "%s", skipped[0] ? skipped : "empty provider chain");
 }
 
+/* Stored bars of a slice matched against fetched ones (both in ts order). */
+typedef struct revise_ctx {
+    const bk_bar *bars;
+    size_t n, i;
+    int64_t same;
+} revise_ctx;
+
+static int count_same(void *ctx, const bk_bar *b, const char *provider)
+{
+    (void)provider;
+    revise_ctx *c = ctx;
+    while (c->i < c->n && c->bars[c->i].ts_us < b->ts_us)
+        c->i++;
+    if (c->i < c->n) {
+        const bk_bar *x = &c->bars[c->i];
+        c->same += x->ts_us == b->ts_us && x->open == b->open && x->high == b->high &&
+                   x->low == b->low && x->close == b->close && x->volume == b->volume;
+    }
+    return 0;
+}
+
+/* A settle refetch: how many fetched bars are new or differ from the stored
+ * ones (the provider's revisions); -1 for other runs or when the stored bars
+ * cannot be read (the refetch is committed all the same). */
+static int64_t count_revised(bk_store *s, const bk_run *run, const bk_bar *bars, size_t n)
+{
+    if (strcmp(run->triggered_by, BK_PLAN_SETTLE_TRIGGER) != 0)
+        return -1;
+    revise_ctx c = {.bars = bars, .n = n};
+    bk_err e = {0};
+    if (bk_store_bars_read(s, run->symbol, run->tf, run->slice_from_us, run->slice_to_us,
+                           count_same, &c, &e) != 0) {
+        bk_log(BK_LOG_WARN, "work", "revisions not counted run=%s error=\"%s\"", run->id, e.msg);
+        return -1;
+    }
+    return (int64_t)n - c.same;
+}
+
 int bk_work_fetch(bk_store *s, const bk_work_env *env, const char *owner, bk_run *run,
                   bk_outcome *out, bool *ready, bk_work_ready *r, bk_err *err)
 {
@@ -615,6 +654,8 @@ int bk_work_fetch(bk_store *s, const bk_work_env *env, const char *owner, bk_run
         int64_t horizon = bk_cal_closed_through(run->tf, p->anchor, now - p->delay_us);
         if (covered.to_us > horizon)
             covered.to_us = BK_MAX(horizon, covered.from_us);
+        r->prov = p;
+        r->revised = count_revised(s, run, f.bars, f.n);
         r->bars = f.bars;
         f.bars = NULL;
         r->commit = (bk_commit){.run_id = run->id,
@@ -652,6 +693,12 @@ void bk_work_committed(const bk_work_env *env, bk_run *run, bk_work_ready *r, in
         run->error_code[0] = run->error_message[0] = '\0';
         run->lease_owner[0] = '\0';
         run->lease_until_us = 0;
+        if (r->revised >= 0) {
+            bk_log(BK_LOG_INFO, "work", "bars revised run=%s n=%lld", run->id,
+                   (long long)r->revised);
+            if (r->prov)
+                atomic_fetch_add(&r->prov->stats.bars_revised, r->revised);
+        }
         emit(env, run);
     }
     out->duration_us = bk_clock_mono_us() - r->t0_us;

@@ -77,6 +77,9 @@ typedef struct bk_work_ready {
     bk_commit commit; /* what bk_store_run_commit would be given; points into run, owner, bars */
     bk_bar *bars;     /* owned: bk_work_ready_fini */
     int64_t t0_us;    /* monotonic start, for the outcome's duration */
+    bk_prov *prov;    /* the provider that served the bars */
+    int64_t revised;  /* a settle refetch: fetched bars new or different from the stored ones;
+                         -1 for other runs. Counted (log, metric) once committed. */
 } bk_work_ready;
 
 /* Fetch and validate run's slice. When it is ready to commit: 0 with *ready

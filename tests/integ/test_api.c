@@ -664,6 +664,8 @@ static void test_operations(void **state)
     assert_non_null(strstr(r.body, "barkeep_provider_requests_total{provider=\"sim\"}"));
     assert_non_null(strstr(r.body, "barkeep_provider_breaker_open{provider=\"sim\"} 0"));
     assert_non_null(strstr(r.body, "barkeep_provider_fallback_runs_total{provider=\"sim\"} 0"));
+    assert_non_null(strstr(r.body, "# TYPE barkeep_bars_revised_total counter"));
+    assert_non_null(strstr(r.body, "barkeep_bars_revised_total{provider=\"sim\"} 0"));
     resp_free(&r);
     r = expect(&s, "GET", "/readyz", NULL, NULL, 200);
     resp_free(&r);
@@ -680,6 +682,9 @@ static void test_operations(void **state)
     assert_string_equal(json_string_value(json_object_get(ph, "provider")), "sim");
     assert_string_equal(json_string_value(json_object_get(ph, "breaker")), "closed");
     assert_true(json_integer_value(json_object_get(ph, "requests")) > 0);
+    assert_int_equal(json_integer_value(json_object_get(ph, "bars_revised")), 0);
+    assert_int_equal(json_integer_value(json_object_get(ph, "settle_seconds")), 0); /* sim */
+    want_int(ph, "settle_seconds");
     resp_free(&r);
     srv_stop(&s);
 }

@@ -687,9 +687,14 @@ static void test_providers(void **state)
     expect(bk("--set", set, "providers", NULL), 0, "chain intraday: tradier\n", NULL);
     expect(bk("--set", set, "--set", "provider_rates=tradier=0.5/3", "providers", NULL), 0,
            "0.5/s burst 3", NULL);
-    /* an end-of-day plan: a day's publication delay */
+    /* an end-of-day plan: a day's publication delay (and the default
+     * settle window of an HTTP provider, an hour) */
     expect(bk("--set", set, "--set", "provider_delays=tradier=86400", "providers", NULL), 0,
-           " 1d\n", NULL);
+           " 1d     1h\n", NULL);
+    expect(bk("--set", set, "--set", "provider_settle=tradier=600", "providers", NULL), 0, " 10m\n",
+           NULL);
+    expect(bk("--set", "provider_settle=sim=later", "providers", NULL), 2, NULL,
+           "provider_settle: 'later' is not 0 to 2678400 seconds");
     expect(bk("--set", "provider_delays=sim=soon", "providers", NULL), 2, NULL,
            "'soon' is not 0 to 2678400 seconds");
     free(keys);

@@ -298,8 +298,8 @@ static int fixture_teardown(void **state)
 #define CELL_TO   ny(2024, 6, 4, 12, 0)
 
 /* Define the series and enqueue one run of [from, to); returns it. */
-static bk_run enqueue(fixture *fx, const char *sym, bk_tf tf, int64_t from, int64_t to,
-                      int max_attempts)
+static bk_run enqueue_as(fixture *fx, const char *sym, bk_tf tf, int64_t from, int64_t to,
+                         int max_attempts, const char *triggered_by)
 {
     int64_t now = bk_clock_now_us();
     bk_def d;
@@ -321,11 +321,23 @@ static bk_run enqueue(fixture *fx, const char *sym, bk_tf tf, int64_t from, int6
     r.slice_to_us = to;
     r.priority = d.priority;
     r.max_attempts = max_attempts;
-    bk_strlcpy(r.triggered_by, "tick", sizeof r.triggered_by);
+    bk_strlcpy(r.triggered_by, triggered_by, sizeof r.triggered_by);
     size_t k = 0;
     OK(bk_store_runs_enqueue(fx->s, &r, 1, &k, now, ERR));
     assert_int_equal(k, 1);
     return r;
+}
+
+static bk_run enqueue(fixture *fx, const char *sym, bk_tf tf, int64_t from, int64_t to,
+                      int max_attempts)
+{
+    return enqueue_as(fx, sym, tf, from, to, max_attempts, "tick");
+}
+
+/* A run of SYM's 1m bars over [from, to) triggered by triggered_by. */
+static bk_run enqueue_by(fixture *fx, int64_t from, int64_t to, const char *triggered_by)
+{
+    return enqueue_as(fx, SYM, BK_TF_1M, from, to, 3, triggered_by);
 }
 
 /* Claim the next run as owner at now (or later, when it is not claimable yet). */
@@ -484,6 +496,42 @@ static void t_success(void **state)
     event e = last_event(fx);
     assert_int_equal(e.status, BK_ST_SUCCESS);
     assert_true(e.progress == 100.0);
+}
+
+/* A settle refetch counts the bars that differ from the stored ones: three
+ * stored bars of the cell are not what the provider serves now, and one it
+ * serves (12:00) is not stored at all; the refetch stores the provider's
+ * bars and adds 4 to its bars_revised counter. Another run over the same
+ * bars counts nothing. */
+static void t_settle_counts_revisions(void **state)
+{
+    fixture *fx = *state;
+    bk_outcome out;
+    run_cell(fx, 3, 0, &out);
+    bk_bar *want = NULL;
+    size_t n = expected_bars(SYM, BK_TF_1M, CELL_FROM, CELL_TO, &want);
+    assert_int_equal(n, 120);
+    bk_bar first[3] = {want[5], want[60], want[119]};
+    free(want);
+    for (size_t i = 0; i < 3; i++)
+        first[i].volume += 100; /* what the provider first published */
+
+    OK(bk_store_bars_upsert(fx->s, SYM, BK_TF_1M, "fake", first, 3, ERR));
+    bk_run r = enqueue_by(fx, CELL_FROM, CELL_TO, "retry_failed");
+    bk_run c = claim(fx, OWNER, 0);
+    assert_string_equal(c.id, r.id);
+    assert_int_equal(execute(fx, &c, &out), 0);
+    assert_int_equal(atomic_load(&fx->fk.prov.stats.bars_revised), 0); /* not a settle run */
+
+    OK(bk_store_bars_upsert(fx->s, SYM, BK_TF_1M, "fake", first, 3, ERR));
+    r = enqueue_by(fx, CELL_FROM, CELL_TO + BK_US_PER_MIN, "settle");
+    c = claim(fx, OWNER, 0);
+    assert_string_equal(c.id, r.id);
+    assert_string_equal(c.triggered_by, "settle");
+    assert_int_equal(execute(fx, &c, &out), 0);
+    assert_int_equal(out.status, BK_ST_SUCCESS);
+    assert_int_equal(atomic_load(&fx->fk.prov.stats.bars_revised), 4);
+    assert_bars_stored(fx, SYM, BK_TF_1M, CELL_FROM, CELL_TO + BK_US_PER_MIN);
 }
 
 /* ---- 2. page retries ---- */
@@ -1241,6 +1289,7 @@ int main(void)
     bk_clock_start_at(ny(2024, 7, 1, 12, 0)); /* every slice below has closed */
     const struct CMUnitTest tests[] = {
         T(t_success),
+        T(t_settle_counts_revisions),
         T(t_page_retry),
         T(t_page_retries_run_out),
         T(t_retryable_requeues),

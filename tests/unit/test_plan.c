@@ -476,6 +476,121 @@ static void test_history_clips_window(void **state)
     bk_ivset_fini(&un);
 }
 
+/* ---- settling ---- */
+
+static bk_run run_of(bk_tf tf, int64_t from, int64_t to, bk_status st, int64_t created,
+                     int64_t finished)
+{
+    bk_run r;
+    memset(&r, 0, sizeof r);
+    strcpy(r.symbol, "AAPL");
+    r.tf = tf;
+    r.type = bk_job_for_tf(tf);
+    r.slice_from_us = from;
+    r.slice_to_us = to;
+    r.status = st;
+    r.created_us = created;
+    r.finished_us = finished;
+    return r;
+}
+
+/* Refetches of d at now given its runs (in creation order). */
+static size_t settle_at(const bk_plan_cfg *cfg, const bk_def *d, const bk_run *runs, size_t n,
+                        int64_t now, bk_run *out, size_t cap)
+{
+    const bk_run **refs = calloc(n + 1, sizeof *refs);
+    for (size_t i = 0; i < n; i++)
+        refs[i] = &runs[i];
+    bk_ivset u;
+    bk_ivset_init(&u);
+    bk_plan_unsettled(refs, n, cfg->settle_us[d->tf], &u);
+    size_t k = bk_plan_settle_slices(cfg, d, &u, now, out, cap);
+    bk_ivset_fini(&u);
+    free(refs);
+    return k;
+}
+
+/* A session's tail of one-minute runs, each fetched 5 s after its bar
+ * closed: nothing is refetched before it settled, then exactly one refetch
+ * per 2-hour grid cell over the tail's part of it; a queued refetch or a
+ * settled one removes its cell, and with both nothing is planned again. */
+static void test_settle_tail(void **state)
+{
+    (void)state;
+    bk_plan_cfg cfg = cfg_default();
+    cfg.settle_us[BK_TF_1M] = 10 * BK_US_PER_MIN;
+    bk_def d = def_of("AAPL", BK_TF_1M, 5);
+    int64_t t0 = T("2025-07-08T17:30:00Z"), t1 = T("2025-07-08T19:00:00Z"); /* 13:30-15:00 NY */
+    size_t n = (size_t)((t1 - t0) / BK_US_PER_MIN);
+    bk_run *runs = calloc(n + 4, sizeof *runs);
+    for (size_t i = 0; i < n; i++) {
+        int64_t from = t0 + (int64_t)i * BK_US_PER_MIN;
+        runs[i] = run_of(BK_TF_1M, from, from + BK_US_PER_MIN, BK_ST_SUCCESS, from + BK_US_PER_MIN,
+                         from + BK_US_PER_MIN + 5 * BK_US_PER_S);
+    }
+    bk_run out[8];
+    /* nothing has settled yet */
+    assert_int_equal(settle_at(&cfg, &d, runs, n, T("2025-07-08T18:09:59Z"), out, 8), 0);
+    /* the first cell [16:00Z, 18:00Z) settled at 18:10Z, the second not yet */
+    assert_int_equal(settle_at(&cfg, &d, runs, n, T("2025-07-08T19:05:00Z"), out, 8), 1);
+    assert_int_equal(out[0].slice_from_us, t0);
+    assert_int_equal(out[0].slice_to_us, T("2025-07-08T18:00:00Z"));
+    assert_string_equal(out[0].triggered_by, "settle");
+    assert_int_equal(out[0].priority, d.priority);
+    assert_int_equal(out[0].status, BK_ST_QUEUED);
+    /* both settled: one refetch per cell, not one per bar */
+    int64_t now = T("2025-07-08T19:10:00Z");
+    assert_int_equal(settle_at(&cfg, &d, runs, n, now, out, 8), 2);
+    assert_int_equal(out[0].slice_from_us, t0);
+    assert_int_equal(out[0].slice_to_us, T("2025-07-08T18:00:00Z"));
+    assert_int_equal(out[1].slice_from_us, T("2025-07-08T18:00:00Z"));
+    assert_int_equal(out[1].slice_to_us, t1);
+    /* the second cell's refetch is queued: only the first is left */
+    runs[n] = run_of(BK_TF_1M, out[1].slice_from_us, out[1].slice_to_us, BK_ST_QUEUED, now, 0);
+    runs[n + 1] = run_of(BK_TF_1M, out[0].slice_from_us, out[0].slice_to_us, BK_ST_SUCCESS, now,
+                         now + BK_US_PER_S);
+    assert_int_equal(settle_at(&cfg, &d, runs, n + 1, now, out, 8), 1);
+    assert_int_equal(out[0].slice_from_us, t0);
+    /* the first refetched (settled), the second still queued: nothing */
+    assert_int_equal(settle_at(&cfg, &d, runs, n + 2, now + BK_US_PER_MIN, out, 8), 0);
+    /* the second dead-lettered: nothing either (no loop) */
+    runs[n].status = BK_ST_FAILED;
+    assert_int_equal(settle_at(&cfg, &d, runs, n + 2, T("2025-07-09T12:00:00Z"), out, 8), 0);
+    /* it succeeded instead: the next tick plans nothing */
+    runs[n].status = BK_ST_SUCCESS;
+    runs[n].finished_us = now + 2 * BK_US_PER_S;
+    assert_int_equal(settle_at(&cfg, &d, runs, n + 2, T("2025-07-09T12:00:00Z"), out, 8), 0);
+    /* no settle window: nothing is ever provisional */
+    cfg.settle_us[BK_TF_1M] = 0;
+    assert_int_equal(settle_at(&cfg, &d, runs, n, T("2025-07-09T12:00:00Z"), out, 8), 0);
+    free(runs);
+}
+
+/* A long run fetched after most of its bars had settled leaves only its
+ * young bars unsettled; a later run over its slice that finished before
+ * they settled keeps them unsettled (it fetched them provisional again). */
+static void test_settle_partial(void **state)
+{
+    (void)state;
+    bk_plan_cfg cfg = cfg_default();
+    cfg.settle_us[BK_TF_1M] = 10 * BK_US_PER_MIN;
+    bk_def d = def_of("AAPL", BK_TF_1M, 5);
+    int64_t from = T("2025-07-08T18:00:00Z"), to = T("2025-07-08T19:30:00Z");
+    bk_run runs[2] = {
+        run_of(BK_TF_1M, from, to, BK_ST_SUCCESS, to, to + BK_US_PER_MIN),
+        run_of(BK_TF_1M, from, to, BK_ST_SUCCESS, to + BK_US_PER_MIN, to + 2 * BK_US_PER_MIN)};
+    bk_run out[4];
+    assert_int_equal(settle_at(&cfg, &d, runs, 1, T("2025-07-08T19:40:00Z"), out, 4), 1);
+    /* bars ending after 19:21 (finished − settle) had not settled */
+    assert_int_equal(out[0].slice_from_us, T("2025-07-08T19:20:00Z"));
+    assert_int_equal(out[0].slice_to_us, to);
+    assert_int_equal(settle_at(&cfg, &d, runs, 2, T("2025-07-08T19:40:00Z"), out, 4), 1);
+    assert_int_equal(out[0].slice_from_us, T("2025-07-08T19:21:00Z"));
+    /* fetched an hour after the close of its newest bar: nothing provisional */
+    runs[0].finished_us = to + BK_US_PER_HOUR;
+    assert_int_equal(settle_at(&cfg, &d, runs, 1, T("2025-07-09T12:00:00Z"), out, 4), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -488,6 +603,8 @@ int main(void)
         cmocka_unit_test(test_provider_span_slicing),
         cmocka_unit_test(test_window_starts_at_a_bar),
         cmocka_unit_test(test_history_clips_window),
+        cmocka_unit_test(test_settle_tail),
+        cmocka_unit_test(test_settle_partial),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
