@@ -75,6 +75,8 @@ typedef struct bk_prov_limits {
     double burst;                  /* requests at once (0 = max(1, rate)) */
     int64_t max_span_us[BK_TF__N]; /* longest label range per request; 0 = no limit */
     int64_t history_us[BK_TF__N];  /* how far back it serves; 0 = no limit */
+    bool refused[BK_TF__N];        /* never served by this instance (its configuration):
+                                      fails BK_EPROV_RANGE without a request */
 } bk_prov_limits;
 
 struct bk_prov {

@@ -205,7 +205,7 @@ static int check_status(const bk_prov *p, const bk_fetch_req *req, const bk_http
 static int finnhub_fetch(bk_prov *p, const bk_fetch_req *req, bk_page *out, bk_err *err)
 {
     const finnhub *f = p->impl;
-    if (bk_tf_intraday(req->tf) == f->split)
+    if (p->limits.refused[req->tf])
         return bk_err_set(
             err, BK_EPROV_RANGE, "finnhub: %s candles are %s; this provider is configured \"%s\"",
             bk_tf_name(req->tf), f->split ? "unadjusted" : "split-adjusted", p->adjustment);
@@ -236,9 +236,13 @@ static void finnhub_free(bk_prov *p)
 
 static const bk_prov_ops finnhub_ops = {.fetch = finnhub_fetch, .free = finnhub_free};
 
-static void set_limits(bk_prov_limits *l)
+/* The limits of an instance serving d1/w1 (split) or intraday (raw): the
+ * other class is refused. */
+static void set_limits(bk_prov_limits *l, bool split)
 {
     memset(l, 0, sizeof *l);
+    for (int tf = 0; tf < BK_TF__N; tf++)
+        l->refused[tf] = bk_tf_intraday((bk_tf)tf) == split;
     l->rate_per_s = 1.0; /* 60 calls/minute; 30/s hard cap on every plan */
     l->burst = 2;
     for (int tf = BK_TF_1M; tf <= BK_TF_4H; tf++)
@@ -290,7 +294,7 @@ int bk_finnhub_new(bk_prov **out, const bk_prov_cfg *cfg, bk_err *err)
     bk_strlcpy(p->adjustment, split ? "split" : "raw", sizeof p->adjustment);
     p->anchor = cfg->anchor;
     p->delay_us = 60 * BK_US_PER_S;
-    set_limits(&p->limits);
+    set_limits(&p->limits, split);
     p->impl = f;
     *out = p;
     return 0;
