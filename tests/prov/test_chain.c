@@ -56,6 +56,7 @@
 
 typedef struct server {
     atomic_int fail_status; /* 0 = answer, else this status every time */
+    atomic_int limit_next;  /* answer 429 to this many requests, then serve */
     atomic_int bars_served;
 } server;
 
@@ -127,6 +128,14 @@ static void massive_handler(void *ctx, const fx_req *req, fx_resp *r)
     if (st) {
         r->status = st;
         fx_body(r, "{\"status\":\"ERROR\",\"request_id\":\"x\",\"error\":\"internal\"}");
+        return;
+    }
+    int left = atomic_load(&sv->limit_next);
+    while (left > 0 && !atomic_compare_exchange_weak(&sv->limit_next, &left, left - 1))
+        ;
+    if (left > 0) {
+        r->status = 429;
+        fx_body(r, "{\"status\":\"ERROR\",\"error\":\"too many requests\"}");
         return;
     }
     if (strstr(req->path, "/range/30/minute/")) {
@@ -698,6 +707,81 @@ static void test_rate_limit_respected(void **state)
     teardown(t);
 }
 
+/* The 429 column of `barkeep providers` from the output of the command:
+ * the massive row of the runs section, -1 when absent. */
+static long long providers_429(const char *out, const char *name)
+{
+    const char *sec = strstr(out, "\nruns in the last");
+    char key[40];
+    snprintf(key, sizeof key, "\n%-8s ", name);
+    const char *row = sec ? strstr(sec, key) : NULL;
+    long long ok, queued, failed, limited;
+    if (!row || sscanf(row + 1, "%*s %lld %lld %lld %lld", &ok, &queued, &failed, &limited) != 4)
+        return -1;
+    return limited;
+}
+
+/* 429s answered to pages that a retry then fetched leave no trace in the
+ * runs (they all succeed), yet `barkeep providers` counts them: every 429
+ * received is recorded in the store. */
+static void test_providers_counts_429s(void **state)
+{
+    (void)state;
+    tfix *t = setup("split");
+    atomic_store(&t->ms.limit_next, 3);
+    char fx_set[160];
+    snprintf(fx_set, sizeof fx_set, "massive_url=%s", fx_url(t->fm));
+    const char *now = "2025-07-01T12:00:00Z";
+    const char *add[] = {bk_t_bin(), "--db", t->db, "--now",         now,  "jobs",
+                         "add",      "AAPL", "d1",  "--window-days", "30", NULL};
+    bk_t_result r = bk_t_run(add, NULL);
+    assert_int_equal(r.status, 0);
+    bk_t_result_free(&r);
+    const char *env[] = {"MASSIVE_API_KEY=mk-0123456789abcdef", NULL};
+    const char *tick[] = {bk_t_bin(),
+                          "--db",
+                          t->db,
+                          "--now",
+                          now,
+                          "--set",
+                          "providers=massive",
+                          "--set",
+                          fx_set,
+                          "--set",
+                          "provider_rates=massive=50",
+                          "--set",
+                          "page_retries=3",
+                          "--set",
+                          "retry_base_ms=10",
+                          "--log-level",
+                          "error",
+                          "tick",
+                          "--wait",
+                          NULL};
+    r = bk_t_run(tick, env);
+    if (r.status != 0)
+        fprintf(stderr, "%s%s", r.out, r.err);
+    assert_int_equal(r.status, 0);
+    bk_t_result_free(&r);
+    assert_int_equal(fx_count_429(t->fm), 3);
+    bk_run_filter f = {.status = -1, .tf = -1};
+    int64_t counts[BK_ST__N];
+    bk_err err = {0};
+    assert_int_equal(bk_store_runs_count(t->s, &f, counts, &err), 0);
+    assert_true(counts[BK_ST_SUCCESS] > 0);
+    assert_int_equal(counts[BK_ST_SUCCESS], counts[BK_ST_QUEUED] + counts[BK_ST_RUNNING] +
+                                                counts[BK_ST_SUCCESS] + counts[BK_ST_FAILED]);
+    const char *prov[] = {bk_t_bin(),          "--db",  t->db,  "--now",     now, "--set",
+                          "providers=massive", "--set", fx_set, "providers", NULL};
+    r = bk_t_run(prov, env);
+    assert_int_equal(r.status, 0);
+    if (providers_429(r.out, "massive") != 3)
+        fprintf(stderr, "%s", r.out);
+    assert_int_equal(providers_429(r.out, "massive"), 3);
+    bk_t_result_free(&r);
+    teardown(t);
+}
+
 /* A 1h run whose source bars hold one impossible bar: the run fails with
  * INVALID_BAR, and neither bars nor coverage are stored for it. */
 static void test_bad_source_bar_not_stored(void **state)
@@ -1099,6 +1183,7 @@ int main(void)
         cmocka_unit_test(test_rate_limit_respected),
         cmocka_unit_test(test_bad_source_bar_not_stored),
         cmocka_unit_test(test_binary_configuration),
+        cmocka_unit_test(test_providers_counts_429s),
         cmocka_unit_test(test_weekly_window_mid_week),
         cmocka_unit_test(test_yahoo_history_clipped),
         cmocka_unit_test(test_worker_skips_beyond_history),
