@@ -243,8 +243,8 @@ static void set_limits(bk_prov_limits *l, bool split)
     memset(l, 0, sizeof *l);
     for (int tf = 0; tf < BK_TF__N; tf++)
         l->refused[tf] = bk_tf_intraday((bk_tf)tf) == split;
-    l->rate_per_s = 1.0; /* 60 calls/minute; 30/s hard cap on every plan */
-    l->burst = 2;
+    /* 60 calls/minute (and 30/s on every plan), kept below by the margin */
+    bk_prov_budget_below(l, 60, 60, 1);
     for (int tf = BK_TF_1M; tf <= BK_TF_4H; tf++)
         l->max_span_us[tf] = 28 * DAY_US; /* "1 month of intraday per call" */
     l->max_span_us[BK_TF_D1] = 5 * 365 * DAY_US;

@@ -18,7 +18,11 @@
  * - a failing primary out of budget does not hold runs a fallback serves;
  * - rate limits: a fixture provider limited to R requests per second (429
  *   above it) and barkeep configured at R → a pool of workers drains many
- *   runs without a single 429;
+ *   runs without a single 429; a provider publishing "N a second" (a
+ *   sliding window) and barkeep's default budget for it, N less the margin
+ *   of bk_prov_budget_below → 240 requests, no 429;
+ * - 429s answered to pages that a retry then fetched are counted by
+ *   `barkeep providers` (recorded in the store);
  * - history: the real binary on the chain yahoo plans no 1m run older than
  *   Yahoo's retention, and reports that time as unservable; the worker
  *   never asks a provider for a slice older than its history.
@@ -707,6 +711,77 @@ static void test_rate_limit_respected(void **state)
     teardown(t);
 }
 
+/* Alpaca alone (budget rate/burst) drains n_sym × weeks one-week d1 runs
+ * with a pool of 4 workers; returns the successes. */
+static int64_t drain_alpaca(tfix *t, double rate, double burst, int n_sym, int weeks)
+{
+    static const char *const sym[] = {"SPY",  "QQQ",  "IWM",  "DIA",  "AAPL", "MSFT",
+                                      "NVDA", "AMZN", "GOOG", "META", "TSLA", "NFLX"};
+    assert_true(n_sym <= (int)BK_ARRAY_LEN(sym));
+    bk_provset_free(t->ps);
+    bk_breaker_cfg bc = {.failures = 5, .open_us = BK_US_PER_S};
+    t->ps = bk_provset_new(&bc);
+    bk_err err = {0};
+    bk_prov *al = make(bk_alpaca_new, fx_url(t->fa), "sip", "split");
+    al->limits.rate_per_s = rate;
+    al->limits.burst = burst;
+    assert_int_equal(bk_provset_add(t->ps, al, &err), 0);
+    assert_int_equal(bk_provset_set_chain(t->ps, BK_CLASS_DAILY, "alpaca", &err), 0);
+    assert_int_equal(bk_provset_set_chain(t->ps, BK_CLASS_INTRADAY, "alpaca", &err), 0);
+    size_t n = (size_t)(n_sym * weeks), k = 0;
+    bk_run *runs = calloc(n, sizeof *runs);
+    for (size_t i = 0; i < n; i++) {
+        bk_strlcpy(runs[i].symbol, sym[i % (size_t)n_sym], sizeof runs[i].symbol);
+        runs[i].tf = BK_TF_D1;
+        runs[i].type = BK_JOB_HISTORICAL;
+        runs[i].slice_from_us =
+            day_us(2024, 1, 8) + (int64_t)(i / (size_t)n_sym) * 7 * BK_US_PER_DAY;
+        runs[i].slice_to_us = runs[i].slice_from_us + 7 * BK_US_PER_DAY;
+        runs[i].priority = 1;
+        runs[i].max_attempts = 3;
+        bk_strlcpy(runs[i].triggered_by, "test", sizeof runs[i].triggered_by);
+    }
+    assert_int_equal(bk_store_runs_enqueue(t->s, runs, n, &k, bk_clock_now_us(), &err), 0);
+    assert_int_equal(k, n);
+    free(runs);
+    bk_pool *pool = NULL;
+    bk_pool_opts po = {.db_url = t->db, .threads = 4};
+    po.env = (bk_work_env){.prov = al, .provs = t->ps, .conf = &t->conf};
+    assert_int_equal(bk_pool_start(&pool, &po, &err), 0);
+    int64_t counts[BK_ST__N], t0 = bk_clock_mono_us();
+    bk_run_filter f = {.status = -1, .tf = -1};
+    for (;;) {
+        assert_int_equal(bk_store_runs_count(t->s, &f, counts, &err), 0);
+        if (counts[BK_ST_SUCCESS] + counts[BK_ST_FAILED] == (int64_t)n)
+            break;
+        assert_true(bk_clock_mono_us() - t0 < 120 * BK_US_PER_S);
+        bk_pool_wait_progress(pool, 200 * BK_US_PER_MS);
+    }
+    bk_pool_stop(pool);
+    return counts[BK_ST_SUCCESS];
+}
+
+/* A provider publishing "LIMIT requests a second" (a sliding window of the
+ * fixture) and barkeep's default budget for it (bk_prov_budget_below): 240
+ * requests by 4 workers, not one 429. The margin is what makes it hold: at
+ * the limit itself (LIMIT/s, burst 1) the 21st request of a second arrives
+ * within the window of the first as soon as it travels faster than the
+ * first did. */
+static void test_rate_limit_margin(void **state)
+{
+    (void)state;
+    enum { LIMIT = 20, N_SYM = 12, WEEKS = 20 };
+    tfix *t = setup("split");
+    fx_limit_window(t->fa, LIMIT, 1000);
+    bk_prov_limits l;
+    bk_prov_budget_below(&l, LIMIT, 1.0, 1);
+    assert_true(l.rate_per_s < LIMIT);
+    assert_int_equal(drain_alpaca(t, l.rate_per_s, l.burst, N_SYM, WEEKS), N_SYM * WEEKS);
+    assert_int_equal(fx_count_429(t->fa), 0);
+    assert_int_equal(fx_count(t->fa), N_SYM * WEEKS);
+    teardown(t);
+}
+
 /* The 429 column of `barkeep providers` from the output of the command:
  * the massive row of the runs section, -1 when absent. */
 static long long providers_429(const char *out, const char *name)
@@ -1181,6 +1256,7 @@ int main(void)
         cmocka_unit_test(test_breaker_wait_keeps_attempt),
         cmocka_unit_test(test_fallback_skips_failing_budget),
         cmocka_unit_test(test_rate_limit_respected),
+        cmocka_unit_test(test_rate_limit_margin),
         cmocka_unit_test(test_bad_source_bar_not_stored),
         cmocka_unit_test(test_binary_configuration),
         cmocka_unit_test(test_providers_counts_429s),
