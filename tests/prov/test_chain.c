@@ -22,7 +22,8 @@
  *   sliding window) and barkeep's default budget for it, N less the margin
  *   of bk_prov_budget_below → 240 requests, no 429;
  * - 429s answered to pages that a retry then fetched are counted by
- *   `barkeep providers` (recorded in the store);
+ *   `barkeep providers` (recorded in the store), and so is a 429 of a
+ *   primary whose run a fallback then served;
  * - history: the real binary on the chain yahoo plans no 1m run older than
  *   Yahoo's retention, and reports that time as unservable; the worker
  *   never asks a provider for a slice older than its history.
@@ -782,6 +783,30 @@ static void test_rate_limit_margin(void **state)
     teardown(t);
 }
 
+/* A 429 of the primary followed by a fallback that serves the run: the run
+ * names alpaca and succeeds, and the store still holds massive's 429. */
+static void test_fallback_429_recorded(void **state)
+{
+    (void)state;
+    tfix *t = setup("split");
+    atomic_store(&t->ms.limit_next, 1);
+    bk_run r = claim_run(t->s, "AAPL", BK_TF_D1, day_us(2025, 6, 2), day_us(2025, 7, 1));
+    bk_outcome out;
+    bk_err err = {0};
+    assert_int_equal(bk_work_execute(t->s, &t->env, OWNER, &r, &out, &err), 0);
+    assert_int_equal(out.status, BK_ST_SUCCESS);
+    assert_string_equal(out.provider, "alpaca");
+    assert_int_equal(fx_count_429(t->fm), 1);
+    bk_prov_count *c = NULL;
+    size_t n = 0;
+    assert_int_equal(bk_store_rate_limited_count(t->s, 0, &c, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(c[0].provider, "massive");
+    assert_int_equal(c[0].n, 1);
+    free(c);
+    teardown(t);
+}
+
 /* The 429 column of `barkeep providers` from the output of the command:
  * the massive row of the runs section, -1 when absent. */
 static long long providers_429(const char *out, const char *name)
@@ -1260,6 +1285,7 @@ int main(void)
         cmocka_unit_test(test_bad_source_bar_not_stored),
         cmocka_unit_test(test_binary_configuration),
         cmocka_unit_test(test_providers_counts_429s),
+        cmocka_unit_test(test_fallback_429_recorded),
         cmocka_unit_test(test_weekly_window_mid_week),
         cmocka_unit_test(test_yahoo_history_clipped),
         cmocka_unit_test(test_worker_skips_beyond_history),
