@@ -367,6 +367,96 @@ static void span_text(int64_t us, char *out, size_t cap)
         snprintf(out, cap, "%lldm", (long long)(us / BK_US_PER_MIN));
 }
 
+/* The span of one request of tf, or "refused" when this provider (as
+ * configured: Finnhub's adjustment) never serves tf. */
+static void tf_span(const bk_prov_limits *l, bk_tf tf, char *out, size_t cap)
+{
+    if (l->refused[tf])
+        snprintf(out, cap, "refused");
+    else
+        span_text(l->max_span_us[tf], out, cap);
+}
+
+/* ---- health from the database ---- */
+
+/* names gains name unless it is "" or already there (at most cap names). */
+static void add_name(const char **names, size_t *n, size_t cap, const char *name)
+{
+    for (size_t j = 0; j < *n; j++)
+        if (strcmp(names[j], name) == 0)
+            return;
+    if (*name && *n < cap)
+        names[(*n)++] = name;
+}
+
+static long long limited_of(const bk_prov_count *c, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(c[i].provider, name) == 0)
+            return (long long)c[i].n;
+    return 0;
+}
+
+/* One line per provider: its runs of the window (by final status, last
+ * error) and the 429s it answered in the window, every request counted
+ * (retried pages, runs a fallback served), from the store's records. */
+static void print_rows(const bk_run *runs, size_t n, const bk_prov_count *lim, size_t n_lim)
+{
+    const char *names[2 * BK_PROVSET_MAX + 8];
+    size_t n_names = 0;
+    for (size_t i = 0; i < n; i++)
+        add_name(names, &n_names, BK_ARRAY_LEN(names), runs[i].provider);
+    for (size_t i = 0; i < n_lim; i++)
+        add_name(names, &n_names, BK_ARRAY_LEN(names), lim[i].provider);
+    for (size_t j = 0; j < n_names; j++) {
+        long long ok = 0, queued = 0, failed = 0;
+        const char *last = "";
+        for (size_t i = 0; i < n; i++) {
+            const bk_run *r = &runs[i];
+            if (strcmp(r->provider, names[j]) != 0)
+                continue;
+            ok += r->status == BK_ST_SUCCESS;
+            queued += r->status == BK_ST_QUEUED;
+            failed += r->status == BK_ST_FAILED;
+            if (!*last && r->error_code[0])
+                last = r->error_code; /* newest first */
+        }
+        printf("%-8s %8lld %8lld %8lld %8lld  %s\n", names[j], ok, queued, failed,
+               limited_of(lim, n_lim, names[j]), *last ? last : "-");
+    }
+    if (n_names == 0)
+        printf("(none)\n");
+}
+
+/* The runs of the last hours by provider, and the 429s received. */
+static int print_health(bk_cli *cli, int64_t hours)
+{
+    bk_store *s = NULL;
+    int rc = bk_cli_open(cli, &s);
+    if (rc != 0)
+        return rc;
+    bk_run *runs = NULL;
+    bk_prov_count *lim = NULL;
+    size_t n = 0, n_lim = 0;
+    bk_err err = {0};
+    int64_t since = bk_clock_now_us() - hours * BK_US_PER_HOUR;
+    bk_run_filter f = {.status = -1, .tf = -1, .since_us = since};
+    if (bk_store_runs_list(s, &f, &runs, &n, &err) != 0 ||
+        bk_store_rate_limited_count(s, since, &lim, &n_lim, &err) != 0) {
+        rc = bk_cli_fail("%s", err.msg);
+        goto out;
+    }
+    printf("\nruns in the last %lld h by provider (429: answers received, retries "
+           "included):\n%-8s %8s %8s %8s %8s  %s\n",
+           (long long)hours, "PROVIDER", "SUCCESS", "QUEUED", "FAILED", "429", "LAST ERROR");
+    print_rows(runs, n, lim, n_lim);
+out:
+    free(lim);
+    free(runs);
+    bk_store_close(s);
+    return rc;
+}
+
 int bk_cmd_providers(bk_cli *cli, int argc, char **argv)
 {
     static const char usage[] = "usage: barkeep providers [--hours N]\n"
@@ -393,7 +483,7 @@ int bk_cmd_providers(bk_cli *cli, int argc, char **argv)
     bk_provset_chain_str(ps, BK_CLASS_INTRADAY, ci, sizeof ci);
     bk_provset_chain_str(ps, BK_CLASS_DAILY, cd, sizeof cd);
     printf("chain intraday: %s\nchain daily:    %s\n\n", ci, cd);
-    printf("%-8s %-10s %-13s %-10s %-16s %-14s %-6s %s\n", "PROVIDER", "STATUS", "FEED", "ADJUST",
+    printf("%-8s %-10s %-13s %-10s %-16s %-21s %-6s %s\n", "PROVIDER", "STATUS", "FEED", "ADJUST",
            "BUDGET", "SPAN 1m/1h/d1", "DELAY", "SETTLE");
     for (size_t i = 0; i <= N_KNOWN; i++) {
         const char *name = i < N_KNOWN ? known[i].name : "sim";
@@ -414,14 +504,14 @@ int bk_cmd_providers(bk_cli *cli, int argc, char **argv)
                      p->limits.burst > 0 ? p->limits.burst : 1);
         else
             snprintf(budget, sizeof budget, "unlimited");
-        span_text(p->limits.max_span_us[BK_TF_1M], s1, sizeof s1);
-        span_text(p->limits.max_span_us[BK_TF_1H], s2, sizeof s2);
-        span_text(p->limits.max_span_us[BK_TF_D1], s3, sizeof s3);
+        tf_span(&p->limits, BK_TF_1M, s1, sizeof s1);
+        tf_span(&p->limits, BK_TF_1H, s2, sizeof s2);
+        tf_span(&p->limits, BK_TF_D1, s3, sizeof s3);
         snprintf(spans, sizeof spans, "%s/%s/%s", s1, s2, s3);
         char delay[24], settle[24];
         span_text(p->delay_us, delay, sizeof delay);
         span_text(p->settle_us, settle, sizeof settle);
-        printf("%-8s %-10s %-13s %-10s %-16s %-14s %-6s %s\n", name, "configured", p->feed,
+        printf("%-8s %-10s %-13s %-10s %-16s %-21s %-6s %s\n", name, "configured", p->feed,
                p->adjustment, budget, spans, p->delay_us > 0 ? delay : "0",
                p->settle_us > 0 ? settle : "0");
     }
@@ -429,51 +519,5 @@ int bk_cmd_providers(bk_cli *cli, int argc, char **argv)
     free(k);
     bk_provset_free(ps);
 
-    /* health from the database: runs of the last hours by provider */
-    bk_store *s = NULL;
-    if ((rc = bk_cli_open(cli, &s)) != 0)
-        return rc;
-    bk_run *runs = NULL;
-    size_t n = 0;
-    bk_err err = {0};
-    bk_run_filter f = {
-        .status = -1, .tf = -1, .since_us = bk_clock_now_us() - hours * BK_US_PER_HOUR};
-    if (bk_store_runs_list(s, &f, &runs, &n, &err) != 0) {
-        bk_store_close(s);
-        return bk_cli_fail("%s", err.msg);
-    }
-    printf("\nruns in the last %lld h by provider:\n%-8s %8s %8s %8s %8s  %s\n", (long long)hours,
-           "PROVIDER", "SUCCESS", "QUEUED", "FAILED", "429", "LAST ERROR");
-    const char *names[N_KNOWN + 2];
-    size_t n_names = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *pn = runs[i].provider;
-        bool seen = false;
-        for (size_t j = 0; j < n_names && !seen; j++)
-            seen = strcmp(names[j], pn) == 0;
-        if (!seen && *pn && n_names < BK_ARRAY_LEN(names))
-            names[n_names++] = pn;
-    }
-    for (size_t j = 0; j < n_names; j++) {
-        long long ok = 0, queued = 0, failed = 0, limited = 0;
-        const char *last = "";
-        for (size_t i = 0; i < n; i++) {
-            const bk_run *r = &runs[i];
-            if (strcmp(r->provider, names[j]) != 0)
-                continue;
-            ok += r->status == BK_ST_SUCCESS;
-            queued += r->status == BK_ST_QUEUED;
-            failed += r->status == BK_ST_FAILED;
-            limited += strcmp(r->error_code, "PROVIDER_RATE_LIMITED") == 0;
-            if (!*last && r->error_code[0])
-                last = r->error_code; /* newest first */
-        }
-        printf("%-8s %8lld %8lld %8lld %8lld  %s\n", names[j], ok, queued, failed, limited,
-               *last ? last : "-");
-    }
-    if (n_names == 0)
-        printf("(none)\n");
-    free(runs);
-    bk_store_close(s);
-    return 0;
+    return print_health(cli, hours);
 }

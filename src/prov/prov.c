@@ -52,6 +52,12 @@ int bk_prov_fetch(bk_prov *p, const bk_fetch_req *req, bk_page *out, bk_err *err
     return rc;
 }
 
+void bk_prov_budget_below(bk_prov_limits *l, double n, double window_s, double burst)
+{
+    l->burst = burst;
+    l->rate_per_s = (n - burst + 0.5) / ((1 + BK_PROV_BUDGET_SLACK) * window_s);
+}
+
 void bk_prov_free(bk_prov *p)
 {
     if (p)

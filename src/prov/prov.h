@@ -80,6 +80,8 @@ typedef struct bk_prov_limits {
     double burst;                  /* requests at once (0 = max(1, rate)) */
     int64_t max_span_us[BK_TF__N]; /* longest label range per request; 0 = no limit */
     int64_t history_us[BK_TF__N];  /* how far back it serves; 0 = no limit */
+    bool refused[BK_TF__N];        /* never served by this instance (its configuration):
+                                      fails BK_EPROV_RANGE without a request */
 } bk_prov_limits;
 
 struct bk_prov {
@@ -94,6 +96,21 @@ struct bk_prov {
     bk_prov_stats stats; /* zeroed by the constructor */
     void *impl;
 };
+
+/* Margin of the default budgets: a provider's published limit, n requests
+ * per window, is kept even when requests reach it up to a tenth of the
+ * window later than their tokens were taken (network, store lock, clocks). */
+#define BK_PROV_BUDGET_SLACK 0.1
+
+/* Set l's default budget below a published limit of n requests per window_s
+ * seconds (counted over a fixed or a sliding window), with burst requests at
+ * once: rate = (n - burst + 1/2) / ((1 + BK_PROV_BUDGET_SLACK) · window_s).
+ * A token bucket (rate r, burst b) lets at most b + floor(r·T) requests start
+ * in any T seconds; over T = 1.1 · window_s that is n - 1/2 rounded down, so
+ * no window_s seconds at the provider see more than n requests however the
+ * two clocks are phased and whatever each request's delay up to 0.1 ·
+ * window_s. burst >= 1 and n >= burst. */
+void bk_prov_budget_below(bk_prov_limits *l, double n, double window_s, double burst);
 
 /* Fetch one page (and count it in p->stats). A request without a symbol,
  * with an unknown timeframe or an empty range is BK_EINVAL before any

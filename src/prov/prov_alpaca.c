@@ -381,8 +381,8 @@ static int check_cfg(const bk_prov_cfg *cfg, bk_err *err)
     return bk_adapt_check_transport(WHO, cfg, DEFAULT_BASE_URL, err);
 }
 
-/* Defaults of the free plan: 200 requests a minute, kept to 180 with a
- * burst of 5 so that no 60-second window sees more than 185. A page holds
+/* Defaults of the free plan: 200 requests a minute (the budget: 2.96/s with
+ * a burst of 5, below it by bk_prov_budget_below's margin). A page holds
  * 10,000 bars; with extended hours (04:00-20:00) that is ~10 trading days of
  * minutes, ~52 of 5-minute bars, ~156 of 15-minute bars and ~312 of
  * 30-minute bars (which 1h and 4h are built from). History from 2016. */
@@ -390,8 +390,7 @@ static void set_limits(bk_prov_limits *l)
 {
     static const int64_t span_days[BK_TF__N] = {14, 70, 210, 420, 420, 420, 0, 0};
     memset(l, 0, sizeof *l);
-    l->rate_per_s = 3.0;
-    l->burst = 5;
+    bk_prov_budget_below(l, 200, 60, 5);
     int64_t history = bk_clock_now_us() - HISTORY_START_US;
     for (int tf = 0; tf < BK_TF__N; tf++) {
         l->max_span_us[tf] = span_days[tf] * BK_US_PER_DAY;

@@ -205,7 +205,7 @@ static int check_status(const bk_prov *p, const bk_fetch_req *req, const bk_http
 static int finnhub_fetch(bk_prov *p, const bk_fetch_req *req, bk_page *out, bk_err *err)
 {
     const finnhub *f = p->impl;
-    if (bk_tf_intraday(req->tf) == f->split)
+    if (p->limits.refused[req->tf])
         return bk_err_set(
             err, BK_EPROV_RANGE, "finnhub: %s candles are %s; this provider is configured \"%s\"",
             bk_tf_name(req->tf), f->split ? "unadjusted" : "split-adjusted", p->adjustment);
@@ -236,11 +236,15 @@ static void finnhub_free(bk_prov *p)
 
 static const bk_prov_ops finnhub_ops = {.fetch = finnhub_fetch, .free = finnhub_free};
 
-static void set_limits(bk_prov_limits *l)
+/* The limits of an instance serving d1/w1 (split) or intraday (raw): the
+ * other class is refused. */
+static void set_limits(bk_prov_limits *l, bool split)
 {
     memset(l, 0, sizeof *l);
-    l->rate_per_s = 1.0; /* 60 calls/minute; 30/s hard cap on every plan */
-    l->burst = 2;
+    for (int tf = 0; tf < BK_TF__N; tf++)
+        l->refused[tf] = bk_tf_intraday((bk_tf)tf) == split;
+    /* 60 calls/minute (and 30/s on every plan), kept below by the margin */
+    bk_prov_budget_below(l, 60, 60, 1);
     for (int tf = BK_TF_1M; tf <= BK_TF_4H; tf++)
         l->max_span_us[tf] = 28 * DAY_US; /* "1 month of intraday per call" */
     l->max_span_us[BK_TF_D1] = 5 * 365 * DAY_US;
@@ -291,7 +295,7 @@ int bk_finnhub_new(bk_prov **out, const bk_prov_cfg *cfg, bk_err *err)
     p->anchor = cfg->anchor;
     p->delay_us = 60 * BK_US_PER_S;
     p->settle_us = BK_PROV_SETTLE_US;
-    set_limits(&p->limits);
+    set_limits(&p->limits, split);
     p->impl = f;
     *out = p;
     return 0;

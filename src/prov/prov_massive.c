@@ -330,15 +330,15 @@ static int check_cfg(const bk_prov_cfg *cfg, bool *adjusted, bk_err *err)
     return bk_adapt_check_transport(WHO, cfg, DEFAULT_BASE_URL, err);
 }
 
-/* Defaults of the free ("Basic") plan: 5 requests a minute, about two years
- * of history. One page holds 50,000 base (minute) aggregates whatever the
+/* Defaults of the free ("Basic") plan: 5 requests a minute (the budget: one
+ * at a time, one per 14.7 s, below it by bk_prov_budget_below's margin),
+ * about two years of history. One page holds 50,000 base (minute) aggregates whatever the
  * multiplier: ~52 trading days of 04:00-20:00 minutes, so intraday slices of
  * ten weeks fit one page; daily and weekly ranges have no practical cap. */
 static void set_limits(bk_prov_limits *l)
 {
     memset(l, 0, sizeof *l);
-    l->rate_per_s = 5.0 / 60.0;
-    l->burst = 1; /* 5 a minute in any window, not 5 at once and 5 more */
+    bk_prov_budget_below(l, 5, 60, 1); /* not 5 at once and 5 more */
     for (int tf = 0; tf < BK_TF__N; tf++) {
         l->max_span_us[tf] = bk_tf_intraday((bk_tf)tf) ? 70 * BK_US_PER_DAY : 0;
         l->history_us[tf] = 730 * BK_US_PER_DAY;

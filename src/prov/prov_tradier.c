@@ -292,9 +292,8 @@ static const bk_prov_ops tradier_ops = {.fetch = tradier_fetch, .free = tradier_
 static void set_limits(bk_prov_limits *l, bool sandbox)
 {
     memset(l, 0, sizeof *l);
-    /* 120/minute published; throttled to one per 500 ms (sandbox 1000 ms) */
-    l->rate_per_s = sandbox ? 1.0 : 2.0;
-    l->burst = 1;
+    /* 120/minute published (sandbox: 60), kept below by the budget margin */
+    bk_prov_budget_below(l, sandbox ? 60 : 120, 60, 1);
     /* session_filter=open retention; one call may span all of it */
     l->max_span_us[BK_TF_1M] = 20 * DAY_US;
     l->history_us[BK_TF_1M] = 20 * DAY_US;

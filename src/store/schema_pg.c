@@ -742,9 +742,21 @@ static const char migration_8[] =
     "  END LOOP;\n"
     "END $$;\n";
 
+/* Version 9: the 429s providers answered, one row each (provider, the
+ * instant it arrived), written only when one arrives and pruned after a
+ * year (bk_store_rate_limited_add): `barkeep providers` counts them. IF NOT
+ * EXISTS: a database taken back to an older version and migrated again
+ * keeps its rows. */
+static const char migration_9[] = "CREATE TABLE IF NOT EXISTS provider_rate_limits (\n"
+                                  "  provider text NOT NULL,\n"
+                                  "  at       timestamptz NOT NULL\n"
+                                  ");\n"
+                                  "CREATE INDEX IF NOT EXISTS provider_rate_limits_at\n"
+                                  "  ON provider_rate_limits (at, provider);\n";
+
 const char *const bk_store__pg_migrations[PG_SCHEMA_LATEST] = {
-    migration_1, migration_2, migration_3, migration_4,
-    migration_5, migration_6, migration_7, migration_8,
+    migration_1, migration_2, migration_3, migration_4, migration_5,
+    migration_6, migration_7, migration_8, migration_9,
 };
 
 /* ---- market_sessions ---- */

@@ -132,8 +132,19 @@ static const char migration_3[] =
     "ALTER TABLE ohlc_bars_v2 ADD COLUMN feed TEXT NOT NULL DEFAULT '';\n"
     "ALTER TABLE ohlc_bars_v2 ADD COLUMN adjustment TEXT NOT NULL DEFAULT '';\n";
 
+/* Version 4: the 429s providers answered, one row each (provider, the
+ * instant it arrived), written only when one arrives and pruned after a
+ * year (bk_store_rate_limited_add): `barkeep providers` counts them. */
+static const char migration_4[] = "CREATE TABLE provider_rate_limits (\n"
+                                  "  provider TEXT NOT NULL,\n"
+                                  "  at       INTEGER NOT NULL\n"
+                                  ");\n"
+                                  "CREATE INDEX provider_rate_limits_at\n"
+                                  "  ON provider_rate_limits (at, provider);\n";
+
 const char *const bk_store__sq_migrations[SQ_SCHEMA_LATEST] = {
     migration_1,
     migration_2,
     migration_3,
+    migration_4,
 };

@@ -584,6 +584,23 @@ int bk_store_take_token(bk_store *s, const char *provider, double rate_per_s, do
     return s->ops->take_token(s, provider, rate_per_s, burst, now_us, wait_us, err);
 }
 
+/* ---- 429s received ---- */
+
+int bk_store_rate_limited_add(bk_store *s, const char *provider, int64_t now_us, bk_err *err)
+{
+    if (!provider || !*provider || strlen(provider) >= BK_PROV_NAME_MAX)
+        return bk_err_set(err, BK_EINVAL, "record 429: invalid provider name");
+    return s->ops->rate_limited_add(s, provider, now_us, err);
+}
+
+int bk_store_rate_limited_count(bk_store *s, int64_t since_us, bk_prov_count **out, size_t *n,
+                                bk_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    return s->ops->rate_limited_count(s, since_us, out, n, err);
+}
+
 /* ---- leadership ---- */
 
 int bk_store_leader_try(bk_store *s, const char *name, const char *owner, int64_t now_us,

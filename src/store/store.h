@@ -317,6 +317,28 @@ int bk_store_set_wait(bk_store *s, int64_t wait_ms, bk_err *err);
 int bk_store_take_token(bk_store *s, const char *provider, double rate_per_s, double burst,
                         int64_t now_us, int64_t *wait_us, bk_err *err);
 
+/* ---- 429s received ---- */
+
+/* How long a recorded 429 is kept: the longest window `barkeep providers
+ * --hours` can ask about. */
+#define BK_STORE_RATE_LIMITED_KEEP_US (366LL * 24 * 3600 * 1000000)
+
+/* Record one 429 (HTTP "too many requests") that provider answered at now_us,
+ * and prune the records older than BK_STORE_RATE_LIMITED_KEEP_US. Written
+ * only when a 429 arrives, so the common path costs nothing; shared by every
+ * process using the database. BK_EINVAL for an invalid provider name. Blocks
+ * on the database (one short write transaction). */
+int bk_store_rate_limited_add(bk_store *s, const char *provider, int64_t now_us, bk_err *err);
+/* 429s recorded per provider at or after since_us. */
+typedef struct bk_prov_count {
+    char provider[BK_PROV_NAME_MAX];
+    int64_t n;
+} bk_prov_count;
+/* Every provider with at least one 429 recorded at or after since_us, sorted
+ * by name; *out (free it) holds *n rows (NULL and 0 when none). */
+int bk_store_rate_limited_count(bk_store *s, int64_t since_us, bk_prov_count **out, size_t *n,
+                                bk_err *err);
+
 /* ---- leadership ---- */
 
 /* Try to become (or stay) the leader of name; *is_leader tells whether owner

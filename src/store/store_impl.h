@@ -74,6 +74,9 @@ typedef struct bk_store_ops {
                         const char *provider, int64_t now_us, bk_err *err);
     int (*take_token)(bk_store *s, const char *provider, double rate_per_s, double burst,
                       int64_t now_us, int64_t *wait_us, bk_err *err);
+    int (*rate_limited_add)(bk_store *s, const char *provider, int64_t now_us, bk_err *err);
+    int (*rate_limited_count)(bk_store *s, int64_t since_us, bk_prov_count **out, size_t *n,
+                              bk_err *err);
 
     int (*leader_try)(bk_store *s, const char *name, const char *owner, int64_t now_us,
                       int64_t ttl_us, bool *is_leader, bk_err *err);

@@ -990,6 +990,47 @@ static int pg_take_token(bk_store *s, const char *provider, double rate_per_s, d
     return pg_commit(q, err);
 }
 
+/* ---- 429s received ---- */
+
+/* One statement: the new row and the pruning of those older than $3. */
+static const char SQL_RATE_LIMITED_ADD[] =
+    "WITH pruned AS (DELETE FROM provider_rate_limits WHERE at < $3)"
+    " INSERT INTO provider_rate_limits (provider, at) VALUES ($1, $2)";
+static const char SQL_RATE_LIMITED_COUNT[] =
+    "SELECT provider, count(*) FROM provider_rate_limits WHERE at >= $1"
+    " GROUP BY provider ORDER BY provider COLLATE \"C\"";
+
+static int pg_rate_limited_add(bk_store *s, const char *provider, int64_t now_us, bk_err *err)
+{
+    pg_params p = {0};
+    pg_p_str(&p, provider);
+    pg_p_ts(&p, now_us);
+    pg_p_ts(&p, now_us - BK_STORE_RATE_LIMITED_KEEP_US);
+    return pg_exec_cmd(pgs(s), P_RATE_LIMITED_ADD, SQL_RATE_LIMITED_ADD, "tTT", &p, "record 429",
+                       NULL, err);
+}
+
+static int pg_rate_limited_count(bk_store *s, int64_t since_us, bk_prov_count **out, size_t *n,
+                                 bk_err *err)
+{
+    pg_params p = {0};
+    pg_p_ts(&p, since_us);
+    PGresult *r =
+        pg_exec(pgs(s), P_RATE_LIMITED_COUNT, SQL_RATE_LIMITED_COUNT, "T", &p, "count 429s", err);
+    if (!r)
+        return pg_errc(err);
+    int rows = PQntuples(r);
+    if (rows > 0)
+        *out = bk_xcalloc((size_t)rows, sizeof **out);
+    for (int i = 0; i < rows; i++) {
+        pg_c_text((*out)[i].provider, sizeof(*out)[i].provider, r, i, 0);
+        (*out)[i].n = pg_c_i64(r, i, 1);
+    }
+    *n = (size_t)rows;
+    PQclear(r);
+    return 0;
+}
+
 /* ---- leadership ---- */
 
 /* Leadership is a session-level advisory lock (the bigint key space, apart
@@ -1304,6 +1345,8 @@ static const bk_store_ops pg_ops = {
     .bars_series = pg_bars_series,
     .coverage_add = pg_coverage_add,
     .take_token = pg_take_token,
+    .rate_limited_add = pg_rate_limited_add,
+    .rate_limited_count = pg_rate_limited_count,
     .leader_try = pg_leader_try,
     .leader_release = pg_leader_release,
     .listen = pg_listen,

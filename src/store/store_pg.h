@@ -78,6 +78,8 @@ enum pg_slot {
     P_RUNS_CLAIM_MANY,
     P_RUNS_COMMIT_MANY,
     P_BAR_SOURCE,
+    P_RATE_LIMITED_ADD,
+    P_RATE_LIMITED_COUNT,
     P__N
 };
 
@@ -177,7 +179,7 @@ bool pg_is_uuid(const char *s);
 
 /* Migrations (schema_pg.c): bk_store__pg_migrations[i] brings the schema to
  * version i + 1. */
-#define PG_SCHEMA_LATEST 8
+#define PG_SCHEMA_LATEST 9
 extern const char *const bk_store__pg_migrations[PG_SCHEMA_LATEST];
 /* Refill market_sessions from the C calendar if it differs from what the
  * table holds (a hash is kept in bk_meta). Inside the migration lock. */

@@ -627,6 +627,73 @@ static int sq_take_token(bk_store *s, const char *provider, double rate_per_s, d
     return sq_commit(q, err);
 }
 
+/* ---- 429s received ---- */
+
+static const char SQL_RATE_LIMITED_ADD[] =
+    "INSERT INTO provider_rate_limits (provider, at) VALUES (?1, ?2)";
+static const char SQL_RATE_LIMITED_PRUNE[] = "DELETE FROM provider_rate_limits WHERE at < ?1";
+static const char SQL_RATE_LIMITED_COUNT[] =
+    "SELECT provider, count(*) FROM provider_rate_limits WHERE at >= ?1"
+    " GROUP BY provider ORDER BY provider";
+
+static int rate_limited_write(sq_store *q, const char *provider, int64_t now_us, bk_err *err)
+{
+    sqlite3_stmt *st = sq_stmt(q, Q_RATE_LIMITED_ADD, SQL_RATE_LIMITED_ADD, err);
+    if (!st)
+        return BK_ESTORE;
+    sqlite3_bind_text(st, 1, provider, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, now_us);
+    int rc = sq_exec_stmt(q, st, "record 429", err);
+    if (rc < 0)
+        return rc;
+    st = sq_stmt(q, Q_RATE_LIMITED_PRUNE, SQL_RATE_LIMITED_PRUNE, err);
+    if (!st)
+        return BK_ESTORE;
+    sqlite3_bind_int64(st, 1, now_us - BK_STORE_RATE_LIMITED_KEEP_US);
+    return sq_exec_stmt(q, st, "prune 429s", err);
+}
+
+static int sq_rate_limited_add(bk_store *s, const char *provider, int64_t now_us, bk_err *err)
+{
+    sq_store *q = sq(s);
+    int rc = sq_begin(q, err);
+    if (rc < 0)
+        return rc;
+    rc = rate_limited_write(q, provider, now_us, err);
+    if (rc < 0) {
+        sq_rollback(q);
+        return rc;
+    }
+    return sq_commit(q, err);
+}
+
+static int sq_rate_limited_count(bk_store *s, int64_t since_us, bk_prov_count **out, size_t *n,
+                                 bk_err *err)
+{
+    sq_store *q = sq(s);
+    sqlite3_stmt *st = sq_stmt(q, Q_RATE_LIMITED_COUNT, SQL_RATE_LIMITED_COUNT, err);
+    if (!st)
+        return BK_ESTORE;
+    sqlite3_bind_int64(st, 1, since_us);
+    size_t cap = 0;
+    int src;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        bk_grow((void **)out, &cap, *n + 1, sizeof **out);
+        bk_prov_count *c = &(*out)[(*n)++];
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        bk_strlcpy(c->provider, name ? name : "", sizeof c->provider);
+        c->n = sqlite3_column_int64(st, 1);
+    }
+    int rc = src == SQLITE_DONE ? 0 : sq_fail(q, src, "count 429s", err);
+    sqlite3_reset(st);
+    if (rc < 0) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
 /* ---- change notifications: PostgreSQL only ---- */
 
 static int sq_listen(bk_store *s, bk_err *err)
@@ -688,6 +755,8 @@ static const bk_store_ops sq_ops = {
     .bars_series = sq_bars_series,
     .coverage_add = sq_coverage_add,
     .take_token = sq_take_token,
+    .rate_limited_add = sq_rate_limited_add,
+    .rate_limited_count = sq_rate_limited_count,
     .leader_try = sq_leader_try,
     .leader_release = sq_leader_release,
     .listen = sq_listen,

@@ -72,6 +72,9 @@ enum sq_slot {
     Q_BUDGET_GET,
     Q_BUDGET_PUT,
     Q_BAR_SOURCE,
+    Q_RATE_LIMITED_ADD,
+    Q_RATE_LIMITED_PRUNE,
+    Q_RATE_LIMITED_COUNT,
     Q__N
 };
 
@@ -90,7 +93,7 @@ static inline sq_store *sq(bk_store *s)
 
 /* The migrations: bk_store__sq_migrations[i] brings the schema to version
  * i + 1; SQ_SCHEMA_LATEST of them (schema_sqlite.c checks the count). */
-#define SQ_SCHEMA_LATEST 3
+#define SQ_SCHEMA_LATEST 4
 extern const char *const bk_store__sq_migrations[SQ_SCHEMA_LATEST];
 
 /* Map a SQLite result code to a BK_E* code and fill err with "what: sqlite message". */

@@ -97,7 +97,7 @@ static int fetch_range(bk_store *s, const bk_work_env *env, bk_prov *p, const ch
         req.page_token = token;
         rc = bk_work_take_budget(s, env, p, err);
         if (rc == 0)
-            rc = bk_prov_fetch(p, &req, &pg, err);
+            rc = bk_work_fetch_page(s, p, &req, &pg, err);
         if (rc == 0)
             rc = bk_validate_bars(pg.bars, pg.n, tf, p->anchor, iv.from_us, iv.to_us, err);
         if (rc)

@@ -115,6 +115,17 @@ static int take_budget(bk_store *s, const bk_work_env *env, const bk_prov *p, bo
     }
 }
 
+int bk_work_fetch_page(bk_store *s, bk_prov *p, const bk_fetch_req *req, bk_page *out, bk_err *err)
+{
+    int rc = bk_prov_fetch(p, req, out, err);
+    if (rc != BK_EPROV_RATE)
+        return rc;
+    bk_err e = {0};
+    if (bk_store_rate_limited_add(s, p->name, bk_clock_now_us(), &e) != 0)
+        bk_log(BK_LOG_WARN, "work", "429 not recorded provider=%s error=\"%s\"", p->name, e.msg);
+    return rc;
+}
+
 /* Fetch and append one page, retrying a retryable failure up to
  * page_retries times with the run back-off (or the provider's Retry-After),
  * unless a fallback could serve the run (f->fallback): then a failure hands
@@ -133,7 +144,7 @@ static int fetch_page(bk_store *s, const bk_work_env *env, bk_prov *p, bk_fetch_
             return rc;
         }
         if (rc == 0)
-            rc = bk_prov_fetch(p, req, pg, err);
+            rc = bk_work_fetch_page(s, p, req, pg, err);
         if (rc == 0)
             rc = append_page(f, pg, run, p->anchor, err);
         if (rc && stopping(env))
@@ -264,7 +275,7 @@ static int probe_neighbour(bk_store *s, const bk_work_env *env, bk_prov *p, cons
     bk_page_init(&pg);
     int rc = take_budget(s, env, p, false, err);
     if (rc == 0)
-        rc = bk_prov_fetch(p, &req, &pg, err);
+        rc = bk_work_fetch_page(s, p, &req, &pg, err);
     *n_bars = pg.n;
     bk_page_fini(&pg);
     return rc;

@@ -71,6 +71,12 @@ int bk_work_symbol_check(bk_store *s, const bk_work_env *env, const char *symbol
  * BK_ECANCELED when env->stop is set while waiting; BK_EIO on a store error. */
 int bk_work_take_budget(bk_store *s, const bk_work_env *env, const bk_prov *p, bk_err *err);
 
+/* bk_prov_fetch, and a 429 it answered (BK_EPROV_RATE) recorded in the store
+ * (bk_store_rate_limited_add) for `barkeep providers`, whatever becomes of
+ * the run: a failure to record it is logged, never the request's outcome.
+ * Returns what bk_prov_fetch returned. */
+int bk_work_fetch_page(bk_store *s, bk_prov *p, const bk_fetch_req *req, bk_page *out, bk_err *err);
+
 /* bk_work_execute in two steps, for a caller that commits finished runs in
  * batches (the pool with claim_batch > 1). */
 typedef struct bk_work_ready {

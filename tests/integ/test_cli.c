@@ -700,6 +700,21 @@ static void test_providers(void **state)
     free(keys);
 }
 
+/* Finnhub serves one class per adjustment (raw: intraday; split: daily and
+ * weekly): its spans show the other class as refused, not as a span it
+ * would never serve. */
+static void test_providers_finnhub_refused(void **state)
+{
+    (void)state;
+    const char *env_raw[] = {"FINNHUB_API_KEY=fk-0123456789abcdef", "BARKEEP_ADJUSTMENT=raw", NULL};
+    const char *env_split[] = {"FINNHUB_API_KEY=fk-0123456789abcdef", "BARKEEP_ADJUSTMENT=split",
+                               NULL};
+    expect(bke(env_raw, "--set", "providers=finnhub", "providers", NULL), 0, " 28d/28d/refused ",
+           NULL);
+    expect(bke(env_split, "--set", "providers=finnhub", "providers", NULL), 0,
+           " refused/refused/1825d ", NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -718,6 +733,7 @@ int main(void)
         cmocka_unit_test(test_import_usage_errors),
         cmocka_unit_test(test_import_series_columns),
         cmocka_unit_test(test_providers),
+        cmocka_unit_test(test_providers_finnhub_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -27,6 +27,8 @@ struct fx {
     int count, count_429;
     double rate, burst, tokens;
     struct timespec last;
+    int win_n, win_head; /* sliding window: win_at holds the last win_n requests let through */
+    double win_s, *win_at;
     fx_req *log; /* ring of LOG_MAX */
 };
 
@@ -55,9 +57,22 @@ static enum MHD_Result on_value(void *cls, enum MHD_ValueKind kind, const char *
     return MHD_YES;
 }
 
-/* Token bucket of the limiter; called with mu held. */
+/* Sliding window of the limiter; called with mu held. */
+static int over_window(fx *f)
+{
+    double t = now_s();
+    if (t - f->win_at[f->win_head] < f->win_s)
+        return 1; /* the oldest of the last win_n is still in the window */
+    f->win_at[f->win_head] = t;
+    f->win_head = (f->win_head + 1) % f->win_n;
+    return 0;
+}
+
+/* Token bucket (or sliding window) of the limiter; called with mu held. */
 static int over_limit(fx *f)
 {
+    if (f->win_n > 0)
+        return over_window(f);
     if (!(f->rate > 0))
         return 0;
     double t = now_s();
@@ -212,6 +227,7 @@ void fx_stop(fx *f)
     pthread_cond_destroy(&f->cv);
     pthread_mutex_destroy(&f->mu);
     free(f->log);
+    free(f->win_at);
     free(f);
 }
 
@@ -227,6 +243,22 @@ void fx_limit(fx *f, double rate_per_s, double burst)
     f->burst = burst < 1 ? 1 : burst;
     f->tokens = f->burst;
     clock_gettime(CLOCK_MONOTONIC, &f->last);
+    pthread_mutex_unlock(&f->mu);
+}
+
+void fx_limit_window(fx *f, int n, int window_ms)
+{
+    pthread_mutex_lock(&f->mu);
+    free(f->win_at);
+    f->win_at = NULL;
+    f->win_n = n > 0 ? n : 0;
+    f->win_head = 0;
+    f->win_s = window_ms / 1000.0;
+    if (f->win_n) {
+        f->win_at = calloc((size_t)n, sizeof *f->win_at);
+        for (int i = 0; i < n; i++)
+            f->win_at[i] = -1e9; /* long ago */
+    }
     pthread_mutex_unlock(&f->mu);
 }
 

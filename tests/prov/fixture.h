@@ -55,6 +55,11 @@ const char *fx_url(const fx *f);
  * beyond rate_per_s (token bucket of burst tokens); 0 turns it off. */
 void fx_limit(fx *f, double rate_per_s, double burst);
 
+/* Answer 429 (as fx_limit) to a request when n requests were already let
+ * through in the last window_ms: a sliding window, as providers publish
+ * their limits ("200 requests a minute"). n = 0 turns it off. */
+void fx_limit_window(fx *f, int n, int window_ms);
+
 /* Requests received so far, and how many of them were answered 429 by the
  * limiter or by the handler. */
 int fx_count(fx *f);

@@ -80,7 +80,7 @@ static void test_new(void **state)
     assert_string_equal(p->adjustment, "raw");
     assert_int_equal(p->anchor, BK_ANCHOR_SESSION);
     assert_int_equal(p->delay_us, BK_US_PER_MIN);
-    assert_near(p->limits.rate_per_s, 3.0);
+    assert_near(p->limits.rate_per_s, 195.5 / 66); /* 200/min less the margin */
     assert_near(p->limits.burst, 5);
     assert_int_equal(p->limits.max_span_us[BK_TF_1M], 14 * BK_US_PER_DAY);
     assert_int_equal(p->limits.max_span_us[BK_TF_5M], 70 * BK_US_PER_DAY);

@@ -18,7 +18,12 @@
  * - a failing primary out of budget does not hold runs a fallback serves;
  * - rate limits: a fixture provider limited to R requests per second (429
  *   above it) and barkeep configured at R → a pool of workers drains many
- *   runs without a single 429;
+ *   runs without a single 429; a provider publishing "N a second" (a
+ *   sliding window) and barkeep's default budget for it, N less the margin
+ *   of bk_prov_budget_below → 240 requests, no 429;
+ * - 429s answered to pages that a retry then fetched are counted by
+ *   `barkeep providers` (recorded in the store), and so is a 429 of a
+ *   primary whose run a fallback then served;
  * - history: the real binary on the chain yahoo plans no 1m run older than
  *   Yahoo's retention, and reports that time as unservable; the worker
  *   never asks a provider for a slice older than its history.
@@ -56,6 +61,7 @@
 
 typedef struct server {
     atomic_int fail_status; /* 0 = answer, else this status every time */
+    atomic_int limit_next;  /* answer 429 to this many requests, then serve */
     atomic_int bars_served;
 } server;
 
@@ -127,6 +133,14 @@ static void massive_handler(void *ctx, const fx_req *req, fx_resp *r)
     if (st) {
         r->status = st;
         fx_body(r, "{\"status\":\"ERROR\",\"request_id\":\"x\",\"error\":\"internal\"}");
+        return;
+    }
+    int left = atomic_load(&sv->limit_next);
+    while (left > 0 && !atomic_compare_exchange_weak(&sv->limit_next, &left, left - 1))
+        ;
+    if (left > 0) {
+        r->status = 429;
+        fx_body(r, "{\"status\":\"ERROR\",\"error\":\"too many requests\"}");
         return;
     }
     if (strstr(req->path, "/range/30/minute/")) {
@@ -698,6 +712,176 @@ static void test_rate_limit_respected(void **state)
     teardown(t);
 }
 
+/* Alpaca alone (budget rate/burst) drains n_sym × weeks one-week d1 runs
+ * with a pool of 4 workers; returns the successes. */
+static int64_t drain_alpaca(tfix *t, double rate, double burst, int n_sym, int weeks)
+{
+    static const char *const sym[] = {"SPY",  "QQQ",  "IWM",  "DIA",  "AAPL", "MSFT",
+                                      "NVDA", "AMZN", "GOOG", "META", "TSLA", "NFLX"};
+    assert_true(n_sym <= (int)BK_ARRAY_LEN(sym));
+    bk_provset_free(t->ps);
+    bk_breaker_cfg bc = {.failures = 5, .open_us = BK_US_PER_S};
+    t->ps = bk_provset_new(&bc);
+    bk_err err = {0};
+    bk_prov *al = make(bk_alpaca_new, fx_url(t->fa), "sip", "split");
+    al->limits.rate_per_s = rate;
+    al->limits.burst = burst;
+    assert_int_equal(bk_provset_add(t->ps, al, &err), 0);
+    assert_int_equal(bk_provset_set_chain(t->ps, BK_CLASS_DAILY, "alpaca", &err), 0);
+    assert_int_equal(bk_provset_set_chain(t->ps, BK_CLASS_INTRADAY, "alpaca", &err), 0);
+    size_t n = (size_t)(n_sym * weeks), k = 0;
+    bk_run *runs = calloc(n, sizeof *runs);
+    for (size_t i = 0; i < n; i++) {
+        bk_strlcpy(runs[i].symbol, sym[i % (size_t)n_sym], sizeof runs[i].symbol);
+        runs[i].tf = BK_TF_D1;
+        runs[i].type = BK_JOB_HISTORICAL;
+        runs[i].slice_from_us =
+            day_us(2024, 1, 8) + (int64_t)(i / (size_t)n_sym) * 7 * BK_US_PER_DAY;
+        runs[i].slice_to_us = runs[i].slice_from_us + 7 * BK_US_PER_DAY;
+        runs[i].priority = 1;
+        runs[i].max_attempts = 3;
+        bk_strlcpy(runs[i].triggered_by, "test", sizeof runs[i].triggered_by);
+    }
+    assert_int_equal(bk_store_runs_enqueue(t->s, runs, n, &k, bk_clock_now_us(), &err), 0);
+    assert_int_equal(k, n);
+    free(runs);
+    bk_pool *pool = NULL;
+    bk_pool_opts po = {.db_url = t->db, .threads = 4};
+    po.env = (bk_work_env){.prov = al, .provs = t->ps, .conf = &t->conf};
+    assert_int_equal(bk_pool_start(&pool, &po, &err), 0);
+    int64_t counts[BK_ST__N], t0 = bk_clock_mono_us();
+    bk_run_filter f = {.status = -1, .tf = -1};
+    for (;;) {
+        assert_int_equal(bk_store_runs_count(t->s, &f, counts, &err), 0);
+        if (counts[BK_ST_SUCCESS] + counts[BK_ST_FAILED] == (int64_t)n)
+            break;
+        assert_true(bk_clock_mono_us() - t0 < 120 * BK_US_PER_S);
+        bk_pool_wait_progress(pool, 200 * BK_US_PER_MS);
+    }
+    bk_pool_stop(pool);
+    return counts[BK_ST_SUCCESS];
+}
+
+/* A provider publishing "LIMIT requests a second" (a sliding window of the
+ * fixture) and barkeep's default budget for it (bk_prov_budget_below): 240
+ * requests by 4 workers, not one 429. The margin is what makes it hold: at
+ * the limit itself (LIMIT/s, burst 1) the 21st request of a second arrives
+ * within the window of the first as soon as it travels faster than the
+ * first did. */
+static void test_rate_limit_margin(void **state)
+{
+    (void)state;
+    enum { LIMIT = 20, N_SYM = 12, WEEKS = 20 };
+    tfix *t = setup("split");
+    fx_limit_window(t->fa, LIMIT, 1000);
+    bk_prov_limits l;
+    bk_prov_budget_below(&l, LIMIT, 1.0, 1);
+    assert_true(l.rate_per_s < LIMIT);
+    assert_int_equal(drain_alpaca(t, l.rate_per_s, l.burst, N_SYM, WEEKS), N_SYM * WEEKS);
+    assert_int_equal(fx_count_429(t->fa), 0);
+    assert_int_equal(fx_count(t->fa), N_SYM * WEEKS);
+    teardown(t);
+}
+
+/* A 429 of the primary followed by a fallback that serves the run: the run
+ * names alpaca and succeeds, and the store still holds massive's 429. */
+static void test_fallback_429_recorded(void **state)
+{
+    (void)state;
+    tfix *t = setup("split");
+    atomic_store(&t->ms.limit_next, 1);
+    bk_run r = claim_run(t->s, "AAPL", BK_TF_D1, day_us(2025, 6, 2), day_us(2025, 7, 1));
+    bk_outcome out;
+    bk_err err = {0};
+    assert_int_equal(bk_work_execute(t->s, &t->env, OWNER, &r, &out, &err), 0);
+    assert_int_equal(out.status, BK_ST_SUCCESS);
+    assert_string_equal(out.provider, "alpaca");
+    assert_int_equal(fx_count_429(t->fm), 1);
+    bk_prov_count *c = NULL;
+    size_t n = 0;
+    assert_int_equal(bk_store_rate_limited_count(t->s, 0, &c, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(c[0].provider, "massive");
+    assert_int_equal(c[0].n, 1);
+    free(c);
+    teardown(t);
+}
+
+/* The 429 column of `barkeep providers` from the output of the command:
+ * the massive row of the runs section, -1 when absent. */
+static long long providers_429(const char *out, const char *name)
+{
+    const char *sec = strstr(out, "\nruns in the last");
+    char key[40];
+    snprintf(key, sizeof key, "\n%-8s ", name);
+    const char *row = sec ? strstr(sec, key) : NULL;
+    long long ok, queued, failed, limited;
+    if (!row || sscanf(row + 1, "%*s %lld %lld %lld %lld", &ok, &queued, &failed, &limited) != 4)
+        return -1;
+    return limited;
+}
+
+/* 429s answered to pages that a retry then fetched leave no trace in the
+ * runs (they all succeed), yet `barkeep providers` counts them: every 429
+ * received is recorded in the store. */
+static void test_providers_counts_429s(void **state)
+{
+    (void)state;
+    tfix *t = setup("split");
+    atomic_store(&t->ms.limit_next, 3);
+    char fx_set[160];
+    snprintf(fx_set, sizeof fx_set, "massive_url=%s", fx_url(t->fm));
+    const char *now = "2025-07-01T12:00:00Z";
+    const char *add[] = {bk_t_bin(), "--db", t->db, "--now",         now,  "jobs",
+                         "add",      "AAPL", "d1",  "--window-days", "30", NULL};
+    bk_t_result r = bk_t_run(add, NULL);
+    assert_int_equal(r.status, 0);
+    bk_t_result_free(&r);
+    const char *env[] = {"MASSIVE_API_KEY=mk-0123456789abcdef", NULL};
+    const char *tick[] = {bk_t_bin(),
+                          "--db",
+                          t->db,
+                          "--now",
+                          now,
+                          "--set",
+                          "providers=massive",
+                          "--set",
+                          fx_set,
+                          "--set",
+                          "provider_rates=massive=50",
+                          "--set",
+                          "page_retries=3",
+                          "--set",
+                          "retry_base_ms=10",
+                          "--log-level",
+                          "error",
+                          "tick",
+                          "--wait",
+                          NULL};
+    r = bk_t_run(tick, env);
+    if (r.status != 0)
+        fprintf(stderr, "%s%s", r.out, r.err);
+    assert_int_equal(r.status, 0);
+    bk_t_result_free(&r);
+    assert_int_equal(fx_count_429(t->fm), 3);
+    bk_run_filter f = {.status = -1, .tf = -1};
+    int64_t counts[BK_ST__N];
+    bk_err err = {0};
+    assert_int_equal(bk_store_runs_count(t->s, &f, counts, &err), 0);
+    assert_true(counts[BK_ST_SUCCESS] > 0);
+    assert_int_equal(counts[BK_ST_SUCCESS], counts[BK_ST_QUEUED] + counts[BK_ST_RUNNING] +
+                                                counts[BK_ST_SUCCESS] + counts[BK_ST_FAILED]);
+    const char *prov[] = {bk_t_bin(),          "--db",  t->db,  "--now",     now, "--set",
+                          "providers=massive", "--set", fx_set, "providers", NULL};
+    r = bk_t_run(prov, env);
+    assert_int_equal(r.status, 0);
+    if (providers_429(r.out, "massive") != 3)
+        fprintf(stderr, "%s", r.out);
+    assert_int_equal(providers_429(r.out, "massive"), 3);
+    bk_t_result_free(&r);
+    teardown(t);
+}
+
 /* A 1h run whose source bars hold one impossible bar: the run fails with
  * INVALID_BAR, and neither bars nor coverage are stored for it. */
 static void test_bad_source_bar_not_stored(void **state)
@@ -1097,8 +1281,11 @@ int main(void)
         cmocka_unit_test(test_breaker_wait_keeps_attempt),
         cmocka_unit_test(test_fallback_skips_failing_budget),
         cmocka_unit_test(test_rate_limit_respected),
+        cmocka_unit_test(test_rate_limit_margin),
         cmocka_unit_test(test_bad_source_bar_not_stored),
         cmocka_unit_test(test_binary_configuration),
+        cmocka_unit_test(test_providers_counts_429s),
+        cmocka_unit_test(test_fallback_429_recorded),
         cmocka_unit_test(test_weekly_window_mid_week),
         cmocka_unit_test(test_yahoo_history_clipped),
         cmocka_unit_test(test_worker_skips_beyond_history),

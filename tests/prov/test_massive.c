@@ -68,7 +68,7 @@ static void test_new(void **state)
     assert_string_equal(p->adjustment, "split");
     assert_int_equal(p->anchor, BK_ANCHOR_SESSION);
     assert_int_equal(p->delay_us, 15 * BK_US_PER_MIN);
-    assert_near(p->limits.rate_per_s, 5.0 / 60.0);
+    assert_near(p->limits.rate_per_s, 4.5 / 66); /* 5/min less the margin */
     assert_near(p->limits.burst, 1);
     assert_int_equal(p->limits.max_span_us[BK_TF_1M], 70 * BK_US_PER_DAY);
     assert_int_equal(p->limits.max_span_us[BK_TF_4H], 70 * BK_US_PER_DAY);

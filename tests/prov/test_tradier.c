@@ -306,11 +306,11 @@ static void test_constructor(void **state)
     assert_int_equal(p->limits.history_us[BK_TF_1M], 20 * BK_US_PER_DAY);
     assert_int_equal(p->limits.history_us[BK_TF_4H], 40 * BK_US_PER_DAY);
     assert_int_equal(p->limits.history_us[BK_TF_D1], 0);
-    assert_true(p->limits.rate_per_s == 2.0);
+    assert_true(p->limits.rate_per_s > 1.8 && p->limits.rate_per_s < 1.82); /* 120/min */
     bk_prov_free(p);
     cfg.base_url = "https://sandbox.tradier.com/v1/";
     assert_int_equal(bk_tradier_new(&p, &cfg, &err), 0);
-    assert_true(p->limits.rate_per_s == 1.0);
+    assert_true(p->limits.rate_per_s > 0.9 && p->limits.rate_per_s < 0.91); /* 60/min */
     assert_int_equal(p->delay_us, 15 * BK_US_PER_MIN);
     bk_prov_free(p);
 }

@@ -44,7 +44,7 @@ int bk_store__pg_exec(bk_store *s, const char *sql, bk_err *err);
 int bk_store__pg_query(bk_store *s, const char *sql, const char *const *params, int n_params,
                        char ***out, size_t *rows, size_t *cols, bk_err *err);
 void bk_store__pg_cells_free(char **cells, size_t n);
-#define PG_LATEST 8 /* PG_SCHEMA_LATEST (store_pg.h) */
+#define PG_LATEST 9 /* PG_SCHEMA_LATEST (store_pg.h) */
 
 typedef struct fixture {
     char *dir;
@@ -1572,6 +1572,44 @@ static void t_take_token(void **state)
     assert_int_equal(bk_store_take_token(s, "", 2, 3, T0, &w, &err), BK_EINVAL);
 }
 
+/* 429s received: counted per provider since an instant, shared by every
+ * connection; rows older than the keep time are pruned by the next one. */
+static void t_rate_limited(void **state)
+{
+    fixture *fx = *state;
+    bk_store *s = fx->s;
+    const int64_t KEEP = BK_STORE_RATE_LIMITED_KEEP_US;
+    bk_prov_count *c = NULL;
+    size_t n = 9;
+    OK(bk_store_rate_limited_count(s, 0, &c, &n, ERR));
+    assert_int_equal(n, 0);
+    assert_null(c);
+    OK(bk_store_rate_limited_add(s, "massive", T0 - KEEP - S, ERR)); /* pruned below */
+    OK(bk_store_rate_limited_add(s, "massive", T0, ERR));
+    OK(bk_store_rate_limited_add(s, "massive", T0 + H, ERR));
+    bk_store *b = open_or_die(fx->url); /* another connection writes too */
+    OK(bk_store_rate_limited_add(b, "alpaca", T0 + 2 * H, ERR));
+    OK(bk_store_rate_limited_add(b, "massive", T0 + 2 * H, ERR));
+    bk_store_close(b);
+    OK(bk_store_rate_limited_count(s, T0, &c, &n, ERR));
+    assert_int_equal(n, 2);
+    assert_string_equal(c[0].provider, "alpaca");
+    assert_int_equal(c[0].n, 1);
+    assert_string_equal(c[1].provider, "massive");
+    assert_int_equal(c[1].n, 3);
+    free(c);
+    OK(bk_store_rate_limited_count(s, T0 + H, &c, &n, ERR)); /* since is inclusive */
+    assert_int_equal(n, 2);
+    assert_int_equal(c[1].n, 2);
+    free(c);
+    OK(bk_store_rate_limited_count(s, 0, &c, &n, ERR)); /* the oldest was pruned */
+    assert_int_equal(n, 2);
+    assert_int_equal(c[1].n, 3);
+    free(c);
+    bk_err err = {0};
+    assert_int_equal(bk_store_rate_limited_add(s, "", T0, &err), BK_EINVAL);
+}
+
 enum { BUDGET_STEPS = 100, BUDGET_TRIES = 3 };
 #define BUDGET_RATE  20.0
 #define BUDGET_BURST 5.0
@@ -2653,6 +2691,7 @@ static int generic_suite(const char *url)
         FX(t_bars_source),
         FX(t_commit_many_merge),
         FX(t_take_token),
+        FX(t_rate_limited),
         FX(t_take_token_concurrent),
         FX(t_coverage_add),
         FX(t_bars_series),
