@@ -37,6 +37,22 @@ static int64_t chain_history(const bk_provset *ps, bk_tf tf, char *by, size_t ca
     return history;
 }
 
+/* The shortest per-request span any provider of tf's chain states (0 = none
+ * states one): a slice that long is one request whichever provider of the
+ * chain serves it, the fallback included. */
+static int64_t chain_span(const bk_provset *ps, bk_tf tf)
+{
+    bk_prov *chain[BK_PROVSET_MAX];
+    size_t n = bk_provset_chain(ps, tf, chain, BK_PROVSET_MAX);
+    int64_t span = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t s = chain[i]->limits.max_span_us[tf];
+        if (s > 0 && !chain[i]->limits.refused[tf] && (span == 0 || s < span))
+            span = s;
+    }
+    return span;
+}
+
 void bk_cli_plan_cfg(bk_plan_cfg *cfg, const bk_conf *conf, const bk_provset *ps)
 {
     int64_t delay = 0;
@@ -48,7 +64,7 @@ void bk_cli_plan_cfg(bk_plan_cfg *cfg, const bk_conf *conf, const bk_provset *ps
     bk_plan_cfg_from_conf(cfg, conf, delay);
     for (int tf = 0; tf < BK_TF__N; tf++) {
         bk_prov *p = bk_provset_primary(ps, (bk_tf)tf);
-        cfg->max_span_us[tf] = p ? p->limits.max_span_us[tf] : 0;
+        cfg->max_span_us[tf] = chain_span(ps, (bk_tf)tf);
         cfg->settle_us[tf] = p ? p->settle_us : 0;
         cfg->history_us[tf] =
             chain_history(ps, (bk_tf)tf, cfg->history_by[tf], sizeof cfg->history_by[tf]);

@@ -24,13 +24,23 @@ void bk_plan_cfg_from_conf(bk_plan_cfg *cfg, const bk_conf *conf, int64_t delay_
     cfg->delay_us = delay_us;
 }
 
+/* The grid when slice_hours is 0 (auto) and no provider of the chain
+ * states a span: the sim and unlimited providers. */
+static const int64_t AUTO_STEP_US[BK_JOB__N] = {
+    [BK_JOB_INTRADAY] = 2 * BK_US_PER_HOUR,
+    [BK_JOB_HISTORICAL] = 2160 * BK_US_PER_HOUR,
+    [BK_JOB_FORECAST] = 24 * BK_US_PER_HOUR,
+};
+
 int64_t bk_plan_slice_step(const bk_plan_cfg *cfg, bk_job type, bk_tf tf)
 {
-    int64_t step = cfg->slice_us[type] > 0 ? cfg->slice_us[type] : BK_US_PER_HOUR;
     int64_t span = (unsigned)tf < BK_TF__N ? cfg->max_span_us[tf] : 0;
-    if (span > 0 && span < step)
-        step = BK_MAX(BK_US_PER_HOUR, span / BK_US_PER_HOUR * BK_US_PER_HOUR);
-    return step;
+    int64_t step = cfg->slice_us[type];
+    if (step <= 0) /* auto: one request of the chain per slice */
+        step = span > 0 ? span : ((unsigned)type < BK_JOB__N ? AUTO_STEP_US[type] : 0);
+    else if (span > 0 && span < step)
+        step = span;
+    return BK_MAX(BK_US_PER_HOUR, step / BK_US_PER_HOUR * BK_US_PER_HOUR);
 }
 
 int64_t bk_plan_horizon(const bk_plan_cfg *cfg, bk_tf tf, int64_t now_us)

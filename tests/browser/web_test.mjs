@@ -320,7 +320,10 @@ async function fault(browser) {
   const key = randomBytes(18).toString('hex');
   const srv = await startServer('fault', {
     db,
-    sets: ['sim_fault_rate=1', 'sim_faults=5xx', 'max_attempts=1', 'page_retries=0'],
+    // every page fails and every run dead-letters at its first attempt; the
+    // breaker stays closed (an open breaker makes runs wait, not fail)
+    sets: ['sim_fault_rate=1', 'sim_faults=5xx', 'max_attempts=1', 'page_retries=0',
+      'breaker_failures=1000'],
     env: { BARKEEP_SERVICE_KEY: key },
   });
   let context;

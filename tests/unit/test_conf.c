@@ -18,7 +18,7 @@ static void test_defaults(void **state)
     bk_conf_defaults(&c);
     assert_int_equal(c.workers, 5); /* the guide's MAX_CONCURRENT_JOBS */
     assert_int_equal(c.max_attempts, 5);
-    assert_int_equal(c.slice_hours[BK_JOB_INTRADAY], 2); /* the guide's sliceHours */
+    assert_int_equal(c.slice_hours[BK_JOB_INTRADAY], 0); /* auto: one request (else 2 h) */
     assert_int_equal(c.max_slices[BK_JOB_INTRADAY], 5);  /* the guide's maxSlicesPerTick */
     assert_string_equal(c.anchor, "session");
     assert_true(c.sim_fault_rate == 0.0);

@@ -86,7 +86,7 @@ static int64_t cell(int64_t t, int64_t step)
 /* Every slice: inside one grid cell, starts and ends in trading time. */
 static void check_slices(const bk_plan_cfg *cfg, const bk_def *d, const bk_run *runs, size_t n)
 {
-    int64_t step = cfg->slice_us[d->type];
+    int64_t step = bk_plan_slice_step(cfg, d->type, d->tf);
     for (size_t i = 0; i < n; i++) {
         const bk_run *r = &runs[i];
         assert_true(r->slice_from_us < r->slice_to_us);
@@ -591,6 +591,51 @@ static void test_settle_partial(void **state)
     assert_int_equal(settle_at(&cfg, &d, runs, 1, T("2025-07-09T12:00:00Z"), out, 4), 0);
 }
 
+/* Issue 18: with slice_hours 0 (the default) a slice is what one request
+ * of the chain serves. Ten sessions of 1m bars on a chain whose shortest
+ * span is 70 days (Massive alone) are one or two slices (two only when the
+ * window crosses a 70-day grid edge), not four per session; a chain with
+ * Yahoo (7 days of 1m per request) cuts at 7 days; without a stated span
+ * the 2-hour grid stays; an explicit slice_hours still wins when shorter. */
+static void test_auto_slices_one_request(void **state)
+{
+    (void)state;
+    int64_t now = T("2025-07-18T21:00:00Z"); /* Friday after the close */
+    bk_def d = def_of("AAPL", BK_TF_1M, 14);
+    bk_ivset exp;
+    bk_ivset_init(&exp);
+    bk_run runs[64];
+    bool more = false;
+    bk_plan_cfg cfg = cfg_default();
+    assert_int_equal(cfg.slice_us[BK_JOB_INTRADAY], 0); /* auto */
+    cfg.max_slices[BK_JOB_INTRADAY] = 64;
+    bk_plan_expected(&cfg, d.tf, d.window_days, now, &exp);
+    size_t sessions = exp.n;
+    assert_true(sessions >= 9);
+
+    cfg.max_span_us[BK_TF_1M] = 70 * BK_US_PER_DAY;
+    size_t n = bk_plan_slices(&cfg, &d, NULL, &exp, now, "test", runs, 64, &more);
+    assert_true(n >= 1 && n <= 2);
+    assert_false(more);
+    check_slices(&cfg, &d, runs, n);
+
+    cfg.max_span_us[BK_TF_1M] = 7 * BK_US_PER_DAY;
+    n = bk_plan_slices(&cfg, &d, NULL, &exp, now, "test", runs, 64, &more);
+    assert_true(n >= 2 && n <= 4);
+    for (size_t i = 0; i < n; i++)
+        assert_true(runs[i].slice_to_us - runs[i].slice_from_us <= 7 * BK_US_PER_DAY);
+
+    cfg.max_span_us[BK_TF_1M] = 0; /* the sim: the 2-hour grid */
+    n = bk_plan_slices(&cfg, &d, NULL, &exp, now, "test", runs, 64, &more);
+    assert_true(n >= 3 * sessions);
+    assert_int_equal(bk_plan_slice_step(&cfg, BK_JOB_INTRADAY, BK_TF_1M), 2 * BK_US_PER_HOUR);
+
+    cfg.max_span_us[BK_TF_1M] = 70 * BK_US_PER_DAY; /* configured 24 h: shorter, so it wins */
+    cfg.slice_us[BK_JOB_INTRADAY] = 24 * BK_US_PER_HOUR;
+    assert_int_equal(bk_plan_slice_step(&cfg, BK_JOB_INTRADAY, BK_TF_1M), 24 * BK_US_PER_HOUR);
+    bk_ivset_fini(&exp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -603,6 +648,7 @@ int main(void)
         cmocka_unit_test(test_provider_span_slicing),
         cmocka_unit_test(test_window_starts_at_a_bar),
         cmocka_unit_test(test_history_clips_window),
+        cmocka_unit_test(test_auto_slices_one_request),
         cmocka_unit_test(test_settle_tail),
         cmocka_unit_test(test_settle_partial),
     };
