@@ -11,6 +11,7 @@
 #ifndef BK_API_API_H
 #define BK_API_API_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "api/events.h"
@@ -45,6 +46,10 @@ int bk_api_start(bk_api **out, const bk_api_opts *opts, bk_err *err);
 void bk_api_attach_pool(bk_api *a, bk_pool *pool);
 /* The bound port (useful with port 0). */
 uint16_t bk_api_port(const bk_api *a);
+/* Set while a tick made by a request (ensure-coverage, orchestrator tick)
+ * left more slices than it could enqueue: the scheduler then plans the next
+ * wave as soon as runs finish, and clears it. */
+atomic_bool *bk_api_plan_more(bk_api *a);
 /* Count the change of a run in the metrics and publish it to SSE clients
  * (the work/plan event callback; ctx is the bk_api). Any thread.
  * On PostgreSQL these do not publish: the API's change listener (started by

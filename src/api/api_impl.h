@@ -57,6 +57,7 @@ struct bk_api {
     bk_sse *sse_head;
     int n_sse;
     atomic_bool stopping;
+    atomic_bool plan_more; /* a tick of a request left slices to plan (the scheduler's cue) */
     pthread_t ticker;
     bool ticker_started;
     /* change listener (listen.c), PostgreSQL only */

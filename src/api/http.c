@@ -630,6 +630,11 @@ void bk_api__wake(bk_api *a)
         bk_pool_wake(p);
 }
 
+atomic_bool *bk_api_plan_more(bk_api *a)
+{
+    return &a->plan_more;
+}
+
 uint16_t bk_api_port(const bk_api *a)
 {
     return a->port;

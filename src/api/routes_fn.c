@@ -128,6 +128,8 @@ int bk_route_orchestrator(bk_http_req *r)
             int_key(&w, "requeued", (int64_t)t.requeued);
             if (t.enqueued || t.requeued)
                 bk_api__wake(r->api);
+            if (t.more)
+                atomic_store(&r->api->plan_more, true);
         }
     } else if (act == BK_ACTION_RETRY_FAILED) {
         bk_jw_str(&w, "retry_failed");
@@ -135,8 +137,10 @@ int bk_route_orchestrator(bk_http_req *r)
         rc = retry_failed(r->api, s, now, &n, &err);
         if (rc == 0) {
             int_key(&w, "retried", (int64_t)n);
-            if (n)
+            if (n) {
                 bk_api__wake(r->api);
+                atomic_store(&r->api->plan_more, true); /* revived slices may need replanning */
+            }
         }
     } else {
         bk_jw_str(&w, "status");
@@ -305,6 +309,8 @@ int bk_route_ensure_coverage(bk_http_req *r)
         rc = bk_plan_tick(s, &o->plan, &d, now, "ensure-coverage", &t, &err);
     if (rc == 0 && t.enqueued)
         bk_api__wake(r->api);
+    if (rc == 0 && t.more)
+        atomic_store(&r->api->plan_more, true);
     if (rc == 0)
         rc = report_coverage(s, o, &d, now, &rep, &err);
     if (rc == 0)

@@ -168,7 +168,7 @@ static void entry_plan(entry *e, const bk_api_opts *o, const bk_def *d, const bk
         bk_ivset_subtract(&gaps, &st->active);
         bk_ivset_subtract(&gaps, &st->dead);
     }
-    e->pending = grid_cells(&gaps, o->plan.slice_us[d->type]);
+    e->pending = grid_cells(&gaps, bk_plan_slice_step(&o->plan, d->type, d->tf));
     bk_plan_unservable(&o->plan, d, st ? &st->covered : NULL, now, &gaps);
     e->unservable_us = bk_ivset_total(&gaps);
     if (e->unservable_us)

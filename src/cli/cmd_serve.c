@@ -141,11 +141,13 @@ static void warn_simulated(const bk_provset *ps)
                "data (provider column 'sim'), not market prices");
 }
 
-/* Wait for worker progress up to timeout_us, in slices that watch g_stop.
- * Progress counts from since_f (the pool's finished count when the caller
- * last looked, e.g. before a tick: runs that finished while the tick ran
- * must not be waited for again); -1 = from now. */
-static void wait_progress(bk_pool *pool, int64_t timeout_us, int64_t since_f)
+/* Wait up to timeout_us, in slices that watch g_stop; with wake, return
+ * early when workers make progress. Progress counts from since_f (the pool's
+ * finished count when the caller last looked, e.g. before a tick: runs that
+ * finished while the tick ran must not be waited for again); -1 = from now.
+ * True when it returned for progress. */
+static bool wait_progress(bk_pool *pool, int64_t timeout_us, bool wake, const atomic_bool *cue,
+                          int64_t since_f)
 {
     int64_t end = bk_clock_mono_us() + timeout_us;
     while (!atomic_load(&g_stop)) {
@@ -154,13 +156,15 @@ static void wait_progress(bk_pool *pool, int64_t timeout_us, int64_t since_f)
             break;
         int64_t before_f, before_d, after_f, after_d;
         bk_pool_counts(pool, &before_f, &before_d);
-        if (since_f >= 0 && before_f != since_f)
-            break;
+        bool w = wake || (cue && atomic_load(cue));
+        if (w && since_f >= 0 && before_f != since_f)
+            return true;
         bk_pool_wait_progress(pool, BK_MIN(left, WAIT_SLICE_US));
         bk_pool_counts(pool, &after_f, &after_d);
-        if (after_f != before_f)
-            break;
+        if (w && after_f != before_f)
+            return true;
     }
+    return false;
 }
 
 /* How long until something in the queue changes state by itself. */
@@ -324,14 +328,22 @@ int bk_cmd_tick(bk_cli *cli, int argc, char **argv)
     }
     warn_simulated(l.provs);
     size_t enqueued = 0;
+    /* The planner runs when it has more to enqueue, when a wait timed out
+     * (a retry's not_before, an expired lease), and before the end; a run
+     * that finishes only needs the queue counted. */
+    bool tick_due = true, more = false;
     for (;;) {
         int64_t since_f, since_d;
         bk_pool_counts(l.pool, &since_f, &since_d); /* before the tick */
-        if (do_tick(&l, "tick", &t) != 0) {
-            rc = BK_EXIT_FAIL;
-            break;
+        bool ticked = tick_due;
+        if (ticked) {
+            if (do_tick(&l, "tick", &t) != 0) {
+                rc = BK_EXIT_FAIL;
+                break;
+            }
+            enqueued += t.enqueued;
+            more = t.more;
         }
-        enqueued += t.enqueued;
         int64_t counts[BK_ST__N] = {0};
         bk_run_filter f = {.status = -1, .tf = -1};
         bk_err err = {0};
@@ -339,11 +351,14 @@ int bk_cmd_tick(bk_cli *cli, int argc, char **argv)
             rc = bk_cli_fail("%s", err.msg);
             break;
         }
-        if (counts[BK_ST_QUEUED] + counts[BK_ST_RUNNING] == 0 && t.enqueued == 0)
+        bool idle = counts[BK_ST_QUEUED] + counts[BK_ST_RUNNING] == 0;
+        if (idle && ticked && t.enqueued == 0)
             break;
         if (atomic_load(&g_stop))
             break;
-        wait_progress(l.pool, queue_wait_us(l.s, BK_US_PER_S), since_f);
+        bool progressed =
+            !idle && wait_progress(l.pool, queue_wait_us(l.s, BK_US_PER_S), true, NULL, since_f);
+        tick_due = idle || more || !progressed;
     }
     int64_t finished, dead;
     bk_pool_counts(l.pool, &finished, &dead);
@@ -358,7 +373,7 @@ int bk_cmd_tick(bk_cli *cli, int argc, char **argv)
 /* One scheduler step: hold or renew leadership, tick if leader, and say how
  * long to sleep. */
 /* *role: -1 unknown yet, 0 standby, 1 leader (changes are logged). */
-static int64_t scheduler_step(loop *l, const char *owner, int *role)
+static int64_t scheduler_step(loop *l, const char *owner, int *role, bool *more)
 {
     const int64_t leader_ttl_us = l->cli->conf.lease_ms * BK_US_PER_MS; /* same lease as runs */
     bk_err err = {0};
@@ -382,6 +397,7 @@ static int64_t scheduler_step(loop *l, const char *owner, int *role)
     int64_t wait = l->cli->conf.tick_max_ms * BK_US_PER_MS;
     if (t.next_close_us)
         wait = BK_MIN(wait, BK_MAX(t.next_close_us - bk_clock_now_us(), 1000));
+    *more = t.more;
     if (t.more)
         wait = BK_MIN(wait, BK_US_PER_S); /* next wave as soon as runs finish */
     wait = BK_MIN(wait, queue_wait_us(l->s, leader_ttl_us / 3));
@@ -413,8 +429,15 @@ static int run_daemon(bk_cli *cli, roles r)
     while (!atomic_load(&g_stop)) {
         int64_t since_f, since_d;
         bk_pool_counts(l.pool, &since_f, &since_d); /* before the tick */
-        wait_progress(l.pool, r.scheduler ? scheduler_step(&l, owner, &role) : BK_US_PER_S,
-                      since_f);
+        bool more = false;
+        atomic_bool *cue = l.api && r.scheduler ? bk_api_plan_more(l.api) : NULL;
+        if (cue)
+            atomic_store(cue, false); /* this tick plans what a request left */
+        int64_t wait = r.scheduler ? scheduler_step(&l, owner, &role, &more) : BK_US_PER_S;
+        /* finished runs matter to the planner only when it (or a request's
+         * tick, cue) has more to enqueue; otherwise it sleeps until its
+         * schedule (a bar closes, a retry or lease is due, tick_max_ms) */
+        wait_progress(l.pool, wait, more, cue, since_f);
     }
     bk_log(BK_LOG_INFO, "serve", "stopping: releasing in-flight runs");
     bk_err err = {0};

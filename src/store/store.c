@@ -144,8 +144,17 @@ void bk_store__sort_bar_series(bk_bar_series *v, size_t n)
 
 /* ---- provider budgets: the bucket arithmetic ---- */
 
+static int64_t wait_for(double missing, double rate_per_s)
+{
+    double w = missing * (double)BK_US_PER_S / rate_per_s;
+    int64_t wi = (int64_t)w;
+    if ((double)wi < w)
+        wi++;
+    return wi < 1 ? 1 : wi;
+}
+
 bool bk_store__bucket_take(double *tokens, int64_t *updated_us, double rate_per_s, double burst,
-                           int64_t now_us, int64_t *wait_us)
+                           bool reserve, int64_t now_us, int64_t *wait_us)
 {
     double t = *tokens;
     if (now_us > *updated_us) {
@@ -159,12 +168,13 @@ bool bk_store__bucket_take(double *tokens, int64_t *updated_us, double rate_per_
         *tokens = t - 1.0;
         return true;
     }
+    if (reserve) { /* taken now, due when the bucket has refilled to it */
+        *tokens = t - 1.0;
+        *wait_us = wait_for(1.0 - t, rate_per_s);
+        return true;
+    }
     *tokens = t;
-    double w = (1.0 - t) * (double)BK_US_PER_S / rate_per_s;
-    int64_t wi = (int64_t)w;
-    if ((double)wi < w)
-        wi++;
-    *wait_us = wi < 1 ? 1 : wi;
+    *wait_us = wait_for(1.0 - t, rate_per_s);
     return false;
 }
 
@@ -572,8 +582,8 @@ int bk_store_set_wait(bk_store *s, int64_t wait_ms, bk_err *err)
 
 /* ---- provider budgets ---- */
 
-int bk_store_take_token(bk_store *s, const char *provider, double rate_per_s, double burst,
-                        int64_t now_us, int64_t *wait_us, bk_err *err)
+static int take_token(bk_store *s, const char *provider, double rate_per_s, double burst,
+                      bool reserve, int64_t now_us, int64_t *wait_us, bk_err *err)
 {
     *wait_us = 0;
     if (!provider || !*provider || strlen(provider) >= BK_PROV_NAME_MAX)
@@ -581,7 +591,19 @@ int bk_store_take_token(bk_store *s, const char *provider, double rate_per_s, do
     if (!(rate_per_s > 0) || !(burst >= 1) || rate_per_s > 1e9 || burst > 1e9)
         return bk_err_set(err, BK_EINVAL, "take token: rate %g/s and burst %g must be > 0 and >= 1",
                           rate_per_s, burst);
-    return s->ops->take_token(s, provider, rate_per_s, burst, now_us, wait_us, err);
+    return s->ops->take_token(s, provider, rate_per_s, burst, reserve, now_us, wait_us, err);
+}
+
+int bk_store_take_token(bk_store *s, const char *provider, double rate_per_s, double burst,
+                        int64_t now_us, int64_t *wait_us, bk_err *err)
+{
+    return take_token(s, provider, rate_per_s, burst, false, now_us, wait_us, err);
+}
+
+int bk_store_reserve_token(bk_store *s, const char *provider, double rate_per_s, double burst,
+                           int64_t now_us, int64_t *wait_us, bk_err *err)
+{
+    return take_token(s, provider, rate_per_s, burst, true, now_us, wait_us, err);
 }
 
 /* ---- 429s received ---- */

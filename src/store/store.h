@@ -316,6 +316,13 @@ int bk_store_set_wait(bk_store *s, int64_t wait_ms, bk_err *err);
  * BEGIN IMMEDIATE; PostgreSQL: the row lock). */
 int bk_store_take_token(bk_store *s, const char *provider, double rate_per_s, double burst,
                         int64_t now_us, int64_t *wait_us, bk_err *err);
+/* The same, but the token is always taken: the bucket may go below zero, and
+ * *wait_us is how long until the token just taken is due (0 = now). One
+ * round trip per request however many workers wait for the same budget:
+ * each sleeps until its own slot instead of asking again (a worker that
+ * gives up its slot leaves the bucket that much behind, never ahead). */
+int bk_store_reserve_token(bk_store *s, const char *provider, double rate_per_s, double burst,
+                           int64_t now_us, int64_t *wait_us, bk_err *err);
 
 /* ---- 429s received ---- */
 

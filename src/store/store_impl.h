@@ -73,7 +73,7 @@ typedef struct bk_store_ops {
     int (*coverage_add)(bk_store *s, const char *symbol, bk_tf tf, const bk_ivset *covered,
                         const char *provider, int64_t now_us, bk_err *err);
     int (*take_token)(bk_store *s, const char *provider, double rate_per_s, double burst,
-                      int64_t now_us, int64_t *wait_us, bk_err *err);
+                      bool reserve, int64_t now_us, int64_t *wait_us, bk_err *err);
     int (*rate_limited_add)(bk_store *s, const char *provider, int64_t now_us, bk_err *err);
     int (*rate_limited_count)(bk_store *s, int64_t since_us, bk_prov_count **out, size_t *n,
                               bk_err *err);
@@ -124,8 +124,9 @@ void bk_store__sort_bar_series(bk_bar_series *v, size_t n);
  * (each runs it under its own lock): refill *tokens from *updated_us to
  * now_us, then take one token if there is one. Updates *tokens and
  * *updated_us (never moved backwards); returns true when a token was taken,
- * else false with *wait_us > 0. */
+ * else false with *wait_us > 0. With reserve, the token is always taken
+ * (*tokens may go below zero) and *wait_us says when it is due. */
 bool bk_store__bucket_take(double *tokens, int64_t *updated_us, double rate_per_s, double burst,
-                           int64_t now_us, int64_t *wait_us);
+                           bool reserve, int64_t now_us, int64_t *wait_us);
 
 #endif

@@ -943,7 +943,7 @@ static const char SQL_BUDGET_PUT[] =
     "UPDATE provider_budgets SET tokens = $2, updated_at = $3 WHERE provider = $1";
 
 static int budget_take(pg_store *q, const char *provider, double rate_per_s, double burst,
-                       int64_t now_us, int64_t *wait_us, bk_err *err)
+                       bool reserve, int64_t now_us, int64_t *wait_us, bk_err *err)
 {
     pg_params p = {0};
     pg_p_str(&p, provider);
@@ -965,7 +965,7 @@ static int budget_take(pg_store *q, const char *provider, double rate_per_s, dou
     double tokens = pg_c_f64(r, 0, 0);
     int64_t updated = pg_c_time(r, 0, 1);
     PQclear(r);
-    bk_store__bucket_take(&tokens, &updated, rate_per_s, burst, now_us, wait_us);
+    bk_store__bucket_take(&tokens, &updated, rate_per_s, burst, reserve, now_us, wait_us);
     pg_params u = {0};
     pg_p_str(&u, provider);
     pg_p_f64(&u, tokens);
@@ -975,13 +975,13 @@ static int budget_take(pg_store *q, const char *provider, double rate_per_s, dou
 }
 
 static int pg_take_token(bk_store *s, const char *provider, double rate_per_s, double burst,
-                         int64_t now_us, int64_t *wait_us, bk_err *err)
+                         bool reserve, int64_t now_us, int64_t *wait_us, bk_err *err)
 {
     pg_store *q = pgs(s);
     int rc = pg_begin(q, err);
     if (rc < 0)
         return rc;
-    rc = budget_take(q, provider, rate_per_s, burst, now_us, wait_us, err);
+    rc = budget_take(q, provider, rate_per_s, burst, reserve, now_us, wait_us, err);
     if (rc < 0) {
         pg_rollback(q);
         *wait_us = 0;

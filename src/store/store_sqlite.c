@@ -586,7 +586,7 @@ static int budget_read(sq_store *q, const char *provider, double *tokens, int64_
 }
 
 static int budget_take(sq_store *q, const char *provider, double rate_per_s, double burst,
-                       int64_t now_us, int64_t *wait_us, bk_err *err)
+                       bool reserve, int64_t now_us, int64_t *wait_us, bk_err *err)
 {
     sqlite3_stmt *st = sq_stmt(q, Q_BUDGET_INIT, SQL_BUDGET_INIT, err);
     if (!st)
@@ -601,7 +601,7 @@ static int budget_take(sq_store *q, const char *provider, double rate_per_s, dou
         rc = budget_read(q, provider, &tokens, &updated, err);
     if (rc < 0)
         return rc;
-    bk_store__bucket_take(&tokens, &updated, rate_per_s, burst, now_us, wait_us);
+    bk_store__bucket_take(&tokens, &updated, rate_per_s, burst, reserve, now_us, wait_us);
     st = sq_stmt(q, Q_BUDGET_PUT, SQL_BUDGET_PUT, err);
     if (!st)
         return BK_ESTORE;
@@ -612,13 +612,13 @@ static int budget_take(sq_store *q, const char *provider, double rate_per_s, dou
 }
 
 static int sq_take_token(bk_store *s, const char *provider, double rate_per_s, double burst,
-                         int64_t now_us, int64_t *wait_us, bk_err *err)
+                         bool reserve, int64_t now_us, int64_t *wait_us, bk_err *err)
 {
     sq_store *q = sq(s);
     int rc = sq_begin(q, err);
     if (rc < 0)
         return rc;
-    rc = budget_take(q, provider, rate_per_s, burst, now_us, wait_us, err);
+    rc = budget_take(q, provider, rate_per_s, burst, reserve, now_us, wait_us, err);
     if (rc < 0) {
         sq_rollback(q);
         *wait_us = 0;

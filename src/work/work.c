@@ -83,10 +83,12 @@ static int append_page(fetch_state *f, bk_page *pg, const bk_run *run, bk_anchor
 
 /* Wait for a token of the provider's budget (provider_rate_per_s), a bucket
  * in the store shared by every worker of every process using the database,
- * before one page request. 0; BK_ECANCELED when stopped while waiting;
- * with no_wait, BK_EPROV_RATE instead of waiting; a store failure becomes
- * BK_EIO, a retryable failure of the attempt (not a lost lease: the run is
- * still ours). */
+ * before one page request: the token is reserved in one round trip and the
+ * worker sleeps until it is due (no polling of the store while it waits).
+ * 0; BK_ECANCELED when stopped while waiting; with no_wait, BK_EPROV_RATE
+ * instead of waiting (nothing taken); a store failure becomes BK_EIO, a
+ * retryable failure of the attempt (not a lost lease: the run is still
+ * ours). */
 static int take_budget(bk_store *s, const bk_work_env *env, const bk_prov *p, bool no_wait,
                        bk_err *err)
 {
@@ -96,23 +98,21 @@ static int take_budget(bk_store *s, const bk_work_env *env, const bk_prov *p, bo
     if (!(rate > 0))
         return 0;
     burst = BK_MAX(1.0, burst > 0 ? burst : rate);
-    for (;;) {
-        int64_t wait_us = 0;
-        int rc = bk_store_take_token(s, p->name, rate, burst, bk_clock_now_us(), &wait_us, err);
-        if (rc) {
-            char msg[BK_ERR_MSG_MAX];
-            bk_strlcpy(msg, err->msg, sizeof msg);
-            return bk_err_set(err, BK_EIO, "provider budget: %s", msg);
-        }
-        if (wait_us <= 0)
-            return 0;
-        if (no_wait)
-            return bk_err_set(err, BK_EPROV_RATE,
-                              "%s: failing, and its next budget token is %lld ms away", p->name,
-                              (long long)(wait_us / BK_US_PER_MS));
-        if (!pause_unless_stopped(env, wait_us))
-            return BK_ECANCELED;
+    int64_t wait_us = 0, now = bk_clock_now_us();
+    int rc = no_wait ? bk_store_take_token(s, p->name, rate, burst, now, &wait_us, err)
+                     : bk_store_reserve_token(s, p->name, rate, burst, now, &wait_us, err);
+    if (rc) {
+        char msg[BK_ERR_MSG_MAX];
+        bk_strlcpy(msg, err->msg, sizeof msg);
+        return bk_err_set(err, BK_EIO, "provider budget: %s", msg);
     }
+    if (wait_us <= 0)
+        return 0;
+    if (no_wait)
+        return bk_err_set(err, BK_EPROV_RATE,
+                          "%s: failing, and its next budget token is %lld ms away", p->name,
+                          (long long)(wait_us / BK_US_PER_MS));
+    return pause_unless_stopped(env, wait_us) ? 0 : BK_ECANCELED;
 }
 
 int bk_work_fetch_page(bk_store *s, bk_prov *p, const bk_fetch_req *req, bk_page *out, bk_err *err)

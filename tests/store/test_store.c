@@ -1572,6 +1572,27 @@ static void t_take_token(void **state)
     assert_int_equal(bk_store_take_token(s, "", 2, 3, T0, &w, &err), BK_EINVAL);
 }
 
+/* Reservations: the token is always taken, the bucket goes below zero, and
+ * each caller learns when its own token is due, so waiting workers need no
+ * second round trip; a plain take still only takes a token that is there. */
+static void t_reserve_token(void **state)
+{
+    bk_store *s = ((fixture *)*state)->s;
+    const int64_t MS = BK_US_PER_MS;
+    int64_t w = -1;
+    OK(bk_store_reserve_token(s, "massive", 2, 1, T0, &w, ERR));
+    assert_int_equal(w, 0); /* the full bucket's token */
+    OK(bk_store_reserve_token(s, "massive", 2, 1, T0, &w, ERR));
+    assert_int_equal(w, 500 * MS);
+    OK(bk_store_reserve_token(s, "massive", 2, 1, T0, &w, ERR));
+    assert_int_equal(w, 1000 * MS); /* queued behind the previous reservation */
+    assert_int_equal(take(s, "massive", 2, 1, T0 + 600 * MS), 900 * MS); /* not taken */
+    OK(bk_store_reserve_token(s, "massive", 2, 1, T0 + 1500 * MS, &w, ERR));
+    assert_int_equal(w, 0);
+    OK(bk_store_reserve_token(s, "massive", 2, 1, T0 + 1500 * MS, &w, ERR));
+    assert_int_equal(w, 500 * MS);
+}
+
 /* 429s received: counted per provider since an instant, shared by every
  * connection; rows older than the keep time are pruned by the next one. */
 static void t_rate_limited(void **state)
@@ -2691,6 +2712,7 @@ static int generic_suite(const char *url)
         FX(t_bars_source),
         FX(t_commit_many_merge),
         FX(t_take_token),
+        FX(t_reserve_token),
         FX(t_rate_limited),
         FX(t_take_token_concurrent),
         FX(t_coverage_add),
