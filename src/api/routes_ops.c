@@ -317,6 +317,9 @@ int bk_route_readyz(bk_http_req *r)
     bk_http_store_put(r, s);
     if (rc)
         return bk_http_error(r, 503, "not_ready", "store not ready: %s", err.msg);
+    char why[BK_ERR_MSG_MAX];
+    if (bk_pool_failing(atomic_load(&r->api->pool), why, sizeof why))
+        return bk_http_error(r, 503, "not_ready", "the workers cannot use the store: %s", why);
     bk_buf b;
     bk_buf_init(&b);
     bk_buf_printf(&b, "{\"status\":\"ready\",\"store\":\"%s\"}", kind);

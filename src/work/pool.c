@@ -23,6 +23,12 @@
 #include <time.h>
 
 #define IDLE_POLL_US (1000 * BK_US_PER_MS) /* catch runs enqueued by other processes */
+/* A claim the store failed (a full disk, a vanished table) is retried after
+ * a back-off doubling from the first to the cap, and logged at most once per
+ * FAIL_LOG_US with the count of failures not logged. */
+#define CLAIM_BACKOFF_MIN_US (20 * BK_US_PER_MS)
+#define CLAIM_BACKOFF_MAX_US (5 * BK_US_PER_S)
+#define FAIL_LOG_US          (10 * BK_US_PER_S)
 
 typedef struct slot {
     struct bk_pool *pool;
@@ -52,6 +58,11 @@ struct bk_pool {
     char (*run_ids)[BK_ID_MAX]; /* n_slots × batch entries, the slots' run_ids */
     pthread_t hb_thread;
     bool hb_started;
+    /* claims failing for the store's reasons (guarded by lock) */
+    int n_failing;                 /* slots whose last claim failed */
+    char fail_msg[BK_ERR_MSG_MAX]; /* the latest failure */
+    int64_t fail_logged_us;        /* monotonic time of the last log line */
+    long fail_unlogged;            /* failures since then */
 };
 
 static void timed_wait(pthread_cond_t *c, pthread_mutex_t *m, int64_t timeout_us)
@@ -79,6 +90,46 @@ static bk_store *open_store(bk_pool *p, const char *who)
         backoff = BK_MIN(backoff * 2, 5 * BK_US_PER_S);
     }
     return NULL;
+}
+
+/* A slot's claim failed (or, ok, succeeded or found nothing) for the
+ * store's reasons: track the failing slots for readiness and log at most
+ * once per FAIL_LOG_US. */
+static void note_claim(bk_pool *p, slot *sl, bool *failing, bool ok, const char *msg)
+{
+    pthread_mutex_lock(&p->lock);
+    if (ok) {
+        p->n_failing -= *failing;
+        *failing = false;
+        pthread_mutex_unlock(&p->lock);
+        return;
+    }
+    p->n_failing += !*failing;
+    *failing = true;
+    bk_strlcpy(p->fail_msg, msg, sizeof p->fail_msg);
+    int64_t now = bk_clock_mono_us();
+    long unlogged = -1;
+    if (p->fail_logged_us == 0 || now - p->fail_logged_us >= FAIL_LOG_US) {
+        unlogged = p->fail_unlogged;
+        p->fail_unlogged = 0;
+        p->fail_logged_us = now;
+    } else {
+        p->fail_unlogged++;
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (unlogged >= 0)
+        bk_log(BK_LOG_WARN, "work",
+               "claim failed owner=%s failing_workers=%d suppressed=%ld error=\"%s\"", sl->owner,
+               p->n_failing, unlogged, msg);
+}
+
+/* Wait backoff_us unless woken or stopped. */
+static void pause_claims(bk_pool *p, uint64_t seen_seq, int64_t backoff_us)
+{
+    pthread_mutex_lock(&p->lock);
+    if (p->wake_seq == seen_seq && !atomic_load(&p->stop))
+        timed_wait(&p->wake, &p->lock, backoff_us);
+    pthread_mutex_unlock(&p->lock);
 }
 
 /* Sleep until woken, or until the next run could become claimable. */
@@ -238,6 +289,8 @@ static void *worker_main(void *arg)
     bk_pool *p = sl->pool;
     bk_store *s = open_store(p, sl->owner);
     bk_run *runs = bk_xmalloc(p->batch * sizeof *runs);
+    int64_t backoff = 0;
+    bool failing = false;
     while (s && !atomic_load(&p->stop)) {
         pthread_mutex_lock(&p->lock);
         uint64_t seq = p->wake_seq;
@@ -248,21 +301,27 @@ static void *worker_main(void *arg)
         int rc;
         if (p->batch == 1) {
             rc = bk_store_run_claim(s, sl->owner, now, lease, &runs[0], &err);
-            if (rc == 0) {
-                run_claimed(p, sl, s, &runs[0]);
-                continue;
-            }
         } else {
             rc = bk_store_runs_claim_many(s, sl->owner, now, lease, runs, p->batch, &k, &err);
-            if (rc == 0 && k > 0) {
-                run_batch(p, sl, s, runs, k);
-                continue;
-            }
-            if (rc == 0)
+            if (rc == 0 && k == 0)
                 rc = BK_ENOENT;
         }
-        if (rc != BK_ENOENT)
-            bk_log(BK_LOG_WARN, "work", "claim failed owner=%s error=\"%s\"", sl->owner, err.msg);
+        if (failing || rc != BK_ENOENT)
+            note_claim(p, sl, &failing, rc == 0 || rc == BK_ENOENT, err.msg);
+        if (rc == 0) {
+            backoff = 0;
+            if (p->batch == 1)
+                run_claimed(p, sl, s, &runs[0]);
+            else
+                run_batch(p, sl, s, runs, k);
+            continue;
+        }
+        if (rc != BK_ENOENT) { /* the store failed: back off, do not spin */
+            backoff = backoff ? BK_MIN(backoff * 2, CLAIM_BACKOFF_MAX_US) : CLAIM_BACKOFF_MIN_US;
+            pause_claims(p, seq, backoff);
+            continue;
+        }
+        backoff = 0;
         idle_wait(p, s, seq);
     }
     free(runs);
@@ -344,6 +403,18 @@ int bk_pool_start(bk_pool **out, const bk_pool_opts *opts, bk_err *err)
     p->hb_started = true;
     *out = p;
     return 0;
+}
+
+bool bk_pool_failing(bk_pool *p, char *why, size_t cap)
+{
+    if (!p)
+        return false;
+    pthread_mutex_lock(&p->lock);
+    bool failing = p->n_failing > 0;
+    if (failing && why)
+        bk_strlcpy(why, p->fail_msg, cap);
+    pthread_mutex_unlock(&p->lock);
+    return failing;
 }
 
 void bk_pool_wake(bk_pool *p)

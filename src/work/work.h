@@ -119,6 +119,10 @@ int bk_pool_start(bk_pool **out, const bk_pool_opts *opts, bk_err *err);
  * nothing, wait_progress just waits, counts are zero. */
 /* New runs were enqueued: wake idle workers. Any thread. */
 void bk_pool_wake(bk_pool *p);
+/* True while some worker's last claim failed for the store's reasons (a full
+ * disk, a lost database), with the latest error in why (cap bytes, may be
+ * NULL): the process cannot do its work, so it is not ready. */
+bool bk_pool_failing(bk_pool *p, char *why, size_t cap);
 /* Wait until a worker finishes a run or timeout_us passes. Any thread. */
 void bk_pool_wait_progress(bk_pool *p, int64_t timeout_us);
 /* Runs finished by this pool so far, and how many were dead-lettered. */

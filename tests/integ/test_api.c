@@ -535,6 +535,62 @@ static void test_busy_store(void **state)
     srv_stop(&s);
 }
 
+static size_t log_count(const srv *s, const char *what)
+{
+    FILE *f = fopen(s->log, "r");
+    size_t n = 0;
+    char line[2048];
+    while (f && fgets(line, sizeof line, f))
+        n += strstr(line, what) != NULL;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/* Workers whose claims the store fails (here the queue's table is gone; a
+ * full disk alike) back off instead of spinning, log once per ten seconds
+ * with a count of what they did not log, and /readyz says not ready. */
+static void test_failing_claims(void **state)
+{
+    (void)state;
+    if (getenv("BK_TEST_DB_URL"))
+        skip(); /* the table is dropped through SQLite */
+    const char *args[] = {"--set", "workers=4", NULL};
+    srv s;
+    srv_start(&s, args, NULL);
+    resp r = expect(&s, "GET", "/readyz", NULL, NULL, 200);
+    resp_free(&r);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(s.db, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "DROP TABLE job_runs", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    for (int i = 0;; i++) { /* the workers' next claims fail */
+        r = http_req(&s, "GET", "/readyz", NULL, NULL, NULL);
+        long st = r.status;
+        bool says = r.body && strstr(r.body, "workers cannot use the store");
+        resp_free(&r);
+        if (st == 503 && says)
+            break;
+        if (i == 400)
+            fail_msg("/readyz never said the workers fail (%ld)", st);
+        nap_ms(25);
+    }
+    size_t before = log_count(&s, "claim failed");
+    for (int i = 0; i < 40; i++) /* two seconds of failing claims */
+        nap_ms(50);
+    size_t after = log_count(&s, "claim failed");
+    if (after - before > 1) /* spinning claims logged thousands of lines a second */
+        fail_msg("%zu claim-failed lines in 2 s", after - before);
+    assert_true(before >= 1);
+    kill(s.pid, SIGKILL); /* its store is broken on purpose: no clean stop to check */
+    bk_t_wait(s.pid);
+    bk_t_rmtree(s.dir);
+    free(s.dir);
+    free(s.db);
+    free(s.port_file);
+    free(s.log);
+}
+
 /* ---- bad input ---- */
 
 static void test_bad_input(void **state)
@@ -794,6 +850,7 @@ int main(void)
         cmocka_unit_test(test_fetch_bars),           cmocka_unit_test(test_operations),
         cmocka_unit_test(test_cross_process_events), cmocka_unit_test(test_web_endpoints),
         cmocka_unit_test(test_hostile_clients),      cmocka_unit_test(test_busy_store),
+        cmocka_unit_test(test_failing_claims),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
