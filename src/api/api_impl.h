@@ -7,6 +7,8 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
+
+#define BK_API_ANON_RING 1024 /* anon_defs_per_hour at most */
 #include <stdbool.h>
 
 #include "api/api.h"
@@ -58,6 +60,10 @@ struct bk_api {
     int n_sse;
     atomic_bool stopping;
     atomic_bool plan_more; /* a tick of a request left slices to plan (the scheduler's cue) */
+    /* definitions created by anon-key calls in the last hour (a ring of
+     * creation instants, oldest first at anon_head), guarded by db_lock */
+    int64_t anon_created[BK_API_ANON_RING];
+    int anon_head, anon_n;
     pthread_t ticker;
     bool ticker_started;
     /* change listener (listen.c), PostgreSQL only */

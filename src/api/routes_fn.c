@@ -278,6 +278,76 @@ static void render_ensure(bk_jw *w, const bk_def *d, const bk_tick_stats *t,
     bk_jw_obj_end(w);
 }
 
+/* May an anon-key call create one more definition now? Counts the ring of
+ * the last hour's creations; on yes, records this one. 0, or the seconds
+ * until it may (the oldest creation leaves the hour). */
+static int64_t anon_create_slot(bk_api *a, int64_t now_us)
+{
+    const int64_t limit = a->opts.conf->anon_defs_per_hour;
+    int64_t wait_s = 0;
+    pthread_mutex_lock(&a->db_lock);
+    while (a->anon_n > 0 && a->anon_created[a->anon_head] <= now_us - BK_US_PER_HOUR) {
+        a->anon_head = (a->anon_head + 1) % BK_API_ANON_RING;
+        a->anon_n--;
+    }
+    if (a->anon_n >= limit) {
+        int64_t oldest = limit > 0 ? a->anon_created[a->anon_head] : now_us;
+        wait_s = BK_MAX(1, (oldest + BK_US_PER_HOUR - now_us + BK_US_PER_S - 1) / BK_US_PER_S);
+    } else {
+        a->anon_created[(a->anon_head + a->anon_n) % BK_API_ANON_RING] = now_us;
+        a->anon_n++;
+    }
+    pthread_mutex_unlock(&a->db_lock);
+    return wait_s;
+}
+
+/* An anon-key ensure-coverage: its window and priority are cut to the
+ * anon bounds; an existing definition is used as it is (never raised: what
+ * a service call set stays); a new one counts against the creations per
+ * hour and the total. 0 with *d ready to plan, or 0 with *done set when it
+ * answered a 429 itself (what to return in *mhd), or a store error. */
+static int anon_definition(bk_http_req *r, bk_store *s, bk_def *d, int64_t now, bool *done,
+                           int *mhd, bk_err *err)
+{
+    const bk_conf *c = r->api->opts.conf;
+    *done = false;
+    d->window_days =
+        (int32_t)BK_MIN(d->window_days, c->anon_max_window[bk_tf_intraday(d->tf) ? 0 : 1]);
+    d->priority = (int32_t)BK_MIN(d->priority, c->anon_max_priority);
+    bk_def old;
+    int rc = bk_store_def_get(s, d->symbol, d->tf, d->type, &old, err);
+    if (rc == 0) {
+        *d = old;
+        return 0;
+    }
+    if (rc != BK_ENOENT)
+        return rc;
+    bk_def *all = NULL;
+    size_t n = 0;
+    if ((rc = bk_store_def_list(s, false, &all, &n, err)) != 0)
+        return rc;
+    free(all);
+    if ((int64_t)n >= c->anon_max_definitions) {
+        r->retry_after_s = 3600;
+        *done = true;
+        *mhd =
+            bk_http_error(r, 429, "too_many_definitions",
+                          "%zu definitions: the anon key creates no more (the service key may)", n);
+        return 0;
+    }
+    int64_t wait_s = anon_create_slot(r->api, now);
+    if (wait_s > 0) {
+        r->retry_after_s = (int)BK_MIN(wait_s, 3600);
+        *done = true;
+        *mhd =
+            bk_http_error(r, 429, "rate_limited",
+                          "the anon key created %lld definitions in the last hour; retry in %lld s",
+                          (long long)c->anon_defs_per_hour, (long long)wait_s);
+        return 0;
+    }
+    return bk_store_def_put(s, d, BK_PUT_RAISE, NULL, now, err);
+}
+
 int bk_route_ensure_coverage(bk_http_req *r)
 {
     bk_ensure_req q;
@@ -304,7 +374,17 @@ int bk_route_ensure_coverage(bk_http_req *r)
         bk_http_store_put(r, s);
         return bk_http_error(r, 404, "unknown_symbol", "%s", err.msg);
     }
-    rc = bk_store_def_put(s, &d, BK_PUT_RAISE, NULL, now, &err);
+    if (r->granted == BK_ACCESS_SERVICE) {
+        rc = bk_store_def_put(s, &d, BK_PUT_RAISE, NULL, now, &err);
+    } else {
+        bool done = false;
+        int mhd = MHD_YES;
+        rc = anon_definition(r, s, &d, now, &done, &mhd, &err);
+        if (rc == 0 && done) {
+            bk_http_store_put(r, s);
+            return mhd;
+        }
+    }
     if (rc == 0)
         rc = bk_plan_tick(s, &o->plan, &d, now, "ensure-coverage", &t, &err);
     if (rc == 0 && t.enqueued)

@@ -59,7 +59,12 @@ typedef struct bk_conf {
     int64_t http_head_timeout_s; /* idle timeout while a request head arrives */
     int64_t http_max_per_client; /* connections from one address */
     int64_t http_store_wait_ms;  /* lock wait of the API's store connections */
-    int64_t sse_keepalive_s;     /* comment line on idle event streams */
+    /* what an anon-key ensure-coverage may do (the service key is unbounded) */
+    int64_t anon_max_window[2]; /* days: intraday, daily */
+    int64_t anon_max_priority;
+    int64_t anon_defs_per_hour;   /* creations per hour, per process */
+    int64_t anon_max_definitions; /* no creation past this many definitions */
+    int64_t sse_keepalive_s;      /* comment line on idle event streams */
     int64_t sse_max_clients;
     int64_t sse_queue; /* events queued per client before it is dropped */
     int64_t sse_ring;  /* events kept for Last-Event-ID replay */

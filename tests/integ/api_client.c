@@ -152,6 +152,9 @@ resp http_req(const srv *s, const char *method, const char *path, const char *bo
     curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
     if (ct)
         snprintf(r.content_type, sizeof r.content_type, "%s", ct);
+    struct curl_header *ra = NULL;
+    if (curl_easy_header(c, "Retry-After", 0, CURLH_HEADER, -1, &ra) == CURLHE_OK && ra)
+        snprintf(r.retry_after, sizeof r.retry_after, "%s", ra->value);
     r.body = k.data ? k.data : strdup("");
     r.json = json_loads(r.body, 0, NULL);
     curl_slist_free_all(h);

@@ -591,6 +591,64 @@ static void test_failing_claims(void **state)
     free(s.log);
 }
 
+/* The anon key's ensure-coverage is bounded: window and priority cut to
+ * the anon maxima, an existing definition left as the service key set it,
+ * creations per hour and the total capped with 429 and Retry-After. */
+static void test_anon_bounds(void **state)
+{
+    (void)state;
+    const char *args[] = {
+        "--set", "anon_defs_per_hour=3", "--set", "anon_max_definitions=5", "--set", "workers=0",
+        NULL};
+    srv s;
+    srv_start(&s, args, key_env);
+    const char *anon[] = {"Authorization: Bearer " ANON, JSON_CT, NULL};
+    const char *E = "/functions/v1/ensure-coverage";
+    resp r = expect(&s, "POST", E,
+                    "{\"symbol\":\"AAPL\",\"timeframe\":\"1m\",\"window_days\":36500,"
+                    "\"priority\":1000000}",
+                    anon, 200);
+    assert_int_equal(json_integer_value(get(r.json, "window_days")), 60);
+    assert_int_equal(json_integer_value(get(r.json, "priority")), 200);
+    resp_free(&r);
+    r = expect(&s, "POST", E,
+               "{\"symbol\":\"MSFT\",\"timeframe\":\"1h\",\"window_days\":400,\"priority\":500}",
+               svc_hdrs, 200); /* the service key is not bounded */
+    assert_int_equal(json_integer_value(get(r.json, "window_days")), 400);
+    resp_free(&r);
+    r = expect(&s, "POST", E,
+               "{\"symbol\":\"MSFT\",\"timeframe\":\"1h\",\"window_days\":3,\"priority\":1}", anon,
+               200); /* neither lowered nor raised by the anon key */
+    assert_int_equal(json_integer_value(get(r.json, "window_days")), 400);
+    assert_int_equal(json_integer_value(get(r.json, "priority")), 500);
+    resp_free(&r);
+    const char *more[] = {"IBM", "ORCL", "CSCO"};
+    for (int i = 0; i < 3; i++) {
+        char body[96];
+        snprintf(body, sizeof body, "{\"symbol\":\"%s\",\"timeframe\":\"1h\"}", more[i]);
+        r = http_req(&s, "POST", E, body, anon, NULL);
+        if (i < 2) { /* the hour's third and fourth creation: AAPL was the first */
+            assert_int_equal(r.status, 200);
+        } else {
+            assert_int_equal(r.status, 429);
+            assert_string_equal(json_string_value(get(r.json, "code")), "rate_limited");
+            assert_true(atoi(r.retry_after) > 0);
+        }
+        resp_free(&r);
+    }
+    r = expect(&s, "POST", E, "{\"symbol\":\"NFLX\",\"timeframe\":\"1h\"}", svc_hdrs, 200);
+    resp_free(&r); /* five definitions now: the anon key creates no more */
+    r = http_req(&s, "POST", E, "{\"symbol\":\"AMD\",\"timeframe\":\"d1\"}", anon, NULL);
+    assert_int_equal(r.status, 429);
+    assert_string_equal(json_string_value(get(r.json, "code")), "too_many_definitions");
+    assert_string_equal(r.retry_after, "3600");
+    resp_free(&r);
+    r = expect(&s, "GET", "/functions/v1/watchlist", NULL, svc_hdrs, 200);
+    assert_int_equal(json_array_size(get(r.json, "definitions")), 5);
+    resp_free(&r);
+    srv_stop(&s);
+}
+
 /* ---- bad input ---- */
 
 static void test_bad_input(void **state)
@@ -850,7 +908,7 @@ int main(void)
         cmocka_unit_test(test_fetch_bars),           cmocka_unit_test(test_operations),
         cmocka_unit_test(test_cross_process_events), cmocka_unit_test(test_web_endpoints),
         cmocka_unit_test(test_hostile_clients),      cmocka_unit_test(test_busy_store),
-        cmocka_unit_test(test_failing_claims),
+        cmocka_unit_test(test_failing_claims),       cmocka_unit_test(test_anon_bounds),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
