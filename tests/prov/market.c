@@ -53,12 +53,12 @@ typedef struct ask {
     enum prov_kind prov;
     char sym[64];
     bk_tf tf;
-    int64_t lo, hi;    /* stamps in [lo, hi) */
-    int64_t start;     /* first label of the page (pagination), INT64_MIN = from lo */
-    size_t limit;      /* bars per page (paginated APIs) */
-    bool history;      /* Tradier /markets/history */
-    char path[1024];   /* for Massive's next_url */
-    char query[1024];  /* the query without the cursor, for next_url */
+    int64_t lo, hi;   /* stamps in [lo, hi) */
+    int64_t start;    /* first label of the page (pagination), INT64_MIN = from lo */
+    size_t limit;     /* bars per page (paginated APIs) */
+    bool history;     /* Tradier /markets/history */
+    char path[1024];  /* for Massive's next_url */
+    char query[1024]; /* the query without the cursor, for next_url */
 } ask;
 
 typedef struct bars {
@@ -185,8 +185,8 @@ static int draw_fault(mk *m, const fx_req *req, uint64_t *h)
     *h = bk_mix64(bk_mix64(m->o.seed ^ key) ^ occurrence(m, key));
     if (!(bk_unit(*h) < atomic_load(&m->rate)))
         return -1;
-    unsigned kinds = m->o.fault_kinds & MK_FAULT_ALL ? m->o.fault_kinds & MK_FAULT_ALL
-                                                     : MK_FAULT_ALL;
+    unsigned kinds =
+        m->o.fault_kinds & MK_FAULT_ALL ? m->o.fault_kinds & MK_FAULT_ALL : MK_FAULT_ALL;
     unsigned pick = (unsigned)(bk_mix64(*h ^ 1) % (unsigned)__builtin_popcount(kinds));
     for (int f = 0; f < MK_FAULT__N; f++)
         if ((kinds & (1u << f)) && pick-- == 0)
@@ -287,8 +287,8 @@ static bool read_token(const char *s, int64_t *out)
  * inclusive, as ms or dates. */
 static bool read_massive(const fx_req *req, ask *a)
 {
-    static const char *const spans[BK_TF__N] = {"1/minute",  "5/minute", "15/minute", "30/minute",
-                                                "1/hour",    "4/hour",   "1/day",     "1/week"};
+    static const char *const spans[BK_TF__N] = {"1/minute", "5/minute", "15/minute", "30/minute",
+                                                "1/hour",   "4/hour",   "1/day",     "1/week"};
     char mult[8], span[16], from[32], to[32], ms[32];
     if (sscanf(req->path, "/v2/aggs/ticker/%63[^/]/range/%7[^/]/%15[^/]/%31[^/]/%31[^/]", a->sym,
                mult, span, from, to) != 5)
@@ -375,8 +375,7 @@ static bool read_tradier(const fx_req *req, ask *a)
     const char *sym = fx_param(req, "symbol"), *s = fx_param(req, "start"),
                *e = fx_param(req, "end");
     a->history = strcmp(req->path, "/v1/markets/history") == 0;
-    if (!sym || !s || !e ||
-        !tf_of(a->history ? hist : ts, fx_param(req, "interval"), &a->tf))
+    if (!sym || !s || !e || !tf_of(a->history ? hist : ts, fx_param(req, "interval"), &a->tf))
         return false;
     bk_strlcpy(a->sym, sym, sizeof a->sym);
     if (a->history) {
@@ -418,6 +417,9 @@ static bool read_ask(const mk *m, const fx_req *req, ask *a)
     }
     if (ok && a->limit > m->o.page_size)
         a->limit = m->o.page_size;
+    /* Massive's limit counts base aggregates: minutes of intraday bars */
+    if (ok && a->prov == P_MASSIVE && bk_tf_intraday(a->tf))
+        a->limit = BK_MAX(1, a->limit / (size_t)(bk_tf_step_us(a->tf) / BK_US_PER_MIN));
     return ok;
 }
 
@@ -430,7 +432,8 @@ static void put_num(bk_buf *b, const char *sep, double x)
 
 static void write_massive(const ask *a, const bars *bs, const char *base, bk_buf *b)
 {
-    bk_buf_printf(b, "{\"ticker\":\"%s\",\"queryCount\":%zu,\"resultsCount\":%zu,\"adjusted\":true,",
+    bk_buf_printf(b,
+                  "{\"ticker\":\"%s\",\"queryCount\":%zu,\"resultsCount\":%zu,\"adjusted\":true,",
                   a->sym, bs->n, bs->n);
     if (bs->n) { /* no data: the results key is left out */
         bk_buf_puts(b, "\"results\":[");
@@ -438,8 +441,9 @@ static void write_massive(const ask *a, const bars *bs, const char *base, bk_buf
             const bk_bar *r = &bs->v[i];
             /* odd bars' volume in exponent form, as Massive sometimes sends */
             bk_buf_printf(b, i % 2 ? "%s{\"v\":%.15e" : "%s{\"v\":%.0f", i ? "," : "", r->volume);
-            bk_buf_printf(b, ",\"vw\":%.4f,\"o\":%.2f,\"c\":%.2f,\"h\":%.2f,\"l\":%.2f,\"t\":%" PRId64
-                             ",\"n\":%zu}",
+            bk_buf_printf(b,
+                          ",\"vw\":%.4f,\"o\":%.2f,\"c\":%.2f,\"h\":%.2f,\"l\":%.2f,\"t\":%" PRId64
+                          ",\"n\":%zu}",
                           (r->high + r->low) / 2, r->open, r->close, r->high, r->low,
                           bs->stamp[i] / BK_US_PER_MS, i + 1);
         }
@@ -480,8 +484,8 @@ static void yahoo_arrays(const bars *bs, bool nulls, bk_buf *b)
     static const char *const keys[5] = {"open", "high", "low", "close", "volume"};
     bk_buf_puts(b, "\"timestamp\":[");
     for (size_t i = 0; i < bs->n; i++) {
-        bool eod = nulls && (i + 1 == bs->n || bk_cal_ny_day(bs->stamp[i + 1]) !=
-                                                   bk_cal_ny_day(bs->stamp[i]));
+        bool eod = nulls && (i + 1 == bs->n ||
+                             bk_cal_ny_day(bs->stamp[i + 1]) != bk_cal_ny_day(bs->stamp[i]));
         bk_buf_printf(b, "%s%" PRId64, i ? "," : "", bs->stamp[i] / BK_US_PER_S);
         if (eod)
             bk_buf_printf(b, ",%" PRId64, bs->stamp[i] / BK_US_PER_S + 20 * 60 * 60);
@@ -492,8 +496,8 @@ static void yahoo_arrays(const bars *bs, bool nulls, bk_buf *b)
         for (size_t i = 0; i < bs->n; i++) {
             const bk_bar *r = &bs->v[i];
             double x[5] = {r->open, r->high, r->low, r->close, r->volume};
-            bool eod = nulls && (i + 1 == bs->n || bk_cal_ny_day(bs->stamp[i + 1]) !=
-                                                       bk_cal_ny_day(bs->stamp[i]));
+            bool eod = nulls && (i + 1 == bs->n ||
+                                 bk_cal_ny_day(bs->stamp[i + 1]) != bk_cal_ny_day(bs->stamp[i]));
             bk_buf_printf(b, k == 4 ? "%s%.0f" : "%s%.2f", i ? "," : "", x[k]);
             if (eod)
                 bk_buf_puts(b, ",null");

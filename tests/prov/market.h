@@ -51,11 +51,11 @@ enum mk_fault {
 typedef struct mk_served {
     const char *provider; /* "massive", "alpaca", "yahoo", "finnhub", "tradier" */
     const char *symbol;
-    bk_tf tf;          /* the native timeframe asked for */
-    int64_t lo, hi;    /* the stamps asked for, [lo, hi) */
-    size_t n_bars;     /* bars in the answer (before a fault spoiled it) */
-    int fault;         /* the mk_fault served, or -1 */
-    bool unknown;      /* the symbol is unknown */
+    bk_tf tf;       /* the native timeframe asked for */
+    int64_t lo, hi; /* the stamps asked for, [lo, hi) */
+    size_t n_bars;  /* bars in the answer (before a fault spoiled it) */
+    int fault;      /* the mk_fault served, or -1 */
+    bool unknown;   /* the symbol is unknown */
 } mk_served;
 
 typedef void (*mk_observe_fn)(void *ctx, const mk_served *s);
@@ -66,7 +66,9 @@ typedef struct mk_opts {
     uint64_t seed;           /* fault draws */
     int timeout_ms;          /* how long a timeout fault stalls */
     int retry_after_s;       /* Retry-After of a 429 fault */
-    size_t page_size;        /* bars per page of the paginated APIs (Massive, Alpaca) */
+    size_t page_size;        /* page size of the paginated APIs: Alpaca bars; Massive base
+                              * aggregates, as it counts its limit (minutes of intraday
+                              * bars: 300 is 10 bars of 30m) */
     const char *unknown_pfx; /* symbols starting with it are unknown ("ZZZ") */
     mk_observe_fn observe;   /* called for every answer (NULL = none), on the server's threads */
     void *observe_ctx;
@@ -74,12 +76,12 @@ typedef struct mk_opts {
 
 /* What was served so far. */
 typedef struct mk_counts {
-    long requests;           /* every request, faults included */
-    long bars;               /* bars served in answers that were not faults */
-    long pages;              /* answers with bars */
-    long empty;              /* answers without bars (no data in the range) */
-    long unknown;            /* answers for an unknown symbol */
-    long bad;                /* requests the market could not read (400) */
+    long requests; /* every request, faults included */
+    long bars;     /* bars served in answers that were not faults */
+    long pages;    /* answers with bars */
+    long empty;    /* answers without bars (no data in the range) */
+    long unknown;  /* answers for an unknown symbol */
+    long bad;      /* requests the market could not read (400) */
     long faults[MK_FAULT__N];
 } mk_counts;
 

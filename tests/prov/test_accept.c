@@ -58,7 +58,7 @@
 #define WORKERS     4
 #define FAULT_RATE  0.3
 #define TIMEOUT_MS  300 /* the adapters' request timeout; a timeout fault stalls longer */
-#define PAGE_SIZE   100 /* bars per page of the paginated APIs */
+#define PAGE_SIZE   300 /* Alpaca: bars per page; Massive: minutes (10 bars of 30m) */
 #define PHASE_LIMIT (60 * BK_US_PER_S)
 
 /* One provider configuration and the timeframes it serves under it. */
@@ -80,18 +80,66 @@ typedef struct pconf {
 #define B(tf)    (1u << (tf))
 
 static const pconf confs[] = {
-    {"massive", "massive", bk_massive_new, NULL, "split", ALL_TF, B(BK_TF_1H) | B(BK_TF_4H),
-     {"AAPL", "AMD"}, "ZZZMA", BK_TF_D1},
-    {"alpaca", "alpaca (sip, raw)", bk_alpaca_new, "sip", "raw", ALL_TF,
-     B(BK_TF_1H) | B(BK_TF_4H), {"MSFT", "INTC"}, "ZZZAL", BK_TF_D1},
-    {"yahoo", "yahoo", bk_yahoo_new, NULL, NULL, ALL_TF, B(BK_TF_4H), {"NVDA", "QCOM"}, "ZZZYA",
+    {"massive",
+     "massive",
+     bk_massive_new,
+     NULL,
+     "split",
+     ALL_TF,
+     B(BK_TF_1H) | B(BK_TF_4H),
+     {"AAPL", "AMD"},
+     "ZZZMA",
      BK_TF_D1},
-    {"finnhub", "finnhub (raw: intraday)", bk_finnhub_new, NULL, "raw", INTRADAY,
-     B(BK_TF_1H) | B(BK_TF_4H), {"AMZN", "ORCL"}, "ZZZFR", BK_TF_15M},
-    {"finnhub", "finnhub (split: d1, w1)", bk_finnhub_new, NULL, "split", DAILY, 0,
-     {"META", "IBM"}, "ZZZFS", BK_TF_D1},
-    {"tradier", "tradier", bk_tradier_new, NULL, NULL, ALL_TF,
-     B(BK_TF_30M) | B(BK_TF_1H) | B(BK_TF_4H), {"TSLA", "CSCO"}, "ZZZTR", BK_TF_D1},
+    {"alpaca",
+     "alpaca (sip, raw)",
+     bk_alpaca_new,
+     "sip",
+     "raw",
+     ALL_TF,
+     B(BK_TF_1H) | B(BK_TF_4H),
+     {"MSFT", "INTC"},
+     "ZZZAL",
+     BK_TF_D1},
+    {"yahoo",
+     "yahoo",
+     bk_yahoo_new,
+     NULL,
+     NULL,
+     ALL_TF,
+     B(BK_TF_4H),
+     {"NVDA", "QCOM"},
+     "ZZZYA",
+     BK_TF_D1},
+    {"finnhub",
+     "finnhub (raw: intraday)",
+     bk_finnhub_new,
+     NULL,
+     "raw",
+     INTRADAY,
+     B(BK_TF_1H) | B(BK_TF_4H),
+     {"AMZN", "ORCL"},
+     "ZZZFR",
+     BK_TF_15M},
+    {"finnhub",
+     "finnhub (split: d1, w1)",
+     bk_finnhub_new,
+     NULL,
+     "split",
+     DAILY,
+     0,
+     {"META", "IBM"},
+     "ZZZFS",
+     BK_TF_D1},
+    {"tradier",
+     "tradier",
+     bk_tradier_new,
+     NULL,
+     NULL,
+     ALL_TF,
+     B(BK_TF_30M) | B(BK_TF_1H) | B(BK_TF_4H),
+     {"TSLA", "CSCO"},
+     "ZZZTR",
+     BK_TF_D1},
 };
 #define N_CONF (sizeof confs / sizeof confs[0])
 
@@ -169,8 +217,8 @@ static bk_store *open_store(void)
 
 static void put_def(bk_store *s, const char *sym, bk_tf tf, int32_t days)
 {
-    bk_def d = {.type = BK_JOB_HISTORICAL, .tf = tf, .window_days = days,
-                .priority = 10, .enabled = true};
+    bk_def d = {
+        .type = BK_JOB_HISTORICAL, .tf = tf, .window_days = days, .priority = 10, .enabled = true};
     bk_strlcpy(d.symbol, sym, sizeof d.symbol);
     bk_err err = {0};
     if (bk_store_def_put(s, &d, BK_PUT_SET, NULL, g_now, &err))
@@ -270,15 +318,16 @@ static void check_values(const char *who, const char *sym, bk_tf tf, const store
         bk_bar want;
         char t[BK_TIME_STR_MAX];
         if (st->v[i].ts_us != exp[i])
-            fail_msg("%s %s %s: stored bar %zu is %s, the market's is %s", who, sym,
-                     bk_tf_name(tf), i, bk_time_format(st->v[i].ts_us, t),
+            fail_msg("%s %s %s: stored bar %zu is %s, the market's is %s", who, sym, bk_tf_name(tf),
+                     i, bk_time_format(st->v[i].ts_us, t),
                      bk_time_format(exp[i], (char[BK_TIME_STR_MAX]){0}));
         assert_true(mk_bar(sym, tf, exp[i], &want));
         if (!same_bar(&st->v[i], &want))
-            fail_msg("%s %s %s %s: stored %.2f/%.2f/%.2f/%.2f/%.0f, served %.2f/%.2f/%.2f/%.2f/%.0f",
-                     who, sym, bk_tf_name(tf), bk_time_format(exp[i], t), st->v[i].open,
-                     st->v[i].high, st->v[i].low, st->v[i].close, st->v[i].volume, want.open,
-                     want.high, want.low, want.close, want.volume);
+            fail_msg(
+                "%s %s %s %s: stored %.2f/%.2f/%.2f/%.2f/%.0f, served %.2f/%.2f/%.2f/%.2f/%.0f",
+                who, sym, bk_tf_name(tf), bk_time_format(exp[i], t), st->v[i].open, st->v[i].high,
+                st->v[i].low, st->v[i].close, st->v[i].volume, want.open, want.high, want.low,
+                want.close, want.volume);
     }
     if (st->n != n_exp)
         fail_msg("%s %s %s: %zu bars stored, the market served %zu for the covered time", who, sym,
@@ -331,8 +380,10 @@ static size_t check_series(bk_store *s, const bk_plan_cfg *pc, const pconf *c, c
     bk_ivset_init(&gaps);
     bk_ivset_init(&empty);
     bk_plan_gaps(pc, &d, &ser[0].covered, g_now, &gaps);
-    if (gaps.n)
+    if (gaps.n) {
+        dump_runs(s, sym, tf);
         fail_msg("%s %s %s: %zu gaps left", c->label, sym, bk_tf_name(tf), gaps.n);
+    }
     if (bk_plan_confirmed_empty(s, pc, &d, &ser[0].covered, g_now, &empty, &n_empty, &err))
         fail_msg("confirmed empty: %s", err.msg);
     if (n_empty)
@@ -452,9 +503,8 @@ static void phase_run(phase *ph)
     put_def(ph->s, ph->c->unknown, ph->c->unknown_tf, UNKNOWN_DAYS);
     bk_pool *pool = NULL;
     bk_pool_opts po = {.db_url = g_db, .threads = WORKERS};
-    po.env = (bk_work_env){.prov = bk_provset_primary(ph->ps, BK_TF_D1),
-                           .provs = ph->ps,
-                           .conf = &ph->conf};
+    po.env = (bk_work_env){
+        .prov = bk_provset_primary(ph->ps, BK_TF_D1), .provs = ph->ps, .conf = &ph->conf};
     bk_err err = {0};
     if (bk_pool_start(&pool, &po, &err))
         fail_msg("pool: %s", err.msg);
@@ -551,12 +601,11 @@ static void print_totals(void)
 {
     for (int k = 0; k < 2; k++) {
         const totals *t = &g_tot[k];
-        printf("%s: %ld series, %ld requests, %ld bars served, %ld stored, faults:", k ? "faulted" : "clean",
-               t->cells, t->requests, t->served, t->stored);
+        printf("%s: %ld series, %ld requests, %ld bars served, %ld stored, faults:",
+               k ? "faulted" : "clean", t->cells, t->requests, t->served, t->stored);
         for (int i = 0; i < MK_FAULT__N; i++)
             printf(" %s %ld", mk_fault_name((enum mk_fault)i), t->faults[i]);
-        printf("; bad OHLC served in native bars of aggregated timeframes: %ld\n",
-               t->badbar_agg);
+        printf("; bad OHLC served in native bars of aggregated timeframes: %ld\n", t->badbar_agg);
     }
 }
 
