@@ -214,6 +214,20 @@ static bool unknown(const mk *m, const char *sym)
     return n > 0 && strncmp(sym, m->o.unknown_pfx, n) == 0;
 }
 
+static bool halted(const mk *m, const char *sym, bk_tf tf, int64_t label)
+{
+    const char *p = m->o.halt_pfx;
+    return p && *p && tf != BK_TF_W1 && strncmp(sym, p, strlen(p)) == 0 &&
+           label >= m->o.halt_from_us && label < m->o.halt_to_us;
+}
+
+bool mk_serves(const mk *m, const char *symbol, bk_tf tf, bk_anchor anchor, int64_t ts_us)
+{
+    bk_calbar cb;
+    return !unknown(m, symbol) && !halted(m, symbol, tf, ts_us) &&
+           bk_cal_bar_at(tf, anchor, ts_us, &cb);
+}
+
 /* The bars of a's page: stamps in [lo, hi), labels from a->start, at most
  * limit of them (0 = all). */
 static void select_bars(const mk *m, const ask *a, bars *out)
@@ -232,7 +246,8 @@ static void select_bars(const mk *m, const ask *a, bars *out)
     int64_t last = INT64_MIN;
     for (size_t i = 0; i < n; i++) {
         int64_t t = cb[i].ts_us, st = stamp_of(a, t);
-        if (t <= last || st < a->lo || st >= a->hi || (a->start != INT64_MIN && t < a->start))
+        if (t <= last || st < a->lo || st >= a->hi || (a->start != INT64_MIN && t < a->start) ||
+            halted(m, a->sym, a->tf, t))
             continue;
         last = t;
         if (a->limit && out->n == a->limit) {

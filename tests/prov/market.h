@@ -14,7 +14,8 @@
  * bars; Yahoo parallel arrays with null entries and daily stamps at the
  * open; Finnhub {"s":"no_data"}; Tradier's single bar as an object and
  * `null` containers. Symbols starting with "ZZZ" are unknown: each provider
- * answers what it answers for an unknown ticker.
+ * answers what it answers for an unknown ticker. A halt (a prefix and whole
+ * days) makes a known symbol's answers hold no bar there.
  *
  * Faults are drawn at a rate from a seed, per request: the same request
  * (method, path and query) gets the same fate the nth time it is asked,
@@ -31,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cal/cal.h"
 #include "fixture.h"
 #include "model/bar.h"
 #include "model/tf.h"
@@ -70,6 +72,9 @@ typedef struct mk_opts {
                               * aggregates, as it counts its limit (minutes of intraday
                               * bars: 300 is 10 bars of 30m) */
     const char *unknown_pfx; /* symbols starting with it are unknown ("ZZZ") */
+    const char *halt_pfx;    /* symbols starting with it are halted (NULL = none): */
+    int64_t halt_from_us;    /* no bar labelled in [halt_from, halt_to) is served, */
+    int64_t halt_to_us;      /* weekly bars excepted (give whole New York days) */
     mk_observe_fn observe;   /* called for every answer (NULL = none), on the server's threads */
     void *observe_ctx;
 } mk_opts;
@@ -102,5 +107,8 @@ const char *mk_fault_name(enum mk_fault f);
 /* The bar the market serves for symbol in native timeframe tf at label ts
  * (false when the calendar expects none). 1h bars are session-anchored. */
 bool mk_bar(const char *symbol, bk_tf tf, int64_t ts_us, bk_bar *out);
+/* Whether m serves the bars of a bar of tf labelled ts on anchor's grid:
+ * the calendar expects it, the symbol is known and not halted there. */
+bool mk_serves(const mk *m, const char *symbol, bk_tf tf, bk_anchor anchor, int64_t ts_us);
 
 #endif
