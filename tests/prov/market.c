@@ -37,6 +37,7 @@ enum prov_kind { P_MASSIVE, P_ALPACA, P_YAHOO, P_FINNHUB, P_TRADIER };
 typedef struct seen_slot {
     uint64_t key;
     uint32_t n;
+    int64_t not_before_us; /* monotonic: the Retry-After of a 429 given to it */
 } seen_slot;
 
 struct mk {
@@ -45,7 +46,7 @@ struct mk {
     pthread_mutex_t mu; /* guards seen */
     seen_slot *seen;
     size_t n_seen;
-    atomic_long requests, bars, pages, empty, unknown, bad, faults[MK_FAULT__N];
+    atomic_long requests, bars, pages, empty, unknown, bad, early, faults[MK_FAULT__N];
 };
 
 /* One request as the market understands it. */
@@ -119,6 +120,7 @@ void mk_counts_get(mk *m, mk_counts *out)
     out->empty = atomic_load(&m->empty);
     out->unknown = atomic_load(&m->unknown);
     out->bad = atomic_load(&m->bad);
+    out->early = atomic_load(&m->early);
     for (int i = 0; i < MK_FAULT__N; i++)
         out->faults[i] = atomic_load(&m->faults[i]);
 }
@@ -145,12 +147,21 @@ bool mk_bar(const char *symbol, bk_tf tf, int64_t ts_us, bk_bar *out)
 
 /* ---- fault draws ---- */
 
-/* How many times this exact request was asked before (0 the first time).
- * A full table starts over: draws stay deterministic for a test's worth of
- * requests, and a long benchmark just keeps drawing. */
-static uint32_t occurrence(mk *m, uint64_t key)
+static uint64_t request_key(const fx_req *req)
 {
-    pthread_mutex_lock(&m->mu);
+    uint64_t h = bk_hash_bytes(UINT64_C(0x6d61726b6574), req->path, strlen(req->path));
+    for (int i = 0; i < req->n_query; i++) {
+        h = bk_hash_bytes(h, req->query[i].name, strlen(req->query[i].name) + 1);
+        h = bk_hash_bytes(h, req->query[i].value, strlen(req->query[i].value) + 1);
+    }
+    return h;
+}
+
+/* The slot of request key (m->mu held). A full table starts over: draws
+ * stay deterministic for a test's worth of requests, and a long benchmark
+ * just keeps drawing. */
+static seen_slot *slot_of(mk *m, uint64_t key)
+{
     if (m->n_seen >= SEEN_SLOTS / 4 * 3) {
         memset(m->seen, 0, SEEN_SLOTS * sizeof *m->seen);
         m->n_seen = 0;
@@ -163,19 +174,30 @@ static uint32_t occurrence(mk *m, uint64_t key)
         m->seen[i].key = key;
         m->n_seen++;
     }
-    uint32_t n = m->seen[i].n++;
+    return &m->seen[i];
+}
+
+/* How many times this exact request was asked before (0 the first time);
+ * one asked again sooner than the Retry-After it was given is counted. */
+static uint32_t occurrence(mk *m, uint64_t key)
+{
+    int64_t now = bk_clock_mono_us();
+    pthread_mutex_lock(&m->mu);
+    seen_slot *sl = slot_of(m, key);
+    if (now < sl->not_before_us)
+        atomic_fetch_add(&m->early, 1);
+    uint32_t n = sl->n++;
     pthread_mutex_unlock(&m->mu);
     return n;
 }
 
-static uint64_t request_key(const fx_req *req)
+/* The request was told to wait: remember until when. */
+static void told_to_wait(mk *m, const fx_req *req)
 {
-    uint64_t h = bk_hash_bytes(UINT64_C(0x6d61726b6574), req->path, strlen(req->path));
-    for (int i = 0; i < req->n_query; i++) {
-        h = bk_hash_bytes(h, req->query[i].name, strlen(req->query[i].name) + 1);
-        h = bk_hash_bytes(h, req->query[i].value, strlen(req->query[i].value) + 1);
-    }
-    return h;
+    int64_t until = bk_clock_mono_us() + (int64_t)m->o.retry_after_s * BK_US_PER_S;
+    pthread_mutex_lock(&m->mu);
+    slot_of(m, request_key(req))->not_before_us = until;
+    pthread_mutex_unlock(&m->mu);
 }
 
 /* The fault for this request (-1 for none), and its hash in *h. */
@@ -748,6 +770,8 @@ void mk_handler(void *ctx, const fx_req *req, fx_resp *resp)
     if (f >= 0) {
         atomic_fetch_add(&m->faults[f], 1);
         apply_fault(m, &a, f, h, resp);
+        if (f == MK_FAULT_429)
+            told_to_wait(m, req);
     } else if (unknown(m, a.sym)) {
         atomic_fetch_add(&m->unknown, 1);
     } else {

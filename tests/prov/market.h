@@ -87,6 +87,7 @@ typedef struct mk_counts {
     long empty;    /* answers without bars (no data in the range) */
     long unknown;  /* answers for an unknown symbol */
     long bad;      /* requests the market could not read (400) */
+    long early;    /* requests repeated sooner than the Retry-After they were given */
     long faults[MK_FAULT__N];
 } mk_counts;
 

@@ -21,6 +21,7 @@
  *     Retry-After, timeouts, truncated and malformed bodies, impossible OHLC
  *     in served bars, native bars of aggregated timeframes included): still
  *     not one wrong bar stored, and after bounded retries every series exact;
+ *   - no request came back sooner than the Retry-After of its 429;
  *   - and 1h and 4h once more, faulted, labelled on the clock grid.
  *
  * Each series has its own symbol, so the market's observer tells what it
@@ -615,6 +616,9 @@ static void phase_check(phase *ph)
     mk_counts mc;
     mk_counts_get(ph->m, &mc);
     assert_int_equal(mc.bad, 0); /* every request was one the provider understands */
+    if (mc.early)
+        fail_msg("%s: %ld requests came back sooner than their Retry-After", ph->c->label,
+                 mc.early);
     if (!ph->faulted)
         assert_int_equal(mk_faults_total(&mc), 0);
     t->requests += mc.requests;
