@@ -349,14 +349,20 @@ static size_t expected_labels(bk_tf tf, bk_anchor anchor, const bk_ivset *cov, i
     return n;
 }
 
+/* The series being checked. */
+typedef struct cell {
+    const char *who, *sym;
+    bk_tf tf;
+    bk_anchor anchor;
+} cell;
+
 /* Keep the labels of exp whose bars the market served (all but halted
  * ones); returns how many. */
-static size_t keep_served(const mk *m, const char *sym, bk_tf tf, bk_anchor anchor, int64_t *exp,
-                          size_t n)
+static size_t keep_served(const mk *m, const cell *c, int64_t *exp, size_t n)
 {
     size_t w = 0;
     for (size_t i = 0; i < n; i++)
-        if (mk_serves(m, sym, tf, anchor, exp[i]))
+        if (mk_serves(m, c->sym, c->tf, c->anchor, exp[i]))
             exp[w++] = exp[i];
     return w;
 }
@@ -370,18 +376,18 @@ static bool same_bar(const bk_bar *a, const bk_bar *b)
 /* The stored bars are the expected ones, each the sim's bar: for a native
  * timeframe the very bar the market served, for an aggregated one the
  * aggregate of the bars it served (the sim's bars agree across timeframes). */
-static void check_values(const char *who, const char *sym, bk_tf tf, bk_anchor anchor,
-                         const stored_bars *st, const int64_t *exp, size_t n_exp)
+static void check_values(const cell *c, const stored_bars *st, const int64_t *exp, size_t n_exp)
 {
-    size_t i = 0;
-    for (; i < st->n && i < n_exp; i++) {
+    const char *who = c->who, *sym = c->sym;
+    bk_tf tf = c->tf;
+    for (size_t i = 0; i < st->n && i < n_exp; i++) {
         bk_bar want;
         char t[BK_TIME_STR_MAX];
         if (st->v[i].ts_us != exp[i])
             fail_msg("%s %s %s: stored bar %zu is %s, the market's is %s", who, sym, bk_tf_name(tf),
                      i, bk_time_format(st->v[i].ts_us, t),
                      bk_time_format(exp[i], (char[BK_TIME_STR_MAX]){0}));
-        assert_true(bk_sim_bar(sym, tf, anchor, exp[i], &want));
+        assert_true(bk_sim_bar(sym, tf, c->anchor, exp[i], &want));
         if (!same_bar(&st->v[i], &want))
             fail_msg(
                 "%s %s %s %s: stored %.2f/%.2f/%.2f/%.2f/%.0f, served %.2f/%.2f/%.2f/%.2f/%.0f",
@@ -435,8 +441,9 @@ static size_t check_series(const phase *ph, const char *sym, bk_tf tf, size_t *n
         fail_msg("bars: %s", err.msg);
     int64_t *exp = NULL;
     size_t n_cov = expected_labels(tf, pc->anchor, &ser[0].covered, &exp);
-    size_t n_exp = keep_served(ph->m, sym, tf, pc->anchor, exp, n_cov);
-    check_values(c->label, sym, tf, pc->anchor, &st, exp, n_exp);
+    cell ce = {.who = c->label, .sym = sym, .tf = tf, .anchor = pc->anchor};
+    size_t n_exp = keep_served(ph->m, &ce, exp, n_cov);
+    check_values(&ce, &st, exp, n_exp);
     assert_false(st.other_provider);
     bk_def d = {.type = BK_JOB_HISTORICAL, .tf = tf, .window_days = window_days[tf]};
     bk_strlcpy(d.symbol, sym, sizeof d.symbol);
