@@ -26,7 +26,7 @@
  *
  * Each series has its own symbol, so the market's observer tells what it
  * served for which series; the figures are printed per series and in total
- * (BK_ACCEPT_RUNS=1 also lists every run).
+ * (BK_ACCEPT_RUNS=1 also lists every run, BK_ACCEPT_LOG=1 shows the log).
  *
  * The clock is pinned (2025-11-29, a Saturday): the windows hold the early
  * close of 28 November 2025, Thanksgiving, and the end of daylight saving
@@ -51,6 +51,7 @@
 #include "cal/cal.h"
 #include "conf/conf.h"
 #include "core/clock.h"
+#include "core/log.h"
 #include "core/util.h"
 #include "fixture.h"
 #include "market.h"
@@ -737,6 +738,8 @@ int main(void)
     if (bk_time_parse(NOW, &g_now) != 0 || setup_store() != 0)
         return 2;
     bk_clock_start_at(g_now);
+    /* thousands of expected retries: the worker's log only on request */
+    bk_log_setup(getenv("BK_ACCEPT_LOG") ? BK_LOG_INFO : BK_LOG_OFF, BK_LOG_KV);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clean_market),
         cmocka_unit_test(test_faulted_market),
