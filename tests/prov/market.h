@@ -18,12 +18,23 @@
  * days) makes a known symbol's answers hold no bar there.
  *
  * Faults are drawn at a rate from a seed, per request: the same request
- * (method, path and query) gets the same fate the nth time it is asked,
- * whatever the order requests arrive in. Everything served is counted.
+ * (path and query) gets the same fate the nth time it is asked, whatever
+ * the order requests arrive in. Everything served is counted, and an
+ * observer may see every answer. Massive's next_url names its public host,
+ * as the real one does (the adapter follows its path on its own base URL).
+ *
+ * Usable on its own as a local provider server, e.g. for a benchmark:
+ *
+ *     mk *m = mk_new(&opts);
+ *     fx *f = fx_start(mk_handler, m);
+ *     fx_limit(f, 5.0, 1.0);            optional: 429 above 5 requests a second
+ *     ... point an adapter's base_url at fx_url(f) ...
+ *     fx_stop(f);
+ *     mk_free(m);
  *
  * Threads: mk_handler runs on the fixture's threads; the counters are
- * atomic. Usable on its own as a local provider server (a benchmark), with
- * fx_limit for a rate limit.
+ * atomic; mk_counts_get and mk_set_fault_rate may be called from any
+ * thread. Read next: fixture.h, market.c, test_accept.c (what it proves).
  */
 #ifndef BK_TEST_MARKET_H
 #define BK_TEST_MARKET_H
