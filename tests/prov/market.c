@@ -514,10 +514,12 @@ static void write_alpaca(const ask *a, const bars *bs, bk_buf *b)
         bk_buf_puts(b, "null}");
 }
 
-/* Yahoo's arrays, with a null entry after the last bar of each New York
- * day of intraday answers (the bar in progress, a minute without trades). */
-static void yahoo_arrays(const bars *bs, bool nulls, bk_buf *b)
+/* Yahoo's arrays. With null_step_us > 0 (intraday), an all-null entry
+ * follows the last bar of each New York day, one step later: at or after
+ * the close, a bar without trades that is not a regular-session bar. */
+static void yahoo_arrays(const bars *bs, int64_t null_step_us, bk_buf *b)
 {
+    bool nulls = null_step_us > 0;
     static const char *const keys[5] = {"open", "high", "low", "close", "volume"};
     bk_buf_puts(b, "\"timestamp\":[");
     for (size_t i = 0; i < bs->n; i++) {
@@ -525,7 +527,7 @@ static void yahoo_arrays(const bars *bs, bool nulls, bk_buf *b)
                              bk_cal_ny_day(bs->stamp[i + 1]) != bk_cal_ny_day(bs->stamp[i]));
         bk_buf_printf(b, "%s%" PRId64, i ? "," : "", bs->stamp[i] / BK_US_PER_S);
         if (eod)
-            bk_buf_printf(b, ",%" PRId64, bs->stamp[i] / BK_US_PER_S + 20 * 60 * 60);
+            bk_buf_printf(b, ",%" PRId64, (bs->stamp[i] + null_step_us) / BK_US_PER_S);
     }
     bk_buf_puts(b, "],\"indicators\":{\"quote\":[{");
     for (int k = 0; k < 5; k++) {
@@ -551,7 +553,7 @@ static void write_yahoo(const ask *a, const bars *bs, bk_buf *b)
                   "\"exchangeTimezoneName\":\"America/New_York\",\"dataGranularity\":\"%s\"},",
                   a->sym, bk_tf_name(a->tf));
     if (bs->n)
-        yahoo_arrays(bs, bk_tf_intraday(a->tf), b);
+        yahoo_arrays(bs, bk_tf_intraday(a->tf) ? bk_tf_step_us(a->tf) : 0, b);
     else
         bk_buf_puts(b, "\"indicators\":{\"quote\":[{}]}"); /* no data: no timestamp key */
     bk_buf_puts(b, "}],\"error\":null}}");
