@@ -116,6 +116,21 @@ static int64_t range_start(const bk_fetch_req *req)
     return req->from_us;
 }
 
+/* Where the next page of an aggregated page starts. Its last bar is whole
+ * when its last source bar reaches the end of its trading span (no later
+ * source bar can belong to it): kept, and the next page starts at that end.
+ * Otherwise it may be partial: dropped, and fetched again from its label. */
+static int64_t last_bar_resume(bk_page *pg, const bk_fetch_req *req, const bk_adapt_cursor *c,
+                               int64_t last_src)
+{
+    bk_calbar cb;
+    const bk_bar *last = &pg->bars[pg->n - 1];
+    if (bk_cal_bar_at(req->tf, c->anchor, last->ts_us, &cb) &&
+        last_src + bk_tf_step_us(c->src) >= cb.to_us)
+        return cb.to_us;
+    return pg->bars[--pg->n].ts_us;
+}
+
 /* An aggregated page: end it on a whole bar when the provider has more. */
 static int end_on_whole_bar(bk_page *pg, const bk_fetch_req *req, const bk_adapt_cursor *c,
                             bk_err *err)
@@ -129,7 +144,7 @@ static int end_on_whole_bar(bk_page *pg, const bk_fetch_req *req, const bk_adapt
         return 0;
     int64_t resume = INT64_MIN;
     if (pg->n)
-        resume = pg->bars[--pg->n].ts_us; /* may be partial: fetched again */
+        resume = last_bar_resume(pg, req, c, last_src);
     else if (last_src != INT64_MIN)
         resume = last_src + bk_tf_step_us(c->src);
     if (resume <= range_start(req))

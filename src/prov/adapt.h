@@ -64,10 +64,11 @@ typedef struct bk_adapt_cursor {
 
 /* Finish a cursor adapter's page of strictly ascending source bars. Native
  * (src == req->tf): next_token = c->cont. Aggregated: the bars are
- * aggregated into req->tf; when the provider has more, the last (possibly
- * partial) bar is dropped and next_token becomes a resume token from its
- * label (from the end of the last source bar when no whole bar was made),
- * none when that point is at or past to. Then labels are kept in
+ * aggregated into req->tf; when the provider has more, next_token becomes a
+ * resume token: from the end of the last bar's trading span when the page
+ * reaches it (the bar is whole), else from its label, the bar, possibly
+ * partial, being dropped (from the end of the last source bar when no bar
+ * was made); none when that point is at or past to. Then labels are kept in
  * [from, to). Aggregation's error as is (BK_EBADBAR: an impossible source
  * bar, or labels going back), prefixed with c->who; BK_EPROV_MALFORMED when
  * a page would resume at or before where this request started (no

@@ -16,9 +16,10 @@
  *
  * Pagination: next_page_token is the page token; the next request repeats
  * the query with page_token added (never on the first request). An
- * aggregated timeframe ends its pages on a whole bar instead: the last,
- * possibly partial, bar is dropped and the token becomes "resume:<label
- * µs>", a fresh request from that bar's start. Both the single-symbol shape
+ * aggregated timeframe ends its pages on a whole bar instead: the last bar,
+ * unless the page reaches the end of its span, is dropped as possibly
+ * partial, and the token becomes "resume:<µs>", a fresh request from the
+ * first bar not kept. Both the single-symbol shape
  * ({"bars":[...]}) and the multi-symbol one ({"bars":{"SYM":[...]}}) are
  * read; "no data" may be an absent, null, empty-array or empty-object bars.
  *

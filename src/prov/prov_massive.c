@@ -17,9 +17,10 @@
  * worker; it is followed on the configured host (its path and query only, so
  * the key is never sent elsewhere) with the Bearer header re-applied. An
  * aggregated timeframe cannot continue a provider cursor (a 4h bar may
- * straddle two pages), so its pages end on a whole bar: the last, possibly
- * partial, bar is dropped and the token becomes "resume:<label µs>", a fresh
- * request from that bar's start.
+ * straddle two pages), so its pages end on a whole bar: the last bar,
+ * unless the page reaches the end of its span, is dropped as possibly
+ * partial, and the token becomes "resume:<µs>", a fresh request from the
+ * first bar not kept.
  *
  * Read next: prov.h (the contract), adapt.h (page finishing and resume
  * tokens, shared with prov_alpaca.c), providers.md §4 (the API and its

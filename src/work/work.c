@@ -75,6 +75,8 @@ static int append_page(fetch_state *f, bk_page *pg, const bk_run *run, bk_anchor
         return bk_err_set(err, BK_EBADBAR, "bar %s repeats or goes back across pages",
                           bk_time_format(pg->bars[0].ts_us, t));
     }
+    if (n == 0)
+        return 0; /* an empty page: nothing to copy (and maybe no array to copy to) */
     bk_grow((void **)&f->bars, &f->cap, f->n + n, sizeof *f->bars);
     memcpy(f->bars + f->n, pg->bars, n * sizeof *f->bars);
     f->n += n;

@@ -478,6 +478,36 @@ static void test_aggregate_paged(void **state)
     pt_env_free(e);
 }
 
+/* A page that ends exactly where a 4h bar ends holds that bar whole: it is
+ * kept and the next page resumes after it. (It used to be dropped as
+ * "possibly partial", and a page holding just that one bar failed with
+ * "a page continues before a whole 4h bar".) */
+static void test_aggregate_page_ends_on_bar(void **state)
+{
+    (void)state;
+    int64_t open = pt_ny(2025, 7, 7, 9, 30);
+    bk_buf b;
+    bk_buf_init(&b);
+    bk_buf_puts(&b, "{\"ticker\":\"AAPL\",\"status\":\"OK\",\"results\":[");
+    for (int i = 0; i < 8; i++) /* 09:30 .. 13:00: the whole 09:30 4h bar */
+        bk_buf_printf(&b, "%s{\"v\":100,\"o\":%d,\"c\":%d.5,\"h\":%d,\"l\":%d,\"t\":%lld}",
+                      i ? "," : "", 100 + i, 100 + i, 101 + i, 99 + i,
+                      (long long)((open + i * 30 * BK_US_PER_MIN) / BK_US_PER_MS));
+    bk_buf_puts(&b, "],\"next_url\":\"https://api.massive.com/v2/aggs/ticker/AAPL/range/30/"
+                    "minute/1/2?cursor=abc\"}");
+    pt_script s = {.steps = {{.text = b.data}}, .n = 1};
+    pt_env *e = pt_env_scripted("massive", &s);
+    mk(e, BK_ANCHOR_SESSION, NULL, 0);
+    assert_int_equal(pt_fetch(e, BK_TF_4H, open, pt_ny(2025, 7, 8, 9, 30), NULL), 0);
+    assert_int_equal(e->pg.n, 1);
+    pt_check_bar_near(&e->pg.bars[0], "2025-07-07T13:30:00Z", 100, 108, 99, 107.5, 800);
+    char want[64];
+    snprintf(want, sizeof want, "resume:%lld", (long long)pt_ny(2025, 7, 7, 13, 30));
+    assert_string_equal(e->pg.next_token, want);
+    pt_env_free(e);
+    bk_buf_fini(&b);
+}
+
 /* One impossible 30-minute bar (high below low) inside the 1h and 4h bars
  * asked for: the fetch fails with BK_EBADBAR and returns nothing, instead of
  * folding it into a plausible-looking aggregate. */
@@ -511,6 +541,7 @@ int main(void)
         cmocka_unit_test(test_aggregate_session),
         cmocka_unit_test(test_aggregate_clock),
         cmocka_unit_test(test_aggregate_paged),
+        cmocka_unit_test(test_aggregate_page_ends_on_bar),
         cmocka_unit_test(test_aggregate_bad_source_bar),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
