@@ -129,9 +129,8 @@ static const struct {
              {"NVDA", BK_TF_1H, 5},   {"TSLA", BK_TF_15M, 5},  {"TSLA", BK_TF_1H, 5},
              {"AAPL", BK_TF_D1, 365}, {"NVDA", BK_TF_D1, 365}, {"TSLA", BK_TF_D1, 365}};
 
-/* Every stored bar of the series is an expected bar of the window, each
- * expected bar is stored exactly once, and each equals the sim's bar. */
-static void check_series(const char *sym, bk_tf tf, int days)
+/* The expected bars of a window of days of tf at NOW (*n of them). */
+static bk_calbar *expected_bars(bk_tf tf, int days, size_t *n)
 {
     int64_t now;
     assert_int_equal(bk_time_parse(NOW, &now), 0);
@@ -140,9 +139,18 @@ static void check_series(const char *sym, bk_tf tf, int days)
     bk_conf_defaults(&conf);
     bk_plan_cfg_from_conf(&cfg, &conf, 0);
     int64_t from = bk_plan_window_start(&cfg, tf, days, now), to = bk_plan_horizon(&cfg, tf, now);
-    size_t n_exp = bk_cal_bars(tf, BK_ANCHOR_SESSION, from, to, NULL, 0);
-    bk_calbar *exp = calloc(n_exp + 1, sizeof *exp);
-    bk_cal_bars(tf, BK_ANCHOR_SESSION, from, to, exp, n_exp);
+    *n = bk_cal_bars(tf, BK_ANCHOR_SESSION, from, to, NULL, 0);
+    bk_calbar *exp = calloc(*n + 1, sizeof *exp);
+    bk_cal_bars(tf, BK_ANCHOR_SESSION, from, to, exp, *n);
+    return exp;
+}
+
+/* Every stored bar of the series is an expected bar of the window, each
+ * expected bar is stored exactly once, and each equals the sim's bar. */
+static void check_series(const char *sym, bk_tf tf, int days)
+{
+    size_t n_exp = 0;
+    bk_calbar *exp = expected_bars(tf, days, &n_exp);
 
     bk_t_result r = bk("bars", sym, bk_tf_name(tf), NULL);
     must(r, 0);
@@ -184,17 +192,9 @@ static void check_series(const char *sym, bk_tf tf, int days)
  * to the end of its last, at NOW. */
 static void series_span(const char *sym, bk_tf tf, int days, char *out, size_t cap)
 {
-    int64_t now;
-    assert_int_equal(bk_time_parse(NOW, &now), 0);
-    bk_plan_cfg cfg;
-    bk_conf conf;
-    bk_conf_defaults(&conf);
-    bk_plan_cfg_from_conf(&cfg, &conf, 0);
-    int64_t from = bk_plan_window_start(&cfg, tf, days, now), to = bk_plan_horizon(&cfg, tf, now);
-    size_t n = bk_cal_bars(tf, BK_ANCHOR_SESSION, from, to, NULL, 0);
+    size_t n = 0;
+    bk_calbar *b = expected_bars(tf, days, &n);
     assert_true(n > 0);
-    bk_calbar *b = calloc(n, sizeof *b);
-    bk_cal_bars(tf, BK_ANCHOR_SESSION, from, to, b, n);
     char f[BK_TIME_STR_MAX], t[BK_TIME_STR_MAX];
     snprintf(out, cap, "\"symbol\":\"%s\",\"timeframe\":\"%s\",\"from_ts\":\"%s\",\"to_ts\":\"%s\"",
              sym, bk_tf_name(tf), bk_time_format(b[0].from_us, f),

@@ -2,6 +2,9 @@
  * fixture.c — the provider fixture server. See fixture.h.
  */
 #include "fixture.h"
+#include "prov/prov.h"
+#include "model/time.h"
+#include "core/util.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -344,4 +347,53 @@ const char *fx_header(const fx_req *r, const char *name)
         if (strcasecmp(r->headers[i].name, name) == 0)
             return r->headers[i].value;
     return NULL;
+}
+
+/* ---- Massive's aggregates ---- */
+
+bool fx_massive_range(const fx_req *req, char *sym, size_t cap, bool *daily, int64_t *from_us,
+                      int64_t *to_us)
+{
+    char s[32], a[11], b[11];
+    long long f, t;
+    int32_t d0, d1;
+    if (sscanf(req->path, "/v2/aggs/ticker/%31[^/]/range/1/day/%10[^/]/%10s", s, a, b) == 3 &&
+        bk_date_parse(a, &d0) == 0 && bk_date_parse(b, &d1) == 0) {
+        *daily = true;
+        *from_us = bk_prov_day_label(d0);
+        *to_us = bk_prov_day_label(d1 + 1);
+    } else if (sscanf(req->path, "/v2/aggs/ticker/%31[^/]/range/1/minute/%lld/%lld", s, &f, &t) ==
+               3) {
+        *daily = false;
+        *from_us = f * 1000;
+        *to_us = t * 1000 + 1;
+    } else {
+        return false;
+    }
+    snprintf(sym, cap, "%s", s);
+    return true;
+}
+
+void fx_massive_body(fx_resp *r, const char *sym, const bk_bar *bars, size_t n)
+{
+    bk_buf out;
+    bk_buf_init(&out);
+    bk_buf_printf(&out,
+                  "{\"ticker\":\"%s\",\"queryCount\":%zu,\"resultsCount\":%zu,\"adjusted\":true,",
+                  sym, n, n);
+    if (n) {
+        bk_buf_puts(&out, "\"results\":[");
+        for (size_t i = 0; i < n; i++) {
+            const bk_bar *x = &bars[i];
+            bk_buf_printf(&out,
+                          "%s{\"v\":%.17g,\"vw\":%.17g,\"o\":%.17g,\"c\":%.17g,\"h\":%.17g,"
+                          "\"l\":%.17g,\"t\":%lld,\"n\":10}",
+                          i ? "," : "", x->volume, x->close, x->open, x->close, x->high, x->low,
+                          (long long)(x->ts_us / 1000));
+        }
+        bk_buf_puts(&out, "],");
+    }
+    bk_buf_puts(&out, "\"status\":\"OK\",\"request_id\":\"r1\"}");
+    r->body = out.data;
+    r->len = out.len;
 }

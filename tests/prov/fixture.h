@@ -11,8 +11,11 @@
 #ifndef BK_TEST_FIXTURE_H
 #define BK_TEST_FIXTURE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "model/bar.h"
 
 #define FX_MAX_PARAMS 32
 
@@ -74,5 +77,17 @@ void fx_bodyf(fx_resp *r, const char *fmt, ...) __attribute__((format(printf, 2,
 int fx_body_file(fx_resp *r, const char *path);
 const char *fx_param(const fx_req *r, const char *name);  /* NULL if absent */
 const char *fx_header(const fx_req *r, const char *name); /* case-insensitive; NULL if absent */
+
+/* ---- Massive's aggregates, for handlers that serve computed bars ---- */
+
+/* A request for /v2/aggs/ticker/SYM/range/1/{day,minute}/FROM/TO (days:
+ * New York dates, both included; minutes: epoch milliseconds, both
+ * included): the symbol (cap bytes) and the label range [from, to). false
+ * when the path is neither. */
+bool fx_massive_range(const fx_req *req, char *sym, size_t cap, bool *daily, int64_t *from_us,
+                      int64_t *to_us);
+/* Answer with Massive's body for bars (labels in ms); no bars: its no-data
+ * shape (resultsCount 0, no results key). */
+void fx_massive_body(fx_resp *r, const char *sym, const bk_bar *bars, size_t n);
 
 #endif

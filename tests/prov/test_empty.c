@@ -89,40 +89,31 @@ static bool refuse(server *sv, int64_t from, int64_t to, fx_resp *r)
     return false;
 }
 
-/* Massive: /v2/aggs/ticker/SYM/range/1/day/YYYY-MM-DD/YYYY-MM-DD; an
- * unknown ticker gets resultsCount 0 and no results key. */
+/* Massive's daily aggregates; an unknown ticker gets its no-data shape. */
 static void massive_handler(void *ctx, const fx_req *req, fx_resp *r)
 {
-    char sym[16] = "", a[11] = "", b[11] = "";
-    int32_t d0, d1;
-    if (sscanf(req->path, "/v2/aggs/ticker/%15[^/]/range/1/day/%10[^/]/%10s", sym, a, b) != 3 ||
-        bk_date_parse(a, &d0) || bk_date_parse(b, &d1)) {
+    char sym[16];
+    bool daily;
+    int64_t from, to;
+    if (!fx_massive_range(req, sym, sizeof sym, &daily, &from, &to) || !daily) {
         r->status = 400;
         return;
     }
-    int64_t from = bk_prov_day_label(d0), to = bk_prov_day_label(d1 + 1);
     if (refuse(ctx, from, to, r))
         return;
     bk_calbar cb[800];
+    bk_bar bars[800];
     size_t n = bars_of(sym, from, to, cb, 800);
-    bk_buf out;
-    bk_buf_init(&out);
-    bk_buf_printf(&out, "{\"ticker\":\"%s\",\"queryCount\":%zu,\"resultsCount\":%zu,", sym, n, n);
-    bk_buf_puts(&out, "\"adjusted\":true,");
-    if (n) {
-        bk_buf_puts(&out, "\"results\":[");
-        for (size_t i = 0; i < n; i++) {
-            double o = price(cb[i].ts_us);
-            bk_buf_printf(&out,
-                          "%s{\"v\":1000,\"vw\":%.2f,\"o\":%.2f,\"c\":%.2f,\"h\":%.2f,"
-                          "\"l\":%.2f,\"t\":%lld,\"n\":10}",
-                          i ? "," : "", o, o, o + 1, o + 2, o - 1, (long long)(cb[i].ts_us / 1000));
-        }
-        bk_buf_puts(&out, "],");
+    for (size_t i = 0; i < n; i++) {
+        double o = price(cb[i].ts_us);
+        bars[i] = (bk_bar){.ts_us = cb[i].ts_us,
+                           .open = o,
+                           .high = o + 2,
+                           .low = o - 1,
+                           .close = o + 1,
+                           .volume = 1000};
     }
-    bk_buf_puts(&out, "\"status\":\"OK\",\"request_id\":\"r1\"}");
-    r->body = out.data;
-    r->len = out.len;
+    fx_massive_body(r, sym, bars, n);
 }
 
 /* Alpaca: /v2/stocks/SYM/bars?timeframe=1Day&start=&end=; no bars: null. */

@@ -46,38 +46,36 @@ static double close_of(int64_t ts)
     return c;
 }
 
-/* /v2/aggs/ticker/SYM/range/1/minute/FROM_MS/TO_MS (both ends inclusive) */
+/* Massive's minute aggregates, revised ones once g_revised is set */
 static void massive_handler(void *ctx, const fx_req *req, fx_resp *r)
 {
     (void)ctx;
     char sym[16];
-    long long from_ms, to_ms;
-    if (sscanf(req->path, "/v2/aggs/ticker/%15[^/]/range/1/minute/%lld/%lld", sym, &from_ms,
-               &to_ms) != 3) {
+    bool daily;
+    int64_t from, to;
+    if (!fx_massive_range(req, sym, sizeof sym, &daily, &from, &to) || daily) {
         r->status = 400;
         return;
     }
-    int64_t from = from_ms * BK_US_PER_MS, to = to_ms * BK_US_PER_MS + 1;
     size_t n = bk_cal_bars(BK_TF_1M, BK_ANCHOR_SESSION, from, to, NULL, 0);
     bk_calbar *cb = calloc(n + 1, sizeof *cb);
+    bk_bar *bars = calloc(n + 1, sizeof *bars);
     bk_cal_bars(BK_TF_1M, BK_ANCHOR_SESSION, from, to, cb, n);
-    bk_buf out;
-    bk_buf_init(&out);
-    bk_buf_printf(&out, "{\"ticker\":\"%s\",\"adjusted\":true,\"results\":[", sym);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         if (cb[i].ts_us < from || cb[i].ts_us >= to)
             continue;
         double c = close_of(cb[i].ts_us);
-        bk_buf_printf(&out,
-                      "%s{\"v\":1000,\"vw\":%.2f,\"o\":%.2f,\"c\":%.2f,\"h\":%.2f,\"l\":%.2f,"
-                      "\"t\":%lld,\"n\":10}",
-                      k++ ? "," : "", c, c, c, c + 0.5, c - 0.5, (long long)(cb[i].ts_us / 1000));
+        bars[k++] = (bk_bar){.ts_us = cb[i].ts_us,
+                             .open = c,
+                             .high = c + 0.5,
+                             .low = c - 0.5,
+                             .close = c,
+                             .volume = 1000};
     }
-    bk_buf_printf(&out, "],\"resultsCount\":%zu,\"status\":\"OK\",\"request_id\":\"r\"}", k);
+    fx_massive_body(r, sym, bars, k);
     free(cb);
-    r->body = out.data;
-    r->len = out.len;
+    free(bars);
 }
 
 typedef struct tfix {

@@ -50,38 +50,35 @@ static bool served_bar(int64_t ts, double *close)
     return true;
 }
 
-/* /v2/aggs/ticker/SYM/range/1/day/YYYY-MM-DD/YYYY-MM-DD */
+/* Massive's daily aggregates of the current state */
 static void massive_handler(void *ctx, const fx_req *req, fx_resp *r)
 {
     (void)ctx;
-    char sym[16], a[11], b[11];
-    int32_t d0, d1;
-    if (sscanf(req->path, "/v2/aggs/ticker/%15[^/]/range/1/day/%10[^/]/%10s", sym, a, b) != 3 ||
-        bk_date_parse(a, &d0) || bk_date_parse(b, &d1)) {
+    char sym[16];
+    bool daily;
+    int64_t from, to;
+    if (!fx_massive_range(req, sym, sizeof sym, &daily, &from, &to) || !daily) {
         r->status = 400;
         return;
     }
-    int64_t from = bk_prov_day_label(d0), to = bk_prov_day_label(d1 + 1);
     size_t n = bk_cal_bars(BK_TF_D1, BK_ANCHOR_SESSION, from, to, NULL, 0);
     bk_calbar *cb = calloc(n + 1, sizeof *cb);
+    bk_bar *bars = calloc(n + 1, sizeof *bars);
     bk_cal_bars(BK_TF_D1, BK_ANCHOR_SESSION, from, to, cb, n);
-    bk_buf out;
-    bk_buf_init(&out);
-    bk_buf_printf(&out, "{\"ticker\":\"%s\",\"adjusted\":true,\"results\":[", sym);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         double c;
-        if (cb[i].ts_us < from || cb[i].ts_us >= to || !served_bar(cb[i].ts_us, &c))
-            continue;
-        bk_buf_printf(&out,
-                      "%s{\"v\":1000,\"vw\":%.2f,\"o\":%.2f,\"c\":%.2f,\"h\":%.2f,\"l\":%.2f,"
-                      "\"t\":%lld,\"n\":10}",
-                      k++ ? "," : "", c, c, c, c + 1, c - 1, (long long)(cb[i].ts_us / 1000));
+        if (cb[i].ts_us >= from && cb[i].ts_us < to && served_bar(cb[i].ts_us, &c))
+            bars[k++] = (bk_bar){.ts_us = cb[i].ts_us,
+                                 .open = c,
+                                 .high = c + 1,
+                                 .low = c - 1,
+                                 .close = c,
+                                 .volume = 1000};
     }
-    bk_buf_printf(&out, "],\"resultsCount\":%zu,\"status\":\"OK\",\"request_id\":\"r\"}", k);
+    fx_massive_body(r, sym, bars, k);
     free(cb);
-    r->body = out.data;
-    r->len = out.len;
+    free(bars);
 }
 
 typedef struct tfix {
