@@ -19,7 +19,7 @@ for t in test_core test_time test_tf_sym test_ivset test_cal test_conf test_json
 done
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-$VG $B/barkeep --db "$dir/v.db" jobs seed >/dev/null
+$VG $B/barkeep --db "$dir/v.db" --now 2025-07-08T18:07:00Z jobs seed >/dev/null
 $VG $B/barkeep --db "$dir/v.db" --now 2025-07-08T18:07:00Z --log-level error \
     --set sim_fault_rate=0.2 --set retry_base_ms=1 tick --wait >/dev/null
 $VG $B/barkeep --db "$dir/v.db" --now 2025-07-08T18:07:00Z bars AAPL 1h --format json >/dev/null

@@ -518,6 +518,7 @@ static void test_busy_store(void **state)
     srv_start(&s, args, NULL);
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(s.db, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 30000);
     assert_int_equal(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
     expect_error(&s, "POST", "/functions/v1/ensure-coverage",
                  "{\"symbol\":\"AAPL\",\"timeframe\":\"1h\"}", 503, "store_busy");
@@ -562,6 +563,7 @@ static void test_failing_claims(void **state)
     resp_free(&r);
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(s.db, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 30000); /* the workers' claims hold the write lock briefly */
     assert_int_equal(sqlite3_exec(db, "DROP TABLE job_runs", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     for (int i = 0;; i++) { /* the workers' next claims fail */
