@@ -178,24 +178,25 @@ static const char *base_url(const bk_conf *c, const char *name)
  * in use; the value is still checked). 0, or a usage error naming setting. */
 typedef int (*pair_fn)(const char *setting, bk_prov *p, char *value);
 
-static int apply_delay(const char *setting, bk_prov *p, char *value)
+/* A duration of 0 .. 31 days in seconds into *out_us (when out_us). */
+static int apply_seconds(const char *setting, int64_t *out_us, char *value)
 {
     int64_t secs;
     if (bk_parse_i64(value, 0, 31 * 86400, &secs) != 0)
         return bk_cli_usage_error("%s: '%s' is not 0 to 2678400 seconds", setting, value);
-    if (p)
-        p->delay_us = secs * BK_US_PER_S;
+    if (out_us)
+        *out_us = secs * BK_US_PER_S;
     return 0;
+}
+
+static int apply_delay(const char *setting, bk_prov *p, char *value)
+{
+    return apply_seconds(setting, p ? &p->delay_us : NULL, value);
 }
 
 static int apply_settle(const char *setting, bk_prov *p, char *value)
 {
-    int64_t secs;
-    if (bk_parse_i64(value, 0, 31 * 86400, &secs) != 0)
-        return bk_cli_usage_error("%s: '%s' is not 0 to 2678400 seconds", setting, value);
-    if (p)
-        p->settle_us = secs * BK_US_PER_S;
-    return 0;
+    return apply_seconds(setting, p ? &p->settle_us : NULL, value);
 }
 
 static int apply_rate(const char *setting, bk_prov *p, char *value)

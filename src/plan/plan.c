@@ -127,7 +127,7 @@ const char *bk_plan_unservable_reason(const bk_plan_cfg *cfg, bk_tf tf, char *ou
 }
 
 /* floor(t / step) for possibly negative t. */
-static int64_t cell_of(int64_t t, int64_t step)
+int64_t bk_plan__cell(int64_t t, int64_t step)
 {
     int64_t q = t / step;
     return (t % step != 0 && t < 0) ? q - 1 : q;
@@ -186,7 +186,7 @@ size_t bk_plan_slices(const bk_plan_cfg *cfg, const bk_def *def, const bk_series
     size_t i = free_time.n;
     while (i > 0) {
         bk_iv s = free_time.v[--i];
-        int64_t cell = cell_of(s.to_us - 1, step);
+        int64_t cell = bk_plan__cell(s.to_us - 1, step);
         int64_t cell_from = cell * step;
         if (s.from_us < cell_from) { /* split a piece that crosses cell edges */
             free_time.v[i].to_us = cell_from;

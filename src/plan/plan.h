@@ -146,6 +146,9 @@ size_t bk_plan_settle_slices(const bk_plan_cfg *cfg, const bk_def *def, const bk
 int bk_plan_settle(bk_store *s, const bk_plan_cfg *cfg, const bk_def *defs, size_t n_defs,
                    int64_t now_us, bk_run **runs, size_t *n_runs, size_t *cap_runs, bk_err *err);
 /* Internal (plan.c, settle.c): a queued run of def over slice. */
+/* The grid cell holding t: floor(t / step), also for t < 0 (plan.c and
+ * settle.c cut on the same grid). */
+int64_t bk_plan__cell(int64_t t, int64_t step);
 void bk_plan__fill_run(bk_run *r, const bk_def *def, const bk_plan_cfg *cfg, bk_iv slice,
                        int32_t priority, const char *triggered_by);
 

@@ -21,13 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* floor(t / step) for possibly negative t. */
-static int64_t cell_floor(int64_t t, int64_t step)
-{
-    int64_t q = t / step;
-    return (t % step != 0 && t < 0) ? q - 1 : q;
-}
-
 void bk_plan_unsettled(const bk_run *const *runs, size_t n, int64_t settle_us, bk_ivset *out)
 {
     bk_ivset_clear(out);
@@ -47,7 +40,7 @@ void bk_plan_unsettled(const bk_run *const *runs, size_t n, int64_t settle_us, b
          * bar early, never a provisional bar late (1h, 4h, d1 labels are
          * not aligned to it, and a floor is still at or before them) */
         int64_t step = bk_tf_step_us(x->tf);
-        int64_t from = cell_floor(x->finished_us - settle_us - step, step) * step;
+        int64_t from = bk_plan__cell(x->finished_us - settle_us - step, step) * step;
         bk_ivset_add(out, BK_MAX(from, x->slice_from_us), x->slice_to_us);
     }
 }
@@ -72,7 +65,7 @@ size_t bk_plan_settle_slices(const bk_plan_cfg *cfg, const bk_def *def, const bk
     for (size_t i = 0; i < unsettled->n; i++) {
         bk_iv v = unsettled->v[i];
         while (v.from_us < v.to_us) { /* split at cell edges */
-            int64_t c = cell_floor(v.from_us, step);
+            int64_t c = bk_plan__cell(v.from_us, step);
             int64_t to = BK_MIN(v.to_us, (c + 1) * step);
             if (hull.to_us > hull.from_us && c == cell) {
                 hull.to_us = to;

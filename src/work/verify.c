@@ -64,26 +64,6 @@ static bk_iv *cut_ranges(const bk_ivset *covered, int64_t from, int64_t to, int6
     return out;
 }
 
-/* Labels of the first and last calendar bar whose trading span starts in
- * iv, as a half-open label range; false when there is none. */
-static bool owned_labels(bk_tf tf, bk_anchor anchor, bk_iv iv, int64_t *lo, int64_t *hi)
-{
-    size_t n = bk_cal_bars(tf, anchor, iv.from_us, iv.to_us, NULL, 0);
-    bk_calbar *cb = bk_xmalloc((n + 1) * sizeof *cb);
-    bk_cal_bars(tf, anchor, iv.from_us, iv.to_us, cb, n);
-    bool any = false;
-    for (size_t i = 0; i < n; i++) {
-        if (cb[i].from_us < iv.from_us || cb[i].from_us >= iv.to_us)
-            continue;
-        if (!any)
-            *lo = cb[i].ts_us;
-        *hi = cb[i].ts_us + 1;
-        any = true;
-    }
-    free(cb);
-    return any;
-}
-
 /* Every page of p's answer for the labels [lo, hi), validated as a run's. */
 static int fetch_range(bk_store *s, const bk_work_env *env, bk_prov *p, const char *symbol,
                        bk_tf tf, bk_iv iv, int64_t lo, int64_t hi, bars *out, bk_err *err)
@@ -176,7 +156,7 @@ static int check_range(bk_store *s, const bk_work_env *env, bk_prov *p, const ch
                        bk_tf tf, bk_iv iv, bk_verify_report *r, bk_err *err)
 {
     int64_t lo, hi;
-    if (!owned_labels(tf, p->anchor, iv, &lo, &hi))
+    if (bk_work_slice_labels(tf, p->anchor, iv.from_us, iv.to_us, &lo, &hi) == 0)
         return 0;
     bars served = {0}, stored = {0};
     int rc = fetch_range(s, env, p, symbol, tf, iv, lo, hi, &served, err);

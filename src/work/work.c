@@ -164,29 +164,32 @@ static int fetch_page(bk_store *s, const bk_work_env *env, bk_prov *p, bk_fetch_
     }
 }
 
+size_t bk_work_slice_labels(bk_tf tf, bk_anchor anchor, int64_t from_us, int64_t to_us,
+                            int64_t *lo_us, int64_t *hi_us)
+{
+    size_t n_cb = bk_cal_bars(tf, anchor, from_us, to_us, NULL, 0);
+    bk_calbar *cb = bk_xmalloc((n_cb + 1) * sizeof *cb);
+    bk_cal_bars(tf, anchor, from_us, to_us, cb, n_cb);
+    size_t owned = 0;
+    *lo_us = *hi_us = 0;
+    for (size_t i = 0; i < n_cb; i++) {
+        if (cb[i].from_us < from_us || cb[i].from_us >= to_us)
+            continue;
+        if (owned++ == 0)
+            *lo_us = cb[i].ts_us;
+        *hi_us = cb[i].ts_us + 1;
+    }
+    free(cb);
+    return owned;
+}
+
 /* Fetch every page of the run's slice into f. */
 static int fetch_all(bk_store *s, const bk_work_env *env, bk_prov *p, const char *owner,
                      bk_run *run, fetch_state *f, bk_err *err)
 {
-    /* The slice owns the bars whose trading span starts inside it, so
-     * adjacent slices never fetch the same bar. */
-    size_t n_cb = bk_cal_bars(run->tf, p->anchor, run->slice_from_us, run->slice_to_us, NULL, 0);
-    bk_calbar *cb = bk_xmalloc((n_cb + 1) * sizeof *cb);
-    bk_cal_bars(run->tf, p->anchor, run->slice_from_us, run->slice_to_us, cb, n_cb);
-    size_t first = n_cb, last = 0;
-    for (size_t i = 0; i < n_cb; i++) {
-        if (cb[i].from_us < run->slice_from_us || cb[i].from_us >= run->slice_to_us)
-            continue;
-        first = BK_MIN(first, i);
-        last = i;
-        f->expected++;
-    }
-    bk_fetch_req req = {.symbol = run->symbol,
-                        .tf = run->tf,
-                        .from_us = f->expected ? cb[first].ts_us : 0,
-                        .to_us = f->expected ? cb[last].ts_us + 1 : 0,
-                        .attempt = run->attempt};
-    free(cb);
+    bk_fetch_req req = {.symbol = run->symbol, .tf = run->tf, .attempt = run->attempt};
+    f->expected = bk_work_slice_labels(run->tf, p->anchor, run->slice_from_us, run->slice_to_us,
+                                       &req.from_us, &req.to_us);
     if (f->expected == 0)
         return 0;
     bk_page pg;

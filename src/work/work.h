@@ -66,6 +66,12 @@ int bk_work_execute(bk_store *s, const bk_work_env *env, const char *owner, bk_r
 int bk_work_symbol_check(bk_store *s, const bk_work_env *env, const char *symbol, bk_tf tf,
                          bk_err *err);
 
+/* A slice [from, to) owns the bars whose trading span starts inside it, so
+ * adjacent slices never fetch the same bar: how many it owns, and their
+ * labels as the half-open range [*lo, *hi) (0 and [0, 0) when none). */
+size_t bk_work_slice_labels(bk_tf tf, bk_anchor anchor, int64_t from_us, int64_t to_us,
+                            int64_t *lo_us, int64_t *hi_us);
+
 /* Wait for one token of p's request budget (shared through the store by
  * every worker of every process), as the worker does before each page. 0;
  * BK_ECANCELED when env->stop is set while waiting; BK_EIO on a store error. */
