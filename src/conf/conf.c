@@ -33,6 +33,10 @@ static const setting settings[] = {
      "lease of a running run; renewed every lease/3"},
     {"claim_batch", K_INT, F(claim_batch), 0, "1", 1, 1000,
      "runs a worker claims in one statement and commits in one transaction"},
+    {"worker_poll_ms", K_INT, F(worker_poll_ms), 0, "0", 0, 3600000,
+     "how often an idle worker looks for runs nobody told it about (0 = 1000 on SQLite, where "
+     "other processes' runs are found only so; 30000 on PostgreSQL, where a notification wakes "
+     "it at once)"},
     {"max_attempts", K_INT, F(max_attempts), 0, "5", 1, 100,
      "attempts before a run is dead-lettered"},
     {"retry_base_ms", K_INT, F(retry_base_ms), 0, "2000", 0, 3600000,

@@ -19,6 +19,7 @@
 typedef struct bk_conf {
     int64_t workers;                /* worker threads in serve / tick --wait */
     int64_t lease_ms;               /* a running run's lease; renewed every lease/3 */
+    int64_t worker_poll_ms;         /* idle worker's look for runs (0 = by store) */
     int64_t claim_batch;            /* runs a worker claims (and commits) at once */
     int64_t max_attempts;           /* attempts before a run is dead-lettered */
     int64_t retry_base_ms;          /* first back-off; doubles per attempt, with jitter */

@@ -20,12 +20,22 @@ static bool has_prefix(const char *s, const char *p)
     return strncmp(s, p, strlen(p)) == 0;
 }
 
+static bool is_pg_url(const char *url)
+{
+    return has_prefix(url, "postgres://") || has_prefix(url, "postgresql://");
+}
+
+bool bk_store_url_notifies(const char *url)
+{
+    return url && is_pg_url(url);
+}
+
 int bk_store_open(bk_store **out, const char *url, bk_err *err)
 {
     *out = NULL;
     if (!url || !*url)
         return bk_err_set(err, BK_EINVAL, "store: empty database path");
-    if (has_prefix(url, "postgres://") || has_prefix(url, "postgresql://"))
+    if (is_pg_url(url))
         return bk_store__pg_open(out, url, err);
     return bk_store__sqlite_open(out, url, err);
 }

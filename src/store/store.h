@@ -378,6 +378,8 @@ int bk_store_leader_release(bk_store *s, const char *name, const char *owner, bk
  * be received with bk_store_listen + bk_store_notifications: true on
  * PostgreSQL (a trigger NOTIFYs channel barkeep_job_runs), false on SQLite. */
 bool bk_store_notifies(const bk_store *s);
+/* The same, before opening: whether a store at url will notify. */
+bool bk_store_url_notifies(const char *url);
 /* Start receiving job_runs change notifications on this connection (LISTEN).
  * SQLite: BK_EINVAL "change notifications need PostgreSQL". After
  * bk_store_notifications reported a lost connection, call it again (it

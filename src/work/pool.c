@@ -10,6 +10,14 @@
  * commits the ones ready to commit together, in one transaction
  * (bk_store_runs_commit_many). Failures and releases take the per-run paths
  * of bk_work_execute. On stop, the runs not started yet are released.
+ *
+ * Waking: runs enqueued in this process wake the workers (bk_pool_wake). On
+ * PostgreSQL a waker thread LISTENs for job_runs changes and wakes them when
+ * any process makes a run claimable (enqueued, requeued), so an idle worker
+ * sleeps until work arrives; it looks on its own only every worker_poll_ms
+ * (default 30 s there, a fallback for notifications lost with a connection)
+ * and when the next backed-off run becomes due. On SQLite nothing tells a
+ * process about another's runs: idle workers look every second.
  */
 #include "core/clock.h"
 #include "core/log.h"
@@ -22,7 +30,9 @@
 #include <string.h>
 #include <time.h>
 
-#define IDLE_POLL_US (1000 * BK_US_PER_MS) /* catch runs enqueued by other processes */
+#define POLL_SQLITE_MS   1000  /* catch runs enqueued by other processes */
+#define POLL_NOTIFIED_MS 30000 /* a fallback: notifications wake workers */
+#define WAKER_WAIT_MS    200   /* the waker notices bk_pool_stop within this */
 /* A claim the store failed (a full disk, a vanished table) is retried after
  * a back-off doubling from the first to the cap, and logged at most once per
  * FAIL_LOG_US with the count of failures not logged. */
@@ -39,6 +49,8 @@ typedef struct slot {
      * heartbeat's to renew. "" = free entry. Guarded by pool->lock. */
     char (*run_ids)[BK_ID_MAX];
     size_t n_runs;
+    bool idle;         /* asleep in idle_wait (guarded by pool->lock) */
+    uint64_t idle_seq; /* the wake_seq it went to sleep at */
 } slot;
 
 struct bk_pool {
@@ -52,12 +64,14 @@ struct bk_pool {
     uint64_t wake_seq;
     int64_t finished, dead;
     int busy;
+    int64_t poll_us; /* an idle worker's longest sleep */
+    bool listening;  /* the waker receives notifications */
     slot *slots;
     int n_slots;
     size_t batch;               /* conf->claim_batch, at least 1 */
     char (*run_ids)[BK_ID_MAX]; /* n_slots × batch entries, the slots' run_ids */
-    pthread_t hb_thread;
-    bool hb_started;
+    pthread_t hb_thread, waker_thread;
+    bool hb_started, waker_started;
     /* claims failing for the store's reasons (guarded by lock) */
     int n_failing;                 /* slots whose last claim failed */
     char fail_msg[BK_ERR_MSG_MAX]; /* the latest failure */
@@ -133,15 +147,21 @@ static void pause_claims(bk_pool *p, uint64_t seen_seq, int64_t backoff_us)
 }
 
 /* Sleep until woken, or until the next run could become claimable. */
-static void idle_wait(bk_pool *p, bk_store *s, uint64_t seen_seq)
+static void idle_wait(bk_pool *p, slot *sl, bk_store *s, uint64_t seen_seq)
 {
-    int64_t next = 0, timeout = IDLE_POLL_US;
+    pthread_mutex_lock(&p->lock);
+    int64_t next = 0, timeout = p->poll_us;
+    pthread_mutex_unlock(&p->lock);
     bk_err err = {0};
     if (bk_store_runs_next_event(s, &next, &err) == 0 && next > 0)
         timeout = BK_MAX(BK_MIN(next - bk_clock_now_us(), timeout), 1000);
     pthread_mutex_lock(&p->lock);
-    if (p->wake_seq == seen_seq && !atomic_load(&p->stop))
+    if (p->wake_seq == seen_seq && !atomic_load(&p->stop)) {
+        sl->idle = true;
+        sl->idle_seq = seen_seq;
         timed_wait(&p->wake, &p->lock, timeout);
+        sl->idle = false;
+    }
     pthread_mutex_unlock(&p->lock);
 }
 
@@ -322,7 +342,7 @@ static void *worker_main(void *arg)
             continue;
         }
         backoff = 0;
-        idle_wait(p, s, seq);
+        idle_wait(p, sl, s, seq);
     }
     free(runs);
     bk_store_close(s);
@@ -368,6 +388,68 @@ static void *heartbeat_main(void *arg)
     return NULL;
 }
 
+/* A notification made some run claimable: note it for waker_main. */
+static void on_note(void *ctx, const bk_note *note)
+{
+    bool *claimable = ctx;
+    if (note->status == BK_ST_QUEUED)
+        *claimable = true;
+}
+
+/* PostgreSQL only: LISTEN for job_runs changes and wake the workers when a
+ * run becomes claimable. While listening, idle workers poll only every
+ * poll_us; when the connection is lost they go back to polling every second
+ * until the waker listens again (with a back-off), and are woken once then
+ * (changes made meanwhile were not notified). */
+static void *waker_main(void *arg)
+{
+    bk_pool *p = arg;
+    int64_t poll_ms = p->opts.env.conf->worker_poll_ms;
+    int64_t backoff = 0, notified_poll = (poll_ms > 0 ? poll_ms : POLL_NOTIFIED_MS) * BK_US_PER_MS;
+    bk_store *s = NULL;
+    while (!atomic_load(&p->stop)) {
+        bk_err err = {0};
+        if (!s) {
+            s = open_store(p, "waker");
+            if (!s)
+                break;
+            if (bk_store_listen(s, &err) != 0) {
+                bk_log(BK_LOG_WARN, "work", "waker cannot listen error=\"%s\"", err.msg);
+                bk_store_close(s);
+                s = NULL;
+                backoff = backoff ? BK_MIN(backoff * 2, CLAIM_BACKOFF_MAX_US) : 50 * BK_US_PER_MS;
+                pthread_mutex_lock(&p->lock);
+                if (!atomic_load(&p->stop))
+                    timed_wait(&p->wake, &p->lock, backoff);
+                pthread_mutex_unlock(&p->lock);
+                continue;
+            }
+            backoff = 0;
+            pthread_mutex_lock(&p->lock);
+            p->poll_us = notified_poll;
+            p->listening = true;
+            pthread_mutex_unlock(&p->lock);
+            bk_pool_wake(p); /* look once: runs enqueued before LISTEN were not notified */
+        }
+        bool claimable = false;
+        if (bk_store_notifications(s, WAKER_WAIT_MS, on_note, &claimable, &err) != 0) {
+            bk_log(BK_LOG_WARN, "work", "waker lost its connection error=\"%s\"", err.msg);
+            bk_store_close(s);
+            s = NULL;
+            pthread_mutex_lock(&p->lock);
+            p->poll_us = POLL_SQLITE_MS * BK_US_PER_MS;
+            p->listening = false;
+            pthread_mutex_unlock(&p->lock);
+            bk_pool_wake(p); /* sleep a second at most until the waker is back */
+            continue;
+        }
+        if (claimable)
+            bk_pool_wake(p);
+    }
+    bk_store_close(s);
+    return NULL;
+}
+
 int bk_pool_start(bk_pool **out, const bk_pool_opts *opts, bk_err *err)
 {
     bk_pool *p = bk_xcalloc(1, sizeof *p);
@@ -382,6 +464,11 @@ int bk_pool_start(bk_pool **out, const bk_pool_opts *opts, bk_err *err)
     pthread_cond_init(&p->hb_cond, NULL);
     p->n_slots = opts->threads > 0 ? opts->threads : 1;
     p->batch = opts->env.conf->claim_batch > 1 ? (size_t)opts->env.conf->claim_batch : 1;
+    /* SQLite: worker_poll_ms or a second; PostgreSQL: a second until the
+     * waker listens. */
+    int64_t poll_ms = opts->env.conf->worker_poll_ms;
+    p->poll_us = (poll_ms > 0 && !bk_store_url_notifies(opts->db_url) ? poll_ms : POLL_SQLITE_MS) *
+                 BK_US_PER_MS;
     p->slots = bk_xcalloc((size_t)p->n_slots, sizeof *p->slots);
     p->run_ids = bk_xcalloc((size_t)p->n_slots * p->batch, sizeof *p->run_ids);
     for (int i = 0; i < p->n_slots; i++) {
@@ -401,6 +488,13 @@ int bk_pool_start(bk_pool **out, const bk_pool_opts *opts, bk_err *err)
         return bk_err_set(err, BK_ENOMEM, "cannot start heartbeat thread");
     }
     p->hb_started = true;
+    if (bk_store_url_notifies(p->db_url)) { /* it raises poll_us once it listens */
+        if (pthread_create(&p->waker_thread, NULL, waker_main, p) != 0) {
+            bk_pool_stop(p);
+            return bk_err_set(err, BK_ENOMEM, "cannot start waker thread");
+        }
+        p->waker_started = true;
+    }
     *out = p;
     return 0;
 }
@@ -450,6 +544,18 @@ void bk_pool_counts(bk_pool *p, int64_t *finished, int64_t *dead)
     pthread_mutex_unlock(&p->lock);
 }
 
+int bk_pool_idle(bk_pool *p, bool *listening)
+{
+    pthread_mutex_lock(&p->lock);
+    int n = 0;
+    for (int i = 0; i < p->n_slots; i++)
+        n += p->slots[i].idle && p->slots[i].idle_seq == p->wake_seq;
+    if (listening)
+        *listening = p->listening;
+    pthread_mutex_unlock(&p->lock);
+    return n;
+}
+
 int bk_pool_busy(bk_pool *p)
 {
     pthread_mutex_lock(&p->lock);
@@ -471,6 +577,8 @@ void bk_pool_stop(bk_pool *p)
         pthread_join(p->slots[i].thread, NULL);
     if (p->hb_started)
         pthread_join(p->hb_thread, NULL);
+    if (p->waker_started)
+        pthread_join(p->waker_thread, NULL);
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->wake);
     pthread_cond_destroy(&p->progress);

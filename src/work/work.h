@@ -133,6 +133,11 @@ bool bk_pool_failing(bk_pool *p, char *why, size_t cap);
 void bk_pool_wait_progress(bk_pool *p, int64_t timeout_us);
 /* Runs finished by this pool so far, and how many were dead-lettered. */
 void bk_pool_counts(bk_pool *p, int64_t *finished, int64_t *dead);
+/* Workers asleep for want of work: they found nothing claimable since the
+ * latest wake. *listening (may be NULL): the pool is woken by notifications
+ * from any process (PostgreSQL), so those workers sleep until work arrives
+ * or worker_poll_ms passes. */
+int bk_pool_idle(bk_pool *p, bool *listening);
 /* Workers currently executing a run. */
 int bk_pool_busy(bk_pool *p);
 /* Stop: in-flight runs stop at the next page and are released to the queue

@@ -1281,6 +1281,48 @@ static void t_pool_batch_stop_releases(void **state)
     assert_int_equal(counts[BK_ST_QUEUED], 5);
 }
 
+/* PostgreSQL: a worker with nothing to do sleeps until a notification says
+ * a run was enqueued, by any connection (here one the pool does not know),
+ * not until its poll: with a poll of ten minutes the run still finishes at
+ * once. */
+static void t_pool_woken_by_notification(void **state)
+{
+    fixture *fx = *state;
+    fx->conf.worker_poll_ms = 600000;
+    bk_pool *p = NULL;
+    bk_pool_opts po = {.db_url = fx->url, .threads = 1, .env = fx->env};
+    OK(bk_pool_start(&p, &po, ERR));
+    /* Wait until the worker looked after the waker started listening and
+     * found nothing: from then on only a wake can end its sleep. */
+    bool listening = false;
+    int64_t deadline = bk_clock_mono_us() + 30 * S;
+    while ((bk_pool_idle(p, &listening) < 1 || !listening) && bk_clock_mono_us() < deadline)
+        bk_pool_wait_progress(p, 10 * MS);
+    assert_true(listening);
+    bk_run r = enqueue(fx, SYM, BK_TF_1M, CELL_FROM, CELL_TO, 3); /* fx->s: not the pool's */
+    waiter w = pool_wait(p, 1, 60 * S);
+    bk_pool_stop(p);
+    assert_int_equal(w.finished, 1);
+    assert_int_equal(get_run(fx->s, r.id).status, BK_ST_SUCCESS);
+}
+
+/* The same fixture on the PostgreSQL database at BK_TEST_DB_URL, emptied. */
+static int fixture_setup_pg(void **state)
+{
+    fixture_setup(state);
+    fixture *fx = *state;
+    bk_store_close(fx->s);
+    bk_store_close(fx->s2);
+    free(fx->url);
+    fx->url = bk_xstrdup(getenv("BK_TEST_DB_URL"));
+    char msg[512];
+    if (bk_t_pg_reset(fx->url, msg, sizeof msg) != 0)
+        fail_msg("reset %s", msg);
+    fx->s = open_migrated(fx->url);
+    fx->s2 = open_migrated(fx->url);
+    return 0;
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, fixture_setup, fixture_teardown)
 
 int main(void)
@@ -1314,5 +1356,14 @@ int main(void)
         T(t_pool_batch_heartbeat),
         T(t_pool_batch_stop_releases),
     };
-    return cmocka_run_group_tests_name("work", tests, NULL, NULL);
+    int fails = cmocka_run_group_tests_name("work", tests, NULL, NULL);
+    const char *url = getenv("BK_TEST_DB_URL");
+    if (url && strncmp(url, "postgres", 8) == 0) {
+        const struct CMUnitTest pg_tests[] = {
+            cmocka_unit_test_setup_teardown(t_pool_woken_by_notification, fixture_setup_pg,
+                                            fixture_teardown),
+        };
+        fails += cmocka_run_group_tests_name("work postgres", pg_tests, NULL, NULL);
+    }
+    return fails;
 }
