@@ -3,12 +3,12 @@
  * only its owner can read.
  */
 #include "api/api.h"
+#include "core/keyfile.h"
 #include "core/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static int take(char dst[BK_KEY_MAX], const char *src, const char *what, bk_err *err)
 {
@@ -25,37 +25,20 @@ static int take(char dst[BK_KEY_MAX], const char *src, const char *what, bk_err 
     return 0;
 }
 
-static int load_file(const char *path, char service[BK_KEY_MAX], char anon[BK_KEY_MAX], bk_err *err)
+typedef struct api_keys {
+    char *service, *anon;
+    const char *path;
+} api_keys;
+
+static int file_key(void *ctx, const char *name, const char *value, int lineno, bk_err *err)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return bk_err_set(err, BK_EINVAL, "cannot read keys file %s", path);
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || (st.st_mode & (S_IRWXG | S_IRWXO))) {
-        fclose(f);
-        return bk_err_set(err, BK_EINVAL,
-                          "keys file %s must not be accessible by group or others (chmod 600)",
-                          path);
-    }
-    char line[512];
-    int rc = 0, lineno = 0;
-    while (rc == 0 && fgets(line, sizeof line, f)) {
-        lineno++;
-        char *p = line;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        if (*p == '#' || *p == '\n' || *p == '\0')
-            continue;
-        if (strncmp(p, "service=", 8) == 0)
-            rc = take(service, p + 8, path, err);
-        else if (strncmp(p, "anon=", 5) == 0)
-            rc = take(anon, p + 5, path, err);
-        else
-            rc = bk_err_set(err, BK_EINVAL, "%s line %d: expected service=KEY or anon=KEY", path,
-                            lineno);
-    }
-    fclose(f);
-    return rc;
+    api_keys *k = ctx;
+    if (strcmp(name, "service") == 0)
+        return take(k->service, value, k->path, err);
+    if (strcmp(name, "anon") == 0)
+        return take(k->anon, value, k->path, err);
+    return bk_err_set(err, BK_EINVAL, "%s line %d: expected service=KEY or anon=KEY", k->path,
+                      lineno);
 }
 
 int bk_api_load_keys(const bk_conf *conf, char service[BK_KEY_MAX], char anon[BK_KEY_MAX],
@@ -69,7 +52,8 @@ int bk_api_load_keys(const bk_conf *conf, char service[BK_KEY_MAX], char anon[BK
     if (rc == 0 && (v = getenv("BARKEEP_ANON_KEY")) != NULL)
         rc = take(anon, v, "BARKEEP_ANON_KEY", err);
     if (rc == 0 && conf->keys_file[0])
-        rc = load_file(conf->keys_file, service, anon, err);
+        rc = bk_keyfile_read(conf->keys_file, "keys file", file_key,
+                             &(api_keys){service, anon, conf->keys_file}, err);
     if (rc == 0 && service[0] && anon[0] && strcmp(service, anon) == 0)
         rc = bk_err_set(err, BK_EINVAL, "the service and anon keys must differ");
     return rc;

@@ -8,6 +8,7 @@
 #include "core/util.h"
 #include "json/jw.h"
 #include "model/time.h"
+#include "prov/registry.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -345,6 +346,8 @@ int bk_cli_main(int argc, char **argv)
         bk_clock_start_at(now);
         cli.now_fixed = true;
     }
+    if (bk_prov_check_conf(&cli.conf, &err) != 0)
+        return bk_cli_usage_error("%s", err.msg);
     if (cli.conf.closures_file[0] && load_closures(cli.conf.closures_file) != 0)
         return BK_EXIT_USAGE;
     if (i >= argc) {

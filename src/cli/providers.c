@@ -9,11 +9,11 @@
 #include "core/util.h"
 #include "plan/plan.h"
 #include "prov/provset.h"
+#include "prov/registry.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* How far back the chain of tf serves: the longest history of its
  * providers, named in *by; 0 (no limit) as soon as one of them has none. */
@@ -71,107 +71,14 @@ void bk_cli_plan_cfg(bk_plan_cfg *cfg, const bk_conf *conf, const bk_provset *ps
     }
 }
 
-/* The providers barkeep knows, in the default fallback order. */
-static const struct known {
-    const char *name;
-    const char *key_env, *alias_env, *secret_env;
-    int (*make)(bk_prov **out, const bk_prov_cfg *cfg, bk_err *err);
-    bool needs_key;
-} known[] = {
-    {"massive", "MASSIVE_API_KEY", "POLYGON_API_KEY", NULL, bk_massive_new, true},
-    {"alpaca", "ALPACA_API_KEY_ID", NULL, "ALPACA_API_SECRET_KEY", bk_alpaca_new, true},
-    {"tradier", "TRADIER_API_KEY", NULL, NULL, bk_tradier_new, true},
-    {"finnhub", "FINNHUB_API_KEY", NULL, NULL, bk_finnhub_new, true},
-    {"yahoo", NULL, NULL, NULL, bk_yahoo_new, false},
-};
-
-#define N_KNOWN BK_ARRAY_LEN(known)
-#define VAR_MAX 512
-
-typedef struct keys {
-    char key[N_KNOWN][VAR_MAX];
-    char secret[N_KNOWN][VAR_MAX];
-} keys;
-
-/* One NAME=VALUE of the keys file, if NAME is a provider variable. */
-static void file_var(keys *k, const char *name, const char *value)
+/* A provider's keys are loaded from the environment and the provider keys
+ * file into k: 0 or a usage error naming the file. */
+static int load_keys(const bk_conf *c, bk_prov_keys *k)
 {
-    for (size_t i = 0; i < N_KNOWN; i++) {
-        const struct known *p = &known[i];
-        if ((p->key_env && strcmp(name, p->key_env) == 0) ||
-            (p->alias_env && strcmp(name, p->alias_env) == 0)) {
-            if (!k->key[i][0])
-                bk_strlcpy(k->key[i], value, VAR_MAX);
-        } else if (p->secret_env && strcmp(name, p->secret_env) == 0) {
-            if (!k->secret[i][0])
-                bk_strlcpy(k->secret[i], value, VAR_MAX);
-        }
-    }
-}
-
-static int load_keys_file(const char *path, keys *k)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return bk_cli_fail("cannot read provider keys file %s", path);
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || (st.st_mode & (S_IRWXG | S_IRWXO))) {
-        fclose(f);
-        return bk_cli_fail("provider keys file %s must not be accessible by group or others "
-                           "(chmod 600)",
-                           path);
-    }
-    char line[VAR_MAX + 64];
-    int lineno = 0, rc = 0;
-    while (rc == 0 && fgets(line, sizeof line, f)) {
-        lineno++;
-        line[strcspn(line, "\r\n")] = '\0';
-        char *p = line + strspn(line, " \t");
-        if (*p == '#' || *p == '\0')
-            continue;
-        if (strncmp(p, "export ", 7) == 0)
-            p += 7;
-        char *eq = strchr(p, '=');
-        if (!eq || eq == p) {
-            rc = bk_cli_fail("%s line %d: expected NAME=VALUE", path, lineno);
-            break;
-        }
-        *eq = '\0';
-        file_var(k, p, eq + 1);
-    }
-    fclose(f);
-    return rc;
-}
-
-static void env_keys(keys *k)
-{
-    for (size_t i = 0; i < N_KNOWN; i++) {
-        const char *v = known[i].key_env ? getenv(known[i].key_env) : NULL;
-        if ((!v || !*v) && known[i].alias_env)
-            v = getenv(known[i].alias_env);
-        if (v && *v)
-            bk_strlcpy(k->key[i], v, VAR_MAX);
-        v = known[i].secret_env ? getenv(known[i].secret_env) : NULL;
-        if (v && *v)
-            bk_strlcpy(k->secret[i], v, VAR_MAX);
-    }
-}
-
-static bool has_keys(const keys *k, size_t i)
-{
-    if (!known[i].needs_key)
-        return true;
-    return k->key[i][0] && (!known[i].secret_env || k->secret[i][0]);
-}
-
-static const char *base_url(const bk_conf *c, const char *name)
-{
-    const char *u = strcmp(name, "massive") == 0   ? c->massive_url
-                    : strcmp(name, "alpaca") == 0  ? c->alpaca_url
-                    : strcmp(name, "yahoo") == 0   ? c->yahoo_url
-                    : strcmp(name, "finnhub") == 0 ? c->finnhub_url
-                                                   : c->tradier_url;
-    return *u ? u : NULL;
+    bk_err err = {0};
+    if (bk_prov_keys_load(k, c->provider_keys_file, &err) != 0)
+        return bk_cli_fail("%s", err.msg);
+    return 0;
 }
 
 /* One value of a per-provider setting, applied to p (NULL: a provider not
@@ -263,13 +170,9 @@ static int check_names(const char *setting, const char *list)
 {
     for (const char *s = list; *s;) {
         size_t len = strcspn(s, ", ");
-        bool ok = len == 3 && strncmp(s, "sim", 3) == 0;
-        for (size_t i = 0; i < N_KNOWN && !ok; i++)
-            ok = strlen(known[i].name) == len && strncmp(s, known[i].name, len) == 0;
-        if (len && !ok)
-            return bk_cli_usage_error("%s: unknown provider '%.*s' (known: massive, alpaca, "
-                                      "tradier, finnhub, yahoo, sim)",
-                                      setting, (int)len, s);
+        if (len && !bk_prov_known(s, len))
+            return bk_cli_usage_error("%s: unknown provider '%.*s' (known: %s)", setting,
+                                      (int)len, s, bk_prov_known_list());
         s += len;
         s += strspn(s, ", ");
     }
@@ -285,9 +188,9 @@ int bk_cli_providers(bk_cli *cli, bk_provset **out)
         (rc = check_names("chain_intraday", c->chain_intraday)) ||
         (rc = check_names("chain_daily", c->chain_daily)))
         return rc;
-    keys *k = bk_xcalloc(1, sizeof *k);
-    env_keys(k);
-    if (c->provider_keys_file[0] && (rc = load_keys_file(c->provider_keys_file, k)) != 0) {
+    bk_prov_keys *k = bk_xmalloc(sizeof *k);
+    if ((rc = load_keys(c, k)) != 0) {
+        bk_prov_keys_wipe(k);
         free(k);
         return rc;
     }
@@ -296,32 +199,34 @@ int bk_cli_providers(bk_cli *cli, bk_provset **out)
     bk_provset *ps = bk_provset_new(&bc);
     bk_err err = {0};
     bool explicit = c->providers[0] != '\0';
-    for (size_t i = 0; i < N_KNOWN && rc == 0; i++) {
-        if (explicit ? !listed(c->providers, known[i].name)
-                     : !(known[i].needs_key && has_keys(k, i)))
+    for (size_t i = 0; i < BK_PROV_KINDS && rc == 0; i++) {
+        const bk_prov_kind *kind = &bk_prov_kinds[i];
+        if (explicit ? !listed(c->providers, kind->name)
+                     : !(kind->key_env && bk_prov_keys_ready(k, i)))
             continue;
-        if (!has_keys(k, i)) {
-            rc = bk_cli_usage_error("provider %s is listed but has no key (set %s%s%s)",
-                                    known[i].name, known[i].key_env,
-                                    known[i].secret_env ? " and " : "",
-                                    known[i].secret_env ? known[i].secret_env : "");
+        if (!bk_prov_keys_ready(k, i)) {
+            char hint[128];
+            bk_prov_kind_key_hint(kind, hint, sizeof hint);
+            rc = bk_cli_usage_error("provider %s is listed but has no key (set %s)", kind->name,
+                                    hint);
             break;
         }
-        bk_prov_cfg cfg = {.base_url = base_url(c, known[i].name),
+        const bk_conf_prov *pc = bk_conf_prov_get(c, kind->name);
+        bk_prov_cfg cfg = {.base_url = pc && pc->url[0] ? pc->url : NULL,
                            .key = k->key[i][0] ? k->key[i] : NULL,
                            .secret = k->secret[i][0] ? k->secret[i] : NULL,
-                           .feed = strcmp(known[i].name, "alpaca") == 0 ? c->alpaca_feed : NULL,
+                           .feed = pc && pc->feed[0] ? pc->feed : NULL,
                            .adjustment = c->adjustment,
                            .timeout_ms = c->provider_timeout_ms,
                            .anchor = strcmp(c->anchor, "clock") == 0 ? BK_ANCHOR_CLOCK
                                                                      : BK_ANCHOR_SESSION};
         bk_prov *p = NULL;
         bk_err_clear(&err);
-        if (known[i].make(&p, &cfg, &err) != 0) {
+        if (kind->make(&p, &cfg, &err) != 0) {
             if (explicit) {
-                rc = bk_cli_fail("cannot use provider %s: %s", known[i].name, err.msg);
+                rc = bk_cli_fail("cannot use provider %s: %s", kind->name, err.msg);
             } else {
-                bk_log(BK_LOG_WARN, "prov", "provider skipped name=%s error=\"%s\"", known[i].name,
+                bk_log(BK_LOG_WARN, "prov", "provider skipped name=%s error=\"%s\"", kind->name,
                        err.msg);
             }
             continue;
@@ -329,7 +234,7 @@ int bk_cli_providers(bk_cli *cli, bk_provset **out)
         if (bk_provset_add(ps, p, &err) != 0)
             rc = bk_cli_fail("%s", err.msg);
     }
-    memset(k, 0, sizeof *k); /* no keys left in freed memory */
+    bk_prov_keys_wipe(k); /* no keys left in freed memory */
     free(k);
     if (rc == 0 && (bk_provset_count(ps) == 0 || listed(c->providers, "sim"))) {
         bk_prov *sim = NULL;
@@ -474,6 +379,60 @@ out:
     return rc;
 }
 
+/* One line for the provider of row i (BK_PROV_KINDS: sim): configured
+ * (feed, adjustment, budget, spans, delay, settle) or why not. */
+static void print_provider(const bk_provset *ps, const bk_prov_keys *k, size_t i)
+{
+    const char *name = i < BK_PROV_KINDS ? bk_prov_kinds[i].name : "sim";
+    bk_prov *p = bk_provset_get(ps, name);
+    if (!p) {
+        if (i < BK_PROV_KINDS && !bk_prov_keys_ready(k, i)) {
+            char hint[128];
+            bk_prov_kind_key_hint(&bk_prov_kinds[i], hint, sizeof hint);
+            printf("%-8s %-10s set %s\n", name, "no key", hint);
+        } else {
+            printf("%-8s %-10s\n", name, "not listed");
+        }
+        return;
+    }
+    char budget[32], s1[24], s2[24], s3[24], spans[80];
+    if (p->limits.rate_per_s > 0)
+        snprintf(budget, sizeof budget, "%.3g/s burst %.0f", p->limits.rate_per_s,
+                 p->limits.burst > 0 ? p->limits.burst : 1);
+    else
+        snprintf(budget, sizeof budget, "unlimited");
+    tf_span(&p->limits, BK_TF_1M, s1, sizeof s1);
+    tf_span(&p->limits, BK_TF_1H, s2, sizeof s2);
+    tf_span(&p->limits, BK_TF_D1, s3, sizeof s3);
+    snprintf(spans, sizeof spans, "%s/%s/%s", s1, s2, s3);
+    char delay[24], settle[24];
+    span_text(p->delay_us, delay, sizeof delay);
+    span_text(p->settle_us, settle, sizeof settle);
+    printf("%-8s %-10s %-13s %-10s %-16s %-21s %-6s %s\n", name, "configured", p->feed,
+           p->adjustment, budget, spans, p->delay_us > 0 ? delay : "0",
+           p->settle_us > 0 ? settle : "0");
+}
+
+/* The chains, then one line per provider barkeep knows. */
+static int print_config(bk_cli *cli, const bk_provset *ps)
+{
+    bk_prov_keys *k = bk_xmalloc(sizeof *k);
+    int rc = load_keys(&cli->conf, k);
+    if (rc == 0) {
+        char ci[128], cd[128];
+        bk_provset_chain_str(ps, BK_CLASS_INTRADAY, ci, sizeof ci);
+        bk_provset_chain_str(ps, BK_CLASS_DAILY, cd, sizeof cd);
+        printf("chain intraday: %s\nchain daily:    %s\n\n", ci, cd);
+        printf("%-8s %-10s %-13s %-10s %-16s %-21s %-6s %s\n", "PROVIDER", "STATUS", "FEED",
+               "ADJUST", "BUDGET", "SPAN 1m/1h/d1", "DELAY", "SETTLE");
+        for (size_t i = 0; i <= BK_PROV_KINDS; i++)
+            print_provider(ps, k, i);
+    }
+    bk_prov_keys_wipe(k);
+    free(k);
+    return rc;
+}
+
 int bk_cmd_providers(bk_cli *cli, int argc, char **argv)
 {
     static const char usage[] = "usage: barkeep providers [--hours N]\n"
@@ -492,49 +451,7 @@ int bk_cmd_providers(bk_cli *cli, int argc, char **argv)
     bk_provset *ps = NULL;
     if ((rc = bk_cli_providers(cli, &ps)) != 0)
         return rc;
-    keys *k = bk_xcalloc(1, sizeof *k);
-    env_keys(k);
-    if (cli->conf.provider_keys_file[0])
-        load_keys_file(cli->conf.provider_keys_file, k);
-    char ci[128], cd[128];
-    bk_provset_chain_str(ps, BK_CLASS_INTRADAY, ci, sizeof ci);
-    bk_provset_chain_str(ps, BK_CLASS_DAILY, cd, sizeof cd);
-    printf("chain intraday: %s\nchain daily:    %s\n\n", ci, cd);
-    printf("%-8s %-10s %-13s %-10s %-16s %-21s %-6s %s\n", "PROVIDER", "STATUS", "FEED", "ADJUST",
-           "BUDGET", "SPAN 1m/1h/d1", "DELAY", "SETTLE");
-    for (size_t i = 0; i <= N_KNOWN; i++) {
-        const char *name = i < N_KNOWN ? known[i].name : "sim";
-        bk_prov *p = bk_provset_get(ps, name);
-        if (!p) {
-            const char *why = i == N_KNOWN || has_keys(k, i) ? "not listed" : "no key";
-            if (i < N_KNOWN && known[i].needs_key && !has_keys(k, i))
-                printf("%-8s %-10s set %s%s%s\n", name, why, known[i].key_env,
-                       known[i].secret_env ? " and " : "",
-                       known[i].secret_env ? known[i].secret_env : "");
-            else
-                printf("%-8s %-10s\n", name, why);
-            continue;
-        }
-        char budget[32], s1[24], s2[24], s3[24], spans[80];
-        if (p->limits.rate_per_s > 0)
-            snprintf(budget, sizeof budget, "%.3g/s burst %.0f", p->limits.rate_per_s,
-                     p->limits.burst > 0 ? p->limits.burst : 1);
-        else
-            snprintf(budget, sizeof budget, "unlimited");
-        tf_span(&p->limits, BK_TF_1M, s1, sizeof s1);
-        tf_span(&p->limits, BK_TF_1H, s2, sizeof s2);
-        tf_span(&p->limits, BK_TF_D1, s3, sizeof s3);
-        snprintf(spans, sizeof spans, "%s/%s/%s", s1, s2, s3);
-        char delay[24], settle[24];
-        span_text(p->delay_us, delay, sizeof delay);
-        span_text(p->settle_us, settle, sizeof settle);
-        printf("%-8s %-10s %-13s %-10s %-16s %-21s %-6s %s\n", name, "configured", p->feed,
-               p->adjustment, budget, spans, p->delay_us > 0 ? delay : "0",
-               p->settle_us > 0 ? settle : "0");
-    }
-    memset(k, 0, sizeof *k);
-    free(k);
+    rc = print_config(cli, ps);
     bk_provset_free(ps);
-
-    return print_health(cli, hours);
+    return rc ? rc : print_health(cli, hours);
 }

@@ -80,18 +80,6 @@ static const setting settings[] = {
      "per-provider request budgets, name=rate_per_s[/burst],... (overrides the plan defaults)"},
     {"adjustment", K_STR, F(adjustment), S(adjustment), "split", 0, 0,
      "price adjustment asked of providers: raw, split or split+div"},
-    {"alpaca_feed", K_STR, F(alpaca_feed), S(alpaca_feed), "iex", 0, 0,
-     "Alpaca data feed: iex (free) or sip"},
-    {"massive_url", K_STR, F(massive_url), S(massive_url), "", 0, 0,
-     "Massive (Polygon) base URL (\"\" = public API)"},
-    {"alpaca_url", K_STR, F(alpaca_url), S(alpaca_url), "", 0, 0,
-     "Alpaca market-data base URL (\"\" = public API)"},
-    {"yahoo_url", K_STR, F(yahoo_url), S(yahoo_url), "", 0, 0,
-     "Yahoo chart base URL (\"\" = public API)"},
-    {"finnhub_url", K_STR, F(finnhub_url), S(finnhub_url), "", 0, 0,
-     "Finnhub base URL (\"\" = public API)"},
-    {"tradier_url", K_STR, F(tradier_url), S(tradier_url), "", 0, 0,
-     "Tradier base URL (\"\" = public API)"},
     {"provider_timeout_ms", K_INT, F(provider_timeout_ms), 0, "30000", 100, 600000,
      "deadline of one provider request"},
     {"breaker_failures", K_INT, F(breaker_failures), 0, "5", 1, 1000,
@@ -149,6 +137,65 @@ static const setting settings[] = {
     {"sim_seed", K_INT, F(sim_seed), 0, "1", 0, 9007199254740991.0, "sim: seed of the fault draws"},
 };
 
+/* The per-provider settings, NAME_<suffix>: where each is kept. */
+static const struct prov_setting {
+    const char *suffix;
+    size_t offset, size;
+    const char *help;
+} prov_settings[] = {
+    {"_url", offsetof(bk_conf_prov, url), sizeof(((bk_conf_prov *)0)->url),
+     "provider NAME's base URL (\"\" = its public API)"},
+    {"_feed", offsetof(bk_conf_prov, feed), sizeof(((bk_conf_prov *)0)->feed),
+     "provider NAME's data feed (alpaca: iex (free, default) or sip)"},
+};
+
+/* name = provider + suffix of a per-provider setting (provider: 1 to 15 of
+ * [a-z0-9]): the setting, with the provider's length in *plen. */
+static const struct prov_setting *prov_find(const char *name, size_t *plen)
+{
+    for (size_t i = 0; i < BK_ARRAY_LEN(prov_settings); i++) {
+        size_t n = strlen(name), k = strlen(prov_settings[i].suffix);
+        if (n <= k || n - k >= BK_CONF_PROV_NAME || strcmp(name + n - k, prov_settings[i].suffix))
+            continue;
+        if (strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789") < n - k)
+            continue;
+        *plen = n - k;
+        return &prov_settings[i];
+    }
+    return NULL;
+}
+
+const bk_conf_prov *bk_conf_prov_get(const bk_conf *c, const char *name)
+{
+    for (int i = 0; i < c->n_prov; i++)
+        if (strcmp(c->prov[i].name, name) == 0)
+            return &c->prov[i];
+    return NULL;
+}
+
+static int prov_set(bk_conf *c, const struct prov_setting *ps, const char *name, size_t plen,
+                    const char *value, const char *label, bk_err *err)
+{
+    if (strlen(value) >= ps->size)
+        return bk_err_set(err, BK_ERANGE, "%s: value too long", label);
+    char pname[BK_CONF_PROV_NAME];
+    memcpy(pname, name, plen);
+    pname[plen] = '\0';
+    bk_conf_prov *p = NULL;
+    for (int i = 0; i < c->n_prov && !p; i++)
+        if (strcmp(c->prov[i].name, pname) == 0)
+            p = &c->prov[i];
+    if (!p) {
+        if (c->n_prov == BK_CONF_PROV_MAX)
+            return bk_err_set(err, BK_ERANGE, "%s: settings for more than %d providers", label,
+                              BK_CONF_PROV_MAX);
+        p = &c->prov[c->n_prov++];
+        bk_strlcpy(p->name, pname, sizeof p->name);
+    }
+    bk_strlcpy((char *)p + ps->offset, value, ps->size);
+    return 0;
+}
+
 static const setting *find(const char *name)
 {
     for (size_t i = 0; i < BK_ARRAY_LEN(settings); i++)
@@ -170,9 +217,6 @@ static int set_one(bk_conf *c, const setting *s, const char *value, const char *
             strcmp(value, "split") != 0 && strcmp(value, "split+div") != 0)
             return bk_err_set(err, BK_EINVAL, "%s: '%s' is not raw, split or split+div", label,
                               value);
-        if (strcmp(s->name, "alpaca_feed") == 0 && strcmp(value, "iex") != 0 &&
-            strcmp(value, "sip") != 0)
-            return bk_err_set(err, BK_EINVAL, "%s: '%s' is not iex or sip", label, value);
         bk_strlcpy(base + s->offset, value, s->size);
         return 0;
     }
@@ -214,6 +258,29 @@ static void env_name(const char *name, char *out, size_t cap)
     out[n] = '\0';
 }
 
+extern char **environ;
+
+/* BARKEEP_NAME_URL=... and the other per-provider settings. */
+static int prov_from_env(bk_conf *c, bk_err *err)
+{
+    for (char **e = environ; *e; e++) {
+        const char *eq = strchr(*e, '=');
+        size_t n = eq ? (size_t)(eq - *e) : 0, plen;
+        if (n <= 8 || n >= 64 || strncmp(*e, "BARKEEP_", 8) != 0)
+            continue;
+        char var[64], name[64];
+        memcpy(var, *e, n);
+        var[n] = '\0';
+        for (size_t i = 8; i <= n; i++)
+            name[i - 8] = (char)tolower((unsigned char)var[i]);
+        const struct prov_setting *ps = find(name) ? NULL : prov_find(name, &plen);
+        int rc = ps ? prov_set(c, ps, name, plen, eq + 1, var, err) : 0;
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 int bk_conf_from_env(bk_conf *c, bk_err *err)
 {
     for (size_t i = 0; i < BK_ARRAY_LEN(settings); i++) {
@@ -226,12 +293,16 @@ int bk_conf_from_env(bk_conf *c, bk_err *err)
         if (rc)
             return rc;
     }
-    return 0;
+    return prov_from_env(c, err);
 }
 
 int bk_conf_set(bk_conf *c, const char *name, const char *value, bk_err *err)
 {
     const setting *s = find(name);
+    size_t plen;
+    const struct prov_setting *ps = s ? NULL : prov_find(name, &plen);
+    if (ps)
+        return prov_set(c, ps, name, plen, value, name, err);
     if (!s)
         return bk_err_set(err, BK_EINVAL, "unknown setting '%s' (see barkeep config)", name);
     return set_one(c, s, value, name, err);
@@ -270,5 +341,20 @@ void bk_conf_print(const bk_conf *c, FILE *f)
             snprintf(val, sizeof val, "%s", base + s->offset);
         }
         fprintf(f, "%-24s %-10s %-32s %s\n", s->name, val, var, s->help);
+    }
+    for (size_t i = 0; i < BK_ARRAY_LEN(prov_settings); i++) {
+        const struct prov_setting *ps = &prov_settings[i];
+        char name[64], var[64];
+        snprintf(name, sizeof name, "NAME%s", ps->suffix);
+        env_name(name, var, sizeof var);
+        fprintf(f, "%-24s %-10s %-32s %s\n", name, "\"\"", var, ps->help);
+        for (int j = 0; j < c->n_prov; j++) {
+            const char *v = (const char *)&c->prov[j] + ps->offset;
+            if (!*v)
+                continue;
+            snprintf(name, sizeof name, "%s%s", c->prov[j].name, ps->suffix);
+            env_name(name, var, sizeof var);
+            fprintf(f, "%-24s %-10s %-32s %s\n", name, v, var, "");
+        }
     }
 }

@@ -16,6 +16,17 @@
 #include "core/err.h"
 #include "model/job.h"
 
+/* Settings of one provider, named NAME_url and NAME_feed (environment
+ * BARKEEP_NAME_URL, ...). conf does not know which providers exist: the
+ * provider registry checks the names (bk_prov_check_conf). */
+#define BK_CONF_PROV_MAX  16
+#define BK_CONF_PROV_NAME 16
+typedef struct bk_conf_prov {
+    char name[BK_CONF_PROV_NAME];
+    char url[256]; /* base URL ("" = the provider's public API; tests: loopback) */
+    char feed[16]; /* data feed ("" = the provider's default) */
+} bk_conf_prov;
+
 typedef struct bk_conf {
     int64_t workers;                /* worker threads in serve / tick --wait */
     int64_t lease_ms;               /* a running run's lease; renewed every lease/3 */
@@ -39,12 +50,8 @@ typedef struct bk_conf {
     char provider_delays[256];    /* per-provider publication delays "name=seconds,..." */
     char provider_settle[256];    /* per-provider settle windows "name=seconds,..." */
     char adjustment[16];          /* price adjustment asked of providers: raw | split | split+div */
-    char alpaca_feed[16];         /* iex | sip */
-    char massive_url[256];        /* base URLs ("" = the provider's public API) */
-    char alpaca_url[256];
-    char yahoo_url[256];
-    char finnhub_url[256];
-    char tradier_url[256];
+    bk_conf_prov prov[BK_CONF_PROV_MAX]; /* per-provider settings, in the order first set */
+    int n_prov;
     int64_t provider_timeout_ms; /* one provider request */
     int64_t breaker_failures;    /* consecutive failures that open a provider's breaker */
     int64_t breaker_open_ms;     /* how long it stays open */
@@ -85,6 +92,8 @@ int bk_conf_from_env(bk_conf *c, bk_err *err);
 int bk_conf_set(bk_conf *c, const char *name, const char *value, bk_err *err);
 /* Parse "name=value" and set it. */
 int bk_conf_set_pair(bk_conf *c, const char *pair, bk_err *err);
+/* The settings of provider name, or NULL when none was set. */
+const bk_conf_prov *bk_conf_prov_get(const bk_conf *c, const char *name);
 /* Print every setting: name, value, env variable, help. */
 void bk_conf_print(const bk_conf *c, FILE *f);
 

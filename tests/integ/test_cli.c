@@ -697,6 +697,23 @@ static void test_providers(void **state)
            "provider_settle: 'later' is not 0 to 2678400 seconds");
     expect(bk("--set", "provider_delays=sim=soon", "providers", NULL), 2, NULL,
            "'soon' is not 0 to 2678400 seconds");
+    /* per-provider settings: NAME_url and NAME_feed, for providers that
+     * exist and feeds they serve, from --set or the environment */
+    const char *env_a[] = {"ALPACA_API_KEY_ID=ak-0123456789abcdef",
+                           "ALPACA_API_SECRET_KEY=as-0123456789abcdef", "BARKEEP_ALPACA_FEED=sip",
+                           NULL};
+    expect(bke(env_a, "providers", NULL, NULL, NULL), 0, "alpaca   configured sip", NULL);
+    expect(bke(env_a, "--set", "alpaca_feed=iex", "providers", NULL), 0,
+           "alpaca   configured iex", NULL);
+    expect(bk("--set", "alpaca_feed=otc", "providers", NULL), 2, NULL,
+           "alpaca_feed: 'otc' is not one of iex,sip");
+    expect(bk("--set", "massive_feed=sip", "config", NULL), 2, NULL,
+           "massive_feed: massive has no feeds");
+    expect(bk("--set", "masive_url=http://127.0.0.1:1", "config", NULL), 2, NULL,
+           "masive_url: unknown provider 'masive'");
+    const char *env_u[] = {"BARKEEP_YAHOO_URL=http://127.0.0.1:9", NULL};
+    expect(bke(env_u, "config", NULL, NULL, NULL), 0,
+           "yahoo_url                http://127.0.0.1:9 BARKEEP_YAHOO_URL", NULL);
     free(keys);
 }
 
