@@ -21,9 +21,9 @@ for preset in dev asan; do
     cmake --build --preset "$preset" $jobs
     echo "== $preset tests" >&2
     if [ "$preset" = dev ]; then
-        ctest --preset "$preset" $jobs # includes the browser tests (label browser), once
+        ctest --preset "$preset" $jobs # the browser and slow labels too, once
     else
-        ctest --preset "$preset" $jobs -LE browser
+        ctest --preset "$preset" $jobs -LE 'browser|slow'
     fi
     echo "== $preset store and loop suites on a throwaway PostgreSQL" >&2
     scripts/with-pg.sh ctest --preset "$preset" -L 'store|pg'

@@ -63,6 +63,12 @@ const char *bk_t_now_or(const char *dflt)
     return t && *t ? t : dflt;
 }
 
+int bk_t_rounds(int fast, int slow)
+{
+    const char *v = getenv("BK_TEST_SLOW");
+    return v && *v && strcmp(v, "0") != 0 ? slow : fast;
+}
+
 const char *bk_t_now(void)
 {
     return bk_t_now_or(BK_T_DEFAULT_NOW);

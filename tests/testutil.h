@@ -28,6 +28,11 @@ const char *bk_t_bin(void);
  * process a test starts runs on the wall clock. */
 #define BK_T_DEFAULT_NOW "2026-11-18T20:00:00Z" /* a Wednesday, 15:00 New York */
 const char *bk_t_now(void);
+
+/* The size of a property test: fast in its unit suite, slow when
+ * BK_TEST_SLOW is set (the suite's copy labelled slow, run once by the test
+ * command: tests/CMakeLists.txt, bk_slow_test). */
+int bk_t_rounds(int fast, int slow);
 /* $BK_TEST_NOW, else dflt: for a suite with a default instant of its own
  * whose checks follow whatever instant it is given. */
 const char *bk_t_now_or(const char *dflt);

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "model/ivset.h"
+#include "testutil.h"
 
 /* Fail unless s holds exactly the n intervals given as from,to pairs. */
 static void expect_set(const bk_ivset *s, size_t n, const int64_t *pairs)
@@ -358,7 +359,8 @@ static void test_random_vs_model(void **state)
     bk_ivset s, o;
     bk_ivset_init(&s);
     bk_ivset_init(&o);
-    for (int run = 0; run < 3000; run++) {
+    int runs = bk_t_rounds(300, 3000);
+    for (int run = 0; run < runs; run++) {
         model m, om;
         random_set(&s, &m);
         for (int step = 0; step < 60; step++) {
@@ -378,7 +380,7 @@ static void test_random_vs_model(void **state)
 static void test_large_sets(void **state)
 {
     (void)state;
-    const int64_t n = 200000;
+    const int64_t n = bk_t_rounds(20000, 200000);
     bk_ivset a, b;
     bk_ivset_init(&a);
     bk_ivset_init(&b);
@@ -404,9 +406,10 @@ static void test_large_sets(void **state)
         assert_true(bk_ivset_covers(&a, 10 * i, 10 * i + 3));
     bk_ivset_clear(&a);
     bk_ivset_clear(&b);
-    for (int64_t i = 0; i < 20000; i++) {
+    const int64_t m = n / 10;
+    for (int64_t i = 0; i < m; i++) {
         bk_ivset_add(&a, 10 * i, 10 * i + 5);
-        bk_ivset_add(&b, 10 * (19999 - i), 10 * (19999 - i) + 5);
+        bk_ivset_add(&b, 10 * (m - 1 - i), 10 * (m - 1 - i) + 5);
     }
     assert_true(bk_ivset_equal(&a, &b));
     bk_ivset_fini(&a);

@@ -14,6 +14,7 @@
 #include "core/util.h"
 #include "model/time.h"
 #include "prov/prov.h"
+#include "testutil.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -183,7 +184,9 @@ static void test_symbols_differ(void **state)
 static void test_invariants_every_tf(void **state)
 {
     (void)state;
-    static const int64_t days[BK_TF__N] = {10, 40, 60, 60, 120, 240, 800, 1500};
+    static const int64_t slow_days[BK_TF__N] = {10, 40, 60, 60, 120, 240, 800, 1500};
+    static const int64_t fast_days[BK_TF__N] = {2, 5, 8, 8, 15, 30, 40, 120};
+    const int64_t *days = bk_t_rounds(0, 1) ? slow_days : fast_days;
     const char *syms[] = {"AAPL", "X", "PENNY1", "BRK.A"};
     for (int a = 0; a < 2; a++) {
         bk_sim_opts o;
@@ -358,7 +361,8 @@ static void test_label_ranges(void **state)
 
     /* Random ranges of every timeframe and anchor: count = hint = brute force. */
     uint64_t h = 99;
-    for (int i = 0; i < 300; i++) {
+    int rounds = bk_t_rounds(40, 300);
+    for (int i = 0; i < rounds; i++) {
         bk_tf tf = (bk_tf)((h = bk_mix64(h)) % BK_TF__N);
         o.anchor = (bk_anchor)((h >> 8) & 1);
         o.page_size = 1 + (size_t)((h >> 16) % 40);

@@ -16,6 +16,7 @@
 #include "model/time.h"
 #include "prov/prov.h"
 #include "work/validate.h"
+#include "testutil.h"
 
 #include <math.h>
 #include <string.h>
@@ -275,7 +276,9 @@ static void test_sim_property(void **state)
         for (int tf = 0; tf < BK_TF__N; tf++) {
             /* w1 over a month has few bars: take a year. */
             int64_t from = ny(2024, 11, 1, 0, 0);
-            int64_t to = tf == BK_TF_W1 ? ny(2025, 11, 1, 0, 0) : ny(2024, 12, 1, 0, 0);
+            int64_t to = tf == BK_TF_W1                 ? ny(2025, 11, 1, 0, 0)
+                         : bk_t_rounds(0, 1) || tf > BK_TF_5M ? ny(2024, 12, 1, 0, 0)
+                                                              : ny(2024, 11, 8, 0, 0);
             char tok[BK_PAGE_TOKEN_MAX] = "";
             size_t total = 0;
             do {
@@ -296,7 +299,8 @@ static void test_sim_property(void **state)
         o.fault_rate = 1.0;
         o.fault_kinds = BK_SIM_FAULT_INVALID;
         assert_int_equal(bk_sim_new(&p, &o, &err), 0);
-        for (int i = 0; i < 200; i++) {
+        int rounds = bk_t_rounds(40, 200);
+        for (int i = 0; i < rounds; i++) {
             bk_tf tf = (bk_tf)(i % BK_TF__N);
             int64_t from = ny(2024, 3, 1, 0, 0) + (i / BK_TF__N) * BK_US_PER_DAY;
             int64_t to = from + (tf == BK_TF_W1 ? 30 : 3) * BK_US_PER_DAY;
