@@ -22,7 +22,6 @@
 /* Per-request state across the access handler's calls. */
 typedef struct req_ctx {
     bk_buf body;
-    bool too_large;
 } req_ctx;
 
 typedef struct route {
@@ -408,7 +407,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     bk_http_req r = {.api = a, .conn = conn, .method = method, .path = url};
     if (!ctx) {
         ctx = bk_xcalloc(1, sizeof *ctx);
-        bk_buf_init(&ctx->body);
+        bk_buf_init_max(&ctx->body, BK_REQ_BODY_MAX);
         *con_cls = ctx;
         set_timeout(conn, a->opts.conf->http_timeout_s);
         int refused = check_head(&r);
@@ -427,15 +426,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
-        if (ctx->body.len + *upload_data_size > BK_REQ_BODY_MAX)
-            ctx->too_large = true;
-        else
-            bk_buf_append(&ctx->body, upload_data, *upload_data_size);
+        bk_buf_append(&ctx->body, upload_data, *upload_data_size);
         *upload_data_size = 0;
         return MHD_YES;
     }
     int ok;
-    if (ctx->too_large) {
+    if (bk_buf_over(&ctx->body)) {
         ok = bk_http_error(&r, 413, "payload_too_large", "request body over %d bytes",
                            BK_REQ_BODY_MAX);
     } else {

@@ -71,6 +71,7 @@ typedef struct import_series {
     bk_ivset covered; /* proven, widened over closed-market time */
 } import_series;
 
+/* Read path whole into out (capped at BK_CSV_FILE_MAX by its caller). */
 static int read_file(const char *path, bk_buf *out)
 {
     FILE *f = fopen(path, "rb");
@@ -78,13 +79,13 @@ static int read_file(const char *path, bk_buf *out)
         return bk_cli_fail("cannot read %s: %s", path, strerror(errno));
     char chunk[1 << 16];
     size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && out->len <= BK_CSV_FILE_MAX)
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && !bk_buf_over(out))
         bk_buf_append(out, chunk, n);
     int failed = ferror(f), saved = errno;
     fclose(f);
     if (failed)
         return bk_cli_fail("cannot read %s: %s", path, strerror(saved));
-    if (out->len > BK_CSV_FILE_MAX)
+    if (bk_buf_over(out))
         return bk_cli_fail("%s: larger than %zu MiB; split it into several files", path,
                            BK_CSV_FILE_MAX >> 20);
     return 0;
@@ -261,7 +262,7 @@ static int write_all(bk_cli *cli, const import_opts *o, const import_series *v, 
 static int import_file(bk_cli *cli, const import_opts *o)
 {
     bk_buf data;
-    bk_buf_init(&data);
+    bk_buf_init_max(&data, BK_CSV_FILE_MAX);
     bk_csv c;
     bk_csv_init(&c);
     import_series *v = NULL;

@@ -1,6 +1,7 @@
 /*
  * util.c — allocation, buffers, strict parsing, hashing, random, UUIDs.
  */
+#include <assert.h>
 #include "core/util.h"
 #include "core/err.h"
 
@@ -102,25 +103,45 @@ int bk_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
 
 void bk_buf_init(bk_buf *b)
 {
+    bk_buf_init_max(b, 0);
+}
+
+void bk_buf_init_max(bk_buf *b, size_t max)
+{
     b->data = NULL;
     b->len = b->cap = 0;
+    b->max = max;
+    b->over = false;
 }
 
 void bk_buf_fini(bk_buf *b)
 {
     free(b->data);
-    bk_buf_init(b);
+    bk_buf_init_max(b, b->max);
 }
 
 void bk_buf_reset(bk_buf *b)
 {
     b->len = 0;
+    b->over = false;
     if (b->data)
         b->data[0] = '\0';
 }
 
+/* Whether n more bytes fit; if not, b is over from now on. */
+static bool fits(bk_buf *b, size_t n)
+{
+    if (!b->over && (b->max == 0 || (b->len <= b->max && n <= b->max - b->len)))
+        return true;
+    b->over = true;
+    return false;
+}
+
 void bk_buf_append(bk_buf *b, const void *data, size_t n)
 {
+    assert(b->len < b->cap || b->cap == 0);
+    if (!fits(b, n))
+        return;
     bk_grow((void **)&b->data, &b->cap, b->len + n + 1, 1);
     memcpy(b->data + b->len, data, n);
     b->len += n;
@@ -138,7 +159,7 @@ void bk_buf_printf(bk_buf *b, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    if (n < 0)
+    if (n < 0 || !fits(b, (size_t)n))
         return;
     bk_grow((void **)&b->data, &b->cap, b->len + (size_t)n + 1, 1);
     va_start(ap, fmt);

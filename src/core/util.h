@@ -2,7 +2,8 @@
  * util.h — small shared helpers: checked allocation, a growable byte buffer,
  * bounded string copy, strict integer parsing, hashing, random numbers and
  * UUIDs. Out-of-memory aborts (the process cannot do anything sensible then);
- * every buffer filled from outside has its own cap, enforced by its user.
+ * a buffer filled from outside is given a cap (bk_buf_init_max) that it
+ * enforces itself.
  */
 #ifndef BK_CORE_UTIL_H
 #define BK_CORE_UTIL_H
@@ -28,14 +29,26 @@ size_t bk_strlcpy(char *dst, const char *src, size_t cap);
 /* Parse a whole decimal integer in [min, max]; returns 0, BK_EINVAL or BK_ERANGE. */
 int bk_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
 
-/* Growable byte buffer, always NUL-terminated. */
+/* Growable byte buffer, always NUL-terminated (data is NULL while empty).
+ * With a cap, an append that would take it past max bytes appends nothing
+ * and marks the buffer over; it stays over, and takes no more appends,
+ * until reset. The writer checks bk_buf_over once, when done (as SQLite's
+ * sqlite3_str keeps its error). */
 typedef struct bk_buf {
     char *data;
     size_t len, cap;
+    size_t max; /* 0 = no cap: what barkeep composes itself */
+    bool over;
 } bk_buf;
 void bk_buf_init(bk_buf *b);
+void bk_buf_init_max(bk_buf *b, size_t max);
 void bk_buf_fini(bk_buf *b);
+/* Empty it (keeping its memory and its cap) and clear over. */
 void bk_buf_reset(bk_buf *b);
+static inline bool bk_buf_over(const bk_buf *b)
+{
+    return b->over;
+}
 void bk_buf_append(bk_buf *b, const void *data, size_t n);
 void bk_buf_puts(bk_buf *b, const char *s);
 void bk_buf_printf(bk_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

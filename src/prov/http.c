@@ -83,9 +83,7 @@ static void give_handle(bk_http *h, CURL *c)
 }
 
 typedef struct sink {
-    bk_buf body;
-    size_t max;
-    bool over;
+    bk_buf body; /* capped at the request's max_body */
     bk_http_resp *resp;
 } sink;
 
@@ -93,12 +91,8 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
 {
     sink *s = ctx;
     size_t n = size * nmemb;
-    if (s->body.len + n > s->max) {
-        s->over = true;
-        return 0; /* aborts the transfer (CURLE_WRITE_ERROR) */
-    }
     bk_buf_append(&s->body, data, n);
-    return n;
+    return bk_buf_over(&s->body) ? 0 : n; /* 0 aborts the transfer (CURLE_WRITE_ERROR) */
 }
 
 /* Retry-After: delta-seconds or an HTTP date (RFC 9110 §10.2.3). */
@@ -166,8 +160,8 @@ int bk_http_get(bk_http *h, const char *who, const bk_http_req *req, bk_http_res
     CURL *c = take_handle(h);
     if (!c)
         return bk_err_set(err, BK_ENOMEM, "%s: cannot create an HTTP handle", who);
-    sink s = {.max = req->max_body ? req->max_body : (size_t)64 << 20, .resp = resp};
-    bk_buf_init(&s.body);
+    sink s = {.resp = resp};
+    bk_buf_init_max(&s.body, req->max_body ? req->max_body : (size_t)64 << 20);
     struct curl_slist *hdrs = NULL;
     for (int i = 0; i < BK_HTTP_MAX_HEADERS && req->headers[i]; i++)
         hdrs = curl_slist_append(hdrs, req->headers[i]);
@@ -201,9 +195,9 @@ int bk_http_get(bk_http *h, const char *who, const bk_http_req *req, bk_http_res
     url_for_log(req->url, where, sizeof where);
     if (cc != CURLE_OK) {
         const char *why = errbuf[0] ? errbuf : curl_easy_strerror(cc);
-        if (s.over)
+        if (bk_buf_over(&s.body))
             rc = bk_err_set(err, BK_EPROV_MALFORMED, "%s: response body over %zu bytes (%s)", who,
-                            s.max, where);
+                            s.body.max, where);
         else if (cc == CURLE_OPERATION_TIMEDOUT)
             rc = bk_err_set(err, BK_ETIMEDOUT, "%s: no complete answer within %lld ms (%s)", who,
                             (long long)timeout, where);

@@ -70,6 +70,25 @@ static void test_buf(void **state)
     bk_buf_append(&b, "def", 2);
     assert_string_equal(b.data, "abcde");
     bk_buf_fini(&b);
+
+    /* A cap: what would pass it is not appended, and the buffer stays over
+     * (even for what would fit) until reset. */
+    bk_buf_init_max(&b, 8);
+    bk_buf_puts(&b, "12345");
+    bk_buf_printf(&b, "%d", 678);
+    assert_false(bk_buf_over(&b));
+    assert_string_equal(b.data, "12345678");
+    bk_buf_append(&b, "9", 1);
+    assert_true(bk_buf_over(&b));
+    assert_string_equal(b.data, "12345678");
+    bk_buf_reset(&b);
+    assert_false(bk_buf_over(&b));
+    bk_buf_printf(&b, "%s", "123456789");
+    assert_true(bk_buf_over(&b));
+    assert_int_equal(b.len, 0);
+    bk_buf_puts(&b, "1");
+    assert_int_equal(b.len, 0); /* over is sticky */
+    bk_buf_fini(&b);
     char small[4];
     assert_int_equal(bk_strlcpy(small, "hello", sizeof small), 5);
     assert_string_equal(small, "hel");
