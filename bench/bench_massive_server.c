@@ -185,8 +185,8 @@ static void handler(void *ctx, const fx_req *req, fx_resp *r)
     int mult;
     bk_tf tf;
     int64_t from, to;
-    if (sscanf(req->path, "/v2/aggs/ticker/%31[^/]/range/%d/%15[^/]/%31[^/]/%31s", sym, &mult,
-               span, a, b) != 5 ||
+    if (sscanf(req->path, "/v2/aggs/ticker/%31[^/]/range/%d/%15[^/]/%31[^/]/%31s", sym, &mult, span,
+               a, b) != 5 ||
         tf_of(mult, span, &tf) || range_end(a, false, &from) || range_end(b, true, &to) ||
         to <= from) {
         bad(s, r, "bad aggregates path");
@@ -358,8 +358,7 @@ static int expect(int argc, char **argv)
     int32_t d0, d1;
     bk_tf tf;
     if (argc < 6 || dates(argv[2], argv[3], &d0, &d1) || bk_tf_parse(argv[4], &tf) ||
-        (tf != BK_TF_1M && tf != BK_TF_5M && tf != BK_TF_15M && tf != BK_TF_30M &&
-         tf != BK_TF_D1))
+        (tf != BK_TF_1M && tf != BK_TF_5M && tf != BK_TF_15M && tf != BK_TF_30M && tf != BK_TF_D1))
         return usage();
     size_t n;
     bk_calbar *cb = bars_in(tf, bk_prov_day_label(d0), bk_prov_day_label(d1 + 1), &n);
