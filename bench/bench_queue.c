@@ -37,7 +37,6 @@
  *
  * usage: bench_queue [--claim-batch K[,K...]] [url|- [n_runs=20000 [workers=1,4,16]]]
  */
-#include <dirent.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +44,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "bench_cpu.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -76,71 +76,18 @@ static int64_t at(const char *iso)
 /* ---- CPU time, server and client ----
  * The 2 cores are shared by the server, the workers and whatever else runs
  * on the machine, so wall-clock rates are noisy; CPU time per run is not.
- * Server: the postmaster of the database (its pid is the first line of
- * postmaster.pid in the data directory) with every child, live (utime +
- * stime) or reaped (its cutime + cstime); only when the server runs on this
- * machine and its data directory is readable, else unknown (-1). Client:
- * this process, every thread (getrusage). */
+ * Server: see bench_cpu.h. Client: this process, every thread (getrusage). */
 
 static long pg_postmaster = -1;
 
 static void find_postmaster(const char *url)
 {
-    PGconn *c = PQconnectdb(url);
-    PGresult *r = PQexec(c, "SHOW data_directory");
-    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
-        char path[1024];
-        snprintf(path, sizeof path, "%s/postmaster.pid", PQgetvalue(r, 0, 0));
-        FILE *f = fopen(path, "r");
-        if (f) {
-            if (fscanf(f, "%ld", &pg_postmaster) != 1)
-                pg_postmaster = -1;
-            fclose(f);
-        }
-    }
-    PQclear(r);
-    PQfinish(c);
-}
-
-/* utime + stime (+ cutime + cstime with children) of pid in clock ticks, and
- * its parent; -1 if unreadable. */
-static long long proc_ticks(long pid, bool children, long *ppid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t len = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[len] = '\0';
-    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
-    long long v[15] = {0};
-    if (!p || sscanf(p + 2, "%*c %lld %*d %*d %*d %*d %*u %*u %*u %*u %*u %lld %lld %lld %lld",
-                     &v[0], &v[1], &v[2], &v[3], &v[4]) != 5)
-        return -1;
-    *ppid = (long)v[0];
-    return v[1] + v[2] + (children ? v[3] + v[4] : 0);
+    pg_postmaster = bk_bench_pg_postmaster(url);
 }
 
 static double server_cpu_s(void)
 {
-    long ppid;
-    if (pg_postmaster <= 0)
-        return -1;
-    long long t = proc_ticks(pg_postmaster, true, &ppid);
-    DIR *d = t >= 0 ? opendir("/proc") : NULL;
-    if (!d)
-        return -1;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        long pid = strtol(e->d_name, NULL, 10);
-        long long c = pid > 0 ? proc_ticks(pid, false, &ppid) : -1;
-        if (c >= 0 && ppid == pg_postmaster)
-            t += c;
-    }
-    closedir(d);
-    return (double)t / (double)sysconf(_SC_CLK_TCK);
+    return bk_bench_pg_cpu_s(pg_postmaster);
 }
 
 static double client_cpu_s(void)

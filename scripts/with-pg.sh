@@ -7,6 +7,8 @@
 # postgresql-common) that tool makes the cluster, also as root; otherwise a
 # cluster is initdb'ed in a temporary directory on a free port, listening on a
 # Unix socket there and on 127.0.0.1, and stopped and deleted on exit.
+# BK_WITH_PG_OPTIONS adds server options to the private cluster's start, e.g.
+# "-c shared_preload_libraries=pg_stat_statements" (ignored by pg_virtualenv).
 # The command also sees BK_TEST_PG_RESTART, a shell command that restarts the
 # server (own cluster only). The command's exit status is the script's.
 set -eu
@@ -76,7 +78,7 @@ as_user "'$bindir/initdb' -D '$tmp/data' -U $user -A trust -E UTF8 --no-sync" >"
         cat "$tmp/initdb.log" >&2
         exit 1
     }
-as_user "'$bindir/pg_ctl' -D '$tmp/data' -l '$tmp/server.log' -w -o \"-p $port -k '$tmp' -c listen_addresses=127.0.0.1 -c fsync=off\" start" >/dev/null ||
+as_user "'$bindir/pg_ctl' -D '$tmp/data' -l '$tmp/server.log' -w -o \"-p $port -k '$tmp' -c listen_addresses=127.0.0.1 -c fsync=off ${BK_WITH_PG_OPTIONS:-}\" start" >/dev/null ||
     {
         cat "$tmp/server.log" >&2
         exit 1

@@ -167,13 +167,18 @@ static bool wait_progress(bk_pool *pool, int64_t timeout_us, bool wake, const at
     return false;
 }
 
-/* How long until something in the queue changes state by itself. */
+/* How long until something in the queue changes state by itself: a retry's
+ * not_before comes, a lease expires. A queued run that is already due changes
+ * state only when a worker claims it, and the pool reports what follows as
+ * progress: it is no reason to wake before cap_us (waking at once ticked the
+ * planner about a hundred times a second for as long as every worker was
+ * busy and runs waited for one). */
 static int64_t queue_wait_us(bk_store *s, int64_t cap_us)
 {
-    int64_t next = 0;
+    int64_t next = 0, now = bk_clock_now_us();
     bk_err err = {0};
-    if (bk_store_runs_next_event(s, &next, &err) == 0 && next > 0)
-        return BK_MAX(BK_MIN(next - bk_clock_now_us(), cap_us), 1000);
+    if (bk_store_runs_next_event(s, &next, &err) == 0 && next > now)
+        return BK_MAX(BK_MIN(next - now, cap_us), 1000);
     return cap_us;
 }
 

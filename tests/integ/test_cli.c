@@ -283,6 +283,30 @@ static void test_tick_with_provider_budget(void **state)
     free(db);
 }
 
+/* tick --wait while runs wait for a busy worker: the planner ticks when
+ * runs finish or its wait times out, not in a loop (a queued run that is
+ * already due is no event to wake for; it ticked every millisecond). */
+static void test_tick_wait_does_not_spin(void **state)
+{
+    (void)state;
+    char *db = bk_t_path(g_dir, "spin.db");
+    const char *now = "2024-06-07T21:00:00Z";
+    const char *syms[] = {"AAPL", "MSFT", "SPY"};
+    for (int i = 0; i < 3; i++)
+        expect(bkd(db, "jobs", "add", syms[i], "1m", "--window-days", "1", NULL), 0, "added", NULL);
+    bk_t_result r =
+        bkd(db, "--now", now, "--log-level", "debug", "--set", "sim_latency_ms=150", "--set",
+            "slice_hours_intraday=24", "tick", "--wait", "--workers", "1", NULL);
+    expect(r, 0, "enqueued 6 runs", NULL);
+    int ticks = 0;
+    for (const char *p = r.err; (p = strstr(p, "msg=\"tick\"")) != NULL; p++)
+        ticks++;
+    if (ticks > 12)
+        fprintf(stderr, "%d ticks:\n%s\n", ticks, r.err);
+    assert_in_range(ticks, 1, 12);
+    free(db);
+}
+
 static const char *sqlite3_cli(void)
 {
     static const char *const paths[] = {"/usr/bin/sqlite3", "/usr/local/bin/sqlite3",
@@ -743,6 +767,7 @@ int main(void)
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_closures_file_and_env_db),
         cmocka_unit_test(test_tick_with_provider_budget),
+        cmocka_unit_test(test_tick_wait_does_not_spin),
         cmocka_unit_test(test_adopt),
         cmocka_unit_test(test_import_hourly),
         cmocka_unit_test(test_import_daily_gap),
