@@ -153,8 +153,11 @@ static void idle_wait(bk_pool *p, slot *sl, bk_store *s, uint64_t seen_seq)
     int64_t next = 0, timeout = p->poll_us;
     pthread_mutex_unlock(&p->lock);
     bk_err err = {0};
-    if (bk_store_runs_next_event(s, &next, &err) == 0 && next > 0)
-        timeout = BK_MAX(BK_MIN(next - bk_clock_now_us(), timeout), 1000);
+    /* Only a future event: a run already due that this worker could not
+     * claim waits for another of its series to finish (a wake, or the poll). */
+    int64_t now = bk_clock_now_us();
+    if (bk_store_runs_next_event(s, &next, &err) == 0 && next > now)
+        timeout = BK_MAX(BK_MIN(next - now, timeout), 1000);
     pthread_mutex_lock(&p->lock);
     if (p->wake_seq == seen_seq && !atomic_load(&p->stop)) {
         sl->idle = true;
@@ -388,11 +391,13 @@ static void *heartbeat_main(void *arg)
     return NULL;
 }
 
-/* A notification made some run claimable: note it for waker_main. */
+/* A notification may have made some run claimable: note it for waker_main. */
 static void on_note(void *ctx, const bk_note *note)
 {
     bool *claimable = ctx;
-    if (note->status == BK_ST_QUEUED)
+    /* queued: enqueued or requeued; finished: a run of its series may now
+     * be claimable (one run per series at a time) */
+    if (note->status != BK_ST_RUNNING)
         *claimable = true;
 }
 
