@@ -171,8 +171,8 @@ static int check_names(const char *setting, const char *list)
     for (const char *s = list; *s;) {
         size_t len = strcspn(s, ", ");
         if (len && !bk_prov_known(s, len))
-            return bk_cli_usage_error("%s: unknown provider '%.*s' (known: %s)", setting,
-                                      (int)len, s, bk_prov_known_list());
+            return bk_cli_usage_error("%s: unknown provider '%.*s' (known: %s)", setting, (int)len,
+                                      s, bk_prov_known_list());
         s += len;
         s += strspn(s, ", ");
     }

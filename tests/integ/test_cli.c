@@ -727,8 +727,8 @@ static void test_providers(void **state)
                            "ALPACA_API_SECRET_KEY=as-0123456789abcdef", "BARKEEP_ALPACA_FEED=sip",
                            NULL};
     expect(bke(env_a, "providers", NULL, NULL, NULL), 0, "alpaca   configured sip", NULL);
-    expect(bke(env_a, "--set", "alpaca_feed=iex", "providers", NULL), 0,
-           "alpaca   configured iex", NULL);
+    expect(bke(env_a, "--set", "alpaca_feed=iex", "providers", NULL), 0, "alpaca   configured iex",
+           NULL);
     expect(bk("--set", "alpaca_feed=otc", "providers", NULL), 2, NULL,
            "alpaca_feed: 'otc' is not one of iex,sip");
     expect(bk("--set", "massive_feed=sip", "config", NULL), 2, NULL,

@@ -276,7 +276,7 @@ static void test_sim_property(void **state)
         for (int tf = 0; tf < BK_TF__N; tf++) {
             /* w1 over a month has few bars: take a year. */
             int64_t from = ny(2024, 11, 1, 0, 0);
-            int64_t to = tf == BK_TF_W1                 ? ny(2025, 11, 1, 0, 0)
+            int64_t to = tf == BK_TF_W1                       ? ny(2025, 11, 1, 0, 0)
                          : bk_t_rounds(0, 1) || tf > BK_TF_5M ? ny(2024, 12, 1, 0, 0)
                                                               : ny(2024, 11, 8, 0, 0);
             char tok[BK_PAGE_TOKEN_MAX] = "";
