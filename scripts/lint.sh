@@ -1,6 +1,8 @@
 #!/bin/sh
-# Project hygiene: formatting (clang-format), banned libc functions, and
-# third-party headers included only where they belong.
+# Project hygiene: formatting (clang-format), banned libc functions,
+# third-party headers included only where they belong, and the JavaScript of
+# the web client and the browser tests (eslint and prettier, pinned in
+# web/lint; configs there).
 set -eu
 cd "$(dirname "$0")/.."
 status=0
@@ -28,4 +30,25 @@ check_include libpq-fe.h store
 check_include curl/curl.h prov
 check_include jansson.h json
 check_include microhttpd.h api
+
+# JavaScript: eslint and prettier from web/lint (its own package, so the
+# build's `npm ci` of web/ never installs them), installed there on first use.
+js=$(git ls-files 'web/*.js' 'web/*.mjs' 'tests/browser/*.mjs')
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    echo "lint: node or npm not found: JavaScript NOT linted (scripts/deps.sh installs them)" >&2
+elif [ ! -d web/lint/node_modules ] &&
+    ! npm ci --prefix web/lint --ignore-scripts --no-audit --no-fund --loglevel=error >&2; then
+    echo "lint: npm ci in web/lint failed (offline?): JavaScript NOT linted" >&2
+else
+    bin=web/lint/node_modules/.bin
+    if ! $bin/eslint --config web/lint/eslint.config.mjs $js; then
+        echo "lint: eslint found problems (config: web/lint/eslint.config.mjs)" >&2
+        status=1
+    fi
+    if ! $bin/prettier --config web/lint/prettier.json --check $js >/dev/null 2>&1; then
+        echo "lint: JavaScript not prettier-formatted (run: $bin/prettier --config web/lint/prettier.json --write <file>):" >&2
+        $bin/prettier --config web/lint/prettier.json --list-different $js >&2 || true
+        status=1
+    fi
+fi
 exit $status

@@ -4,7 +4,9 @@
 # to pkg-config (cmocka's .pc hidden), check the binary is hardened as Debian
 # builds daemons and links nothing test-only, then run it the way
 # scripts/run.sh does (the guide's watchlist, sim, clock pinned) and ask the
-# daemon for /healthz. Fails on the first thing that does not hold.
+# daemon for /healthz and the web page, which must not carry the browser
+# tests' hook (web/src/testhook.js, window.__barkeep). Fails on the first
+# thing that does not hold.
 # Usage: scripts/release-check.sh [BUILD_DIR]   (default build/release-bare)
 set -eu
 cd "$(dirname "$0")/.."
@@ -74,8 +76,27 @@ done
 port=$(cat "$tmp/port")
 code=$(curl -s -o "$tmp/healthz" -w '%{http_code}' "http://127.0.0.1:$port/healthz")
 [ "$code" = 200 ] || fail "/healthz answered $code: $(cat "$tmp/healthz")"
+code=$(curl -s -o "$tmp/index.html" -w '%{http_code}' "http://127.0.0.1:$port/")
+[ "$code" = 200 ] || fail "/ answered $code"
+if grep -q '/app\.js' "$tmp/index.html"; then
+    if grep -q 'testhook\|TEST_HOOK' "$tmp/index.html"; then fail "the release page loads the test hook"; fi
+    assets=$(grep -o 'assets/[0-9a-f]*' "$tmp/index.html" | head -1)
+    for f in web/src/*.js; do
+        name=$(basename "$f")
+        code=$(curl -s -o "$tmp/$name" -w '%{http_code}' "http://127.0.0.1:$port/$assets/$name")
+        if [ "$name" = testhook.js ]; then
+            [ "$code" = 404 ] || fail "the release build serves $assets/$name ($code)"
+        else
+            [ "$code" = 200 ] || fail "$assets/$name answered $code"
+            if grep -q 'window\.__barkeep *=' "$tmp/$name"; then fail "$name of the release page sets the test hook"; fi
+        fi
+    done
+    web="the page has no test hook"
+else
+    web="the web client was not built (no node or npm)"
+fi
 kill "$pid"
 wait "$pid" || fail "serve did not stop cleanly"
 pid=""
 echo "release-check: configured and built without cmocka; hardened (PIE, RELRO, bind now," \
-    "stack protector, fortify); the watchlist hydrated; /healthz 200"
+    "stack protector, fortify); the watchlist hydrated; /healthz 200; $web"

@@ -28,9 +28,16 @@ if(BK_WEB AND BK_NODE AND BK_NPM)
   file(GLOB bk_web_sources CONFIGURE_DEPENDS ${BK_WEB_DIR}/src/*)
   set(bk_web_lib
       ${npm_dir}/node_modules/lightweight-charts/dist/lightweight-charts.standalone.production.mjs)
+  # The test hook (web/src/testhook.js, window.__barkeep for tests/browser)
+  # goes into the page only when the build has tests; a release page has none.
+  if(BK_BUILD_TESTS)
+    set(bk_web_test_hook 1)
+  else()
+    set(bk_web_test_hook 0)
+  endif()
   add_custom_command(OUTPUT ${BK_WEB_OUT}
     COMMAND ${BK_NODE} ${BK_WEB_DIR}/embed.mjs --src ${BK_WEB_DIR}/src --lib ${bk_web_lib}
-            --out ${BK_WEB_OUT}
+            --out ${BK_WEB_OUT} --test-hook ${bk_web_test_hook}
     DEPENDS ${npm_stamp} ${bk_web_sources} ${BK_WEB_DIR}/embed.mjs
     COMMENT "web: embedding the web client"
     VERBATIM)

@@ -112,7 +112,15 @@ async function startServer(name, { db, sets = [], env = {} }) {
           return undefined;
         }
       },
-      { emitters: [[watcher, 'change'], [child.stderr, 'data']], child, timeoutMs: WAIT_MS, what: 'the port file' },
+      {
+        emitters: [
+          [watcher, 'change'],
+          [child.stderr, 'data'],
+        ],
+        child,
+        timeoutMs: WAIT_MS,
+        what: 'the port file',
+      },
     );
   } finally {
     watcher.close();
@@ -171,14 +179,22 @@ async function chartBars(page) {
 }
 
 async function storedBars(page, symbol, tf, days) {
-  return page.evaluate(async ([symbol, timeframe, days]) => {
-    const res = await fetch('functions/v1/chart-data-v2', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', ...(localStorage.getItem('barkeep.key') ? { Authorization: `Bearer ${localStorage.getItem('barkeep.key')}` } : {}) },
-      body: JSON.stringify({ symbol, timeframe, days }),
-    });
-    return (await res.json()).metadata.total_bars;
-  }, [symbol, tf, days]);
+  return page.evaluate(
+    async ([sym, timeframe, n]) => {
+      const res = await fetch('functions/v1/chart-data-v2', {
+        method: 'POST',
+        headers: {
+          'Content-Type': 'application/json',
+          ...(localStorage.getItem('barkeep.key')
+            ? { Authorization: `Bearer ${localStorage.getItem('barkeep.key')}` }
+            : {}),
+        },
+        body: JSON.stringify({ symbol: sym, timeframe, days: n }),
+      });
+      return (await res.json()).metadata.total_bars;
+    },
+    [symbol, tf, days],
+  );
 }
 
 async function shot(page, name) {
@@ -193,14 +209,23 @@ async function checkHeaders(url) {
   const index = await fetch(url);
   const html = await index.text();
   const etag = index.headers.get('etag');
-  check(index.status === 200 && /^text\/html/.test(index.headers.get('content-type')) && index.headers.get('cache-control') === 'no-cache' && etag,
-    'GET / is HTML with an ETag and no-cache');
+  check(
+    index.status === 200 &&
+      /^text\/html/.test(index.headers.get('content-type')) &&
+      index.headers.get('cache-control') === 'no-cache' &&
+      etag,
+    'GET / is HTML with an ETag and no-cache',
+  );
   const again = await fetch(url, { headers: { 'If-None-Match': etag } });
   check(again.status === 304, 'GET / with If-None-Match answers 304');
   const app = html.match(/assets\/[0-9a-f]+\/app\.js/)[0];
   const js = await fetch(new URL(app, url));
-  check(js.status === 200 && /^text\/javascript/.test(js.headers.get('content-type')) && /immutable/.test(js.headers.get('cache-control')),
-    `${app} is JavaScript, cached as immutable`);
+  check(
+    js.status === 200 &&
+      /^text\/javascript/.test(js.headers.get('content-type')) &&
+      /immutable/.test(js.headers.get('cache-control')),
+    `${app} is JavaScript, cached as immutable`,
+  );
   check((await fetch(new URL('assets/0000/app.js', url))).status === 404, 'an unknown asset is 404');
 }
 
@@ -216,38 +241,69 @@ async function hydrate(browser) {
     check(await page.isVisible('#watch-empty'), 'an empty watchlist says so');
     await openSeries(page, 'AAPL', '1h', 30);
     await page.waitForSelector('#ribbon', { state: 'visible', timeout: WAIT_MS });
-    await page.waitForFunction(() => {
-      const r = document.getElementById('ribbon');
-      return !r.hidden && Number(r.getAttribute('aria-valuenow')) > 0;
-    }, null, { timeout: WAIT_MS });
+    await page.waitForFunction(
+      () => {
+        const r = document.getElementById('ribbon');
+        return !r.hidden && Number(r.getAttribute('aria-valuenow')) > 0;
+      },
+      null,
+      { timeout: WAIT_MS },
+    );
     await shot(page, 'hydrating');
-    await page.waitForFunction(() => {
-      const log = window.__barkeep.ribbonLog;
-      const full = log.findIndex((e) => e.visible && e.pct === 100);
-      return full >= 0 && log.slice(full).some((e) => !e.visible);
-    }, null, { timeout: WAIT_MS });
+    await page.waitForFunction(
+      () => {
+        const log = window.__barkeep.ribbonLog;
+        const full = log.findIndex((e) => e.visible && e.pct === 100);
+        return full >= 0 && log.slice(full).some((e) => !e.visible);
+      },
+      null,
+      { timeout: WAIT_MS },
+    );
     const log = await page.evaluate(() => window.__barkeep.ribbonLog);
     const shown = log.filter((e) => e.visible);
     const between = new Set(shown.filter((e) => e.pct > 0 && e.pct < 100).map((e) => e.pct));
     check(between.size >= 2, `the ribbon moved (${[...between].join(', ')}%)`);
-    check(shown.every((e, i) => i === 0 || e.pct >= shown[i - 1].pct), 'the ribbon never went back');
-    check(shown.some((e) => e.total > 0 && e.done === e.total && e.pct === 100), 'the ribbon reached 100% with every slice done');
-    check(shown.some((e) => e.provider === 'sim'), 'the ribbon named the provider');
+    check(
+      shown.every((e, i) => i === 0 || e.pct >= shown[i - 1].pct),
+      'the ribbon never went back',
+    );
+    check(
+      shown.some((e) => e.total > 0 && e.done === e.total && e.pct === 100),
+      'the ribbon reached 100% with every slice done',
+    );
+    check(
+      shown.some((e) => e.provider === 'sim'),
+      'the ribbon named the provider',
+    );
     check(await page.isHidden('#ribbon'), 'the ribbon is gone');
     const bars = await chartBars(page);
     const stored = await storedBars(page, 'AAPL', '1h', 30);
-    check(bars.length > 100 && bars.length === stored, `the chart holds every stored candle (${bars.length} of ${stored})`);
-    check(bars.every((b) => b.low <= Math.min(b.open, b.close) && b.high >= Math.max(b.open, b.close)), 'the candles are well formed');
+    check(
+      bars.length > 100 && bars.length === stored,
+      `the chart holds every stored candle (${bars.length} of ${stored})`,
+    );
+    check(
+      bars.every((b) => b.low <= Math.min(b.open, b.close) && b.high >= Math.max(b.open, b.close)),
+      'the candles are well formed',
+    );
     check(await page.isHidden('#notice'), 'no notice after a clean hydration');
     const item = await page.textContent('#watchlist .item.current');
-    check(/AAPL/.test(item) && /100%/.test(item) && /success/.test(item) && /sim/.test(item), 'the watchlist shows coverage, run status and provider');
+    check(
+      /AAPL/.test(item) && /100%/.test(item) && /success/.test(item) && /sim/.test(item),
+      'the watchlist shows coverage, run status and provider',
+    );
     await shot(page, 'finished');
 
     await page.focus('#tab-chart');
     await page.keyboard.press('ArrowRight');
-    await page.waitForFunction(() => document.querySelectorAll('#ops-runs tbody tr td.num').length > 0, null, { timeout: WAIT_MS });
+    await page.waitForFunction(() => document.querySelectorAll('#ops-runs tbody tr td.num').length > 0, null, {
+      timeout: WAIT_MS,
+    });
     const runs = await page.$$eval('#ops-runs tbody tr', (rows) => rows.map((r) => r.textContent));
-    check(runs.length >= 10 && runs.every((t) => /AAPL 1h/.test(t) && /success/.test(t)), `the ops view lists the runs (${runs.length})`);
+    check(
+      runs.length >= 10 && runs.every((t) => /AAPL 1h/.test(t) && /success/.test(t)),
+      `the ops view lists the runs (${runs.length})`,
+    );
     const providers = await page.textContent('#ops-providers tbody');
     check(/sim/.test(providers) && /healthy/.test(providers), 'the ops view shows the provider as healthy');
     await shot(page, 'ops');
@@ -278,17 +334,26 @@ async function bench(browser) {
     const draw = [];
     for (const [i, symbol] of BENCH_SYMBOLS.entries()) {
       await openSeries(page, symbol, '1h', 30);
-      await page.waitForFunction((n) => window.__barkeep.timings.filter((t) => t.hydrated).length > n, i, { timeout: WAIT_MS });
+      await page.waitForFunction((n) => window.__barkeep.timings.filter((t) => t.hydrated).length > n, i, {
+        timeout: WAIT_MS,
+      });
       const t = (await page.evaluate(() => window.__barkeep.timings.filter((x) => x.hydrated))).at(-1);
-      check(t.symbol === symbol && t.bars > 100,
-        `${symbol} 1h 30 days: ${t.bars} bars drawn ${t.ms.toFixed(0)} ms after selecting (complete seen at ${t.seen_ms.toFixed(0)} ms)`);
+      check(
+        t.symbol === symbol && t.bars > 100,
+        `${symbol} 1h 30 days: ${t.bars} bars drawn ${t.ms.toFixed(0)} ms after selecting (complete seen at ${t.seen_ms.toFixed(0)} ms)`,
+      );
       times.push(t.ms);
       draw.push(t.ms - t.seen_ms);
     }
     await page.click('#watchlist button.remove[data-key="AMZN|1h"]'); // the confirm() is accepted
-    await page.waitForFunction(() => !document.querySelector('#watchlist button.pick[data-key="AMZN|1h"]'), null, { timeout: WAIT_MS });
+    await page.waitForFunction(() => !document.querySelector('#watchlist button.pick[data-key="AMZN|1h"]'), null, {
+      timeout: WAIT_MS,
+    });
     const left = await page.$$eval('#watchlist button.pick', (b) => b.map((x) => x.dataset.key));
-    check(!left.includes('AMZN|1h') && left.includes('MSFT|1h'), `removing a series takes it off the watchlist (${left.join(' ')})`);
+    check(
+      !left.includes('AMZN|1h') && left.includes('MSFT|1h'),
+      `removing a series takes it off the watchlist (${left.join(' ')})`,
+    );
     check(errors.length === 0, 'no console errors during the benchmark');
     const sorted = [...times].sort((a, b) => a - b);
     const result = {
@@ -300,7 +365,9 @@ async function bench(browser) {
       final_draw_ms: draw.map((x) => Math.round(x)),
     };
     writeFileSync(join(ART, 'bench_web.json'), `${JSON.stringify(result, null, 2)}\n`);
-    console.log(`bench web_select_to_chart_ms median=${result.median_ms} min=${result.min_ms} max=${result.max_ms} runs=${result.runs.join(',')}`);
+    console.log(
+      `bench web_select_to_chart_ms median=${result.median_ms} min=${result.min_ms} max=${result.max_ms} runs=${result.runs.join(',')}`,
+    );
   } finally {
     if (context) await context.close(); // end the event streams before the server
     await srv.stop();
@@ -322,8 +389,7 @@ async function fault(browser) {
     db,
     // every page fails and every run dead-letters at its first attempt; the
     // breaker stays closed (an open breaker makes runs wait, not fail)
-    sets: ['sim_fault_rate=1', 'sim_faults=5xx', 'max_attempts=1', 'page_retries=0',
-      'breaker_failures=1000'],
+    sets: ['sim_fault_rate=1', 'sim_faults=5xx', 'max_attempts=1', 'page_retries=0', 'breaker_failures=1000'],
     env: { BARKEEP_SERVICE_KEY: key },
   });
   let context;
@@ -341,11 +407,17 @@ async function fault(browser) {
     const before = await storedBars(page, 'AAPL', '1h', 30);
 
     await openSeries(page, 'AAPL', '1h', 30);
-    await page.waitForFunction(() => {
-      const n = document.getElementById('notice');
-      return !n.hidden && /PROVIDER_|failed/.test(n.textContent) && window.__barkeep.chartData().length > 0;
-    }, null, { timeout: WAIT_MS });
-    await page.waitForFunction(() => document.getElementById('ribbon').classList.contains('failed'), null, { timeout: WAIT_MS });
+    await page.waitForFunction(
+      () => {
+        const n = document.getElementById('notice');
+        return !n.hidden && /PROVIDER_|failed/.test(n.textContent) && window.__barkeep.chartData().length > 0;
+      },
+      null,
+      { timeout: WAIT_MS },
+    );
+    await page.waitForFunction(() => document.getElementById('ribbon').classList.contains('failed'), null, {
+      timeout: WAIT_MS,
+    });
     const notice = await page.textContent('#notice');
     const bars = await chartBars(page);
     const stored = await storedBars(page, 'AAPL', '1h', 30);
@@ -354,13 +426,19 @@ async function fault(browser) {
     await shot(page, 'fault');
 
     await page.click('#tab-ops');
-    await page.waitForFunction(() => document.querySelectorAll('#ops-dead tbody td.code').length > 0, null, { timeout: WAIT_MS });
+    await page.waitForFunction(() => document.querySelectorAll('#ops-dead tbody td.code').length > 0, null, {
+      timeout: WAIT_MS,
+    });
     const errorsText = await page.textContent('#ops-errors tbody');
     check(/PROVIDER_(5XX|UNAVAILABLE)/.test(errorsText), 'the ops view lists the errors with their codes');
     check(/failing/.test(await page.textContent('#ops-providers tbody')), 'the ops view shows the provider failing');
     await shot(page, 'fault-ops');
     await page.click('#retry-button');
-    await page.waitForFunction(() => /put back in the queue/.test(document.getElementById('retry-result').textContent), null, { timeout: WAIT_MS });
+    await page.waitForFunction(
+      () => /put back in the queue/.test(document.getElementById('retry-result').textContent),
+      null,
+      { timeout: WAIT_MS },
+    );
     check(true, `retry: ${(await page.textContent('#retry-result')).trim()}`);
     check(errors.length === 0, `no unexpected console errors${errors.length ? `: ${errors.join(' | ')}` : ''}`);
   } finally {

@@ -21,12 +21,17 @@ export function setKey(key) {
   } catch {
     /* storage disabled: the key lives for this page only */
   }
-  memoryKey = key;
+  keys.memory = key;
 }
 
-let memoryKey = '';
+const keys = {
+  memory: '', // the key when localStorage is disabled
+  prompter: null, // installed by the page: (reason, message) → Promise<boolean>
+  pending: null, // the prompt being shown, shared by concurrent 401s
+};
+
 function currentKey() {
-  return getKey() || memoryKey;
+  return getKey() || keys.memory;
 }
 
 export class ApiError extends Error {
@@ -39,15 +44,13 @@ export class ApiError extends Error {
 
 // The page installs a function (reason, message) → Promise<boolean>: true when
 // a new key was entered. Concurrent 401s share one prompt.
-let prompter = null;
-let pending = null;
 export function onKeyNeeded(fn) {
-  prompter = fn;
+  keys.prompter = fn;
 }
 export function askForKey(reason, message) {
-  if (!prompter) return Promise.resolve(false);
-  if (!pending) pending = prompter(reason, message).finally(() => (pending = null));
-  return pending;
+  if (!keys.prompter) return Promise.resolve(false);
+  if (!keys.pending) keys.pending = keys.prompter(reason, message).finally(() => (keys.pending = null));
+  return keys.pending;
 }
 
 export function authHeaders(extra = {}) {

@@ -59,7 +59,11 @@ export class BarChart {
     for (const b of bars) {
       const time = Math.floor(Date.parse(b.ts) / 1000);
       candles.push({ time, open: b.open, high: b.high, low: b.low, close: b.close });
-      volume.push({ time, value: b.volume, color: b.close >= b.open ? 'rgba(26,158,110,0.45)' : 'rgba(214,69,69,0.45)' });
+      volume.push({
+        time,
+        value: b.volume,
+        color: b.close >= b.open ? 'rgba(26,158,110,0.45)' : 'rgba(214,69,69,0.45)',
+      });
     }
     this.candles.setData(candles);
     this.volume.setData(volume);

@@ -4,9 +4,8 @@
 // their codes, and the newest runs (GET functions/v1/runs). Refreshed every
 // few seconds while the view is shown, and soon after job_runs events.
 import { api, ApiError } from './api.js';
-import { el, fmtTime, fmtSlice, fmtDuration, fmtPercent, throttle } from './util.js';
+import { $, el, fmtTime, fmtSlice, fmtDuration, fmtPercent, throttle } from './util.js';
 
-const $ = (id) => document.getElementById(id);
 const REFRESH_MS = 3000;
 const RECENT_ERROR_MS = 15 * 60 * 1000; // an error this recent makes a provider "degraded"
 const DEAD_SHOWN = 20; // dead-lettered runs listed (all are retried)
@@ -87,7 +86,12 @@ export class Ops {
     const s = jobs.stats;
     const now = Date.parse(jobs.timestamp);
     const card = (label, value, cls) =>
-      el('div', { class: `card${cls ? ` ${cls}` : ''}` }, el('span', { class: 'v' }, value), el('span', { class: 'l' }, label));
+      el(
+        'div',
+        { class: `card${cls ? ` ${cls}` : ''}` },
+        el('span', { class: 'v' }, value),
+        el('span', { class: 'l' }, label),
+      );
     $('ops-cards').replaceChildren(
       card('runs', String(s.total)),
       card('success rate', fmtPercent(s.success_rate), s.success_rate !== null && s.success_rate < 98 ? 'warn' : ''),
@@ -97,16 +101,43 @@ export class Ops {
     );
     this.renderProviders(jobs, now);
     this.renderDead(status.failed_jobs, status.dead_letter);
-    fillTable('ops-errors', jobs.recent_errors.map((e) => el('tr', {},
-      cell(fmtTime(e.updated_at)), cell(series(e)), cell(e.status, `st-${e.status}`),
-      cell(e.error_code, 'code'), cell(e.error_message, 'msg'), cell(String(e.attempt), 'num'))),
-    'No errors in the window.', 6);
-    fillTable('ops-runs', runs.map((r) => el('tr', {},
-      cell(fmtTime(r.created_at)), cell(series(r)), cell(fmtSlice(r.slice_from, r.slice_to)),
-      cell(r.status === 'running' ? `running ${Math.round(r.progress_percent)}%` : r.status, `st-${r.status}`),
-      cell(r.provider), cell(fmtDuration(r), 'num'), cell(String(r.rows_written), 'num'),
-      cell(String(r.attempt), 'num'), cell(r.error_code, 'code'))),
-    'No runs yet.', 9);
+    fillTable(
+      'ops-errors',
+      jobs.recent_errors.map((e) =>
+        el(
+          'tr',
+          {},
+          cell(fmtTime(e.updated_at)),
+          cell(series(e)),
+          cell(e.status, `st-${e.status}`),
+          cell(e.error_code, 'code'),
+          cell(e.error_message, 'msg'),
+          cell(String(e.attempt), 'num'),
+        ),
+      ),
+      'No errors in the window.',
+      6,
+    );
+    fillTable(
+      'ops-runs',
+      runs.map((r) =>
+        el(
+          'tr',
+          {},
+          cell(fmtTime(r.created_at)),
+          cell(series(r)),
+          cell(fmtSlice(r.slice_from, r.slice_to)),
+          cell(r.status === 'running' ? `running ${Math.round(r.progress_percent)}%` : r.status, `st-${r.status}`),
+          cell(r.provider),
+          cell(fmtDuration(r), 'num'),
+          cell(String(r.rows_written), 'num'),
+          cell(String(r.attempt), 'num'),
+          cell(r.error_code, 'code'),
+        ),
+      ),
+      'No runs yet.',
+      9,
+    );
   }
 
   // One row per provider configured (provider_health) or seen in the window
@@ -115,29 +146,49 @@ export class Ops {
     const health = jobs.provider_health || [];
     const stats = jobs.provider_stats || [];
     const names = [...new Set([...health.map((h) => h.provider), ...stats.map((p) => p.provider)])];
-    fillTable('ops-providers', names.map((name) => {
-      const p = stats.find((x) => x.provider === name);
-      const h = health.find((x) => x.provider === name);
-      const state = providerHealth(p, h, jobs.recent_errors, now);
-      const last = jobs.recent_errors.find((e) => e.provider === name);
-      const breaker = h && h.breaker !== 'closed' ? ` · breaker ${h.breaker.replace('_', '-')}` : '';
-      return el('tr', {},
-        cell(name),
-        el('td', {}, el('span', { class: `badge h-${state}` }, state), breaker),
-        cell(p ? fmtPercent(p.success_rate) : '', 'num'),
-        cell(p ? `${p.success_runs} / ${p.failed_runs}` : '', 'num'),
-        cell(p ? `${p.p50_duration_ms} / ${p.p95_duration_ms}` : '', 'num'),
-        cell(p ? String(p.total_rows) : '', 'num'),
-        cell(last ? `${last.error_code} (${fmtTime(last.updated_at)})` : ''));
-    }), 'No provider has answered in the window.', 7);
+    fillTable(
+      'ops-providers',
+      names.map((name) => {
+        const p = stats.find((x) => x.provider === name);
+        const h = health.find((x) => x.provider === name);
+        const state = providerHealth(p, h, jobs.recent_errors, now);
+        const last = jobs.recent_errors.find((e) => e.provider === name);
+        const breaker = h && h.breaker !== 'closed' ? ` · breaker ${h.breaker.replace('_', '-')}` : '';
+        return el(
+          'tr',
+          {},
+          cell(name),
+          el('td', {}, el('span', { class: `badge h-${state}` }, state), breaker),
+          cell(p ? fmtPercent(p.success_rate) : '', 'num'),
+          cell(p ? `${p.success_runs} / ${p.failed_runs}` : '', 'num'),
+          cell(p ? `${p.p50_duration_ms} / ${p.p95_duration_ms}` : '', 'num'),
+          cell(p ? String(p.total_rows) : '', 'num'),
+          cell(last ? `${last.error_code} (${fmtTime(last.updated_at)})` : ''),
+        );
+      }),
+      'No provider has answered in the window.',
+      7,
+    );
   }
 
   renderDead(failed, total) {
     $('retry-button').disabled = failed.length === 0;
-    const rows = failed.slice(0, DEAD_SHOWN).map((r) => el('tr', {},
-      cell(fmtTime(r.updated_at)), cell(series(r)), cell(fmtSlice(r.slice_from, r.slice_to)),
-      cell(String(r.attempt), 'num'), cell(r.error_code, 'code'), cell(r.error_message, 'msg')));
-    if (total > rows.length) rows.push(el('tr', {}, el('td', { colspan: 6, class: 'empty' }, `… and ${total - rows.length} more`)));
+    const rows = failed
+      .slice(0, DEAD_SHOWN)
+      .map((r) =>
+        el(
+          'tr',
+          {},
+          cell(fmtTime(r.updated_at)),
+          cell(series(r)),
+          cell(fmtSlice(r.slice_from, r.slice_to)),
+          cell(String(r.attempt), 'num'),
+          cell(r.error_code, 'code'),
+          cell(r.error_message, 'msg'),
+        ),
+      );
+    if (total > rows.length)
+      rows.push(el('tr', {}, el('td', { colspan: 6, class: 'empty' }, `… and ${total - rows.length} more`)));
     fillTable('ops-dead', rows, 'No dead-lettered runs.', 6);
   }
 
@@ -149,9 +200,10 @@ export class Ops {
       out.textContent = `${res.retried} run${res.retried === 1 ? '' : 's'} put back in the queue.`;
       this.onRetried();
     } catch (e) {
-      out.textContent = e instanceof ApiError && e.code === 'forbidden'
-        ? 'Retrying needs the service key.'
-        : `Retry failed (${e.code || 'error'}: ${e.message}).`;
+      out.textContent =
+        e instanceof ApiError && e.code === 'forbidden'
+          ? 'Retrying needs the service key.'
+          : `Retry failed (${e.code || 'error'}: ${e.message}).`;
     }
     this.refresh();
   }

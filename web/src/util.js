@@ -1,6 +1,10 @@
-// util.js — small helpers shared by the page's modules: building DOM nodes
-// (text only, never HTML from data), formatting times and durations, and a
-// trailing throttle for refreshes triggered by bursts of events.
+// util.js — small helpers shared by the page's modules: finding and building
+// DOM nodes (text only, never HTML from data), formatting times and
+// durations, and a trailing throttle for refreshes triggered by bursts of
+// events.
+
+// $('notice'): the element with that id.
+export const $ = (id) => document.getElementById(id);
 
 // el('td', {class: 'num'}, 'text', childNode, ...)
 export function el(tag, attrs = {}, ...children) {
