@@ -580,6 +580,12 @@ int bk_store_set_wait(bk_store *s, int64_t wait_ms, bk_err *err)
     return s->ops->set_wait(s, wait_ms, err);
 }
 
+int bk_store_clock_skew(bk_store *s, int64_t *skew_us, bk_err *err)
+{
+    *skew_us = 0;
+    return s->ops->clock_skew ? s->ops->clock_skew(s, skew_us, err) : 0;
+}
+
 /* ---- provider budgets ---- */
 
 static int take_token(bk_store *s, const char *provider, double rate_per_s, double burst,
