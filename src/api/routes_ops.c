@@ -323,6 +323,8 @@ int bk_route_readyz(bk_http_req *r)
     char why[BK_ERR_MSG_MAX];
     if (bk_pool_failing(atomic_load(&r->api->pool), why, sizeof why))
         return bk_http_error(r, 503, "not_ready", "the workers cannot use the store: %s", why);
+    if (bk_store_writes_failing(why, sizeof why))
+        return bk_http_error(r, 503, "not_ready", "store writes fail: %s", why);
     bk_buf b;
     bk_buf_init(&b);
     bk_buf_printf(&b, "{\"status\":\"ready\",\"store\":\"%s\",\"clock_skew_s\":%.3f,", kind,

@@ -303,6 +303,17 @@ int bk_store_bars_series(bk_store *s, const char *symbol, bk_bar_series **out, s
  * reconnect). The HTTP API's connections wait briefly and answer 503. */
 int bk_store_set_wait(bk_store *s, int64_t wait_ms, bk_err *err);
 
+/* ---- write health ---- */
+
+/* True while the latest write this process made through any store (claims,
+ * heartbeats, commits, enqueues, definitions, budgets, the leader lease, ...)
+ * failed for the store's reasons — a full disk, a read-only or lost database,
+ * a missing table — with that error in why (cap bytes; may be NULL); a later
+ * write that succeeds clears it. Logical outcomes (a lost lease, not found,
+ * busy, invalid input) and calls that wrote nothing (an empty claim) do not
+ * count. False before any write. Any thread; no I/O. */
+bool bk_store_writes_failing(char *why, size_t cap);
+
 /* ---- one clock ---- */
 
 /* How far barkeep's clock (bk_clock_now_us, --now included) is from the
