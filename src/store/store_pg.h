@@ -103,9 +103,9 @@ typedef struct pg_store {
     bool listen_lost;                  /* was listening, then the session was reset */
     int64_t wait_ms;                   /* lock_timeout of the session (0 = none) */
     /* The server's clock (store_pg_clock.c). */
-    int64_t clock_mono_us;    /* when measured (bk_clock_mono_us); 0 = not yet */
-    uint64_t clock_session;   /* the session it was measured on */
-    int64_t clock_test_us;    /* test hook: this connection's clock runs this far ahead */
+    int64_t clock_mono_us;  /* when measured (bk_clock_mono_us); 0 = not yet */
+    uint64_t clock_session; /* the session it was measured on */
+    int64_t clock_test_us;  /* test hook: this connection's clock runs this far ahead */
 } pg_store;
 
 static inline pg_store *pgs(bk_store *s)

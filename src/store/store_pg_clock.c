@@ -62,8 +62,8 @@ static int probe(pg_store *q, int64_t *skew_us, bk_err *err)
     int64_t best_rtt = INT64_MAX;
     for (int i = 0; i < PG_CLOCK_PROBES; i++) {
         int64_t t0 = machine_now_us();
-        PGresult *r = pg_exec(q, P_CLOCK_NOW, SQL_CLOCK_NOW, "", NULL, "read the server's clock",
-                              err);
+        PGresult *r =
+            pg_exec(q, P_CLOCK_NOW, SQL_CLOCK_NOW, "", NULL, "read the server's clock", err);
         int64_t t1 = machine_now_us();
         if (!r)
             return best_rtt == INT64_MAX ? pg_errc(err) : 0;
