@@ -1105,7 +1105,7 @@ static int pg_leader_try(bk_store *s, const char *name, const char *owner, int64
                          int64_t ttl_us, bool *is_leader, bk_err *err)
 {
     pg_store *q = pgs(s);
-    int64_t key = leader_key(name);
+    int64_t key = leader_key(name), off = pg_clock_off(q); /* a standby measures (and warns) too */
     for (int attempt = 0; attempt < 2; attempt++) {
         bool held = false;
         int rc = leader_lock(q, key, &held, err);
@@ -1114,7 +1114,7 @@ static int pg_leader_try(bk_store *s, const char *name, const char *owner, int64
         pg_params p = {0};
         pg_p_str(&p, name);
         pg_p_str(&p, owner);
-        pg_p_ts(&p, now_us + ttl_us + pg_clock_off(q)); /* the server's time, like run leases */
+        pg_p_ts(&p, now_us + ttl_us + off); /* the server's time, like run leases */
         pg_p_i64(&p, (int64_t)((uint64_t)key >> 32));
         pg_p_i64(&p, (int64_t)((uint64_t)key & UINT32_MAX));
         size_t k = 0;

@@ -7,6 +7,8 @@
  *                    LISTEN/NOTIFY of job_runs changes, the ops table
  *   store_pg_runs.c  the run queue: enqueue, claim (SKIP LOCKED), heartbeat,
  *                    fail, requeue, lists
+ *   store_pg_clock.c the database's clock: leases and budgets are kept in the
+ *                    server's time, converted from and to barkeep's
  *   store_pg_data.c  commit (run + bars + coverage), bars (COPY path), coverage
  *                    (also adopted coverage), series_load
  *   schema_pg.c      the migrations as SQL text, the market_sessions fill and
