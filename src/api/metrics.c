@@ -205,9 +205,12 @@ static int render_store(bk_api *a, bk_store *s, bk_buf *b, bk_err *err)
 {
     int64_t counts[BK_ST__N] = {0}, oldest = 0, now = bk_clock_now_us();
     bk_run_filter all = {.status = -1, .tf = -1};
+    int64_t skew = 0;
     int rc = bk_store_runs_count(s, &all, counts, err);
     if (rc == 0)
         rc = bk_store_runs_oldest_queued(s, &oldest, err);
+    if (rc == 0)
+        rc = bk_store_clock_skew(s, &skew, err);
     bk_coverage *cov = NULL;
     size_t n = 0;
     if (rc == 0)
@@ -226,6 +229,10 @@ static int render_store(bk_api *a, bk_store *s, bk_buf *b, bk_err *err)
     head(b, "barkeep_oldest_queued_age_seconds", "gauge", "Age of the oldest queued run.");
     bk_buf_printf(b, "barkeep_oldest_queued_age_seconds %.3f\n",
                   oldest ? (double)(now - oldest) / 1e6 : 0.0);
+    head(b, "barkeep_clock_skew_seconds", "gauge",
+         "How far this process's clock is ahead of the database's (negative: behind; 0 on"
+         " SQLite).");
+    bk_buf_printf(b, "barkeep_clock_skew_seconds %.3f\n", (double)skew / 1e6);
     head(b, "barkeep_freshness_lag_seconds", "gauge",
          "Time between the latest closed bar and the end of coverage, per series.");
     for (size_t i = 0; i < n; i++) {

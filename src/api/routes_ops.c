@@ -311,7 +311,10 @@ int bk_route_readyz(bk_http_req *r)
     if (!s)
         return MHD_YES;
     bk_err err = {0};
+    int64_t skew = 0;
     int rc = bk_store_check_schema(s, &err);
+    if (rc == 0)
+        rc = bk_store_clock_skew(s, &skew, &err);
     char kind[16];
     bk_strlcpy(kind, bk_store_kind(s), sizeof kind);
     bk_http_store_put(r, s);
@@ -320,8 +323,23 @@ int bk_route_readyz(bk_http_req *r)
     char why[BK_ERR_MSG_MAX];
     if (bk_pool_failing(atomic_load(&r->api->pool), why, sizeof why))
         return bk_http_error(r, 503, "not_ready", "the workers cannot use the store: %s", why);
+    if (bk_store_writes_failing(why, sizeof why))
+        return bk_http_error(r, 503, "not_ready", "store writes fail: %s", why);
     bk_buf b;
     bk_buf_init(&b);
-    bk_buf_printf(&b, "{\"status\":\"ready\",\"store\":\"%s\"}", kind);
+    bk_buf_printf(&b, "{\"status\":\"ready\",\"store\":\"%s\",\"clock_skew_s\":%.3f,", kind,
+                  (double)skew / 1e6);
+    bool pinned = bk_clock_pinned();
+    bk_buf_printf(&b, "\"clock_pinned\":%s", pinned ? "true" : "false");
+    /* A skew is a warning, never "not ready": leases and budgets use the
+     * database's clock, so the process works; only its planning runs on its
+     * own clock (which --now pins on purpose). */
+    if (llabs(skew) >= BK_STORE_CLOCK_SKEW_WARN_US)
+        bk_buf_printf(&b,
+                      ",\"warnings\":[\"clock skew: this process's clock is %.3f s %s the"
+                      " database's%s\"]",
+                      (double)llabs(skew) / 1e6, skew > 0 ? "ahead of" : "behind",
+                      pinned ? " (pinned by --now)" : "");
+    bk_buf_puts(&b, "}");
     return bk_http_json(r, 200, &b);
 }

@@ -8,6 +8,7 @@
 #include <time.h>
 
 static _Atomic int64_t g_offset_us; /* added to the real wall clock */
+static atomic_bool g_pinned;        /* bk_clock_start_at was called */
 
 static int64_t real_now_us(void)
 {
@@ -19,6 +20,17 @@ static int64_t real_now_us(void)
 void bk_clock_start_at(int64_t now_us)
 {
     atomic_store(&g_offset_us, now_us - real_now_us());
+    atomic_store(&g_pinned, true);
+}
+
+int64_t bk_clock_pin_us(void)
+{
+    return atomic_load(&g_offset_us);
+}
+
+bool bk_clock_pinned(void)
+{
+    return atomic_load(&g_pinned);
 }
 
 int64_t bk_clock_now_us(void)

@@ -8,6 +8,7 @@
 #ifndef BK_CORE_CLOCK_H
 #define BK_CORE_CLOCK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,11 @@
 void bk_clock_start_at(int64_t now_us);
 /* Current wall time (real time, or the --now instant plus elapsed real time). */
 int64_t bk_clock_now_us(void);
+/* How far bk_clock_now_us is set from the machine's real clock (0 unless the
+ * clock was started at a chosen instant). */
+int64_t bk_clock_pin_us(void);
+/* Whether bk_clock_start_at was called (--now / BARKEEP_NOW). */
+bool bk_clock_pinned(void);
 /* Monotonic microseconds for durations. */
 int64_t bk_clock_mono_us(void);
 /* Sleep; returns early on signals only if the caller checks its own flag. */

@@ -9,11 +9,50 @@
 #include "store/store_impl.h"
 #include "store/store_pg.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/clock.h"
 #include "core/util.h"
+
+/* ---- write health (bk_store_writes_failing) ---- */
+
+static atomic_bool g_writes_failing;
+static pthread_mutex_t g_writes_lock = PTHREAD_MUTEX_INITIALIZER;
+static char g_writes_why[BK_ERR_MSG_MAX]; /* guarded by g_writes_lock */
+
+/* Note the outcome of a write: a failure for the store's reasons (full disk,
+ * read-only or lost database, missing table) marks this process's writes
+ * failing, a call that wrote (did_write) clears it; logical outcomes (lease
+ * lost, not found, busy, invalid) and calls that wrote nothing say nothing
+ * about the store. Returns rc. */
+static int noted(int rc, bool did_write, const bk_err *err)
+{
+    bool broken = rc == BK_EIO || rc == BK_ESTORE || rc == BK_ECORRUPT || rc == BK_ENOMEM;
+    if (!broken && !(rc == 0 && did_write && atomic_load(&g_writes_failing)))
+        return rc;
+    pthread_mutex_lock(&g_writes_lock);
+    atomic_store(&g_writes_failing, broken);
+    if (broken)
+        bk_strlcpy(g_writes_why, err && err->msg[0] ? err->msg : bk_err_name(rc),
+                   sizeof g_writes_why);
+    pthread_mutex_unlock(&g_writes_lock);
+    return rc;
+}
+
+bool bk_store_writes_failing(char *why, size_t cap)
+{
+    if (!atomic_load(&g_writes_failing))
+        return false;
+    pthread_mutex_lock(&g_writes_lock);
+    bool failing = atomic_load(&g_writes_failing);
+    if (failing && why && cap)
+        bk_strlcpy(why, g_writes_why, cap);
+    pthread_mutex_unlock(&g_writes_lock);
+    return failing;
+}
 
 static bool has_prefix(const char *s, const char *p)
 {
@@ -204,7 +243,7 @@ int bk_store_def_put(bk_store *s, bk_def *def, enum bk_put_mode mode, bool *crea
         return bk_err_set(err, BK_EINVAL, "invalid put mode %d", (int)mode);
     memcpy(def->symbol, sym, sizeof sym);
     bool c = false;
-    rc = s->ops->def_put(s, def, mode, &c, now_us, err);
+    rc = noted(s->ops->def_put(s, def, mode, &c, now_us, err), true, err);
     if (created)
         *created = c;
     return rc;
@@ -259,6 +298,7 @@ int bk_store_runs_enqueue(bk_store *s, bk_run *runs, size_t n, size_t *n_inserte
     }
     size_t k = 0;
     int rc = n ? s->ops->runs_enqueue(s, runs, n, &k, now_us, err) : 0;
+    noted(rc, k > 0, err);
     if (n_inserted)
         *n_inserted = k;
     return rc;
@@ -275,7 +315,7 @@ int bk_store_run_claim(bk_store *s, const char *owner, int64_t now_us, int64_t l
                        bk_run *out, bk_err *err)
 {
     int rc = check_owner(owner, err);
-    return rc < 0 ? rc : s->ops->run_claim(s, owner, now_us, lease_us, out, err);
+    return rc < 0 ? rc : noted(s->ops->run_claim(s, owner, now_us, lease_us, out, err), true, err);
 }
 
 int bk_store_runs_claim_many(bk_store *s, const char *owner, int64_t now_us, int64_t lease_us,
@@ -285,7 +325,8 @@ int bk_store_runs_claim_many(bk_store *s, const char *owner, int64_t now_us, int
     int rc = check_owner(owner, err);
     if (rc < 0 || cap == 0)
         return rc;
-    return s->ops->runs_claim_many(s, owner, now_us, lease_us, out, cap, n, err);
+    rc = s->ops->runs_claim_many(s, owner, now_us, lease_us, out, cap, n, err);
+    return noted(rc, *n > 0, err);
 }
 
 int bk_store_run_claim_id(bk_store *s, const char *id, const char *owner, int64_t now_us,
@@ -296,7 +337,7 @@ int bk_store_run_claim_id(bk_store *s, const char *id, const char *owner, int64_
         return rc;
     if (!id || !*id)
         return bk_err_set(err, BK_EINVAL, "empty run id");
-    return s->ops->run_claim_id(s, id, owner, now_us, lease_us, out, err);
+    return noted(s->ops->run_claim_id(s, id, owner, now_us, lease_us, out, err), true, err);
 }
 
 int bk_store_run_heartbeat(bk_store *s, const char *run_id, const char *owner, double progress,
@@ -307,7 +348,8 @@ int bk_store_run_heartbeat(bk_store *s, const char *run_id, const char *owner, d
         return rc;
     if (progress > 100.0)
         progress = 100.0;
-    return s->ops->run_heartbeat(s, run_id, owner, progress, now_us, lease_until_us, err);
+    rc = s->ops->run_heartbeat(s, run_id, owner, progress, now_us, lease_until_us, err);
+    return noted(rc, true, err);
 }
 
 int bk_store_run_commit(bk_store *s, const bk_commit *c, bk_err *err)
@@ -323,7 +365,7 @@ int bk_store_run_commit(bk_store *s, const bk_commit *c, bk_err *err)
         return bk_err_set(err, BK_EINVAL, "commit: inverted covered interval or no bars");
     bk_commit cc = *c;
     cc.symbol = sym;
-    return s->ops->run_commit(s, &cc, err);
+    return noted(s->ops->run_commit(s, &cc, err), true, err);
 }
 
 /* The checks of bk_store_run_commit, on a copy whose symbol points at sym. */
@@ -357,7 +399,7 @@ int bk_store_runs_commit_many(bk_store *s, const bk_commit *c, size_t n, int *rc
         rc = check_commit(&cc[i], syms[i], err);
     }
     if (rc == 0)
-        rc = s->ops->runs_commit_many(s, cc, n, rc_each, err);
+        rc = noted(s->ops->runs_commit_many(s, cc, n, rc_each, err), true, err);
     free(cc);
     free(syms);
     return rc;
@@ -366,20 +408,20 @@ int bk_store_runs_commit_many(bk_store *s, const bk_commit *c, size_t n, int *rc
 int bk_store_run_fail(bk_store *s, const bk_failure *f, bk_err *err)
 {
     int rc = check_owner(f->owner, err);
-    return rc < 0 ? rc : s->ops->run_fail(s, f, err);
+    return rc < 0 ? rc : noted(s->ops->run_fail(s, f, err), true, err);
 }
 
 int bk_store_run_release(bk_store *s, const char *run_id, const char *owner, int64_t now_us,
                          bk_err *err)
 {
     int rc = check_owner(owner, err);
-    return rc < 0 ? rc : s->ops->run_release(s, run_id, owner, now_us, err);
+    return rc < 0 ? rc : noted(s->ops->run_release(s, run_id, owner, now_us, err), true, err);
 }
 
 int bk_store_runs_requeue_expired(bk_store *s, int64_t now_us, size_t *n, bk_err *err)
 {
     size_t k = 0;
-    int rc = s->ops->runs_requeue_expired(s, now_us, &k, err);
+    int rc = noted(s->ops->runs_requeue_expired(s, now_us, &k, err), k > 0, err);
     if (n)
         *n = k;
     return rc;
@@ -499,7 +541,7 @@ int bk_store_coverage_add(bk_store *s, const char *symbol, bk_tf tf, const bk_iv
             return bk_err_set(err, BK_EINVAL, "coverage add: empty interval %zu", i);
     if (!covered || covered->n == 0)
         return 0;
-    return s->ops->coverage_add(s, sym, tf, covered, provider, now_us, err);
+    return noted(s->ops->coverage_add(s, sym, tf, covered, provider, now_us, err), true, err);
 }
 
 /* ---- bars ---- */
@@ -520,9 +562,11 @@ int bk_store_bars_put(bk_store *s, const char *symbol, bk_tf tf, const char *pro
         return rc;
     if (!provider || !*provider)
         return bk_err_set(err, BK_EINVAL, "bars upsert: empty provider");
-    return n ? s->ops->bars_upsert(s, sym, tf, provider, feed ? feed : "",
-                                   adjustment ? adjustment : "", bars, n, err)
-             : 0;
+    if (n == 0)
+        return 0;
+    rc = s->ops->bars_upsert(s, sym, tf, provider, feed ? feed : "", adjustment ? adjustment : "",
+                             bars, n, err);
+    return noted(rc, true, err);
 }
 
 int bk_store_bars_read(bk_store *s, const char *symbol, bk_tf tf, int64_t from_us, int64_t to_us,
@@ -590,6 +634,12 @@ int bk_store_set_wait(bk_store *s, int64_t wait_ms, bk_err *err)
     return s->ops->set_wait(s, wait_ms, err);
 }
 
+int bk_store_clock_skew(bk_store *s, int64_t *skew_us, bk_err *err)
+{
+    *skew_us = 0;
+    return s->ops->clock_skew ? s->ops->clock_skew(s, skew_us, err) : 0;
+}
+
 /* ---- provider budgets ---- */
 
 static int take_token(bk_store *s, const char *provider, double rate_per_s, double burst,
@@ -601,7 +651,8 @@ static int take_token(bk_store *s, const char *provider, double rate_per_s, doub
     if (!(rate_per_s > 0) || !(burst >= 1) || rate_per_s > 1e9 || burst > 1e9)
         return bk_err_set(err, BK_EINVAL, "take token: rate %g/s and burst %g must be > 0 and >= 1",
                           rate_per_s, burst);
-    return s->ops->take_token(s, provider, rate_per_s, burst, reserve, now_us, wait_us, err);
+    int rc = s->ops->take_token(s, provider, rate_per_s, burst, reserve, now_us, wait_us, err);
+    return noted(rc, true, err);
 }
 
 int bk_store_take_token(bk_store *s, const char *provider, double rate_per_s, double burst,
@@ -622,7 +673,7 @@ int bk_store_rate_limited_add(bk_store *s, const char *provider, int64_t now_us,
 {
     if (!provider || !*provider || strlen(provider) >= BK_PROV_NAME_MAX)
         return bk_err_set(err, BK_EINVAL, "record 429: invalid provider name");
-    return s->ops->rate_limited_add(s, provider, now_us, err);
+    return noted(s->ops->rate_limited_add(s, provider, now_us, err), true, err);
 }
 
 int bk_store_rate_limited_count(bk_store *s, int64_t since_us, bk_prov_count **out, size_t *n,
@@ -644,7 +695,8 @@ int bk_store_leader_try(bk_store *s, const char *name, const char *owner, int64_
         return rc;
     if (!name || !*name)
         return bk_err_set(err, BK_EINVAL, "empty leader lease name");
-    return s->ops->leader_try(s, name, owner, now_us, ttl_us, is_leader, err);
+    rc = s->ops->leader_try(s, name, owner, now_us, ttl_us, is_leader, err);
+    return noted(rc, *is_leader, err);
 }
 
 int bk_store_leader_release(bk_store *s, const char *name, const char *owner, bk_err *err)

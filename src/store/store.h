@@ -303,6 +303,36 @@ int bk_store_bars_series(bk_store *s, const char *symbol, bk_bar_series **out, s
  * reconnect). The HTTP API's connections wait briefly and answer 503. */
 int bk_store_set_wait(bk_store *s, int64_t wait_ms, bk_err *err);
 
+/* ---- write health ---- */
+
+/* True while the latest write this process made through any store (claims,
+ * heartbeats, commits, enqueues, definitions, budgets, the leader lease, ...)
+ * failed for the store's reasons — a full disk, a read-only or lost database,
+ * a missing table — with that error in why (cap bytes; may be NULL); a later
+ * write that succeeds clears it. Logical outcomes (a lost lease, not found,
+ * busy, invalid input) and calls that wrote nothing (an empty claim) do not
+ * count. False before any write. Any thread; no I/O. */
+bool bk_store_writes_failing(char *why, size_t cap);
+
+/* ---- one clock ---- */
+
+/* How far barkeep's clock (bk_clock_now_us, --now included) is from the
+ * database's, positive when ours is ahead: SQLite 0 (one machine, one
+ * clock). PostgreSQL: the instants that different processes compare — run
+ * leases (claims, heartbeats, requeue_expired), provider budgets (take and
+ * reserve_token) and the leader row — are written and compared in the
+ * server's time; the backend converts the now_us and lease instants callers
+ * pass (and the lease_until_us it returns) between barkeep's time and the
+ * server's, so machines with different clocks agree on when a lease expires.
+ * Every other instant stays in barkeep's time. The offset is measured (SELECT
+ * clock_timestamp(), best of three round trips) at the first need, on each
+ * new session and every minute; a change under 200 ms is ignored. The
+ * first time a process finds a skew of at least BK_STORE_CLOCK_SKEW_WARN_US
+ * it logs a warning. Measures when due (a few round trips), else no I/O; the
+ * last known value when the server cannot be asked. */
+#define BK_STORE_CLOCK_SKEW_WARN_US INT64_C(1000000)
+int bk_store_clock_skew(bk_store *s, int64_t *skew_us, bk_err *err);
+
 /* ---- provider budgets ---- */
 
 /* Take one token from the provider's bucket, shared by every connection to

@@ -85,6 +85,7 @@ typedef struct bk_store_ops {
     int (*listen)(bk_store *s, bk_err *err);
     int (*notifications)(bk_store *s, int timeout_ms, bk_notify_fn cb, void *ctx, bk_err *err);
     int (*set_wait)(bk_store *s, int64_t wait_ms, bk_err *err);
+    int (*clock_skew)(bk_store *s, int64_t *skew_us, bk_err *err); /* NULL: one machine, 0 */
 } bk_store_ops;
 
 /* A test hook: called by series_load between its reads of one state (on

@@ -978,10 +978,11 @@ static int pg_take_token(bk_store *s, const char *provider, double rate_per_s, d
                          bool reserve, int64_t now_us, int64_t *wait_us, bk_err *err)
 {
     pg_store *q = pgs(s);
+    int64_t db_now = now_us + pg_clock_off(q); /* the bucket is in the server's time */
     int rc = pg_begin(q, err);
     if (rc < 0)
         return rc;
-    rc = budget_take(q, provider, rate_per_s, burst, reserve, now_us, wait_us, err);
+    rc = budget_take(q, provider, rate_per_s, burst, reserve, db_now, wait_us, err);
     if (rc < 0) {
         pg_rollback(q);
         *wait_us = 0;
@@ -1104,7 +1105,7 @@ static int pg_leader_try(bk_store *s, const char *name, const char *owner, int64
                          int64_t ttl_us, bool *is_leader, bk_err *err)
 {
     pg_store *q = pgs(s);
-    int64_t key = leader_key(name);
+    int64_t key = leader_key(name), off = pg_clock_off(q); /* a standby measures (and warns) too */
     for (int attempt = 0; attempt < 2; attempt++) {
         bool held = false;
         int rc = leader_lock(q, key, &held, err);
@@ -1113,7 +1114,7 @@ static int pg_leader_try(bk_store *s, const char *name, const char *owner, int64
         pg_params p = {0};
         pg_p_str(&p, name);
         pg_p_str(&p, owner);
-        pg_p_ts(&p, now_us + ttl_us);
+        pg_p_ts(&p, now_us + ttl_us + off); /* the server's time, like run leases */
         pg_p_i64(&p, (int64_t)((uint64_t)key >> 32));
         pg_p_i64(&p, (int64_t)((uint64_t)key & UINT32_MAX));
         size_t k = 0;
@@ -1352,4 +1353,5 @@ static const bk_store_ops pg_ops = {
     .listen = pg_listen,
     .notifications = pg_notifications,
     .set_wait = pg_set_wait,
+    .clock_skew = pg_clock_skew,
 };

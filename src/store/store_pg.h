@@ -7,6 +7,8 @@
  *                    LISTEN/NOTIFY of job_runs changes, the ops table
  *   store_pg_runs.c  the run queue: enqueue, claim (SKIP LOCKED), heartbeat,
  *                    fail, requeue, lists
+ *   store_pg_clock.c the database's clock: leases and budgets are kept in the
+ *                    server's time, converted from and to barkeep's
  *   store_pg_data.c  commit (run + bars + coverage), bars (COPY path), coverage
  *                    (also adopted coverage), series_load
  *   schema_pg.c      the migrations as SQL text, the market_sessions fill and
@@ -80,6 +82,7 @@ enum pg_slot {
     P_BAR_SOURCE,
     P_RATE_LIMITED_ADD,
     P_RATE_LIMITED_COUNT,
+    P_CLOCK_NOW,
     P__N
 };
 
@@ -101,6 +104,10 @@ typedef struct pg_store {
     bool listening;                    /* LISTEN PG_CHANNEL_RUNS done on this session */
     bool listen_lost;                  /* was listening, then the session was reset */
     int64_t wait_ms;                   /* lock_timeout of the session (0 = none) */
+    /* The server's clock (store_pg_clock.c). */
+    int64_t clock_mono_us;  /* when measured (bk_clock_mono_us); 0 = not yet */
+    uint64_t clock_session; /* the session it was measured on */
+    int64_t clock_test_us;  /* test hook: this connection's clock runs this far ahead */
 } pg_store;
 
 static inline pg_store *pgs(bk_store *s)
@@ -185,6 +192,18 @@ extern const char *const bk_store__pg_migrations[PG_SCHEMA_LATEST];
  * table holds (a hash is kept in bk_meta). Inside the migration lock. */
 int bk_store__pg_fill_sessions(pg_store *q, bk_err *err);
 
+/* The server's clock (store_pg_clock.c). Instants that processes compare
+ * (lease_until, provider budgets, the leader row) are stored in the server's
+ * time: server = barkeep's + pg_clock_off(q). pg_clock_off measures when due
+ * (first use, a new session, every minute; never inside a transaction: call
+ * it before pg_begin); pg_clock_off_cached does not. pg_clock_from_db turns
+ * a stored server instant back into barkeep's time (0 stays 0). */
+int64_t pg_clock_off(pg_store *q);
+int64_t pg_clock_off_cached(const pg_store *q);
+int64_t pg_clock_from_db(const pg_store *q, int64_t db_us);
+/* The clock_skew op: barkeep's clock − the server's. */
+int pg_clock_skew(bk_store *s, int64_t *skew_us, bk_err *err);
+
 /* The backend's constructor, for store.c. */
 int bk_store__pg_open(bk_store **out, const char *url, bk_err *err);
 
@@ -196,6 +215,11 @@ int bk_store__pg_exec(bk_store *s, const char *sql, bk_err *err);
 int bk_store__pg_query(bk_store *s, const char *sql, const char *const *params, int n_params,
                        char ***out, size_t *rows, size_t *cols, bk_err *err);
 void bk_store__pg_cells_free(char **cells, size_t n);
+/* Test hook: this connection's process clock runs ahead_us ahead of
+ * bk_clock_now_us (negative: behind), as if on another machine; callers then
+ * pass bk_clock_now_us() + ahead_us as its now. Measures again. BK_EINVAL on
+ * a store that is not PostgreSQL. */
+int bk_store__pg_set_clock(bk_store *s, int64_t ahead_us, bk_err *err);
 
 /* ops implemented in store_pg_runs.c */
 int pg_runs_enqueue(bk_store *s, bk_run *runs, size_t n, size_t *n_inserted, int64_t now_us,

@@ -31,8 +31,9 @@
 
 #define DEFAULT_MAX_ATTEMPTS 5
 
-/* Returns 0, or BK_ESTORE for a row this binary cannot read. */
-static int read_run(const PGresult *r, int row, bk_run *x)
+/* Returns 0, or BK_ESTORE for a row this binary cannot read. lease_until
+ * is stored in the server's time (store_pg_clock.c): given back in ours. */
+static int read_run(const pg_store *q, const PGresult *r, int row, bk_run *x)
 {
     char type[24], status[16];
     memset(x, 0, sizeof *x);
@@ -62,7 +63,7 @@ static int read_run(const PGresult *r, int row, bk_run *x)
     x->finished_us = pg_c_time(r, row, 20);
     x->updated_us = pg_c_time(r, row, 21);
     x->not_before_us = pg_c_time(r, row, 22);
-    x->lease_until_us = pg_c_time(r, row, 23);
+    x->lease_until_us = pg_clock_from_db(q, pg_c_time(r, row, 23));
     return 0;
 }
 
@@ -76,7 +77,7 @@ static int one_run(pg_store *q, int slot, const char *sql, const char *types, co
         return pg_errc(err);
     int rc = BK_ENOENT;
     if (PQntuples(r) > 0) {
-        rc = read_run(r, 0, out);
+        rc = read_run(q, r, 0, out);
         if (rc < 0)
             bk_err_set(err, rc, "%s: unreadable job_runs row", what);
     }
@@ -257,7 +258,7 @@ int pg_run_claim(bk_store *s, const char *owner, int64_t now_us, int64_t lease_u
 {
     pg_params p = {0};
     pg_p_str(&p, owner);
-    pg_p_ts(&p, now_us + lease_us);
+    pg_p_ts(&p, now_us + lease_us + pg_clock_off(pgs(s))); /* lease_until: the server's time */
     pg_p_ts(&p, now_us);
     int rc = one_run(pgs(s), P_RUN_CLAIM, SQL_RUN_CLAIM, "tTT", &p, out, "claim run", err);
     if (rc == BK_ENOENT)
@@ -270,7 +271,7 @@ int pg_runs_claim_many(bk_store *s, const char *owner, int64_t now_us, int64_t l
 {
     pg_params p = {0};
     pg_p_str(&p, owner);
-    pg_p_ts(&p, now_us + lease_us);
+    pg_p_ts(&p, now_us + lease_us + pg_clock_off(pgs(s))); /* lease_until: the server's time */
     pg_p_ts(&p, now_us);
     pg_p_i64(&p, (int64_t)cap);
     PGresult *r =
@@ -280,7 +281,7 @@ int pg_runs_claim_many(bk_store *s, const char *owner, int64_t now_us, int64_t l
     size_t k = 0;
     int rc = 0;
     for (int i = 0; i < PQntuples(r) && k < cap; i++) {
-        if (read_run(r, i, &out[k]) < 0) {
+        if (read_run(pgs(s), r, i, &out[k]) < 0) {
             rc = bk_err_set(err, BK_ESTORE, "claim runs: unreadable job_runs row");
             continue; /* claimed but unreadable: its lease will expire */
         }
@@ -299,7 +300,7 @@ int pg_run_claim_id(bk_store *s, const char *id, const char *owner, int64_t now_
         return bk_err_set(err, BK_ENOENT, "run %s not found", id);
     pg_params p = {0};
     pg_p_str(&p, owner);
-    pg_p_ts(&p, now_us + lease_us);
+    pg_p_ts(&p, now_us + lease_us + pg_clock_off(pgs(s))); /* lease_until: the server's time */
     pg_p_ts(&p, now_us);
     pg_p_uuid(&p, id);
     int rc = one_run(q, P_RUN_CLAIM_ID, SQL_RUN_CLAIM_ID, "tTTu", &p, out, "claim run", err);
@@ -380,7 +381,7 @@ int pg_run_heartbeat(bk_store *s, const char *run_id, const char *owner, double 
 {
     pg_params p = {0};
     owner_params(&p, run_id, owner);
-    pg_p_ts(&p, lease_until_us);
+    pg_p_ts(&p, lease_until_us + pg_clock_off(pgs(s)));
     pg_p_ts(&p, now_us);
     pg_p_f64(&p, progress);
     return owner_update(pgs(s), P_RUN_HEARTBEAT, SQL_RUN_HEARTBEAT, "utTTd", &p, run_id, owner,
@@ -418,7 +419,7 @@ int pg_run_release(bk_store *s, const char *run_id, const char *owner, int64_t n
 
 /* job_runs still holds the expired lease's owner for the message. */
 static const char SQL_RUNS_EXPIRED_DEAD[] =
-    "WITH l AS (DELETE FROM job_leases l USING job_runs j WHERE l.lease_until < $1"
+    "WITH l AS (DELETE FROM job_leases l USING job_runs j WHERE l.lease_until < $2"
     "   AND j.id = l.id AND j.attempt >= j.max_attempts RETURNING l.id),"
     " a AS (UPDATE job_active SET dead = true WHERE id = ANY (ARRAY(SELECT id FROM l))"
     "   RETURNING id)"
@@ -427,7 +428,7 @@ static const char SQL_RUNS_EXPIRED_DEAD[] =
     " finished_at = $1, updated_at = $1, lease_owner = NULL, lease_until = NULL"
     " WHERE id = ANY (ARRAY(SELECT id FROM a))";
 static const char SQL_RUNS_EXPIRED_REQUEUE[] =
-    "WITH l AS (DELETE FROM job_leases WHERE lease_until < $1 RETURNING id),"
+    "WITH l AS (DELETE FROM job_leases WHERE lease_until < $2 RETURNING id),"
     " q AS (INSERT INTO job_queue SELECT id, priority, created_at, seq, NULL FROM job_runs"
     "   WHERE id = ANY (ARRAY(SELECT id FROM l)) RETURNING id)"
     " UPDATE job_runs SET status = 'queued', attempt = attempt + 1,"
@@ -459,14 +460,15 @@ int pg_runs_requeue_expired(bk_store *s, int64_t now_us, size_t *n, bk_err *err)
     pg_store *q = pgs(s);
     pg_params p = {0};
     pg_p_ts(&p, now_us);
+    pg_p_ts(&p, now_us + pg_clock_off(q)); /* $2: leases are in the server's time */
     size_t dead = 0, requeued = 0;
     int rc = pg_begin(q, err);
     if (rc < 0)
         return rc;
-    rc = pg_exec_cmd(q, P_RUNS_EXPIRED_DEAD, SQL_RUNS_EXPIRED_DEAD, "T", &p,
+    rc = pg_exec_cmd(q, P_RUNS_EXPIRED_DEAD, SQL_RUNS_EXPIRED_DEAD, "TT", &p,
                      "dead-letter expired runs", &dead, err);
     if (rc == 0)
-        rc = pg_exec_cmd(q, P_RUNS_EXPIRED_REQUEUE, SQL_RUNS_EXPIRED_REQUEUE, "T", &p,
+        rc = pg_exec_cmd(q, P_RUNS_EXPIRED_REQUEUE, SQL_RUNS_EXPIRED_REQUEUE, "TT", &p,
                          "requeue expired runs", &requeued, err);
     if (rc < 0) {
         pg_rollback(q);
@@ -577,7 +579,7 @@ int pg_runs_list(bk_store *s, const bk_run_filter *f, bk_run **out, size_t *n, b
     bk_run *v = bk_xcalloc((size_t)rows + 1, sizeof *v);
     size_t len = 0;
     for (int i = 0; i < rows; i++)
-        if (read_run(r, i, &v[len]) == 0)
+        if (read_run(pgs(s), r, i, &v[len]) == 0)
             len++;
     PQclear(r);
     *out = v;
@@ -625,6 +627,7 @@ int pg_runs_next_event(bk_store *s, int64_t *out_us, bk_err *err)
     int rc = first_time(q, P_RUNS_NEXT_QUEUED, SQL_RUNS_NEXT_QUEUED, &a, err);
     if (rc == 0)
         rc = first_time(q, P_RUNS_NEXT_LEASE, SQL_RUNS_NEXT_LEASE, &b, err);
+    b = pg_clock_from_db(q, b); /* a lease: the server's time */
     if (rc == 0)
         *out_us = !a ? b : !b ? a : BK_MIN(a, b);
     return rc;

@@ -44,6 +44,7 @@ int bk_store__pg_exec(bk_store *s, const char *sql, bk_err *err);
 int bk_store__pg_query(bk_store *s, const char *sql, const char *const *params, int n_params,
                        char ***out, size_t *rows, size_t *cols, bk_err *err);
 void bk_store__pg_cells_free(char **cells, size_t n);
+int bk_store__pg_set_clock(bk_store *s, int64_t ahead_us, bk_err *err);
 #define PG_LATEST 9 /* PG_SCHEMA_LATEST (store_pg.h) */
 
 typedef struct fixture {
@@ -2083,6 +2084,71 @@ static void t_pg_concurrent_claims(void **state)
     claim_concurrently(fx, claim_thread, N_PG_THREADS, N_PG_RUNS, "pg-worker");
 }
 
+/* ---- PostgreSQL: one clock ---- */
+
+/* Two processes whose clocks differ by 45 s (issue 13: with a 30 s lease,
+ * every run was requeued or dead-lettered LEASE_EXPIRED before its worker
+ * could finish): leases and budget tokens are kept in the database's time,
+ * so each process sees the other's lease end 30 s after it was renewed,
+ * whoever's clock is ahead, and a token one takes is honoured by the other.
+ * The instants are the real clock's: the conversion is measured against the
+ * server's clock. */
+static void t_pg_clock_skew(void **state)
+{
+    fixture *fx = *state;
+    const int64_t ahead = 45 * S, lease = 30 * S;
+    bk_store *w = open_or_die(fx->url), *l = open_or_die(fx->url);
+    OK(bk_store__pg_set_clock(l, ahead, ERR)); /* the leader's machine runs 45 s ahead */
+    int64_t skew = -1;
+    OK(bk_store_clock_skew(w, &skew, ERR));
+    assert_int_equal(skew, 0);
+    OK(bk_store_clock_skew(l, &skew, ERR));
+    assert_int_equal(skew, ahead);
+
+    /* The worker (behind) claims; the leader's reaper leaves the lease alone. */
+    int64_t now = bk_clock_now_us();
+    bk_run r = mk_run("AAPL", BK_TF_1H, T0, T0 + H, 0), c, g;
+    assert_true(enqueue1(w, &r, now));
+    OK(bk_store_run_claim(w, "worker", now, lease, &c, ERR));
+    assert_int_equal(c.lease_until_us, now + lease);
+    size_t n = 99;
+    OK(bk_store_runs_requeue_expired(l, bk_clock_now_us() + ahead, &n, ERR));
+    assert_int_equal(n, 0);
+    g = get_run(l, c.id); /* on the leader's clock, the lease ends 45 s later */
+    assert_int_equal(g.status, BK_ST_RUNNING);
+    assert_int_equal(g.lease_until_us, now + lease + ahead);
+    int64_t hb = bk_clock_now_us(), next = 0;
+    OK(bk_store_run_heartbeat(w, c.id, "worker", 50, hb, hb + lease, ERR));
+    OK(bk_store_runs_next_event(l, &next, ERR));
+    assert_int_equal(next, hb + lease + ahead);
+    OK(bk_store_runs_requeue_expired(l, hb + ahead + lease, &n, ERR)); /* strictly after */
+    assert_int_equal(n, 0);
+    OK(bk_store_runs_requeue_expired(l, hb + ahead + lease + 1, &n, ERR));
+    assert_int_equal(n, 1);
+    assert_int_equal(get_run(w, c.id).status, BK_ST_QUEUED);
+
+    /* The other way round: a run claimed on the clock that is ahead expires
+     * for a reaper behind 30 s (not 75 s) after. */
+    now = bk_clock_now_us();
+    OK(bk_store_run_claim(l, "leader", now + ahead, lease, &c, ERR));
+    OK(bk_store_runs_requeue_expired(w, now + lease + 1, &n, ERR));
+    assert_int_equal(n, 1);
+
+    /* One token every 10 s, burst 1: the worker takes the full bucket's;
+     * 45 s ahead, the leader finds it empty (not refilled 45 s worth). */
+    int64_t wait = -1;
+    OK(bk_store_take_token(w, "massive", 0.1, 1, bk_clock_now_us(), &wait, ERR));
+    assert_int_equal(wait, 0);
+    OK(bk_store_take_token(l, "massive", 0.1, 1, bk_clock_now_us() + ahead, &wait, ERR));
+    assert_true(wait > 5 * S && wait <= 10 * S);
+    OK(bk_store_reserve_token(l, "massive", 0.1, 1, bk_clock_now_us() + ahead, &wait, ERR));
+    assert_true(wait > 5 * S && wait <= 10 * S);
+    OK(bk_store_reserve_token(w, "massive", 0.1, 1, bk_clock_now_us(), &wait, ERR));
+    assert_true(wait > 15 * S && wait <= 20 * S); /* behind the leader's reservation */
+    bk_store_close(l);
+    bk_store_close(w);
+}
+
 /* ---- PostgreSQL: leadership by session lock ---- */
 
 static void expect_lease_owner(bk_store *s, const char *want)
@@ -2741,6 +2807,7 @@ static int pg_suite(const char *url)
         FX(t_pg_concurrent_claims),   FX(t_pg_reconnect),      FX(t_pg_leader_session),
         FX(t_pg_leader_lost_session), FX(t_pg_notify),         FX(t_pg_notify_lost),
         FX(t_pg_migrate_1_to_2),      FX(t_pg_migrate_5_to_6), FX(t_pg_migrate_6_to_7),
+        FX(t_pg_clock_skew),
     };
     return cmocka_run_group_tests_name("store postgres-only", tests, NULL, NULL);
 }
