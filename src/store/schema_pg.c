@@ -759,10 +759,11 @@ static const char migration_9[] = "CREATE TABLE IF NOT EXISTS provider_rate_limi
  * dead-lettered run after a cool-down that doubles with each re-plan
  * (dead_retries): bk_store_runs_requeue_expired, bk_store_runs_revive_dead.
  * Columns of job_runs only: no index changes, the queue's state tables keep
- * their shape. */
+ * their shape. IF NOT EXISTS: a database taken back to an older version and
+ * migrated again keeps them. */
 static const char migration_10[] =
-    "ALTER TABLE job_runs ADD COLUMN lease_expiries int NOT NULL DEFAULT 0,\n"
-    "  ADD COLUMN dead_retries int NOT NULL DEFAULT 0;\n";
+    "ALTER TABLE job_runs ADD COLUMN IF NOT EXISTS lease_expiries int NOT NULL DEFAULT 0,\n"
+    "  ADD COLUMN IF NOT EXISTS dead_retries int NOT NULL DEFAULT 0;\n";
 
 const char *const bk_store__pg_migrations[PG_SCHEMA_LATEST] = {
     migration_1, migration_2, migration_3, migration_4, migration_5,

@@ -44,7 +44,7 @@ int bk_store__pg_exec(bk_store *s, const char *sql, bk_err *err);
 int bk_store__pg_query(bk_store *s, const char *sql, const char *const *params, int n_params,
                        char ***out, size_t *rows, size_t *cols, bk_err *err);
 void bk_store__pg_cells_free(char **cells, size_t n);
-#define PG_LATEST 9 /* PG_SCHEMA_LATEST (store_pg.h) */
+#define PG_LATEST 10 /* PG_SCHEMA_LATEST (store_pg.h) */
 
 typedef struct fixture {
     char *dir;
