@@ -280,6 +280,7 @@ static int do_tick(loop *l, const char *why, bk_tick_stats *t)
         return rc;
     }
     log_tick(t);
+    bk_api_on_tick(l->api, t->requeued, t->revived);
     if (l->pool && (t->enqueued || t->requeued || t->revived))
         bk_pool_wake(l->pool);
     return 0;
