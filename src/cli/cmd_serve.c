@@ -317,8 +317,9 @@ int bk_cmd_tick(bk_cli *cli, int argc, char **argv)
         bk_store_close(s);
         if (rc)
             return BK_EXIT_FAIL;
-        printf("planned %zu slices for %zu definitions, enqueued %zu, requeued %zu\n", t.planned,
-               t.defs, t.enqueued, t.requeued);
+        printf("planned %zu slices for %zu definitions, enqueued %zu, requeued %zu, re-planned "
+               "%zu dead\n",
+               t.planned, t.defs, t.enqueued, t.requeued, t.revived);
         return 0;
     }
     install_signals();

@@ -232,7 +232,7 @@ static long long proc_start(long pid, char *state)
 
 static void host_id_init(void)
 {
-    strcpy(g_host, "localhost");
+    snprintf(g_host, sizeof g_host, "localhost");
     gethostname(g_host, sizeof g_host - 1);
     g_host[sizeof g_host - 1] = '\0';
     g_start = proc_start((long)getpid(), NULL);

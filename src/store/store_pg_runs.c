@@ -463,22 +463,20 @@ static const char SQL_RUNS_OWNER_REQUEUE[] =
     "   RETURNING id),"                                                                            \
     " q AS (INSERT INTO job_queue SELECT id, priority, created_at, seq, NULL FROM job_runs"        \
     "   WHERE id = ANY (ARRAY(SELECT id FROM a)) RETURNING id)"
-static const char SQL_RUNS_RETRY_FAILED[] =
-    REVIVE_PICK("") " UPDATE job_runs SET status = 'queued', attempt = attempt + 1,"
-                    " max_attempts = attempt + $2, lease_expiries = 0,"
-                    " triggered_by = 'retry_failed', not_before = NULL,"
-                    " finished_at = NULL, progress_percent = 0, updated_at = $1"
-                    " WHERE id = ANY (ARRAY(SELECT id FROM q))";
+#define REVIVE_SET                                                                                 \
+    " UPDATE job_runs SET status = 'queued', attempt = attempt + 1,"                               \
+    " max_attempts = attempt + $2, lease_expiries = 0, not_before = NULL,"                         \
+    " finished_at = NULL, progress_percent = 0, updated_at = $1"
 /* The cool-down of a dead run: least($3 << least(dead_retries, $5), $4),
  * where $3 << $5 is the first doubling at or past the cap $4 (no overflow). */
-static const char SQL_RUNS_REVIVE_DEAD[] = REVIVE_PICK(
-    " AND EXISTS (SELECT 1 FROM job_runs j JOIN job_definitions d ON d.id = j.job_def_id"
-    "       WHERE j.id = f.id AND d.enabled AND bk_us(coalesce(j.finished_at, j.updated_at))"
-    "         + least($3::int8 << least(j.dead_retries, $5), $4::int8) <= bk_us($1))")
-    " UPDATE job_runs SET status = 'queued', attempt = attempt + 1,"
-    " max_attempts = attempt + $2, lease_expiries = 0, dead_retries = dead_retries + 1,"
-    " triggered_by = 'dead_retry', not_before = NULL,"
-    " finished_at = NULL, progress_percent = 0, updated_at = $1"
+#define REVIVE_DUE                                                                                 \
+    " AND EXISTS (SELECT 1 FROM job_runs j JOIN job_definitions d ON d.id = j.job_def_id"          \
+    "   WHERE j.id = f.id AND d.enabled AND bk_us(coalesce(j.finished_at, j.updated_at))"          \
+    "     + least($3::int8 << least(j.dead_retries, $5), $4::int8) <= bk_us($1))"
+static const char SQL_RUNS_RETRY_FAILED[] = REVIVE_PICK("") REVIVE_SET
+    ", triggered_by = 'retry_failed' WHERE id = ANY (ARRAY(SELECT id FROM q))";
+static const char SQL_RUNS_REVIVE_DEAD[] = REVIVE_PICK(REVIVE_DUE) REVIVE_SET
+    ", triggered_by = 'dead_retry', dead_retries = dead_retries + 1"
     " WHERE id = ANY (ARRAY(SELECT id FROM q))";
 
 int pg_runs_requeue_expired(bk_store *s, int64_t now_us, int max_lease_expiries, const char *owner,

@@ -362,10 +362,10 @@ int sq_runs_requeue_expired(bk_store *s, int64_t now_us, int max_lease_expiries,
     sq_store *q = sq(s);
     sqlite3_stmt *dead = owner ? sq_stmt(q, Q_RUNS_OWNER_DEAD, SQL_RUNS_OWNER_DEAD, err)
                                : sq_stmt(q, Q_RUNS_EXPIRED_DEAD, SQL_RUNS_EXPIRED_DEAD, err);
-    sqlite3_stmt *requeue =
-        !dead   ? NULL
-        : owner ? sq_stmt(q, Q_RUNS_OWNER_REQUEUE, SQL_RUNS_OWNER_REQUEUE, err)
-                : sq_stmt(q, Q_RUNS_EXPIRED_REQUEUE, SQL_RUNS_EXPIRED_REQUEUE, err);
+    sqlite3_stmt *requeue = !dead ? NULL
+                            : owner
+                                ? sq_stmt(q, Q_RUNS_OWNER_REQUEUE, SQL_RUNS_OWNER_REQUEUE, err)
+                                : sq_stmt(q, Q_RUNS_EXPIRED_REQUEUE, SQL_RUNS_EXPIRED_REQUEUE, err);
     if (!requeue)
         return BK_ESTORE;
     int rc = sq_begin(q, err);
@@ -377,8 +377,8 @@ int sq_runs_requeue_expired(bk_store *s, int64_t now_us, int max_lease_expiries,
         sqlite3_bind_int64(steps[i], 1, now_us);
         sqlite3_bind_int(steps[i], 2, max_lease_expiries);
         sq_bind_text(steps[i], 3, owner);
-        rc = sq_exec_stmt(q, steps[i], i ? "requeue expired runs" : "dead-letter expired runs",
-                          err);
+        rc =
+            sq_exec_stmt(q, steps[i], i ? "requeue expired runs" : "dead-letter expired runs", err);
         k += rc == 0 ? (size_t)sqlite3_changes(q->db) : 0;
     }
     if (rc < 0) {

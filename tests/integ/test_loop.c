@@ -563,13 +563,11 @@ static void test_dead_owner_clock_back(void **state)
     bk_run dead_runs[2];
     size_t n = 0;
     bool leader = false;
-    assert_int_equal(bk_store_runs_claim_many(s, worker, ahead, 30 * BK_US_PER_S, dead_runs, 2,
-                                              &n, &err),
-                     0);
+    assert_int_equal(
+        bk_store_runs_claim_many(s, worker, ahead, 30 * BK_US_PER_S, dead_runs, 2, &n, &err), 0);
     assert_int_equal(n, 2);
-    assert_int_equal(bk_store_leader_try(s, "scheduler", sched, ahead, 30 * BK_US_PER_S, &leader,
-                                         &err),
-                     0);
+    assert_int_equal(
+        bk_store_leader_try(s, "scheduler", sched, ahead, 30 * BK_US_PER_S, &leader, &err), 0);
     assert_true(leader);
     bk_store_close(s); /* PostgreSQL: the session lock goes with it, the row stays */
 

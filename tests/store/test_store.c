@@ -1085,8 +1085,11 @@ static size_t kill_queue(bk_store *s, int64_t now)
     size_t n = 0;
     OK(bk_store_runs_claim_many(s, "w", now, 60 * S, got, 64, &n, ERR));
     for (size_t i = 0; i < n; i++) {
-        bk_failure f = {.run_id = got[i].id, .owner = "w", .error_code = "PROVIDER_5XX",
-                        .error_message = "down", .now_us = now};
+        bk_failure f = {.run_id = got[i].id,
+                        .owner = "w",
+                        .error_code = "PROVIDER_5XX",
+                        .error_message = "down",
+                        .now_us = now};
         OK(bk_store_run_fail(s, &f, ERR));
     }
     return n;

@@ -775,7 +775,8 @@ static void steal_by_requeue(void *ctx)
     fixture *fx = ctx;
     bk_err err = {0};
     size_t n = 0;
-    int rc = bk_store_runs_requeue_expired(fx->s2, bk_clock_now_us() + BK_US_PER_DAY, 10, NULL, 0, &n, &err);
+    int rc = bk_store_runs_requeue_expired(fx->s2, bk_clock_now_us() + BK_US_PER_DAY, 10, NULL, 0,
+                                           &n, &err);
     atomic_store(&fx->hook_rc, rc);
     atomic_store(&fx->hook_n, (long)n);
     bk_run_filter f = {.status = -1, .tf = -1};
