@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void oom(void)
@@ -199,6 +200,7 @@ void bk_uuid4(char out[37])
 
 static char g_host[256], g_host_id[300];
 static long long g_start = -1;
+static unsigned long long g_ns;
 static pthread_once_t g_host_once = PTHREAD_ONCE_INIT;
 
 /* Field 22 of /proc/PID/stat (the start time in clock ticks since boot) and
@@ -230,14 +232,24 @@ static long long proc_start(long pid, char *state)
     return end == p ? -1 : v;
 }
 
+/* The pid namespace of this process (the inode of /proc/self/ns/pid), 0 when
+ * unknown: pids of two containers sharing a host name are not comparable. */
+static unsigned long long pid_ns(void)
+{
+    struct stat st;
+    return stat("/proc/self/ns/pid", &st) == 0 ? (unsigned long long)st.st_ino : 0;
+}
+
 static void host_id_init(void)
 {
     snprintf(g_host, sizeof g_host, "localhost");
     gethostname(g_host, sizeof g_host - 1);
     g_host[sizeof g_host - 1] = '\0';
     g_start = proc_start((long)getpid(), NULL);
+    g_ns = pid_ns();
     if (g_start >= 0)
-        snprintf(g_host_id, sizeof g_host_id, "%s:%ld@%lld", g_host, (long)getpid(), g_start);
+        snprintf(g_host_id, sizeof g_host_id, "%s:%ld@%lld.%llu", g_host, (long)getpid(), g_start,
+                 g_ns);
     else
         snprintf(g_host_id, sizeof g_host_id, "%s:%ld", g_host, (long)getpid());
 }
@@ -261,11 +273,15 @@ bool bk_owner_dead(const char *owner)
     if (end == p || pid <= 0 || (*end != ':' && *end != '@' && *end != '\0'))
         return false;
     long long start = -1;
-    if (*end == '@') {
+    if (*end == '@') { /* "@start.ns" */
         p = end + 1;
         start = strtoll(p, &end, 10);
-        if (end == p || (*end != ':' && *end != '\0'))
+        if (end == p || *end != '.')
             return false;
+        p = end + 1;
+        unsigned long long ns = strtoull(p, &end, 10);
+        if (end == p || (*end != ':' && *end != '\0') || ns == 0 || ns != g_ns)
+            return false; /* another pid namespace (a container): its pids are not ours */
     }
     if (pid == (long)getpid())
         return start >= 0 && g_start >= 0 && start != g_start; /* an earlier process, our pid */
