@@ -144,8 +144,7 @@ static void test_owner_dead(void **state)
         long long start = strtoll(at + 1, &end, 10);
         assert_int_equal(*end, '.');
         unsigned long long ns = strtoull(end + 1, NULL, 10);
-        snprintf(o, sizeof o, "%.*s:%ld@%lld.%llu:w0", host_len, me, (long)getpid(), start + 1,
-                 ns);
+        snprintf(o, sizeof o, "%.*s:%ld@%lld.%llu:w0", host_len, me, (long)getpid(), start + 1, ns);
         assert_true(bk_owner_dead(o)); /* our pid, an earlier process: pid reused */
         snprintf(o, sizeof o, "%.*s:%ld@%lld.%llu:w0", host_len, me, (long)child, start, ns + 1);
         assert_false(bk_owner_dead(o)); /* another pid namespace: cannot tell */
