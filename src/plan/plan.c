@@ -325,7 +325,8 @@ int bk_plan_requeue_expired(bk_store *s, const bk_plan_cfg *cfg, int64_t now_us,
     for (size_t i = 0; i < n_running; i++)
         if (lease_lost(&running[i], now_us, dead, n_dead))
             running[n_lost++] = running[i];
-    rc = bk_store_runs_requeue_expired(s, now_us, cfg->max_lease_expiries, dead, n_dead, n, err);
+    int cap = cfg->max_lease_expiries > 0 ? cfg->max_lease_expiries : 10; /* the default */
+    rc = bk_store_runs_requeue_expired(s, now_us, cap, dead, n_dead, n, err);
     for (size_t i = 0; rc == 0 && cfg->on_change && i < n_lost; i++) {
         bk_run now_row;
         bk_err ignore = {0};

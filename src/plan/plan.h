@@ -37,7 +37,7 @@ typedef struct bk_plan_cfg {
     int64_t slice_us[BK_JOB__N];
     int64_t max_slices[BK_JOB__N];
     int32_t max_attempts;
-    int32_t max_lease_expiries; /* lost leases before a run is dead-lettered (LEASE_EXPIRED) */
+    int32_t max_lease_expiries; /* lost leases before a run is dead-lettered (0 = 10) */
     /* Re-planning of dead-lettered runs: the first cool-down after the run
      * finished (0 = never: only retry-failed revives them), doubled per
      * re-plan of the same run up to dead_retry_max_us. */
