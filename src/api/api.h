@@ -59,6 +59,10 @@ atomic_bool *bk_api_plan_more(bk_api *a);
 void bk_api_on_run(void *ctx, const bk_run *run);
 /* Same, for a newly enqueued run (INSERT); no counter. */
 void bk_api_on_enqueue(void *ctx, const bk_run *run);
+/* Count what a scheduler tick of this process did: runs whose lease was lost
+ * (expired, or a dead owner's) and dead-lettered runs re-planned after their
+ * cool-down (barkeep_leases_lost_total, barkeep_runs_revived_total). */
+void bk_api_on_tick(bk_api *a, size_t leases_lost, size_t revived);
 /* Close SSE streams, stop the change listener, stop accepting, finish
  * in-flight requests, free. */
 void bk_api_stop(bk_api *a);

@@ -38,6 +38,8 @@ typedef struct bk_api_metrics {
     double duration_sum_s;
     int64_t duration_count;
     atomic_llong bars_written;
+    atomic_llong leases_lost;      /* runs the scheduler's ticks requeued or dead-lettered */
+    atomic_llong runs_revived;     /* dead-lettered runs its ticks re-planned */
     atomic_llong http_by_class[6]; /* 1xx..5xx by status/100 */
 } bk_api_metrics;
 

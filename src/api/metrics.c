@@ -31,6 +31,14 @@ void bk_metrics__fini(bk_api_metrics *m)
 
 /* A run reached an outcome: success, failed, or queued again after a failed
  * attempt (counted as "retry"). */
+void bk_api_on_tick(bk_api *a, size_t leases_lost, size_t revived)
+{
+    if (!a)
+        return;
+    atomic_fetch_add(&a->metrics.leases_lost, (long long)leases_lost);
+    atomic_fetch_add(&a->metrics.runs_revived, (long long)revived);
+}
+
 void bk_metrics__on_run(bk_api_metrics *m, const bk_run *run)
 {
     int slot;
@@ -122,6 +130,13 @@ static void render_counters(bk_api *a, bk_buf *b)
     pthread_mutex_unlock(&m->lock);
     head(b, "barkeep_bars_written_total", "counter", "Bars committed by this process.");
     bk_buf_printf(b, "barkeep_bars_written_total %lld\n", (long long)atomic_load(&m->bars_written));
+    head(b, "barkeep_leases_lost_total", "counter",
+         "Runs whose lease was lost (expired, or its process gone), requeued or dead-lettered by "
+         "this process's scheduler.");
+    bk_buf_printf(b, "barkeep_leases_lost_total %lld\n", (long long)atomic_load(&m->leases_lost));
+    head(b, "barkeep_runs_revived_total", "counter",
+         "Dead-lettered runs this process's scheduler re-planned after their cool-down.");
+    bk_buf_printf(b, "barkeep_runs_revived_total %lld\n", (long long)atomic_load(&m->runs_revived));
     render_providers(a, b);
     head(b, "barkeep_sse_clients", "gauge", "Connected event-stream clients.");
     bk_buf_printf(b, "barkeep_sse_clients %zu\n", bk_bus_clients(a->opts.bus));

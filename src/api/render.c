@@ -35,6 +35,10 @@ void bk_render_run(bk_jw *w, const bk_run *r)
     bk_jw_int(w, r->attempt);
     bk_jw_key(w, "max_attempts");
     bk_jw_int(w, r->max_attempts);
+    bk_jw_key(w, "lease_expiries");
+    bk_jw_int(w, r->lease_expiries);
+    bk_jw_key(w, "dead_retries");
+    bk_jw_int(w, r->dead_retries);
     bk_jw_key(w, "priority");
     bk_jw_int(w, r->priority);
     str_or_null(w, "error_code", r->error_code);

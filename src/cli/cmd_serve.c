@@ -124,9 +124,9 @@ static int workers_opt(bk_cli *cli, const char *s, int64_t min)
 
 static void log_tick(const bk_tick_stats *t)
 {
-    bk_log(t->enqueued || t->requeued ? BK_LOG_INFO : BK_LOG_DEBUG, "plan",
-           "tick defs=%zu planned=%zu enqueued=%zu requeued=%zu more=%d", t->defs, t->planned,
-           t->enqueued, t->requeued, t->more);
+    bk_log(t->enqueued || t->requeued || t->revived ? BK_LOG_INFO : BK_LOG_DEBUG, "plan",
+           "tick defs=%zu planned=%zu enqueued=%zu requeued=%zu revived=%zu more=%d", t->defs,
+           t->planned, t->enqueued, t->requeued, t->revived, t->more);
 }
 
 static void warn_simulated(const bk_provset *ps)
@@ -285,7 +285,8 @@ static int do_tick(loop *l, const char *why, bk_tick_stats *t)
         return rc;
     }
     log_tick(t);
-    if (l->pool && (t->enqueued || t->requeued))
+    bk_api_on_tick(l->api, t->requeued, t->revived);
+    if (l->pool && (t->enqueued || t->requeued || t->revived))
         bk_pool_wake(l->pool);
     return 0;
 }
@@ -321,8 +322,9 @@ int bk_cmd_tick(bk_cli *cli, int argc, char **argv)
         bk_store_close(s);
         if (rc)
             return BK_EXIT_FAIL;
-        printf("planned %zu slices for %zu definitions, enqueued %zu, requeued %zu\n", t.planned,
-               t.defs, t.enqueued, t.requeued);
+        printf("planned %zu slices for %zu definitions, enqueued %zu, requeued %zu, re-planned "
+               "%zu dead\n",
+               t.planned, t.defs, t.enqueued, t.requeued, t.revived);
         return 0;
     }
     install_signals();
@@ -375,6 +377,28 @@ int bk_cmd_tick(bk_cli *cli, int argc, char **argv)
     return dead > 0 || atomic_load(&g_stop) ? BK_EXIT_FAIL : 0;
 }
 
+/* Time the store's rows are ahead of this process's clock by more than this
+ * is a clock that stepped back (or another machine's clock running ahead). */
+#define CLOCK_BACK_TOLERANCE_US (5 * BK_US_PER_S)
+
+/* Once a process leads: say so when the store holds instants later than
+ * now (the clock stepped back since they were written, e.g. after a crash,
+ * an NTP step or a database moved to another host). Scheduling goes on:
+ * dead owners' leases are taken over at once, not after the step. */
+static void warn_clock_behind(loop *l)
+{
+    int64_t ahead = 0;
+    bk_err err = {0};
+    if (bk_plan_clock_behind(l->s, bk_clock_now_us(), &ahead, &err) != 0 ||
+        ahead <= CLOCK_BACK_TOLERANCE_US)
+        return;
+    bk_log(BK_LOG_WARN, "plan",
+           "clock stepped back: the store holds times %.1f s later than this process's clock; "
+           "leases of processes that are gone are taken over at once, retries due at those "
+           "times wait for them",
+           (double)ahead / (double)BK_US_PER_S);
+}
+
 /* One scheduler step: hold or renew leadership, tick if leader, and say how
  * long to sleep. */
 /* *role: -1 unknown yet, 0 standby, 1 leader (changes are logged). */
@@ -393,6 +417,12 @@ static int64_t scheduler_step(loop *l, const char *owner, int *role, bool *more)
                leader ? "this process is the scheduler leader"
                       : "another process holds the scheduler lease; running workers only",
                owner);
+    if (leader && *role != 1) {
+        static bool clock_checked; /* the scheduler thread only; once per process */
+        if (!clock_checked)
+            warn_clock_behind(l);
+        clock_checked = true;
+    }
     *role = leader;
     if (!leader)
         return leader_ttl_us / 3;

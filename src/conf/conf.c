@@ -39,6 +39,14 @@ static const setting settings[] = {
      "it at once)"},
     {"max_attempts", K_INT, F(max_attempts), 0, "5", 1, 100,
      "attempts before a run is dead-lettered"},
+    {"max_lease_expiries", K_INT, F(max_lease_expiries), 0, "10", 1, 1000,
+     "lost leases (the worker died or stalled) before a run is dead-lettered; they spend no "
+     "attempt"},
+    {"dead_retry_after_s", K_INT, F(dead_retry_after_s), 0, "600", 0, 2592000,
+     "cool-down before the scheduler re-plans a dead-lettered run, doubled per re-plan of the "
+     "same run (0 = never: only retry-failed)"},
+    {"dead_retry_max_s", K_INT, F(dead_retry_max_s), 0, "86400", 1, 2592000,
+     "longest cool-down before a dead-lettered run is re-planned"},
     {"retry_base_ms", K_INT, F(retry_base_ms), 0, "2000", 0, 3600000,
      "first retry back-off (doubles per attempt, jittered)"},
     {"retry_max_ms", K_INT, F(retry_max_ms), 0, "300000", 0, 86400000, "retry back-off cap"},

@@ -28,14 +28,17 @@ typedef struct bk_conf_prov {
 } bk_conf_prov;
 
 typedef struct bk_conf {
-    int64_t workers;                /* worker threads in serve / tick --wait */
-    int64_t lease_ms;               /* a running run's lease; renewed every lease/3 */
-    int64_t worker_poll_ms;         /* idle worker's look for runs (0 = by store) */
-    int64_t claim_batch;            /* runs a worker claims (and commits) at once */
-    int64_t max_attempts;           /* attempts before a run is dead-lettered */
-    int64_t retry_base_ms;          /* first back-off; doubles per attempt, with jitter */
-    int64_t retry_max_ms;           /* back-off cap */
-    int64_t page_retries;           /* quick retries of one page before the attempt fails */
+    int64_t workers;            /* worker threads in serve / tick --wait */
+    int64_t lease_ms;           /* a running run's lease; renewed every lease/3 */
+    int64_t worker_poll_ms;     /* idle worker's look for runs (0 = by store) */
+    int64_t claim_batch;        /* runs a worker claims (and commits) at once */
+    int64_t max_attempts;       /* attempts before a run is dead-lettered */
+    int64_t max_lease_expiries; /* lost leases before a run is dead-lettered */
+    int64_t dead_retry_after_s; /* first cool-down before a dead run is re-planned (0 = never) */
+    int64_t dead_retry_max_s;   /* its cap (the cool-down doubles per re-plan) */
+    int64_t retry_base_ms;      /* first back-off; doubles per attempt, with jitter */
+    int64_t retry_max_ms;       /* back-off cap */
+    int64_t page_retries;       /* quick retries of one page before the attempt fails */
     int64_t slice_hours[BK_JOB__N]; /* fixed slice grid per job type */
     int64_t max_slices[BK_JOB__N];  /* slices enqueued per definition per tick */
     int64_t tail_boost;             /* priority added to a series' newest slice */

@@ -5,13 +5,16 @@
 #include "core/util.h"
 #include "core/err.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void oom(void)
@@ -216,19 +219,98 @@ void bk_uuid4(char out[37])
              b[14], b[15]);
 }
 
-static char g_host_id[300];
+static char g_host[256], g_host_id[300];
+static long long g_start = -1;
+static unsigned long long g_ns;
 static pthread_once_t g_host_once = PTHREAD_ONCE_INIT;
+
+/* Field 22 of /proc/PID/stat (the start time in clock ticks since boot) and
+ * field 3 (the state letter) into *state; -1 when unreadable (no /proc). */
+static long long proc_start(long pid, char *state)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
+    if (!p || p[1] != ' ')
+        return -1;
+    p += 2;
+    if (state)
+        *state = *p;
+    for (int field = 3; field < 22; field++) {
+        p = strchr(p, ' ');
+        if (!p)
+            return -1;
+        p++;
+    }
+    char *end;
+    long long v = strtoll(p, &end, 10);
+    return end == p ? -1 : v;
+}
+
+/* The pid namespace of this process (the inode of /proc/self/ns/pid), 0 when
+ * unknown: pids of two containers sharing a host name are not comparable. */
+static unsigned long long pid_ns(void)
+{
+    struct stat st;
+    return stat("/proc/self/ns/pid", &st) == 0 ? (unsigned long long)st.st_ino : 0;
+}
 
 static void host_id_init(void)
 {
-    char host[256] = "localhost";
-    gethostname(host, sizeof host - 1);
-    host[sizeof host - 1] = '\0';
-    snprintf(g_host_id, sizeof g_host_id, "%s:%ld", host, (long)getpid());
+    snprintf(g_host, sizeof g_host, "localhost");
+    gethostname(g_host, sizeof g_host - 1);
+    g_host[sizeof g_host - 1] = '\0';
+    g_start = proc_start((long)getpid(), NULL);
+    g_ns = pid_ns();
+    if (g_start >= 0)
+        snprintf(g_host_id, sizeof g_host_id, "%s:%ld@%lld.%llu", g_host, (long)getpid(), g_start,
+                 g_ns);
+    else
+        snprintf(g_host_id, sizeof g_host_id, "%s:%ld", g_host, (long)getpid());
 }
 
 const char *bk_host_id(void)
 {
     pthread_once(&g_host_once, host_id_init);
     return g_host_id;
+}
+
+bool bk_owner_dead(const char *owner)
+{
+    pthread_once(&g_host_once, host_id_init);
+    const char *colon = owner ? strchr(owner, ':') : NULL;
+    if (!colon || (size_t)(colon - owner) != strlen(g_host) ||
+        memcmp(owner, g_host, (size_t)(colon - owner)) != 0)
+        return false; /* another host (or not an owner barkeep wrote): cannot tell */
+    const char *p = colon + 1;
+    char *end;
+    long pid = strtol(p, &end, 10);
+    if (end == p || pid <= 0 || (*end != ':' && *end != '@' && *end != '\0'))
+        return false;
+    long long start = -1;
+    if (*end == '@') { /* "@start.ns" */
+        p = end + 1;
+        start = strtoll(p, &end, 10);
+        if (end == p || *end != '.')
+            return false;
+        p = end + 1;
+        unsigned long long ns = strtoull(p, &end, 10);
+        if (end == p || (*end != ':' && *end != '\0') || ns == 0 || ns != g_ns)
+            return false; /* another pid namespace (a container): its pids are not ours */
+    }
+    if (pid == (long)getpid())
+        return start >= 0 && g_start >= 0 && start != g_start; /* an earlier process, our pid */
+    if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+        return true;
+    char state = '?';
+    long long now_start = proc_start(pid, &state);
+    if (now_start < 0)
+        return false; /* no /proc: the pid exists, assume it is the owner */
+    return state == 'Z' || state == 'X' || (start >= 0 && now_start != start);
 }

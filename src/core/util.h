@@ -65,7 +65,18 @@ uint64_t bk_rand64(void);
 /* A random (v4) UUID as 36 characters plus NUL. */
 void bk_uuid4(char out[37]);
 
-/* Host identity for lease owners: "host:pid". */
+/* Host identity for lease owners: "host:pid@start.ns", start being the
+ * process's start time (field 22 of /proc/self/stat, clock ticks since boot)
+ * and ns its pid namespace (the inode of /proc/self/ns/pid); "host:pid"
+ * where /proc is missing. Owners are this plus ":role". */
 const char *bk_host_id(void);
+/* Whether owner (a lease owner written by bk_host_id + ":role") names a
+ * process of this host and pid namespace that no longer runs: its pid does
+ * not exist, is a zombie, or is now another process (its start time
+ * differs). False for owners of other hosts or pid namespaces (containers
+ * sharing a host name), owners of unknown form and live processes. An owner
+ * without start time ("host:pid:role", written where /proc is missing) is
+ * dead only when its pid does not exist. */
+bool bk_owner_dead(const char *owner);
 
 #endif

@@ -19,6 +19,9 @@ void bk_plan_cfg_from_conf(bk_plan_cfg *cfg, const bk_conf *conf, int64_t delay_
         cfg->max_slices[j] = conf->max_slices[j];
     }
     cfg->max_attempts = (int32_t)conf->max_attempts;
+    cfg->max_lease_expiries = (int32_t)conf->max_lease_expiries;
+    cfg->dead_retry_us = conf->dead_retry_after_s * BK_US_PER_S;
+    cfg->dead_retry_max_us = conf->dead_retry_max_s * BK_US_PER_S;
     cfg->tail_boost = conf->tail_boost;
     cfg->anchor = strcmp(conf->anchor, "clock") == 0 ? BK_ANCHOR_CLOCK : BK_ANCHOR_SESSION;
     cfg->delay_us = delay_us;
@@ -281,32 +284,83 @@ static int64_t next_close(const bk_plan_cfg *cfg, bk_tf tf, int64_t now_us)
     return 0;
 }
 
+static bool lease_lost(const bk_run *r, int64_t now_us, const char *const *dead, size_t n_dead)
+{
+    if (r->lease_until_us && r->lease_until_us < now_us)
+        return true;
+    for (size_t i = 0; i < n_dead; i++)
+        if (strcmp(r->lease_owner, dead[i]) == 0)
+            return true;
+    return false;
+}
+
 int bk_plan_requeue_expired(bk_store *s, const bk_plan_cfg *cfg, int64_t now_us, size_t *n,
                             bk_err *err)
 {
-    bk_run *expired = NULL;
-    size_t n_expired = 0;
-    if (cfg->on_change) { /* remember which runs will change, to announce them after */
-        bk_run_filter f = {.status = BK_ST_RUNNING, .tf = -1};
-        bk_run *running = NULL;
-        size_t n_running = 0;
-        int rc = bk_store_runs_list(s, &f, &running, &n_running, err);
-        if (rc)
-            return rc;
-        for (size_t i = 0; i < n_running; i++)
-            if (running[i].lease_until_us && running[i].lease_until_us < now_us)
-                running[n_expired++] = running[i];
-        expired = running;
+    /* the running runs: whose owner is gone, and which will change (to
+     * announce them after) */
+    bk_run_filter f = {.status = BK_ST_RUNNING, .tf = -1};
+    bk_run *running = NULL;
+    size_t n_running = 0, n_dead = 0, n_lost = 0;
+    int rc = bk_store_runs_list(s, &f, &running, &n_running, err);
+    if (rc)
+        return rc;
+    char(*owners)[BK_OWNER_MAX] = bk_xmalloc((n_running ? n_running : 1) * sizeof *owners);
+    const char **dead = bk_xmalloc((n_running ? n_running : 1) * sizeof *dead);
+    for (size_t i = 0; i < n_running; i++) {
+        const char *o = running[i].lease_owner;
+        bool seen = false;
+        for (size_t j = 0; j < n_dead && !seen; j++)
+            seen = strcmp(dead[j], o) == 0;
+        if (!seen && *o && (running[i].lease_until_us >= now_us || !running[i].lease_until_us) &&
+            bk_owner_dead(o)) {
+            snprintf(owners[n_dead], BK_OWNER_MAX, "%s", o);
+            dead[n_dead] = owners[n_dead];
+            n_dead++;
+            bk_log(BK_LOG_WARN, "plan",
+                   "requeueing the runs of %s at once: that process no longer runs on this host",
+                   o);
+        }
     }
-    int rc = bk_store_runs_requeue_expired(s, now_us, n, err);
-    for (size_t i = 0; rc == 0 && i < n_expired; i++) {
+    for (size_t i = 0; i < n_running; i++)
+        if (lease_lost(&running[i], now_us, dead, n_dead))
+            running[n_lost++] = running[i];
+    int cap = cfg->max_lease_expiries > 0 ? cfg->max_lease_expiries : 10; /* the default */
+    rc = bk_store_runs_requeue_expired(s, now_us, cap, dead, n_dead, n, err);
+    for (size_t i = 0; rc == 0 && cfg->on_change && i < n_lost; i++) {
         bk_run now_row;
         bk_err ignore = {0};
-        if (bk_store_run_get(s, expired[i].id, &now_row, &ignore) == 0)
+        if (bk_store_run_get(s, running[i].id, &now_row, &ignore) == 0)
             cfg->on_change(cfg->hook_ctx, &now_row);
     }
-    free(expired);
+    free(owners);
+    free(dead);
+    free(running);
     return rc;
+}
+
+int bk_plan_clock_behind(bk_store *s, int64_t now_us, int64_t *ahead_us, bk_err *err)
+{
+    *ahead_us = 0;
+    bk_run_filter newest = {.status = -1, .tf = -1, .limit = 1};
+    bk_run_filter running = {.status = BK_ST_RUNNING, .tf = -1};
+    const bk_run_filter *filters[2] = {&newest, &running};
+    int64_t latest = 0;
+    for (int k = 0; k < 2; k++) {
+        bk_run *v = NULL;
+        size_t n = 0;
+        int rc = bk_store_runs_list(s, filters[k], &v, &n, err);
+        if (rc)
+            return rc;
+        for (size_t i = 0; i < n; i++) {
+            latest = BK_MAX(latest, BK_MAX(v[i].created_us, v[i].updated_us));
+            latest = BK_MAX(latest, BK_MAX(v[i].started_us, v[i].finished_us));
+        }
+        free(v);
+    }
+    if (latest > now_us)
+        *ahead_us = latest - now_us;
+    return 0;
 }
 
 int bk_plan_tick(bk_store *s, const bk_plan_cfg *cfg, const bk_def *only, int64_t now_us,
@@ -319,6 +373,9 @@ int bk_plan_tick(bk_store *s, const bk_plan_cfg *cfg, const bk_def *only, int64_
     size_t n_defs = 0, n_series = 0, n_runs = 0, cap_runs = 0;
     tick_ctx t = {.cfg = cfg, .now_us = now_us};
     int rc = bk_plan_requeue_expired(s, cfg, now_us, &out->requeued, err);
+    if (rc == 0)
+        rc = bk_store_runs_revive_dead(s, now_us, cfg->dead_retry_us, cfg->dead_retry_max_us,
+                                       cfg->max_attempts, &out->revived, err);
     if (rc)
         goto out;
     if (only) {

@@ -37,6 +37,12 @@ typedef struct bk_plan_cfg {
     int64_t slice_us[BK_JOB__N];
     int64_t max_slices[BK_JOB__N];
     int32_t max_attempts;
+    int32_t max_lease_expiries; /* lost leases before a run is dead-lettered (0 = 10) */
+    /* Re-planning of dead-lettered runs: the first cool-down after the run
+     * finished (0 = never: only retry-failed revives them), doubled per
+     * re-plan of the same run up to dead_retry_max_us. */
+    int64_t dead_retry_us;
+    int64_t dead_retry_max_us;
     int64_t tail_boost;
     bk_anchor anchor;
     int64_t delay_us; /* the provider's publication delay */
@@ -156,18 +162,27 @@ typedef struct bk_tick_stats {
     size_t defs;           /* definitions planned */
     size_t planned;        /* slices proposed */
     size_t enqueued;       /* runs inserted */
-    size_t requeued;       /* expired leases requeued or dead-lettered */
+    size_t requeued;       /* lost leases (expired, or a dead owner's) requeued or dead-lettered */
+    size_t revived;        /* dead-lettered runs re-planned after their cool-down */
     bool more;             /* some definition has more free time than it was allowed to enqueue */
     int64_t next_close_us; /* when the next bar of any definition closes (+ delay); 0 = none */
 } bk_tick_stats;
 
-/* Requeue expired leases (bk_store_runs_requeue_expired), telling
- * cfg->on_change about each run it touched. */
+/* Requeue lost leases (bk_store_runs_requeue_expired): expired ones, and at
+ * once those of owners that are dead processes of this host
+ * (bk_owner_dead), telling cfg->on_change about each run it touched. */
 int bk_plan_requeue_expired(bk_store *s, const bk_plan_cfg *cfg, int64_t now_us, size_t *n,
                             bk_err *err);
 
+/* How far the store's newest instant is ahead of now_us (0 when it is not):
+ * the latest created, updated, started or finished time of the newest run
+ * and of the running runs. Positive after the clock stepped back since those
+ * rows were written (or when another machine's clock runs ahead). */
+int bk_plan_clock_behind(bk_store *s, int64_t now_us, int64_t *ahead_us, bk_err *err);
+
 /* One tick over every enabled definition (or only def, when non-NULL, e.g.
- * for ensure-coverage): requeue expired leases, plan, enqueue in one
+ * for ensure-coverage): requeue lost leases, re-plan dead-lettered runs whose
+ * cool-down passed (bk_store_runs_revive_dead), plan, enqueue in one
  * transaction. */
 int bk_plan_tick(bk_store *s, const bk_plan_cfg *cfg, const bk_def *def, int64_t now_us,
                  const char *triggered_by, bk_tick_stats *out, bk_err *err);

@@ -754,9 +754,20 @@ static const char migration_9[] = "CREATE TABLE IF NOT EXISTS provider_rate_limi
                                   "CREATE INDEX IF NOT EXISTS provider_rate_limits_at\n"
                                   "  ON provider_rate_limits (at, provider);\n";
 
+/* Version 10: a lost lease is counted apart from the provider's attempts
+ * (lease_expiries, reset when the run is revived), and the tick re-plans a
+ * dead-lettered run after a cool-down that doubles with each re-plan
+ * (dead_retries): bk_store_runs_requeue_expired, bk_store_runs_revive_dead.
+ * Columns of job_runs only: no index changes, the queue's state tables keep
+ * their shape. IF NOT EXISTS: a database taken back to an older version and
+ * migrated again keeps them. */
+static const char migration_10[] =
+    "ALTER TABLE job_runs ADD COLUMN IF NOT EXISTS lease_expiries int NOT NULL DEFAULT 0,\n"
+    "  ADD COLUMN IF NOT EXISTS dead_retries int NOT NULL DEFAULT 0;\n";
+
 const char *const bk_store__pg_migrations[PG_SCHEMA_LATEST] = {
     migration_1, migration_2, migration_3, migration_4, migration_5,
-    migration_6, migration_7, migration_8, migration_9,
+    migration_6, migration_7, migration_8, migration_9, migration_10,
 };
 
 /* ---- market_sessions ---- */

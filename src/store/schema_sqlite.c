@@ -142,9 +142,14 @@ static const char migration_4[] = "CREATE TABLE provider_rate_limits (\n"
                                   "CREATE INDEX provider_rate_limits_at\n"
                                   "  ON provider_rate_limits (at, provider);\n";
 
+/* Version 5: a lost lease is counted apart from the provider's attempts
+ * (lease_expiries, reset when the run is revived), and the tick re-plans a
+ * dead-lettered run after a cool-down that doubles with each re-plan
+ * (dead_retries): bk_store_runs_requeue_expired, bk_store_runs_revive_dead. */
+static const char migration_5[] =
+    "ALTER TABLE job_runs ADD COLUMN lease_expiries INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE job_runs ADD COLUMN dead_retries INTEGER NOT NULL DEFAULT 0;\n";
+
 const char *const bk_store__sq_migrations[SQ_SCHEMA_LATEST] = {
-    migration_1,
-    migration_2,
-    migration_3,
-    migration_4,
+    migration_1, migration_2, migration_3, migration_4, migration_5,
 };

@@ -418,13 +418,45 @@ int bk_store_run_release(bk_store *s, const char *run_id, const char *owner, int
     return rc < 0 ? rc : noted(s->ops->run_release(s, run_id, owner, now_us, err), true, err);
 }
 
-int bk_store_runs_requeue_expired(bk_store *s, int64_t now_us, size_t *n, bk_err *err)
+int bk_store_runs_requeue_expired(bk_store *s, int64_t now_us, int max_lease_expiries,
+                                  const char *const *dead_owners, size_t n_dead, size_t *n,
+                                  bk_err *err)
 {
+    if (max_lease_expiries < 1)
+        max_lease_expiries = 1;
     size_t k = 0;
-    int rc = noted(s->ops->runs_requeue_expired(s, now_us, &k, err), k > 0, err);
+    int rc = s->ops->runs_requeue_expired(s, now_us, max_lease_expiries, NULL, &k, err);
+    for (size_t i = 0; rc == 0 && i < n_dead; i++) {
+        size_t m = 0;
+        if (dead_owners[i] && *dead_owners[i])
+            rc = s->ops->runs_requeue_expired(s, now_us, max_lease_expiries, dead_owners[i], &m,
+                                              err);
+        k += m;
+    }
     if (n)
         *n = k;
-    return rc;
+    return noted(rc, k > 0, err);
+}
+
+int bk_store__doublings(int64_t base_us, int64_t max_us)
+{
+    int k = 0;
+    while (k < 62 && base_us <= (INT64_MAX >> (k + 1)) && (base_us << k) < max_us)
+        k++;
+    return k;
+}
+
+int bk_store_runs_revive_dead(bk_store *s, int64_t now_us, int64_t base_us, int64_t max_us,
+                              int extra_attempts, size_t *n, bk_err *err)
+{
+    size_t k = 0;
+    int rc = 0;
+    if (base_us > 0)
+        rc = s->ops->runs_revive_dead(s, now_us, base_us, max_us < base_us ? base_us : max_us,
+                                      extra_attempts < 1 ? 1 : extra_attempts, &k, err);
+    if (n)
+        *n = k;
+    return noted(rc, k > 0, err);
 }
 
 int bk_store_runs_retry_failed(bk_store *s, int64_t now_us, int extra_attempts, size_t *n,

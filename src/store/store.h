@@ -58,6 +58,8 @@ typedef struct bk_run {
     char provider[BK_PROV_NAME_MAX]; /* the provider that answered; "" until one did */
     int32_t attempt;                 /* 1 for the first attempt */
     int32_t max_attempts;            /* dead-letter when a failed attempt reaches this */
+    int32_t lease_expiries; /* leases lost to a dead or silent owner since the last revival */
+    int32_t dead_retries;   /* times the tick re-planned it after a dead-letter */
     int32_t priority;
     char error_code[BK_CODE_MAX];
     char error_message[BK_MSG_MAX];
@@ -215,13 +217,28 @@ int bk_store_run_fail(bk_store *s, const bk_failure *f, bk_err *err);
 /* Give a running run back (shutdown): queued again, same attempt. */
 int bk_store_run_release(bk_store *s, const char *run_id, const char *owner, int64_t now_us,
                          bk_err *err);
-/* Requeue running runs whose lease expired before now (attempt + 1,
- * triggered_by "lease_expired"); a run already at max_attempts is dead-lettered
- * with error_code LEASE_EXPIRED. *n counts runs touched. */
-int bk_store_runs_requeue_expired(bk_store *s, int64_t now_us, size_t *n, bk_err *err);
+/* Requeue running runs whose lease expired before now, or whose owner is one
+ * of dead_owners (n_dead of them, may be 0: processes known to be gone, see
+ * bk_owner_dead), with triggered_by "lease_expired" and error_code
+ * LEASE_EXPIRED. A lost lease is not the provider's failure: attempt stays,
+ * lease_expiries + 1; the run is dead-lettered (LEASE_EXPIRED) only when that
+ * count reaches max_lease_expiries (at least 1). *n counts runs touched. */
+int bk_store_runs_requeue_expired(bk_store *s, int64_t now_us, int max_lease_expiries,
+                                  const char *const *dead_owners, size_t n_dead, size_t *n,
+                                  bk_err *err);
+/* Re-plan dead-lettered runs whose cool-down has passed: a failed run whose
+ * definition still exists and is enabled, finished at F after dead_retries
+ * earlier re-plans, is due at F + min(base_us * 2^dead_retries, max_us).
+ * Each due run is queued again (attempt + 1, max_attempts = attempt +
+ * extra_attempts, lease_expiries = 0, dead_retries + 1, triggered_by
+ * "dead_retry"), its slice unchanged; a run whose slice is active again is
+ * skipped (and of several failed runs of one slice only one is revived).
+ * base_us <= 0 does nothing. *n counts revived runs. */
+int bk_store_runs_revive_dead(bk_store *s, int64_t now_us, int64_t base_us, int64_t max_us,
+                              int extra_attempts, size_t *n, bk_err *err);
 /* Revive dead-lettered runs: queued, attempt + 1, max_attempts = attempt +
- * extra_attempts, error kept until the next outcome. Skips a run whose slice
- * is already active again. *n counts revived runs. */
+ * extra_attempts, lease_expiries = 0, error kept until the next outcome.
+ * Skips a run whose slice is already active again. *n counts revived runs. */
 int bk_store_runs_retry_failed(bk_store *s, int64_t now_us, int extra_attempts, size_t *n,
                                bk_err *err);
 int bk_store_run_get(bk_store *s, const char *id, bk_run *out, bk_err *err); /* BK_ENOENT */

@@ -47,7 +47,10 @@ typedef struct bk_store_ops {
     int (*run_fail)(bk_store *s, const bk_failure *f, bk_err *err);
     int (*run_release)(bk_store *s, const char *run_id, const char *owner, int64_t now_us,
                        bk_err *err);
-    int (*runs_requeue_expired)(bk_store *s, int64_t now_us, size_t *n, bk_err *err);
+    int (*runs_requeue_expired)(bk_store *s, int64_t now_us, int max_lease_expiries,
+                                const char *owner, size_t *n, bk_err *err);
+    int (*runs_revive_dead)(bk_store *s, int64_t now_us, int64_t base_us, int64_t max_us,
+                            int extra_attempts, size_t *n, bk_err *err);
     int (*runs_retry_failed)(bk_store *s, int64_t now_us, int extra_attempts, size_t *n,
                              bk_err *err);
     int (*run_get)(bk_store *s, const char *id, bk_run *out, bk_err *err);
@@ -129,5 +132,10 @@ void bk_store__sort_bar_series(bk_bar_series *v, size_t n);
  * (*tokens may go below zero) and *wait_us says when it is due. */
 bool bk_store__bucket_take(double *tokens, int64_t *updated_us, double rate_per_s, double burst,
                            bool reserve, int64_t now_us, int64_t *wait_us);
+
+/* The doublings k of base_us at which base_us << k first reaches max_us (at
+ * most 62): the cool-down of bk_store_runs_revive_dead is
+ * min(base << min(dead_retries, k), max) without overflow. */
+int bk_store__doublings(int64_t base_us, int64_t max_us);
 
 #endif

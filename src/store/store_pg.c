@@ -1332,6 +1332,7 @@ static const bk_store_ops pg_ops = {
     .run_release = pg_run_release,
     .runs_requeue_expired = pg_runs_requeue_expired,
     .runs_retry_failed = pg_runs_retry_failed,
+    .runs_revive_dead = pg_runs_revive_dead,
     .run_get = pg_run_get,
     .runs_list = pg_runs_list,
     .runs_count = pg_runs_count,

@@ -49,7 +49,10 @@ enum pg_slot {
     P_RUN_RELEASE,
     P_RUNS_EXPIRED_DEAD,
     P_RUNS_EXPIRED_REQUEUE,
+    P_RUNS_OWNER_DEAD,
+    P_RUNS_OWNER_REQUEUE,
     P_RUNS_RETRY_FAILED,
+    P_RUNS_REVIVE_DEAD,
     P_RUN_GET,
     P_RUNS_NEXT_QUEUED,
     P_RUNS_NEXT_LEASE,
@@ -186,7 +189,7 @@ bool pg_is_uuid(const char *s);
 
 /* Migrations (schema_pg.c): bk_store__pg_migrations[i] brings the schema to
  * version i + 1. */
-#define PG_SCHEMA_LATEST 9
+#define PG_SCHEMA_LATEST 10
 extern const char *const bk_store__pg_migrations[PG_SCHEMA_LATEST];
 /* Refill market_sessions from the C calendar if it differs from what the
  * table holds (a hash is kept in bk_meta). Inside the migration lock. */
@@ -234,7 +237,10 @@ int pg_run_heartbeat(bk_store *s, const char *run_id, const char *owner, double 
                      int64_t now_us, int64_t lease_until_us, bk_err *err);
 int pg_run_fail(bk_store *s, const bk_failure *f, bk_err *err);
 int pg_run_release(bk_store *s, const char *run_id, const char *owner, int64_t now_us, bk_err *err);
-int pg_runs_requeue_expired(bk_store *s, int64_t now_us, size_t *n, bk_err *err);
+int pg_runs_requeue_expired(bk_store *s, int64_t now_us, int max_lease_expiries, const char *owner,
+                            size_t *n, bk_err *err);
+int pg_runs_revive_dead(bk_store *s, int64_t now_us, int64_t base_us, int64_t max_us,
+                        int extra_attempts, size_t *n, bk_err *err);
 int pg_runs_retry_failed(bk_store *s, int64_t now_us, int extra_attempts, size_t *n, bk_err *err);
 int pg_run_get(bk_store *s, const char *id, bk_run *out, bk_err *err);
 int pg_runs_list(bk_store *s, const bk_run_filter *f, bk_run **out, size_t *n, bk_err *err);

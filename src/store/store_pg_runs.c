@@ -27,7 +27,7 @@
     "id, job_def_id, symbol, timeframe, job_type, slice_from, slice_to, status,"                   \
     " progress_percent, rows_written, provider, attempt, max_attempts, priority, error_code,"      \
     " error_message, triggered_by, lease_owner, created_at, started_at, finished_at,"              \
-    " updated_at, not_before, lease_until"
+    " updated_at, not_before, lease_until, lease_expiries, dead_retries"
 
 #define DEFAULT_MAX_ATTEMPTS 5
 
@@ -64,6 +64,8 @@ static int read_run(const pg_store *q, const PGresult *r, int row, bk_run *x)
     x->updated_us = pg_c_time(r, row, 21);
     x->not_before_us = pg_c_time(r, row, 22);
     x->lease_until_us = pg_clock_from_db(q, pg_c_time(r, row, 23));
+    x->lease_expiries = (int32_t)pg_c_i64(r, row, 24);
+    x->dead_retries = (int32_t)pg_c_i64(r, row, 25);
     return 0;
 }
 
@@ -417,59 +419,96 @@ int pg_run_release(bk_store *s, const char *run_id, const char *owner, int64_t n
 
 /* ---- maintenance: expired leases, dead letters ---- */
 
-/* job_runs still holds the expired lease's owner for the message. */
-static const char SQL_RUNS_EXPIRED_DEAD[] =
-    "WITH l AS (DELETE FROM job_leases l USING job_runs j WHERE l.lease_until < $2"
-    "   AND j.id = l.id AND j.attempt >= j.max_attempts RETURNING l.id),"
-    " a AS (UPDATE job_active SET dead = true WHERE id = ANY (ARRAY(SELECT id FROM l))"
-    "   RETURNING id)"
-    " UPDATE job_runs SET status = 'failed', error_code = 'LEASE_EXPIRED',"
-    " error_message = 'lease of ' || coalesce(lease_owner, '?') || ' expired',"
-    " finished_at = $1, updated_at = $1, lease_owner = NULL, lease_until = NULL"
-    " WHERE id = ANY (ARRAY(SELECT id FROM a))";
+/* job_runs still holds the expired lease's owner for the message. A lost
+ * lease does not spend an attempt (the owner died or stalled; the provider
+ * did not fail): lease_expiries counts it, and only reaching
+ * max_lease_expiries ($2) dead-letters the run. The expired variants pick
+ * leases by lease_until against the database's time ($3, $2 for requeue:
+ * leases are written in it, store_pg_clock.c), the owner variants those of
+ * one owner known to be dead ($3, $2 for requeue). */
+#define EXPIRED_DEAD_SQL(cond)                                                                     \
+    "WITH l AS (DELETE FROM job_leases l USING job_runs j WHERE " cond                             \
+    "   AND j.id = l.id AND j.lease_expiries + 1 >= $2 RETURNING l.id),"                           \
+    " a AS (UPDATE job_active SET dead = true WHERE id = ANY (ARRAY(SELECT id FROM l))"            \
+    "   RETURNING id)"                                                                             \
+    " UPDATE job_runs SET status = 'failed', error_code = 'LEASE_EXPIRED',"                        \
+    " error_message = 'lease of ' || coalesce(lease_owner, '?') || ' lost ' ||"                    \
+    " (lease_expiries + 1) || ' times', lease_expiries = lease_expiries + 1,"                      \
+    " finished_at = $1, updated_at = $1, lease_owner = NULL, lease_until = NULL"                   \
+    " WHERE id = ANY (ARRAY(SELECT id FROM a))"
+#define EXPIRED_REQUEUE_SQL(cond, why)                                                             \
+    "WITH l AS (DELETE FROM job_leases WHERE " cond " RETURNING id),"                              \
+    " q AS (INSERT INTO job_queue SELECT id, priority, created_at, seq, NULL FROM job_runs"        \
+    "   WHERE id = ANY (ARRAY(SELECT id FROM l)) RETURNING id)"                                    \
+    " UPDATE job_runs SET status = 'queued', lease_expiries = lease_expiries + 1,"                 \
+    " triggered_by = 'lease_expired', error_code = 'LEASE_EXPIRED',"                               \
+    " error_message = 'lease of ' || coalesce(lease_owner, '?') || " why ","                       \
+    " progress_percent = 0, not_before = NULL, lease_owner = NULL, lease_until = NULL,"            \
+    " updated_at = $1"                                                                             \
+    " WHERE id = ANY (ARRAY(SELECT id FROM q))"
+static const char SQL_RUNS_EXPIRED_DEAD[] = EXPIRED_DEAD_SQL("l.lease_until < $3");
 static const char SQL_RUNS_EXPIRED_REQUEUE[] =
-    "WITH l AS (DELETE FROM job_leases WHERE lease_until < $2 RETURNING id),"
-    " q AS (INSERT INTO job_queue SELECT id, priority, created_at, seq, NULL FROM job_runs"
-    "   WHERE id = ANY (ARRAY(SELECT id FROM l)) RETURNING id)"
-    " UPDATE job_runs SET status = 'queued', attempt = attempt + 1,"
-    " triggered_by = 'lease_expired', error_code = 'LEASE_EXPIRED',"
-    " error_message = 'lease of ' || coalesce(lease_owner, '?') || ' expired',"
-    " progress_percent = 0, not_before = NULL, lease_owner = NULL, lease_until = NULL,"
-    " updated_at = $1"
-    " WHERE id = ANY (ARRAY(SELECT id FROM q))";
+    EXPIRED_REQUEUE_SQL("lease_until < $2", "' expired'");
+static const char SQL_RUNS_OWNER_DEAD[] = EXPIRED_DEAD_SQL("l.owner = $3");
+static const char SQL_RUNS_OWNER_REQUEUE[] =
+    EXPIRED_REQUEUE_SQL("owner = $2", "' lost: the process is gone'");
 /* SQLite's UPDATE OR IGNORE: skip a run whose slice is active again, and
  * revive only the oldest of several failed runs of one slice. */
-static const char SQL_RUNS_RETRY_FAILED[] =
-    "WITH a AS (UPDATE job_active SET dead = false"
-    "   WHERE id IN (SELECT DISTINCT ON (f.symbol, f.timeframe, f.job_type, f.slice_from,"
-    "     f.slice_to) f.id FROM job_active f WHERE f.dead"
-    "     AND NOT EXISTS (SELECT 1 FROM job_active x WHERE NOT x.dead"
-    "       AND x.symbol = f.symbol AND x.timeframe = f.timeframe AND x.job_type = f.job_type"
-    "       AND x.slice_from = f.slice_from AND x.slice_to = f.slice_to)"
-    "     ORDER BY f.symbol, f.timeframe, f.job_type, f.slice_from, f.slice_to, f.seq)"
-    "   RETURNING id),"
-    " q AS (INSERT INTO job_queue SELECT id, priority, created_at, seq, NULL FROM job_runs"
+#define REVIVE_PICK(cond)                                                                          \
+    "WITH a AS (UPDATE job_active SET dead = false"                                                \
+    "   WHERE id IN (SELECT DISTINCT ON (f.symbol, f.timeframe, f.job_type, f.slice_from,"         \
+    "     f.slice_to) f.id FROM job_active f WHERE f.dead" cond                                    \
+    "     AND NOT EXISTS (SELECT 1 FROM job_active x WHERE NOT x.dead"                             \
+    "       AND x.symbol = f.symbol AND x.timeframe = f.timeframe AND x.job_type = f.job_type"     \
+    "       AND x.slice_from = f.slice_from AND x.slice_to = f.slice_to)"                          \
+    "     ORDER BY f.symbol, f.timeframe, f.job_type, f.slice_from, f.slice_to, f.seq)"            \
+    "   RETURNING id),"                                                                            \
+    " q AS (INSERT INTO job_queue SELECT id, priority, created_at, seq, NULL FROM job_runs"        \
     "   WHERE id = ANY (ARRAY(SELECT id FROM a)) RETURNING id)"
-    " UPDATE job_runs SET status = 'queued', attempt = attempt + 1,"
-    " max_attempts = attempt + $2, triggered_by = 'retry_failed', not_before = NULL,"
+#define REVIVE_SET                                                                                 \
+    " UPDATE job_runs SET status = 'queued', attempt = attempt + 1,"                               \
+    " max_attempts = attempt + $2, lease_expiries = 0, not_before = NULL,"                         \
     " finished_at = NULL, progress_percent = 0, updated_at = $1"
+/* The cool-down of a dead run: least($3 << least(dead_retries, $5), $4),
+ * where $3 << $5 is the first doubling at or past the cap $4 (no overflow). */
+#define REVIVE_DUE                                                                                 \
+    " AND EXISTS (SELECT 1 FROM job_runs j JOIN job_definitions d ON d.id = j.job_def_id"          \
+    "   WHERE j.id = f.id AND d.enabled AND bk_us(coalesce(j.finished_at, j.updated_at))"          \
+    "     + least($3::int8 << least(j.dead_retries, $5), $4::int8) <= bk_us($1))"
+static const char SQL_RUNS_RETRY_FAILED[] = REVIVE_PICK("") REVIVE_SET
+    ", triggered_by = 'retry_failed' WHERE id = ANY (ARRAY(SELECT id FROM q))";
+static const char SQL_RUNS_REVIVE_DEAD[] = REVIVE_PICK(REVIVE_DUE) REVIVE_SET
+    ", triggered_by = 'dead_retry', dead_retries = dead_retries + 1"
     " WHERE id = ANY (ARRAY(SELECT id FROM q))";
 
-int pg_runs_requeue_expired(bk_store *s, int64_t now_us, size_t *n, bk_err *err)
+int pg_runs_requeue_expired(bk_store *s, int64_t now_us, int max_lease_expiries, const char *owner,
+                            size_t *n, bk_err *err)
 {
     pg_store *q = pgs(s);
-    pg_params p = {0};
-    pg_p_ts(&p, now_us);
-    pg_p_ts(&p, now_us + pg_clock_off(q)); /* $2: leases are in the server's time */
+    pg_params pd = {0}, pr = {0};
+    pg_p_ts(&pd, now_us);
+    pg_p_i32(&pd, max_lease_expiries);
+    pg_p_ts(&pr, now_us);
+    if (owner) {
+        pg_p_str(&pd, owner);
+        pg_p_str(&pr, owner);
+    } else { /* leases are in the server's time */
+        pg_p_ts(&pd, now_us + pg_clock_off(q));
+        pg_p_ts(&pr, now_us + pg_clock_off(q));
+    }
     size_t dead = 0, requeued = 0;
     int rc = pg_begin(q, err);
     if (rc < 0)
         return rc;
-    rc = pg_exec_cmd(q, P_RUNS_EXPIRED_DEAD, SQL_RUNS_EXPIRED_DEAD, "TT", &p,
-                     "dead-letter expired runs", &dead, err);
+    rc = owner ? pg_exec_cmd(q, P_RUNS_OWNER_DEAD, SQL_RUNS_OWNER_DEAD, "Tit", &pd,
+                             "dead-letter runs of a dead owner", &dead, err)
+               : pg_exec_cmd(q, P_RUNS_EXPIRED_DEAD, SQL_RUNS_EXPIRED_DEAD, "Ti", &pd,
+                             "dead-letter expired runs", &dead, err);
     if (rc == 0)
-        rc = pg_exec_cmd(q, P_RUNS_EXPIRED_REQUEUE, SQL_RUNS_EXPIRED_REQUEUE, "TT", &p,
-                         "requeue expired runs", &requeued, err);
+        rc = owner ? pg_exec_cmd(q, P_RUNS_OWNER_REQUEUE, SQL_RUNS_OWNER_REQUEUE, "Tt", &pr,
+                                 "requeue runs of a dead owner", &requeued, err)
+                   : pg_exec_cmd(q, P_RUNS_EXPIRED_REQUEUE, SQL_RUNS_EXPIRED_REQUEUE, "TT", &pr,
+                                 "requeue expired runs", &requeued, err);
     if (rc < 0) {
         pg_rollback(q);
         return rc;
@@ -487,6 +526,19 @@ int pg_runs_retry_failed(bk_store *s, int64_t now_us, int extra_attempts, size_t
     pg_p_i32(&p, extra_attempts);
     return pg_exec_cmd(pgs(s), P_RUNS_RETRY_FAILED, SQL_RUNS_RETRY_FAILED, "Ti", &p,
                        "retry failed runs", n, err);
+}
+
+int pg_runs_revive_dead(bk_store *s, int64_t now_us, int64_t base_us, int64_t max_us,
+                        int extra_attempts, size_t *n, bk_err *err)
+{
+    pg_params p = {0};
+    pg_p_ts(&p, now_us);
+    pg_p_i32(&p, extra_attempts);
+    pg_p_i64(&p, base_us);
+    pg_p_i64(&p, max_us);
+    pg_p_i32(&p, bk_store__doublings(base_us, max_us));
+    return pg_exec_cmd(pgs(s), P_RUNS_REVIVE_DEAD, SQL_RUNS_REVIVE_DEAD, "Tilli", &p,
+                       "re-plan dead runs", n, err);
 }
 
 /* ---- reading ---- */

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/log.h"
 #include "core/util.h"
 
 #define BUSY_TIMEOUT_MS 10000
@@ -524,6 +525,47 @@ static const char SQL_LEADER_TRY[] =
     " WHERE scheduler_leases.owner = excluded.owner OR scheduler_leases.lease_until <= ?4";
 static const char SQL_LEADER_RELEASE[] =
     "DELETE FROM scheduler_leases WHERE name = ?1 AND owner = ?2";
+static const char SQL_LEADER_GET[] = "SELECT owner FROM scheduler_leases WHERE name = ?1";
+/* Compare-and-set on the owner read: two contenders that both found the
+ * owner dead are serialised by the write lock, and only one matches. */
+static const char SQL_LEADER_TAKE[] =
+    "UPDATE scheduler_leases SET owner = ?2, lease_until = ?3 WHERE name = ?1 AND owner = ?4";
+
+/* The lease is held by someone else: take it over if its owner is a process
+ * of this host that is gone (killed, crashed), whatever lease_until says. A
+ * clock stepped back since that process wrote the row would otherwise keep
+ * the lease for the whole step. */
+static int leader_take_dead(sq_store *q, const char *name, const char *owner, int64_t until_us,
+                            bool *is_leader, bk_err *err)
+{
+    sqlite3_stmt *st = sq_stmt(q, Q_LEADER_GET, SQL_LEADER_GET, err);
+    if (!st)
+        return BK_ESTORE;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    char held[BK_OWNER_MAX] = "";
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW)
+        sq_col_text(held, sizeof held, st, 0);
+    int rc = src == SQLITE_ROW || src == SQLITE_DONE ? 0 : sq_fail(q, src, "leader lease", err);
+    sqlite3_reset(st);
+    if (rc < 0 || !held[0] || !bk_owner_dead(held))
+        return rc;
+    st = sq_stmt(q, Q_LEADER_TAKE, SQL_LEADER_TAKE, err);
+    if (!st)
+        return BK_ESTORE;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, owner, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 3, until_us);
+    sqlite3_bind_text(st, 4, held, -1, SQLITE_TRANSIENT);
+    rc = sq_exec_stmt(q, st, "leader lease", err);
+    if (rc == 0 && sqlite3_changes(q->db) > 0) {
+        *is_leader = true;
+        bk_log(BK_LOG_WARN, "store",
+               "took over the %s lease of %s: that process no longer runs on this host", name,
+               held);
+    }
+    return rc;
+}
 
 static int sq_leader_try(bk_store *s, const char *name, const char *owner, int64_t now_us,
                          int64_t ttl_us, bool *is_leader, bk_err *err)
@@ -539,6 +581,8 @@ static int sq_leader_try(bk_store *s, const char *name, const char *owner, int64
     int rc = sq_exec_stmt(q, st, "leader lease", err);
     if (rc == 0)
         *is_leader = sqlite3_changes(q->db) > 0;
+    if (rc == 0 && !*is_leader)
+        rc = leader_take_dead(q, name, owner, now_us + ttl_us, is_leader, err);
     return rc;
 }
 
@@ -741,6 +785,7 @@ static const bk_store_ops sq_ops = {
     .run_release = sq_run_release,
     .runs_requeue_expired = sq_runs_requeue_expired,
     .runs_retry_failed = sq_runs_retry_failed,
+    .runs_revive_dead = sq_runs_revive_dead,
     .run_get = sq_run_get,
     .runs_list = sq_runs_list,
     .runs_count = sq_runs_count,

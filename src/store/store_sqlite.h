@@ -45,7 +45,10 @@ enum sq_slot {
     Q_RUN_RELEASE,
     Q_RUNS_EXPIRED_DEAD,
     Q_RUNS_EXPIRED_REQUEUE,
+    Q_RUNS_OWNER_DEAD,
+    Q_RUNS_OWNER_REQUEUE,
     Q_RUNS_RETRY_FAILED,
+    Q_RUNS_REVIVE_DEAD,
     Q_RUN_GET,
     Q_RUNS_NEXT_QUEUED,
     Q_RUNS_NEXT_LEASE,
@@ -66,6 +69,8 @@ enum sq_slot {
     Q_BAR_COUNT, /* + mask: 1 symbol, 2 tf */
     Q_LEADER_TRY = Q_BAR_COUNT + 4,
     Q_LEADER_RELEASE,
+    Q_LEADER_GET,
+    Q_LEADER_TAKE,
     Q_COV_ADOPT,
     Q_BAR_SERIES, /* + 1 for one symbol */
     Q_BUDGET_INIT = Q_BAR_SERIES + 2,
@@ -93,7 +98,7 @@ static inline sq_store *sq(bk_store *s)
 
 /* The migrations: bk_store__sq_migrations[i] brings the schema to version
  * i + 1; SQ_SCHEMA_LATEST of them (schema_sqlite.c checks the count). */
-#define SQ_SCHEMA_LATEST 4
+#define SQ_SCHEMA_LATEST 5
 extern const char *const bk_store__sq_migrations[SQ_SCHEMA_LATEST];
 
 /* Map a SQLite result code to a BK_E* code and fill err with "what: sqlite message". */
@@ -140,7 +145,10 @@ int sq_run_heartbeat(bk_store *s, const char *run_id, const char *owner, double 
                      int64_t now_us, int64_t lease_until_us, bk_err *err);
 int sq_run_fail(bk_store *s, const bk_failure *f, bk_err *err);
 int sq_run_release(bk_store *s, const char *run_id, const char *owner, int64_t now_us, bk_err *err);
-int sq_runs_requeue_expired(bk_store *s, int64_t now_us, size_t *n, bk_err *err);
+int sq_runs_requeue_expired(bk_store *s, int64_t now_us, int max_lease_expiries, const char *owner,
+                            size_t *n, bk_err *err);
+int sq_runs_revive_dead(bk_store *s, int64_t now_us, int64_t base_us, int64_t max_us,
+                        int extra_attempts, size_t *n, bk_err *err);
 int sq_runs_retry_failed(bk_store *s, int64_t now_us, int extra_attempts, size_t *n, bk_err *err);
 int sq_run_get(bk_store *s, const char *id, bk_run *out, bk_err *err);
 int sq_runs_list(bk_store *s, const bk_run_filter *f, bk_run **out, size_t *n, bk_err *err);

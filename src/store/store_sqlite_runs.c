@@ -23,7 +23,7 @@
     "id, job_def_id, symbol, timeframe, job_type, slice_from, slice_to, status,"                   \
     " progress_percent, rows_written, provider, attempt, max_attempts, priority, error_code,"      \
     " error_message, triggered_by, lease_owner, created_at, started_at, finished_at,"              \
-    " updated_at, not_before, lease_until"
+    " updated_at, not_before, lease_until, lease_expiries, dead_retries"
 
 #define DEFAULT_MAX_ATTEMPTS 5
 
@@ -59,6 +59,8 @@ static int read_run(sqlite3_stmt *st, bk_run *r)
     r->updated_us = sqlite3_column_int64(st, 21);
     r->not_before_us = sqlite3_column_int64(st, 22);
     r->lease_until_us = sqlite3_column_int64(st, 23);
+    r->lease_expiries = sqlite3_column_int(st, 24);
+    r->dead_retries = sqlite3_column_int(st, 25);
     return 0;
 }
 
@@ -313,42 +315,70 @@ int sq_run_release(bk_store *s, const char *run_id, const char *owner, int64_t n
 
 /* ---- maintenance: expired leases, dead letters ---- */
 
-static const char SQL_RUNS_EXPIRED_DEAD[] =
-    "UPDATE job_runs SET status = 'failed', error_code = 'LEASE_EXPIRED',"
-    " error_message = 'lease of ' || coalesce(lease_owner, '?') || ' expired',"
-    " finished_at = ?1, updated_at = ?1, lease_owner = NULL, lease_until = NULL"
-    " WHERE status = 'running' AND lease_until < ?1 AND attempt >= max_attempts";
+/* A lost lease does not spend an attempt (the owner died or stalled; the
+ * provider did not fail): lease_expiries counts it, and only reaching
+ * max_lease_expiries (?2) dead-letters the run. The expired variants pick
+ * runs by lease_until (the job_runs_lease index), the owner variants the
+ * running runs of one owner known to be dead (?3). */
+#define EXPIRED_DEAD_SQL(cond)                                                                     \
+    "UPDATE job_runs SET status = 'failed', error_code = 'LEASE_EXPIRED',"                         \
+    " error_message = 'lease of ' || coalesce(lease_owner, '?') || ' lost ' ||"                    \
+    " (lease_expiries + 1) || ' times', lease_expiries = lease_expiries + 1,"                      \
+    " finished_at = ?1, updated_at = ?1, lease_owner = NULL, lease_until = NULL"                   \
+    " WHERE status = 'running' AND " cond " AND lease_expiries + 1 >= ?2"
+#define EXPIRED_REQUEUE_SQL(cond, why)                                                             \
+    "UPDATE job_runs SET status = 'queued', lease_expiries = lease_expiries + 1,"                  \
+    " triggered_by = 'lease_expired', error_code = 'LEASE_EXPIRED',"                               \
+    " error_message = 'lease of ' || coalesce(lease_owner, '?') || " why ","                       \
+    " progress_percent = 0, not_before = NULL, lease_owner = NULL, lease_until = NULL,"            \
+    " updated_at = ?1"                                                                             \
+    " WHERE status = 'running' AND " cond " AND ?2 > 0"
+static const char SQL_RUNS_EXPIRED_DEAD[] = EXPIRED_DEAD_SQL("lease_until < ?1 AND ?3 IS NULL");
 static const char SQL_RUNS_EXPIRED_REQUEUE[] =
-    "UPDATE job_runs SET status = 'queued', attempt = attempt + 1,"
-    " triggered_by = 'lease_expired', error_code = 'LEASE_EXPIRED',"
-    " error_message = 'lease of ' || coalesce(lease_owner, '?') || ' expired',"
-    " progress_percent = 0, not_before = NULL, lease_owner = NULL, lease_until = NULL,"
-    " updated_at = ?1"
-    " WHERE status = 'running' AND lease_until < ?1";
+    EXPIRED_REQUEUE_SQL("lease_until < ?1 AND ?3 IS NULL", "' expired'");
+static const char SQL_RUNS_OWNER_DEAD[] = EXPIRED_DEAD_SQL("lease_owner = ?3");
+static const char SQL_RUNS_OWNER_REQUEUE[] =
+    EXPIRED_REQUEUE_SQL("lease_owner = ?3", "' lost: the process is gone'");
 /* OR IGNORE skips a run whose slice is active again (the unique index). */
 static const char SQL_RUNS_RETRY_FAILED[] =
     "UPDATE OR IGNORE job_runs SET status = 'queued', attempt = attempt + 1,"
-    " max_attempts = attempt + ?2, triggered_by = 'retry_failed', not_before = NULL,"
-    " finished_at = NULL, progress_percent = 0, updated_at = ?1"
+    " max_attempts = attempt + ?2, lease_expiries = 0, triggered_by = 'retry_failed',"
+    " not_before = NULL, finished_at = NULL, progress_percent = 0, updated_at = ?1"
     " WHERE status = 'failed'";
+/* The cool-down of a dead run: min(?3 << min(dead_retries, ?5), ?4), where
+ * ?3 << ?5 is the first doubling at or past the cap ?4 (no overflow). */
+static const char SQL_RUNS_REVIVE_DEAD[] =
+    "UPDATE OR IGNORE job_runs SET status = 'queued', attempt = attempt + 1,"
+    " max_attempts = attempt + ?2, lease_expiries = 0, dead_retries = dead_retries + 1,"
+    " triggered_by = 'dead_retry', not_before = NULL, finished_at = NULL,"
+    " progress_percent = 0, updated_at = ?1"
+    " WHERE status = 'failed'"
+    "   AND coalesce(finished_at, updated_at) + min(?3 << min(dead_retries, ?5), ?4) <= ?1"
+    "   AND job_def_id IN (SELECT id FROM job_definitions WHERE enabled = 1)";
 
-int sq_runs_requeue_expired(bk_store *s, int64_t now_us, size_t *n, bk_err *err)
+int sq_runs_requeue_expired(bk_store *s, int64_t now_us, int max_lease_expiries, const char *owner,
+                            size_t *n, bk_err *err)
 {
     sq_store *q = sq(s);
-    sqlite3_stmt *dead = sq_stmt(q, Q_RUNS_EXPIRED_DEAD, SQL_RUNS_EXPIRED_DEAD, err);
-    sqlite3_stmt *requeue =
-        dead ? sq_stmt(q, Q_RUNS_EXPIRED_REQUEUE, SQL_RUNS_EXPIRED_REQUEUE, err) : NULL;
+    sqlite3_stmt *dead = owner ? sq_stmt(q, Q_RUNS_OWNER_DEAD, SQL_RUNS_OWNER_DEAD, err)
+                               : sq_stmt(q, Q_RUNS_EXPIRED_DEAD, SQL_RUNS_EXPIRED_DEAD, err);
+    sqlite3_stmt *requeue = !dead ? NULL
+                            : owner
+                                ? sq_stmt(q, Q_RUNS_OWNER_REQUEUE, SQL_RUNS_OWNER_REQUEUE, err)
+                                : sq_stmt(q, Q_RUNS_EXPIRED_REQUEUE, SQL_RUNS_EXPIRED_REQUEUE, err);
     if (!requeue)
         return BK_ESTORE;
     int rc = sq_begin(q, err);
     if (rc < 0)
         return rc;
-    sqlite3_bind_int64(dead, 1, now_us);
-    rc = sq_exec_stmt(q, dead, "dead-letter expired runs", err);
-    size_t k = rc == 0 ? (size_t)sqlite3_changes(q->db) : 0;
-    if (rc == 0) {
-        sqlite3_bind_int64(requeue, 1, now_us);
-        rc = sq_exec_stmt(q, requeue, "requeue expired runs", err);
+    size_t k = 0;
+    sqlite3_stmt *steps[2] = {dead, requeue};
+    for (int i = 0; i < 2 && rc == 0; i++) {
+        sqlite3_bind_int64(steps[i], 1, now_us);
+        sqlite3_bind_int(steps[i], 2, max_lease_expiries);
+        sq_bind_text(steps[i], 3, owner);
+        rc =
+            sq_exec_stmt(q, steps[i], i ? "requeue expired runs" : "dead-letter expired runs", err);
         k += rc == 0 ? (size_t)sqlite3_changes(q->db) : 0;
     }
     if (rc < 0) {
@@ -370,6 +400,24 @@ int sq_runs_retry_failed(bk_store *s, int64_t now_us, int extra_attempts, size_t
     sqlite3_bind_int64(st, 1, now_us);
     sqlite3_bind_int(st, 2, extra_attempts);
     int rc = sq_exec_stmt(q, st, "retry failed runs", err);
+    if (rc == 0)
+        *n = (size_t)sqlite3_changes(q->db);
+    return rc;
+}
+
+int sq_runs_revive_dead(bk_store *s, int64_t now_us, int64_t base_us, int64_t max_us,
+                        int extra_attempts, size_t *n, bk_err *err)
+{
+    sq_store *q = sq(s);
+    sqlite3_stmt *st = sq_stmt(q, Q_RUNS_REVIVE_DEAD, SQL_RUNS_REVIVE_DEAD, err);
+    if (!st)
+        return BK_ESTORE;
+    sqlite3_bind_int64(st, 1, now_us);
+    sqlite3_bind_int(st, 2, extra_attempts);
+    sqlite3_bind_int64(st, 3, base_us);
+    sqlite3_bind_int64(st, 4, max_us);
+    sqlite3_bind_int(st, 5, bk_store__doublings(base_us, max_us));
+    int rc = sq_exec_stmt(q, st, "re-plan dead runs", err);
     if (rc == 0)
         *n = (size_t)sqlite3_changes(q->db);
     return rc;

@@ -45,7 +45,7 @@ int bk_store__pg_query(bk_store *s, const char *sql, const char *const *params, 
                        char ***out, size_t *rows, size_t *cols, bk_err *err);
 void bk_store__pg_cells_free(char **cells, size_t n);
 int bk_store__pg_set_clock(bk_store *s, int64_t ahead_us, bk_err *err);
-#define PG_LATEST 9 /* PG_SCHEMA_LATEST (store_pg.h) */
+#define PG_LATEST 10 /* PG_SCHEMA_LATEST (store_pg.h) */
 
 typedef struct fixture {
     char *dir;
@@ -449,7 +449,7 @@ static void t_heartbeat(void **state)
     assert_int_equal(bk_store_run_heartbeat(s, c.id, "w2", 50, T0, T0 + H, &err), BK_ELEASE);
     /* the lease expires and the run is requeued: w1 has lost it */
     size_t n = 0;
-    OK(bk_store_runs_requeue_expired(s, T0 + 111 * S, &n, ERR));
+    OK(bk_store_runs_requeue_expired(s, T0 + 111 * S, 10, NULL, 0, &n, ERR));
     assert_int_equal(n, 1);
     assert_int_equal(bk_store_run_heartbeat(s, c.id, "w1", 50, T0, T0 + H, &err), BK_ELEASE);
     assert_int_equal(err.code, BK_ELEASE);
@@ -543,11 +543,12 @@ static void t_commit_lease_lost(void **state)
     assert_true(enqueue1(s, &r, T0));
     claim_ok(s, "w1", T0, &c1);
     size_t n;
-    OK(bk_store_runs_requeue_expired(s, T0 + 61 * S, &n, ERR));
+    OK(bk_store_runs_requeue_expired(s, T0 + 61 * S, 10, NULL, 0, &n, ERR));
     assert_int_equal(n, 1);
     claim_ok(s, "w2", T0 + 62 * S, &c2);
     assert_string_equal(c1.id, c2.id);
-    assert_int_equal(c2.attempt, 2);
+    assert_int_equal(c2.attempt, 1); /* a lost lease spends no attempt */
+    assert_int_equal(c2.lease_expiries, 1);
 
     bk_bar b = mk_bar(T0, 5);
     bk_commit cm = mk_commit(&c1, "w1", &b, 1, T0 + 63 * S);
@@ -661,6 +662,9 @@ static void t_fail_keep_attempt(void **state)
     assert_int_equal(get_run(s, c.id).attempt, 2);
 }
 
+/* Issue 13.3: a lease that expires (its owner died or stalled) spends no
+ * attempt; lease_expiries counts it, and only reaching max_lease_expiries
+ * dead-letters the run. */
 static void t_requeue_expired(void **state)
 {
     bk_store *s = ((fixture *)*state)->s;
@@ -671,27 +675,124 @@ static void t_requeue_expired(void **state)
     assert_true(enqueue1(s, &r, T0));
     claim_ok(s, "w", T0, &c);
     assert_true(enqueue1(s, &other, T0));
-    OK(bk_store_run_claim(s, "w", T0 + 30 * S, 600 * S, &co, ERR)); /* long lease */
+    OK(bk_store_run_claim(s, "w", T0 + 30 * S, 6000 * S, &co, ERR)); /* long lease */
 
     size_t n = 0;
-    OK(bk_store_runs_requeue_expired(s, T0 + 60 * S, &n, ERR)); /* not before: strictly after */
+    OK(bk_store_runs_requeue_expired(s, T0 + 60 * S, 3, NULL, 0, &n, ERR)); /* strictly after */
     assert_int_equal(n, 0);
-    OK(bk_store_runs_requeue_expired(s, T0 + 61 * S, &n, ERR));
+    /* an owner that claims and never heartbeats, three times: a cap of 3 */
+    int64_t t = T0 + 61 * S;
+    for (int k = 1; k <= 3; k++) {
+        OK(bk_store_runs_requeue_expired(s, t, 3, NULL, 0, &n, ERR));
+        assert_int_equal(n, 1);
+        bk_run g = get_run(s, c.id);
+        assert_int_equal(g.attempt, 1); /* no provider failed: no attempt spent */
+        assert_int_equal(g.lease_expiries, k);
+        assert_string_equal(g.error_code, "LEASE_EXPIRED");
+        if (k < 3) {
+            assert_int_equal(g.status, BK_ST_QUEUED);
+            assert_string_equal(g.triggered_by, "lease_expired");
+            claim_ok(s, "ghost", t + S, &c);
+            assert_int_equal(c.attempt, 1);
+            t += 100 * S;
+        } else {
+            assert_int_equal(g.status, BK_ST_FAILED); /* only past the cap */
+            assert_int_equal(g.finished_us, t);
+        }
+    }
+    assert_int_equal(get_run(s, co.id).status, BK_ST_RUNNING);
+    /* a provider failure still spends an attempt, and retry-failed resets
+     * the lease count with the attempts */
+    OK(bk_store_runs_retry_failed(s, t + S, 2, &n, ERR));
     assert_int_equal(n, 1);
     bk_run g = get_run(s, c.id);
-    assert_int_equal(g.status, BK_ST_QUEUED);
+    assert_int_equal(g.lease_expiries, 0);
     assert_int_equal(g.attempt, 2);
-    assert_string_equal(g.triggered_by, "lease_expired");
-    assert_int_equal(get_run(s, co.id).status, BK_ST_RUNNING);
+}
 
-    claim_ok(s, "w", T0 + 70 * S, &c);
-    OK(bk_store_runs_requeue_expired(s, T0 + 200 * S, &n, ERR));
+/* Issue 13.5: the runs of an owner known to be dead are requeued at once,
+ * however far their lease reaches (a clock stepped back), without spending
+ * an attempt; other owners' runs stay. */
+static void t_requeue_dead_owner(void **state)
+{
+    bk_store *s = ((fixture *)*state)->s;
+    bk_run a = mk_run("AAPL", BK_TF_1H, T0, T0 + H, 0), b = mk_run("MSFT", BK_TF_1H, T0, T0 + H, 0);
+    bk_run ca, cb;
+    assert_true(enqueue1(s, &a, T0));
+    assert_true(enqueue1(s, &b, T0 + 1));
+    OK(bk_store_run_claim(s, "gone:1:w0", T0 + H, 60 * S, &ca, ERR)); /* an hour ahead */
+    OK(bk_store_run_claim(s, "alive:2:w0", T0 + H, 60 * S, &cb, ERR));
+    size_t n = 0;
+    const char *dead[] = {"gone:1:w0"};
+    OK(bk_store_runs_requeue_expired(s, T0, 10, dead, 1, &n, ERR));
     assert_int_equal(n, 1);
-    g = get_run(s, c.id);
-    assert_int_equal(g.status, BK_ST_FAILED);
-    assert_int_equal(g.attempt, 2);
-    assert_string_equal(g.error_code, "LEASE_EXPIRED");
-    assert_int_equal(g.finished_us, T0 + 200 * S);
+    bk_run g = get_run(s, ca.id);
+    assert_int_equal(g.status, BK_ST_QUEUED);
+    assert_int_equal(g.attempt, 1);
+    assert_int_equal(g.lease_expiries, 1);
+    assert_string_equal(g.lease_owner, "");
+    assert_string_equal(g.triggered_by, "lease_expired");
+    assert_int_equal(get_run(s, cb.id).status, BK_ST_RUNNING);
+    /* claimable at once by this process */
+    claim_ok(s, "here:3:w0", T0 + S, &ca);
+    assert_string_equal(ca.id, a.id);
+}
+
+/* Issue 13.3: a dead-lettered run is re-planned once its cool-down since it
+ * finished has passed, never before, and the cool-down doubles per re-plan
+ * of the same run up to the cap. Only runs of an enabled definition. */
+static void t_revive_dead(void **state)
+{
+    bk_store *s = ((fixture *)*state)->s;
+    bk_def d = mk_def("AAPL", BK_TF_1H, 5, 100), off = mk_def("MSFT", BK_TF_1H, 5, 100);
+    OK(bk_store_def_put(s, &d, BK_PUT_SET, NULL, T0, ERR));
+    OK(bk_store_def_put(s, &off, BK_PUT_SET, NULL, T0, ERR));
+    OK(bk_store_def_set_enabled(s, "MSFT", BK_TF_1H, off.type, false, T0, ERR));
+    bk_run r = mk_run("AAPL", BK_TF_1H, T0, T0 + H, 0), o = mk_run("MSFT", BK_TF_1H, T0, T0 + H, 0),
+           orphan = mk_run("AAPL", BK_TF_1H, T0 + H, T0 + 2 * H, 0), c;
+    bk_strlcpy(r.def_id, d.id, sizeof r.def_id);
+    bk_strlcpy(o.def_id, off.id, sizeof o.def_id);
+    assert_true(enqueue1(s, &r, T0));
+    assert_true(enqueue1(s, &o, T0 + 1));
+    assert_true(enqueue1(s, &orphan, T0 + 2)); /* no definition (removed) */
+    int64_t fin = T0 + 10 * S;
+    for (int i = 0; i < 3; i++) {
+        claim_ok(s, "w", T0 + S, &c);
+        bk_failure f = mk_failure(&c, "w", fin, 0);
+        OK(bk_store_run_fail(s, &f, ERR));
+    }
+    size_t n = 99;
+    OK(bk_store_runs_revive_dead(s, fin + 3600 * S, 0, 0, 5, &n, ERR)); /* 0: disabled */
+    assert_int_equal(n, 0);
+    /* base 600 s, cap 2400 s: cool-downs 600, 1200, 2400, 2400 */
+    const int64_t cool[] = {600, 1200, 2400, 2400};
+    for (int k = 0; k < 4; k++) {
+        OK(bk_store_runs_revive_dead(s, fin + (cool[k] - 1) * S, 600 * S, 2400 * S, 5, &n, ERR));
+        assert_int_equal(n, 0); /* not before */
+        OK(bk_store_runs_revive_dead(s, fin + cool[k] * S, 600 * S, 2400 * S, 5, &n, ERR));
+        assert_int_equal(n, 1);
+        bk_run g = get_run(s, r.id);
+        assert_int_equal(g.status, BK_ST_QUEUED);
+        assert_int_equal(g.dead_retries, k + 1);
+        assert_int_equal(g.attempt, 2 + k);
+        assert_int_equal(g.max_attempts, 1 + k + 5); /* 5 attempts from this one */
+        assert_string_equal(g.triggered_by, "dead_retry");
+        assert_int_equal(g.slice_from_us, T0); /* the same slice */
+        assert_int_equal(g.finished_us, 0);
+        /* it dies again */
+        fin += cool[k] * S + 10 * S;
+        OK(bk_store_run_claim_id(s, r.id, "w", fin - S, 60 * S, &c, ERR));
+        bk_failure f = mk_failure(&c, "w", fin, 0);
+        OK(bk_store_run_fail(s, &f, ERR));
+    }
+    assert_int_equal(get_run(s, o.id).status, BK_ST_FAILED);      /* disabled definition */
+    assert_int_equal(get_run(s, orphan.id).status, BK_ST_FAILED); /* no definition */
+    /* a dead run whose slice is active again is left alone */
+    bk_run again = mk_run("AAPL", BK_TF_1H, T0, T0 + H, 0);
+    assert_true(enqueue1(s, &again, fin));
+    OK(bk_store_runs_revive_dead(s, fin + 86400 * S, 600 * S, 2400 * S, 5, &n, ERR));
+    assert_int_equal(n, 0);
+    assert_int_equal(get_run(s, r.id).status, BK_ST_FAILED);
 }
 
 static void t_retry_failed(void **state)
@@ -976,6 +1077,70 @@ static void t_series_load_snapshot(void **state)
     assert_int_equal(drain_queue(s, now), 0);
     assert_int_equal(duplicate_successes(s, "MSFT", BK_TF_1H), 0);
     bk_store_close(other);
+}
+
+/* Claim every queued run and dead-letter it at now; returns how many. */
+static size_t kill_queue(bk_store *s, int64_t now)
+{
+    bk_run got[64];
+    size_t n = 0;
+    OK(bk_store_runs_claim_many(s, "w", now, 60 * S, got, 64, &n, ERR));
+    for (size_t i = 0; i < n; i++) {
+        bk_failure f = {.run_id = got[i].id,
+                        .owner = "w",
+                        .error_code = "PROVIDER_5XX",
+                        .error_message = "down",
+                        .now_us = now};
+        OK(bk_store_run_fail(s, &f, ERR));
+    }
+    return n;
+}
+
+/* Issue 13.3: the tick leaves a dead-lettered slice alone during its
+ * cool-down (no duplicate run, no hammering) and re-plans it after, with a
+ * cool-down that grows; dead_retry_after_s 0 never does. */
+static void t_tick_replans_dead(void **state)
+{
+    fixture *fx = *state;
+    bk_store *s = fx->s;
+    int64_t now = INT64_C(1717534800000000); /* 2024-06-04T21:00:00Z, Tuesday after the close */
+    bk_def d = mk_def("MSFT", BK_TF_1H, 1, 10);
+    OK(bk_store_def_put(s, &d, BK_PUT_SET, NULL, now, ERR));
+    bk_conf conf;
+    bk_conf_defaults(&conf);
+    conf.max_slices[BK_JOB_INTRADAY] = 100;
+    conf.dead_retry_after_s = 600;
+    conf.dead_retry_max_s = 3600;
+    bk_plan_cfg cfg;
+    bk_plan_cfg_from_conf(&cfg, &conf, 0);
+    bk_tick_stats t;
+    OK(bk_plan_tick(s, &cfg, NULL, now, "tick", &t, ERR));
+    size_t planned = t.enqueued;
+    assert_true(planned > 0);
+    int64_t fin = now + S;
+    assert_int_equal(kill_queue(s, fin), planned);
+    const int64_t cool[] = {600, 1200};
+    for (int k = 0; k < 2; k++) {
+        OK(bk_plan_tick(s, &cfg, NULL, fin + (cool[k] - 1) * S, "tick", &t, ERR));
+        assert_int_equal(t.revived, 0);
+        assert_int_equal(t.enqueued, 0); /* dead slices are not free */
+        OK(bk_plan_tick(s, &cfg, NULL, fin + cool[k] * S, "tick", &t, ERR));
+        assert_int_equal(t.revived, planned);
+        assert_int_equal(t.enqueued, 0); /* the dead runs themselves, not new ones */
+        OK(bk_plan_tick(s, &cfg, NULL, fin + cool[k] * S, "tick", &t, ERR));
+        assert_int_equal(t.revived + t.enqueued, 0); /* idempotent */
+        fin += cool[k] * S + S;
+        assert_int_equal(kill_queue(s, fin), planned);
+    }
+    int64_t counts[BK_ST__N] = {0};
+    bk_run_filter f = {.status = -1, .tf = -1};
+    OK(bk_store_runs_count(s, &f, counts, ERR));
+    assert_int_equal(counts[BK_ST_FAILED], planned); /* never a second run of a slice */
+    /* switched off: never re-planned */
+    conf.dead_retry_after_s = 0;
+    bk_plan_cfg_from_conf(&cfg, &conf, 0);
+    OK(bk_plan_tick(s, &cfg, NULL, fin + 30 * 86400 * S, "tick", &t, ERR));
+    assert_int_equal(t.revived, 0);
 }
 
 /* ---- bars ---- */
@@ -2112,7 +2277,7 @@ static void t_pg_clock_skew(void **state)
     OK(bk_store_run_claim(w, "worker", now, lease, &c, ERR));
     assert_int_equal(c.lease_until_us, now + lease);
     size_t n = 99;
-    OK(bk_store_runs_requeue_expired(l, bk_clock_now_us() + ahead, &n, ERR));
+    OK(bk_store_runs_requeue_expired(l, bk_clock_now_us() + ahead, 10, NULL, 0, &n, ERR));
     assert_int_equal(n, 0);
     g = get_run(l, c.id); /* on the leader's clock, the lease ends 45 s later */
     assert_int_equal(g.status, BK_ST_RUNNING);
@@ -2121,9 +2286,10 @@ static void t_pg_clock_skew(void **state)
     OK(bk_store_run_heartbeat(w, c.id, "worker", 50, hb, hb + lease, ERR));
     OK(bk_store_runs_next_event(l, &next, ERR));
     assert_int_equal(next, hb + lease + ahead);
-    OK(bk_store_runs_requeue_expired(l, hb + ahead + lease, &n, ERR)); /* strictly after */
+    OK(bk_store_runs_requeue_expired(l, hb + ahead + lease, 10, NULL, 0, &n,
+                                     ERR)); /* strictly after */
     assert_int_equal(n, 0);
-    OK(bk_store_runs_requeue_expired(l, hb + ahead + lease + 1, &n, ERR));
+    OK(bk_store_runs_requeue_expired(l, hb + ahead + lease + 1, 10, NULL, 0, &n, ERR));
     assert_int_equal(n, 1);
     assert_int_equal(get_run(w, c.id).status, BK_ST_QUEUED);
 
@@ -2131,7 +2297,7 @@ static void t_pg_clock_skew(void **state)
      * for a reaper behind 30 s (not 75 s) after. */
     now = bk_clock_now_us();
     OK(bk_store_run_claim(l, "leader", now + ahead, lease, &c, ERR));
-    OK(bk_store_runs_requeue_expired(w, now + lease + 1, &n, ERR));
+    OK(bk_store_runs_requeue_expired(w, now + lease + 1, 10, NULL, 0, &n, ERR));
     assert_int_equal(n, 1);
 
     /* One token every 10 s, burst 1: the worker takes the full bucket's;
@@ -2763,6 +2929,9 @@ static int generic_suite(const char *url)
         FX(t_fail),
         FX(t_fail_keep_attempt),
         FX(t_requeue_expired),
+        FX(t_requeue_dead_owner),
+        FX(t_revive_dead),
+        FX(t_tick_replans_dead),
         FX(t_retry_failed),
         FX(t_runs_list),
         FX(t_next_event),

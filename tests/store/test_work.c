@@ -775,7 +775,8 @@ static void steal_by_requeue(void *ctx)
     fixture *fx = ctx;
     bk_err err = {0};
     size_t n = 0;
-    int rc = bk_store_runs_requeue_expired(fx->s2, bk_clock_now_us() + BK_US_PER_DAY, &n, &err);
+    int rc = bk_store_runs_requeue_expired(fx->s2, bk_clock_now_us() + BK_US_PER_DAY, 10, NULL, 0,
+                                           &n, &err);
     atomic_store(&fx->hook_rc, rc);
     atomic_store(&fx->hook_n, (long)n);
     bk_run_filter f = {.status = -1, .tf = -1};
@@ -801,7 +802,8 @@ static void t_lease_lost_mid_run(void **state)
     bk_run r = get_run(fx->s, c.id);
     assert_string_equal(fx->stolen.id, c.id);
     assert_int_equal(r.status, BK_ST_QUEUED);
-    assert_int_equal(r.attempt, 2);
+    assert_int_equal(r.attempt, 1); /* a lost lease spends no attempt */
+    assert_int_equal(r.lease_expiries, 1);
     assert_string_equal(r.triggered_by, "lease_expired");
     assert_string_equal(r.error_code, "LEASE_EXPIRED");
     /* Exactly as the other party left it. */
@@ -825,7 +827,7 @@ static void steal_before_commit(void *ctx, const bk_run *run)
     bk_err err = {0};
     size_t n = 0;
     int64_t later = bk_clock_now_us() + BK_US_PER_DAY;
-    int rc = bk_store_runs_requeue_expired(fx->s2, later, &n, &err);
+    int rc = bk_store_runs_requeue_expired(fx->s2, later, 10, NULL, 0, &n, &err);
     if (rc == 0)
         rc = bk_store_run_claim(fx->s2, "thief", later, 60 * S, &fx->stolen, &err);
     atomic_store(&fx->hook_rc, rc);
@@ -847,7 +849,7 @@ static void t_lease_lost_before_commit(void **state)
     bk_run r = get_run(fx->s, c.id);
     assert_int_equal(r.status, BK_ST_RUNNING);
     assert_string_equal(r.lease_owner, "thief");
-    assert_int_equal(r.attempt, 2);
+    assert_int_equal(r.attempt, 1);
     assert_int_equal(r.rows_written, 0);
     assert_int_equal(r.lease_until_us, fx->stolen.lease_until_us);
     bk_series *ser = NULL;
@@ -1054,7 +1056,7 @@ static void slow_page_sweeps(void *ctx)
     for (int i = 0; i < 3 && rc == 0; i++) {
         bk_sleep_us(400 * MS); /* the slow provider */
         size_t n = 0;
-        rc = bk_store_runs_requeue_expired(s, bk_clock_now_us(), &n, &err);
+        rc = bk_store_runs_requeue_expired(s, bk_clock_now_us(), 10, NULL, 0, &n, &err);
         atomic_fetch_add(&fx->hook_n, (long)n);
     }
     atomic_store(&fx->hook_rc, rc);

@@ -7,7 +7,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/err.h"
@@ -132,6 +136,44 @@ static void test_hash(void **state)
     }
 }
 
+/* Issue 13.5: lease owners name their process well enough to tell a dead
+ * one of this host from a live one, a reused pid, or another host's. */
+static void test_owner_dead(void **state)
+{
+    (void)state;
+    char me[400], o[420];
+    snprintf(me, sizeof me, "%s:w0", bk_host_id());
+    assert_false(bk_owner_dead(me)); /* this process */
+    const char *colon = strchr(me, ':');
+    assert_non_null(colon);
+    int host_len = (int)(colon - me);
+    pid_t child = fork();
+    if (child == 0)
+        _exit(0);
+    assert_true(child > 0);
+    int st;
+    assert_int_equal(waitpid(child, &st, 0), child);
+    snprintf(o, sizeof o, "%.*s:%ld:w0", host_len, me, (long)child);
+    assert_true(bk_owner_dead(o)); /* exited and reaped */
+    snprintf(o, sizeof o, "%.*s:%ld:scheduler", host_len, me, (long)getppid());
+    assert_false(bk_owner_dead(o)); /* alive, no start time to compare */
+    const char *at = strchr(me, '@');
+    if (at) { /* Linux: start time and pid namespace */
+        char *end;
+        long long start = strtoll(at + 1, &end, 10);
+        assert_int_equal(*end, '.');
+        unsigned long long ns = strtoull(end + 1, NULL, 10);
+        snprintf(o, sizeof o, "%.*s:%ld@%lld.%llu:w0", host_len, me, (long)getpid(), start + 1, ns);
+        assert_true(bk_owner_dead(o)); /* our pid, an earlier process: pid reused */
+        snprintf(o, sizeof o, "%.*s:%ld@%lld.%llu:w0", host_len, me, (long)child, start, ns + 1);
+        assert_false(bk_owner_dead(o)); /* another pid namespace: cannot tell */
+    }
+    snprintf(o, sizeof o, "not-%s", me);
+    assert_false(bk_owner_dead(o)); /* another host */
+    assert_false(bk_owner_dead("w"));
+    assert_false(bk_owner_dead(""));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -141,6 +183,7 @@ int main(void)
         cmocka_unit_test(test_uuid),
         cmocka_unit_test(test_clock_start_at),
         cmocka_unit_test(test_hash),
+        cmocka_unit_test(test_owner_dead),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
