@@ -1,18 +1,23 @@
 /*
  * bench_backfill.c — a full backfill end to end: N symbols × D days of 1m
- * bars from `sim` at zero latency, planned by the tick and executed by the
- * worker pool into a fresh SQLite store, exactly as `barkeep tick --wait`
- * does. Prints runs/s and bars/s, next to two baselines measured in the
- * same run: the sim generating the same bars alone, and a raw sqlite3
- * prepared-statement upsert of that many bars.
+ * bars from `sim` at zero latency into a fresh SQLite store, by the real
+ * binary: `barkeep --now ... --set workers=W tick --wait` on a store holding
+ * the N definitions (default settings otherwise). Prints runs/s and bars/s,
+ * next to two baselines measured in the same run: the sim generating the
+ * same bars alone, and a raw sqlite3 prepared-statement upsert of that many
+ * bars.
  *
- * usage: bench_backfill [symbols=100] [days=30] [workers=4]
+ * usage: bench_backfill [symbols=100] [days=30] [workers=4 [barkeep]]
  */
+#include <spawn.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include "bench_server.h"
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -34,24 +39,31 @@ static void die(const char *what, const bk_err *err)
     exit(1);
 }
 
-/* The whole loop: tick, let the pool drain, tick again, until idle. */
-static void drain(bk_store *s, const bk_plan_cfg *cfg, bk_pool *pool)
+extern char **environ;
+
+/* Run `bin --db db --now NOW --log-level error --set workers=W tick --wait`;
+ * its wall time in seconds. */
+static double tick_wait(const char *bin, const char *db, int workers)
 {
-    for (;;) {
-        bk_tick_stats t;
-        bk_err err = {0};
-        if (bk_plan_tick(s, cfg, NULL, bk_clock_now_us(), "bench", &t, &err))
-            die("tick", &err);
-        if (t.enqueued)
-            bk_pool_wake(pool);
-        int64_t counts[BK_ST__N];
-        bk_run_filter f = {.status = -1, .tf = -1};
-        if (bk_store_runs_count(s, &f, counts, &err))
-            die("count", &err);
-        if (counts[BK_ST_QUEUED] + counts[BK_ST_RUNNING] == 0 && t.enqueued == 0)
-            return;
-        bk_pool_wait_progress(pool, 200 * BK_US_PER_MS);
-    }
+    char w[64];
+    snprintf(w, sizeof w, "workers=%d", workers);
+    const char *const args[] = {bin,     "--db",  db, "--now", NOW,     "--log-level",
+                                "error", "--set", w,  "tick",  "--wait"};
+    char *argv[BK_ARRAY_LEN(args) + 1];
+    for (size_t i = 0; i < BK_ARRAY_LEN(args); i++)
+        argv[i] = bk_xstrdup(args[i]);
+    argv[BK_ARRAY_LEN(args)] = NULL;
+    int64_t t0 = bk_clock_mono_us();
+    pid_t pid;
+    int rc = posix_spawn(&pid, bin, NULL, NULL, argv, environ);
+    for (size_t i = 0; i < BK_ARRAY_LEN(args); i++)
+        free(argv[i]);
+    if (rc != 0)
+        die("cannot start barkeep", NULL);
+    int st = 0;
+    if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        die("barkeep tick --wait failed", NULL);
+    return secs(bk_clock_mono_us() - t0);
 }
 
 /* Baseline 1: the sim alone, the same symbols and range, whole pages. */
@@ -124,6 +136,11 @@ int main(int argc, char **argv)
     int symbols = argc > 1 ? atoi(argv[1]) : 100;
     int days = argc > 2 ? atoi(argv[2]) : 30;
     int workers = argc > 3 ? atoi(argv[3]) : 4;
+    char bin[1100];
+    if (argc > 4)
+        snprintf(bin, sizeof bin, "%s", argv[4]);
+    else
+        bench_default_bin(bin, sizeof bin);
     bk_log_setup(BK_LOG_WARN, BK_LOG_KV);
     int64_t now;
     bk_time_parse(NOW, &now);
@@ -138,7 +155,6 @@ int main(int argc, char **argv)
 
     bk_conf conf;
     bk_conf_defaults(&conf);
-    conf.workers = workers;
     bk_err err = {0};
     bk_store *s;
     if (bk_store_open(&s, db, &err) || bk_store_migrate(s, NULL, &err))
@@ -160,16 +176,7 @@ int main(int argc, char **argv)
         die("sim", &err);
     bk_plan_cfg cfg;
     bk_plan_cfg_from_conf(&cfg, &conf, 0);
-    bk_pool_opts po = {.db_url = db, .threads = workers};
-    po.env.prov = prov;
-    po.env.conf = &conf;
-    bk_pool *pool;
-    int64_t t0 = bk_clock_mono_us();
-    if (bk_pool_start(&pool, &po, &err))
-        die("pool", &err);
-    drain(s, &cfg, pool);
-    double wall = secs(bk_clock_mono_us() - t0);
-    bk_pool_stop(pool);
+    double wall = tick_wait(bin, db, workers);
 
     int64_t counts[BK_ST__N], bars = 0;
     bk_run_filter f = {.status = -1, .tf = -1};

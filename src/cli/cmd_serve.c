@@ -173,13 +173,19 @@ static bool wait_progress(bk_pool *pool, int64_t timeout_us, bool wake, const at
  * progress: it is no reason to wake before cap_us (waking at once ticked the
  * planner about a hundred times a second for as long as every worker was
  * busy and runs waited for one). */
+static int64_t wait_until_us(int64_t next, int64_t cap_us)
+{
+    int64_t now = bk_clock_now_us();
+    return next > now ? BK_MAX(BK_MIN(next - now, cap_us), 1000) : cap_us;
+}
+
 static int64_t queue_wait_us(bk_store *s, int64_t cap_us)
 {
-    int64_t next = 0, now = bk_clock_now_us();
+    int64_t next = 0;
     bk_err err = {0};
-    if (bk_store_runs_next_event(s, &next, &err) == 0 && next > now)
-        return BK_MAX(BK_MIN(next - now, cap_us), 1000);
-    return cap_us;
+    if (bk_store_runs_next_event(s, &next, &err) != 0)
+        next = 0;
+    return wait_until_us(next, cap_us);
 }
 
 typedef struct loop {
@@ -337,7 +343,9 @@ int bk_cmd_tick(bk_cli *cli, int argc, char **argv)
     size_t enqueued = 0;
     /* The planner runs when it has more to enqueue, when a wait timed out
      * (a retry's not_before, an expired lease), and before the end; a run
-     * that finishes only needs the queue counted. */
+     * that finishes only needs the queue's next event read (none: no run
+     * queued or running), not the runs counted (that grew with the table:
+     * a third of the CPU of a 2,370-run backfill). */
     bool tick_due = true, more = false;
     for (;;) {
         int64_t since_f, since_d;
@@ -351,20 +359,19 @@ int bk_cmd_tick(bk_cli *cli, int argc, char **argv)
             enqueued += t.enqueued;
             more = t.more;
         }
-        int64_t counts[BK_ST__N] = {0};
-        bk_run_filter f = {.status = -1, .tf = -1};
+        int64_t next = 0;
         bk_err err = {0};
-        if (bk_store_runs_count(l.s, &f, counts, &err) != 0) {
+        if (bk_store_runs_next_event(l.s, &next, &err) != 0) {
             rc = bk_cli_fail("%s", err.msg);
             break;
         }
-        bool idle = counts[BK_ST_QUEUED] + counts[BK_ST_RUNNING] == 0;
+        bool idle = next == 0;
         if (idle && ticked && t.enqueued == 0)
             break;
         if (atomic_load(&g_stop))
             break;
         bool progressed =
-            !idle && wait_progress(l.pool, queue_wait_us(l.s, BK_US_PER_S), true, NULL, since_f);
+            !idle && wait_progress(l.pool, wait_until_us(next, BK_US_PER_S), true, NULL, since_f);
         tick_due = idle || more || !progressed;
     }
     int64_t finished, dead;
