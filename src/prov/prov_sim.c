@@ -453,6 +453,21 @@ static void sim_free(bk_prov *p)
 
 static const bk_prov_ops sim_ops = {.fetch = sim_fetch, .free = sim_free};
 
+/* One request is one page: the longest label range is the calendar days
+ * (at most one session each) whose bars fit a page, so a slice of the auto
+ * grid is one request, as for the HTTP providers (weeks for w1). */
+static void sim_limits(bk_prov_limits *l, size_t page_size)
+{
+    for (int tf = 0; tf < BK_TF__N; tf++) {
+        int64_t step = bk_tf_step_us((bk_tf)tf), per_day = 1, unit = BK_US_PER_DAY;
+        if (tf == BK_TF_W1)
+            unit = 7 * BK_US_PER_DAY;
+        else if (bk_tf_intraday((bk_tf)tf)) /* a full session, plus a clock-anchored head */
+            per_day = (390 * BK_US_PER_MIN + step - 1) / step + 1;
+        l->max_span_us[tf] = BK_MAX(1, (int64_t)page_size / per_day) * unit;
+    }
+}
+
 void bk_sim_opts_default(bk_sim_opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -485,6 +500,7 @@ int bk_sim_new(bk_prov **out, const bk_sim_opts *opts, bk_err *err)
     p->anchor = o.anchor;
     p->delay_us = 0;
     p->settle_us = 0; /* its bars never change */
+    sim_limits(&p->limits, o.page_size);
     p->impl = s;
     *out = p;
     return 0;

@@ -231,7 +231,12 @@ async function checkHeaders(url) {
 
 async function hydrate(browser) {
   const work = mkdtempSync(join(tmpdir(), 'bk-web-db-'));
-  const srv = await startServer('hydrate', { db: join(work, 'hydrate.db'), sets: ['sim_latency_ms=40'] });
+  // The 2 h grid (the sim serves 30 days of 1h in one request): a ribbon
+  // with steps to show.
+  const srv = await startServer('hydrate', {
+    db: join(work, 'hydrate.db'),
+    sets: ['sim_latency_ms=40', 'slice_hours_intraday=2'],
+  });
   let context;
   try {
     await checkHeaders(srv.url);

@@ -78,8 +78,9 @@ FROM pg_publication_tables
 WHERE pubname = 'supabase_realtime'
 AND tablename = 'job_runs';"
 
-# Step 6: monitor first run
-check "step6 job runs" "=10" "SELECT id, symbol, timeframe, job_type, status, progress_percent, rows_written
+# Step 6: monitor first run (one run per series: the sim serves each
+# window in one request)
+check "step6 job runs" "=9" "SELECT id, symbol, timeframe, job_type, status, progress_percent, rows_written
 FROM job_runs
 ORDER BY created_at DESC
 LIMIT 10;"

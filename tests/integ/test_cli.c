@@ -412,8 +412,9 @@ static void test_adopt(void **state)
 
     /* the planner fetches only the rest */
     expect(bkd(db, "jobs", "add", "AAPL", "1h", "--window-days", "7", NULL), 0, "added", NULL);
-    expect(bkd(db, "--now", now, "--set", "max_slices_intraday=100", "tick", NULL), 0, "enqueued",
-           NULL);
+    expect(bkd(db, "--now", now, "--set", "max_slices_intraday=100", "--set",
+               "slice_hours_intraday=2", "tick", NULL),
+           0, "enqueued", NULL);
     r = bkd(db, "--now", now, "runs", "--json", NULL);
     assert_int_equal(r.status, 0);
     size_t n = assert_slices_avoid(r.out, "2024-06-04T13:30:00Z", "2024-06-05T20:00:00Z");

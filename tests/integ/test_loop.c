@@ -548,7 +548,7 @@ static void test_dead_owner_clock_back(void **state)
 {
     (void)state;
     must_free(bk("jobs", "add", "AAPL", "1h", "--window-days", "7", NULL), 0);
-    must_free(bk("tick", NULL), 0);
+    must_free(bk("--set", "slice_hours_intraday=24", "tick", NULL), 0); /* a run per day */
     char host[256] = "localhost", sched[320], worker[320];
     gethostname(host, sizeof host - 1);
     long pid = dead_pid();
@@ -658,7 +658,7 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Issue 12.5: a backfill of about 2,900 runs by 4 workers, the planner
+/* Issue 12.5: a backfill of about 2,900 runs (the 2 h grid) by 4 workers, the planner
  * ticking again as runs finish: no slice is fetched twice (before the fix a
  * run committing between the planner's reads of a series made its slice look
  * free: some 5 duplicates in 3,500 runs). A check of the whole loop; the
@@ -671,7 +671,7 @@ static void test_four_workers_no_duplicate(void **state)
     for (size_t i = 0; i < 8; i++)
         for (size_t j = 0; j < 4; j++)
             must_free(bk("jobs", "add", syms[i], tfs[j], "--window-days", "30", NULL), 0);
-    bk_t_result r = bk("tick", "--wait", "--workers", "4", NULL);
+    bk_t_result r = bk("--set", "slice_hours_intraday=2", "tick", "--wait", "--workers", "4", NULL);
     must(r, 0);
     bk_t_result_free(&r);
     r = bk("runs", "--status", "success", "--limit", "0", "--json", NULL);
