@@ -53,7 +53,8 @@ static const setting settings[] = {
     {"page_retries", K_INT, F(page_retries), 0, "2", 0, 20,
      "retries of one failed page (same back-off) before the attempt fails"},
     {"slice_hours_intraday", K_INT, F(slice_hours[BK_JOB_INTRADAY]), 0, "0", 0, 8760,
-     "slice grid for fetch_intraday (hours); 0 = what one request of the chain serves (no span stated: 2)"},
+     "slice grid for fetch_intraday (hours); 0 = what one request of the chain serves (no span "
+     "stated: 2)"},
     {"slice_hours_historical", K_INT, F(slice_hours[BK_JOB_HISTORICAL]), 0, "0", 0, 876000,
      "slice grid for fetch_historical (hours); 0 = what one request of the chain serves, else "
      "2160"},
