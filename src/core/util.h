@@ -8,6 +8,8 @@
 #ifndef BK_CORE_UTIL_H
 #define BK_CORE_UTIL_H
 
+#include "core/err.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,7 +29,7 @@ void bk_grow(void **p, size_t *cap, size_t need, size_t sz);
 size_t bk_strlcpy(char *dst, const char *src, size_t cap);
 
 /* Parse a whole decimal integer in [min, max]; returns 0, BK_EINVAL or BK_ERANGE. */
-int bk_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
+BK_MUST_CHECK int bk_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
 
 /* Growable byte buffer, always NUL-terminated (data is NULL while empty).
  * With a cap, an append that would take it past max bytes appends nothing
