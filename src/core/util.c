@@ -69,6 +69,13 @@ void bk_grow(void **p, size_t *cap, size_t need, size_t sz)
     *cap = c;
 }
 
+void bk_free_secret(char *s)
+{
+    if (s)
+        explicit_bzero(s, strlen(s));
+    free(s);
+}
+
 size_t bk_strlcpy(char *dst, const char *src, size_t cap)
 {
     size_t n = strlen(src);

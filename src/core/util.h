@@ -25,6 +25,10 @@ char *bk_xstrdup(const char *s);
 /* Grow *p (an array of *cap elements of size sz) to hold at least need elements. */
 void bk_grow(void **p, size_t *cap, size_t need, size_t sz);
 
+/* Free a string that held a secret (a key, an auth header), wiped first so
+ * no copy stays in freed memory. NULL is fine. */
+void bk_free_secret(char *s);
+
 /* Copy at most cap-1 bytes and NUL-terminate; returns strlen(src). */
 size_t bk_strlcpy(char *dst, const char *src, size_t cap);
 

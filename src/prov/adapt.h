@@ -158,7 +158,7 @@ int64_t bk_adapt_stamp_label(bk_tf tf, int64_t stamp_us);
 char *bk_adapt_base_url(const char *base_url, const char *dflt);
 
 /* A header line "name: value", or "name: scheme value" when scheme is not
- * NULL. The caller frees it. */
+ * NULL. The caller frees it (bk_free_secret when value is a key). */
 char *bk_adapt_header(const char *name, const char *scheme, const char *value);
 
 /* A configured API key: present and free of line breaks (it goes into a
