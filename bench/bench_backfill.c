@@ -143,7 +143,8 @@ int main(int argc, char **argv)
         bench_default_bin(bin, sizeof bin);
     bk_log_setup(BK_LOG_WARN, BK_LOG_KV);
     int64_t now;
-    bk_time_parse(NOW, &now);
+    if (bk_time_parse(NOW, &now) != 0)
+        die("NOW", NULL);
     bk_clock_start_at(now);
 
     char dir[] = "/tmp/bk-bench-XXXXXX";

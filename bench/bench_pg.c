@@ -329,8 +329,9 @@ static double plan_tick_ms(const char *url, int64_t now, bk_tick_stats *t)
 static void plan_scenario(PGconn *c, const char *url, const char *label, int n, bool covered,
                           int rounds)
 {
-    int64_t now;
-    bk_time_parse(PLAN_NOW, &now);
+    int64_t now = 0;
+    if (bk_time_parse(PLAN_NOW, &now) != 0)
+        abort();
     double best = 1e18, best_raw = 1e18;
     bk_tick_stats t = {0};
     for (int r = 0; r < rounds; r++) {

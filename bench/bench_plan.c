@@ -148,8 +148,9 @@ int main(int argc, char **argv)
     int n_gaps = argc > 2 ? atoi(argv[2]) : 1000;
     int rounds = argc > 3 ? atoi(argv[3]) : 5;
     bk_log_setup(BK_LOG_WARN, BK_LOG_KV);
-    int64_t now;
-    bk_time_parse(NOW, &now);
+    int64_t now = 0;
+    if (bk_time_parse(NOW, &now) != 0)
+        abort();
     char dir[] = "/tmp/bk-bench-plan-XXXXXX";
     if (!mkdtemp(dir))
         die("mkdtemp", NULL);

@@ -19,6 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bk_conf c;
     bk_conf_defaults(&c);
     bk_err err = {0};
-    bk_conf_set_pair(&c, buf, &err);
+    if (bk_conf_set_pair(&c, buf, &err) != 0 && !err.msg[0])
+        __builtin_trap(); /* a refusal always says why */
     return 0;
 }

@@ -660,5 +660,7 @@ void bk_api_stop(bk_api *a)
     pthread_cond_destroy(&a->sse_cond);
     free(a->listen);
     free(a->db_url);
+    explicit_bzero(&a->opts.service_key, sizeof a->opts.service_key);
+    explicit_bzero(&a->opts.anon_key, sizeof a->opts.anon_key);
     free(a);
 }

@@ -98,7 +98,7 @@ int64_t bk_cal_closed_through(bk_tf tf, bk_anchor anchor, int64_t ref_us);
  *   2026-07-02 13:00      early close at 13:00 New York
  * Blank lines and text after '#' are ignored. Returns 0, or BK_EINVAL with the
  * line number in err (nothing added). */
-int bk_cal_load_closures(const char *text, size_t len, bk_err *err);
+BK_MUST_CHECK int bk_cal_load_closures(const char *text, size_t len, bk_err *err);
 /* Forget closures added by bk_cal_load_closures (for tests). */
 void bk_cal_reset_closures(void);
 

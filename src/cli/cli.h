@@ -47,14 +47,14 @@ void bk_cli_print_json_array(const void *items, size_t n, size_t size,
                              void (*render)(struct bk_jw *w, const void *item));
 
 /* Open the store and bring its schema up to date; prints errors. */
-int bk_cli_open(bk_cli *cli, bk_store **out);
+BK_MUST_CHECK int bk_cli_open(bk_cli *cli, bk_store **out);
 /* The sim provider as configured (sim_* settings); prints errors. */
-int bk_cli_provider(bk_cli *cli, bk_prov **out);
+BK_MUST_CHECK int bk_cli_provider(bk_cli *cli, bk_prov **out);
 /* Every configured provider with its chains (providers.c): the providers
  * setting, or every provider with a key, or sim when none has one; prints
  * errors. */
 struct bk_provset;
-int bk_cli_providers(bk_cli *cli, struct bk_provset **out);
+BK_MUST_CHECK int bk_cli_providers(bk_cli *cli, struct bk_provset **out);
 /* Planning follows the providers (providers.c): the publication delay of
  * the slowest primary; per timeframe, slices cut to what its primary serves
  * per request, and the history its chain serves (the longest of any of its
@@ -64,11 +64,12 @@ void bk_cli_plan_cfg(struct bk_plan_cfg *cfg, const bk_conf *conf, const struct 
 
 /* Argument validators: each prints a usage error naming the bad value and
  * returns BK_EXIT_USAGE, or 0. */
-int bk_cli_symbol(const char *s, char out[BK_SYM_MAX + 1]);
-int bk_cli_tf(const char *s, bk_tf *out);
-int bk_cli_int(const char *what, const char *s, int64_t min, int64_t max, int64_t *out);
-int bk_cli_time(const char *what, const char *s, int64_t *out_us);
-int bk_cli_job(const char *s, bk_job *out);
+BK_MUST_CHECK int bk_cli_symbol(const char *s, char out[BK_SYM_MAX + 1]);
+BK_MUST_CHECK int bk_cli_tf(const char *s, bk_tf *out);
+BK_MUST_CHECK int bk_cli_int(const char *what, const char *s, int64_t min, int64_t max,
+                             int64_t *out);
+BK_MUST_CHECK int bk_cli_time(const char *what, const char *s, int64_t *out_us);
+BK_MUST_CHECK int bk_cli_job(const char *s, bk_job *out);
 
 /* Commands. argv[0] is the command name. */
 int bk_cmd_migrate(bk_cli *cli, int argc, char **argv);

@@ -6,6 +6,7 @@
 #include "json/jw.h"
 #include "model/time.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,7 +97,8 @@ static int jobs_seed(bk_cli *cli)
     for (size_t i = 0; rc == 0 && i < sizeof guide_watchlist / sizeof guide_watchlist[0]; i++) {
         bk_def d = {0};
         bk_strlcpy(d.symbol, guide_watchlist[i].symbol, sizeof d.symbol);
-        bk_tf_parse(guide_watchlist[i].tf, &d.tf);
+        rc = bk_tf_parse(guide_watchlist[i].tf, &d.tf);
+        assert(rc == 0); /* the table's timeframes are valid */
         d.type = guide_watchlist[i].type;
         d.window_days = guide_watchlist[i].window_days;
         d.priority = guide_watchlist[i].priority;

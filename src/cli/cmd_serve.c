@@ -227,10 +227,15 @@ static int api_start(loop *l, bk_cli *cli)
                       .plan = l->cfg};
     if (bk_api_load_keys(&cli->conf, ao.service_key, ao.anon_key, &err) != 0)
         return bk_cli_usage_error("%s", err.msg);
-    if (bk_bus_new(&l->bus, &bo) != 0)
-        return bk_cli_fail("cannot create the event bus");
+    int rc = bk_bus_new(&l->bus, &bo);
     ao.bus = l->bus;
-    if (bk_api_start(&l->api, &ao, &err) != 0)
+    if (rc == 0)
+        rc = bk_api_start(&l->api, &ao, &err); /* it keeps its own copy of the keys */
+    else
+        bk_err_set(&err, BK_ENOMEM, "cannot create the event bus");
+    explicit_bzero(ao.service_key, sizeof ao.service_key);
+    explicit_bzero(ao.anon_key, sizeof ao.anon_key);
+    if (rc != 0)
         return bk_cli_fail("%s", err.msg);
     l->cfg.on_enqueue = bk_api_on_enqueue;
     l->cfg.on_change = bk_api_on_run;

@@ -89,12 +89,12 @@ typedef struct bk_conf {
 
 void bk_conf_defaults(bk_conf *c);
 /* Apply BARKEEP_* environment variables. BK_EINVAL naming the variable. */
-int bk_conf_from_env(bk_conf *c, bk_err *err);
+BK_MUST_CHECK int bk_conf_from_env(bk_conf *c, bk_err *err);
 /* Set one setting from text ("name=value" split by the caller). BK_EINVAL
  * (unknown name or bad value) / BK_ERANGE (out of bounds), message names it. */
-int bk_conf_set(bk_conf *c, const char *name, const char *value, bk_err *err);
+BK_MUST_CHECK int bk_conf_set(bk_conf *c, const char *name, const char *value, bk_err *err);
 /* Parse "name=value" and set it. */
-int bk_conf_set_pair(bk_conf *c, const char *pair, bk_err *err);
+BK_MUST_CHECK int bk_conf_set_pair(bk_conf *c, const char *pair, bk_err *err);
 /* The settings of provider name, or NULL when none was set. */
 const bk_conf_prov *bk_conf_prov_get(const bk_conf *c, const char *name);
 /* Print every setting: name, value, env variable, help. */

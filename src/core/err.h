@@ -16,6 +16,11 @@
 #include <errno.h>
 #include <stdint.h>
 
+/* On a fallible function (it returns 0 or a BK_E* code): a caller that drops
+ * the result is a compile error (-Werror). A caller that may ignore it says
+ * why and writes `if (f(...) != 0) { }` or logs it. */
+#define BK_MUST_CHECK __attribute__((warn_unused_result))
+
 /* X(name, value, run_code, message) */
 #define BK_ERR_MAP(X)                                                                              \
     X(EINVAL, -EINVAL, "INVALID_ARGUMENT", "invalid argument")                                     \

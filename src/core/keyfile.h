@@ -23,7 +23,7 @@ typedef int (*bk_keyfile_fn)(void *ctx, const char *name, const char *value, int
  * it, when a line is not NAME=VALUE (blank lines, "# comments" and a leading
  * "export " are allowed) or is longer than BK_KEYFILE_LINE_MAX; else what fn
  * returned. */
-__attribute__((warn_unused_result)) int bk_keyfile_read(const char *path, const char *role,
-                                                        bk_keyfile_fn fn, void *ctx, bk_err *err);
+BK_MUST_CHECK int bk_keyfile_read(const char *path, const char *role, bk_keyfile_fn fn, void *ctx,
+                                  bk_err *err);
 
 #endif

@@ -1,10 +1,10 @@
 /*
  * util.c — allocation, buffers, strict parsing, hashing, random, UUIDs.
  */
-#include <assert.h>
 #include "core/util.h"
 #include "core/err.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -57,13 +57,23 @@ char *bk_xstrdup(const char *s)
 
 void bk_grow(void **p, size_t *cap, size_t need, size_t sz)
 {
+    assert(sz > 0 && (*p != NULL || *cap == 0));
     if (need <= *cap)
         return;
+    if (need > SIZE_MAX / 2 / sz)
+        abort(); /* no array of that size: a caller's arithmetic went wrong */
     size_t c = *cap ? *cap : 8;
     while (c < need)
         c *= 2;
     *p = bk_xrealloc(*p, c * sz);
     *cap = c;
+}
+
+void bk_free_secret(char *s)
+{
+    if (s)
+        explicit_bzero(s, strlen(s));
+    free(s);
 }
 
 size_t bk_strlcpy(char *dst, const char *src, size_t cap)

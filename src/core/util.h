@@ -8,6 +8,8 @@
 #ifndef BK_CORE_UTIL_H
 #define BK_CORE_UTIL_H
 
+#include "core/err.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,11 +25,15 @@ char *bk_xstrdup(const char *s);
 /* Grow *p (an array of *cap elements of size sz) to hold at least need elements. */
 void bk_grow(void **p, size_t *cap, size_t need, size_t sz);
 
+/* Free a string that held a secret (a key, an auth header), wiped first so
+ * no copy stays in freed memory. NULL is fine. */
+void bk_free_secret(char *s);
+
 /* Copy at most cap-1 bytes and NUL-terminate; returns strlen(src). */
 size_t bk_strlcpy(char *dst, const char *src, size_t cap);
 
 /* Parse a whole decimal integer in [min, max]; returns 0, BK_EINVAL or BK_ERANGE. */
-int bk_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
+BK_MUST_CHECK int bk_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
 
 /* Growable byte buffer, always NUL-terminated (data is NULL while empty).
  * With a cap, an append that would take it past max bytes appends nothing

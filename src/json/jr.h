@@ -35,7 +35,7 @@ typedef enum bk_jtype {
 
 /* Parse len bytes (need not be NUL-terminated; data may be NULL when len is
  * 0). BK_EINVAL with the line, column and reason in err; *out is then NULL. */
-int bk_jdoc_parse(bk_jdoc **out, const char *data, size_t len, bk_err *err);
+BK_MUST_CHECK int bk_jdoc_parse(bk_jdoc **out, const char *data, size_t len, bk_err *err);
 void bk_jdoc_free(bk_jdoc *d);
 const bk_jval *bk_jdoc_root(const bk_jdoc *d);
 

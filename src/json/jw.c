@@ -12,6 +12,7 @@
 #include "json/jw.h"
 #include "model/time.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -182,6 +183,7 @@ static size_t num_fast(double v, char out[32])
         while (n <= k) /* 0.0001 needs leading zeros */
             digits[n++] = '0';
         size_t len = 0;
+        assert(n <= 23 && (size_t)n + 3 <= 32); /* digits, sign, point, NUL fit out */
         if (v < 0)
             out[len++] = '-';
         for (int i = n - 1; i >= 0; i--) {

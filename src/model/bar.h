@@ -31,6 +31,6 @@ typedef struct bk_bar {
  * (the first rule broken). The label is not checked: where a bar may lie is
  * the calendar's business. Pure; any thread.
  */
-int bk_bar_check(const bk_bar *b, size_t i, bk_err *err);
+BK_MUST_CHECK int bk_bar_check(const bk_bar *b, size_t i, bk_err *err);
 
 #endif

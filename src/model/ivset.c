@@ -14,6 +14,7 @@
 #include "model/ivset.h"
 #include "core/util.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,6 +82,7 @@ static size_t first_starting_after(const bk_ivset *s, int64_t t, bool touch)
 /* Replace intervals [lo, hi) of s by the k intervals in rep. */
 static void splice(bk_ivset *s, size_t lo, size_t hi, const bk_iv *rep, size_t k)
 {
+    assert(lo <= hi && hi <= s->n);
     size_t tail = s->n - hi;
     bk_grow((void **)&s->v, &s->cap, lo + k + tail, sizeof *s->v);
     memmove(s->v + lo + k, s->v + hi, tail * sizeof *s->v);
@@ -101,6 +103,9 @@ void bk_ivset_add(bk_ivset *s, int64_t from_us, int64_t to_us)
         iv.to_us = BK_MAX(to_us, s->v[hi - 1].to_us);
     }
     splice(s, lo, hi, &iv, 1);
+    /* disjoint and sorted around the new interval (neither touching: merged) */
+    assert(lo == 0 || s->v[lo - 1].to_us < s->v[lo].from_us);
+    assert(lo + 1 >= s->n || s->v[lo].to_us < s->v[lo + 1].from_us);
 }
 
 void bk_ivset_remove(bk_ivset *s, int64_t from_us, int64_t to_us)

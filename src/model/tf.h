@@ -8,6 +8,8 @@
 #ifndef BK_MODEL_TF_H
 #define BK_MODEL_TF_H
 
+#include "core/err.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -24,7 +26,7 @@ typedef enum bk_tf {
 } bk_tf;
 
 /* Parse a canonical spelling or alias; 0 or BK_EINVAL. */
-int bk_tf_parse(const char *s, bk_tf *out);
+BK_MUST_CHECK int bk_tf_parse(const char *s, bk_tf *out);
 /* Canonical spelling ("15m", "d1"). */
 const char *bk_tf_name(bk_tf tf);
 /* Nominal bar length: 60 s .. 4 h for intraday, 1 day for d1, 7 days for w1. */

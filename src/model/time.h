@@ -9,6 +9,8 @@
 #ifndef BK_MODEL_TIME_H
 #define BK_MODEL_TIME_H
 
+#include "core/err.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,9 +34,9 @@ int bk_date_valid(int y, int m, int d);
  *   @1717421400                      Unix seconds
  * Years 1900..2200. Returns 0, or BK_EINVAL with nothing written to *out_us.
  */
-int bk_time_parse(const char *s, int64_t *out_us);
+BK_MUST_CHECK int bk_time_parse(const char *s, int64_t *out_us);
 /* Parse a bare date "YYYY-MM-DD" into days since epoch; 0 or BK_EINVAL. */
-int bk_date_parse(const char *s, int32_t *out_days);
+BK_MUST_CHECK int bk_date_parse(const char *s, int32_t *out_days);
 
 /* "2024-06-03T13:30:00Z"; fractional seconds (".123Z" or ".123456Z") only when non-zero.
  * buf must hold BK_TIME_STR_MAX bytes. Returns buf. */

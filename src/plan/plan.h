@@ -109,9 +109,9 @@ const char *bk_plan_unservable_reason(const bk_plan_cfg *cfg, bk_tf tf, char *ou
  * before a listing, after a delisting), as the union of those bars' spans
  * into out (cleared first), and their count into *n_bars. Reads the
  * series' bar labels over the covered window. */
-int bk_plan_confirmed_empty(bk_store *s, const bk_plan_cfg *cfg, const bk_def *def,
-                            const bk_ivset *covered, int64_t now_us, bk_ivset *out, size_t *n_bars,
-                            bk_err *err);
+BK_MUST_CHECK int bk_plan_confirmed_empty(bk_store *s, const bk_plan_cfg *cfg, const bk_def *def,
+                                          const bk_ivset *covered, int64_t now_us, bk_ivset *out,
+                                          size_t *n_bars, bk_err *err);
 
 /* Slices for one definition given its series state (NULL = nothing covered or
  * active) and its expected time. Writes at most cfg->max_slices[type] runs
@@ -149,8 +149,9 @@ size_t bk_plan_settle_slices(const bk_plan_cfg *cfg, const bk_def *def, const bk
  * the refetches of every enabled definition whose timeframe has a settle
  * window, appended to *runs (n_runs, cap_runs grown as by bk_grow) for the
  * tick's enqueue. Nothing is queried when no definition settles. */
-int bk_plan_settle(bk_store *s, const bk_plan_cfg *cfg, const bk_def *defs, size_t n_defs,
-                   int64_t now_us, bk_run **runs, size_t *n_runs, size_t *cap_runs, bk_err *err);
+BK_MUST_CHECK int bk_plan_settle(bk_store *s, const bk_plan_cfg *cfg, const bk_def *defs,
+                                 size_t n_defs, int64_t now_us, bk_run **runs, size_t *n_runs,
+                                 size_t *cap_runs, bk_err *err);
 /* Internal (plan.c, settle.c): a queued run of def over slice. */
 /* The grid cell holding t: floor(t / step), also for t < 0 (plan.c and
  * settle.c cut on the same grid). */
@@ -171,20 +172,21 @@ typedef struct bk_tick_stats {
 /* Requeue lost leases (bk_store_runs_requeue_expired): expired ones, and at
  * once those of owners that are dead processes of this host
  * (bk_owner_dead), telling cfg->on_change about each run it touched. */
-int bk_plan_requeue_expired(bk_store *s, const bk_plan_cfg *cfg, int64_t now_us, size_t *n,
-                            bk_err *err);
+BK_MUST_CHECK int bk_plan_requeue_expired(bk_store *s, const bk_plan_cfg *cfg, int64_t now_us,
+                                          size_t *n, bk_err *err);
 
 /* How far the store's newest instant is ahead of now_us (0 when it is not):
  * the latest created, updated, started or finished time of the newest run
  * and of the running runs. Positive after the clock stepped back since those
  * rows were written (or when another machine's clock runs ahead). */
-int bk_plan_clock_behind(bk_store *s, int64_t now_us, int64_t *ahead_us, bk_err *err);
+BK_MUST_CHECK int bk_plan_clock_behind(bk_store *s, int64_t now_us, int64_t *ahead_us, bk_err *err);
 
 /* One tick over every enabled definition (or only def, when non-NULL, e.g.
  * for ensure-coverage): requeue lost leases, re-plan dead-lettered runs whose
  * cool-down passed (bk_store_runs_revive_dead), plan, enqueue in one
  * transaction. */
-int bk_plan_tick(bk_store *s, const bk_plan_cfg *cfg, const bk_def *def, int64_t now_us,
-                 const char *triggered_by, bk_tick_stats *out, bk_err *err);
+BK_MUST_CHECK int bk_plan_tick(bk_store *s, const bk_plan_cfg *cfg, const bk_def *def,
+                               int64_t now_us, const char *triggered_by, bk_tick_stats *out,
+                               bk_err *err);
 
 #endif

@@ -51,8 +51,8 @@ void bk_adapt_keep_range(bk_page *pg, const bk_fetch_req *req, int64_t session_s
  * req->tf with anchor when native differs (bk_prov_aggregate: its error is
  * returned as is), then keep labels in [from, to) and, for native intraday
  * bars, those touching the regular session. */
-int bk_adapt_finish_window(bk_page *pg, const bk_fetch_req *req, bk_anchor anchor, bk_tf native,
-                           bk_err *err);
+BK_MUST_CHECK int bk_adapt_finish_window(bk_page *pg, const bk_fetch_req *req, bk_anchor anchor,
+                                         bk_tf native, bk_err *err);
 
 /* A cursor adapter's page: who it is, how it was asked and what comes next. */
 typedef struct bk_adapt_cursor {
@@ -73,8 +73,8 @@ typedef struct bk_adapt_cursor {
  * bar, or labels going back), prefixed with c->who; BK_EPROV_MALFORMED when
  * a page would resume at or before where this request started (no
  * progress). */
-int bk_adapt_finish_cursor(bk_page *pg, const bk_fetch_req *req, const bk_adapt_cursor *c,
-                           bk_err *err);
+BK_MUST_CHECK int bk_adapt_finish_cursor(bk_page *pg, const bk_fetch_req *req,
+                                         const bk_adapt_cursor *c, bk_err *err);
 
 /* A response body, and the request it answers. */
 typedef struct bk_adapt_body {
@@ -95,8 +95,8 @@ typedef int (*bk_adapt_read_fn)(const bk_jval *root, const bk_fetch_req *req, bk
  * BK_EPROV_MALFORMED "WHO: invalid JSON: ..." for a body that is not JSON;
  * else read's bars finished by bk_adapt_finish_cursor with c (whose cont is
  * ignored: read's is used). On failure out holds no bar. */
-int bk_adapt_parse_cursor(const bk_adapt_body *body, const bk_adapt_cursor *c,
-                          bk_adapt_read_fn read, bk_page *out, bk_err *err);
+BK_MUST_CHECK int bk_adapt_parse_cursor(const bk_adapt_body *body, const bk_adapt_cursor *c,
+                                        bk_adapt_read_fn read, bk_page *out, bk_err *err);
 
 /* ---- requests ---- */
 
@@ -122,8 +122,8 @@ typedef struct bk_adapt_call {
 /* GET c->hr, then c->check the response and c->parse its body (with
  * p->anchor) into out. Transport failures as bk_http_get's; out holds no bar
  * on failure. Blocks for the request; thread-safe as bk_http_get is. */
-int bk_adapt_fetch(const bk_adapt_call *c, const bk_prov *p, const bk_fetch_req *req, bk_page *out,
-                   bk_err *err);
+BK_MUST_CHECK int bk_adapt_fetch(const bk_adapt_call *c, const bk_prov *p, const bk_fetch_req *req,
+                                 bk_page *out, bk_err *err);
 
 /* ---- page tokens ---- */
 
@@ -133,7 +133,8 @@ bool bk_adapt_is_resume(const char *token);
 /* Where the request for req starts: req->from_us, or the point of its resume
  * token, which must lie in [from, to): BK_EINVAL ("WHO: page token resumes
  * outside the range") otherwise. Other page tokens are the caller's. */
-int bk_adapt_request_start(int64_t *out_us, const bk_fetch_req *req, const char *who, bk_err *err);
+BK_MUST_CHECK int bk_adapt_request_start(int64_t *out_us, const bk_fetch_req *req, const char *who,
+                                         bk_err *err);
 
 /* ---- labels ---- */
 
@@ -157,18 +158,19 @@ int64_t bk_adapt_stamp_label(bk_tf tf, int64_t stamp_us);
 char *bk_adapt_base_url(const char *base_url, const char *dflt);
 
 /* A header line "name: value", or "name: scheme value" when scheme is not
- * NULL. The caller frees it. */
+ * NULL. The caller frees it (bk_free_secret when value is a key). */
 char *bk_adapt_header(const char *name, const char *scheme, const char *value);
 
 /* A configured API key: present and free of line breaks (it goes into a
  * header). BK_EINVAL "WHO: no API key (set ENV)" or "WHO: the API key holds a
  * line break". */
-int bk_adapt_check_key(const char *who, const char *key, const char *env, bk_err *err);
+BK_MUST_CHECK int bk_adapt_check_key(const char *who, const char *key, const char *env,
+                                     bk_err *err);
 
 /* The transport settings of cfg: the base URL (dflt when unset) is http(s),
  * the timeout not negative, the anchor one of the two. BK_EINVAL naming
  * which. */
-int bk_adapt_check_transport(const char *who, const bk_prov_cfg *cfg, const char *dflt,
-                             bk_err *err);
+BK_MUST_CHECK int bk_adapt_check_transport(const char *who, const bk_prov_cfg *cfg,
+                                           const char *dflt, bk_err *err);
 
 #endif

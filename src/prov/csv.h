@@ -99,12 +99,12 @@ void bk_csv_fini(bk_csv *c);
  * with err naming the line and column. On error c holds what was parsed
  * before the failure (free it with bk_csv_fini).
  */
-int bk_csv_parse(bk_csv *c, const char *data, size_t len, int tf, bk_err *err);
+BK_MUST_CHECK int bk_csv_parse(bk_csv *c, const char *data, size_t len, int tf, bk_err *err);
 
 /*
  * Parse one timestamp field s (NUL-terminated, no surrounding blanks) as a
  * bar label of tf (see the header comment). 0, or BK_EINVAL.
  */
-int bk_csv_time(const char *s, bk_tf tf, int64_t *out_us);
+BK_MUST_CHECK int bk_csv_time(const char *s, bk_tf tf, int64_t *out_us);
 
 #endif

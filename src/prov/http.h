@@ -40,14 +40,14 @@ typedef struct bk_http_resp {
 } bk_http_resp;
 
 /* user_agent: sent with every request (NULL = "barkeep/VERSION"). */
-int bk_http_new(bk_http **out, const char *user_agent, bk_err *err);
+BK_MUST_CHECK int bk_http_new(bk_http **out, const char *user_agent, bk_err *err);
 void bk_http_free(bk_http *h);
 
 /* GET req->url. 0 with *resp filled (any HTTP status), or a transport error
  * (BK_ETIMEDOUT, BK_EPROV_NET, BK_EPROV_MALFORMED for an oversized body) with
  * err naming who and what (never the URL's query string: it may hold a key). */
-int bk_http_get(bk_http *h, const char *who, const bk_http_req *req, bk_http_resp *resp,
-                bk_err *err);
+BK_MUST_CHECK int bk_http_get(bk_http *h, const char *who, const bk_http_req *req,
+                              bk_http_resp *resp, bk_err *err);
 void bk_http_resp_fini(bk_http_resp *r);
 
 /* The common meaning of a status: 2xx → 0; 429 → BK_EPROV_RATE with

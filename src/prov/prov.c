@@ -6,6 +6,7 @@
 #include "core/util.h"
 #include "model/time.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,6 +141,7 @@ int bk_prov_aggregate(bk_page *pg, bk_tf tf, bk_anchor anchor, bk_err *err)
             cur = cb;
             open = true;
             b.ts_us = cb.ts_us;
+            assert(w <= i);
             pg->bars[w] = b; /* w <= i: never overwrites an unread bar */
             continue;
         }

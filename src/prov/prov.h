@@ -115,7 +115,7 @@ void bk_prov_budget_below(bk_prov_limits *l, double n, double window_s, double b
 /* Fetch one page (and count it in p->stats). A request without a symbol,
  * with an unknown timeframe or an empty range is BK_EINVAL before any
  * provider sees it: the adapters may take those for granted. */
-int bk_prov_fetch(bk_prov *p, const bk_fetch_req *req, bk_page *out, bk_err *err);
+BK_MUST_CHECK int bk_prov_fetch(bk_prov *p, const bk_fetch_req *req, bk_page *out, bk_err *err);
 void bk_prov_free(bk_prov *p);
 
 /* ---- sim: the deterministic simulated market ---- */
@@ -143,7 +143,7 @@ void bk_sim_opts_default(bk_sim_opts *o);
  * range is sliced, paged or refetched. Bars exist only for expected bars of the
  * calendar; they are aggregates of one underlying minute path. Fault draws
  * are deterministic in (seed, symbol, tf, from, to, page, attempt, retry). */
-int bk_sim_new(bk_prov **out, const bk_sim_opts *opts, bk_err *err);
+BK_MUST_CHECK int bk_sim_new(bk_prov **out, const bk_sim_opts *opts, bk_err *err);
 /* The sim bar labelled ts (false if ts is not an expected bar). For tests. */
 bool bk_sim_bar(const char *symbol, bk_tf tf, bk_anchor anchor, int64_t ts_us, bk_bar *out);
 
@@ -156,7 +156,7 @@ int64_t bk_prov_day_label(int32_t ny_day);
 int64_t bk_prov_week_label(int32_t ny_day);
 /* Parse New York local "YYYY-MM-DD", "YYYY-MM-DDTHH:MM" or
  * "YYYY-MM-DDTHH:MM:SS" (a space may replace the T) to UTC. 0 or BK_EINVAL. */
-int bk_prov_parse_ny_local(const char *s, int64_t *out_us);
+BK_MUST_CHECK int bk_prov_parse_ny_local(const char *s, int64_t *out_us);
 /* Aggregate the page's bars (sorted, of a finer timeframe) in place into
  * bars of tf labelled by the calendar with anchor: a bar goes to the expected
  * tf bar whose trading span contains its start; bars outside every span
@@ -165,7 +165,7 @@ int bk_prov_parse_ny_local(const char *s, int64_t *out_us);
  * worker's value rules, model/bar.h) before it is folded, dropped ones
  * included. BK_EBADBAR, naming the bar, if one does not or if the input goes
  * back in time; the page is then left unspecified (callers reset it). */
-int bk_prov_aggregate(bk_page *pg, bk_tf tf, bk_anchor anchor, bk_err *err);
+BK_MUST_CHECK int bk_prov_aggregate(bk_page *pg, bk_tf tf, bk_anchor anchor, bk_err *err);
 
 /* ---- HTTP providers ---- */
 
@@ -186,20 +186,20 @@ typedef struct bk_prov_cfg {
  * the next page), or BK_EPROV_MALFORMED / BK_EPROV_SYMBOL with err saying
  * what, or BK_EBADBAR when a bar an aggregated timeframe is built from is
  * impossible (bk_prov_aggregate). On failure out holds no bar. */
-int bk_massive_new(bk_prov **out, const bk_prov_cfg *cfg, bk_err *err);
-int bk_alpaca_new(bk_prov **out, const bk_prov_cfg *cfg, bk_err *err);
-int bk_yahoo_new(bk_prov **out, const bk_prov_cfg *cfg, bk_err *err);
-int bk_finnhub_new(bk_prov **out, const bk_prov_cfg *cfg, bk_err *err);
-int bk_tradier_new(bk_prov **out, const bk_prov_cfg *cfg, bk_err *err);
-int bk_massive_parse(const char *body, size_t len, const bk_fetch_req *req, bk_anchor anchor,
-                     bk_page *out, bk_err *err);
-int bk_alpaca_parse(const char *body, size_t len, const bk_fetch_req *req, bk_anchor anchor,
-                    bk_page *out, bk_err *err);
-int bk_yahoo_parse(const char *body, size_t len, const bk_fetch_req *req, bk_anchor anchor,
-                   bk_page *out, bk_err *err);
-int bk_finnhub_parse(const char *body, size_t len, const bk_fetch_req *req, bk_anchor anchor,
-                     bk_page *out, bk_err *err);
-int bk_tradier_parse(const char *body, size_t len, const bk_fetch_req *req, bk_anchor anchor,
-                     bk_page *out, bk_err *err);
+BK_MUST_CHECK int bk_massive_new(bk_prov **out, const bk_prov_cfg *cfg, bk_err *err);
+BK_MUST_CHECK int bk_alpaca_new(bk_prov **out, const bk_prov_cfg *cfg, bk_err *err);
+BK_MUST_CHECK int bk_yahoo_new(bk_prov **out, const bk_prov_cfg *cfg, bk_err *err);
+BK_MUST_CHECK int bk_finnhub_new(bk_prov **out, const bk_prov_cfg *cfg, bk_err *err);
+BK_MUST_CHECK int bk_tradier_new(bk_prov **out, const bk_prov_cfg *cfg, bk_err *err);
+BK_MUST_CHECK int bk_massive_parse(const char *body, size_t len, const bk_fetch_req *req,
+                                   bk_anchor anchor, bk_page *out, bk_err *err);
+BK_MUST_CHECK int bk_alpaca_parse(const char *body, size_t len, const bk_fetch_req *req,
+                                  bk_anchor anchor, bk_page *out, bk_err *err);
+BK_MUST_CHECK int bk_yahoo_parse(const char *body, size_t len, const bk_fetch_req *req,
+                                 bk_anchor anchor, bk_page *out, bk_err *err);
+BK_MUST_CHECK int bk_finnhub_parse(const char *body, size_t len, const bk_fetch_req *req,
+                                   bk_anchor anchor, bk_page *out, bk_err *err);
+BK_MUST_CHECK int bk_tradier_parse(const char *body, size_t len, const bk_fetch_req *req,
+                                   bk_anchor anchor, bk_page *out, bk_err *err);
 
 #endif

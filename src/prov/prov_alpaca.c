@@ -339,8 +339,8 @@ static void alpaca_free(bk_prov *p)
     if (a) {
         bk_http_free(a->http);
         free(a->base_url);
-        free(a->key_hdr);
-        free(a->secret_hdr);
+        bk_free_secret(a->key_hdr);
+        bk_free_secret(a->secret_hdr);
         free(a);
     }
     free(p);

@@ -229,7 +229,7 @@ static void finnhub_free(bk_prov *p)
     finnhub *f = p->impl;
     bk_http_free(f->http);
     free(f->base_url);
-    free(f->auth);
+    bk_free_secret(f->auth);
     free(f);
     free(p);
 }

@@ -303,7 +303,7 @@ static void massive_free(bk_prov *p)
     if (m) {
         bk_http_free(m->http);
         free(m->base_url);
-        free(m->auth);
+        bk_free_secret(m->auth);
         free(m);
     }
     free(p);

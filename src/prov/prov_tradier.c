@@ -282,7 +282,7 @@ static void tradier_free(bk_prov *p)
     tradier *t = p->impl;
     bk_http_free(t->http);
     free(t->base_url);
-    free(t->auth);
+    bk_free_secret(t->auth);
     free(t);
     free(p);
 }

@@ -47,11 +47,12 @@ typedef struct bk_breaker_cfg {
 bk_provset *bk_provset_new(const bk_breaker_cfg *breaker);
 /* Add p (the set owns it from now on, also on failure). BK_EEXIST for a
  * second provider of the same name, BK_ERANGE when full. */
-int bk_provset_add(bk_provset *ps, bk_prov *p, bk_err *err);
+BK_MUST_CHECK int bk_provset_add(bk_provset *ps, bk_prov *p, bk_err *err);
 /* Set the chain of a class from a list of names ("alpaca,yahoo"): each must
  * have been added. BK_EINVAL naming the unknown one; an empty list is
  * refused. */
-int bk_provset_set_chain(bk_provset *ps, enum bk_tf_class cls, const char *names, bk_err *err);
+BK_MUST_CHECK int bk_provset_set_chain(bk_provset *ps, enum bk_tf_class cls, const char *names,
+                                       bk_err *err);
 /* The chain for tf: providers in order; returns how many (<= cap). */
 size_t bk_provset_chain(const bk_provset *ps, bk_tf tf, bk_prov **out, size_t cap);
 /* The first provider of tf's chain (it defines a new series' adjustment). */

@@ -45,8 +45,7 @@ typedef struct bk_prov_keys {
 /* Keys from the environment, then from file (NAME=VALUE lines, mode 0600;
  * NULL or "" = none) for the variables the environment left empty; lines
  * naming no provider variable are ignored. BK_EINVAL naming the file. */
-__attribute__((warn_unused_result)) int bk_prov_keys_load(bk_prov_keys *k, const char *file,
-                                                          bk_err *err);
+BK_MUST_CHECK int bk_prov_keys_load(bk_prov_keys *k, const char *file, bk_err *err);
 /* Whether row i has every key it needs. */
 bool bk_prov_keys_ready(const bk_prov_keys *k, size_t i);
 /* "MASSIVE_API_KEY", "ALPACA_API_KEY_ID and ALPACA_API_SECRET_KEY": what to set. */
@@ -55,6 +54,6 @@ void bk_prov_keys_wipe(bk_prov_keys *k);
 
 /* The per-provider settings of conf (NAME_url, NAME_feed) name providers
  * that exist, and feeds they serve: else BK_EINVAL naming the setting. */
-int bk_prov_check_conf(const bk_conf *conf, bk_err *err);
+BK_MUST_CHECK int bk_prov_check_conf(const bk_conf *conf, bk_err *err);
 
 #endif

@@ -24,6 +24,7 @@
 #include "core/util.h"
 #include "work/work.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -198,7 +199,9 @@ static void run_claimed(bk_pool *p, slot *sl, bk_store *s, bk_run *run)
  * progress are woken once per batch step (wake_progress), not once per run. */
 static void batch_done(bk_pool *p, slot *sl, size_t i, const bk_outcome *out, bool counted)
 {
+    assert(i < p->batch);
     pthread_mutex_lock(&p->lock);
+    assert(sl->run_ids[i][0] != '\0'); /* a run this slot holds */
     sl->run_ids[i][0] = '\0';
     if (counted) {
         p->finished++;

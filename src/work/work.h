@@ -54,8 +54,8 @@ typedef struct bk_outcome {
  * its outcome, writing it to the store. Returns 0 when the outcome was
  * recorded (whatever it was), BK_ELEASE when the lease was lost, or a store
  * error. */
-int bk_work_execute(bk_store *s, const bk_work_env *env, const char *owner, bk_run *run,
-                    bk_outcome *out, bk_err *err);
+BK_MUST_CHECK int bk_work_execute(bk_store *s, const bk_work_env *env, const char *owner,
+                                  bk_run *run, bk_outcome *out, bk_err *err);
 
 /* Does a provider know symbol? For a series that holds no bars yet, asks
  * each provider of tf's chain for its bars of the last day and the week
@@ -63,8 +63,8 @@ int bk_work_execute(bk_store *s, const bk_work_env *env, const char *owner, bk_r
  * 0 when one did, when the series already holds bars, or when no answer
  * could tell (an error: the runs will find out); BK_EPROV_SYMBOL when every
  * provider answered "unknown" or nothing. Writes nothing. */
-int bk_work_symbol_check(bk_store *s, const bk_work_env *env, const char *symbol, bk_tf tf,
-                         bk_err *err);
+BK_MUST_CHECK int bk_work_symbol_check(bk_store *s, const bk_work_env *env, const char *symbol,
+                                       bk_tf tf, bk_err *err);
 
 /* A slice [from, to) owns the bars whose trading span starts inside it, so
  * adjacent slices never fetch the same bar: how many it owns, and their
@@ -75,13 +75,15 @@ size_t bk_work_slice_labels(bk_tf tf, bk_anchor anchor, int64_t from_us, int64_t
 /* Wait for one token of p's request budget (shared through the store by
  * every worker of every process), as the worker does before each page. 0;
  * BK_ECANCELED when env->stop is set while waiting; BK_EIO on a store error. */
-int bk_work_take_budget(bk_store *s, const bk_work_env *env, const bk_prov *p, bk_err *err);
+BK_MUST_CHECK int bk_work_take_budget(bk_store *s, const bk_work_env *env, const bk_prov *p,
+                                      bk_err *err);
 
 /* bk_prov_fetch, and a 429 it answered (BK_EPROV_RATE) recorded in the store
  * (bk_store_rate_limited_add) for `barkeep providers`, whatever becomes of
  * the run: a failure to record it is logged, never the request's outcome.
  * Returns what bk_prov_fetch returned. */
-int bk_work_fetch_page(bk_store *s, bk_prov *p, const bk_fetch_req *req, bk_page *out, bk_err *err);
+BK_MUST_CHECK int bk_work_fetch_page(bk_store *s, bk_prov *p, const bk_fetch_req *req, bk_page *out,
+                                     bk_err *err);
 
 /* bk_work_execute in two steps, for a caller that commits finished runs in
  * batches (the pool with claim_batch > 1). */
@@ -98,8 +100,8 @@ typedef struct bk_work_ready {
  * true and r filled (nothing written yet: the run is still running under
  * owner). Otherwise *ready is false and the outcome was recorded (and its
  * event emitted) exactly as bk_work_execute does it, with its return value. */
-int bk_work_fetch(bk_store *s, const bk_work_env *env, const char *owner, bk_run *run,
-                  bk_outcome *out, bool *ready, bk_work_ready *r, bk_err *err);
+BK_MUST_CHECK int bk_work_fetch(bk_store *s, const bk_work_env *env, const char *owner, bk_run *run,
+                                bk_outcome *out, bool *ready, bk_work_ready *r, bk_err *err);
 /* After r.commit was committed (rc 0) or not (BK_ELEASE, a store error):
  * complete the outcome and the run as bk_work_execute does, emitting the
  * success event on rc 0. Frees r's bars. */
@@ -120,7 +122,7 @@ typedef struct bk_pool_opts {
 } bk_pool_opts;
 
 /* Start the worker threads (and the heartbeat thread). */
-int bk_pool_start(bk_pool **out, const bk_pool_opts *opts, bk_err *err);
+BK_MUST_CHECK int bk_pool_start(bk_pool **out, const bk_pool_opts *opts, bk_err *err);
 /* The calls below accept NULL (a process without workers): wake does
  * nothing, wait_progress just waits, counts are zero. */
 /* New runs were enqueued: wake idle workers. Any thread. */
