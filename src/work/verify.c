@@ -142,11 +142,13 @@ static bool compare(const bars *stored, const bars *served, bk_verify_report *r)
         } else if (b && (!a || b->ts_us < a->ts_us)) {
             note(r, BK_VERIFY_MISSING, NULL, b);
             j++;
-        } else {
+        } else if (a && b) { /* the same label */
             if (!same_bar(a, b))
                 note(r, BK_VERIFY_DIFFERENT, a, b);
             i++;
             j++;
+        } else {
+            break; /* (unreachable: the loop runs while one list has bars) */
         }
     }
     return r->n_diffs > before;

@@ -229,11 +229,17 @@ static int fetch_all(bk_store *s, const bk_work_env *env, bk_prov *p, const char
     return rc;
 }
 
+/* Append note to buf, "; "-separated, as much as fits. */
 static void add_note(char *buf, size_t cap, const char *note)
 {
     size_t n = strlen(buf);
-    if (n + 3 < cap)
-        snprintf(buf + n, cap - n, "%s%s", n ? "; " : "", note);
+    if (n + 3 >= cap)
+        return;
+    if (n) {
+        memcpy(buf + n, "; ", 3);
+        n += 2;
+    }
+    bk_strlcpy(buf + n, note, cap - n);
 }
 
 /* ---- empty answers: evidence before coverage ----
