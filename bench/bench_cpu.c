@@ -2,6 +2,7 @@
  * bench_cpu.c — CPU time of a local PostgreSQL server. See bench_cpu.h.
  */
 #include "bench_cpu.h"
+#include "core/util.h"
 
 #include <dirent.h>
 #include <libpq-fe.h>
@@ -35,18 +36,11 @@ long bk_bench_pg_postmaster(const char *url)
  * its parent; -1 if unreadable. */
 static long long proc_ticks(long pid, bool children, long *ppid)
 {
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t len = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[len] = '\0';
-    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    char buf[1024];
+    const char *p = bk_proc_stat(pid, buf, sizeof buf);
     long long v[15] = {0};
-    if (!p || sscanf(p + 2, "%*c %lld %*d %*d %*d %*d %*u %*u %*u %*u %*u %lld %lld %lld %lld",
-                     &v[0], &v[1], &v[2], &v[3], &v[4]) != 5)
+    if (!p || sscanf(p, "%*c %lld %*d %*d %*d %*d %*u %*u %*u %*u %*u %lld %lld %lld %lld", &v[0],
+                     &v[1], &v[2], &v[3], &v[4]) != 5)
         return -1;
     *ppid = (long)v[0];
     return v[1] + v[2] + (children ? v[3] + v[4] : 0);

@@ -236,20 +236,29 @@ static pthread_once_t g_host_once = PTHREAD_ONCE_INIT;
 
 /* Field 22 of /proc/PID/stat (the start time in clock ticks since boot) and
  * field 3 (the state letter) into *state; -1 when unreadable (no /proc). */
-static long long proc_start(long pid, char *state)
+const char *bk_proc_stat(long pid, char *buf, size_t cap)
 {
-    char path[64], buf[1024];
+    char path[64];
     snprintf(path, sizeof path, "/proc/%ld/stat", pid);
     FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    if (!f || cap < 2) {
+        if (f)
+            fclose(f);
+        return NULL;
+    }
+    size_t n = fread(buf, 1, cap - 1, f);
     fclose(f);
     buf[n] = '\0';
     char *p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
-    if (!p || p[1] != ' ')
+    return p && p[1] == ' ' ? p + 2 : NULL;
+}
+
+static long long proc_start(long pid, char *state)
+{
+    char buf[1024];
+    const char *p = bk_proc_stat(pid, buf, sizeof buf);
+    if (!p)
         return -1;
-    p += 2;
     if (state)
         *state = *p;
     for (int field = 3; field < 22; field++) {

@@ -71,6 +71,11 @@ uint64_t bk_rand64(void);
 /* A random (v4) UUID as 36 characters plus NUL. */
 void bk_uuid4(char out[37]);
 
+/* Read /proc/PID/stat into buf (cap bytes); the fields after the command
+ * name (which may hold spaces and parentheses), starting with the state
+ * letter (field 3), or NULL when unreadable (no such process, no /proc). */
+const char *bk_proc_stat(long pid, char *buf, size_t cap);
+
 /* Host identity for lease owners: "host:pid@start.ns", start being the
  * process's start time (field 22 of /proc/self/stat, clock ticks since boot)
  * and ns its pid namespace (the inode of /proc/self/ns/pid); "host:pid"
