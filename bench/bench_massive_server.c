@@ -288,7 +288,7 @@ static int serve(int argc, char **argv)
     static server s = {.page_max = LIMIT_MAX, .stall_ms = 10000, .rng = 1};
     const char *port_file = NULL, *stats_file = NULL;
     double rate = 0, burst = 1;
-    for (int i = 2; i < argc; i++) {
+    for (int i = 2; i < argc; i += 2) { /* --option value pairs */
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v)
             return usage();
@@ -310,7 +310,6 @@ static int serve(int argc, char **argv)
             s.stall_ms = (int)strtol(v, NULL, 10);
         else
             return usage();
-        i++;
     }
     if (!port_file || s.page_max < 1 || s.page_max > LIMIT_MAX || s.faults < 0 || s.faults > 1 ||
         rate < 0 || s.stall_ms < 0)
