@@ -9,10 +9,10 @@
  */
 #include "store_fixture.h"
 
-#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "plan/plan.h"
 
@@ -444,6 +444,8 @@ static void t_pg_leader_lost_session(void **state)
     assert_true(lead_soon(a, "A", T0 + 3 * S, ttl));
     bk_store_close(a);
 }
+
+/* ---- PostgreSQL: change notifications ---- */
 
 /* Changes made on one connection reach another that LISTENs: the insert,
  * the claim and the heartbeat, in commit order. */
