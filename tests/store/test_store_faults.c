@@ -16,15 +16,18 @@
  */
 #include "store_fixture.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cal/cal.h"
 #include "conf/conf.h"
+#include "core/log.h"
 #include "model/time.h"
 #include "plan/plan.h"
 #include "prov/prov.h"
+#include "store/store_impl.h" /* bk_store__set_open_hook */
 #include "store_fail.h"
 #include "work/work.h"
 
@@ -281,6 +284,80 @@ static void t_work_sweep(void **state)
     wfx_fini(&w);
 }
 
+/* Every store a pool opens, wrapped, its claims failing from the start. */
+typedef struct opened {
+    pthread_mutex_t lock;
+    const char *op; /* the claim op the pool uses */
+    store_fail *v[8];
+    int n;
+} opened;
+
+static void wrap_opened(void *ctx, bk_store *s)
+{
+    opened *o = ctx;
+    store_fail *f = store_fail_wrap(s);
+    store_fail_set(f, o->op, 1, -1, BK_ESTORE, FULL);
+    pthread_mutex_lock(&o->lock);
+    if (o->n < 8)
+        o->v[o->n++] = f;
+    pthread_mutex_unlock(&o->lock);
+}
+
+/* The pool's claims fail (one at a time, then in batches): the pool says
+ * it is failing, with the store's message, and the run stays queued,
+ * unclaimed; once the store is well again the run is claimed and
+ * succeeds, and the pool is no longer failing. */
+static void t_pool_claim_fails(void **state)
+{
+    wfx w;
+    wfx_init(&w, *state);
+    const int batch[] = {1, 4};
+    const char *ops[] = {"run_claim", "runs_claim_many"};
+    const char *syms[] = {"AAPL", "MSFT"};
+    for (int i = 0; i < 2; i++) {
+        opened o = {.op = ops[i]};
+        pthread_mutex_init(&o.lock, NULL);
+        w.conf.claim_batch = batch[i];
+        int64_t from = cell_from();
+        bk_run r = mk_run(syms[i], BK_TF_1M, from, from + 2 * H, 1);
+        assert_true(enqueue1(w.look, &r, bk_clock_now_us()));
+        bk_store__set_open_hook(wrap_opened, &o);
+        bk_pool *p = NULL;
+        bk_pool_opts po = {.db_url = w.fx->url, .threads = 1, .env = w.env};
+        OK(bk_pool_start(&p, &po, ERR));
+        char why[256] = "";
+        int64_t deadline = bk_clock_mono_us() + 10 * S;
+        while (!bk_pool_failing(p, why, sizeof why) && bk_clock_mono_us() < deadline)
+            bk_pool_wait_progress(p, 20 * BK_US_PER_MS);
+        assert_non_null(strstr(why, FULL));
+        int n_failed = 0;
+        pthread_mutex_lock(&o.lock);
+        for (int k = 0; k < o.n; k++)
+            n_failed += store_fail_failed(o.v[k], ops[i]);
+        pthread_mutex_unlock(&o.lock);
+        assert_true(n_failed > 0);
+        assert_int_equal(get_run(w.look, r.id).status, BK_ST_QUEUED);
+        pthread_mutex_lock(&o.lock);
+        for (int k = 0; k < o.n; k++)
+            store_fail_clear(o.v[k]);
+        pthread_mutex_unlock(&o.lock);
+        bk_pool_wake(p);
+        int64_t finished = 0, dead = 0;
+        while (finished == 0 && bk_clock_mono_us() < deadline) {
+            bk_pool_wait_progress(p, 20 * BK_US_PER_MS);
+            bk_pool_counts(p, &finished, &dead);
+        }
+        assert_int_equal(finished, 1);
+        assert_false(bk_pool_failing(p, NULL, 0));
+        bk_pool_stop(p);
+        bk_store__set_open_hook(NULL, NULL);
+        pthread_mutex_destroy(&o.lock);
+        assert_int_equal(get_run(w.look, r.id).status, BK_ST_SUCCESS);
+        assert_int_equal(bars_count(w.look, syms[i], BK_TF_1M), 120);
+    }
+    wfx_fini(&w);
+}
+
 /* ---- the planner's side ---- */
 
 typedef struct pfx {
@@ -439,12 +516,13 @@ static void t_plan_sweep(void **state)
 
 static const struct CMUnitTest generic[] = {
     FX(t_work_commit_fails), FX(t_work_heartbeat_fails), FX(t_work_fail_record_fails),
-    FX(t_work_budget_fails), FX(t_work_sweep),           FX(t_plan_op_fails),
-    FX(t_plan_sweep),
+    FX(t_work_budget_fails), FX(t_work_sweep),           FX(t_pool_claim_fails),
+    FX(t_plan_op_fails),     FX(t_plan_sweep),
 };
 
 int main(void)
 {
+    bk_log_setup(getenv("BK_TEST_LOG") ? BK_LOG_DEBUG : BK_LOG_OFF, BK_LOG_KV);
     const store_suite suite = {
         .name = "store faults",
         .generic = generic,
