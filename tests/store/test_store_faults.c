@@ -434,50 +434,45 @@ static void expect_nothing_enqueued(pfx *p, const bk_tick_stats *t)
     assert_int_equal(p->announced, 0);
 }
 
-/* Each store op of the tick fails in turn: the tick returns the store's
- * code and message and enqueues nothing (and when the first steps fail,
- * changes nothing); the next tick, the store well again, does the whole
- * work: the lost and the dead run queued again, every free slice
- * enqueued and announced. */
+/* Each store op of the tick fails in turn (BK_ESTORE, BK_EBUSY by turns):
+ * the tick returns the store's code and message and enqueues nothing (and when the first steps
+ * fail, changes nothing); the next tick, the store well again, does the whole work: the lost and
+ * the dead run queued again, every free slice enqueued and announced. */
 static void t_plan_op_fails(void **state)
 {
     static const char *const ops[] = {"runs_list", "runs_requeue_expired", "runs_revive_dead",
                                       "def_list",  "series_load",          "runs_enqueue"};
-    const int codes[] = {BK_ESTORE, BK_EBUSY};
     for (size_t i = 0; i < BK_ARRAY_LEN(ops); i++) {
-        for (int j = 0; j < 2; j++) {
-            fixture *fx = *state;
-            if (i + j > 0) { /* a fresh store per case */
-                fixture_teardown(state);
-                fixture_setup(state);
-                fx = *state;
-            }
-            pfx p;
-            pfx_init(&p, fx);
-            store_fail_set(p.sf, ops[i], 1, -1, codes[j], FULL);
-            bk_tick_stats t;
-            bk_err err = {0};
-            int rc = bk_plan_tick(p.s, &p.cfg, NULL, PLAN_NOW, "tick", &t, &err);
-            if (rc != codes[j] || !strstr(err.msg, FULL))
-                fail_msg("%s failing: tick returned %s: %s", ops[i], bk_err_name(rc), err.msg);
-            assert_int_equal(store_fail_failed(p.sf, ops[i]), 1);
-            expect_nothing_enqueued(&p, &t);
-            int64_t c[BK_ST__N];
-            if (i < 2) { /* before the requeue: nothing changed */
-                statuses(&p, c);
-                assert_int_equal(c[BK_ST_RUNNING], 1);
-                assert_int_equal(c[BK_ST_FAILED], 1);
-            }
-            store_fail_clear(p.sf);
-            OK(bk_plan_tick(p.s, &p.cfg, NULL, PLAN_NOW, "tick", &t, ERR));
-            assert_true(t.planned > 0);
-            assert_int_equal(t.enqueued, t.planned);
-            assert_int_equal(p.announced, (int)t.planned);
-            statuses(&p, c);
-            assert_int_equal(c[BK_ST_QUEUED], 2 + (int64_t)t.enqueued);
-            assert_int_equal(total(c), 2 + (int64_t)t.enqueued);
-            bk_store_close(p.look);
+        int code = i % 2 ? BK_EBUSY : BK_ESTORE;
+        if (i > 0) { /* a fresh store per case */
+            fixture_teardown(state);
+            fixture_setup(state);
         }
+        pfx p;
+        pfx_init(&p, *state);
+        store_fail_set(p.sf, ops[i], 1, -1, code, FULL);
+        bk_tick_stats t;
+        bk_err err = {0};
+        int rc = bk_plan_tick(p.s, &p.cfg, NULL, PLAN_NOW, "tick", &t, &err);
+        if (rc != code || !strstr(err.msg, FULL))
+            fail_msg("%s failing: tick returned %s: %s", ops[i], bk_err_name(rc), err.msg);
+        assert_int_equal(store_fail_failed(p.sf, ops[i]), 1);
+        expect_nothing_enqueued(&p, &t);
+        int64_t c[BK_ST__N];
+        if (i < 2) { /* before the requeue: nothing changed */
+            statuses(&p, c);
+            assert_int_equal(c[BK_ST_RUNNING], 1);
+            assert_int_equal(c[BK_ST_FAILED], 1);
+        }
+        store_fail_clear(p.sf);
+        OK(bk_plan_tick(p.s, &p.cfg, NULL, PLAN_NOW, "tick", &t, ERR));
+        assert_true(t.planned > 0);
+        assert_int_equal(t.enqueued, t.planned);
+        assert_int_equal(p.announced, (int)t.planned);
+        statuses(&p, c);
+        assert_int_equal(c[BK_ST_QUEUED], 2 + (int64_t)t.enqueued);
+        assert_int_equal(total(c), 2 + (int64_t)t.enqueued);
+        bk_store_close(p.look);
     }
 }
 
