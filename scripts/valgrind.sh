@@ -11,7 +11,9 @@ BK_SOURCE_DIR=$(pwd)
 export BARKEEP_BIN BK_FIXTURES BK_SOURCE_DIR
 VG="valgrind --quiet --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite"
 for t in test_core test_time test_tf_sym test_ivset test_cal test_conf test_json test_plan \
-         test_validate test_sim test_csv test_store test_work test_http test_massive test_alpaca \
+         test_validate test_sim test_csv test_store_defs test_store_runs test_store_claims \
+         test_store_data test_store_budget test_store_migrate test_store_faults test_work \
+         test_http test_massive test_alpaca \
          test_yahoo test_finnhub test_tradier test_chain; do
     [ -x "$B/tests/$t" ] || continue
     echo "valgrind $t" >&2

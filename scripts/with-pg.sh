@@ -1,7 +1,7 @@
 #!/bin/sh
 # Run a command against a throwaway PostgreSQL and remove it afterwards:
 #   scripts/with-pg.sh ctest --preset dev -L store
-#   scripts/with-pg.sh ./build/tests/test_store
+#   scripts/with-pg.sh ./build/dev/tests/test_store_runs
 # The command sees BK_TEST_DB_URL=postgresql://USER@HOST:PORT/DB (the password,
 # if any, stays in PGPASSWORD, which libpq reads). With pg_virtualenv (Debian's
 # postgresql-common) that tool makes the cluster, also as root; otherwise a

@@ -69,14 +69,26 @@ bool bk_store_url_notifies(const char *url)
     return url && is_pg_url(url);
 }
 
+/* The open test hook (store_impl.h): set by test suites only. */
+static bk_store_open_hook_fn g_open_hook;
+static void *g_open_hook_ctx;
+
+void bk_store__set_open_hook(bk_store_open_hook_fn fn, void *ctx)
+{
+    g_open_hook = fn;
+    g_open_hook_ctx = ctx;
+}
+
 int bk_store_open(bk_store **out, const char *url, bk_err *err)
 {
     *out = NULL;
     if (!url || !*url)
         return bk_err_set(err, BK_EINVAL, "store: empty database path");
-    if (is_pg_url(url))
-        return bk_store__pg_open(out, url, err);
-    return bk_store__sqlite_open(out, url, err);
+    int rc =
+        is_pg_url(url) ? bk_store__pg_open(out, url, err) : bk_store__sqlite_open(out, url, err);
+    if (rc == 0 && g_open_hook)
+        g_open_hook(g_open_hook_ctx, *out);
+    return rc;
 }
 
 void bk_store_close(bk_store *s)

@@ -108,6 +108,13 @@ void bk_store__set_read_hook(bk_store *s, bk_store_hook_fn fn, void *ctx);
 /* Call the hook if one is set (backends, at the point described above). */
 void bk_store__between_reads(bk_store *s);
 
+/* A test hook: called with every store bk_store_open opens, on the opening
+ * thread, before the store is returned (a suite wraps its ops to make it
+ * fail on command: tests/store/store_fail.h). Set (fn non-NULL) or clear
+ * it only while no other thread opens a store. NULL outside tests. */
+typedef void (*bk_store_open_hook_fn)(void *ctx, bk_store *s);
+void bk_store__set_open_hook(bk_store_open_hook_fn fn, void *ctx);
+
 /* Backend constructors (path or URL already classified by bk_store_open). */
 int bk_store__sqlite_open(bk_store **out, const char *path, bk_err *err);
 

@@ -662,7 +662,7 @@ static int cmp_str(const void *a, const void *b)
  * ticking again as runs finish: no slice is fetched twice (before the fix a
  * run committing between the planner's reads of a series made its slice look
  * free: some 5 duplicates in 3,500 runs). A check of the whole loop; the
- * deterministic reproduction is test_store's t_series_load_snapshot. */
+ * deterministic reproduction is test_store_data's t_series_load_snapshot. */
 static void test_four_workers_no_duplicate(void **state)
 {
     (void)state;
