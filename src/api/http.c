@@ -28,7 +28,7 @@ typedef struct route {
     const char *method; /* NULL = GET and HEAD */
     const char *path;
     bk_access access;
-    int (*fn)(bk_http_req *);
+    int (*fn)(bk_api_req *);
 } route;
 
 static const route routes[] = {
@@ -53,12 +53,12 @@ const bk_api_opts *bk_api__opts(const bk_api *a)
     return &a->opts;
 }
 
-const char *bk_http_arg(const bk_http_req *r, const char *name)
+const char *bk_http_arg(const bk_api_req *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
-const char *bk_http_header(const bk_http_req *r, const char *name)
+const char *bk_http_header(const bk_api_req *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
@@ -73,7 +73,7 @@ static void add_common_headers(struct MHD_Response *resp, const char *content_ty
     MHD_add_response_header(resp, "Cache-Control", "no-store");
 }
 
-static int queue(bk_http_req *r, int status, const char *content_type, bk_buf *b)
+static int queue(bk_api_req *r, int status, const char *content_type, bk_buf *b)
 {
     size_t len = b->len;
     char *data = b->data ? b->data : bk_xstrdup("");
@@ -97,13 +97,13 @@ static int queue(bk_http_req *r, int status, const char *content_type, bk_buf *b
     return ok;
 }
 
-int bk_http_json(bk_http_req *r, int status, bk_buf *json)
+int bk_http_json(bk_api_req *r, int status, bk_buf *json)
 {
     bk_buf_puts(json, "\n");
     return queue(r, status, "application/json; charset=utf-8", json);
 }
 
-int bk_http_answer(bk_http_req *r, bk_http_body_fn body, const void *ctx)
+int bk_http_answer(bk_api_req *r, bk_http_body_fn body, const void *ctx)
 {
     bk_store *s = bk_http_store(r);
     if (!s)
@@ -127,12 +127,12 @@ int bk_http_answer(bk_http_req *r, bk_http_body_fn body, const void *ctx)
     return bk_http_json(r, 200, &b);
 }
 
-int bk_http_text(bk_http_req *r, int status, const char *content_type, bk_buf *text)
+int bk_http_text(bk_api_req *r, int status, const char *content_type, bk_buf *text)
 {
     return queue(r, status, content_type, text);
 }
 
-int bk_http_error(bk_http_req *r, int status, const char *code, const char *fmt, ...)
+int bk_http_error(bk_api_req *r, int status, const char *code, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
@@ -152,14 +152,14 @@ int bk_http_error(bk_http_req *r, int status, const char *code, const char *fmt,
     return bk_http_json(r, status, &b);
 }
 
-int bk_http_api_error(bk_http_req *r, const bk_api_error *e)
+int bk_http_api_error(bk_api_req *r, const bk_api_error *e)
 {
     return bk_http_error(r, e->status, e->code, "%s", e->msg);
 }
 
 /* ---- store connections ---- */
 
-bk_store *bk_http_store(bk_http_req *r)
+bk_store *bk_http_store(bk_api_req *r)
 {
     bk_api *a = r->api;
     bk_store *s = NULL;
@@ -181,7 +181,7 @@ bk_store *bk_http_store(bk_http_req *r)
     return s;
 }
 
-int bk_http_store_error(bk_http_req *r, const bk_err *err)
+int bk_http_store_error(bk_api_req *r, const bk_err *err)
 {
     bk_log(BK_LOG_ERROR, "api", "store error path=%s error=\"%s\"", r->path, err->msg);
     if (err->code == BK_EBUSY) {
@@ -192,7 +192,7 @@ int bk_http_store_error(bk_http_req *r, const bk_err *err)
     return bk_http_error(r, 500, "store_error", "database error: %s", err->msg);
 }
 
-void bk_http_store_put(bk_http_req *r, bk_store *s)
+void bk_http_store_put(bk_api_req *r, bk_store *s)
 {
     bk_api *a = r->api;
     if (!s)
@@ -265,7 +265,7 @@ static bool client_trusted(const bk_api *a, struct MHD_Connection *conn)
 }
 
 /* Decide what the caller may do; answers 401/403 itself and returns false. */
-static bool authorize(bk_http_req *r, bk_access need)
+static bool authorize(bk_api_req *r, bk_access need)
 {
     bk_api *a = r->api;
     if (need == BK_ACCESS_PUBLIC)
@@ -311,7 +311,7 @@ static bool authorize(bk_http_req *r, bk_access need)
 
 /* ---- dispatch ---- */
 
-static int dispatch(bk_http_req *r)
+static int dispatch(bk_api_req *r)
 {
     if (strcmp(r->method, "OPTIONS") == 0) { /* CORS preflight */
         bk_buf b;
@@ -363,7 +363,7 @@ static enum MHD_Result find_control(void *cls, enum MHD_ValueKind kind, const ch
 }
 
 /* Checks of a request head before its body is read: a 4xx, or 0. */
-static int check_head(bk_http_req *r)
+static int check_head(bk_api_req *r)
 {
     struct MHD_Connection *c = r->conn;
     if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding") &&
@@ -404,7 +404,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     (void)version;
     bk_api *a = cls;
     req_ctx *ctx = *con_cls;
-    bk_http_req r = {.api = a, .conn = conn, .method = method, .path = url};
+    bk_api_req r = {.api = a, .conn = conn, .method = method, .path = url};
     if (!ctx) {
         ctx = bk_xcalloc(1, sizeof *ctx);
         bk_buf_init_max(&ctx->body, BK_REQ_BODY_MAX);

@@ -261,7 +261,7 @@ static int render_store(bk_api *a, bk_store *s, bk_buf *b, bk_err *err)
     return 0;
 }
 
-int bk_route_metrics(bk_http_req *r)
+int bk_route_metrics(bk_api_req *r)
 {
     bk_buf b;
     bk_buf_init(&b);

@@ -204,7 +204,7 @@ static void render_meta(bk_jw *w, const bk_api_opts *o, const bk_chart_req *q, c
     bk_jw_obj_end(w);
 }
 
-int bk_route_chart(bk_http_req *r)
+int bk_route_chart(bk_api_req *r)
 {
     bk_chart_req q;
     bk_api_error e;

@@ -26,7 +26,7 @@ static void int_key(bk_jw *w, const char *key, int64_t v)
     bk_jw_int(w, v);
 }
 
-static int store_fail(bk_http_req *r, bk_store *s, const bk_err *err)
+static int store_fail(bk_api_req *r, bk_store *s, const bk_err *err)
 {
     bk_http_store_put(r, s);
     return bk_http_store_error(r, err);
@@ -57,7 +57,7 @@ static int retry_failed(bk_api *a, bk_store *s, int64_t now, size_t *n, bk_err *
     return rc;
 }
 
-static int orchestrator_status(bk_http_req *r, bk_store *s, bk_jw *w, bk_err *err)
+static int orchestrator_status(bk_api_req *r, bk_store *s, bk_jw *w, bk_err *err)
 {
     int64_t counts[BK_ST__N] = {0};
     bk_run_filter all = {.status = -1, .tf = -1};
@@ -94,7 +94,7 @@ static int orchestrator_status(bk_http_req *r, bk_store *s, bk_jw *w, bk_err *er
     return 0;
 }
 
-int bk_route_orchestrator(bk_http_req *r)
+int bk_route_orchestrator(bk_api_req *r)
 {
     bk_action act;
     bk_api_error e;
@@ -306,7 +306,7 @@ static int64_t anon_create_slot(bk_api *a, int64_t now_us)
  * a service call set stays); a new one counts against the creations per
  * hour and the total. 0 with *d ready to plan, or 0 with *done set when it
  * answered a 429 itself (what to return in *mhd), or a store error. */
-static int anon_definition(bk_http_req *r, bk_store *s, bk_def *d, int64_t now, bool *done,
+static int anon_definition(bk_api_req *r, bk_store *s, bk_def *d, int64_t now, bool *done,
                            int *mhd, bk_err *err)
 {
     const bk_conf *c = r->api->opts.conf;
@@ -348,7 +348,7 @@ static int anon_definition(bk_http_req *r, bk_store *s, bk_def *d, int64_t now, 
     return bk_store_def_put(s, d, BK_PUT_RAISE, NULL, now, err);
 }
 
-int bk_route_ensure_coverage(bk_http_req *r)
+int bk_route_ensure_coverage(bk_api_req *r)
 {
     bk_ensure_req q;
     bk_api_error e;
@@ -407,7 +407,7 @@ int bk_route_ensure_coverage(bk_http_req *r)
     return bk_http_json(r, 200, &b);
 }
 
-int bk_route_fetch_bars(bk_http_req *r)
+int bk_route_fetch_bars(bk_api_req *r)
 {
     bk_fetch_bars_req q;
     bk_api_error e;

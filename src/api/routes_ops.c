@@ -287,7 +287,7 @@ static int ops_body(bk_store *s, const bk_api_opts *o, const void *ctx, int64_t 
     return rc;
 }
 
-int bk_route_ops_jobs(bk_http_req *r)
+int bk_route_ops_jobs(bk_api_req *r)
 {
     bk_ops_req q;
     bk_api_error e;
@@ -297,7 +297,7 @@ int bk_route_ops_jobs(bk_http_req *r)
     return bk_http_answer(r, ops_body, &q);
 }
 
-int bk_route_healthz(bk_http_req *r)
+int bk_route_healthz(bk_api_req *r)
 {
     bk_buf b;
     bk_buf_init(&b);
@@ -305,7 +305,7 @@ int bk_route_healthz(bk_http_req *r)
     return bk_http_json(r, 200, &b);
 }
 
-int bk_route_readyz(bk_http_req *r)
+int bk_route_readyz(bk_api_req *r)
 {
     bk_store *s = bk_http_store(r);
     if (!s)

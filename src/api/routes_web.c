@@ -69,7 +69,7 @@ static bool etag_matches(const char *header, const char *etag)
 }
 
 /* Answer with a (200) or, when the client holds it already, 304 without a body. */
-static int send_asset(bk_http_req *r, const bk_web_asset *a, bool not_modified)
+static int send_asset(bk_api_req *r, const bk_web_asset *a, bool not_modified)
 {
     int status = not_modified ? 304 : 200;
     /* the bytes live as long as the process: libmicrohttpd never writes them */
@@ -98,7 +98,7 @@ static int send_asset(bk_http_req *r, const bk_web_asset *a, bool not_modified)
     return ok;
 }
 
-int bk_route_web(bk_http_req *r)
+int bk_route_web(bk_api_req *r)
 {
     bool index = strcmp(r->path, "/") == 0;
     if (bk_web_n_assets == 0 && index)
@@ -370,7 +370,7 @@ static int watchlist_body(bk_store *s, const bk_api_opts *o, const void *ctx, in
     return rc;
 }
 
-int bk_route_watchlist(bk_http_req *r)
+int bk_route_watchlist(bk_api_req *r)
 {
     bk_ops_req q;
     bk_api_error e;
@@ -381,7 +381,7 @@ int bk_route_watchlist(bk_http_req *r)
 
 /* ---- POST /functions/v1/watchlist?action=remove ---- */
 
-int bk_route_watchlist_change(bk_http_req *r)
+int bk_route_watchlist_change(bk_api_req *r)
 {
     const char *action = bk_http_arg(r, "action");
     if (!action || !action[0])
@@ -440,7 +440,7 @@ static int runs_body(bk_store *s, const bk_api_opts *o, const void *ctx, int64_t
     return bk_render_runs_query(w, s, "runs", &f, err);
 }
 
-int bk_route_runs(bk_http_req *r)
+int bk_route_runs(bk_api_req *r)
 {
     runs_q q = {.limit = RUNS_LIMIT};
     bk_api_error e;

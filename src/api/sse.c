@@ -117,7 +117,7 @@ void bk_sse__tick(bk_api *a, bool closing)
     pthread_mutex_unlock(&a->sse_lock);
 }
 
-int bk_route_realtime(bk_http_req *r)
+int bk_route_realtime(bk_api_req *r)
 {
     bk_api *a = r->api;
     bk_sub_req q;
