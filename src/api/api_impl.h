@@ -113,8 +113,8 @@ int bk_route_watchlist(bk_api_req *r);
 int bk_route_watchlist_change(bk_api_req *r);
 int bk_route_runs(bk_api_req *r);
 
-/* The configured providers (the set's, or the one provider) into out;
- * returns how many (metrics.c). */
+/* providers.c: the configured providers (the set's, or the one provider)
+ * into out; returns how many. */
 size_t bk_api_providers(const bk_api_opts *o, bk_prov **out, size_t cap);
 /* A provider's breaker (closed when there is no set). */
 bk_breaker_state bk_api_breaker(const bk_api_opts *o, const bk_prov *p, int64_t now_us,

@@ -2,7 +2,8 @@
  * http.c — the libmicrohttpd server: binding, request bodies with a size
  * cap, routing, keys and trusted clients, CORS, JSON answers, the pool of
  * store connections handed to requests. Read api.h first; routes live in
- * routes_*.c, the event streams in sse.c, the counters in metrics.c.
+ * routes_*.c, the event streams in sse.c, the counters in metrics.c, run-event
+ * publishing in publish.c, the provider views in providers.c.
  */
 #include "api/api_impl.h"
 #include "core/clock.h"
