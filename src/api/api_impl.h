@@ -108,10 +108,10 @@ typedef struct bk_web_asset {
 } bk_web_asset;
 extern const bk_web_asset bk_web_assets[];
 extern const size_t bk_web_n_assets;
-int bk_route_web(bk_api_req *r);
-int bk_route_watchlist(bk_api_req *r);
-int bk_route_watchlist_change(bk_api_req *r);
-int bk_route_runs(bk_api_req *r);
+bk_http_rc bk_route_web(bk_api_req *r);
+bk_http_rc bk_route_watchlist(bk_api_req *r);
+bk_http_rc bk_route_watchlist_change(bk_api_req *r);
+bk_http_rc bk_route_runs(bk_api_req *r);
 
 /* providers.c: the configured providers (the set's, or the one provider)
  * into out; returns how many. */

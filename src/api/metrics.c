@@ -8,7 +8,6 @@
 #include "core/clock.h"
 #include "core/log.h"
 
-#include <microhttpd.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,18 +217,18 @@ static int render_store(bk_api *a, bk_store *s, bk_buf *b, bk_err *err)
     return 0;
 }
 
-int bk_route_metrics(bk_api_req *r)
+bk_http_rc bk_route_metrics(bk_api_req *r)
 {
     bk_buf b;
     bk_buf_init(&b);
-    render_counters(r->api, &b);
+    render_counters(bk_http_api(r), &b);
     bk_store *s = bk_http_store(r);
     if (!s) {
         bk_buf_fini(&b);
-        return MHD_YES;
+        return BK_HTTP_ANSWERED;
     }
     bk_err err = {0};
-    int rc = render_store(r->api, s, &b, &err);
+    int rc = render_store(bk_http_api(r), s, &b, &err);
     bk_http_store_put(r, s);
     if (rc) {
         bk_buf_fini(&b);
