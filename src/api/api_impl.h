@@ -113,6 +113,10 @@ bk_http_rc bk_route_watchlist(bk_api_req *r);
 bk_http_rc bk_route_watchlist_change(bk_api_req *r);
 bk_http_rc bk_route_runs(bk_api_req *r);
 
+/* routes_ops.c: "key": [runs matching f] (a store query, rendered as
+ * bk_render_run does); 0 or the store's error. */
+int bk_api__runs_json(bk_jw *w, bk_store *s, const char *key, const bk_run_filter *f, bk_err *err);
+
 /* providers.c: the configured providers (the set's, or the one provider)
  * into out; returns how many. */
 size_t bk_api_providers(const bk_api_opts *o, bk_prov **out, size_t cap);

@@ -34,7 +34,7 @@ static bk_http_rc store_fail(bk_api_req *r, bk_store *s, const bk_err *err)
 static int runs_array(bk_jw *w, bk_store *s, const char *key, int status, bk_err *err)
 {
     bk_run_filter f = {.status = status, .tf = -1, .limit = LIST_MAX};
-    return bk_render_runs_query(w, s, key, &f, err);
+    return bk_api__runs_json(w, s, key, &f, err);
 }
 
 /* Revive dead-lettered runs and announce each one that changed. */

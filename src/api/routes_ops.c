@@ -232,6 +232,22 @@ static void render_health(bk_jw *w, const bk_api_opts *o, int64_t now)
     bk_jw_arr_end(w);
 }
 
+int bk_api__runs_json(bk_jw *w, bk_store *s, const char *key, const bk_run_filter *f, bk_err *err)
+{
+    bk_run *runs = NULL;
+    size_t n = 0;
+    int rc = bk_store_runs_list(s, f, &runs, &n, err);
+    if (rc)
+        return rc;
+    bk_jw_key(w, key);
+    bk_jw_arr_begin(w);
+    for (size_t i = 0; i < n; i++)
+        bk_render_run(w, &runs[i]);
+    bk_jw_arr_end(w);
+    free(runs);
+    return 0;
+}
+
 static int list_runs(bk_store *s, const bk_ops_req *q, int status, bk_jw *w, const char *key,
                      bk_err *err)
 {
@@ -239,7 +255,7 @@ static int list_runs(bk_store *s, const bk_ops_req *q, int status, bk_jw *w, con
                        .symbol = q->symbol[0] ? q->symbol : NULL,
                        .tf = q->tf,
                        .limit = OPS_LIST_MAX};
-    return bk_render_runs_query(w, s, key, &f, err);
+    return bk_api__runs_json(w, s, key, &f, err);
 }
 
 static int ops_body(bk_store *s, const bk_api_opts *o, const void *ctx, int64_t now, bk_jw *w,

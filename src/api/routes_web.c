@@ -439,7 +439,7 @@ static int runs_body(bk_store *s, const bk_api_opts *o, const void *ctx, int64_t
                        .symbol = q->f.symbol[0] ? q->f.symbol : NULL,
                        .tf = q->f.tf,
                        .limit = q->limit};
-    return bk_render_runs_query(w, s, "runs", &f, err);
+    return bk_api__runs_json(w, s, "runs", &f, err);
 }
 
 bk_http_rc bk_route_runs(bk_api_req *r)
