@@ -29,7 +29,18 @@ check_include sqlite3.h store
 check_include libpq-fe.h store
 check_include curl/curl.h prov
 check_include jansson.h json
-check_include microhttpd.h api
+# The api's route handlers answer through http.h; only the server files
+# (http.c, and sse.c with its streamed responses) see libmicrohttpd.
+check_include_files() { # header allowed-file...
+    h=$1
+    shift
+    allowed=$(printf '%s\n' "$@")
+    if git grep -l "#include <$h>" -- 'src/*' | grep -vxF "$allowed"; then
+        echo "lint: <$h> included outside $*" >&2
+        status=1
+    fi
+}
+check_include_files microhttpd.h src/api/http.c src/api/sse.c
 
 # JavaScript: eslint and prettier from web/lint (its own package, so the
 # build's `npm ci` of web/ never installs them), installed there on first use.

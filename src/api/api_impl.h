@@ -108,13 +108,17 @@ typedef struct bk_web_asset {
 } bk_web_asset;
 extern const bk_web_asset bk_web_assets[];
 extern const size_t bk_web_n_assets;
-int bk_route_web(bk_http_req *r);
-int bk_route_watchlist(bk_http_req *r);
-int bk_route_watchlist_change(bk_http_req *r);
-int bk_route_runs(bk_http_req *r);
+bk_http_rc bk_route_web(bk_api_req *r);
+bk_http_rc bk_route_watchlist(bk_api_req *r);
+bk_http_rc bk_route_watchlist_change(bk_api_req *r);
+bk_http_rc bk_route_runs(bk_api_req *r);
 
-/* The configured providers (the set's, or the one provider) into out;
- * returns how many (metrics.c). */
+/* routes_ops.c: "key": [runs matching f] (a store query, rendered as
+ * bk_render_run does); 0 or the store's error. */
+int bk_api__runs_json(bk_jw *w, bk_store *s, const char *key, const bk_run_filter *f, bk_err *err);
+
+/* providers.c: the configured providers (the set's, or the one provider)
+ * into out; returns how many. */
 size_t bk_api_providers(const bk_api_opts *o, bk_prov **out, size_t cap);
 /* A provider's breaker (closed when there is no set). */
 bk_breaker_state bk_api_breaker(const bk_api_opts *o, const bk_prov *p, int64_t now_us,

@@ -38,7 +38,7 @@
 
 #include "core/err.h"
 #include "core/util.h"
-#include "store/store.h"
+#include "model/run.h"
 
 typedef struct bk_bus bk_bus;
 typedef struct bk_sub bk_sub;

@@ -2,7 +2,8 @@
  * http.c — the libmicrohttpd server: binding, request bodies with a size
  * cap, routing, keys and trusted clients, CORS, JSON answers, the pool of
  * store connections handed to requests. Read api.h first; routes live in
- * routes_*.c, the event streams in sse.c, the counters in metrics.c.
+ * routes_*.c, the event streams in sse.c, the counters in metrics.c, run-event
+ * publishing in publish.c, the provider views in providers.c.
  */
 #include "api/api_impl.h"
 #include "core/clock.h"
@@ -19,6 +20,21 @@
 
 #define HEADER_MEMORY (64 * 1024) /* request line + headers + body chunks per connection */
 
+/* One request, as the route handlers see it (through the accessors of
+ * http.h). */
+struct bk_api_req {
+    bk_api *api;
+    struct MHD_Connection *conn;
+    const char *method;
+    const char *path;
+    const char *body; /* NUL-terminated, len bytes */
+    size_t len;
+    bk_access granted; /* what the caller's key allows */
+    int status;        /* the status answered (for metrics and logs) */
+    bool close;        /* answer with Connection: close (a request not to trust further) */
+    int retry_after_s; /* > 0: a Retry-After header */
+};
+
 /* Per-request state across the access handler's calls. */
 typedef struct req_ctx {
     bk_buf body;
@@ -28,7 +44,7 @@ typedef struct route {
     const char *method; /* NULL = GET and HEAD */
     const char *path;
     bk_access access;
-    int (*fn)(bk_http_req *);
+    bk_http_rc (*fn)(bk_api_req *);
 } route;
 
 static const route routes[] = {
@@ -53,14 +69,62 @@ const bk_api_opts *bk_api__opts(const bk_api *a)
     return &a->opts;
 }
 
-const char *bk_http_arg(const bk_http_req *r, const char *name)
+const char *bk_http_arg(const bk_api_req *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
-const char *bk_http_header(const bk_http_req *r, const char *name)
+const char *bk_http_header(const bk_api_req *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *bk_http_path(const bk_api_req *r)
+{
+    return r->path;
+}
+
+const char *bk_http_body(const bk_api_req *r)
+{
+    return r->body;
+}
+
+size_t bk_http_body_len(const bk_api_req *r)
+{
+    return r->len;
+}
+
+bk_access bk_http_granted(const bk_api_req *r)
+{
+    return r->granted;
+}
+
+bk_api *bk_http_api(const bk_api_req *r)
+{
+    return r->api;
+}
+
+const bk_api_opts *bk_http_opts(const bk_api_req *r)
+{
+    return &r->api->opts;
+}
+
+void bk_http_retry_after(bk_api_req *r, int seconds)
+{
+    r->retry_after_s = seconds;
+}
+
+struct MHD_Connection *bk_http__conn(const bk_api_req *r)
+{
+    return r->conn;
+}
+
+bk_http_rc bk_http__queue(bk_api_req *r, int status, struct MHD_Response *resp)
+{
+    r->status = status;
+    enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return ok == MHD_YES ? BK_HTTP_ANSWERED : BK_HTTP_DROP;
 }
 
 static void add_common_headers(struct MHD_Response *resp, const char *content_type)
@@ -73,7 +137,7 @@ static void add_common_headers(struct MHD_Response *resp, const char *content_ty
     MHD_add_response_header(resp, "Cache-Control", "no-store");
 }
 
-static int queue(bk_http_req *r, int status, const char *content_type, bk_buf *b)
+static bk_http_rc queue(bk_api_req *r, int status, const char *content_type, bk_buf *b)
 {
     size_t len = b->len;
     char *data = b->data ? b->data : bk_xstrdup("");
@@ -81,7 +145,7 @@ static int queue(bk_http_req *r, int status, const char *content_type, bk_buf *b
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(data);
-        return MHD_NO;
+        return BK_HTTP_DROP;
     }
     add_common_headers(resp, content_type);
     if (r->close)
@@ -91,23 +155,33 @@ static int queue(bk_http_req *r, int status, const char *content_type, bk_buf *b
         snprintf(ra, sizeof ra, "%d", r->retry_after_s);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
     }
-    r->status = status;
-    enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)status, resp);
-    MHD_destroy_response(resp);
-    return ok;
+    return bk_http__queue(r, status, resp);
 }
 
-int bk_http_json(bk_http_req *r, int status, bk_buf *json)
+bk_http_rc bk_http_static(bk_api_req *r, int status, const void *data, size_t len,
+                          const char *const *headers)
+{
+    /* libmicrohttpd never writes persistent bytes */
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)(uintptr_t)data, MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return BK_HTTP_DROP;
+    for (size_t i = 0; headers && headers[i]; i += 2)
+        MHD_add_response_header(resp, headers[i], headers[i + 1]);
+    return bk_http__queue(r, status, resp);
+}
+
+bk_http_rc bk_http_json(bk_api_req *r, int status, bk_buf *json)
 {
     bk_buf_puts(json, "\n");
     return queue(r, status, "application/json; charset=utf-8", json);
 }
 
-int bk_http_answer(bk_http_req *r, bk_http_body_fn body, const void *ctx)
+bk_http_rc bk_http_answer(bk_api_req *r, bk_http_body_fn body, const void *ctx)
 {
     bk_store *s = bk_http_store(r);
     if (!s)
-        return MHD_YES;
+        return BK_HTTP_ANSWERED;
     int64_t now = bk_clock_now_us();
     bk_buf b;
     bk_buf_init(&b);
@@ -127,12 +201,12 @@ int bk_http_answer(bk_http_req *r, bk_http_body_fn body, const void *ctx)
     return bk_http_json(r, 200, &b);
 }
 
-int bk_http_text(bk_http_req *r, int status, const char *content_type, bk_buf *text)
+bk_http_rc bk_http_text(bk_api_req *r, int status, const char *content_type, bk_buf *text)
 {
     return queue(r, status, content_type, text);
 }
 
-int bk_http_error(bk_http_req *r, int status, const char *code, const char *fmt, ...)
+bk_http_rc bk_http_error(bk_api_req *r, int status, const char *code, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
@@ -152,14 +226,14 @@ int bk_http_error(bk_http_req *r, int status, const char *code, const char *fmt,
     return bk_http_json(r, status, &b);
 }
 
-int bk_http_api_error(bk_http_req *r, const bk_api_error *e)
+bk_http_rc bk_http_api_error(bk_api_req *r, const bk_api_error *e)
 {
     return bk_http_error(r, e->status, e->code, "%s", e->msg);
 }
 
 /* ---- store connections ---- */
 
-bk_store *bk_http_store(bk_http_req *r)
+bk_store *bk_http_store(bk_api_req *r)
 {
     bk_api *a = r->api;
     bk_store *s = NULL;
@@ -181,7 +255,7 @@ bk_store *bk_http_store(bk_http_req *r)
     return s;
 }
 
-int bk_http_store_error(bk_http_req *r, const bk_err *err)
+bk_http_rc bk_http_store_error(bk_api_req *r, const bk_err *err)
 {
     bk_log(BK_LOG_ERROR, "api", "store error path=%s error=\"%s\"", r->path, err->msg);
     if (err->code == BK_EBUSY) {
@@ -192,7 +266,7 @@ int bk_http_store_error(bk_http_req *r, const bk_err *err)
     return bk_http_error(r, 500, "store_error", "database error: %s", err->msg);
 }
 
-void bk_http_store_put(bk_http_req *r, bk_store *s)
+void bk_http_store_put(bk_api_req *r, bk_store *s)
 {
     bk_api *a = r->api;
     if (!s)
@@ -265,7 +339,7 @@ static bool client_trusted(const bk_api *a, struct MHD_Connection *conn)
 }
 
 /* Decide what the caller may do; answers 401/403 itself and returns false. */
-static bool authorize(bk_http_req *r, bk_access need)
+static bool authorize(bk_api_req *r, bk_access need)
 {
     bk_api *a = r->api;
     if (need == BK_ACCESS_PUBLIC)
@@ -311,7 +385,7 @@ static bool authorize(bk_http_req *r, bk_access need)
 
 /* ---- dispatch ---- */
 
-static int dispatch(bk_http_req *r)
+static bk_http_rc dispatch(bk_api_req *r)
 {
     if (strcmp(r->method, "OPTIONS") == 0) { /* CORS preflight */
         bk_buf b;
@@ -333,7 +407,7 @@ static int dispatch(bk_http_req *r)
         if (!method_ok)
             continue;
         if (!authorize(r, rt->access))
-            return MHD_YES;
+            return BK_HTTP_ANSWERED;
         return rt->fn(r);
     }
     if (path_known)
@@ -362,22 +436,26 @@ static enum MHD_Result find_control(void *cls, enum MHD_ValueKind kind, const ch
     return MHD_YES;
 }
 
-/* Checks of a request head before its body is read: a 4xx, or 0. */
-static int check_head(bk_http_req *r)
+/* Checks of a request head before its body is read: true when it was
+ * refused (answered 4xx, with what that returned in *rc). */
+static bool check_head(bk_api_req *r, bk_http_rc *rc)
 {
     struct MHD_Connection *c = r->conn;
     if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding") &&
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length")) {
         r->close = true; /* the body's end is ambiguous: nothing after it is a request */
-        return bk_http_error(r, 400, "ambiguous_length",
-                             "both Content-Length and Transfer-Encoding: refused");
+        *rc = bk_http_error(r, 400, "ambiguous_length",
+                            "both Content-Length and Transfer-Encoding: refused");
+        return true;
     }
     const char *bad = NULL;
     MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, find_control, &bad);
-    if (bad)
-        return bk_http_error(r, 400, "invalid_parameter",
-                             "query parameter \"%.40s\" holds a control character", bad);
-    return 0;
+    if (bad) {
+        *rc = bk_http_error(r, 400, "invalid_parameter",
+                            "query parameter \"%.40s\" holds a control character", bad);
+        return true;
+    }
+    return false;
 }
 
 /* Give the connection its idle timeout: the short head timeout while a
@@ -404,24 +482,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     (void)version;
     bk_api *a = cls;
     req_ctx *ctx = *con_cls;
-    bk_http_req r = {.api = a, .conn = conn, .method = method, .path = url};
+    bk_api_req r = {.api = a, .conn = conn, .method = method, .path = url};
     if (!ctx) {
         ctx = bk_xcalloc(1, sizeof *ctx);
         bk_buf_init_max(&ctx->body, BK_REQ_BODY_MAX);
         *con_cls = ctx;
         set_timeout(conn, a->opts.conf->http_timeout_s);
-        int refused = check_head(&r);
-        if (refused) {
+        bk_http_rc refused;
+        if (check_head(&r, &refused)) {
             bk_api__count_request(a, r.status);
-            return refused == MHD_YES ? MHD_YES : MHD_NO;
+            return refused == BK_HTTP_ANSWERED ? MHD_YES : MHD_NO;
         }
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         int64_t n = 0;
         if (cl && bk_parse_i64(cl, 0, INT64_MAX, &n) == 0 && n > BK_REQ_BODY_MAX) {
-            int ok = bk_http_error(&r, 413, "payload_too_large", "request body over %d bytes",
-                                   BK_REQ_BODY_MAX);
+            bk_http_rc ok = bk_http_error(&r, 413, "payload_too_large",
+                                          "request body over %d bytes", BK_REQ_BODY_MAX);
             bk_api__count_request(a, 413);
-            return ok;
+            return ok == BK_HTTP_ANSWERED ? MHD_YES : MHD_NO;
         }
         return MHD_YES;
     }
@@ -430,7 +508,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
-    int ok;
+    bk_http_rc ok;
     if (bk_buf_over(&ctx->body)) {
         ok = bk_http_error(&r, 413, "payload_too_large", "request body over %d bytes",
                            BK_REQ_BODY_MAX);
@@ -441,7 +519,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     bk_log(BK_LOG_DEBUG, "api", "request method=%s path=%s status=%d", method, url, r.status);
     bk_api__count_request(a, r.status);
-    return ok == MHD_YES ? MHD_YES : MHD_NO;
+    return ok == BK_HTTP_ANSWERED ? MHD_YES : MHD_NO;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,

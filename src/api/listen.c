@@ -7,7 +7,7 @@
  * the trigger's operation (INSERT or UPDATE) as the event type.
  *
  * While the store notifies, this thread is the only publisher of run events:
- * bk_api_on_run and bk_api_on_enqueue only count (metrics.c), so a change made
+ * bk_api_on_run and bk_api_on_enqueue only count (publish.c), so a change made
  * in this process is published once, when its notification comes back.
  *
  * A lost connection is logged, both connections are closed and reopened

@@ -1,16 +1,13 @@
 /*
- * metrics.c — /metrics in the Prometheus text format (version 0.0.4), the
- * counters behind it, and the run-event glue (bk_api_on_run) that feeds
- * both the counters and, unless the change listener publishes instead
- * (PostgreSQL, listen.c), the event bus. Counters describe this process;
- * gauges (queue depth, freshness) are read from the store at scrape time, so
- * they describe the whole database.
+ * metrics.c — /metrics in the Prometheus text format (version 0.0.4) and the
+ * counters behind it. Counters describe this process (publish.c feeds the run
+ * counters); gauges (queue depth, freshness) are read from the store at
+ * scrape time, so they describe the whole database.
  */
 #include "api/api_impl.h"
 #include "core/clock.h"
 #include "core/log.h"
 
-#include <microhttpd.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,26 +68,6 @@ void bk_metrics__on_run(bk_api_metrics *m, const bk_run *run)
         atomic_fetch_add(&m->bars_written, run->rows_written);
 }
 
-/* When the store notifies (PostgreSQL), the change listener (listen.c)
- * publishes every change, this process's included: publishing here too would
- * show each change twice. */
-void bk_api_on_run(void *ctx, const bk_run *run)
-{
-    bk_api *a = ctx;
-    if (!a->notifies)
-        bk_bus_publish_run(a->opts.bus, "UPDATE", run,
-                           run->updated_us ? run->updated_us : bk_clock_now_us());
-    bk_metrics__on_run(&a->metrics, run);
-}
-
-void bk_api_on_enqueue(void *ctx, const bk_run *run)
-{
-    bk_api *a = ctx;
-    if (!a->notifies)
-        bk_bus_publish_run(a->opts.bus, "INSERT", run,
-                           run->created_us ? run->created_us : bk_clock_now_us());
-}
-
 void bk_api__count_request(bk_api *a, int status)
 {
     int cls = status / 100;
@@ -144,27 +121,6 @@ static void render_counters(bk_api *a, bk_buf *b)
     for (int c = 1; c <= 5; c++)
         bk_buf_printf(b, "barkeep_http_requests_total{code=\"%dxx\"} %lld\n", c,
                       (long long)atomic_load(&a->metrics.http_by_class[c]));
-}
-
-size_t bk_api_providers(const bk_api_opts *o, bk_prov **out, size_t cap)
-{
-    if (o->provs) {
-        size_t n = BK_MIN(cap, bk_provset_count(o->provs));
-        for (size_t i = 0; i < n; i++)
-            out[i] = bk_provset_at(o->provs, i);
-        return n;
-    }
-    if (!o->prov || cap == 0)
-        return 0;
-    out[0] = o->prov;
-    return 1;
-}
-
-bk_breaker_state bk_api_breaker(const bk_api_opts *o, const bk_prov *p, int64_t now_us,
-                                int64_t *until_us)
-{
-    *until_us = 0;
-    return o->provs ? bk_provset_breaker(o->provs, p, now_us, until_us) : BK_BREAKER_CLOSED;
 }
 
 /* Provider counters and breaker states, for every configured provider. */
@@ -261,18 +217,18 @@ static int render_store(bk_api *a, bk_store *s, bk_buf *b, bk_err *err)
     return 0;
 }
 
-int bk_route_metrics(bk_http_req *r)
+bk_http_rc bk_route_metrics(bk_api_req *r)
 {
     bk_buf b;
     bk_buf_init(&b);
-    render_counters(r->api, &b);
+    render_counters(bk_http_api(r), &b);
     bk_store *s = bk_http_store(r);
     if (!s) {
         bk_buf_fini(&b);
-        return MHD_YES;
+        return BK_HTTP_ANSWERED;
     }
     bk_err err = {0};
-    int rc = render_store(r->api, s, &b, &err);
+    int rc = render_store(bk_http_api(r), s, &b, &err);
     bk_http_store_put(r, s);
     if (rc) {
         bk_buf_fini(&b);

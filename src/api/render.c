@@ -4,9 +4,6 @@
 #include "api/render.h"
 #include "model/time.h"
 
-#include <stdlib.h>
-#include <string.h>
-
 static void str_or_null(bk_jw *w, const char *key, const char *s)
 {
     bk_jw_key(w, key);
@@ -86,23 +83,6 @@ void bk_render_coverage_fields(bk_jw *w, const bk_coverage *c)
     bk_jw_int(w, c->n_intervals);
     bk_jw_key(w, "covered_hours");
     bk_jw_num(w, (double)c->covered_us / 3600e6);
-}
-
-int bk_render_runs_query(bk_jw *w, bk_store *s, const char *key, const bk_run_filter *f,
-                         bk_err *err)
-{
-    bk_run *runs = NULL;
-    size_t n = 0;
-    int rc = bk_store_runs_list(s, f, &runs, &n, err);
-    if (rc)
-        return rc;
-    bk_jw_key(w, key);
-    bk_jw_arr_begin(w);
-    for (size_t i = 0; i < n; i++)
-        bk_render_run(w, &runs[i]);
-    bk_jw_arr_end(w);
-    free(runs);
-    return 0;
 }
 
 const char *bk_render_time(int64_t us, char buf[40])

@@ -13,7 +13,6 @@
 #include "api/api_impl.h"
 #include "core/clock.h"
 
-#include <microhttpd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -204,16 +203,16 @@ static void render_meta(bk_jw *w, const bk_api_opts *o, const bk_chart_req *q, c
     bk_jw_obj_end(w);
 }
 
-int bk_route_chart(bk_http_req *r)
+bk_http_rc bk_route_chart(bk_api_req *r)
 {
     bk_chart_req q;
     bk_api_error e;
-    if (bk_req_chart(r->body, r->len, &q, &e) != 0)
+    if (bk_req_chart(bk_http_body(r), bk_http_body_len(r), &q, &e) != 0)
         return bk_http_api_error(r, &e);
     bk_store *s = bk_http_store(r);
     if (!s)
-        return MHD_YES;
-    const bk_api_opts *o = &r->api->opts;
+        return BK_HTTP_ANSWERED;
+    const bk_api_opts *o = bk_http_opts(r);
     int64_t now = bk_clock_now_us();
     chart_bars c = {.tf = q.tf, .anchor = o->plan.anchor};
     chart_meta m = {0};

@@ -8,7 +8,6 @@
 #include "core/clock.h"
 #include "core/log.h"
 
-#include <microhttpd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,7 +25,7 @@ static void int_key(bk_jw *w, const char *key, int64_t v)
     bk_jw_int(w, v);
 }
 
-static int store_fail(bk_http_req *r, bk_store *s, const bk_err *err)
+static bk_http_rc store_fail(bk_api_req *r, bk_store *s, const bk_err *err)
 {
     bk_http_store_put(r, s);
     return bk_http_store_error(r, err);
@@ -35,7 +34,7 @@ static int store_fail(bk_http_req *r, bk_store *s, const bk_err *err)
 static int runs_array(bk_jw *w, bk_store *s, const char *key, int status, bk_err *err)
 {
     bk_run_filter f = {.status = status, .tf = -1, .limit = LIST_MAX};
-    return bk_render_runs_query(w, s, key, &f, err);
+    return bk_api__runs_json(w, s, key, &f, err);
 }
 
 /* Revive dead-lettered runs and announce each one that changed. */
@@ -57,7 +56,7 @@ static int retry_failed(bk_api *a, bk_store *s, int64_t now, size_t *n, bk_err *
     return rc;
 }
 
-static int orchestrator_status(bk_http_req *r, bk_store *s, bk_jw *w, bk_err *err)
+static int orchestrator_status(bk_api_req *r, bk_store *s, bk_jw *w, bk_err *err)
 {
     int64_t counts[BK_ST__N] = {0};
     bk_run_filter all = {.status = -1, .tf = -1};
@@ -86,7 +85,7 @@ static int orchestrator_status(bk_http_req *r, bk_store *s, bk_jw *w, bk_err *er
     int_key(w, "total", (int64_t)n_defs);
     int_key(w, "enabled", (int64_t)enabled);
     bk_jw_obj_end(w);
-    int_key(w, "sse_clients", (int64_t)bk_bus_clients(r->api->opts.bus));
+    int_key(w, "sse_clients", (int64_t)bk_bus_clients(bk_http_opts(r)->bus));
     if ((rc = runs_array(w, s, "active_jobs", BK_ST_RUNNING, err)) != 0 ||
         (rc = runs_array(w, s, "queued_jobs", BK_ST_QUEUED, err)) != 0 ||
         (rc = runs_array(w, s, "failed_jobs", BK_ST_FAILED, err)) != 0)
@@ -94,18 +93,19 @@ static int orchestrator_status(bk_http_req *r, bk_store *s, bk_jw *w, bk_err *er
     return 0;
 }
 
-int bk_route_orchestrator(bk_http_req *r)
+bk_http_rc bk_route_orchestrator(bk_api_req *r)
 {
     bk_action act;
     bk_api_error e;
     if (bk_req_action(bk_http_arg(r, "action"), &act, &e) != 0)
         return bk_http_api_error(r, &e);
-    if (act != BK_ACTION_STATUS && r->granted < BK_ACCESS_SERVICE)
+    if (act != BK_ACTION_STATUS && bk_http_granted(r) < BK_ACCESS_SERVICE)
         return bk_http_error(r, 403, "forbidden", "this action needs the service key");
     bk_store *s = bk_http_store(r);
     if (!s)
-        return MHD_YES;
-    const bk_api_opts *o = &r->api->opts;
+        return BK_HTTP_ANSWERED;
+    bk_api *a = bk_http_api(r);
+    const bk_api_opts *o = &a->opts;
     bk_err err = {0};
     bk_buf b;
     bk_buf_init(&b);
@@ -127,19 +127,19 @@ int bk_route_orchestrator(bk_http_req *r)
             int_key(&w, "enqueued", (int64_t)t.enqueued);
             int_key(&w, "requeued", (int64_t)t.requeued);
             if (t.enqueued || t.requeued)
-                bk_api__wake(r->api);
+                bk_api__wake(a);
             if (t.more)
-                atomic_store(&r->api->plan_more, true);
+                atomic_store(&a->plan_more, true);
         }
     } else if (act == BK_ACTION_RETRY_FAILED) {
         bk_jw_str(&w, "retry_failed");
         size_t n = 0;
-        rc = retry_failed(r->api, s, now, &n, &err);
+        rc = retry_failed(a, s, now, &n, &err);
         if (rc == 0) {
             int_key(&w, "retried", (int64_t)n);
             if (n) {
-                bk_api__wake(r->api);
-                atomic_store(&r->api->plan_more, true); /* revived slices may need replanning */
+                bk_api__wake(a);
+                atomic_store(&a->plan_more, true); /* revived slices may need replanning */
             }
         }
     } else {
@@ -305,11 +305,11 @@ static int64_t anon_create_slot(bk_api *a, int64_t now_us)
  * anon bounds; an existing definition is used as it is (never raised: what
  * a service call set stays); a new one counts against the creations per
  * hour and the total. 0 with *d ready to plan, or 0 with *done set when it
- * answered a 429 itself (what to return in *mhd), or a store error. */
-static int anon_definition(bk_http_req *r, bk_store *s, bk_def *d, int64_t now, bool *done,
-                           int *mhd, bk_err *err)
+ * answered a 429 itself (what that returned in *answered), or a store error. */
+static int anon_definition(bk_api_req *r, bk_store *s, bk_def *d, int64_t now, bool *done,
+                           bk_http_rc *answered, bk_err *err)
 {
-    const bk_conf *c = r->api->opts.conf;
+    const bk_conf *c = bk_http_opts(r)->conf;
     *done = false;
     d->window_days =
         (int32_t)BK_MIN(d->window_days, c->anon_max_window[bk_tf_intraday(d->tf) ? 0 : 1]);
@@ -328,18 +328,18 @@ static int anon_definition(bk_http_req *r, bk_store *s, bk_def *d, int64_t now, 
         return rc;
     free(all);
     if ((int64_t)n >= c->anon_max_definitions) {
-        r->retry_after_s = 3600;
+        bk_http_retry_after(r, 3600);
         *done = true;
-        *mhd =
+        *answered =
             bk_http_error(r, 429, "too_many_definitions",
                           "%zu definitions: the anon key creates no more (the service key may)", n);
         return 0;
     }
-    int64_t wait_s = anon_create_slot(r->api, now);
+    int64_t wait_s = anon_create_slot(bk_http_api(r), now);
     if (wait_s > 0) {
-        r->retry_after_s = (int)BK_MIN(wait_s, 3600);
+        bk_http_retry_after(r, (int)BK_MIN(wait_s, 3600));
         *done = true;
-        *mhd =
+        *answered =
             bk_http_error(r, 429, "rate_limited",
                           "the anon key created %lld definitions in the last hour; retry in %lld s",
                           (long long)c->anon_defs_per_hour, (long long)wait_s);
@@ -348,16 +348,16 @@ static int anon_definition(bk_http_req *r, bk_store *s, bk_def *d, int64_t now, 
     return bk_store_def_put(s, d, BK_PUT_RAISE, NULL, now, err);
 }
 
-int bk_route_ensure_coverage(bk_http_req *r)
+bk_http_rc bk_route_ensure_coverage(bk_api_req *r)
 {
     bk_ensure_req q;
     bk_api_error e;
-    if (bk_req_ensure(r->body, r->len, &q, &e) != 0)
+    if (bk_req_ensure(bk_http_body(r), bk_http_body_len(r), &q, &e) != 0)
         return bk_http_api_error(r, &e);
     bk_store *s = bk_http_store(r);
     if (!s)
-        return MHD_YES;
-    const bk_api_opts *o = &r->api->opts;
+        return BK_HTTP_ANSWERED;
+    const bk_api_opts *o = bk_http_opts(r);
     bk_err err = {0};
     int64_t now = bk_clock_now_us();
     bk_def d = {.tf = q.tf,
@@ -374,23 +374,23 @@ int bk_route_ensure_coverage(bk_http_req *r)
         bk_http_store_put(r, s);
         return bk_http_error(r, 404, "unknown_symbol", "%s", err.msg);
     }
-    if (r->granted == BK_ACCESS_SERVICE) {
+    if (bk_http_granted(r) == BK_ACCESS_SERVICE) {
         rc = bk_store_def_put(s, &d, BK_PUT_RAISE, NULL, now, &err);
     } else {
         bool done = false;
-        int mhd = MHD_YES;
-        rc = anon_definition(r, s, &d, now, &done, &mhd, &err);
+        bk_http_rc answered = BK_HTTP_ANSWERED;
+        rc = anon_definition(r, s, &d, now, &done, &answered, &err);
         if (rc == 0 && done) {
             bk_http_store_put(r, s);
-            return mhd;
+            return answered;
         }
     }
     if (rc == 0)
         rc = bk_plan_tick(s, &o->plan, &d, now, "ensure-coverage", &t, &err);
     if (rc == 0 && t.enqueued)
-        bk_api__wake(r->api);
+        bk_api__wake(bk_http_api(r));
     if (rc == 0 && t.more)
-        atomic_store(&r->api->plan_more, true);
+        atomic_store(&bk_http_api(r)->plan_more, true);
     if (rc == 0)
         rc = report_coverage(s, o, &d, now, &rep, &err);
     if (rc == 0)
@@ -407,16 +407,16 @@ int bk_route_ensure_coverage(bk_http_req *r)
     return bk_http_json(r, 200, &b);
 }
 
-int bk_route_fetch_bars(bk_http_req *r)
+bk_http_rc bk_route_fetch_bars(bk_api_req *r)
 {
     bk_fetch_bars_req q;
     bk_api_error e;
-    if (bk_req_fetch_bars(r->body, r->len, &q, &e) != 0)
+    if (bk_req_fetch_bars(bk_http_body(r), bk_http_body_len(r), &q, &e) != 0)
         return bk_http_api_error(r, &e);
     bk_store *s = bk_http_store(r);
     if (!s)
-        return MHD_YES;
-    const bk_api_opts *o = &r->api->opts;
+        return BK_HTTP_ANSWERED;
+    const bk_api_opts *o = bk_http_opts(r);
     char owner[BK_OWNER_MAX];
     snprintf(owner, sizeof owner, "%s:api", bk_host_id());
     bk_run run;
@@ -433,12 +433,12 @@ int bk_route_fetch_bars(bk_http_req *r)
     }
     if (rc)
         return store_fail(r, s, &err);
-    bk_api_on_run(r->api, &run);
+    bk_api_on_run(bk_http_api(r), &run);
     bk_work_env env = {.prov = o->prov,
                        .provs = o->provs,
                        .conf = o->conf,
                        .on_event = bk_api_on_run,
-                       .event_ctx = r->api};
+                       .event_ctx = bk_http_api(r)};
     bk_outcome out;
     rc = bk_work_execute(s, &env, owner, &run, &out, &err);
     bk_http_store_put(r, s);

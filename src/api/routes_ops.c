@@ -10,7 +10,6 @@
 #include "core/log.h"
 
 #include <math.h>
-#include <microhttpd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -233,6 +232,22 @@ static void render_health(bk_jw *w, const bk_api_opts *o, int64_t now)
     bk_jw_arr_end(w);
 }
 
+int bk_api__runs_json(bk_jw *w, bk_store *s, const char *key, const bk_run_filter *f, bk_err *err)
+{
+    bk_run *runs = NULL;
+    size_t n = 0;
+    int rc = bk_store_runs_list(s, f, &runs, &n, err);
+    if (rc)
+        return rc;
+    bk_jw_key(w, key);
+    bk_jw_arr_begin(w);
+    for (size_t i = 0; i < n; i++)
+        bk_render_run(w, &runs[i]);
+    bk_jw_arr_end(w);
+    free(runs);
+    return 0;
+}
+
 static int list_runs(bk_store *s, const bk_ops_req *q, int status, bk_jw *w, const char *key,
                      bk_err *err)
 {
@@ -240,7 +255,7 @@ static int list_runs(bk_store *s, const bk_ops_req *q, int status, bk_jw *w, con
                        .symbol = q->symbol[0] ? q->symbol : NULL,
                        .tf = q->tf,
                        .limit = OPS_LIST_MAX};
-    return bk_render_runs_query(w, s, key, &f, err);
+    return bk_api__runs_json(w, s, key, &f, err);
 }
 
 static int ops_body(bk_store *s, const bk_api_opts *o, const void *ctx, int64_t now, bk_jw *w,
@@ -287,7 +302,7 @@ static int ops_body(bk_store *s, const bk_api_opts *o, const void *ctx, int64_t 
     return rc;
 }
 
-int bk_route_ops_jobs(bk_http_req *r)
+bk_http_rc bk_route_ops_jobs(bk_api_req *r)
 {
     bk_ops_req q;
     bk_api_error e;
@@ -297,7 +312,7 @@ int bk_route_ops_jobs(bk_http_req *r)
     return bk_http_answer(r, ops_body, &q);
 }
 
-int bk_route_healthz(bk_http_req *r)
+bk_http_rc bk_route_healthz(bk_api_req *r)
 {
     bk_buf b;
     bk_buf_init(&b);
@@ -305,11 +320,11 @@ int bk_route_healthz(bk_http_req *r)
     return bk_http_json(r, 200, &b);
 }
 
-int bk_route_readyz(bk_http_req *r)
+bk_http_rc bk_route_readyz(bk_api_req *r)
 {
     bk_store *s = bk_http_store(r);
     if (!s)
-        return MHD_YES;
+        return BK_HTTP_ANSWERED;
     bk_err err = {0};
     int64_t skew = 0;
     int rc = bk_store_check_schema(s, &err);
@@ -321,7 +336,7 @@ int bk_route_readyz(bk_http_req *r)
     if (rc)
         return bk_http_error(r, 503, "not_ready", "store not ready: %s", err.msg);
     char why[BK_ERR_MSG_MAX];
-    if (bk_pool_failing(atomic_load(&r->api->pool), why, sizeof why))
+    if (bk_pool_failing(atomic_load(&bk_http_api(r)->pool), why, sizeof why))
         return bk_http_error(r, 503, "not_ready", "the workers cannot use the store: %s", why);
     if (bk_store_writes_failing(why, sizeof why))
         return bk_http_error(r, 503, "not_ready", "store writes fail: %s", why);

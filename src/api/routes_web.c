@@ -17,7 +17,6 @@
 #include "core/clock.h"
 #include "core/log.h"
 
-#include <microhttpd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,43 +68,46 @@ static bool etag_matches(const char *header, const char *etag)
 }
 
 /* Answer with a (200) or, when the client holds it already, 304 without a body. */
-static int send_asset(bk_http_req *r, const bk_web_asset *a, bool not_modified)
+static bk_http_rc send_asset(bk_api_req *r, const bk_web_asset *a, bool not_modified)
 {
-    int status = not_modified ? 304 : 200;
-    /* the bytes live as long as the process: libmicrohttpd never writes them */
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
-        not_modified ? 0 : a->size, (void *)(uintptr_t)a->data, MHD_RESPMEM_PERSISTENT);
-    if (!resp)
-        return MHD_NO;
-    if (!not_modified)
-        MHD_add_response_header(resp, "Content-Type", a->type);
-    if (a->etag)
-        MHD_add_response_header(resp, "ETag", a->etag);
-    MHD_add_response_header(resp, "Cache-Control",
-                            a->immutable ? "public, max-age=31536000, immutable" : "no-cache");
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-    if (strncmp(a->type, "text/html", 9) == 0) {
-        MHD_add_response_header(resp, "Content-Security-Policy",
-                                "default-src 'self'; img-src 'self' data:; "
-                                "style-src 'self' 'unsafe-inline'; object-src 'none'; "
-                                "base-uri 'none'; frame-ancestors 'none'");
-        MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+    const char *h[16];
+    size_t n = 0;
+    if (!not_modified) {
+        h[n++] = "Content-Type";
+        h[n++] = a->type;
     }
-    r->status = status;
-    enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)status, resp);
-    MHD_destroy_response(resp);
-    return ok;
+    if (a->etag) {
+        h[n++] = "ETag";
+        h[n++] = a->etag;
+    }
+    h[n++] = "Cache-Control";
+    h[n++] = a->immutable ? "public, max-age=31536000, immutable" : "no-cache";
+    h[n++] = "X-Content-Type-Options";
+    h[n++] = "nosniff";
+    h[n++] = "Referrer-Policy";
+    h[n++] = "no-referrer";
+    if (strncmp(a->type, "text/html", 9) == 0) {
+        h[n++] = "Content-Security-Policy";
+        h[n++] = "default-src 'self'; img-src 'self' data:; "
+                 "style-src 'self' 'unsafe-inline'; object-src 'none'; "
+                 "base-uri 'none'; frame-ancestors 'none'";
+        h[n++] = "X-Frame-Options";
+        h[n++] = "DENY";
+    }
+    h[n] = NULL;
+    /* the bytes live as long as the process */
+    return bk_http_static(r, not_modified ? 304 : 200, a->data, not_modified ? 0 : a->size, h);
 }
 
-int bk_route_web(bk_http_req *r)
+bk_http_rc bk_route_web(bk_api_req *r)
 {
-    bool index = strcmp(r->path, "/") == 0;
+    const char *path = bk_http_path(r);
+    bool index = strcmp(path, "/") == 0;
     if (bk_web_n_assets == 0 && index)
         return send_asset(r, &fallback, false);
-    const bk_web_asset *a = find_asset(index ? "/index.html" : r->path);
+    const bk_web_asset *a = find_asset(index ? "/index.html" : path);
     if (!a || (!index && !a->immutable))
-        return bk_http_error(r, 404, "not_found", "no such file: %s", r->path);
+        return bk_http_error(r, 404, "not_found", "no such file: %s", path);
     return send_asset(r, a, etag_matches(bk_http_header(r, "If-None-Match"), a->etag));
 }
 
@@ -370,7 +372,7 @@ static int watchlist_body(bk_store *s, const bk_api_opts *o, const void *ctx, in
     return rc;
 }
 
-int bk_route_watchlist(bk_http_req *r)
+bk_http_rc bk_route_watchlist(bk_api_req *r)
 {
     bk_ops_req q;
     bk_api_error e;
@@ -381,7 +383,7 @@ int bk_route_watchlist(bk_http_req *r)
 
 /* ---- POST /functions/v1/watchlist?action=remove ---- */
 
-int bk_route_watchlist_change(bk_http_req *r)
+bk_http_rc bk_route_watchlist_change(bk_api_req *r)
 {
     const char *action = bk_http_arg(r, "action");
     if (!action || !action[0])
@@ -391,11 +393,11 @@ int bk_route_watchlist_change(bk_http_req *r)
                              action);
     bk_ensure_req q;
     bk_api_error e;
-    if (bk_req_ensure(r->body, r->len, &q, &e) != 0)
+    if (bk_req_ensure(bk_http_body(r), bk_http_body_len(r), &q, &e) != 0)
         return bk_http_api_error(r, &e);
     bk_store *s = bk_http_store(r);
     if (!s)
-        return MHD_YES;
+        return BK_HTTP_ANSWERED;
     bk_err err = {0};
     int rc = bk_store_def_remove(s, q.symbol, q.tf, bk_job_for_tf(q.tf), bk_clock_now_us(), &err);
     bk_http_store_put(r, s);
@@ -437,10 +439,10 @@ static int runs_body(bk_store *s, const bk_api_opts *o, const void *ctx, int64_t
                        .symbol = q->f.symbol[0] ? q->f.symbol : NULL,
                        .tf = q->f.tf,
                        .limit = q->limit};
-    return bk_render_runs_query(w, s, "runs", &f, err);
+    return bk_api__runs_json(w, s, "runs", &f, err);
 }
 
-int bk_route_runs(bk_http_req *r)
+bk_http_rc bk_route_runs(bk_api_req *r)
 {
     runs_q q = {.limit = RUNS_LIMIT};
     bk_api_error e;

@@ -117,9 +117,9 @@ void bk_sse__tick(bk_api *a, bool closing)
     pthread_mutex_unlock(&a->sse_lock);
 }
 
-int bk_route_realtime(bk_http_req *r)
+bk_http_rc bk_route_realtime(bk_api_req *r)
 {
-    bk_api *a = r->api;
+    bk_api *a = bk_http_api(r);
     bk_sub_req q;
     bk_api_error e;
     const char *last = bk_http_header(r, "Last-Event-ID");
@@ -132,7 +132,7 @@ int bk_route_realtime(bk_http_req *r)
         return bk_http_error(r, 503, "shutting_down", "the server is stopping");
     bk_sse *s = bk_xcalloc(1, sizeof *s);
     s->api = a;
-    s->conn = r->conn;
+    s->conn = bk_http__conn(r);
     pthread_mutex_init(&s->lock, NULL);
     bk_buf_init(&s->out);
     bk_buf_puts(&s->out, ": barkeep job_runs stream\nretry: 2000\n\n");
@@ -154,14 +154,11 @@ int bk_route_realtime(bk_http_req *r)
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_BLOCK, sse_read, s, sse_free);
     if (!resp) {
         sse_free(s);
-        return MHD_NO;
+        return BK_HTTP_DROP;
     }
     MHD_add_response_header(resp, "Content-Type", "text/event-stream; charset=utf-8");
     MHD_add_response_header(resp, "Cache-Control", "no-cache");
     MHD_add_response_header(resp, "X-Accel-Buffering", "no");
     MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
-    r->status = 200;
-    enum MHD_Result ok = MHD_queue_response(r->conn, 200, resp);
-    MHD_destroy_response(resp);
-    return ok;
+    return bk_http__queue(r, 200, resp);
 }
