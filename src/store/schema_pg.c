@@ -13,7 +13,7 @@
  * SQL (seeding with ON CONFLICT, monitoring, backfill) runs unchanged on them.
  * See docs/internals/store.md, "PostgreSQL".
  */
-#include "store/store_pg.h"
+#include "store/schema_pg.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -781,7 +781,7 @@ static void sessions_copy(bk_buf *b, uint64_t *hash)
     int32_t d0 = bk_days_from_civil(BK_CAL_FIRST_YEAR, 1, 1);
     int32_t d1 = bk_days_from_civil(BK_CAL_LAST_YEAR, 12, 31);
     uint64_t h = 0x6261726b65657031u;
-    pg_copy_header(b);
+    bk_pg_copy_header(b);
     for (int32_t day = d0; day <= d1; day++) {
         bk_session s;
         if (!bk_cal_session(day, &s))
@@ -789,13 +789,13 @@ static void sessions_copy(bk_buf *b, uint64_t *hash)
         int64_t key[4] = {day, s.open_us, s.close_us, s.early_close};
         h = bk_hash_bytes(h, key, sizeof key);
         bk_buf_append(b, "\0\4", 2); /* 4 fields */
-        pg_put_u32(b, 4);
-        pg_put_u32(b, (uint32_t)(day - PG_DATE_EPOCH_DAYS));
-        pg_put_u32(b, 8);
-        pg_put_u64(b, (uint64_t)pg_ts_enc(s.open_us));
-        pg_put_u32(b, 8);
-        pg_put_u64(b, (uint64_t)pg_ts_enc(s.close_us));
-        pg_put_u32(b, 1);
+        bk_pg_put_u32(b, 4);
+        bk_pg_put_u32(b, (uint32_t)(day - PG_DATE_EPOCH_DAYS));
+        bk_pg_put_u32(b, 8);
+        bk_pg_put_u64(b, (uint64_t)bk_pg_ts_enc(s.open_us));
+        bk_pg_put_u32(b, 8);
+        bk_pg_put_u64(b, (uint64_t)bk_pg_ts_enc(s.close_us));
+        bk_pg_put_u32(b, 1);
         bk_buf_append(b, s.early_close ? "\1" : "\0", 1);
     }
     *hash = h;
@@ -813,24 +813,24 @@ int bk_store__pg_fill_sessions(pg_store *q, bk_err *err)
                                NULL, NULL, NULL, 0);
     int rc = 0;
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        rc = pg_fail(q, r, "read calendar version", err);
+        rc = bk_pg_fail(q, r, "read calendar version", err);
     bool same = rc == 0 && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), hex) == 0;
     PQclear(r);
     if (rc == 0 && !same) {
-        rc = pg_simple(q, "DELETE FROM market_sessions", "fill market_sessions", err);
+        rc = bk_pg_simple(q, "DELETE FROM market_sessions", "fill market_sessions", err);
         if (rc == 0)
-            rc = pg_copy_in(q,
-                            "COPY market_sessions (session_date, open_at, close_at, early_close)"
-                            " FROM STDIN (FORMAT binary)",
-                            &b, "fill market_sessions", err);
+            rc = bk_pg_copy_in(q,
+                               "COPY market_sessions (session_date, open_at, close_at, early_close)"
+                               " FROM STDIN (FORMAT binary)",
+                               &b, "fill market_sessions", err);
         snprintf(sql, sizeof sql,
                  "INSERT INTO bk_meta (key, value) VALUES ('calendar', '%s')"
                  " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                  hex);
         if (rc == 0)
-            rc = pg_simple(q, sql, "fill market_sessions", err);
+            rc = bk_pg_simple(q, sql, "fill market_sessions", err);
         if (rc == 0)
-            rc = pg_simple(q, "ANALYZE market_sessions", "fill market_sessions", err);
+            rc = bk_pg_simple(q, "ANALYZE market_sessions", "fill market_sessions", err);
     }
     bk_buf_fini(&b);
     return rc;
