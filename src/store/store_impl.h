@@ -108,6 +108,15 @@ void bk_store__set_read_hook(bk_store *s, bk_store_hook_fn fn, void *ctx);
 /* Call the hook if one is set (backends, at the point described above). */
 void bk_store__between_reads(bk_store *s);
 
+/* Statement slots of the backends' caches (store_sqlite.h, store_pg.h). A
+ * family of n variants of one statement takes the slots NAME_FIRST ..
+ * NAME_LAST; a variant's slot is NAME_FIRST + its number. */
+#define BK_SLOTS(name, n) name##_FIRST, name##_LAST = name##_FIRST + (n)-1
+/* The variants of the families. */
+#define BK_VARIANTS_FILTER    16 /* run lists and counts: every shape of bk_run_filter */
+#define BK_VARIANTS_ONE       2  /* every series (0) or one symbol / series (1) */
+#define BK_VARIANTS_BAR_COUNT 4  /* 1 symbol given | 2 timeframe given */
+
 /* Backend constructors (path or URL already classified by bk_store_open). */
 int bk_store__sqlite_open(bk_store **out, const char *path, bk_err *err);
 

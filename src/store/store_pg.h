@@ -54,27 +54,25 @@ enum pg_slot {
     P_RUNS_NEXT_QUEUED,
     P_RUNS_NEXT_LEASE,
     P_RUNS_OLDEST_QUEUED,
-    P_RUNS_LIST, /* + filter mask (16 variants) */
-    P_RUNS_COUNT = P_RUNS_LIST + 16,
-    P_SERIES_COV = P_RUNS_COUNT + 16, /* + 1 for one series */
-    P_SERIES_ACTIVE = P_SERIES_COV + 2,
-    P_SERIES_DEAD = P_SERIES_ACTIVE + 2,
-    P_COV_LIST = P_SERIES_DEAD + 2,
-    P_COV_BOUNDS = P_COV_LIST + 2,
+    BK_SLOTS(P_RUNS_LIST, BK_VARIANTS_FILTER),  /* + filter mask */
+    BK_SLOTS(P_RUNS_COUNT, BK_VARIANTS_FILTER), /* + filter mask */
+    BK_SLOTS(P_SERIES_COV, BK_VARIANTS_ONE),    /* + 1 for one series */
+    BK_SLOTS(P_COV_LIST, BK_VARIANTS_ONE),      /* + 1 for one series */
+    P_COV_BOUNDS,
     P_COV_MERGE,
     P_COV_STATUS,
     P_BAR_UPSERT,
     P_BAR_FROM_TEMP,
     P_BAR_READ,
-    P_BAR_COUNT, /* + mask: 1 symbol, 2 tf */
-    P_LEADER_TRY = P_BAR_COUNT + 4,
+    BK_SLOTS(P_BAR_COUNT, BK_VARIANTS_BAR_COUNT), /* + mask: 1 symbol, 2 tf */
+    P_LEADER_TRY,
     P_LEADER_RELEASE,
     P_LEADER_LOCK,
     P_LEADER_UNLOCK,
     P_COV_LOCK,
     P_COV_ADOPT,
-    P_BAR_SERIES, /* + 1 for one symbol */
-    P_BUDGET_INIT = P_BAR_SERIES + 2,
+    BK_SLOTS(P_BAR_SERIES, BK_VARIANTS_ONE), /* + 1 for one symbol */
+    P_BUDGET_INIT,
     P_BUDGET_GET,
     P_BUDGET_PUT,
     P_RUNS_CLAIM_MANY,

@@ -240,7 +240,7 @@ int pg_bars_count(bk_store *s, const char *symbol, int tf, int64_t *out, bk_err 
              tf < 0   ? ""
              : symbol ? " AND timeframe = $2"
                       : " AND timeframe = $1");
-    PGresult *r = bk_pg_exec(pgs(s), P_BAR_COUNT + mask, sql, types, &p, "count bars", err);
+    PGresult *r = bk_pg_exec(pgs(s), P_BAR_COUNT_FIRST + mask, sql, types, &p, "count bars", err);
     if (!r)
         return bk_pg_errc(err);
     *out = bk_pg_c_i64(r, 0, 0);
@@ -261,8 +261,8 @@ int pg_bars_series(bk_store *s, const char *symbol, bk_bar_series **out, size_t 
     bk_pg_params p = {0};
     if (one)
         bk_pg_p_str(&p, symbol);
-    PGresult *r = bk_pg_exec(pgs(s), P_BAR_SERIES + one, SQL_BAR_SERIES[one], one ? "t" : "", &p,
-                             "list bar series", err);
+    PGresult *r = bk_pg_exec(pgs(s), P_BAR_SERIES_FIRST + one, SQL_BAR_SERIES[one], one ? "t" : "",
+                             &p, "list bar series", err);
     if (!r)
         return bk_pg_errc(err);
     int rows = PQntuples(r);
@@ -702,7 +702,7 @@ int pg_series_load(bk_store *s, const char *symbol, int tf, bk_series **out, siz
         bk_pg_p_str(&p, symbol);
         bk_pg_p_str(&p, bk_tf_name((bk_tf)tf));
     }
-    PGresult *r = bk_pg_exec(pgs(s), P_SERIES_COV + one, SQL_SERIES[one], one ? "tt" : "", &p,
+    PGresult *r = bk_pg_exec(pgs(s), P_SERIES_COV_FIRST + one, SQL_SERIES[one], one ? "tt" : "", &p,
                              "load series", err);
     if (!r)
         return bk_pg_errc(err);
@@ -775,7 +775,7 @@ int pg_coverage_list(bk_store *s, const char *symbol, int tf, bk_coverage **out,
         bk_pg_p_str(&p, symbol);
         bk_pg_p_str(&p, bk_tf_name((bk_tf)tf));
     }
-    PGresult *r = bk_pg_exec(pgs(s), P_COV_LIST + one, SQL_COV_LIST[one], one ? "tt" : "", &p,
+    PGresult *r = bk_pg_exec(pgs(s), P_COV_LIST_FIRST + one, SQL_COV_LIST[one], one ? "tt" : "", &p,
                              "list coverage", err);
     if (!r)
         return bk_pg_errc(err);

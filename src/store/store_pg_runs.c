@@ -619,7 +619,7 @@ static PGresult *filter_exec(pg_store *q, const bk_run_filter *f, bool count, co
                  "SELECT " RUN_COLS " FROM %s ORDER BY created_at DESC, seq DESC LIMIT $%d", from,
                  k);
     }
-    int slot = (count ? P_RUNS_COUNT : P_RUNS_LIST) + mask;
+    int slot = (count ? P_RUNS_COUNT_FIRST : P_RUNS_LIST_FIRST) + mask;
     return bk_pg_exec(q, slot, sql, types, &p, what, err);
 }
 

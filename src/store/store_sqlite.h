@@ -53,27 +53,27 @@ enum sq_slot {
     Q_RUNS_NEXT_QUEUED,
     Q_RUNS_NEXT_LEASE,
     Q_RUNS_OLDEST_QUEUED,
-    Q_RUNS_LIST, /* + filter mask (16 variants) */
-    Q_RUNS_COUNT = Q_RUNS_LIST + 16,
-    Q_SERIES_COV = Q_RUNS_COUNT + 16, /* + 1 for one series */
-    Q_SERIES_ACTIVE = Q_SERIES_COV + 2,
-    Q_SERIES_DEAD = Q_SERIES_ACTIVE + 2,
-    Q_COV_LIST = Q_SERIES_DEAD + 2,
-    Q_COV_PREV = Q_COV_LIST + 2,
+    BK_SLOTS(Q_RUNS_LIST, BK_VARIANTS_FILTER),  /* + filter mask */
+    BK_SLOTS(Q_RUNS_COUNT, BK_VARIANTS_FILTER), /* + filter mask */
+    BK_SLOTS(Q_SERIES_COV, BK_VARIANTS_ONE),    /* + 1 for one series */
+    BK_SLOTS(Q_SERIES_ACTIVE, BK_VARIANTS_ONE),
+    BK_SLOTS(Q_SERIES_DEAD, BK_VARIANTS_ONE),
+    BK_SLOTS(Q_COV_LIST, BK_VARIANTS_ONE), /* + 1 for one series */
+    Q_COV_PREV,
     Q_COV_MAXTO,
     Q_COV_DELETE,
     Q_COV_INSERT,
     Q_COV_STATUS,
     Q_BAR_UPSERT,
     Q_BAR_READ,
-    Q_BAR_COUNT, /* + mask: 1 symbol, 2 tf */
-    Q_LEADER_TRY = Q_BAR_COUNT + 4,
+    BK_SLOTS(Q_BAR_COUNT, BK_VARIANTS_BAR_COUNT), /* + mask: 1 symbol, 2 tf */
+    Q_LEADER_TRY,
     Q_LEADER_RELEASE,
     Q_LEADER_GET,
     Q_LEADER_TAKE,
     Q_COV_ADOPT,
-    Q_BAR_SERIES, /* + 1 for one symbol */
-    Q_BUDGET_INIT = Q_BAR_SERIES + 2,
+    BK_SLOTS(Q_BAR_SERIES, BK_VARIANTS_ONE), /* + 1 for one symbol */
+    Q_BUDGET_INIT,
     Q_BUDGET_GET,
     Q_BUDGET_PUT,
     Q_BAR_SOURCE,

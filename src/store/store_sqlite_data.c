@@ -118,12 +118,12 @@ int sq_bars_count(bk_store *s, const char *symbol, int tf, int64_t *out, bk_err 
 {
     sq_store *q = sq(s);
     int mask = (symbol ? 1 : 0) | (tf >= 0 ? 2 : 0);
-    sqlite3_stmt *st = q->st[Q_BAR_COUNT + mask];
+    sqlite3_stmt *st = q->st[Q_BAR_COUNT_FIRST + mask];
     if (!st) {
         char sql[160];
         snprintf(sql, sizeof sql, "SELECT count(*) FROM ohlc_bars_v2 WHERE 1%s%s",
                  mask & 1 ? " AND symbol = ?1" : "", mask & 2 ? " AND timeframe = ?2" : "");
-        st = sq_stmt_dyn(q, Q_BAR_COUNT + mask, sql, err);
+        st = sq_stmt_dyn(q, Q_BAR_COUNT_FIRST + mask, sql, err);
         if (!st)
             return BK_ESTORE;
     }
@@ -177,7 +177,7 @@ int sq_bars_series(bk_store *s, const char *symbol, bk_bar_series **out, size_t 
 {
     sq_store *q = sq(s);
     int one = symbol != NULL;
-    sqlite3_stmt *st = sq_stmt(q, Q_BAR_SERIES + one, SQL_BAR_SERIES[one], err);
+    sqlite3_stmt *st = sq_stmt(q, Q_BAR_SERIES_FIRST + one, SQL_BAR_SERIES[one], err);
     if (!st)
         return BK_ESTORE;
     if (one)
@@ -551,7 +551,7 @@ static const char *const SQL_SERIES[3][2] = {
  * otherwise be in neither set, and the planner would enqueue its slice again. */
 int sq_series_load(bk_store *s, const char *symbol, int tf, bk_series **out, size_t *n, bk_err *err)
 {
-    static const int slots[3] = {Q_SERIES_COV, Q_SERIES_ACTIVE, Q_SERIES_DEAD};
+    static const int slots[3] = {Q_SERIES_COV_FIRST, Q_SERIES_ACTIVE_FIRST, Q_SERIES_DEAD_FIRST};
     sq_store *q = sq(s);
     series_acc a = {0};
     int one = symbol != NULL;
@@ -625,7 +625,7 @@ int sq_coverage_list(bk_store *s, const char *symbol, int tf, bk_coverage **out,
 {
     sq_store *q = sq(s);
     int one = symbol != NULL;
-    sqlite3_stmt *st = sq_stmt(q, Q_COV_LIST + one, SQL_COV_LIST[one], err);
+    sqlite3_stmt *st = sq_stmt(q, Q_COV_LIST_FIRST + one, SQL_COV_LIST[one], err);
     if (!st)
         return BK_ESTORE;
     if (one) {

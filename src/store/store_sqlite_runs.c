@@ -454,7 +454,7 @@ static int filter_mask(const bk_run_filter *f)
 static sqlite3_stmt *filter_stmt(sq_store *q, const bk_run_filter *f, bool count, bk_err *err)
 {
     int mask = filter_mask(f);
-    int slot = (count ? Q_RUNS_COUNT : Q_RUNS_LIST) + mask;
+    int slot = (count ? Q_RUNS_COUNT_FIRST : Q_RUNS_LIST_FIRST) + mask;
     sqlite3_stmt *st = q->st[slot];
     if (!st) {
         char sql[512];
