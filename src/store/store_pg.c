@@ -210,12 +210,6 @@ static void key_params(bk_pg_params *p, const char *symbol, bk_tf tf, bk_job typ
     bk_pg_p_str(p, bk_job_name(type));
 }
 
-static int no_def(bk_err *err, const char *symbol, bk_tf tf, bk_job type)
-{
-    return bk_err_set(err, BK_ENOENT, "no %s job for %s %s", bk_job_name(type), symbol,
-                      bk_tf_name(tf));
-}
-
 static int pg_def_put(bk_store *s, bk_def *def, enum bk_put_mode mode, bool *created,
                       int64_t now_us, bk_err *err)
 {
@@ -253,7 +247,7 @@ static int pg_def_get(bk_store *s, const char *symbol, bk_tf tf, bk_job type, bk
     PGresult *r = bk_pg_exec(pgs(s), P_DEF_GET, SQL_DEF_GET, "ttt", &p, "get job definition", err);
     if (!r)
         return bk_pg_errc(err);
-    int rc = PQntuples(r) == 1 ? read_def(r, 0, out) : no_def(err, symbol, tf, type);
+    int rc = PQntuples(r) == 1 ? read_def(r, 0, out) : bk_store__no_def(err, symbol, tf, type);
     PQclear(r);
     return rc;
 }
@@ -292,7 +286,7 @@ static int pg_def_set_enabled(bk_store *s, const char *symbol, bk_tf tf, bk_job 
     int rc = bk_pg_exec_cmd(pgs(s), P_DEF_ENABLE, SQL_DEF_ENABLE, "tttbT", &p,
                             "enable job definition", &k, err);
     if (rc == 0 && k == 0)
-        rc = no_def(err, symbol, tf, type);
+        rc = bk_store__no_def(err, symbol, tf, type);
     return rc;
 }
 
@@ -309,7 +303,7 @@ static int def_delete(pg_store *q, const char *symbol, bk_tf tf, bk_job type, ch
     if (PQntuples(r) == 1)
         bk_pg_c_text(id, BK_ID_MAX, r, 0, 0);
     else
-        rc = no_def(err, symbol, tf, type);
+        rc = bk_store__no_def(err, symbol, tf, type);
     PQclear(r);
     return rc;
 }

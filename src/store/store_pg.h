@@ -25,6 +25,7 @@
 
 #include "store/pg_wire.h"
 #include "store/schema_pg.h"
+#include "store/store_test.h"
 
 enum pg_slot {
     P_DEF_PUT_SET,
@@ -102,23 +103,6 @@ int64_t pg_clock_off_cached(const pg_store *q);
 int64_t pg_clock_from_db(const pg_store *q, int64_t db_us);
 /* The clock_skew op: barkeep's clock − the server's. */
 int pg_clock_skew(bk_store *s, int64_t *skew_us, bk_err *err);
-
-/* The backend's constructor, for store.c. */
-int bk_store__pg_open(bk_store **out, const char *url, bk_err *err);
-
-/* Test hooks (tests/store/test_store.c): run SQL text (several statements
- * allowed) / run one query with text parameters and get every cell as text
- * (malloc'd array of rows*cols malloc'd strings, "" for NULL; free with
- * bk_store__pg_cells_free). BK_EINVAL on a store that is not PostgreSQL. */
-int bk_store__pg_exec(bk_store *s, const char *sql, bk_err *err);
-int bk_store__pg_query(bk_store *s, const char *sql, const char *const *params, int n_params,
-                       char ***out, size_t *rows, size_t *cols, bk_err *err);
-void bk_store__pg_cells_free(char **cells, size_t n);
-/* Test hook: this connection's process clock runs ahead_us ahead of
- * bk_clock_now_us (negative: behind), as if on another machine; callers then
- * pass bk_clock_now_us() + ahead_us as its now. Measures again. BK_EINVAL on
- * a store that is not PostgreSQL. */
-int bk_store__pg_set_clock(bk_store *s, int64_t ahead_us, bk_err *err);
 
 /* ops implemented in store_pg_runs.c */
 int pg_runs_enqueue(bk_store *s, bk_run *runs, size_t n, size_t *n_inserted, int64_t now_us,

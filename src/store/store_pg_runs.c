@@ -559,14 +559,6 @@ int pg_run_get(bk_store *s, const char *id, bk_run *out, bk_err *err)
     return rc;
 }
 
-enum { F_STATUS = 1, F_SYMBOL = 2, F_TF = 4, F_SINCE = 8 };
-
-static int filter_mask(const bk_run_filter *f)
-{
-    return (f->status >= 0 ? F_STATUS : 0) | (f->symbol ? F_SYMBOL : 0) | (f->tf >= 0 ? F_TF : 0) |
-           (f->since_us > 0 ? F_SINCE : 0);
-}
-
 /* One prepared statement per combination of filters, so each can use its
  * index; parameters are numbered in the order present, the limit last.
  * With a status, the rows come from two branches: runs of a queue state,
@@ -578,7 +570,7 @@ static PGresult *filter_exec(pg_store *q, const bk_run_filter *f, bool count, co
                              bk_err *err)
 {
     static const char *const cond[4] = {"status =", "symbol =", "timeframe =", "created_at >="};
-    int mask = filter_mask(f), k = 0;
+    int mask = bk_store__filter_mask(f), k = 0;
     char sql[1400], from[800], where[200] = "", types[8] = "";
     bk_pg_params p = {0};
     for (int bit = 0; bit < 4; bit++) {
@@ -588,15 +580,15 @@ static PGresult *filter_exec(pg_store *q, const bk_run_filter *f, bool count, co
         snprintf(where + used, sizeof where - used, " AND %s $%d", cond[bit], k + 1);
         types[k++] = bit == 3 ? 'T' : 't';
     }
-    if (mask & F_STATUS)
+    if (mask & BK_F_STATUS)
         bk_pg_p_str(&p, bk_status_name((bk_status)f->status));
-    if (mask & F_SYMBOL)
+    if (mask & BK_F_SYMBOL)
         bk_pg_p_str(&p, f->symbol);
-    if (mask & F_TF)
+    if (mask & BK_F_TF)
         bk_pg_p_str(&p, bk_tf_name((bk_tf)f->tf));
-    if (mask & F_SINCE)
+    if (mask & BK_F_SINCE)
         bk_pg_p_ts(&p, f->since_us);
-    if (mask & F_STATUS)
+    if (mask & BK_F_STATUS)
         snprintf(from, sizeof from,
                  "(SELECT * FROM job_runs WHERE id = ANY (ARRAY("
                  "SELECT id FROM job_queue WHERE $1 = 'queued'"

@@ -414,8 +414,7 @@ static int sq_def_get(bk_store *s, const char *symbol, bk_tf tf, bk_job type, bk
     if (src == SQLITE_ROW)
         rc = read_def(st, out);
     else if (src == SQLITE_DONE)
-        rc = bk_err_set(err, BK_ENOENT, "no %s job for %s %s", bk_job_name(type), symbol,
-                        bk_tf_name(tf));
+        rc = bk_store__no_def(err, symbol, tf, type);
     else
         rc = sq_fail(q, src, "get job definition", err);
     sqlite3_reset(st);
@@ -461,8 +460,7 @@ static int sq_def_set_enabled(bk_store *s, const char *symbol, bk_tf tf, bk_job 
     sqlite3_bind_int64(st, 5, now_us);
     int rc = sq_exec_stmt(q, st, "enable job definition", err);
     if (rc == 0 && sqlite3_changes(q->db) == 0)
-        rc = bk_err_set(err, BK_ENOENT, "no %s job for %s %s", bk_job_name(type), symbol,
-                        bk_tf_name(tf));
+        rc = bk_store__no_def(err, symbol, tf, type);
     return rc;
 }
 
@@ -478,8 +476,7 @@ static int def_delete(sq_store *q, const char *symbol, bk_tf tf, bk_job type, ch
     if (src == SQLITE_ROW)
         sq_col_text(id, BK_ID_MAX, st, 0);
     else if (src == SQLITE_DONE)
-        rc = bk_err_set(err, BK_ENOENT, "no %s job for %s %s", bk_job_name(type), symbol,
-                        bk_tf_name(tf));
+        rc = bk_store__no_def(err, symbol, tf, type);
     else
         rc = sq_fail(q, src, "remove job definition", err);
     sqlite3_reset(st);

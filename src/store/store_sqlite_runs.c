@@ -440,41 +440,34 @@ int sq_run_get(bk_store *s, const char *id, bk_run *out, bk_err *err)
     return rc;
 }
 
-enum { F_STATUS = 1, F_SYMBOL = 2, F_TF = 4, F_SINCE = 8 };
-
-static int filter_mask(const bk_run_filter *f)
-{
-    return (f->status >= 0 ? F_STATUS : 0) | (f->symbol ? F_SYMBOL : 0) | (f->tf >= 0 ? F_TF : 0) |
-           (f->since_us > 0 ? F_SINCE : 0);
-}
-
 /* Statement for a filter shape: one cached statement per combination of
  * filters, so each can use its index. Parameters ?1 status, ?2 symbol,
  * ?3 timeframe, ?4 since, ?5 limit (list only). */
 static sqlite3_stmt *filter_stmt(sq_store *q, const bk_run_filter *f, bool count, bk_err *err)
 {
-    int mask = filter_mask(f);
+    int mask = bk_store__filter_mask(f);
     int slot = (count ? Q_RUNS_COUNT_FIRST : Q_RUNS_LIST_FIRST) + mask;
     sqlite3_stmt *st = q->st[slot];
     if (!st) {
         char sql[512];
         snprintf(sql, sizeof sql, "SELECT %s FROM job_runs WHERE 1%s%s%s%s %s",
-                 count ? "status, count(*)" : RUN_COLS, mask & F_STATUS ? " AND status = ?1" : "",
-                 mask & F_SYMBOL ? " AND symbol = ?2" : "",
-                 mask & F_TF ? " AND timeframe = ?3" : "",
-                 mask & F_SINCE ? " AND created_at >= ?4" : "",
+                 count ? "status, count(*)" : RUN_COLS,
+                 mask & BK_F_STATUS ? " AND status = ?1" : "",
+                 mask & BK_F_SYMBOL ? " AND symbol = ?2" : "",
+                 mask & BK_F_TF ? " AND timeframe = ?3" : "",
+                 mask & BK_F_SINCE ? " AND created_at >= ?4" : "",
                  count ? "GROUP BY status" : "ORDER BY created_at DESC, rowid DESC LIMIT ?5");
         st = sq_stmt_dyn(q, slot, sql, err);
         if (!st)
             return NULL;
     }
-    if (mask & F_STATUS)
+    if (mask & BK_F_STATUS)
         sqlite3_bind_text(st, 1, bk_status_name((bk_status)f->status), -1, SQLITE_STATIC);
-    if (mask & F_SYMBOL)
+    if (mask & BK_F_SYMBOL)
         sqlite3_bind_text(st, 2, f->symbol, -1, SQLITE_TRANSIENT);
-    if (mask & F_TF)
+    if (mask & BK_F_TF)
         sqlite3_bind_text(st, 3, bk_tf_name((bk_tf)f->tf), -1, SQLITE_STATIC);
-    if (mask & F_SINCE)
+    if (mask & BK_F_SINCE)
         sqlite3_bind_int64(st, 4, f->since_us);
     if (!count)
         sqlite3_bind_int64(st, 5, f->limit ? (int64_t)f->limit : -1);

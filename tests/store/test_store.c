@@ -27,6 +27,7 @@
 #include "core/clock.h"
 #include "core/util.h"
 #include "store/store.h"
+#include "store/store_test.h"
 #include "testutil.h"
 
 #include "plan/plan.h" /* bk_plan_gaps, the reference for get_coverage_gaps */
@@ -37,15 +38,7 @@
 
 static const char *g_base_url; /* NULL: a temporary SQLite file per test */
 
-/* Test hooks of the PostgreSQL backend (src/store/store_pg.h, which needs
- * libpq's headers): run SQL text; run a query with text parameters and get
- * every cell as text. */
-int bk_store__pg_exec(bk_store *s, const char *sql, bk_err *err);
-int bk_store__pg_query(bk_store *s, const char *sql, const char *const *params, int n_params,
-                       char ***out, size_t *rows, size_t *cols, bk_err *err);
-void bk_store__pg_cells_free(char **cells, size_t n);
-int bk_store__pg_set_clock(bk_store *s, int64_t ahead_us, bk_err *err);
-#define PG_LATEST 10 /* PG_SCHEMA_LATEST (store_pg.h) */
+#define PG_LATEST 10 /* PG_SCHEMA_LATEST (schema_pg.h) */
 
 typedef struct fixture {
     char *dir;
@@ -970,11 +963,6 @@ static void t_series_load_many(void **state)
     bk_series_free(v, n);
     free(runs);
 }
-
-/* The store's test hook (src/store/store_impl.h): called by series_load
- * between its reads of one state. */
-typedef void (*bk_store_hook_fn)(void *ctx);
-void bk_store__set_read_hook(bk_store *s, bk_store_hook_fn fn, void *ctx);
 
 /* Commits every run in runs[0..n) (claimed by "w") through another
  * connection, once, when the planner's connection is between its reads. */
