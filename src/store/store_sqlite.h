@@ -5,7 +5,8 @@
  *   store_sqlite_runs.c  the run queue: enqueue, claim, heartbeat, fail, requeue, lists
  *   store_sqlite_data.c  commit (bars + coverage + run), bars, coverage (also adopted
  *                        coverage), series_load
- *   schema_sqlite.c      the migrations, as SQL text compiled into the binary
+ *   sql/sqlite/NNNN_name.sql  the migrations, one SQL file per schema
+ *                        version, embedded at build time (sql/embed.cmake)
  *
  * Every statement is prepared once per connection (sq_stmt) into a slot named
  * by enum sq_slot and reused; callers sqlite3_reset it when done, so no
@@ -96,8 +97,11 @@ static inline sq_store *sq(bk_store *s)
     return (sq_store *)s;
 }
 
-/* The migrations: bk_store__sq_migrations[i] brings the schema to version
- * i + 1; SQ_SCHEMA_LATEST of them (schema_sqlite.c checks the count). */
+/* The migrations: bk_store__sq_migrations[i], the text of
+ * sql/sqlite/000<i+1>_*.sql, brings the schema to version i + 1; applied in
+ * its own BEGIN IMMEDIATE transaction together with PRAGMA user_version and a
+ * row in schema_migrations. SQ_SCHEMA_LATEST of them (the generated source
+ * checks the count). Never edit a migration that has shipped: append one. */
 #define SQ_SCHEMA_LATEST 5
 extern const char *const bk_store__sq_migrations[SQ_SCHEMA_LATEST];
 
