@@ -1,6 +1,6 @@
 /*
  * pg_wire.h — barkeep's libpq wire layer (pg_wire.c), under the PostgreSQL
- * store (store_pg*.c) and its schema (schema_pg.c): one connection per
+ * store (store_pg*.c) and its schema (schema_pg.c, the migrations): one connection per
  * pg_store, reset once when it was lost; statements prepared once per session
  * in numbered slots; parameters and results in binary format; COPY; errors
  * mapped to barkeep's codes. Every name here is bk_pg_* (libpq owns pg_*).

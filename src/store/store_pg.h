@@ -12,8 +12,10 @@
  *                    server's time, converted from and to barkeep's
  *   store_pg_data.c  commit (run + bars + coverage), bars (COPY path), coverage
  *                    (also adopted coverage), series_load
- *   schema_pg.c      the migrations as SQL text, the market_sessions fill and
- *                    get_coverage_gaps (schema_pg.h; calls the wire layer only)
+ *   schema_pg.c      the market_sessions fill (schema_pg.h; calls the wire
+ *                    layer only)
+ *   sql/pg/NNNN_*.sql the migrations (tables, triggers, PL/pgSQL,
+ *                    get_coverage_gaps), embedded at build time
  *
  * Every statement is prepared once per connection (PQprepare, named "bk<slot>")
  * and run with PQexecPrepared, parameters and results in binary format:

@@ -3,7 +3,7 @@
  * fail, release, requeue of expired leases, retry of dead-lettered runs, and
  * the read side (get, list, count, next event).
  *
- * The queue's state lives in three tables of schema 7 (schema_pg.c):
+ * The queue's state lives in three tables of schema 7 (sql/pg/0007_*.sql):
  * job_active (the slices of runs not finished for good), job_queue (the
  * claimable runs) and job_leases (the running ones), so that job_runs' rows
  * change only in columns no index refers to and both writes of every run are
