@@ -8,7 +8,7 @@
  *   sql/sqlite/NNNN_name.sql  the migrations, one SQL file per schema
  *                        version, embedded at build time (sql/embed.cmake)
  *
- * Every statement is prepared once per connection (sq_stmt) into a slot named
+ * Every statement is prepared once per connection (bk_sq_stmt) into a slot named
  * by enum sq_slot and reused; callers sqlite3_reset it when done, so no
  * statement holds a read transaction between calls. Write transactions start
  * with BEGIN IMMEDIATE so they take the write lock up front (waiting up to
@@ -106,35 +106,36 @@ static inline sq_store *sq(bk_store *s)
 extern const char *const bk_store__sq_migrations[SQ_SCHEMA_LATEST];
 
 /* Map a SQLite result code to a BK_E* code and fill err with "what: sqlite message". */
-int sq_fail(sq_store *q, int src, const char *what, bk_err *err);
+int bk_sq_fail(sq_store *q, int src, const char *what, bk_err *err);
 /* The statement for slot, prepared from sql on first use. NULL (err set) on failure. */
-sqlite3_stmt *sq_stmt(sq_store *q, int slot, const char *sql, bk_err *err);
-/* Like sq_stmt for SQL built at run time into a caller's buffer: sql is
+sqlite3_stmt *bk_sq_stmt(sq_store *q, int slot, const char *sql, bk_err *err);
+/* Like bk_sq_stmt for SQL built at run time into a caller's buffer: sql is
  * only read when the slot is empty. */
-sqlite3_stmt *sq_stmt_dyn(sq_store *q, int slot, const char *sql, bk_err *err);
+sqlite3_stmt *bk_sq_stmt_dyn(sq_store *q, int slot, const char *sql, bk_err *err);
 /* Step a statement that returns no rows (or whose rows are ignored), then reset it.
  * 0 or a BK_E* code. */
-int sq_exec_stmt(sq_store *q, sqlite3_stmt *st, const char *what, bk_err *err);
+int bk_sq_exec_stmt(sq_store *q, sqlite3_stmt *st, const char *what, bk_err *err);
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK (rollback never fails visibly). */
-int sq_begin(sq_store *q, bk_err *err);
+int bk_sq_begin(sq_store *q, bk_err *err);
 /* BEGIN (deferred): a read transaction, so that several statements read one
- * snapshot (WAL: writers go on meanwhile). End it with sq_commit. */
-int sq_begin_read(sq_store *q, bk_err *err);
-int sq_commit(sq_store *q, bk_err *err);
-void sq_rollback(sq_store *q);
+ * snapshot (WAL: writers go on meanwhile). End it with bk_sq_commit. */
+int bk_sq_begin_read(sq_store *q, bk_err *err);
+int bk_sq_commit(sq_store *q, bk_err *err);
+void bk_sq_rollback(sq_store *q);
 
 /* Bind "" or NULL as SQL NULL, else the text (SQLITE_TRANSIENT). */
-void sq_bind_text(sqlite3_stmt *st, int i, const char *s);
+void bk_sq_bind_text(sqlite3_stmt *st, int i, const char *s);
 /* Bind 0 as SQL NULL, else the integer. */
-void sq_bind_time(sqlite3_stmt *st, int i, int64_t us);
+void bk_sq_bind_time(sqlite3_stmt *st, int i, int64_t us);
 /* Copy a text column (NULL → "") into dst of cap bytes. */
-void sq_col_text(char *dst, size_t cap, sqlite3_stmt *st, int i);
+void bk_sq_col_text(char *dst, size_t cap, sqlite3_stmt *st, int i);
 /* Parse the timeframe text of a column; -1 if it is not one. */
-int sq_col_tf(sqlite3_stmt *st, int i);
+int bk_sq_col_tf(sqlite3_stmt *st, int i);
 
 /* Upsert bars with the cached statement inside the caller's transaction. */
-int sq_bars_write(sq_store *q, const char *symbol, bk_tf tf, const char *provider, const char *feed,
-                  const char *adjustment, const bk_bar *bars, size_t n, bk_err *err);
+int bk_sq_bars_write(sq_store *q, const char *symbol, bk_tf tf, const char *provider,
+                     const char *feed, const char *adjustment, const bk_bar *bars, size_t n,
+                     bk_err *err);
 
 /* ops implemented in store_sqlite_runs.c */
 int sq_runs_enqueue(bk_store *s, bk_run *runs, size_t n, size_t *n_inserted, int64_t now_us,
