@@ -4,10 +4,12 @@
  * other call checks its arguments once here and forwards through the
  * backend's ops table (store_impl.h), so the backends see only valid input.
  *
+ * It also holds what the backends share (store_impl.h): run-filter shapes,
+ * sorting, the token bucket. It includes no backend header.
+ *
  * Read next: store_sqlite.c, store_pg.c.
  */
 #include "store/store_impl.h"
-#include "store/store_pg.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -530,6 +532,18 @@ int bk_store_series_load(bk_store *s, const char *symbol, int tf, bk_series **ou
         return s->ops->series_load(s, sym, tf, out, n, err);
     }
     return s->ops->series_load(s, NULL, -1, out, n, err);
+}
+
+int bk_store__filter_mask(const bk_run_filter *f)
+{
+    return (f->status >= 0 ? BK_F_STATUS : 0) | (f->symbol ? BK_F_SYMBOL : 0) |
+           (f->tf >= 0 ? BK_F_TF : 0) | (f->since_us > 0 ? BK_F_SINCE : 0);
+}
+
+int bk_store__no_def(bk_err *err, const char *symbol, bk_tf tf, bk_job type)
+{
+    return bk_err_set(err, BK_ENOENT, "no %s job for %s %s", bk_job_name(type), symbol,
+                      bk_tf_name(tf));
 }
 
 void bk_store__set_read_hook(bk_store *s, bk_store_hook_fn fn, void *ctx)

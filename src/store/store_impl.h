@@ -11,6 +11,7 @@
 #define BK_STORE_STORE_IMPL_H
 
 #include "store/store.h"
+#include "store/store_test.h"
 
 typedef struct bk_store_ops {
     const char *kind;  /* "sqlite" | "postgres" */
@@ -91,20 +92,12 @@ typedef struct bk_store_ops {
     int (*clock_skew)(bk_store *s, int64_t *skew_us, bk_err *err); /* NULL: one machine, 0 */
 } bk_store_ops;
 
-/* A test hook: called by series_load between its reads of one state (on
- * SQLite after the coverage read, inside the read transaction; on
- * PostgreSQL after its one statement), so a test can commit through another
- * connection exactly there. NULL outside tests. */
-typedef void (*bk_store_hook_fn)(void *ctx);
-
 struct bk_store {
     const bk_store_ops *ops;
-    bk_store_hook_fn between_reads; /* test hook (see above); NULL = none */
+    bk_store_hook_fn between_reads; /* test hook (store_test.h); NULL = none */
     void *between_reads_ctx;
 };
 
-/* Set (fn non-NULL) or clear the between-reads test hook of s. */
-void bk_store__set_read_hook(bk_store *s, bk_store_hook_fn fn, void *ctx);
 /* Call the hook if one is set (backends, at the point described above). */
 void bk_store__between_reads(bk_store *s);
 
@@ -115,8 +108,18 @@ void bk_store__between_reads(bk_store *s);
 typedef void (*bk_store_open_hook_fn)(void *ctx, bk_store *s);
 void bk_store__set_open_hook(bk_store_open_hook_fn fn, void *ctx);
 
+/* Statement slots of the backends' caches (store_sqlite.h, store_pg.h). A
+ * family of n variants of one statement takes the slots NAME_FIRST ..
+ * NAME_LAST; a variant's slot is NAME_FIRST + its number. */
+#define BK_SLOTS(name, n) name##_FIRST, name##_LAST = name##_FIRST + (n)-1
+/* The variants of the families. */
+#define BK_VARIANTS_FILTER    16 /* run lists and counts: every shape of bk_run_filter */
+#define BK_VARIANTS_ONE       2  /* every series (0) or one symbol / series (1) */
+#define BK_VARIANTS_BAR_COUNT 4  /* 1 symbol given | 2 timeframe given */
+
 /* Backend constructors (path or URL already classified by bk_store_open). */
 int bk_store__sqlite_open(bk_store **out, const char *path, bk_err *err);
+int bk_store__pg_open(bk_store **out, const char *url, bk_err *err);
 
 /* Shared helpers for backends (store.c). */
 
@@ -130,6 +133,15 @@ void bk_store__sort_series(bk_series *v, size_t n);
 void bk_store__sort_coverage(bk_coverage *v, size_t n);
 void bk_store__sort_defs(bk_def *v, size_t n);
 void bk_store__sort_bar_series(bk_bar_series *v, size_t n);
+
+/* The shape of a run filter: one bit per filter given, so a backend keeps one
+ * statement per shape (BK_VARIANTS_FILTER of them), each using its index. */
+enum { BK_F_STATUS = 1, BK_F_SYMBOL = 2, BK_F_TF = 4, BK_F_SINCE = 8 };
+_Static_assert((BK_F_STATUS | BK_F_SYMBOL | BK_F_TF | BK_F_SINCE) + 1 == BK_VARIANTS_FILTER,
+               "one statement slot per filter shape");
+int bk_store__filter_mask(const bk_run_filter *f);
+/* BK_ENOENT "no <type> job for <symbol> <tf>" in err: a definition not found. */
+int bk_store__no_def(bk_err *err, const char *symbol, bk_tf tf, bk_job type);
 
 /* The token-bucket arithmetic of bk_store_take_token, shared by the backends
  * (each runs it under its own lock): refill *tokens from *updated_us to

@@ -1,10 +1,9 @@
 /*
- * store_pg.c — the PostgreSQL backend on libpq: the connection (reset once
- * when it was lost), the per-connection cache of prepared statements, binary
- * parameters and result columns, error mapping, migrations, job
- * definitions, leadership (a session-level advisory lock), provider budgets
- * (token buckets under a row lock), LISTEN/NOTIFY of job_runs changes and
- * the ops table store.c dispatches through.
+ * store_pg.c — the PostgreSQL backend's store operations on the wire layer
+ * (pg_wire.c): migrations, job definitions, leadership (a session-level
+ * advisory lock), provider budgets (token buckets under a row lock),
+ * LISTEN/NOTIFY of job_runs changes and the ops table store.c dispatches
+ * through.
  *
  * One pg_store is one PGconn, used by one thread at a time (store.h). Many
  * connections — threads, processes, machines — share the database; the
@@ -16,7 +15,6 @@
  */
 #include "store/store_pg.h"
 
-#include <math.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,520 +23,15 @@
 #include "core/clock.h"
 #include "core/log.h"
 
-/* PostgreSQL type OIDs used by the type strings of statements. */
-#define OID_BOOL        16
-#define OID_INT8        20
-#define OID_INT2        21
-#define OID_INT4        23
-#define OID_TEXT        25
-#define OID_FLOAT8      701
-#define OID_TIMESTAMPTZ 1184
-#define OID_UUID        2950
-#define OID_TEXT_ARR    1009
-#define OID_TSTZ_ARR    1185
-#define OID_INT4_ARR    1007
-
-/* timestamptz counts microseconds from 2000-01-01; infinity is INT64_MAX/MIN. */
-#define PG_EPOCH_US INT64_C(946684800000000)
-/* The earliest timestamptz (4714-11-24 BC) in Unix microseconds: earlier
- * instants become -infinity; INT64_MAX becomes +infinity. */
-#define PG_TS_MIN_US (INT64_C(-211813488000000000) + PG_EPOCH_US)
-
 /* Classes of advisory locks barkeep takes (the first key of the pair). */
 #define LOCK_MIGRATE 0x626b0001
-
-/* ---- binary encodings ---- */
-
-static void be32(char *d, uint32_t v)
-{
-    for (int i = 3; i >= 0; i--, v >>= 8)
-        d[i] = (char)(v & 0xff);
-}
-
-static void be64(char *d, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        d[i] = (char)(v & 0xff);
-}
-
-static uint64_t rd_be(const char *s, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v = v << 8 | (unsigned char)s[i];
-    return v;
-}
-
-void pg_put_u32(bk_buf *b, uint32_t v)
-{
-    char d[4];
-    be32(d, v);
-    bk_buf_append(b, d, 4);
-}
-
-void pg_put_u64(bk_buf *b, uint64_t v)
-{
-    char d[8];
-    be64(d, v);
-    bk_buf_append(b, d, 8);
-}
-
-int64_t pg_ts_enc(int64_t us)
-{
-    if (us == INT64_MAX)
-        return INT64_MAX;
-    if (us < PG_TS_MIN_US)
-        return INT64_MIN;
-    return us - PG_EPOCH_US;
-}
-
-static int64_t ts_dec(int64_t v)
-{
-    if (v == INT64_MAX || v == INT64_MIN)
-        return v;
-    return v + PG_EPOCH_US;
-}
-
-void pg_arr_begin(bk_buf *b, uint32_t elem_oid, int n)
-{
-    pg_put_u32(b, 1); /* dimensions */
-    pg_put_u32(b, 1); /* may hold NULLs */
-    pg_put_u32(b, elem_oid);
-    pg_put_u32(b, (uint32_t)n);
-    pg_put_u32(b, 1); /* lower bound */
-}
-
-void pg_arr_elem(bk_buf *b, const void *data, int len)
-{
-    if (!data) {
-        pg_put_u32(b, UINT32_MAX); /* -1: NULL */
-        return;
-    }
-    pg_put_u32(b, (uint32_t)len);
-    bk_buf_append(b, data, (size_t)len);
-}
-
-/* ---- parameters ---- */
-
-static void p_set(pg_params *p, const char *val, int len, int fmt)
-{
-    if (p->n >= PG_MAX_PARAMS)
-        abort(); /* a programming error: statements have fixed arity */
-    p->val[p->n] = val;
-    p->len[p->n] = len;
-    p->fmt[p->n] = fmt;
-    p->n++;
-}
-
-void pg_p_text(pg_params *p, const char *s)
-{
-    p_set(p, s && *s ? s : NULL, s ? (int)strlen(s) : 0, 1);
-}
-
-void pg_p_str(pg_params *p, const char *s)
-{
-    p_set(p, s ? s : "", s ? (int)strlen(s) : 0, 1);
-}
-
-void pg_p_uuid(pg_params *p, const char *s)
-{
-    p_set(p, s && *s ? s : NULL, 0, 0);
-}
-
-void pg_p_i32(pg_params *p, int32_t v)
-{
-    be32(p->raw[p->n], (uint32_t)v);
-    p_set(p, p->raw[p->n], 4, 1);
-}
-
-void pg_p_i64(pg_params *p, int64_t v)
-{
-    be64(p->raw[p->n], (uint64_t)v);
-    p_set(p, p->raw[p->n], 8, 1);
-}
-
-void pg_p_f64(pg_params *p, double v)
-{
-    if (isnan(v)) {
-        p_set(p, NULL, 0, 1);
-        return;
-    }
-    uint64_t u;
-    memcpy(&u, &v, 8);
-    be64(p->raw[p->n], u);
-    p_set(p, p->raw[p->n], 8, 1);
-}
-
-void pg_p_ts(pg_params *p, int64_t us)
-{
-    pg_p_i64(p, pg_ts_enc(us));
-}
-
-void pg_p_time(pg_params *p, int64_t us)
-{
-    if (us)
-        pg_p_ts(p, us);
-    else
-        p_set(p, NULL, 0, 1);
-}
-
-void pg_p_bytes(pg_params *p, const void *data, int len)
-{
-    p_set(p, data, len, 1);
-}
-
-/* ---- result columns ---- */
-
-bool pg_c_null(const PGresult *r, int row, int col)
-{
-    return PQgetisnull(r, row, col) != 0;
-}
-
-void pg_c_text(char *dst, size_t cap, const PGresult *r, int row, int col)
-{
-    static const char hex[] = "0123456789abcdef";
-    dst[0] = '\0';
-    if (pg_c_null(r, row, col) || cap == 0)
-        return;
-    const char *v = PQgetvalue(r, row, col);
-    size_t len = (size_t)PQgetlength(r, row, col);
-    if (PQftype(r, col) == OID_UUID && len == 16 && cap >= BK_ID_MAX) {
-        size_t k = 0;
-        for (size_t i = 0; i < 16; i++) {
-            if (i == 4 || i == 6 || i == 8 || i == 10)
-                dst[k++] = '-';
-            dst[k++] = hex[(unsigned char)v[i] >> 4];
-            dst[k++] = hex[(unsigned char)v[i] & 15];
-        }
-        dst[k] = '\0';
-        return;
-    }
-    if (len >= cap)
-        len = cap - 1;
-    memcpy(dst, v, len);
-    dst[len] = '\0';
-}
-
-int64_t pg_c_i64(const PGresult *r, int row, int col)
-{
-    if (pg_c_null(r, row, col))
-        return 0;
-    const char *v = PQgetvalue(r, row, col);
-    switch (PQgetlength(r, row, col)) {
-    case 1:
-        return (unsigned char)v[0];
-    case 2:
-        return (int16_t)rd_be(v, 2);
-    case 4:
-        return (int32_t)rd_be(v, 4);
-    case 8:
-        return (int64_t)rd_be(v, 8);
-    default:
-        return 0;
-    }
-}
-
-int64_t pg_c_time(const PGresult *r, int row, int col)
-{
-    if (pg_c_null(r, row, col) || PQgetlength(r, row, col) != 8)
-        return 0;
-    return ts_dec((int64_t)rd_be(PQgetvalue(r, row, col), 8));
-}
-
-double pg_c_f64(const PGresult *r, int row, int col)
-{
-    if (pg_c_null(r, row, col) || PQgetlength(r, row, col) != 8)
-        return 0;
-    uint64_t u = rd_be(PQgetvalue(r, row, col), 8);
-    double d;
-    memcpy(&d, &u, 8);
-    return d;
-}
-
-int pg_c_tf(const PGresult *r, int row, int col)
-{
-    char t[8];
-    bk_tf tf;
-    pg_c_text(t, sizeof t, r, row, col);
-    return bk_tf_parse(t, &tf) == 0 ? (int)tf : -1;
-}
-
-bool pg_is_uuid(const char *s)
-{
-    static const char dash[] = {8, 13, 18, 23};
-    if (!s || strlen(s) != 36)
-        return false;
-    for (int i = 0, d = 0; i < 36; i++) {
-        if (d < 4 && i == dash[d]) {
-            if (s[i] != '-')
-                return false;
-            d++;
-        } else if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
-                     (s[i] >= 'A' && s[i] <= 'F'))) {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* ---- errors ---- */
-
-static int map_sqlstate(const char *st)
-{
-    if (!st)
-        return BK_ESTORE;
-    if (!strcmp(st, "40001") || !strcmp(st, "40P01") || !strcmp(st, "55P03") ||
-        !strcmp(st, "57014"))
-        return BK_EBUSY; /* serialization, deadlock, lock not available, cancelled */
-    if (!strncmp(st, "53", 2))
-        return BK_EIO; /* insufficient resources: disk full, out of memory */
-    return BK_ESTORE;
-}
-
-/* libpq messages end with a newline and may span lines: keep the first. */
-static void first_line(char *dst, size_t cap, const char *msg)
-{
-    size_t n = strcspn(msg ? msg : "", "\n");
-    if (n >= cap)
-        n = cap - 1;
-    memcpy(dst, msg ? msg : "", n);
-    dst[n] = '\0';
-}
-
-int pg_fail(pg_store *q, const PGresult *res, const char *what, bk_err *err)
-{
-    char msg[200];
-    const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-    first_line(msg, sizeof msg, primary ? primary : PQerrorMessage(q->conn));
-    return bk_err_set(err, map_sqlstate(st), "%s: %s%s%s%s (%s)", what, msg, st ? " [" : "",
-                      st ? st : "", st ? "]" : "", q->where);
-}
-
-/* ---- executing ---- */
-
-/* The session is gone (reset or lost): with it the prepared statements, the
- * staging table, advisory locks and LISTEN registrations. */
-static void forget_session(pg_store *q)
-{
-    memset(q->ready, 0, sizeof q->ready);
-    q->temp_bars = false;
-    q->temp_batch = false;
-    q->in_tx = false;
-    q->session++;
-    q->n_leader = 0;
-    q->listen_lost = q->listen_lost || q->listening;
-    q->listening = false;
-}
-
-/* Every session's settings: set at connect and again after a reset.
- * barkeep.writer tells job_runs' mirror trigger (schema 7) that this session
- * keeps the queue's state tables in step itself. */
-static const char SQL_SESSION[] = "SET TimeZone = 'UTC'; SET application_name = 'barkeep';"
-                                  " SET client_min_messages = warning; SET barkeep.writer = 'on'";
 
 /* SET lock_timeout to the connection's wait (bk_store_set_wait). */
 static int apply_wait(pg_store *q, bk_err *err)
 {
     char sql[64];
     snprintf(sql, sizeof sql, "SET lock_timeout = %lld", (long long)q->wait_ms);
-    return pg_simple(q, sql, "set lock_timeout", err);
-}
-
-/* The connection is gone: reset it once (and configure the new session). */
-static int reconnect(pg_store *q, bk_err *err)
-{
-    char msg[200];
-    first_line(msg, sizeof msg, PQerrorMessage(q->conn));
-    bk_log(BK_LOG_WARN, "store", "PostgreSQL connection lost, reconnecting db=%s error=\"%s\"",
-           q->where, msg);
-    forget_session(q);
-    PQreset(q->conn);
-    if (PQstatus(q->conn) == CONNECTION_OK) {
-        PGresult *r = PQexec(q->conn, SQL_SESSION);
-        bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
-        PQclear(r);
-        if (ok && q->wait_ms > 0) {
-            char sql[64];
-            snprintf(sql, sizeof sql, "SET lock_timeout = %lld", (long long)q->wait_ms);
-            r = PQexec(q->conn, sql);
-            ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
-            PQclear(r);
-        }
-        if (ok)
-            return 0;
-    }
-    first_line(msg, sizeof msg, PQerrorMessage(q->conn));
-    return bk_err_set(err, BK_ESTORE, "PostgreSQL connection lost: %s (%s)", msg, q->where);
-}
-
-static Oid type_oid(char c)
-{
-    switch (c) {
-    case 't':
-        return OID_TEXT;
-    case 'i':
-        return OID_INT4;
-    case 'l':
-        return OID_INT8;
-    case 'd':
-        return OID_FLOAT8;
-    case 'T':
-        return OID_TIMESTAMPTZ;
-    case 'b':
-        return OID_BOOL;
-    case 'u':
-        return OID_UUID;
-    case 'A':
-        return OID_TEXT_ARR;
-    case 'B':
-        return OID_TSTZ_ARR;
-    case 'C':
-        return OID_INT4_ARR;
-    default:
-        return 0;
-    }
-}
-
-static bool res_ok(const PGresult *r)
-{
-    ExecStatusType st = PQresultStatus(r);
-    return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-}
-
-static PGresult *prepare_and_exec(pg_store *q, int slot, const char *sql, const char *types,
-                                  const pg_params *p)
-{
-    char name[16];
-    snprintf(name, sizeof name, "bk%d", slot);
-    if (!q->ready[slot]) {
-        Oid oids[PG_MAX_PARAMS];
-        int n = (int)strlen(types);
-        for (int i = 0; i < n && i < PG_MAX_PARAMS; i++)
-            oids[i] = type_oid(types[i]);
-        PGresult *r = PQprepare(q->conn, name, sql, n, oids);
-        if (!res_ok(r))
-            return r;
-        PQclear(r);
-        q->ready[slot] = true;
-    }
-    return PQexecPrepared(q->conn, name, p ? p->n : 0, p ? p->val : NULL, p ? p->len : NULL,
-                          p ? p->fmt : NULL, 1);
-}
-
-PGresult *pg_exec(pg_store *q, int slot, const char *sql, const char *types, const pg_params *p,
-                  const char *what, bk_err *err)
-{
-    for (int attempt = 0;; attempt++) {
-        if (PQstatus(q->conn) != CONNECTION_OK && !q->in_tx && reconnect(q, err) < 0)
-            return NULL;
-        PGresult *r = prepare_and_exec(q, slot, sql, types, p);
-        if (res_ok(r))
-            return r;
-        bool lost = PQstatus(q->conn) != CONNECTION_OK;
-        if (lost && attempt == 0 && !q->in_tx) {
-            PQclear(r);
-            continue; /* reset at the top, then once more */
-        }
-        pg_fail(q, r, what, err);
-        PQclear(r);
-        return NULL;
-    }
-}
-
-int pg_exec_cmd(pg_store *q, int slot, const char *sql, const char *types, const pg_params *p,
-                const char *what, size_t *n_rows, bk_err *err)
-{
-    PGresult *r = pg_exec(q, slot, sql, types, p, what, err);
-    if (!r)
-        return err && err->code ? err->code : BK_ESTORE;
-    if (n_rows) {
-        const char *t = PQcmdTuples(r);
-        *n_rows = *t ? (size_t)strtoull(t, NULL, 10) : 0;
-    }
-    PQclear(r);
-    return 0;
-}
-
-int pg_simple(pg_store *q, const char *sql, const char *what, bk_err *err)
-{
-    for (int attempt = 0;; attempt++) {
-        if (PQstatus(q->conn) != CONNECTION_OK && !q->in_tx && reconnect(q, err) < 0)
-            return err && err->code ? err->code : BK_ESTORE;
-        PGresult *r = PQexec(q->conn, sql);
-        if (res_ok(r)) {
-            PQclear(r);
-            return 0;
-        }
-        if (PQstatus(q->conn) != CONNECTION_OK && attempt == 0 && !q->in_tx) {
-            PQclear(r);
-            continue;
-        }
-        int rc = pg_fail(q, r, what, err);
-        PQclear(r);
-        return rc;
-    }
-}
-
-int pg_begin(pg_store *q, bk_err *err)
-{
-    int rc = pg_simple(q, "BEGIN", "begin", err);
-    q->in_tx = rc == 0;
-    return rc;
-}
-
-int pg_commit(pg_store *q, bk_err *err)
-{
-    int rc = pg_simple(q, "COMMIT", "commit", err);
-    if (rc < 0)
-        pg_rollback(q);
-    q->in_tx = false;
-    return rc;
-}
-
-void pg_rollback(pg_store *q)
-{
-    if (q->in_tx && PQstatus(q->conn) == CONNECTION_OK)
-        PQclear(PQexec(q->conn, "ROLLBACK"));
-    q->in_tx = false;
-}
-
-void pg_copy_header(bk_buf *b)
-{
-    bk_buf_append(b, "PGCOPY\n\377\r\n\0", 11);
-    pg_put_u32(b, 0); /* flags */
-    pg_put_u32(b, 0); /* header extension */
-}
-
-int pg_copy_in(pg_store *q, const char *sql, const bk_buf *data, const char *what, bk_err *err)
-{
-    PGresult *r = PQexec(q->conn, sql);
-    if (PQresultStatus(r) != PGRES_COPY_IN) {
-        int rc = pg_fail(q, r, what, err);
-        PQclear(r);
-        return rc;
-    }
-    PQclear(r);
-    static const char trailer[2] = {'\xff', '\xff'};
-    size_t off = 0, chunk = 1 << 18;
-    bool ok = true;
-    while (ok && off < data->len) {
-        size_t n = data->len - off < chunk ? data->len - off : chunk;
-        ok = PQputCopyData(q->conn, data->data + off, (int)n) == 1;
-        off += n;
-    }
-    ok = ok && PQputCopyData(q->conn, trailer, 2) == 1;
-    if (PQputCopyEnd(q->conn, ok ? NULL : "barkeep: copy aborted") != 1)
-        ok = false;
-    int rc = 0;
-    while ((r = PQgetResult(q->conn)) != NULL) {
-        if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == 0)
-            rc = pg_fail(q, r, what, err);
-        PQclear(r);
-    }
-    if (!ok && rc == 0)
-        rc = pg_fail(q, NULL, what, err);
-    return rc;
+    return bk_pg_simple(q, sql, "set lock_timeout", err);
 }
 
 /* ---- connection ---- */
@@ -552,47 +45,7 @@ static void pg_close(bk_store *s)
     free(q);
 }
 
-/* The password of a URL as written (between "user:" and "@"), to scrub it
- * from messages libpq might echo. Empty when there is none. */
-static void url_password(const char *url, char *out, size_t cap)
-{
-    out[0] = '\0';
-    const char *p = strstr(url, "://");
-    if (!p)
-        return;
-    p += 3;
-    size_t auth = strcspn(p, "@/?");
-    if (p[auth] != '@')
-        return;
-    const char *colon = memchr(p, ':', auth);
-    if (!colon)
-        return;
-    size_t n = (size_t)(p + auth - colon - 1);
-    if (n >= cap)
-        n = cap - 1;
-    memcpy(out, colon + 1, n);
-    out[n] = '\0';
-}
-
-static void scrub(char *msg, const char *secret)
-{
-    size_t n = strlen(secret);
-    if (!n)
-        return;
-    for (char *p = strstr(msg, secret); p; p = strstr(p, secret))
-        memset(p, '*', n);
-}
-
 static int read_version(pg_store *q, int *out, bk_err *err);
-
-/* Server notices (a migration's "already exists", a publication warning) go
- * to the debug log, not to stderr. */
-static void on_notice(void *ctx, const char *msg)
-{
-    char line[200];
-    first_line(line, sizeof line, msg);
-    bk_log(BK_LOG_DEBUG, "store", "PostgreSQL notice db=%s msg=\"%s\"", (const char *)ctx, line);
-}
 
 static const bk_store_ops pg_ops;
 
@@ -600,31 +53,7 @@ int bk_store__pg_open(bk_store **out, const char *url, bk_err *err)
 {
     pg_store *q = bk_xcalloc(1, sizeof *q);
     q->base.ops = &pg_ops;
-    /* A default connect timeout, so a partition cannot hang a reconnect
-     * (or a shutdown) forever; one given in the URL wins (it comes later). */
-    const char *const keys[] = {"connect_timeout", "dbname", NULL};
-    const char *const vals[] = {"10", url, NULL};
-    q->conn = PQconnectdbParams(keys, vals, 1);
-    int rc = 0;
-    snprintf(q->where, sizeof q->where, "%s@%s:%s/%s", q->conn ? PQuser(q->conn) : "?",
-             q->conn ? PQhost(q->conn) : "?", q->conn ? PQport(q->conn) : "?",
-             q->conn ? PQdb(q->conn) : "?");
-    if (!q->conn || PQstatus(q->conn) != CONNECTION_OK) {
-        char msg[200], pw[128];
-        first_line(msg, sizeof msg, q->conn ? PQerrorMessage(q->conn) : "out of memory");
-        url_password(url, pw, sizeof pw);
-        scrub(msg, pw);
-        rc = bk_err_set(err, BK_ESTORE, "cannot connect to PostgreSQL (%s): %s", q->where, msg);
-        goto out;
-    }
-    PQsetNoticeProcessor(q->conn, on_notice, q->where);
-    const char *idt = PQparameterStatus(q->conn, "integer_datetimes");
-    if (!idt || strcmp(idt, "on") != 0) {
-        rc = bk_err_set(err, BK_ESTORE, "PostgreSQL server without integer_datetimes (%s)",
-                        q->where);
-        goto out;
-    }
-    rc = pg_simple(q, SQL_SESSION, "configure connection", err);
+    int rc = bk_pg_connect(q, url, err);
     int v = 0;
     if (rc == 0)
         rc = read_version(q, &v, err);
@@ -632,7 +61,6 @@ int bk_store__pg_open(bk_store **out, const char *url, bk_err *err)
         rc = bk_err_set(err, BK_ESCHEMA,
                         "database %s has schema version %d, newer than this barkeep (%d)", q->where,
                         v, PG_SCHEMA_LATEST);
-out:
     if (rc < 0) {
         pg_close(&q->base);
         return rc;
@@ -643,43 +71,23 @@ out:
 
 /* ---- migrations ---- */
 
-/* Run SQL text (no parameters), binary results; outside a transaction a lost
- * connection is reset and the statement retried once. NULL with err set. */
-static PGresult *run_text(pg_store *q, const char *sql, const char *what, bk_err *err)
-{
-    for (int attempt = 0;; attempt++) {
-        if (PQstatus(q->conn) != CONNECTION_OK && !q->in_tx && reconnect(q, err) < 0)
-            return NULL;
-        PGresult *r = PQexecParams(q->conn, sql, 0, NULL, NULL, NULL, NULL, 1);
-        if (res_ok(r))
-            return r;
-        if (PQstatus(q->conn) != CONNECTION_OK && attempt == 0 && !q->in_tx) {
-            PQclear(r);
-            continue;
-        }
-        pg_fail(q, r, what, err);
-        PQclear(r);
-        return NULL;
-    }
-}
-
 /* 0 for a database without schema_migrations (a new one). */
 static int read_version(pg_store *q, int *out, bk_err *err)
 {
     *out = 0;
-    PGresult *r = run_text(q, "SELECT to_regclass('public.schema_migrations') IS NOT NULL",
-                           "read schema version", err);
+    PGresult *r = bk_pg_run_text(q, "SELECT to_regclass('public.schema_migrations') IS NOT NULL",
+                                 "read schema version", err);
     if (!r)
-        return pg_errc(err);
-    bool exists = PQntuples(r) == 1 && pg_c_i64(r, 0, 0) != 0;
+        return bk_pg_errc(err);
+    bool exists = PQntuples(r) == 1 && bk_pg_c_i64(r, 0, 0) != 0;
     PQclear(r);
     if (!exists)
         return 0;
-    r = run_text(q, "SELECT coalesce(max(version), 0) FROM public.schema_migrations",
-                 "read schema version", err);
+    r = bk_pg_run_text(q, "SELECT coalesce(max(version), 0) FROM public.schema_migrations",
+                       "read schema version", err);
     if (!r)
-        return pg_errc(err);
-    *out = PQntuples(r) == 1 ? (int)pg_c_i64(r, 0, 0) : 0;
+        return bk_pg_errc(err);
+    *out = PQntuples(r) == 1 ? (int)bk_pg_c_i64(r, 0, 0) : 0;
     PQclear(r);
     return 0;
 }
@@ -688,12 +96,12 @@ static int apply_migration(pg_store *q, int version, bk_err *err)
 {
     char what[32], sql[128];
     snprintf(what, sizeof what, "migration %d", version);
-    int rc = pg_simple(q, bk_store__pg_migrations[version - 1], what, err);
+    int rc = bk_pg_simple(q, bk_store__pg_migrations[version - 1], what, err);
     if (rc < 0)
         return rc;
     snprintf(sql, sizeof sql,
              "INSERT INTO schema_migrations (version, applied_at) VALUES (%d, now())", version);
-    return pg_simple(q, sql, "log migration", err);
+    return bk_pg_simple(q, sql, "log migration", err);
 }
 
 static int pg_migrate(bk_store *s, int *out_version, bk_err *err)
@@ -703,9 +111,9 @@ static int pg_migrate(bk_store *s, int *out_version, bk_err *err)
     snprintf(lock, sizeof lock, "SELECT pg_advisory_xact_lock(%d, 0)", LOCK_MIGRATE);
     for (;;) {
         int v = 0;
-        int rc = pg_begin(q, err);
+        int rc = bk_pg_begin(q, err);
         if (rc == 0)
-            rc = pg_simple(q, lock, "migration lock", err);
+            rc = bk_pg_simple(q, lock, "migration lock", err);
         if (rc == 0)
             rc = read_version(q, &v, err); /* again, under the lock */
         if (rc == 0 && v > PG_SCHEMA_LATEST)
@@ -717,10 +125,10 @@ static int pg_migrate(bk_store *s, int *out_version, bk_err *err)
         if (rc == 0 && v >= PG_SCHEMA_LATEST)
             rc = bk_store__pg_fill_sessions(q, err);
         if (rc < 0) {
-            pg_rollback(q);
+            bk_pg_rollback(q);
             return rc;
         }
-        rc = pg_commit(q, err);
+        rc = bk_pg_commit(q, err);
         if (rc < 0)
             return rc;
         if (v >= PG_SCHEMA_LATEST) {
@@ -780,32 +188,26 @@ static int read_def(const PGresult *r, int row, bk_def *d)
 {
     char type[24];
     memset(d, 0, sizeof *d);
-    pg_c_text(d->id, sizeof d->id, r, row, 0);
-    pg_c_text(type, sizeof type, r, row, 1);
-    int tf = pg_c_tf(r, row, 3);
+    bk_pg_c_text(d->id, sizeof d->id, r, row, 0);
+    bk_pg_c_text(type, sizeof type, r, row, 1);
+    int tf = bk_pg_c_tf(r, row, 3);
     if (bk_job_parse(type, &d->type) < 0 || tf < 0)
         return BK_ESTORE;
-    pg_c_text(d->symbol, sizeof d->symbol, r, row, 2);
+    bk_pg_c_text(d->symbol, sizeof d->symbol, r, row, 2);
     d->tf = (bk_tf)tf;
-    d->window_days = (int32_t)pg_c_i64(r, row, 4);
-    d->priority = (int32_t)pg_c_i64(r, row, 5);
-    d->enabled = pg_c_i64(r, row, 6) != 0;
-    d->created_us = pg_c_time(r, row, 7);
-    d->updated_us = pg_c_time(r, row, 8);
+    d->window_days = (int32_t)bk_pg_c_i64(r, row, 4);
+    d->priority = (int32_t)bk_pg_c_i64(r, row, 5);
+    d->enabled = bk_pg_c_i64(r, row, 6) != 0;
+    d->created_us = bk_pg_c_time(r, row, 7);
+    d->updated_us = bk_pg_c_time(r, row, 8);
     return 0;
 }
 
-static void key_params(pg_params *p, const char *symbol, bk_tf tf, bk_job type)
+static void key_params(bk_pg_params *p, const char *symbol, bk_tf tf, bk_job type)
 {
-    pg_p_str(p, symbol);
-    pg_p_str(p, bk_tf_name(tf));
-    pg_p_str(p, bk_job_name(type));
-}
-
-static int no_def(bk_err *err, const char *symbol, bk_tf tf, bk_job type)
-{
-    return bk_err_set(err, BK_ENOENT, "no %s job for %s %s", bk_job_name(type), symbol,
-                      bk_tf_name(tf));
+    bk_pg_p_str(p, symbol);
+    bk_pg_p_str(p, bk_tf_name(tf));
+    bk_pg_p_str(p, bk_job_name(type));
 }
 
 static int pg_def_put(bk_store *s, bk_def *def, enum bk_put_mode mode, bool *created,
@@ -814,20 +216,20 @@ static int pg_def_put(bk_store *s, bk_def *def, enum bk_put_mode mode, bool *cre
     pg_store *q = pgs(s);
     char id[BK_ID_MAX];
     bk_uuid4(id);
-    pg_params p = {0};
-    pg_p_uuid(&p, id);
-    pg_p_str(&p, bk_job_name(def->type));
-    pg_p_str(&p, def->symbol);
-    pg_p_str(&p, bk_tf_name(def->tf));
-    pg_p_i32(&p, def->window_days);
-    pg_p_i32(&p, def->priority);
-    pg_p_ts(&p, now_us);
-    PGresult *r = mode == BK_PUT_RAISE ? pg_exec(q, P_DEF_PUT_RAISE, SQL_DEF_PUT_RAISE, T_DEF_PUT,
-                                                 &p, "put job definition", err)
-                                       : pg_exec(q, P_DEF_PUT_SET, SQL_DEF_PUT_SET, T_DEF_PUT, &p,
-                                                 "put job definition", err);
+    bk_pg_params p = {0};
+    bk_pg_p_uuid(&p, id);
+    bk_pg_p_str(&p, bk_job_name(def->type));
+    bk_pg_p_str(&p, def->symbol);
+    bk_pg_p_str(&p, bk_tf_name(def->tf));
+    bk_pg_p_i32(&p, def->window_days);
+    bk_pg_p_i32(&p, def->priority);
+    bk_pg_p_ts(&p, now_us);
+    PGresult *r = mode == BK_PUT_RAISE ? bk_pg_exec(q, P_DEF_PUT_RAISE, SQL_DEF_PUT_RAISE,
+                                                    T_DEF_PUT, &p, "put job definition", err)
+                                       : bk_pg_exec(q, P_DEF_PUT_SET, SQL_DEF_PUT_SET, T_DEF_PUT,
+                                                    &p, "put job definition", err);
     if (!r)
-        return pg_errc(err);
+        return bk_pg_errc(err);
     int rc = PQntuples(r) == 1 ? read_def(r, 0, def) : BK_ESTORE;
     if (rc < 0)
         bk_err_set(err, rc, "put job definition: unreadable row");
@@ -840,12 +242,12 @@ static int pg_def_put(bk_store *s, bk_def *def, enum bk_put_mode mode, bool *cre
 static int pg_def_get(bk_store *s, const char *symbol, bk_tf tf, bk_job type, bk_def *out,
                       bk_err *err)
 {
-    pg_params p = {0};
+    bk_pg_params p = {0};
     key_params(&p, symbol, tf, type);
-    PGresult *r = pg_exec(pgs(s), P_DEF_GET, SQL_DEF_GET, "ttt", &p, "get job definition", err);
+    PGresult *r = bk_pg_exec(pgs(s), P_DEF_GET, SQL_DEF_GET, "ttt", &p, "get job definition", err);
     if (!r)
-        return pg_errc(err);
-    int rc = PQntuples(r) == 1 ? read_def(r, 0, out) : no_def(err, symbol, tf, type);
+        return bk_pg_errc(err);
+    int rc = PQntuples(r) == 1 ? read_def(r, 0, out) : bk_store__no_def(err, symbol, tf, type);
     PQclear(r);
     return rc;
 }
@@ -853,12 +255,12 @@ static int pg_def_get(bk_store *s, const char *symbol, bk_tf tf, bk_job type, bk
 static int pg_def_list(bk_store *s, bool enabled_only, bk_def **out, size_t *n, bk_err *err)
 {
     pg_store *q = pgs(s);
-    PGresult *r = enabled_only ? pg_exec(q, P_DEF_LIST_ENABLED, SQL_DEF_LIST_ENABLED, "", NULL,
-                                         "list job definitions", err)
-                               : pg_exec(q, P_DEF_LIST_ALL, SQL_DEF_LIST_ALL, "", NULL,
-                                         "list job definitions", err);
+    PGresult *r = enabled_only ? bk_pg_exec(q, P_DEF_LIST_ENABLED, SQL_DEF_LIST_ENABLED, "", NULL,
+                                            "list job definitions", err)
+                               : bk_pg_exec(q, P_DEF_LIST_ALL, SQL_DEF_LIST_ALL, "", NULL,
+                                            "list job definitions", err);
     if (!r)
-        return pg_errc(err);
+        return bk_pg_errc(err);
     int rows = PQntuples(r);
     bk_def *v = bk_xcalloc((size_t)rows + 1, sizeof *v);
     size_t len = 0;
@@ -875,32 +277,33 @@ static int pg_def_list(bk_store *s, bool enabled_only, bk_def **out, size_t *n, 
 static int pg_def_set_enabled(bk_store *s, const char *symbol, bk_tf tf, bk_job type, bool enabled,
                               int64_t now_us, bk_err *err)
 {
-    pg_params p = {0};
+    bk_pg_params p = {0};
     key_params(&p, symbol, tf, type);
     char b = enabled ? 1 : 0;
-    pg_p_bytes(&p, &b, 1);
-    pg_p_ts(&p, now_us);
+    bk_pg_p_bytes(&p, &b, 1);
+    bk_pg_p_ts(&p, now_us);
     size_t k = 0;
-    int rc = pg_exec_cmd(pgs(s), P_DEF_ENABLE, SQL_DEF_ENABLE, "tttbT", &p, "enable job definition",
-                         &k, err);
+    int rc = bk_pg_exec_cmd(pgs(s), P_DEF_ENABLE, SQL_DEF_ENABLE, "tttbT", &p,
+                            "enable job definition", &k, err);
     if (rc == 0 && k == 0)
-        rc = no_def(err, symbol, tf, type);
+        rc = bk_store__no_def(err, symbol, tf, type);
     return rc;
 }
 
 static int def_delete(pg_store *q, const char *symbol, bk_tf tf, bk_job type, char id[BK_ID_MAX],
                       bk_err *err)
 {
-    pg_params p = {0};
+    bk_pg_params p = {0};
     key_params(&p, symbol, tf, type);
-    PGresult *r = pg_exec(q, P_DEF_DELETE, SQL_DEF_DELETE, "ttt", &p, "remove job definition", err);
+    PGresult *r =
+        bk_pg_exec(q, P_DEF_DELETE, SQL_DEF_DELETE, "ttt", &p, "remove job definition", err);
     if (!r)
-        return pg_errc(err);
+        return bk_pg_errc(err);
     int rc = 0;
     if (PQntuples(r) == 1)
-        pg_c_text(id, BK_ID_MAX, r, 0, 0);
+        bk_pg_c_text(id, BK_ID_MAX, r, 0, 0);
     else
-        rc = no_def(err, symbol, tf, type);
+        rc = bk_store__no_def(err, symbol, tf, type);
     PQclear(r);
     return rc;
 }
@@ -910,23 +313,23 @@ static int pg_def_remove(bk_store *s, const char *symbol, bk_tf tf, bk_job type,
 {
     pg_store *q = pgs(s);
     char id[BK_ID_MAX];
-    int rc = pg_begin(q, err);
+    int rc = bk_pg_begin(q, err);
     if (rc < 0)
         return rc;
     rc = def_delete(q, symbol, tf, type, id, err);
     if (rc == 0) {
-        pg_params p = {0};
+        bk_pg_params p = {0};
         key_params(&p, symbol, tf, type);
-        pg_p_uuid(&p, id);
-        pg_p_ts(&p, now_us);
-        rc = pg_exec_cmd(q, P_DEF_CANCEL_RUNS, SQL_DEF_CANCEL_RUNS, "tttuT", &p,
-                         "cancel runs of removed job", NULL, err);
+        bk_pg_p_uuid(&p, id);
+        bk_pg_p_ts(&p, now_us);
+        rc = bk_pg_exec_cmd(q, P_DEF_CANCEL_RUNS, SQL_DEF_CANCEL_RUNS, "tttuT", &p,
+                            "cancel runs of removed job", NULL, err);
     }
     if (rc < 0) {
-        pg_rollback(q);
+        bk_pg_rollback(q);
         return rc;
     }
-    return pg_commit(q, err);
+    return bk_pg_commit(q, err);
 }
 
 /* ---- provider budgets ---- */
@@ -945,33 +348,33 @@ static const char SQL_BUDGET_PUT[] =
 static int budget_take(pg_store *q, const char *provider, double rate_per_s, double burst,
                        bool reserve, int64_t now_us, int64_t *wait_us, bk_err *err)
 {
-    pg_params p = {0};
-    pg_p_str(&p, provider);
-    pg_p_f64(&p, burst);
-    pg_p_ts(&p, now_us);
-    int rc = pg_exec_cmd(q, P_BUDGET_INIT, SQL_BUDGET_INIT, "tdT", &p, "create provider budget",
-                         NULL, err);
+    bk_pg_params p = {0};
+    bk_pg_p_str(&p, provider);
+    bk_pg_p_f64(&p, burst);
+    bk_pg_p_ts(&p, now_us);
+    int rc = bk_pg_exec_cmd(q, P_BUDGET_INIT, SQL_BUDGET_INIT, "tdT", &p, "create provider budget",
+                            NULL, err);
     if (rc < 0)
         return rc;
-    pg_params g = {0};
-    pg_p_str(&g, provider);
-    PGresult *r = pg_exec(q, P_BUDGET_GET, SQL_BUDGET_GET, "t", &g, "read provider budget", err);
+    bk_pg_params g = {0};
+    bk_pg_p_str(&g, provider);
+    PGresult *r = bk_pg_exec(q, P_BUDGET_GET, SQL_BUDGET_GET, "t", &g, "read provider budget", err);
     if (!r)
-        return pg_errc(err);
+        return bk_pg_errc(err);
     if (PQntuples(r) != 1) {
         PQclear(r);
         return bk_err_set(err, BK_ESTORE, "provider budget row vanished");
     }
-    double tokens = pg_c_f64(r, 0, 0);
-    int64_t updated = pg_c_time(r, 0, 1);
+    double tokens = bk_pg_c_f64(r, 0, 0);
+    int64_t updated = bk_pg_c_time(r, 0, 1);
     PQclear(r);
     bk_store__bucket_take(&tokens, &updated, rate_per_s, burst, reserve, now_us, wait_us);
-    pg_params u = {0};
-    pg_p_str(&u, provider);
-    pg_p_f64(&u, tokens);
-    pg_p_ts(&u, updated);
-    return pg_exec_cmd(q, P_BUDGET_PUT, SQL_BUDGET_PUT, "tdT", &u, "update provider budget", NULL,
-                       err);
+    bk_pg_params u = {0};
+    bk_pg_p_str(&u, provider);
+    bk_pg_p_f64(&u, tokens);
+    bk_pg_p_ts(&u, updated);
+    return bk_pg_exec_cmd(q, P_BUDGET_PUT, SQL_BUDGET_PUT, "tdT", &u, "update provider budget",
+                          NULL, err);
 }
 
 static int pg_take_token(bk_store *s, const char *provider, double rate_per_s, double burst,
@@ -979,16 +382,16 @@ static int pg_take_token(bk_store *s, const char *provider, double rate_per_s, d
 {
     pg_store *q = pgs(s);
     int64_t db_now = now_us + pg_clock_off(q); /* the bucket is in the server's time */
-    int rc = pg_begin(q, err);
+    int rc = bk_pg_begin(q, err);
     if (rc < 0)
         return rc;
     rc = budget_take(q, provider, rate_per_s, burst, reserve, db_now, wait_us, err);
     if (rc < 0) {
-        pg_rollback(q);
+        bk_pg_rollback(q);
         *wait_us = 0;
         return rc;
     }
-    return pg_commit(q, err);
+    return bk_pg_commit(q, err);
 }
 
 /* ---- 429s received ---- */
@@ -1003,29 +406,29 @@ static const char SQL_RATE_LIMITED_COUNT[] =
 
 static int pg_rate_limited_add(bk_store *s, const char *provider, int64_t now_us, bk_err *err)
 {
-    pg_params p = {0};
-    pg_p_str(&p, provider);
-    pg_p_ts(&p, now_us);
-    pg_p_ts(&p, now_us - BK_STORE_RATE_LIMITED_KEEP_US);
-    return pg_exec_cmd(pgs(s), P_RATE_LIMITED_ADD, SQL_RATE_LIMITED_ADD, "tTT", &p, "record 429",
-                       NULL, err);
+    bk_pg_params p = {0};
+    bk_pg_p_str(&p, provider);
+    bk_pg_p_ts(&p, now_us);
+    bk_pg_p_ts(&p, now_us - BK_STORE_RATE_LIMITED_KEEP_US);
+    return bk_pg_exec_cmd(pgs(s), P_RATE_LIMITED_ADD, SQL_RATE_LIMITED_ADD, "tTT", &p, "record 429",
+                          NULL, err);
 }
 
 static int pg_rate_limited_count(bk_store *s, int64_t since_us, bk_prov_count **out, size_t *n,
                                  bk_err *err)
 {
-    pg_params p = {0};
-    pg_p_ts(&p, since_us);
-    PGresult *r =
-        pg_exec(pgs(s), P_RATE_LIMITED_COUNT, SQL_RATE_LIMITED_COUNT, "T", &p, "count 429s", err);
+    bk_pg_params p = {0};
+    bk_pg_p_ts(&p, since_us);
+    PGresult *r = bk_pg_exec(pgs(s), P_RATE_LIMITED_COUNT, SQL_RATE_LIMITED_COUNT, "T", &p,
+                             "count 429s", err);
     if (!r)
-        return pg_errc(err);
+        return bk_pg_errc(err);
     int rows = PQntuples(r);
     if (rows > 0)
         *out = bk_xcalloc((size_t)rows, sizeof **out);
     for (int i = 0; i < rows; i++) {
-        pg_c_text((*out)[i].provider, sizeof(*out)[i].provider, r, i, 0);
-        (*out)[i].n = pg_c_i64(r, i, 1);
+        bk_pg_c_text((*out)[i].provider, sizeof(*out)[i].provider, r, i, 0);
+        (*out)[i].n = bk_pg_c_i64(r, i, 1);
     }
     *n = (size_t)rows;
     PQclear(r);
@@ -1082,15 +485,15 @@ static int leader_lock(pg_store *q, int64_t key, bool *held, bk_err *err)
     if (q->n_leader == PG_MAX_LEADER)
         return bk_err_set(err, BK_EINVAL, "more than %d leader locks on one connection",
                           PG_MAX_LEADER);
-    pg_params p = {0};
-    pg_p_i64(&p, key);
-    PGresult *r = pg_exec(q, P_LEADER_LOCK, SQL_LEADER_LOCK, "l", &p, "leader lock", err);
+    bk_pg_params p = {0};
+    bk_pg_p_i64(&p, key);
+    PGresult *r = bk_pg_exec(q, P_LEADER_LOCK, SQL_LEADER_LOCK, "l", &p, "leader lock", err);
     if (!r)
-        return pg_errc(err);
-    *held = PQntuples(r) == 1 && pg_c_i64(r, 0, 0) != 0;
+        return bk_pg_errc(err);
+    *held = PQntuples(r) == 1 && bk_pg_c_i64(r, 0, 0) != 0;
     PQclear(r);
     if (*held)
-        q->leader_key[q->n_leader++] = key; /* after pg_exec: a reset inside it forgets keys */
+        q->leader_key[q->n_leader++] = key; /* after bk_pg_exec: a reset inside it forgets keys */
     return 0;
 }
 
@@ -1111,14 +514,15 @@ static int pg_leader_try(bk_store *s, const char *name, const char *owner, int64
         int rc = leader_lock(q, key, &held, err);
         if (rc < 0 || !held)
             return rc;
-        pg_params p = {0};
-        pg_p_str(&p, name);
-        pg_p_str(&p, owner);
-        pg_p_ts(&p, now_us + ttl_us + off); /* the server's time, like run leases */
-        pg_p_i64(&p, (int64_t)((uint64_t)key >> 32));
-        pg_p_i64(&p, (int64_t)((uint64_t)key & UINT32_MAX));
+        bk_pg_params p = {0};
+        bk_pg_p_str(&p, name);
+        bk_pg_p_str(&p, owner);
+        bk_pg_p_ts(&p, now_us + ttl_us + off); /* the server's time, like run leases */
+        bk_pg_p_i64(&p, (int64_t)((uint64_t)key >> 32));
+        bk_pg_p_i64(&p, (int64_t)((uint64_t)key & UINT32_MAX));
         size_t k = 0;
-        rc = pg_exec_cmd(q, P_LEADER_TRY, SQL_LEADER_TRY, "ttTll", &p, "leader lease row", &k, err);
+        rc = bk_pg_exec_cmd(q, P_LEADER_TRY, SQL_LEADER_TRY, "ttTll", &p, "leader lease row", &k,
+                            err);
         if (rc < 0)
             return rc;
         if (k == 1) {
@@ -1139,19 +543,19 @@ static int pg_leader_release(bk_store *s, const char *name, const char *owner, b
     if (held_index(q, key) < 0)
         return 0; /* not ours: the row belongs to the lock's holder */
     /* The row first, while the lock keeps every other writer away from it. */
-    pg_params p = {0};
-    pg_p_str(&p, name);
-    pg_p_str(&p, owner);
-    int rc = pg_exec_cmd(q, P_LEADER_RELEASE, SQL_LEADER_RELEASE, "tt", &p,
-                         "release leader lease row", NULL, err);
+    bk_pg_params p = {0};
+    bk_pg_p_str(&p, name);
+    bk_pg_p_str(&p, owner);
+    int rc = bk_pg_exec_cmd(q, P_LEADER_RELEASE, SQL_LEADER_RELEASE, "tt", &p,
+                            "release leader lease row", NULL, err);
     if (rc < 0 || held_index(q, key) < 0)
         return rc; /* on a reset the lock is already gone */
-    pg_params u = {0};
-    pg_p_i64(&u, key);
+    bk_pg_params u = {0};
+    bk_pg_p_i64(&u, key);
     uint64_t session = q->session;
-    PGresult *r = pg_exec(q, P_LEADER_UNLOCK, SQL_LEADER_UNLOCK, "l", &u, "leader unlock", err);
+    PGresult *r = bk_pg_exec(q, P_LEADER_UNLOCK, SQL_LEADER_UNLOCK, "l", &u, "leader unlock", err);
     if (!r && q->session == session)
-        return pg_errc(err); /* still held: a later release may succeed */
+        return bk_pg_errc(err); /* still held: a later release may succeed */
     PQclear(r);
     forget_key(q, key);
     return 0;
@@ -1162,7 +566,7 @@ static int pg_leader_release(bk_store *s, const char *name, const char *owner, b
 static int pg_listen(bk_store *s, bk_err *err)
 {
     pg_store *q = pgs(s);
-    int rc = pg_simple(q, "LISTEN " PG_CHANNEL_RUNS, "listen", err);
+    int rc = bk_pg_simple(q, "LISTEN " PG_CHANNEL_RUNS, "listen", err);
     if (rc == 0) {
         q->listening = true;
         q->listen_lost = false;
@@ -1173,10 +577,11 @@ static int pg_listen(bk_store *s, bk_err *err)
 static int notes_lost(pg_store *q, bk_err *err)
 {
     char msg[200];
-    first_line(msg, sizeof msg,
-               q->listen_lost ? "the connection was reset" : PQerrorMessage(q->conn));
+    bk_pg_first_line(msg, sizeof msg,
+                     q->listen_lost ? "the connection was reset" : PQerrorMessage(q->conn));
     if (q->listening)
-        forget_session(q); /* LISTEN is gone with it; the next pg_exec/pg_simple resets */
+        bk_pg_forget_session(
+            q); /* LISTEN is gone with it; the next bk_pg_exec/bk_pg_simple resets */
     return bk_err_set(err, BK_ESTORE, "notifications: PostgreSQL connection lost: %s (%s)", msg,
                       q->where);
 }
@@ -1194,7 +599,7 @@ static bool parse_note(const char *rec, size_t len, char op[16], char id[BK_ID_M
     memcpy(line, rec, len);
     line[len] = '\0';
     if (sscanf(line, "%15s %36s %15s %lf %lld", op, id, status, &progress, &updated) != 5 ||
-        !pg_is_uuid(id) || bk_status_parse(status, &out->status) != 0)
+        !bk_pg_is_uuid(id) || bk_status_parse(status, &out->status) != 0)
         return false;
     out->op = op;
     out->run_id = id;
@@ -1256,11 +661,11 @@ int bk_store__pg_exec(bk_store *s, const char *sql, bk_err *err)
     if (strcmp(s->ops->kind, "postgres") != 0)
         return bk_err_set(err, BK_EINVAL, "not a PostgreSQL store");
     pg_store *q = pgs(s);
-    forget_session(q); /* the SQL may drop what the cache refers to */
+    bk_pg_forget_session(q); /* the SQL may drop what the cache refers to */
     PQclear(PQexec(q->conn, "DEALLOCATE ALL"));
     /* As any other session: job_runs' mirror trigger keeps the state tables in step. */
     PQclear(PQexec(q->conn, "SET barkeep.writer = 'off'"));
-    int rc = pg_simple(q, sql, "exec", err);
+    int rc = bk_pg_simple(q, sql, "exec", err);
     PQclear(PQexec(q->conn, "SET barkeep.writer = 'on'"));
     return rc;
 }
@@ -1275,7 +680,7 @@ int bk_store__pg_query(bk_store *s, const char *sql, const char *const *params, 
     pg_store *q = pgs(s);
     PGresult *r = PQexecParams(q->conn, sql, n_params, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        int rc = pg_fail(q, r, "query", err);
+        int rc = bk_pg_fail(q, r, "query", err);
         PQclear(r);
         return rc;
     }

@@ -63,11 +63,11 @@ static int probe(pg_store *q, int64_t *skew_us, bk_err *err)
     for (int i = 0; i < PG_CLOCK_PROBES; i++) {
         int64_t t0 = machine_now_us();
         PGresult *r =
-            pg_exec(q, P_CLOCK_NOW, SQL_CLOCK_NOW, "", NULL, "read the server's clock", err);
+            bk_pg_exec(q, P_CLOCK_NOW, SQL_CLOCK_NOW, "", NULL, "read the server's clock", err);
         int64_t t1 = machine_now_us();
         if (!r)
-            return best_rtt == INT64_MAX ? pg_errc(err) : 0;
-        int64_t server = PQntuples(r) == 1 ? pg_c_time(r, 0, 0) : 0;
+            return best_rtt == INT64_MAX ? bk_pg_errc(err) : 0;
+        int64_t server = PQntuples(r) == 1 ? bk_pg_c_time(r, 0, 0) : 0;
         PQclear(r);
         if (server && t1 - t0 < best_rtt) {
             best_rtt = t1 - t0;

@@ -56,7 +56,7 @@ static int ensure_temp(pg_store *q, size_t n, bk_err *err)
 {
     if (n < BAR_COPY_MIN || q->temp_bars)
         return 0;
-    int rc = pg_simple(q, SQL_BAR_TEMP, "create bars staging table", err);
+    int rc = bk_pg_simple(q, SQL_BAR_TEMP, "create bars staging table", err);
     q->temp_bars = rc == 0;
     return rc;
 }
@@ -64,13 +64,13 @@ static int ensure_temp(pg_store *q, size_t n, bk_err *err)
 static void copy_f64(bk_buf *b, double v)
 {
     if (isnan(v)) { /* NULL: the NOT NULL columns refuse it */
-        pg_put_u32(b, UINT32_MAX);
+        bk_pg_put_u32(b, UINT32_MAX);
         return;
     }
     uint64_t u;
     memcpy(&u, &v, 8);
-    pg_put_u32(b, 8);
-    pg_put_u64(b, u);
+    bk_pg_put_u32(b, 8);
+    bk_pg_put_u64(b, u);
 }
 
 /* Where bars came from: provider, feed, adjustment (never NULL). */
@@ -83,31 +83,31 @@ static int bars_copy(pg_store *q, const char *symbol, bk_tf tf, const source *sr
 {
     bk_buf b;
     bk_buf_init(&b);
-    pg_copy_header(&b);
+    bk_pg_copy_header(&b);
     for (size_t i = 0; i < n; i++) {
         bk_buf_append(&b, "\0\7", 2); /* 7 fields */
-        pg_put_u32(&b, 4);
-        pg_put_u32(&b, (uint32_t)i);
-        pg_put_u32(&b, 8);
-        pg_put_u64(&b, (uint64_t)pg_ts_enc(bars[i].ts_us));
+        bk_pg_put_u32(&b, 4);
+        bk_pg_put_u32(&b, (uint32_t)i);
+        bk_pg_put_u32(&b, 8);
+        bk_pg_put_u64(&b, (uint64_t)bk_pg_ts_enc(bars[i].ts_us));
         copy_f64(&b, bars[i].open);
         copy_f64(&b, bars[i].high);
         copy_f64(&b, bars[i].low);
         copy_f64(&b, bars[i].close);
         copy_f64(&b, bars[i].volume);
     }
-    int rc = pg_copy_in(q, SQL_BAR_COPY, &b, "copy bars", err);
+    int rc = bk_pg_copy_in(q, SQL_BAR_COPY, &b, "copy bars", err);
     bk_buf_fini(&b);
     if (rc < 0)
         return rc;
-    pg_params p = {0};
-    pg_p_str(&p, symbol);
-    pg_p_str(&p, bk_tf_name(tf));
-    pg_p_str(&p, src->provider);
-    pg_p_str(&p, src->feed);
-    pg_p_str(&p, src->adjustment);
-    return pg_exec_cmd(q, P_BAR_FROM_TEMP, SQL_BAR_FROM_TEMP, "ttttt", &p, "upsert bars", NULL,
-                       err);
+    bk_pg_params p = {0};
+    bk_pg_p_str(&p, symbol);
+    bk_pg_p_str(&p, bk_tf_name(tf));
+    bk_pg_p_str(&p, src->provider);
+    bk_pg_p_str(&p, src->feed);
+    bk_pg_p_str(&p, src->adjustment);
+    return bk_pg_exec_cmd(q, P_BAR_FROM_TEMP, SQL_BAR_FROM_TEMP, "ttttt", &p, "upsert bars", NULL,
+                          err);
 }
 
 /* Upsert bars inside the caller's transaction (ensure_temp called before it). */
@@ -117,20 +117,20 @@ static int bars_write(pg_store *q, const char *symbol, bk_tf tf, const source *s
     if (n >= BAR_COPY_MIN)
         return bars_copy(q, symbol, tf, src, bars, n, err);
     for (size_t i = 0; i < n; i++) {
-        pg_params p = {0};
-        pg_p_str(&p, symbol);
-        pg_p_str(&p, bk_tf_name(tf));
-        pg_p_ts(&p, bars[i].ts_us);
-        pg_p_f64(&p, bars[i].open);
-        pg_p_f64(&p, bars[i].high);
-        pg_p_f64(&p, bars[i].low);
-        pg_p_f64(&p, bars[i].close);
-        pg_p_f64(&p, bars[i].volume);
-        pg_p_str(&p, src->provider);
-        pg_p_str(&p, src->feed);
-        pg_p_str(&p, src->adjustment);
-        int rc = pg_exec_cmd(q, P_BAR_UPSERT, SQL_BAR_UPSERT, "ttTdddddttt", &p, "upsert bar", NULL,
-                             err);
+        bk_pg_params p = {0};
+        bk_pg_p_str(&p, symbol);
+        bk_pg_p_str(&p, bk_tf_name(tf));
+        bk_pg_p_ts(&p, bars[i].ts_us);
+        bk_pg_p_f64(&p, bars[i].open);
+        bk_pg_p_f64(&p, bars[i].high);
+        bk_pg_p_f64(&p, bars[i].low);
+        bk_pg_p_f64(&p, bars[i].close);
+        bk_pg_p_f64(&p, bars[i].volume);
+        bk_pg_p_str(&p, src->provider);
+        bk_pg_p_str(&p, src->feed);
+        bk_pg_p_str(&p, src->adjustment);
+        int rc = bk_pg_exec_cmd(q, P_BAR_UPSERT, SQL_BAR_UPSERT, "ttTdddddttt", &p, "upsert bar",
+                                NULL, err);
         if (rc < 0)
             return rc;
     }
@@ -144,16 +144,16 @@ int pg_bars_upsert(bk_store *s, const char *symbol, bk_tf tf, const char *provid
     pg_store *q = pgs(s);
     int rc = ensure_temp(q, n, err);
     if (rc == 0)
-        rc = pg_begin(q, err);
+        rc = bk_pg_begin(q, err);
     if (rc < 0)
         return rc;
     source src = {provider, feed, adjustment};
     rc = bars_write(q, symbol, tf, &src, bars, n, err);
     if (rc < 0) {
-        pg_rollback(q);
+        bk_pg_rollback(q);
         return rc;
     }
-    return pg_commit(q, err);
+    return bk_pg_commit(q, err);
 }
 
 static const char SQL_BAR_READ[] =
@@ -167,27 +167,27 @@ int pg_bars_read(bk_store *s, const char *symbol, bk_tf tf, int64_t from_us, int
 {
     pg_store *q = pgs(s);
     for (;;) {
-        pg_params p = {0};
-        pg_p_str(&p, symbol);
-        pg_p_str(&p, bk_tf_name(tf));
-        pg_p_ts(&p, from_us);
-        pg_p_ts(&p, to_us);
-        pg_p_i64(&p, BAR_READ_PAGE);
-        PGresult *r = pg_exec(q, P_BAR_READ, SQL_BAR_READ, "ttTTl", &p, "read bars", err);
+        bk_pg_params p = {0};
+        bk_pg_p_str(&p, symbol);
+        bk_pg_p_str(&p, bk_tf_name(tf));
+        bk_pg_p_ts(&p, from_us);
+        bk_pg_p_ts(&p, to_us);
+        bk_pg_p_i64(&p, BAR_READ_PAGE);
+        PGresult *r = bk_pg_exec(q, P_BAR_READ, SQL_BAR_READ, "ttTTl", &p, "read bars", err);
         if (!r)
-            return pg_errc(err);
+            return bk_pg_errc(err);
         int rows = PQntuples(r), rc = 0;
         char prov[BK_PROV_NAME_MAX * 2];
         for (int i = 0; i < rows && rc == 0; i++) {
             bk_bar b = {
-                .ts_us = pg_c_time(r, i, 0),
-                .open = pg_c_f64(r, i, 1),
-                .high = pg_c_f64(r, i, 2),
-                .low = pg_c_f64(r, i, 3),
-                .close = pg_c_f64(r, i, 4),
-                .volume = pg_c_f64(r, i, 5),
+                .ts_us = bk_pg_c_time(r, i, 0),
+                .open = bk_pg_c_f64(r, i, 1),
+                .high = bk_pg_c_f64(r, i, 2),
+                .low = bk_pg_c_f64(r, i, 3),
+                .close = bk_pg_c_f64(r, i, 4),
+                .volume = bk_pg_c_f64(r, i, 5),
             };
-            pg_c_text(prov, sizeof prov, r, i, 6);
+            bk_pg_c_text(prov, sizeof prov, r, i, 6);
             rc = cb(ctx, &b, prov);
             from_us = b.ts_us + 1;
         }
@@ -203,19 +203,19 @@ static const char SQL_BAR_SOURCE[] =
 
 int pg_bars_source(bk_store *s, const char *symbol, bk_tf tf, bk_source *out, bk_err *err)
 {
-    pg_params p = {0};
-    pg_p_str(&p, symbol);
-    pg_p_str(&p, bk_tf_name(tf));
-    PGresult *r = pg_exec(pgs(s), P_BAR_SOURCE, SQL_BAR_SOURCE, "tt", &p, "bars source", err);
+    bk_pg_params p = {0};
+    bk_pg_p_str(&p, symbol);
+    bk_pg_p_str(&p, bk_tf_name(tf));
+    PGresult *r = bk_pg_exec(pgs(s), P_BAR_SOURCE, SQL_BAR_SOURCE, "tt", &p, "bars source", err);
     if (!r)
-        return pg_errc(err);
+        return bk_pg_errc(err);
     int rc = 0;
     if (PQntuples(r) == 0) {
         rc = bk_err_set(err, BK_ENOENT, "%s %s has no bars", symbol, bk_tf_name(tf));
     } else {
-        pg_c_text(out->provider, sizeof out->provider, r, 0, 0);
-        pg_c_text(out->feed, sizeof out->feed, r, 0, 1);
-        pg_c_text(out->adjustment, sizeof out->adjustment, r, 0, 2);
+        bk_pg_c_text(out->provider, sizeof out->provider, r, 0, 0);
+        bk_pg_c_text(out->feed, sizeof out->feed, r, 0, 1);
+        bk_pg_c_text(out->adjustment, sizeof out->adjustment, r, 0, 2);
     }
     PQclear(r);
     return rc;
@@ -225,14 +225,14 @@ int pg_bars_count(bk_store *s, const char *symbol, int tf, int64_t *out, bk_err 
 {
     int mask = (symbol ? 1 : 0) | (tf >= 0 ? 2 : 0);
     char sql[160], types[3] = "";
-    pg_params p = {0};
+    bk_pg_params p = {0};
     int k = 0;
     if (symbol) {
-        pg_p_str(&p, symbol);
+        bk_pg_p_str(&p, symbol);
         types[k++] = 't';
     }
     if (tf >= 0) {
-        pg_p_str(&p, bk_tf_name((bk_tf)tf));
+        bk_pg_p_str(&p, bk_tf_name((bk_tf)tf));
         types[k++] = 't';
     }
     snprintf(sql, sizeof sql, "SELECT count(*) FROM ohlc_bars_v2 WHERE true%s%s",
@@ -240,10 +240,10 @@ int pg_bars_count(bk_store *s, const char *symbol, int tf, int64_t *out, bk_err 
              tf < 0   ? ""
              : symbol ? " AND timeframe = $2"
                       : " AND timeframe = $1");
-    PGresult *r = pg_exec(pgs(s), P_BAR_COUNT + mask, sql, types, &p, "count bars", err);
+    PGresult *r = bk_pg_exec(pgs(s), P_BAR_COUNT_FIRST + mask, sql, types, &p, "count bars", err);
     if (!r)
-        return pg_errc(err);
-    *out = pg_c_i64(r, 0, 0);
+        return bk_pg_errc(err);
+    *out = bk_pg_c_i64(r, 0, 0);
     PQclear(r);
     return 0;
 }
@@ -258,26 +258,26 @@ static const char *const SQL_BAR_SERIES[2] = {
 int pg_bars_series(bk_store *s, const char *symbol, bk_bar_series **out, size_t *n, bk_err *err)
 {
     int one = symbol != NULL;
-    pg_params p = {0};
+    bk_pg_params p = {0};
     if (one)
-        pg_p_str(&p, symbol);
-    PGresult *r = pg_exec(pgs(s), P_BAR_SERIES + one, SQL_BAR_SERIES[one], one ? "t" : "", &p,
-                          "list bar series", err);
+        bk_pg_p_str(&p, symbol);
+    PGresult *r = bk_pg_exec(pgs(s), P_BAR_SERIES_FIRST + one, SQL_BAR_SERIES[one], one ? "t" : "",
+                             &p, "list bar series", err);
     if (!r)
-        return pg_errc(err);
+        return bk_pg_errc(err);
     int rows = PQntuples(r);
     bk_bar_series *v = bk_xcalloc((size_t)rows + 1, sizeof *v);
     size_t len = 0;
     for (int i = 0; i < rows; i++) {
-        int tf = pg_c_tf(r, i, 1);
+        int tf = bk_pg_c_tf(r, i, 1);
         if (tf < 0)
             continue; /* a timeframe this binary cannot read */
         bk_bar_series *x = &v[len++];
-        pg_c_text(x->symbol, sizeof x->symbol, r, i, 0);
+        bk_pg_c_text(x->symbol, sizeof x->symbol, r, i, 0);
         x->tf = (bk_tf)tf;
-        x->n_bars = pg_c_i64(r, i, 2);
-        x->first_us = pg_c_time(r, i, 3);
-        x->last_us = pg_c_time(r, i, 4);
+        x->n_bars = bk_pg_c_i64(r, i, 2);
+        x->first_us = bk_pg_c_time(r, i, 3);
+        x->last_us = bk_pg_c_time(r, i, 4);
     }
     PQclear(r);
     bk_store__sort_bar_series(v, len);
@@ -319,37 +319,37 @@ static const char SQL_COV_STATUS[] =
  * coverage_summary locked the series. */
 static int coverage_add(pg_store *q, const char *symbol, bk_tf tf, bk_iv iv, bk_err *err)
 {
-    pg_params p = {0};
-    pg_p_str(&p, symbol);
-    pg_p_str(&p, bk_tf_name(tf));
-    pg_p_ts(&p, iv.from_us);
-    pg_p_ts(&p, iv.to_us);
-    PGresult *r = pg_exec(q, P_COV_BOUNDS, SQL_COV_BOUNDS, "ttTT", &p, "merge coverage", err);
+    bk_pg_params p = {0};
+    bk_pg_p_str(&p, symbol);
+    bk_pg_p_str(&p, bk_tf_name(tf));
+    bk_pg_p_ts(&p, iv.from_us);
+    bk_pg_p_ts(&p, iv.to_us);
+    PGresult *r = bk_pg_exec(q, P_COV_BOUNDS, SQL_COV_BOUNDS, "ttTT", &p, "merge coverage", err);
     if (!r)
-        return pg_errc(err);
-    int64_t lo = pg_c_time(r, 0, 0), hi = pg_c_time(r, 0, 1);
+        return bk_pg_errc(err);
+    int64_t lo = bk_pg_c_time(r, 0, 0), hi = bk_pg_c_time(r, 0, 1);
     PQclear(r);
-    pg_params m = {0};
-    pg_p_str(&m, symbol);
-    pg_p_str(&m, bk_tf_name(tf));
-    pg_p_ts(&m, lo);
-    pg_p_ts(&m, hi);
-    pg_p_ts(&m, iv.to_us);
-    return pg_exec_cmd(q, P_COV_MERGE, SQL_COV_MERGE, "ttTTT", &m, "merge coverage", NULL, err);
+    bk_pg_params m = {0};
+    bk_pg_p_str(&m, symbol);
+    bk_pg_p_str(&m, bk_tf_name(tf));
+    bk_pg_p_ts(&m, lo);
+    bk_pg_p_ts(&m, hi);
+    bk_pg_p_ts(&m, iv.to_us);
+    return bk_pg_exec_cmd(q, P_COV_MERGE, SQL_COV_MERGE, "ttTTT", &m, "merge coverage", NULL, err);
 }
 
 static int coverage_summary(pg_store *q, const bk_commit *c, bk_err *err)
 {
-    pg_params p = {0};
-    pg_p_str(&p, c->symbol);
-    pg_p_str(&p, bk_tf_name(c->tf));
-    pg_p_ts(&p, c->covered.from_us);
-    pg_p_ts(&p, c->covered.to_us);
-    pg_p_ts(&p, c->now_us);
-    pg_p_i64(&p, (int64_t)c->n_bars);
-    pg_p_text(&p, c->provider);
-    return pg_exec_cmd(q, P_COV_STATUS, SQL_COV_STATUS, "ttTTTlt", &p, "update coverage_status",
-                       NULL, err);
+    bk_pg_params p = {0};
+    bk_pg_p_str(&p, c->symbol);
+    bk_pg_p_str(&p, bk_tf_name(c->tf));
+    bk_pg_p_ts(&p, c->covered.from_us);
+    bk_pg_p_ts(&p, c->covered.to_us);
+    bk_pg_p_ts(&p, c->now_us);
+    bk_pg_p_i64(&p, (int64_t)c->n_bars);
+    bk_pg_p_text(&p, c->provider);
+    return bk_pg_exec_cmd(q, P_COV_STATUS, SQL_COV_STATUS, "ttTTTlt", &p, "update coverage_status",
+                          NULL, err);
 }
 
 /* Adopted coverage: the series' summary row is upserted first (locking it,
@@ -371,30 +371,31 @@ int pg_coverage_add(bk_store *s, const char *symbol, bk_tf tf, const bk_ivset *c
                     const char *provider, int64_t now_us, bk_err *err)
 {
     pg_store *q = pgs(s);
-    int rc = pg_begin(q, err);
+    int rc = bk_pg_begin(q, err);
     if (rc < 0)
         return rc;
-    pg_params p = {0};
-    pg_p_str(&p, symbol);
-    pg_p_str(&p, bk_tf_name(tf));
-    pg_p_ts(&p, now_us);
-    rc = pg_exec_cmd(q, P_COV_LOCK, SQL_COV_LOCK, "ttT", &p, "update coverage_status", NULL, err);
+    bk_pg_params p = {0};
+    bk_pg_p_str(&p, symbol);
+    bk_pg_p_str(&p, bk_tf_name(tf));
+    bk_pg_p_ts(&p, now_us);
+    rc =
+        bk_pg_exec_cmd(q, P_COV_LOCK, SQL_COV_LOCK, "ttT", &p, "update coverage_status", NULL, err);
     for (size_t i = 0; i < covered->n && rc == 0; i++)
         rc = coverage_add(q, symbol, tf, covered->v[i], err);
     if (rc == 0) {
-        pg_params a = {0};
-        pg_p_str(&a, symbol);
-        pg_p_str(&a, bk_tf_name(tf));
-        pg_p_ts(&a, now_us);
-        pg_p_text(&a, provider);
-        rc = pg_exec_cmd(q, P_COV_ADOPT, SQL_COV_ADOPT, "ttTt", &a, "update coverage_status", NULL,
-                         err);
+        bk_pg_params a = {0};
+        bk_pg_p_str(&a, symbol);
+        bk_pg_p_str(&a, bk_tf_name(tf));
+        bk_pg_p_ts(&a, now_us);
+        bk_pg_p_text(&a, provider);
+        rc = bk_pg_exec_cmd(q, P_COV_ADOPT, SQL_COV_ADOPT, "ttTt", &a, "update coverage_status",
+                            NULL, err);
     }
     if (rc < 0) {
-        pg_rollback(q);
+        bk_pg_rollback(q);
         return rc;
     }
-    return pg_commit(q, err);
+    return bk_pg_commit(q, err);
 }
 
 /* ---- commit ---- */
@@ -415,21 +416,21 @@ static int mark_success(pg_store *q, const bk_commit *c, bk_err *err)
     const char *id = c->run_id ? c->run_id : "";
     int rc =
         bk_err_set(err, BK_ELEASE, "commit: run %s is no longer running under %s", id, c->owner);
-    if (!pg_is_uuid(id))
+    if (!bk_pg_is_uuid(id))
         return rc;
-    pg_params p = {0};
-    pg_p_uuid(&p, id);
-    pg_p_str(&p, c->owner);
-    pg_p_i64(&p, (int64_t)c->n_bars);
-    pg_p_text(&p, c->provider);
-    pg_p_ts(&p, c->now_us);
-    PGresult *r = pg_exec(q, P_RUN_SUCCESS, SQL_RUN_SUCCESS, "utltT", &p, "commit run", err);
+    bk_pg_params p = {0};
+    bk_pg_p_uuid(&p, id);
+    bk_pg_p_str(&p, c->owner);
+    bk_pg_p_i64(&p, (int64_t)c->n_bars);
+    bk_pg_p_text(&p, c->provider);
+    bk_pg_p_ts(&p, c->now_us);
+    PGresult *r = bk_pg_exec(q, P_RUN_SUCCESS, SQL_RUN_SUCCESS, "utltT", &p, "commit run", err);
     if (!r)
-        return pg_errc(err);
+        return bk_pg_errc(err);
     if (PQntuples(r) == 1) {
         char sym[BK_SYM_MAX + 1];
-        pg_c_text(sym, sizeof sym, r, 0, 0);
-        if (strcmp(sym, c->symbol) != 0 || pg_c_tf(r, 0, 1) != (int)c->tf)
+        bk_pg_c_text(sym, sizeof sym, r, 0, 0);
+        if (strcmp(sym, c->symbol) != 0 || bk_pg_c_tf(r, 0, 1) != (int)c->tf)
             rc = bk_err_set(err, BK_EINVAL, "commit: run %s is not for %s %s", id, c->symbol,
                             bk_tf_name(c->tf));
         else
@@ -448,7 +449,7 @@ int pg_run_commit(bk_store *s, const bk_commit *c, bk_err *err)
         return bk_err_set(err, BK_EINVAL, "commit: bars without a provider");
     int rc = ensure_temp(q, c->n_bars, err);
     if (rc == 0)
-        rc = pg_begin(q, err);
+        rc = bk_pg_begin(q, err);
     if (rc < 0)
         return rc;
     rc = mark_success(q, c, err);
@@ -468,10 +469,10 @@ int pg_run_commit(bk_store *s, const bk_commit *c, bk_err *err)
             rc = coverage_add(q, c->symbol, c->tf, iv, err);
     }
     if (rc < 0) {
-        pg_rollback(q);
+        bk_pg_rollback(q);
         return rc;
     }
-    return pg_commit(q, err);
+    return bk_pg_commit(q, err);
 }
 
 /* ---- commit of a batch ---- */
@@ -509,7 +510,7 @@ static const uint32_t batch_oid[B__N] = {25,   25,   25,   25,   25, 23, 1184,
 
 static void elem_text(bk_buf *b, const char *s)
 {
-    pg_arr_elem(b, s && *s ? s : NULL, s ? (int)strlen(s) : 0);
+    bk_pg_arr_elem(b, s && *s ? s : NULL, s ? (int)strlen(s) : 0);
 }
 
 static void elem_be(bk_buf *b, uint64_t v, int len)
@@ -517,24 +518,24 @@ static void elem_be(bk_buf *b, uint64_t v, int len)
     char d[8];
     for (int i = len - 1; i >= 0; i--, v >>= 8)
         d[i] = (char)(v & 0xff);
-    pg_arr_elem(b, d, len);
+    bk_pg_arr_elem(b, d, len);
 }
 
 static int batch_copy(pg_store *q, const bk_commit *c, const size_t *idx, size_t m, bk_err *err)
 {
     bk_buf b;
     bk_buf_init(&b);
-    pg_copy_header(&b);
+    bk_pg_copy_header(&b);
     for (size_t k = 0; k < m; k++) {
         const bk_commit *x = &c[idx[k]];
         for (size_t i = 0; i < x->n_bars; i++) {
             bk_buf_append(&b, "\0\10", 2); /* 8 fields */
-            pg_put_u32(&b, 4);
-            pg_put_u32(&b, (uint32_t)(k + 1));
-            pg_put_u32(&b, 4);
-            pg_put_u32(&b, (uint32_t)i);
-            pg_put_u32(&b, 8);
-            pg_put_u64(&b, (uint64_t)pg_ts_enc(x->bars[i].ts_us));
+            bk_pg_put_u32(&b, 4);
+            bk_pg_put_u32(&b, (uint32_t)(k + 1));
+            bk_pg_put_u32(&b, 4);
+            bk_pg_put_u32(&b, (uint32_t)i);
+            bk_pg_put_u32(&b, 8);
+            bk_pg_put_u64(&b, (uint64_t)bk_pg_ts_enc(x->bars[i].ts_us));
             copy_f64(&b, x->bars[i].open);
             copy_f64(&b, x->bars[i].high);
             copy_f64(&b, x->bars[i].low);
@@ -542,7 +543,7 @@ static int batch_copy(pg_store *q, const bk_commit *c, const size_t *idx, size_t
             copy_f64(&b, x->bars[i].volume);
         }
     }
-    int rc = pg_copy_in(q, SQL_BATCH_COPY, &b, "copy bars of a batch", err);
+    int rc = bk_pg_copy_in(q, SQL_BATCH_COPY, &b, "copy bars of a batch", err);
     bk_buf_fini(&b);
     return rc;
 }
@@ -555,7 +556,7 @@ static int batch_call(pg_store *q, const bk_commit *c, const size_t *idx, size_t
     bk_buf a[B__N];
     for (int j = 0; j < B__N; j++) {
         bk_buf_init(&a[j]);
-        pg_arr_begin(&a[j], batch_oid[j], (int)m);
+        bk_pg_arr_begin(&a[j], batch_oid[j], (int)m);
     }
     for (size_t k = 0; k < m; k++) {
         const bk_commit *x = &c[idx[k]];
@@ -566,25 +567,25 @@ static int batch_call(pg_store *q, const bk_commit *c, const size_t *idx, size_t
         elem_text(&a[B_TF], bk_tf_name(x->tf));
         elem_text(&a[B_PROV], x->provider);
         elem_be(&a[B_ROWS], (uint32_t)x->n_bars, 4);
-        elem_be(&a[B_CF], (uint64_t)pg_ts_enc(x->covered.from_us), 8);
-        elem_be(&a[B_CT], (uint64_t)pg_ts_enc(x->covered.to_us), 8);
-        elem_be(&a[B_EF], (uint64_t)pg_ts_enc(ext.from_us), 8);
-        elem_be(&a[B_ET], (uint64_t)pg_ts_enc(ext.to_us), 8);
-        elem_be(&a[B_NOW], (uint64_t)pg_ts_enc(x->now_us), 8);
+        elem_be(&a[B_CF], (uint64_t)bk_pg_ts_enc(x->covered.from_us), 8);
+        elem_be(&a[B_CT], (uint64_t)bk_pg_ts_enc(x->covered.to_us), 8);
+        elem_be(&a[B_EF], (uint64_t)bk_pg_ts_enc(ext.from_us), 8);
+        elem_be(&a[B_ET], (uint64_t)bk_pg_ts_enc(ext.to_us), 8);
+        elem_be(&a[B_NOW], (uint64_t)bk_pg_ts_enc(x->now_us), 8);
         elem_text(&a[B_FEED], x->feed ? x->feed : "");
         elem_text(&a[B_ADJ], x->adjustment ? x->adjustment : "");
     }
-    pg_params p = {0};
+    bk_pg_params p = {0};
     for (int j = 0; j < B__N; j++)
-        pg_p_bytes(&p, a[j].data, (int)a[j].len);
+        bk_pg_p_bytes(&p, a[j].data, (int)a[j].len);
     PGresult *r =
-        pg_exec(q, P_RUNS_COMMIT_MANY, SQL_COMMIT_RUNS, "AAAAACBBBBBAA", &p, "commit runs", err);
+        bk_pg_exec(q, P_RUNS_COMMIT_MANY, SQL_COMMIT_RUNS, "AAAAACBBBBBAA", &p, "commit runs", err);
     for (int j = 0; j < B__N; j++)
         bk_buf_fini(&a[j]);
     if (!r)
-        return pg_errc(err);
+        return bk_pg_errc(err);
     for (int i = 0; i < PQntuples(r); i++) {
-        int64_t k = pg_c_i64(r, i, 0), code = pg_c_i64(r, i, 1);
+        int64_t k = bk_pg_c_i64(r, i, 0), code = bk_pg_c_i64(r, i, 1);
         if (k < 1 || (size_t)k > m)
             continue;
         if (code == 1)
@@ -618,7 +619,7 @@ static size_t distinct_runs(const bk_commit *c, size_t n, int *rc_each, size_t *
     size_t k = 0, m = 0;
     for (size_t i = 0; i < n; i++) {
         rc_each[i] = BK_ELEASE;
-        if (c[i].run_id && pg_is_uuid(c[i].run_id))
+        if (c[i].run_id && bk_pg_is_uuid(c[i].run_id))
             v[k++] = (id_pos){c[i].run_id, i};
     }
     qsort(v, k, sizeof *v, cmp_id_pos);
@@ -643,11 +644,11 @@ int pg_runs_commit_many(bk_store *s, const bk_commit *c, size_t n, int *rc_each,
         n_bars += c[idx[j]].n_bars;
     int rc = 0;
     if (m > 0 && n_bars > 0 && !q->temp_batch) {
-        rc = pg_simple(q, SQL_BATCH_TEMP, "create batch staging table", err);
+        rc = bk_pg_simple(q, SQL_BATCH_TEMP, "create batch staging table", err);
         q->temp_batch = rc == 0;
     }
     if (m > 0 && rc == 0)
-        rc = pg_begin(q, err);
+        rc = bk_pg_begin(q, err);
     if (m > 0 && rc == 0) {
         if (n_bars > 0)
             rc = batch_copy(q, c, idx, m, err);
@@ -657,9 +658,9 @@ int pg_runs_commit_many(bk_store *s, const bk_commit *c, size_t n, int *rc_each,
             rc = bk_err_set(err, BK_EINVAL, "commit: run %s is not for %s %s", c[bad].run_id,
                             c[bad].symbol, bk_tf_name(c[bad].tf));
         if (rc < 0)
-            pg_rollback(q);
+            bk_pg_rollback(q);
         else
-            rc = pg_commit(q, err);
+            rc = bk_pg_commit(q, err);
     }
     if (rc < 0)
         for (size_t i = 0; i < n; i++)
@@ -696,22 +697,22 @@ static void series_init(bk_series *x, const char *symbol, int tf)
 int pg_series_load(bk_store *s, const char *symbol, int tf, bk_series **out, size_t *n, bk_err *err)
 {
     int one = symbol != NULL;
-    pg_params p = {0};
+    bk_pg_params p = {0};
     if (one) {
-        pg_p_str(&p, symbol);
-        pg_p_str(&p, bk_tf_name((bk_tf)tf));
+        bk_pg_p_str(&p, symbol);
+        bk_pg_p_str(&p, bk_tf_name((bk_tf)tf));
     }
-    PGresult *r = pg_exec(pgs(s), P_SERIES_COV + one, SQL_SERIES[one], one ? "tt" : "", &p,
-                          "load series", err);
+    PGresult *r = bk_pg_exec(pgs(s), P_SERIES_COV_FIRST + one, SQL_SERIES[one], one ? "tt" : "", &p,
+                             "load series", err);
     if (!r)
-        return pg_errc(err);
+        return bk_pg_errc(err);
     bk_store__between_reads(s); /* one statement: nothing can commit between its reads */
     bk_series *v = NULL;
     size_t len = 0, cap = 0;
     char sym[BK_SYM_MAX + 1];
     for (int i = 0; i < PQntuples(r); i++) {
-        int row_tf = pg_c_tf(r, i, 1);
-        pg_c_text(sym, sizeof sym, r, i, 0);
+        int row_tf = bk_pg_c_tf(r, i, 1);
+        bk_pg_c_text(sym, sizeof sym, r, i, 0);
         if (row_tf < 0)
             continue; /* a row this binary cannot read */
         if (len == 0 || (int)v[len - 1].tf != row_tf || strcmp(v[len - 1].symbol, sym) != 0) {
@@ -719,9 +720,9 @@ int pg_series_load(bk_store *s, const char *symbol, int tf, bk_series **out, siz
             series_init(&v[len++], sym, row_tf);
         }
         bk_series *x = &v[len - 1];
-        int64_t which = pg_c_i64(r, i, 2);
+        int64_t which = bk_pg_c_i64(r, i, 2);
         bk_ivset *set = which == 0 ? &x->covered : which == 1 ? &x->active : &x->dead;
-        bk_ivset_add(set, pg_c_time(r, i, 3), pg_c_time(r, i, 4));
+        bk_ivset_add(set, bk_pg_c_time(r, i, 3), bk_pg_c_time(r, i, 4));
     }
     PQclear(r);
     bk_store__sort_series(v, len);
@@ -749,19 +750,19 @@ static const char *const SQL_COV_LIST[2] = {
 static int read_coverage(const PGresult *r, int row, bk_coverage *c)
 {
     memset(c, 0, sizeof *c);
-    int tf = pg_c_tf(r, row, 1);
+    int tf = bk_pg_c_tf(r, row, 1);
     if (tf < 0)
         return BK_ESTORE;
-    pg_c_text(c->symbol, sizeof c->symbol, r, row, 0);
+    bk_pg_c_text(c->symbol, sizeof c->symbol, r, row, 0);
     c->tf = (bk_tf)tf;
-    c->from_us = pg_c_time(r, row, 2);
-    c->to_us = pg_c_time(r, row, 3);
-    c->last_success_us = pg_c_time(r, row, 4);
-    c->last_rows_written = pg_c_i64(r, row, 5);
-    pg_c_text(c->last_provider, sizeof c->last_provider, r, row, 6);
-    c->updated_us = pg_c_time(r, row, 7);
-    c->n_intervals = pg_c_i64(r, row, 8);
-    c->covered_us = pg_c_i64(r, row, 9);
+    c->from_us = bk_pg_c_time(r, row, 2);
+    c->to_us = bk_pg_c_time(r, row, 3);
+    c->last_success_us = bk_pg_c_time(r, row, 4);
+    c->last_rows_written = bk_pg_c_i64(r, row, 5);
+    bk_pg_c_text(c->last_provider, sizeof c->last_provider, r, row, 6);
+    c->updated_us = bk_pg_c_time(r, row, 7);
+    c->n_intervals = bk_pg_c_i64(r, row, 8);
+    c->covered_us = bk_pg_c_i64(r, row, 9);
     return 0;
 }
 
@@ -769,15 +770,15 @@ int pg_coverage_list(bk_store *s, const char *symbol, int tf, bk_coverage **out,
                      bk_err *err)
 {
     int one = symbol != NULL;
-    pg_params p = {0};
+    bk_pg_params p = {0};
     if (one) {
-        pg_p_str(&p, symbol);
-        pg_p_str(&p, bk_tf_name((bk_tf)tf));
+        bk_pg_p_str(&p, symbol);
+        bk_pg_p_str(&p, bk_tf_name((bk_tf)tf));
     }
-    PGresult *r = pg_exec(pgs(s), P_COV_LIST + one, SQL_COV_LIST[one], one ? "tt" : "", &p,
-                          "list coverage", err);
+    PGresult *r = bk_pg_exec(pgs(s), P_COV_LIST_FIRST + one, SQL_COV_LIST[one], one ? "tt" : "", &p,
+                             "list coverage", err);
     if (!r)
-        return pg_errc(err);
+        return bk_pg_errc(err);
     int rows = PQntuples(r);
     bk_coverage *v = bk_xcalloc((size_t)rows + 1, sizeof *v);
     size_t len = 0;

@@ -3,7 +3,7 @@
  * fail, release, requeue of expired leases, retry of dead-lettered runs, and
  * the read side (get, list, count, next event).
  *
- * The queue's state lives in three tables of schema 7 (schema_pg.c):
+ * The queue's state lives in three tables of schema 7 (sql/pg/0007_*.sql):
  * job_active (the slices of runs not finished for good), job_queue (the
  * claimable runs) and job_leases (the running ones), so that job_runs' rows
  * change only in columns no index refers to and both writes of every run are
@@ -37,46 +37,46 @@ static int read_run(const pg_store *q, const PGresult *r, int row, bk_run *x)
 {
     char type[24], status[16];
     memset(x, 0, sizeof *x);
-    pg_c_text(x->id, sizeof x->id, r, row, 0);
-    pg_c_text(x->def_id, sizeof x->def_id, r, row, 1);
-    pg_c_text(x->symbol, sizeof x->symbol, r, row, 2);
-    int tf = pg_c_tf(r, row, 3);
-    pg_c_text(type, sizeof type, r, row, 4);
-    pg_c_text(status, sizeof status, r, row, 7);
+    bk_pg_c_text(x->id, sizeof x->id, r, row, 0);
+    bk_pg_c_text(x->def_id, sizeof x->def_id, r, row, 1);
+    bk_pg_c_text(x->symbol, sizeof x->symbol, r, row, 2);
+    int tf = bk_pg_c_tf(r, row, 3);
+    bk_pg_c_text(type, sizeof type, r, row, 4);
+    bk_pg_c_text(status, sizeof status, r, row, 7);
     if (tf < 0 || bk_job_parse(type, &x->type) < 0 || bk_status_parse(status, &x->status) < 0)
         return BK_ESTORE;
     x->tf = (bk_tf)tf;
-    x->slice_from_us = pg_c_time(r, row, 5);
-    x->slice_to_us = pg_c_time(r, row, 6);
-    x->progress_percent = pg_c_f64(r, row, 8);
-    x->rows_written = pg_c_i64(r, row, 9);
-    pg_c_text(x->provider, sizeof x->provider, r, row, 10);
-    x->attempt = (int32_t)pg_c_i64(r, row, 11);
-    x->max_attempts = (int32_t)pg_c_i64(r, row, 12);
-    x->priority = (int32_t)pg_c_i64(r, row, 13);
-    pg_c_text(x->error_code, sizeof x->error_code, r, row, 14);
-    pg_c_text(x->error_message, sizeof x->error_message, r, row, 15);
-    pg_c_text(x->triggered_by, sizeof x->triggered_by, r, row, 16);
-    pg_c_text(x->lease_owner, sizeof x->lease_owner, r, row, 17);
-    x->created_us = pg_c_time(r, row, 18);
-    x->started_us = pg_c_time(r, row, 19);
-    x->finished_us = pg_c_time(r, row, 20);
-    x->updated_us = pg_c_time(r, row, 21);
-    x->not_before_us = pg_c_time(r, row, 22);
-    x->lease_until_us = pg_clock_from_db(q, pg_c_time(r, row, 23));
-    x->lease_expiries = (int32_t)pg_c_i64(r, row, 24);
-    x->dead_retries = (int32_t)pg_c_i64(r, row, 25);
+    x->slice_from_us = bk_pg_c_time(r, row, 5);
+    x->slice_to_us = bk_pg_c_time(r, row, 6);
+    x->progress_percent = bk_pg_c_f64(r, row, 8);
+    x->rows_written = bk_pg_c_i64(r, row, 9);
+    bk_pg_c_text(x->provider, sizeof x->provider, r, row, 10);
+    x->attempt = (int32_t)bk_pg_c_i64(r, row, 11);
+    x->max_attempts = (int32_t)bk_pg_c_i64(r, row, 12);
+    x->priority = (int32_t)bk_pg_c_i64(r, row, 13);
+    bk_pg_c_text(x->error_code, sizeof x->error_code, r, row, 14);
+    bk_pg_c_text(x->error_message, sizeof x->error_message, r, row, 15);
+    bk_pg_c_text(x->triggered_by, sizeof x->triggered_by, r, row, 16);
+    bk_pg_c_text(x->lease_owner, sizeof x->lease_owner, r, row, 17);
+    x->created_us = bk_pg_c_time(r, row, 18);
+    x->started_us = bk_pg_c_time(r, row, 19);
+    x->finished_us = bk_pg_c_time(r, row, 20);
+    x->updated_us = bk_pg_c_time(r, row, 21);
+    x->not_before_us = bk_pg_c_time(r, row, 22);
+    x->lease_until_us = pg_clock_from_db(q, bk_pg_c_time(r, row, 23));
+    x->lease_expiries = (int32_t)bk_pg_c_i64(r, row, 24);
+    x->dead_retries = (int32_t)bk_pg_c_i64(r, row, 25);
     return 0;
 }
 
 /* Run a statement returning at most one run: 0 with it in *out, BK_ENOENT
  * with no row, or a store error. */
-static int one_run(pg_store *q, int slot, const char *sql, const char *types, const pg_params *p,
+static int one_run(pg_store *q, int slot, const char *sql, const char *types, const bk_pg_params *p,
                    bk_run *out, const char *what, bk_err *err)
 {
-    PGresult *r = pg_exec(q, slot, sql, types, p, what, err);
+    PGresult *r = bk_pg_exec(q, slot, sql, types, p, what, err);
     if (!r)
-        return pg_errc(err);
+        return bk_pg_errc(err);
     int rc = BK_ENOENT;
     if (PQntuples(r) > 0) {
         rc = read_run(q, r, 0, out);
@@ -118,16 +118,16 @@ static const uint32_t arr_oid[A__N] = {25, 25, 25, 25, 25, 1184, 1184, 23, 23, 2
 
 static void arr_text(bk_buf *b, const char *s)
 {
-    pg_arr_elem(b, s && *s ? s : NULL, s ? (int)strlen(s) : 0);
+    bk_pg_arr_elem(b, s && *s ? s : NULL, s ? (int)strlen(s) : 0);
 }
 
 static void arr_ts(bk_buf *b, int64_t us, bool null_if_zero)
 {
     char d[8];
-    int64_t v = pg_ts_enc(us);
+    int64_t v = bk_pg_ts_enc(us);
     for (int i = 7; i >= 0; i--, v = (int64_t)((uint64_t)v >> 8))
         d[i] = (char)(v & 0xff);
-    pg_arr_elem(b, null_if_zero && !us ? NULL : d, 8);
+    bk_pg_arr_elem(b, null_if_zero && !us ? NULL : d, 8);
 }
 
 static void arr_i32(bk_buf *b, int32_t v)
@@ -136,18 +136,18 @@ static void arr_i32(bk_buf *b, int32_t v)
     uint32_t u = (uint32_t)v;
     for (int i = 3; i >= 0; i--, u >>= 8)
         d[i] = (char)(u & 0xff);
-    pg_arr_elem(b, d, 4);
+    bk_pg_arr_elem(b, d, 4);
 }
 
 static void fill_arrays(bk_buf a[A__N], bk_run *runs, size_t n, char (*ids)[BK_ID_MAX])
 {
     for (int k = 0; k < A__N; k++)
-        pg_arr_begin(&a[k], arr_oid[k], (int)n);
+        bk_pg_arr_begin(&a[k], arr_oid[k], (int)n);
     for (size_t i = 0; i < n; i++) {
         bk_run *r = &runs[i];
         bk_uuid4(ids[i]);
         arr_text(&a[A_ID], ids[i]);
-        arr_text(&a[A_DEF], pg_is_uuid(r->def_id) ? r->def_id : NULL);
+        arr_text(&a[A_DEF], bk_pg_is_uuid(r->def_id) ? r->def_id : NULL);
         arr_text(&a[A_SYM], r->symbol);
         arr_text(&a[A_TF], bk_tf_name(r->tf));
         arr_text(&a[A_TYPE], bk_job_name(r->type));
@@ -172,7 +172,7 @@ static size_t mark_inserted(const PGresult *res, bk_run *runs, size_t n, char (*
     int rows = PQntuples(res);
     char(*got)[BK_ID_MAX] = bk_xcalloc((size_t)rows + 1, BK_ID_MAX);
     for (int i = 0; i < rows; i++)
-        pg_c_text(got[i], BK_ID_MAX, res, i, 0);
+        bk_pg_c_text(got[i], BK_ID_MAX, res, i, 0);
     qsort(got, (size_t)rows, BK_ID_MAX, cmp_id);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
@@ -201,12 +201,13 @@ int pg_runs_enqueue(bk_store *s, bk_run *runs, size_t n, size_t *n_inserted, int
     for (int k = 0; k < A__N; k++)
         bk_buf_init(&a[k]);
     fill_arrays(a, runs, n, ids);
-    pg_params p = {0};
+    bk_pg_params p = {0};
     for (int k = 0; k < A__N; k++)
-        pg_p_bytes(&p, a[k].data, (int)a[k].len);
-    pg_p_ts(&p, now_us);
-    PGresult *r = pg_exec(q, P_RUN_INSERT, SQL_RUN_INSERT, T_RUN_INSERT, &p, "enqueue runs", err);
-    int rc = r ? 0 : pg_errc(err);
+        bk_pg_p_bytes(&p, a[k].data, (int)a[k].len);
+    bk_pg_p_ts(&p, now_us);
+    PGresult *r =
+        bk_pg_exec(q, P_RUN_INSERT, SQL_RUN_INSERT, T_RUN_INSERT, &p, "enqueue runs", err);
+    int rc = r ? 0 : bk_pg_errc(err);
     if (r) {
         *n_inserted = mark_inserted(r, runs, n, ids, now_us);
         PQclear(r);
@@ -258,10 +259,10 @@ static const char SQL_RUN_CLAIM[] =
 int pg_run_claim(bk_store *s, const char *owner, int64_t now_us, int64_t lease_us, bk_run *out,
                  bk_err *err)
 {
-    pg_params p = {0};
-    pg_p_str(&p, owner);
-    pg_p_ts(&p, now_us + lease_us + pg_clock_off(pgs(s))); /* lease_until: the server's time */
-    pg_p_ts(&p, now_us);
+    bk_pg_params p = {0};
+    bk_pg_p_str(&p, owner);
+    bk_pg_p_ts(&p, now_us + lease_us + pg_clock_off(pgs(s))); /* lease_until: the server's time */
+    bk_pg_p_ts(&p, now_us);
     int rc = one_run(pgs(s), P_RUN_CLAIM, SQL_RUN_CLAIM, "tTT", &p, out, "claim run", err);
     if (rc == BK_ENOENT)
         bk_err_set(err, rc, "no claimable run");
@@ -271,15 +272,15 @@ int pg_run_claim(bk_store *s, const char *owner, int64_t now_us, int64_t lease_u
 int pg_runs_claim_many(bk_store *s, const char *owner, int64_t now_us, int64_t lease_us,
                        bk_run *out, size_t cap, size_t *n, bk_err *err)
 {
-    pg_params p = {0};
-    pg_p_str(&p, owner);
-    pg_p_ts(&p, now_us + lease_us + pg_clock_off(pgs(s))); /* lease_until: the server's time */
-    pg_p_ts(&p, now_us);
-    pg_p_i64(&p, (int64_t)cap);
+    bk_pg_params p = {0};
+    bk_pg_p_str(&p, owner);
+    bk_pg_p_ts(&p, now_us + lease_us + pg_clock_off(pgs(s))); /* lease_until: the server's time */
+    bk_pg_p_ts(&p, now_us);
+    bk_pg_p_i64(&p, (int64_t)cap);
     PGresult *r =
-        pg_exec(pgs(s), P_RUNS_CLAIM_MANY, SQL_RUNS_CLAIM_MANY, "tTTl", &p, "claim runs", err);
+        bk_pg_exec(pgs(s), P_RUNS_CLAIM_MANY, SQL_RUNS_CLAIM_MANY, "tTTl", &p, "claim runs", err);
     if (!r)
-        return pg_errc(err);
+        return bk_pg_errc(err);
     size_t k = 0;
     int rc = 0;
     for (int i = 0; i < PQntuples(r) && k < cap; i++) {
@@ -298,24 +299,24 @@ int pg_run_claim_id(bk_store *s, const char *id, const char *owner, int64_t now_
                     int64_t lease_us, bk_run *out, bk_err *err)
 {
     pg_store *q = pgs(s);
-    if (!pg_is_uuid(id))
+    if (!bk_pg_is_uuid(id))
         return bk_err_set(err, BK_ENOENT, "run %s not found", id);
-    pg_params p = {0};
-    pg_p_str(&p, owner);
-    pg_p_ts(&p, now_us + lease_us + pg_clock_off(pgs(s))); /* lease_until: the server's time */
-    pg_p_ts(&p, now_us);
-    pg_p_uuid(&p, id);
+    bk_pg_params p = {0};
+    bk_pg_p_str(&p, owner);
+    bk_pg_p_ts(&p, now_us + lease_us + pg_clock_off(pgs(s))); /* lease_until: the server's time */
+    bk_pg_p_ts(&p, now_us);
+    bk_pg_p_uuid(&p, id);
     int rc = one_run(q, P_RUN_CLAIM_ID, SQL_RUN_CLAIM_ID, "tTTu", &p, out, "claim run", err);
     if (rc != BK_ENOENT)
         return rc;
-    pg_params e = {0};
-    pg_p_uuid(&e, id);
-    PGresult *r = pg_exec(q, P_RUN_EXISTS, SQL_RUN_EXISTS, "u", &e, "claim run", err);
+    bk_pg_params e = {0};
+    bk_pg_p_uuid(&e, id);
+    PGresult *r = bk_pg_exec(q, P_RUN_EXISTS, SQL_RUN_EXISTS, "u", &e, "claim run", err);
     if (!r)
-        return pg_errc(err);
+        return bk_pg_errc(err);
     char status[16];
     if (PQntuples(r) == 1) {
-        pg_c_text(status, sizeof status, r, 0, 0);
+        bk_pg_c_text(status, sizeof status, r, 0, 0);
         rc = bk_err_set(err, BK_EBUSY, "run %s is %s, not queued", id, status);
     } else {
         rc = bk_err_set(err, BK_ENOENT, "run %s not found", id);
@@ -361,31 +362,31 @@ static const char SQL_RUN_RELEASE[] =
 /* Run an owner-guarded UPDATE (p starts with the run id and the owner);
  * BK_ELEASE when it matched no row. */
 static int owner_update(pg_store *q, int slot, const char *sql, const char *types,
-                        const pg_params *p, const char *run_id, const char *owner, const char *what,
-                        bk_err *err)
+                        const bk_pg_params *p, const char *run_id, const char *owner,
+                        const char *what, bk_err *err)
 {
     size_t k = 0;
-    int rc = pg_is_uuid(run_id) ? pg_exec_cmd(q, slot, sql, types, p, what, &k, err) : 0;
+    int rc = bk_pg_is_uuid(run_id) ? bk_pg_exec_cmd(q, slot, sql, types, p, what, &k, err) : 0;
     if (rc == 0 && k == 0)
         rc = bk_err_set(err, BK_ELEASE, "%s: run %s is no longer running under %s", what,
                         run_id ? run_id : "", owner);
     return rc;
 }
 
-static void owner_params(pg_params *p, const char *run_id, const char *owner)
+static void owner_params(bk_pg_params *p, const char *run_id, const char *owner)
 {
-    pg_p_uuid(p, pg_is_uuid(run_id) ? run_id : NULL);
-    pg_p_str(p, owner);
+    bk_pg_p_uuid(p, bk_pg_is_uuid(run_id) ? run_id : NULL);
+    bk_pg_p_str(p, owner);
 }
 
 int pg_run_heartbeat(bk_store *s, const char *run_id, const char *owner, double progress,
                      int64_t now_us, int64_t lease_until_us, bk_err *err)
 {
-    pg_params p = {0};
+    bk_pg_params p = {0};
     owner_params(&p, run_id, owner);
-    pg_p_ts(&p, lease_until_us + pg_clock_off(pgs(s)));
-    pg_p_ts(&p, now_us);
-    pg_p_f64(&p, progress);
+    bk_pg_p_ts(&p, lease_until_us + pg_clock_off(pgs(s)));
+    bk_pg_p_ts(&p, now_us);
+    bk_pg_p_f64(&p, progress);
     return owner_update(pgs(s), P_RUN_HEARTBEAT, SQL_RUN_HEARTBEAT, "utTTd", &p, run_id, owner,
                         "heartbeat", err);
 }
@@ -393,15 +394,15 @@ int pg_run_heartbeat(bk_store *s, const char *run_id, const char *owner, double 
 int pg_run_fail(bk_store *s, const bk_failure *f, bk_err *err)
 {
     bool retry = f->retry_at_us > 0;
-    pg_params p = {0};
+    bk_pg_params p = {0};
     owner_params(&p, f->run_id, f->owner);
-    pg_p_time(&p, retry ? f->retry_at_us : 0);
-    pg_p_str(&p, f->error_code && *f->error_code ? f->error_code : "UNKNOWN");
-    pg_p_text(&p, f->error_message);
-    pg_p_text(&p, f->provider);
-    pg_p_ts(&p, f->now_us);
+    bk_pg_p_time(&p, retry ? f->retry_at_us : 0);
+    bk_pg_p_str(&p, f->error_code && *f->error_code ? f->error_code : "UNKNOWN");
+    bk_pg_p_text(&p, f->error_message);
+    bk_pg_p_text(&p, f->provider);
+    bk_pg_p_ts(&p, f->now_us);
     if (retry)
-        pg_p_i32(&p, f->keep_attempt ? 0 : 1);
+        bk_pg_p_i32(&p, f->keep_attempt ? 0 : 1);
     return retry ? owner_update(pgs(s), P_RUN_RETRY, SQL_RUN_RETRY, "utTtttTi", &p, f->run_id,
                                 f->owner, "record failure", err)
                  : owner_update(pgs(s), P_RUN_DEAD, SQL_RUN_DEAD, "utTtttT", &p, f->run_id,
@@ -410,9 +411,9 @@ int pg_run_fail(bk_store *s, const bk_failure *f, bk_err *err)
 
 int pg_run_release(bk_store *s, const char *run_id, const char *owner, int64_t now_us, bk_err *err)
 {
-    pg_params p = {0};
+    bk_pg_params p = {0};
     owner_params(&p, run_id, owner);
-    pg_p_ts(&p, now_us);
+    bk_pg_p_ts(&p, now_us);
     return owner_update(pgs(s), P_RUN_RELEASE, SQL_RUN_RELEASE, "utT", &p, run_id, owner,
                         "release run", err);
 }
@@ -485,35 +486,35 @@ int pg_runs_requeue_expired(bk_store *s, int64_t now_us, int max_lease_expiries,
                             size_t *n, bk_err *err)
 {
     pg_store *q = pgs(s);
-    pg_params pd = {0}, pr = {0};
-    pg_p_ts(&pd, now_us);
-    pg_p_i32(&pd, max_lease_expiries);
-    pg_p_ts(&pr, now_us);
+    bk_pg_params pd = {0}, pr = {0};
+    bk_pg_p_ts(&pd, now_us);
+    bk_pg_p_i32(&pd, max_lease_expiries);
+    bk_pg_p_ts(&pr, now_us);
     if (owner) {
-        pg_p_str(&pd, owner);
-        pg_p_str(&pr, owner);
+        bk_pg_p_str(&pd, owner);
+        bk_pg_p_str(&pr, owner);
     } else { /* leases are in the server's time */
-        pg_p_ts(&pd, now_us + pg_clock_off(q));
-        pg_p_ts(&pr, now_us + pg_clock_off(q));
+        bk_pg_p_ts(&pd, now_us + pg_clock_off(q));
+        bk_pg_p_ts(&pr, now_us + pg_clock_off(q));
     }
     size_t dead = 0, requeued = 0;
-    int rc = pg_begin(q, err);
+    int rc = bk_pg_begin(q, err);
     if (rc < 0)
         return rc;
-    rc = owner ? pg_exec_cmd(q, P_RUNS_OWNER_DEAD, SQL_RUNS_OWNER_DEAD, "Tit", &pd,
-                             "dead-letter runs of a dead owner", &dead, err)
-               : pg_exec_cmd(q, P_RUNS_EXPIRED_DEAD, SQL_RUNS_EXPIRED_DEAD, "Ti", &pd,
-                             "dead-letter expired runs", &dead, err);
+    rc = owner ? bk_pg_exec_cmd(q, P_RUNS_OWNER_DEAD, SQL_RUNS_OWNER_DEAD, "Tit", &pd,
+                                "dead-letter runs of a dead owner", &dead, err)
+               : bk_pg_exec_cmd(q, P_RUNS_EXPIRED_DEAD, SQL_RUNS_EXPIRED_DEAD, "Ti", &pd,
+                                "dead-letter expired runs", &dead, err);
     if (rc == 0)
-        rc = owner ? pg_exec_cmd(q, P_RUNS_OWNER_REQUEUE, SQL_RUNS_OWNER_REQUEUE, "Tt", &pr,
-                                 "requeue runs of a dead owner", &requeued, err)
-                   : pg_exec_cmd(q, P_RUNS_EXPIRED_REQUEUE, SQL_RUNS_EXPIRED_REQUEUE, "TT", &pr,
-                                 "requeue expired runs", &requeued, err);
+        rc = owner ? bk_pg_exec_cmd(q, P_RUNS_OWNER_REQUEUE, SQL_RUNS_OWNER_REQUEUE, "Tt", &pr,
+                                    "requeue runs of a dead owner", &requeued, err)
+                   : bk_pg_exec_cmd(q, P_RUNS_EXPIRED_REQUEUE, SQL_RUNS_EXPIRED_REQUEUE, "TT", &pr,
+                                    "requeue expired runs", &requeued, err);
     if (rc < 0) {
-        pg_rollback(q);
+        bk_pg_rollback(q);
         return rc;
     }
-    rc = pg_commit(q, err);
+    rc = bk_pg_commit(q, err);
     if (rc == 0)
         *n = dead + requeued;
     return rc;
@@ -521,24 +522,24 @@ int pg_runs_requeue_expired(bk_store *s, int64_t now_us, int max_lease_expiries,
 
 int pg_runs_retry_failed(bk_store *s, int64_t now_us, int extra_attempts, size_t *n, bk_err *err)
 {
-    pg_params p = {0};
-    pg_p_ts(&p, now_us);
-    pg_p_i32(&p, extra_attempts);
-    return pg_exec_cmd(pgs(s), P_RUNS_RETRY_FAILED, SQL_RUNS_RETRY_FAILED, "Ti", &p,
-                       "retry failed runs", n, err);
+    bk_pg_params p = {0};
+    bk_pg_p_ts(&p, now_us);
+    bk_pg_p_i32(&p, extra_attempts);
+    return bk_pg_exec_cmd(pgs(s), P_RUNS_RETRY_FAILED, SQL_RUNS_RETRY_FAILED, "Ti", &p,
+                          "retry failed runs", n, err);
 }
 
 int pg_runs_revive_dead(bk_store *s, int64_t now_us, int64_t base_us, int64_t max_us,
                         int extra_attempts, size_t *n, bk_err *err)
 {
-    pg_params p = {0};
-    pg_p_ts(&p, now_us);
-    pg_p_i32(&p, extra_attempts);
-    pg_p_i64(&p, base_us);
-    pg_p_i64(&p, max_us);
-    pg_p_i32(&p, bk_store__doublings(base_us, max_us));
-    return pg_exec_cmd(pgs(s), P_RUNS_REVIVE_DEAD, SQL_RUNS_REVIVE_DEAD, "Tilli", &p,
-                       "re-plan dead runs", n, err);
+    bk_pg_params p = {0};
+    bk_pg_p_ts(&p, now_us);
+    bk_pg_p_i32(&p, extra_attempts);
+    bk_pg_p_i64(&p, base_us);
+    bk_pg_p_i64(&p, max_us);
+    bk_pg_p_i32(&p, bk_store__doublings(base_us, max_us));
+    return bk_pg_exec_cmd(pgs(s), P_RUNS_REVIVE_DEAD, SQL_RUNS_REVIVE_DEAD, "Tilli", &p,
+                          "re-plan dead runs", n, err);
 }
 
 /* ---- reading ---- */
@@ -548,22 +549,14 @@ static const char SQL_RUN_GET[] = "SELECT " RUN_COLS " FROM job_runs WHERE id = 
 int pg_run_get(bk_store *s, const char *id, bk_run *out, bk_err *err)
 {
     int rc = BK_ENOENT;
-    if (pg_is_uuid(id)) {
-        pg_params p = {0};
-        pg_p_uuid(&p, id);
+    if (bk_pg_is_uuid(id)) {
+        bk_pg_params p = {0};
+        bk_pg_p_uuid(&p, id);
         rc = one_run(pgs(s), P_RUN_GET, SQL_RUN_GET, "u", &p, out, "get run", err);
     }
     if (rc == BK_ENOENT)
         bk_err_set(err, rc, "run %s not found", id);
     return rc;
-}
-
-enum { F_STATUS = 1, F_SYMBOL = 2, F_TF = 4, F_SINCE = 8 };
-
-static int filter_mask(const bk_run_filter *f)
-{
-    return (f->status >= 0 ? F_STATUS : 0) | (f->symbol ? F_SYMBOL : 0) | (f->tf >= 0 ? F_TF : 0) |
-           (f->since_us > 0 ? F_SINCE : 0);
 }
 
 /* One prepared statement per combination of filters, so each can use its
@@ -577,9 +570,9 @@ static PGresult *filter_exec(pg_store *q, const bk_run_filter *f, bool count, co
                              bk_err *err)
 {
     static const char *const cond[4] = {"status =", "symbol =", "timeframe =", "created_at >="};
-    int mask = filter_mask(f), k = 0;
+    int mask = bk_store__filter_mask(f), k = 0;
     char sql[1400], from[800], where[200] = "", types[8] = "";
-    pg_params p = {0};
+    bk_pg_params p = {0};
     for (int bit = 0; bit < 4; bit++) {
         if (!(mask & (1 << bit)))
             continue;
@@ -587,15 +580,15 @@ static PGresult *filter_exec(pg_store *q, const bk_run_filter *f, bool count, co
         snprintf(where + used, sizeof where - used, " AND %s $%d", cond[bit], k + 1);
         types[k++] = bit == 3 ? 'T' : 't';
     }
-    if (mask & F_STATUS)
-        pg_p_str(&p, bk_status_name((bk_status)f->status));
-    if (mask & F_SYMBOL)
-        pg_p_str(&p, f->symbol);
-    if (mask & F_TF)
-        pg_p_str(&p, bk_tf_name((bk_tf)f->tf));
-    if (mask & F_SINCE)
-        pg_p_ts(&p, f->since_us);
-    if (mask & F_STATUS)
+    if (mask & BK_F_STATUS)
+        bk_pg_p_str(&p, bk_status_name((bk_status)f->status));
+    if (mask & BK_F_SYMBOL)
+        bk_pg_p_str(&p, f->symbol);
+    if (mask & BK_F_TF)
+        bk_pg_p_str(&p, bk_tf_name((bk_tf)f->tf));
+    if (mask & BK_F_SINCE)
+        bk_pg_p_ts(&p, f->since_us);
+    if (mask & BK_F_STATUS)
         snprintf(from, sizeof from,
                  "(SELECT * FROM job_runs WHERE id = ANY (ARRAY("
                  "SELECT id FROM job_queue WHERE $1 = 'queued'"
@@ -611,22 +604,22 @@ static PGresult *filter_exec(pg_store *q, const bk_run_filter *f, bool count, co
     } else {
         types[k++] = 'l';
         if (f->limit)
-            pg_p_i64(&p, (int64_t)f->limit);
+            bk_pg_p_i64(&p, (int64_t)f->limit);
         else
-            pg_p_bytes(&p, NULL, 0); /* LIMIT NULL: no limit */
+            bk_pg_p_bytes(&p, NULL, 0); /* LIMIT NULL: no limit */
         snprintf(sql, sizeof sql,
                  "SELECT " RUN_COLS " FROM %s ORDER BY created_at DESC, seq DESC LIMIT $%d", from,
                  k);
     }
-    int slot = (count ? P_RUNS_COUNT : P_RUNS_LIST) + mask;
-    return pg_exec(q, slot, sql, types, &p, what, err);
+    int slot = (count ? P_RUNS_COUNT_FIRST : P_RUNS_LIST_FIRST) + mask;
+    return bk_pg_exec(q, slot, sql, types, &p, what, err);
 }
 
 int pg_runs_list(bk_store *s, const bk_run_filter *f, bk_run **out, size_t *n, bk_err *err)
 {
     PGresult *r = filter_exec(pgs(s), f, false, "list runs", err);
     if (!r)
-        return pg_errc(err);
+        return bk_pg_errc(err);
     int rows = PQntuples(r);
     bk_run *v = bk_xcalloc((size_t)rows + 1, sizeof *v);
     size_t len = 0;
@@ -643,13 +636,13 @@ int pg_runs_count(bk_store *s, const bk_run_filter *f, int64_t counts[BK_ST__N],
 {
     PGresult *r = filter_exec(pgs(s), f, true, "count runs", err);
     if (!r)
-        return pg_errc(err);
+        return bk_pg_errc(err);
     for (int i = 0; i < PQntuples(r); i++) {
         char t[16];
         bk_status st;
-        pg_c_text(t, sizeof t, r, i, 0);
+        bk_pg_c_text(t, sizeof t, r, i, 0);
         if (bk_status_parse(t, &st) == 0)
-            counts[st] = pg_c_i64(r, i, 1);
+            counts[st] = bk_pg_c_i64(r, i, 1);
     }
     PQclear(r);
     return 0;
@@ -664,10 +657,10 @@ static const char SQL_RUNS_OLDEST_QUEUED[] = "SELECT min(created_at) FROM job_qu
 
 static int first_time(pg_store *q, int slot, const char *sql, int64_t *out, bk_err *err)
 {
-    PGresult *r = pg_exec(q, slot, sql, "", NULL, "next event", err);
+    PGresult *r = bk_pg_exec(q, slot, sql, "", NULL, "next event", err);
     if (!r)
-        return pg_errc(err);
-    *out = PQntuples(r) > 0 ? pg_c_time(r, 0, 0) : 0;
+        return bk_pg_errc(err);
+    *out = PQntuples(r) > 0 ? bk_pg_c_time(r, 0, 0) : 0;
     PQclear(r);
     return 0;
 }

@@ -48,12 +48,12 @@ static int map_code(int src)
     }
 }
 
-int sq_fail(sq_store *q, int src, const char *what, bk_err *err)
+int bk_sq_fail(sq_store *q, int src, const char *what, bk_err *err)
 {
     return bk_err_set(err, map_code(src), "%s: %s (%s)", what, sqlite3_errmsg(q->db), q->path);
 }
 
-sqlite3_stmt *sq_stmt(sq_store *q, int slot, const char *sql, bk_err *err)
+sqlite3_stmt *bk_sq_stmt(sq_store *q, int slot, const char *sql, bk_err *err)
 {
     if (q->st[slot]) {
         if (q->st_sql[slot] && q->st_sql[slot] != sql) {
@@ -64,7 +64,7 @@ sqlite3_stmt *sq_stmt(sq_store *q, int slot, const char *sql, bk_err *err)
     }
     int src = sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &q->st[slot], NULL);
     if (src != SQLITE_OK) {
-        sq_fail(q, src, "prepare", err);
+        bk_sq_fail(q, src, "prepare", err);
         sqlite3_finalize(q->st[slot]);
         q->st[slot] = NULL;
         return NULL;
@@ -73,21 +73,21 @@ sqlite3_stmt *sq_stmt(sq_store *q, int slot, const char *sql, bk_err *err)
     return q->st[slot];
 }
 
-sqlite3_stmt *sq_stmt_dyn(sq_store *q, int slot, const char *sql, bk_err *err)
+sqlite3_stmt *bk_sq_stmt_dyn(sq_store *q, int slot, const char *sql, bk_err *err)
 {
     if (q->st[slot])
         return q->st[slot];
-    sqlite3_stmt *st = sq_stmt(q, slot, sql, err);
+    sqlite3_stmt *st = bk_sq_stmt(q, slot, sql, err);
     q->st_sql[slot] = NULL; /* sql is the caller's buffer */
     return st;
 }
 
-int sq_exec_stmt(sq_store *q, sqlite3_stmt *st, const char *what, bk_err *err)
+int bk_sq_exec_stmt(sq_store *q, sqlite3_stmt *st, const char *what, bk_err *err)
 {
     int src;
     while ((src = sqlite3_step(st)) == SQLITE_ROW)
         ;
-    int rc = src == SQLITE_DONE ? 0 : sq_fail(q, src, what, err);
+    int rc = src == SQLITE_DONE ? 0 : bk_sq_fail(q, src, what, err);
     sqlite3_reset(st);
     return rc;
 }
@@ -97,37 +97,37 @@ static const char SQL_BEGIN_READ[] = "BEGIN";
 static const char SQL_COMMIT[] = "COMMIT";
 static const char SQL_ROLLBACK[] = "ROLLBACK";
 
-int sq_begin(sq_store *q, bk_err *err)
+int bk_sq_begin(sq_store *q, bk_err *err)
 {
-    sqlite3_stmt *st = sq_stmt(q, Q_BEGIN, SQL_BEGIN, err);
-    return st ? sq_exec_stmt(q, st, "begin", err) : BK_ESTORE;
+    sqlite3_stmt *st = bk_sq_stmt(q, Q_BEGIN, SQL_BEGIN, err);
+    return st ? bk_sq_exec_stmt(q, st, "begin", err) : BK_ESTORE;
 }
 
-int sq_begin_read(sq_store *q, bk_err *err)
+int bk_sq_begin_read(sq_store *q, bk_err *err)
 {
-    sqlite3_stmt *st = sq_stmt(q, Q_BEGIN_READ, SQL_BEGIN_READ, err);
-    return st ? sq_exec_stmt(q, st, "begin read", err) : BK_ESTORE;
+    sqlite3_stmt *st = bk_sq_stmt(q, Q_BEGIN_READ, SQL_BEGIN_READ, err);
+    return st ? bk_sq_exec_stmt(q, st, "begin read", err) : BK_ESTORE;
 }
 
-int sq_commit(sq_store *q, bk_err *err)
+int bk_sq_commit(sq_store *q, bk_err *err)
 {
-    sqlite3_stmt *st = sq_stmt(q, Q_COMMIT, SQL_COMMIT, err);
-    int rc = st ? sq_exec_stmt(q, st, "commit", err) : BK_ESTORE;
+    sqlite3_stmt *st = bk_sq_stmt(q, Q_COMMIT, SQL_COMMIT, err);
+    int rc = st ? bk_sq_exec_stmt(q, st, "commit", err) : BK_ESTORE;
     if (rc < 0)
-        sq_rollback(q);
+        bk_sq_rollback(q);
     return rc;
 }
 
-void sq_rollback(sq_store *q)
+void bk_sq_rollback(sq_store *q)
 {
     if (sqlite3_get_autocommit(q->db))
         return; /* SQLite already rolled back (or nothing was begun) */
-    sqlite3_stmt *st = sq_stmt(q, Q_ROLLBACK, SQL_ROLLBACK, NULL);
+    sqlite3_stmt *st = bk_sq_stmt(q, Q_ROLLBACK, SQL_ROLLBACK, NULL);
     if (st)
-        sq_exec_stmt(q, st, "rollback", NULL);
+        bk_sq_exec_stmt(q, st, "rollback", NULL);
 }
 
-void sq_bind_text(sqlite3_stmt *st, int i, const char *s)
+void bk_sq_bind_text(sqlite3_stmt *st, int i, const char *s)
 {
     if (s && *s)
         sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
@@ -135,7 +135,7 @@ void sq_bind_text(sqlite3_stmt *st, int i, const char *s)
         sqlite3_bind_null(st, i);
 }
 
-void sq_bind_time(sqlite3_stmt *st, int i, int64_t us)
+void bk_sq_bind_time(sqlite3_stmt *st, int i, int64_t us)
 {
     if (us)
         sqlite3_bind_int64(st, i, us);
@@ -143,13 +143,13 @@ void sq_bind_time(sqlite3_stmt *st, int i, int64_t us)
         sqlite3_bind_null(st, i);
 }
 
-void sq_col_text(char *dst, size_t cap, sqlite3_stmt *st, int i)
+void bk_sq_col_text(char *dst, size_t cap, sqlite3_stmt *st, int i)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
     bk_strlcpy(dst, t ? (const char *)t : "", cap);
 }
 
-int sq_col_tf(sqlite3_stmt *st, int i)
+int bk_sq_col_tf(sqlite3_stmt *st, int i)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
     bk_tf tf;
@@ -162,7 +162,7 @@ static const char SQL_USER_VERSION[] = "PRAGMA user_version";
 
 static int read_version(sq_store *q, int *out, bk_err *err)
 {
-    sqlite3_stmt *st = sq_stmt(q, Q_USER_VERSION, SQL_USER_VERSION, err);
+    sqlite3_stmt *st = bk_sq_stmt(q, Q_USER_VERSION, SQL_USER_VERSION, err);
     if (!st)
         return err ? err->code : BK_ESTORE;
     int src = sqlite3_step(st);
@@ -170,7 +170,7 @@ static int read_version(sq_store *q, int *out, bk_err *err)
     if (src == SQLITE_ROW)
         *out = sqlite3_column_int(st, 0);
     else
-        rc = sq_fail(q, src, "read schema version", err);
+        rc = bk_sq_fail(q, src, "read schema version", err);
     sqlite3_reset(st);
     return rc;
 }
@@ -200,7 +200,7 @@ static int configure(sq_store *q, bk_err *err)
             return bk_err_set(err, BK_ECORRUPT, "'%s' is not a SQLite database (or is corrupt)",
                               q->path);
         if (src != SQLITE_OK)
-            return sq_fail(q, src, "configure connection", err);
+            return bk_sq_fail(q, src, "configure connection", err);
     }
     return 0;
 }
@@ -262,16 +262,16 @@ static int apply_migration(sq_store *q, int version, bk_err *err)
     snprintf(buf, sizeof buf, "PRAGMA user_version = %d", version);
     src = sqlite3_exec(q->db, buf, NULL, NULL, NULL);
     if (src != SQLITE_OK)
-        return sq_fail(q, src, "set schema version", err);
+        return bk_sq_fail(q, src, "set schema version", err);
     sqlite3_stmt *st;
     src = sqlite3_prepare_v2(q->db, SQL_MIGRATION_LOG, -1, &st, NULL);
     if (src != SQLITE_OK)
-        return sq_fail(q, src, "log migration", err);
+        return bk_sq_fail(q, src, "log migration", err);
     sqlite3_bind_int(st, 1, version);
     sqlite3_bind_int64(st, 2, bk_clock_now_us());
     src = sqlite3_step(st);
     sqlite3_finalize(st);
-    return src == SQLITE_DONE ? 0 : sq_fail(q, src, "log migration", err);
+    return src == SQLITE_DONE ? 0 : bk_sq_fail(q, src, "log migration", err);
 }
 
 static int sq_migrate(bk_store *s, int *out_version, bk_err *err)
@@ -279,7 +279,7 @@ static int sq_migrate(bk_store *s, int *out_version, bk_err *err)
     sq_store *q = sq(s);
     int latest = SQ_SCHEMA_LATEST;
     for (;;) {
-        int rc = sq_begin(q, err);
+        int rc = bk_sq_begin(q, err);
         if (rc < 0)
             return rc;
         int v = 0;
@@ -292,10 +292,10 @@ static int sq_migrate(bk_store *s, int *out_version, bk_err *err)
         if (rc == 0 && v < latest)
             rc = apply_migration(q, v + 1, err);
         if (rc < 0) {
-            sq_rollback(q);
+            bk_sq_rollback(q);
             return rc;
         }
-        rc = sq_commit(q, err);
+        rc = bk_sq_commit(q, err);
         if (rc < 0)
             return rc;
         if (v >= latest) {
@@ -350,12 +350,12 @@ static const char SQL_DEF_CANCEL_RUNS[] =
 static int read_def(sqlite3_stmt *st, bk_def *d)
 {
     memset(d, 0, sizeof *d);
-    sq_col_text(d->id, sizeof d->id, st, 0);
+    bk_sq_col_text(d->id, sizeof d->id, st, 0);
     const unsigned char *type = sqlite3_column_text(st, 1);
-    int tf = sq_col_tf(st, 3);
+    int tf = bk_sq_col_tf(st, 3);
     if (!type || bk_job_parse((const char *)type, &d->type) < 0 || tf < 0)
         return BK_ESTORE;
-    sq_col_text(d->symbol, sizeof d->symbol, st, 2);
+    bk_sq_col_text(d->symbol, sizeof d->symbol, st, 2);
     d->tf = (bk_tf)tf;
     d->window_days = sqlite3_column_int(st, 4);
     d->priority = sqlite3_column_int(st, 5);
@@ -376,8 +376,8 @@ static int sq_def_put(bk_store *s, bk_def *def, enum bk_put_mode mode, bool *cre
                       int64_t now_us, bk_err *err)
 {
     sq_store *q = sq(s);
-    sqlite3_stmt *st = mode == BK_PUT_RAISE ? sq_stmt(q, Q_DEF_PUT_RAISE, SQL_DEF_PUT_RAISE, err)
-                                            : sq_stmt(q, Q_DEF_PUT_SET, SQL_DEF_PUT_SET, err);
+    sqlite3_stmt *st = mode == BK_PUT_RAISE ? bk_sq_stmt(q, Q_DEF_PUT_RAISE, SQL_DEF_PUT_RAISE, err)
+                                            : bk_sq_stmt(q, Q_DEF_PUT_SET, SQL_DEF_PUT_SET, err);
     if (!st)
         return BK_ESTORE;
     char id[BK_ID_MAX];
@@ -395,7 +395,7 @@ static int sq_def_put(bk_store *s, bk_def *def, enum bk_put_mode mode, bool *cre
         rc = read_def(st, def);
         *created = strcmp(def->id, id) == 0;
     } else {
-        rc = sq_fail(q, src, "put job definition", err);
+        rc = bk_sq_fail(q, src, "put job definition", err);
     }
     sqlite3_reset(st);
     return rc;
@@ -405,7 +405,7 @@ static int sq_def_get(bk_store *s, const char *symbol, bk_tf tf, bk_job type, bk
                       bk_err *err)
 {
     sq_store *q = sq(s);
-    sqlite3_stmt *st = sq_stmt(q, Q_DEF_GET, SQL_DEF_GET, err);
+    sqlite3_stmt *st = bk_sq_stmt(q, Q_DEF_GET, SQL_DEF_GET, err);
     if (!st)
         return BK_ESTORE;
     bind_key(st, symbol, tf, type);
@@ -414,10 +414,9 @@ static int sq_def_get(bk_store *s, const char *symbol, bk_tf tf, bk_job type, bk
     if (src == SQLITE_ROW)
         rc = read_def(st, out);
     else if (src == SQLITE_DONE)
-        rc = bk_err_set(err, BK_ENOENT, "no %s job for %s %s", bk_job_name(type), symbol,
-                        bk_tf_name(tf));
+        rc = bk_store__no_def(err, symbol, tf, type);
     else
-        rc = sq_fail(q, src, "get job definition", err);
+        rc = bk_sq_fail(q, src, "get job definition", err);
     sqlite3_reset(st);
     return rc;
 }
@@ -425,8 +424,8 @@ static int sq_def_get(bk_store *s, const char *symbol, bk_tf tf, bk_job type, bk
 static int sq_def_list(bk_store *s, bool enabled_only, bk_def **out, size_t *n, bk_err *err)
 {
     sq_store *q = sq(s);
-    sqlite3_stmt *st = enabled_only ? sq_stmt(q, Q_DEF_LIST_ENABLED, SQL_DEF_LIST_ENABLED, err)
-                                    : sq_stmt(q, Q_DEF_LIST_ALL, SQL_DEF_LIST_ALL, err);
+    sqlite3_stmt *st = enabled_only ? bk_sq_stmt(q, Q_DEF_LIST_ENABLED, SQL_DEF_LIST_ENABLED, err)
+                                    : bk_sq_stmt(q, Q_DEF_LIST_ALL, SQL_DEF_LIST_ALL, err);
     if (!st)
         return BK_ESTORE;
     bk_def *v = NULL;
@@ -437,7 +436,7 @@ static int sq_def_list(bk_store *s, bool enabled_only, bk_def **out, size_t *n, 
         if (read_def(st, &v[len]) == 0) /* skip rows this binary cannot read */
             len++;
     }
-    int rc = src == SQLITE_DONE ? 0 : sq_fail(q, src, "list job definitions", err);
+    int rc = src == SQLITE_DONE ? 0 : bk_sq_fail(q, src, "list job definitions", err);
     sqlite3_reset(st);
     if (rc < 0) {
         free(v);
@@ -453,35 +452,33 @@ static int sq_def_set_enabled(bk_store *s, const char *symbol, bk_tf tf, bk_job 
                               int64_t now_us, bk_err *err)
 {
     sq_store *q = sq(s);
-    sqlite3_stmt *st = sq_stmt(q, Q_DEF_ENABLE, SQL_DEF_ENABLE, err);
+    sqlite3_stmt *st = bk_sq_stmt(q, Q_DEF_ENABLE, SQL_DEF_ENABLE, err);
     if (!st)
         return BK_ESTORE;
     bind_key(st, symbol, tf, type);
     sqlite3_bind_int(st, 4, enabled ? 1 : 0);
     sqlite3_bind_int64(st, 5, now_us);
-    int rc = sq_exec_stmt(q, st, "enable job definition", err);
+    int rc = bk_sq_exec_stmt(q, st, "enable job definition", err);
     if (rc == 0 && sqlite3_changes(q->db) == 0)
-        rc = bk_err_set(err, BK_ENOENT, "no %s job for %s %s", bk_job_name(type), symbol,
-                        bk_tf_name(tf));
+        rc = bk_store__no_def(err, symbol, tf, type);
     return rc;
 }
 
 static int def_delete(sq_store *q, const char *symbol, bk_tf tf, bk_job type, char id[BK_ID_MAX],
                       bk_err *err)
 {
-    sqlite3_stmt *st = sq_stmt(q, Q_DEF_DELETE, SQL_DEF_DELETE, err);
+    sqlite3_stmt *st = bk_sq_stmt(q, Q_DEF_DELETE, SQL_DEF_DELETE, err);
     if (!st)
         return BK_ESTORE;
     bind_key(st, symbol, tf, type);
     int src = sqlite3_step(st);
     int rc = 0;
     if (src == SQLITE_ROW)
-        sq_col_text(id, BK_ID_MAX, st, 0);
+        bk_sq_col_text(id, BK_ID_MAX, st, 0);
     else if (src == SQLITE_DONE)
-        rc = bk_err_set(err, BK_ENOENT, "no %s job for %s %s", bk_job_name(type), symbol,
-                        bk_tf_name(tf));
+        rc = bk_store__no_def(err, symbol, tf, type);
     else
-        rc = sq_fail(q, src, "remove job definition", err);
+        rc = bk_sq_fail(q, src, "remove job definition", err);
     sqlite3_reset(st);
     return rc;
 }
@@ -491,13 +488,13 @@ static int sq_def_remove(bk_store *s, const char *symbol, bk_tf tf, bk_job type,
 {
     sq_store *q = sq(s);
     char id[BK_ID_MAX];
-    int rc = sq_begin(q, err);
+    int rc = bk_sq_begin(q, err);
     if (rc < 0)
         return rc;
     rc = def_delete(q, symbol, tf, type, id, err);
     if (rc < 0)
         goto out;
-    sqlite3_stmt *st = sq_stmt(q, Q_DEF_CANCEL_RUNS, SQL_DEF_CANCEL_RUNS, err);
+    sqlite3_stmt *st = bk_sq_stmt(q, Q_DEF_CANCEL_RUNS, SQL_DEF_CANCEL_RUNS, err);
     if (!st) {
         rc = BK_ESTORE;
         goto out;
@@ -505,13 +502,13 @@ static int sq_def_remove(bk_store *s, const char *symbol, bk_tf tf, bk_job type,
     bind_key(st, symbol, tf, type);
     sqlite3_bind_text(st, 4, id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 5, now_us);
-    rc = sq_exec_stmt(q, st, "cancel runs of removed job", err);
+    rc = bk_sq_exec_stmt(q, st, "cancel runs of removed job", err);
 out:
     if (rc < 0) {
-        sq_rollback(q);
+        bk_sq_rollback(q);
         return rc;
     }
-    return sq_commit(q, err);
+    return bk_sq_commit(q, err);
 }
 
 /* ---- leadership ---- */
@@ -538,26 +535,26 @@ static const char SQL_LEADER_TAKE[] =
 static int leader_take_dead(sq_store *q, const char *name, const char *owner, int64_t until_us,
                             bool *is_leader, bk_err *err)
 {
-    sqlite3_stmt *st = sq_stmt(q, Q_LEADER_GET, SQL_LEADER_GET, err);
+    sqlite3_stmt *st = bk_sq_stmt(q, Q_LEADER_GET, SQL_LEADER_GET, err);
     if (!st)
         return BK_ESTORE;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
     char held[BK_OWNER_MAX] = "";
     int src = sqlite3_step(st);
     if (src == SQLITE_ROW)
-        sq_col_text(held, sizeof held, st, 0);
-    int rc = src == SQLITE_ROW || src == SQLITE_DONE ? 0 : sq_fail(q, src, "leader lease", err);
+        bk_sq_col_text(held, sizeof held, st, 0);
+    int rc = src == SQLITE_ROW || src == SQLITE_DONE ? 0 : bk_sq_fail(q, src, "leader lease", err);
     sqlite3_reset(st);
     if (rc < 0 || !held[0] || !bk_owner_dead(held))
         return rc;
-    st = sq_stmt(q, Q_LEADER_TAKE, SQL_LEADER_TAKE, err);
+    st = bk_sq_stmt(q, Q_LEADER_TAKE, SQL_LEADER_TAKE, err);
     if (!st)
         return BK_ESTORE;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, owner, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 3, until_us);
     sqlite3_bind_text(st, 4, held, -1, SQLITE_TRANSIENT);
-    rc = sq_exec_stmt(q, st, "leader lease", err);
+    rc = bk_sq_exec_stmt(q, st, "leader lease", err);
     if (rc == 0 && sqlite3_changes(q->db) > 0) {
         *is_leader = true;
         bk_log(BK_LOG_WARN, "store",
@@ -571,14 +568,14 @@ static int sq_leader_try(bk_store *s, const char *name, const char *owner, int64
                          int64_t ttl_us, bool *is_leader, bk_err *err)
 {
     sq_store *q = sq(s);
-    sqlite3_stmt *st = sq_stmt(q, Q_LEADER_TRY, SQL_LEADER_TRY, err);
+    sqlite3_stmt *st = bk_sq_stmt(q, Q_LEADER_TRY, SQL_LEADER_TRY, err);
     if (!st)
         return BK_ESTORE;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, owner, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 3, now_us + ttl_us);
     sqlite3_bind_int64(st, 4, now_us);
-    int rc = sq_exec_stmt(q, st, "leader lease", err);
+    int rc = bk_sq_exec_stmt(q, st, "leader lease", err);
     if (rc == 0)
         *is_leader = sqlite3_changes(q->db) > 0;
     if (rc == 0 && !*is_leader)
@@ -589,12 +586,12 @@ static int sq_leader_try(bk_store *s, const char *name, const char *owner, int64
 static int sq_leader_release(bk_store *s, const char *name, const char *owner, bk_err *err)
 {
     sq_store *q = sq(s);
-    sqlite3_stmt *st = sq_stmt(q, Q_LEADER_RELEASE, SQL_LEADER_RELEASE, err);
+    sqlite3_stmt *st = bk_sq_stmt(q, Q_LEADER_RELEASE, SQL_LEADER_RELEASE, err);
     if (!st)
         return BK_ESTORE;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, owner, -1, SQLITE_TRANSIENT);
-    return sq_exec_stmt(q, st, "release leader lease", err);
+    return bk_sq_exec_stmt(q, st, "release leader lease", err);
 }
 
 /* ---- provider budgets ---- */
@@ -612,7 +609,7 @@ static const char SQL_BUDGET_PUT[] =
 static int budget_read(sq_store *q, const char *provider, double *tokens, int64_t *updated_us,
                        bk_err *err)
 {
-    sqlite3_stmt *st = sq_stmt(q, Q_BUDGET_GET, SQL_BUDGET_GET, err);
+    sqlite3_stmt *st = bk_sq_stmt(q, Q_BUDGET_GET, SQL_BUDGET_GET, err);
     if (!st)
         return BK_ESTORE;
     sqlite3_bind_text(st, 1, provider, -1, SQLITE_TRANSIENT);
@@ -623,7 +620,7 @@ static int budget_read(sq_store *q, const char *provider, double *tokens, int64_
         *updated_us = sqlite3_column_int64(st, 1);
     } else {
         rc = src == SQLITE_DONE ? bk_err_set(err, BK_ESTORE, "provider budget row vanished")
-                                : sq_fail(q, src, "read provider budget", err);
+                                : bk_sq_fail(q, src, "read provider budget", err);
     }
     sqlite3_reset(st);
     return rc;
@@ -632,13 +629,13 @@ static int budget_read(sq_store *q, const char *provider, double *tokens, int64_
 static int budget_take(sq_store *q, const char *provider, double rate_per_s, double burst,
                        bool reserve, int64_t now_us, int64_t *wait_us, bk_err *err)
 {
-    sqlite3_stmt *st = sq_stmt(q, Q_BUDGET_INIT, SQL_BUDGET_INIT, err);
+    sqlite3_stmt *st = bk_sq_stmt(q, Q_BUDGET_INIT, SQL_BUDGET_INIT, err);
     if (!st)
         return BK_ESTORE;
     sqlite3_bind_text(st, 1, provider, -1, SQLITE_TRANSIENT);
     sqlite3_bind_double(st, 2, burst);
     sqlite3_bind_int64(st, 3, now_us);
-    int rc = sq_exec_stmt(q, st, "create provider budget", err);
+    int rc = bk_sq_exec_stmt(q, st, "create provider budget", err);
     double tokens = 0;
     int64_t updated = 0;
     if (rc == 0)
@@ -646,29 +643,29 @@ static int budget_take(sq_store *q, const char *provider, double rate_per_s, dou
     if (rc < 0)
         return rc;
     bk_store__bucket_take(&tokens, &updated, rate_per_s, burst, reserve, now_us, wait_us);
-    st = sq_stmt(q, Q_BUDGET_PUT, SQL_BUDGET_PUT, err);
+    st = bk_sq_stmt(q, Q_BUDGET_PUT, SQL_BUDGET_PUT, err);
     if (!st)
         return BK_ESTORE;
     sqlite3_bind_text(st, 1, provider, -1, SQLITE_TRANSIENT);
     sqlite3_bind_double(st, 2, tokens);
     sqlite3_bind_int64(st, 3, updated);
-    return sq_exec_stmt(q, st, "update provider budget", err);
+    return bk_sq_exec_stmt(q, st, "update provider budget", err);
 }
 
 static int sq_take_token(bk_store *s, const char *provider, double rate_per_s, double burst,
                          bool reserve, int64_t now_us, int64_t *wait_us, bk_err *err)
 {
     sq_store *q = sq(s);
-    int rc = sq_begin(q, err);
+    int rc = bk_sq_begin(q, err);
     if (rc < 0)
         return rc;
     rc = budget_take(q, provider, rate_per_s, burst, reserve, now_us, wait_us, err);
     if (rc < 0) {
-        sq_rollback(q);
+        bk_sq_rollback(q);
         *wait_us = 0;
         return rc;
     }
-    return sq_commit(q, err);
+    return bk_sq_commit(q, err);
 }
 
 /* ---- 429s received ---- */
@@ -682,40 +679,40 @@ static const char SQL_RATE_LIMITED_COUNT[] =
 
 static int rate_limited_write(sq_store *q, const char *provider, int64_t now_us, bk_err *err)
 {
-    sqlite3_stmt *st = sq_stmt(q, Q_RATE_LIMITED_ADD, SQL_RATE_LIMITED_ADD, err);
+    sqlite3_stmt *st = bk_sq_stmt(q, Q_RATE_LIMITED_ADD, SQL_RATE_LIMITED_ADD, err);
     if (!st)
         return BK_ESTORE;
     sqlite3_bind_text(st, 1, provider, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, now_us);
-    int rc = sq_exec_stmt(q, st, "record 429", err);
+    int rc = bk_sq_exec_stmt(q, st, "record 429", err);
     if (rc < 0)
         return rc;
-    st = sq_stmt(q, Q_RATE_LIMITED_PRUNE, SQL_RATE_LIMITED_PRUNE, err);
+    st = bk_sq_stmt(q, Q_RATE_LIMITED_PRUNE, SQL_RATE_LIMITED_PRUNE, err);
     if (!st)
         return BK_ESTORE;
     sqlite3_bind_int64(st, 1, now_us - BK_STORE_RATE_LIMITED_KEEP_US);
-    return sq_exec_stmt(q, st, "prune 429s", err);
+    return bk_sq_exec_stmt(q, st, "prune 429s", err);
 }
 
 static int sq_rate_limited_add(bk_store *s, const char *provider, int64_t now_us, bk_err *err)
 {
     sq_store *q = sq(s);
-    int rc = sq_begin(q, err);
+    int rc = bk_sq_begin(q, err);
     if (rc < 0)
         return rc;
     rc = rate_limited_write(q, provider, now_us, err);
     if (rc < 0) {
-        sq_rollback(q);
+        bk_sq_rollback(q);
         return rc;
     }
-    return sq_commit(q, err);
+    return bk_sq_commit(q, err);
 }
 
 static int sq_rate_limited_count(bk_store *s, int64_t since_us, bk_prov_count **out, size_t *n,
                                  bk_err *err)
 {
     sq_store *q = sq(s);
-    sqlite3_stmt *st = sq_stmt(q, Q_RATE_LIMITED_COUNT, SQL_RATE_LIMITED_COUNT, err);
+    sqlite3_stmt *st = bk_sq_stmt(q, Q_RATE_LIMITED_COUNT, SQL_RATE_LIMITED_COUNT, err);
     if (!st)
         return BK_ESTORE;
     sqlite3_bind_int64(st, 1, since_us);
@@ -728,7 +725,7 @@ static int sq_rate_limited_count(bk_store *s, int64_t since_us, bk_prov_count **
         bk_strlcpy(c->provider, name ? name : "", sizeof c->provider);
         c->n = sqlite3_column_int64(st, 1);
     }
-    int rc = src == SQLITE_DONE ? 0 : sq_fail(q, src, "count 429s", err);
+    int rc = src == SQLITE_DONE ? 0 : bk_sq_fail(q, src, "count 429s", err);
     sqlite3_reset(st);
     if (rc < 0) {
         free(*out);

@@ -5,9 +5,10 @@
  *   store_sqlite_runs.c  the run queue: enqueue, claim, heartbeat, fail, requeue, lists
  *   store_sqlite_data.c  commit (bars + coverage + run), bars, coverage (also adopted
  *                        coverage), series_load
- *   schema_sqlite.c      the migrations, as SQL text compiled into the binary
+ *   sql/sqlite/NNNN_name.sql  the migrations, one SQL file per schema
+ *                        version, embedded at build time (sql/embed.cmake)
  *
- * Every statement is prepared once per connection (sq_stmt) into a slot named
+ * Every statement is prepared once per connection (bk_sq_stmt) into a slot named
  * by enum sq_slot and reused; callers sqlite3_reset it when done, so no
  * statement holds a read transaction between calls. Write transactions start
  * with BEGIN IMMEDIATE so they take the write lock up front (waiting up to
@@ -53,27 +54,27 @@ enum sq_slot {
     Q_RUNS_NEXT_QUEUED,
     Q_RUNS_NEXT_LEASE,
     Q_RUNS_OLDEST_QUEUED,
-    Q_RUNS_LIST, /* + filter mask (16 variants) */
-    Q_RUNS_COUNT = Q_RUNS_LIST + 16,
-    Q_SERIES_COV = Q_RUNS_COUNT + 16, /* + 1 for one series */
-    Q_SERIES_ACTIVE = Q_SERIES_COV + 2,
-    Q_SERIES_DEAD = Q_SERIES_ACTIVE + 2,
-    Q_COV_LIST = Q_SERIES_DEAD + 2,
-    Q_COV_PREV = Q_COV_LIST + 2,
+    BK_SLOTS(Q_RUNS_LIST, BK_VARIANTS_FILTER),  /* + filter mask */
+    BK_SLOTS(Q_RUNS_COUNT, BK_VARIANTS_FILTER), /* + filter mask */
+    BK_SLOTS(Q_SERIES_COV, BK_VARIANTS_ONE),    /* + 1 for one series */
+    BK_SLOTS(Q_SERIES_ACTIVE, BK_VARIANTS_ONE),
+    BK_SLOTS(Q_SERIES_DEAD, BK_VARIANTS_ONE),
+    BK_SLOTS(Q_COV_LIST, BK_VARIANTS_ONE), /* + 1 for one series */
+    Q_COV_PREV,
     Q_COV_MAXTO,
     Q_COV_DELETE,
     Q_COV_INSERT,
     Q_COV_STATUS,
     Q_BAR_UPSERT,
     Q_BAR_READ,
-    Q_BAR_COUNT, /* + mask: 1 symbol, 2 tf */
-    Q_LEADER_TRY = Q_BAR_COUNT + 4,
+    BK_SLOTS(Q_BAR_COUNT, BK_VARIANTS_BAR_COUNT), /* + mask: 1 symbol, 2 tf */
+    Q_LEADER_TRY,
     Q_LEADER_RELEASE,
     Q_LEADER_GET,
     Q_LEADER_TAKE,
     Q_COV_ADOPT,
-    Q_BAR_SERIES, /* + 1 for one symbol */
-    Q_BUDGET_INIT = Q_BAR_SERIES + 2,
+    BK_SLOTS(Q_BAR_SERIES, BK_VARIANTS_ONE), /* + 1 for one symbol */
+    Q_BUDGET_INIT,
     Q_BUDGET_GET,
     Q_BUDGET_PUT,
     Q_BAR_SOURCE,
@@ -96,41 +97,45 @@ static inline sq_store *sq(bk_store *s)
     return (sq_store *)s;
 }
 
-/* The migrations: bk_store__sq_migrations[i] brings the schema to version
- * i + 1; SQ_SCHEMA_LATEST of them (schema_sqlite.c checks the count). */
+/* The migrations: bk_store__sq_migrations[i], the text of
+ * sql/sqlite/000<i+1>_*.sql, brings the schema to version i + 1; applied in
+ * its own BEGIN IMMEDIATE transaction together with PRAGMA user_version and a
+ * row in schema_migrations. SQ_SCHEMA_LATEST of them (the generated source
+ * checks the count). Never edit a migration that has shipped: append one. */
 #define SQ_SCHEMA_LATEST 5
 extern const char *const bk_store__sq_migrations[SQ_SCHEMA_LATEST];
 
 /* Map a SQLite result code to a BK_E* code and fill err with "what: sqlite message". */
-int sq_fail(sq_store *q, int src, const char *what, bk_err *err);
+int bk_sq_fail(sq_store *q, int src, const char *what, bk_err *err);
 /* The statement for slot, prepared from sql on first use. NULL (err set) on failure. */
-sqlite3_stmt *sq_stmt(sq_store *q, int slot, const char *sql, bk_err *err);
-/* Like sq_stmt for SQL built at run time into a caller's buffer: sql is
+sqlite3_stmt *bk_sq_stmt(sq_store *q, int slot, const char *sql, bk_err *err);
+/* Like bk_sq_stmt for SQL built at run time into a caller's buffer: sql is
  * only read when the slot is empty. */
-sqlite3_stmt *sq_stmt_dyn(sq_store *q, int slot, const char *sql, bk_err *err);
+sqlite3_stmt *bk_sq_stmt_dyn(sq_store *q, int slot, const char *sql, bk_err *err);
 /* Step a statement that returns no rows (or whose rows are ignored), then reset it.
  * 0 or a BK_E* code. */
-int sq_exec_stmt(sq_store *q, sqlite3_stmt *st, const char *what, bk_err *err);
+int bk_sq_exec_stmt(sq_store *q, sqlite3_stmt *st, const char *what, bk_err *err);
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK (rollback never fails visibly). */
-int sq_begin(sq_store *q, bk_err *err);
+int bk_sq_begin(sq_store *q, bk_err *err);
 /* BEGIN (deferred): a read transaction, so that several statements read one
- * snapshot (WAL: writers go on meanwhile). End it with sq_commit. */
-int sq_begin_read(sq_store *q, bk_err *err);
-int sq_commit(sq_store *q, bk_err *err);
-void sq_rollback(sq_store *q);
+ * snapshot (WAL: writers go on meanwhile). End it with bk_sq_commit. */
+int bk_sq_begin_read(sq_store *q, bk_err *err);
+int bk_sq_commit(sq_store *q, bk_err *err);
+void bk_sq_rollback(sq_store *q);
 
 /* Bind "" or NULL as SQL NULL, else the text (SQLITE_TRANSIENT). */
-void sq_bind_text(sqlite3_stmt *st, int i, const char *s);
+void bk_sq_bind_text(sqlite3_stmt *st, int i, const char *s);
 /* Bind 0 as SQL NULL, else the integer. */
-void sq_bind_time(sqlite3_stmt *st, int i, int64_t us);
+void bk_sq_bind_time(sqlite3_stmt *st, int i, int64_t us);
 /* Copy a text column (NULL → "") into dst of cap bytes. */
-void sq_col_text(char *dst, size_t cap, sqlite3_stmt *st, int i);
+void bk_sq_col_text(char *dst, size_t cap, sqlite3_stmt *st, int i);
 /* Parse the timeframe text of a column; -1 if it is not one. */
-int sq_col_tf(sqlite3_stmt *st, int i);
+int bk_sq_col_tf(sqlite3_stmt *st, int i);
 
 /* Upsert bars with the cached statement inside the caller's transaction. */
-int sq_bars_write(sq_store *q, const char *symbol, bk_tf tf, const char *provider, const char *feed,
-                  const char *adjustment, const bk_bar *bars, size_t n, bk_err *err);
+int bk_sq_bars_write(sq_store *q, const char *symbol, bk_tf tf, const char *provider,
+                     const char *feed, const char *adjustment, const bk_bar *bars, size_t n,
+                     bk_err *err);
 
 /* ops implemented in store_sqlite_runs.c */
 int sq_runs_enqueue(bk_store *s, bk_run *runs, size_t n, size_t *n_inserted, int64_t now_us,

@@ -30,10 +30,11 @@ static const char SQL_BAR_UPSERT[] =
     " volume = excluded.volume, provider = excluded.provider, feed = excluded.feed,"
     " adjustment = excluded.adjustment";
 
-int sq_bars_write(sq_store *q, const char *symbol, bk_tf tf, const char *provider, const char *feed,
-                  const char *adjustment, const bk_bar *bars, size_t n, bk_err *err)
+int bk_sq_bars_write(sq_store *q, const char *symbol, bk_tf tf, const char *provider,
+                     const char *feed, const char *adjustment, const bk_bar *bars, size_t n,
+                     bk_err *err)
 {
-    sqlite3_stmt *st = sq_stmt(q, Q_BAR_UPSERT, SQL_BAR_UPSERT, err);
+    sqlite3_stmt *st = bk_sq_stmt(q, Q_BAR_UPSERT, SQL_BAR_UPSERT, err);
     if (!st)
         return BK_ESTORE;
     /* The batch's constant columns stay bound across sqlite3_reset. */
@@ -54,7 +55,7 @@ int sq_bars_write(sq_store *q, const char *symbol, bk_tf tf, const char *provide
         int src = sqlite3_step(st);
         sqlite3_reset(st);
         if (src != SQLITE_DONE) {
-            rc = sq_fail(q, src, "upsert bar", err);
+            rc = bk_sq_fail(q, src, "upsert bar", err);
             break;
         }
     }
@@ -67,15 +68,15 @@ int sq_bars_upsert(bk_store *s, const char *symbol, bk_tf tf, const char *provid
                    bk_err *err)
 {
     sq_store *q = sq(s);
-    int rc = sq_begin(q, err);
+    int rc = bk_sq_begin(q, err);
     if (rc < 0)
         return rc;
-    rc = sq_bars_write(q, symbol, tf, provider, feed, adjustment, bars, n, err);
+    rc = bk_sq_bars_write(q, symbol, tf, provider, feed, adjustment, bars, n, err);
     if (rc < 0) {
-        sq_rollback(q);
+        bk_sq_rollback(q);
         return rc;
     }
-    return sq_commit(q, err);
+    return bk_sq_commit(q, err);
 }
 
 static const char SQL_BAR_READ[] =
@@ -86,7 +87,7 @@ int sq_bars_read(bk_store *s, const char *symbol, bk_tf tf, int64_t from_us, int
                  bk_bar_cb cb, void *ctx, bk_err *err)
 {
     sq_store *q = sq(s);
-    sqlite3_stmt *st = sq_stmt(q, Q_BAR_READ, SQL_BAR_READ, err);
+    sqlite3_stmt *st = bk_sq_stmt(q, Q_BAR_READ, SQL_BAR_READ, err);
     if (!st)
         return BK_ESTORE;
     sqlite3_bind_text(st, 1, symbol, -1, SQLITE_TRANSIENT);
@@ -109,7 +110,7 @@ int sq_bars_read(bk_store *s, const char *symbol, bk_tf tf, int64_t from_us, int
             break;
     }
     if (!rc && src != SQLITE_DONE)
-        rc = sq_fail(q, src, "read bars", err);
+        rc = bk_sq_fail(q, src, "read bars", err);
     sqlite3_reset(st);
     return rc;
 }
@@ -118,12 +119,12 @@ int sq_bars_count(bk_store *s, const char *symbol, int tf, int64_t *out, bk_err 
 {
     sq_store *q = sq(s);
     int mask = (symbol ? 1 : 0) | (tf >= 0 ? 2 : 0);
-    sqlite3_stmt *st = q->st[Q_BAR_COUNT + mask];
+    sqlite3_stmt *st = q->st[Q_BAR_COUNT_FIRST + mask];
     if (!st) {
         char sql[160];
         snprintf(sql, sizeof sql, "SELECT count(*) FROM ohlc_bars_v2 WHERE 1%s%s",
                  mask & 1 ? " AND symbol = ?1" : "", mask & 2 ? " AND timeframe = ?2" : "");
-        st = sq_stmt_dyn(q, Q_BAR_COUNT + mask, sql, err);
+        st = bk_sq_stmt_dyn(q, Q_BAR_COUNT_FIRST + mask, sql, err);
         if (!st)
             return BK_ESTORE;
     }
@@ -134,7 +135,7 @@ int sq_bars_count(bk_store *s, const char *symbol, int tf, int64_t *out, bk_err 
     int src = sqlite3_step(st);
     if (src == SQLITE_ROW)
         *out = sqlite3_column_int64(st, 0);
-    int rc = src == SQLITE_ROW ? 0 : sq_fail(q, src, "count bars", err);
+    int rc = src == SQLITE_ROW ? 0 : bk_sq_fail(q, src, "count bars", err);
     sqlite3_reset(st);
     return rc;
 }
@@ -146,7 +147,7 @@ static const char SQL_BAR_SOURCE[] =
 int sq_bars_source(bk_store *s, const char *symbol, bk_tf tf, bk_source *out, bk_err *err)
 {
     sq_store *q = sq(s);
-    sqlite3_stmt *st = sq_stmt(q, Q_BAR_SOURCE, SQL_BAR_SOURCE, err);
+    sqlite3_stmt *st = bk_sq_stmt(q, Q_BAR_SOURCE, SQL_BAR_SOURCE, err);
     if (!st)
         return BK_ESTORE;
     sqlite3_bind_text(st, 1, symbol, -1, SQLITE_TRANSIENT);
@@ -154,13 +155,13 @@ int sq_bars_source(bk_store *s, const char *symbol, bk_tf tf, bk_source *out, bk
     int src = sqlite3_step(st);
     int rc = 0;
     if (src == SQLITE_ROW) {
-        sq_col_text(out->provider, sizeof out->provider, st, 0);
-        sq_col_text(out->feed, sizeof out->feed, st, 1);
-        sq_col_text(out->adjustment, sizeof out->adjustment, st, 2);
+        bk_sq_col_text(out->provider, sizeof out->provider, st, 0);
+        bk_sq_col_text(out->feed, sizeof out->feed, st, 1);
+        bk_sq_col_text(out->adjustment, sizeof out->adjustment, st, 2);
     } else if (src == SQLITE_DONE) {
         rc = bk_err_set(err, BK_ENOENT, "%s %s has no bars", symbol, bk_tf_name(tf));
     } else {
-        rc = sq_fail(q, src, "bars source", err);
+        rc = bk_sq_fail(q, src, "bars source", err);
     }
     sqlite3_reset(st);
     return rc;
@@ -177,7 +178,7 @@ int sq_bars_series(bk_store *s, const char *symbol, bk_bar_series **out, size_t 
 {
     sq_store *q = sq(s);
     int one = symbol != NULL;
-    sqlite3_stmt *st = sq_stmt(q, Q_BAR_SERIES + one, SQL_BAR_SERIES[one], err);
+    sqlite3_stmt *st = bk_sq_stmt(q, Q_BAR_SERIES_FIRST + one, SQL_BAR_SERIES[one], err);
     if (!st)
         return BK_ESTORE;
     if (one)
@@ -186,19 +187,19 @@ int sq_bars_series(bk_store *s, const char *symbol, bk_bar_series **out, size_t 
     size_t len = 0, cap = 0;
     int src;
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        int tf = sq_col_tf(st, 1);
+        int tf = bk_sq_col_tf(st, 1);
         if (tf < 0)
             continue; /* a timeframe this binary cannot read */
         bk_grow((void **)&v, &cap, len + 1, sizeof *v);
         bk_bar_series *x = &v[len++];
         memset(x, 0, sizeof *x);
-        sq_col_text(x->symbol, sizeof x->symbol, st, 0);
+        bk_sq_col_text(x->symbol, sizeof x->symbol, st, 0);
         x->tf = (bk_tf)tf;
         x->n_bars = sqlite3_column_int64(st, 2);
         x->first_us = sqlite3_column_int64(st, 3);
         x->last_us = sqlite3_column_int64(st, 4);
     }
-    int rc = src == SQLITE_DONE ? 0 : sq_fail(q, src, "list bar series", err);
+    int rc = src == SQLITE_DONE ? 0 : bk_sq_fail(q, src, "list bar series", err);
     sqlite3_reset(st);
     if (rc < 0) {
         free(v);
@@ -236,7 +237,7 @@ static const char SQL_COV_STATUS[] =
 static sqlite3_stmt *series_stmt(sq_store *q, int slot, const char *sql, const char *symbol,
                                  bk_tf tf, bk_err *err)
 {
-    sqlite3_stmt *st = sq_stmt(q, slot, sql, err);
+    sqlite3_stmt *st = bk_sq_stmt(q, slot, sql, err);
     if (st) {
         sqlite3_bind_text(st, 1, symbol, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 2, bk_tf_name(tf), -1, SQLITE_STATIC);
@@ -262,7 +263,7 @@ static int merge_bounds(sq_store *q, const char *symbol, bk_tf tf, bk_iv iv, int
     }
     sqlite3_reset(st);
     if (src != SQLITE_ROW && src != SQLITE_DONE)
-        return sq_fail(q, src, "merge coverage", err);
+        return bk_sq_fail(q, src, "merge coverage", err);
     st = series_stmt(q, Q_COV_MAXTO, SQL_COV_MAXTO, symbol, tf, err);
     if (!st)
         return BK_ESTORE;
@@ -272,7 +273,7 @@ static int merge_bounds(sq_store *q, const char *symbol, bk_tf tf, bk_iv iv, int
     if (src == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
         *hi = BK_MAX(*hi, sqlite3_column_int64(st, 0));
     sqlite3_reset(st);
-    return src == SQLITE_ROW ? 0 : sq_fail(q, src, "merge coverage", err);
+    return src == SQLITE_ROW ? 0 : bk_sq_fail(q, src, "merge coverage", err);
 }
 
 /* coverage_intervals ∪= iv, inside the caller's transaction. */
@@ -287,7 +288,7 @@ static int coverage_add(sq_store *q, const char *symbol, bk_tf tf, bk_iv iv, bk_
         return BK_ESTORE;
     sqlite3_bind_int64(st, 3, lo);
     sqlite3_bind_int64(st, 4, iv.to_us);
-    rc = sq_exec_stmt(q, st, "merge coverage", err);
+    rc = bk_sq_exec_stmt(q, st, "merge coverage", err);
     if (rc < 0)
         return rc;
     st = series_stmt(q, Q_COV_INSERT, SQL_COV_INSERT, symbol, tf, err);
@@ -295,7 +296,7 @@ static int coverage_add(sq_store *q, const char *symbol, bk_tf tf, bk_iv iv, bk_
         return BK_ESTORE;
     sqlite3_bind_int64(st, 3, lo);
     sqlite3_bind_int64(st, 4, hi);
-    return sq_exec_stmt(q, st, "merge coverage", err);
+    return bk_sq_exec_stmt(q, st, "merge coverage", err);
 }
 
 static int coverage_summary(sq_store *q, const bk_commit *c, bk_err *err)
@@ -307,8 +308,8 @@ static int coverage_summary(sq_store *q, const bk_commit *c, bk_err *err)
     sqlite3_bind_int64(st, 4, c->covered.to_us);
     sqlite3_bind_int64(st, 5, c->now_us);
     sqlite3_bind_int64(st, 6, (int64_t)c->n_bars);
-    sq_bind_text(st, 7, c->provider);
-    return sq_exec_stmt(q, st, "update coverage_status", err);
+    bk_sq_bind_text(st, 7, c->provider);
+    return bk_sq_exec_stmt(q, st, "update coverage_status", err);
 }
 
 /* Adopted coverage: the summary is derived from the whole interval set (and
@@ -329,7 +330,7 @@ int sq_coverage_add(bk_store *s, const char *symbol, bk_tf tf, const bk_ivset *c
                     const char *provider, int64_t now_us, bk_err *err)
 {
     sq_store *q = sq(s);
-    int rc = sq_begin(q, err);
+    int rc = bk_sq_begin(q, err);
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < covered->n && rc == 0; i++)
@@ -338,17 +339,17 @@ int sq_coverage_add(bk_store *s, const char *symbol, bk_tf tf, const bk_ivset *c
         sqlite3_stmt *st = series_stmt(q, Q_COV_ADOPT, SQL_COV_ADOPT, symbol, tf, err);
         if (st) {
             sqlite3_bind_int64(st, 3, now_us);
-            sq_bind_text(st, 4, provider);
-            rc = sq_exec_stmt(q, st, "update coverage_status", err);
+            bk_sq_bind_text(st, 4, provider);
+            rc = bk_sq_exec_stmt(q, st, "update coverage_status", err);
         } else {
             rc = BK_ESTORE;
         }
     }
     if (rc < 0) {
-        sq_rollback(q);
+        bk_sq_rollback(q);
         return rc;
     }
-    return sq_commit(q, err);
+    return bk_sq_commit(q, err);
 }
 
 /* ---- commit ---- */
@@ -363,13 +364,13 @@ static const char SQL_RUN_SUCCESS[] =
 /* The lease check and the run's success in one statement: no row, no lease. */
 static int mark_success(sq_store *q, const bk_commit *c, bk_err *err)
 {
-    sqlite3_stmt *st = sq_stmt(q, Q_RUN_SUCCESS, SQL_RUN_SUCCESS, err);
+    sqlite3_stmt *st = bk_sq_stmt(q, Q_RUN_SUCCESS, SQL_RUN_SUCCESS, err);
     if (!st)
         return BK_ESTORE;
     sqlite3_bind_text(st, 1, c->run_id ? c->run_id : "", -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, c->owner, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 3, (int64_t)c->n_bars);
-    sq_bind_text(st, 4, c->provider);
+    bk_sq_bind_text(st, 4, c->provider);
     sqlite3_bind_int64(st, 5, c->now_us);
     int src = sqlite3_step(st);
     int rc = 0;
@@ -377,14 +378,14 @@ static int mark_success(sq_store *q, const bk_commit *c, bk_err *err)
         rc = bk_err_set(err, BK_ELEASE, "commit: run %s is no longer running under %s",
                         c->run_id ? c->run_id : "", c->owner);
     } else if (src != SQLITE_ROW) {
-        rc = sq_fail(q, src, "commit run", err);
+        rc = bk_sq_fail(q, src, "commit run", err);
     } else {
         const unsigned char *sym = sqlite3_column_text(st, 0);
-        if (!sym || strcmp((const char *)sym, c->symbol) != 0 || sq_col_tf(st, 1) != (int)c->tf)
+        if (!sym || strcmp((const char *)sym, c->symbol) != 0 || bk_sq_col_tf(st, 1) != (int)c->tf)
             rc = bk_err_set(err, BK_EINVAL, "commit: run %s is not for %s %s", c->run_id, c->symbol,
                             bk_tf_name(c->tf));
         else if ((src = sqlite3_step(st)) != SQLITE_DONE)
-            rc = sq_fail(q, src, "commit run", err);
+            rc = bk_sq_fail(q, src, "commit run", err);
     }
     sqlite3_reset(st);
     return rc;
@@ -395,8 +396,8 @@ static int commit_one(sq_store *q, const bk_commit *c, bk_err *err)
 {
     int rc = mark_success(q, c, err);
     if (rc == 0 && c->n_bars)
-        rc = sq_bars_write(q, c->symbol, c->tf, c->provider, c->feed, c->adjustment, c->bars,
-                           c->n_bars, err);
+        rc = bk_sq_bars_write(q, c->symbol, c->tf, c->provider, c->feed, c->adjustment, c->bars,
+                              c->n_bars, err);
     if (rc == 0 && c->covered.from_us < c->covered.to_us) {
         bk_iv iv = c->covered;
         if (c->covered_ext.from_us < c->covered_ext.to_us) {
@@ -415,15 +416,15 @@ int sq_run_commit(bk_store *s, const bk_commit *c, bk_err *err)
     sq_store *q = sq(s);
     if (c->n_bars && (!c->provider || !*c->provider))
         return bk_err_set(err, BK_EINVAL, "commit: bars without a provider");
-    int rc = sq_begin(q, err);
+    int rc = bk_sq_begin(q, err);
     if (rc < 0)
         return rc;
     rc = commit_one(q, c, err);
     if (rc < 0) {
-        sq_rollback(q);
+        bk_sq_rollback(q);
         return rc;
     }
-    return sq_commit(q, err);
+    return bk_sq_commit(q, err);
 }
 
 /* Every run's commit in one transaction. A lost lease is found by the first
@@ -432,7 +433,7 @@ int sq_run_commit(bk_store *s, const bk_commit *c, bk_err *err)
 int sq_runs_commit_many(bk_store *s, const bk_commit *c, size_t n, int *rc_each, bk_err *err)
 {
     sq_store *q = sq(s);
-    int rc = sq_begin(q, err);
+    int rc = bk_sq_begin(q, err);
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -445,12 +446,12 @@ int sq_runs_commit_many(bk_store *s, const bk_commit *c, size_t n, int *rc_each,
             *err = e1;
     }
     if (rc < 0) {
-        sq_rollback(q);
+        bk_sq_rollback(q);
         for (size_t i = 0; i < n; i++)
             rc_each[i] = 0;
         return rc;
     }
-    return sq_commit(q, err);
+    return bk_sq_commit(q, err);
 }
 
 /* ---- series_load ---- */
@@ -516,7 +517,7 @@ static int acc_load(sq_store *q, series_acc *a, sqlite3_stmt *st, int which, bk_
     int src;
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
         const unsigned char *sym = sqlite3_column_text(st, 0);
-        int tf = sq_col_tf(st, 1);
+        int tf = bk_sq_col_tf(st, 1);
         if (!sym || tf < 0)
             continue; /* a row this binary cannot read */
         bk_series *x = acc_get(a, (const char *)sym, tf);
@@ -525,7 +526,7 @@ static int acc_load(sq_store *q, series_acc *a, sqlite3_stmt *st, int which, bk_
                                               : &x->dead;
         bk_ivset_add(set, sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3));
     }
-    int rc = src == SQLITE_DONE ? 0 : sq_fail(q, src, "load series", err);
+    int rc = src == SQLITE_DONE ? 0 : bk_sq_fail(q, src, "load series", err);
     sqlite3_reset(st);
     return rc;
 }
@@ -551,13 +552,13 @@ static const char *const SQL_SERIES[3][2] = {
  * otherwise be in neither set, and the planner would enqueue its slice again. */
 int sq_series_load(bk_store *s, const char *symbol, int tf, bk_series **out, size_t *n, bk_err *err)
 {
-    static const int slots[3] = {Q_SERIES_COV, Q_SERIES_ACTIVE, Q_SERIES_DEAD};
+    static const int slots[3] = {Q_SERIES_COV_FIRST, Q_SERIES_ACTIVE_FIRST, Q_SERIES_DEAD_FIRST};
     sq_store *q = sq(s);
     series_acc a = {0};
     int one = symbol != NULL;
-    int rc = sq_begin_read(q, err);
+    int rc = bk_sq_begin_read(q, err);
     for (int which = SET_COVERED; which <= SET_DEAD && rc == 0; which++) {
-        sqlite3_stmt *st = sq_stmt(q, slots[which] + one, SQL_SERIES[which][one], err);
+        sqlite3_stmt *st = bk_sq_stmt(q, slots[which] + one, SQL_SERIES[which][one], err);
         if (!st) {
             rc = BK_ESTORE;
             break;
@@ -571,9 +572,9 @@ int sq_series_load(bk_store *s, const char *symbol, int tf, bk_series **out, siz
             bk_store__between_reads(s);
     }
     if (rc == 0)
-        rc = sq_commit(q, err);
+        rc = bk_sq_commit(q, err);
     else
-        sq_rollback(q);
+        bk_sq_rollback(q);
     free(a.slot);
     if (rc < 0) {
         bk_series_free(a.v, a.n);
@@ -604,16 +605,16 @@ static const char *const SQL_COV_LIST[2] = {
 static int read_coverage(sqlite3_stmt *st, bk_coverage *c)
 {
     memset(c, 0, sizeof *c);
-    int tf = sq_col_tf(st, 1);
+    int tf = bk_sq_col_tf(st, 1);
     if (tf < 0)
         return BK_ESTORE;
-    sq_col_text(c->symbol, sizeof c->symbol, st, 0);
+    bk_sq_col_text(c->symbol, sizeof c->symbol, st, 0);
     c->tf = (bk_tf)tf;
     c->from_us = sqlite3_column_int64(st, 2);
     c->to_us = sqlite3_column_int64(st, 3);
     c->last_success_us = sqlite3_column_int64(st, 4);
     c->last_rows_written = sqlite3_column_int64(st, 5);
-    sq_col_text(c->last_provider, sizeof c->last_provider, st, 6);
+    bk_sq_col_text(c->last_provider, sizeof c->last_provider, st, 6);
     c->updated_us = sqlite3_column_int64(st, 7);
     c->n_intervals = sqlite3_column_int64(st, 8);
     c->covered_us = sqlite3_column_int64(st, 9);
@@ -625,7 +626,7 @@ int sq_coverage_list(bk_store *s, const char *symbol, int tf, bk_coverage **out,
 {
     sq_store *q = sq(s);
     int one = symbol != NULL;
-    sqlite3_stmt *st = sq_stmt(q, Q_COV_LIST + one, SQL_COV_LIST[one], err);
+    sqlite3_stmt *st = bk_sq_stmt(q, Q_COV_LIST_FIRST + one, SQL_COV_LIST[one], err);
     if (!st)
         return BK_ESTORE;
     if (one) {
@@ -640,7 +641,7 @@ int sq_coverage_list(bk_store *s, const char *symbol, int tf, bk_coverage **out,
         if (read_coverage(st, &v[len]) == 0)
             len++;
     }
-    int rc = src == SQLITE_DONE ? 0 : sq_fail(q, src, "list coverage", err);
+    int rc = src == SQLITE_DONE ? 0 : bk_sq_fail(q, src, "list coverage", err);
     sqlite3_reset(st);
     if (rc < 0) {
         free(v);

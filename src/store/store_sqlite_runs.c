@@ -31,10 +31,10 @@
 static int read_run(sqlite3_stmt *st, bk_run *r)
 {
     memset(r, 0, sizeof *r);
-    sq_col_text(r->id, sizeof r->id, st, 0);
-    sq_col_text(r->def_id, sizeof r->def_id, st, 1);
-    sq_col_text(r->symbol, sizeof r->symbol, st, 2);
-    int tf = sq_col_tf(st, 3);
+    bk_sq_col_text(r->id, sizeof r->id, st, 0);
+    bk_sq_col_text(r->def_id, sizeof r->def_id, st, 1);
+    bk_sq_col_text(r->symbol, sizeof r->symbol, st, 2);
+    int tf = bk_sq_col_tf(st, 3);
     const unsigned char *type = sqlite3_column_text(st, 4);
     const unsigned char *status = sqlite3_column_text(st, 7);
     if (tf < 0 || !type || bk_job_parse((const char *)type, &r->type) < 0 || !status ||
@@ -45,14 +45,14 @@ static int read_run(sqlite3_stmt *st, bk_run *r)
     r->slice_to_us = sqlite3_column_int64(st, 6);
     r->progress_percent = sqlite3_column_double(st, 8);
     r->rows_written = sqlite3_column_int64(st, 9);
-    sq_col_text(r->provider, sizeof r->provider, st, 10);
+    bk_sq_col_text(r->provider, sizeof r->provider, st, 10);
     r->attempt = sqlite3_column_int(st, 11);
     r->max_attempts = sqlite3_column_int(st, 12);
     r->priority = sqlite3_column_int(st, 13);
-    sq_col_text(r->error_code, sizeof r->error_code, st, 14);
-    sq_col_text(r->error_message, sizeof r->error_message, st, 15);
-    sq_col_text(r->triggered_by, sizeof r->triggered_by, st, 16);
-    sq_col_text(r->lease_owner, sizeof r->lease_owner, st, 17);
+    bk_sq_col_text(r->error_code, sizeof r->error_code, st, 14);
+    bk_sq_col_text(r->error_message, sizeof r->error_message, st, 15);
+    bk_sq_col_text(r->triggered_by, sizeof r->triggered_by, st, 16);
+    bk_sq_col_text(r->lease_owner, sizeof r->lease_owner, st, 17);
     r->created_us = sqlite3_column_int64(st, 18);
     r->started_us = sqlite3_column_int64(st, 19);
     r->finished_us = sqlite3_column_int64(st, 20);
@@ -77,7 +77,7 @@ static int step_one_run(sq_store *q, sqlite3_stmt *st, bk_run *out, const char *
         src = sqlite3_step(st); /* finish the statement: autocommit commits here */
     }
     if (src != SQLITE_DONE && src != SQLITE_ROW)
-        rc = sq_fail(q, src, what, err);
+        rc = bk_sq_fail(q, src, what, err);
     sqlite3_reset(st);
     return rc;
 }
@@ -97,7 +97,7 @@ static int insert_run(sq_store *q, sqlite3_stmt *st, bk_run *r, int64_t now_us, 
     bk_uuid4(id);
     int max_attempts = r->max_attempts > 0 ? r->max_attempts : DEFAULT_MAX_ATTEMPTS;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sq_bind_text(st, 2, r->def_id);
+    bk_sq_bind_text(st, 2, r->def_id);
     sqlite3_bind_text(st, 3, r->symbol, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, bk_tf_name(r->tf), -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, bk_job_name(r->type), -1, SQLITE_STATIC);
@@ -105,10 +105,10 @@ static int insert_run(sq_store *q, sqlite3_stmt *st, bk_run *r, int64_t now_us, 
     sqlite3_bind_int64(st, 7, r->slice_to_us);
     sqlite3_bind_int(st, 8, max_attempts);
     sqlite3_bind_int(st, 9, r->priority);
-    sq_bind_text(st, 10, r->triggered_by);
-    sq_bind_time(st, 11, r->not_before_us);
+    bk_sq_bind_text(st, 10, r->triggered_by);
+    bk_sq_bind_time(st, 11, r->not_before_us);
     sqlite3_bind_int64(st, 12, now_us);
-    int rc = sq_exec_stmt(q, st, "enqueue run", err);
+    int rc = bk_sq_exec_stmt(q, st, "enqueue run", err);
     *inserted = rc == 0 && sqlite3_changes(q->db) > 0;
     if (*inserted) {
         memcpy(r->id, id, sizeof id);
@@ -126,10 +126,10 @@ int sq_runs_enqueue(bk_store *s, bk_run *runs, size_t n, size_t *n_inserted, int
                     bk_err *err)
 {
     sq_store *q = sq(s);
-    sqlite3_stmt *st = sq_stmt(q, Q_RUN_INSERT, SQL_RUN_INSERT, err);
+    sqlite3_stmt *st = bk_sq_stmt(q, Q_RUN_INSERT, SQL_RUN_INSERT, err);
     if (!st)
         return BK_ESTORE;
-    int rc = sq_begin(q, err);
+    int rc = bk_sq_begin(q, err);
     if (rc < 0)
         return rc;
     size_t k = 0;
@@ -139,9 +139,9 @@ int sq_runs_enqueue(bk_store *s, bk_run *runs, size_t n, size_t *n_inserted, int
         k += inserted;
     }
     if (rc == 0)
-        rc = sq_commit(q, err);
+        rc = bk_sq_commit(q, err);
     else
-        sq_rollback(q);
+        bk_sq_rollback(q);
     if (rc < 0) {
         for (size_t i = 0; i < n; i++)
             runs[i].id[0] = '\0';
@@ -171,7 +171,7 @@ int sq_run_claim(bk_store *s, const char *owner, int64_t now_us, int64_t lease_u
                  bk_err *err)
 {
     sq_store *q = sq(s);
-    sqlite3_stmt *st = sq_stmt(q, Q_RUN_CLAIM, SQL_RUN_CLAIM, err);
+    sqlite3_stmt *st = bk_sq_stmt(q, Q_RUN_CLAIM, SQL_RUN_CLAIM, err);
     if (!st)
         return BK_ESTORE;
     sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT);
@@ -189,7 +189,7 @@ int sq_runs_claim_many(bk_store *s, const char *owner, int64_t now_us, int64_t l
                        bk_run *out, size_t cap, size_t *n, bk_err *err)
 {
     sq_store *q = sq(s);
-    int rc = sq_begin(q, err);
+    int rc = bk_sq_begin(q, err);
     if (rc < 0)
         return rc;
     size_t k = 0;
@@ -200,9 +200,9 @@ int sq_runs_claim_many(bk_store *s, const char *owner, int64_t now_us, int64_t l
         rc = 0;
     }
     if (rc == 0)
-        rc = sq_commit(q, err);
+        rc = bk_sq_commit(q, err);
     else
-        sq_rollback(q);
+        bk_sq_rollback(q);
     *n = rc == 0 ? k : 0;
     return rc;
 }
@@ -211,7 +211,7 @@ int sq_run_claim_id(bk_store *s, const char *id, const char *owner, int64_t now_
                     int64_t lease_us, bk_run *out, bk_err *err)
 {
     sq_store *q = sq(s);
-    sqlite3_stmt *st = sq_stmt(q, Q_RUN_CLAIM_ID, SQL_RUN_CLAIM_ID, err);
+    sqlite3_stmt *st = bk_sq_stmt(q, Q_RUN_CLAIM_ID, SQL_RUN_CLAIM_ID, err);
     if (!st)
         return BK_ESTORE;
     sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT);
@@ -221,7 +221,7 @@ int sq_run_claim_id(bk_store *s, const char *id, const char *owner, int64_t now_
     int rc = step_one_run(q, st, out, "claim run", err);
     if (rc != BK_ENOENT)
         return rc;
-    st = sq_stmt(q, Q_RUN_EXISTS, SQL_RUN_EXISTS, err);
+    st = bk_sq_stmt(q, Q_RUN_EXISTS, SQL_RUN_EXISTS, err);
     if (!st)
         return BK_ESTORE;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
@@ -232,7 +232,7 @@ int sq_run_claim_id(bk_store *s, const char *id, const char *owner, int64_t now_
     else if (src == SQLITE_DONE)
         rc = bk_err_set(err, BK_ENOENT, "run %s not found", id);
     else
-        rc = sq_fail(q, src, "claim run", err);
+        rc = bk_sq_fail(q, src, "claim run", err);
     sqlite3_reset(st);
     return rc;
 }
@@ -265,7 +265,7 @@ static int owner_update(sq_store *q, sqlite3_stmt *st, const char *run_id, const
 {
     sqlite3_bind_text(st, 1, run_id ? run_id : "", -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, owner, -1, SQLITE_TRANSIENT);
-    int rc = sq_exec_stmt(q, st, what, err);
+    int rc = bk_sq_exec_stmt(q, st, what, err);
     if (rc == 0 && sqlite3_changes(q->db) == 0)
         rc = bk_err_set(err, BK_ELEASE, "%s: run %s is no longer running under %s", what,
                         run_id ? run_id : "", owner);
@@ -276,7 +276,7 @@ int sq_run_heartbeat(bk_store *s, const char *run_id, const char *owner, double 
                      int64_t now_us, int64_t lease_until_us, bk_err *err)
 {
     sq_store *q = sq(s);
-    sqlite3_stmt *st = sq_stmt(q, Q_RUN_HEARTBEAT, SQL_RUN_HEARTBEAT, err);
+    sqlite3_stmt *st = bk_sq_stmt(q, Q_RUN_HEARTBEAT, SQL_RUN_HEARTBEAT, err);
     if (!st)
         return BK_ESTORE;
     sqlite3_bind_int64(st, 3, lease_until_us);
@@ -288,15 +288,15 @@ int sq_run_heartbeat(bk_store *s, const char *run_id, const char *owner, double 
 int sq_run_fail(bk_store *s, const bk_failure *f, bk_err *err)
 {
     sq_store *q = sq(s);
-    sqlite3_stmt *st = f->retry_at_us > 0 ? sq_stmt(q, Q_RUN_RETRY, SQL_RUN_RETRY, err)
-                                          : sq_stmt(q, Q_RUN_DEAD, SQL_RUN_DEAD, err);
+    sqlite3_stmt *st = f->retry_at_us > 0 ? bk_sq_stmt(q, Q_RUN_RETRY, SQL_RUN_RETRY, err)
+                                          : bk_sq_stmt(q, Q_RUN_DEAD, SQL_RUN_DEAD, err);
     if (!st)
         return BK_ESTORE;
     sqlite3_bind_int64(st, 3, f->retry_at_us > 0 ? f->retry_at_us : 0);
     sqlite3_bind_text(st, 4, f->error_code && *f->error_code ? f->error_code : "UNKNOWN", -1,
                       SQLITE_TRANSIENT);
-    sq_bind_text(st, 5, f->error_message);
-    sq_bind_text(st, 6, f->provider);
+    bk_sq_bind_text(st, 5, f->error_message);
+    bk_sq_bind_text(st, 6, f->provider);
     sqlite3_bind_int64(st, 7, f->now_us);
     if (f->retry_at_us > 0)
         sqlite3_bind_int(st, 8, f->keep_attempt ? 0 : 1);
@@ -306,7 +306,7 @@ int sq_run_fail(bk_store *s, const bk_failure *f, bk_err *err)
 int sq_run_release(bk_store *s, const char *run_id, const char *owner, int64_t now_us, bk_err *err)
 {
     sq_store *q = sq(s);
-    sqlite3_stmt *st = sq_stmt(q, Q_RUN_RELEASE, SQL_RUN_RELEASE, err);
+    sqlite3_stmt *st = bk_sq_stmt(q, Q_RUN_RELEASE, SQL_RUN_RELEASE, err);
     if (!st)
         return BK_ESTORE;
     sqlite3_bind_int64(st, 3, now_us);
@@ -360,15 +360,15 @@ int sq_runs_requeue_expired(bk_store *s, int64_t now_us, int max_lease_expiries,
                             size_t *n, bk_err *err)
 {
     sq_store *q = sq(s);
-    sqlite3_stmt *dead = owner ? sq_stmt(q, Q_RUNS_OWNER_DEAD, SQL_RUNS_OWNER_DEAD, err)
-                               : sq_stmt(q, Q_RUNS_EXPIRED_DEAD, SQL_RUNS_EXPIRED_DEAD, err);
-    sqlite3_stmt *requeue = !dead ? NULL
-                            : owner
-                                ? sq_stmt(q, Q_RUNS_OWNER_REQUEUE, SQL_RUNS_OWNER_REQUEUE, err)
-                                : sq_stmt(q, Q_RUNS_EXPIRED_REQUEUE, SQL_RUNS_EXPIRED_REQUEUE, err);
+    sqlite3_stmt *dead = owner ? bk_sq_stmt(q, Q_RUNS_OWNER_DEAD, SQL_RUNS_OWNER_DEAD, err)
+                               : bk_sq_stmt(q, Q_RUNS_EXPIRED_DEAD, SQL_RUNS_EXPIRED_DEAD, err);
+    sqlite3_stmt *requeue =
+        !dead   ? NULL
+        : owner ? bk_sq_stmt(q, Q_RUNS_OWNER_REQUEUE, SQL_RUNS_OWNER_REQUEUE, err)
+                : bk_sq_stmt(q, Q_RUNS_EXPIRED_REQUEUE, SQL_RUNS_EXPIRED_REQUEUE, err);
     if (!requeue)
         return BK_ESTORE;
-    int rc = sq_begin(q, err);
+    int rc = bk_sq_begin(q, err);
     if (rc < 0)
         return rc;
     size_t k = 0;
@@ -376,16 +376,16 @@ int sq_runs_requeue_expired(bk_store *s, int64_t now_us, int max_lease_expiries,
     for (int i = 0; i < 2 && rc == 0; i++) {
         sqlite3_bind_int64(steps[i], 1, now_us);
         sqlite3_bind_int(steps[i], 2, max_lease_expiries);
-        sq_bind_text(steps[i], 3, owner);
-        rc =
-            sq_exec_stmt(q, steps[i], i ? "requeue expired runs" : "dead-letter expired runs", err);
+        bk_sq_bind_text(steps[i], 3, owner);
+        rc = bk_sq_exec_stmt(q, steps[i], i ? "requeue expired runs" : "dead-letter expired runs",
+                             err);
         k += rc == 0 ? (size_t)sqlite3_changes(q->db) : 0;
     }
     if (rc < 0) {
-        sq_rollback(q);
+        bk_sq_rollback(q);
         return rc;
     }
-    rc = sq_commit(q, err);
+    rc = bk_sq_commit(q, err);
     if (rc == 0)
         *n = k;
     return rc;
@@ -394,12 +394,12 @@ int sq_runs_requeue_expired(bk_store *s, int64_t now_us, int max_lease_expiries,
 int sq_runs_retry_failed(bk_store *s, int64_t now_us, int extra_attempts, size_t *n, bk_err *err)
 {
     sq_store *q = sq(s);
-    sqlite3_stmt *st = sq_stmt(q, Q_RUNS_RETRY_FAILED, SQL_RUNS_RETRY_FAILED, err);
+    sqlite3_stmt *st = bk_sq_stmt(q, Q_RUNS_RETRY_FAILED, SQL_RUNS_RETRY_FAILED, err);
     if (!st)
         return BK_ESTORE;
     sqlite3_bind_int64(st, 1, now_us);
     sqlite3_bind_int(st, 2, extra_attempts);
-    int rc = sq_exec_stmt(q, st, "retry failed runs", err);
+    int rc = bk_sq_exec_stmt(q, st, "retry failed runs", err);
     if (rc == 0)
         *n = (size_t)sqlite3_changes(q->db);
     return rc;
@@ -409,7 +409,7 @@ int sq_runs_revive_dead(bk_store *s, int64_t now_us, int64_t base_us, int64_t ma
                         int extra_attempts, size_t *n, bk_err *err)
 {
     sq_store *q = sq(s);
-    sqlite3_stmt *st = sq_stmt(q, Q_RUNS_REVIVE_DEAD, SQL_RUNS_REVIVE_DEAD, err);
+    sqlite3_stmt *st = bk_sq_stmt(q, Q_RUNS_REVIVE_DEAD, SQL_RUNS_REVIVE_DEAD, err);
     if (!st)
         return BK_ESTORE;
     sqlite3_bind_int64(st, 1, now_us);
@@ -417,7 +417,7 @@ int sq_runs_revive_dead(bk_store *s, int64_t now_us, int64_t base_us, int64_t ma
     sqlite3_bind_int64(st, 3, base_us);
     sqlite3_bind_int64(st, 4, max_us);
     sqlite3_bind_int(st, 5, bk_store__doublings(base_us, max_us));
-    int rc = sq_exec_stmt(q, st, "re-plan dead runs", err);
+    int rc = bk_sq_exec_stmt(q, st, "re-plan dead runs", err);
     if (rc == 0)
         *n = (size_t)sqlite3_changes(q->db);
     return rc;
@@ -430,7 +430,7 @@ static const char SQL_RUN_GET[] = "SELECT " RUN_COLS " FROM job_runs WHERE id = 
 int sq_run_get(bk_store *s, const char *id, bk_run *out, bk_err *err)
 {
     sq_store *q = sq(s);
-    sqlite3_stmt *st = sq_stmt(q, Q_RUN_GET, SQL_RUN_GET, err);
+    sqlite3_stmt *st = bk_sq_stmt(q, Q_RUN_GET, SQL_RUN_GET, err);
     if (!st)
         return BK_ESTORE;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
@@ -440,41 +440,34 @@ int sq_run_get(bk_store *s, const char *id, bk_run *out, bk_err *err)
     return rc;
 }
 
-enum { F_STATUS = 1, F_SYMBOL = 2, F_TF = 4, F_SINCE = 8 };
-
-static int filter_mask(const bk_run_filter *f)
-{
-    return (f->status >= 0 ? F_STATUS : 0) | (f->symbol ? F_SYMBOL : 0) | (f->tf >= 0 ? F_TF : 0) |
-           (f->since_us > 0 ? F_SINCE : 0);
-}
-
 /* Statement for a filter shape: one cached statement per combination of
  * filters, so each can use its index. Parameters ?1 status, ?2 symbol,
  * ?3 timeframe, ?4 since, ?5 limit (list only). */
 static sqlite3_stmt *filter_stmt(sq_store *q, const bk_run_filter *f, bool count, bk_err *err)
 {
-    int mask = filter_mask(f);
-    int slot = (count ? Q_RUNS_COUNT : Q_RUNS_LIST) + mask;
+    int mask = bk_store__filter_mask(f);
+    int slot = (count ? Q_RUNS_COUNT_FIRST : Q_RUNS_LIST_FIRST) + mask;
     sqlite3_stmt *st = q->st[slot];
     if (!st) {
         char sql[512];
         snprintf(sql, sizeof sql, "SELECT %s FROM job_runs WHERE 1%s%s%s%s %s",
-                 count ? "status, count(*)" : RUN_COLS, mask & F_STATUS ? " AND status = ?1" : "",
-                 mask & F_SYMBOL ? " AND symbol = ?2" : "",
-                 mask & F_TF ? " AND timeframe = ?3" : "",
-                 mask & F_SINCE ? " AND created_at >= ?4" : "",
+                 count ? "status, count(*)" : RUN_COLS,
+                 mask & BK_F_STATUS ? " AND status = ?1" : "",
+                 mask & BK_F_SYMBOL ? " AND symbol = ?2" : "",
+                 mask & BK_F_TF ? " AND timeframe = ?3" : "",
+                 mask & BK_F_SINCE ? " AND created_at >= ?4" : "",
                  count ? "GROUP BY status" : "ORDER BY created_at DESC, rowid DESC LIMIT ?5");
-        st = sq_stmt_dyn(q, slot, sql, err);
+        st = bk_sq_stmt_dyn(q, slot, sql, err);
         if (!st)
             return NULL;
     }
-    if (mask & F_STATUS)
+    if (mask & BK_F_STATUS)
         sqlite3_bind_text(st, 1, bk_status_name((bk_status)f->status), -1, SQLITE_STATIC);
-    if (mask & F_SYMBOL)
+    if (mask & BK_F_SYMBOL)
         sqlite3_bind_text(st, 2, f->symbol, -1, SQLITE_TRANSIENT);
-    if (mask & F_TF)
+    if (mask & BK_F_TF)
         sqlite3_bind_text(st, 3, bk_tf_name((bk_tf)f->tf), -1, SQLITE_STATIC);
-    if (mask & F_SINCE)
+    if (mask & BK_F_SINCE)
         sqlite3_bind_int64(st, 4, f->since_us);
     if (!count)
         sqlite3_bind_int64(st, 5, f->limit ? (int64_t)f->limit : -1);
@@ -495,7 +488,7 @@ int sq_runs_list(bk_store *s, const bk_run_filter *f, bk_run **out, size_t *n, b
         if (read_run(st, &v[len]) == 0)
             len++;
     }
-    int rc = src == SQLITE_DONE ? 0 : sq_fail(q, src, "list runs", err);
+    int rc = src == SQLITE_DONE ? 0 : bk_sq_fail(q, src, "list runs", err);
     sqlite3_reset(st);
     if (rc < 0) {
         free(v);
@@ -519,7 +512,7 @@ int sq_runs_count(bk_store *s, const bk_run_filter *f, int64_t counts[BK_ST__N],
         if (t && bk_status_parse((const char *)t, &status) == 0)
             counts[status] = sqlite3_column_int64(st, 1);
     }
-    int rc = src == SQLITE_DONE ? 0 : sq_fail(q, src, "count runs", err);
+    int rc = src == SQLITE_DONE ? 0 : bk_sq_fail(q, src, "count runs", err);
     sqlite3_reset(st);
     return rc;
 }
@@ -536,12 +529,12 @@ static const char SQL_RUNS_OLDEST_QUEUED[] =
 
 static int first_i64(sq_store *q, int slot, const char *sql, int64_t *out, bk_err *err)
 {
-    sqlite3_stmt *st = sq_stmt(q, slot, sql, err);
+    sqlite3_stmt *st = bk_sq_stmt(q, slot, sql, err);
     if (!st)
         return BK_ESTORE;
     int src = sqlite3_step(st);
     *out = src == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    int rc = src == SQLITE_ROW || src == SQLITE_DONE ? 0 : sq_fail(q, src, "next event", err);
+    int rc = src == SQLITE_ROW || src == SQLITE_DONE ? 0 : bk_sq_fail(q, src, "next event", err);
     sqlite3_reset(st);
     return rc;
 }

@@ -28,27 +28,15 @@
 #include "core/clock.h"
 #include "core/util.h"
 #include "store/store.h"
+#include "store/store_test.h"
 
 #define T0 INT64_C(1717400000000000) /* 2024-06-03T07:33:20Z */
 #define H  BK_US_PER_HOUR
 #define S  BK_US_PER_S
 
-/* ---- the backends' test hooks ---- */
+/* ---- the backends' test hooks: store/store_test.h ---- */
 
-/* Test hooks of the PostgreSQL backend (src/store/store_pg.h, which needs
- * libpq's headers): run SQL text; run a query with text parameters and get
- * every cell as text. */
-int bk_store__pg_exec(bk_store *s, const char *sql, bk_err *err);
-int bk_store__pg_query(bk_store *s, const char *sql, const char *const *params, int n_params,
-                       char ***out, size_t *rows, size_t *cols, bk_err *err);
-void bk_store__pg_cells_free(char **cells, size_t n);
-int bk_store__pg_set_clock(bk_store *s, int64_t ahead_us, bk_err *err);
-#define PG_LATEST 10 /* PG_SCHEMA_LATEST (store_pg.h) */
-
-/* The store's test hook (src/store/store_impl.h): called by series_load
- * between its reads of one state. */
-typedef void (*bk_store_hook_fn)(void *ctx);
-void bk_store__set_read_hook(bk_store *s, bk_store_hook_fn fn, void *ctx);
+#define PG_LATEST 10 /* PG_SCHEMA_LATEST (src/store/schema_pg.h) */
 
 /* ---- the fixture ---- */
 
