@@ -179,25 +179,12 @@ static int check_names(const char *setting, const char *list)
     return 0;
 }
 
-int bk_cli_providers(bk_cli *cli, bk_provset **out)
+/* The HTTP providers of the registry the configuration asks for (listed,
+ * or every one with its keys) added to ps, in the registry's order. */
+static int add_http_providers(const bk_conf *c, bk_provset *ps)
 {
-    const bk_conf *c = &cli->conf;
-    *out = NULL;
-    int rc;
-    if ((rc = check_names("providers", c->providers)) ||
-        (rc = check_names("chain_intraday", c->chain_intraday)) ||
-        (rc = check_names("chain_daily", c->chain_daily)))
-        return rc;
     bk_prov_keys *k = bk_xmalloc(sizeof *k);
-    if ((rc = load_keys(c, k)) != 0) {
-        bk_prov_keys_wipe(k);
-        free(k);
-        return rc;
-    }
-    bk_breaker_cfg bc = {.failures = (int)c->breaker_failures,
-                         .open_us = c->breaker_open_ms * BK_US_PER_MS};
-    bk_provset *ps = bk_provset_new(&bc);
-    bk_err err = {0};
+    int rc = load_keys(c, k);
     bool explicit = c->providers[0] != '\0';
     for (size_t i = 0; i < BK_PROV_KINDS && rc == 0; i++) {
         const bk_prov_kind *kind = &bk_prov_kinds[i];
@@ -221,14 +208,13 @@ int bk_cli_providers(bk_cli *cli, bk_provset **out)
                            .anchor = strcmp(c->anchor, "clock") == 0 ? BK_ANCHOR_CLOCK
                                                                      : BK_ANCHOR_SESSION};
         bk_prov *p = NULL;
-        bk_err_clear(&err);
+        bk_err err = {0};
         if (kind->make(&p, &cfg, &err) != 0) {
-            if (explicit) {
+            if (explicit)
                 rc = bk_cli_fail("cannot use provider %s: %s", kind->name, err.msg);
-            } else {
+            else
                 bk_log(BK_LOG_WARN, "prov", "provider skipped name=%s error=\"%s\"", kind->name,
                        err.msg);
-            }
             continue;
         }
         if (bk_provset_add(ps, p, &err) != 0)
@@ -236,6 +222,48 @@ int bk_cli_providers(bk_cli *cli, bk_provset **out)
     }
     bk_prov_keys_wipe(k); /* no keys left in freed memory */
     free(k);
+    return rc;
+}
+
+/* The chains: the settings, or the providers in their order (the explicit
+ * list's order when given). */
+static int set_chains(const bk_conf *c, bk_provset *ps)
+{
+    char order[256] = "";
+    if (c->providers[0]) {
+        bk_strlcpy(order, c->providers, sizeof order);
+    } else {
+        for (size_t i = 0; i < bk_provset_count(ps); i++) {
+            size_t off = strlen(order);
+            snprintf(order + off, sizeof order - off, "%s%s", off ? "," : "",
+                     bk_provset_at(ps, i)->name);
+        }
+    }
+    const char *chains[BK_CLASS__N] = {c->chain_intraday[0] ? c->chain_intraday : order,
+                                       c->chain_daily[0] ? c->chain_daily : order};
+    for (int cls = 0; cls < BK_CLASS__N; cls++) {
+        bk_err err = {0};
+        if (bk_provset_set_chain(ps, (enum bk_tf_class)cls, chains[cls], &err) != 0)
+            return bk_cli_usage_error(
+                "%s: %s", cls == BK_CLASS_INTRADAY ? "chain_intraday" : "chain_daily", err.msg);
+    }
+    return 0;
+}
+
+int bk_cli_providers(bk_cli *cli, bk_provset **out)
+{
+    const bk_conf *c = &cli->conf;
+    *out = NULL;
+    int rc;
+    if ((rc = check_names("providers", c->providers)) ||
+        (rc = check_names("chain_intraday", c->chain_intraday)) ||
+        (rc = check_names("chain_daily", c->chain_daily)))
+        return rc;
+    bk_breaker_cfg bc = {.failures = (int)c->breaker_failures,
+                         .open_us = c->breaker_open_ms * BK_US_PER_MS};
+    bk_provset *ps = bk_provset_new(&bc);
+    bk_err err = {0};
+    rc = add_http_providers(c, ps);
     if (rc == 0 && (bk_provset_count(ps) == 0 || listed(c->providers, "sim"))) {
         bk_prov *sim = NULL;
         if ((rc = bk_cli_provider(cli, &sim)) == 0 && bk_provset_add(ps, sim, &err) != 0)
@@ -247,26 +275,8 @@ int bk_cli_providers(bk_cli *cli, bk_provset **out)
         rc = apply_pairs(ps, "provider_delays", "name=seconds", c->provider_delays, apply_delay);
     if (rc == 0)
         rc = apply_pairs(ps, "provider_settle", "name=seconds", c->provider_settle, apply_settle);
-    /* chains: the setting, or the providers in their order (explicit list
-     * order when given) */
-    char order[256] = "";
-    if (explicit) {
-        bk_strlcpy(order, c->providers, sizeof order);
-    } else {
-        for (size_t i = 0; i < bk_provset_count(ps); i++) {
-            size_t off = strlen(order);
-            snprintf(order + off, sizeof order - off, "%s%s", off ? "," : "",
-                     bk_provset_at(ps, i)->name);
-        }
-    }
-    const char *chains[BK_CLASS__N] = {c->chain_intraday[0] ? c->chain_intraday : order,
-                                       c->chain_daily[0] ? c->chain_daily : order};
-    for (int cls = 0; cls < BK_CLASS__N && rc == 0; cls++) {
-        bk_err_clear(&err);
-        if (bk_provset_set_chain(ps, (enum bk_tf_class)cls, chains[cls], &err) != 0)
-            rc = bk_cli_usage_error(
-                "%s: %s", cls == BK_CLASS_INTRADAY ? "chain_intraday" : "chain_daily", err.msg);
-    }
+    if (rc == 0)
+        rc = set_chains(c, ps);
     if (rc) {
         bk_provset_free(ps);
         return rc;
