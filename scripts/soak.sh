@@ -202,7 +202,8 @@ add_watchlist() {
     done
 }
 new_pg_db() { # NAME -> URL of a fresh database in the throwaway cluster
-    psql "$BK_TEST_DB_URL" -XAtq -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS $1" \
+    PGOPTIONS='-c client_min_messages=warning' \
+        psql "$BK_TEST_DB_URL" -XAtq -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS $1" \
         -c "CREATE DATABASE $1" >/dev/null
     echo "${BK_TEST_DB_URL%/*}/$1"
 }
