@@ -16,7 +16,8 @@
 #   2. faulted run: a fresh store, the same watchlist, one `serve` (scheduler,
 #      API, workers) and several `worker` processes on one timeline (each start
 #      gets --now = that instant + the seconds elapsed since the run began);
-#      for --seconds: provider faults (sim_fault_rate, every fault kind), one
+#      for --seconds: provider faults (sim_fault_rate, every fault kind, and
+#      an outage where every page fails for a third of the window), one
 #      worker's clock $SOAK_SKEW_S seconds ahead, SIGKILLs of serve, worker,
 #      import and migrate processes (each killed process restarted), restarts
 #      of the PostgreSQL server, a full disk for a while (SQLite, a small tmpfs
@@ -369,7 +370,7 @@ spam() { # PORT_FILE OUT STOP_FILE
 common_sets() { echo "--set providers=sim --set sim_latency_ms=$LATENCY_MS $extra_sets"; }
 fault_sets() {
     if [ "$faults_on" = 1 ]; then
-        echo "--set sim_fault_rate=$FAULT_RATE --set sim_faults=all --set sim_seed=$(rand_to 1000000)"
+        echo "--set sim_fault_rate=$rate --set sim_faults=all --set sim_seed=$(rand_to 1000000)"
     fi
 }
 start_serve() {
@@ -518,7 +519,8 @@ soak_store() {
 
     echo "== $store: faults for $seconds s (serve + $nworkers worker processes)"
     faults_on=1
-    exits=0 k_serve=0 k_worker=0 k_import=0 k_migrate=0 pg_restarts=0 disk_s=0
+    rate=$FAULT_RATE
+    exits=0 k_serve=0 k_worker=0 k_import=0 k_migrate=0 pg_restarts=0 disk_s=0 outage_s=0
     start_all
     : >"$run/spam"
     rm -f "$run/stop"
@@ -535,14 +537,34 @@ soak_store() {
     track "$spam_pid"
 
     end=$(($(date +%s) + seconds))
-    disk_from=$(($(date +%s) + seconds / 3))
+    disk_from=$(($(date +%s) + seconds / 6))
     disk_to=$((disk_from + seconds / 4 + 5))
+    # The provider outage: every page fails, from half the window on for a
+    # third of it (at least 10 s); every process is restarted (SIGTERM) with
+    # the rate at both ends.
+    out_from=$(($(date +%s) + seconds / 2))
+    out_to=$((out_from + seconds / 3))
+    [ $((out_to - out_from)) -ge 10 ] || out_to=$((out_from + 10))
+    outage=0
     filled=0
     last_pg=0
     while [ "$(date +%s)" -lt "$end" ]; do
         sleep "$((1 + $(rand_to 2))).$(rand_to 10)"
         revive
         now=$(date +%s)
+        if [ $outage = 0 ] && [ "$now" -ge "$out_from" ] && [ "$now" -lt "$out_to" ]; then
+            rate=1
+            stop_all
+            start_all
+            outage=$now
+            echo "   provider outage"
+        elif [ $outage != 0 ] && [ "$now" -ge "$out_to" ]; then
+            rate=$FAULT_RATE
+            stop_all
+            start_all
+            outage_s=$((now - outage))
+            outage=0
+        fi
         if [ -n "$mnt" ] && [ $filled = 0 ] && [ "$now" -ge "$disk_from" ] && [ "$now" -lt "$disk_to" ]; then
             dd if=/dev/zero of="$mnt/fill" bs=64k 2>/dev/null || true
             filled=$now
@@ -586,6 +608,7 @@ soak_store() {
 
     # Stop the faults.
     touch "$run/stop"
+    [ $outage = 0 ] || outage_s=$(($(date +%s) - outage))
     if [ $filled != 0 ]; then
         rm -f "$mnt/fill"
         disk_s=$((disk_s + $(date +%s) - filled))
@@ -684,7 +707,7 @@ soak_store() {
     [ "$store" = pg ] && disk="n/a"
     pgr="n/a"
     [ "$store" = pg ] && pgr=$pg_restarts
-    echo "$store|$k_serve|$k_worker|$k_import|$k_migrate|$revive_exits|$pgr|$prov|${SKEW_S}s|$disk|$((http + hraw))/$http429/$http5xx/$http000|$hfail|$healed|$lost|$extra|$changed|$dup|$invalid|$offsess|$stuck|$dead|$nocov" >>"$rows"
+    echo "$store|$k_serve|$k_worker|$k_import|$k_migrate|$revive_exits|$pgr|$prov|${outage_s}s|${SKEW_S}s|$disk|$((http + hraw))/$http429/$http5xx/$http000|$hfail|$healed|$lost|$extra|$changed|$dup|$invalid|$offsess|$stuck|$dead|$nocov" >>"$rows"
     if [ -n "$mounted" ]; then
         [ "${SOAK_KEEP:-}" = 1 ] && cp "$db" "$dir/soak.db"
         umount "$mounted" 2>/dev/null || true
@@ -704,13 +727,13 @@ for st in $list; do soak_store "$st"; done
 echo
 echo "== soak: $seconds s of faults, $nsym symbols x 4 timeframes, --now $NOW0, $(basename "$B") $("$B" --version 2>/dev/null | head -n 1)"
 {
-    echo "store|kill serve|kill worker|kill import|kill migrate|self exit|pg restart|prov fail|skew|disk full|http n/429/5xx/none|healthz fail|heal s|lost|extra|changed|dup|invalid|off-session|stuck|dead|cov w/o bars"
+    echo "store|kill serve|kill worker|kill import|kill migrate|self exit|pg restart|prov fail|outage|skew|disk full|http n/429/5xx/none|healthz fail|heal s|lost|extra|changed|dup|invalid|off-session|stuck|dead|cov w/o bars"
     cat "$rows"
 } | awk -F'|' '{ for (i = 1; i <= NF; i++) { c[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } n = NF }
     END { for (r = 1; r <= NR; r++) { l = ""; for (i = 1; i <= n; i++) l = l sprintf("%*s ", w[i], c[r, i]); print l } }'
 [ -s "$notes" ] && sed 's/^/note: /' "$notes"
 status=0
-while IFS='|' read -r st _ _ _ _ _ _ _ _ _ _ _ heal lost extra changed dup invalid offsess stuck dead nocov; do
+while IFS='|' read -r st _ _ _ _ _ _ _ _ _ _ _ _ heal lost extra changed dup invalid offsess stuck dead nocov; do
     case $heal in '>'*) status=1 ;; esac
     for v in $lost $extra $changed $dup $invalid $offsess $stuck $dead $nocov; do
         [ "$v" = 0 ] || status=1
