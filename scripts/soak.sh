@@ -594,7 +594,7 @@ soak_store() {
                 --log-level warn import "$run/import.csv" --symbol "$isym" --timeframe 1m)))
             ;;
         7)
-            k_migrate=$((k_migrate + $(kill_run 40 "$B" --db "$db" --log-level warn migrate)))
+            k_migrate=$((k_migrate + $(kill_run 8 "$B" --db "$db" --log-level warn migrate)))
             ;;
         *)
             if [ "$store" = pg ] && [ -n "${BK_TEST_PG_RESTART:-}" ] && [ $((now - last_pg)) -ge 8 ]; then
