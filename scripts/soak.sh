@@ -341,7 +341,10 @@ EOF
 
 # anon ensure-coverage spam with curl: raise attempts on the watchlist's series
 # (a service-set definition must not move), invalid symbols, new symbols with a
-# small window (the definitions-per-hour limit answers 429).
+# small window (the definitions-per-hour limit answers 429). The new symbols
+# ask priority 1: at the anon ceiling (anon_max_priority 200, above the
+# intraday default 190) their runs would go before the whole watchlist's and
+# the faults would hardly meet the watchlist's backfill.
 spam() { # PORT_FILE OUT STOP_FILE
     k=0
     while [ ! -e "$3" ]; do
@@ -356,7 +359,7 @@ spam() { # PORT_FILE OUT STOP_FILE
         0) body="{\"symbol\":\"$s\",\"timeframe\":\"1m\",\"window_days\":36500,\"priority\":1000000}" ;;
         1) body="{\"symbol\":\"$s\",\"timeframe\":\"d1\",\"window_days\":36500}" ;;
         2) body="{\"symbol\":\"..\",\"timeframe\":\"1m\"}" ;;
-        3) body="{\"symbol\":\"ANON$k\",\"timeframe\":\"1h\",\"window_days\":2,\"priority\":1000000}" ;;
+        3) body="{\"symbol\":\"ANON$k\",\"timeframe\":\"1h\",\"window_days\":2,\"priority\":1}" ;;
         *) body="{\"symbol\":\"$(printf '%040d' "$k")\",\"timeframe\":\"5m\",\"window_days\":7.5}" ;;
         esac
         code=$(curl -s -o /dev/null --interface 127.0.0.4 -w '%{http_code}' --max-time 5 -X POST \
