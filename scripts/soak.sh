@@ -485,7 +485,6 @@ soak_store() {
     }
     dump_bars >"$dir/ref.bars"
     coverage_key >"$dir/ref.cov"
-    ref_db=$db
     echo "   $(wc -l <"$dir/ref.bars") bars, $(wc -l <"$dir/ref.cov") series, $(($(date +%s) - rt0)) s"
 
     # The faulted store.
@@ -695,6 +694,7 @@ soak_store() {
     done <"$dir/series"
 
     prov=$(cat "$run"/serve.log "$run"/worker*.log 2>/dev/null | grep -c 'attempt failed\|run dead-lettered' || true)
+    lost_lease=$(cat "$run"/serve.log "$run"/worker*.log 2>/dev/null | grep -c 'lease lost' || true)
     http=$(wc -l <"$run/spam")
     http429=$(grep -c '^429' "$run/spam" || true)
     http5xx=$(grep -c '^5' "$run/spam" || true)
@@ -710,7 +710,7 @@ soak_store() {
     [ "$store" = pg ] && disk="n/a"
     pgr="n/a"
     [ "$store" = pg ] && pgr=$pg_restarts
-    echo "$store|$k_serve|$k_worker|$k_import|$k_migrate|$revive_exits|$pgr|$prov|${outage_s}s|${SKEW_S}s|$disk|$((http + hraw))/$http429/$http5xx/$http000|$hfail|$healed|$lost|$extra|$changed|$dup|$invalid|$offsess|$stuck|$dead|$nocov" >>"$rows"
+    echo "$store|$k_serve|$k_worker|$k_import|$k_migrate|$revive_exits|$pgr|$prov|${outage_s}s|${SKEW_S}s|$disk|$((http + hraw))/$http429/$http5xx/$http000|$hfail|$lost_lease|$healed|$lost|$extra|$changed|$dup|$invalid|$offsess|$stuck|$dead|$nocov" >>"$rows"
     if [ -n "$mounted" ]; then
         [ "${SOAK_KEEP:-}" = 1 ] && cp "$db" "$dir/soak.db"
         umount "$mounted" 2>/dev/null || true
@@ -718,7 +718,6 @@ soak_store() {
     fi
     [ "$store" = pg ] && psql "$BK_TEST_DB_URL" -XAtq -c "DROP DATABASE IF EXISTS soak_run" \
         -c "DROP DATABASE IF EXISTS soak_ref" >/dev/null 2>&1 || true
-    : "$ref_db"
 }
 
 case $stores in
@@ -730,13 +729,13 @@ for st in $list; do soak_store "$st"; done
 echo
 echo "== soak: $seconds s of faults, $nsym symbols x 4 timeframes, --now $NOW0, $(basename "$B") $("$B" --version 2>/dev/null | head -n 1)"
 {
-    echo "store|kill serve|kill worker|kill import|kill migrate|self exit|pg restart|prov fail|outage|skew|disk full|http n/429/5xx/none|healthz fail|heal s|lost|extra|changed|dup|invalid|off-session|stuck|dead|cov w/o bars"
+    echo "store|kill serve|kill worker|kill import|kill migrate|self exit|pg restart|prov fail|outage|skew|disk full|http n/429/5xx/none|healthz fail|lease lost|heal s|lost|extra|changed|dup|invalid|off-session|stuck|dead|cov w/o bars"
     cat "$rows"
 } | awk -F'|' '{ for (i = 1; i <= NF; i++) { c[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } n = NF }
     END { for (r = 1; r <= NR; r++) { l = ""; for (i = 1; i <= n; i++) l = l sprintf("%*s ", w[i], c[r, i]); print l } }'
 [ -s "$notes" ] && sed 's/^/note: /' "$notes"
 status=0
-while IFS='|' read -r st _ _ _ _ _ _ _ _ _ _ _ _ heal lost extra changed dup invalid offsess stuck dead nocov; do
+while IFS='|' read -r st _ _ _ _ _ _ _ _ _ _ _ _ _ heal lost extra changed dup invalid offsess stuck dead nocov; do
     case $heal in '>'*) status=1 ;; esac
     for v in $lost $extra $changed $dup $invalid $offsess $stuck $dead $nocov; do
         [ "$v" = 0 ] || status=1
