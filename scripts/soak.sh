@@ -27,7 +27,8 @@
 #   3. healing: the faults stop, every process is stopped and one clean set
 #      (serve + workers, no faults, no skew) started; no manual command (no
 #      retry-failed). Healed = no queued or running run and every reference
-#      series' coverage equal to the reference's; at most --heal-seconds.
+#      series' covered trading hours equal to the reference's; at most
+#      --heal-seconds.
 #   4. checks on the final store: lost, extra and changed bars against the
 #      reference, duplicated, invalid and off-session bars, stuck and
 #      dead-lettered runs, coverage without bars (`barkeep verify` of every
@@ -40,6 +41,8 @@
 # restarted only if $BK_TEST_PG_RESTART says how), else the script runs itself
 # under scripts/with-pg.sh (a private cluster on a free port). Every child is
 # killed on exit; SOAK_KEEP=1 keeps the temporary directory (stores and logs).
+# Also: SOAK_NOW, SOAK_SKEW_S (45; negative puts the worker behind),
+# SOAK_FAULT_RATE (0.3), SOAK_LATENCY_MS (the sim's page latency, 25).
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -50,50 +53,47 @@ usage() {
     exit 2
 }
 
-# PostgreSQL first: re-run under with-pg.sh with the arguments untouched.
-want_pg=1
-prev=""
-for a in "$@"; do
-    [ "$prev" = --store ] && [ "$a" = sqlite ] && want_pg=0
-    prev=$a
-done
-if [ "$want_pg" = 1 ] && [ -z "${BK_TEST_DB_URL:-}" ]; then
-    exec "$root/scripts/with-pg.sh" "$0" "$@"
-fi
-
 stores=both
 seconds=60
 nsym=12
 heal_s=240
 extra_sets=""
 is_uint() { case $1 in '' | *[!0-9]*) return 1 ;; esac; }
-while [ $# -gt 0 ]; do
-    case $1 in
-    --store | --seconds | --symbols | --heal-seconds | --set)
-        [ $# -ge 2 ] || usage "$1 needs a value"
+parse() { # shifts its own arguments, not the script's (kept for with-pg.sh)
+    while [ $# -gt 0 ]; do
         case $1 in
-        --store) stores=$2 ;;
-        --seconds) seconds=$2 ;;
-        --symbols) nsym=$2 ;;
-        --heal-seconds) heal_s=$2 ;;
-        --set)
-            case $2 in *=*) ;; *) usage "--set wants NAME=VALUE" ;; esac
-            extra_sets="$extra_sets --set $2"
+        --store | --seconds | --symbols | --heal-seconds | --set)
+            [ $# -ge 2 ] || usage "$1 needs a value"
+            case $1 in
+            --store) stores=$2 ;;
+            --seconds) seconds=$2 ;;
+            --symbols) nsym=$2 ;;
+            --heal-seconds) heal_s=$2 ;;
+            --set)
+                case $2 in *=*) ;; *) usage "--set wants NAME=VALUE" ;; esac
+                extra_sets="$extra_sets --set $2"
+                ;;
+            esac
+            shift 2
             ;;
+        -h | --help)
+            sed -n '2,/^set -eu/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'
+            exit 0
+            ;;
+        *) usage "unknown argument '$1'" ;;
         esac
-        shift 2
-        ;;
-    -h | --help)
-        sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'
-        exit 0
-        ;;
-    *) usage "unknown argument '$1'" ;;
-    esac
-done
+    done
+}
+parse "$@"
 case $stores in sqlite | pg | both) ;; *) usage "--store is sqlite, pg or both" ;; esac
 is_uint "$seconds" && [ "$seconds" -ge 10 ] || usage "--seconds is an integer >= 10"
 is_uint "$nsym" && [ "$nsym" -ge 1 ] && [ "$nsym" -le 40 ] || usage "--symbols is 1..40"
 is_uint "$heal_s" && [ "$heal_s" -ge 1 ] || usage "--heal-seconds is a positive integer"
+
+# PostgreSQL: re-run under with-pg.sh with the arguments untouched.
+if [ "$stores" != sqlite ] && [ -z "${BK_TEST_DB_URL:-}" ]; then
+    exec "$root/scripts/with-pg.sh" "$0" "$@"
+fi
 
 NOW0=${SOAK_NOW:-2026-11-18T22:30:00Z}
 SKEW_S=${SOAK_SKEW_S:-45}
