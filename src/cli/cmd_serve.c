@@ -245,11 +245,42 @@ static int api_start(loop *l, bk_cli *cli)
     return 0;
 }
 
+/* A daemon's store: a PostgreSQL server that is restarting (or not up yet)
+ * is waited for, up to START_WAIT_US with a back-off, the error logged every
+ * ten seconds; anything else (a SQLite file that is not a database, a schema
+ * newer than this binary) fails at once, as every other command does. */
+#define START_WAIT_US (60 * BK_US_PER_S)
+static int open_daemon_store(bk_cli *cli, bk_store **out)
+{
+    int64_t start = bk_clock_mono_us(), logged = 0, backoff = 50 * BK_US_PER_MS;
+    for (;;) {
+        bk_err err = {0};
+        bk_store *s = NULL;
+        int rc = bk_store_open(&s, cli->db, &err);
+        if (rc == 0 && (rc = bk_store_migrate(s, NULL, &err)) != 0)
+            bk_store_close(s);
+        if (rc == 0) {
+            *out = s;
+            return 0;
+        }
+        int64_t now = bk_clock_mono_us();
+        bool transient = bk_store_url_notifies(cli->db) && (rc == BK_ESTORE || rc == BK_EIO);
+        if (!transient || atomic_load(&g_stop) || now - start >= START_WAIT_US)
+            return bk_cli_fail("%s", err.msg);
+        if (logged == 0 || now - logged >= 10 * BK_US_PER_S) {
+            bk_log(BK_LOG_WARN, "serve", "waiting for the database error=\"%s\"", err.msg);
+            logged = now;
+        }
+        bk_sleep_us(backoff);
+        backoff = BK_MIN(backoff * 2, 2 * BK_US_PER_S);
+    }
+}
+
 static int loop_start(loop *l, bk_cli *cli, bool with_api)
 {
     memset(l, 0, sizeof *l);
     l->cli = cli;
-    int rc = bk_cli_open(cli, &l->s);
+    int rc = open_daemon_store(cli, &l->s);
     if (rc)
         return rc;
     if ((rc = bk_cli_providers(cli, &l->provs)) != 0)
