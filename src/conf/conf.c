@@ -117,7 +117,7 @@ static const setting settings[] = {
      "longest window (days) an anon-key ensure-coverage may ask of 1m..4h"},
     {"anon_max_window_daily", K_INT, F(anon_max_window[1]), 0, "3650", 1, 36500,
      "longest window (days) an anon-key ensure-coverage may ask of d1, w1"},
-    {"anon_max_priority", K_INT, F(anon_max_priority), 0, "200", -1000000, 1000000,
+    {"anon_max_priority", K_INT, F(anon_max_priority), 0, "150", -1000000, 1000000,
      "highest priority an anon-key ensure-coverage may ask"},
     {"anon_defs_per_hour", K_INT, F(anon_defs_per_hour), 0, "100", 0, 1024,
      "definitions anon-key calls may create per hour (per process)"},

@@ -701,7 +701,8 @@ static void test_anon_bounds(void **state)
                     "\"priority\":1000000}",
                     anon, 200);
     assert_int_equal(json_integer_value(get(r.json, "window_days")), 60);
-    assert_int_equal(json_integer_value(get(r.json, "priority")), 200);
+    assert_int_equal(json_integer_value(get(r.json, "priority")),
+                     150); /* anon_max_priority: below the service intraday default */
     resp_free(&r);
     r = expect(&s, "POST", E,
                "{\"symbol\":\"MSFT\",\"timeframe\":\"1h\",\"window_days\":400,\"priority\":500}",
