@@ -9,6 +9,7 @@
  */
 #include "store/pg_wire.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,12 +136,14 @@ void bk_pg_p_uuid(bk_pg_params *p, const char *s)
 
 void bk_pg_p_i32(bk_pg_params *p, int32_t v)
 {
+    assert(p->n < BK_PG_MAX_PARAMS); /* raw[n] is written before p_set checks */
     be32(p->raw[p->n], (uint32_t)v);
     p_set(p, p->raw[p->n], 4, 1);
 }
 
 void bk_pg_p_i64(bk_pg_params *p, int64_t v)
 {
+    assert(p->n < BK_PG_MAX_PARAMS);
     be64(p->raw[p->n], (uint64_t)v);
     p_set(p, p->raw[p->n], 8, 1);
 }
@@ -153,6 +156,7 @@ void bk_pg_p_f64(bk_pg_params *p, double v)
     }
     uint64_t u;
     memcpy(&u, &v, 8);
+    assert(p->n < BK_PG_MAX_PARAMS);
     be64(p->raw[p->n], u);
     p_set(p, p->raw[p->n], 8, 1);
 }
@@ -390,6 +394,8 @@ static PGresult *prepare_and_exec(pg_store *q, int slot, const char *sql, const 
                                   const bk_pg_params *p)
 {
     char name[16];
+    assert(slot >= 0 && slot < BK_PG_SLOTS_MAX);
+    assert(!p || p->n == (int)strlen(types)); /* one type letter per parameter */
     snprintf(name, sizeof name, "bk%d", slot);
     if (!q->ready[slot]) {
         Oid oids[BK_PG_MAX_PARAMS];

@@ -503,7 +503,7 @@ int pg_runs_requeue_expired(bk_store *s, int64_t now_us, int max_lease_expiries,
         return rc;
     rc = owner ? bk_pg_exec_cmd(q, P_RUNS_OWNER_DEAD, SQL_RUNS_OWNER_DEAD, "Tit", &pd,
                                 "dead-letter runs of a dead owner", &dead, err)
-               : bk_pg_exec_cmd(q, P_RUNS_EXPIRED_DEAD, SQL_RUNS_EXPIRED_DEAD, "Ti", &pd,
+               : bk_pg_exec_cmd(q, P_RUNS_EXPIRED_DEAD, SQL_RUNS_EXPIRED_DEAD, "TiT", &pd,
                                 "dead-letter expired runs", &dead, err);
     if (rc == 0)
         rc = owner ? bk_pg_exec_cmd(q, P_RUNS_OWNER_REQUEUE, SQL_RUNS_OWNER_REQUEUE, "Tt", &pr,

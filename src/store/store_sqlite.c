@@ -13,6 +13,7 @@
  */
 #include "store/store_sqlite.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,7 @@ int bk_sq_fail(sq_store *q, int src, const char *what, bk_err *err)
 
 sqlite3_stmt *bk_sq_stmt(sq_store *q, int slot, const char *sql, bk_err *err)
 {
+    assert(slot >= 0 && slot < Q__N);
     if (q->st[slot]) {
         if (q->st_sql[slot] && q->st_sql[slot] != sql) {
             bk_err_set(err, BK_ESTORE, "statement slot %d reused for different SQL", slot);
