@@ -260,7 +260,8 @@ static void add_note(char *buf, size_t cap, const char *note)
  * from two weeks before to a year after a daily run's slice (a listing or a
  * delisting nearby shows), bars of the run's own timeframe a week either
  * side of an intraday one (a provider may serve only intraday bars), within
- * what p serves in one request. The range asked goes to *probe. */
+ * what p serves in one request (then its newest part). The range asked goes
+ * to *probe. */
 static int probe_neighbour(bk_store *s, const bk_work_env *env, bk_prov *p, const bk_run *run,
                            bk_iv *probe, size_t *n_bars, bk_err *err)
 {
@@ -271,10 +272,10 @@ static int probe_neighbour(bk_store *s, const bk_work_env *env, bk_prov *p, cons
     to = BK_MIN(to, bk_cal_closed_through(tf, p->anchor, bk_clock_now_us() - p->delay_us));
     to = BK_MAX(to, run->slice_to_us);
     int64_t span = p->limits.max_span_us[tf];
-    if (span > 0 && to - from > span) {
-        from = BK_MAX(from, run->slice_from_us - span / 2);
-        to = from + span;
-    }
+    if (span > 0 && to - from > span)
+        from = to - span; /* the newest part: it holds the slice's end, and asks nothing
+                             later than the range did (a span of a day or two centred on
+                             the slice saw only a holiday and a morning) */
     *probe = (bk_iv){from, to};
     bk_fetch_req req = {.symbol = run->symbol,
                         .tf = tf,
