@@ -297,12 +297,12 @@ static void test_tick_wait_does_not_spin(void **state)
     bk_t_result r =
         bkd(db, "--now", now, "--log-level", "debug", "--set", "sim_latency_ms=150", "--set",
             "slice_hours_intraday=24", "tick", "--wait", "--workers", "1", NULL);
-    expect(r, 0, "enqueued 6 runs", NULL);
     int ticks = 0;
     for (const char *p = r.err; (p = strstr(p, "msg=\"tick\"")) != NULL; p++)
         ticks++;
     if (ticks > 12)
         fprintf(stderr, "%d ticks:\n%s\n", ticks, r.err);
+    expect(r, 0, "enqueued 6 runs", NULL); /* frees r */
     assert_in_range(ticks, 1, 12);
     free(db);
 }
