@@ -42,7 +42,10 @@
 # under scripts/with-pg.sh (a private cluster on a free port). Every child is
 # killed on exit; SOAK_KEEP=1 keeps the temporary directory (stores and logs).
 # Also: SOAK_NOW, SOAK_SKEW_S (45; negative puts the worker behind),
-# SOAK_FAULT_RATE (0.3), SOAK_LATENCY_MS (the sim's page latency, 25).
+# SOAK_FAULT_RATE (0.3), SOAK_LATENCY_MS (the sim's page latency, 25),
+# SOAK_SLICE_HOURS (the intraday slice grid, 2: about a minute of runs, so
+# the faults meet a backfill in progress; 0 = barkeep's default, one slice
+# per request of the sim, which backfills the watchlist in seconds).
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -99,6 +102,7 @@ NOW0=${SOAK_NOW:-2026-11-18T22:30:00Z}
 SKEW_S=${SOAK_SKEW_S:-45}
 FAULT_RATE=${SOAK_FAULT_RATE:-0.3}
 LATENCY_MS=${SOAK_LATENCY_MS:-25}
+SLICE_HOURS=${SOAK_SLICE_HOURS:-2}
 
 # ---- the binary ----
 B=${BARKEEP:-}
@@ -194,7 +198,10 @@ dump_bars() { # symbol,tf,ts_us,o,h,l,c,v sorted
     sql "SELECT symbol, timeframe, $(ts_expr), open, high, low, close, volume
          FROM ohlc_bars_v2 ORDER BY 1, 2, 3"
 }
-bk() { timeout 120 "$B" --db "$db" --log-level warn --set providers=sim $extra_sets "$@"; }
+bk() {
+    timeout 120 "$B" --db "$db" --log-level warn --set providers=sim \
+        --set slice_hours_intraday="$SLICE_HOURS" $extra_sets "$@"
+}
 add_watchlist() {
     for s in $symbols; do
         for x in $tfs; do
@@ -370,7 +377,10 @@ spam() { # PORT_FILE OUT STOP_FILE
 }
 
 # ---- processes of the faulted run ----
-common_sets() { echo "--set providers=sim --set sim_latency_ms=$LATENCY_MS $extra_sets"; }
+common_sets() {
+    echo "--set providers=sim --set sim_latency_ms=$LATENCY_MS" \
+        "--set slice_hours_intraday=$SLICE_HOURS $extra_sets"
+}
 fault_sets() {
     if [ "$faults_on" = 1 ]; then
         echo "--set sim_fault_rate=$rate --set sim_faults=all --set sim_seed=$(rand_to 1000000)"
