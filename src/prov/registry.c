@@ -5,6 +5,7 @@
 #include "core/keyfile.h"
 #include "core/util.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,16 +36,21 @@ bool bk_prov_known(const char *name, size_t len)
     return false;
 }
 
+static char g_known[128];
+static pthread_once_t g_known_once = PTHREAD_ONCE_INIT;
+
+static void known_init(void)
+{
+    size_t off = 0;
+    for (size_t i = 0; i < BK_PROV_KINDS; i++)
+        off += (size_t)snprintf(g_known + off, sizeof g_known - off, "%s, ", bk_prov_kinds[i].name);
+    snprintf(g_known + off, sizeof g_known - off, "sim");
+}
+
 const char *bk_prov_known_list(void)
 {
-    static char list[128];
-    if (!list[0]) { /* (the first call is made before any thread starts) */
-        size_t off = 0;
-        for (size_t i = 0; i < BK_PROV_KINDS; i++)
-            off += (size_t)snprintf(list + off, sizeof list - off, "%s, ", bk_prov_kinds[i].name);
-        snprintf(list + off, sizeof list - off, "sim");
-    }
-    return list;
+    pthread_once(&g_known_once, known_init);
+    return g_known;
 }
 
 /* One NAME=VALUE of the keys file: kept if NAME is a provider variable the
