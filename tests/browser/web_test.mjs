@@ -394,7 +394,15 @@ async function fault(browser) {
     db,
     // every page fails and every run dead-letters at its first attempt; the
     // breaker stays closed (an open breaker makes runs wait, not fail)
-    sets: ['sim_fault_rate=1', 'sim_faults=5xx', 'max_attempts=1', 'page_retries=0', 'breaker_failures=1000'],
+    // (and the 2 h grid the hydrate test uses: many runs failing one by one)
+    sets: [
+      'sim_fault_rate=1',
+      'sim_faults=5xx',
+      'max_attempts=1',
+      'page_retries=0',
+      'breaker_failures=1000',
+      'slice_hours_intraday=2',
+    ],
     env: { BARKEEP_SERVICE_KEY: key },
   });
   let context;
