@@ -38,6 +38,7 @@
 
 #include "core/err.h"
 #include "core/util.h"
+#include "api/change.h"
 #include "model/run.h"
 
 typedef struct bk_bus bk_bus;
@@ -70,6 +71,20 @@ int bk_bus_subscribe(bk_bus *b, const char *symbol, int tf, uint64_t last_event_
  * "event: dropped" frame is appended the first time -1 is returned). */
 int bk_sub_read(bk_sub *s, bk_buf *out, size_t max_bytes);
 void bk_bus_unsubscribe(bk_bus *b, bk_sub *s);
+
+/*
+ * Change subscribers (realtime sockets, change.h): they receive every change
+ * of every table, in publish order, as shared bk_change objects, through
+ * the same bounded queue (client_queue) and drop rule as event streams.
+ * Publishing a job_runs change reaches both kinds of subscriber.
+ */
+/* Publish c (takes a reference of its own). */
+void bk_bus_publish_change(bk_bus *b, const bk_change *c);
+int bk_bus_subscribe_changes(bk_bus *b, void (*notify)(void *ctx), void *ctx, bk_sub **out);
+/* The oldest queued change (the caller owns one reference and releases it),
+ * or NULL when the queue is empty; *dropped becomes true once the subscriber
+ * was dropped for falling behind. */
+const bk_change *bk_sub_next_change(bk_sub *s, bool *dropped);
 
 size_t bk_bus_clients(bk_bus *b);
 /* The id of the latest event (id_base if none). */
