@@ -33,10 +33,12 @@ int bk_fc_next_ts(bk_tf tf, bk_anchor anchor, int64_t last_ts_us, int horizon, i
         size_t k = bk_cal_bars(tf, anchor, from, from + span, bars, cap);
         if (k > cap)
             k = cap;
+        int before = got;
         for (size_t i = 0; i < k && got < horizon; i++)
             if (bars[i].ts_us > last_ts_us && (got == 0 || bars[i].ts_us > out[got - 1]))
                 out[got++] = bars[i].ts_us;
-        from = got ? out[got - 1] + 1 : from + span;
+        /* on from the last bar found (a full buffer), else past the window */
+        from = got > before ? out[got - 1] + 1 : from + span;
     }
     free(bars);
     if (got < horizon)
