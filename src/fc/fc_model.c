@@ -241,14 +241,14 @@ static void walk_step(const walk *w, size_t t, int h, const double *row, bk_fc_s
         q80 = quantile_sorted(c->sorted, c->n, 0.80);
         q95 = quantile_sorted(c->sorted, c->n, 0.95);
     }
-    double sd = row[h - 1], lp = log(w->c[t]) + w->drift * h;
+    double sd = row[h - 1], point = w->drift != 0 ? w->c[t] * exp(w->drift * h) : w->c[t];
     out->step = h;
     out->sd = sd;
-    out->point = exp(lp);
-    out->lo80 = exp(lp - q80 * sd);
-    out->hi80 = exp(lp + q80 * sd);
-    out->lo95 = exp(lp - q95 * sd);
-    out->hi95 = exp(lp + q95 * sd);
+    out->point = point;
+    out->lo80 = point * exp(-q80 * sd);
+    out->hi80 = point * exp(q80 * sd);
+    out->lo95 = point * exp(-q95 * sd);
+    out->hi95 = point * exp(q95 * sd);
 }
 
 int bk_fc_fit_forecast(const double *closes, size_t n, int horizon, const bk_fc_opts *o,
