@@ -548,6 +548,11 @@ void bk_bus_unsubscribe(bk_bus *b, bk_sub *s)
     sub_unref(s);
 }
 
+bool bk_bus_wants_changes(bk_bus *b)
+{
+    return atomic_load_explicit(&b->n_change_subs, memory_order_relaxed) > 0;
+}
+
 size_t bk_bus_clients(bk_bus *b)
 {
     pthread_mutex_lock(&b->lock);
