@@ -229,15 +229,18 @@ static void t_pg_sql_changes(void **state)
     OK(bk_store__pg_exec(fx->s,
                          "INSERT INTO job_definitions (id, job_type, symbol, timeframe)"
                          " VALUES ('11111111-2222-3333-4444-555555555555', 'fetch_intraday',"
-                         " 'SPY', '5m');"
-                         "UPDATE job_definitions SET enabled = false WHERE symbol = 'SPY';"
-                         "DELETE FROM job_definitions WHERE symbol = 'SPY'",
+                         " 'SPY', '5m')",
                          ERR));
     c = wait_change(&e, "job_definitions", "INSERT", "\"symbol\":\"SPY\"");
     bk_change_release(c);
-    /* the row is read when the note arrives: gone by then, so the UPDATE
-     * is not shown, the DELETE is */
+    /* one transaction: the row is read when the notes arrive, after its
+     * commit, so the UPDATE finds nothing to show and the DELETE is shown */
+    OK(bk_store__pg_exec(fx->s,
+                         "UPDATE job_definitions SET enabled = false WHERE symbol = 'SPY';"
+                         "DELETE FROM job_definitions WHERE symbol = 'SPY'",
+                         ERR));
     c = wait_change(&e, "job_definitions", "DELETE", "11111111-2222-3333-4444-555555555555");
+    assert_string_equal(c->old_record, "{\"id\":\"11111111-2222-3333-4444-555555555555\"}");
     bk_change_release(c);
     env_stop(&e);
 }

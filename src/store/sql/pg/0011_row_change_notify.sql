@@ -17,7 +17,7 @@
 --
 -- Never edit a migration that has shipped: append one. Comments stand only
 -- between statements (a function's body is kept as written).
-CREATE FUNCTION bk_rows_notify(p_table text, p_op text, p_keys text[]) RETURNS void
+CREATE OR REPLACE FUNCTION bk_rows_notify(p_table text, p_op text, p_keys text[]) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
   v_key text; v_line text; v_p text := '';
@@ -35,7 +35,7 @@ BEGIN
     PERFORM pg_notify('barkeep_rows', v_p);
   END IF;
 END $$;
-CREATE FUNCTION bk_coverage_status_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION bk_coverage_status_notify() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP = 'DELETE' THEN
     PERFORM bk_rows_notify('coverage_status', TG_OP,
@@ -46,7 +46,7 @@ BEGIN
   END IF;
   RETURN NULL;
 END $$;
-CREATE FUNCTION bk_job_definitions_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION bk_job_definitions_notify() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP = 'DELETE' THEN
     PERFORM bk_rows_notify('job_definitions', TG_OP,
@@ -57,21 +57,27 @@ BEGIN
   END IF;
   RETURN NULL;
 END $$;
+DROP TRIGGER IF EXISTS coverage_status_notify_insert ON coverage_status;
 CREATE TRIGGER coverage_status_notify_insert AFTER INSERT ON coverage_status
   REFERENCING NEW TABLE AS bk_new
   FOR EACH STATEMENT EXECUTE PROCEDURE bk_coverage_status_notify();
+DROP TRIGGER IF EXISTS coverage_status_notify_update ON coverage_status;
 CREATE TRIGGER coverage_status_notify_update AFTER UPDATE ON coverage_status
   REFERENCING NEW TABLE AS bk_new
   FOR EACH STATEMENT EXECUTE PROCEDURE bk_coverage_status_notify();
+DROP TRIGGER IF EXISTS coverage_status_notify_delete ON coverage_status;
 CREATE TRIGGER coverage_status_notify_delete AFTER DELETE ON coverage_status
   REFERENCING OLD TABLE AS bk_old
   FOR EACH STATEMENT EXECUTE PROCEDURE bk_coverage_status_notify();
+DROP TRIGGER IF EXISTS job_definitions_notify_insert ON job_definitions;
 CREATE TRIGGER job_definitions_notify_insert AFTER INSERT ON job_definitions
   REFERENCING NEW TABLE AS bk_new
   FOR EACH STATEMENT EXECUTE PROCEDURE bk_job_definitions_notify();
+DROP TRIGGER IF EXISTS job_definitions_notify_update ON job_definitions;
 CREATE TRIGGER job_definitions_notify_update AFTER UPDATE ON job_definitions
   REFERENCING NEW TABLE AS bk_new
   FOR EACH STATEMENT EXECUTE PROCEDURE bk_job_definitions_notify();
+DROP TRIGGER IF EXISTS job_definitions_notify_delete ON job_definitions;
 CREATE TRIGGER job_definitions_notify_delete AFTER DELETE ON job_definitions
   REFERENCING OLD TABLE AS bk_old
   FOR EACH STATEMENT EXECUTE PROCEDURE bk_job_definitions_notify();
