@@ -82,9 +82,8 @@ static void on_coverage_note(bk_api *a, const bk_note *note)
         return;
     }
     if (n == 1) { /* none: removed meanwhile */
-        bk_change *c = bk_change_coverage(note->op, &rows[0],
-                                          rows[0].updated_us ? rows[0].updated_us
-                                                             : bk_clock_now_us());
+        bk_change *c = bk_change_coverage(
+            note->op, &rows[0], rows[0].updated_us ? rows[0].updated_us : bk_clock_now_us());
         bk_bus_publish_change(a->opts.bus, c);
         bk_change_release(c);
     }
@@ -112,9 +111,8 @@ static void on_def_note(bk_api *a, const bk_note *note)
     }
     for (size_t i = 0; i < n; i++)
         if (strcmp(defs[i].id, note->key) == 0) {
-            bk_change *c = bk_change_def(note->op, &defs[i],
-                                         defs[i].updated_us ? defs[i].updated_us
-                                                            : bk_clock_now_us());
+            bk_change *c = bk_change_def(
+                note->op, &defs[i], defs[i].updated_us ? defs[i].updated_us : bk_clock_now_us());
             bk_bus_publish_change(a->opts.bus, c);
             bk_change_release(c);
             break;

@@ -68,9 +68,9 @@ static void publish_coverage(bk_api *a, const bk_run *run)
     bk_api__db_put(a, s);
     if (n == 1) {
         bool had = cov_known_add(a, rows[0].symbol, rows[0].tf);
-        bk_change *c = bk_change_coverage(had ? "UPDATE" : "INSERT", &rows[0],
-                                          rows[0].updated_us ? rows[0].updated_us
-                                                             : bk_clock_now_us());
+        bk_change *c =
+            bk_change_coverage(had ? "UPDATE" : "INSERT", &rows[0],
+                               rows[0].updated_us ? rows[0].updated_us : bk_clock_now_us());
         bk_bus_publish_change(a->opts.bus, c);
         bk_change_release(c);
     }

@@ -379,7 +379,7 @@ int bk_store_listen(bk_store *s, bk_err *err);
 /* One job_runs change as the writing transaction saw it: the fields a
  * progress ribbon needs are exact even when the row has moved on since. */
 typedef struct bk_note {
-    const char *op; /* "INSERT" or "UPDATE" ("DELETE" too for the other tables) */
+    const char *op;     /* "INSERT" or "UPDATE" ("DELETE" too for the other tables) */
     const char *run_id; /* "" for the other tables */
     bk_status status;
     double progress_percent;

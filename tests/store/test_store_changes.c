@@ -67,8 +67,7 @@ static bool change_is(const bk_change *c, const char *table, const char *type, c
 
 /* The next change of table and type whose record (old_record for DELETE)
  * holds needle, skipping others; fails after WAIT_US. */
-static const bk_change *wait_change(env *e, const char *table, const char *type,
-                                    const char *needle)
+static const bk_change *wait_change(env *e, const char *table, const char *type, const char *needle)
 {
     int64_t deadline = bk_clock_mono_us() + WAIT_US;
     for (;;) {
@@ -114,11 +113,8 @@ static void env_start(env *e, const char *url)
     if (bk_sim_new(&e->sim, &so, &err) != 0)
         fail_msg("sim: %s", err.msg);
     assert_int_equal(bk_bus_new(&e->bus, NULL), 0);
-    bk_api_opts ao = {.listen = "127.0.0.1:0",
-                      .db_url = url,
-                      .conf = &e->conf,
-                      .prov = e->sim,
-                      .bus = e->bus};
+    bk_api_opts ao = {
+        .listen = "127.0.0.1:0", .db_url = url, .conf = &e->conf, .prov = e->sim, .bus = e->bus};
     bk_plan_cfg_from_conf(&ao.plan, &e->conf, 0);
     if (bk_api_start(&e->api, &ao, &err) != 0)
         fail_msg("api: %s", err.msg);
@@ -143,8 +139,8 @@ static void env_stop(env *e)
 static void work_one(env *e, bk_store *s, bk_run *run)
 {
     OK(bk_store_run_claim(s, OWNER, bk_clock_now_us(), 60 * S, run, ERR));
-    bk_work_env we = {.prov = e->sim, .conf = &e->conf, .on_event = bk_api_on_run,
-                      .event_ctx = e->api};
+    bk_work_env we = {
+        .prov = e->sim, .conf = &e->conf, .on_event = bk_api_on_run, .event_ctx = e->api};
     bk_outcome out;
     OK(bk_work_execute(s, &we, OWNER, run, &out, ERR));
     assert_int_equal(out.status, BK_ST_SUCCESS);
@@ -217,9 +213,8 @@ static void t_pg_sql_changes(void **state)
     const bk_change *c = wait_change(&e, "coverage_status", "INSERT", "\"symbol\":\"MSFT\"");
     assert_non_null(strstr(c->record, "\"last_rows_written\":3"));
     bk_change_release(c);
-    OK(bk_store__pg_exec(fx->s,
-                         "UPDATE coverage_status SET last_rows_written = 4 WHERE symbol = 'MSFT'",
-                         ERR));
+    OK(bk_store__pg_exec(
+        fx->s, "UPDATE coverage_status SET last_rows_written = 4 WHERE symbol = 'MSFT'", ERR));
     c = wait_change(&e, "coverage_status", "UPDATE", "\"last_rows_written\":4");
     bk_change_release(c);
     OK(bk_store__pg_exec(fx->s, "DELETE FROM coverage_status WHERE symbol = 'MSFT'", ERR));
