@@ -60,6 +60,11 @@ static const route routes[] = {
     {NULL, "/functions/v1/watchlist", BK_ACCESS_ANON, bk_route_watchlist},
     {"POST", "/functions/v1/watchlist", BK_ACCESS_SERVICE, bk_route_watchlist_change},
     {NULL, "/functions/v1/runs", BK_ACCESS_ANON, bk_route_runs},
+    {NULL, "/rest/v1/", BK_ACCESS_ANON, bk_route_rest_read},
+    {"POST", "/rest/v1/", BK_ACCESS_ANON, bk_route_rest_post},
+    {"PATCH", "/rest/v1/", BK_ACCESS_ANON, bk_route_rest_write},
+    {"PUT", "/rest/v1/", BK_ACCESS_ANON, bk_route_rest_write},
+    {"DELETE", "/rest/v1/", BK_ACCESS_ANON, bk_route_rest_write},
     {NULL, "/", BK_ACCESS_PUBLIC, bk_route_web},
     {NULL, "/assets/", BK_ACCESS_PUBLIC, bk_route_web}, /* a path ending in / matches below it */
 };

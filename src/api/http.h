@@ -98,5 +98,9 @@ bk_http_rc bk_route_realtime(bk_api_req *r);
 bk_http_rc bk_route_metrics(bk_api_req *r);
 bk_http_rc bk_route_healthz(bk_api_req *r);
 bk_http_rc bk_route_readyz(bk_api_req *r);
+/* routes_rest.c: PostgREST reads (GET, HEAD), rpc (POST), refused writes */
+bk_http_rc bk_route_rest_read(bk_api_req *r);
+bk_http_rc bk_route_rest_post(bk_api_req *r);
+bk_http_rc bk_route_rest_write(bk_api_req *r);
 
 #endif
