@@ -462,8 +462,8 @@ int bk_pgrst_parse(bk_pgrst *p, const bk_rtable *t, const bk_pgrst_arg *args, si
             rc = 0; /* for writes, which are refused before this */
         else if (strcmp(k, "or") == 0 || strcmp(k, "and") == 0 || strcmp(k, "not.or") == 0 ||
                  strcmp(k, "not.and") == 0) {
-            bk_pgrst_fail(e, 400, "PGRST100", "barkeep reads col=op.value filters, all ANDed",
-                          NULL, "logic trees (%s=) are not supported", k);
+            bk_pgrst_fail(e, 400, "PGRST100", "barkeep reads col=op.value filters, all ANDed", NULL,
+                          "logic trees (%s=) are not supported", k);
             rc = -1;
         } else
             rc = parse_filter(p, k, v, e);

@@ -36,9 +36,9 @@ typedef struct bk_pgrst_arg {
 #define BK_PGRST_ARENA 8192
 
 typedef struct bk_pgrst {
-    bk_rquery q;    /* q.offset and q.limit: 0 and -1 (the caller windows them) */
-    int64_t limit;  /* limit=, or -1 */
-    int64_t offset; /* offset=, or 0 */
+    bk_rquery q;                /* q.offset and q.limit: 0 and -1 (the caller windows them) */
+    int64_t limit;              /* limit=, or -1 */
+    int64_t offset;             /* offset=, or 0 */
     char arena[BK_PGRST_ARENA]; /* the values' text */
     size_t used;
 } bk_pgrst;

@@ -4,8 +4,7 @@
  * coverage_status and ohlc_bars_v2 with the grammar of pgrst.h, answered
  * from one store read (store/rest.h) with PostgREST's Content-Range, status
  * and error JSON; POST /rest/v1/rpc/get_coverage_gaps; every write refused
- * as PostgREST refuses the anon role. It includes <microhttpd.h> (like
- * http.c and sse.c) for the Content-Range header of its answers.
+ * as PostgREST refuses the anon role.
  */
 #include "api/api_impl.h"
 #include "api/pgrst.h"
@@ -14,7 +13,6 @@
 #include "model/time.h"
 #include "store/store.h"
 
-#include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,21 +26,11 @@
 static bk_http_rc answer(bk_api_req *r, int status, const char *ctype, bk_buf *b,
                          const char *content_range)
 {
-    size_t len = b->len;
-    char *data = b->data ? b->data : bk_xstrdup("");
-    bk_buf_init(b);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(data);
-        return BK_HTTP_DROP;
-    }
-    MHD_add_response_header(resp, "Content-Type", ctype);
-    MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
-    MHD_add_response_header(resp, "Access-Control-Expose-Headers", "Content-Range");
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
-    if (content_range)
-        MHD_add_response_header(resp, "Content-Range", content_range);
-    return bk_http__queue(r, status, resp);
+    const char *h[] = {"Access-Control-Expose-Headers", "Content-Range", "Content-Range",
+                       content_range, NULL};
+    if (!content_range)
+        h[2] = NULL;
+    return bk_http_send(r, status, ctype, b, h);
 }
 
 static bk_http_rc fail(bk_api_req *r, const bk_pgrst_err *e)
@@ -83,17 +71,15 @@ typedef struct args_ctx {
     bool over;
 } args_ctx;
 
-static enum MHD_Result collect(void *cls, enum MHD_ValueKind kind, const char *key,
-                               const char *value)
+static bool collect(void *ctx, const char *key, const char *value)
 {
-    (void)kind;
-    args_ctx *c = cls;
+    args_ctx *c = ctx;
     if (c->n == MAX_ARGS) {
         c->over = true;
-        return MHD_NO;
+        return false;
     }
     c->a[c->n++] = (bk_pgrst_arg){key, value};
-    return MHD_YES;
+    return true;
 }
 
 typedef struct rows_ctx {
@@ -166,11 +152,10 @@ bk_http_rc bk_route_rest_read(bk_api_req *r)
     if (!schema_ok(r, "Accept-Profile"))
         return BK_HTTP_ANSWERED;
     args_ctx ac = {.n = 0};
-    MHD_get_connection_values(bk_http__conn(r), MHD_GET_ARGUMENT_KIND, collect, &ac);
+    bk_http_each_arg(r, collect, &ac);
     bk_pgrst_err e;
     if (ac.over) {
-        bk_pgrst_fail(&e, 400, "PGRST100", NULL, NULL, "more than %d query parameters",
-                      MAX_ARGS);
+        bk_pgrst_fail(&e, 400, "PGRST100", NULL, NULL, "more than %d query parameters", MAX_ARGS);
         return fail(r, &e);
     }
     bk_pgrst *p = bk_xcalloc(1, sizeof *p);
@@ -346,8 +331,8 @@ static bk_http_rc coverage_gaps(bk_api_req *r)
     int64_t days = 0;
     const bk_jval *dv = bk_jv_get(o, "p_window_days");
     const char *ds = str_arg(o, "p_window_days");
-    bool days_given = bk_jv_int(dv, &days) == 0 || (ds && bk_parse_i64(ds, INT32_MIN, INT32_MAX,
-                                                                       &days) == 0);
+    bool days_given =
+        bk_jv_int(dv, &days) == 0 || (ds && bk_parse_i64(ds, INT32_MIN, INT32_MAX, &days) == 0);
     bk_http_rc rc;
     char sym[BK_SYM_MAX + 1];
     bk_tf tf;

@@ -6,11 +6,11 @@
 
 #include <string.h>
 
-#define T BK_RT_TEXT
-#define U BK_RT_UUID
-#define I BK_RT_INT
-#define R BK_RT_REAL
-#define B BK_RT_BOOL
+#define T  BK_RT_TEXT
+#define U  BK_RT_UUID
+#define I  BK_RT_INT
+#define R  BK_RT_REAL
+#define B  BK_RT_BOOL
 #define TS BK_RT_TIME
 
 static const bk_rcol runs_cols[] = {
@@ -44,21 +44,20 @@ static const bk_rcol runs_cols[] = {
 static const int runs_key[] = {15, 0}; /* created_at, id */
 
 static const bk_rcol defs_cols[] = {
-    {"id", U},         {"job_type", T},   {"symbol", T},     {"timeframe", T},
-    {"window_days", I}, {"priority", I},  {"enabled", B},    {"created_at", TS},
-    {"updated_at", TS},
+    {"id", U},       {"job_type", T}, {"symbol", T},      {"timeframe", T},   {"window_days", I},
+    {"priority", I}, {"enabled", B},  {"created_at", TS}, {"updated_at", TS},
 };
 static const int defs_key[] = {7, 0}; /* created_at, id */
 
 static const bk_rcol cov_cols[] = {
-    {"symbol", T},           {"timeframe", T},     {"from_ts", TS},       {"to_ts", TS},
+    {"symbol", T},           {"timeframe", T},         {"from_ts", TS},      {"to_ts", TS},
     {"last_success_at", TS}, {"last_rows_written", I}, {"last_provider", T}, {"updated_at", TS},
 };
 static const int cov_key[] = {0, 1}; /* symbol, timeframe */
 
 static const bk_rcol bars_cols[] = {
-    {"symbol", T}, {"timeframe", T}, {"ts", TS},      {"open", R},     {"high", R},      {"low", R},
-    {"close", R},  {"volume", R},    {"provider", T}, {"feed", T},     {"adjustment", T},
+    {"symbol", T}, {"timeframe", T}, {"ts", TS},      {"open", R}, {"high", R},       {"low", R},
+    {"close", R},  {"volume", R},    {"provider", T}, {"feed", T}, {"adjustment", T},
 };
 static const int bars_key[] = {0, 1, 2}; /* symbol, timeframe, ts: the primary key */
 
@@ -70,7 +69,9 @@ static const int bars_key[] = {0, 1, 2}; /* symbol, timeframe, ts: the primary k
 #undef TS
 
 #define TABLE(name, cols, key)                                                                     \
-    {name, cols, sizeof cols / sizeof cols[0], key, sizeof key / sizeof key[0]}
+    {                                                                                              \
+        name, cols, sizeof cols / sizeof cols[0], key, sizeof key / sizeof key[0]                  \
+    }
 static const bk_rtable tables[] = {
     TABLE("job_runs", runs_cols, runs_key),
     TABLE("job_definitions", defs_cols, defs_key),

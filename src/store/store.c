@@ -703,8 +703,9 @@ static bool rquery_valid(const bk_rquery *q)
         if (f->col < 0 || (size_t)f->col >= q->t->n_cols || f->op > BK_ROP_IS ||
             f->first + f->n_val > q->n_v || f->first > q->n_v)
             return false;
-        if (f->op == BK_ROP_IS ? f->n_val != 0 || f->is_what < BK_RIS_NULL || f->is_what > BK_RIS_FALSE
-                               : f->op != BK_ROP_IN && f->n_val != 1)
+        if (f->op == BK_ROP_IS
+                ? f->n_val != 0 || f->is_what < BK_RIS_NULL || f->is_what > BK_RIS_FALSE
+                : f->op != BK_ROP_IN && f->n_val != 1)
             return false;
         for (size_t k = 0; k < f->n_val; k++) {
             bk_rtype t = q->t->cols[f->col].type;

@@ -149,8 +149,8 @@ int pg_bars_series(bk_store *s, const char *symbol, bk_bar_series **out, size_t 
 /* store_pg_rest.c */
 int pg_rest_read(bk_store *s, const bk_rquery *q, bk_rrow_fn row, void *ctx, int64_t *total,
                  bk_err *err);
-int pg_coverage_gaps(bk_store *s, const char *symbol, bk_tf tf, int32_t window_days,
-                     int64_t now_us, bk_ivset *out, bk_err *err);
+int pg_coverage_gaps(bk_store *s, const char *symbol, bk_tf tf, int32_t window_days, int64_t now_us,
+                     bk_ivset *out, bk_err *err);
 int pg_coverage_add(bk_store *s, const char *symbol, bk_tf tf, const bk_ivset *covered,
                     const char *provider, int64_t now_us, bk_err *err);
 

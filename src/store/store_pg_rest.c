@@ -149,11 +149,11 @@ int pg_rest_read(bk_store *s, const bk_rquery *q, bk_rrow_fn row, void *ctx, int
 }
 
 #define SQL_GAPS                                                                                   \
-    "SELECT bk_us(gap_from), bk_us(gap_to) FROM get_coverage_gaps($1, $2, $3, $4) "               \
+    "SELECT bk_us(gap_from), bk_us(gap_to) FROM get_coverage_gaps($1, $2, $3, $4) "                \
     "ORDER BY gap_from"
 
-int pg_coverage_gaps(bk_store *s, const char *symbol, bk_tf tf, int32_t window_days,
-                     int64_t now_us, bk_ivset *out, bk_err *err)
+int pg_coverage_gaps(bk_store *s, const char *symbol, bk_tf tf, int32_t window_days, int64_t now_us,
+                     bk_ivset *out, bk_err *err)
 {
     pg_store *pq = (pg_store *)s;
     bk_pg_params p = {0};

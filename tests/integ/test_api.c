@@ -990,10 +990,9 @@ static void test_cross_process_events(void **state)
     srv_stop(&s);
 }
 
-
 /* ---- PostgREST reads (/rest/v1/) ---- */
 
-#define APIKEY "apikey: " ANON
+#define APIKEY      "apikey: " ANON
 #define ANON_BEARER "Authorization: Bearer " ANON
 
 static resp rest(const srv *s, const char *method, const char *path, const char *body,
@@ -1073,8 +1072,8 @@ static void test_rest_reads(void **state)
     assert_string_equal(str_at(r.json, 1, "symbol"), "AMD");
     resp_free(&r);
     /* is null, not.is.null (an empty answer), gte on a number, lt on a time */
-    r = rest(&s, "GET", "/rest/v1/job_runs?error_code=is.null&progress_percent=gte.100", NULL,
-             NULL, NULL, 200);
+    r = rest(&s, "GET", "/rest/v1/job_runs?error_code=is.null&progress_percent=gte.100", NULL, NULL,
+             NULL, 200);
     assert_int_equal(json_array_size(r.json), 2);
     resp_free(&r);
     r = rest(&s, "GET", "/rest/v1/job_runs?error_code=not.is.null", NULL, NULL, NULL, 200);
@@ -1085,8 +1084,10 @@ static void test_rest_reads(void **state)
              NULL, 200);
     assert_int_equal(json_array_size(r.json), 0);
     resp_free(&r);
-    r = rest(&s, "GET", "/rest/v1/job_definitions?select=symbol,enabled,window_days&enabled=is.true"
-             "&order=symbol", NULL, NULL, NULL, 200);
+    r = rest(&s, "GET",
+             "/rest/v1/job_definitions?select=symbol,enabled,window_days&enabled=is.true"
+             "&order=symbol",
+             NULL, NULL, NULL, 200);
     assert_int_equal(json_array_size(r.json), 2);
     assert_true(json_is_true(get(json_array_get(r.json, 0), "enabled")));
     assert_int_equal(json_integer_value(get(json_array_get(r.json, 0), "window_days")), 30);
@@ -1169,8 +1170,7 @@ static void test_rest_reads(void **state)
     free(got);
     resp_free(&r);
     r = rest(&s, "POST", "/rest/v1/rpc/get_coverage_gaps",
-             "{\"p_symbol\":\"AMD\",\"p_timeframe\":\"d1\",\"p_window_days\":30}", NULL, NULL,
-             200);
+             "{\"p_symbol\":\"AMD\",\"p_timeframe\":\"d1\",\"p_window_days\":30}", NULL, NULL, 200);
     assert_true(json_is_array(r.json));
     resp_free(&r);
     r = rest(&s, "POST", "/rest/v1/rpc/get_coverage_gaps",
