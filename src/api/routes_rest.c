@@ -143,9 +143,18 @@ static bool bars_bounded(const bk_rquery *q)
     return sym && tf;
 }
 
+static bk_http_rc no_function(bk_api_req *r, const char *name);
+static bk_http_rc coverage_gaps_get(bk_api_req *r);
+
 bk_http_rc bk_route_rest_read(bk_api_req *r)
 {
     const char *name = bk_http_path(r) + strlen(REST_PREFIX);
+    if (strncmp(bk_http_path(r), RPC_PREFIX, strlen(RPC_PREFIX)) == 0) {
+        const char *fn = bk_http_path(r) + strlen(RPC_PREFIX);
+        if (strcmp(fn, "get_coverage_gaps") != 0)
+            return no_function(r, fn);
+        return schema_ok(r, "Accept-Profile") ? coverage_gaps_get(r) : BK_HTTP_ANSWERED;
+    }
     const bk_rtable *t = bk_rtable_find(name);
     if (!t)
         return no_table(r, name);
@@ -310,57 +319,42 @@ static int gaps_in_c(bk_store *s, const bk_api_opts *o, const char *sym, bk_tf t
     return 0;
 }
 
-static bk_http_rc coverage_gaps(bk_api_req *r)
+/* The arguments of get_coverage_gaps, from a JSON body or a query. */
+typedef struct gaps_args {
+    const char *sym, *tf, *now, *days_s; /* NULL when absent */
+    int64_t days;
+    bool days_given, now_bad;
+} gaps_args;
+
+static bk_http_rc coverage_gaps(bk_api_req *r, const gaps_args *a)
 {
-    bk_jdoc *doc = NULL;
     bk_err err = {0};
-    const char *body = bk_http_body(r);
-    size_t len = bk_http_body_len(r);
-    if (len == 0) { /* a call without arguments */
-        body = "{}";
-        len = 2;
-    }
-    if (bk_jdoc_parse(&doc, body, len, &err) != 0) {
-        bk_pgrst_err e;
-        bk_pgrst_fail(&e, 400, "PGRST102", NULL, NULL, "Empty or invalid json");
-        return fail(r, &e);
-    }
-    const bk_jval *o = bk_jdoc_root(doc);
-    const char *sym_s = str_arg(o, "p_symbol"), *tf_s = str_arg(o, "p_timeframe");
-    const char *now_s = str_arg(o, "p_now");
-    int64_t days = 0;
-    const bk_jval *dv = bk_jv_get(o, "p_window_days");
-    const char *ds = str_arg(o, "p_window_days");
-    bool days_given =
-        bk_jv_int(dv, &days) == 0 || (ds && bk_parse_i64(ds, INT32_MIN, INT32_MAX, &days) == 0);
     bk_http_rc rc;
     char sym[BK_SYM_MAX + 1];
     bk_tf tf;
     int64_t now = bk_clock_now_us();
-    if (!sym_s || !tf_s || !days_given || (bk_jv_get(o, "p_now") && !now_s)) {
+    if (!a->sym || !a->tf || !a->days_given || a->now_bad) {
         rc = no_function(r, "get_coverage_gaps");
-    } else if (bk_tf_parse(tf_s, &tf) != 0) {
-        rc = bad_param(r, "unknown timeframe", tf_s);
-    } else if (days < 1 || days > 36500) {
-        rc = bad_param(r, "window_days out of range 1..36500:", ds ? ds : "given");
-    } else if (bk_sym_parse(sym_s, sym) != 0) {
-        rc = bad_param(r, "invalid symbol", sym_s);
-    } else if (now_s && bk_time_parse(now_s, &now) != 0) {
+    } else if (bk_tf_parse(a->tf, &tf) != 0) {
+        rc = bad_param(r, "unknown timeframe", a->tf);
+    } else if (a->days < 1 || a->days > 36500) {
+        rc = bad_param(r, "window_days out of range 1..36500:", a->days_s ? a->days_s : "given");
+    } else if (bk_sym_parse(a->sym, sym) != 0) {
+        rc = bad_param(r, "invalid symbol", a->sym);
+    } else if (a->now && bk_time_parse(a->now, &now) != 0) {
         bk_pgrst_err e;
         bk_pgrst_fail(&e, 400, "22007", NULL, NULL,
-                      "invalid input syntax for type timestamp with time zone: \"%.60s\"", now_s);
+                      "invalid input syntax for type timestamp with time zone: \"%.60s\"", a->now);
         rc = fail(r, &e);
     } else {
         bk_store *s = bk_http_store(r);
-        if (!s) {
-            bk_jdoc_free(doc);
+        if (!s)
             return BK_HTTP_ANSWERED;
-        }
         bk_ivset gaps;
         bk_ivset_init(&gaps);
         int src = strcmp(bk_store_kind(s), "postgres") == 0
-                      ? bk_store_coverage_gaps(s, sym, tf, (int32_t)days, now, &gaps, &err)
-                      : gaps_in_c(s, bk_http_opts(r), sym, tf, (int32_t)days, now, &gaps, &err);
+                      ? bk_store_coverage_gaps(s, sym, tf, (int32_t)a->days, now, &gaps, &err)
+                      : gaps_in_c(s, bk_http_opts(r), sym, tf, (int32_t)a->days, now, &gaps, &err);
         bk_http_store_put(r, s);
         if (src) {
             rc = bk_http_store_error(r, &err);
@@ -391,8 +385,46 @@ static bk_http_rc coverage_gaps(bk_api_req *r)
         }
         bk_ivset_fini(&gaps);
     }
+    return rc;
+}
+
+static bk_http_rc coverage_gaps_post(bk_api_req *r)
+{
+    bk_jdoc *doc = NULL;
+    bk_err err = {0};
+    const char *body = bk_http_body(r);
+    size_t len = bk_http_body_len(r);
+    if (len == 0) { /* a call without arguments */
+        body = "{}";
+        len = 2;
+    }
+    if (bk_jdoc_parse(&doc, body, len, &err) != 0) {
+        bk_pgrst_err e;
+        bk_pgrst_fail(&e, 400, "PGRST102", NULL, NULL, "Empty or invalid json");
+        return fail(r, &e);
+    }
+    const bk_jval *o = bk_jdoc_root(doc);
+    gaps_args a = {.sym = str_arg(o, "p_symbol"),
+                   .tf = str_arg(o, "p_timeframe"),
+                   .now = str_arg(o, "p_now"),
+                   .days_s = str_arg(o, "p_window_days")};
+    a.days_given = bk_jv_int(bk_jv_get(o, "p_window_days"), &a.days) == 0 ||
+                   (a.days_s && bk_parse_i64(a.days_s, INT32_MIN, INT32_MAX, &a.days) == 0);
+    a.now_bad = bk_jv_get(o, "p_now") && !a.now;
+    bk_http_rc rc = coverage_gaps(r, &a);
     bk_jdoc_free(doc);
     return rc;
+}
+
+/* GET /rest/v1/rpc/get_coverage_gaps?p_symbol=...: rpc(..., { get: true }). */
+static bk_http_rc coverage_gaps_get(bk_api_req *r)
+{
+    gaps_args a = {.sym = bk_http_arg(r, "p_symbol"),
+                   .tf = bk_http_arg(r, "p_timeframe"),
+                   .now = bk_http_arg(r, "p_now"),
+                   .days_s = bk_http_arg(r, "p_window_days")};
+    a.days_given = a.days_s && bk_parse_i64(a.days_s, INT32_MIN, INT32_MAX, &a.days) == 0;
+    return coverage_gaps(r, &a);
 }
 
 bk_http_rc bk_route_rest_post(bk_api_req *r)
@@ -405,5 +437,5 @@ bk_http_rc bk_route_rest_post(bk_api_req *r)
     const char *fn = path + strlen(RPC_PREFIX);
     if (strcmp(fn, "get_coverage_gaps") != 0)
         return no_function(r, fn);
-    return coverage_gaps(r);
+    return coverage_gaps_post(r);
 }

@@ -1169,6 +1169,13 @@ static void test_rest_reads(void **state)
                              "6.5}]");
     free(got);
     resp_free(&r);
+    r = rest(&s, "GET",
+             "/rest/v1/rpc/get_coverage_gaps?p_symbol=ZZZZ&p_timeframe=1h&p_window_days=3"
+             "&p_now=2026-03-04T15:00:00Z",
+             NULL, NULL, NULL, 200);
+    assert_int_equal(json_array_size(r.json), 2); /* rpc(..., { get: true }): the same rows */
+    assert_string_equal(str_at(r.json, 1, "gap_to"), "2026-03-03T21:00:00+00:00");
+    resp_free(&r);
     r = rest(&s, "POST", "/rest/v1/rpc/get_coverage_gaps",
              "{\"p_symbol\":\"AMD\",\"p_timeframe\":\"d1\",\"p_window_days\":30}", NULL, NULL, 200);
     assert_true(json_is_array(r.json));
