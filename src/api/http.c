@@ -60,6 +60,11 @@ static const route routes[] = {
     {NULL, "/functions/v1/watchlist", BK_ACCESS_ANON, bk_route_watchlist},
     {"POST", "/functions/v1/watchlist", BK_ACCESS_SERVICE, bk_route_watchlist_change},
     {NULL, "/functions/v1/runs", BK_ACCESS_ANON, bk_route_runs},
+    {NULL, "/rest/v1/", BK_ACCESS_ANON, bk_route_rest_read},
+    {"POST", "/rest/v1/", BK_ACCESS_ANON, bk_route_rest_post},
+    {"PATCH", "/rest/v1/", BK_ACCESS_ANON, bk_route_rest_write},
+    {"PUT", "/rest/v1/", BK_ACCESS_ANON, bk_route_rest_write},
+    {"DELETE", "/rest/v1/", BK_ACCESS_ANON, bk_route_rest_write},
     {NULL, "/", BK_ACCESS_PUBLIC, bk_route_web},
     {NULL, "/assets/", BK_ACCESS_PUBLIC, bk_route_web}, /* a path ending in / matches below it */
 };
@@ -137,7 +142,8 @@ static void add_common_headers(struct MHD_Response *resp, const char *content_ty
     MHD_add_response_header(resp, "Cache-Control", "no-store");
 }
 
-static bk_http_rc queue(bk_api_req *r, int status, const char *content_type, bk_buf *b)
+static bk_http_rc queue_with(bk_api_req *r, int status, const char *content_type, bk_buf *b,
+                             const char *const *headers)
 {
     size_t len = b->len;
     char *data = b->data ? b->data : bk_xstrdup("");
@@ -155,7 +161,40 @@ static bk_http_rc queue(bk_api_req *r, int status, const char *content_type, bk_
         snprintf(ra, sizeof ra, "%d", r->retry_after_s);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
     }
+    for (size_t i = 0; headers && headers[i]; i += 2)
+        MHD_add_response_header(resp, headers[i], headers[i + 1]);
     return bk_http__queue(r, status, resp);
+}
+
+static bk_http_rc queue(bk_api_req *r, int status, const char *content_type, bk_buf *b)
+{
+    return queue_with(r, status, content_type, b, NULL);
+}
+
+bk_http_rc bk_http_send(bk_api_req *r, int status, const char *content_type, bk_buf *body,
+                        const char *const *headers)
+{
+    return queue_with(r, status, content_type, body, headers);
+}
+
+typedef struct each_arg {
+    bool (*fn)(void *ctx, const char *key, const char *value);
+    void *ctx;
+} each_arg;
+
+static enum MHD_Result on_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                              const char *value)
+{
+    (void)kind;
+    const each_arg *e = cls;
+    return e->fn(e->ctx, key, value) ? MHD_YES : MHD_NO;
+}
+
+void bk_http_each_arg(const bk_api_req *r,
+                      bool (*fn)(void *ctx, const char *key, const char *value), void *ctx)
+{
+    each_arg e = {fn, ctx};
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, on_arg, &e);
 }
 
 bk_http_rc bk_http_static(bk_api_req *r, int status, const void *data, size_t len,

@@ -27,6 +27,7 @@
 #include "model/run.h"
 #include "model/sym.h"
 #include "model/tf.h"
+#include "store/rest.h"
 
 typedef struct bk_store bk_store;
 
@@ -257,6 +258,22 @@ typedef struct bk_bar_series {
  * skipped. */
 int bk_store_bars_series(bk_store *s, const char *symbol, bk_bar_series **out, size_t *n,
                          bk_err *err);
+
+/* ---- PostgREST reads (rest.h) ---- */
+
+/* The rows of q, one call of row each (a non-zero return stops the read and
+ * is returned); *total (total may be NULL: not counted) receives the number
+ * of rows matching q's filters whatever its window, read in the same
+ * transaction. q comes from a parser that checked it (columns of q->t,
+ * values of each column's type); BK_EINVAL otherwise. */
+int bk_store_rest_read(bk_store *s, const bk_rquery *q, bk_rrow_fn row, void *ctx, int64_t *total,
+                       bk_err *err);
+/* The schema's get_coverage_gaps(symbol, tf, window_days, now) into out
+ * (cleared first): PostgreSQL only (the SQL function); BK_ENOENT on SQLite,
+ * which has no such function (the caller computes the same set with
+ * bk_plan_expected minus the series' coverage). */
+int bk_store_coverage_gaps(bk_store *s, const char *symbol, bk_tf tf, int32_t window_days,
+                           int64_t now_us, bk_ivset *out, bk_err *err);
 
 /* How long a statement of this connection waits for another connection's
  * lock before failing with BK_EBUSY (SQLite: the busy timeout, 10 s by
