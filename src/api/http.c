@@ -60,6 +60,11 @@ static const route routes[] = {
     {NULL, "/functions/v1/watchlist", BK_ACCESS_ANON, bk_route_watchlist},
     {"POST", "/functions/v1/watchlist", BK_ACCESS_SERVICE, bk_route_watchlist_change},
     {NULL, "/functions/v1/runs", BK_ACCESS_ANON, bk_route_runs},
+    {NULL, "/rest/v1/", BK_ACCESS_ANON, bk_route_rest_read},
+    {"POST", "/rest/v1/", BK_ACCESS_ANON, bk_route_rest_post},
+    {"PATCH", "/rest/v1/", BK_ACCESS_ANON, bk_route_rest_write},
+    {"PUT", "/rest/v1/", BK_ACCESS_ANON, bk_route_rest_write},
+    {"DELETE", "/rest/v1/", BK_ACCESS_ANON, bk_route_rest_write},
     {NULL, "/", BK_ACCESS_PUBLIC, bk_route_web},
     {NULL, "/assets/", BK_ACCESS_PUBLIC, bk_route_web}, /* a path ending in / matches below it */
 };
@@ -137,7 +142,8 @@ static void add_common_headers(struct MHD_Response *resp, const char *content_ty
     MHD_add_response_header(resp, "Cache-Control", "no-store");
 }
 
-static bk_http_rc queue(bk_api_req *r, int status, const char *content_type, bk_buf *b)
+static bk_http_rc queue_with(bk_api_req *r, int status, const char *content_type, bk_buf *b,
+                             const char *const *headers)
 {
     size_t len = b->len;
     char *data = b->data ? b->data : bk_xstrdup("");
@@ -155,7 +161,40 @@ static bk_http_rc queue(bk_api_req *r, int status, const char *content_type, bk_
         snprintf(ra, sizeof ra, "%d", r->retry_after_s);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
     }
+    for (size_t i = 0; headers && headers[i]; i += 2)
+        MHD_add_response_header(resp, headers[i], headers[i + 1]);
     return bk_http__queue(r, status, resp);
+}
+
+static bk_http_rc queue(bk_api_req *r, int status, const char *content_type, bk_buf *b)
+{
+    return queue_with(r, status, content_type, b, NULL);
+}
+
+bk_http_rc bk_http_send(bk_api_req *r, int status, const char *content_type, bk_buf *body,
+                        const char *const *headers)
+{
+    return queue_with(r, status, content_type, body, headers);
+}
+
+typedef struct each_arg {
+    bool (*fn)(void *ctx, const char *key, const char *value);
+    void *ctx;
+} each_arg;
+
+static enum MHD_Result on_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                              const char *value)
+{
+    (void)kind;
+    const each_arg *e = cls;
+    return e->fn(e->ctx, key, value) ? MHD_YES : MHD_NO;
+}
+
+void bk_http_each_arg(const bk_api_req *r,
+                      bool (*fn)(void *ctx, const char *key, const char *value), void *ctx)
+{
+    each_arg e = {fn, ctx};
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, on_arg, &e);
 }
 
 bk_http_rc bk_http_static(bk_api_req *r, int status, const void *data, size_t len,
@@ -233,9 +272,8 @@ bk_http_rc bk_http_api_error(bk_api_req *r, const bk_api_error *e)
 
 /* ---- store connections ---- */
 
-bk_store *bk_http_store(bk_api_req *r)
+bk_store *bk_api__db_take(bk_api *a, bk_err *err)
 {
-    bk_api *a = r->api;
     bk_store *s = NULL;
     pthread_mutex_lock(&a->db_lock);
     if (a->n_db_free > 0)
@@ -243,14 +281,35 @@ bk_store *bk_http_store(bk_api_req *r)
     pthread_mutex_unlock(&a->db_lock);
     if (s)
         return s;
-    bk_err err = {0};
-    if (bk_store_open(&s, a->db_url, &err) != 0 ||
-        bk_store_set_wait(s, a->opts.conf->http_store_wait_ms, &err) != 0) {
-        bk_log(BK_LOG_ERROR, "api", "cannot open store error=\"%s\"", err.msg);
+    if (bk_store_open(&s, a->db_url, err) != 0 ||
+        bk_store_set_wait(s, a->opts.conf->http_store_wait_ms, err) != 0) {
         bk_store_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+void bk_api__db_put(bk_api *a, bk_store *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&a->db_lock);
+    if (a->n_db_free < BK_API_DB_POOL) {
+        a->db_free[a->n_db_free++] = s;
+        s = NULL;
+    }
+    pthread_mutex_unlock(&a->db_lock);
+    bk_store_close(s);
+}
+
+bk_store *bk_http_store(bk_api_req *r)
+{
+    bk_err err = {0};
+    bk_store *s = bk_api__db_take(r->api, &err);
+    if (!s) {
+        bk_log(BK_LOG_ERROR, "api", "cannot open store error=\"%s\"", err.msg);
         r->retry_after_s = 1;
         bk_http_error(r, 503, "store_unavailable", "the database is not reachable");
-        return NULL;
     }
     return s;
 }
@@ -268,16 +327,7 @@ bk_http_rc bk_http_store_error(bk_api_req *r, const bk_err *err)
 
 void bk_http_store_put(bk_api_req *r, bk_store *s)
 {
-    bk_api *a = r->api;
-    if (!s)
-        return;
-    pthread_mutex_lock(&a->db_lock);
-    if (a->n_db_free < BK_API_DB_POOL) {
-        a->db_free[a->n_db_free++] = s;
-        s = NULL;
-    }
-    pthread_mutex_unlock(&a->db_lock);
-    bk_store_close(s);
+    bk_api__db_put(r->api, s);
 }
 
 /* ---- access ---- */
@@ -652,6 +702,7 @@ int bk_api_start(bk_api **out, const bk_api_opts *opts, bk_err *err)
     a->opts.plan.on_change = bk_api_on_run;
     a->opts.plan.hook_ctx = a;
     pthread_mutex_init(&a->db_lock, NULL);
+    pthread_mutex_init(&a->cov_lock, NULL);
     pthread_mutex_init(&a->sse_lock, NULL);
     pthread_cond_init(&a->sse_cond, NULL);
     bk_metrics__init(&a->metrics);
@@ -734,6 +785,8 @@ void bk_api_stop(bk_api *a)
         bk_store_close(a->db_free[i]);
     bk_metrics__fini(&a->metrics);
     pthread_mutex_destroy(&a->db_lock);
+    pthread_mutex_destroy(&a->cov_lock);
+    free(a->cov_known);
     pthread_mutex_destroy(&a->sse_lock);
     pthread_cond_destroy(&a->sse_cond);
     free(a->listen);

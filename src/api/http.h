@@ -55,6 +55,16 @@ bk_http_rc bk_http_api_error(bk_api_req *r, const bk_api_error *e);
 /* A store failure: 503 store_busy with Retry-After when another connection
  * held a lock past http_store_wait_ms (BK_EBUSY), else 500 store_error. */
 bk_http_rc bk_http_store_error(bk_api_req *r, const bk_err *err);
+/* Answer with body of the given content type and extra headers (name, value
+ * pairs ended by NULL; headers may be NULL), beside the API's CORS and
+ * no-store headers (takes the buffer's bytes). */
+bk_http_rc bk_http_send(bk_api_req *r, int status, const char *content_type, bk_buf *body,
+                        const char *const *headers);
+/* Call fn with every query parameter, decoded, in request order (a repeated
+ * key once per occurrence; value NULL for a key without '='), until it
+ * returns false. */
+void bk_http_each_arg(const bk_api_req *r,
+                      bool (*fn)(void *ctx, const char *key, const char *value), void *ctx);
 /* Answer with text of the given content type. */
 bk_http_rc bk_http_text(bk_api_req *r, int status, const char *content_type, bk_buf *text);
 /* Answer with len bytes that live as long as the process (never copied or
@@ -98,5 +108,9 @@ bk_http_rc bk_route_realtime(bk_api_req *r);
 bk_http_rc bk_route_metrics(bk_api_req *r);
 bk_http_rc bk_route_healthz(bk_api_req *r);
 bk_http_rc bk_route_readyz(bk_api_req *r);
+/* routes_rest.c: PostgREST reads (GET, HEAD), rpc (POST), refused writes */
+bk_http_rc bk_route_rest_read(bk_api_req *r);
+bk_http_rc bk_route_rest_post(bk_api_req *r);
+bk_http_rc bk_route_rest_write(bk_api_req *r);
 
 #endif

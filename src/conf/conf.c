@@ -135,6 +135,8 @@ static const setting settings[] = {
      "events queued per client before it is dropped"},
     {"sse_ring", K_INT, F(sse_ring), 0, "4096", 16, 10000000,
      "events kept for Last-Event-ID replay"},
+    {"rest_max_rows", K_INT, F(rest_max_rows), 0, "1000", 1, 100000,
+     "rows one /rest/v1/ read answers at most"},
     {"sim_latency_ms", K_INT, F(sim_latency_ms), 0, "0", 0, 600000, "sim: latency per page"},
     {"sim_page_size", K_INT, F(sim_page_size), 0, "5000", 1, 1000000, "sim: bars per page"},
     {"sim_fault_rate", K_REAL, F(sim_fault_rate), 0, "0", 0, 1,

@@ -685,6 +685,60 @@ int bk_store_bars_series(bk_store *s, const char *symbol, bk_bar_series **out, s
     return 0;
 }
 
+/* q names only columns of its table, each value of its column's type. */
+static bool rquery_valid(const bk_rquery *q)
+{
+    if (!q->t || q->t != bk_rtable_find(q->t->name) || q->n_cols == 0 ||
+        q->n_cols > BK_RQ_MAX_COLS || q->n_f > BK_RQ_MAX_FILTERS || q->n_v > BK_RQ_MAX_VALUES ||
+        q->n_o > BK_RQ_MAX_ORDER || q->limit < 0 || q->offset < 0)
+        return false;
+    for (size_t i = 0; i < q->n_cols; i++)
+        if (q->cols[i] < 0 || (size_t)q->cols[i] >= q->t->n_cols)
+            return false;
+    for (size_t i = 0; i < q->n_o; i++)
+        if (q->o[i].col < 0 || (size_t)q->o[i].col >= q->t->n_cols)
+            return false;
+    for (size_t i = 0; i < q->n_f; i++) {
+        const bk_rfilter *f = &q->f[i];
+        if (f->col < 0 || (size_t)f->col >= q->t->n_cols || f->op > BK_ROP_IS ||
+            f->first + f->n_val > q->n_v || f->first > q->n_v)
+            return false;
+        if (f->op == BK_ROP_IS
+                ? f->n_val != 0 || f->is_what < BK_RIS_NULL || f->is_what > BK_RIS_FALSE
+                : f->op != BK_ROP_IN && f->n_val != 1)
+            return false;
+        for (size_t k = 0; k < f->n_val; k++) {
+            bk_rtype t = q->t->cols[f->col].type;
+            if ((t == BK_RT_TEXT || t == BK_RT_UUID) && !q->v[f->first + k].s)
+                return false;
+        }
+    }
+    return true;
+}
+
+int bk_store_rest_read(bk_store *s, const bk_rquery *q, bk_rrow_fn row, void *ctx, int64_t *total,
+                       bk_err *err)
+{
+    if (total)
+        *total = 0;
+    if (!rquery_valid(q))
+        return bk_err_set(err, BK_EINVAL, "invalid read query");
+    return s->ops->rest_read(s, q, row, ctx, total, err);
+}
+
+int bk_store_coverage_gaps(bk_store *s, const char *symbol, bk_tf tf, int32_t window_days,
+                           int64_t now_us, bk_ivset *out, bk_err *err)
+{
+    char sym[BK_SYM_MAX + 1];
+    bk_ivset_clear(out);
+    int rc = bk_store__check_key(sym, symbol, (int)tf, 0, err);
+    if (rc < 0)
+        return rc;
+    if (!s->ops->coverage_gaps)
+        return bk_err_set(err, BK_ENOENT, "%s has no get_coverage_gaps", s->ops->kind);
+    return s->ops->coverage_gaps(s, sym, tf, window_days, now_us, out, err);
+}
+
 int bk_store_set_wait(bk_store *s, int64_t wait_ms, bk_err *err)
 {
     if (wait_ms < 0 || wait_ms > INT32_MAX)
@@ -773,6 +827,13 @@ bool bk_store_notifies(const bk_store *s)
 int bk_store_listen(bk_store *s, bk_err *err)
 {
     return s->ops->listen(s, err);
+}
+
+int bk_store_listen_rows(bk_store *s, bk_err *err)
+{
+    if (!s->ops->listen_rows)
+        return bk_err_set(err, BK_EINVAL, "change notifications need PostgreSQL");
+    return s->ops->listen_rows(s, err);
 }
 
 int bk_store_notifications(bk_store *s, int timeout_ms, bk_notify_fn cb, void *ctx, bk_err *err)

@@ -27,6 +27,7 @@
 #include "model/run.h"
 #include "model/sym.h"
 #include "model/tf.h"
+#include "store/rest.h"
 
 typedef struct bk_store bk_store;
 
@@ -258,6 +259,22 @@ typedef struct bk_bar_series {
 int bk_store_bars_series(bk_store *s, const char *symbol, bk_bar_series **out, size_t *n,
                          bk_err *err);
 
+/* ---- PostgREST reads (rest.h) ---- */
+
+/* The rows of q, one call of row each (a non-zero return stops the read and
+ * is returned); *total (total may be NULL: not counted) receives the number
+ * of rows matching q's filters whatever its window, read in the same
+ * transaction. q comes from a parser that checked it (columns of q->t,
+ * values of each column's type); BK_EINVAL otherwise. */
+int bk_store_rest_read(bk_store *s, const bk_rquery *q, bk_rrow_fn row, void *ctx, int64_t *total,
+                       bk_err *err);
+/* The schema's get_coverage_gaps(symbol, tf, window_days, now) into out
+ * (cleared first): PostgreSQL only (the SQL function); BK_ENOENT on SQLite,
+ * which has no such function (the caller computes the same set with
+ * bk_plan_expected minus the series' coverage). */
+int bk_store_coverage_gaps(bk_store *s, const char *symbol, bk_tf tf, int32_t window_days,
+                           int64_t now_us, bk_ivset *out, bk_err *err);
+
 /* How long a statement of this connection waits for another connection's
  * lock before failing with BK_EBUSY (SQLite: the busy timeout, 10 s by
  * default; PostgreSQL: lock_timeout, none by default, kept across a
@@ -379,12 +396,23 @@ int bk_store_listen(bk_store *s, bk_err *err);
 /* One job_runs change as the writing transaction saw it: the fields a
  * progress ribbon needs are exact even when the row has moved on since. */
 typedef struct bk_note {
-    const char *op; /* "INSERT" or "UPDATE" */
-    const char *run_id;
+    const char *op;     /* "INSERT" or "UPDATE" ("DELETE" too for the other tables) */
+    const char *run_id; /* "" for the other tables */
     bk_status status;
     double progress_percent;
     int64_t updated_us;
+    /* The table changed: "job_runs", or, on a connection that also called
+     * bk_store_listen_rows, "coverage_status" or "job_definitions", whose
+     * notes carry only op and key: the primary key as text, "SYMBOL TF" for
+     * coverage_status, the id for job_definitions. */
+    const char *table;
+    const char *key;
 } bk_note;
+/* Also receive the changes of coverage_status and job_definitions (any
+ * INSERT, UPDATE or DELETE, by any session) on this listening connection,
+ * as notes whose table says which. After a lost connection, call it again
+ * with bk_store_listen. SQLite: BK_EINVAL as bk_store_listen. */
+int bk_store_listen_rows(bk_store *s, bk_err *err);
 /* Called once per notification; the note is valid during the call only. The
  * callback must not use the store s (use another connection to read the run). */
 typedef void (*bk_notify_fn)(void *ctx, const bk_note *note);

@@ -87,8 +87,14 @@ typedef struct bk_store_ops {
     int (*leader_release)(bk_store *s, const char *name, const char *owner, bk_err *err);
 
     int (*listen)(bk_store *s, bk_err *err);
+    int (*listen_rows)(bk_store *s, bk_err *err); /* NULL: not supported */
     int (*notifications)(bk_store *s, int timeout_ms, bk_notify_fn cb, void *ctx, bk_err *err);
     int (*set_wait)(bk_store *s, int64_t wait_ms, bk_err *err);
+    int (*rest_read)(bk_store *s, const bk_rquery *q, bk_rrow_fn row, void *ctx, int64_t *total,
+                     bk_err *err);
+    /* NULL: the backend has no get_coverage_gaps */
+    int (*coverage_gaps)(bk_store *s, const char *symbol, bk_tf tf, int32_t window_days,
+                         int64_t now_us, bk_ivset *out, bk_err *err);
     int (*clock_skew)(bk_store *s, int64_t *skew_us, bk_err *err); /* NULL: one machine, 0 */
 } bk_store_ops;
 

@@ -84,6 +84,7 @@ enum pg_slot {
     P_RATE_LIMITED_ADD,
     P_RATE_LIMITED_COUNT,
     P_CLOCK_NOW,
+    P_COVERAGE_GAPS,
     P__N
 };
 
@@ -145,6 +146,11 @@ int pg_bars_read(bk_store *s, const char *symbol, bk_tf tf, int64_t from_us, int
 int pg_bars_count(bk_store *s, const char *symbol, int tf, int64_t *out, bk_err *err);
 int pg_bars_source(bk_store *s, const char *symbol, bk_tf tf, bk_source *out, bk_err *err);
 int pg_bars_series(bk_store *s, const char *symbol, bk_bar_series **out, size_t *n, bk_err *err);
+/* store_pg_rest.c */
+int pg_rest_read(bk_store *s, const bk_rquery *q, bk_rrow_fn row, void *ctx, int64_t *total,
+                 bk_err *err);
+int pg_coverage_gaps(bk_store *s, const char *symbol, bk_tf tf, int32_t window_days, int64_t now_us,
+                     bk_ivset *out, bk_err *err);
 int pg_coverage_add(bk_store *s, const char *symbol, bk_tf tf, const bk_ivset *covered,
                     const char *provider, int64_t now_us, bk_err *err);
 

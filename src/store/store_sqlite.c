@@ -797,6 +797,7 @@ static const bk_store_ops sq_ops = {
     .bars_count = sq_bars_count,
     .bars_source = sq_bars_source,
     .bars_series = sq_bars_series,
+    .rest_read = sq_rest_read,
     .coverage_add = sq_coverage_add,
     .take_token = sq_take_token,
     .rate_limited_add = sq_rate_limited_add,

@@ -137,6 +137,9 @@ int bk_sq_bars_write(sq_store *q, const char *symbol, bk_tf tf, const char *prov
                      const char *feed, const char *adjustment, const bk_bar *bars, size_t n,
                      bk_err *err);
 
+/* ops implemented in store_sqlite_rest.c */
+int sq_rest_read(bk_store *s, const bk_rquery *q, bk_rrow_fn row, void *ctx, int64_t *total,
+                 bk_err *err);
 /* ops implemented in store_sqlite_runs.c */
 int sq_runs_enqueue(bk_store *s, bk_run *runs, size_t n, size_t *n_inserted, int64_t now_us,
                     bk_err *err);

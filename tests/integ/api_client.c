@@ -134,6 +134,8 @@ resp http_req(const srv *s, const char *method, const char *path, const char *bo
         h = curl_slist_append(h, headers[i]);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &k);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
@@ -155,6 +157,9 @@ resp http_req(const srv *s, const char *method, const char *path, const char *bo
     struct curl_header *ra = NULL;
     if (curl_easy_header(c, "Retry-After", 0, CURLH_HEADER, -1, &ra) == CURLHE_OK && ra)
         snprintf(r.retry_after, sizeof r.retry_after, "%s", ra->value);
+    struct curl_header *cr = NULL;
+    if (curl_easy_header(c, "Content-Range", 0, CURLH_HEADER, -1, &cr) == CURLHE_OK && cr)
+        snprintf(r.content_range, sizeof r.content_range, "%s", cr->value);
     r.body = k.data ? k.data : strdup("");
     r.json = json_loads(r.body, 0, NULL);
     curl_slist_free_all(h);

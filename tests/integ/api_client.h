@@ -27,7 +27,8 @@ typedef struct resp {
     char *body;
     json_t *json; /* parsed body, or NULL */
     char content_type[128];
-    char retry_after[32]; /* the Retry-After header, "" when absent */
+    char retry_after[32];   /* the Retry-After header, "" when absent */
+    char content_range[64]; /* the Content-Range header, "" when absent */
 } resp;
 
 /* method path [body] with extra headers ("Name: value", NULL-terminated).

@@ -990,6 +990,208 @@ static void test_cross_process_events(void **state)
     srv_stop(&s);
 }
 
+/* ---- PostgREST reads (/rest/v1/) ---- */
+
+#define APIKEY      "apikey: " ANON
+#define ANON_BEARER "Authorization: Bearer " ANON
+
+static resp rest(const srv *s, const char *method, const char *path, const char *body,
+                 const char *extra1, const char *extra2, long status)
+{
+    const char *h[] = {APIKEY, ANON_BEARER, JSON_CT, extra1, extra2, NULL};
+    resp r = http_req(s, method, path, body, h, NULL);
+    if (r.status != status)
+        fail_msg("%s %s: status %ld (want %ld): %s", method, path, r.status, status, r.body);
+    return r;
+}
+
+/* PostgREST's error JSON: code, message, details and hint (null or string). */
+static void rest_error(const srv *s, const char *method, const char *path, long status,
+                       const char *code, const char *message)
+{
+    resp r = rest(s, method, path, NULL, NULL, NULL, status);
+    assert_non_null(r.json);
+    assert_string_equal(json_string_value(get(r.json, "code")), code);
+    want_str(r.json, "message");
+    if (message)
+        assert_string_equal(json_string_value(get(r.json, "message")), message);
+    want_str_or_null(r.json, "details");
+    want_str_or_null(r.json, "hint");
+    resp_free(&r);
+}
+
+static const char *str_at(json_t *arr, size_t i, const char *key)
+{
+    return json_string_value(json_object_get(json_array_get(arr, i), key));
+}
+
+static void test_rest_reads(void **state)
+{
+    (void)state;
+    const char *args[] = {"--set", "rest_max_rows=5", NULL};
+    srv s;
+    srv_start(&s, args, key_env);
+    const char *bodies[] = {"{\"symbol\":\"AMD\",\"timeframe\":\"d1\",\"window_days\":30}",
+                            "{\"symbol\":\"MSFT\",\"timeframe\":\"d1\",\"window_days\":30}"};
+    for (int i = 0; i < 2; i++) {
+        resp r = expect(&s, "POST", "/functions/v1/ensure-coverage", bodies[i], svc_hdrs, 200);
+        resp_free(&r);
+    }
+    wait_idle(&s);
+    /* select with columns, typed values, an eq filter */
+    resp r = rest(&s, "GET",
+                  "/rest/v1/job_runs?select=id,symbol,status,progress_percent,created_at,"
+                  "error_code,attempt&symbol=eq.AMD",
+                  NULL, NULL, NULL, 200);
+    assert_string_equal(r.content_type, "application/json; charset=utf-8");
+    assert_string_equal(r.content_range, "0-0/*");
+    assert_int_equal(json_array_size(r.json), 1);
+    json_t *run = json_array_get(r.json, 0);
+    assert_int_equal(json_object_size(run), 7);
+    assert_string_equal(json_string_value(get(run, "status")), "success");
+    assert_true(json_is_number(get(run, "progress_percent")));
+    assert_true(json_number_value(get(run, "progress_percent")) == 100.0);
+    assert_true(json_is_integer(get(run, "attempt")));
+    assert_true(json_is_null(get(run, "error_code")));
+    const char *created = json_string_value(get(run, "created_at"));
+    assert_non_null(strstr(created, "+00:00"));
+    assert_int_equal(created[10], 'T');
+    char id_filter[128];
+    snprintf(id_filter, sizeof id_filter, "/rest/v1/job_runs?select=symbol&id=eq.%s",
+             json_string_value(get(run, "id")));
+    resp_free(&r);
+    r = rest(&s, "GET", id_filter, NULL, NULL, NULL, 200);
+    assert_string_equal(str_at(r.json, 0, "symbol"), "AMD");
+    resp_free(&r);
+    /* in with a quoted element, order desc */
+    r = rest(&s, "GET",
+             "/rest/v1/job_runs?select=symbol&status=in.(%22success%22,queued)&order=symbol.desc",
+             NULL, NULL, NULL, 200);
+    assert_int_equal(json_array_size(r.json), 2);
+    assert_string_equal(str_at(r.json, 0, "symbol"), "MSFT");
+    assert_string_equal(str_at(r.json, 1, "symbol"), "AMD");
+    resp_free(&r);
+    /* is null, not.is.null (an empty answer), gte on a number, lt on a time */
+    r = rest(&s, "GET", "/rest/v1/job_runs?error_code=is.null&progress_percent=gte.100", NULL, NULL,
+             NULL, 200);
+    assert_int_equal(json_array_size(r.json), 2);
+    resp_free(&r);
+    r = rest(&s, "GET", "/rest/v1/job_runs?error_code=not.is.null", NULL, NULL, NULL, 200);
+    assert_int_equal(json_array_size(r.json), 0);
+    assert_string_equal(r.content_range, "*/*");
+    resp_free(&r);
+    r = rest(&s, "GET", "/rest/v1/job_runs?created_at=lt.2000-01-01T00:00:00%2B00:00", NULL, NULL,
+             NULL, 200);
+    assert_int_equal(json_array_size(r.json), 0);
+    resp_free(&r);
+    r = rest(&s, "GET",
+             "/rest/v1/job_definitions?select=symbol,enabled,window_days&enabled=is.true"
+             "&order=symbol",
+             NULL, NULL, NULL, 200);
+    assert_int_equal(json_array_size(r.json), 2);
+    assert_true(json_is_true(get(json_array_get(r.json, 0), "enabled")));
+    assert_int_equal(json_integer_value(get(json_array_get(r.json, 0), "window_days")), 30);
+    resp_free(&r);
+    /* limit/offset and Range, with and without count=exact */
+    r = rest(&s, "GET", "/rest/v1/job_runs?select=symbol&order=symbol.asc&limit=1&offset=1", NULL,
+             "Prefer: count=exact", NULL, 206);
+    assert_string_equal(r.content_range, "1-1/2");
+    assert_string_equal(str_at(r.json, 0, "symbol"), "MSFT");
+    resp_free(&r);
+    r = rest(&s, "GET", "/rest/v1/job_runs?select=symbol&order=symbol", NULL, "Range: 0-0",
+             "Range-Unit: items", 200);
+    assert_string_equal(r.content_range, "0-0/*");
+    assert_int_equal(json_array_size(r.json), 1);
+    resp_free(&r);
+    r = rest(&s, "GET", "/rest/v1/job_runs", NULL, "Range: 0-0", "Prefer: count=exact", 206);
+    assert_string_equal(r.content_range, "0-0/2");
+    resp_free(&r);
+    r = rest(&s, "GET", "/rest/v1/job_runs", NULL, "Prefer: count=exact", NULL, 200);
+    assert_string_equal(r.content_range, "0-1/2");
+    resp_free(&r);
+    r = rest(&s, "HEAD", "/rest/v1/coverage_status", NULL, "Prefer: count=exact", NULL, 200);
+    assert_string_equal(r.content_range, "0-1/2");
+    assert_string_equal(r.body, "");
+    resp_free(&r);
+    r = rest(&s, "GET", "/rest/v1/job_runs?offset=5", NULL, "Prefer: count=exact", NULL, 416);
+    assert_string_equal(json_string_value(get(r.json, "code")), "PGRST103");
+    resp_free(&r);
+    /* one object */
+    r = rest(&s, "GET", "/rest/v1/coverage_status?symbol=eq.AMD", NULL,
+             "Accept: application/vnd.pgrst.object+json", NULL, 200);
+    assert_true(json_is_object(r.json));
+    want_str(r.json, "from_ts");
+    assert_true(json_is_integer(get(r.json, "last_rows_written")));
+    resp_free(&r);
+    r = rest(&s, "GET", "/rest/v1/coverage_status", NULL,
+             "Accept: application/vnd.pgrst.object+json", NULL, 406);
+    assert_string_equal(json_string_value(get(r.json, "code")), "PGRST116");
+    resp_free(&r);
+    /* bars: one series at a time, at most rest_max_rows rows */
+    r = rest(&s, "GET",
+             "/rest/v1/ohlc_bars_v2?select=ts,close&symbol=eq.AMD&timeframe=eq.d1&order=ts.desc"
+             "&limit=100",
+             NULL, "Prefer: count=exact", NULL, 206);
+    assert_int_equal(json_array_size(r.json), 5);
+    assert_true(json_is_number(get(json_array_get(r.json, 0), "close")));
+    assert_true(strcmp(str_at(r.json, 0, "ts"), str_at(r.json, 1, "ts")) > 0);
+    assert_non_null(strstr(r.content_range, "0-4/"));
+    resp_free(&r);
+    rest_error(&s, "GET", "/rest/v1/ohlc_bars_v2?limit=1", 400, "PGRST100", NULL);
+    /* errors */
+    rest_error(&s, "GET", "/rest/v1/job_runs?select=id,foo", 400, "42703",
+               "column job_runs.foo does not exist");
+    rest_error(&s, "GET", "/rest/v1/job_runs?foo=eq.1", 400, "42703",
+               "column job_runs.foo does not exist");
+    rest_error(&s, "GET", "/rest/v1/job_runs?symbol=like.A%25", 400, "PGRST100", NULL);
+    rest_error(&s, "GET", "/rest/v1/job_runs?order=symbol.sideways", 400, "PGRST100", NULL);
+    rest_error(&s, "GET", "/rest/v1/job_runs?attempt=eq.one", 400, "22P02", NULL);
+    rest_error(&s, "GET", "/rest/v1/job_runs?limit=-1", 400, "PGRST100", NULL);
+    rest_error(&s, "GET", "/rest/v1/market_secrets", 404, "PGRST205", NULL);
+    rest_error(&s, "POST", "/rest/v1/job_runs", 401, "42501",
+               "permission denied for table job_runs");
+    rest_error(&s, "PATCH", "/rest/v1/job_definitions?symbol=eq.AMD", 401, "42501",
+               "permission denied for table job_definitions");
+    rest_error(&s, "DELETE", "/rest/v1/job_runs", 401, "42501",
+               "permission denied for table job_runs");
+    r = rest(&s, "GET", "/rest/v1/job_runs", NULL, "Prefer: count=exact", NULL, 200);
+    assert_string_equal(r.content_range, "0-1/2"); /* nothing deleted */
+    resp_free(&r);
+    /* rpc: the same gaps on both stores (p_now pins the instant) */
+    r = rest(&s, "POST", "/rest/v1/rpc/get_coverage_gaps",
+             "{\"p_symbol\":\"zzzz\",\"p_timeframe\":\"1h\",\"p_window_days\":3,"
+             "\"p_now\":\"2026-03-04T15:00:00Z\"}",
+             NULL, NULL, 200);
+    char *got = json_dumps(r.json, JSON_COMPACT);
+    assert_string_equal(got, "[{\"gap_from\":\"2026-03-02T14:30:00+00:00\",\"gap_to\":\"2026-03-02T"
+                             "21:00:00+00:00\",\"gap_hours\":6.5},{\"gap_from\":\"2026-03-03T14:"
+                             "30:00+00:00\",\"gap_to\":\"2026-03-03T21:00:00+00:00\",\"gap_hours\":"
+                             "6.5}]");
+    free(got);
+    resp_free(&r);
+    r = rest(&s, "GET",
+             "/rest/v1/rpc/get_coverage_gaps?p_symbol=ZZZZ&p_timeframe=1h&p_window_days=3"
+             "&p_now=2026-03-04T15:00:00Z",
+             NULL, NULL, NULL, 200);
+    assert_int_equal(json_array_size(r.json), 2); /* rpc(..., { get: true }): the same rows */
+    assert_string_equal(str_at(r.json, 1, "gap_to"), "2026-03-03T21:00:00+00:00");
+    resp_free(&r);
+    r = rest(&s, "POST", "/rest/v1/rpc/get_coverage_gaps",
+             "{\"p_symbol\":\"AMD\",\"p_timeframe\":\"d1\",\"p_window_days\":30}", NULL, NULL, 200);
+    assert_true(json_is_array(r.json));
+    resp_free(&r);
+    r = rest(&s, "POST", "/rest/v1/rpc/get_coverage_gaps",
+             "{\"p_symbol\":\"AMD\",\"p_timeframe\":\"2h\",\"p_window_days\":3}", NULL, NULL, 400);
+    assert_string_equal(json_string_value(get(r.json, "code")), "22023");
+    resp_free(&r);
+    r = rest(&s, "POST", "/rest/v1/rpc/get_coverage_gaps", "{\"p_symbol\":\"AMD\"}", NULL, NULL,
+             404);
+    assert_string_equal(json_string_value(get(r.json, "code")), "PGRST202");
+    resp_free(&r);
+    rest_error(&s, "POST", "/rest/v1/rpc/drop_everything", 404, "PGRST202", NULL);
+    srv_stop(&s);
+}
+
 int main(void)
 {
     if (getenv("BK_REQUIRE_PG") && !getenv("BK_TEST_DB_URL")) {
@@ -1006,6 +1208,7 @@ int main(void)
         cmocka_unit_test(test_hostile_clients),      cmocka_unit_test(test_busy_store),
         cmocka_unit_test(test_failing_claims),       cmocka_unit_test(test_anon_bounds),
         cmocka_unit_test(test_clock_skew),           cmocka_unit_test(test_failing_writes),
+        cmocka_unit_test(test_rest_reads),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
