@@ -109,14 +109,6 @@ static int check_gaps(const history *h, size_t n_used, bk_err *err)
     return 0;
 }
 
-static int default_horizon(bk_tf tf)
-{
-    if (!bk_tf_intraday(tf))
-        return 20;
-    int64_t session = 390LL * BK_US_PER_MIN, step = bk_tf_step_us(tf);
-    return (int)((session + step - 1) / step);
-}
-
 /* Parsed arguments of both forms. */
 typedef struct fc_args {
     char sym[BK_SYM_MAX + 1];
@@ -140,7 +132,7 @@ static int parse_args(int argc, char **argv, bool backtest, fc_args *a)
         return bk_cli_usage_error("forecast needs SYMBOL and TIMEFRAME");
     if (bk_cli_symbol(pos[0], a->sym) || bk_cli_tf(pos[1], &a->tf))
         return BK_EXIT_USAGE;
-    int64_t v = default_horizon(a->tf);
+    int64_t v = bk_fc_default_horizon(a->tf);
     if (h_s && bk_cli_int("--horizon", h_s, 1, BK_FC_MAX_HORIZON, &v))
         return BK_EXIT_USAGE;
     a->horizon = (int)v;

@@ -23,7 +23,7 @@ static const char jobs_usage[] =
     "                    (default 5 intraday, 365 historical)\n"
     "  --priority N      higher runs first, -1000000..1000000 (default 190 intraday, 100\n"
     "                    historical)\n"
-    "  seed              add the deployment guide's Step 5 watchlist (AAPL NVDA TSLA)\n";
+    "  seed              add the deployment guide's Step 5 watchlist (AAPL NVDA TSLA)\n                    and its forecasts (run_forecast d1, 90 days)\n";
 
 /* The guide's Step 5 watchlist. */
 static const struct {
@@ -35,7 +35,8 @@ static const struct {
     {"NVDA", "15m", BK_JOB_INTRADAY, 5, 200},    {"NVDA", "1h", BK_JOB_INTRADAY, 5, 190},
     {"TSLA", "15m", BK_JOB_INTRADAY, 5, 200},    {"TSLA", "1h", BK_JOB_INTRADAY, 5, 190},
     {"AAPL", "d1", BK_JOB_HISTORICAL, 365, 100}, {"NVDA", "d1", BK_JOB_HISTORICAL, 365, 100},
-    {"TSLA", "d1", BK_JOB_HISTORICAL, 365, 100},
+    {"TSLA", "d1", BK_JOB_HISTORICAL, 365, 100}, {"AAPL", "d1", BK_JOB_FORECAST, 90, 50},
+    {"NVDA", "d1", BK_JOB_FORECAST, 90, 50},     {"TSLA", "d1", BK_JOB_FORECAST, 90, 50},
 };
 
 static int put_def(bk_store *s, bk_def *d)
