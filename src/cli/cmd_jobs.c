@@ -23,7 +23,8 @@ static const char jobs_usage[] =
     "                    (default 5 intraday, 365 historical)\n"
     "  --priority N      higher runs first, -1000000..1000000 (default 190 intraday, 100\n"
     "                    historical)\n"
-    "  seed              add the deployment guide's Step 5 watchlist (AAPL NVDA TSLA)\n                    and its forecasts (run_forecast d1, 90 days)\n";
+    "  seed              add the deployment guide's Step 5 watchlist (AAPL NVDA TSLA)\n"
+    "                    and its forecasts (run_forecast d1, 90 days, priority 50)\n";
 
 /* The guide's Step 5 watchlist. */
 static const struct {

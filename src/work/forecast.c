@@ -58,6 +58,17 @@ static int make(bk_store *s, const bk_work_env *env, const bk_run *run, closes *
         return rc;
     }
     h->origin_us = run->slice_from_us;
+    bk_fc_meta stored;
+    char t[BK_TIME_STR_MAX], t2[BK_TIME_STR_MAX];
+    rc = bk_store_fc_get(s, run->symbol, run->tf, &stored, NULL, NULL, why);
+    if (rc == 0 && stored.origin_us >= h->origin_us) /* a revived run of an old origin */
+        return bk_err_set(why, BK_EINVAL, "%s %s: a forecast from a newer bar (%s) is stored than "
+                          "this run's origin %s", run->symbol, bk_tf_name(run->tf),
+                          bk_time_format(stored.origin_us, t), bk_time_format(h->origin_us, t2));
+    if (rc && rc != BK_ENOENT) {
+        *err = *why;
+        return rc;
+    }
     int64_t from = h->origin_us - (int64_t)def.window_days * BK_US_PER_DAY;
     rc = bk_store_bars_read(s, run->symbol, run->tf, from, h->origin_us + 1, add_close, h, why);
     if (rc) {
@@ -65,7 +76,6 @@ static int make(bk_store *s, const bk_work_env *env, const bk_run *run, closes *
             *err = *why;
         return rc;
     }
-    char t[BK_TIME_STR_MAX];
     if (h->n < BK_FC_MIN_BARS)
         return bk_err_set(why, BK_EFC_HISTORY,
                           "%s %s: %zu closed bar(s) in the %d-day window up to %s, a forecast "
