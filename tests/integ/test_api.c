@@ -964,6 +964,10 @@ static void test_forecast_layer(void **state)
     assert_true(json_number_value(get(f0, "lo95")) < json_number_value(get(f0, "lo80")));
     assert_true(json_number_value(get(f0, "hi80")) < json_number_value(get(f0, "hi95")));
     assert_string_equal(json_string_value(get(f0, "model")), "garch11t-cal");
+    /* the 20th session after Friday 2001-07-13: weekends skipped */
+    json_t *f19 = json_array_get(get(r.json, "layers.forecast.data"), 19);
+    assert_string_equal(json_string_value(get(f19, "ts")), "2001-08-10T04:00:00Z");
+    assert_int_equal(json_integer_value(get(f19, "step")), 20);
     assert_int_equal(json_integer_value(get(r.json, "metadata.total_bars")), 200);
     assert_string_equal(json_string_value(get(r.json, "metadata.forecast.as_of_bar_ts")),
                         "2001-07-13T04:00:00Z");
