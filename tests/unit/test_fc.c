@@ -344,6 +344,14 @@ static void test_calendar_steps(void **state)
     /* 30m across the spring DST change (Sunday 2025-03-09) */
     next3(BK_TF_30M, ny(2025, 3, 7, 15, 0, EST), ny(2025, 3, 7, 15, 30, EST),
           ny(2025, 3, 10, 9, 30, EDT), ny(2025, 3, 10, 10, 0, EDT));
+    /* 1h across the autumn change (Sunday 2025-11-02), and clock-anchored */
+    next3(BK_TF_1H, ny(2025, 10, 31, 13, 30, EDT), ny(2025, 10, 31, 14, 30, EDT),
+          ny(2025, 10, 31, 15, 30, EDT), ny(2025, 11, 3, 9, 30, EST));
+    int64_t clk[2];
+    bk_err e2 = {0};
+    assert_int_equal(
+        bk_fc_next_ts(BK_TF_1H, BK_ANCHOR_CLOCK, ny(2025, 10, 31, 15, 0, EDT), 2, clk, &e2), 0);
+    assert_true(clk[0] == ny(2025, 11, 3, 9, 0, EST) && clk[1] == ny(2025, 11, 3, 10, 0, EST));
     /* w1: labels are the weeks' Mondays, also a holiday Monday (MLK 2026) */
     next3(BK_TF_W1, ny(2026, 1, 5, 0, 0, EST), ny(2026, 1, 12, 0, 0, EST),
           ny(2026, 1, 19, 0, 0, EST), ny(2026, 1, 26, 0, 0, EST));
