@@ -132,9 +132,9 @@ static int parse_args(int argc, char **argv, bool backtest, fc_args *a)
     const char *h_s = NULL, *as_of_s = NULL, *start_s = NULL, *format = "csv", *pos[2];
     int n_pos, rc;
     bool gaps = false;
-    bk_opt opts[] = {{"--horizon", true, &h_s, NULL},       {"--as-of", true, &as_of_s, NULL},
-                     {"--start", true, &start_s, NULL},     {"--format", true, &format, NULL},
-                     {"--allow-gaps", false, NULL, &gaps},  {NULL, false, NULL, NULL}};
+    bk_opt opts[] = {{"--horizon", true, &h_s, NULL},      {"--as-of", true, &as_of_s, NULL},
+                     {"--start", true, &start_s, NULL},    {"--format", true, &format, NULL},
+                     {"--allow-gaps", false, NULL, &gaps}, {NULL, false, NULL, NULL}};
     if ((rc = bk_cli_parse(argc, argv, opts, pos, 2, &n_pos, forecast_usage)) != 0)
         return rc < 0 ? -1 : rc;
     if (n_pos != 2)
@@ -150,8 +150,8 @@ static int parse_args(int argc, char **argv, bool backtest, fc_args *a)
         return backtest ? bk_cli_usage_error("--as-of is for a forecast, not a backtest")
                         : BK_EXIT_USAGE;
     a->start = -1;
-    if (start_s && (!backtest || bk_cli_int("--start", start_s, BK_FC_MIN_BARS - 1,
-                                            INT32_MAX, &a->start)))
+    if (start_s &&
+        (!backtest || bk_cli_int("--start", start_s, BK_FC_MIN_BARS - 1, INT32_MAX, &a->start)))
         return backtest ? BK_EXIT_USAGE : bk_cli_usage_error("--start is for a backtest");
     if (strcmp(format, "csv") != 0 && (backtest || strcmp(format, "json") != 0))
         return bk_cli_usage_error("invalid format '%s' (%s)", format,
@@ -184,8 +184,7 @@ static int load_history(bk_cli *cli, const fc_args *a, size_t n_used, history *h
     return 0;
 }
 
-static void print_json(const fc_args *a, const history *h, const bk_fc_result *r,
-                       const int64_t *ts)
+static void print_json(const fc_args *a, const history *h, const bk_fc_result *r, const int64_t *ts)
 {
     bk_buf b;
     bk_jw w;

@@ -57,8 +57,8 @@ typedef struct bk_fc_opts {
 
 /* One forecast step: prices, h bars after the last close. */
 typedef struct bk_fc_step {
-    int step;    /* 1..horizon */
-    double sd;   /* predicted sd of the h-step log return (model scale) */
+    int step;  /* 1..horizon */
+    double sd; /* predicted sd of the h-step log return (model scale) */
     double point, lo80, hi80, lo95, hi95;
 } bk_fc_step;
 
@@ -68,9 +68,9 @@ typedef struct bk_fc_result {
     int horizon;
     bk_fc_step *steps;
     bk_fc_garch params;
-    double loglik;      /* of the fit, per the fitted returns */
-    int n_fit;          /* returns in the fit */
-    int n_calib;        /* standardized errors behind the step-1 quantiles */
+    double loglik;       /* of the fit, per the fitted returns */
+    int n_fit;           /* returns in the fit */
+    int n_calib;         /* standardized errors behind the step-1 quantiles */
     double q80_1, q95_1; /* step-1 interval half-widths in sd units */
     double last_close;
 } bk_fc_result;

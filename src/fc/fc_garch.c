@@ -28,8 +28,8 @@ double bk_fc_t_logpdf(double z, double nu)
 
 static bool garch_valid(const bk_fc_garch *g)
 {
-    return g->omega > 0 && g->alpha >= 0 && g->beta >= 0 && g->alpha + g->beta < 1 &&
-           g->nu > 2 && isfinite(g->mu);
+    return g->omega > 0 && g->alpha >= 0 && g->beta >= 0 && g->alpha + g->beta < 1 && g->nu > 2 &&
+           isfinite(g->mu);
 }
 
 static double sample_var(const double *r, size_t n, double mu)
@@ -152,8 +152,8 @@ static double nelder_mead(const fit_ctx *c, double s[4][3], double step)
         } else {
             bool outside = fr < f[hi];
             for (int d = 0; d < 3; d++)
-                xe[d] = outside ? cen[d] + 0.5 * (xr[d] - cen[d])
-                                : cen[d] + 0.5 * (s[hi][d] - cen[d]);
+                xe[d] =
+                    outside ? cen[d] + 0.5 * (xr[d] - cen[d]) : cen[d] + 0.5 * (s[hi][d] - cen[d]);
             double fc = objective(c, xe);
             ev++;
             if (fc < (outside ? fr : f[hi])) {
@@ -183,8 +183,8 @@ static double nelder_mead(const fit_ctx *c, double s[4][3], double step)
 int bk_fc_garch_fit(const double *r, size_t n, bk_fc_garch *g, double *loglik, bk_err *err)
 {
     if (n < BK_FC_MIN_BARS - 1)
-        return bk_err_set(err, BK_EINVAL, "too little history: %zu returns, the model needs %d",
-                          n, BK_FC_MIN_BARS - 1);
+        return bk_err_set(err, BK_EINVAL, "too little history: %zu returns, the model needs %d", n,
+                          BK_FC_MIN_BARS - 1);
     double mu = 0;
     for (size_t i = 0; i < n; i++)
         mu += r[i];

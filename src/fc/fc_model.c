@@ -324,8 +324,13 @@ int bk_fc_backtest(const double *closes, size_t n, int horizon, int start, const
         const double *row = hist_at(&w, t);
         for (int h = 1; h <= horizon && t + (size_t)h < n && rc == 0; h++) {
             walk_step(&w, t, h, row, &st);
-            bk_fc_row r = {.origin = (int)t, .step = h, .point = st.point, .lo80 = st.lo80,
-                           .hi80 = st.hi80, .lo95 = st.lo95, .hi95 = st.hi95,
+            bk_fc_row r = {.origin = (int)t,
+                           .step = h,
+                           .point = st.point,
+                           .lo80 = st.lo80,
+                           .hi80 = st.hi80,
+                           .lo95 = st.lo95,
+                           .hi95 = st.hi95,
                            .actual = closes[t + (size_t)h]};
             rc = cb(ctx, &r);
         }

@@ -89,8 +89,8 @@ static void test_help(void **state)
 {
     (void)state;
     expect(bk("--help", NULL), 0, "usage: barkeep", NULL);
-    const char *cmds[] = {"migrate",  "tick",   "serve",    "runs",     "retry-failed",
-                          "coverage", "gaps",   "bars",     "calendar", "config",
+    const char *cmds[] = {"migrate",  "tick",   "serve",     "runs",     "retry-failed",
+                          "coverage", "gaps",   "bars",      "calendar", "config",
                           "adopt",    "import", "providers", "forecast"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         expect(bk(cmds[i], "--help", NULL), 0, "usage: barkeep", NULL);
@@ -684,16 +684,16 @@ static void test_forecast(void **state)
     assert_non_null(strstr(r.out, "\n2001-10-02T04:00:00Z,3,49.96,"));
     double p, lo80, hi80, lo95, hi95;
     const char *row = strstr(r.out, "\n2001-10-02") + 1;
-    assert_int_equal(sscanf(row, "%*[^,],3,%lf,%lf,%lf,%lf,%lf,garch11t-cal", &p, &lo80, &hi80,
-                            &lo95, &hi95),
-                     5);
+    assert_int_equal(
+        sscanf(row, "%*[^,],3,%lf,%lf,%lf,%lf,%lf,garch11t-cal", &p, &lo80, &hi80, &lo95, &hi95),
+        5);
     assert_true(lo95 < lo80 && lo80 < p && p < hi80 && hi80 < hi95);
     bk_t_result_free(&r);
     expect(bkd(db, "forecast", "MSFT", "d1", "--horizon", "2", "--format", "json", NULL), 0,
            "\"model\":\"garch11t-cal\"", NULL);
-    expect(bkd(db, "forecast", "MSFT", "d1", "--horizon", "2", "--format", "json", NULL), 0,
-           "\"steps\":[{\"ts\":\"2001-09-28T04:00:00Z\",\"step\":1,\"point\":49.96,\"lo80\":",
-           NULL);
+    expect(
+        bkd(db, "forecast", "MSFT", "d1", "--horizon", "2", "--format", "json", NULL), 0,
+        "\"steps\":[{\"ts\":\"2001-09-28T04:00:00Z\",\"step\":1,\"point\":49.96,\"lo80\":", NULL);
     /* default horizon 20 for d1; --as-of: only bars closed by then */
     r = bkd(db, "forecast", "MSFT", "d1", NULL);
     assert_int_equal(count_lines(r.out), 21);

@@ -108,8 +108,8 @@ static void test_filter_by_hand(void **state)
     double next = bk_fc_garch_filter(R3, 3, &g, 1e-4, v);
     /* 1e-5 + 0.1 e^2 + 0.8 v */
     assert_true(fabs(v[0] - 1e-4) < 1e-18);
-    assert_true(fabs(v[1] - 1e-4) < 1e-18);  /* 1e-5 + 1e-5 + 8e-5 */
-    assert_true(fabs(v[2] - 1.3e-4) < 1e-18); /* 1e-5 + 4e-5 + 8e-5 */
+    assert_true(fabs(v[1] - 1e-4) < 1e-18);    /* 1e-5 + 1e-5 + 8e-5 */
+    assert_true(fabs(v[2] - 1.3e-4) < 1e-18);  /* 1e-5 + 4e-5 + 8e-5 */
     assert_true(fabs(next - 2.04e-4) < 1e-18); /* 1e-5 + 9e-5 + 1.04e-4 */
 }
 
@@ -279,7 +279,8 @@ static void test_backtest_walk_forward(void **state)
         assert_true(r->actual == c[r->origin + r->step]);
         bk_fc_score_add(&sc[r->step - 1], r, c[r->origin]);
     }
-    double cov80 = (double)sc[0].in80 / (double)sc[0].n, cov95 = (double)sc[0].in95 / (double)sc[0].n;
+    double cov80 = (double)sc[0].in80 / (double)sc[0].n,
+           cov95 = (double)sc[0].in95 / (double)sc[0].n;
     assert_true(cov80 > 0.72 && cov80 < 0.88);
     assert_true(cov95 > 0.90 && cov95 < 0.99);
     assert_true(fabs(sc[0].abs_err - sc[0].naive_abs_err) < 1e-9);
@@ -343,15 +344,23 @@ static void test_calendar_steps(void **state)
     /* 30m across the spring DST change (Sunday 2025-03-09) */
     next3(BK_TF_30M, ny(2025, 3, 7, 15, 0, EST), ny(2025, 3, 7, 15, 30, EST),
           ny(2025, 3, 10, 9, 30, EDT), ny(2025, 3, 10, 10, 0, EDT));
+    /* 1h across the autumn change (Sunday 2025-11-02), and clock-anchored */
+    next3(BK_TF_1H, ny(2025, 10, 31, 13, 30, EDT), ny(2025, 10, 31, 14, 30, EDT),
+          ny(2025, 10, 31, 15, 30, EDT), ny(2025, 11, 3, 9, 30, EST));
+    int64_t clk[2];
+    bk_err e2 = {0};
+    assert_int_equal(
+        bk_fc_next_ts(BK_TF_1H, BK_ANCHOR_CLOCK, ny(2025, 10, 31, 15, 0, EDT), 2, clk, &e2), 0);
+    assert_true(clk[0] == ny(2025, 11, 3, 9, 0, EST) && clk[1] == ny(2025, 11, 3, 10, 0, EST));
     /* w1: labels are the weeks' Mondays, also a holiday Monday (MLK 2026) */
     next3(BK_TF_W1, ny(2026, 1, 5, 0, 0, EST), ny(2026, 1, 12, 0, 0, EST),
           ny(2026, 1, 19, 0, 0, EST), ny(2026, 1, 26, 0, 0, EST));
     /* never closed time: 2000 15m steps from a Friday close */
     int64_t out[2000];
     bk_err err = {0};
-    assert_int_equal(bk_fc_next_ts(BK_TF_15M, BK_ANCHOR_SESSION, ny(2026, 12, 18, 15, 45, EST),
-                                   2000, out, &err),
-                     BK_EINVAL); /* over the longest horizon */
+    assert_int_equal(
+        bk_fc_next_ts(BK_TF_15M, BK_ANCHOR_SESSION, ny(2026, 12, 18, 15, 45, EST), 2000, out, &err),
+        BK_EINVAL); /* over the longest horizon */
     assert_int_equal(bk_fc_next_ts(BK_TF_15M, BK_ANCHOR_SESSION, ny(2026, 12, 18, 15, 45, EST),
                                    BK_FC_MAX_HORIZON, out, &err),
                      0);
@@ -368,9 +377,9 @@ static void test_calendar_steps(void **state)
     assert_int_equal(bk_fc_default_horizon(BK_TF_1H), 7);
     assert_int_equal(bk_fc_default_horizon(BK_TF_4H), 2);
     /* the calendar ends */
-    assert_int_equal(bk_fc_next_ts(BK_TF_D1, BK_ANCHOR_SESSION, ny(2099, 12, 29, 0, 0, EST), 5,
-                                   out, &err),
-                     BK_ERANGE);
+    assert_int_equal(
+        bk_fc_next_ts(BK_TF_D1, BK_ANCHOR_SESSION, ny(2099, 12, 29, 0, 0, EST), 5, out, &err),
+        BK_ERANGE);
 }
 
 int main(void)
