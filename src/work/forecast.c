@@ -85,6 +85,20 @@ static int make(bk_store *s, const bk_work_env *env, const bk_run *run, closes *
     if (h->ts[h->n - 1] != h->origin_us)
         return bk_err_set(why, BK_EFC_HISTORY, "%s %s: the origin bar %s is not stored",
                           run->symbol, bk_tf_name(run->tf), bk_time_format(h->origin_us, t));
+    bk_anchor anchor =
+        strcmp(env->conf->anchor, "clock") == 0 ? BK_ANCHOR_CLOCK : BK_ANCHOR_SESSION;
+    for (size_t i = h->n - 1; i > 0; i--) { /* the model takes the closes as consecutive bars */
+        bk_calbar a;
+        if (!bk_cal_bar_at(run->tf, anchor, h->ts[i - 1], &a))
+            continue;
+        size_t k = bk_cal_bars(run->tf, anchor, a.to_us, h->ts[i], NULL, 0);
+        if (k)
+            return bk_err_set(why, BK_EFC_HISTORY,
+                              "%s %s: the history has a gap: %zu expected bar(s) missing between "
+                              "%s and %s",
+                              run->symbol, bk_tf_name(run->tf), k, bk_time_format(h->ts[i - 1], t),
+                              bk_time_format(h->ts[i], t2));
+    }
     if (bk_fc_check_closes(h->close, h->n, why) != 0) {
         char msg[BK_ERR_MSG_MAX];
         bk_strlcpy(msg, why->msg, sizeof msg);
@@ -93,8 +107,6 @@ static int make(bk_store *s, const bk_work_env *env, const bk_run *run, closes *
     *horizon = bk_fc_default_horizon(run->tf);
     res->steps = bk_xcalloc((size_t)*horizon, sizeof *res->steps);
     int64_t *ts = bk_xcalloc((size_t)*horizon, sizeof *ts);
-    bk_anchor anchor =
-        strcmp(env->conf->anchor, "clock") == 0 ? BK_ANCHOR_CLOCK : BK_ANCHOR_SESSION;
     rc = bk_fc_fit_forecast(h->close, h->n, *horizon, NULL, res, why);
     if (rc == BK_EINVAL) {
         char msg[BK_ERR_MSG_MAX];
