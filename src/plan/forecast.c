@@ -49,8 +49,8 @@ static int take_last(void *ctx, const bk_bar *b, const char *provider)
     (void)provider;
     last_bar *l = ctx;
     bk_calbar cb;
-    int64_t end = bk_cal_bar_at(l->tf, l->anchor, b->ts_us, &cb) ? cb.to_us
-                                                                   : b->ts_us + bk_tf_step_us(l->tf);
+    int64_t end =
+        bk_cal_bar_at(l->tf, l->anchor, b->ts_us, &cb) ? cb.to_us : b->ts_us + bk_tf_step_us(l->tf);
     if (end <= l->horizon_us)
         l->last_us = b->ts_us;
     return 0;
@@ -107,9 +107,9 @@ int bk_plan_forecasts(bk_store *s, const bk_plan_cfg *cfg, const bk_def *defs, s
                       .anchor = cfg->anchor,
                       .horizon_us = bk_plan_horizon(cfg, d->tf, now_us),
                       .last_us = INT64_MIN};
-        int64_t from = origin != INT64_MIN ? origin + 1
-                                           : bk_plan_window_start(cfg, d->tf, d->window_days,
-                                                                  now_us);
+        int64_t from = origin != INT64_MIN
+                           ? origin + 1
+                           : bk_plan_window_start(cfg, d->tf, d->window_days, now_us);
         rc = bk_store_bars_read(s, d->symbol, d->tf, from, l.horizon_us, take_last, &l, err);
         if (rc || l.last_us == INT64_MIN)
             continue;

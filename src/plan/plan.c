@@ -412,8 +412,8 @@ int bk_plan_tick(bk_store *s, const bk_plan_cfg *cfg, const bk_def *only, int64_
     }
     rc = bk_plan_settle(s, cfg, defs, n_defs, now_us, &runs, &n_runs, &cap_runs, err);
     if (rc == 0)
-        rc = bk_plan_forecasts(s, cfg, defs, n_defs, series, n_series, now_us, triggered_by,
-                               &runs, &n_runs, &cap_runs, err);
+        rc = bk_plan_forecasts(s, cfg, defs, n_defs, series, n_series, now_us, triggered_by, &runs,
+                               &n_runs, &cap_runs, err);
     if (rc)
         goto out;
     out->planned = n_runs;

@@ -855,15 +855,16 @@ int bk_store_fc_commit(bk_store *s, const bk_fc_commit *c, bk_err *err)
     rc = bk_store__check_key(sym, c->symbol, (int)c->tf, 0, err);
     if (rc < 0)
         return rc;
-    if (!c->pts || c->n_pts == 0 || !c->model || !*c->model ||
-        strlen(c->model) >= BK_FC_MODEL_MAX)
+    if (!c->pts || c->n_pts == 0 || !c->model || !*c->model || strlen(c->model) >= BK_FC_MODEL_MAX)
         return bk_err_set(err, BK_EINVAL, "forecast commit: no steps or no model");
     for (size_t i = 0; i < c->n_pts; i++) {
         const bk_fc_point *p = &c->pts[i];
-        if (!isfinite(p->point) || !isfinite(p->lo80) || !isfinite(p->hi80) ||
-            !isfinite(p->lo95) || !isfinite(p->hi95) || p->ts_us <= c->origin_us)
-            return bk_err_set(err, BK_EINVAL, "forecast commit: step %d is not finite or not "
-                              "after the origin", (int)p->step);
+        if (!isfinite(p->point) || !isfinite(p->lo80) || !isfinite(p->hi80) || !isfinite(p->lo95) ||
+            !isfinite(p->hi95) || p->ts_us <= c->origin_us)
+            return bk_err_set(err, BK_EINVAL,
+                              "forecast commit: step %d is not finite or not "
+                              "after the origin",
+                              (int)p->step);
     }
     bk_fc_commit cc = *c;
     cc.symbol = sym;

@@ -335,11 +335,11 @@ typedef struct bk_fc_stat {
     char symbol[BK_SYM_MAX + 1];
     bk_tf tf;
     int32_t step;
-    int64_t n;               /* scored steps */
-    double coverage80;       /* share inside the 80% band */
-    double coverage95;       /* share inside the 95% band */
-    double mae, naive_mae;   /* mean absolute errors */
-    double rel_mae;          /* mae / naive_mae (NAN when naive_mae is 0) */
+    int64_t n;             /* scored steps */
+    double coverage80;     /* share inside the 80% band */
+    double coverage95;     /* share inside the 95% band */
+    double mae, naive_mae; /* mean absolute errors */
+    double rel_mae;        /* mae / naive_mae (NAN when naive_mae is 0) */
 } bk_fc_stat;
 /* Stats of one series (symbol non-NULL and tf >= 0) or of every series;
  * sorted by (symbol, tf, step); *out malloc'd. */

@@ -29,13 +29,13 @@ static const char SQL_FC_INSERT[] =
 #define FC_META_COLS                                                                               \
     "symbol, timeframe, max(model), max(origin_ts), max(origin_close), max(n_bars),"               \
     " max(made_at), max(run_id::text), count(*)"
-static const char SQL_FC_META[] = "SELECT " FC_META_COLS " FROM forecasts"
-                                  " WHERE symbol = $1 AND timeframe = $2 GROUP BY symbol, timeframe";
+static const char SQL_FC_META[] =
+    "SELECT " FC_META_COLS " FROM forecasts"
+    " WHERE symbol = $1 AND timeframe = $2 GROUP BY symbol, timeframe";
 static const char SQL_FC_LIST[] =
     "SELECT " FC_META_COLS " FROM forecasts GROUP BY symbol, timeframe ORDER BY symbol, timeframe";
-static const char SQL_FC_POINTS[] =
-    "SELECT step, ts, point, lo80, hi80, lo95, hi95 FROM forecasts"
-    " WHERE symbol = $1 AND timeframe = $2 ORDER BY step";
+static const char SQL_FC_POINTS[] = "SELECT step, ts, point, lo80, hi80, lo95, hi95 FROM forecasts"
+                                    " WHERE symbol = $1 AND timeframe = $2 ORDER BY step";
 static const char *const SQL_FC_SCORES[2] = {
     "SELECT symbol, timeframe, origin_ts, target_ts, step, in80, in95, abs_err, naive_abs_err"
     " FROM forecast_scores ORDER BY symbol, timeframe, origin_ts DESC, step",
@@ -64,8 +64,7 @@ static int replace(pg_store *q, const bk_fc_commit *c, bk_err *err)
     bk_pg_params p = {0};
     bk_pg_p_str(&p, c->symbol);
     bk_pg_p_str(&p, bk_tf_name(c->tf));
-    int rc =
-        bk_pg_exec_cmd(q, P_FC_DELETE, SQL_FC_DELETE, "tt", &p, "replace forecast", NULL, err);
+    int rc = bk_pg_exec_cmd(q, P_FC_DELETE, SQL_FC_DELETE, "tt", &p, "replace forecast", NULL, err);
     for (size_t i = 0; i < c->n_pts && rc == 0; i++) {
         const bk_fc_point *pt = &c->pts[i];
         bk_pg_params v = {0};
@@ -84,8 +83,8 @@ static int replace(pg_store *q, const bk_fc_commit *c, bk_err *err)
         bk_pg_p_i32(&v, c->n_bars);
         bk_pg_p_ts(&v, c->now_us);
         bk_pg_p_uuid(&v, c->run_id && bk_pg_is_uuid(c->run_id) ? c->run_id : "");
-        rc = bk_pg_exec_cmd(q, P_FC_INSERT, SQL_FC_INSERT, "ttiTdddddtTdiTu", &v,
-                            "insert forecast", NULL, err);
+        rc = bk_pg_exec_cmd(q, P_FC_INSERT, SQL_FC_INSERT, "ttiTdddddtTdiTu", &v, "insert forecast",
+                            NULL, err);
     }
     return rc;
 }
@@ -175,8 +174,8 @@ int pg_fc_get(bk_store *s, const char *symbol, bk_tf tf, bk_fc_meta *meta, bk_fc
 
 int pg_fc_list(bk_store *s, bk_fc_meta **out, size_t *n, bk_err *err)
 {
-    PGresult *r = bk_pg_exec(pgs(s), P_FC_LIST, SQL_FC_LIST, "", &(bk_pg_params){0},
-                             "list forecasts", err);
+    PGresult *r =
+        bk_pg_exec(pgs(s), P_FC_LIST, SQL_FC_LIST, "", &(bk_pg_params){0}, "list forecasts", err);
     if (!r)
         return bk_pg_errc(err);
     int rows = PQntuples(r);

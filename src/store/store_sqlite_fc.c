@@ -30,13 +30,13 @@ static const char SQL_FC_INSERT[] =
 #define FC_META_COLS                                                                               \
     "symbol, timeframe, max(model), max(origin_ts), max(origin_close), max(n_bars),"               \
     " max(made_at), max(run_id), count(*)"
-static const char SQL_FC_META[] = "SELECT " FC_META_COLS " FROM forecasts"
-                                  " WHERE symbol = ?1 AND timeframe = ?2 GROUP BY symbol, timeframe";
+static const char SQL_FC_META[] =
+    "SELECT " FC_META_COLS " FROM forecasts"
+    " WHERE symbol = ?1 AND timeframe = ?2 GROUP BY symbol, timeframe";
 static const char SQL_FC_LIST[] =
     "SELECT " FC_META_COLS " FROM forecasts GROUP BY symbol, timeframe ORDER BY symbol, timeframe";
-static const char SQL_FC_POINTS[] =
-    "SELECT step, ts, point, lo80, hi80, lo95, hi95 FROM forecasts"
-    " WHERE symbol = ?1 AND timeframe = ?2 ORDER BY step";
+static const char SQL_FC_POINTS[] = "SELECT step, ts, point, lo80, hi80, lo95, hi95 FROM forecasts"
+                                    " WHERE symbol = ?1 AND timeframe = ?2 ORDER BY step";
 static const char *const SQL_FC_SCORES[2] = {
     "SELECT symbol, timeframe, origin_ts, target_ts, step, in80, in95, abs_err, naive_abs_err"
     " FROM forecast_scores ORDER BY symbol, timeframe, origin_ts DESC, step",

@@ -62,9 +62,11 @@ static int make(bk_store *s, const bk_work_env *env, const bk_run *run, closes *
     char t[BK_TIME_STR_MAX], t2[BK_TIME_STR_MAX];
     rc = bk_store_fc_get(s, run->symbol, run->tf, &stored, NULL, NULL, why);
     if (rc == 0 && stored.origin_us >= h->origin_us) /* a revived run of an old origin */
-        return bk_err_set(why, BK_EINVAL, "%s %s: a forecast from a newer bar (%s) is stored than "
-                          "this run's origin %s", run->symbol, bk_tf_name(run->tf),
-                          bk_time_format(stored.origin_us, t), bk_time_format(h->origin_us, t2));
+        return bk_err_set(why, BK_EINVAL,
+                          "%s %s: a forecast from a newer bar (%s) is stored than "
+                          "this run's origin %s",
+                          run->symbol, bk_tf_name(run->tf), bk_time_format(stored.origin_us, t),
+                          bk_time_format(h->origin_us, t2));
     if (rc && rc != BK_ENOENT) {
         *err = *why;
         return rc;

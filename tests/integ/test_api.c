@@ -943,10 +943,11 @@ static void test_forecast_layer(void **state)
         fputs(line, out);
     fclose(in);
     fclose(out);
-    const char *imp[] = {"--now", now, "import", head, "--symbol", "MSFT", "--timeframe", "d1", NULL};
+    const char *imp[] = {"--now", now,           "import", head, "--symbol",
+                         "MSFT",  "--timeframe", "d1",     NULL};
     cli_ok(&s, imp);
-    const char *add[] = {"jobs", "add", "MSFT", "d1", "--type", "run_forecast",
-                         "--window-days", "250", NULL};
+    const char *add[] = {"jobs",         "add",           "MSFT", "d1", "--type",
+                         "run_forecast", "--window-days", "250",  NULL};
     cli_ok(&s, add);
     const char *chart = "{\"symbol\":\"MSFT\",\"timeframe\":\"d1\",\"days\":400}";
     for (int i = 0; i < 400 && !chart_has_forecast(&s, chart); i++)
@@ -985,7 +986,8 @@ static void test_forecast_layer(void **state)
     assert_true(json_is_null(get(r.json, "metadata.forecast")));
     resp_free(&r);
     /* the real bars land: scored */
-    const char *imp2[] = {"--now", now, "import", full, "--symbol", "MSFT", "--timeframe", "d1", NULL};
+    const char *imp2[] = {"--now", now,           "import", full, "--symbol",
+                          "MSFT",  "--timeframe", "d1",     NULL};
     cli_ok(&s, imp2);
     r = expect(&s, "GET", "/functions/v1/ops-jobs?symbol=MSFT&timeframe=d1", NULL, svc_hdrs, 200);
     check_ops_shape(r.json, 24);
@@ -1319,16 +1321,15 @@ int main(void)
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_guide_commands),       cmocka_unit_test(test_sse_progress),
-        cmocka_unit_test(test_sse_replay),           cmocka_unit_test(test_keys),
-        cmocka_unit_test(test_untrusted_client),     cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_fetch_bars),           cmocka_unit_test(test_operations),
-        cmocka_unit_test(test_forecast_layer),
-        cmocka_unit_test(test_cross_process_events), cmocka_unit_test(test_web_endpoints),
-        cmocka_unit_test(test_hostile_clients),      cmocka_unit_test(test_busy_store),
-        cmocka_unit_test(test_failing_claims),       cmocka_unit_test(test_anon_bounds),
-        cmocka_unit_test(test_clock_skew),           cmocka_unit_test(test_failing_writes),
-        cmocka_unit_test(test_rest_reads),
+        cmocka_unit_test(test_guide_commands),   cmocka_unit_test(test_sse_progress),
+        cmocka_unit_test(test_sse_replay),       cmocka_unit_test(test_keys),
+        cmocka_unit_test(test_untrusted_client), cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_fetch_bars),       cmocka_unit_test(test_operations),
+        cmocka_unit_test(test_forecast_layer),   cmocka_unit_test(test_cross_process_events),
+        cmocka_unit_test(test_web_endpoints),    cmocka_unit_test(test_hostile_clients),
+        cmocka_unit_test(test_busy_store),       cmocka_unit_test(test_failing_claims),
+        cmocka_unit_test(test_anon_bounds),      cmocka_unit_test(test_clock_skew),
+        cmocka_unit_test(test_failing_writes),   cmocka_unit_test(test_rest_reads),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

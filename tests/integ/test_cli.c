@@ -787,8 +787,8 @@ static void test_forecast_runs(void **state)
         const char *sym, *days;
     } defs[] = {{"MSFT", "250"}, {"TINY", "30"}, {"OLD", "400"}, {"FLAT", "250"}};
     for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++)
-        expect(bkd(db, "jobs", "add", defs[i].sym, "d1", "--type", "run_forecast",
-                   "--window-days", defs[i].days, NULL),
+        expect(bkd(db, "jobs", "add", defs[i].sym, "d1", "--type", "run_forecast", "--window-days",
+                   defs[i].days, NULL),
                0, "run_forecast", NULL);
     expect(bkd(db, "--now", now1, "tick", "--wait", NULL), 1, "dead-lettered 2", NULL);
     bk_t_result r = bkd(db, "--now", now1, "runs", "--json", NULL);

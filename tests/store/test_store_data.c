@@ -546,7 +546,7 @@ static void t_forecasts(void **state)
 
 static const struct CMUnitTest generic[] = {
     FX(t_series_load), FX(t_series_load_many), FX(t_series_load_snapshot), FX(t_bars),
-    FX(t_bars_source), FX(t_coverage_add),     FX(t_bars_series),     FX(t_forecasts),
+    FX(t_bars_source), FX(t_coverage_add),     FX(t_bars_series),          FX(t_forecasts),
 };
 
 int main(void)

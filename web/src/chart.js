@@ -139,7 +139,12 @@ export class BarChart {
       crosshairMarkerVisible: false,
     });
     // invisible bounds keep the price scale wide enough for the 95% band
-    const bound = { color: 'rgba(0,0,0,0)', lastValueVisible: false, priceLineVisible: false, crosshairMarkerVisible: false };
+    const bound = {
+      color: 'rgba(0,0,0,0)',
+      lastValueVisible: false,
+      priceLineVisible: false,
+      crosshairMarkerVisible: false,
+    };
     this.fcLo = this.chart.addSeries(LineSeries, bound);
     this.fcHi = this.chart.addSeries(LineSeries, bound);
     this.bands = new BandPrimitive();
@@ -198,7 +203,11 @@ export class BarChart {
 
   // The forecast as drawn (for tests): the steps on the chart and whether shown.
   forecastData() {
-    return { shown: this.forecastShown, steps: this.fcPoint.data().length, bands: this.bands.visible ? this.bands.steps.length : 0 };
+    return {
+      shown: this.forecastShown,
+      steps: this.fcPoint.data().length,
+      bands: this.bands.visible ? this.bands.steps.length : 0,
+    };
   }
 
   // A new series: forget the bars, the forecast and the user's view.
