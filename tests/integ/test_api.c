@@ -935,6 +935,7 @@ static void test_forecast_layer(void **state)
     srv s;
     srv_start(&s, args, NULL);
     char head[4200], full[4200], line[256];
+    assert_non_null(getenv("BK_SOURCE_DIR"));
     snprintf(full, sizeof full, "%s/bench/data/msft_daily_2000_2001.csv", getenv("BK_SOURCE_DIR"));
     snprintf(head, sizeof head, "%s/head.csv", s.dir);
     FILE *in = fopen(full, "r"), *out = fopen(head, "w");
