@@ -298,9 +298,8 @@ static void render_fc_series(bk_jw *w, const char *symbol, bk_tf tf, const bk_fc
     bk_jw_obj_end(w);
 }
 
-/* "forecast": every stored forecast (and every series with scores) matching
- * the filters, with per-step realized quality over the last OPS_FC_LAST
- * scored forecasts. */
+/* "forecast": every stored forecast matching the filters, with per-step
+ * realized quality over the last OPS_FC_LAST scored forecasts. */
 static int render_forecast(bk_jw *w, bk_store *s, const bk_ops_req *q, bk_err *err)
 {
     bk_fc_meta *m = NULL;
@@ -318,15 +317,6 @@ static int render_forecast(bk_jw *w, bk_store *s, const bk_ops_req *q, bk_err *e
         for (size_t i = 0; i < n_m; i++)
             if (fc_wanted(q, m[i].symbol, m[i].tf))
                 render_fc_series(w, m[i].symbol, m[i].tf, &m[i], st, n_st);
-        for (size_t i = 0; i < n_st; i++) { /* scored series without a stored forecast */
-            bool seen = false;
-            for (size_t j = 0; j < n_m && !seen; j++)
-                seen = m[j].tf == st[i].tf && strcmp(m[j].symbol, st[i].symbol) == 0;
-            for (size_t j = 0; j < i && !seen; j++)
-                seen = st[j].tf == st[i].tf && strcmp(st[j].symbol, st[i].symbol) == 0;
-            if (!seen && fc_wanted(q, st[i].symbol, st[i].tf))
-                render_fc_series(w, st[i].symbol, st[i].tf, NULL, st, n_st);
-        }
         bk_jw_arr_end(w);
         bk_jw_obj_end(w);
     }

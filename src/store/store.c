@@ -904,16 +904,14 @@ int bk_store_fc_score(bk_store *s, const char *symbol, bk_tf tf, int64_t now_us,
     return noted(rc, true, err);
 }
 
-int bk_store_fc_scores_read(bk_store *s, const char *symbol, int tf, bk_fc_scored_cb cb, void *ctx,
-                            bk_err *err)
+int bk_store_fc_scores_read(bk_store *s, const char *symbol, bk_tf tf, int last_n,
+                            bk_fc_scored_cb cb, void *ctx, bk_err *err)
 {
     char sym[BK_SYM_MAX + 1];
-    if (symbol) {
-        int rc = bk_store__check_key(sym, symbol, tf, 0, err);
-        if (rc < 0)
-            return rc;
-    }
-    return s->ops->fc_scores_read(s, symbol ? sym : NULL, symbol ? tf : -1, cb, ctx, err);
+    int rc = bk_store__check_key(sym, symbol, (int)tf, 0, err);
+    if (rc < 0)
+        return rc;
+    return s->ops->fc_scores_read(s, sym, tf, last_n, cb, ctx, err);
 }
 
 /* Accumulates the stats: rows come by series, newest origin first. */
@@ -981,7 +979,17 @@ int bk_store_fc_stats(bk_store *s, const char *symbol, int tf, int last_n, bk_fc
     fc_stats_acc a = {.last_n = last_n, .tf = -1};
     *out = NULL;
     *n = 0;
-    int rc = bk_store_fc_scores_read(s, symbol, tf, fc_stats_row, &a, err);
+    int rc = 0;
+    if (symbol) {
+        rc = bk_store_fc_scores_read(s, symbol, (bk_tf)tf, last_n, fc_stats_row, &a, err);
+    } else {
+        bk_fc_meta *m = NULL;
+        size_t n_m = 0;
+        rc = bk_store_fc_list(s, &m, &n_m, err);
+        for (size_t i = 0; rc == 0 && i < n_m; i++)
+            rc = bk_store_fc_scores_read(s, m[i].symbol, m[i].tf, last_n, fc_stats_row, &a, err);
+        free(m);
+    }
     if (rc) {
         free(a.v);
         return rc;

@@ -325,10 +325,13 @@ typedef struct bk_fc_scored {
     bool in80, in95;
     double abs_err, naive_abs_err;
 } bk_fc_scored;
-/* Called per scored step, by (symbol, tf), newest origin first, then step. */
+/* Called per scored step of one series, newest origin first, then step. */
 typedef int (*bk_fc_scored_cb)(void *ctx, const bk_fc_scored *row);
-int bk_store_fc_scores_read(bk_store *s, const char *symbol, int tf, bk_fc_scored_cb cb, void *ctx,
-                            bk_err *err);
+/* The scored steps of the series' last_n newest scored forecasts (origins;
+ * last_n <= 0: all). Reads only those (the origins from the primary key's
+ * order), so the cost follows last_n, not the history kept. */
+int bk_store_fc_scores_read(bk_store *s, const char *symbol, bk_tf tf, int last_n,
+                            bk_fc_scored_cb cb, void *ctx, bk_err *err);
 /* Realized quality per (series, step) over the last_n newest scored
  * forecasts (origins) of each series (last_n <= 0: all). */
 typedef struct bk_fc_stat {
@@ -341,8 +344,10 @@ typedef struct bk_fc_stat {
     double mae, naive_mae; /* mean absolute errors */
     double rel_mae;        /* mae / naive_mae (NAN when naive_mae is 0) */
 } bk_fc_stat;
-/* Stats of one series (symbol non-NULL and tf >= 0) or of every series;
- * sorted by (symbol, tf, step); *out malloc'd. */
+/* Stats of one series (symbol non-NULL and tf >= 0) or of every series
+ * with a stored forecast (bk_store_fc_list; forecasts are replaced, never
+ * deleted, so every series ever forecast); sorted by (symbol, tf, step);
+ * *out malloc'd. */
 int bk_store_fc_stats(bk_store *s, const char *symbol, int tf, int last_n, bk_fc_stat **out,
                       size_t *n, bk_err *err);
 

@@ -103,8 +103,8 @@ typedef struct bk_store_ops {
     int (*fc_list)(bk_store *s, bk_fc_meta **out, size_t *n, bk_err *err);
     int (*fc_score)(bk_store *s, const char *symbol, bk_tf tf, int64_t now_us, size_t *n_scored,
                     bk_err *err);
-    int (*fc_scores_read)(bk_store *s, const char *symbol, int tf, bk_fc_scored_cb cb, void *ctx,
-                          bk_err *err);
+    int (*fc_scores_read)(bk_store *s, const char *symbol, bk_tf tf, int last_n, bk_fc_scored_cb cb,
+                          void *ctx, bk_err *err);
 } bk_store_ops;
 
 struct bk_store {

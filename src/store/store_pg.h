@@ -91,7 +91,7 @@ enum pg_slot {
     P_FC_META,
     P_FC_POINTS,
     P_FC_LIST,
-    BK_SLOTS(P_FC_SCORES, BK_VARIANTS_ONE), /* + 1 for one series */
+    P_FC_SCORES,
     P__N
 };
 
@@ -164,8 +164,8 @@ int pg_fc_get(bk_store *s, const char *symbol, bk_tf tf, bk_fc_meta *meta, bk_fc
 int pg_fc_list(bk_store *s, bk_fc_meta **out, size_t *n, bk_err *err);
 int pg_fc_score(bk_store *s, const char *symbol, bk_tf tf, int64_t now_us, size_t *n_scored,
                 bk_err *err);
-int pg_fc_scores_read(bk_store *s, const char *symbol, int tf, bk_fc_scored_cb cb, void *ctx,
-                      bk_err *err);
+int pg_fc_scores_read(bk_store *s, const char *symbol, bk_tf tf, int last_n, bk_fc_scored_cb cb,
+                      void *ctx, bk_err *err);
 /* store_pg_rest.c */
 int pg_rest_read(bk_store *s, const bk_rquery *q, bk_rrow_fn row, void *ctx, int64_t *total,
                  bk_err *err);

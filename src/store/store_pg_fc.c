@@ -36,13 +36,14 @@ static const char SQL_FC_LIST[] =
     "SELECT " FC_META_COLS " FROM forecasts GROUP BY symbol, timeframe ORDER BY symbol, timeframe";
 static const char SQL_FC_POINTS[] = "SELECT step, ts, point, lo80, hi80, lo95, hi95 FROM forecasts"
                                     " WHERE symbol = $1 AND timeframe = $2 ORDER BY step";
-static const char *const SQL_FC_SCORES[2] = {
+/* The last $3 origins' scores ($3 <= 0: all), newest origin first. */
+static const char SQL_FC_SCORES[] =
     "SELECT symbol, timeframe, origin_ts, target_ts, step, in80, in95, abs_err, naive_abs_err"
-    " FROM forecast_scores ORDER BY symbol, timeframe, origin_ts DESC, step",
-    "SELECT symbol, timeframe, origin_ts, target_ts, step, in80, in95, abs_err, naive_abs_err"
-    " FROM forecast_scores WHERE symbol = $1 AND timeframe = $2"
-    " ORDER BY origin_ts DESC, step",
-};
+    " FROM forecast_scores WHERE symbol = $1 AND timeframe = $2 AND origin_ts >= coalesce("
+    " (SELECT min(origin_ts) FROM (SELECT DISTINCT origin_ts FROM forecast_scores"
+    " WHERE symbol = $1 AND timeframe = $2 ORDER BY origin_ts DESC"
+    " LIMIT CASE WHEN $3 > 0 THEN $3 END) o), '-infinity'::timestamptz)"
+    " ORDER BY origin_ts DESC, step";
 
 static int score(pg_store *q, const char *symbol, bk_tf tf, int64_t now_us, size_t *n, bk_err *err)
 {
@@ -189,17 +190,15 @@ int pg_fc_list(bk_store *s, bk_fc_meta **out, size_t *n, bk_err *err)
     return 0;
 }
 
-int pg_fc_scores_read(bk_store *s, const char *symbol, int tf, bk_fc_scored_cb cb, void *ctx,
-                      bk_err *err)
+int pg_fc_scores_read(bk_store *s, const char *symbol, bk_tf tf, int last_n, bk_fc_scored_cb cb,
+                      void *ctx, bk_err *err)
 {
-    int one = symbol != NULL;
     bk_pg_params p = {0};
-    if (one) {
-        bk_pg_p_str(&p, symbol);
-        bk_pg_p_str(&p, bk_tf_name((bk_tf)tf));
-    }
-    PGresult *r = bk_pg_exec(pgs(s), P_FC_SCORES_FIRST + one, SQL_FC_SCORES[one], one ? "tt" : "",
-                             &p, "read forecast scores", err);
+    bk_pg_p_str(&p, symbol);
+    bk_pg_p_str(&p, bk_tf_name(tf));
+    bk_pg_p_i32(&p, last_n);
+    PGresult *r =
+        bk_pg_exec(pgs(s), P_FC_SCORES, SQL_FC_SCORES, "tti", &p, "read forecast scores", err);
     if (!r)
         return bk_pg_errc(err);
     int rows = PQntuples(r), rc = 0;

@@ -87,7 +87,7 @@ enum sq_slot {
     Q_FC_META,
     Q_FC_POINTS,
     Q_FC_LIST,
-    BK_SLOTS(Q_FC_SCORES, BK_VARIANTS_ONE), /* + 1 for one series */
+    Q_FC_SCORES,
     Q__N
 };
 
@@ -156,8 +156,8 @@ int sq_fc_get(bk_store *s, const char *symbol, bk_tf tf, bk_fc_meta *meta, bk_fc
 int sq_fc_list(bk_store *s, bk_fc_meta **out, size_t *n, bk_err *err);
 int sq_fc_score(bk_store *s, const char *symbol, bk_tf tf, int64_t now_us, size_t *n_scored,
                 bk_err *err);
-int sq_fc_scores_read(bk_store *s, const char *symbol, int tf, bk_fc_scored_cb cb, void *ctx,
-                      bk_err *err);
+int sq_fc_scores_read(bk_store *s, const char *symbol, bk_tf tf, int last_n, bk_fc_scored_cb cb,
+                      void *ctx, bk_err *err);
 
 /* ops implemented in store_sqlite_rest.c */
 int sq_rest_read(bk_store *s, const bk_rquery *q, bk_rrow_fn row, void *ctx, int64_t *total,

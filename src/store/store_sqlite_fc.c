@@ -37,13 +37,13 @@ static const char SQL_FC_LIST[] =
     "SELECT " FC_META_COLS " FROM forecasts GROUP BY symbol, timeframe ORDER BY symbol, timeframe";
 static const char SQL_FC_POINTS[] = "SELECT step, ts, point, lo80, hi80, lo95, hi95 FROM forecasts"
                                     " WHERE symbol = ?1 AND timeframe = ?2 ORDER BY step";
-static const char *const SQL_FC_SCORES[2] = {
+/* The last ?3 origins' scores (?3 = -1: all), newest origin first. */
+static const char SQL_FC_SCORES[] =
     "SELECT symbol, timeframe, origin_ts, target_ts, step, in80, in95, abs_err, naive_abs_err"
-    " FROM forecast_scores ORDER BY symbol, timeframe, origin_ts DESC, step",
-    "SELECT symbol, timeframe, origin_ts, target_ts, step, in80, in95, abs_err, naive_abs_err"
-    " FROM forecast_scores WHERE symbol = ?1 AND timeframe = ?2"
-    " ORDER BY origin_ts DESC, step",
-};
+    " FROM forecast_scores WHERE symbol = ?1 AND timeframe = ?2 AND origin_ts >= coalesce("
+    " (SELECT min(origin_ts) FROM (SELECT DISTINCT origin_ts FROM forecast_scores"
+    " WHERE symbol = ?1 AND timeframe = ?2 ORDER BY origin_ts DESC LIMIT ?3)),"
+    " -9223372036854775807) ORDER BY origin_ts DESC, step";
 
 static int score(sq_store *q, const char *symbol, bk_tf tf, int64_t now_us, size_t *n, bk_err *err)
 {
@@ -218,18 +218,16 @@ int sq_fc_list(bk_store *s, bk_fc_meta **out, size_t *n, bk_err *err)
     return rc;
 }
 
-int sq_fc_scores_read(bk_store *s, const char *symbol, int tf, bk_fc_scored_cb cb, void *ctx,
-                      bk_err *err)
+int sq_fc_scores_read(bk_store *s, const char *symbol, bk_tf tf, int last_n, bk_fc_scored_cb cb,
+                      void *ctx, bk_err *err)
 {
     sq_store *q = sq(s);
-    int one = symbol != NULL;
-    sqlite3_stmt *st = bk_sq_stmt(q, Q_FC_SCORES_FIRST + one, SQL_FC_SCORES[one], err);
+    sqlite3_stmt *st = bk_sq_stmt(q, Q_FC_SCORES, SQL_FC_SCORES, err);
     if (!st)
         return BK_ESTORE;
-    if (one) {
-        sqlite3_bind_text(st, 1, symbol, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 2, bk_tf_name((bk_tf)tf), -1, SQLITE_STATIC);
-    }
+    sqlite3_bind_text(st, 1, symbol, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, bk_tf_name(tf), -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, last_n > 0 ? last_n : -1);
     int src, rc = 0;
     while (rc == 0 && (src = sqlite3_step(st)) == SQLITE_ROW) {
         bk_fc_scored r = {0};
