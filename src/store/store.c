@@ -256,6 +256,10 @@ int bk_store_def_put(bk_store *s, bk_def *def, enum bk_put_mode mode, bool *crea
                           (int)def->window_days);
     if (mode != BK_PUT_SET && mode != BK_PUT_RAISE)
         return bk_err_set(err, BK_EINVAL, "invalid put mode %d", (int)mode);
+    if (def->horizon < 0 || def->horizon > BK_DEF_HORIZON_MAX ||
+        (def->horizon && def->type != BK_JOB_FORECAST))
+        return bk_err_set(err, BK_EINVAL, "horizon %d: 1..%d, for run_forecast only (0 = default)",
+                          (int)def->horizon, BK_DEF_HORIZON_MAX);
     memcpy(def->symbol, sym, sizeof sym);
     bool c = false;
     rc = noted(s->ops->def_put(s, def, mode, &c, now_us, err), true, err);

@@ -101,7 +101,9 @@ enum bk_put_mode {
     BK_PUT_RAISE, /* insert, or enable and raise window/priority, never lower them */
 };
 /* Upsert by (symbol, tf, type). On return def holds the stored row (id,
- * timestamps, effective window and priority). *created (may be NULL) says
+ * timestamps, effective window and priority). def->horizon (run_forecast
+ * only, 0..BK_DEF_HORIZON_MAX, 0 = the timeframe's default) is set by
+ * BK_PUT_SET and kept by BK_PUT_RAISE. *created (may be NULL) says
  * whether a new row was inserted. */
 int bk_store_def_put(bk_store *s, bk_def *def, enum bk_put_mode mode, bool *created, int64_t now_us,
                      bk_err *err);

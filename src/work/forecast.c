@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+_Static_assert(BK_DEF_HORIZON_MAX == BK_FC_MAX_HORIZON, "a definition's horizon is the model's");
+
 typedef struct closes {
     int64_t *ts;
     double *close;
@@ -106,7 +108,7 @@ static int make(bk_store *s, const bk_work_env *env, const bk_run *run, closes *
         bk_strlcpy(msg, why->msg, sizeof msg);
         return bk_err_set(why, BK_EFC_INPUT, "%s %s: %s", run->symbol, bk_tf_name(run->tf), msg);
     }
-    *horizon = bk_fc_default_horizon(run->tf);
+    *horizon = def.horizon > 0 ? def.horizon : bk_fc_default_horizon(run->tf);
     res->steps = bk_xcalloc((size_t)*horizon, sizeof *res->steps);
     int64_t *ts = bk_xcalloc((size_t)*horizon, sizeof *ts);
     rc = bk_fc_fit_forecast(h->close, h->n, *horizon, NULL, res, why);

@@ -114,7 +114,8 @@ void bk_work_ready_fini(bk_work_ready *r);
 /* Execute a claimed run_forecast run to its outcome (bk_work_execute and
  * bk_work_fetch hand forecast runs here): read the definition's window of
  * closed bars up to the run's origin bar (slice_from), fit the model
- * (fc/fc.h) for bk_fc_default_horizon(tf) steps on the calendar, and commit
+ * (fc/fc.h) for the definition's horizon (0: bk_fc_default_horizon(tf))
+ * steps on the calendar, and commit
  * the forecast with the run's success (bk_store_fc_commit). Too little
  * history fails the run at once with FORECAST_HISTORY, a series the model
  * refuses (flat, non-positive) with FORECAST_INPUT. Returns as

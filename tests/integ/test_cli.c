@@ -785,11 +785,20 @@ static void test_forecast_runs(void **state)
     expect(bkd(db, "import", flat, "--symbol", "FLAT", "--timeframe", "d1", NULL), 0, NULL, NULL);
     struct {
         const char *sym, *days;
-    } defs[] = {{"MSFT", "250"}, {"TINY", "30"}, {"OLD", "400"}, {"FLAT", "250"}};
+    } defs[] = {{"TINY", "30"}, {"OLD", "400"}, {"FLAT", "250"}};
     for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++)
         expect(bkd(db, "jobs", "add", defs[i].sym, "d1", "--type", "run_forecast", "--window-days",
                    defs[i].days, NULL),
                0, "run_forecast", NULL);
+    /* MSFT: 25 steps instead of the default 20 */
+    expect(bkd(db, "jobs", "add", "MSFT", "d1", "--type", "run_forecast", "--window-days", "250",
+               "--horizon", "25", NULL),
+           0, "added MSFT d1 run_forecast window_days=250 priority=100 horizon=25", NULL);
+    expect(bkd(db, "jobs", "list", "--json", NULL), 0, "\"priority\":100,\"horizon\":25,", NULL);
+    expect(bkd(db, "jobs", "add", "MSFT", "1h", "--horizon", "5", NULL), 2, NULL,
+           "--horizon is for --type run_forecast");
+    expect(bkd(db, "jobs", "add", "MSFT", "d1", "--type", "run_forecast", "--horizon", "501", NULL),
+           2, NULL, "501");
     expect(bkd(db, "--now", now1, "tick", "--wait", NULL), 1, "dead-lettered 2", NULL);
     bk_t_result r = bkd(db, "--now", now1, "runs", "--json", NULL);
     assert_int_equal(r.status, 0);
@@ -811,14 +820,14 @@ static void test_forecast_runs(void **state)
     expect(bkd(db, "forecast", "--stats", "MSFT", "d1", NULL), 0,
            "symbol,timeframe,step,n,coverage80,coverage95,mae,naive_mae,rel_mae\n",
            "no scored forecast of this series yet");
-    /* the real bars land: the 20 steps are scored */
+    /* the real bars land: the 25 steps are scored */
     expect(bkd(db, "import", full, "--symbol", "MSFT", "--timeframe", "d1", NULL), 0,
-           "MSFT d1: 20 forecast steps scored", NULL);
+           "MSFT d1: 25 forecast steps scored", NULL);
     r = bkd(db, "forecast", "--stats", "MSFT", "d1", NULL);
     assert_int_equal(r.status, 0);
-    assert_int_equal(count_lines(r.out), 21);
+    assert_int_equal(count_lines(r.out), 26);
     assert_non_null(strstr(r.out, "\nMSFT,d1,1,1,"));
-    assert_non_null(strstr(r.out, "\nMSFT,d1,20,1,"));
+    assert_non_null(strstr(r.out, "\nMSFT,d1,25,1,"));
     bk_t_result_free(&r);
     /* new bars: a new forecast from the last one, the scores kept (FLAT
      * fails again on its new bars, TINY's dead-lettered run is re-planned
@@ -828,7 +837,7 @@ static void test_forecast_runs(void **state)
     assert_int_equal(count_str(r.out, "\"status\":\"success\""), 2);
     bk_t_result_free(&r);
     expect(bkd(db, "forecast", "--stats", "--format", "json", NULL), 0,
-           "{\"symbol\":\"MSFT\",\"timeframe\":\"d1\",\"step\":20,\"n\":1,", NULL);
+           "{\"symbol\":\"MSFT\",\"timeframe\":\"d1\",\"step\":25,\"n\":1,", NULL);
     expect(bkd(db, "forecast", "--stats", "MSFT", NULL), 2, NULL, "SYMBOL and TIMEFRAME");
     expect(bkd(db, "forecast", "--stats", "--last", "-1", NULL), 2, NULL, "--last");
     free(head);

@@ -4,9 +4,11 @@
 -- (bk_store_fc_commit). forecast_scores keeps every step scored against the
 -- real bar once it landed (bk_store_fc_score), also after its forecast was
 -- replaced: inside the 80% and 95% bands, the absolute error, and the naive
--- random walk's (the origin close's) absolute error.
+-- random walk's (the origin close's) absolute error. job_definitions.horizon:
+-- a run_forecast definition's steps (0 = the timeframe's default).
 --
 -- Never edit a migration that has shipped: append one.
+ALTER TABLE job_definitions ADD COLUMN IF NOT EXISTS horizon int NOT NULL DEFAULT 0;
 CREATE TABLE IF NOT EXISTS forecasts (
   symbol       text NOT NULL,
   timeframe    text NOT NULL,

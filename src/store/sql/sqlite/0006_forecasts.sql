@@ -4,7 +4,9 @@
 -- (bk_store_fc_commit). forecast_scores keeps every step scored against the
 -- real bar once it landed (bk_store_fc_score), also after its forecast was
 -- replaced: inside the 80% and 95% bands, the absolute error, and the naive
--- random walk's (the origin close's) absolute error.
+-- random walk's (the origin close's) absolute error. job_definitions.horizon:
+-- a run_forecast definition's steps (0 = the timeframe's default).
+ALTER TABLE job_definitions ADD COLUMN horizon INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE forecasts (
   symbol       TEXT NOT NULL,
   timeframe    TEXT NOT NULL,
