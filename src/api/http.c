@@ -6,6 +6,7 @@
  * publishing in publish.c, the provider views in providers.c.
  */
 #include "api/api_impl.h"
+#include "api/jwt.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "store/store.h"
@@ -284,7 +285,7 @@ void bk_http_store_put(bk_api_req *r, bk_store *s)
 
 static bool keys_configured(const bk_api *a)
 {
-    return a->opts.service_key[0] || a->opts.anon_key[0];
+    return a->opts.service_key[0] || a->opts.anon_key[0] || a->opts.jwt_secret[0];
 }
 
 /* Constant-time equality of a presented key and a configured one. */
@@ -326,54 +327,105 @@ static bool net_match(const bk_net *n, const struct sockaddr *sa)
     return true;
 }
 
-static bool client_trusted(const bk_api *a, struct MHD_Connection *conn)
+static bool client_trusted(const bk_api *a, const struct sockaddr *client)
 {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (!ci || !ci->client_addr)
+    if (!client)
         return false;
     for (int i = 0; i < a->n_nets; i++)
-        if (net_match(&a->nets[i], ci->client_addr))
+        if (net_match(&a->nets[i], client))
             return true;
     return false;
+}
+
+/* What one presented token grants: 0 with *out; BK_ENOENT when it is a JWT
+ * this server cannot check (no JWT secret); BK_EINVAL with e otherwise. */
+static int classify(const bk_api *a, const char *tok, bk_access *out, bk_api_error *e)
+{
+    if (a->opts.service_key[0] && key_equal(tok, a->opts.service_key)) {
+        *out = BK_ACCESS_SERVICE;
+        return 0;
+    }
+    if (a->opts.anon_key[0] && key_equal(tok, a->opts.anon_key)) {
+        *out = BK_ACCESS_ANON;
+        return 0;
+    }
+    if (!bk_jwt_shaped(tok))
+        return bk_api_fail(e, 401, "unauthorized", "invalid key");
+    if (!a->opts.jwt_secret[0]) {
+        bk_api_fail(e, 401, "unauthorized",
+                    "invalid key (a JWT, and no JWT secret is configured to check it)");
+        return BK_ENOENT;
+    }
+    bk_jwt_claims c;
+    int rc = bk_jwt_verify(&c, tok, strlen(tok), a->opts.jwt_secret, strlen(a->opts.jwt_secret),
+                           bk_clock_now_us() / BK_US_PER_S, e);
+    if (rc)
+        return rc;
+    if (strcmp(c.role, "service_role") == 0)
+        *out = BK_ACCESS_SERVICE;
+    else if (strcmp(c.role, "anon") == 0 || strcmp(c.role, "authenticated") == 0)
+        *out = BK_ACCESS_ANON;
+    else
+        return bk_api_fail(e, 401, "invalid_jwt",
+                           "invalid JWT: role must be anon, authenticated or service_role");
+    return 0;
+}
+
+int bk_api_authenticate(const bk_api *a, const struct sockaddr *client, const char *authorization,
+                        const char *apikey, bk_access *out, bk_api_error *e)
+{
+    *out = BK_ACCESS_PUBLIC;
+    if (!keys_configured(a)) {
+        if (!client_trusted(a, client))
+            return bk_api_fail(e, 403, "untrusted_client",
+                               "no API key is configured: only trusted clients are served");
+        *out = BK_ACCESS_SERVICE;
+        return 0;
+    }
+    if (!authorization && !apikey) {
+        bk_api_fail(e, 401, "unauthorized",
+                    "missing key: send Authorization: Bearer <key> or apikey: <key>");
+        return BK_ENOENT;
+    }
+    char tok[BK_JWT_MAX];
+    bk_access acc, via_apikey;
+    int rc = 0;
+    if (authorization) { /* the bearer decides, as Supabase's gateway lets it */
+        if ((rc = bk_req_credentials(authorization, NULL, tok, sizeof tok, e)) != 0 ||
+            (rc = classify(a, tok, &acc, e)) == 0 || rc != BK_ENOENT || !apikey)
+            goto out;
+        /* a user's JWT barkeep cannot check: the apikey must be a key, and
+         * the caller gets no more than anon rights */
+        if ((rc = bk_req_credentials(NULL, apikey, tok, sizeof tok, e)) != 0 ||
+            (rc = classify(a, tok, &via_apikey, e)) != 0)
+            goto out;
+        acc = BK_MIN(via_apikey, BK_ACCESS_ANON);
+    } else if ((rc = bk_req_credentials(NULL, apikey, tok, sizeof tok, e)) != 0 ||
+               (rc = classify(a, tok, &acc, e)) != 0) {
+        goto out;
+    }
+out:
+    explicit_bzero(tok, sizeof tok);
+    if (rc)
+        return rc == BK_ENOENT ? BK_EINVAL : rc;
+    *out = acc;
+    return 0;
 }
 
 /* Decide what the caller may do; answers 401/403 itself and returns false. */
 static bool authorize(bk_api_req *r, bk_access need)
 {
-    bk_api *a = r->api;
     if (need == BK_ACCESS_PUBLIC)
         return true; /* health probes come from anywhere */
-    if (!keys_configured(a)) {
-        if (!client_trusted(a, r->conn)) {
-            bk_http_error(r, 403, "untrusted_client",
-                          "no API key is configured: only trusted clients are served");
-            return false;
-        }
-        r->granted = BK_ACCESS_SERVICE;
-        return true;
-    }
-    char key[BK_KEY_MAX];
-    bk_api_error e;
     const char *apikey = bk_http_header(r, "apikey");
     if (!apikey && strcmp(r->path, "/realtime/v1/job_runs") == 0)
         apikey = bk_http_arg(r, "apikey"); /* EventSource cannot send headers */
-    int rc = bk_req_credentials(bk_http_header(r, "Authorization"), apikey, key, sizeof key, &e);
-    if (rc == BK_ENOENT) {
-        bk_http_error(r, 401, "unauthorized",
-                      "missing key: send Authorization: Bearer <key> or apikey: <key>");
-        return false;
-    }
-    if (rc) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    bk_api_error e;
+    if (bk_api_authenticate(r->api, ci ? ci->client_addr : NULL, bk_http_header(r, "Authorization"),
+                            apikey, &r->granted, &e) != 0) {
         bk_http_api_error(r, &e);
-        return false;
-    }
-    if (a->opts.service_key[0] && key_equal(key, a->opts.service_key))
-        r->granted = BK_ACCESS_SERVICE;
-    else if (a->opts.anon_key[0] && key_equal(key, a->opts.anon_key))
-        r->granted = BK_ACCESS_ANON;
-    else {
-        bk_http_error(r, 401, "unauthorized", "invalid key");
         return false;
     }
     if (r->granted < need) {
@@ -740,5 +792,6 @@ void bk_api_stop(bk_api *a)
     free(a->db_url);
     explicit_bzero(&a->opts.service_key, sizeof a->opts.service_key);
     explicit_bzero(&a->opts.anon_key, sizeof a->opts.anon_key);
+    explicit_bzero(&a->opts.jwt_secret, sizeof a->opts.jwt_secret);
     free(a);
 }

@@ -225,8 +225,12 @@ static int api_start(loop *l, bk_cli *cli)
                       .prov = l->prov,
                       .provs = l->provs,
                       .plan = l->cfg};
-    if (bk_api_load_keys(&cli->conf, ao.service_key, ao.anon_key, &err) != 0)
+    if (bk_api_load_keys(&cli->conf, &ao, &err) != 0) {
+        explicit_bzero(ao.service_key, sizeof ao.service_key);
+        explicit_bzero(ao.anon_key, sizeof ao.anon_key);
+        explicit_bzero(ao.jwt_secret, sizeof ao.jwt_secret);
         return bk_cli_usage_error("%s", err.msg);
+    }
     int rc = bk_bus_new(&l->bus, &bo);
     ao.bus = l->bus;
     if (rc == 0)
@@ -235,6 +239,7 @@ static int api_start(loop *l, bk_cli *cli)
         bk_err_set(&err, BK_ENOMEM, "cannot create the event bus");
     explicit_bzero(ao.service_key, sizeof ao.service_key);
     explicit_bzero(ao.anon_key, sizeof ao.anon_key);
+    explicit_bzero(ao.jwt_secret, sizeof ao.jwt_secret);
     if (rc != 0)
         return bk_cli_fail("%s", err.msg);
     l->cfg.on_enqueue = bk_api_on_enqueue;
