@@ -39,6 +39,8 @@ struct bk_api_req {
 /* Per-request state across the access handler's calls. */
 typedef struct req_ctx {
     bk_buf body;
+    char *path;  /* NULL, or the path before a decoded '?' (function-name%3Fquery) */
+    char *query; /* the query after it, cut into the arguments added to the connection */
 } req_ctx;
 
 typedef struct route {
@@ -133,8 +135,12 @@ static void add_common_headers(struct MHD_Response *resp, const char *content_ty
     MHD_add_response_header(resp, "Content-Type", content_type);
     MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
     MHD_add_response_header(resp, "Access-Control-Allow-Headers",
-                            "authorization, x-client-info, apikey, content-type, last-event-id");
-    MHD_add_response_header(resp, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+                            "authorization, x-client-info, apikey, content-type, x-region, "
+                            "x-retry-count, content-profile, accept-profile, prefer, range, "
+                            "last-event-id");
+    MHD_add_response_header(resp, "Access-Control-Allow-Methods",
+                            "GET, POST, PUT, PATCH, DELETE, OPTIONS");
+    MHD_add_response_header(resp, "Access-Control-Expose-Headers", "Content-Range");
     MHD_add_response_header(resp, "Cache-Control", "no-store");
 }
 
@@ -527,6 +533,29 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         set_timeout(conn, a->opts.conf->http_head_timeout_s);
 }
 
+/* supabase-swift builds a function's URL with appendingPathComponent, which
+ * percent-encodes a '?' in the name: /functions/v1/orchestrator%3Faction=status
+ * arrives (libmicrohttpd decodes the path) as a path holding '?'. Cut it
+ * there and add what follows as query arguments, after the real ones. */
+static void split_function_query(req_ctx *ctx, struct MHD_Connection *conn, const char *url)
+{
+    static const char prefix[] = "/functions/v1/";
+    const char *q = strchr(url, '?');
+    if (!q || strncmp(url, prefix, sizeof prefix - 1) != 0)
+        return;
+    ctx->path = bk_xstrdup(url);
+    ctx->path[q - url] = '\0';
+    ctx->query = bk_xstrdup(q + 1);
+    for (char *save = NULL, *kv = strtok_r(ctx->query, "&", &save); kv;
+         kv = strtok_r(NULL, "&", &save)) {
+        char *eq = strchr(kv, '=');
+        if (eq)
+            *eq = '\0';
+        if (*kv)
+            MHD_set_connection_value(conn, MHD_GET_ARGUMENT_KIND, kv, eq ? eq + 1 : "");
+    }
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -540,6 +569,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         bk_buf_init_max(&ctx->body, BK_REQ_BODY_MAX);
         *con_cls = ctx;
         set_timeout(conn, a->opts.conf->http_timeout_s);
+        split_function_query(ctx, conn, url);
+        if (ctx->path)
+            r.path = ctx->path;
         bk_http_rc refused;
         if (check_head(&r, &refused)) {
             bk_api__count_request(a, r.status);
@@ -560,6 +592,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (ctx->path)
+        r.path = ctx->path;
     bk_http_rc ok;
     if (bk_buf_over(&ctx->body)) {
         ok = bk_http_error(&r, 413, "payload_too_large", "request body over %d bytes",
@@ -584,6 +618,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!ctx)
         return;
     bk_buf_fini(&ctx->body);
+    free(ctx->path);
+    free(ctx->query);
     free(ctx);
     *con_cls = NULL;
 }
