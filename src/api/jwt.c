@@ -234,11 +234,12 @@ int bk_jwt_verify(bk_jwt_claims *out, const char *token, size_t n, const char *s
     return 0;
 }
 
-void bk_jwt_sign(bk_buf *out, const char *payload_json, const char *secret, size_t secret_len)
+void bk_jwt_sign(bk_buf *out, const char *header_json, const char *payload_json, const char *secret,
+                 size_t secret_len)
 {
-    static const char header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+    const char *header = header_json ? header_json : "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
     size_t start = out->len;
-    b64url_encode(out, (const unsigned char *)header, sizeof header - 1);
+    b64url_encode(out, (const unsigned char *)header, strlen(header));
     bk_buf_puts(out, ".");
     b64url_encode(out, (const unsigned char *)payload_json, strlen(payload_json));
     unsigned char mac[SIG_LEN];

@@ -49,8 +49,10 @@ int bk_jwt_parse_claims(bk_jwt_claims *out, const char *json, size_t n, bk_api_e
 int bk_jwt_verify(bk_jwt_claims *out, const char *token, size_t n, const char *secret,
                   size_t secret_len, int64_t now_s, bk_api_error *e);
 
-/* Sign payload_json (an object, taken as is) into out:
- * base64url({"alg":"HS256","typ":"JWT"}) "." base64url(payload) "." sig. */
-void bk_jwt_sign(bk_buf *out, const char *payload_json, const char *secret, size_t secret_len);
+/* Append to out base64url(header) "." base64url(payload_json) "." the
+ * HS256 signature of both: header_json NULL is {"alg":"HS256","typ":"JWT"}
+ * (another header is for tests of refusal). Both are taken as is. */
+void bk_jwt_sign(bk_buf *out, const char *header_json, const char *payload_json, const char *secret,
+                 size_t secret_len);
 
 #endif
