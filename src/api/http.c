@@ -773,7 +773,8 @@ int bk_api_start(bk_api **out, const bk_api_opts *opts, bk_err *err)
     bk_log(BK_LOG_INFO, "api", "listening addr=%s port=%u", opts->listen, (unsigned)a->port);
     if (!keys_configured(a))
         bk_log(BK_LOG_WARN, "api",
-               "no API key configured (BARKEEP_SERVICE_KEY, BARKEEP_ANON_KEY): serving trusted "
+               "no API key configured (BARKEEP_SERVICE_KEY, BARKEEP_ANON_KEY, BARKEEP_JWT_SECRET): "
+               "serving trusted "
                "clients only trusted_clients=%s",
                opts->conf->trusted_clients);
     *out = a;

@@ -47,8 +47,9 @@ static const char serve_usage[] =
     "through fetch-bars); --listen off runs no API; --no-scheduler never plans.\n"
     "Many serve processes may share one database: one of them is the scheduler\n"
     "leader at a time, the others stand by and take over when it goes away.\n"
-    "Keys: BARKEEP_SERVICE_KEY, BARKEEP_ANON_KEY or the keys_file setting; with no\n"
-    "key only trusted clients (trusted_clients, default loopback) are served.\n";
+    "Keys: BARKEEP_SERVICE_KEY, BARKEEP_ANON_KEY, BARKEEP_JWT_SECRET (HS256 JWTs\n"
+    "signed with it are keys, as Supabase issues them) or the keys_file setting;\n"
+    "with none only trusted clients (trusted_clients, default loopback) are served.\n";
 
 static const char worker_usage[] =
     "usage: barkeep worker [--workers N]\n"
