@@ -84,6 +84,22 @@ struct bk_api {
     bk_api_metrics metrics;
 };
 
+/* http.c: what a caller may do, from what it presents — the one key check
+ * of every surface (HTTP routes, the WebSocket upgrade). authorization is
+ * the Authorization header ("Bearer <token>") or NULL, apikey the apikey
+ * header (or query parameter) or NULL, client the peer's address (may be
+ * NULL; used only when no key is configured, to serve trusted_clients).
+ * A token is a configured opaque key, or, with a JWT secret, an HS256 JWT
+ * signed with it (role service_role: service; anon, authenticated: anon;
+ * exp and nbf enforced). The bearer decides when present; a bearer JWT the
+ * server cannot check (no secret) is accepted with anon rights at most when
+ * apikey is a valid key (a signed-in user). 0 with *out, or BK_EINVAL with e
+ * (401 unauthorized/invalid_jwt/jwt_expired, 403 untrusted_client); e->msg
+ * never holds a token. Any thread; the caller checks the access it needs. */
+struct sockaddr;
+int bk_api_authenticate(const bk_api *a, const struct sockaddr *client, const char *authorization,
+                        const char *apikey, bk_access *out, bk_api_error *e);
+
 /* http.c: wake the attached worker pool, if any. */
 void bk_api__wake(bk_api *a);
 /* http.c: a store connection from the pool (or a new one), and back. */

@@ -104,7 +104,7 @@ static const setting settings[] = {
     {"port_file", K_STR, F(port_file), S(port_file), "", 0, 0,
      "file to write the bound HTTP port into"},
     {"keys_file", K_STR, F(keys_file), S(keys_file), "", 0, 0,
-     "API keys file (service=KEY, anon=KEY; mode 0600)"},
+     "API keys file (service=KEY, anon=KEY, jwt_secret=SECRET; mode 0600)"},
     {"trusted_clients", K_STR, F(trusted_clients), S(trusted_clients), "127.0.0.0/8,::1/128", 0, 0,
      "clients served when no API key is configured"},
     {"http_threads", K_INT, F(http_threads), 0, "4", 1, 64, "HTTP server threads"},

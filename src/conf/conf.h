@@ -62,7 +62,7 @@ typedef struct bk_conf {
     char closures_file[512];     /* extra special closures ("" = none) */
     char listen[128];            /* HTTP API address ADDR:PORT ("off" = no API) */
     char port_file[512];         /* write the bound port here after start ("" = no) */
-    char keys_file[512];         /* service=KEY / anon=KEY lines, mode 0600 ("" = none) */
+    char keys_file[512];         /* service= / anon= / jwt_secret= lines, mode 0600 ("" = none) */
     char trusted_clients[256];   /* clients served when no key is configured (CIDR list) */
     int64_t http_threads;        /* libmicrohttpd thread pool */
     int64_t http_max_connections;
