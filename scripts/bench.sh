@@ -11,3 +11,6 @@ for b in bench_upsert bench_plan bench_backfill; do
     echo "== $b"
     ./build/bench/bench/$b
 done
+echo "== bench_forecast"
+./build/bench/bench/bench_forecast bench/data/sp500_daily_1928_1991.csv \
+    bench/data/msft_daily_2000_2001.csv:100

@@ -36,6 +36,8 @@ static const char usage_text[] =
     "  verify SYMBOL TF              fetch stored bars again; report missing, extra, different\n"
     "  adopt [SYMBOL [TF]]           derive coverage from bars already stored (migration)\n"
     "  import FILE.csv               import your own bars (--symbol S --timeframe TF)\n"
+    "  forecast SYMBOL TF            next bars with 80%/95% intervals (not stored)\n"
+    "  forecast backtest SYMBOL TF   walk-forward of the forecast over stored bars\n"
     "  providers                     configured providers, chains, budgets, recent health\n"
     "  calendar                      market sessions with open/close in UTC\n"
     "  config                        settings, their values and variables\n"
@@ -272,6 +274,7 @@ static const struct {
     {"adopt", bk_cmd_adopt},
     {"providers", bk_cmd_providers},
     {"import", bk_cmd_import},
+    {"forecast", bk_cmd_forecast},
     {"keys", bk_cmd_keys},
 };
 

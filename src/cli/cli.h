@@ -89,6 +89,7 @@ int bk_cmd_keys(bk_cli *cli, int argc, char **argv);
 int bk_cmd_config(bk_cli *cli, int argc, char **argv);
 int bk_cmd_adopt(bk_cli *cli, int argc, char **argv);
 int bk_cmd_import(bk_cli *cli, int argc, char **argv);
+int bk_cmd_forecast(bk_cli *cli, int argc, char **argv);
 
 /* Entry point: global options, then the command. */
 int bk_cli_main(int argc, char **argv);

@@ -7,6 +7,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
@@ -91,9 +92,9 @@ static void test_help(void **state)
 {
     (void)state;
     expect(bk("--help", NULL), 0, "usage: barkeep", NULL);
-    const char *cmds[] = {"migrate",  "tick",   "serve",    "runs",     "retry-failed",
-                          "coverage", "gaps",   "bars",     "calendar", "config",
-                          "adopt",    "import", "providers"};
+    const char *cmds[] = {"migrate",  "tick",   "serve",     "runs",     "retry-failed",
+                          "coverage", "gaps",   "bars",      "calendar", "config",
+                          "adopt",    "import", "providers", "forecast"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         expect(bk(cmds[i], "--help", NULL), 0, "usage: barkeep", NULL);
     expect(bk("jobs", "--help", NULL), 0, "jobs add", NULL);
@@ -686,6 +687,132 @@ static void test_import_usage_errors(void **state)
     free(db);
 }
 
+/* ---- forecast: bars imported as history ---- */
+
+/* The MSFT daily file of bench/data rewritten: without data line skip
+ * (0-based; -1 keeps all) and, with flat, every price 10. */
+static char *msft_csv(const char *name, int skip, bool flat)
+{
+    const char *src = getenv("BK_SOURCE_DIR");
+    assert_non_null(src);
+    char in_path[4096], line[256];
+    snprintf(in_path, sizeof in_path, "%s/bench/data/msft_daily_2000_2001.csv", src);
+    FILE *in = fopen(in_path, "r");
+    assert_non_null(in);
+    char *path = bk_t_path(g_dir, name);
+    FILE *out = fopen(path, "w");
+    assert_non_null(out);
+    for (int i = -1; fgets(line, sizeof line, in); i++) {
+        if (i == skip)
+            continue;
+        if (flat && i >= 0)
+            fprintf(out, "%.10s,10,10,10,10,100\n", line);
+        else
+            fputs(line, out);
+    }
+    fclose(in);
+    fclose(out);
+    return path;
+}
+
+static void test_forecast(void **state)
+{
+    (void)state;
+    char *db = bk_t_path(g_dir, "forecast.db");
+    char *csv = msft_csv("msft.csv", -1, false);
+    expect(bkd(db, "import", csv, "--symbol", "MSFT", "--timeframe", "d1", NULL), 0,
+           "bars 249 read, 249 written", NULL);
+    expect(bkd(db, "forecast", "--help", NULL), 0, "usage: barkeep forecast", NULL);
+    /* the next sessions after Thursday 2001-09-27, from the last close */
+    bk_t_result r = bkd(db, "forecast", "MSFT", "d1", "--horizon", "3", NULL);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(count_lines(r.out), 4);
+    assert_non_null(strstr(r.out, "ts,step,point,lo80,hi80,lo95,hi95,model\n"
+                                  "2001-09-28T04:00:00Z,1,49.96,"));
+    assert_non_null(strstr(r.out, "\n2001-10-01T04:00:00Z,2,49.96,"));
+    assert_non_null(strstr(r.out, "\n2001-10-02T04:00:00Z,3,49.96,"));
+    double p, lo80, hi80, lo95, hi95;
+    const char *row = strstr(r.out, "\n2001-10-02") + 1;
+    assert_int_equal(
+        sscanf(row, "%*[^,],3,%lf,%lf,%lf,%lf,%lf,garch11t-cal", &p, &lo80, &hi80, &lo95, &hi95),
+        5);
+    assert_true(lo95 < lo80 && lo80 < p && p < hi80 && hi80 < hi95);
+    bk_t_result_free(&r);
+    expect(bkd(db, "forecast", "MSFT", "d1", "--horizon", "2", "--format", "json", NULL), 0,
+           "\"model\":\"garch11t-cal\"", NULL);
+    expect(
+        bkd(db, "forecast", "MSFT", "d1", "--horizon", "2", "--format", "json", NULL), 0,
+        "\"steps\":[{\"ts\":\"2001-09-28T04:00:00Z\",\"step\":1,\"point\":49.96,\"lo80\":", NULL);
+    /* default horizon 20 for d1; --as-of: only bars closed by then */
+    r = bkd(db, "forecast", "MSFT", "d1", NULL);
+    assert_int_equal(count_lines(r.out), 21);
+    bk_t_result_free(&r);
+    expect(bkd(db, "forecast", "MSFT", "d1", "--as-of", "2001-06-29T12:00:00Z", NULL), 0,
+           "\n2001-06-29T04:00:00Z,1,", NULL);
+    expect(bkd(db, "forecast", "MSFT", "d1", "--as-of", "2000-12-01T00:00:00Z", NULL), 1, NULL,
+           "too little history: 46 closed bar(s), a forecast needs 60");
+    expect(bkd(db, "forecast", "AAPL", "d1", NULL), 1, NULL, "too little history: 0");
+    /* the backtest: origins 240..247, two steps while the target exists */
+    r = bkd(db, "forecast", "backtest", "MSFT", "d1", "--horizon", "2", "--start", "240", NULL);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(count_lines(r.out), 1 + 15);
+    assert_non_null(strstr(r.out, "origin_ts,target_ts,step,point,lo80,hi80,lo95,hi95,actual\n"
+                                  "2001-09-17T04:00:00Z,2001-09-18T04:00:00Z,1,52.91,"));
+    assert_non_null(strstr(r.out, "\n2001-09-26T04:00:00Z,2001-09-27T04:00:00Z,1,50.27,"));
+    assert_non_null(strstr(r.out, ",49.96\n"));
+    bk_t_result_free(&r);
+    expect(bkd(db, "forecast", "backtest", "MSFT", "d1", "--start", "248", NULL), 1, NULL,
+           "the series has 249 closed bars");
+    free(csv);
+    free(db);
+}
+
+static void test_forecast_bad_history(void **state)
+{
+    (void)state;
+    char *db = bk_t_path(g_dir, "forecast_bad.db");
+    char *gap = msft_csv("msft_gap.csv", 200, false); /* 2001-07-16 missing */
+    char *flat = msft_csv("msft_flat.csv", -1, true);
+    expect(bkd(db, "import", gap, "--symbol", "GAP", "--timeframe", "d1", NULL), 0, NULL, NULL);
+    expect(bkd(db, "import", flat, "--symbol", "FLAT", "--timeframe", "d1", NULL), 0, NULL, NULL);
+    expect(bkd(db, "forecast", "GAP", "d1", NULL), 1, NULL,
+           "history has a gap: 1 expected bar(s) missing between 2001-07-13T04:00:00Z and "
+           "2001-07-17T04:00:00Z");
+    expect(bkd(db, "forecast", "backtest", "GAP", "d1", NULL), 1, NULL, "history has a gap");
+    expect(bkd(db, "forecast", "GAP", "d1", "--allow-gaps", NULL), 0, "2001-09-28T04:00:00Z,1,",
+           NULL);
+    expect(bkd(db, "forecast", "FLAT", "d1", NULL), 1, NULL,
+           "flat series: every close is 10, no variance to forecast");
+    free(gap);
+    free(flat);
+    free(db);
+}
+
+static void test_forecast_usage_errors(void **state)
+{
+    (void)state;
+    char *db = bk_t_path(g_dir, "forecast_usage.db");
+    expect(bkd(db, "forecast", NULL), 2, NULL, "forecast needs SYMBOL and TIMEFRAME");
+    expect(bkd(db, "forecast", "MSFT", NULL), 2, NULL, "forecast needs SYMBOL and TIMEFRAME");
+    expect(bkd(db, "forecast", "backtest", "MSFT", NULL), 2, NULL, "needs SYMBOL");
+    expect(bkd(db, "forecast", "MSFT", "2h", NULL), 2, NULL, "'2h'");
+    expect(bkd(db, "forecast", "MS FT", "d1", NULL), 2, NULL, "invalid symbol");
+    expect(bkd(db, "forecast", "MSFT", "d1", "--horizon", "0", NULL), 2, NULL, "--horizon '0'");
+    expect(bkd(db, "forecast", "MSFT", "d1", "--horizon", "501", NULL), 2, NULL, "'501'");
+    expect(bkd(db, "forecast", "MSFT", "d1", "--as-of", "soon", NULL), 2, NULL, "'soon'");
+    expect(bkd(db, "forecast", "MSFT", "d1", "--format", "xml", NULL), 2, NULL, "'xml'");
+    expect(bkd(db, "forecast", "MSFT", "d1", "--start", "100", NULL), 2, NULL,
+           "--start is for a backtest");
+    expect(bkd(db, "forecast", "MSFT", "d1", "--bogus", NULL), 2, NULL, "--bogus");
+    expect(bkd(db, "forecast", "backtest", "MSFT", "d1", "--format", "json", NULL), 2, NULL,
+           "a backtest prints csv");
+    expect(bkd(db, "forecast", "backtest", "MSFT", "d1", "--start", "10", NULL), 2, NULL,
+           "--start '10'");
+    expect(bkd(db, "forecast", "backtest", "MSFT", "d1", "--as-of", "2024-01-01", NULL), 2, NULL,
+           "--as-of is for a forecast");
+    free(db);
+}
+
 /* Symbol and timeframe columns: several series in one file, none flagged. */
 static void test_import_series_columns(void **state)
 {
@@ -827,6 +954,9 @@ int main(void)
         cmocka_unit_test(test_import_invalid_rows),
         cmocka_unit_test(test_import_usage_errors),
         cmocka_unit_test(test_import_series_columns),
+        cmocka_unit_test(test_forecast),
+        cmocka_unit_test(test_forecast_bad_history),
+        cmocka_unit_test(test_forecast_usage_errors),
         cmocka_unit_test(test_providers),
         cmocka_unit_test(test_providers_finnhub_refused),
     };
