@@ -1367,7 +1367,7 @@ int main(void)
         cmocka_unit_test(test_hostile_clients),      cmocka_unit_test(test_busy_store),
         cmocka_unit_test(test_failing_claims),       cmocka_unit_test(test_anon_bounds),
         cmocka_unit_test(test_clock_skew),           cmocka_unit_test(test_failing_writes),
-        cmocka_unit_test(test_rest_reads),        cmocka_unit_test(test_supabase_keys),
+        cmocka_unit_test(test_rest_reads),           cmocka_unit_test(test_supabase_keys),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
