@@ -25,6 +25,7 @@ typedef struct bk_net {
 } bk_net;
 
 typedef struct bk_sse bk_sse; /* one event-stream connection (sse.c) */
+typedef struct bk_ws bk_ws;   /* the realtime WebSocket thread and its sockets (ws.c) */
 
 /* Counters of this process, exported by /metrics. */
 typedef struct bk_api_metrics {
@@ -76,6 +77,7 @@ struct bk_api {
     bk_store *ln_listen; /* LISTENs for job_runs changes */
     bk_store *ln_read;   /* reads the notified runs */
     bk_api_metrics metrics;
+    bk_ws *ws; /* realtime sockets (ws.c), from bk_api_start to bk_api_stop */
 };
 
 /* http.c: wake the attached worker pool, if any. */
@@ -83,6 +85,13 @@ void bk_api__wake(bk_api *a);
 
 /* sse.c */
 void bk_sse__tick(bk_api *a, bool closing); /* keep-alive / close every stream */
+
+/* ws.c: the realtime socket thread, started before the daemon; stopped
+ * (every socket closed with 1001, the thread joined) before the daemon is. */
+int bk_ws__start(bk_api *a, bk_err *err);
+void bk_ws__stop(bk_api *a);
+size_t bk_ws__sockets(const bk_api *a); /* open WebSockets */
+bk_http_rc bk_route_websocket(bk_api_req *r);
 
 /* listen.c: when the store notifies (PostgreSQL), LISTEN and start the
  * listener thread (sets notifies); on SQLite, nothing (the connection opened

@@ -54,6 +54,8 @@ static const route routes[] = {
     {"POST", "/functions/v1/chart-data-v2", BK_ACCESS_ANON, bk_route_chart},
     {NULL, "/functions/v1/ops-jobs", BK_ACCESS_ANON, bk_route_ops_jobs},
     {NULL, "/realtime/v1/job_runs", BK_ACCESS_ANON, bk_route_realtime},
+    {NULL, "/realtime/v1/websocket", BK_ACCESS_ANON, bk_route_websocket},
+    {NULL, "/socket/websocket", BK_ACCESS_ANON, bk_route_websocket},
     {NULL, "/metrics", BK_ACCESS_ANON, bk_route_metrics},
     {NULL, "/healthz", BK_ACCESS_PUBLIC, bk_route_healthz},
     {NULL, "/readyz", BK_ACCESS_PUBLIC, bk_route_readyz},
@@ -356,8 +358,11 @@ static bool authorize(bk_api_req *r, bk_access need)
     char key[BK_KEY_MAX];
     bk_api_error e;
     const char *apikey = bk_http_header(r, "apikey");
-    if (!apikey && strcmp(r->path, "/realtime/v1/job_runs") == 0)
-        apikey = bk_http_arg(r, "apikey"); /* EventSource cannot send headers */
+    if (!apikey && strncmp(r->path, "/realtime/", 10) == 0)
+        apikey = bk_http_header(r, "x-api-key"); /* what Realtime reads first */
+    if (!apikey && (strncmp(r->path, "/realtime/", 10) == 0 ||
+                    strcmp(r->path, "/socket/websocket") == 0))
+        apikey = bk_http_arg(r, "apikey"); /* EventSource and WebSocket clients send no headers */
     int rc = bk_req_credentials(bk_http_header(r, "Authorization"), apikey, key, sizeof key, &e);
     if (rc == BK_ENOENT) {
         bk_http_error(r, 401, "unauthorized",
@@ -656,12 +661,12 @@ int bk_api_start(bk_api **out, const bk_api_opts *opts, bk_err *err)
     pthread_cond_init(&a->sse_cond, NULL);
     bk_metrics__init(&a->metrics);
     if ((rc = parse_nets(a, opts->conf->trusted_clients, err)) != 0 ||
-        (rc = bk_listen__start(a, err)) != 0) {
+        (rc = bk_listen__start(a, err)) != 0 || (rc = bk_ws__start(a, err)) != 0) {
         bk_api_stop(a);
         return rc;
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG;
+                     MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     a->daemon = MHD_start_daemon(
@@ -728,8 +733,10 @@ void bk_api_stop(bk_api *a)
     if (a->daemon) {
         MHD_quiesce_daemon(a->daemon);
         bk_sse__tick(a, true); /* end every stream, wait until they are gone */
-        MHD_stop_daemon(a->daemon);
     }
+    bk_ws__stop(a); /* every upgraded socket closed before the daemon stops */
+    if (a->daemon)
+        MHD_stop_daemon(a->daemon);
     for (int i = 0; i < a->n_db_free; i++)
         bk_store_close(a->db_free[i]);
     bk_metrics__fini(&a->metrics);
