@@ -30,6 +30,8 @@
 #include <stdint.h>
 
 #include "core/err.h"
+#include "model/coverage.h"
+#include "model/run.h"
 
 typedef enum bk_col_class {
     BK_COL_TEXT,  /* text, uuid: compared as strings */
@@ -61,16 +63,37 @@ int bk_rt_col(const bk_table_def *t, const char *name);
 
 typedef struct bk_change {
     const bk_table_def *table;
-    char type[8];       /* "INSERT", "UPDATE" or "DELETE" */
-    int64_t commit_us;  /* the commit's time */
-    char *record;       /* JSON object text, NULL for DELETE */
-    char *old_record;   /* JSON object text (primary key only), NULL for INSERT */
-    char **values;      /* table->ncols cells as text, NULL = SQL null */
+    char type[8];      /* "INSERT", "UPDATE" or "DELETE" */
+    int64_t commit_us; /* the commit's time */
+    char *record;      /* JSON object text, NULL for DELETE */
+    char *old_record;  /* JSON object text (primary key only), NULL for INSERT */
+    char **values;     /* table->ncols cells as text, NULL = SQL null */
     _Atomic int refs;
 } bk_change;
 
 void bk_change_retain(const bk_change *c);
 void bk_change_release(const bk_change *c); /* frees on the last release; NULL is fine */
+
+/*
+ * Constructors (added with change.c): a new change holding one reference
+ * (the caller's), type "INSERT", "UPDATE" or "DELETE", of the row given. ""
+ * strings and 0 times are SQL null, as the renderers show them. For DELETE
+ * record is NULL and values are the old row's; for INSERT old_record is NULL.
+ * A composite primary key (coverage_status: "symbol,timeframe") is named in
+ * table->pk comma-separated, and old_record holds each of its columns.
+ */
+bk_change *bk_change_run(const char *type, const bk_run *r, int64_t commit_us);
+bk_change *bk_change_coverage(const char *type, const bk_coverage *cv, int64_t commit_us);
+bk_change *bk_change_def(const char *type, const bk_def *d, int64_t commit_us);
+/* A DELETE known by its key only (a notification's payload): key[k] is the
+ * k-th column of t->pk; the other cells are NULL. */
+bk_change *bk_change_delete(const bk_table_def *t, const char *const *key, int64_t commit_us);
+
+/* An instant as PostgreSQL's to_json renders timestamptz (Realtime's record
+ * values): "2026-01-02T03:04:05.678+00:00", the fraction's trailing zeros
+ * dropped, no fraction when whole. Returns buf. */
+#define BK_RT_TIME_MAX 40
+char *bk_rt_time_format(int64_t us, char buf[BK_RT_TIME_MAX]);
 
 /*
  * Filters as Realtime accepts them: "col=op.value" with op one of eq, neq,
