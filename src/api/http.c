@@ -38,6 +38,7 @@ struct bk_api_req {
 /* Per-request state across the access handler's calls. */
 typedef struct req_ctx {
     bk_buf body;
+    bool upgraded; /* answered 101: the socket went to the realtime thread (ws.c) */
 } req_ctx;
 
 typedef struct route {
@@ -358,10 +359,11 @@ static bool authorize(bk_api_req *r, bk_access need)
     char key[BK_KEY_MAX];
     bk_api_error e;
     const char *apikey = bk_http_header(r, "apikey");
-    if (!apikey && strncmp(r->path, "/realtime/", 10) == 0)
+    bool realtime =
+        strncmp(r->path, "/realtime/", 10) == 0 || strcmp(r->path, "/socket/websocket") == 0;
+    if (!apikey && realtime)
         apikey = bk_http_header(r, "x-api-key"); /* what Realtime reads first */
-    if (!apikey && (strncmp(r->path, "/realtime/", 10) == 0 ||
-                    strcmp(r->path, "/socket/websocket") == 0))
+    if (!apikey && realtime)
         apikey = bk_http_arg(r, "apikey"); /* EventSource and WebSocket clients send no headers */
     int rc = bk_req_credentials(bk_http_header(r, "Authorization"), apikey, key, sizeof key, &e);
     if (rc == BK_ENOENT) {
@@ -521,6 +523,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r.body = ctx->body.data ? ctx->body.data : "";
         r.len = ctx->body.len;
         ok = dispatch(&r);
+        ctx->upgraded = r.status == 101;
     }
     bk_log(BK_LOG_DEBUG, "api", "request method=%s path=%s status=%d", method, url, r.status);
     bk_api__count_request(a, r.status);
@@ -531,9 +534,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     const bk_api *a = cls;
-    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) /* the next head, on a kept-alive connection */
-        set_timeout(conn, a->opts.conf->http_head_timeout_s);
     req_ctx *ctx = *con_cls;
+    /* the next head, on a kept-alive connection (an upgraded one is closing:
+     * libmicrohttpd holds its lock while it calls this) */
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && !(ctx && ctx->upgraded))
+        set_timeout(conn, a->opts.conf->http_head_timeout_s);
     if (!ctx)
         return;
     bk_buf_fini(&ctx->body);
