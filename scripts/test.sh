@@ -21,9 +21,9 @@ for preset in dev asan; do
     cmake --build --preset "$preset" $jobs
     echo "== $preset tests" >&2
     if [ "$preset" = dev ]; then
-        ctest --preset "$preset" $jobs # the browser and slow labels too, once
+        ctest --preset "$preset" $jobs # the browser, supabase and slow labels too, once
     else
-        ctest --preset "$preset" $jobs -LE 'browser|slow'
+        ctest --preset "$preset" $jobs -LE 'browser|slow|supabase'
     fi
     echo "== $preset store and loop suites on a throwaway PostgreSQL" >&2
     if [ "$preset" = dev ]; then
