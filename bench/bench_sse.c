@@ -337,7 +337,8 @@ static void ws_read(wsclient *c)
     }
 }
 
-/* Drive the multi handle (and the WebSocket clients) for up to wait_ms; returns posts finished (status 200). */
+/* Drive the multi handle (and the WebSocket clients) for up to wait_ms; returns posts finished
+ * (status 200). */
 static int pump(CURLM *m, int wait_ms, int *posts_failed)
 {
     int running, done = 0;
@@ -487,8 +488,9 @@ static void run_phase(phase *ph, const char *bin, const char *dir, int k, bool w
     char db[1100], url[128], purl[128];
     snprintf(db, sizeof db, "%s/%s-%d.db", dir, ws ? "ws" : "sse", k);
     bench_server sv;
-    const char *const global[] = {"--set", "sse_max_clients=256", "--set",
-                                  "realtime_max_sockets=256", "--set", "sim_latency_ms=0", NULL};
+    const char *const global[] = {
+        "--set", "sse_max_clients=256", "--set", "realtime_max_sockets=256",
+        "--set", "sim_latency_ms=0",    NULL};
     const char *const sargs[] = {"--workers", "2", NULL};
     bench_server_start(&sv, bin, db, dir, global, sargs);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/realtime/v1/job_runs", sv.port);

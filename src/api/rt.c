@@ -24,9 +24,9 @@
 
 typedef struct binding {
     int64_t id;
-    char event[8];              /* "*", "INSERT", "UPDATE", "DELETE" */
-    const bk_table_def *table;  /* NULL = every table */
-    bk_rt_filter *filter;       /* NULL = no filter */
+    char event[8];             /* "*", "INSERT", "UPDATE", "DELETE" */
+    const bk_table_def *table; /* NULL = every table */
+    bk_rt_filter *filter;      /* NULL = no filter */
 } binding;
 
 typedef struct channel {
@@ -383,8 +383,8 @@ static void put_timestamp(bk_buf *out, int64_t us)
     time_t t = (time_t)s;
     struct tm tm;
     gmtime_r(&t, &tm);
-    bk_buf_printf(out, "\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)ms);
+    bk_buf_printf(out, "\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"", tm.tm_year + 1900, tm.tm_mon + 1,
+                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)ms);
 }
 
 void bk_rt_render_data(bk_buf *out, const bk_change *ch)

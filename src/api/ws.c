@@ -152,8 +152,7 @@ bk_http_rc bk_route_websocket(bk_api_req *r)
 
 /* ---- wslay callbacks ---- */
 
-static ssize_t ws_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
-                       void *user)
+static ssize_t ws_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *user)
 {
     (void)flags;
     ws_conn *c = user;

@@ -80,8 +80,8 @@ static char *find_crlf2(unsigned char *b, size_t n)
 
 /* "GET path" handshake; returns the HTTP status (101 on success), and the
  * response head in head (cap bytes). */
-static int ws_open(wsc *c, const srv *s, const char *path_query, const char *extra_hdr,
-                   char *head, size_t cap)
+static int ws_open(wsc *c, const srv *s, const char *path_query, const char *extra_hdr, char *head,
+                   size_t cap)
 {
     memset(c, 0, sizeof *c);
     c->fd = raw_connect(s, NULL);
@@ -205,9 +205,8 @@ static json_t *next_msg(wsc *c, int ms)
         if (!c->v2) {
             assert_true(json_is_object(j));
             assert_null(json_object_get(j, "join_ref")); /* V1 drops it */
-            json_t *a = json_pack("[nOOOO]", json_object_get(j, "ref"),
-                                  json_object_get(j, "topic"), json_object_get(j, "event"),
-                                  json_object_get(j, "payload"));
+            json_t *a = json_pack("[nOOOO]", json_object_get(j, "ref"), json_object_get(j, "topic"),
+                                  json_object_get(j, "event"), json_object_get(j, "payload"));
             json_decref(j);
             return a;
         }
@@ -264,8 +263,8 @@ static int close_code(wsc *c, int ms)
 }
 
 #define PC_JOIN(filter)                                                                            \
-    "{\"config\":{\"broadcast\":{\"ack\":false,\"self\":false},\"presence\":{\"key\":\"\"},"     \
-    "\"postgres_changes\":[{\"event\":\"*\",\"schema\":\"public\",\"table\":\"job_runs\","        \
+    "{\"config\":{\"broadcast\":{\"ack\":false,\"self\":false},\"presence\":{\"key\":\"\"},"       \
+    "\"postgres_changes\":[{\"event\":\"*\",\"schema\":\"public\",\"table\":\"job_runs\","         \
     "\"filter\":\"" filter "\"}],\"private\":false}}"
 
 /* Join topic with the bindings of PC_JOIN; check the ok reply and the
@@ -322,8 +321,8 @@ static void check_protocol(const srv *s, int vsn)
              "\"table\":\"job_runs\",\"filter\":\"symbol=eq.AAPL\"},{\"event\":\"UPDATE\","
              "\"schema\":\"public\",\"table\":\"coverage_status\"}]}}");
     r = next_msg(&c, 5000);
-    json_t *pcs = json_object_get(json_object_get(json_array_get(r, 4), "response"),
-                                  "postgres_changes");
+    json_t *pcs =
+        json_object_get(json_object_get(json_array_get(r, 4), "response"), "postgres_changes");
     assert_int_equal(json_array_size(pcs), 2);
     json_t *b0 = json_array_get(pcs, 0), *b1 = json_array_get(pcs, 1);
     assert_string_equal(json_string_value(json_object_get(b0, "filter")), "symbol=eq.AAPL");
@@ -351,8 +350,7 @@ static void check_protocol(const srv *s, int vsn)
                         "error");
     json_decref(r);
     /* access_token: no reply (the next frame is the heartbeat's) */
-    send_msg(&c, "1", "4", "realtime:job_runs:AAPL:1h", "access_token",
-             "{\"access_token\":\"x\"}");
+    send_msg(&c, "1", "4", "realtime:job_runs:AAPL:1h", "access_token", "{\"access_token\":\"x\"}");
     send_msg(&c, NULL, "5", "phoenix", "heartbeat", "{}");
     r = next_msg(&c, 5000);
     assert_string_equal(jstr(r, 1), "5");
@@ -366,8 +364,8 @@ static void check_protocol(const srv *s, int vsn)
     assert_string_equal(jstr(r, 3), "system");
     json_t *sp = json_array_get(r, 4);
     assert_string_equal(json_string_value(json_object_get(sp, "status")), "error");
-    assert_non_null(strstr(json_string_value(json_object_get(sp, "message")),
-                           "Error parsing `filter` params"));
+    assert_non_null(
+        strstr(json_string_value(json_object_get(sp, "message")), "Error parsing `filter` params"));
     json_decref(r);
     send_msg(&c, "8", "8", "realtime:badtable", "phx_join",
              "{\"config\":{\"postgres_changes\":[{\"event\":\"*\",\"schema\":\"public\","
@@ -427,23 +425,23 @@ static void test_handshake_refusals(void **state)
                              NULL, head, sizeof head),
                      401);
     ws_close(&c);
-    assert_int_equal(ws_open(&c, &s, "/realtime/v1/websocket?apikey=" ANON "&vsn=3.0.0", NULL,
-                             head, sizeof head),
+    assert_int_equal(ws_open(&c, &s, "/realtime/v1/websocket?apikey=" ANON "&vsn=3.0.0", NULL, head,
+                             sizeof head),
                      400);
     ws_close(&c);
     /* the key as a header, on Realtime's own path */
     wsc a, b;
-    assert_int_equal(
-        ws_open(&a, &s, "/socket/websocket?vsn=2.0.0", "x-api-key: " ANON "\r\n", head, sizeof head),
-        101);
+    assert_int_equal(ws_open(&a, &s, "/socket/websocket?vsn=2.0.0", "x-api-key: " ANON "\r\n", head,
+                             sizeof head),
+                     101);
     assert_int_equal(
         ws_open(&b, &s, "/realtime/v1/websocket", "apikey: " ANON "\r\n", head, sizeof head), 101);
     /* a third socket is one too many; the heartbeat proves the first two serve */
     a.v2 = 1;
     send_msg(&a, NULL, "1", "phoenix", "heartbeat", "{}");
     json_decref(next_msg(&a, 5000));
-    assert_int_equal(ws_open(&c, &s, "/realtime/v1/websocket?apikey=" ANON, NULL, head, sizeof head),
-                     503);
+    assert_int_equal(
+        ws_open(&c, &s, "/realtime/v1/websocket?apikey=" ANON, NULL, head, sizeof head), 503);
     assert_non_null(strstr(head, "application/json"));
     ws_close(&c);
     ws_close(&a);

@@ -61,12 +61,28 @@ async function startServer() {
   const portFile = join(dir, 'port');
   const env = { ...process.env, BARKEEP_ANON_KEY: ANON, BARKEEP_SERVICE_KEY: SERVICE };
   for (const k of Object.keys(env)) if (k === 'BARKEEP_NOW') delete env[k];
-  const args = ['--db', join(dir, 'db.sqlite'), '--now', NOW, '--set', `port_file=${portFile}`,
-    '--set', 'sim_latency_ms=20', '--set', 'sim_page_size=2',
-    'serve', '--listen', '127.0.0.1:0', '--workers', '1'];
+  const args = [
+    '--db',
+    join(dir, 'db.sqlite'),
+    '--now',
+    NOW,
+    '--set',
+    `port_file=${portFile}`,
+    '--set',
+    'sim_latency_ms=20',
+    '--set',
+    'sim_page_size=2',
+    'serve',
+    '--listen',
+    '127.0.0.1:0',
+    '--workers',
+    '1',
+  ];
   const child = spawn(BIN, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
-  child.stderr.on('data', (d) => { log += d; });
+  child.stderr.on('data', (d) => {
+    log += d;
+  });
   const watcher = watch(dir);
   const port = await new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`no port file; log:\n${log}`)), WAIT_MS);
@@ -77,7 +93,9 @@ async function startServer() {
           clearTimeout(t);
           resolve(Number(s.trim()));
         }
-      } catch { /* not yet */ }
+      } catch {
+        /* not yet */
+      }
     };
     watcher.on('change', probe);
     child.on('exit', (c) => reject(new Error(`barkeep exited ${c}:\n${log}`)));
@@ -104,36 +122,65 @@ async function scenario(url, vsn, symbol, other) {
   const events = [];
   const channel = supabase
     .channel(`job_runs:${symbol}:15m`)
-    .on('postgres_changes',
-      { event: '*', schema: 'public', table: 'job_runs', filter: `symbol=eq.${symbol}` },
-      (p) => { events.push(p); poke(); });
+    .on('postgres_changes', { event: '*', schema: 'public', table: 'job_runs', filter: `symbol=eq.${symbol}` }, (p) => {
+      events.push(p);
+      poke();
+    });
   let status;
-  channel.subscribe((s, err) => { status = s; if (err) console.log(`# ${s}: ${err.message}`); poke(); });
-  await until(() => (status === 'SUBSCRIBED' ? true : status && status !== 'SUBSCRIBED' ? false : undefined),
-    WAIT_MS, 'SUBSCRIBED').then((ok) => check(ok, `vsn ${vsn || 'default'}: SUBSCRIBED (status ${status})`));
+  channel.subscribe((s, err) => {
+    status = s;
+    if (err) console.log(`# ${s}: ${err.message}`);
+    poke();
+  });
+  await until(
+    () => (status === 'SUBSCRIBED' ? true : status && status !== 'SUBSCRIBED' ? false : undefined),
+    WAIT_MS,
+    'SUBSCRIBED',
+  ).then((ok) => check(ok, `vsn ${vsn || 'default'}: SUBSCRIBED (status ${status})`));
   let beat;
-  supabase.realtime.onHeartbeat((s) => { if (s === 'ok') { beat = s; poke(); } });
+  supabase.realtime.onHeartbeat((s) => {
+    if (s === 'ok') {
+      beat = s;
+      poke();
+    }
+  });
   supabase.realtime.sendHeartbeat();
   await until(() => beat, WAIT_MS, 'the heartbeat reply');
   check(beat === 'ok', 'heartbeat answered');
   for (const sym of [other, symbol]) {
-    const { data, error } = await supabase.functions.invoke('ensure-coverage',
-      { body: { symbol: sym, timeframe: '15m', window_days: 5 } });
+    const { data, error } = await supabase.functions.invoke('ensure-coverage', {
+      body: { symbol: sym, timeframe: '15m', window_days: 5 },
+    });
     check(!error && data, `ensure-coverage ${sym} answered (${error ? error.message : 'ok'})`);
   }
-  const done = await until(() => events.find((e) => e.eventType === 'UPDATE' && e.new.status === 'success') ||
-    undefined, WAIT_MS, `the success of a ${symbol} run`);
+  const done = await until(
+    () => events.find((e) => e.eventType === 'UPDATE' && e.new.status === 'success') || undefined,
+    WAIT_MS,
+    `the success of a ${symbol} run`,
+  );
   const run = done.new.id;
   const mine = events.filter((e) => (e.new && e.new.id) === run);
-  check(events.every((e) => e.schema === 'public' && e.table === 'job_runs' &&
-    /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(e.commit_timestamp)), 'schema, table, commit_timestamp');
-  check(events.every((e) => e.new.symbol === symbol), `nothing for ${other}`);
+  check(
+    events.every(
+      (e) =>
+        e.schema === 'public' &&
+        e.table === 'job_runs' &&
+        /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(e.commit_timestamp),
+    ),
+    'schema, table, commit_timestamp',
+  );
+  check(
+    events.every((e) => e.new.symbol === symbol),
+    `nothing for ${other}`,
+  );
   check(mine[0].eventType === 'INSERT' && mine[0].new.status === 'queued', 'INSERT queued first');
   const ups = mine.slice(1);
   check(ups.length >= 3 && ups.every((e) => e.eventType === 'UPDATE'), `then UPDATEs (${ups.length})`);
   const running = ups.filter((e) => e.new.status === 'running').map((e) => Number(e.new.progress_percent));
-  check(running.length >= 2 && running.every((p, i) => i === 0 || p > running[i - 1]),
-    `running with rising progress_percent (${running.join(', ')})`);
+  check(
+    running.length >= 2 && running.every((p, i) => i === 0 || p > running[i - 1]),
+    `running with rising progress_percent (${running.join(', ')})`,
+  );
   const last = ups[ups.length - 1].new;
   check(last.status === 'success' && Number(last.progress_percent) === 100, 'UPDATE success at 100');
   const r = await channel.unsubscribe();

@@ -230,8 +230,13 @@ static void test_join_errors(void **state)
                                      "\"response\":{\"postgres_changes\":[]}}]");
     sink_clear(&s);
     /* not Phoenix at all: close 1007 */
-    const char *bad[] = {"", "{", "[1,2,3,4,5]", "[null,null,\"t\",\"e\",[]]",
-                         "[null,null,\"\",\"e\",{}]", "{\"topic\":\"t\"}", "\"x\""};
+    const char *bad[] = {"",
+                         "{",
+                         "[1,2,3,4,5]",
+                         "[null,null,\"t\",\"e\",[]]",
+                         "[null,null,\"\",\"e\",{}]",
+                         "{\"topic\":\"t\"}",
+                         "\"x\""};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         assert_int_equal(bk_rtc_handle(c, bad[i], strlen(bad[i])), 1007);
     assert_int_equal(s.n, 0);
