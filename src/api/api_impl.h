@@ -87,9 +87,12 @@ void bk_api__wake(bk_api *a);
 void bk_sse__tick(bk_api *a, bool closing); /* keep-alive / close every stream */
 
 /* ws.c: the realtime socket thread, started before the daemon; stopped
- * (every socket closed with 1001, the thread joined) before the daemon is. */
+ * (every socket closed with 1001, the thread joined; later upgrades are
+ * closed at once) before the daemon is, freed after it (requests in flight
+ * until then still read api->ws). */
 int bk_ws__start(bk_api *a, bk_err *err);
 void bk_ws__stop(bk_api *a);
+void bk_ws__free(bk_api *a);
 size_t bk_ws__sockets(const bk_api *a); /* open WebSockets */
 bk_http_rc bk_route_websocket(bk_api_req *r);
 

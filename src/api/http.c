@@ -742,6 +742,7 @@ void bk_api_stop(bk_api *a)
     bk_ws__stop(a); /* every upgraded socket closed before the daemon stops */
     if (a->daemon)
         MHD_stop_daemon(a->daemon);
+    bk_ws__free(a);
     for (int i = 0; i < a->n_db_free; i++)
         bk_store_close(a->db_free[i]);
     bk_metrics__fini(&a->metrics);

@@ -476,6 +476,7 @@ int bk_ws__start(bk_api *a, bk_err *err)
     w->send_max = (size_t)cf->realtime_send_max;
     pthread_mutex_init(&w->lock, NULL);
     bk_buf_init(&w->cached_data);
+    w->epfd = w->evfd = -1;
     w->epfd = epoll_create1(EPOLL_CLOEXEC);
     w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
@@ -494,12 +495,21 @@ void bk_ws__stop(bk_api *a)
     if (!w)
         return;
     pthread_mutex_lock(&w->lock);
-    w->stop = true;
+    w->stop = true; /* an upgrade from now on is closed at once */
     pthread_mutex_unlock(&w->lock);
     if (w->started) {
         wake(w);
         pthread_join(w->thread, NULL);
+        w->started = false;
     }
+}
+
+void bk_ws__free(bk_api *a)
+{
+    bk_ws *w = a->ws;
+    if (!w)
+        return;
+    bk_ws__stop(a);
     if (w->epfd >= 0)
         close(w->epfd);
     if (w->evfd >= 0)
