@@ -520,12 +520,69 @@ static void test_bad_frames(void **state)
     srv_stop(&s);
 }
 
+/* A client that sends and never reads: its replies pile up past
+ * realtime_send_max and the server closes it with 1008, instead of
+ * buffering without limit. */
+static void test_slow_reader(void **state)
+{
+    (void)state;
+    const char *args[] = {"--set", "realtime_send_max=65536", NULL};
+    srv s;
+    srv_start(&s, args, key_env);
+    wsc c;
+    connect_ok(&c, &s, 2);
+    int small = 4096;
+    setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    /* a join with 60 bindings of 1000-byte filters: its reply echoes them */
+    size_t cap = 80 * 1024, n = 0;
+    char *join = malloc(cap);
+    n += (size_t)snprintf(join + n, cap - n,
+                          "[\"1\",\"1\",\"realtime:slow\",\"phx_join\",{\"config\":{"
+                          "\"postgres_changes\":[");
+    for (int i = 0; i < 60; i++) {
+        n += (size_t)snprintf(join + n, cap - n,
+                              "%s{\"event\":\"*\",\"schema\":\"public\",\"table\":\"job_runs\","
+                              "\"filter\":\"symbol=in.(",
+                              i ? "," : "");
+        for (int k = 0; k < 199; k++)
+            n += (size_t)snprintf(join + n, cap - n, "%sA%03d", k ? "," : "", k);
+        n += (size_t)snprintf(join + n, cap - n, ")\"}");
+    }
+    n += (size_t)snprintf(join + n, cap - n, "]}}]");
+    assert_true(n < 65536);
+    int sent = 0;
+    for (; sent < 400; sent++) { /* at most ~25 MB; the server closes long before */
+        struct pollfd p = {.fd = c.fd, .events = POLLOUT};
+        if (poll(&p, 1, 2000) <= 0 || (p.revents & (POLLERR | POLLHUP)))
+            break;
+        send_frame(&c, 1, join, n);
+    }
+    free(join);
+    int size = 1 << 20;
+    setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    assert_int_equal(close_code(&c, 20000), 1008);
+    ws_close(&c);
+    char *log = NULL;
+    FILE *f = fopen(s.log, "r");
+    assert_non_null(f);
+    size_t cap_log = 0;
+    ssize_t got;
+    bool warned = false;
+    while ((got = getline(&log, &cap_log, f)) > 0)
+        warned |= strstr(log, "closing a socket that does not read") != NULL;
+    free(log);
+    fclose(f);
+    assert_true(warned);
+    srv_stop(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_protocol),
         cmocka_unit_test(test_handshake_refusals),
         cmocka_unit_test(test_bad_frames),
+        cmocka_unit_test(test_slow_reader),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
