@@ -76,12 +76,28 @@ struct bk_api {
     bool listener_started;
     bk_store *ln_listen; /* LISTENs for job_runs changes */
     bk_store *ln_read;   /* reads the notified runs */
+    /* SQLite: the series known to have a coverage_status row, so that a
+     * commit's coverage change is told as INSERT or UPDATE (publish.c);
+     * seeded at start (listen.c), guarded by cov_lock */
+    pthread_mutex_t cov_lock;
+    char (*cov_known)[BK_SYM_MAX + 8]; /* "SYMBOL TF" */
+    size_t n_cov_known, cap_cov_known;
     bk_api_metrics metrics;
     bk_ws *ws; /* realtime sockets (ws.c), from bk_api_start to bk_api_stop */
 };
 
 /* http.c: wake the attached worker pool, if any. */
 void bk_api__wake(bk_api *a);
+/* http.c: a store connection from the pool (or a new one), and back. */
+bk_store *bk_api__db_take(bk_api *a, bk_err *err);
+void bk_api__db_put(bk_api *a, bk_store *s);
+
+/* publish.c: a job_definitions change made through the API (type INSERT,
+ * UPDATE or DELETE; for DELETE d is the row removed), published unless the
+ * change listener does (PostgreSQL). */
+void bk_api__publish_def(bk_api *a, const char *type, const bk_def *d, int64_t at_us);
+/* publish.c: note that series (symbol, tf) has a coverage_status row. */
+void bk_api__cov_known(bk_api *a, const char *symbol, bk_tf tf);
 
 /* sse.c */
 void bk_sse__tick(bk_api *a, bool closing); /* keep-alive / close every stream */

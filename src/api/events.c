@@ -13,7 +13,15 @@
  * reference held by the waking publisher keeps the subscriber's memory alive
  * until it is done.
  *
- * Read next: src/api/sse.c (the HTTP side), src/api/render.c (the row).
+ * Change subscribers (the realtime sockets) are subscribers of a second
+ * kind: their queue holds shared bk_change pointers (change.h) instead of
+ * frames, with the same capacity, drop rule and wake-ups. A job_runs change
+ * published for SSE is also built once as a bk_change, outside the lock and
+ * only while change subscribers exist, and queued under the same lock hold
+ * as its frame, so both kinds see runs in the same order.
+ *
+ * Read next: src/api/sse.c (the HTTP side), src/api/render.c (the row),
+ * src/api/change.c (changes).
  */
 #include "api/events.h"
 
@@ -61,9 +69,11 @@ struct bk_sub {
     int tf;                      /* -1 = any */
     void (*notify)(void *ctx);
     void *ctx;
+    bool changes; /* a change subscriber: cq instead of q */
     /* Guarded by the bus lock. */
     size_t slot;          /* index in bus->subs */
     frame **q;            /* fixed-capacity ring of frame pointers */
+    const bk_change **cq; /* change subscriber: ring of change pointers */
     size_t q_cap, q_head; /* q_head: oldest queued frame */
     size_t q_len;         /* frames queued, <= q_cap */
     bool reset_pending;   /* the reset frame goes out before any queued frame */
@@ -82,6 +92,7 @@ struct bk_bus {
     frame **ring;     /* ring[(id - 1) % ring_size] holds event id while in the ring */
     bk_sub **subs;    /* subs[0 .. n_subs), order irrelevant */
     size_t n_subs;
+    atomic_size_t n_change_subs; /* change subscribers among subs (written under lock) */
 };
 
 /* ---- frames ---- */
@@ -158,15 +169,22 @@ static void sub_unref(bk_sub *s)
     if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
         return;
     /* Unreachable from the bus now: no lock needed for the queue. */
-    for (size_t i = 0; i < s->q_len; i++)
-        frame_unref(s->q[(s->q_head + i) % s->q_cap]);
+    for (size_t i = 0; i < s->q_len; i++) {
+        if (s->changes)
+            bk_change_release(s->cq[(s->q_head + i) % s->q_cap]);
+        else
+            frame_unref(s->q[(s->q_head + i) % s->q_cap]);
+    }
     free(s->q);
+    free(s->cq);
     pthread_mutex_destroy(&s->nlock);
     free(s);
 }
 
 static bool sub_matches(const bk_sub *s, const frame *f)
 {
+    if (s->changes)
+        return false;
     if (s->tf >= 0 && s->tf != f->tf)
         return false;
     return !s->symbol[0] || strcmp(s->symbol, f->symbol) == 0;
@@ -175,8 +193,12 @@ static bool sub_matches(const bk_sub *s, const frame *f)
 /* Drop every queued frame and mark the subscriber dropped (bus lock held). */
 static void sub_drop(bk_sub *s)
 {
-    for (size_t i = 0; i < s->q_len; i++)
-        frame_unref(s->q[(s->q_head + i) % s->q_cap]);
+    for (size_t i = 0; i < s->q_len; i++) {
+        if (s->changes)
+            bk_change_release(s->cq[(s->q_head + i) % s->q_cap]);
+        else
+            frame_unref(s->q[(s->q_head + i) % s->q_cap]);
+    }
     s->q_len = 0;
     s->q_head = 0;
     s->dropped = true;
@@ -192,6 +214,33 @@ static bool sub_push(bk_sub *s, frame *f)
     frame_ref(f);
     s->q[(s->q_head + s->q_len) % s->q_cap] = f;
     return s->q_len++ == 0;
+}
+
+/* Queue c on change subscriber s (bus lock held). Returns true when s must
+ * be woken. */
+static bool sub_push_change(bk_sub *s, const bk_change *c)
+{
+    if (s->q_len == s->q_cap) {
+        sub_drop(s);
+        return true;
+    }
+    bk_change_retain(c);
+    s->cq[(s->q_head + s->q_len) % s->q_cap] = c;
+    return s->q_len++ == 0;
+}
+
+/* Queue c on every change subscriber, noting in wake those to wake (bus lock
+ * held; wake has room for every subscriber). Returns the new n_wake. */
+static size_t push_change_all(bk_bus *b, const bk_change *c, bk_sub **wake, size_t n_wake)
+{
+    for (size_t i = 0; i < b->n_subs; i++) {
+        bk_sub *s = b->subs[i];
+        if (!s->changes || s->dropped || !sub_push_change(s, c))
+            continue;
+        atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+        wake[n_wake++] = s;
+    }
+    return n_wake;
 }
 
 static void sub_wake(bk_sub *s)
@@ -223,6 +272,7 @@ int bk_bus_new(bk_bus **out, const bk_bus_opts *opts)
         return rc;
     }
     b->last_id = b->opts.id_base;
+    atomic_init(&b->n_change_subs, 0);
     b->ring = bk_xcalloc(b->opts.ring_size, sizeof *b->ring);
     b->subs = bk_xcalloc(b->opts.max_clients, sizeof *b->subs);
     *out = b;
@@ -247,6 +297,11 @@ void bk_bus_free(bk_bus *b)
 uint64_t bk_bus_publish_run(bk_bus *b, const char *type, const bk_run *row, int64_t commit_us)
 {
     frame *f = frame_render(type, row, commit_us);
+    /* Built only while someone takes changes; one subscribing meanwhile
+     * starts with the next run. */
+    bk_change *c = NULL;
+    if (atomic_load_explicit(&b->n_change_subs, memory_order_relaxed))
+        c = bk_change_run(type ? type : "UPDATE", row, commit_us);
     bk_sub *stack[WAKE_STACK];
     bk_sub **wake = stack;
     size_t n_wake = 0;
@@ -266,14 +321,33 @@ uint64_t bk_bus_publish_run(bk_bus *b, const char *type, const bk_run *row, int6
         atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
         wake[n_wake++] = s;
     }
+    if (c)
+        n_wake = push_change_all(b, c, wake, n_wake);
     pthread_mutex_unlock(&b->lock);
 
+    bk_change_release(c);
     frame_unref(evicted);
     for (size_t i = 0; i < n_wake; i++)
         sub_wake(wake[i]);
     if (wake != stack)
         free(wake);
     return id;
+}
+
+void bk_bus_publish_change(bk_bus *b, const bk_change *c)
+{
+    bk_sub *stack[WAKE_STACK];
+    bk_sub **wake = stack;
+    size_t n_wake = 0;
+    pthread_mutex_lock(&b->lock);
+    if (b->n_subs > WAKE_STACK)
+        wake = bk_xmalloc(b->n_subs * sizeof *wake);
+    n_wake = push_change_all(b, c, wake, 0);
+    pthread_mutex_unlock(&b->lock);
+    for (size_t i = 0; i < n_wake; i++)
+        sub_wake(wake[i]);
+    if (wake != stack)
+        free(wake);
 }
 
 /* Where a new subscriber's replay starts (bus lock held): 0 when there is
@@ -347,6 +421,55 @@ int bk_bus_subscribe(bk_bus *b, const char *symbol, int tf, uint64_t last_event_
     return 0;
 }
 
+int bk_bus_subscribe_changes(bk_bus *b, void (*notify)(void *ctx), void *ctx, bk_sub **out)
+{
+    *out = NULL;
+    bk_sub *s = bk_xcalloc(1, sizeof *s);
+    s->bus = b;
+    s->tf = -1;
+    s->changes = true;
+    s->notify = notify;
+    s->ctx = ctx;
+    atomic_init(&s->refs, 1);
+    int rc = -pthread_mutex_init(&s->nlock, NULL);
+    if (rc) {
+        free(s);
+        return rc;
+    }
+    s->q_cap = b->opts.client_queue;
+    s->cq = bk_xmalloc(s->q_cap * sizeof *s->cq);
+
+    pthread_mutex_lock(&b->lock);
+    if (b->n_subs == b->opts.max_clients) {
+        pthread_mutex_unlock(&b->lock);
+        pthread_mutex_destroy(&s->nlock);
+        free(s->cq);
+        free(s);
+        return BK_EBUSY;
+    }
+    s->slot = b->n_subs;
+    b->subs[b->n_subs++] = s;
+    atomic_fetch_add_explicit(&b->n_change_subs, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&b->lock);
+    *out = s;
+    return 0;
+}
+
+const bk_change *bk_sub_next_change(bk_sub *s, bool *dropped)
+{
+    const bk_change *c = NULL;
+    pthread_mutex_lock(&s->bus->lock);
+    if (dropped)
+        *dropped = s->dropped;
+    if (s->changes && s->q_len) {
+        c = s->cq[s->q_head]; /* the queue's reference passes to the caller */
+        s->q_head = (s->q_head + 1) % s->q_cap;
+        s->q_len--;
+    }
+    pthread_mutex_unlock(&s->bus->lock);
+    return c;
+}
+
 /* Take up to READ_BATCH frames fitting in budget bytes (bus lock held); the
  * first frame of the read is taken whatever its size. */
 static size_t sub_take(bk_sub *s, frame **batch, size_t *budget, bool *any)
@@ -371,6 +494,8 @@ int bk_sub_read(bk_sub *s, bk_buf *out, size_t max_bytes)
     frame *batch[READ_BATCH];
     size_t budget = max_bytes;
     bool any = false;
+    if (s->changes) /* frames are for event streams only */
+        return 0;
     for (;;) {
         pthread_mutex_lock(lock);
         if (s->dropped && any) { /* dropped between two batches: next read says so */
@@ -412,6 +537,8 @@ void bk_bus_unsubscribe(bk_bus *b, bk_sub *s)
     bk_sub *last = b->subs[--b->n_subs];
     b->subs[s->slot] = last;
     last->slot = s->slot;
+    if (s->changes)
+        atomic_fetch_sub_explicit(&b->n_change_subs, 1, memory_order_relaxed);
     pthread_mutex_unlock(&b->lock);
 
     /* Waits for a notify in progress; later ones see closed. */
@@ -419,6 +546,11 @@ void bk_bus_unsubscribe(bk_bus *b, bk_sub *s)
     s->closed = true;
     pthread_mutex_unlock(&s->nlock);
     sub_unref(s);
+}
+
+bool bk_bus_wants_changes(bk_bus *b)
+{
+    return atomic_load_explicit(&b->n_change_subs, memory_order_relaxed) > 0;
 }
 
 size_t bk_bus_clients(bk_bus *b)

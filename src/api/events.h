@@ -86,6 +86,10 @@ int bk_bus_subscribe_changes(bk_bus *b, void (*notify)(void *ctx), void *ctx, bk
  * was dropped for falling behind. */
 const bk_change *bk_sub_next_change(bk_sub *s, bool *dropped);
 
+/* Whether any change subscriber is there now (added with change
+ * subscribers): publishers skip building changes nobody takes. */
+bool bk_bus_wants_changes(bk_bus *b);
+
 size_t bk_bus_clients(bk_bus *b);
 /* The id of the latest event (id_base if none). */
 uint64_t bk_bus_last_id(bk_bus *b);

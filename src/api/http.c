@@ -236,9 +236,8 @@ bk_http_rc bk_http_api_error(bk_api_req *r, const bk_api_error *e)
 
 /* ---- store connections ---- */
 
-bk_store *bk_http_store(bk_api_req *r)
+bk_store *bk_api__db_take(bk_api *a, bk_err *err)
 {
-    bk_api *a = r->api;
     bk_store *s = NULL;
     pthread_mutex_lock(&a->db_lock);
     if (a->n_db_free > 0)
@@ -246,14 +245,35 @@ bk_store *bk_http_store(bk_api_req *r)
     pthread_mutex_unlock(&a->db_lock);
     if (s)
         return s;
-    bk_err err = {0};
-    if (bk_store_open(&s, a->db_url, &err) != 0 ||
-        bk_store_set_wait(s, a->opts.conf->http_store_wait_ms, &err) != 0) {
-        bk_log(BK_LOG_ERROR, "api", "cannot open store error=\"%s\"", err.msg);
+    if (bk_store_open(&s, a->db_url, err) != 0 ||
+        bk_store_set_wait(s, a->opts.conf->http_store_wait_ms, err) != 0) {
         bk_store_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+void bk_api__db_put(bk_api *a, bk_store *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&a->db_lock);
+    if (a->n_db_free < BK_API_DB_POOL) {
+        a->db_free[a->n_db_free++] = s;
+        s = NULL;
+    }
+    pthread_mutex_unlock(&a->db_lock);
+    bk_store_close(s);
+}
+
+bk_store *bk_http_store(bk_api_req *r)
+{
+    bk_err err = {0};
+    bk_store *s = bk_api__db_take(r->api, &err);
+    if (!s) {
+        bk_log(BK_LOG_ERROR, "api", "cannot open store error=\"%s\"", err.msg);
         r->retry_after_s = 1;
         bk_http_error(r, 503, "store_unavailable", "the database is not reachable");
-        return NULL;
     }
     return s;
 }
@@ -271,16 +291,7 @@ bk_http_rc bk_http_store_error(bk_api_req *r, const bk_err *err)
 
 void bk_http_store_put(bk_api_req *r, bk_store *s)
 {
-    bk_api *a = r->api;
-    if (!s)
-        return;
-    pthread_mutex_lock(&a->db_lock);
-    if (a->n_db_free < BK_API_DB_POOL) {
-        a->db_free[a->n_db_free++] = s;
-        s = NULL;
-    }
-    pthread_mutex_unlock(&a->db_lock);
-    bk_store_close(s);
+    bk_api__db_put(r->api, s);
 }
 
 /* ---- access ---- */
@@ -662,6 +673,7 @@ int bk_api_start(bk_api **out, const bk_api_opts *opts, bk_err *err)
     a->opts.plan.on_change = bk_api_on_run;
     a->opts.plan.hook_ctx = a;
     pthread_mutex_init(&a->db_lock, NULL);
+    pthread_mutex_init(&a->cov_lock, NULL);
     pthread_mutex_init(&a->sse_lock, NULL);
     pthread_cond_init(&a->sse_cond, NULL);
     bk_metrics__init(&a->metrics);
@@ -747,6 +759,8 @@ void bk_api_stop(bk_api *a)
         bk_store_close(a->db_free[i]);
     bk_metrics__fini(&a->metrics);
     pthread_mutex_destroy(&a->db_lock);
+    pthread_mutex_destroy(&a->cov_lock);
+    free(a->cov_known);
     pthread_mutex_destroy(&a->sse_lock);
     pthread_cond_destroy(&a->sse_cond);
     free(a->listen);

@@ -1,10 +1,14 @@
 /*
- * listen.c — the change listener: on PostgreSQL, every job_runs change made
- * by any process reaches this process's event bus. A thread owns two store
- * connections: one LISTENs (bk_store_listen) and waits for notifications in
- * short slices, so it notices bk_api_stop within LISTEN_POLL_MS; the other
- * reads each notified run (bk_store_run_get), which is then published with
- * the trigger's operation (INSERT or UPDATE) as the event type.
+ * listen.c — the change listener: on PostgreSQL, every job_runs,
+ * coverage_status and job_definitions change made by any process reaches
+ * this process's event bus. A thread owns two store connections: one
+ * LISTENs (bk_store_listen, bk_store_listen_rows) and waits for
+ * notifications in short slices, so it notices bk_api_stop within
+ * LISTEN_POLL_MS; the other reads each notified row (bk_store_run_get,
+ * bk_store_coverage_list, bk_store_def_list), which is then published with
+ * the trigger's operation (INSERT, UPDATE, or DELETE with the key the
+ * notification carries) as the change's type. Rows of the other tables are
+ * read only while a change subscriber is there (bk_bus_wants_changes).
  *
  * While the store notifies, this thread is the only publisher of run events:
  * bk_api_on_run and bk_api_on_enqueue only count (publish.c), so a change made
@@ -43,16 +47,92 @@ static int open_conns(bk_api *a, bk_err *err)
     if (rc == 0)
         rc = bk_store_listen(a->ln_listen, err);
     if (rc == 0)
+        rc = bk_store_listen_rows(a->ln_listen, err);
+    if (rc == 0)
         rc = bk_store_open(&a->ln_read, a->db_url, err);
     if (rc)
         close_conns(a);
     return rc;
 }
 
-/* A notification: read the run and publish it. */
+/* A coverage_status notification ("SYMBOL TF"): read the row and publish it. */
+static void on_coverage_note(bk_api *a, const bk_note *note)
+{
+    char sym[BK_SYM_MAX + 1];
+    const char *sp = strrchr(note->key, ' ');
+    bk_tf tf;
+    if (!sp || (size_t)(sp - note->key) > BK_SYM_MAX || bk_tf_parse(sp + 1, &tf) != 0)
+        return;
+    memcpy(sym, note->key, (size_t)(sp - note->key));
+    sym[sp - note->key] = '\0';
+    const bk_table_def *t = bk_rt_table("coverage_status");
+    if (strcmp(note->op, "DELETE") == 0) {
+        const char *key[2] = {sym, bk_tf_name(tf)};
+        bk_change *c = bk_change_delete(t, key, bk_clock_now_us());
+        bk_bus_publish_change(a->opts.bus, c);
+        bk_change_release(c);
+        return;
+    }
+    bk_coverage *rows = NULL;
+    size_t n = 0;
+    bk_err err = {0};
+    if (bk_store_coverage_list(a->ln_read, sym, (int)tf, &rows, &n, &err) != 0) {
+        bk_log(BK_LOG_WARN, "api", "change listener cannot read coverage symbol=%s error=\"%s\"",
+               sym, err.msg);
+        return;
+    }
+    if (n == 1) { /* none: removed meanwhile */
+        bk_change *c = bk_change_coverage(
+            note->op, &rows[0], rows[0].updated_us ? rows[0].updated_us : bk_clock_now_us());
+        bk_bus_publish_change(a->opts.bus, c);
+        bk_change_release(c);
+    }
+    free(rows);
+}
+
+/* A job_definitions notification (the id): read the row and publish it.
+ * There are few definitions; the store has no read by id. */
+static void on_def_note(bk_api *a, const bk_note *note)
+{
+    if (strcmp(note->op, "DELETE") == 0) {
+        const char *key[1] = {note->key};
+        bk_change *c = bk_change_delete(bk_rt_table("job_definitions"), key, bk_clock_now_us());
+        bk_bus_publish_change(a->opts.bus, c);
+        bk_change_release(c);
+        return;
+    }
+    bk_def *defs = NULL;
+    size_t n = 0;
+    bk_err err = {0};
+    if (bk_store_def_list(a->ln_read, false, &defs, &n, &err) != 0) {
+        bk_log(BK_LOG_WARN, "api", "change listener cannot read definition id=%s error=\"%s\"",
+               note->key, err.msg);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(defs[i].id, note->key) == 0) {
+            bk_change *c = bk_change_def(
+                note->op, &defs[i], defs[i].updated_us ? defs[i].updated_us : bk_clock_now_us());
+            bk_bus_publish_change(a->opts.bus, c);
+            bk_change_release(c);
+            break;
+        }
+    free(defs);
+}
+
+/* A notification: read the row and publish it. */
 static void on_note(void *ctx, const bk_note *note)
 {
     bk_api *a = ctx;
+    if (note->table && strcmp(note->table, "job_runs") != 0) {
+        if (!bk_bus_wants_changes(a->opts.bus))
+            return; /* nobody takes them: no read */
+        if (strcmp(note->table, "coverage_status") == 0)
+            on_coverage_note(a, note);
+        else if (strcmp(note->table, "job_definitions") == 0)
+            on_def_note(a, note);
+        return;
+    }
     bk_run run;
     bk_err err = {0};
     int rc = bk_store_run_get(a->ln_read, note->run_id, &run, &err);
@@ -134,11 +214,25 @@ int bk_listen__start(bk_api *a, bk_err *err)
     if (rc)
         return rc;
     if (!bk_store_notifies(s)) {
-        a->db_free[a->n_db_free++] = s; /* SQLite: one connection for the request pool */
+        /* SQLite: the series with coverage so far (publish.c), and one
+         * connection for the request pool */
+        bk_coverage *rows = NULL;
+        size_t n = 0;
+        bk_err e = {0};
+        if (bk_store_coverage_list(s, NULL, -1, &rows, &n, &e) != 0)
+            bk_log(BK_LOG_WARN, "api",
+                   "cannot read coverage: its first changes may show as INSERT error=\"%s\"",
+                   e.msg);
+        for (size_t i = 0; i < n; i++)
+            bk_api__cov_known(a, rows[i].symbol, rows[i].tf);
+        free(rows);
+        a->db_free[a->n_db_free++] = s;
         return 0;
     }
     a->ln_listen = s;
     rc = bk_store_listen(a->ln_listen, err);
+    if (rc == 0)
+        rc = bk_store_listen_rows(a->ln_listen, err);
     if (rc == 0)
         rc = bk_store_open(&a->ln_read, a->db_url, err);
     if (rc == 0 && pthread_create(&a->listener, NULL, listener_main, a) != 0)

@@ -1,11 +1,81 @@
 /*
- * publish.c — the run-event glue: bk_api_on_run and bk_api_on_enqueue are the
+ * publish.c — the change glue: bk_api_on_run and bk_api_on_enqueue are the
  * work and plan event callbacks. They count a run's outcome in the metrics
  * (metrics.c) and, unless the change listener publishes instead (PostgreSQL,
- * listen.c), publish the change on the event bus (events.h) for SSE clients.
+ * listen.c), publish the change on the event bus (events.h) for SSE clients
+ * and change subscribers. On SQLite they also publish what else a change
+ * made visible: a run's success changed its series' coverage_status row
+ * (read back here, while a change subscriber is there), and the API's
+ * writes of job_definitions (bk_api__publish_def).
+ *
+ * INSERT or UPDATE of coverage_status: the series known to have a row are
+ * kept in a set seeded from the store at start (listen.c) and grown by
+ * every success; a row of a series not in it is an INSERT. A row created by
+ * another process writing the same SQLite file meanwhile is told as an
+ * INSERT once.
  */
 #include "api/api_impl.h"
 #include "core/clock.h"
+#include "core/log.h"
+#include "store/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Adds the series to the known set; returns whether it was there. Cap: past
+ * 65536 series nothing more is remembered (their changes read as INSERT). */
+static bool cov_known_add(bk_api *a, const char *symbol, bk_tf tf)
+{
+    char key[BK_SYM_MAX + 8];
+    snprintf(key, sizeof key, "%s %s", symbol, bk_tf_name(tf));
+    bool found = false;
+    pthread_mutex_lock(&a->cov_lock);
+    for (size_t i = 0; i < a->n_cov_known && !found; i++)
+        found = strcmp(a->cov_known[i], key) == 0;
+    if (!found && a->n_cov_known < 65536) {
+        bk_grow((void **)&a->cov_known, &a->cap_cov_known, a->n_cov_known + 1,
+                sizeof *a->cov_known);
+        memcpy(a->cov_known[a->n_cov_known++], key, sizeof key);
+    }
+    pthread_mutex_unlock(&a->cov_lock);
+    return found;
+}
+
+void bk_api__cov_known(bk_api *a, const char *symbol, bk_tf tf)
+{
+    (void)cov_known_add(a, symbol, tf);
+}
+
+/* A run committed: publish its series' coverage_status row. */
+static void publish_coverage(bk_api *a, const bk_run *run)
+{
+    if (!bk_bus_wants_changes(a->opts.bus)) {
+        /* nobody to tell; a success leaves a row (but for an empty slice) */
+        (void)cov_known_add(a, run->symbol, run->tf);
+        return;
+    }
+    bk_err err = {0};
+    bk_store *s = bk_api__db_take(a, &err);
+    bk_coverage *rows = NULL;
+    size_t n = 0;
+    if (!s || bk_store_coverage_list(s, run->symbol, (int)run->tf, &rows, &n, &err) != 0) {
+        bk_log(BK_LOG_WARN, "api", "cannot read coverage for its change symbol=%s error=\"%s\"",
+               run->symbol, err.msg);
+        bk_api__db_put(a, s);
+        return;
+    }
+    bk_api__db_put(a, s);
+    if (n == 1) {
+        bool had = cov_known_add(a, rows[0].symbol, rows[0].tf);
+        bk_change *c =
+            bk_change_coverage(had ? "UPDATE" : "INSERT", &rows[0],
+                               rows[0].updated_us ? rows[0].updated_us : bk_clock_now_us());
+        bk_bus_publish_change(a->opts.bus, c);
+        bk_change_release(c);
+    }
+    free(rows);
+}
 
 /* When the store notifies (PostgreSQL), the change listener (listen.c)
  * publishes every change, this process's included: publishing here too would
@@ -13,9 +83,12 @@
 void bk_api_on_run(void *ctx, const bk_run *run)
 {
     bk_api *a = ctx;
-    if (!a->notifies)
+    if (!a->notifies) {
         bk_bus_publish_run(a->opts.bus, "UPDATE", run,
                            run->updated_us ? run->updated_us : bk_clock_now_us());
+        if (run->status == BK_ST_SUCCESS)
+            publish_coverage(a, run);
+    }
     bk_metrics__on_run(&a->metrics, run);
 }
 
@@ -25,4 +98,13 @@ void bk_api_on_enqueue(void *ctx, const bk_run *run)
     if (!a->notifies)
         bk_bus_publish_run(a->opts.bus, "INSERT", run,
                            run->created_us ? run->created_us : bk_clock_now_us());
+}
+
+void bk_api__publish_def(bk_api *a, const char *type, const bk_def *d, int64_t at_us)
+{
+    if (a->notifies || !bk_bus_wants_changes(a->opts.bus))
+        return;
+    bk_change *c = bk_change_def(type, d, at_us ? at_us : bk_clock_now_us());
+    bk_bus_publish_change(a->opts.bus, c);
+    bk_change_release(c);
 }

@@ -345,7 +345,11 @@ static int anon_definition(bk_api_req *r, bk_store *s, bk_def *d, int64_t now, b
                           (long long)c->anon_defs_per_hour, (long long)wait_s);
         return 0;
     }
-    return bk_store_def_put(s, d, BK_PUT_RAISE, NULL, now, err);
+    bool created = false;
+    rc = bk_store_def_put(s, d, BK_PUT_RAISE, &created, now, err);
+    if (rc == 0)
+        bk_api__publish_def(bk_http_api(r), created ? "INSERT" : "UPDATE", d, d->updated_us);
+    return rc;
 }
 
 bk_http_rc bk_route_ensure_coverage(bk_api_req *r)
@@ -375,7 +379,10 @@ bk_http_rc bk_route_ensure_coverage(bk_api_req *r)
         return bk_http_error(r, 404, "unknown_symbol", "%s", err.msg);
     }
     if (bk_http_granted(r) == BK_ACCESS_SERVICE) {
-        rc = bk_store_def_put(s, &d, BK_PUT_RAISE, NULL, now, &err);
+        bool created = false;
+        rc = bk_store_def_put(s, &d, BK_PUT_RAISE, &created, now, &err);
+        if (rc == 0)
+            bk_api__publish_def(bk_http_api(r), created ? "INSERT" : "UPDATE", &d, d.updated_us);
     } else {
         bool done = false;
         bk_http_rc answered = BK_HTTP_ANSWERED;

@@ -399,8 +399,14 @@ bk_http_rc bk_route_watchlist_change(bk_api_req *r)
     if (!s)
         return BK_HTTP_ANSWERED;
     bk_err err = {0};
-    int rc = bk_store_def_remove(s, q.symbol, q.tf, bk_job_for_tf(q.tf), bk_clock_now_us(), &err);
+    bk_def old;
+    int64_t now = bk_clock_now_us();
+    int rc = bk_store_def_get(s, q.symbol, q.tf, bk_job_for_tf(q.tf), &old, &err);
+    if (rc == 0)
+        rc = bk_store_def_remove(s, q.symbol, q.tf, bk_job_for_tf(q.tf), now, &err);
     bk_http_store_put(r, s);
+    if (rc == 0)
+        bk_api__publish_def(bk_http_api(r), "DELETE", &old, now);
     if (rc == BK_ENOENT)
         return bk_http_error(r, 404, "not_found", "no definition %s %s", q.symbol,
                              bk_tf_name(q.tf));

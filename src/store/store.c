@@ -775,6 +775,13 @@ int bk_store_listen(bk_store *s, bk_err *err)
     return s->ops->listen(s, err);
 }
 
+int bk_store_listen_rows(bk_store *s, bk_err *err)
+{
+    if (!s->ops->listen_rows)
+        return bk_err_set(err, BK_EINVAL, "change notifications need PostgreSQL");
+    return s->ops->listen_rows(s, err);
+}
+
 int bk_store_notifications(bk_store *s, int timeout_ms, bk_notify_fn cb, void *ctx, bk_err *err)
 {
     if (!cb)

@@ -379,12 +379,23 @@ int bk_store_listen(bk_store *s, bk_err *err);
 /* One job_runs change as the writing transaction saw it: the fields a
  * progress ribbon needs are exact even when the row has moved on since. */
 typedef struct bk_note {
-    const char *op; /* "INSERT" or "UPDATE" */
-    const char *run_id;
+    const char *op;     /* "INSERT" or "UPDATE" ("DELETE" too for the other tables) */
+    const char *run_id; /* "" for the other tables */
     bk_status status;
     double progress_percent;
     int64_t updated_us;
+    /* The table changed: "job_runs", or, on a connection that also called
+     * bk_store_listen_rows, "coverage_status" or "job_definitions", whose
+     * notes carry only op and key: the primary key as text, "SYMBOL TF" for
+     * coverage_status, the id for job_definitions. */
+    const char *table;
+    const char *key;
 } bk_note;
+/* Also receive the changes of coverage_status and job_definitions (any
+ * INSERT, UPDATE or DELETE, by any session) on this listening connection,
+ * as notes whose table says which. After a lost connection, call it again
+ * with bk_store_listen. SQLite: BK_EINVAL as bk_store_listen. */
+int bk_store_listen_rows(bk_store *s, bk_err *err);
 /* Called once per notification; the note is valid during the call only. The
  * callback must not use the store s (use another connection to read the run). */
 typedef void (*bk_notify_fn)(void *ctx, const bk_note *note);

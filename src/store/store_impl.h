@@ -87,6 +87,7 @@ typedef struct bk_store_ops {
     int (*leader_release)(bk_store *s, const char *name, const char *owner, bk_err *err);
 
     int (*listen)(bk_store *s, bk_err *err);
+    int (*listen_rows)(bk_store *s, bk_err *err); /* NULL: not supported */
     int (*notifications)(bk_store *s, int timeout_ms, bk_notify_fn cb, void *ctx, bk_err *err);
     int (*set_wait)(bk_store *s, int64_t wait_ms, bk_err *err);
     int (*clock_skew)(bk_store *s, int64_t *skew_us, bk_err *err); /* NULL: one machine, 0 */

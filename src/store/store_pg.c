@@ -574,6 +574,17 @@ static int pg_listen(bk_store *s, bk_err *err)
     return rc;
 }
 
+static int pg_listen_rows(bk_store *s, bk_err *err)
+{
+    pg_store *q = pgs(s);
+    int rc = bk_pg_simple(q, "LISTEN " PG_CHANNEL_ROWS, "listen", err);
+    if (rc == 0) {
+        q->listening = true;
+        q->listen_lost = false;
+    }
+    return rc;
+}
+
 static int notes_lost(pg_store *q, bk_err *err)
 {
     char msg[200];
@@ -605,6 +616,37 @@ static bool parse_note(const char *rec, size_t len, char op[16], char id[BK_ID_M
     out->run_id = id;
     out->progress_percent = progress;
     out->updated_us = (int64_t)updated;
+    out->table = "job_runs";
+    out->key = id;
+    return true;
+}
+
+/* One record "TABLE OP KEY" of PG_CHANNEL_ROWS (migration 11) of len bytes,
+ * copied into line (cap bytes); false for anything else. */
+static bool parse_row_note(const char *rec, size_t len, char *line, size_t cap, bk_note *out)
+{
+    if (len >= cap)
+        return false;
+    memcpy(line, rec, len);
+    line[len] = '\0';
+    char *op = strchr(line, ' ');
+    char *key = op ? strchr(op + 1, ' ') : NULL;
+    if (!key || !key[1])
+        return false;
+    *op++ = '\0';
+    *key++ = '\0';
+    memset(out, 0, sizeof *out);
+    if (strcmp(line, "coverage_status") == 0)
+        out->table = "coverage_status";
+    else if (strcmp(line, "job_definitions") == 0)
+        out->table = "job_definitions";
+    else
+        return false;
+    if (strcmp(op, "INSERT") != 0 && strcmp(op, "UPDATE") != 0 && strcmp(op, "DELETE") != 0)
+        return false;
+    out->op = op;
+    out->run_id = "";
+    out->key = key;
     return true;
 }
 
@@ -617,6 +659,16 @@ static int drain_notes(pg_store *q, bk_notify_fn cb, void *ctx)
     PGnotify *nt;
     while ((nt = PQnotifies(q->conn)) != NULL) {
         const char *rec = nt->extra;
+        while (strcmp(nt->relname, PG_CHANNEL_ROWS) == 0 && *rec) {
+            size_t len = strcspn(rec, "\n");
+            char line[256];
+            bk_note note;
+            if (parse_row_note(rec, len, line, sizeof line, &note)) {
+                cb(ctx, &note);
+                n++;
+            }
+            rec += len + (rec[len] == '\n');
+        }
         while (strcmp(nt->relname, PG_CHANNEL_RUNS) == 0 && *rec) {
             size_t len = strcspn(rec, "\n");
             char op[16], id[BK_ID_MAX], status[16];
@@ -757,6 +809,7 @@ static const bk_store_ops pg_ops = {
     .leader_try = pg_leader_try,
     .leader_release = pg_leader_release,
     .listen = pg_listen,
+    .listen_rows = pg_listen_rows,
     .notifications = pg_notifications,
     .set_wait = pg_set_wait,
     .clock_skew = pg_clock_skew,

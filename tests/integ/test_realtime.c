@@ -520,6 +520,83 @@ static void test_bad_frames(void **state)
     srv_stop(&s);
 }
 
+/* The runs of a hydration of symbol reach the channel filtered on it, with
+ * its binding's id, and nothing reaches the channel of another symbol. */
+static void check_changes(const srv *s, int vsn, const char *symbol, const char *other)
+{
+    wsc c;
+    connect_ok(&c, s, vsn);
+    char topic[64], ftopic[64], join[512];
+    snprintf(topic, sizeof topic, "realtime:job_runs:%s", symbol);
+    snprintf(ftopic, sizeof ftopic, "realtime:job_runs:%s", other);
+    snprintf(join, sizeof join,
+             "{\"config\":{\"postgres_changes\":[{\"event\":\"*\",\"schema\":\"public\","
+             "\"table\":\"job_runs\",\"filter\":\"symbol=eq.%s\"}]}}",
+             symbol);
+    json_int_t id = join_ok(&c, "1", topic, join);
+    snprintf(join, sizeof join,
+             "{\"config\":{\"postgres_changes\":[{\"event\":\"*\",\"schema\":\"public\","
+             "\"table\":\"job_runs\",\"filter\":\"symbol=eq.%s\"}]}}",
+             other);
+    join_ok(&c, "2", ftopic, join);
+    char body[128];
+    snprintf(body, sizeof body, "{\"symbol\":\"%s\",\"timeframe\":\"15m\",\"window_days\":5}",
+             symbol);
+    const char *hdrs[] = {"Authorization: Bearer " SERVICE, "Content-Type: application/json", NULL};
+    resp r = http_req(s, "POST", "/functions/v1/ensure-coverage", body, hdrs, NULL);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    int n = 0;
+    char run[64] = "";
+    for (;;) {
+        json_t *m = next_msg(&c, 15000);
+        assert_non_null(m); /* the run's success arrives in time */
+        assert_string_equal(jstr(m, 3), "postgres_changes");
+        assert_string_equal(jstr(m, 2), topic); /* never the other symbol's channel */
+        assert_true(json_is_null(json_array_get(m, 0)) && json_is_null(json_array_get(m, 1)));
+        json_t *p = json_array_get(m, 4), *d = json_object_get(p, "data");
+        json_t *ids = json_object_get(p, "ids");
+        assert_int_equal(json_array_size(ids), 1);
+        assert_int_equal(json_integer_value(json_array_get(ids, 0)), id);
+        json_t *rec = json_object_get(d, "record");
+        assert_string_equal(json_string_value(json_object_get(rec, "symbol")), symbol);
+        assert_string_equal(json_string_value(json_object_get(d, "table")), "job_runs");
+        const char *ts = json_string_value(json_object_get(d, "commit_timestamp"));
+        assert_true(ts && strlen(ts) == 24 && ts[19] == '.' && ts[23] == 'Z');
+        const char *type = json_string_value(json_object_get(d, "type"));
+        const char *st = json_string_value(json_object_get(rec, "status"));
+        if (n++ == 0) {
+            assert_string_equal(type, "INSERT");
+            assert_string_equal(st, "queued");
+            snprintf(run, sizeof run, "%s", json_string_value(json_object_get(rec, "id")));
+            assert_null(json_object_get(d, "old_record"));
+        }
+        bool done = strcmp(type, "UPDATE") == 0 && strcmp(st, "success") == 0 &&
+                    strcmp(json_string_value(json_object_get(rec, "id")), run) == 0;
+        if (strcmp(type, "UPDATE") == 0)
+            assert_string_equal(
+                json_string_value(json_object_get(json_object_get(d, "old_record"), "id")),
+                json_string_value(json_object_get(rec, "id")));
+        if (done)
+            assert_true(json_number_value(json_object_get(rec, "progress_percent")) == 100.0);
+        json_decref(m);
+        if (done)
+            break;
+    }
+    assert_true(n >= 3); /* queued, running, success */
+    ws_close(&c);
+}
+
+static void test_changes(void **state)
+{
+    (void)state;
+    srv s;
+    srv_start(&s, NULL, key_env);
+    check_changes(&s, 2, "MSFT", "NVDA");
+    check_changes(&s, 1, "IBM", "AMD");
+    srv_stop(&s);
+}
+
 /* A client that sends and never reads: its replies pile up past
  * realtime_send_max and the server closes it with 1008, instead of
  * buffering without limit. */
@@ -579,10 +656,9 @@ static void test_slow_reader(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_protocol),
-        cmocka_unit_test(test_handshake_refusals),
-        cmocka_unit_test(test_bad_frames),
-        cmocka_unit_test(test_slow_reader),
+        cmocka_unit_test(test_protocol),   cmocka_unit_test(test_handshake_refusals),
+        cmocka_unit_test(test_bad_frames), cmocka_unit_test(test_slow_reader),
+        cmocka_unit_test(test_changes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -455,6 +455,76 @@ static void test_frame_lifetimes(void **state)
     bk_bus_unsubscribe(NULL, NULL);
 }
 
+/* Change subscribers: a run published for SSE reaches them as a bk_change
+ * with the full row, in order, beside the SSE subscriber's frames; a change
+ * of another table reaches change subscribers only; notify on empty to
+ * non-empty; overflow drops like an event stream. */
+static void test_change_subscribers(void **state)
+{
+    (void)state;
+    bk_bus *b;
+    bk_sub *sse, *ch, *ch2;
+    assert_int_equal(bk_bus_new(&b, &SMALL), 0); /* queue of 4 */
+    int calls = 0;
+    assert_int_equal(bk_bus_subscribe(b, "", -1, 0, NULL, NULL, &sse), 0);
+    assert_int_equal(bk_bus_subscribe_changes(b, count_notify, &calls, &ch), 0);
+    assert_int_equal(bk_bus_clients(b), 2);
+
+    bool dropped = true;
+    assert_null(bk_sub_next_change(ch, &dropped));
+    assert_false(dropped);
+    bk_run r = mkrun("run-1", "AAPL", BK_TF_1H);
+    assert_int_equal(bk_bus_publish_run(b, "INSERT", &r, INT64_C(1717421400000000)), 1);
+    r.status = BK_ST_SUCCESS;
+    r.progress_percent = 100;
+    bk_bus_publish_run(b, "UPDATE", &r, INT64_C(1717421401000000));
+    assert_int_equal(calls, 1);
+    bk_def d;
+    memset(&d, 0, sizeof d);
+    snprintf(d.id, sizeof d.id, "def-1");
+    snprintf(d.symbol, sizeof d.symbol, "AAPL");
+    bk_change *dc = bk_change_def("INSERT", &d, 5);
+    bk_bus_publish_change(b, dc);
+    bk_change_release(dc); /* the queue holds its own */
+
+    const bk_change *c = bk_sub_next_change(ch, &dropped);
+    assert_non_null(c);
+    assert_string_equal(c->table->name, "job_runs");
+    assert_string_equal(c->type, "INSERT");
+    assert_int_equal(c->commit_us, INT64_C(1717421400000000));
+    assert_non_null(strstr(c->record, "\"id\":\"run-1\""));
+    assert_non_null(strstr(c->record, "\"status\":\"running\",\"progress_percent\":42.5"));
+    assert_string_equal(c->values[bk_rt_col(c->table, "symbol")], "AAPL");
+    bk_change_release(c);
+    c = bk_sub_next_change(ch, &dropped);
+    assert_string_equal(c->type, "UPDATE");
+    assert_non_null(strstr(c->record, "\"status\":\"success\",\"progress_percent\":100"));
+    assert_string_equal(c->old_record, "{\"id\":\"run-1\"}");
+    bk_change_release(c);
+    c = bk_sub_next_change(ch, &dropped);
+    assert_string_equal(c->table->name, "job_definitions");
+    bk_change_release(c);
+    assert_null(bk_sub_next_change(ch, &dropped));
+    assert_false(dropped);
+    /* the SSE subscriber saw the two runs only, as before */
+    expect_ids(sse, (const uint64_t[]){1, 2}, 2);
+    bk_buf out;
+    bk_buf_init(&out);
+    assert_int_equal(bk_sub_read(ch, &out, BIG), 0); /* no frames for a change subscriber */
+    bk_buf_fini(&out);
+
+    /* overflow: 5 changes into a queue of 4 drop it, and the queue is emptied */
+    assert_int_equal(bk_bus_subscribe_changes(b, NULL, NULL, &ch2), 0);
+    for (int i = 0; i < 5; i++)
+        pub(b, "MSFT", BK_TF_1M);
+    assert_null(bk_sub_next_change(ch2, &dropped));
+    assert_true(dropped);
+    bk_bus_unsubscribe(b, ch2);
+    bk_bus_unsubscribe(b, ch); /* with changes still queued: released (ASan) */
+    bk_bus_unsubscribe(b, sse);
+    bk_bus_free(b);
+}
+
 /* ---- unsubscribe racing two publishers ---- */
 
 typedef struct watch {
@@ -506,9 +576,17 @@ static void test_unsubscribe_races_publish(void **state)
         atomic_init(&w->calls, 0);
         bk_sub *s;
         const char *sym = round % 3 == 0 ? "" : "AAPL";
-        assert_int_equal(bk_bus_subscribe(b, sym, round % 2 ? -1 : BK_TF_1H, bk_bus_last_id(b) / 2,
-                                          watch_notify, w, &s),
-                         0);
+        if (round % 5 == 4) { /* a change subscriber, every fifth round */
+            assert_int_equal(bk_bus_subscribe_changes(b, watch_notify, w, &s), 0);
+            for (int k = 0; k < round % 4; k++) {
+                bool dropped;
+                bk_change_release(bk_sub_next_change(s, &dropped));
+            }
+        } else {
+            assert_int_equal(bk_bus_subscribe(b, sym, round % 2 ? -1 : BK_TF_1H,
+                                              bk_bus_last_id(b) / 2, watch_notify, w, &s),
+                             0);
+        }
         for (int k = 0; k < round % 4; k++) {
             bk_buf_reset(&out);
             (void)bk_sub_read(s, &out, (size_t)(round % 5) * 512);
@@ -571,6 +649,7 @@ int main(void)
         cmocka_unit_test(test_notify_on_empty_only),
         cmocka_unit_test(test_read_max_bytes),
         cmocka_unit_test(test_frame_lifetimes),
+        cmocka_unit_test(test_change_subscribers),
         cmocka_unit_test(test_unsubscribe_races_publish),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
