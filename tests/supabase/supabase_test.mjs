@@ -119,6 +119,11 @@ async function scenario(url, vsn, symbol, other) {
   const realtime = { transport: WebSocket };
   if (vsn) realtime.vsn = vsn;
   const supabase = createClient(url, ANON, { realtime, auth: { persistSession: false } });
+  const want = vsn || '2.0.0';
+  check(
+    supabase.realtime.vsn === want && supabase.realtime.endpointURL().includes(`vsn=${want}`),
+    `the client speaks vsn ${want}`,
+  );
   const events = [];
   const channel = supabase
     .channel(`job_runs:${symbol}:15m`)
