@@ -272,12 +272,14 @@ static void ws_on_text(wsclient *c, const char *frame, int64_t recv_us)
         c->joined = true;
         return;
     }
-    if (!strstr(frame, "\"postgres_changes\""))
-        return;
+    if (!strstr(frame, "\"postgres_changes\",{\"ids\""))
+        return; /* a reply */
     c->events++;
     bool ins = strstr(frame, "\"type\":\"INSERT\"") != NULL;
     int64_t commit_us = record_time(frame, ins ? "created_at" : "updated_at");
     if (commit_us < 0) {
+        if (getenv("BENCH_SSE_DEBUG"))
+            fprintf(stderr, "bench_sse: no commit instant in %.400s\n", frame);
         c->out->bad++;
         return;
     }

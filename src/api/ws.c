@@ -30,6 +30,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +43,7 @@
 #include <wslay/wslay.h>
 
 #define CLOSE_GRACE_US (2 * BK_US_PER_S)
+#define OUT_CAP        (64 * 1024) /* framed bytes gathered for one write */
 #define WS_GUID        "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 typedef struct ws_conn ws_conn;
@@ -54,6 +57,8 @@ struct ws_conn {
     bk_sub *sub;
     char *pre; /* bytes libmicrohttpd read past the request head */
     size_t pre_len, pre_off;
+    unsigned char *out; /* framed bytes not yet written (OUT_CAP at most) */
+    size_t out_len, out_off;
     atomic_bool pending; /* the bus queued changes (set by notify) */
     bool closing;        /* a close frame is queued: deliver nothing more */
     int64_t deadline_us; /* while closing: dropped after this (monotonic) */
@@ -172,18 +177,61 @@ static ssize_t ws_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
     return -1;
 }
 
+/* wslay's writes are gathered in c->out and written by flush() in one
+ * system call per burst, not one (or two) per frame. */
 static ssize_t ws_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
                        void *user)
 {
+    (void)flags;
     ws_conn *c = user;
-    ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL | (flags & WSLAY_MSG_MORE ? MSG_MORE : 0));
-    if (n >= 0)
-        return n;
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+    if (c->out_len == OUT_CAP) {
         wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-    else
-        wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
-    return -1;
+        return -1;
+    }
+    if (!c->out)
+        c->out = bk_xmalloc(OUT_CAP);
+    size_t n = BK_MIN(len, OUT_CAP - c->out_len);
+    memcpy(c->out + c->out_len, data, n);
+    c->out_len += n;
+    return (ssize_t)n;
+}
+
+/* Write what is gathered; 0 (all written, or the socket is full: EPOLLOUT
+ * comes back) or -1 (the connection failed). */
+static int flush(ws_conn *c)
+{
+    while (c->out_off < c->out_len) {
+        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+        if (n > 0) {
+            c->out_off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            return 0;
+        return -1;
+    }
+    c->out_off = c->out_len = 0;
+    return 0;
+}
+
+/* Frame and write until wslay has nothing more or the socket is full. */
+static int write_out(ws_conn *c)
+{
+    for (;;) {
+        if (flush(c) != 0)
+            return -1;
+        if (c->out_len || !wslay_event_want_write(c->ws))
+            return 0;
+        if (wslay_event_send(c->ws) != 0)
+            return -1;
+        if (!c->out_len)
+            return 0;
+    }
+}
+
+static bool out_empty(const ws_conn *c)
+{
+    return c->out_len == 0 && !wslay_event_want_write(c->ws);
 }
 
 static void start_close(ws_conn *c, uint16_t code, const char *reason)
@@ -261,6 +309,7 @@ static void conn_free(ws_conn *c)
     bk_rtc_free(c->rtc);
     MHD_upgrade_action(c->urh, MHD_UPGRADE_ACTION_CLOSE);
     free(c->pre);
+    free(c->out);
     free(c);
     atomic_fetch_sub(&w->n, 1);
 }
@@ -284,6 +333,8 @@ static void upgrade_handler(void *cls, struct MHD_Connection *conn, void *con_cl
         memcpy(c->pre, extra_in, extra_in_size);
         c->pre_len = extra_in_size;
     }
+    int one = 1; /* frames are small and latency matters: no Nagle delay */
+    setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     int fl = fcntl(sock, F_GETFL);
     if (fl < 0 || fcntl(sock, F_SETFL, fl | O_NONBLOCK) < 0 ||
         wslay_event_context_server_init(&c->ws, &ws_callbacks, c) != 0) {
@@ -331,15 +382,15 @@ static void conn_io(ws_conn *c)
         return;
     if (c->closing && !wslay_event_get_read_enabled(c->ws)) {
         bool eof = drain(c);
-        if (wslay_event_send(c->ws) != 0 || (eof && !wslay_event_want_write(c->ws)))
+        if (write_out(c) != 0 || (eof && out_empty(c)))
             c->dead = true;
         return;
     }
-    if (wslay_event_recv(c->ws) != 0 || wslay_event_send(c->ws) != 0) {
+    if (wslay_event_recv(c->ws) != 0 || write_out(c) != 0) {
         c->dead = true;
         return;
     }
-    if (!wslay_event_want_read(c->ws) && !wslay_event_want_write(c->ws)) {
+    if (!wslay_event_want_read(c->ws) && out_empty(c)) {
         c->dead = true;
     } else if (!c->closing &&
                (wslay_event_get_close_received(c->ws) || !wslay_event_get_read_enabled(c->ws))) {
@@ -397,7 +448,8 @@ static void deliver(bk_ws *w, ws_conn *c)
     }
     if (dropped)
         start_close(c, 1011, "fell behind the changes");
-    conn_io(c);
+    if (!c->dead && write_out(c) != 0)
+        c->dead = true; /* only write: reading waits for the socket's own epoll event */
 }
 
 /* The eventfd fired: adopt new sockets, deliver changes, begin shutdown. */
