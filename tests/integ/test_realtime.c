@@ -17,6 +17,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -655,6 +656,24 @@ static void test_slow_reader(void **state)
     srv_stop(&s);
 }
 
+/* Stopping the server closes every socket with 1001 and exits cleanly. */
+static void test_shutdown(void **state)
+{
+    (void)state;
+    srv s;
+    srv_start(&s, NULL, key_env);
+    wsc a, b;
+    connect_ok(&a, &s, 2);
+    connect_ok(&b, &s, 1);
+    join_ok(&a, "1", "realtime:x", PC_JOIN("symbol=eq.AAPL"));
+    kill(s.pid, SIGTERM);
+    assert_int_equal(close_code(&a, 10000), 1001);
+    assert_int_equal(close_code(&b, 10000), 1001);
+    ws_close(&a);
+    ws_close(&b);
+    srv_stop(&s); /* exit status 0 */
+}
+
 int main(void)
 {
     if (getenv("BK_REQUIRE_PG") && !getenv("BK_TEST_DB_URL")) {
@@ -664,7 +683,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_protocol),   cmocka_unit_test(test_handshake_refusals),
         cmocka_unit_test(test_bad_frames), cmocka_unit_test(test_slow_reader),
-        cmocka_unit_test(test_changes),
+        cmocka_unit_test(test_changes),    cmocka_unit_test(test_shutdown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
