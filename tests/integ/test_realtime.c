@@ -656,6 +656,26 @@ static void test_slow_reader(void **state)
     srv_stop(&s);
 }
 
+/* PostgreSQL: runs executed by a separate `barkeep worker` process reach a
+ * socket held by serve (through the change listener). */
+static void test_cross_process(void **state)
+{
+    (void)state;
+    if (!getenv("BK_TEST_DB_URL"))
+        skip(); /* needs a shared server database */
+    const char *args[] = {"--set", "workers=0", NULL};
+    srv s;
+    srv_start(&s, args, key_env);
+    char *wlog = bk_t_path(s.dir, "worker.log");
+    const char *wargv[] = {bk_t_bin(), "--db", s.db, "worker", "--workers", "2", NULL};
+    pid_t worker = bk_t_spawn(wargv, NULL, wlog);
+    check_changes(&s, 2, "CSCO", "ORCL");
+    kill(worker, SIGTERM);
+    assert_int_equal(bk_t_wait(worker), 0);
+    free(wlog);
+    srv_stop(&s);
+}
+
 /* Stopping the server closes every socket with 1001 and exits cleanly. */
 static void test_shutdown(void **state)
 {
@@ -681,9 +701,10 @@ int main(void)
         return 77;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_protocol),   cmocka_unit_test(test_handshake_refusals),
-        cmocka_unit_test(test_bad_frames), cmocka_unit_test(test_slow_reader),
-        cmocka_unit_test(test_changes),    cmocka_unit_test(test_shutdown),
+        cmocka_unit_test(test_protocol),      cmocka_unit_test(test_handshake_refusals),
+        cmocka_unit_test(test_bad_frames),    cmocka_unit_test(test_slow_reader),
+        cmocka_unit_test(test_changes),       cmocka_unit_test(test_shutdown),
+        cmocka_unit_test(test_cross_process),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
