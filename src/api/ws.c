@@ -16,7 +16,8 @@
  * Bounds: realtime_max_sockets sockets (503 beyond), realtime_max_message
  * bytes per message (close 1009), realtime_send_max bytes queued per socket
  * (a client that stops reading is closed with 1008), realtime_max_channels
- * per socket (an error reply beyond); binary frames close with 1003, text
+ * per socket (an error reply beyond), realtime_idle_s without a message
+ * (heartbeats count; closed with 1000); binary frames close with 1003, text
  * that is not a Phoenix message with 1007, a bus subscriber that fell
  * behind with 1011. A socket closing is given CLOSE_GRACE to finish the
  * close handshake, then dropped. bk_api_stop closes every socket with 1001
@@ -61,7 +62,7 @@ struct ws_conn {
     size_t out_len, out_off;
     atomic_bool pending; /* the bus queued changes (set by notify) */
     bool closing;        /* a close frame is queued: deliver nothing more */
-    int64_t deadline_us; /* while closing: dropped after this (monotonic) */
+    int64_t deadline_us; /* monotonic: closed when idle till then; dropped if closing */
     bool dead;
     ws_conn *prev, *next; /* the thread's list */
 };
@@ -79,6 +80,7 @@ struct bk_ws {
     const bk_change *cached; /* the change last rendered, and its data */
     bk_buf cached_data;
     size_t max_sockets, max_channels, max_message, send_max;
+    int64_t idle_us; /* a socket silent this long is closed */
 };
 
 static void wake(bk_ws *w)
@@ -268,6 +270,7 @@ static void ws_on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_m
     ws_conn *c = user;
     if (c->closing)
         return;
+    c->deadline_us = bk_clock_mono_us() + c->srv->idle_us; /* any message, pings too */
     if (arg->opcode == WSLAY_BINARY_FRAME) {
         start_close(c, 1003, "binary frames are not supported");
     } else if (arg->opcode == WSLAY_TEXT_FRAME) {
@@ -327,11 +330,17 @@ static void upgrade_handler(void *cls, struct MHD_Connection *conn, void *con_cl
     c->srv = w;
     c->fd = sock;
     c->urh = urh;
-    atomic_fetch_add(&w->n, 1);
+    /* the route checked the count; upgrades racing past it are closed here */
+    bool over = (size_t)atomic_fetch_add(&w->n, 1) >= w->max_sockets;
     if (extra_in_size) {
         c->pre = bk_xmalloc(extra_in_size);
         memcpy(c->pre, extra_in, extra_in_size);
         c->pre_len = extra_in_size;
+    }
+    if (over) {
+        c->fd = -1;
+        conn_free(c);
+        return;
     }
     int one = 1; /* frames are small and latency matters: no Nagle delay */
     setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -407,6 +416,7 @@ static void adopt(bk_ws *w, ws_conn *c)
     if (w->head)
         w->head->prev = c;
     w->head = c;
+    c->deadline_us = bk_clock_mono_us() + w->idle_us;
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
     if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
         c->dead = true;
@@ -479,17 +489,21 @@ static bool on_wake(bk_ws *w)
     return stop;
 }
 
-/* Drop finished sockets and those past their close deadline; returns the
- * epoll timeout until the next deadline (-1: none). */
+/* Drop finished sockets and those past their close deadline, close idle
+ * ones; returns the epoll timeout until the next deadline (-1: none). */
 static int reap(bk_ws *w)
 {
     int64_t now = bk_clock_mono_us(), next = -1;
     for (ws_conn *c = w->head, *nx; c; c = nx) {
         nx = c->next;
+        if (!c->dead && !c->closing && now >= c->deadline_us) {
+            start_close(c, 1000, "no message within realtime_idle_s");
+            conn_io(c);
+        }
         if (c->dead || (c->closing && now >= c->deadline_us)) {
             unlink_conn(w, c);
             conn_free(c);
-        } else if (c->closing && (next < 0 || c->deadline_us < next)) {
+        } else if (next < 0 || c->deadline_us < next) {
             next = c->deadline_us;
         }
     }
@@ -526,6 +540,7 @@ int bk_ws__start(bk_api *a, bk_err *err)
     w->max_channels = (size_t)cf->realtime_max_channels;
     w->max_message = (size_t)cf->realtime_max_message;
     w->send_max = (size_t)cf->realtime_send_max;
+    w->idle_us = cf->realtime_idle_s * BK_US_PER_S;
     pthread_mutex_init(&w->lock, NULL);
     bk_buf_init(&w->cached_data);
     w->epfd = w->evfd = -1;

@@ -143,6 +143,8 @@ static const setting settings[] = {
      "bytes of one realtime client message (larger: close 1009)"},
     {"realtime_send_max", K_INT, F(realtime_send_max), 0, "1048576", 65536, 1073741824,
      "bytes queued to one realtime WebSocket (a client that does not read: close 1008)"},
+    {"realtime_idle_s", K_INT, F(realtime_idle_s), 0, "60", 1, 86400,
+     "a realtime WebSocket without a message (heartbeats count) this long is closed"},
     {"sim_latency_ms", K_INT, F(sim_latency_ms), 0, "0", 0, 600000, "sim: latency per page"},
     {"sim_page_size", K_INT, F(sim_page_size), 0, "5000", 1, 1000000, "sim: bars per page"},
     {"sim_fault_rate", K_REAL, F(sim_fault_rate), 0, "0", 0, 1,

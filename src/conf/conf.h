@@ -83,6 +83,7 @@ typedef struct bk_conf {
     int64_t realtime_max_channels; /* joined topics per socket */
     int64_t realtime_max_message;  /* bytes of one client message (close 1009 beyond) */
     int64_t realtime_send_max;     /* bytes queued to one socket (close 1008 beyond) */
+    int64_t realtime_idle_s;       /* a socket without a message this long is closed */
     int64_t sim_latency_ms;
     int64_t sim_page_size;
     double sim_fault_rate;

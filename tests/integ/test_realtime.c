@@ -676,6 +676,35 @@ static void test_cross_process(void **state)
     srv_stop(&s);
 }
 
+/* A socket silent for realtime_idle_s is closed (1000); one that sends
+ * heartbeats stays. */
+static void test_idle(void **state)
+{
+    (void)state;
+    const char *args[] = {"--set", "realtime_idle_s=1", NULL};
+    srv s;
+    srv_start(&s, args, key_env);
+    wsc a, b;
+    connect_ok(&b, &s, 2);
+    for (int i = 0; i < 3; i++) { /* 1.5 s of heartbeats every 0.5 s: b stays */
+        char ref[8];
+        snprintf(ref, sizeof ref, "%d", i);
+        send_msg(&b, NULL, ref, "phoenix", "heartbeat", "{}");
+        json_t *r = next_msg(&b, 5000);
+        assert_non_null(r);
+        json_decref(r);
+        struct pollfd p = {.fd = b.fd, .events = POLLIN};
+        assert_int_equal(poll(&p, 1, 500), 0); /* nothing, no close */
+    }
+    connect_ok(&a, &s, 2);
+    int64_t t0 = mono_ms();
+    assert_int_equal(close_code(&a, 5000), 1000);
+    assert_true(mono_ms() - t0 >= 900);
+    ws_close(&a);
+    ws_close(&b);
+    srv_stop(&s);
+}
+
 /* Stopping the server closes every socket with 1001 and exits cleanly. */
 static void test_shutdown(void **state)
 {
@@ -704,7 +733,7 @@ int main(void)
         cmocka_unit_test(test_protocol),      cmocka_unit_test(test_handshake_refusals),
         cmocka_unit_test(test_bad_frames),    cmocka_unit_test(test_slow_reader),
         cmocka_unit_test(test_changes),       cmocka_unit_test(test_shutdown),
-        cmocka_unit_test(test_cross_process),
+        cmocka_unit_test(test_cross_process), cmocka_unit_test(test_idle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
