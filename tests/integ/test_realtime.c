@@ -151,6 +151,18 @@ static void send_frame(wsc *c, int opcode, const void *data, size_t n)
     free(f);
 }
 
+/* One unmasked-length (< 126) fragment: opcode 0 continues a message. */
+static void send_fragment(wsc *c, int opcode, bool fin, const char *data, size_t n)
+{
+    unsigned char f[200];
+    assert_true(n < 126);
+    f[0] = (unsigned char)((fin ? 0x80 : 0) | opcode);
+    f[1] = (unsigned char)(0x80 | n);
+    memset(f + 2, 0, 4); /* a zero mask */
+    memcpy(f + 6, data, n);
+    assert_int_equal(send(c->fd, f, n + 6, MSG_NOSIGNAL), (ssize_t)(n + 6));
+}
+
 static void send_text(wsc *c, const char *text)
 {
     send_frame(c, 1, text, strlen(text));
@@ -394,6 +406,20 @@ static void check_protocol(const srv *s, int vsn)
     assert_string_equal(json_string_value(json_object_get(
                             json_object_get(json_array_get(r, 4), "response"), "reason")),
                         "unmatched topic");
+    json_decref(r);
+    /* ping -> pong with the same payload; a message in two fragments */
+    send_frame(&c, 9, "hi", 2);
+    frame pong = next_frame(&c, 5000);
+    assert_int_equal(pong.opcode, 10);
+    assert_string_equal(pong.data, "hi");
+    free(pong.data);
+    const char *hb = c.v2 ? "[null,\"11\",\"phoenix\",\"heartbeat\",{}]"
+                          : "{\"topic\":\"phoenix\",\"event\":\"heartbeat\",\"payload\":{},"
+                            "\"ref\":\"11\"}";
+    send_fragment(&c, 1, false, hb, 10);
+    send_fragment(&c, 0, true, hb + 10, strlen(hb) - 10);
+    r = next_msg(&c, 5000);
+    assert_string_equal(jstr(r, 1), "11");
     json_decref(r);
     /* a clean close handshake */
     const unsigned char bye[2] = {0x03, 0xe8};
