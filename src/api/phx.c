@@ -99,8 +99,8 @@ void bk_phx_json_str(bk_buf *out, const char *s)
     bk_jw_str(&w, s);
 }
 
-void bk_phx_encode(bk_buf *out, bk_phx_vsn vsn, const char *join_ref, const char *ref,
-                   const char *topic, const char *event, const char *payload)
+void bk_phx_encode_parts(bk_buf *out, bk_phx_vsn vsn, const char *join_ref, const char *ref,
+                         const char *topic, const char *event, const char *const *parts, size_t n)
 {
     if (vsn == BK_PHX_V2) {
         bk_buf_puts(out, "[");
@@ -112,7 +112,8 @@ void bk_phx_encode(bk_buf *out, bk_phx_vsn vsn, const char *join_ref, const char
         bk_buf_puts(out, ",");
         bk_phx_json_str(out, event);
         bk_buf_puts(out, ",");
-        bk_buf_puts(out, payload);
+        for (size_t i = 0; i < n; i++)
+            bk_buf_puts(out, parts[i]);
         bk_buf_puts(out, "]");
         return;
     }
@@ -121,8 +122,15 @@ void bk_phx_encode(bk_buf *out, bk_phx_vsn vsn, const char *join_ref, const char
     bk_buf_puts(out, ",\"event\":");
     bk_phx_json_str(out, event);
     bk_buf_puts(out, ",\"payload\":");
-    bk_buf_puts(out, payload);
+    for (size_t i = 0; i < n; i++)
+        bk_buf_puts(out, parts[i]);
     bk_buf_puts(out, ",\"ref\":");
     bk_phx_json_str(out, ref);
     bk_buf_puts(out, "}");
+}
+
+void bk_phx_encode(bk_buf *out, bk_phx_vsn vsn, const char *join_ref, const char *ref,
+                   const char *topic, const char *event, const char *payload)
+{
+    bk_phx_encode_parts(out, vsn, join_ref, ref, topic, event, &payload, 1);
 }

@@ -48,6 +48,11 @@ void bk_phx_msg_fini(bk_phx_msg *m); /* fine on an empty or failed message */
 void bk_phx_encode(bk_buf *out, bk_phx_vsn vsn, const char *join_ref, const char *ref,
                    const char *topic, const char *event, const char *payload);
 
+/* Same, with the payload given as the concatenation of parts[0..n-1]
+ * (saves building it apart first). */
+void bk_phx_encode_parts(bk_buf *out, bk_phx_vsn vsn, const char *join_ref, const char *ref,
+                         const char *topic, const char *event, const char *const *parts, size_t n);
+
 /* Append s as a JSON string (escaped), or null for NULL. */
 void bk_phx_json_str(bk_buf *out, const char *s);
 

@@ -44,6 +44,7 @@ struct bk_rtc {
     channel *head;
     size_t n;
     bk_buf frame; /* scratch for one outgoing frame */
+    bk_buf ids;   /* scratch: the matching ids of a channel */
 };
 
 bk_rtc *bk_rtc_new(const bk_rtc_opts *o)
@@ -51,6 +52,7 @@ bk_rtc *bk_rtc_new(const bk_rtc_opts *o)
     bk_rtc *c = bk_xcalloc(1, sizeof *c);
     c->o = *o;
     bk_buf_init(&c->frame);
+    bk_buf_init(&c->ids);
     return c;
 }
 
@@ -76,6 +78,7 @@ void bk_rtc_free(bk_rtc *c)
         channel_free(ch);
     }
     bk_buf_fini(&c->frame);
+    bk_buf_fini(&c->ids);
     free(c);
 }
 
@@ -419,13 +422,11 @@ static bool binding_matches(const binding *b, const bk_change *ch)
 
 void bk_rtc_change(bk_rtc *c, const bk_change *chg, const char *data)
 {
-    bk_buf p;
-    bk_buf_init(&p);
     for (channel *ch = c->head; ch; ch = ch->next) {
         if (ch->failed)
             continue;
-        bk_buf_reset(&p);
         size_t hits = 0;
+        bk_buf_reset(&c->ids);
         for (size_t i = 0; i < ch->n; i++) {
             if (!binding_matches(&ch->b[i], chg))
                 continue;
@@ -433,18 +434,18 @@ void bk_rtc_change(bk_rtc *c, const bk_change *chg, const char *data)
             for (size_t j = 0; j < i && !seen; j++)
                 seen = ch->b[j].id == ch->b[i].id && binding_matches(&ch->b[j], chg);
             if (!seen)
-                bk_buf_printf(&p, "%s%" PRId64, hits++ ? "," : "{\"ids\":[", ch->b[i].id);
+                bk_buf_printf(&c->ids, "%s%" PRId64, hits++ ? "," : "", ch->b[i].id);
         }
         if (!hits)
             continue;
+        bk_buf_reset(&c->frame);
         if (ch->legacy) {
-            send_frame(c, NULL, NULL, ch->topic, chg->type, data);
-            continue;
+            bk_phx_encode(&c->frame, c->o.vsn, NULL, NULL, ch->topic, chg->type, data);
+        } else {
+            const char *parts[] = {"{\"ids\":[", c->ids.data, "],\"data\":", data, "}"};
+            bk_phx_encode_parts(&c->frame, c->o.vsn, NULL, NULL, ch->topic, "postgres_changes",
+                                parts, BK_ARRAY_LEN(parts));
         }
-        bk_buf_puts(&p, "],\"data\":");
-        bk_buf_puts(&p, data);
-        bk_buf_puts(&p, "}");
-        send_frame(c, NULL, NULL, ch->topic, "postgres_changes", p.data);
+        c->o.send(c->o.ctx, c->frame.data, c->frame.len);
     }
-    bk_buf_fini(&p);
 }
