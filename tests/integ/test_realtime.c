@@ -469,10 +469,19 @@ static void test_handshake_refusals(void **state)
     a.v2 = 1;
     send_msg(&a, NULL, "1", "phoenix", "heartbeat", "{}");
     json_decref(next_msg(&a, 5000));
+    send_msg(&b, NULL, "1", "phoenix", "heartbeat", "{}"); /* b speaks 1.0.0, the default */
+    json_decref(next_msg(&b, 5000));
     assert_int_equal(
         ws_open(&c, &s, "/realtime/v1/websocket?apikey=" ANON, NULL, head, sizeof head), 503);
     assert_non_null(strstr(head, "application/json"));
     ws_close(&c);
+    /* the gauge counts the open sockets */
+    const char *svc[] = {"Authorization: Bearer " SERVICE, NULL};
+    resp m = http_req(&s, "GET", "/metrics", NULL, svc, NULL);
+    assert_int_equal(m.status, 200);
+    assert_non_null(strstr(m.body, "\nbarkeep_realtime_sockets 2\n"));
+    assert_non_null(strstr(m.body, "\nbarkeep_sse_clients 0\n"));
+    resp_free(&m);
     ws_close(&a);
     ws_close(&b);
     /* a plain GET is told to upgrade */
@@ -702,6 +711,25 @@ static void test_cross_process(void **state)
     srv_stop(&s);
 }
 
+/* With no key configured, trusted (loopback) clients need none. */
+static void test_no_keys(void **state)
+{
+    (void)state;
+    srv s;
+    srv_start(&s, NULL, NULL);
+    char head[2048];
+    wsc c;
+    assert_int_equal(ws_open(&c, &s, "/realtime/v1/websocket?vsn=2.0.0", NULL, head, sizeof head),
+                     101);
+    c.v2 = 1;
+    send_msg(&c, NULL, "1", "phoenix", "heartbeat", "{}");
+    json_t *r = next_msg(&c, 5000);
+    assert_non_null(r);
+    json_decref(r);
+    ws_close(&c);
+    srv_stop(&s);
+}
+
 /* A socket silent for realtime_idle_s is closed (1000); one that sends
  * heartbeats stays. */
 static void test_idle(void **state)
@@ -760,6 +788,7 @@ int main(void)
         cmocka_unit_test(test_bad_frames),    cmocka_unit_test(test_slow_reader),
         cmocka_unit_test(test_changes),       cmocka_unit_test(test_shutdown),
         cmocka_unit_test(test_cross_process), cmocka_unit_test(test_idle),
+        cmocka_unit_test(test_no_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
