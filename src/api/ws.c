@@ -8,7 +8,8 @@
  * an epoll set (edge-triggered) over the sockets plus an eventfd that other
  * threads write to (a new socket, bus changes, shutdown). Framing is
  * libwslay's event API over non-blocking I/O (it answers pings and the
- * close handshake itself); the Phoenix channels are rt.c's. Each socket is
+ * close handshake itself); its writes are gathered per socket and written
+ * with one send per burst (TCP_NODELAY). The Phoenix channels are rt.c's. Each socket is
  * a change subscriber of the bus (events.h): the bus's notify marks the
  * socket and wakes the thread, which renders each change once (shared by
  * every socket) and queues the frames.
