@@ -28,8 +28,8 @@ for preset in dev asan; do
     echo "== $preset store and loop suites on a throwaway PostgreSQL" >&2
     if [ "$preset" = dev ]; then
         scripts/with-pg.sh ctest --preset "$preset" -L 'store|pg'
-    else # the adapters' acceptance suite runs under ASan on SQLite (above)
-        scripts/with-pg.sh ctest --preset "$preset" -L 'store|pg' -E '^test_accept_pg$'
+    else # the adapters' acceptance suite runs under ASan on SQLite (above); supabase-js in dev only
+        scripts/with-pg.sh ctest --preset "$preset" -L 'store|pg' -E '^(test_accept_pg|supabase_js_pg)$'
     fi
     if [ "$preset" = dev ]; then
         echo "== valgrind" >&2

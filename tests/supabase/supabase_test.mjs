@@ -1,13 +1,14 @@
 // supabase_test.mjs — the real @supabase/supabase-js (pinned in
 // package-lock.json) against `barkeep serve` (sim provider, pinned clock,
-// ephemeral port), on both Realtime serializers (vsn 2.0.0, the client's
+// ephemeral port; SQLite, or PostgreSQL with BK_TEST_DB_URL), on both
+// Realtime serializers (vsn 2.0.0, the client's
 // default, and 1.0.0): subscribe to job_runs with a filter on one symbol,
 // hydrate it and another symbol through functions.invoke('ensure-coverage'),
 // and see INSERT queued, UPDATE running with rising progress_percent and
 // UPDATE success at 100 for the filtered symbol only; a heartbeat answered;
 // unsubscribe and removeAllChannels. Environment: BARKEEP_BIN,
 // BK_SUPABASE_DIR (node_modules of deps.sh), BK_TEST_NOW (optional).
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, watch } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -56,6 +57,19 @@ function poke() {
   for (const p of [...until.pokes]) if (p()) until.pokes.delete(p);
 }
 
+// The store: a SQLite file, or the PostgreSQL database of BK_TEST_DB_URL
+// (scripts/with-pg.sh), emptied first as the C suites empty it.
+function db(dir) {
+  const url = process.env.BK_TEST_DB_URL;
+  if (!url) return join(dir, 'db.sqlite');
+  execFileSync(
+    'psql',
+    ['-q', '-v', 'ON_ERROR_STOP=1', url, '-c', 'DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public'],
+    { stdio: 'inherit' },
+  );
+  return url;
+}
+
 async function startServer() {
   const dir = mkdtempSync(join(tmpdir(), 'bk-supabase-'));
   const portFile = join(dir, 'port');
@@ -63,7 +77,7 @@ async function startServer() {
   for (const k of Object.keys(env)) if (k === 'BARKEEP_NOW') delete env[k];
   const args = [
     '--db',
-    join(dir, 'db.sqlite'),
+    db(dir),
     '--now',
     NOW,
     '--set',
