@@ -25,6 +25,7 @@ typedef struct bk_net {
 } bk_net;
 
 typedef struct bk_sse bk_sse; /* one event-stream connection (sse.c) */
+typedef struct bk_ws bk_ws;   /* the realtime WebSocket thread and its sockets (ws.c) */
 
 /* Counters of this process, exported by /metrics. */
 typedef struct bk_api_metrics {
@@ -82,6 +83,7 @@ struct bk_api {
     char (*cov_known)[BK_SYM_MAX + 8]; /* "SYMBOL TF" */
     size_t n_cov_known, cap_cov_known;
     bk_api_metrics metrics;
+    bk_ws *ws; /* realtime sockets (ws.c), from bk_api_start to bk_api_stop */
 };
 
 /* http.c: what a caller may do, from what it presents — the one key check
@@ -115,6 +117,16 @@ void bk_api__cov_known(bk_api *a, const char *symbol, bk_tf tf);
 
 /* sse.c */
 void bk_sse__tick(bk_api *a, bool closing); /* keep-alive / close every stream */
+
+/* ws.c: the realtime socket thread, started before the daemon; stopped
+ * (every socket closed with 1001, the thread joined; later upgrades are
+ * closed at once) before the daemon is, freed after it (requests in flight
+ * until then still read api->ws). */
+int bk_ws__start(bk_api *a, bk_err *err);
+void bk_ws__stop(bk_api *a);
+void bk_ws__free(bk_api *a);
+size_t bk_ws__sockets(const bk_api *a); /* open WebSockets */
+bk_http_rc bk_route_websocket(bk_api_req *r);
 
 /* listen.c: when the store notifies (PostgreSQL), LISTEN and start the
  * listener thread (sets notifies); on SQLite, nothing (the connection opened

@@ -39,8 +39,9 @@ struct bk_api_req {
 /* Per-request state across the access handler's calls. */
 typedef struct req_ctx {
     bk_buf body;
-    char *path;  /* NULL, or the path before a decoded '?' (function-name%3Fquery) */
-    char *query; /* the query after it, cut into the arguments added to the connection */
+    char *path;    /* NULL, or the path before a decoded '?' (function-name%3Fquery) */
+    char *query;   /* the query after it, cut into the arguments added to the connection */
+    bool upgraded; /* answered 101: the socket went to the realtime thread (ws.c) */
 } req_ctx;
 
 typedef struct route {
@@ -57,6 +58,8 @@ static const route routes[] = {
     {"POST", "/functions/v1/chart-data-v2", BK_ACCESS_ANON, bk_route_chart},
     {NULL, "/functions/v1/ops-jobs", BK_ACCESS_ANON, bk_route_ops_jobs},
     {NULL, "/realtime/v1/job_runs", BK_ACCESS_ANON, bk_route_realtime},
+    {NULL, "/realtime/v1/websocket", BK_ACCESS_ANON, bk_route_websocket},
+    {NULL, "/socket/websocket", BK_ACCESS_ANON, bk_route_websocket},
     {NULL, "/metrics", BK_ACCESS_ANON, bk_route_metrics},
     {NULL, "/healthz", BK_ACCESS_PUBLIC, bk_route_healthz},
     {NULL, "/readyz", BK_ACCESS_PUBLIC, bk_route_readyz},
@@ -474,8 +477,12 @@ static bool authorize(bk_api_req *r, bk_access need)
     if (need == BK_ACCESS_PUBLIC)
         return true; /* health probes come from anywhere */
     const char *apikey = bk_http_header(r, "apikey");
-    if (!apikey && strcmp(r->path, "/realtime/v1/job_runs") == 0)
-        apikey = bk_http_arg(r, "apikey"); /* EventSource cannot send headers */
+    bool realtime =
+        strncmp(r->path, "/realtime/", 10) == 0 || strcmp(r->path, "/socket/websocket") == 0;
+    if (!apikey && realtime)
+        apikey = bk_http_header(r, "x-api-key"); /* what Realtime reads first */
+    if (!apikey && realtime)
+        apikey = bk_http_arg(r, "apikey"); /* EventSource and WebSocket clients send no headers */
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     bk_api_error e;
@@ -652,6 +659,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r.body = ctx->body.data ? ctx->body.data : "";
         r.len = ctx->body.len;
         ok = dispatch(&r);
+        ctx->upgraded = r.status == 101;
     }
     bk_log(BK_LOG_DEBUG, "api", "request method=%s path=%s status=%d", method, url, r.status);
     bk_api__count_request(a, r.status);
@@ -662,9 +670,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     const bk_api *a = cls;
-    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) /* the next head, on a kept-alive connection */
-        set_timeout(conn, a->opts.conf->http_head_timeout_s);
     req_ctx *ctx = *con_cls;
+    /* the next head, on a kept-alive connection (an upgraded one is closing:
+     * libmicrohttpd holds its lock while it calls this) */
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && !(ctx && ctx->upgraded))
+        set_timeout(conn, a->opts.conf->http_head_timeout_s);
     if (!ctx)
         return;
     bk_buf_fini(&ctx->body);
@@ -795,12 +805,12 @@ int bk_api_start(bk_api **out, const bk_api_opts *opts, bk_err *err)
     pthread_cond_init(&a->sse_cond, NULL);
     bk_metrics__init(&a->metrics);
     if ((rc = parse_nets(a, opts->conf->trusted_clients, err)) != 0 ||
-        (rc = bk_listen__start(a, err)) != 0) {
+        (rc = bk_listen__start(a, err)) != 0 || (rc = bk_ws__start(a, err)) != 0) {
         bk_api_stop(a);
         return rc;
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG;
+                     MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     a->daemon = MHD_start_daemon(
@@ -868,8 +878,11 @@ void bk_api_stop(bk_api *a)
     if (a->daemon) {
         MHD_quiesce_daemon(a->daemon);
         bk_sse__tick(a, true); /* end every stream, wait until they are gone */
-        MHD_stop_daemon(a->daemon);
     }
+    bk_ws__stop(a); /* every upgraded socket closed before the daemon stops */
+    if (a->daemon)
+        MHD_stop_daemon(a->daemon);
+    bk_ws__free(a);
     for (int i = 0; i < a->n_db_free; i++)
         bk_store_close(a->db_free[i]);
     bk_metrics__fini(&a->metrics);

@@ -217,7 +217,9 @@ static int api_start(loop *l, bk_cli *cli)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     bk_bus_opts bo = {.ring_size = (size_t)cli->conf.sse_ring,
-                      .max_clients = (size_t)cli->conf.sse_max_clients,
+                      /* event streams and realtime sockets subscribe alike */
+                      .max_clients =
+                          (size_t)(cli->conf.sse_max_clients + cli->conf.realtime_max_sockets),
                       .client_queue = (size_t)cli->conf.sse_queue,
                       .id_base = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u};
     bk_api_opts ao = {.listen = cli->conf.listen,
