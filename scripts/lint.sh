@@ -31,7 +31,8 @@ check_include curl/curl.h prov
 check_include jansson.h json
 # The api's route handlers answer through http.h; only the server files
 # (http.c, sse.c with its streamed responses, ws.c with its upgraded sockets)
-# see libmicrohttpd; WebSocket framing and the handshake's SHA-1 are ws.c's.
+# see libmicrohttpd; WebSocket framing is ws.c's, and libcrypto is for the
+# handshake's SHA-1 (ws.c) and the JWT HMAC (jwt.c) only.
 check_include_files() { # header allowed-file...
     h=$1
     shift
@@ -43,7 +44,7 @@ check_include_files() { # header allowed-file...
 }
 check_include_files microhttpd.h src/api/http.c src/api/sse.c src/api/ws.c
 check_include_files wslay/wslay.h src/api/ws.c
-check_include_files openssl/evp.h src/api/ws.c
+check_include_files openssl/evp.h src/api/ws.c src/api/jwt.c
 
 # JavaScript: eslint and prettier from web/lint (its own package, so the
 # build's `npm ci` of web/ never installs them), installed there on first use.
