@@ -60,7 +60,14 @@ function mintKey(role, at = NOW, days = 3650) {
 function userJwt() {
   const enc = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
   const now = Math.floor(Date.parse(NOW) / 1000);
-  const claims = { iss: 'supabase', aud: 'authenticated', role: 'authenticated', sub: USER_ID, iat: now, exp: now + 3600 };
+  const claims = {
+    iss: 'supabase',
+    aud: 'authenticated',
+    role: 'authenticated',
+    sub: USER_ID,
+    iat: now,
+    exp: now + 3600,
+  };
   const hp = `${enc({ alg: 'HS256', typ: 'JWT' })}.${enc(claims)}`;
   return `${hp}.${createHmac('sha256', SECRET).update(hp).digest('base64url')}`;
 }
@@ -216,7 +223,9 @@ async function scenario(url, vsn, symbol, other, { key = ANON, user } = {}) {
     () => (st.status === 'SUBSCRIBED' ? true : st.status && st.status !== 'SUBSCRIBED' ? false : undefined),
     WAIT_MS,
     'SUBSCRIBED',
-  ).then((ok) => check(ok, `vsn ${vsn || 'default'}${user ? ', signed-in user' : ''}: SUBSCRIBED (status ${st.status})`));
+  ).then((ok) =>
+    check(ok, `vsn ${vsn || 'default'}${user ? ', signed-in user' : ''}: SUBSCRIBED (status ${st.status})`),
+  );
   let expired;
   if (user) {
     // the expired token in the accessToken callback: Authorization and the
@@ -235,7 +244,10 @@ async function scenario(url, vsn, symbol, other, { key = ANON, user } = {}) {
       WAIT_MS,
       'the expired token refused by Realtime',
     );
-    check(/expired/i.test(expired.st.error || 'expired'), `an expired access token, Realtime: ${expired.st.status} (${expired.st.error})`);
+    check(
+      /expired/i.test(expired.st.error || 'expired'),
+      `an expired access token, Realtime: ${expired.st.status} (${expired.st.error})`,
+    );
   }
   let beat;
   supabase.realtime.onHeartbeat((s) => {
@@ -324,7 +336,10 @@ async function functions(url, symbol) {
     const body = await error.context.json();
     if (body.code !== 'not_queued') throw new Error(`fetch-bars: ${JSON.stringify(body)}`);
   }
-  check(fetched && fetched.status === 'success' && fetched.rows_written >= 0, `fetch-bars answered (${fetched && fetched.status})`);
+  check(
+    fetched && fetched.status === 'success' && fetched.rows_written >= 0,
+    `fetch-bars answered (${fetched && fetched.status})`,
+  );
   d = await fn('orchestrator?action=status');
   check(
     typeof d.queued === 'number' &&
@@ -337,9 +352,15 @@ async function functions(url, symbol) {
     `status: queued ${d.queued}, running ${d.running}, queued_jobs, running_jobs, recent_jobs (${d.recent_jobs.length})`,
   );
   d = await fn(`ops-jobs?symbol=${symbol}&timeframe=15m&hours=24`, { method: 'GET' }, 'ops-jobs (GET)');
-  check(d.filters.symbol === symbol && d.window_hours === 24 && d.stats.total >= 1, `ops-jobs: ${symbol}, ${d.stats.total} runs`);
+  check(
+    d.filters.symbol === symbol && d.window_hours === 24 && d.stats.total >= 1,
+    `ops-jobs: ${symbol}, ${d.stats.total} runs`,
+  );
   d = await fn('chart-data-v2', { body: { symbol, timeframe: '15m', days: 5 } });
-  check(d.symbol === symbol && d.layers && typeof d.metadata.total_bars === 'number', `chart-data-v2: ${d.metadata.total_bars} bars`);
+  check(
+    d.symbol === symbol && d.layers && typeof d.metadata.total_bars === 'number',
+    `chart-data-v2: ${d.metadata.total_bars} bars`,
+  );
   // the opaque service key still works beside the JWTs
   const { error: oe } = await client(url, SERVICE).functions.invoke('orchestrator?action=status');
   check(!oe, 'the opaque service key');
@@ -347,12 +368,16 @@ async function functions(url, symbol) {
   const anon = client(url, ANON_JWT);
   let { data, error } = await anon.from('job_runs').select('id,symbol,status').eq('symbol', symbol);
   check(
-    !error && data.length >= 1 && data.every((r) => r.symbol === symbol && Object.keys(r).join() === 'id,symbol,status'),
+    !error &&
+      data.length >= 1 &&
+      data.every((r) => r.symbol === symbol && Object.keys(r).join() === 'id,symbol,status'),
     `from('job_runs').select().eq('symbol', '${symbol}'): ${data && data.length} runs of ${symbol} only`,
   );
-  let count;
-  ({ data, error, count } = await anon.from('job_runs').select('*', { count: 'exact', head: false }).range(0, 1));
-  check(!error && data.length === 2 && count >= 3 && data[0].id, `select('*', count exact).range(0, 1): 2 of ${count}`);
+  const page = await anon.from('job_runs').select('*', { count: 'exact', head: false }).range(0, 1);
+  check(
+    !page.error && page.data.length === 2 && page.count >= 3 && page.data[0].id,
+    `select('*', count exact).range(0, 1): 2 of ${page.count}`,
+  );
   ({ data, error } = await anon.rpc('get_coverage_gaps', { p_symbol: symbol, p_timeframe: '15m', p_window_days: 5 }));
   check(!error && Array.isArray(data), `rpc('get_coverage_gaps'): an array (${data && data.length} gaps)`);
 }
