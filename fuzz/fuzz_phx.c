@@ -8,7 +8,8 @@
  * Each message must decode or be refused (1007) without harm; a decoded
  * one must re-encode to a frame that decodes to the same fields; every
  * frame the channels send must be valid JSON of the socket's serializer;
- * a socket never holds more than its channel cap. Violations abort.
+ * a socket never holds more than its channel cap. access_tokens starting
+ * with 'x' are refused. Violations abort.
  */
 #include "api/phx.h"
 #include "api/rt.h"
@@ -46,6 +47,16 @@ static void on_frame(void *ctx, const char *frame, size_t len)
     bk_phx_msg_fini(&m);
 }
 
+/* Tokens starting with 'x' are refused (a join error, a stopped channel). */
+static int on_token(void *ctx, const char *token, char *reason, size_t cap)
+{
+    (void)ctx;
+    if (token[0] != 'x')
+        return 0;
+    snprintf(reason, cap, "Invalid token: %.40s", token);
+    return 1;
+}
+
 static void roundtrip(const char *msg, size_t len)
 {
     bk_phx_msg m, again;
@@ -70,7 +81,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size == 0)
         return 0;
     vsn = data[0] & 1 ? BK_PHX_V2 : BK_PHX_V1;
-    bk_rtc_opts o = {.vsn = vsn, .max_channels = MAX_CHANNELS, .send = on_frame};
+    bk_rtc_opts o = {
+        .vsn = vsn, .max_channels = MAX_CHANNELS, .send = on_frame, .check_token = on_token};
     bk_rtc *c = bk_rtc_new(&o);
     const char *p = (const char *)data + 1, *end = (const char *)data + size;
     while (p <= end) {

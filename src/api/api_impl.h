@@ -102,6 +102,17 @@ struct sockaddr;
 int bk_api_authenticate(const bk_api *a, const struct sockaddr *client, const char *authorization,
                         const char *apikey, bk_access *out, bk_api_error *e);
 
+/* http.c: the check of a Realtime access_token (the phx_join payload's or
+ * an access_token message's), as Realtime checks it: with a JWT secret, a
+ * token that is not one of the configured keys and does not start with
+ * "sb_" must be a JWT signed with it, unexpired, of role anon,
+ * authenticated or service_role. Without a JWT secret nothing is checked
+ * (the key checked at connect time applies). 0, or BK_EINVAL with the
+ * reason Realtime gives ("Token has expired N seconds ago", "Invalid
+ * token: ...") in reason[cap]; never holds the token. Cheap (one HMAC): the
+ * socket thread calls it. */
+int bk_api__check_access_token(const bk_api *a, const char *tok, char *reason, size_t cap);
+
 /* http.c: wake the attached worker pool, if any. */
 void bk_api__wake(bk_api *a);
 /* http.c: a store connection from the pool (or a new one), and back. */

@@ -471,6 +471,31 @@ out:
     return 0;
 }
 
+int bk_api__check_access_token(const bk_api *a, const char *tok, char *reason, size_t cap)
+{
+    if (!a->opts.jwt_secret[0] || strncmp(tok, "sb_", 3) == 0)
+        return 0; /* nothing to check it with; sb_ keys are Supabase's, ignored */
+    if ((a->opts.service_key[0] && key_equal(tok, a->opts.service_key)) ||
+        (a->opts.anon_key[0] && key_equal(tok, a->opts.anon_key)))
+        return 0; /* the client's key itself (supabase-js sends it without a session) */
+    bk_jwt_claims c;
+    bk_api_error e;
+    int64_t now_s = bk_clock_now_us() / BK_US_PER_S;
+    int rc = bk_jwt_verify(&c, tok, strlen(tok), a->opts.jwt_secret, strlen(a->opts.jwt_secret),
+                           now_s, &e);
+    if (rc && strcmp(e.code, "jwt_expired") == 0)
+        snprintf(reason, cap, "Token has expired %lld seconds ago", (long long)(now_s - c.exp_s));
+    else if (rc)
+        snprintf(reason, cap, "Invalid token: %s",
+                 strncmp(e.msg, "invalid JWT: ", 13) == 0 ? e.msg + 13 : e.msg);
+    else if (strcmp(c.role, "service_role") != 0 && strcmp(c.role, "anon") != 0 &&
+             strcmp(c.role, "authenticated") != 0)
+        snprintf(reason, cap, "Invalid token: role must be anon, authenticated or service_role");
+    else
+        return 0;
+    return BK_EINVAL;
+}
+
 /* Decide what the caller may do; answers 401/403 itself and returns false. */
 static bool authorize(bk_api_req *r, bk_access need)
 {

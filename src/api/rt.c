@@ -5,7 +5,9 @@
  * Realtime does: the reply echoes the bindings in order with integer ids,
  * then a "system" message says whether the subscription exists; an unknown
  * table or a filter that does not parse gives the system error and a
- * channel that receives nothing. A change is matched against every binding
+ * channel that receives nothing. An access_token (in the join or its own
+ * message) is checked through the socket's check_token, as Realtime checks
+ * it. A change is matched against every binding
  * of every channel; one frame per channel carries the ids that matched.
  */
 #include "api/rt.h"
@@ -117,20 +119,53 @@ static void reply_error(bk_rtc *c, const bk_phx_msg *m, const char *reason)
     bk_buf_fini(&p);
 }
 
-/* The system message after a join: ok, or the error text. */
-static void send_system(bk_rtc *c, const channel *ch, const char *error)
+/* A system message of extension: ok, or the error text. */
+static void send_system_of(bk_rtc *c, const channel *ch, const char *extension, const char *error,
+                           const char *ok_msg)
 {
     bk_buf p;
     bk_buf_init(&p);
-    bk_buf_puts(&p, "{\"extension\":\"postgres_changes\",\"status\":");
+    bk_buf_puts(&p, "{\"extension\":");
+    bk_phx_json_str(&p, extension);
+    bk_buf_puts(&p, ",\"status\":");
     bk_buf_puts(&p, error ? "\"error\"" : "\"ok\"");
     bk_buf_puts(&p, ",\"message\":");
-    bk_phx_json_str(&p, error ? error : "Subscribed to PostgreSQL");
+    bk_phx_json_str(&p, error ? error : ok_msg);
     bk_buf_puts(&p, ",\"channel\":");
     bk_phx_json_str(&p, ch->topic + strlen(TOPIC_PREFIX));
     bk_buf_puts(&p, "}");
     send_frame(c, ch->join_ref, NULL, ch->topic, "system", p.data);
     bk_buf_fini(&p);
+}
+
+/* The system message after a join: ok, or the error text. */
+static void send_system(bk_rtc *c, const channel *ch, const char *error)
+{
+    send_system_of(c, ch, "postgres_changes", error, "Subscribed to PostgreSQL");
+}
+
+/* Whether the access_token of payload (if any) is refused; the reason in
+ * reason[cap]. A token that is not a string is refused; absent or null is
+ * not (the key checked at connect time applies). */
+static bool token_refused(bk_rtc *c, const bk_jval *payload, char *reason, size_t cap)
+{
+    const bk_jval *v = bk_jv_get(payload, "access_token");
+    const char *tok = NULL;
+    size_t n = 0;
+    if (!v || bk_jv_type(v) == BK_JT_NULL)
+        return false;
+    if (bk_jv_str(v, &tok, &n) != 0 || n != strlen(tok)) {
+        snprintf(reason, cap, "Invalid token: access_token must be a string");
+        return true;
+    }
+    if (!c->o.check_token)
+        return false;
+    reason[0] = '\0';
+    if (c->o.check_token(c->o.ctx, tok, reason, cap) == 0)
+        return false;
+    if (!reason[0])
+        snprintf(reason, cap, "Invalid token");
+    return true;
 }
 
 static channel *find(bk_rtc *c, const char *topic, channel ***link)
@@ -303,6 +338,11 @@ static void on_join(bk_rtc *c, const bk_phx_msg *m)
         send_frame(c, old->join_ref, old->join_ref, old->topic, "phx_close", "{}");
         unlink_channel(c, m->topic);
     }
+    char why[320];
+    if (token_refused(c, m->payload, why, sizeof why)) {
+        reply_error(c, m, why); /* Realtime: the join fails, no channel */
+        return;
+    }
     if (c->n >= c->o.max_channels) {
         reply_error(c, m, "Too many channels");
         return;
@@ -350,6 +390,20 @@ static void on_leave(bk_rtc *c, const bk_phx_msg *m, channel *ch)
     unlink_channel(c, m->topic);
 }
 
+/* access_token on a joined channel: no reply; a refused token stops the
+ * channel as Realtime stops it (a system error, then phx_close). A payload
+ * without a string token is ignored, as Realtime ignores it. */
+static void on_access_token(bk_rtc *c, const bk_phx_msg *m, channel *ch)
+{
+    const bk_jval *v = bk_jv_get(m->payload, "access_token");
+    char why[320];
+    if (!v || bk_jv_type(v) != BK_JT_STRING || !token_refused(c, m->payload, why, sizeof why))
+        return;
+    send_system_of(c, ch, "system", why, NULL);
+    send_frame(c, ch->join_ref, ch->join_ref, ch->topic, "phx_close", "{}");
+    unlink_channel(c, m->topic);
+}
+
 int bk_rtc_handle(bk_rtc *c, const char *data, size_t len)
 {
     bk_phx_msg m;
@@ -368,7 +422,7 @@ int bk_rtc_handle(bk_rtc *c, const char *data, size_t len)
     else if (strcmp(m.event, "phx_leave") == 0)
         on_leave(c, &m, ch);
     else if (strcmp(m.event, "access_token") == 0)
-        ; /* no reply, as Realtime: the key checked at connect time still applies */
+        on_access_token(c, &m, ch);
     else
         reply_error(c, &m, "unknown event");
     bk_phx_msg_fini(&m);

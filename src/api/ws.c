@@ -248,6 +248,16 @@ static void start_close(ws_conn *c, uint16_t code, const char *reason)
 }
 
 /* rt.c's frames: queued unless that would pass the socket's send cap. */
+/* A client's access_token, checked as Realtime checks it (http.c; one
+ * HMAC, never a store round trip). The key checked at connect time is not
+ * checked again: a socket opened with a JWT that has expired since keeps
+ * its channels, as on Realtime. */
+static int rt_check_token(void *ctx, const char *token, char *reason, size_t cap)
+{
+    ws_conn *c = ctx;
+    return bk_api__check_access_token(c->srv->api, token, reason, cap);
+}
+
 static void rt_send(void *ctx, const char *frame, size_t len)
 {
     ws_conn *c = ctx;
@@ -353,7 +363,11 @@ static void upgrade_handler(void *cls, struct MHD_Connection *conn, void *con_cl
         return;
     }
     wslay_event_config_set_max_recv_msg_length(c->ws, w->max_message);
-    bk_rtc_opts ro = {.vsn = vsn, .max_channels = w->max_channels, .send = rt_send, .ctx = c};
+    bk_rtc_opts ro = {.vsn = vsn,
+                      .max_channels = w->max_channels,
+                      .send = rt_send,
+                      .check_token = rt_check_token,
+                      .ctx = c};
     c->rtc = bk_rtc_new(&ro);
     pthread_mutex_lock(&w->lock);
     bool stop = w->stop;

@@ -3,6 +3,7 @@
  * WebSocket client (raw frames, masked, over loopback) speaks Phoenix to
  * `barkeep serve` in both serializers: the handshake and its key checks,
  * join replies with ids and the system message, heartbeat, leave and close,
+ * access_tokens checked with a JWT secret,
  * changes of a hydration reaching a filtered channel (and not another
  * symbol's), and bad input: malformed JSON (1007), unknown topics and
  * events, oversized (1009) and binary (1003) frames, bad filters, too many
@@ -364,8 +365,9 @@ static void check_protocol(const srv *s, int vsn)
     assert_string_equal(json_string_value(json_object_get(json_array_get(r, 4), "status")),
                         "error");
     json_decref(r);
-    /* access_token: no reply (the next frame is the heartbeat's) */
-    send_msg(&c, "1", "4", "realtime:job_runs:AAPL:1h", "access_token", "{\"access_token\":\"x\"}");
+    /* a valid access_token: no reply (the next frame is the heartbeat's) */
+    send_msg(&c, "1", "4", "realtime:job_runs:AAPL:1h", "access_token",
+             "{\"access_token\":\"" ANON "\"}");
     send_msg(&c, NULL, "5", "phoenix", "heartbeat", "{}");
     r = next_msg(&c, 5000);
     assert_string_equal(jstr(r, 1), "5");
@@ -428,13 +430,53 @@ static void check_protocol(const srv *s, int vsn)
     ws_close(&c);
 }
 
+/* A JWT of the right shape signed with nothing (a 3-byte signature). */
+#define FORGED "eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoiYW5vbiJ9.c2ln"
+#define TOKEN_JOIN(token)                                                                          \
+    "{\"config\":{\"postgres_changes\":[{\"event\":\"*\",\"schema\":\"public\",\"table\":"         \
+    "\"job_runs\"}]},\"access_token\":\"" token "\"}"
+
+/* With a JWT secret, access_tokens are checked: a forged one fails the join
+ * (error reply) and stops a joined channel (system error, phx_close); the
+ * anon key passes. */
+static void check_access_tokens(const srv *s)
+{
+    wsc c;
+    connect_ok(&c, s, 2);
+    send_msg(&c, "1", "1", "realtime:a", "phx_join", TOKEN_JOIN(FORGED));
+    json_t *r = next_msg(&c, 5000);
+    json_t *p = json_array_get(r, 4);
+    assert_string_equal(json_string_value(json_object_get(p, "status")), "error");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(p, "response"), "reason")),
+        "Invalid token: the signature is not 32 base64url bytes");
+    json_decref(r);
+    join_ok(&c, "2", "realtime:a", TOKEN_JOIN(ANON));
+    send_msg(&c, "2", "3", "realtime:a", "access_token", "{\"access_token\":\"" ANON "\"}");
+    send_msg(&c, "2", "4", "realtime:a", "access_token", "{\"access_token\":\"" FORGED "\"}");
+    r = next_msg(&c, 5000); /* no reply to the first: the stop is next */
+    assert_string_equal(jstr(r, 3), "system");
+    p = json_array_get(r, 4);
+    assert_string_equal(json_string_value(json_object_get(p, "extension")), "system");
+    assert_string_equal(json_string_value(json_object_get(p, "status")), "error");
+    json_decref(r);
+    r = next_msg(&c, 5000);
+    assert_string_equal(jstr(r, 3), "phx_close");
+    assert_string_equal(jstr(r, 1), "2");
+    json_decref(r);
+    ws_close(&c);
+}
+
 static void test_protocol(void **state)
 {
     (void)state;
+    const char *env[] = {"BARKEEP_SERVICE_KEY=" SERVICE, "BARKEEP_ANON_KEY=" ANON,
+                         "BARKEEP_JWT_SECRET=jwt-secret-for-tests-0123456789abcdef0123", NULL};
     srv s;
-    srv_start(&s, NULL, key_env);
+    srv_start(&s, NULL, env);
     check_protocol(&s, 2);
     check_protocol(&s, 1);
+    check_access_tokens(&s);
     srv_stop(&s);
 }
 

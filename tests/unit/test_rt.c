@@ -4,6 +4,7 @@
  * frames of joins, the postgres_changes push (ids of every matching
  * binding, Realtime's data shape, commit_timestamp with milliseconds),
  * filters and events that do not match, legacy topics, both serializers;
+ * access_token checks in joins and access_token messages;
  * and the Phoenix decoder's refusals (api/phx.c).
  */
 #include <setjmp.h>
@@ -243,6 +244,95 @@ static void test_join_errors(void **state)
     bk_rtc_free(c);
 }
 
+/* The token check of the test: "good" and anything else not "expired" or
+ * "forged" pass. */
+static int check_token(void *ctx, const char *token, char *reason, size_t cap)
+{
+    (void)ctx;
+    if (strcmp(token, "expired") == 0)
+        return snprintf(reason, cap, "Token has expired 5 seconds ago"), 1;
+    if (strcmp(token, "forged") == 0)
+        return snprintf(reason, cap, "Invalid token: bad signature"), 1;
+    return 0;
+}
+
+#define JOIN_PC(ref, topic, token)                                                                 \
+    "[\"" ref "\",\"" ref "\",\"realtime:" topic "\",\"phx_join\",{\"config\":{"                   \
+    "\"postgres_changes\":[{\"event\":\"*\",\"schema\":\"public\",\"table\":\"job_runs\"}]},"      \
+    "\"access_token\":" token "}]"
+
+static void test_access_token(void **state)
+{
+    (void)state;
+    sink s = {0};
+    bk_rtc_opts o = {.vsn = BK_PHX_V2,
+                     .max_channels = 10,
+                     .send = capture,
+                     .check_token = check_token,
+                     .ctx = &s};
+    bk_rtc *c = bk_rtc_new(&o);
+    /* a refused token in the join: the error reply with the reason, no channel */
+    handle(c, JOIN_PC("1", "a", "\"expired\""));
+    assert_int_equal(s.n, 1);
+    assert_string_equal(s.frames[0], "[\"1\",\"1\",\"realtime:a\",\"phx_reply\",{\"status\":"
+                                     "\"error\",\"response\":{\"reason\":\"Token has expired 5 "
+                                     "seconds ago\"}}]");
+    assert_int_equal(bk_rtc_channels(c), 0);
+    sink_clear(&s);
+    handle(c, JOIN_PC("2", "a", "7"));
+    assert_non_null(
+        strstr(s.frames[0], "\"reason\":\"Invalid token: access_token must be a string\""));
+    assert_int_equal(bk_rtc_channels(c), 0);
+    sink_clear(&s);
+    bk_change *ch = run_change("INSERT", "AAPL", "queued", 0);
+    push(c, ch);
+    assert_int_equal(s.n, 0);
+    /* accepted (and null: the connect-time key applies): joined */
+    handle(c, JOIN_PC("3", "a", "\"good\""));
+    handle(c, JOIN_PC("4", "b", "null"));
+    assert_int_equal(s.n, 4);
+    assert_non_null(strstr(s.frames[0], "\"status\":\"ok\""));
+    assert_non_null(strstr(s.frames[2], "\"status\":\"ok\""));
+    assert_int_equal(bk_rtc_channels(c), 2);
+    sink_clear(&s);
+    /* a good token (or none) in an access_token message: no reply, still served */
+    handle(c, "[\"3\",\"5\",\"realtime:a\",\"access_token\",{\"access_token\":\"good\"}]");
+    handle(c, "[\"3\",\"6\",\"realtime:a\",\"access_token\",{}]");
+    assert_int_equal(s.n, 0);
+    push(c, ch);
+    assert_int_equal(s.n, 2);
+    sink_clear(&s);
+    /* an expired one: the system error, then phx_close; no reply; the
+     * channel gets nothing more, the other channel still does */
+    handle(c, "[\"3\",\"7\",\"realtime:a\",\"access_token\",{\"access_token\":\"expired\"}]");
+    assert_int_equal(s.n, 2);
+    assert_string_equal(s.frames[0], "[\"3\",null,\"realtime:a\",\"system\",{\"extension\":"
+                                     "\"system\",\"status\":\"error\",\"message\":\"Token has "
+                                     "expired 5 seconds ago\",\"channel\":\"a\"}]");
+    assert_string_equal(s.frames[1], "[\"3\",\"3\",\"realtime:a\",\"phx_close\",{}]");
+    assert_int_equal(bk_rtc_channels(c), 1);
+    sink_clear(&s);
+    push(c, ch);
+    assert_int_equal(s.n, 1);
+    assert_non_null(strstr(s.frames[0], "\"realtime:b\""));
+    sink_clear(&s);
+    /* the stopped topic is unknown now */
+    handle(c, "[\"3\",\"8\",\"realtime:a\",\"access_token\",{\"access_token\":\"forged\"}]");
+    assert_int_equal(s.n, 1);
+    assert_non_null(strstr(s.frames[0], "unmatched topic"));
+    sink_clear(&s);
+    bk_change_release(ch);
+    bk_rtc_free(c);
+    /* no check_token: any token is accepted */
+    c = new_rtc(&s, BK_PHX_V2);
+    handle(c, JOIN_PC("1", "a", "\"expired\""));
+    assert_int_equal(bk_rtc_channels(c), 1);
+    handle(c, "[\"1\",\"2\",\"realtime:a\",\"access_token\",{\"access_token\":\"expired\"}]");
+    assert_int_equal(bk_rtc_channels(c), 1);
+    sink_clear(&s);
+    bk_rtc_free(c);
+}
+
 static void test_vsn(void **state)
 {
     (void)state;
@@ -263,6 +353,7 @@ int main(void)
         cmocka_unit_test(test_join_and_push_v2),
         cmocka_unit_test(test_v1_and_legacy),
         cmocka_unit_test(test_join_errors),
+        cmocka_unit_test(test_access_token),
         cmocka_unit_test(test_vsn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
