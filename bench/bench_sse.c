@@ -16,6 +16,14 @@
  * microseconds; same machine, same clock). A phase ends when the posts are
  * answered and no byte arrived for IDLE_MS, or after PHASE_S seconds.
  *
+ * The same two phases then run with Realtime WebSocket clients instead
+ * (GET /realtime/v1/websocket?vsn=2.0.0, one phx_join each on every
+ * job_runs change, as supabase-js subscribes): their sockets are polled in
+ * the same loop as curl's. Realtime's commit_timestamp has milliseconds
+ * only, so a WebSocket event's commit instant is read from its record
+ * (updated_at for an UPDATE, created_at for an INSERT: the same instant the
+ * SSE frame's commit_timestamp carries, to the microsecond).
+ *
  * The receive time includes the client's own work: one thread reads K
  * sockets in turn, so with 100 clients the last socket of a burst is read
  * after the other 99.
@@ -25,8 +33,12 @@
  */
 #define _GNU_SOURCE /* memmem */
 #include <curl/curl.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdbool.h>
@@ -158,13 +170,189 @@ static size_t on_discard(char *p, size_t size, size_t n, void *ctx)
     return size * n;
 }
 
-/* Drive the multi handle for up to wait_ms; returns posts finished (status 200). */
+/* ---- the WebSocket clients ---- */
+
+#define WS_BUF (1 << 20)
+
+typedef struct wsclient {
+    int fd;
+    pairs *out;
+    unsigned char *buf;
+    size_t len;
+    size_t bytes, events;
+    bool joined; /* the system message arrived */
+} wsclient;
+
+static wsclient *g_ws; /* polled by pump() next to curl's sockets */
+static int g_nws;
+
+static void ws_send_text(int fd, const char *text)
+{
+    size_t n = strlen(text), h = 0;
+    unsigned char f[1024];
+    if (n + 8 > sizeof f)
+        die("ws", "message too long");
+    f[h++] = 0x81;
+    if (n < 126) {
+        f[h++] = (unsigned char)(0x80 | n);
+    } else {
+        f[h++] = 0x80 | 126;
+        f[h++] = (unsigned char)(n >> 8);
+        f[h++] = (unsigned char)n;
+    }
+    memset(f + h, 0, 4); /* a zero mask */
+    h += 4;
+    memcpy(f + h, text, n);
+    if (send(fd, f, h + n, MSG_NOSIGNAL) != (ssize_t)(h + n))
+        die("ws", "send failed");
+}
+
+static void ws_open(wsclient *c, int port, pairs *out)
+{
+    c->out = out;
+    c->buf = bk_xmalloc(WS_BUF);
+    c->fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&a, sizeof a) != 0)
+        die("ws connect", strerror(errno));
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    const char *req = "GET /realtime/v1/websocket?vsn=2.0.0 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                      "Sec-WebSocket-Version: 13\r\n\r\n";
+    if (send(c->fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req))
+        die("ws", "handshake send failed");
+    for (;;) { /* the 101 head, byte by byte (nothing follows before the join) */
+        ssize_t n = recv(c->fd, c->buf + c->len, 1, 0);
+        if (n <= 0)
+            die("ws", "handshake failed");
+        c->len++;
+        if (c->len >= 4 && memcmp(c->buf + c->len - 4, "\r\n\r\n", 4) == 0)
+            break;
+        if (c->len >= 4096)
+            die("ws", "handshake head too long");
+    }
+    if (memcmp(c->buf, "HTTP/1.1 101", 12) != 0)
+        die("ws", "no 101 Switching Protocols");
+    c->len = 0;
+    fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+    ws_send_text(c->fd, "[\"1\",\"1\",\"realtime:bench\",\"phx_join\",{\"config\":{"
+                        "\"postgres_changes\":[{\"event\":\"*\",\"schema\":\"public\","
+                        "\"table\":\"job_runs\"}]}}]");
+}
+
+/* The record's instant named key ("updated_at"), "...+00:00" as to_json
+ * writes it; -1 when absent. */
+static int64_t record_time(const char *frame, const char *key)
+{
+    const char *rec = strstr(frame, "\"record\":{");
+    char pat[40], ts[48];
+    snprintf(pat, sizeof pat, "\"%s\":\"", key);
+    const char *p = rec ? strstr(rec, pat) : NULL;
+    if (!p)
+        return -1;
+    p += strlen(pat);
+    const char *end = strchr(p, '"');
+    if (!end || end - p < 20 || (size_t)(end - p) >= sizeof ts)
+        return -1;
+    size_t n = (size_t)(end - p);
+    memcpy(ts, p, n);
+    ts[n] = '\0';
+    if (n > 6 && strcmp(ts + n - 6, "+00:00") == 0)
+        snprintf(ts + n - 6, 7, "Z");
+    int64_t us;
+    return bk_time_parse(ts, &us) == 0 ? us : -1;
+}
+
+static void ws_on_text(wsclient *c, const char *frame, int64_t recv_us)
+{
+    if (strstr(frame, "\"system\"")) {
+        c->joined = true;
+        return;
+    }
+    if (!strstr(frame, "\"postgres_changes\",{\"ids\""))
+        return; /* a reply */
+    c->events++;
+    bool ins = strstr(frame, "\"type\":\"INSERT\"") != NULL;
+    int64_t commit_us = record_time(frame, ins ? "created_at" : "updated_at");
+    if (commit_us < 0) {
+        if (getenv("BENCH_SSE_DEBUG"))
+            fprintf(stderr, "bench_sse: no commit instant in %.400s\n", frame);
+        c->out->bad++;
+        return;
+    }
+    int kinds[2] = {0, ins ? 1 : 2};
+    for (int j = 0; j < 2; j++) {
+        int i = kinds[j];
+        if (c->out->n[i] < PAIRS_MAX)
+            c->out->lat_us[i][c->out->n[i]++] = recv_us - commit_us;
+    }
+}
+
+/* Read what arrived and handle the complete frames. */
+static void ws_read(wsclient *c)
+{
+    for (;;) {
+        ssize_t n = recv(c->fd, c->buf + c->len, WS_BUF - 1 - c->len, 0);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (n <= 0)
+            die("ws", "the server closed a socket");
+        int64_t recv_us = wall_us();
+        last_byte_mono = bk_clock_mono_us();
+        c->len += (size_t)n;
+        c->bytes += (size_t)n;
+        size_t off = 0;
+        while (c->len - off >= 2) {
+            unsigned char *f = c->buf + off;
+            size_t plen = f[1] & 0x7f, h = 2;
+            if (plen == 126) {
+                if (c->len - off < 4)
+                    break;
+                plen = (size_t)f[2] << 8 | f[3], h = 4;
+            } else if (plen == 127) {
+                if (c->len - off < 10)
+                    break;
+                plen = 0;
+                for (int i = 2; i < 10; i++)
+                    plen = plen << 8 | f[i];
+                h = 10;
+            }
+            if (plen + h >= WS_BUF)
+                die("ws", "frame larger than the client buffer");
+            if (c->len - off < h + plen)
+                break;
+            if ((f[0] & 0x0f) == 1) {
+                unsigned char saved = f[h + plen];
+                f[h + plen] = '\0';
+                ws_on_text(c, (const char *)f + h, recv_us);
+                f[h + plen] = saved;
+            } else if ((f[0] & 0x0f) == 8) {
+                die("ws", "the server closed a socket");
+            }
+            off += h + plen;
+        }
+        memmove(c->buf, c->buf + off, c->len - off);
+        c->len -= off;
+    }
+}
+
+/* Drive the multi handle (and the WebSocket clients) for up to wait_ms; returns posts finished
+ * (status 200). */
 static int pump(CURLM *m, int wait_ms, int *posts_failed)
 {
     int running, done = 0;
+    static struct curl_waitfd wfd[MAX_CLIENTS];
+    for (int i = 0; i < g_nws; i++)
+        wfd[i] = (struct curl_waitfd){.fd = g_ws[i].fd, .events = CURL_WAIT_POLLIN};
     curl_multi_perform(m, &running);
-    curl_multi_poll(m, NULL, 0, wait_ms, NULL);
+    curl_multi_poll(m, wfd, (unsigned)g_nws, wait_ms, NULL);
     curl_multi_perform(m, &running);
+    for (int i = 0; i < g_nws; i++)
+        if (wfd[i].revents)
+            ws_read(&g_ws[i]);
     CURLMsg *msg;
     int left;
     while ((msg = curl_multi_info_read(m, &left))) {
@@ -244,7 +432,7 @@ static void open_streams(CURLM *m, client *cl, int k, int *posts_failed)
     for (;;) {
         int open = 0;
         for (int i = 0; i < k; i++)
-            open += cl[i].bytes > 0;
+            open += g_nws ? g_ws[i].joined : cl[i].bytes > 0;
         if (open == k)
             return;
         if (bk_clock_mono_us() > deadline)
@@ -296,14 +484,15 @@ static void summarise(dist *d, int64_t *v, size_t n)
     d->max = pct_ms(v, n, 100);
 }
 
-static void run_phase(phase *ph, const char *bin, const char *dir, int k, pairs *out)
+static void run_phase(phase *ph, const char *bin, const char *dir, int k, bool ws, pairs *out)
 {
     static const char *const TFS[] = {"1m", "5m", "15m"}; /* one round each */
     char db[1100], url[128], purl[128];
-    snprintf(db, sizeof db, "%s/sse-%d.db", dir, k);
+    snprintf(db, sizeof db, "%s/%s-%d.db", dir, ws ? "ws" : "sse", k);
     bench_server sv;
-    const char *const global[] = {"--set", "sse_max_clients=256", "--set", "sim_latency_ms=0",
-                                  NULL};
+    const char *const global[] = {
+        "--set", "sse_max_clients=256", "--set", "realtime_max_sockets=256",
+        "--set", "sim_latency_ms=0",    NULL};
     const char *const sargs[] = {"--workers", "2", NULL};
     bench_server_start(&sv, bin, db, dir, global, sargs);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/realtime/v1/job_runs", sv.port);
@@ -313,7 +502,13 @@ static void run_phase(phase *ph, const char *bin, const char *dir, int k, pairs 
     memset(ph, 0, sizeof *ph);
     CURLM *m = curl_multi_init();
     client *cl = bk_xcalloc((size_t)k, sizeof *cl);
-    for (int i = 0; i < k; i++) {
+    if (ws) {
+        g_ws = bk_xcalloc((size_t)k, sizeof *g_ws);
+        g_nws = k;
+        for (int i = 0; i < k; i++)
+            ws_open(&g_ws[i], sv.port, out);
+    }
+    for (int i = 0; i < k && !ws; i++) {
         cl[i].out = out;
         cl[i].h = stream_handle(&cl[i], url);
         curl_multi_add_handle(m, cl[i].h);
@@ -326,11 +521,20 @@ static void run_phase(phase *ph, const char *bin, const char *dir, int k, pairs 
     ph->clients = k;
     ph->events_min = SIZE_MAX;
     for (int i = 0; i < k; i++) {
-        ph->events_min = BK_MIN(ph->events_min, cl[i].events);
-        ph->events_max = cl[i].events > ph->events_max ? cl[i].events : ph->events_max;
+        size_t ev = ws ? g_ws[i].events : cl[i].events;
+        ph->events_min = BK_MIN(ph->events_min, ev);
+        ph->events_max = ev > ph->events_max ? ev : ph->events_max;
+        if (ws) {
+            close(g_ws[i].fd);
+            free(g_ws[i].buf);
+            continue;
+        }
         curl_multi_remove_handle(m, cl[i].h);
         curl_easy_cleanup(cl[i].h);
     }
+    free(g_ws);
+    g_ws = NULL;
+    g_nws = 0;
     curl_multi_cleanup(m);
     free(cl);
     bench_server_stop(&sv);
@@ -378,10 +582,13 @@ int main(int argc, char **argv)
     pairs out = {0};
     for (int i = 0; i < 3; i++)
         out.lat_us[i] = bk_xcalloc(PAIRS_MAX, sizeof(int64_t));
-    phase base1, many;
-    run_phase(&base1, bin, dir, 1, &out);
-    run_phase(&many, bin, dir, (int)k, &out);
-    printf("bench_sse: commit_timestamp -> SSE frame at the client (CLOCK_REALTIME); "
+    phase base1, many, ws1, wsk;
+    run_phase(&base1, bin, dir, 1, false, &out);
+    run_phase(&many, bin, dir, (int)k, false, &out);
+    run_phase(&ws1, bin, dir, 1, true, &out);
+    run_phase(&wsk, bin, dir, (int)k, true, &out);
+    printf("bench_sse: commit -> SSE frame / WebSocket postgres_changes frame at the client "
+           "(CLOCK_REALTIME); "
            "ensure-coverage for %zu series x 3 rounds (1m, 5m, 15m; 5 days), serve --workers 2, "
            "sim latency 0; latencies in ms over (event, client) pairs\n",
            N_SERIES);
@@ -389,13 +596,20 @@ int main(int argc, char **argv)
            "min/client", "kind", "pairs", "p50", "p90", "p99", "max");
     print_phase("baseline", &base1);
     print_phase("fan-out", &many);
-    printf("busy time (first post to last byte, 3 rounds): baseline %.2f s, fan-out %.2f s\n",
-           base1.secs, many.secs);
-    if (base1.bad || many.bad)
-        printf("frames without a parseable commit_timestamp: %zu, %zu\n", base1.bad, many.bad);
+    print_phase("ws-base", &ws1);
+    print_phase("ws-fan", &wsk);
+    printf("busy time (first post to last byte, 3 rounds): baseline %.2f s, fan-out %.2f s, "
+           "ws-base %.2f s, ws-fan %.2f s\n",
+           base1.secs, many.secs, ws1.secs, wsk.secs);
+    if (base1.bad || many.bad || ws1.bad || wsk.bad)
+        printf("frames without a parseable commit instant: %zu, %zu, %zu, %zu\n", base1.bad,
+               many.bad, ws1.bad, wsk.bad);
     printf("p50 fan-out / baseline: %.2fx, p99: %.2fx\n",
            many.d[0].p50 / (base1.d[0].p50 > 0 ? base1.d[0].p50 : 1e-9),
            many.d[0].p99 / (base1.d[0].p99 > 0 ? base1.d[0].p99 : 1e-9));
+    printf("WebSocket / SSE at %d clients: p50 %.2fx, p99 %.2fx\n", (int)k,
+           wsk.d[0].p50 / (many.d[0].p50 > 0 ? many.d[0].p50 : 1e-9),
+           wsk.d[0].p99 / (many.d[0].p99 > 0 ? many.d[0].p99 : 1e-9));
     for (int i = 0; i < 3; i++)
         free(out.lat_us[i]);
     char p[1100];

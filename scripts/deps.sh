@@ -2,7 +2,7 @@
 # Install the Debian packages barkeep needs to build and test, if missing.
 # Usage: scripts/deps.sh [build|test]   (test adds the test-only tools)
 set -eu
-want="build-essential cmake pkg-config libsqlite3-dev sqlite3 libjansson-dev libmicrohttpd-dev libpq-dev libcurl4-openssl-dev"
+want="build-essential cmake pkg-config libsqlite3-dev sqlite3 libjansson-dev libmicrohttpd-dev libpq-dev libcurl4-openssl-dev libssl-dev libwslay-dev"
 # the web client is built with node and npm; Debian's only where none is installed
 command -v npm >/dev/null 2>&1 || want="$want nodejs npm"
 if [ "${1:-build}" = test ]; then

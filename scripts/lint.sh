@@ -30,7 +30,9 @@ check_include libpq-fe.h store
 check_include curl/curl.h prov
 check_include jansson.h json
 # The api's route handlers answer through http.h; only the server files
-# (http.c, and sse.c with its streamed responses) see libmicrohttpd.
+# (http.c, sse.c with its streamed responses, ws.c with its upgraded sockets)
+# see libmicrohttpd; WebSocket framing is ws.c's, and libcrypto is for the
+# handshake's SHA-1 (ws.c) and the JWT HMAC (jwt.c) only.
 check_include_files() { # header allowed-file...
     h=$1
     shift
@@ -40,11 +42,13 @@ check_include_files() { # header allowed-file...
         status=1
     fi
 }
-check_include_files microhttpd.h src/api/http.c src/api/sse.c
+check_include_files microhttpd.h src/api/http.c src/api/sse.c src/api/ws.c
+check_include_files wslay/wslay.h src/api/ws.c
+check_include_files openssl/evp.h src/api/ws.c src/api/jwt.c
 
 # JavaScript: eslint and prettier from web/lint (its own package, so the
 # build's `npm ci` of web/ never installs them), installed there on first use.
-js=$(git ls-files 'web/*.js' 'web/*.mjs' 'tests/browser/*.mjs')
+js=$(git ls-files 'web/*.js' 'web/*.mjs' 'tests/browser/*.mjs' 'tests/supabase/*.mjs')
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     echo "lint: node or npm not found: JavaScript NOT linted (scripts/deps.sh installs them)" >&2
 elif [ ! -d web/lint/node_modules ] &&

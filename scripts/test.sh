@@ -21,16 +21,17 @@ for preset in dev asan; do
     cmake --build --preset "$preset" $jobs
     echo "== $preset tests" >&2
     if [ "$preset" = dev ]; then
-        ctest --preset "$preset" $jobs # the browser and slow labels too, once
+        ctest --preset "$preset" $jobs # the browser, supabase and slow labels too, once
     else
-        ctest --preset "$preset" $jobs -LE 'browser|slow'
+        ctest --preset "$preset" $jobs -LE 'browser|slow|supabase'
     fi
     echo "== $preset store and loop suites on a throwaway PostgreSQL" >&2
     if [ "$preset" = dev ]; then
         scripts/with-pg.sh ctest --preset "$preset" -L 'store|pg'
     else # the adapters' acceptance suite and the whole loop run under ASan on
-        # SQLite (above); their PostgreSQL paths are the store's, run here
-        scripts/with-pg.sh ctest --preset "$preset" -L 'store|pg' -E '^test_(accept|loop)_pg$'
+        # SQLite (above), their PostgreSQL paths being the store's, run here;
+        # supabase-js runs in dev only
+        scripts/with-pg.sh ctest --preset "$preset" -L 'store|pg' -E '^(test_accept_pg|test_loop_pg|supabase_js_pg)$'
     fi
     if [ "$preset" = dev ]; then
         echo "== valgrind" >&2

@@ -33,7 +33,8 @@ typedef struct bk_api_opts {
     bk_bus *bus;                  /* job_runs change events */
     bk_plan_cfg plan;             /* planning for ensure-coverage and tick */
     char service_key[BK_KEY_MAX]; /* "" = none */
-    char anon_key[BK_KEY_MAX]; /* "" = none; with no key at all only trusted clients are served */
+    char anon_key[BK_KEY_MAX];   /* "" = none; with no key at all only trusted clients are served */
+    char jwt_secret[BK_KEY_MAX]; /* "" = none; else HS256 JWTs signed with it are keys too */
 } bk_api_opts;
 
 /* Bind and start serving. BK_EINVAL for a bad listen address, BK_EIO when
@@ -67,10 +68,12 @@ void bk_api_on_tick(bk_api *a, size_t leases_lost, size_t revived);
  * in-flight requests, free. */
 void bk_api_stop(bk_api *a);
 
-/* Load keys: BARKEEP_SERVICE_KEY / BARKEEP_ANON_KEY, then the keys file
- * (conf->keys_file, lines "service=KEY" / "anon=KEY", must not be readable by
- * group or others). BK_EINVAL with the reason. */
-int bk_api_load_keys(const bk_conf *conf, char service[BK_KEY_MAX], char anon[BK_KEY_MAX],
-                     bk_err *err);
+/* Load keys: BARKEEP_SERVICE_KEY / BARKEEP_ANON_KEY / BARKEEP_JWT_SECRET,
+ * then the keys file (conf->keys_file, lines "service=KEY" / "anon=KEY" /
+ * "jwt_secret=SECRET", must not be readable by group or others) into
+ * o->service_key, o->anon_key, o->jwt_secret. Keys are 16 to BK_KEY_MAX-1
+ * characters, the JWT secret at least 32. The caller wipes them
+ * (explicit_bzero) when done. BK_EINVAL with the reason (never the value). */
+int bk_api_load_keys(const bk_conf *conf, bk_api_opts *o, bk_err *err);
 
 #endif

@@ -25,6 +25,7 @@ typedef struct bk_net {
 } bk_net;
 
 typedef struct bk_sse bk_sse; /* one event-stream connection (sse.c) */
+typedef struct bk_ws bk_ws;   /* the realtime WebSocket thread and its sockets (ws.c) */
 
 /* Counters of this process, exported by /metrics. */
 typedef struct bk_api_metrics {
@@ -82,7 +83,35 @@ struct bk_api {
     char (*cov_known)[BK_SYM_MAX + 8]; /* "SYMBOL TF" */
     size_t n_cov_known, cap_cov_known;
     bk_api_metrics metrics;
+    bk_ws *ws; /* realtime sockets (ws.c), from bk_api_start to bk_api_stop */
 };
+
+/* http.c: what a caller may do, from what it presents — the one key check
+ * of every surface (HTTP routes, the WebSocket upgrade). authorization is
+ * the Authorization header ("Bearer <token>") or NULL, apikey the apikey
+ * header (or query parameter) or NULL, client the peer's address (may be
+ * NULL; used only when no key is configured, to serve trusted_clients).
+ * A token is a configured opaque key, or, with a JWT secret, an HS256 JWT
+ * signed with it (role service_role: service; anon, authenticated: anon;
+ * exp and nbf enforced). The bearer decides when present; a bearer JWT the
+ * server cannot check (no secret) is accepted with anon rights at most when
+ * apikey is a valid key (a signed-in user). 0 with *out, or BK_EINVAL with e
+ * (401 unauthorized/invalid_jwt/jwt_expired, 403 untrusted_client); e->msg
+ * never holds a token. Any thread; the caller checks the access it needs. */
+struct sockaddr;
+int bk_api_authenticate(const bk_api *a, const struct sockaddr *client, const char *authorization,
+                        const char *apikey, bk_access *out, bk_api_error *e);
+
+/* http.c: the check of a Realtime access_token (the phx_join payload's or
+ * an access_token message's), as Realtime checks it: with a JWT secret, a
+ * token that is not one of the configured keys and does not start with
+ * "sb_" must be a JWT signed with it, unexpired, of role anon,
+ * authenticated or service_role. Without a JWT secret nothing is checked
+ * (the key checked at connect time applies). 0, or BK_EINVAL with the
+ * reason Realtime gives ("Token has expired N seconds ago", "Invalid
+ * token: ...") in reason[cap]; never holds the token. Cheap (one HMAC): the
+ * socket thread calls it. */
+int bk_api__check_access_token(const bk_api *a, const char *tok, char *reason, size_t cap);
 
 /* http.c: wake the attached worker pool, if any. */
 void bk_api__wake(bk_api *a);
@@ -99,6 +128,16 @@ void bk_api__cov_known(bk_api *a, const char *symbol, bk_tf tf);
 
 /* sse.c */
 void bk_sse__tick(bk_api *a, bool closing); /* keep-alive / close every stream */
+
+/* ws.c: the realtime socket thread, started before the daemon; stopped
+ * (every socket closed with 1001, the thread joined; later upgrades are
+ * closed at once) before the daemon is, freed after it (requests in flight
+ * until then still read api->ws). */
+int bk_ws__start(bk_api *a, bk_err *err);
+void bk_ws__stop(bk_api *a);
+void bk_ws__free(bk_api *a);
+size_t bk_ws__sockets(const bk_api *a); /* open WebSockets */
+bk_http_rc bk_route_websocket(bk_api_req *r);
 
 /* listen.c: when the store notifies (PostgreSQL), LISTEN and start the
  * listener thread (sets notifies); on SQLite, nothing (the connection opened

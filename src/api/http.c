@@ -6,6 +6,7 @@
  * publishing in publish.c, the provider views in providers.c.
  */
 #include "api/api_impl.h"
+#include "api/jwt.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "store/store.h"
@@ -38,6 +39,9 @@ struct bk_api_req {
 /* Per-request state across the access handler's calls. */
 typedef struct req_ctx {
     bk_buf body;
+    char *path;    /* NULL, or the path before a decoded '?' (function-name%3Fquery) */
+    char *query;   /* the query after it, cut into the arguments added to the connection */
+    bool upgraded; /* answered 101: the socket went to the realtime thread (ws.c) */
 } req_ctx;
 
 typedef struct route {
@@ -54,6 +58,8 @@ static const route routes[] = {
     {"POST", "/functions/v1/chart-data-v2", BK_ACCESS_ANON, bk_route_chart},
     {NULL, "/functions/v1/ops-jobs", BK_ACCESS_ANON, bk_route_ops_jobs},
     {NULL, "/realtime/v1/job_runs", BK_ACCESS_ANON, bk_route_realtime},
+    {NULL, "/realtime/v1/websocket", BK_ACCESS_ANON, bk_route_websocket},
+    {NULL, "/socket/websocket", BK_ACCESS_ANON, bk_route_websocket},
     {NULL, "/metrics", BK_ACCESS_ANON, bk_route_metrics},
     {NULL, "/healthz", BK_ACCESS_PUBLIC, bk_route_healthz},
     {NULL, "/readyz", BK_ACCESS_PUBLIC, bk_route_readyz},
@@ -137,8 +143,12 @@ static void add_common_headers(struct MHD_Response *resp, const char *content_ty
     MHD_add_response_header(resp, "Content-Type", content_type);
     MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
     MHD_add_response_header(resp, "Access-Control-Allow-Headers",
-                            "authorization, x-client-info, apikey, content-type, last-event-id");
-    MHD_add_response_header(resp, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+                            "authorization, x-client-info, apikey, content-type, x-region, "
+                            "x-retry-count, content-profile, accept-profile, prefer, range, "
+                            "last-event-id");
+    MHD_add_response_header(resp, "Access-Control-Allow-Methods",
+                            "GET, POST, PUT, PATCH, DELETE, OPTIONS");
+    MHD_add_response_header(resp, "Access-Control-Expose-Headers", "Content-Range");
     MHD_add_response_header(resp, "Cache-Control", "no-store");
 }
 
@@ -334,7 +344,7 @@ void bk_http_store_put(bk_api_req *r, bk_store *s)
 
 static bool keys_configured(const bk_api *a)
 {
-    return a->opts.service_key[0] || a->opts.anon_key[0];
+    return a->opts.service_key[0] || a->opts.anon_key[0] || a->opts.jwt_secret[0];
 }
 
 /* Constant-time equality of a presented key and a configured one. */
@@ -376,54 +386,134 @@ static bool net_match(const bk_net *n, const struct sockaddr *sa)
     return true;
 }
 
-static bool client_trusted(const bk_api *a, struct MHD_Connection *conn)
+static bool client_trusted(const bk_api *a, const struct sockaddr *client)
 {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (!ci || !ci->client_addr)
+    if (!client)
         return false;
     for (int i = 0; i < a->n_nets; i++)
-        if (net_match(&a->nets[i], ci->client_addr))
+        if (net_match(&a->nets[i], client))
             return true;
     return false;
+}
+
+/* What one presented token grants: 0 with *out; BK_ENOENT when it is a JWT
+ * this server cannot check (no JWT secret); BK_EINVAL with e otherwise. */
+static int classify(const bk_api *a, const char *tok, bk_access *out, bk_api_error *e)
+{
+    if (a->opts.service_key[0] && key_equal(tok, a->opts.service_key)) {
+        *out = BK_ACCESS_SERVICE;
+        return 0;
+    }
+    if (a->opts.anon_key[0] && key_equal(tok, a->opts.anon_key)) {
+        *out = BK_ACCESS_ANON;
+        return 0;
+    }
+    if (!bk_jwt_shaped(tok))
+        return bk_api_fail(e, 401, "unauthorized", "invalid key");
+    if (!a->opts.jwt_secret[0]) {
+        bk_api_fail(e, 401, "unauthorized",
+                    "invalid key (a JWT, and no JWT secret is configured to check it)");
+        return BK_ENOENT;
+    }
+    bk_jwt_claims c;
+    int rc = bk_jwt_verify(&c, tok, strlen(tok), a->opts.jwt_secret, strlen(a->opts.jwt_secret),
+                           bk_clock_now_us() / BK_US_PER_S, e);
+    if (rc)
+        return rc;
+    if (strcmp(c.role, "service_role") == 0)
+        *out = BK_ACCESS_SERVICE;
+    else if (strcmp(c.role, "anon") == 0 || strcmp(c.role, "authenticated") == 0)
+        *out = BK_ACCESS_ANON;
+    else
+        return bk_api_fail(e, 401, "invalid_jwt",
+                           "invalid JWT: role must be anon, authenticated or service_role");
+    return 0;
+}
+
+int bk_api_authenticate(const bk_api *a, const struct sockaddr *client, const char *authorization,
+                        const char *apikey, bk_access *out, bk_api_error *e)
+{
+    *out = BK_ACCESS_PUBLIC;
+    if (!keys_configured(a)) {
+        if (!client_trusted(a, client))
+            return bk_api_fail(e, 403, "untrusted_client",
+                               "no API key is configured: only trusted clients are served");
+        *out = BK_ACCESS_SERVICE;
+        return 0;
+    }
+    if (!authorization && !apikey) {
+        bk_api_fail(e, 401, "unauthorized",
+                    "missing key: send Authorization: Bearer <key> or apikey: <key>");
+        return BK_ENOENT;
+    }
+    char tok[BK_JWT_MAX];
+    bk_access acc, via_apikey;
+    int rc = 0;
+    if (authorization) { /* the bearer decides, as Supabase's gateway lets it */
+        if ((rc = bk_req_credentials(authorization, NULL, tok, sizeof tok, e)) != 0 ||
+            (rc = classify(a, tok, &acc, e)) == 0 || rc != BK_ENOENT || !apikey)
+            goto out;
+        /* a user's JWT barkeep cannot check: the apikey must be a key, and
+         * the caller gets no more than anon rights */
+        if ((rc = bk_req_credentials(NULL, apikey, tok, sizeof tok, e)) != 0 ||
+            (rc = classify(a, tok, &via_apikey, e)) != 0)
+            goto out;
+        acc = BK_MIN(via_apikey, BK_ACCESS_ANON);
+    } else if ((rc = bk_req_credentials(NULL, apikey, tok, sizeof tok, e)) != 0 ||
+               (rc = classify(a, tok, &acc, e)) != 0) {
+        goto out;
+    }
+out:
+    explicit_bzero(tok, sizeof tok);
+    if (rc)
+        return rc == BK_ENOENT ? BK_EINVAL : rc;
+    *out = acc;
+    return 0;
+}
+
+int bk_api__check_access_token(const bk_api *a, const char *tok, char *reason, size_t cap)
+{
+    if (!a->opts.jwt_secret[0] || strncmp(tok, "sb_", 3) == 0)
+        return 0; /* nothing to check it with; sb_ keys are Supabase's, ignored */
+    if ((a->opts.service_key[0] && key_equal(tok, a->opts.service_key)) ||
+        (a->opts.anon_key[0] && key_equal(tok, a->opts.anon_key)))
+        return 0; /* the client's key itself (supabase-js sends it without a session) */
+    bk_jwt_claims c;
+    bk_api_error e;
+    int64_t now_s = bk_clock_now_us() / BK_US_PER_S;
+    int rc = bk_jwt_verify(&c, tok, strlen(tok), a->opts.jwt_secret, strlen(a->opts.jwt_secret),
+                           now_s, &e);
+    if (rc && strcmp(e.code, "jwt_expired") == 0)
+        snprintf(reason, cap, "Token has expired %lld seconds ago", (long long)(now_s - c.exp_s));
+    else if (rc)
+        snprintf(reason, cap, "Invalid token: %s",
+                 strncmp(e.msg, "invalid JWT: ", 13) == 0 ? e.msg + 13 : e.msg);
+    else if (strcmp(c.role, "service_role") != 0 && strcmp(c.role, "anon") != 0 &&
+             strcmp(c.role, "authenticated") != 0)
+        snprintf(reason, cap, "Invalid token: role must be anon, authenticated or service_role");
+    else
+        return 0;
+    return BK_EINVAL;
 }
 
 /* Decide what the caller may do; answers 401/403 itself and returns false. */
 static bool authorize(bk_api_req *r, bk_access need)
 {
-    bk_api *a = r->api;
     if (need == BK_ACCESS_PUBLIC)
         return true; /* health probes come from anywhere */
-    if (!keys_configured(a)) {
-        if (!client_trusted(a, r->conn)) {
-            bk_http_error(r, 403, "untrusted_client",
-                          "no API key is configured: only trusted clients are served");
-            return false;
-        }
-        r->granted = BK_ACCESS_SERVICE;
-        return true;
-    }
-    char key[BK_KEY_MAX];
-    bk_api_error e;
     const char *apikey = bk_http_header(r, "apikey");
-    if (!apikey && strcmp(r->path, "/realtime/v1/job_runs") == 0)
-        apikey = bk_http_arg(r, "apikey"); /* EventSource cannot send headers */
-    int rc = bk_req_credentials(bk_http_header(r, "Authorization"), apikey, key, sizeof key, &e);
-    if (rc == BK_ENOENT) {
-        bk_http_error(r, 401, "unauthorized",
-                      "missing key: send Authorization: Bearer <key> or apikey: <key>");
-        return false;
-    }
-    if (rc) {
+    bool realtime =
+        strncmp(r->path, "/realtime/", 10) == 0 || strcmp(r->path, "/socket/websocket") == 0;
+    if (!apikey && realtime)
+        apikey = bk_http_header(r, "x-api-key"); /* what Realtime reads first */
+    if (!apikey && realtime)
+        apikey = bk_http_arg(r, "apikey"); /* EventSource and WebSocket clients send no headers */
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    bk_api_error e;
+    if (bk_api_authenticate(r->api, ci ? ci->client_addr : NULL, bk_http_header(r, "Authorization"),
+                            apikey, &r->granted, &e) != 0) {
         bk_http_api_error(r, &e);
-        return false;
-    }
-    if (a->opts.service_key[0] && key_equal(key, a->opts.service_key))
-        r->granted = BK_ACCESS_SERVICE;
-    else if (a->opts.anon_key[0] && key_equal(key, a->opts.anon_key))
-        r->granted = BK_ACCESS_ANON;
-    else {
-        bk_http_error(r, 401, "unauthorized", "invalid key");
         return false;
     }
     if (r->granted < need) {
@@ -525,6 +615,29 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         set_timeout(conn, a->opts.conf->http_head_timeout_s);
 }
 
+/* supabase-swift builds a function's URL with appendingPathComponent, which
+ * percent-encodes a '?' in the name: /functions/v1/orchestrator%3Faction=status
+ * arrives (libmicrohttpd decodes the path) as a path holding '?'. Cut it
+ * there and add what follows as query arguments, after the real ones. */
+static void split_function_query(req_ctx *ctx, struct MHD_Connection *conn, const char *url)
+{
+    static const char prefix[] = "/functions/v1/";
+    const char *q = strchr(url, '?');
+    if (!q || strncmp(url, prefix, sizeof prefix - 1) != 0)
+        return;
+    ctx->path = bk_xstrdup(url);
+    ctx->path[q - url] = '\0';
+    ctx->query = bk_xstrdup(q + 1);
+    for (char *save = NULL, *kv = strtok_r(ctx->query, "&", &save); kv;
+         kv = strtok_r(NULL, "&", &save)) {
+        char *eq = strchr(kv, '=');
+        if (eq)
+            *eq = '\0';
+        if (*kv)
+            MHD_set_connection_value(conn, MHD_GET_ARGUMENT_KIND, kv, eq ? eq + 1 : "");
+    }
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -538,6 +651,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         bk_buf_init_max(&ctx->body, BK_REQ_BODY_MAX);
         *con_cls = ctx;
         set_timeout(conn, a->opts.conf->http_timeout_s);
+        split_function_query(ctx, conn, url);
+        if (ctx->path)
+            r.path = ctx->path;
         bk_http_rc refused;
         if (check_head(&r, &refused)) {
             bk_api__count_request(a, r.status);
@@ -558,6 +674,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (ctx->path)
+        r.path = ctx->path;
     bk_http_rc ok;
     if (bk_buf_over(&ctx->body)) {
         ok = bk_http_error(&r, 413, "payload_too_large", "request body over %d bytes",
@@ -566,6 +684,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r.body = ctx->body.data ? ctx->body.data : "";
         r.len = ctx->body.len;
         ok = dispatch(&r);
+        ctx->upgraded = r.status == 101;
     }
     bk_log(BK_LOG_DEBUG, "api", "request method=%s path=%s status=%d", method, url, r.status);
     bk_api__count_request(a, r.status);
@@ -576,12 +695,16 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     const bk_api *a = cls;
-    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) /* the next head, on a kept-alive connection */
-        set_timeout(conn, a->opts.conf->http_head_timeout_s);
     req_ctx *ctx = *con_cls;
+    /* the next head, on a kept-alive connection (an upgraded one is closing:
+     * libmicrohttpd holds its lock while it calls this) */
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && !(ctx && ctx->upgraded))
+        set_timeout(conn, a->opts.conf->http_head_timeout_s);
     if (!ctx)
         return;
     bk_buf_fini(&ctx->body);
+    free(ctx->path);
+    free(ctx->query);
     free(ctx);
     *con_cls = NULL;
 }
@@ -707,12 +830,12 @@ int bk_api_start(bk_api **out, const bk_api_opts *opts, bk_err *err)
     pthread_cond_init(&a->sse_cond, NULL);
     bk_metrics__init(&a->metrics);
     if ((rc = parse_nets(a, opts->conf->trusted_clients, err)) != 0 ||
-        (rc = bk_listen__start(a, err)) != 0) {
+        (rc = bk_listen__start(a, err)) != 0 || (rc = bk_ws__start(a, err)) != 0) {
         bk_api_stop(a);
         return rc;
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG;
+                     MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     a->daemon = MHD_start_daemon(
@@ -736,7 +859,8 @@ int bk_api_start(bk_api **out, const bk_api_opts *opts, bk_err *err)
     bk_log(BK_LOG_INFO, "api", "listening addr=%s port=%u", opts->listen, (unsigned)a->port);
     if (!keys_configured(a))
         bk_log(BK_LOG_WARN, "api",
-               "no API key configured (BARKEEP_SERVICE_KEY, BARKEEP_ANON_KEY): serving trusted "
+               "no API key configured (BARKEEP_SERVICE_KEY, BARKEEP_ANON_KEY, BARKEEP_JWT_SECRET): "
+               "serving trusted "
                "clients only trusted_clients=%s",
                opts->conf->trusted_clients);
     *out = a;
@@ -779,8 +903,11 @@ void bk_api_stop(bk_api *a)
     if (a->daemon) {
         MHD_quiesce_daemon(a->daemon);
         bk_sse__tick(a, true); /* end every stream, wait until they are gone */
-        MHD_stop_daemon(a->daemon);
     }
+    bk_ws__stop(a); /* every upgraded socket closed before the daemon stops */
+    if (a->daemon)
+        MHD_stop_daemon(a->daemon);
+    bk_ws__free(a);
     for (int i = 0; i < a->n_db_free; i++)
         bk_store_close(a->db_free[i]);
     bk_metrics__fini(&a->metrics);
@@ -793,5 +920,6 @@ void bk_api_stop(bk_api *a)
     free(a->db_url);
     explicit_bzero(&a->opts.service_key, sizeof a->opts.service_key);
     explicit_bzero(&a->opts.anon_key, sizeof a->opts.anon_key);
+    explicit_bzero(&a->opts.jwt_secret, sizeof a->opts.jwt_secret);
     free(a);
 }

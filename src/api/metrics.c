@@ -116,7 +116,12 @@ static void render_counters(bk_api *a, bk_buf *b)
     bk_buf_printf(b, "barkeep_runs_revived_total %lld\n", (long long)atomic_load(&m->runs_revived));
     render_providers(a, b);
     head(b, "barkeep_sse_clients", "gauge", "Connected event-stream clients.");
-    bk_buf_printf(b, "barkeep_sse_clients %zu\n", bk_bus_clients(a->opts.bus));
+    pthread_mutex_lock(&a->sse_lock); /* the bus's subscribers include realtime sockets */
+    int n_sse = a->n_sse;
+    pthread_mutex_unlock(&a->sse_lock);
+    bk_buf_printf(b, "barkeep_sse_clients %d\n", n_sse);
+    head(b, "barkeep_realtime_sockets", "gauge", "Open Realtime WebSockets.");
+    bk_buf_printf(b, "barkeep_realtime_sockets %zu\n", bk_ws__sockets(a));
     head(b, "barkeep_http_requests_total", "counter", "HTTP requests answered, by status class.");
     for (int c = 1; c <= 5; c++)
         bk_buf_printf(b, "barkeep_http_requests_total{code=\"%dxx\"} %lld\n", c,

@@ -11,7 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LIST_MAX 100 /* runs listed per array in status answers (counts are exact) */
+#define LIST_MAX   100 /* runs listed per array in status answers (counts are exact) */
+#define RECENT_MAX 20  /* recent_jobs: the latest runs of any status */
 
 static void time_key(bk_jw *w, const char *key, int64_t us)
 {
@@ -86,9 +87,15 @@ static int orchestrator_status(bk_api_req *r, bk_store *s, bk_jw *w, bk_err *err
     int_key(w, "enabled", (int64_t)enabled);
     bk_jw_obj_end(w);
     int_key(w, "sse_clients", (int64_t)bk_bus_clients(bk_http_opts(r)->bus));
+    /* the original function's top-level fields, beside counts */
+    int_key(w, "queued", counts[BK_ST_QUEUED]);
+    int_key(w, "running", counts[BK_ST_RUNNING]);
+    bk_run_filter recent = {.status = -1, .tf = -1, .limit = RECENT_MAX};
     if ((rc = runs_array(w, s, "active_jobs", BK_ST_RUNNING, err)) != 0 ||
+        (rc = runs_array(w, s, "running_jobs", BK_ST_RUNNING, err)) != 0 ||
         (rc = runs_array(w, s, "queued_jobs", BK_ST_QUEUED, err)) != 0 ||
-        (rc = runs_array(w, s, "failed_jobs", BK_ST_FAILED, err)) != 0)
+        (rc = runs_array(w, s, "failed_jobs", BK_ST_FAILED, err)) != 0 ||
+        (rc = bk_api__runs_json(w, s, "recent_jobs", &recent, err)) != 0)
         return rc;
     return 0;
 }

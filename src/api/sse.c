@@ -130,6 +130,11 @@ bk_http_rc bk_route_realtime(bk_api_req *r)
         return bk_http_api_error(r, &e);
     if (atomic_load(&a->stopping))
         return bk_http_error(r, 503, "shutting_down", "the server is stopping");
+    pthread_mutex_lock(&a->sse_lock); /* the bus also counts realtime sockets */
+    bool full = a->n_sse >= a->opts.conf->sse_max_clients;
+    pthread_mutex_unlock(&a->sse_lock);
+    if (full)
+        return bk_http_error(r, 503, "too_many_clients", "too many event-stream clients");
     bk_sse *s = bk_xcalloc(1, sizeof *s);
     s->api = a;
     s->conn = bk_http__conn(r);

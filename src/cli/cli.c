@@ -42,6 +42,7 @@ static const char usage_text[] =
     "  providers                     configured providers, chains, budgets, recent health\n"
     "  calendar                      market sessions with open/close in UTC\n"
     "  config                        settings, their values and variables\n"
+    "  keys jwt --role R             mint an HS256 JWT key with the JWT secret (Supabase apps)\n"
     "\n"
     "global options:\n"
     "  --db PATH|URL      database (default $BARKEEP_DB, then ./" DEFAULT_DB ")\n"
@@ -275,6 +276,7 @@ static const struct {
     {"providers", bk_cmd_providers},
     {"import", bk_cmd_import},
     {"forecast", bk_cmd_forecast},
+    {"keys", bk_cmd_keys},
 };
 
 /* Global options before the command; returns the index of the command, or

@@ -85,6 +85,7 @@ int bk_cmd_gaps(bk_cli *cli, int argc, char **argv);
 int bk_cmd_bars(bk_cli *cli, int argc, char **argv);
 int bk_cmd_verify(bk_cli *cli, int argc, char **argv);
 int bk_cmd_calendar(bk_cli *cli, int argc, char **argv);
+int bk_cmd_keys(bk_cli *cli, int argc, char **argv);
 int bk_cmd_config(bk_cli *cli, int argc, char **argv);
 int bk_cmd_adopt(bk_cli *cli, int argc, char **argv);
 int bk_cmd_import(bk_cli *cli, int argc, char **argv);

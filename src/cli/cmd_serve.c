@@ -47,8 +47,9 @@ static const char serve_usage[] =
     "through fetch-bars); --listen off runs no API; --no-scheduler never plans.\n"
     "Many serve processes may share one database: one of them is the scheduler\n"
     "leader at a time, the others stand by and take over when it goes away.\n"
-    "Keys: BARKEEP_SERVICE_KEY, BARKEEP_ANON_KEY or the keys_file setting; with no\n"
-    "key only trusted clients (trusted_clients, default loopback) are served.\n";
+    "Keys: BARKEEP_SERVICE_KEY, BARKEEP_ANON_KEY, BARKEEP_JWT_SECRET (HS256 JWTs\n"
+    "signed with it are keys, as Supabase issues them) or the keys_file setting;\n"
+    "with none only trusted clients (trusted_clients, default loopback) are served.\n";
 
 static const char worker_usage[] =
     "usage: barkeep worker [--workers N]\n"
@@ -216,7 +217,9 @@ static int api_start(loop *l, bk_cli *cli)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     bk_bus_opts bo = {.ring_size = (size_t)cli->conf.sse_ring,
-                      .max_clients = (size_t)cli->conf.sse_max_clients,
+                      /* event streams and realtime sockets subscribe alike */
+                      .max_clients =
+                          (size_t)(cli->conf.sse_max_clients + cli->conf.realtime_max_sockets),
                       .client_queue = (size_t)cli->conf.sse_queue,
                       .id_base = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u};
     bk_api_opts ao = {.listen = cli->conf.listen,
@@ -225,8 +228,12 @@ static int api_start(loop *l, bk_cli *cli)
                       .prov = l->prov,
                       .provs = l->provs,
                       .plan = l->cfg};
-    if (bk_api_load_keys(&cli->conf, ao.service_key, ao.anon_key, &err) != 0)
+    if (bk_api_load_keys(&cli->conf, &ao, &err) != 0) {
+        explicit_bzero(ao.service_key, sizeof ao.service_key);
+        explicit_bzero(ao.anon_key, sizeof ao.anon_key);
+        explicit_bzero(ao.jwt_secret, sizeof ao.jwt_secret);
         return bk_cli_usage_error("%s", err.msg);
+    }
     int rc = bk_bus_new(&l->bus, &bo);
     ao.bus = l->bus;
     if (rc == 0)
@@ -235,6 +242,7 @@ static int api_start(loop *l, bk_cli *cli)
         bk_err_set(&err, BK_ENOMEM, "cannot create the event bus");
     explicit_bzero(ao.service_key, sizeof ao.service_key);
     explicit_bzero(ao.anon_key, sizeof ao.anon_key);
+    explicit_bzero(ao.jwt_secret, sizeof ao.jwt_secret);
     if (rc != 0)
         return bk_cli_fail("%s", err.msg);
     l->cfg.on_enqueue = bk_api_on_enqueue;

@@ -62,7 +62,7 @@ typedef struct bk_conf {
     char closures_file[512];     /* extra special closures ("" = none) */
     char listen[128];            /* HTTP API address ADDR:PORT ("off" = no API) */
     char port_file[512];         /* write the bound port here after start ("" = no) */
-    char keys_file[512];         /* service=KEY / anon=KEY lines, mode 0600 ("" = none) */
+    char keys_file[512];         /* service= / anon= / jwt_secret= lines, mode 0600 ("" = none) */
     char trusted_clients[256];   /* clients served when no key is configured (CIDR list) */
     int64_t http_threads;        /* libmicrohttpd thread pool */
     int64_t http_max_connections;
@@ -77,9 +77,14 @@ typedef struct bk_conf {
     int64_t anon_max_definitions; /* no creation past this many definitions */
     int64_t sse_keepalive_s;      /* comment line on idle event streams */
     int64_t sse_max_clients;
-    int64_t sse_queue;     /* events queued per client before it is dropped */
-    int64_t sse_ring;      /* events kept for Last-Event-ID replay */
-    int64_t rest_max_rows; /* rows one /rest/v1/ read answers at most */
+    int64_t sse_queue;             /* events queued per client before it is dropped */
+    int64_t sse_ring;              /* events kept for Last-Event-ID replay */
+    int64_t realtime_max_sockets;  /* WebSockets at /realtime/v1/websocket at most */
+    int64_t realtime_max_channels; /* joined topics per socket */
+    int64_t realtime_max_message;  /* bytes of one client message (close 1009 beyond) */
+    int64_t realtime_send_max;     /* bytes queued to one socket (close 1008 beyond) */
+    int64_t realtime_idle_s;       /* a socket without a message this long is closed */
+    int64_t rest_max_rows;         /* rows one /rest/v1/ read answers at most */
     int64_t sim_latency_ms;
     int64_t sim_page_size;
     double sim_fault_rate;

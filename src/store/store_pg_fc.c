@@ -1,7 +1,7 @@
 /*
  * store_pg_fc.c — forecasts on PostgreSQL: the forecast run's commit (run
  * success, scoring of the previous forecast, replacement, one transaction),
- * reads of stored forecasts, scoring as bars land. Schema: migration 12.
+ * reads of stored forecasts, scoring as bars land. Schema: migration 13.
  */
 #include "store/store_pg.h"
 

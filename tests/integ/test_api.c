@@ -4,7 +4,9 @@
  * commands one for one, ensure-coverage hydrating an empty database, live
  * events with strictly increasing progress, Last-Event-ID replay, keys and
  * trusted clients, bad input that changes nothing, fetch-bars for external
- * dispatchers, and the operations endpoints. Windows are 5 days or more, so
+ * dispatchers, the operations endpoints, and what Supabase clients send
+ * (JWT keys, a signed-in user, a %3F-encoded function query, CORS
+ * preflight). Windows are 5 days or more, so
  * they hold sessions at any instant barkeep is pinned to (BK_TEST_NOW).
  */
 #include <setjmp.h>
@@ -21,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/jwt.h"
 #include "api_client.h"
 #include "testutil.h"
 
@@ -385,6 +388,25 @@ static void test_keys(void **state)
     r = http_req(&s, "POST", "/functions/v1/orchestrator?action=status", NULL, anon_apikey, NULL);
     assert_int_equal(r.status, 200);
     resp_free(&r);
+    /* a signed-in user's JWT, which this server (no JWT secret) cannot check,
+     * with the anon key: anon rights; alone, or with a wrong apikey: 401 */
+    const char *user_jwt = "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoiYXV0aCJ9.c2ln";
+    const char *user_anon[] = {user_jwt, "apikey: " ANON, NULL};
+    const char *user_alone[] = {user_jwt, NULL};
+    const char *user_wrong[] = {user_jwt, "apikey: not-the-key-0123456789", NULL};
+    const char *user_service[] = {user_jwt, "apikey: " SERVICE, NULL};
+    r = http_req(&s, "POST", "/functions/v1/orchestrator?action=status", NULL, user_anon, NULL);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    r = http_req(&s, "POST", "/functions/v1/orchestrator?action=status", NULL, user_alone, NULL);
+    assert_int_equal(r.status, 401);
+    resp_free(&r);
+    r = http_req(&s, "POST", "/functions/v1/orchestrator?action=status", NULL, user_wrong, NULL);
+    assert_int_equal(r.status, 401);
+    resp_free(&r);
+    r = http_req(&s, "POST", "/functions/v1/orchestrator?action=tick", NULL, user_service, NULL);
+    assert_int_equal(r.status, 403); /* never more than anon rights */
+    resp_free(&r);
     r = http_req(&s, "POST", "/functions/v1/ensure-coverage", ensure, anon, NULL);
     assert_int_equal(r.status, 200); /* the anon key may ensure coverage */
     resp_free(&r);
@@ -400,6 +422,143 @@ static void test_keys(void **state)
     curl_easy_getinfo(c.easy, CURLINFO_RESPONSE_CODE, &code);
     assert_int_equal(code, 200);
     sse_close(&c);
+    srv_stop(&s);
+}
+
+/* ---- keys and calls as Supabase clients send them ---- */
+
+#define JWT_SECRET "jwt-secret-for-tests-0123456789abcdef0123"
+
+/* The pinned instant barkeep runs at (BK_TEST_NOW), in epoch seconds. */
+static int64_t pinned_now_s(void)
+{
+    struct tm tm = {0};
+    assert_int_equal(sscanf(bk_t_now(), "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                            &tm.tm_hour, &tm.tm_min, &tm.tm_sec),
+                     6);
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (int64_t)timegm(&tm);
+}
+
+/* "Authorization: Bearer <JWT of role, expiring exp_in_s after the pinned
+ * instant, signed with secret (header NULL: HS256)>", malloc'd. */
+static char *bearer_jwt(const char *header, const char *role, int64_t exp_in_s, const char *secret)
+{
+    char payload[256];
+    snprintf(payload, sizeof payload,
+             "{\"iss\":\"supabase\",\"role\":\"%s\",\"sub\":\"u-1\",\"iat\":%lld,"
+             "\"exp\":%lld}",
+             role, (long long)(pinned_now_s() - 60), (long long)(pinned_now_s() + exp_in_s));
+    bk_buf b;
+    bk_buf_init(&b);
+    bk_buf_puts(&b, "Authorization: Bearer ");
+    bk_jwt_sign(&b, header, payload, secret, strlen(secret));
+    return b.data;
+}
+
+/* POST path with one header (and the apikey header when apikey): the status
+ * and, for 4xx, the code. */
+static void expect_call(const srv *s, const char *path, const char *hdr, const char *apikey,
+                        long status, const char *code)
+{
+    char ak[300];
+    snprintf(ak, sizeof ak, "apikey: %s", apikey ? apikey : "");
+    const char *hdrs[3] = {NULL, NULL, NULL}, **h = hdrs;
+    if (hdr)
+        *h++ = hdr;
+    if (apikey)
+        *h = ak;
+    resp r = http_req(s, "POST", path, NULL, hdrs, NULL);
+    if (r.status != status)
+        fail_msg("POST %s: status %ld (want %ld): %s", path, r.status, status, r.body);
+    if (code && strcmp(json_string_value(get(r.json, "code")), code) != 0)
+        fail_msg("POST %s: %s, want code %s", path, r.body, code);
+    resp_free(&r);
+}
+
+static void test_supabase_keys(void **state)
+{
+    (void)state;
+    const char *env[] = {"BARKEEP_JWT_SECRET=" JWT_SECRET, "BARKEEP_ANON_KEY=" ANON, NULL};
+    srv s;
+    srv_start(&s, NULL, env);
+    const char *status = "/functions/v1/orchestrator?action=status";
+    const char *tick = "/functions/v1/orchestrator?action=tick";
+    char *service = bearer_jwt(NULL, "service_role", 3600, JWT_SECRET);
+    char *anon = bearer_jwt(NULL, "anon", 3600, JWT_SECRET);
+    char *user = bearer_jwt(NULL, "authenticated", 3600, JWT_SECRET);
+    char *expired = bearer_jwt(NULL, "service_role", -1, JWT_SECRET);
+    char *forged = bearer_jwt(NULL, "service_role", 3600, "not-the-secret-0123456789abcdef0123456");
+    char *none = bearer_jwt("{\"alg\":\"none\",\"typ\":\"JWT\"}", "service_role", 3600, JWT_SECRET);
+    char *admin = bearer_jwt(NULL, "supabase_admin", 3600, JWT_SECRET);
+    expect_call(&s, tick, service, NULL, 200, NULL);
+    expect_call(&s, status, anon, NULL, 200, NULL);
+    expect_call(&s, tick, anon, NULL, 403, "forbidden");
+    expect_call(&s, status, user, ANON, 200, NULL); /* a signed-in user */
+    expect_call(&s, tick, user, ANON, 403, "forbidden");
+    expect_call(&s, status, NULL, anon + strlen("Authorization: Bearer "), 200, NULL);
+    expect_call(&s, status, expired, ANON, 401, "jwt_expired");
+    expect_call(&s, status, forged, NULL, 401, "invalid_jwt");
+    expect_call(&s, status, none, NULL, 401, "invalid_jwt");
+    expect_call(&s, status, admin, NULL, 401, "invalid_jwt");
+    expect_call(&s, status, "Authorization: Bearer a.b.c", NULL, 401, "invalid_jwt");
+    expect_call(&s, status, "Authorization: Bearer " SERVICE, NULL, 401, "unauthorized");
+    resp r = http_req(&s, "POST", status, NULL, (const char *[]){expired, NULL}, NULL);
+    assert_non_null(strstr(json_string_value(get(r.json, "error")), "expired"));
+    resp_free(&r);
+    /* supabase-swift percent-encodes the '?' of a function name */
+    r = http_req(&s, "POST", "/functions/v1/orchestrator%3Faction=status", NULL,
+                 (const char *[]){anon, NULL}, NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_string_value(get(r.json, "action")), "status");
+    /* the original function's top-level fields beside counts */
+    want_int(r.json, "queued");
+    want_int(r.json, "running");
+    want_int(r.json, "counts.queued");
+    want_arr(r.json, "queued_jobs");
+    want_arr(r.json, "running_jobs");
+    want_arr(r.json, "recent_jobs");
+    resp_free(&r);
+    expect_call(&s, "/functions/v1/orchestrator%3Faction=tick", anon, NULL, 403, "forbidden");
+    expect_call(&s, "/functions/v1/orchestrator%3Faction=bogus", service, NULL, 400,
+                "unknown_action");
+    /* a browser's preflight gets Supabase's CORS answer */
+    int fd = raw_connect(&s, NULL);
+    assert_true(fd >= 0);
+    assert_true(raw_send(fd, "OPTIONS /functions/v1/ensure-coverage HTTP/1.1\r\nHost: x\r\n"
+                             "Origin: http://app.example\r\n"
+                             "Access-Control-Request-Method: POST\r\n"
+                             "Access-Control-Request-Headers: x-region, content-profile\r\n"
+                             "Connection: close\r\n\r\n"));
+    bool closed = false;
+    char *got = raw_read_all(fd, 10000, &closed);
+    close(fd);
+    assert_non_null(strstr(got, "HTTP/1.1 200"));
+    assert_non_null(strstr(got, "Access-Control-Allow-Origin: *"));
+    assert_non_null(
+        strstr(got, "Access-Control-Allow-Methods: GET, POST, PUT, PATCH, DELETE, OPTIONS"));
+    static const char *const allowed[] = {"authorization",   "x-client-info",  "apikey",
+                                          "content-type",    "x-region",       "x-retry-count",
+                                          "content-profile", "accept-profile", "prefer",
+                                          "range",           "last-event-id"};
+    char *allow = strstr(got, "Access-Control-Allow-Headers: ");
+    assert_non_null(allow);
+    char *eol = strstr(allow, "\r\n");
+    *eol = '\0';
+    for (size_t i = 0; i < BK_ARRAY_LEN(allowed); i++)
+        if (!strstr(allow, allowed[i]))
+            fail_msg("%s lacks %s", allow, allowed[i]);
+    *eol = '\r';
+    assert_non_null(strstr(got, "Access-Control-Expose-Headers: Content-Range"));
+    free(got);
+    free(service);
+    free(anon);
+    free(user);
+    free(expired);
+    free(forged);
+    free(none);
+    free(admin);
     srv_stop(&s);
 }
 
@@ -1331,6 +1490,7 @@ int main(void)
         cmocka_unit_test(test_busy_store),       cmocka_unit_test(test_failing_claims),
         cmocka_unit_test(test_anon_bounds),      cmocka_unit_test(test_clock_skew),
         cmocka_unit_test(test_failing_writes),   cmocka_unit_test(test_rest_reads),
+        cmocka_unit_test(test_supabase_keys),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

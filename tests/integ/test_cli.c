@@ -2,7 +2,8 @@
  * test_cli.c — the real barkeep binary: help, usage errors (exit 2, message
  * naming the bad value, nothing written), failures (exit 1), the job
  * definition commands, the calendar command, a tick under a provider
- * budget, and adopting bars a migrating user brings (`adopt`).
+ * budget, adopting bars a migrating user brings (`adopt`), and minting a
+ * JWT key (`keys jwt`).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,8 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "api/jwt.h"
 #include "testutil.h"
 
 static char *g_dir, *g_db;
@@ -226,6 +229,54 @@ static void test_config(void **state)
     assert_int_equal(r.status, 2);
     assert_non_null(strstr(r.err, "BARKEEP_WORKERS"));
     bk_t_result_free(&r);
+}
+
+/* `keys jwt` prints a JWT of the role, signed with the JWT secret, expiring
+ * --days after barkeep's clock; bad roles, days or secrets are usage errors. */
+static void test_keys_jwt(void **state)
+{
+    (void)state;
+#define JWT_SECRET "jwt-secret-for-tests-0123456789abcdef0123"
+    const char *env[] = {"BARKEEP_JWT_SECRET=" JWT_SECRET, NULL};
+    const char *argv[] = {bk_t_bin(), "keys", "jwt", "--role", "service_role", "--days", "2", NULL};
+    bk_t_result r = bk_t_run(argv, env);
+    assert_int_equal(r.status, 0);
+    size_t n = strcspn(r.out, "\n");
+    bk_jwt_claims c;
+    bk_api_error e;
+    assert_int_equal(bk_jwt_verify(&c, r.out, n, JWT_SECRET, strlen(JWT_SECRET), 0, &e), 0);
+    assert_string_equal(c.role, "service_role");
+    struct tm tm = {0};
+    assert_int_equal(sscanf(bk_t_now(), "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                            &tm.tm_hour, &tm.tm_min, &tm.tm_sec),
+                     6);
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    int64_t now_s = (int64_t)timegm(&tm);
+    assert_true(c.exp_s >= now_s + 2 * 86400 && c.exp_s <= now_s + 2 * 86400 + 60);
+    bk_t_result_free(&r);
+    const char *bad_role[] = {bk_t_bin(), "keys", "jwt", "--role", "supabase_admin", NULL};
+    r = bk_t_run(bad_role, env);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "--role"));
+    bk_t_result_free(&r);
+    const char *bad_days[] = {bk_t_bin(), "keys", "jwt", "--role", "anon", "--days", "0", NULL};
+    r = bk_t_run(bad_days, env);
+    assert_int_equal(r.status, 2);
+    bk_t_result_free(&r);
+    const char *short_env[] = {"BARKEEP_JWT_SECRET=too-short", NULL};
+    const char *anon[] = {bk_t_bin(), "keys", "jwt", "--role", "anon", NULL};
+    r = bk_t_run(anon, short_env);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "32"));
+    assert_null(strstr(r.err, "too-short")); /* the secret is never echoed */
+    bk_t_result_free(&r);
+    const char *no_env[] = {"BARKEEP_JWT_SECRET=", NULL};
+    r = bk_t_run(anon, no_env);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "no JWT secret"));
+    bk_t_result_free(&r);
+#undef JWT_SECRET
 }
 
 static void test_closures_file_and_env_db(void **state)
@@ -1002,6 +1053,7 @@ int main(void)
         cmocka_unit_test(test_corrupt_database),
         cmocka_unit_test(test_calendar),
         cmocka_unit_test(test_config),
+        cmocka_unit_test(test_keys_jwt),
         cmocka_unit_test(test_closures_file_and_env_db),
         cmocka_unit_test(test_tick_with_provider_budget),
         cmocka_unit_test(test_tick_wait_does_not_spin),

@@ -178,6 +178,46 @@ static void t_pg_coverage_gaps(void **state)
     assert_non_null(strstr(err.msg, "unknown timeframe"));
 }
 
+/* Migration 12: the Supabase roles exist with Supabase's default privileges
+ * (anon and authenticated read, service_role writes), and anon can call
+ * get_coverage_gaps, which reads market_sessions as its owner. */
+static void t_pg_roles(void **state)
+{
+    fixture *fx = *state;
+    int64_t now = INT64_C(1717602440000000); /* Wed 2024-06-05 15:47:20Z, mid-session */
+    fill_slice(fx->s, "AAPL", BK_TF_1H, now - 2 * BK_US_PER_DAY, now - BK_US_PER_DAY, T0);
+    cells c = pg_q(fx->s,
+                   "SELECT has_schema_privilege('anon', 'public', 'USAGE'),"
+                   " has_table_privilege('anon', 'job_runs', 'SELECT'),"
+                   " has_table_privilege('authenticated', 'coverage_status', 'SELECT'),"
+                   " has_table_privilege('anon', 'job_runs', 'INSERT'),"
+                   " has_table_privilege('service_role', 'job_runs', 'INSERT'),"
+                   " has_table_privilege('service_role', 'ohlc_bars_v2', 'DELETE')",
+                   NULL, 0);
+    static const char *const want[] = {"t", "t", "t", "f", "t", "t"};
+    for (size_t i = 0; i < BK_ARRAY_LEN(want); i++)
+        assert_string_equal(c.v[i], want[i]);
+    cells_free(&c);
+    bk_store *anon = open_or_die(fx->url); /* a connection of its own keeps its role */
+    OK(bk_store__pg_exec(anon, "SET ROLE anon", ERR));
+    char now_s[24];
+    snprintf(now_s, sizeof now_s, "%lld", (long long)now);
+    const char *v[] = {now_s};
+    c = pg_q(anon, "SELECT count(*) FROM get_coverage_gaps('AAPL', '1h', 7, bk_ts($1::int8))", v,
+             1);
+    assert_true(strcmp(c.v[0], "0") != 0); /* the days before the slice are gaps */
+    cells_free(&c);
+    c = pg_q(anon, "SELECT count(*) FROM coverage_status WHERE symbol = 'AAPL'", NULL, 0);
+    assert_string_equal(c.v[0], "1");
+    cells_free(&c);
+    bk_err err = {0};
+    assert_int_equal(bk_store__pg_exec(anon, "DELETE FROM coverage_status", &err), BK_ESTORE);
+    assert_non_null(strstr(err.msg, "permission denied"));
+    OK(bk_store__pg_exec(anon, "RESET ROLE; SET ROLE service_role", ERR));
+    OK(bk_store__pg_exec(anon, "UPDATE coverage_status SET last_rows_written = 7", ERR));
+    bk_store_close(anon);
+}
+
 /* Every SQL statement of the guide, verbatim, runs on the schema. */
 static void t_pg_guide_sql(void **state)
 {
@@ -509,9 +549,11 @@ static void t_pg_notify_lost(void **state)
 /* ---- suites ---- */
 
 static const struct CMUnitTest pg_only[] = {
-    FX(t_pg_microseconds),        FX(t_pg_coverage_gaps), FX(t_pg_guide_sql),
-    FX(t_pg_reconnect),           FX(t_pg_clock_skew),    FX(t_pg_leader_session),
-    FX(t_pg_leader_lost_session), FX(t_pg_notify),        FX(t_pg_notify_lost),
+    FX(t_pg_microseconds),        FX(t_pg_coverage_gaps),
+    FX(t_pg_guide_sql),           FX(t_pg_reconnect),
+    FX(t_pg_clock_skew),          FX(t_pg_leader_session),
+    FX(t_pg_leader_lost_session), FX(t_pg_notify),
+    FX(t_pg_notify_lost),         FX(t_pg_roles),
 };
 
 int main(void)

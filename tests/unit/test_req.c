@@ -2,7 +2,8 @@
  * test_req.c — HTTP request validation (api/req.c) and the JSON reader it
  * stands on (json/jr.c): every accepted form from the deployment guide,
  * every error code with its HTTP status, and that each message names the
- * offending value.
+ * offending value; and the JWTs that are keys (api/jwt.c): HS256 only,
+ * strict base64url, signature, exp and nbf.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "api/jwt.h"
 #include "api/req.h"
 #include "core/err.h"
 #include "json/jr.h"
@@ -645,6 +647,123 @@ static void test_fail(void **state)
     assert_int_equal(strlen(e.msg), sizeof e.msg - 1);
 }
 
+/* ---------------------------------------------------------------- jwt */
+
+#define SECRET  "jwt-secret-0123456789abcdef0123456789abcdef"
+#define JWT_NOW INT64_C(1780000000)
+
+static char *jwt(const char *header, const char *payload, const char *secret)
+{
+    bk_buf b;
+    bk_buf_init(&b);
+    bk_jwt_sign(&b, header, payload, secret, strlen(secret));
+    return b.data;
+}
+
+static int verify(const char *token, bk_jwt_claims *c, bk_api_error *e)
+{
+    return bk_jwt_verify(c, token, strlen(token), SECRET, strlen(SECRET), JWT_NOW, e);
+}
+
+/* A token signed by secret with header and payload fails with code, and the
+ * message mentions want. */
+static void jwt_refused(const char *header, const char *payload, const char *secret,
+                        const char *code, const char *want)
+{
+    char *t = jwt(header, payload, secret);
+    bk_jwt_claims c;
+    bk_api_error e;
+    check_fail(verify(t, &c, &e), &e, 401, code, want);
+    free(t);
+}
+
+static void test_jwt(void **state)
+{
+    (void)state;
+    static const char *const roles[] = {"anon", "authenticated", "service_role"};
+    for (size_t i = 0; i < 3; i++) {
+        char payload[160];
+        snprintf(payload, sizeof payload,
+                 "{\"iss\":\"supabase\",\"role\":\"%s\",\"iat\":1700000000,"
+                 "\"exp\":1780000001,\"nbf\":1780000000.5}",
+                 roles[i]);
+        char *t = jwt(NULL, payload, SECRET);
+        assert_true(bk_jwt_shaped(t));
+        bk_jwt_claims c;
+        bk_api_error e;
+        assert_int_equal(verify(t, &c, &e), 0);
+        assert_string_equal(c.role, roles[i]);
+        assert_true(c.has_exp && c.exp_s == 1780000001 && c.has_nbf && c.nbf_s == 1780000000);
+        free(t);
+    }
+    /* no exp: valid for ever; a header with kid and typ other than JWT is fine */
+    char *t = jwt("{\"alg\":\"HS256\",\"kid\":\"k1\"}", "{\"role\":\"anon\"}", SECRET);
+    bk_jwt_claims c;
+    bk_api_error e;
+    assert_int_equal(verify(t, &c, &e), 0);
+    assert_false(c.has_exp);
+    free(t);
+}
+
+static void test_jwt_refused(void **state)
+{
+    (void)state;
+    const char *role = "{\"role\":\"anon\"}";
+    jwt_refused(NULL, "{\"role\":\"anon\",\"exp\":1780000000}", SECRET, "jwt_expired", "expired");
+    jwt_refused(NULL, "{\"role\":\"anon\",\"nbf\":1780000060}", SECRET, "invalid_jwt",
+                "not valid before");
+    jwt_refused(NULL, role, "another-secret-0123456789abcdef0123456789", "invalid_jwt",
+                "bad signature");
+    jwt_refused("{\"alg\":\"none\"}", role, SECRET, "invalid_jwt", "HS256");
+    jwt_refused("{\"alg\":\"HS512\"}", role, SECRET, "invalid_jwt", "HS256");
+    jwt_refused("{\"alg\":\"hs256\"}", role, SECRET, "invalid_jwt", "HS256");
+    jwt_refused("{\"typ\":\"JWT\"}", role, SECRET, "invalid_jwt", "no alg");
+    jwt_refused("{\"alg\":\"HS256\",\"crit\":[\"b64\"]}", role, SECRET, "invalid_jwt", "crit");
+    jwt_refused("[\"HS256\"]", role, SECRET, "invalid_jwt", "header");
+    jwt_refused(NULL, "[1]", SECRET, "invalid_jwt", "payload");
+    jwt_refused(NULL, "{\"role\":7}", SECRET, "invalid_jwt", "role");
+    jwt_refused(NULL, "{\"role\":\"anon\",\"exp\":\"soon\"}", SECRET, "invalid_jwt", "exp");
+    /* malformed compact forms */
+    char *good = jwt(NULL, role, SECRET);
+    size_t n = strlen(good);
+    const char *dot2 = strrchr(good, '.');
+    char buf[512];
+    bk_jwt_claims c;
+    bk_api_error e;
+    static const char *const shapes[] = {"", ".", "..", "a.b", "a.b.c.d", ".b.c", "a..c", "a.b."};
+    for (size_t i = 0; i < BK_ARRAY_LEN(shapes); i++) {
+        assert_false(bk_jwt_shaped(shapes[i]));
+        check_fail(verify(shapes[i], &c, &e), &e, 401, "invalid_jwt", "header.payload.signature");
+    }
+    snprintf(buf, sizeof buf, "%s=", good); /* padding */
+    check_fail(verify(buf, &c, &e), &e, 401, "invalid_jwt", "signature");
+    snprintf(buf, sizeof buf, "%.*s", (int)(n - 1), good); /* 42 characters: not 32 bytes */
+    check_fail(verify(buf, &c, &e), &e, 401, "invalid_jwt", "signature");
+    /* the signature's last character with its unused bits set: the same
+     * bytes spelled another way */
+    snprintf(buf, sizeof buf, "%s", good);
+    char *last = buf + n - 1;
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    *last = abc[(strchr(abc, *last) - abc) | 1];
+    check_fail(verify(buf, &c, &e), &e, 401, "invalid_jwt", "signature");
+    snprintf(buf, sizeof buf, "%.*s+%s", (int)(dot2 - good - 1), good, dot2); /* not base64url */
+    check_fail(verify(buf, &c, &e), &e, 401, "invalid_jwt", NULL);
+    free(good);
+    /* base64url alone */
+    unsigned char out[8];
+    size_t len;
+    assert_int_equal(bk_jwt_b64url_decode(out, sizeof out, &len, "YWJj", 4), 0);
+    assert_int_equal(len, 3);
+    assert_memory_equal(out, "abc", 3);
+    assert_int_equal(bk_jwt_b64url_decode(out, sizeof out, &len, "YQ", 2), 0);
+    assert_int_equal(len, 1);
+    assert_int_equal(bk_jwt_b64url_decode(out, sizeof out, &len, "YR", 2), BK_EINVAL);
+    assert_int_equal(bk_jwt_b64url_decode(out, sizeof out, &len, "YQ==", 4), BK_EINVAL);
+    assert_int_equal(bk_jwt_b64url_decode(out, sizeof out, &len, "Y", 1), BK_EINVAL);
+    assert_int_equal(bk_jwt_b64url_decode(out, sizeof out, &len, "Y/8", 3), BK_EINVAL);
+    assert_int_equal(bk_jwt_b64url_decode(out, 2, &len, "YWJj", 4), BK_EINVAL); /* cap */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -664,6 +783,8 @@ int main(void)
         cmocka_unit_test(test_credentials),
         cmocka_unit_test(test_credentials_errors),
         cmocka_unit_test(test_fail),
+        cmocka_unit_test(test_jwt),
+        cmocka_unit_test(test_jwt_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

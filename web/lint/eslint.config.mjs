@@ -1,7 +1,8 @@
 // eslint.config.mjs — eslint for the web client (web/src, ES modules in the
-// browser), its build script (web/embed.mjs) and the browser tests
-// (tests/browser, node). Run by scripts/lint.sh from the top of the
-// repository with --config, so the patterns below are relative to it.
+// browser), its build script (web/embed.mjs), the browser tests
+// (tests/browser, node) and the supabase-js test (tests/supabase, node). Run
+// by scripts/lint.sh from the top of the repository with --config, so the
+// patterns below are relative to it.
 import js from '@eslint/js';
 import globals from 'globals';
 
@@ -33,7 +34,7 @@ export default [
     },
   },
   {
-    files: ['web/*.mjs', 'web/lint/*.mjs', 'tests/browser/**/*.mjs'],
+    files: ['web/*.mjs', 'web/lint/*.mjs', 'tests/browser/**/*.mjs', 'tests/supabase/**/*.mjs'],
     languageOptions: { ecmaVersion: 2024, sourceType: 'module', globals: globals.node },
   },
   {

@@ -1,4 +1,4 @@
--- Version 12: forecasts (issue 16). forecasts holds the latest forecast of
+-- Version 13: forecasts (issue 16). forecasts holds the latest forecast of
 -- each series, one row per horizon step; a forecast run replaces a series'
 -- rows in the transaction that records the run's success
 -- (bk_store_fc_commit). forecast_scores keeps every step scored against the
