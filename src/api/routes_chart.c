@@ -217,7 +217,7 @@ static void render_fc_layer(bk_jw *w, const chart_fc *f)
     bk_jw_key(w, "count");
     bk_jw_int(w, (int64_t)f->n);
     bk_jw_key(w, "provider");
-    bk_jw_str(w, f->n ? "ml_forecast" : NULL);
+    bk_jw_str(w, f->n ? BK_FC_PROVIDER : NULL);
     bk_jw_key(w, "model");
     bk_jw_str(w, f->have ? f->meta.model : NULL);
     bk_jw_key(w, "data");

@@ -263,8 +263,12 @@ int bk_store_bars_series(bk_store *s, const char *symbol, bk_bar_series **out, s
 
 /* ---- forecasts (issue 16; docs/forecast.md) ---- */
 
-/* The model's name column and the stats' defaults. */
+/* The longest model name stored. */
 #define BK_FC_MODEL_MAX 32
+/* The provider a forecast run records (job_runs.provider: ops statistics
+ * and metrics group forecast runs under it) and the forecast layer names,
+ * as the original system's forecast rows did. */
+#define BK_FC_PROVIDER "ml_forecast"
 
 /* One step of a stored forecast. */
 typedef struct bk_fc_point {
@@ -301,7 +305,8 @@ typedef struct bk_fc_commit {
     int64_t now_us;
 } bk_fc_commit;
 
-/* In one transaction: the run's success (rows_written = n_pts; BK_ELEASE,
+/* In one transaction: the run's success (rows_written = n_pts, provider
+ * BK_FC_PROVIDER; BK_ELEASE,
  * nothing written, when the lease was lost), the scoring of the series'
  * previous forecast against the bars already stored (as bk_store_fc_score),
  * then the series' forecast rows replaced by c's. */

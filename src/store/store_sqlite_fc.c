@@ -107,6 +107,7 @@ int sq_fc_commit(bk_store *s, const bk_fc_commit *c, bk_err *err)
                      .owner = c->owner,
                      .symbol = c->symbol,
                      .tf = c->tf,
+                     .provider = BK_FC_PROVIDER,
                      .n_bars = c->n_pts,
                      .now_us = c->now_us};
     int rc = bk_sq_begin(q, err);

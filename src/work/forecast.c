@@ -148,7 +148,7 @@ int bk_work_forecast(bk_store *s, const bk_work_env *env, const char *owner, bk_
     if (rc == BK_ESTORE || rc == BK_EBUSY || rc == BK_EIO) {
         /* the store failed: the lease will expire and the run be requeued */
     } else if (rc) {
-        rc = bk_work__fail(s, env, owner, run, rc, &why, out, err);
+        rc = bk_work__fail(s, env, owner, run, rc, &why, BK_FC_PROVIDER, out, err);
     } else {
         int64_t now = bk_clock_now_us();
         bk_fc_commit c = {.run_id = run->id,
@@ -168,6 +168,8 @@ int bk_work_forecast(bk_store *s, const bk_work_env *env, const char *owner, bk_
         } else if (rc == 0) {
             out->status = BK_ST_SUCCESS;
             out->rows_written = horizon;
+            bk_strlcpy(out->provider, BK_FC_PROVIDER, sizeof out->provider);
+            bk_strlcpy(run->provider, BK_FC_PROVIDER, sizeof run->provider);
             run->status = BK_ST_SUCCESS;
             run->progress_percent = 100;
             run->rows_written = horizon;

@@ -438,9 +438,22 @@ static int record_wait(bk_store *s, const bk_work_env *env, const char *owner, b
 }
 
 int bk_work__fail(bk_store *s, const bk_work_env *env, const char *owner, bk_run *run, int code,
-                  const bk_err *why, bk_outcome *out, bk_err *err)
+                  const bk_err *why, const char *provider, bk_outcome *out, bk_err *err)
 {
-    return record_failure(s, env, NULL, owner, run, code, why, out, err);
+    int64_t now = bk_clock_now_us();
+    bool retry = bk_err_retryable(code) && run->attempt < run->max_attempts;
+    bk_failure f = {.run_id = run->id,
+                    .owner = owner,
+                    .error_code = bk_err_run_code(code),
+                    .error_message = why->msg[0] ? why->msg : bk_strerror(code),
+                    .provider = provider ? provider : "",
+                    .now_us = now,
+                    .retry_at_us =
+                        retry ? now + bk_work_backoff_us(env->conf, run->attempt, 0) : 0};
+    int rc = write_failure(s, env, run, &f, code, out, err);
+    if (rc == 0 && provider)
+        bk_strlcpy(out->provider, provider, sizeof out->provider);
+    return rc;
 }
 
 void bk_work__emit(const bk_work_env *env, const bk_run *run)

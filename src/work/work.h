@@ -127,10 +127,10 @@ BK_MUST_CHECK int bk_work_forecast(bk_store *s, const bk_work_env *env, const ch
 void bk_work_score(bk_store *s, const bk_commit *c);
 
 /* Internal (work.c, forecast.c): record a failed attempt of run with code
- * (retried while retryable and attempts remain, else dead-lettered), and
- * tell env about a run change. */
+ * (retried while retryable and attempts remain, else dead-lettered) as
+ * provider's (may be NULL), and tell env about a run change. */
 int bk_work__fail(bk_store *s, const bk_work_env *env, const char *owner, bk_run *run, int code,
-                  const bk_err *why, bk_outcome *out, bk_err *err);
+                  const bk_err *why, const char *provider, bk_outcome *out, bk_err *err);
 void bk_work__emit(const bk_work_env *env, const bk_run *run);
 
 /* Back-off before attempt+1 after a failed attempt: min(cap, base·2^(attempt−1))

@@ -863,6 +863,11 @@ static void test_forecast_runs(void **state)
            NULL);
     expect(bkd(db, "--now", now1, "runs", "--symbol", "MSFT", "--json", NULL), 0,
            "\"status\":\"success\"", NULL);
+    /* forecast runs are the ml_forecast provider's in the run lists and ops statistics */
+    expect(bkd(db, "--now", now1, "runs", "--symbol", "MSFT", "--json", NULL), 0,
+           "\"rows_written\":25,\"provider\":\"ml_forecast\"", NULL);
+    expect(bkd(db, "--now", now1, "runs", "--symbol", "TINY", "--json", NULL), 0,
+           "\"provider\":\"ml_forecast\"", NULL);
     /* nothing new closed: no second run */
     expect(bkd(db, "--now", now1, "tick", "--wait", NULL), 0, NULL, NULL);
     r = bkd(db, "--now", now1, "runs", "--json", NULL);
