@@ -5,7 +5,9 @@
  * bars), with metadata saying how fresh the series is and whether gaps
  * remain. For intraday timeframes the latest trading day's bars form the
  * "intraday" layer and earlier ones the "historical" layer; daily and weekly
- * bars are all historical. The forecast layer is empty until forecasts exist.
+ * bars are all historical. The forecast layer holds the series' stored
+ * forecast (a run_forecast definition's latest run, docs/forecast.md), with
+ * when and on which bars it was made and how its past forecasts fared.
  * A bar is "provisional" while the provider that served it may still revise
  * it: its end is later than now minus that provider's settle window (the
  * planner fetches it again once settled, plan/settle.c).
@@ -163,8 +165,126 @@ static int load_meta(bk_store *s, const bk_api_opts *o, const bk_chart_req *q, i
     return rc;
 }
 
+/* The series' stored forecast and its realized quality. */
+typedef struct chart_fc {
+    bool have;
+    bk_fc_meta meta;
+    bk_fc_point *pts;
+    size_t n;
+    bk_fc_stat total; /* over every step of the last BK_API_FC_LAST scored forecasts */
+} chart_fc;
+
+#define BK_API_FC_LAST 20
+
+static int load_fc(bk_store *s, const bk_chart_req *q, chart_fc *f, bk_err *err)
+{
+    int rc = bk_store_fc_get(s, q->symbol, q->tf, &f->meta, &f->pts, &f->n, err);
+    if (rc == BK_ENOENT) {
+        bk_err_clear(err);
+        return 0;
+    }
+    if (rc)
+        return rc;
+    f->have = true;
+    bk_fc_stat *st = NULL;
+    size_t n = 0;
+    rc = bk_store_fc_stats(s, q->symbol, (int)q->tf, BK_API_FC_LAST, &st, &n, err);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        double k = (double)st[i].n;
+        f->total.n += st[i].n;
+        f->total.coverage80 += st[i].coverage80 * k;
+        f->total.coverage95 += st[i].coverage95 * k;
+        f->total.mae += st[i].mae * k;
+        f->total.naive_mae += st[i].naive_mae * k;
+    }
+    free(st);
+    return rc;
+}
+
+static void num_or_null(bk_jw *w, const char *key, double v, bool have)
+{
+    bk_jw_key(w, key);
+    if (have)
+        bk_jw_num(w, v);
+    else
+        bk_jw_null(w);
+}
+
+static void render_fc_layer(bk_jw *w, const chart_fc *f)
+{
+    bk_jw_key(w, "forecast");
+    bk_jw_obj_begin(w);
+    bk_jw_key(w, "count");
+    bk_jw_int(w, (int64_t)f->n);
+    bk_jw_key(w, "provider");
+    bk_jw_str(w, f->n ? BK_FC_PROVIDER : NULL);
+    bk_jw_key(w, "model");
+    bk_jw_str(w, f->have ? f->meta.model : NULL);
+    bk_jw_key(w, "data");
+    bk_jw_arr_begin(w);
+    for (size_t i = 0; i < f->n; i++) {
+        const bk_fc_point *p = &f->pts[i];
+        bk_jw_obj_begin(w);
+        bk_jw_key(w, "ts");
+        bk_jw_time(w, p->ts_us);
+        bk_jw_key(w, "step");
+        bk_jw_int(w, p->step);
+        const char *k[] = {"point", "lo80", "hi80", "lo95", "hi95"};
+        double v[] = {p->point, p->lo80, p->hi80, p->lo95, p->hi95};
+        for (size_t j = 0; j < BK_ARRAY_LEN(k); j++) {
+            bk_jw_key(w, k[j]);
+            bk_jw_num(w, v[j]);
+        }
+        bk_jw_key(w, "model");
+        bk_jw_str(w, f->meta.model);
+        bk_jw_obj_end(w);
+    }
+    bk_jw_arr_end(w);
+    bk_jw_obj_end(w);
+}
+
+/* metadata.forecast: null without a stored forecast. */
+static void render_fc_meta(bk_jw *w, const chart_fc *f)
+{
+    bk_jw_key(w, "forecast");
+    if (!f->have) {
+        bk_jw_null(w);
+        return;
+    }
+    bk_jw_obj_begin(w);
+    bk_jw_key(w, "model");
+    bk_jw_str(w, f->meta.model);
+    bk_jw_key(w, "made_at");
+    bk_jw_time(w, f->meta.made_us);
+    bk_jw_key(w, "as_of_bar_ts");
+    bk_jw_time(w, f->meta.origin_us);
+    bk_jw_key(w, "as_of_close");
+    bk_jw_num(w, f->meta.origin_close);
+    bk_jw_key(w, "bars_used");
+    bk_jw_int(w, f->meta.n_bars);
+    bk_jw_key(w, "horizon");
+    bk_jw_int(w, f->meta.horizon);
+    bk_jw_key(w, "run_id");
+    bk_jw_str(w, f->meta.run_id[0] ? f->meta.run_id : NULL);
+    bk_jw_key(w, "realized");
+    bk_jw_obj_begin(w);
+    bool any = f->total.n > 0;
+    double k = any ? (double)f->total.n : 1;
+    bk_jw_key(w, "last_forecasts");
+    bk_jw_int(w, BK_API_FC_LAST);
+    bk_jw_key(w, "scored_steps");
+    bk_jw_int(w, f->total.n);
+    num_or_null(w, "coverage80", f->total.coverage80 / k, any);
+    num_or_null(w, "coverage95", f->total.coverage95 / k, any);
+    num_or_null(w, "mae", f->total.mae / k, any);
+    num_or_null(w, "naive_mae", f->total.naive_mae / k, any);
+    num_or_null(w, "rel_mae", f->total.mae / f->total.naive_mae, any && f->total.naive_mae > 0);
+    bk_jw_obj_end(w);
+    bk_jw_obj_end(w);
+}
+
 static void render_meta(bk_jw *w, const bk_api_opts *o, const bk_chart_req *q, const chart_bars *c,
-                        const chart_meta *m, int64_t now)
+                        const chart_meta *m, const chart_fc *f, int64_t now)
 {
     int64_t horizon = bk_plan_horizon(&o->plan, q->tf, now);
     bk_jw_key(w, "metadata");
@@ -198,6 +318,7 @@ static void render_meta(bk_jw *w, const bk_api_opts *o, const bk_chart_req *q, c
     bk_jw_str(w, m->unservable_us ? m->unservable_why : NULL);
     bk_jw_key(w, "is_hydrating");
     bk_jw_bool(w, m->hydrating);
+    render_fc_meta(w, f);
     bk_jw_key(w, "generated_at");
     bk_jw_time(w, now);
     bk_jw_obj_end(w);
@@ -216,15 +337,19 @@ bk_http_rc bk_route_chart(bk_api_req *r)
     int64_t now = bk_clock_now_us();
     chart_bars c = {.tf = q.tf, .anchor = o->plan.anchor};
     chart_meta m = {0};
+    chart_fc f = {0};
     bk_err err = {0};
     int rc = bk_store_bars_read(s, q.symbol, q.tf, now - (int64_t)q.days * BK_US_PER_DAY, now + 1,
                                 collect, &c, &err);
     if (rc == 0)
         rc = load_meta(s, o, &q, now, &m, &err);
+    if (rc == 0)
+        rc = load_fc(s, &q, &f, &err);
     bk_http_store_put(r, s);
     if (rc) {
         free(c.bars);
         free(c.prov);
+        free(f.pts);
         return bk_http_store_error(r, &err);
     }
     settled_before(&c, o, now);
@@ -247,20 +372,12 @@ bk_http_rc bk_route_chart(bk_api_req *r)
     bk_jw_obj_begin(&w);
     render_layer(&w, "historical", &c, 0, split);
     render_layer(&w, "intraday", &c, split, c.n);
-    bk_jw_key(&w, "forecast");
-    bk_jw_obj_begin(&w);
-    bk_jw_key(&w, "count");
-    bk_jw_int(&w, 0);
-    bk_jw_key(&w, "provider");
-    bk_jw_null(&w);
-    bk_jw_key(&w, "data");
-    bk_jw_arr_begin(&w);
-    bk_jw_arr_end(&w);
+    render_fc_layer(&w, &f);
     bk_jw_obj_end(&w);
-    bk_jw_obj_end(&w);
-    render_meta(&w, o, &q, &c, &m, now);
+    render_meta(&w, o, &q, &c, &m, &f, now);
     bk_jw_obj_end(&w);
     free(c.bars);
     free(c.prov);
+    free(f.pts);
     return bk_http_json(r, 200, &b);
 }

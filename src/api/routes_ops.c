@@ -248,6 +248,83 @@ int bk_api__runs_json(bk_jw *w, bk_store *s, const char *key, const bk_run_filte
     return 0;
 }
 
+#define OPS_FC_LAST 20 /* scored forecasts per series behind the forecast section's stats */
+
+static bool fc_wanted(const bk_ops_req *q, const char *symbol, bk_tf tf)
+{
+    return (!q->symbol[0] || strcmp(q->symbol, symbol) == 0) && (q->tf < 0 || q->tf == (int)tf);
+}
+
+static void render_fc_series(bk_jw *w, const char *symbol, bk_tf tf, const bk_fc_meta *m,
+                             const bk_fc_stat *st, size_t n_st)
+{
+    bk_jw_obj_begin(w);
+    bk_jw_key(w, "symbol");
+    bk_jw_str(w, symbol);
+    bk_jw_key(w, "timeframe");
+    bk_jw_str(w, bk_tf_name(tf));
+    bk_jw_key(w, "model");
+    bk_jw_str(w, m ? m->model : NULL);
+    bk_jw_key(w, "made_at");
+    bk_jw_time(w, m ? m->made_us : 0);
+    bk_jw_key(w, "as_of_bar_ts");
+    bk_jw_time(w, m ? m->origin_us : 0);
+    bk_jw_key(w, "bars_used");
+    if (m)
+        bk_jw_int(w, m->n_bars);
+    else
+        bk_jw_null(w);
+    bk_jw_key(w, "horizon");
+    if (m)
+        bk_jw_int(w, m->horizon);
+    else
+        bk_jw_null(w);
+    bk_jw_key(w, "steps");
+    bk_jw_arr_begin(w);
+    for (size_t i = 0; i < n_st; i++) {
+        if (st[i].tf != tf || strcmp(st[i].symbol, symbol) != 0)
+            continue;
+        bk_jw_obj_begin(w);
+        int_key(w, "step", st[i].step);
+        int_key(w, "scored", st[i].n);
+        num_or_null(w, "coverage80", st[i].coverage80, true);
+        num_or_null(w, "coverage95", st[i].coverage95, true);
+        num_or_null(w, "mae", st[i].mae, true);
+        num_or_null(w, "naive_mae", st[i].naive_mae, true);
+        num_or_null(w, "rel_mae", st[i].rel_mae, isfinite(st[i].rel_mae));
+        bk_jw_obj_end(w);
+    }
+    bk_jw_arr_end(w);
+    bk_jw_obj_end(w);
+}
+
+/* "forecast": every stored forecast matching the filters, with per-step
+ * realized quality over the last OPS_FC_LAST scored forecasts. */
+static int render_forecast(bk_jw *w, bk_store *s, const bk_ops_req *q, bk_err *err)
+{
+    bk_fc_meta *m = NULL;
+    bk_fc_stat *st = NULL;
+    size_t n_m = 0, n_st = 0;
+    int rc = bk_store_fc_list(s, &m, &n_m, err);
+    if (rc == 0)
+        rc = bk_store_fc_stats(s, NULL, -1, OPS_FC_LAST, &st, &n_st, err);
+    if (rc == 0) {
+        bk_jw_key(w, "forecast");
+        bk_jw_obj_begin(w);
+        int_key(w, "last_forecasts", OPS_FC_LAST);
+        bk_jw_key(w, "series");
+        bk_jw_arr_begin(w);
+        for (size_t i = 0; i < n_m; i++)
+            if (fc_wanted(q, m[i].symbol, m[i].tf))
+                render_fc_series(w, m[i].symbol, m[i].tf, &m[i], st, n_st);
+        bk_jw_arr_end(w);
+        bk_jw_obj_end(w);
+    }
+    free(m);
+    free(st);
+    return rc;
+}
+
 static int list_runs(bk_store *s, const bk_ops_req *q, int status, bk_jw *w, const char *key,
                      bk_err *err)
 {
@@ -297,6 +374,8 @@ static int ops_body(bk_store *s, const bk_api_opts *o, const void *ctx, int64_t 
         rc = list_runs(s, q, BK_ST_QUEUED, w, "queued_jobs", err);
     if (rc == 0)
         render_errors(w, runs, n);
+    if (rc == 0)
+        rc = render_forecast(w, s, q, err);
     free(runs);
     free(cov);
     return rc;

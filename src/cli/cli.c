@@ -38,6 +38,7 @@ static const char usage_text[] =
     "  import FILE.csv               import your own bars (--symbol S --timeframe TF)\n"
     "  forecast SYMBOL TF            next bars with 80%/95% intervals (not stored)\n"
     "  forecast backtest SYMBOL TF   walk-forward of the forecast over stored bars\n"
+    "  forecast --stats [SYMBOL TF]  realized coverage and error of the stored forecasts\n"
     "  providers                     configured providers, chains, budgets, recent health\n"
     "  calendar                      market sessions with open/close in UTC\n"
     "  config                        settings, their values and variables\n"

@@ -18,6 +18,7 @@
 #include "json/jw.h"
 #include "model/time.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@ static const char forecast_usage[] =
     "                        [--allow-gaps]\n"
     "       barkeep forecast backtest SYMBOL TF [--horizon N] [--start K] [--format csv]\n"
     "                        [--allow-gaps]\n"
+    "       barkeep forecast --stats [SYMBOL TF] [--last N] [--format csv|json]\n"
     "\n"
     "A forecast of the next N bars of a stored series from its closed bars up to T\n"
     "(default now), printed and not stored: per step the bar's time on the exchange\n"
@@ -39,12 +41,19 @@ static const char forecast_usage[] =
     "the bars up to it, one CSV row per step whose bar exists: origin_ts,\n"
     "target_ts, step, point, lo80, hi80, lo95, hi95, actual.\n"
     "\n"
+    "--stats: how the stored forecasts of run_forecast definitions fared once the\n"
+    "real bars landed: per series and horizon step, over the last N scored\n"
+    "forecasts (default 20; 0 = all), the scored steps, the realized coverage of\n"
+    "the 80% and 95% bands, the mean absolute error, the naive random walk's on\n"
+    "the same origins and their ratio (below 1: better than naive).\n"
+    "\n"
     "  --horizon N     bars ahead, 1..500\n"
     "  --as-of T       forecast from the bars closed by T (ISO-8601)\n"
     "  --start K       backtest: first origin, at least 59\n"
     "  --format F      csv (default) or json (forecast only)\n"
     "  --allow-gaps    accept missing expected bars in the history (each gap\n"
-    "                  then counts as one step)\n";
+    "                  then counts as one step)\n"
+    "  --last N        --stats: the newest N scored forecasts per series, 0..100000\n";
 
 /* The closed bars of a series up to a limit. */
 typedef struct history {
@@ -109,14 +118,6 @@ static int check_gaps(const history *h, size_t n_used, bk_err *err)
     return 0;
 }
 
-static int default_horizon(bk_tf tf)
-{
-    if (!bk_tf_intraday(tf))
-        return 20;
-    int64_t session = 390LL * BK_US_PER_MIN, step = bk_tf_step_us(tf);
-    return (int)((session + step - 1) / step);
-}
-
 /* Parsed arguments of both forms. */
 typedef struct fc_args {
     char sym[BK_SYM_MAX + 1];
@@ -140,7 +141,7 @@ static int parse_args(int argc, char **argv, bool backtest, fc_args *a)
         return bk_cli_usage_error("forecast needs SYMBOL and TIMEFRAME");
     if (bk_cli_symbol(pos[0], a->sym) || bk_cli_tf(pos[1], &a->tf))
         return BK_EXIT_USAGE;
-    int64_t v = default_horizon(a->tf);
+    int64_t v = bk_fc_default_horizon(a->tf);
     if (h_s && bk_cli_int("--horizon", h_s, 1, BK_FC_MAX_HORIZON, &v))
         return BK_EXIT_USAGE;
     a->horizon = (int)v;
@@ -316,8 +317,98 @@ out:
     return rc;
 }
 
+static void print_stats_json(const bk_fc_stat *v, size_t n, int last_n)
+{
+    bk_buf b;
+    bk_jw w;
+    bk_buf_init(&b);
+    bk_jw_init(&w, &b);
+    bk_jw_obj_begin(&w);
+    bk_jw_key(&w, "last");
+    bk_jw_int(&w, last_n);
+    bk_jw_key(&w, "steps");
+    bk_jw_arr_begin(&w);
+    for (size_t i = 0; i < n; i++) {
+        bk_jw_obj_begin(&w);
+        bk_jw_key(&w, "symbol");
+        bk_jw_str(&w, v[i].symbol);
+        bk_jw_key(&w, "timeframe");
+        bk_jw_str(&w, bk_tf_name(v[i].tf));
+        bk_jw_key(&w, "step");
+        bk_jw_int(&w, v[i].step);
+        bk_jw_key(&w, "n");
+        bk_jw_int(&w, v[i].n);
+        const char *k[] = {"coverage80", "coverage95", "mae", "naive_mae", "rel_mae"};
+        double x[] = {v[i].coverage80, v[i].coverage95, v[i].mae, v[i].naive_mae, v[i].rel_mae};
+        for (size_t j = 0; j < BK_ARRAY_LEN(k); j++) {
+            bk_jw_key(&w, k[j]);
+            if (isfinite(x[j]))
+                bk_jw_num(&w, x[j]);
+            else
+                bk_jw_null(&w);
+        }
+        bk_jw_obj_end(&w);
+    }
+    bk_jw_arr_end(&w);
+    bk_jw_obj_end(&w);
+    fwrite(b.data, 1, b.len, stdout);
+    fputc('\n', stdout);
+    bk_buf_fini(&b);
+}
+
+/* forecast --stats [SYMBOL TF] [--last N] [--format csv|json] */
+static int run_stats(bk_cli *cli, int argc, char **argv)
+{
+    const char *last_s = NULL, *format = "csv", *pos[2];
+    int n_pos, rc;
+    bool stats = false;
+    bk_opt opts[] = {{"--stats", false, NULL, &stats},
+                     {"--last", true, &last_s, NULL},
+                     {"--format", true, &format, NULL},
+                     {NULL, false, NULL, NULL}};
+    if ((rc = bk_cli_parse(argc, argv, opts, pos, 2, &n_pos, forecast_usage)) != 0)
+        return rc < 0 ? 0 : rc;
+    char sym[BK_SYM_MAX + 1];
+    bk_tf tf = BK_TF_D1;
+    if (n_pos == 1)
+        return bk_cli_usage_error("forecast --stats takes SYMBOL and TIMEFRAME, or neither");
+    if (n_pos == 2 && (bk_cli_symbol(pos[0], sym) || bk_cli_tf(pos[1], &tf)))
+        return BK_EXIT_USAGE;
+    int64_t last = 20;
+    if (last_s && bk_cli_int("--last", last_s, 0, 100000, &last))
+        return BK_EXIT_USAGE;
+    if (strcmp(format, "csv") != 0 && strcmp(format, "json") != 0)
+        return bk_cli_usage_error("invalid format '%s' (csv or json)", format);
+    bk_store *s;
+    if ((rc = bk_cli_open(cli, &s)) != 0)
+        return rc;
+    bk_err err = {0};
+    bk_fc_stat *v = NULL;
+    size_t n = 0;
+    rc = bk_store_fc_stats(s, n_pos ? sym : NULL, n_pos ? (int)tf : -1, (int)last, &v, &n, &err);
+    bk_store_close(s);
+    if (rc)
+        return bk_cli_fail("%s", err.msg);
+    if (strcmp(format, "json") == 0) {
+        print_stats_json(v, n, (int)last);
+    } else {
+        printf("symbol,timeframe,step,n,coverage80,coverage95,mae,naive_mae,rel_mae\n");
+        for (size_t i = 0; i < n; i++)
+            printf("%s,%s,%d,%lld,%.4f,%.4f,%.6g,%.6g,%.4f\n", v[i].symbol, bk_tf_name(v[i].tf),
+                   (int)v[i].step, (long long)v[i].n, v[i].coverage80, v[i].coverage95, v[i].mae,
+                   v[i].naive_mae, v[i].rel_mae);
+        if (n == 0)
+            fprintf(stderr, "no scored forecast%s yet\n", n_pos ? " of this series" : "");
+    }
+    free(v);
+    return 0;
+}
+
 int bk_cmd_forecast(bk_cli *cli, int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--stats") == 0)
+            return run_stats(cli, argc - 1, argv + 1);
     bool backtest = argc > 1 && strcmp(argv[1], "backtest") == 0;
     int skip = backtest ? 2 : 1;
     fc_args a = {0};

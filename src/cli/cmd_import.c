@@ -249,6 +249,14 @@ static int write_all(bk_cli *cli, const import_opts *o, const import_series *v, 
             rc = bk_cli_fail("%s: %s %s: %s", o->path, x->symbol, bk_tf_name(x->tf), err.msg);
         else
             print_series(o, x);
+        size_t scored = 0; /* the series' forecast steps whose real bar just landed */
+        if (rc == 0 && !o->dry_run && x->n_bars &&
+            bk_store_fc_score(s, x->symbol, x->tf, o->now_us, &scored, &err) != 0)
+            rc = bk_cli_fail("%s: %s %s: scoring the forecast: %s", o->path, x->symbol,
+                             bk_tf_name(x->tf), err.msg);
+        else if (scored)
+            printf("%s %s: %zu forecast step%s scored\n", x->symbol, bk_tf_name(x->tf), scored,
+                   scored == 1 ? "" : "s");
     }
     bk_store_close(s);
     if (rc == 0 && n == 0)

@@ -13,6 +13,7 @@
 
 static const char jobs_usage[] =
     "usage: barkeep jobs add SYMBOL TIMEFRAME [--type T] [--window-days N] [--priority N]\n"
+    "                        [--horizon N]\n"
     "       barkeep jobs list [--json]\n"
     "       barkeep jobs enable|disable|rm SYMBOL TIMEFRAME [--type T]\n"
     "       barkeep jobs seed\n"
@@ -23,7 +24,10 @@ static const char jobs_usage[] =
     "                    (default 5 intraday, 365 historical)\n"
     "  --priority N      higher runs first, -1000000..1000000 (default 190 intraday, 100\n"
     "                    historical)\n"
-    "  seed              add the deployment guide's Step 5 watchlist (AAPL NVDA TSLA)\n";
+    "  --horizon N       run_forecast: bars to forecast, 1..500 (default 20 for d1 and w1,\n"
+    "                    one session for intraday)\n"
+    "  seed              add the deployment guide's Step 5 watchlist (AAPL NVDA TSLA)\n"
+    "                    and its forecasts (run_forecast d1, 90 days, priority 50)\n";
 
 /* The guide's Step 5 watchlist. */
 static const struct {
@@ -35,7 +39,8 @@ static const struct {
     {"NVDA", "15m", BK_JOB_INTRADAY, 5, 200},    {"NVDA", "1h", BK_JOB_INTRADAY, 5, 190},
     {"TSLA", "15m", BK_JOB_INTRADAY, 5, 200},    {"TSLA", "1h", BK_JOB_INTRADAY, 5, 190},
     {"AAPL", "d1", BK_JOB_HISTORICAL, 365, 100}, {"NVDA", "d1", BK_JOB_HISTORICAL, 365, 100},
-    {"TSLA", "d1", BK_JOB_HISTORICAL, 365, 100},
+    {"TSLA", "d1", BK_JOB_HISTORICAL, 365, 100}, {"AAPL", "d1", BK_JOB_FORECAST, 90, 50},
+    {"NVDA", "d1", BK_JOB_FORECAST, 90, 50},     {"TSLA", "d1", BK_JOB_FORECAST, 90, 50},
 };
 
 static int put_def(bk_store *s, bk_def *d)
@@ -44,18 +49,23 @@ static int put_def(bk_store *s, bk_def *d)
     bool created = false;
     if (bk_store_def_put(s, d, BK_PUT_SET, &created, bk_clock_now_us(), &err) != 0)
         return bk_cli_fail("%s", err.msg);
-    printf("%s %s %s %s window_days=%d priority=%d id=%s\n", created ? "added" : "updated",
-           d->symbol, bk_tf_name(d->tf), bk_job_name(d->type), d->window_days, d->priority, d->id);
+    char h[32] = "";
+    if (d->type == BK_JOB_FORECAST && d->horizon)
+        snprintf(h, sizeof h, " horizon=%d", (int)d->horizon);
+    printf("%s %s %s %s window_days=%d priority=%d%s id=%s\n", created ? "added" : "updated",
+           d->symbol, bk_tf_name(d->tf), bk_job_name(d->type), d->window_days, d->priority, h,
+           d->id);
     return 0;
 }
 
 static int jobs_add(bk_cli *cli, int argc, char **argv)
 {
-    const char *type = NULL, *window = NULL, *prio = NULL, *pos[2];
+    const char *type = NULL, *window = NULL, *prio = NULL, *horizon = NULL, *pos[2];
     int n_pos, rc;
     bk_opt opts[] = {{"--type", true, &type, NULL},
                      {"--window-days", true, &window, NULL},
                      {"--priority", true, &prio, NULL},
+                     {"--horizon", true, &horizon, NULL},
                      {NULL, false, NULL, NULL}};
     if ((rc = bk_cli_parse(argc, argv, opts, pos, 2, &n_pos, jobs_usage)) != 0)
         return rc < 0 ? 0 : rc;
@@ -80,6 +90,13 @@ static int jobs_add(bk_cli *cli, int argc, char **argv)
         if (bk_cli_int("priority", prio, -1000000, 1000000, &v))
             return BK_EXIT_USAGE;
         d.priority = (int32_t)v;
+    }
+    if (horizon) {
+        if (d.type != BK_JOB_FORECAST)
+            return bk_cli_usage_error("--horizon is for --type run_forecast");
+        if (bk_cli_int("horizon", horizon, 1, BK_DEF_HORIZON_MAX, &v))
+            return BK_EXIT_USAGE;
+        d.horizon = (int32_t)v;
     }
     d.enabled = true;
     bk_store *s;
@@ -126,6 +143,11 @@ static void def_json(bk_jw *w, const void *item)
     bk_jw_int(w, d->window_days);
     bk_jw_key(w, "priority");
     bk_jw_int(w, d->priority);
+    bk_jw_key(w, "horizon");
+    if (d->type == BK_JOB_FORECAST)
+        bk_jw_int(w, d->horizon);
+    else
+        bk_jw_null(w);
     bk_jw_key(w, "enabled");
     bk_jw_bool(w, d->enabled);
     bk_jw_key(w, "created_at");

@@ -76,6 +76,8 @@ int bk_err_retryable(int code)
     case BK_EINVAL:
     case BK_ENOPROV:
     case BK_EPROV_RANGE:
+    case BK_EFC_HISTORY:
+    case BK_EFC_INPUT:
         return 0;
     default:
         return 1;

@@ -49,7 +49,11 @@
     X(EPROV_INCOMPAT, -4021, "NO_COMPATIBLE_PROVIDER",                                             \
       "no available provider serves this series' feed and adjustment")                             \
     X(EPROV_EMPTY, -4022, "EMPTY_UNCONFIRMED",                                                     \
-      "provider answered no bars and nothing confirms the symbol exists there")
+      "provider answered no bars and nothing confirms the symbol exists there")                    \
+    X(EFC_HISTORY, -4023, "FORECAST_HISTORY",                                                      \
+      "too little closed history in the window for a forecast")                                    \
+    X(EFC_INPUT, -4024, "FORECAST_INPUT",                                                          \
+      "the series cannot be forecast (flat, non-positive or non-finite closes)")
 
 enum {
 #define BK_ERR_ENUM(name, value, run_code, msg) BK_##name = (value),

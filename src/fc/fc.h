@@ -148,6 +148,10 @@ void bk_fc_score_add(bk_fc_score *s, const bk_fc_row *row, double origin_close);
 
 /* --- forecast timestamps (fc_cal.c) ---------------------------------------- */
 
+/* The default horizon of tf: 20 bars for d1 and w1, one regular session
+ * (390 minutes) of bars for intraday timeframes. */
+int bk_fc_default_horizon(bk_tf tf);
+
 /* The labels of the next horizon bars of tf after a bar labelled last_ts_us,
  * on the exchange calendar: the next sessions for d1 (00:00 New York of the
  * date) and w1 (the week's Monday), the next bars inside regular sessions

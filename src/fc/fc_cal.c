@@ -5,6 +5,7 @@
  * early close or in the night, and intraday steps follow DST.
  */
 #include "fc/fc.h"
+#include "core/clock.h"
 
 #include "model/time.h"
 
@@ -45,4 +46,12 @@ int bk_fc_next_ts(bk_tf tf, bk_anchor anchor, int64_t last_ts_us, int horizon, i
         return bk_err_set(err, BK_ERANGE, "the exchange calendar ends before %d more bars",
                           horizon);
     return 0;
+}
+
+int bk_fc_default_horizon(bk_tf tf)
+{
+    if (!bk_tf_intraday(tf))
+        return 20;
+    int64_t session = 390LL * BK_US_PER_MIN, step = bk_tf_step_us(tf);
+    return (int)((session + step - 1) / step);
 }

@@ -18,11 +18,19 @@
 #define NU_MIN      2.1
 #define NU_MAX      200.0
 #define NM_MAX_EVAL 400
-#define NM_TOL      1e-9
+
+/* log Γ(x) without lgamma's write of the global signgam (a data race when
+ * worker threads fit at once). */
+static double log_gamma(double x)
+{
+    int sign;
+    return lgamma_r(x, &sign);
+}
+#define NM_TOL 1e-9
 
 double bk_fc_t_logpdf(double z, double nu)
 {
-    double c = lgamma((nu + 1) / 2) - lgamma(nu / 2) - 0.5 * log(M_PI * (nu - 2));
+    double c = log_gamma((nu + 1) / 2) - log_gamma(nu / 2) - 0.5 * log(M_PI * (nu - 2));
     return c - (nu + 1) / 2 * log1p(z * z / (nu - 2));
 }
 
@@ -58,7 +66,7 @@ double bk_fc_garch_loglik(const double *r, size_t n, const bk_fc_garch *g)
     if (!garch_valid(g) || n == 0)
         return -INFINITY;
     double nu = g->nu, k = 1 / (nu - 2);
-    double c = lgamma((nu + 1) / 2) - lgamma(nu / 2) - 0.5 * log(M_PI * (nu - 2));
+    double c = log_gamma((nu + 1) / 2) - log_gamma(nu / 2) - 0.5 * log(M_PI * (nu - 2));
     double v = sample_var(r, n, g->mu), ll = 0;
     for (size_t i = 0; i < n; i++) {
         double e = r[i] - g->mu;

@@ -27,9 +27,13 @@ typedef struct bk_def {
     bk_tf tf;
     int32_t window_days; /* 1 .. 36500 */
     int32_t priority;    /* higher runs first */
+    int32_t horizon;     /* run_forecast: steps, 1 .. BK_DEF_HORIZON_MAX; 0 = the default */
     bool enabled;
     int64_t created_us, updated_us;
 } bk_def;
+
+/* The longest horizon of a run_forecast definition (fc.h's BK_FC_MAX_HORIZON). */
+#define BK_DEF_HORIZON_MAX 500
 
 typedef struct bk_run {
     char id[BK_ID_MAX];

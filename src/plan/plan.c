@@ -393,8 +393,10 @@ int bk_plan_tick(bk_store *s, const bk_plan_cfg *cfg, const bk_def *only, int64_
     bool tf_seen[BK_TF__N] = {false};
     for (size_t i = 0; i < n_defs; i++) {
         const bk_def *d = &defs[i];
+        if (d->enabled)
+            tf_seen[d->tf] = true;
         if (d->type == BK_JOB_FORECAST || !d->enabled)
-            continue; /* forecasts are planned by the forecast worker (later) */
+            continue; /* forecasts: bk_plan_forecasts below */
         out->defs++;
         tf_seen[d->tf] = true;
         const bk_ivset *exp = expected_for(&t, d->tf, d->window_days);
@@ -409,6 +411,9 @@ int bk_plan_tick(bk_store *s, const bk_plan_cfg *cfg, const bk_def *only, int64_
         out->more |= more;
     }
     rc = bk_plan_settle(s, cfg, defs, n_defs, now_us, &runs, &n_runs, &cap_runs, err);
+    if (rc == 0)
+        rc = bk_plan_forecasts(s, cfg, defs, n_defs, series, n_series, now_us, triggered_by, &runs,
+                               &n_runs, &cap_runs, err);
     if (rc)
         goto out;
     out->planned = n_runs;

@@ -159,6 +159,29 @@ int64_t bk_plan__cell(int64_t t, int64_t step);
 void bk_plan__fill_run(bk_run *r, const bk_def *def, const bk_plan_cfg *cfg, bk_iv slice,
                        int32_t priority, const char *triggered_by);
 
+/* ---- forecasts (forecast.c) ---- */
+
+/* Whether run_forecast definition def gets a forecast run at now, filled
+ * into *out when it does (slice [last_bar, last_bar + 1 µs), def's
+ * priority): its series (st, NULL = nothing covered) has a closed bar
+ * (last_bar_us, INT64_MIN = none) newer than the origin of its stored
+ * forecast (last_origin_us, INT64_MIN = none), no forecast run of the
+ * series is queued or running (active), none from that bar is dead-lettered,
+ * and the expected time of the history window (window_days) is covered.
+ * Pure. */
+bool bk_plan_forecast(const bk_plan_cfg *cfg, const bk_def *def, const bk_series *st,
+                      int64_t last_bar_us, int64_t last_origin_us, bool active, int64_t now_us,
+                      const char *triggered_by, bk_run *out);
+/* The tick's forecast step: for every enabled run_forecast definition of
+ * defs, the stored forecasts (one query), the series' closed bars since the
+ * last origin (or over the window), and, when bk_plan_forecast says so and
+ * no forecast run of the series is active (two queries), the run appended to
+ * *runs (grown as by bk_grow). Nothing is queried without such a definition. */
+BK_MUST_CHECK int bk_plan_forecasts(bk_store *s, const bk_plan_cfg *cfg, const bk_def *defs,
+                                    size_t n_defs, const bk_series *series, size_t n_series,
+                                    int64_t now_us, const char *triggered_by, bk_run **runs,
+                                    size_t *n_runs, size_t *cap_runs, bk_err *err);
+
 typedef struct bk_tick_stats {
     size_t defs;           /* definitions planned */
     size_t planned;        /* slices proposed */

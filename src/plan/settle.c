@@ -166,8 +166,11 @@ int bk_plan_settle(bk_store *s, const bk_plan_cfg *cfg, const bk_def *defs, size
     if (rc)
         return rc;
     run_ref *refs = bk_xmalloc((n ? n : 1) * sizeof *refs);
-    for (size_t i = 0; i < n; i++)
-        refs[i] = (run_ref){&recent[i], i};
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) /* forecast runs fetch nothing */
+        if (recent[i].type != BK_JOB_FORECAST)
+            refs[k++] = (run_ref){&recent[i], i};
+    n = k;
     qsort(refs, n, sizeof *refs, ref_cmp);
     size_t before = *n_runs;
     for (size_t i = 0; i < n_defs; i++) {

@@ -19,7 +19,7 @@
  * NNNN = i + 1, brings the schema to version i + 1; PG_SCHEMA_LATEST of them
  * (the generated source checks the count). Never edit a migration that has
  * shipped: append one. */
-#define PG_SCHEMA_LATEST 12
+#define PG_SCHEMA_LATEST 13
 extern const char *const bk_store__pg_migrations[PG_SCHEMA_LATEST];
 /* Refill market_sessions from the C calendar if it differs from what the
  * table holds (a hash is kept in bk_meta). Inside the migration lock. */

@@ -11,6 +11,7 @@
  */
 #include "store/store_impl.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -255,6 +256,10 @@ int bk_store_def_put(bk_store *s, bk_def *def, enum bk_put_mode mode, bool *crea
                           (int)def->window_days);
     if (mode != BK_PUT_SET && mode != BK_PUT_RAISE)
         return bk_err_set(err, BK_EINVAL, "invalid put mode %d", (int)mode);
+    if (def->horizon < 0 || def->horizon > BK_DEF_HORIZON_MAX ||
+        (def->horizon && def->type != BK_JOB_FORECAST))
+        return bk_err_set(err, BK_EINVAL, "horizon %d: 1..%d, for run_forecast only (0 = default)",
+                          (int)def->horizon, BK_DEF_HORIZON_MAX);
     memcpy(def->symbol, sym, sizeof sym);
     bool c = false;
     rc = noted(s->ops->def_put(s, def, mode, &c, now_us, err), true, err);
@@ -841,4 +846,170 @@ int bk_store_notifications(bk_store *s, int timeout_ms, bk_notify_fn cb, void *c
     if (!cb)
         return bk_err_set(err, BK_EINVAL, "notifications: no callback");
     return s->ops->notifications(s, timeout_ms < 0 ? 0 : timeout_ms, cb, ctx, err);
+}
+
+/* ---- forecasts ---- */
+
+int bk_store_fc_commit(bk_store *s, const bk_fc_commit *c, bk_err *err)
+{
+    int rc = check_owner(c->owner, err);
+    if (rc < 0)
+        return rc;
+    char sym[BK_SYM_MAX + 1];
+    rc = bk_store__check_key(sym, c->symbol, (int)c->tf, 0, err);
+    if (rc < 0)
+        return rc;
+    if (!c->pts || c->n_pts == 0 || !c->model || !*c->model || strlen(c->model) >= BK_FC_MODEL_MAX)
+        return bk_err_set(err, BK_EINVAL, "forecast commit: no steps or no model");
+    for (size_t i = 0; i < c->n_pts; i++) {
+        const bk_fc_point *p = &c->pts[i];
+        if (!isfinite(p->point) || !isfinite(p->lo80) || !isfinite(p->hi80) || !isfinite(p->lo95) ||
+            !isfinite(p->hi95) || p->ts_us <= c->origin_us)
+            return bk_err_set(err, BK_EINVAL,
+                              "forecast commit: step %d is not finite or not "
+                              "after the origin",
+                              (int)p->step);
+    }
+    bk_fc_commit cc = *c;
+    cc.symbol = sym;
+    return noted(s->ops->fc_commit(s, &cc, err), true, err);
+}
+
+int bk_store_fc_get(bk_store *s, const char *symbol, bk_tf tf, bk_fc_meta *meta, bk_fc_point **pts,
+                    size_t *n, bk_err *err)
+{
+    char sym[BK_SYM_MAX + 1];
+    int rc = bk_store__check_key(sym, symbol, (int)tf, 0, err);
+    if (rc < 0)
+        return rc;
+    if (pts)
+        *pts = NULL;
+    if (n)
+        *n = 0;
+    return s->ops->fc_get(s, sym, tf, meta, pts, n, err);
+}
+
+int bk_store_fc_list(bk_store *s, bk_fc_meta **out, size_t *n, bk_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    return s->ops->fc_list(s, out, n, err);
+}
+
+int bk_store_fc_score(bk_store *s, const char *symbol, bk_tf tf, int64_t now_us, size_t *n_scored,
+                      bk_err *err)
+{
+    char sym[BK_SYM_MAX + 1];
+    size_t ignore = 0;
+    int rc = bk_store__check_key(sym, symbol, (int)tf, 0, err);
+    if (rc < 0)
+        return rc;
+    rc = s->ops->fc_score(s, sym, tf, now_us, n_scored ? n_scored : &ignore, err);
+    return noted(rc, true, err);
+}
+
+int bk_store_fc_scores_read(bk_store *s, const char *symbol, bk_tf tf, int last_n,
+                            bk_fc_scored_cb cb, void *ctx, bk_err *err)
+{
+    char sym[BK_SYM_MAX + 1];
+    int rc = bk_store__check_key(sym, symbol, (int)tf, 0, err);
+    if (rc < 0)
+        return rc;
+    return s->ops->fc_scores_read(s, sym, tf, last_n, cb, ctx, err);
+}
+
+/* Accumulates the stats: rows come by series, newest origin first. */
+typedef struct fc_stats_acc {
+    int last_n;
+    bk_fc_stat *v;
+    size_t n, cap;
+    size_t series_from; /* first stat of the current series */
+    char symbol[BK_SYM_MAX + 1];
+    int tf;
+    int64_t last_origin;
+    int origins;
+} fc_stats_acc;
+
+static int fc_stats_row(void *ctx, const bk_fc_scored *r)
+{
+    fc_stats_acc *a = ctx;
+    if (a->tf != (int)r->tf || strcmp(a->symbol, r->symbol) != 0) {
+        bk_strlcpy(a->symbol, r->symbol, sizeof a->symbol);
+        a->tf = (int)r->tf;
+        a->series_from = a->n;
+        a->origins = 0;
+        a->last_origin = INT64_MIN;
+    }
+    if (r->origin_us != a->last_origin) {
+        a->last_origin = r->origin_us;
+        a->origins++;
+    }
+    if (a->last_n > 0 && a->origins > a->last_n)
+        return 0;
+    bk_fc_stat *st = NULL;
+    for (size_t i = a->series_from; i < a->n; i++)
+        if (a->v[i].step == r->step)
+            st = &a->v[i];
+    if (!st) {
+        bk_grow((void **)&a->v, &a->cap, a->n + 1, sizeof *a->v);
+        st = &a->v[a->n++];
+        memset(st, 0, sizeof *st);
+        bk_strlcpy(st->symbol, r->symbol, sizeof st->symbol);
+        st->tf = r->tf;
+        st->step = r->step;
+    }
+    st->n++;
+    st->coverage80 += r->in80;
+    st->coverage95 += r->in95;
+    st->mae += r->abs_err;
+    st->naive_mae += r->naive_abs_err;
+    return 0;
+}
+
+static int cmp_stat(const void *pa, const void *pb)
+{
+    const bk_fc_stat *a = pa, *b = pb;
+    int c = strcmp(a->symbol, b->symbol);
+    if (c)
+        return c;
+    if (a->tf != b->tf)
+        return (int)a->tf - (int)b->tf;
+    return a->step - b->step;
+}
+
+int bk_store_fc_stats(bk_store *s, const char *symbol, int tf, int last_n, bk_fc_stat **out,
+                      size_t *n, bk_err *err)
+{
+    fc_stats_acc a = {.last_n = last_n, .tf = -1};
+    *out = NULL;
+    *n = 0;
+    int rc = 0;
+    if (symbol) {
+        rc = bk_store_fc_scores_read(s, symbol, (bk_tf)tf, last_n, fc_stats_row, &a, err);
+    } else {
+        bk_fc_meta *m = NULL;
+        size_t n_m = 0;
+        rc = bk_store_fc_list(s, &m, &n_m, err);
+        for (size_t i = 0; rc == 0 && i < n_m; i++)
+            rc = bk_store_fc_scores_read(s, m[i].symbol, m[i].tf, last_n, fc_stats_row, &a, err);
+        free(m);
+    }
+    if (rc) {
+        free(a.v);
+        return rc;
+    }
+    for (size_t i = 0; i < a.n; i++) {
+        bk_fc_stat *st = &a.v[i];
+        double k = (double)st->n;
+        st->coverage80 /= k;
+        st->coverage95 /= k;
+        st->mae /= k;
+        st->naive_mae /= k;
+        st->rel_mae = st->naive_mae > 0 ? st->mae / st->naive_mae : NAN;
+    }
+    if (a.n > 1)
+        qsort(a.v, a.n, sizeof *a.v, cmp_stat);
+    *out = a.v;
+    *n = a.n;
+    return 0;
 }

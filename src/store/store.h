@@ -101,7 +101,9 @@ enum bk_put_mode {
     BK_PUT_RAISE, /* insert, or enable and raise window/priority, never lower them */
 };
 /* Upsert by (symbol, tf, type). On return def holds the stored row (id,
- * timestamps, effective window and priority). *created (may be NULL) says
+ * timestamps, effective window and priority). def->horizon (run_forecast
+ * only, 0..BK_DEF_HORIZON_MAX, 0 = the timeframe's default) is set by
+ * BK_PUT_SET and kept by BK_PUT_RAISE. *created (may be NULL) says
  * whether a new row was inserted. */
 int bk_store_def_put(bk_store *s, bk_def *def, enum bk_put_mode mode, bool *created, int64_t now_us,
                      bk_err *err);
@@ -258,6 +260,103 @@ typedef struct bk_bar_series {
  * skipped. */
 int bk_store_bars_series(bk_store *s, const char *symbol, bk_bar_series **out, size_t *n,
                          bk_err *err);
+
+/* ---- forecasts (issue 16; docs/forecast.md) ---- */
+
+/* The longest model name stored. */
+#define BK_FC_MODEL_MAX 32
+/* The provider a forecast run records (job_runs.provider: ops statistics
+ * and metrics group forecast runs under it) and the forecast layer names,
+ * as the original system's forecast rows did. */
+#define BK_FC_PROVIDER "ml_forecast"
+
+/* One step of a stored forecast. */
+typedef struct bk_fc_point {
+    int32_t step;  /* 1..horizon */
+    int64_t ts_us; /* the target bar's label */
+    double point, lo80, hi80, lo95, hi95;
+} bk_fc_point;
+
+/* What a stored forecast was made from (the same for all its steps). */
+typedef struct bk_fc_meta {
+    char symbol[BK_SYM_MAX + 1];
+    bk_tf tf;
+    char model[BK_FC_MODEL_MAX];
+    int64_t origin_us;   /* the label of the last bar it was made on (the as-of bar) */
+    double origin_close; /* that bar's close: the naive forecast */
+    int32_t n_bars;      /* closes it was fitted on */
+    int32_t horizon;     /* steps stored */
+    int64_t made_us;     /* when */
+    char run_id[BK_ID_MAX];
+} bk_fc_meta;
+
+/* A forecast run's outcome to commit. */
+typedef struct bk_fc_commit {
+    const char *run_id;
+    const char *owner; /* must still hold the lease */
+    const char *symbol;
+    bk_tf tf;
+    const char *model;
+    int64_t origin_us;
+    double origin_close;
+    int32_t n_bars;
+    const bk_fc_point *pts;
+    size_t n_pts; /* >= 1 */
+    int64_t now_us;
+} bk_fc_commit;
+
+/* In one transaction: the run's success (rows_written = n_pts, provider
+ * BK_FC_PROVIDER; BK_ELEASE,
+ * nothing written, when the lease was lost), the scoring of the series'
+ * previous forecast against the bars already stored (as bk_store_fc_score),
+ * then the series' forecast rows replaced by c's. */
+int bk_store_fc_commit(bk_store *s, const bk_fc_commit *c, bk_err *err);
+/* The series' stored forecast: meta and its steps (*pts malloc'd, step
+ * order; pts may be NULL for the meta only). BK_ENOENT when none. */
+int bk_store_fc_get(bk_store *s, const char *symbol, bk_tf tf, bk_fc_meta *meta, bk_fc_point **pts,
+                    size_t *n, bk_err *err);
+/* The meta of every stored forecast, sorted by (symbol, tf). */
+int bk_store_fc_list(bk_store *s, bk_fc_meta **out, size_t *n, bk_err *err);
+/* Score the steps of the series' stored forecast whose real bar is stored
+ * and that are not scored yet (forecast_scores, kept for good): inside the
+ * 80% and 95% bands, |actual - point|, |actual - origin close|. *n_scored
+ * (may be NULL) counts the new scores. One statement. */
+int bk_store_fc_score(bk_store *s, const char *symbol, bk_tf tf, int64_t now_us, size_t *n_scored,
+                      bk_err *err);
+/* One scored step as stored. */
+typedef struct bk_fc_scored {
+    char symbol[BK_SYM_MAX + 1];
+    bk_tf tf;
+    int64_t origin_us, target_us;
+    int32_t step;
+    bool in80, in95;
+    double abs_err, naive_abs_err;
+} bk_fc_scored;
+/* Called per scored step of one series, newest origin first, then step. */
+typedef int (*bk_fc_scored_cb)(void *ctx, const bk_fc_scored *row);
+/* The scored steps of the series' last_n newest scored forecasts (origins;
+ * last_n <= 0: all). Reads only those (the origins from the primary key's
+ * order), so the cost follows last_n, not the history kept. */
+int bk_store_fc_scores_read(bk_store *s, const char *symbol, bk_tf tf, int last_n,
+                            bk_fc_scored_cb cb, void *ctx, bk_err *err);
+/* Realized quality per (series, step) over the last_n newest scored
+ * forecasts (origins) of each series (last_n <= 0: all). */
+typedef struct bk_fc_stat {
+    char symbol[BK_SYM_MAX + 1];
+    bk_tf tf;
+    int32_t step;
+    int64_t n;             /* scored steps */
+    double coverage80;     /* share inside the 80% band */
+    double coverage95;     /* share inside the 95% band */
+    double mae, naive_mae; /* mean absolute errors */
+    double rel_mae;        /* mae / naive_mae (NAN when naive_mae is 0) */
+} bk_fc_stat;
+/* Stats of one series (symbol non-NULL and tf >= 0) or of every series
+ * with a stored forecast (bk_store_fc_list; forecasts are replaced, never
+ * deleted, so every series ever forecast); sorted by (symbol, tf, step);
+ * *out malloc'd. */
+int bk_store_fc_stats(bk_store *s, const char *symbol, int tf, int last_n, bk_fc_stat **out,
+                      size_t *n, bk_err *err);
 
 /* ---- PostgREST reads (rest.h) ---- */
 

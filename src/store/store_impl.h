@@ -96,6 +96,15 @@ typedef struct bk_store_ops {
     int (*coverage_gaps)(bk_store *s, const char *symbol, bk_tf tf, int32_t window_days,
                          int64_t now_us, bk_ivset *out, bk_err *err);
     int (*clock_skew)(bk_store *s, int64_t *skew_us, bk_err *err); /* NULL: one machine, 0 */
+    /* forecasts: fc_commit gets c checked (symbol upper-cased, points) */
+    int (*fc_commit)(bk_store *s, const bk_fc_commit *c, bk_err *err);
+    int (*fc_get)(bk_store *s, const char *symbol, bk_tf tf, bk_fc_meta *meta, bk_fc_point **pts,
+                  size_t *n, bk_err *err);
+    int (*fc_list)(bk_store *s, bk_fc_meta **out, size_t *n, bk_err *err);
+    int (*fc_score)(bk_store *s, const char *symbol, bk_tf tf, int64_t now_us, size_t *n_scored,
+                    bk_err *err);
+    int (*fc_scores_read)(bk_store *s, const char *symbol, bk_tf tf, int last_n, bk_fc_scored_cb cb,
+                          void *ctx, bk_err *err);
 } bk_store_ops;
 
 struct bk_store {

@@ -146,17 +146,18 @@ static int pg_schema_version(bk_store *s, int *out_version, bk_err *err)
 /* ---- job definitions ---- */
 
 #define DEF_COLS                                                                                   \
-    "id, job_type, symbol, timeframe, window_days, priority, enabled, created_at, updated_at"
+    "id, job_type, symbol, timeframe, window_days, priority, enabled, created_at, updated_at,"     \
+    " horizon"
 
-static const char T_DEF_PUT[] = "utttiiT";
+static const char T_DEF_PUT[] = "utttiiTi";
 static const char SQL_DEF_PUT_SET[] =
-    "INSERT INTO job_definitions (" DEF_COLS ") VALUES ($1, $2, $3, $4, $5, $6, true, $7, $7)"
+    "INSERT INTO job_definitions (" DEF_COLS ") VALUES ($1, $2, $3, $4, $5, $6, true, $7, $7, $8)"
     " ON CONFLICT (symbol, timeframe, job_type) DO UPDATE SET"
     " window_days = excluded.window_days, priority = excluded.priority, enabled = true,"
-    " updated_at = excluded.updated_at"
+    " updated_at = excluded.updated_at, horizon = excluded.horizon"
     " RETURNING " DEF_COLS;
 static const char SQL_DEF_PUT_RAISE[] =
-    "INSERT INTO job_definitions (" DEF_COLS ") VALUES ($1, $2, $3, $4, $5, $6, true, $7, $7)"
+    "INSERT INTO job_definitions (" DEF_COLS ") VALUES ($1, $2, $3, $4, $5, $6, true, $7, $7, $8)"
     " ON CONFLICT (symbol, timeframe, job_type) DO UPDATE SET"
     " window_days = greatest(job_definitions.window_days, excluded.window_days),"
     " priority = greatest(job_definitions.priority, excluded.priority), enabled = true,"
@@ -200,6 +201,7 @@ static int read_def(const PGresult *r, int row, bk_def *d)
     d->enabled = bk_pg_c_i64(r, row, 6) != 0;
     d->created_us = bk_pg_c_time(r, row, 7);
     d->updated_us = bk_pg_c_time(r, row, 8);
+    d->horizon = (int32_t)bk_pg_c_i64(r, row, 9);
     return 0;
 }
 
@@ -224,6 +226,7 @@ static int pg_def_put(bk_store *s, bk_def *def, enum bk_put_mode mode, bool *cre
     bk_pg_p_i32(&p, def->window_days);
     bk_pg_p_i32(&p, def->priority);
     bk_pg_p_ts(&p, now_us);
+    bk_pg_p_i32(&p, def->horizon);
     PGresult *r = mode == BK_PUT_RAISE ? bk_pg_exec(q, P_DEF_PUT_RAISE, SQL_DEF_PUT_RAISE,
                                                     T_DEF_PUT, &p, "put job definition", err)
                                        : bk_pg_exec(q, P_DEF_PUT_SET, SQL_DEF_PUT_SET, T_DEF_PUT,
@@ -784,6 +787,11 @@ static const bk_store_ops pg_ops = {
     .run_claim_id = pg_run_claim_id,
     .run_heartbeat = pg_run_heartbeat,
     .run_commit = pg_run_commit,
+    .fc_commit = pg_fc_commit,
+    .fc_get = pg_fc_get,
+    .fc_list = pg_fc_list,
+    .fc_score = pg_fc_score,
+    .fc_scores_read = pg_fc_scores_read,
     .runs_commit_many = pg_runs_commit_many,
     .run_fail = pg_run_fail,
     .run_release = pg_run_release,

@@ -85,6 +85,13 @@ enum pg_slot {
     P_RATE_LIMITED_COUNT,
     P_CLOCK_NOW,
     P_COVERAGE_GAPS,
+    P_FC_SCORE,
+    P_FC_DELETE,
+    P_FC_INSERT,
+    P_FC_META,
+    P_FC_POINTS,
+    P_FC_LIST,
+    P_FC_SCORES,
     P__N
 };
 
@@ -146,6 +153,19 @@ int pg_bars_read(bk_store *s, const char *symbol, bk_tf tf, int64_t from_us, int
 int pg_bars_count(bk_store *s, const char *symbol, int tf, int64_t *out, bk_err *err);
 int pg_bars_source(bk_store *s, const char *symbol, bk_tf tf, bk_source *out, bk_err *err);
 int pg_bars_series(bk_store *s, const char *symbol, bk_bar_series **out, size_t *n, bk_err *err);
+/* The lease check and the run's success (rows_written = c->n_bars) inside
+ * the caller's transaction, row-locking the run: BK_ELEASE when the run is no
+ * longer running under c->owner, BK_EINVAL when it is not of c's series. */
+int bk_pg_mark_success(pg_store *q, const bk_commit *c, bk_err *err);
+/* store_pg_fc.c */
+int pg_fc_commit(bk_store *s, const bk_fc_commit *c, bk_err *err);
+int pg_fc_get(bk_store *s, const char *symbol, bk_tf tf, bk_fc_meta *meta, bk_fc_point **pts,
+              size_t *n, bk_err *err);
+int pg_fc_list(bk_store *s, bk_fc_meta **out, size_t *n, bk_err *err);
+int pg_fc_score(bk_store *s, const char *symbol, bk_tf tf, int64_t now_us, size_t *n_scored,
+                bk_err *err);
+int pg_fc_scores_read(bk_store *s, const char *symbol, bk_tf tf, int last_n, bk_fc_scored_cb cb,
+                      void *ctx, bk_err *err);
 /* store_pg_rest.c */
 int pg_rest_read(bk_store *s, const bk_rquery *q, bk_rrow_fn row, void *ctx, int64_t *total,
                  bk_err *err);

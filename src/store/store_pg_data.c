@@ -411,7 +411,7 @@ static const char SQL_RUN_SUCCESS[] =
 /* The lease check and the run's success in one statement, which also
  * row-locks the run until the commit: no row, no lease. The run leaves
  * job_leases and job_active (schema 7). */
-static int mark_success(pg_store *q, const bk_commit *c, bk_err *err)
+int bk_pg_mark_success(pg_store *q, const bk_commit *c, bk_err *err)
 {
     const char *id = c->run_id ? c->run_id : "";
     int rc =
@@ -452,7 +452,7 @@ int pg_run_commit(bk_store *s, const bk_commit *c, bk_err *err)
         rc = bk_pg_begin(q, err);
     if (rc < 0)
         return rc;
-    rc = mark_success(q, c, err);
+    rc = bk_pg_mark_success(q, c, err);
     if (rc == 0 && c->n_bars)
         rc = bars_write(
             q, c->symbol, c->tf,

@@ -315,16 +315,17 @@ static int sq_schema_version(bk_store *s, int *out_version, bk_err *err)
 /* ---- job definitions ---- */
 
 #define DEF_COLS                                                                                   \
-    "id, job_type, symbol, timeframe, window_days, priority, enabled, created_at, updated_at"
+    "id, job_type, symbol, timeframe, window_days, priority, enabled, created_at, updated_at,"     \
+    " horizon"
 
 static const char SQL_DEF_PUT_SET[] =
-    "INSERT INTO job_definitions (" DEF_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7)"
+    "INSERT INTO job_definitions (" DEF_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7, ?8)"
     " ON CONFLICT (symbol, timeframe, job_type) DO UPDATE SET"
     " window_days = excluded.window_days, priority = excluded.priority, enabled = 1,"
-    " updated_at = excluded.updated_at"
+    " updated_at = excluded.updated_at, horizon = excluded.horizon"
     " RETURNING " DEF_COLS;
 static const char SQL_DEF_PUT_RAISE[] =
-    "INSERT INTO job_definitions (" DEF_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7)"
+    "INSERT INTO job_definitions (" DEF_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7, ?8)"
     " ON CONFLICT (symbol, timeframe, job_type) DO UPDATE SET"
     " window_days = max(window_days, excluded.window_days),"
     " priority = max(priority, excluded.priority), enabled = 1,"
@@ -364,6 +365,7 @@ static int read_def(sqlite3_stmt *st, bk_def *d)
     d->enabled = sqlite3_column_int(st, 6) != 0;
     d->created_us = sqlite3_column_int64(st, 7);
     d->updated_us = sqlite3_column_int64(st, 8);
+    d->horizon = sqlite3_column_int(st, 9);
     return 0;
 }
 
@@ -391,6 +393,7 @@ static int sq_def_put(bk_store *s, bk_def *def, enum bk_put_mode mode, bool *cre
     sqlite3_bind_int(st, 5, def->window_days);
     sqlite3_bind_int(st, 6, def->priority);
     sqlite3_bind_int64(st, 7, now_us);
+    sqlite3_bind_int(st, 8, def->horizon);
     int src = sqlite3_step(st);
     int rc = 0;
     if (src == SQLITE_ROW) {
@@ -779,6 +782,11 @@ static const bk_store_ops sq_ops = {
     .run_claim_id = sq_run_claim_id,
     .run_heartbeat = sq_run_heartbeat,
     .run_commit = sq_run_commit,
+    .fc_commit = sq_fc_commit,
+    .fc_get = sq_fc_get,
+    .fc_list = sq_fc_list,
+    .fc_score = sq_fc_score,
+    .fc_scores_read = sq_fc_scores_read,
     .runs_commit_many = sq_runs_commit_many,
     .run_fail = sq_run_fail,
     .run_release = sq_run_release,

@@ -81,6 +81,13 @@ enum sq_slot {
     Q_RATE_LIMITED_ADD,
     Q_RATE_LIMITED_PRUNE,
     Q_RATE_LIMITED_COUNT,
+    Q_FC_SCORE,
+    Q_FC_DELETE,
+    Q_FC_INSERT,
+    Q_FC_META,
+    Q_FC_POINTS,
+    Q_FC_LIST,
+    Q_FC_SCORES,
     Q__N
 };
 
@@ -102,7 +109,7 @@ static inline sq_store *sq(bk_store *s)
  * its own BEGIN IMMEDIATE transaction together with PRAGMA user_version and a
  * row in schema_migrations. SQ_SCHEMA_LATEST of them (the generated source
  * checks the count). Never edit a migration that has shipped: append one. */
-#define SQ_SCHEMA_LATEST 5
+#define SQ_SCHEMA_LATEST 6
 extern const char *const bk_store__sq_migrations[SQ_SCHEMA_LATEST];
 
 /* Map a SQLite result code to a BK_E* code and fill err with "what: sqlite message". */
@@ -136,6 +143,21 @@ int bk_sq_col_tf(sqlite3_stmt *st, int i);
 int bk_sq_bars_write(sq_store *q, const char *symbol, bk_tf tf, const char *provider,
                      const char *feed, const char *adjustment, const bk_bar *bars, size_t n,
                      bk_err *err);
+
+/* The lease check and the run's success (rows_written = c->n_bars) inside
+ * the caller's transaction: BK_ELEASE when the run is no longer running
+ * under c->owner, BK_EINVAL when it is not a run of c's series. */
+int bk_sq_mark_success(sq_store *q, const bk_commit *c, bk_err *err);
+
+/* ops implemented in store_sqlite_fc.c */
+int sq_fc_commit(bk_store *s, const bk_fc_commit *c, bk_err *err);
+int sq_fc_get(bk_store *s, const char *symbol, bk_tf tf, bk_fc_meta *meta, bk_fc_point **pts,
+              size_t *n, bk_err *err);
+int sq_fc_list(bk_store *s, bk_fc_meta **out, size_t *n, bk_err *err);
+int sq_fc_score(bk_store *s, const char *symbol, bk_tf tf, int64_t now_us, size_t *n_scored,
+                bk_err *err);
+int sq_fc_scores_read(bk_store *s, const char *symbol, bk_tf tf, int last_n, bk_fc_scored_cb cb,
+                      void *ctx, bk_err *err);
 
 /* ops implemented in store_sqlite_rest.c */
 int sq_rest_read(bk_store *s, const bk_rquery *q, bk_rrow_fn row, void *ctx, int64_t *total,

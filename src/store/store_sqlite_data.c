@@ -362,7 +362,7 @@ static const char SQL_RUN_SUCCESS[] =
     " RETURNING symbol, timeframe";
 
 /* The lease check and the run's success in one statement: no row, no lease. */
-static int mark_success(sq_store *q, const bk_commit *c, bk_err *err)
+int bk_sq_mark_success(sq_store *q, const bk_commit *c, bk_err *err)
 {
     sqlite3_stmt *st = bk_sq_stmt(q, Q_RUN_SUCCESS, SQL_RUN_SUCCESS, err);
     if (!st)
@@ -394,7 +394,7 @@ static int mark_success(sq_store *q, const bk_commit *c, bk_err *err)
 /* Run success + bars + coverage inside the caller's transaction. */
 static int commit_one(sq_store *q, const bk_commit *c, bk_err *err)
 {
-    int rc = mark_success(q, c, err);
+    int rc = bk_sq_mark_success(q, c, err);
     if (rc == 0 && c->n_bars)
         rc = bk_sq_bars_write(q, c->symbol, c->tf, c->provider, c->feed, c->adjustment, c->bars,
                               c->n_bars, err);

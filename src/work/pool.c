@@ -245,6 +245,8 @@ static void batch_commit(bk_pool *p, slot *sl, bk_store *s, bk_run *runs, bk_wor
     }
     for (size_t j = 0; j < m; j++) {
         size_t i = which[j];
+        if (rc_each[j] == 0)
+            bk_work_score(s, &c[j]);
         bk_work_committed(env, &runs[i], &ready[i], rc_each[j], &outs[i]);
         batch_done(p, sl, i, &outs[i], true);
     }

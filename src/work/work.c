@@ -437,6 +437,44 @@ static int record_wait(bk_store *s, const bk_work_env *env, const char *owner, b
     return write_failure(s, env, run, &f, BK_EPROV_BREAKER, out, err);
 }
 
+int bk_work__fail(bk_store *s, const bk_work_env *env, const char *owner, bk_run *run, int code,
+                  const bk_err *why, const char *provider, bk_outcome *out, bk_err *err)
+{
+    int64_t now = bk_clock_now_us();
+    bool retry = bk_err_retryable(code) && run->attempt < run->max_attempts;
+    bk_failure f = {.run_id = run->id,
+                    .owner = owner,
+                    .error_code = bk_err_run_code(code),
+                    .error_message = why->msg[0] ? why->msg : bk_strerror(code),
+                    .provider = provider ? provider : "",
+                    .now_us = now,
+                    .retry_at_us =
+                        retry ? now + bk_work_backoff_us(env->conf, run->attempt, 0) : 0};
+    int rc = write_failure(s, env, run, &f, code, out, err);
+    if (rc == 0 && provider)
+        bk_strlcpy(out->provider, provider, sizeof out->provider);
+    return rc;
+}
+
+void bk_work__emit(const bk_work_env *env, const bk_run *run)
+{
+    emit(env, run);
+}
+
+void bk_work_score(bk_store *s, const bk_commit *c)
+{
+    if (c->n_bars == 0)
+        return;
+    bk_err err = {0};
+    size_t n = 0;
+    if (bk_store_fc_score(s, c->symbol, c->tf, c->now_us, &n, &err) != 0)
+        bk_log(BK_LOG_WARN, "work", "forecast scoring failed symbol=%s tf=%s error=\"%s\"",
+               c->symbol, bk_tf_name(c->tf), err.msg);
+    else if (n)
+        bk_log(BK_LOG_INFO, "work", "forecast steps scored symbol=%s tf=%s n=%zu", c->symbol,
+               bk_tf_name(c->tf), n);
+}
+
 /* Failures that end the run's attempt whichever provider is asked. */
 static bool final_for_run(int rc)
 {
@@ -648,6 +686,11 @@ int bk_work_fetch(bk_store *s, const bk_work_env *env, const char *owner, bk_run
     memset(out, 0, sizeof *out);
     out->status = BK_ST_RUNNING;
     *ready = false;
+    if (run->type == BK_JOB_FORECAST) {
+        int frc = bk_work_forecast(s, env, owner, run, out, err);
+        out->duration_us = bk_clock_mono_us() - r->t0_us;
+        return frc;
+    }
     fetch_state f = {0};
     bk_err why = {0};
     bk_prov *p = NULL;
@@ -745,6 +788,8 @@ int bk_work_execute(bk_store *s, const bk_work_env *env, const char *owner, bk_r
     if (!ready)
         return rc;
     rc = bk_store_run_commit(s, &r.commit, err);
+    if (rc == 0)
+        bk_work_score(s, &r.commit);
     bk_work_committed(env, run, &r, rc, out);
     return rc;
 }

@@ -109,6 +109,30 @@ void bk_work_committed(const bk_work_env *env, bk_run *run, bk_work_ready *r, in
                        bk_outcome *out);
 void bk_work_ready_fini(bk_work_ready *r);
 
+/* ---- forecast runs (forecast.c) ---- */
+
+/* Execute a claimed run_forecast run to its outcome (bk_work_execute and
+ * bk_work_fetch hand forecast runs here): read the definition's window of
+ * closed bars up to the run's origin bar (slice_from), fit the model
+ * (fc/fc.h) for the definition's horizon (0: bk_fc_default_horizon(tf))
+ * steps on the calendar, and commit
+ * the forecast with the run's success (bk_store_fc_commit). Too little
+ * history fails the run at once with FORECAST_HISTORY, a series the model
+ * refuses (flat, non-positive) with FORECAST_INPUT. Returns as
+ * bk_work_execute. */
+BK_MUST_CHECK int bk_work_forecast(bk_store *s, const bk_work_env *env, const char *owner,
+                                   bk_run *run, bk_outcome *out, bk_err *err);
+/* Score the forecast of c's series against the bars c committed
+ * (bk_store_fc_score); a failure is logged, never the run's outcome. */
+void bk_work_score(bk_store *s, const bk_commit *c);
+
+/* Internal (work.c, forecast.c): record a failed attempt of run with code
+ * (retried while retryable and attempts remain, else dead-lettered) as
+ * provider's (may be NULL), and tell env about a run change. */
+int bk_work__fail(bk_store *s, const bk_work_env *env, const char *owner, bk_run *run, int code,
+                  const bk_err *why, const char *provider, bk_outcome *out, bk_err *err);
+void bk_work__emit(const bk_work_env *env, const bk_run *run);
+
 /* Back-off before attempt+1 after a failed attempt: min(cap, base·2^(attempt−1))
  * with "equal jitter" (half fixed, half random), never below retry_after_ms. */
 int64_t bk_work_backoff_us(const bk_conf *conf, int attempt, int64_t retry_after_ms);

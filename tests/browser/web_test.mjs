@@ -12,6 +12,10 @@
 //            which requires a key: the page asks for the key, and opening a
 //            longer window leaves the stored bars on the chart with a notice;
 //            the ops view shows the errors and retries the dead letters.
+//            Then a series with a stored forecast (imported daily bars, a
+//            run_forecast definition, its scores): the forecast is drawn with
+//            its 80% and 95% bands past the last bar, the realized coverage
+//            next to it, and the toggle hides and shows it.
 //
 // Screenshots and server logs go to $BK_ARTIFACTS. Nothing sleeps to
 // synchronise: every wait is on a condition, an event or a process, with a
@@ -23,6 +27,7 @@ import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, watch,
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 
 const BIN = need('BARKEEP_BIN');
@@ -90,11 +95,11 @@ function waitUntil(probe, { emitters, child, timeoutMs, what }) {
   });
 }
 
-async function startServer(name, { db, sets = [], env = {} }) {
+async function startServer(name, { db, sets = [], env = {}, now = NOW }) {
   const dir = mkdtempSync(join(tmpdir(), `bk-web-${name}-`));
   const portFile = join(dir, 'port');
   const log = createWriteStream(join(ART, `${name}-server.log`));
-  const args = ['--db', db, '--now', NOW, '--set', `port_file=${portFile}`];
+  const args = ['--db', db, '--now', now, '--set', `port_file=${portFile}`];
   for (const s of sets) args.push('--set', s);
   args.push('serve', '--listen', '127.0.0.1:0', '--workers', '4');
   const child = spawn(BIN, args, { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
@@ -461,9 +466,61 @@ async function fault(browser) {
   }
 }
 
+// ---- forecast ----
+
+async function forecast(browser) {
+  const work = mkdtempSync(join(tmpdir(), 'bk-web-db-'));
+  const db = join(work, 'forecast.db');
+  const log = createWriteStream(join(ART, 'forecast-setup.log'));
+  // A forecast from Friday 2001-07-13's close, scored when the bars to
+  // 2001-09-27 land, then the next forecast, from that last bar.
+  const then = '2001-07-16T12:00:00Z';
+  const now = '2001-09-28T12:00:00Z';
+  const full = fileURLToPath(new URL('../../bench/data/msft_daily_2000_2001.csv', import.meta.url));
+  const head = join(work, 'head.csv');
+  writeFileSync(head, `${readFileSync(full, 'utf8').split('\n').slice(0, 201).join('\n')}\n`);
+  const cli = (at, args) => runCli(['--db', db, '--now', at, ...args], log);
+  await cli(then, ['import', head, '--symbol', 'MSFT', '--timeframe', 'd1']);
+  await cli(then, ['jobs', 'add', 'MSFT', 'd1', '--type', 'run_forecast', '--window-days', '250']);
+  await cli(then, ['tick', '--wait']);
+  await cli(now, ['import', full, '--symbol', 'MSFT', '--timeframe', 'd1']);
+  await cli(now, ['tick', '--wait']);
+  log.end();
+  const srv = await startServer('forecast', { db, now });
+  let context;
+  try {
+    const { page, errors, context: c } = await openPage(browser, `${srv.url}#MSFT/d1/90`);
+    context = c;
+    await ready(page);
+    await page.waitForFunction(() => window.__barkeep.forecastData().bands === 20, null, { timeout: WAIT_MS });
+    const f = await page.evaluate(() => window.__barkeep.forecastData());
+    check(f.shown && f.steps === 21, `the forecast is drawn past the last bar (${f.steps - 1} steps)`);
+    check(await page.isVisible('#fc-toggle'), 'a toggle shows and hides it');
+    const meta = await page.textContent('#fc-meta');
+    check(
+      /20 scored steps: 80% band \d+%, 95% band \d+%/.test(meta) && /2001-09-27/.test(meta),
+      `the realized coverage is shown next to it: "${meta.trim()}"`,
+    );
+    await shot(page, 'forecast');
+    await page.click('#fc-toggle');
+    await page.waitForFunction(() => !window.__barkeep.forecastData().shown, null, { timeout: WAIT_MS });
+    const off = await page.evaluate(() => window.__barkeep.forecastData());
+    check(off.steps === 0 && off.bands === 0, 'the toggle hides the forecast and its bands');
+    check((await chartBars(page)).length > 50, 'the candles stay');
+    await page.click('#fc-toggle');
+    await page.waitForFunction(() => window.__barkeep.forecastData().bands === 20, null, { timeout: WAIT_MS });
+    check(true, 'the toggle shows them again');
+    check(errors.length === 0, `no console errors${errors.length ? `: ${errors.join(' | ')}` : ''}`);
+  } finally {
+    if (context) await context.close();
+    await srv.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
 async function main() {
   const mode = process.argv[2];
-  const tests = { hydrate: [hydrate, bench], fault: [fault] }[mode];
+  const tests = { hydrate: [hydrate, bench], fault: [fault, forecast] }[mode];
   if (!tests) throw new Error('usage: web_test.mjs hydrate|fault');
   mkdirSync(ART, { recursive: true });
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });

@@ -1055,6 +1055,128 @@ static void test_operations(void **state)
     srv_stop(&s);
 }
 
+/* barkeep CLI against the server's database, exit status 0 expected. */
+static void cli_ok(const srv *s, const char *const args[])
+{
+    const char *argv[16];
+    int n = 0;
+    argv[n++] = bk_t_bin();
+    argv[n++] = "--db";
+    argv[n++] = s->db;
+    for (int i = 0; args[i] && n < 15; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    bk_t_result r = bk_t_run(argv, NULL);
+    if (r.status != 0)
+        fprintf(stderr, "%s\n%s\n", r.out, r.err);
+    assert_int_equal(r.status, 0);
+    bk_t_result_free(&r);
+}
+
+static bool chart_has_forecast(const srv *s, const char *body)
+{
+    resp r = expect(s, "POST", "/functions/v1/chart-data-v2", body, svc_hdrs, 200);
+    bool yes = json_integer_value(get(r.json, "layers.forecast.count")) > 0;
+    resp_free(&r);
+    return yes;
+}
+
+/* A run_forecast definition served: the scheduler plans the forecast run
+ * over imported bars, chart-data-v2's forecast layer carries its steps and
+ * its metadata when and on which bars it was made; once the real bars land
+ * (an import) ops-jobs' forecast section and the chart's realized coverage
+ * show the scores. */
+static void test_forecast_layer(void **state)
+{
+    (void)state;
+    const char *now = "2001-07-16T12:00:00Z"; /* Monday before the open */
+    const char *args[] = {"--now", now, "--set", "tick_max_ms=50", NULL};
+    srv s;
+    srv_start(&s, args, NULL);
+    char head[4200], full[4200], line[256];
+    assert_non_null(getenv("BK_SOURCE_DIR"));
+    snprintf(full, sizeof full, "%s/bench/data/msft_daily_2000_2001.csv", getenv("BK_SOURCE_DIR"));
+    snprintf(head, sizeof head, "%s/head.csv", s.dir);
+    FILE *in = fopen(full, "r"), *out = fopen(head, "w");
+    assert_true(in && out);
+    for (int i = 0; i <= 200 && fgets(line, sizeof line, in); i++) /* header + 200 bars */
+        fputs(line, out);
+    fclose(in);
+    fclose(out);
+    const char *imp[] = {"--now", now,           "import", head, "--symbol",
+                         "MSFT",  "--timeframe", "d1",     NULL};
+    cli_ok(&s, imp);
+    const char *add[] = {"jobs",         "add",           "MSFT", "d1", "--type",
+                         "run_forecast", "--window-days", "250",  NULL};
+    cli_ok(&s, add);
+    const char *chart = "{\"symbol\":\"MSFT\",\"timeframe\":\"d1\",\"days\":400}";
+    for (int i = 0; i < 400 && !chart_has_forecast(&s, chart); i++)
+        nap_ms(25);
+    resp r = expect(&s, "POST", "/functions/v1/chart-data-v2", chart, svc_hdrs, 200);
+    assert_int_equal(json_integer_value(get(r.json, "layers.forecast.count")), 20);
+    assert_string_equal(json_string_value(get(r.json, "layers.forecast.model")), "garch11t-cal");
+    assert_string_equal(json_string_value(get(r.json, "layers.forecast.provider")), "ml_forecast");
+    json_t *f0 = json_array_get(get(r.json, "layers.forecast.data"), 0);
+    assert_string_equal(json_string_value(get(f0, "ts")), "2001-07-16T04:00:00Z");
+    assert_int_equal(json_integer_value(get(f0, "step")), 1);
+    const char *num[] = {"point", "lo80", "hi80", "lo95", "hi95"};
+    for (size_t i = 0; i < 5; i++)
+        assert_true(json_is_number(get(f0, num[i])));
+    assert_true(json_number_value(get(f0, "lo95")) < json_number_value(get(f0, "lo80")));
+    assert_true(json_number_value(get(f0, "hi80")) < json_number_value(get(f0, "hi95")));
+    assert_string_equal(json_string_value(get(f0, "model")), "garch11t-cal");
+    /* the 20th session after Friday 2001-07-13: weekends skipped */
+    json_t *f19 = json_array_get(get(r.json, "layers.forecast.data"), 19);
+    assert_string_equal(json_string_value(get(f19, "ts")), "2001-08-10T04:00:00Z");
+    assert_int_equal(json_integer_value(get(f19, "step")), 20);
+    assert_int_equal(json_integer_value(get(r.json, "metadata.total_bars")), 200);
+    assert_string_equal(json_string_value(get(r.json, "metadata.forecast.as_of_bar_ts")),
+                        "2001-07-13T04:00:00Z");
+    want_str(r.json, "metadata.forecast.made_at");
+    want_str(r.json, "metadata.forecast.run_id");
+    assert_true(json_integer_value(get(r.json, "metadata.forecast.bars_used")) >= 60);
+    assert_int_equal(json_integer_value(get(r.json, "metadata.forecast.realized.scored_steps")), 0);
+    assert_true(json_is_null(get(r.json, "metadata.forecast.realized.coverage80")));
+    resp_free(&r);
+    /* another series: no forecast, the layer empty as before */
+    r = expect(&s, "POST", "/functions/v1/chart-data-v2",
+               "{\"symbol\":\"AMD\",\"timeframe\":\"d1\",\"days\":5}", svc_hdrs, 200);
+    assert_int_equal(json_integer_value(get(r.json, "layers.forecast.count")), 0);
+    assert_true(json_is_null(get(r.json, "layers.forecast.provider")));
+    assert_true(json_is_null(get(r.json, "metadata.forecast")));
+    resp_free(&r);
+    /* the real bars land: scored */
+    const char *imp2[] = {"--now", now,           "import", full, "--symbol",
+                          "MSFT",  "--timeframe", "d1",     NULL};
+    cli_ok(&s, imp2);
+    r = expect(&s, "GET", "/functions/v1/ops-jobs?symbol=MSFT&timeframe=d1", NULL, svc_hdrs, 200);
+    check_ops_shape(r.json, 24);
+    assert_int_equal(json_integer_value(get(r.json, "forecast.last_forecasts")), 20);
+    json_t *fs = json_array_get(get(r.json, "forecast.series"), 0);
+    assert_string_equal(json_string_value(get(fs, "symbol")), "MSFT");
+    assert_int_equal(json_integer_value(get(fs, "horizon")), 20);
+    assert_string_equal(json_string_value(get(fs, "as_of_bar_ts")), "2001-07-13T04:00:00Z");
+    json_t *steps = get(fs, "steps");
+    assert_int_equal(json_array_size(steps), 20);
+    json_t *st20 = json_array_get(steps, 19);
+    assert_int_equal(json_integer_value(get(st20, "step")), 20);
+    assert_int_equal(json_integer_value(get(st20, "scored")), 1);
+    const char *sn[] = {"coverage80", "coverage95", "mae", "naive_mae", "rel_mae"};
+    for (size_t i = 0; i < 5; i++)
+        assert_true(json_is_number(get(st20, sn[i])));
+    resp_free(&r);
+    r = expect(&s, "GET", "/functions/v1/ops-jobs?symbol=AMD", NULL, svc_hdrs, 200);
+    assert_int_equal(json_array_size(get(r.json, "forecast.series")), 0);
+    resp_free(&r);
+    r = expect(&s, "POST", "/functions/v1/chart-data-v2", chart, svc_hdrs, 200);
+    assert_int_equal(json_integer_value(get(r.json, "metadata.forecast.realized.scored_steps")),
+                     20);
+    double c80 = json_number_value(get(r.json, "metadata.forecast.realized.coverage80"));
+    assert_true(c80 >= 0 && c80 <= 1);
+    resp_free(&r);
+    srv_stop(&s);
+}
+
 /* The web client's endpoints: / (the page, or the page saying it was not
  * built), the watchlist with coverage, strip and slices, the newest runs,
  * and removing a definition (service key only). */
@@ -1359,15 +1481,16 @@ int main(void)
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_guide_commands),       cmocka_unit_test(test_sse_progress),
-        cmocka_unit_test(test_sse_replay),           cmocka_unit_test(test_keys),
-        cmocka_unit_test(test_untrusted_client),     cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_fetch_bars),           cmocka_unit_test(test_operations),
-        cmocka_unit_test(test_cross_process_events), cmocka_unit_test(test_web_endpoints),
-        cmocka_unit_test(test_hostile_clients),      cmocka_unit_test(test_busy_store),
-        cmocka_unit_test(test_failing_claims),       cmocka_unit_test(test_anon_bounds),
-        cmocka_unit_test(test_clock_skew),           cmocka_unit_test(test_failing_writes),
-        cmocka_unit_test(test_rest_reads),           cmocka_unit_test(test_supabase_keys),
+        cmocka_unit_test(test_guide_commands),   cmocka_unit_test(test_sse_progress),
+        cmocka_unit_test(test_sse_replay),       cmocka_unit_test(test_keys),
+        cmocka_unit_test(test_untrusted_client), cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_fetch_bars),       cmocka_unit_test(test_operations),
+        cmocka_unit_test(test_forecast_layer),   cmocka_unit_test(test_cross_process_events),
+        cmocka_unit_test(test_web_endpoints),    cmocka_unit_test(test_hostile_clients),
+        cmocka_unit_test(test_busy_store),       cmocka_unit_test(test_failing_claims),
+        cmocka_unit_test(test_anon_bounds),      cmocka_unit_test(test_clock_skew),
+        cmocka_unit_test(test_failing_writes),   cmocka_unit_test(test_rest_reads),
+        cmocka_unit_test(test_supabase_keys),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

@@ -166,11 +166,13 @@ static void test_jobs_lifecycle(void **state)
     expect(bk("jobs", "rm", "AAPL", "d1", NULL), 0, "removed", NULL);
     assert_no_jobs();
     expect(bk("jobs", "seed", NULL), 0, "added TSLA d1 fetch_historical", NULL);
+    expect(bk("jobs", "seed", NULL), 0, "updated NVDA d1 run_forecast window_days=90 priority=50",
+           NULL);
     r = bk("jobs", "list", NULL);
     int lines = 0;
     for (const char *p = r.out; (p = strchr(p, '\n')); p++)
         lines++;
-    assert_int_equal(lines, 10); /* header + the guide's 9 definitions */
+    assert_int_equal(lines, 13); /* header + the guide's 9 definitions + its 3 forecasts */
     bk_t_result_free(&r);
 }
 
@@ -788,6 +790,118 @@ static void test_forecast_bad_history(void **state)
     free(db);
 }
 
+/* The first n data lines of the MSFT daily file. */
+static char *msft_head(const char *name, int n)
+{
+    char *full = msft_csv("msft_head_src.csv", -1, false);
+    FILE *in = fopen(full, "r");
+    assert_non_null(in);
+    char *path = bk_t_path(g_dir, name), line[256];
+    FILE *out = fopen(path, "w");
+    assert_non_null(out);
+    for (int i = -1; i < n && fgets(line, sizeof line, in); i++)
+        fputs(line, out);
+    fclose(in);
+    fclose(out);
+    free(full);
+    return path;
+}
+
+static int count_str(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* The forecast runs of run_forecast definitions, end to end over imported
+ * bars: planned when the window is covered and a bar closed since the last
+ * forecast (once: not again without a new bar), stored, scored when the real
+ * bars land (an import), replaced by the next run with the scores kept; too
+ * little history and a flat series fail with their codes; a window that is
+ * not covered plans nothing. */
+static void test_forecast_runs(void **state)
+{
+    (void)state;
+    char *db = bk_t_path(g_dir, "forecast_runs.db");
+    char *head = msft_head("msft_200.csv", 200); /* through Friday 2001-07-13 */
+    char *full = msft_csv("msft_full.csv", -1, false);
+    char *flat = msft_csv("msft_flat_runs.csv", -1, true);
+    const char *now1 = "2001-07-16T12:00:00Z", *now2 = "2001-09-28T12:00:00Z";
+    const char *syms[] = {"MSFT", "TINY", "OLD"};
+    for (int i = 0; i < 3; i++)
+        expect(bkd(db, "import", head, "--symbol", syms[i], "--timeframe", "d1", NULL), 0, NULL,
+               NULL);
+    expect(bkd(db, "import", flat, "--symbol", "FLAT", "--timeframe", "d1", NULL), 0, NULL, NULL);
+    struct {
+        const char *sym, *days;
+    } defs[] = {{"TINY", "30"}, {"OLD", "400"}, {"FLAT", "250"}};
+    for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++)
+        expect(bkd(db, "jobs", "add", defs[i].sym, "d1", "--type", "run_forecast", "--window-days",
+                   defs[i].days, NULL),
+               0, "run_forecast", NULL);
+    /* MSFT: 25 steps instead of the default 20 */
+    expect(bkd(db, "jobs", "add", "MSFT", "d1", "--type", "run_forecast", "--window-days", "250",
+               "--horizon", "25", NULL),
+           0, "added MSFT d1 run_forecast window_days=250 priority=100 horizon=25", NULL);
+    expect(bkd(db, "jobs", "list", "--json", NULL), 0, "\"priority\":100,\"horizon\":25,", NULL);
+    expect(bkd(db, "jobs", "add", "MSFT", "1h", "--horizon", "5", NULL), 2, NULL,
+           "--horizon is for --type run_forecast");
+    expect(bkd(db, "jobs", "add", "MSFT", "d1", "--type", "run_forecast", "--horizon", "501", NULL),
+           2, NULL, "501");
+    expect(bkd(db, "--now", now1, "tick", "--wait", NULL), 1, "dead-lettered 2", NULL);
+    bk_t_result r = bkd(db, "--now", now1, "runs", "--json", NULL);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(count_str(r.out, "\"job_type\":\"run_forecast\""), 3); /* not OLD */
+    assert_int_equal(count_str(r.out, "\"symbol\":\"OLD\""), 0);
+    assert_non_null(strstr(r.out, "\"error_code\":\"FORECAST_HISTORY\""));
+    assert_non_null(strstr(r.out, "\"error_code\":\"FORECAST_INPUT\""));
+    bk_t_result_free(&r);
+    expect(bkd(db, "--now", now1, "runs", "--symbol", "TINY", "--json", NULL), 0,
+           "closed bar(s) in the 30-day window up to 2001-07-13T04:00:00Z, a forecast needs 60",
+           NULL);
+    expect(bkd(db, "--now", now1, "runs", "--symbol", "MSFT", "--json", NULL), 0,
+           "\"status\":\"success\"", NULL);
+    /* forecast runs are the ml_forecast provider's in the run lists and ops statistics */
+    expect(bkd(db, "--now", now1, "runs", "--symbol", "MSFT", "--json", NULL), 0,
+           "\"rows_written\":25,\"provider\":\"ml_forecast\"", NULL);
+    expect(bkd(db, "--now", now1, "runs", "--symbol", "TINY", "--json", NULL), 0,
+           "\"provider\":\"ml_forecast\"", NULL);
+    /* nothing new closed: no second run */
+    expect(bkd(db, "--now", now1, "tick", "--wait", NULL), 0, NULL, NULL);
+    r = bkd(db, "--now", now1, "runs", "--json", NULL);
+    assert_int_equal(count_str(r.out, "\"job_type\":\"run_forecast\""), 3);
+    bk_t_result_free(&r);
+    expect(bkd(db, "forecast", "--stats", "MSFT", "d1", NULL), 0,
+           "symbol,timeframe,step,n,coverage80,coverage95,mae,naive_mae,rel_mae\n",
+           "no scored forecast of this series yet");
+    /* the real bars land: the 25 steps are scored */
+    expect(bkd(db, "import", full, "--symbol", "MSFT", "--timeframe", "d1", NULL), 0,
+           "MSFT d1: 25 forecast steps scored", NULL);
+    r = bkd(db, "forecast", "--stats", "MSFT", "d1", NULL);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(count_lines(r.out), 26);
+    assert_non_null(strstr(r.out, "\nMSFT,d1,1,1,"));
+    assert_non_null(strstr(r.out, "\nMSFT,d1,25,1,"));
+    bk_t_result_free(&r);
+    /* new bars: a new forecast from the last one, the scores kept (FLAT
+     * fails again on its new bars, TINY's dead-lettered run is re-planned
+     * after its cool-down and fails again) */
+    expect(bkd(db, "--now", now2, "tick", "--wait", NULL), 1, "dead-lettered 3", NULL);
+    r = bkd(db, "--now", now2, "runs", "--symbol", "MSFT", "--json", NULL);
+    assert_int_equal(count_str(r.out, "\"status\":\"success\""), 2);
+    bk_t_result_free(&r);
+    expect(bkd(db, "forecast", "--stats", "--format", "json", NULL), 0,
+           "{\"symbol\":\"MSFT\",\"timeframe\":\"d1\",\"step\":25,\"n\":1,", NULL);
+    expect(bkd(db, "forecast", "--stats", "MSFT", NULL), 2, NULL, "SYMBOL and TIMEFRAME");
+    expect(bkd(db, "forecast", "--stats", "--last", "-1", NULL), 2, NULL, "--last");
+    free(head);
+    free(full);
+    free(flat);
+    free(db);
+}
+
 static void test_forecast_usage_errors(void **state)
 {
     (void)state;
@@ -956,6 +1070,7 @@ int main(void)
         cmocka_unit_test(test_import_series_columns),
         cmocka_unit_test(test_forecast),
         cmocka_unit_test(test_forecast_bad_history),
+        cmocka_unit_test(test_forecast_runs),
         cmocka_unit_test(test_forecast_usage_errors),
         cmocka_unit_test(test_providers),
         cmocka_unit_test(test_providers_finnhub_refused),

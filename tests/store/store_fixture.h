@@ -36,7 +36,7 @@
 
 /* ---- the backends' test hooks: store/store_test.h ---- */
 
-#define PG_LATEST 12 /* PG_SCHEMA_LATEST (src/store/schema_pg.h) */
+#define PG_LATEST 13 /* PG_SCHEMA_LATEST (src/store/schema_pg.h) */
 
 /* ---- the fixture ---- */
 

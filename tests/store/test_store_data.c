@@ -9,6 +9,7 @@
 #include "store_fixture.h"
 
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -400,11 +401,152 @@ static void t_bars_series(void **state)
     free(v);
 }
 
+/* ---- forecasts ---- */
+
+static bk_run forecast_run(bk_store *s, const char *sym, int64_t origin, int64_t now)
+{
+    bk_run r = mk_run(sym, BK_TF_D1, origin, origin + 1, 50);
+    r.type = BK_JOB_FORECAST;
+    assert_true(enqueue1(s, &r, now));
+    bk_run c;
+    claim_ok(s, "w", now, &c);
+    assert_string_equal(c.id, r.id);
+    return c;
+}
+
+static void mk_points(bk_fc_point *p, int n, int64_t origin, double base)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (bk_fc_point){.step = i + 1,
+                             .ts_us = origin + (i + 1) * 24 * H,
+                             .point = base,
+                             .lo80 = base - 1,
+                             .hi80 = base + 1,
+                             .lo95 = base - 2,
+                             .hi95 = base + 2};
+}
+
+/* A forecast run's commit: the run's success and the forecast in one
+ * transaction (a lost lease writes neither), each new forecast replacing the
+ * series' rows whole; the steps whose bars landed are scored (inside the
+ * bands, errors, the naive walk's), and the scores outlive the forecast. */
+static void t_forecasts(void **state)
+{
+    bk_store *s = ((fixture *)*state)->s;
+    const int64_t o1 = T0 - T0 % (24 * H); /* a day's label */
+    bk_fc_meta m;
+    bk_fc_point *pts = NULL;
+    size_t n = 0;
+    bk_err err = {0};
+    assert_int_equal(bk_store_fc_get(s, "AAPL", BK_TF_D1, &m, &pts, &n, &err), BK_ENOENT);
+    bk_run r1 = forecast_run(s, "AAPL", o1, T0);
+    bk_fc_point p1[3];
+    mk_points(p1, 3, o1, 100);
+    bk_fc_commit c = {.run_id = r1.id,
+                      .owner = "w",
+                      .symbol = "aapl",
+                      .tf = BK_TF_D1,
+                      .model = "garch11t-cal",
+                      .origin_us = o1,
+                      .origin_close = 99,
+                      .n_bars = 62,
+                      .pts = p1,
+                      .n_pts = 3,
+                      .now_us = T0 + S};
+    /* another owner: nothing written, the run still running */
+    c.owner = "thief";
+    assert_int_equal(bk_store_fc_commit(s, &c, &err), BK_ELEASE);
+    assert_int_equal(bk_store_fc_get(s, "AAPL", BK_TF_D1, &m, NULL, NULL, &err), BK_ENOENT);
+    assert_int_equal(get_run(s, r1.id).status, BK_ST_RUNNING);
+    c.owner = "w";
+    OK(bk_store_fc_commit(s, &c, ERR));
+    bk_run done = get_run(s, r1.id);
+    assert_int_equal(done.status, BK_ST_SUCCESS);
+    assert_int_equal(done.rows_written, 3);
+    OK(bk_store_fc_get(s, "AAPL", BK_TF_D1, &m, &pts, &n, ERR));
+    assert_string_equal(m.symbol, "AAPL");
+    assert_string_equal(m.model, "garch11t-cal");
+    assert_int_equal(m.origin_us, o1);
+    assert_int_equal(m.made_us, T0 + S);
+    assert_int_equal(m.n_bars, 62);
+    assert_int_equal(m.horizon, 3);
+    assert_string_equal(m.run_id, r1.id);
+    assert_int_equal(n, 3);
+    assert_int_equal(pts[2].step, 3);
+    assert_int_equal(pts[2].ts_us, o1 + 72 * H);
+    assert_true(pts[2].lo95 == 98 && pts[2].hi80 == 101);
+    free(pts);
+    /* committed again (the run is done): a lost lease, nothing changes */
+    assert_int_equal(bk_store_fc_commit(s, &c, &err), BK_ELEASE);
+    /* the real bars of steps 1 and 2 land: inside 80, inside 95 only */
+    bk_bar b[2] = {mk_bar(o1 + 24 * H, 100), mk_bar(o1 + 48 * H, 101)}; /* closes +0.5 */
+    OK(bk_store_bars_upsert(s, "AAPL", BK_TF_D1, "sim", b, 2, ERR));
+    size_t scored = 0;
+    OK(bk_store_fc_score(s, "AAPL", BK_TF_D1, T0 + 2 * S, &scored, ERR));
+    assert_int_equal(scored, 2);
+    OK(bk_store_fc_score(s, "AAPL", BK_TF_D1, T0 + 3 * S, &scored, ERR));
+    assert_int_equal(scored, 0); /* once */
+    /* the next forecast replaces the rows whole (2 steps now, another origin) */
+    const int64_t o2 = o1 + 48 * H;
+    bk_run r2 = forecast_run(s, "AAPL", o2, T0 + 10 * S);
+    bk_fc_point p2[2];
+    mk_points(p2, 2, o2, 101.5);
+    c.run_id = r2.id;
+    c.origin_us = o2;
+    c.origin_close = 101.5;
+    c.pts = p2;
+    c.n_pts = 2;
+    c.now_us = T0 + 11 * S;
+    OK(bk_store_fc_commit(s, &c, ERR));
+    OK(bk_store_fc_get(s, "AAPL", BK_TF_D1, &m, &pts, &n, ERR));
+    assert_int_equal(n, 2);
+    assert_int_equal(m.origin_us, o2);
+    assert_int_equal(pts[0].ts_us, o2 + 24 * H);
+    free(pts);
+    bk_fc_meta *list;
+    OK(bk_store_fc_list(s, &list, &n, ERR));
+    assert_int_equal(n, 1);
+    assert_int_equal(list[0].tf, BK_TF_D1);
+    assert_int_equal(list[0].horizon, 2);
+    free(list);
+    /* the scores stayed: step 1 inside both, step 2 inside 95 only */
+    bk_fc_stat *st;
+    OK(bk_store_fc_stats(s, "AAPL", BK_TF_D1, 0, &st, &n, ERR));
+    assert_int_equal(n, 2);
+    assert_int_equal(st[0].step, 1);
+    assert_int_equal(st[0].n, 1);
+    assert_true(st[0].coverage80 == 1 && st[0].coverage95 == 1);
+    assert_true(st[0].mae == 0.5 && st[0].naive_mae == 1.5);
+    assert_true(st[0].rel_mae > 0.333 && st[0].rel_mae < 0.334);
+    assert_true(st[1].coverage80 == 0 && st[1].coverage95 == 1);
+    assert_true(st[1].mae == 1.5 && st[1].naive_mae == 2.5);
+    free(st);
+    /* a new bar scores the new forecast's step 1; --last 1 sees only it */
+    bk_bar b3 = mk_bar(o2 + 24 * H, 103.5); /* close 104 */
+    OK(bk_store_bars_upsert(s, "AAPL", BK_TF_D1, "sim", &b3, 1, ERR));
+    OK(bk_store_fc_score(s, "AAPL", BK_TF_D1, T0 + 12 * S, &scored, ERR));
+    assert_int_equal(scored, 1);
+    OK(bk_store_fc_stats(s, NULL, -1, 1, &st, &n, ERR));
+    assert_int_equal(n, 1);
+    assert_true(st[0].coverage95 == 0 && st[0].mae == 2.5);
+    free(st);
+    OK(bk_store_fc_stats(s, NULL, -1, 0, &st, &n, ERR));
+    assert_int_equal(n, 2);
+    assert_int_equal(st[0].n, 2);
+    free(st);
+    /* bad input */
+    c.pts = NULL;
+    assert_int_equal(bk_store_fc_commit(s, &c, &err), BK_EINVAL);
+    p2[1].hi95 = NAN;
+    c.pts = p2;
+    assert_int_equal(bk_store_fc_commit(s, &c, &err), BK_EINVAL);
+}
+
 /* ---- suites ---- */
 
 static const struct CMUnitTest generic[] = {
     FX(t_series_load), FX(t_series_load_many), FX(t_series_load_snapshot), FX(t_bars),
-    FX(t_bars_source), FX(t_coverage_add),     FX(t_bars_series),
+    FX(t_bars_source), FX(t_coverage_add),     FX(t_bars_series),          FX(t_forecasts),
 };
 
 int main(void)

@@ -63,6 +63,42 @@ static void t_def_put(void **state)
     assert_int_equal(bk_store_def_put(s, &bad, BK_PUT_SET, NULL, T0, &err), BK_EINVAL);
 }
 
+/* A run_forecast definition's horizon: stored, read back, set by SET and
+ * kept by RAISE; refused out of range or on a fetch definition. */
+static void t_def_horizon(void **state)
+{
+    bk_store *s = ((fixture *)*state)->s;
+    bk_def d = mk_def("AAPL", BK_TF_D1, 90, 50);
+    d.type = BK_JOB_FORECAST;
+    d.horizon = 30;
+    OK(bk_store_def_put(s, &d, BK_PUT_SET, NULL, T0, ERR));
+    bk_def got;
+    OK(bk_store_def_get(s, "AAPL", BK_TF_D1, BK_JOB_FORECAST, &got, ERR));
+    assert_int_equal(got.horizon, 30);
+    d.horizon = 0;
+    d.window_days = 120;
+    OK(bk_store_def_put(s, &d, BK_PUT_RAISE, NULL, T0 + S, ERR));
+    assert_int_equal(d.horizon, 30); /* raise keeps it */
+    assert_int_equal(d.window_days, 120);
+    d.horizon = 0;
+    OK(bk_store_def_put(s, &d, BK_PUT_SET, NULL, T0 + 2 * S, ERR));
+    assert_int_equal(d.horizon, 0); /* set: the default again */
+    bk_def *v;
+    size_t n;
+    OK(bk_store_def_list(s, false, &v, &n, ERR));
+    assert_int_equal(n, 1);
+    assert_int_equal(v[0].horizon, 0);
+    free(v);
+    bk_err err = {0};
+    d.horizon = 501;
+    assert_int_equal(bk_store_def_put(s, &d, BK_PUT_SET, NULL, T0, &err), BK_EINVAL);
+    d.horizon = -1;
+    assert_int_equal(bk_store_def_put(s, &d, BK_PUT_SET, NULL, T0, &err), BK_EINVAL);
+    bk_def f = mk_def("AAPL", BK_TF_D1, 90, 50); /* fetch_historical */
+    f.horizon = 5;
+    assert_int_equal(bk_store_def_put(s, &f, BK_PUT_SET, NULL, T0, &err), BK_EINVAL);
+}
+
 static void t_def_list(void **state)
 {
     bk_store *s = ((fixture *)*state)->s;
@@ -128,6 +164,7 @@ static void t_def_remove(void **state)
 static const struct CMUnitTest generic[] = {
     FX(t_def_put),
     FX(t_def_list),
+    FX(t_def_horizon),
     FX(t_def_remove),
 };
 

@@ -368,6 +368,14 @@ static void test_calendar_steps(void **state)
         assert_true(bk_cal_is_open(out[i], false));
         assert_true(i == 0 || out[i] > out[i - 1]);
     }
+    /* the default horizons: 20 daily or weekly bars, one regular session
+     * of intraday bars (390 minutes, the last bar partial for 1h and 4h) */
+    assert_int_equal(bk_fc_default_horizon(BK_TF_D1), 20);
+    assert_int_equal(bk_fc_default_horizon(BK_TF_W1), 20);
+    assert_int_equal(bk_fc_default_horizon(BK_TF_1M), 390);
+    assert_int_equal(bk_fc_default_horizon(BK_TF_15M), 26);
+    assert_int_equal(bk_fc_default_horizon(BK_TF_1H), 7);
+    assert_int_equal(bk_fc_default_horizon(BK_TF_4H), 2);
     /* the calendar ends */
     assert_int_equal(
         bk_fc_next_ts(BK_TF_D1, BK_ANCHOR_SESSION, ny(2099, 12, 29, 0, 0, EST), 5, out, &err),

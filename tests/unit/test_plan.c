@@ -253,6 +253,60 @@ static void test_dead_slices_not_replanned(void **state)
     series_fini(&st);
 }
 
+/* run_forecast planning: one run from the newest closed bar once the window
+ * is covered; nothing while one is active, without a new bar, with the
+ * window not covered or after that origin's run failed; on a new bar again. */
+static void test_forecast_planning(void **state)
+{
+    (void)state;
+    bk_plan_cfg cfg = cfg_default();
+    bk_def d = def_of("AAPL", BK_TF_D1, 90);
+    d.type = BK_JOB_FORECAST;
+    d.priority = 50;
+    bk_series st;
+    series_init(&st, "AAPL", d.tf);
+    int64_t now = T("2025-07-08T18:00:00Z"); /* Tuesday in session: Monday is the last close */
+    int64_t mon = T("2025-07-07T04:00:00Z"), fri = T("2025-07-03T04:00:00Z");
+    bk_run r;
+    /* nothing covered: no run */
+    assert_false(bk_plan_forecast(&cfg, &d, &st, mon, INT64_MIN, false, now, "t", &r));
+    assert_false(bk_plan_forecast(&cfg, &d, NULL, mon, INT64_MIN, false, now, "t", &r));
+    /* the window covered but for its first day: still none */
+    bk_ivset exp;
+    bk_ivset_init(&exp);
+    bk_plan_expected(&cfg, d.tf, d.window_days, now, &exp);
+    assert_true(exp.n > 0);
+    bk_ivset_add(&st.covered, exp.v[0].from_us + BK_US_PER_HOUR, exp.v[exp.n - 1].to_us);
+    assert_false(bk_plan_forecast(&cfg, &d, &st, mon, INT64_MIN, false, now, "t", &r));
+    bk_ivset_add(&st.covered, exp.v[0].from_us, exp.v[exp.n - 1].to_us);
+    bk_ivset_fini(&exp);
+    /* covered, no forecast yet: one run from Monday's bar */
+    assert_true(bk_plan_forecast(&cfg, &d, &st, mon, INT64_MIN, false, now, "t", &r));
+    assert_int_equal(r.type, BK_JOB_FORECAST);
+    assert_int_equal(r.slice_from_us, mon);
+    assert_int_equal(r.slice_to_us, mon + 1);
+    assert_int_equal(r.priority, 50);
+    assert_int_equal(r.status, BK_ST_QUEUED);
+    /* one active already: none */
+    assert_false(bk_plan_forecast(&cfg, &d, &st, mon, INT64_MIN, true, now, "t", &r));
+    /* the stored forecast is from Monday: no new closed bar, none */
+    assert_false(bk_plan_forecast(&cfg, &d, &st, mon, mon, false, now, "t", &r));
+    /* from Friday's: Monday is new, a re-forecast */
+    assert_true(bk_plan_forecast(&cfg, &d, &st, mon, fri, false, now, "t", &r));
+    assert_int_equal(r.slice_from_us, mon);
+    /* the run from Monday failed (dead-lettered): not planned again */
+    bk_ivset_add(&st.dead, mon, mon + 1);
+    assert_false(bk_plan_forecast(&cfg, &d, &st, mon, fri, false, now, "t", &r));
+    /* disabled, or a fetch definition: none */
+    bk_ivset_clear(&st.dead);
+    d.enabled = false;
+    assert_false(bk_plan_forecast(&cfg, &d, &st, mon, fri, false, now, "t", &r));
+    d.enabled = true;
+    d.type = BK_JOB_HISTORICAL;
+    assert_false(bk_plan_forecast(&cfg, &d, &st, mon, fri, false, now, "t", &r));
+    series_fini(&st);
+}
+
 static void test_historical_slices_span_nights(void **state)
 {
     (void)state;
@@ -644,6 +698,7 @@ int main(void)
         cmocka_unit_test(test_tail_run),
         cmocka_unit_test(test_weekend_and_holiday),
         cmocka_unit_test(test_dead_slices_not_replanned),
+        cmocka_unit_test(test_forecast_planning),
         cmocka_unit_test(test_historical_slices_span_nights),
         cmocka_unit_test(test_provider_span_slicing),
         cmocka_unit_test(test_window_starts_at_a_bar),

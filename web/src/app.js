@@ -16,7 +16,7 @@ import { BarChart } from './chart.js';
 import { setConn } from './notices.js';
 import { Ops } from './ops.js';
 import { progressSoon } from './progress.js';
-import { onTfKey, renderTfSwitch, select } from './series.js';
+import { onForecastToggle, onTfKey, renderTfSwitch, select } from './series.js';
 import { manualKey, onTabKey, promptKey, showTab } from './shell.js';
 import { state } from './state.js';
 import { $, canonicalTf, TIMEFRAMES, validSymbol } from './util.js';
@@ -38,6 +38,7 @@ async function start() {
   $('open-form').addEventListener('submit', onOpen);
   $('watchlist').addEventListener('keydown', onWatchKey);
   $('tf-switch').addEventListener('keydown', onTfKey);
+  $('fc-toggle').addEventListener('change', onForecastToggle);
   $('tab-chart').addEventListener('click', () => showTab('chart'));
   $('tab-ops').addEventListener('click', () => showTab('ops'));
   $('tab-chart').addEventListener('keydown', onTabKey);

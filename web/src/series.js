@@ -11,6 +11,34 @@ import { state, trace } from './state.js';
 import { $, el, fmtLag, fmtTime, throttle, TIMEFRAMES } from './util.js';
 import { refreshWatchlist, renderWatchlist } from './watchlist.js';
 
+function pct(v) {
+  return v === null || v === undefined ? '–' : `${Math.round(v * 100)}%`;
+}
+
+// The forecast's caption: when and on which bars it was made, and how the
+// last forecasts' bands fared once the real bars landed.
+function forecastCaption(layer, m) {
+  const f = m.forecast;
+  if (!f || !layer.count) return '';
+  const made = `${layer.count} ${layer.count === 1 ? 'step' : 'steps'} from the close of ${fmtTime(f.as_of_bar_ts)} (${f.bars_used} bars, ${f.model}, made ${fmtTime(f.made_at)})`;
+  const r = f.realized;
+  if (!r || !r.scored_steps) return `${made} · realized coverage: nothing scored yet`;
+  const rel = r.rel_mae === null ? '' : ` · error ${Math.round(r.rel_mae * 100) / 100}× the naive forecast's`;
+  return `${made} · realized coverage over ${r.scored_steps} scored steps: 80% band ${pct(r.coverage80)}, 95% band ${pct(r.coverage95)}${rel}`;
+}
+
+function showForecast(layer, m) {
+  const steps = layer && layer.count ? layer.data : [];
+  state.chart.setForecast(steps);
+  $('fc-bar').hidden = steps.length === 0;
+  $('fc-meta').textContent = steps.length ? forecastCaption(layer, m) : '';
+}
+
+// The forecast toggle.
+export function onForecastToggle(e) {
+  state.chart.showForecast(e.target.checked);
+}
+
 function chartCaption(bars, m) {
   if (!bars.length) return 'No bars stored yet.';
   const gaps = m.gaps_remaining
@@ -33,6 +61,7 @@ export async function loadChart() {
     if (sel !== state.sel) return;
     const bars = [...d.layers.historical.data, ...d.layers.intraday.data];
     state.chart.setBars(bars);
+    showForecast(d.layers.forecast, d.metadata);
     trace.chartLoad();
     clearNotice('fetch');
     $('chart-meta').textContent = chartCaption(bars, d.metadata);
@@ -55,6 +84,7 @@ export async function select(symbol, tf, days) {
   state.sel = sel;
   state.chart.reset();
   $('chart-meta').textContent = '';
+  $('fc-bar').hidden = true;
   $('series-title').textContent = `${symbol} ${tf} · ${days} days`;
   history.replaceState(null, '', `#${encodeURIComponent(symbol)}/${tf}/${days}`);
   renderTfSwitch();
@@ -87,6 +117,7 @@ export function unselect() {
   $('series-title').textContent = 'No series selected';
   state.chart.reset();
   $('chart-meta').textContent = '';
+  $('fc-bar').hidden = true;
   renderTfSwitch();
 }
 

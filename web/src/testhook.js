@@ -17,6 +17,7 @@ trace.chartLoad = () => debug.chartLoads++;
 
 window.__barkeep = {
   chartData: () => state.chart.data(),
+  forecastData: () => state.chart.forecastData(),
   bars: () => state.chart.bars.length,
   ribbonLog: debug.ribbonLog,
   timings: debug.timings,

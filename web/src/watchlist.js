@@ -112,7 +112,9 @@ export async function refreshWatchlist() {
   clearTimeout(timers.refresh);
   try {
     const data = await api('functions/v1/watchlist');
-    state.watch = data.definitions;
+    // a series' run_forecast definition is its forecast, drawn on its chart,
+    // not another series to list
+    state.watch = data.definitions.filter((d) => d.job_type !== 'run_forecast');
     renderWatchlist();
     clearNotice('watch');
     if (!state.stream || connKind() !== 'warn') setConn(state.stream ? 'live' : 'connected', 'ok');
