@@ -247,7 +247,6 @@ static void start_close(ws_conn *c, uint16_t code, const char *reason)
     wslay_event_shutdown_read(c->ws);
 }
 
-/* rt.c's frames: queued unless that would pass the socket's send cap. */
 /* A client's access_token, checked as Realtime checks it (http.c; one
  * HMAC, never a store round trip). The key checked at connect time is not
  * checked again: a socket opened with a JWT that has expired since keeps
@@ -258,17 +257,25 @@ static int rt_check_token(void *ctx, const char *token, char *reason, size_t cap
     return bk_api__check_access_token(c->srv->api, token, reason, cap);
 }
 
+/* Closes c with 1008 when len more bytes would pass realtime_send_max:
+ * frames rt.c queues, and the pongs wslay queues for a client's pings
+ * (a client pinging without reading would pile them up without limit). */
+static bool send_full(ws_conn *c, size_t len)
+{
+    size_t queued = wslay_event_get_queued_msg_length(c->ws);
+    if (queued + len <= c->srv->send_max)
+        return false;
+    bk_log(BK_LOG_WARN, "realtime", "closing a socket that does not read queued=%zu", queued);
+    start_close(c, 1008, "the client does not read fast enough");
+    return true;
+}
+
+/* rt.c's frames: queued unless that would pass the socket's send cap. */
 static void rt_send(void *ctx, const char *frame, size_t len)
 {
     ws_conn *c = ctx;
-    if (c->closing)
+    if (c->closing || send_full(c, len))
         return;
-    if (wslay_event_get_queued_msg_length(c->ws) + len > c->srv->send_max) {
-        bk_log(BK_LOG_WARN, "realtime", "closing a socket that does not read queued=%zu",
-               wslay_event_get_queued_msg_length(c->ws));
-        start_close(c, 1008, "the client does not read fast enough");
-        return;
-    }
     struct wslay_event_msg m = {WSLAY_TEXT_FRAME, (const uint8_t *)frame, len};
     if (wslay_event_queue_msg(c->ws, &m) != 0)
         start_close(c, 1011, "internal error");
@@ -279,7 +286,7 @@ static void ws_on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_m
 {
     (void)ctx;
     ws_conn *c = user;
-    if (c->closing)
+    if (c->closing || send_full(c, 0))
         return;
     c->deadline_us = bk_clock_mono_us() + c->srv->idle_us; /* any message, pings too */
     if (arg->opcode == WSLAY_BINARY_FRAME) {

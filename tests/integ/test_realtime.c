@@ -730,6 +730,30 @@ static void test_slow_reader(void **state)
     free(log);
     fclose(f);
     assert_true(warned);
+    /* a client that pings and never reads: the pongs wslay queues count
+     * against realtime_send_max as well */
+    connect_ok(&c, &s, 2);
+    setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    enum { PINGS = 1000, PING_LEN = 6 + 125 };
+    unsigned char *pings = malloc(PINGS * PING_LEN);
+    for (int i = 0; i < PINGS; i++) {
+        unsigned char *pf = pings + i * PING_LEN;
+        pf[0] = 0x89; /* FIN, ping */
+        pf[1] = 0x80 | 125;
+        memset(pf + 2, 0, 4); /* a zero mask */
+        memset(pf + 6, 'p', 125);
+    }
+    for (int round = 0; round < 400; round++) { /* ~50 MB at most */
+        struct pollfd p = {.fd = c.fd, .events = POLLOUT};
+        if (poll(&p, 1, 2000) <= 0 || (p.revents & (POLLERR | POLLHUP)))
+            break;
+        if (send(c.fd, pings, PINGS * PING_LEN, MSG_NOSIGNAL) <= 0)
+            break;
+    }
+    free(pings);
+    setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    assert_int_equal(close_code(&c, 20000), 1008);
+    ws_close(&c);
     srv_stop(&s);
 }
 
