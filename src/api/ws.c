@@ -121,6 +121,14 @@ static bool header_has(const char *v, const char *token)
     return false;
 }
 
+/* A Sec-WebSocket-Key as RFC 6455 4.2.1 has it: the base64 of 16 bytes
+ * (22 characters of the alphabet, then "=="). */
+static bool ws_key_ok(const char *key)
+{
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    return key && strlen(key) == 24 && strspn(key, abc) == 22 && strcmp(key + 22, "==") == 0;
+}
+
 static void upgrade_handler(void *cls, struct MHD_Connection *conn, void *con_cls,
                             const char *extra_in, size_t extra_in_size, MHD_socket sock,
                             struct MHD_UpgradeResponseHandle *urh);
@@ -136,7 +144,7 @@ bk_http_rc bk_route_websocket(bk_api_req *r)
         return bk_http_error(r, 426, "upgrade_required",
                              "this is a WebSocket endpoint: send Upgrade: websocket");
     const char *version = bk_http_header(r, "Sec-WebSocket-Version");
-    if (!version || strcmp(version, "13") != 0 || !key || strlen(key) != 24)
+    if (!version || strcmp(version, "13") != 0 || !ws_key_ok(key))
         return bk_http_error(r, 400, "bad_websocket_request",
                              "WebSocket version 13 with a Sec-WebSocket-Key is required");
     if (bk_phx_vsn_parse(bk_http_arg(r, "vsn"), &vsn) != 0)

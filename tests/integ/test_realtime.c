@@ -93,8 +93,12 @@ static int ws_open(wsc *c, const srv *s, const char *path_query, const char *ext
     char req[1024];
     snprintf(req, sizeof req,
              "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n%s\r\n",
-             path_query, extra_hdr ? extra_hdr : "");
+             "%sSec-WebSocket-Version: 13\r\n%s\r\n",
+             path_query,
+             extra_hdr && strstr(extra_hdr, "Sec-WebSocket-Key")
+                 ? "" /* the caller's own key */
+                 : "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n",
+             extra_hdr ? extra_hdr : "");
     assert_true(raw_send(c->fd, req));
     int64_t deadline = mono_ms() + 5000;
     char *end = NULL;
@@ -500,6 +504,16 @@ static void test_handshake_refusals(void **state)
                              sizeof head),
                      400);
     ws_close(&c);
+    /* a Sec-WebSocket-Key that is not the base64 of 16 bytes */
+    const char *bad_keys[] = {"Sec-WebSocket-Key: ########################\r\n",
+                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=x\r\n"};
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(
+            ws_open(&c, &s, "/realtime/v1/websocket?apikey=" ANON, bad_keys[i], head, sizeof head),
+            400);
+        assert_non_null(strstr(head, "application/json"));
+        ws_close(&c);
+    }
     /* the key as a header, on Realtime's own path */
     wsc a, b;
     assert_int_equal(ws_open(&a, &s, "/socket/websocket?vsn=2.0.0", "x-api-key: " ANON "\r\n", head,
