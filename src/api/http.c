@@ -7,6 +7,7 @@
  */
 #include "api/api_impl.h"
 #include "api/jwt.h"
+#include "api/pgrst.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "store/store.h"
@@ -590,6 +591,16 @@ static bool check_head(bk_api_req *r, bk_http_rc *rc)
     }
     const char *bad = NULL;
     MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, find_control, &bad);
+    if (bad && strncmp(r->path, "/rest/v1/", 9) == 0) { /* PostgREST's error shape there */
+        bk_pgrst_err e;
+        bk_pgrst_fail(&e, 400, "PGRST100", NULL, NULL,
+                      "query parameter \"%.40s\" holds a control character", bad);
+        bk_buf b;
+        bk_buf_init(&b);
+        bk_pgrst_err_json(&e, &b);
+        *rc = bk_http_send(r, 400, "application/json; charset=utf-8", &b, NULL);
+        return true;
+    }
     if (bad) {
         *rc = bk_http_error(r, 400, "invalid_parameter",
                             "query parameter \"%.40s\" holds a control character", bad);

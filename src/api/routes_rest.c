@@ -275,9 +275,12 @@ bk_http_rc bk_route_rest_write(bk_api_req *r)
 static bk_http_rc no_function(bk_api_req *r, const char *name)
 {
     bk_pgrst_err e;
-    bk_pgrst_fail(&e, 404, "PGRST202",
-                  "Searched for the function public.%.64s with parameter p_symbol, p_timeframe, "
-                  "p_window_days (and optionally p_now)",
+    char details[256]; /* bk_pgrst_fail copies details as they are: no format of its own */
+    snprintf(details, sizeof details,
+             "Searched for the function public.%.64s with parameter p_symbol, p_timeframe, "
+             "p_window_days (and optionally p_now)",
+             name);
+    bk_pgrst_fail(&e, 404, "PGRST202", details,
                   "barkeep serves rpc/get_coverage_gaps(p_symbol, p_timeframe, p_window_days, "
                   "p_now)",
                   "Could not find the function public.%.64s in the schema cache", name);
@@ -338,7 +341,9 @@ static bk_http_rc coverage_gaps(bk_api_req *r, const gaps_args *a)
     } else if (bk_tf_parse(a->tf, &tf) != 0) {
         rc = bad_param(r, "unknown timeframe", a->tf);
     } else if (a->days < 1 || a->days > 36500) {
-        rc = bad_param(r, "window_days out of range 1..36500:", a->days_s ? a->days_s : "given");
+        char days[24];
+        snprintf(days, sizeof days, "%lld", (long long)a->days); /* a JSON number has no days_s */
+        rc = bad_param(r, "window_days out of range 1..36500:", days);
     } else if (bk_sym_parse(a->sym, sym) != 0) {
         rc = bad_param(r, "invalid symbol", a->sym);
     } else if (a->now && bk_time_parse(a->now, &now) != 0) {

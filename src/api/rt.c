@@ -284,7 +284,8 @@ static const char *join_config(channel *ch, const bk_jval *pcs, bk_buf *resp, ch
         const char *event = opt_str(e, "event", &bad), *schema = opt_str(e, "schema", &bad);
         const char *table = opt_str(e, "table", &bad), *filter = opt_str(e, "filter", &bad);
         if (bad || !event || !schema)
-            return "each postgres_changes entry needs string event and schema";
+            return "each postgres_changes entry needs string event and schema (strings of at "
+                   "most 1024 bytes)";
         binding *b = &ch->b[ch->n++];
         char msg[512];
         if (make_binding(b, event, schema, table, filter, msg, sizeof msg) != 0 && !sys_err[0])

@@ -121,6 +121,14 @@ static bool header_has(const char *v, const char *token)
     return false;
 }
 
+/* A Sec-WebSocket-Key as RFC 6455 4.2.1 has it: the base64 of 16 bytes
+ * (22 characters of the alphabet, then "=="). */
+static bool ws_key_ok(const char *key)
+{
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    return key && strlen(key) == 24 && strspn(key, abc) == 22 && strcmp(key + 22, "==") == 0;
+}
+
 static void upgrade_handler(void *cls, struct MHD_Connection *conn, void *con_cls,
                             const char *extra_in, size_t extra_in_size, MHD_socket sock,
                             struct MHD_UpgradeResponseHandle *urh);
@@ -136,7 +144,7 @@ bk_http_rc bk_route_websocket(bk_api_req *r)
         return bk_http_error(r, 426, "upgrade_required",
                              "this is a WebSocket endpoint: send Upgrade: websocket");
     const char *version = bk_http_header(r, "Sec-WebSocket-Version");
-    if (!version || strcmp(version, "13") != 0 || !key || strlen(key) != 24)
+    if (!version || strcmp(version, "13") != 0 || !ws_key_ok(key))
         return bk_http_error(r, 400, "bad_websocket_request",
                              "WebSocket version 13 with a Sec-WebSocket-Key is required");
     if (bk_phx_vsn_parse(bk_http_arg(r, "vsn"), &vsn) != 0)
@@ -247,7 +255,6 @@ static void start_close(ws_conn *c, uint16_t code, const char *reason)
     wslay_event_shutdown_read(c->ws);
 }
 
-/* rt.c's frames: queued unless that would pass the socket's send cap. */
 /* A client's access_token, checked as Realtime checks it (http.c; one
  * HMAC, never a store round trip). The key checked at connect time is not
  * checked again: a socket opened with a JWT that has expired since keeps
@@ -258,17 +265,25 @@ static int rt_check_token(void *ctx, const char *token, char *reason, size_t cap
     return bk_api__check_access_token(c->srv->api, token, reason, cap);
 }
 
+/* Closes c with 1008 when len more bytes would pass realtime_send_max:
+ * frames rt.c queues, and the pongs wslay queues for a client's pings
+ * (a client pinging without reading would pile them up without limit). */
+static bool send_full(ws_conn *c, size_t len)
+{
+    size_t queued = wslay_event_get_queued_msg_length(c->ws);
+    if (queued + len <= c->srv->send_max)
+        return false;
+    bk_log(BK_LOG_WARN, "realtime", "closing a socket that does not read queued=%zu", queued);
+    start_close(c, 1008, "the client does not read fast enough");
+    return true;
+}
+
+/* rt.c's frames: queued unless that would pass the socket's send cap. */
 static void rt_send(void *ctx, const char *frame, size_t len)
 {
     ws_conn *c = ctx;
-    if (c->closing)
+    if (c->closing || send_full(c, len))
         return;
-    if (wslay_event_get_queued_msg_length(c->ws) + len > c->srv->send_max) {
-        bk_log(BK_LOG_WARN, "realtime", "closing a socket that does not read queued=%zu",
-               wslay_event_get_queued_msg_length(c->ws));
-        start_close(c, 1008, "the client does not read fast enough");
-        return;
-    }
     struct wslay_event_msg m = {WSLAY_TEXT_FRAME, (const uint8_t *)frame, len};
     if (wslay_event_queue_msg(c->ws, &m) != 0)
         start_close(c, 1011, "internal error");
@@ -279,7 +294,7 @@ static void ws_on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_m
 {
     (void)ctx;
     ws_conn *c = user;
-    if (c->closing)
+    if (c->closing || send_full(c, 0))
         return;
     c->deadline_us = bk_clock_mono_us() + c->srv->idle_us; /* any message, pings too */
     if (arg->opcode == WSLAY_BINARY_FRAME) {

@@ -1465,10 +1465,22 @@ static void test_rest_reads(void **state)
              "{\"p_symbol\":\"AMD\",\"p_timeframe\":\"2h\",\"p_window_days\":3}", NULL, NULL, 400);
     assert_string_equal(json_string_value(get(r.json, "code")), "22023");
     resp_free(&r);
+    r = rest(&s, "POST", "/rest/v1/rpc/get_coverage_gaps",
+             "{\"p_symbol\":\"AMD\",\"p_timeframe\":\"d1\",\"p_window_days\":99999}", NULL, NULL,
+             400);
+    assert_string_equal(json_string_value(get(r.json, "message")),
+                        "window_days out of range 1..36500: 99999");
+    resp_free(&r);
     r = rest(&s, "POST", "/rest/v1/rpc/get_coverage_gaps", "{\"p_symbol\":\"AMD\"}", NULL, NULL,
              404);
     assert_string_equal(json_string_value(get(r.json, "code")), "PGRST202");
+    assert_string_equal(json_string_value(get(r.json, "details")),
+                        "Searched for the function public.get_coverage_gaps with parameter "
+                        "p_symbol, p_timeframe, p_window_days (and optionally p_now)");
     resp_free(&r);
+    /* a control byte in a query value: refused in PostgREST's shape */
+    rest_error(&s, "GET", "/rest/v1/job_runs?symbol=eq.a%00b", 400, "PGRST100",
+               "query parameter \"symbol\" holds a control character");
     rest_error(&s, "POST", "/rest/v1/rpc/drop_everything", 404, "PGRST202", NULL);
     srv_stop(&s);
 }

@@ -93,8 +93,12 @@ static int ws_open(wsc *c, const srv *s, const char *path_query, const char *ext
     char req[1024];
     snprintf(req, sizeof req,
              "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n%s\r\n",
-             path_query, extra_hdr ? extra_hdr : "");
+             "%sSec-WebSocket-Version: 13\r\n%s\r\n",
+             path_query,
+             extra_hdr && strstr(extra_hdr, "Sec-WebSocket-Key")
+                 ? "" /* the caller's own key */
+                 : "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n",
+             extra_hdr ? extra_hdr : "");
     assert_true(raw_send(c->fd, req));
     int64_t deadline = mono_ms() + 5000;
     char *end = NULL;
@@ -500,6 +504,16 @@ static void test_handshake_refusals(void **state)
                              sizeof head),
                      400);
     ws_close(&c);
+    /* a Sec-WebSocket-Key that is not the base64 of 16 bytes */
+    const char *bad_keys[] = {"Sec-WebSocket-Key: ########################\r\n",
+                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=x\r\n"};
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(
+            ws_open(&c, &s, "/realtime/v1/websocket?apikey=" ANON, bad_keys[i], head, sizeof head),
+            400);
+        assert_non_null(strstr(head, "application/json"));
+        ws_close(&c);
+    }
     /* the key as a header, on Realtime's own path */
     wsc a, b;
     assert_int_equal(ws_open(&a, &s, "/socket/websocket?vsn=2.0.0", "x-api-key: " ANON "\r\n", head,
@@ -730,6 +744,30 @@ static void test_slow_reader(void **state)
     free(log);
     fclose(f);
     assert_true(warned);
+    /* a client that pings and never reads: the pongs wslay queues count
+     * against realtime_send_max as well */
+    connect_ok(&c, &s, 2);
+    setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    enum { PINGS = 1000, PING_LEN = 6 + 125 };
+    unsigned char *pings = malloc(PINGS * PING_LEN);
+    for (int i = 0; i < PINGS; i++) {
+        unsigned char *pf = pings + i * PING_LEN;
+        pf[0] = 0x89; /* FIN, ping */
+        pf[1] = 0x80 | 125;
+        memset(pf + 2, 0, 4); /* a zero mask */
+        memset(pf + 6, 'p', 125);
+    }
+    for (int round = 0; round < 400; round++) { /* ~50 MB at most */
+        struct pollfd p = {.fd = c.fd, .events = POLLOUT};
+        if (poll(&p, 1, 2000) <= 0 || (p.revents & (POLLERR | POLLHUP)))
+            break;
+        if (send(c.fd, pings, PINGS * PING_LEN, MSG_NOSIGNAL) <= 0)
+            break;
+    }
+    free(pings);
+    setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    assert_int_equal(close_code(&c, 20000), 1008);
+    ws_close(&c);
     srv_stop(&s);
 }
 

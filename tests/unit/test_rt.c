@@ -211,6 +211,17 @@ static void test_join_errors(void **state)
                         "\"response\":{\"reason\":\"config.postgres_changes must be an array\"}}]");
     assert_int_equal(bk_rtc_channels(c), 0);
     sink_clear(&s);
+    /* a filter too long to take: the reason says so */
+    char join[1400];
+    snprintf(join, sizeof join,
+             "[\"1\",\"1\",\"realtime:a\",\"phx_join\",{\"config\":{\"postgres_changes\":[{"
+             "\"event\":\"*\",\"schema\":\"public\",\"filter\":\"symbol=eq.%01200d\"}]}}]",
+             0);
+    handle(c, join);
+    assert_non_null(strstr(s.frames[0], "\"status\":\"error\""));
+    assert_non_null(strstr(s.frames[0], "(strings of at most 1024 bytes)"));
+    assert_int_equal(bk_rtc_channels(c), 0);
+    sink_clear(&s);
     /* a bad operator: ok, then the system error; the channel gets nothing */
     handle(c, "[\"2\",\"2\",\"realtime:b\",\"phx_join\",{\"config\":{\"postgres_changes\":[{"
               "\"event\":\"*\",\"schema\":\"public\",\"table\":\"job_runs\",\"filter\":"
