@@ -14,6 +14,6 @@ if [ ! -x "$chromium" ]; then
     echo "browser tests skipped: $chromium not found (Debian package chromium; scripts/deps.sh test installs it)" >&2
     exit 77
 fi
-sh "$here/deps.sh" "$BK_BROWSER_DIR"
+sh "$here/../npm_ci.sh" "$here" "$BK_BROWSER_DIR" playwright-core
 export BK_CHROMIUM="$chromium"
 exec node "$here/web_test.mjs" "$@"

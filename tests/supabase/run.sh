@@ -14,5 +14,5 @@ if ! command -v node >/dev/null 2>&1; then
     echo "supabase tests skipped: node not found (scripts/deps.sh test installs Node.js)" >&2
     exit 77
 fi
-sh "$here/deps.sh" "$BK_SUPABASE_DIR"
+sh "$here/../npm_ci.sh" "$here" "$BK_SUPABASE_DIR" @supabase/supabase-js
 exec node "$here/supabase_test.mjs" "$@"

@@ -14,7 +14,7 @@
 // function the guide's client calls (orchestrator tick and status,
 // ensure-coverage, fetch-bars, chart-data-v2, ops-jobs), PostgREST reads
 // (select with eq, count=exact with range) and rpc('get_coverage_gaps').
-// Environment: BARKEEP_BIN, BK_SUPABASE_DIR (node_modules of deps.sh),
+// Environment: BARKEEP_BIN, BK_SUPABASE_DIR (node_modules of tests/npm_ci.sh),
 // BK_TEST_NOW (optional).
 import { execFileSync, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
