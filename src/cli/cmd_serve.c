@@ -284,6 +284,8 @@ static int open_daemon_store(bk_cli *cli, bk_store **out)
     }
 }
 
+static pthread_mutex_t g_publish_order = PTHREAD_MUTEX_INITIALIZER;
+
 static int loop_start(loop *l, bk_cli *cli, bool with_api)
 {
     memset(l, 0, sizeof *l);
@@ -295,6 +297,12 @@ static int loop_start(loop *l, bk_cli *cli, bool with_api)
         return rc;
     l->prov = bk_provset_primary(l->provs, BK_TF_1M);
     bk_cli_plan_cfg(&l->cfg, &cli->conf, l->provs);
+    /* Where this process publishes its own changes (SQLite: no change
+     * listener), its planner and workers keep a run's INSERT event before
+     * its claim's (plan.h); on PostgreSQL the notifications come in commit
+     * order. */
+    if (!bk_store_url_notifies(cli->db))
+        l->cfg.publish_order = &g_publish_order;
     if (with_api && (rc = api_start(l, cli)) != 0)
         return rc;
     if (cli->conf.workers == 0)
@@ -303,6 +311,7 @@ static int loop_start(loop *l, bk_cli *cli, bool with_api)
     po.env.prov = l->prov;
     po.env.provs = l->provs;
     po.env.conf = &cli->conf;
+    po.env.publish_order = l->cfg.publish_order;
     if (l->api) {
         po.env.on_event = bk_api_on_run;
         po.env.event_ctx = l->api;

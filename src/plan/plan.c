@@ -417,11 +417,15 @@ int bk_plan_tick(bk_store *s, const bk_plan_cfg *cfg, const bk_def *only, int64_
     if (rc)
         goto out;
     out->planned = n_runs;
+    if (n_runs && cfg->publish_order)
+        pthread_mutex_lock(cfg->publish_order);
     if (n_runs)
         rc = bk_store_runs_enqueue(s, runs, n_runs, &out->enqueued, now_us, err);
     for (size_t i = 0; rc == 0 && cfg->on_enqueue && i < n_runs; i++)
         if (runs[i].id[0]) /* skipped duplicates come back without an id */
             cfg->on_enqueue(cfg->hook_ctx, &runs[i]);
+    if (n_runs && cfg->publish_order)
+        pthread_mutex_unlock(cfg->publish_order);
     for (int tf = 0; tf < BK_TF__N; tf++) {
         if (!tf_seen[tf])
             continue;

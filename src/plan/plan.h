@@ -25,6 +25,7 @@
 #ifndef BK_PLAN_PLAN_H
 #define BK_PLAN_PLAN_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -64,6 +65,10 @@ typedef struct bk_plan_cfg {
     bk_run_fn on_enqueue; /* called for every run the tick inserted (may be NULL) */
     bk_run_fn on_change;  /* called for every run the tick requeued or dead-lettered */
     void *hook_ctx;
+    /* NULL, or held from an enqueue to its last on_enqueue call: the worker
+     * pool claims under it (bk_work_env.publish_order), so no run is claimed
+     * between its commit and its INSERT event. */
+    pthread_mutex_t *publish_order;
 } bk_plan_cfg;
 
 void bk_plan_cfg_from_conf(bk_plan_cfg *cfg, const bk_conf *conf, int64_t delay_us);

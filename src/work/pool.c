@@ -327,6 +327,9 @@ static void *worker_main(void *arg)
         int64_t now = bk_clock_now_us(), lease = p->opts.env.conf->lease_ms * BK_US_PER_MS;
         size_t k = 0;
         int rc;
+        pthread_mutex_t *order = p->opts.env.publish_order;
+        if (order)
+            pthread_mutex_lock(order);
         if (p->batch == 1) {
             rc = bk_store_run_claim(s, sl->owner, now, lease, &runs[0], &err);
         } else {
@@ -334,6 +337,8 @@ static void *worker_main(void *arg)
             if (rc == 0 && k == 0)
                 rc = BK_ENOENT;
         }
+        if (order)
+            pthread_mutex_unlock(order);
         if (failing || rc != BK_ENOENT)
             note_claim(p, sl, &failing, rc == 0 || rc == BK_ENOENT, err.msg);
         if (rc == 0) {

@@ -18,6 +18,7 @@
 #ifndef BK_WORK_WORK_H
 #define BK_WORK_WORK_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -39,6 +40,11 @@ typedef struct bk_work_env {
     bk_run_event_fn on_event; /* may be NULL */
     void *event_ctx;
     const atomic_bool *stop; /* checked between pages; NULL = never */
+    /* NULL, or held by the pool around each claim, as the planner holds it
+     * from an enqueue to its last on_enqueue (bk_plan_cfg.publish_order):
+     * where the process publishes its own changes (SQLite), a run's claim,
+     * and so its "running" event, never precedes its INSERT event. */
+    pthread_mutex_t *publish_order;
 } bk_work_env;
 
 typedef struct bk_outcome {

@@ -16,6 +16,7 @@
  */
 #include "store_fixture.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -476,6 +477,64 @@ static void t_plan_op_fails(void **state)
     }
 }
 
+/* Where the process publishes its own changes (SQLite), no run is claimed
+ * between its enqueue's commit and its INSERT event (a client would see
+ * "running" before "queued"): the planner holds publish_order through its
+ * on_enqueue calls, and the pool claims under it. */
+static pthread_mutex_t order_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void on_enqueue_ordered(void *ctx, const bk_run *run)
+{
+    (void)run;
+    assert_int_equal(pthread_mutex_trylock(&order_lock), EBUSY);
+    ((pfx *)ctx)->announced++;
+}
+
+static void t_publish_order(void **state)
+{
+    pfx p;
+    pfx_init(&p, *state);
+    p.cfg.on_enqueue = on_enqueue_ordered;
+    p.cfg.publish_order = &order_lock;
+    bk_tick_stats t;
+    OK(bk_plan_tick(p.s, &p.cfg, NULL, PLAN_NOW, "tick", &t, ERR));
+    assert_true(t.planned > 0);
+    assert_int_equal(p.announced, (int)t.planned);
+    assert_int_equal(pthread_mutex_trylock(&order_lock), 0); /* released */
+    pthread_mutex_unlock(&order_lock);
+    bk_store_close(p.look);
+    fixture_teardown(state); /* a fresh store: the pool's only run is r */
+    fixture_setup(state);
+
+    wfx w;
+    wfx_init(&w, *state);
+    w.env.publish_order = &order_lock;
+    int64_t from = cell_from();
+    bk_run r = mk_run("AAPL", BK_TF_1M, from, from + 2 * H, 1);
+    pthread_mutex_lock(&order_lock); /* an enqueue not yet announced */
+    assert_true(enqueue1(w.look, &r, bk_clock_now_us()));
+    bk_pool *pool = NULL;
+    bk_pool_opts po = {.db_url = w.fx->url, .threads = 1, .env = w.env};
+    OK(bk_pool_start(&pool, &po, ERR));
+    bk_pool_wake(pool);
+    int64_t finished = 0, dead = 0;
+    bk_pool_wait_progress(pool, 200 * BK_US_PER_MS); /* a worker would claim it here */
+    bk_pool_counts(pool, &finished, &dead);
+    assert_int_equal(finished, 0);
+    assert_int_equal(get_run(w.look, r.id).status, BK_ST_QUEUED);
+    pthread_mutex_unlock(&order_lock);
+    bk_pool_wake(pool);
+    int64_t deadline = bk_clock_mono_us() + 20 * BK_US_PER_S;
+    while (finished == 0 && bk_clock_mono_us() < deadline) {
+        bk_pool_wait_progress(pool, 20 * BK_US_PER_MS);
+        bk_pool_counts(pool, &finished, &dead);
+    }
+    assert_int_equal(finished, 1);
+    bk_pool_stop(pool);
+    assert_int_equal(get_run(w.look, r.id).status, BK_ST_SUCCESS);
+    wfx_fini(&w);
+}
+
 /* The kth store call of a tick fails, for every k up to the tick's last
  * call: the tick fails with the store's code and nothing is enqueued, or
  * (a call after the enqueue) the tick succeeds whole. */
@@ -512,7 +571,7 @@ static void t_plan_sweep(void **state)
 static const struct CMUnitTest generic[] = {
     FX(t_work_commit_fails), FX(t_work_heartbeat_fails), FX(t_work_fail_record_fails),
     FX(t_work_budget_fails), FX(t_work_sweep),           FX(t_pool_claim_fails),
-    FX(t_plan_op_fails),     FX(t_plan_sweep),
+    FX(t_plan_op_fails),     FX(t_plan_sweep),           FX(t_publish_order),
 };
 
 int main(void)
