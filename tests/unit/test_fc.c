@@ -368,6 +368,38 @@ static void test_calendar_steps(void **state)
         assert_true(bk_cal_is_open(out[i], false));
         assert_true(i == 0 || out[i] > out[i - 1]);
     }
+    /* 4h, session-anchored (09:30-13:30, 13:30-16:00): over Thanksgiving
+     * 2025 (closed Thursday, Friday 09:30-13:00 one bar) */
+    next3(BK_TF_4H, ny(2025, 11, 26, 13, 30, EST), ny(2025, 11, 28, 9, 30, EST),
+          ny(2025, 12, 1, 9, 30, EST), ny(2025, 12, 1, 13, 30, EST));
+    /* every intraday timeframe and anchor, from the last bar before an
+     * early close, a holiday, a weekend and the autumn DST change: each
+     * step is the label of an expected bar (as fetched bars are stamped,
+     * bk_cal_bar_at) and no expected bar is skipped between steps */
+    const bk_tf tfs[] = {BK_TF_1M, BK_TF_5M, BK_TF_15M, BK_TF_1H, BK_TF_4H};
+    const int64_t starts[] = {ny(2025, 11, 26, 9, 30, EST), ny(2025, 10, 30, 9, 30, EDT)};
+    for (size_t t = 0; t < sizeof tfs / sizeof tfs[0]; t++)
+        for (int an = 0; an < 2; an++)
+            for (size_t k = 0; k < 2; k++) {
+                bk_anchor anchor = an ? BK_ANCHOR_CLOCK : BK_ANCHOR_SESSION;
+                bk_calbar cb;
+                int64_t last = starts[k];
+                if (!bk_cal_bar_at(tfs[t], anchor, last, &cb)) { /* clock-anchored 4h: 08:00 */
+                    size_t m = bk_cal_bars(tfs[t], anchor, last, last + 1, &cb, 1);
+                    assert_int_equal(m, 1);
+                    last = cb.ts_us;
+                }
+                int64_t steps[120];
+                assert_int_equal(bk_fc_next_ts(tfs[t], anchor, last, 120, steps, &err), 0);
+                for (int i = 0; i < 120; i++) {
+                    int64_t prev = i ? steps[i - 1] : last;
+                    assert_true(bk_cal_bar_at(tfs[t], anchor, steps[i], &cb));
+                    assert_true(cb.ts_us == steps[i] && steps[i] > prev);
+                    bk_calbar p;
+                    assert_true(bk_cal_bar_at(tfs[t], anchor, prev, &p));
+                    assert_int_equal(bk_cal_bars(tfs[t], anchor, p.to_us, steps[i], NULL, 0), 0);
+                }
+            }
     /* the default horizons: 20 daily or weekly bars, one regular session
      * of intraday bars (390 minutes, the last bar partial for 1h and 4h) */
     assert_int_equal(bk_fc_default_horizon(BK_TF_D1), 20);
