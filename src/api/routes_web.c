@@ -182,7 +182,10 @@ static void entry_runs(entry *e, const bk_def *d, const bk_run *runs, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const bk_run *x = &runs[i];
-        if (!e->last.id[0] || x->updated_us > e->last.updated_us)
+        /* a fetch definition's last run is a fetch run, a run_forecast
+         * definition's a forecast run: the series has both kinds */
+        bool kind = (x->type == BK_JOB_FORECAST) == (d->type == BK_JOB_FORECAST);
+        if (kind && (!e->last.id[0] || x->updated_us > e->last.updated_us))
             e->last = *x;
         if (x->slice_to_us <= e->window_from || x->status == BK_ST_CANCELLED || x->type != d->type)
             continue;

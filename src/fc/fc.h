@@ -30,6 +30,9 @@
 
 /* Fewest closes a forecast needs (59 returns). */
 #define BK_FC_MIN_BARS 60
+/* Least share (%) of closes that differ from the one before: a series
+ * that mostly repeats its last close has no bands to calibrate. */
+#define BK_FC_MIN_MOVED_PCT 25
 /* Longest horizon in bars. */
 #define BK_FC_MAX_HORIZON 500
 /* The model's name in results and rows. */
@@ -103,14 +106,17 @@ BK_MUST_CHECK int bk_fc_garch_fit(const double *r, size_t n, bk_fc_garch *g, dou
  * x[0..n); sorts a copy in scratch[0..n). NAN when n == 0. */
 double bk_fc_quantile(const double *x, size_t n, double p, double *scratch);
 /* Check closes for the model: n >= BK_FC_MIN_BARS, every value finite and >
- * 0, not flat (some return non-zero). 0 or BK_EINVAL with a clear message. */
+ * 0, not flat (some return non-zero) nor nearly flat (at least
+ * BK_FC_MIN_MOVED_PCT % of returns non-zero). 0 or BK_EINVAL with a clear
+ * message. */
 BK_MUST_CHECK int bk_fc_check_closes(const double *closes, size_t n, bk_err *err);
 
 /* A forecast of the next horizon bars after closes[n-1]. out->steps must
  * hold horizon entries (caller allocates). Calibration uses the last
  * calib_window origins of the history with the fitted parameters. Errors:
  * BK_EINVAL (too little history, non-positive or non-finite prices, flat
- * series, horizon outside 1..BK_FC_MAX_HORIZON), BK_ENOMEM. */
+ * or nearly flat series, horizon outside 1..BK_FC_MAX_HORIZON, bands that
+ * overflow: every step written is finite with 0 < lo95), BK_ENOMEM. */
 BK_MUST_CHECK int bk_fc_fit_forecast(const double *closes, size_t n, int horizon,
                                      const bk_fc_opts *o, bk_fc_result *out, bk_err *err);
 

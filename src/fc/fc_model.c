@@ -67,17 +67,40 @@ int bk_fc_check_closes(const double *closes, size_t n, bk_err *err)
     if (n < BK_FC_MIN_BARS)
         return bk_err_set(err, BK_EINVAL, "too little history: %zu bars, a forecast needs %d", n,
                           BK_FC_MIN_BARS);
-    bool moved = false;
+    size_t moved = 0;
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(closes[i]) || closes[i] <= 0)
             return bk_err_set(err, BK_EINVAL, "bar %zu has close %g: prices must be finite and > 0",
                               i, closes[i]);
-        moved |= i > 0 && closes[i] != closes[i - 1];
+        moved += i > 0 && closes[i] != closes[i - 1];
     }
     if (!moved)
         return bk_err_set(err, BK_EINVAL, "flat series: every close is %g, no variance to forecast",
                           closes[0]);
+    /* the quantiles are those of the series' own errors: when most closes
+     * repeat the last, the 80% band would have no width */
+    if (moved * 100 < (n - 1) * BK_FC_MIN_MOVED_PCT)
+        return bk_err_set(err, BK_EINVAL,
+                          "nearly flat series: only %zu of %zu closes moved (a forecast needs "
+                          "%d%%), its bands would have no width",
+                          moved, n - 1, BK_FC_MIN_MOVED_PCT);
     return 0;
+}
+
+/* A step the caller may use: finite, 0 < lo95 <= ... <= hi95; else
+ * BK_EINVAL saying the bands overflow (a volatility exp() cannot carry). */
+static int step_ok(const bk_fc_step *st, bk_err *err)
+{
+    const double v[] = {st->point, st->lo80, st->hi80, st->lo95, st->hi95, st->sd};
+    bool ok = st->lo95 > 0;
+    for (size_t k = 0; k < sizeof v / sizeof v[0]; k++)
+        ok = ok && isfinite(v[k]);
+    if (ok)
+        return 0;
+    return bk_err_set(err, BK_EINVAL,
+                      "the series' volatility is too large: the step-%d bands overflow "
+                      "(sd of the log return %g; lower the horizon or check the prices)",
+                      st->step, st->sd);
 }
 
 /* The trailing window of one step's standardized errors. */
@@ -279,8 +302,12 @@ int bk_fc_fit_forecast(const double *closes, size_t n, int horizon, const bk_fc_
             v = w.g.omega + w.g.alpha * (w.r[s] - w.g.mu) * (w.r[s] - w.g.mu) + w.g.beta * v;
     }
     const double *row = hist_at(&w, t);
-    for (int h = 1; h <= horizon; h++)
+    for (int h = 1; h <= horizon && rc == 0; h++) {
         walk_step(&w, t, h, row, &out->steps[h - 1]);
+        rc = step_ok(&out->steps[h - 1], err);
+    }
+    if (rc)
+        goto out;
     out->model = BK_FC_MODEL;
     out->horizon = horizon;
     out->params = w.g;
@@ -324,6 +351,8 @@ int bk_fc_backtest(const double *closes, size_t n, int horizon, int start, const
         const double *row = hist_at(&w, t);
         for (int h = 1; h <= horizon && t + (size_t)h < n && rc == 0; h++) {
             walk_step(&w, t, h, row, &st);
+            if ((rc = step_ok(&st, err)) != 0)
+                break;
             bk_fc_row r = {.origin = (int)t,
                            .step = h,
                            .point = st.point,

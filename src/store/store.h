@@ -113,7 +113,8 @@ int bk_store_def_get(bk_store *s, const char *symbol, bk_tf tf, bk_job type, bk_
 int bk_store_def_list(bk_store *s, bool enabled_only, bk_def **out, size_t *n, bk_err *err);
 int bk_store_def_set_enabled(bk_store *s, const char *symbol, bk_tf tf, bk_job type, bool enabled,
                              int64_t now_us, bk_err *err); /* BK_ENOENT */
-/* Remove a definition; its queued runs are cancelled. BK_ENOENT. */
+/* Remove a definition; its queued runs are cancelled, and a run_forecast
+ * definition's stored forecast deleted (its scores stay). BK_ENOENT. */
 int bk_store_def_remove(bk_store *s, const char *symbol, bk_tf tf, bk_job type, int64_t now_us,
                         bk_err *err);
 
@@ -309,7 +310,9 @@ typedef struct bk_fc_commit {
  * BK_FC_PROVIDER; BK_ELEASE,
  * nothing written, when the lease was lost), the scoring of the series'
  * previous forecast against the bars already stored (as bk_store_fc_score),
- * then the series' forecast rows replaced by c's. */
+ * then the series' forecast rows replaced by c's, unless the series has no
+ * run_forecast definition any more or a forecast from origin_us or a newer
+ * bar is stored (then the forecast rows are left as they are). */
 int bk_store_fc_commit(bk_store *s, const bk_fc_commit *c, bk_err *err);
 /* The series' stored forecast: meta and its steps (*pts malloc'd, step
  * order; pts may be NULL for the meta only). BK_ENOENT when none. */
@@ -352,8 +355,8 @@ typedef struct bk_fc_stat {
     double rel_mae;        /* mae / naive_mae (NAN when naive_mae is 0) */
 } bk_fc_stat;
 /* Stats of one series (symbol non-NULL and tf >= 0) or of every series
- * with a stored forecast (bk_store_fc_list; forecasts are replaced, never
- * deleted, so every series ever forecast); sorted by (symbol, tf, step);
+ * with a stored forecast (bk_store_fc_list: a removed definition's series
+ * is no longer listed, its scores stay readable per series); sorted by (symbol, tf, step);
  * *out malloc'd. */
 int bk_store_fc_stats(bk_store *s, const char *symbol, int tf, int last_n, bk_fc_stat **out,
                       size_t *n, bk_err *err);

@@ -328,6 +328,8 @@ static int pg_def_remove(bk_store *s, const char *symbol, bk_tf tf, bk_job type,
         rc = bk_pg_exec_cmd(q, P_DEF_CANCEL_RUNS, SQL_DEF_CANCEL_RUNS, "tttuT", &p,
                             "cancel runs of removed job", NULL, err);
     }
+    if (rc == 0 && type == BK_JOB_FORECAST)
+        rc = bk_pg_fc_drop(q, symbol, tf, err);
     if (rc < 0) {
         bk_pg_rollback(q);
         return rc;

@@ -92,6 +92,8 @@ enum pg_slot {
     P_FC_POINTS,
     P_FC_LIST,
     P_FC_SCORES,
+    P_FC_LOCK_DEF,
+    P_FC_NEWER,
     P__N
 };
 
@@ -159,6 +161,10 @@ int pg_bars_series(bk_store *s, const char *symbol, bk_bar_series **out, size_t 
 int bk_pg_mark_success(pg_store *q, const bk_commit *c, bk_err *err);
 /* store_pg_fc.c */
 int pg_fc_commit(bk_store *s, const bk_fc_commit *c, bk_err *err);
+/* Delete the series' stored forecast (its scores stay): a removed
+ * run_forecast definition's forecast is no longer served. In q's open
+ * transaction. */
+int bk_pg_fc_drop(pg_store *q, const char *symbol, bk_tf tf, bk_err *err);
 int pg_fc_get(bk_store *s, const char *symbol, bk_tf tf, bk_fc_meta *meta, bk_fc_point **pts,
               size_t *n, bk_err *err);
 int pg_fc_list(bk_store *s, bk_fc_meta **out, size_t *n, bk_err *err);

@@ -26,6 +26,18 @@ static const char SQL_FC_INSERT[] =
     "INSERT INTO forecasts (symbol, timeframe, step, ts, point, lo80, hi80, lo95, hi95, model,"
     " origin_ts, origin_close, n_bars, made_at, run_id)"
     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+/* Whether a forecast from origin $3 may replace the stored one: the series
+ * still has a run_forecast definition (a run that finished after its
+ * definition was removed stores nothing; the row lock orders the commit
+ * with a removal and with another commit of the series) and no forecast
+ * from the same or a newer bar is stored (a revived run of an old origin
+ * never replaces it; read after the lock, a statement of its own, so it
+ * sees what a commit that held the lock wrote). */
+static const char SQL_FC_LOCK_DEF[] =
+    "SELECT 1 FROM job_definitions WHERE symbol = $1 AND timeframe = $2"
+    " AND job_type = 'run_forecast' FOR UPDATE";
+static const char SQL_FC_NEWER[] = "SELECT 1 FROM forecasts WHERE symbol = $1 AND timeframe = $2"
+                                   " AND origin_ts >= $3 LIMIT 1";
 #define FC_META_COLS                                                                               \
     "symbol, timeframe, max(model), max(origin_ts), max(origin_close), max(n_bars),"               \
     " max(made_at), max(run_id::text), count(*)"
@@ -60,12 +72,41 @@ int pg_fc_score(bk_store *s, const char *symbol, bk_tf tf, int64_t now_us, size_
     return score(pgs(s), symbol, tf, now_us, n_scored, err);
 }
 
-static int replace(pg_store *q, const bk_fc_commit *c, bk_err *err)
+int bk_pg_fc_drop(pg_store *q, const char *symbol, bk_tf tf, bk_err *err)
+{
+    bk_pg_params p = {0};
+    bk_pg_p_str(&p, symbol);
+    bk_pg_p_str(&p, bk_tf_name(tf));
+    return bk_pg_exec_cmd(q, P_FC_DELETE, SQL_FC_DELETE, "tt", &p, "replace forecast", NULL, err);
+}
+
+/* SQL_FC_LOCK_DEF then SQL_FC_NEWER into *ok. */
+static int may_replace(pg_store *q, const bk_fc_commit *c, bool *ok, bk_err *err)
 {
     bk_pg_params p = {0};
     bk_pg_p_str(&p, c->symbol);
     bk_pg_p_str(&p, bk_tf_name(c->tf));
-    int rc = bk_pg_exec_cmd(q, P_FC_DELETE, SQL_FC_DELETE, "tt", &p, "replace forecast", NULL, err);
+    size_t n = 0;
+    int rc = bk_pg_exec_cmd(q, P_FC_LOCK_DEF, SQL_FC_LOCK_DEF, "tt", &p, "lock forecast definition",
+                            &n, err);
+    if (rc || n == 0) {
+        *ok = false;
+        return rc;
+    }
+    bk_pg_p_ts(&p, c->origin_us);
+    rc = bk_pg_exec_cmd(q, P_FC_NEWER, SQL_FC_NEWER, "ttT", &p, "check forecast replacement", &n,
+                        err);
+    *ok = rc == 0 && n == 0;
+    return rc;
+}
+
+static int replace(pg_store *q, const bk_fc_commit *c, bk_err *err)
+{
+    bool ok = false;
+    int rc = may_replace(q, c, &ok, err);
+    if (rc || !ok)
+        return rc;
+    rc = bk_pg_fc_drop(q, c->symbol, c->tf, err);
     for (size_t i = 0; i < c->n_pts && rc == 0; i++) {
         const bk_fc_point *pt = &c->pts[i];
         bk_pg_params v = {0};

@@ -508,6 +508,8 @@ static int sq_def_remove(bk_store *s, const char *symbol, bk_tf tf, bk_job type,
     sqlite3_bind_text(st, 4, id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 5, now_us);
     rc = bk_sq_exec_stmt(q, st, "cancel runs of removed job", err);
+    if (rc == 0 && type == BK_JOB_FORECAST)
+        rc = bk_sq_fc_drop(q, symbol, tf, err);
 out:
     if (rc < 0) {
         bk_sq_rollback(q);

@@ -88,6 +88,7 @@ enum sq_slot {
     Q_FC_POINTS,
     Q_FC_LIST,
     Q_FC_SCORES,
+    Q_FC_GUARD,
     Q__N
 };
 
@@ -151,6 +152,10 @@ int bk_sq_mark_success(sq_store *q, const bk_commit *c, bk_err *err);
 
 /* ops implemented in store_sqlite_fc.c */
 int sq_fc_commit(bk_store *s, const bk_fc_commit *c, bk_err *err);
+/* Delete the series' stored forecast (its scores stay): a removed
+ * run_forecast definition's forecast is no longer served. In q's open
+ * transaction. */
+int bk_sq_fc_drop(sq_store *q, const char *symbol, bk_tf tf, bk_err *err);
 int sq_fc_get(bk_store *s, const char *symbol, bk_tf tf, bk_fc_meta *meta, bk_fc_point **pts,
               size_t *n, bk_err *err);
 int sq_fc_list(bk_store *s, bk_fc_meta **out, size_t *n, bk_err *err);

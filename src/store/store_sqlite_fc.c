@@ -27,6 +27,14 @@ static const char SQL_FC_INSERT[] =
     "INSERT INTO forecasts (symbol, timeframe, step, ts, point, lo80, hi80, lo95, hi95, model,"
     " origin_ts, origin_close, n_bars, made_at, run_id)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+/* Whether a forecast from origin ?3 may replace the stored one: the series
+ * still has a run_forecast definition (a run that finished after its
+ * definition was removed stores nothing) and no forecast from the same or a
+ * newer bar is stored (a revived run of an old origin never replaces it). */
+static const char SQL_FC_GUARD[] =
+    "SELECT EXISTS (SELECT 1 FROM job_definitions WHERE symbol = ?1 AND timeframe = ?2"
+    " AND job_type = 'run_forecast') AND NOT EXISTS (SELECT 1 FROM forecasts"
+    " WHERE symbol = ?1 AND timeframe = ?2 AND origin_ts >= ?3)";
 #define FC_META_COLS                                                                               \
     "symbol, timeframe, max(model), max(origin_ts), max(origin_close), max(n_bars),"               \
     " max(made_at), max(run_id), count(*)"
@@ -65,17 +73,45 @@ int sq_fc_score(bk_store *s, const char *symbol, bk_tf tf, int64_t now_us, size_
     return score(sq(s), symbol, tf, now_us, n_scored, err);
 }
 
-static int replace(sq_store *q, const bk_fc_commit *c, bk_err *err)
+int bk_sq_fc_drop(sq_store *q, const char *symbol, bk_tf tf, bk_err *err)
 {
     sqlite3_stmt *st = bk_sq_stmt(q, Q_FC_DELETE, SQL_FC_DELETE, err);
     if (!st)
         return BK_ESTORE;
+    sqlite3_bind_text(st, 1, symbol, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, bk_tf_name(tf), -1, SQLITE_STATIC);
+    return bk_sq_exec_stmt(q, st, "replace forecast", err);
+}
+
+/* SQL_FC_GUARD into *ok. */
+static int may_replace(sq_store *q, const bk_fc_commit *c, bool *ok, bk_err *err)
+{
+    sqlite3_stmt *st = bk_sq_stmt(q, Q_FC_GUARD, SQL_FC_GUARD, err);
+    if (!st)
+        return BK_ESTORE;
     sqlite3_bind_text(st, 1, c->symbol, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, bk_tf_name(c->tf), -1, SQLITE_STATIC);
-    int rc = bk_sq_exec_stmt(q, st, "replace forecast", err);
+    sqlite3_bind_int64(st, 3, c->origin_us);
+    int src = sqlite3_step(st);
+    int rc = 0;
+    if (src == SQLITE_ROW)
+        *ok = sqlite3_column_int(st, 0) != 0;
+    else
+        rc = bk_sq_fail(q, src, "check forecast replacement", err);
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int replace(sq_store *q, const bk_fc_commit *c, bk_err *err)
+{
+    bool ok = false;
+    int rc = may_replace(q, c, &ok, err);
+    if (rc || !ok)
+        return rc;
+    rc = bk_sq_fc_drop(q, c->symbol, c->tf, err);
     if (rc)
         return rc;
-    st = bk_sq_stmt(q, Q_FC_INSERT, SQL_FC_INSERT, err);
+    sqlite3_stmt *st = bk_sq_stmt(q, Q_FC_INSERT, SQL_FC_INSERT, err);
     if (!st)
         return BK_ESTORE;
     for (size_t i = 0; i < c->n_pts && rc == 0; i++) {

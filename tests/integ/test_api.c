@@ -1174,6 +1174,36 @@ static void test_forecast_layer(void **state)
     double c80 = json_number_value(get(r.json, "metadata.forecast.realized.coverage80"));
     assert_true(c80 >= 0 && c80 <= 1);
     resp_free(&r);
+    /* the watchlist: a fetch definition's last run is never the series'
+     * forecast run (the imported bars cover its window: no fetch planned),
+     * the run_forecast definition's is */
+    const char *fetch[] = {"jobs", "add", "MSFT", "d1", "--window-days", "5", NULL};
+    cli_ok(&s, fetch);
+    r = expect(&s, "GET", "/functions/v1/watchlist?symbol=MSFT&timeframe=d1", NULL, svc_hdrs, 200);
+    json_t *defs = get(r.json, "definitions");
+    assert_int_equal(json_array_size(defs), 2);
+    for (size_t i = 0; i < 2; i++) {
+        json_t *d = json_array_get(defs, i);
+        const char *type = json_string_value(get(d, "job_type"));
+        json_t *last = json_object_get(d, "last_run"); /* null: no run */
+        const char *prov = json_string_value(json_object_get(last, "provider"));
+        if (strcmp(type, "run_forecast") == 0)
+            assert_string_equal(prov, "ml_forecast");
+        else
+            assert_true(!prov || strcmp(prov, "ml_forecast") != 0);
+    }
+    resp_free(&r);
+    /* the run_forecast definition removed: its forecast is no longer served,
+     * nor listed in ops-jobs */
+    const char *rm[] = {"jobs", "rm", "MSFT", "d1", "--type", "run_forecast", NULL};
+    cli_ok(&s, rm);
+    r = expect(&s, "POST", "/functions/v1/chart-data-v2", chart, svc_hdrs, 200);
+    assert_int_equal(json_integer_value(get(r.json, "layers.forecast.count")), 0);
+    assert_true(json_is_null(get(r.json, "metadata.forecast")));
+    resp_free(&r);
+    r = expect(&s, "GET", "/functions/v1/ops-jobs?symbol=MSFT&timeframe=d1", NULL, svc_hdrs, 200);
+    assert_int_equal(json_array_size(get(r.json, "forecast.series")), 0);
+    resp_free(&r);
     srv_stop(&s);
 }
 

@@ -439,6 +439,9 @@ static void t_forecasts(void **state)
     size_t n = 0;
     bk_err err = {0};
     assert_int_equal(bk_store_fc_get(s, "AAPL", BK_TF_D1, &m, &pts, &n, &err), BK_ENOENT);
+    bk_def d = mk_def("AAPL", BK_TF_D1, 90, 50);
+    d.type = BK_JOB_FORECAST;
+    OK(bk_store_def_put(s, &d, BK_PUT_SET, NULL, T0, ERR));
     bk_run r1 = forecast_run(s, "AAPL", o1, T0);
     bk_fc_point p1[3];
     mk_points(p1, 3, o1, 100);
@@ -534,12 +537,44 @@ static void t_forecasts(void **state)
     assert_int_equal(n, 2);
     assert_int_equal(st[0].n, 2);
     free(st);
+    /* a revived run of an older origin succeeds but never replaces the
+     * newer forecast */
+    bk_run r3 = forecast_run(s, "AAPL", o1, T0 + 13 * S);
+    c.run_id = r3.id;
+    c.origin_us = o1;
+    c.now_us = T0 + 13 * S;
+    OK(bk_store_fc_commit(s, &c, ERR));
+    assert_int_equal(get_run(s, r3.id).status, BK_ST_SUCCESS);
+    OK(bk_store_fc_get(s, "AAPL", BK_TF_D1, &m, NULL, NULL, ERR));
+    assert_int_equal(m.origin_us, o2);
     /* bad input */
     c.pts = NULL;
     assert_int_equal(bk_store_fc_commit(s, &c, &err), BK_EINVAL);
     p2[1].hi95 = NAN;
     c.pts = p2;
     assert_int_equal(bk_store_fc_commit(s, &c, &err), BK_EINVAL);
+    mk_points(p2, 2, o2 + 24 * H, 104);
+    /* the definition removed while a run of a newer origin is running: the
+     * forecast is no longer served, the run's commit stores none, and the
+     * scores stay as history (that series' stats) but leave the live list */
+    const int64_t o3 = o2 + 24 * H;
+    bk_run r4 = forecast_run(s, "AAPL", o3, T0 + 14 * S);
+    OK(bk_store_def_remove(s, "AAPL", BK_TF_D1, BK_JOB_FORECAST, T0 + 15 * S, ERR));
+    assert_int_equal(bk_store_fc_get(s, "AAPL", BK_TF_D1, &m, NULL, NULL, &err), BK_ENOENT);
+    c.run_id = r4.id;
+    c.origin_us = o3;
+    c.now_us = T0 + 16 * S;
+    OK(bk_store_fc_commit(s, &c, ERR));
+    assert_int_equal(bk_store_fc_get(s, "AAPL", BK_TF_D1, &m, NULL, NULL, &err), BK_ENOENT);
+    OK(bk_store_fc_list(s, &list, &n, ERR));
+    assert_int_equal(n, 0);
+    free(list);
+    OK(bk_store_fc_stats(s, NULL, -1, 0, &st, &n, ERR));
+    assert_int_equal(n, 0);
+    free(st);
+    OK(bk_store_fc_stats(s, "AAPL", BK_TF_D1, 0, &st, &n, ERR));
+    assert_int_equal(n, 2);
+    free(st);
 }
 
 /* ---- suites ---- */

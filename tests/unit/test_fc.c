@@ -368,6 +368,38 @@ static void test_calendar_steps(void **state)
         assert_true(bk_cal_is_open(out[i], false));
         assert_true(i == 0 || out[i] > out[i - 1]);
     }
+    /* 4h, session-anchored (09:30-13:30, 13:30-16:00): over Thanksgiving
+     * 2025 (closed Thursday, Friday 09:30-13:00 one bar) */
+    next3(BK_TF_4H, ny(2025, 11, 26, 13, 30, EST), ny(2025, 11, 28, 9, 30, EST),
+          ny(2025, 12, 1, 9, 30, EST), ny(2025, 12, 1, 13, 30, EST));
+    /* every intraday timeframe and anchor, from the last bar before an
+     * early close, a holiday, a weekend and the autumn DST change: each
+     * step is the label of an expected bar (as fetched bars are stamped,
+     * bk_cal_bar_at) and no expected bar is skipped between steps */
+    const bk_tf tfs[] = {BK_TF_1M, BK_TF_5M, BK_TF_15M, BK_TF_1H, BK_TF_4H};
+    const int64_t starts[] = {ny(2025, 11, 26, 9, 30, EST), ny(2025, 10, 30, 9, 30, EDT)};
+    for (size_t t = 0; t < sizeof tfs / sizeof tfs[0]; t++)
+        for (int an = 0; an < 2; an++)
+            for (size_t k = 0; k < 2; k++) {
+                bk_anchor anchor = an ? BK_ANCHOR_CLOCK : BK_ANCHOR_SESSION;
+                bk_calbar cb;
+                int64_t last = starts[k];
+                if (!bk_cal_bar_at(tfs[t], anchor, last, &cb)) { /* clock-anchored 4h: 08:00 */
+                    size_t m = bk_cal_bars(tfs[t], anchor, last, last + 1, &cb, 1);
+                    assert_int_equal(m, 1);
+                    last = cb.ts_us;
+                }
+                int64_t steps[120];
+                assert_int_equal(bk_fc_next_ts(tfs[t], anchor, last, 120, steps, &err), 0);
+                for (int i = 0; i < 120; i++) {
+                    int64_t prev = i ? steps[i - 1] : last;
+                    assert_true(bk_cal_bar_at(tfs[t], anchor, steps[i], &cb));
+                    assert_true(cb.ts_us == steps[i] && steps[i] > prev);
+                    bk_calbar p;
+                    assert_true(bk_cal_bar_at(tfs[t], anchor, prev, &p));
+                    assert_int_equal(bk_cal_bars(tfs[t], anchor, p.to_us, steps[i], NULL, 0), 0);
+                }
+            }
     /* the default horizons: 20 daily or weekly bars, one regular session
      * of intraday bars (390 minutes, the last bar partial for 1h and 4h) */
     assert_int_equal(bk_fc_default_horizon(BK_TF_D1), 20);
@@ -380,6 +412,92 @@ static void test_calendar_steps(void **state)
     assert_int_equal(
         bk_fc_next_ts(BK_TF_D1, BK_ANCHOR_SESSION, ny(2099, 12, 29, 0, 0, EST), 5, out, &err),
         BK_ERANGE);
+}
+
+/* Hostile but valid series: a forecast is either an error with a message or
+ * all finite, ordered bands of some width (lo95 <= lo80 < hi80 <= hi95,
+ * lo95 > 0); the backtest the same on every row. */
+static void check_finite(const double *c, size_t n, int horizon)
+{
+    bk_fc_result res = {.steps = calloc((size_t)horizon, sizeof *res.steps)};
+    assert_non_null(res.steps);
+    bk_err err = {0};
+    int rc = bk_fc_fit_forecast(c, n, horizon, NULL, &res, &err);
+    if (rc) {
+        assert_int_equal(rc, BK_EINVAL);
+        assert_true(err.msg[0] != '\0');
+    }
+    for (int i = 0; rc == 0 && i < horizon; i++) {
+        const bk_fc_step *st = &res.steps[i];
+        double v[] = {st->lo95, st->lo80, st->point, st->hi80, st->hi95, st->sd};
+        for (size_t k = 0; k < 6; k++)
+            assert_true(isfinite(v[k]));
+        assert_true(st->lo95 > 0 && st->lo95 <= st->lo80 && st->lo80 <= st->point);
+        assert_true(st->point <= st->hi80 && st->hi80 <= st->hi95);
+        assert_true(st->lo80 < st->hi80); /* a band with no width is no forecast */
+    }
+    free(res.steps);
+}
+
+static int finite_row(void *ctx, const bk_fc_row *r)
+{
+    (void)ctx;
+    double v[] = {r->lo95, r->lo80, r->point, r->hi80, r->hi95};
+    for (size_t k = 0; k < 5; k++)
+        if (!isfinite(v[k]) || !(v[k] > 0))
+            return 1;
+    return r->lo95 <= r->lo80 && r->lo80 <= r->hi80 && r->hi80 <= r->hi95 ? 0 : 1;
+}
+
+static void test_numerics_hostile(void **state)
+{
+    (void)state;
+    enum { N = 400 };
+    double *c = malloc(N * sizeof *c);
+    assert_non_null(c);
+    bk_err err = {0};
+    for (int kind = 0; kind < 8; kind++) {
+        double p = 100;
+        for (int i = 0; i < N; i++) {
+            double r = 0.01 * gauss();
+            switch (kind) {
+            case 0: /* a huge jump (x1000) in the middle and one at the end */
+                if (i == N / 2 || i == N - 1)
+                    r = log(1000.0);
+                break;
+            case 1: /* 300 identical closes, then moves */
+                r = i < 300 ? 0 : r;
+                break;
+            case 2: /* prices near 0 */
+                if (i == 0)
+                    p = 1e-6;
+                break;
+            case 3: /* 10^6 scale */
+                if (i == 0)
+                    p = 1e6;
+                break;
+            case 4: /* a single move in a flat series */
+                r = i == N - 5 ? 0.05 : 0;
+                break;
+            case 6: /* wild swings between 1e-100 and 1e100: bands overflow */
+                r = i % 2 ? 460 * (1 + 0.01 * gauss()) : -460 * (1 + 0.01 * gauss());
+                break;
+            case 7: /* an illiquid series: one close in 20 moves */
+                r = i % 20 == 7 ? r : 0;
+                break;
+            default: /* integrated GARCH: variance close to explosive */
+                r = i ? 0.01 * gauss() * (1 + 5 * fabs(c[i - 1] / 1e2 - 1)) : 0;
+                break;
+            }
+            p = i ? c[i - 1] * exp(r) : p;
+            c[i] = p;
+        }
+        check_finite(c, N, 1);
+        check_finite(c, N, BK_FC_MAX_HORIZON);
+        int rc = bk_fc_backtest(c, N, 20, 100, NULL, finite_row, NULL, &err);
+        assert_true(rc == 0 || (rc == BK_EINVAL && err.msg[0]));
+    }
+    free(c);
 }
 
 int main(void)
@@ -395,6 +513,7 @@ int main(void)
         cmocka_unit_test(test_backtest_walk_forward),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_calendar_steps),
+        cmocka_unit_test(test_numerics_hostile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

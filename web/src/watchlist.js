@@ -42,7 +42,9 @@ function watchItem(d) {
   const current = !!sel && sel.symbol === d.symbol && sel.tf === d.timeframe;
   const pct = `${Math.floor(d.coverage_percent * 10) / 10}%`;
   const lag = fmtLag(d.freshness_lag_seconds);
-  const label = `${d.symbol} ${d.timeframe}: coverage ${pct}, ${lag}, last run ${runText(d)}${d.enabled ? '' : ', disabled'}`;
+  // a series can have a fetch and a run_forecast definition: each shows its own kind's last run
+  const kind = d.job_type === 'run_forecast' ? 'forecast, last forecast run' : 'last run';
+  const label = `${d.symbol} ${d.timeframe}: coverage ${pct}, ${lag}, ${kind} ${runText(d)}${d.enabled ? '' : ', disabled'}`;
   const status = d.last_run ? d.last_run.status : 'none';
   const pick = el(
     'button',
