@@ -80,8 +80,8 @@ struct bk_api {
      * commit's coverage change is told as INSERT or UPDATE (publish.c);
      * seeded at start (listen.c), guarded by cov_lock */
     pthread_mutex_t cov_lock;
-    char (*cov_known)[BK_SYM_MAX + 8]; /* "SYMBOL TF" */
-    size_t n_cov_known, cap_cov_known;
+    uint64_t *cov_known;               /* open addressing on a hash of (symbol, tf); 0 = empty */
+    size_t n_cov_known, cap_cov_known; /* cap a power of two, at most half full */
     bk_api_metrics metrics;
     bk_ws *ws; /* realtime sockets (ws.c), from bk_api_start to bk_api_stop */
 };

@@ -19,24 +19,38 @@
 #include "core/log.h"
 #include "store/store.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Adds the series to the known set; returns whether it was there. Cap: past
- * 65536 series nothing more is remembered (their changes read as INSERT). */
+/* Adds the series to the known set; returns whether it was there. The set
+ * holds 64-bit hashes of (symbol, tf): a collision (odds ~n²/2^65) would
+ * tell one first row as an UPDATE. Past 65536 series nothing more is
+ * remembered (their changes read as INSERT). */
 static bool cov_known_add(bk_api *a, const char *symbol, bk_tf tf)
 {
-    char key[BK_SYM_MAX + 8];
-    snprintf(key, sizeof key, "%s %s", symbol, bk_tf_name(tf));
-    bool found = false;
+    uint64_t h = bk_hash_bytes((uint64_t)tf + 1, symbol, strlen(symbol));
+    h += h == 0; /* 0 marks an empty slot */
     pthread_mutex_lock(&a->cov_lock);
-    for (size_t i = 0; i < a->n_cov_known && !found; i++)
-        found = strcmp(a->cov_known[i], key) == 0;
-    if (!found && a->n_cov_known < 65536) {
-        bk_grow((void **)&a->cov_known, &a->cap_cov_known, a->n_cov_known + 1,
-                sizeof *a->cov_known);
-        memcpy(a->cov_known[a->n_cov_known++], key, sizeof key);
+    if (a->n_cov_known < 65536 && 2 * (a->n_cov_known + 1) > a->cap_cov_known) {
+        size_t cap = a->cap_cov_known ? 2 * a->cap_cov_known : 64;
+        uint64_t *t = bk_xcalloc(cap, sizeof *t);
+        for (size_t i = 0; i < a->cap_cov_known; i++)
+            for (size_t j = a->cov_known[i] & (cap - 1); a->cov_known[i]; j = (j + 1) & (cap - 1))
+                if (!t[j]) {
+                    t[j] = a->cov_known[i];
+                    break;
+                }
+        free(a->cov_known);
+        a->cov_known = t;
+        a->cap_cov_known = cap;
+    }
+    bool found = false;
+    size_t mask = a->cap_cov_known - 1, j = h & mask;
+    while (a->cov_known[j] && !(found = a->cov_known[j] == h))
+        j = (j + 1) & mask;
+    if (!found && 2 * (a->n_cov_known + 1) <= a->cap_cov_known) {
+        a->cov_known[j] = h;
+        a->n_cov_known++;
     }
     pthread_mutex_unlock(&a->cov_lock);
     return found;

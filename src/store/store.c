@@ -1013,3 +1013,14 @@ int bk_store_fc_stats(bk_store *s, const char *symbol, int tf, int last_n, bk_fc
     *n = a.n;
     return 0;
 }
+
+bk_commit bk_store__fc_run(const bk_fc_commit *c)
+{
+    return (bk_commit){.run_id = c->run_id,
+                       .owner = c->owner,
+                       .symbol = c->symbol,
+                       .tf = c->tf,
+                       .provider = BK_FC_PROVIDER,
+                       .n_bars = c->n_pts,
+                       .now_us = c->now_us};
+}

@@ -172,4 +172,8 @@ bool bk_store__bucket_take(double *tokens, int64_t *updated_us, double rate_per_
  * min(base << min(dead_retries, k), max) without overflow. */
 int bk_store__doublings(int64_t base_us, int64_t max_us);
 
+/* The run-success half of a forecast commit (both backends mark it as a
+ * fetch run's success, its provider BK_FC_PROVIDER). */
+bk_commit bk_store__fc_run(const bk_fc_commit *c);
+
 #endif

@@ -134,13 +134,7 @@ static int replace(pg_store *q, const bk_fc_commit *c, bk_err *err)
 int pg_fc_commit(bk_store *s, const bk_fc_commit *c, bk_err *err)
 {
     pg_store *q = pgs(s);
-    bk_commit run = {.run_id = c->run_id,
-                     .owner = c->owner,
-                     .symbol = c->symbol,
-                     .tf = c->tf,
-                     .provider = BK_FC_PROVIDER,
-                     .n_bars = c->n_pts,
-                     .now_us = c->now_us};
+    bk_commit run = bk_store__fc_run(c);
     int rc = bk_pg_begin(q, err);
     if (rc < 0)
         return rc;

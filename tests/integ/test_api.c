@@ -1227,11 +1227,13 @@ static void test_web_endpoints(void **state)
     r = expect(&s, "POST", "/functions/v1/ensure-coverage",
                "{\"symbol\":\"AMZN\",\"timeframe\":\"1h\",\"window_days\":5}", anon, 200);
     resp_free(&r);
-    /* the queue can be idle between waves: wait for the series itself */
+    /* the queue can be idle between waves (nothing running, the next wave
+     * not yet planned): wait for the series itself, hydrated and whole */
     for (int i = 0;; i++) {
         r = expect(&s, "GET", "/functions/v1/watchlist?symbol=amzn&timeframe=h1", NULL, anon, 200);
         json_t *w = json_array_get(get(r.json, "definitions"), 0);
-        if (w && json_is_false(get(w, "is_hydrating")))
+        if (w && json_is_false(get(w, "is_hydrating")) &&
+            json_number_value(get(w, "coverage_percent")) == 100.0)
             break;
         resp_free(&r);
         if (i == 2000)
